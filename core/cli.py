@@ -1,0 +1,375 @@
+"""Command line: ``python -m core build|search|annotate|topics|models|bench-index``.
+
+Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
+and problems go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from core import store
+from core.engine import Query
+from core.inference import NothingRecognized
+from core.service import NoActiveModel, Service
+from core.settings import Settings, load_settings
+from core.topic_model import validate_weights
+from core.vision import ImageError
+
+
+class CommandError(Exception):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        return args.handler(args, settings)
+    except (
+        CommandError,
+        NoActiveModel,
+        NothingRecognized,
+        ImageError,
+        FileNotFoundError,
+        ValueError,
+    ) as error:
+        _fail(args, error)
+        return 2
+
+
+def _fail(args: argparse.Namespace, error: Exception) -> None:
+    if getattr(args, "json", False):
+        payload = {"error": str(error)}
+        if isinstance(error, NothingRecognized):
+            payload.update(nothing_recognized=True, unknown=_flat(error.unknown), results=[])
+        print(json.dumps(payload, ensure_ascii=False))
+    print(f"error: {error}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="Semantic image search and annotation with multimodal topic models.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build",
+        help="import, vectorize, train, index and activate a new model version",
+        description="Build a new model version from a collection and make it active.",
+    )
+    build.add_argument("--collection", type=Path, help="collection folder (default: built-in)")
+    build.add_argument("--topics", type=int, help="number of topics")
+    build.add_argument("--passes", type=int, help="training passes over the collection")
+    build.add_argument("--weights", type=_weights, help="modality weights, e.g. @visual=0.05")
+    build.add_argument("--json", action="store_true", help="print the report as JSON")
+    build.set_defaults(handler=_build)
+
+    search = commands.add_parser(
+        "search",
+        help="search by text, photo or both",
+        description="Nearest documents to a query by L1 distance between topic vectors.",
+    )
+    search.add_argument("text", nargs="?", default="", help="query text")
+    search.add_argument("--image", type=Path, help="query photo")
+    search.add_argument("--weights", type=_weights, help="e.g. @text=1,@visual=0.5 (0 = off)")
+    search.add_argument("-k", type=_positive, default=10, help="number of results")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(handler=_search)
+
+    annotate = commands.add_parser(
+        "annotate",
+        help="words and hashtags for a photo",
+        description="Top tokens of a modality by p(w|d) = phi @ theta of the query.",
+    )
+    annotate.add_argument("image", type=Path, help="photo to annotate")
+    annotate.add_argument("--text", default="", help="optional text to go with the photo")
+    annotate.add_argument("--modality", action="append", help="modality (repeatable)")
+    annotate.add_argument("-k", type=_positive, default=10)
+    annotate.add_argument(
+        "--exclude-query-tokens", action="store_true", help="leave out tokens already in the query"
+    )
+    annotate.add_argument("--json", action="store_true")
+    annotate.set_defaults(handler=_annotate)
+
+    topics = commands.add_parser(
+        "topics",
+        help="topics of the active version",
+        description="Topics with their top terms per modality.",
+    )
+    topics.add_argument("--json", action="store_true")
+    topics.add_argument("-n", type=_positive, default=8, help="terms per modality to show")
+    topics.set_defaults(handler=_topics)
+
+    models = commands.add_parser(
+        "models",
+        help="list or activate model versions",
+        description="Model versions in the metadata database.",
+    )
+    model_commands = models.add_subparsers(required=True, metavar="ACTION")
+    listing = model_commands.add_parser("list", help="list versions")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_models_list)
+    activate = model_commands.add_parser("activate", help="make a ready version active")
+    activate.add_argument("version", help="version id or name (e.g. 3 or v0003)")
+    activate.add_argument("--json", action="store_true")
+    activate.set_defaults(handler=_models_activate)
+
+    bench = commands.add_parser(
+        "bench-index",
+        help="recall@10 and speed of the L1 index configurations",
+        description="Measure recall@10 against exact L1 and query latency on synthetic thetas.",
+    )
+    bench.add_argument("--documents", type=_positive, default=100_000)
+    bench.add_argument("--topics", type=_positive, default=50)
+    bench.add_argument("--queries", type=_positive, default=200)
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(handler=_bench_index)
+    return parser
+
+
+def _weights(text: str) -> dict[str, float]:
+    weights = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected @modality=weight, got {part!r}")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"weight of {name} is not a number: {value!r}")
+    try:
+        validate_weights(weights)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return weights
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _progress_printer() -> callable:
+    last = {"stage": None, "at": 0.0}
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage == last["stage"] and done < total and now - last["at"] < 0.5:
+            return
+        last.update(stage=stage, at=now)
+        width = 30
+        filled = int(width * done / max(total, 1))
+        end = "\n" if done >= total else ""
+        print(
+            f"\r{stage:>10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return report
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from core.pipeline import build
+    from core.topic_model import ModelParams
+
+    overrides = {}
+    if args.topics:
+        overrides["num_topics"] = args.topics
+    if args.passes:
+        overrides["passes"] = args.passes
+    if args.weights:
+        overrides["modality_weights"] = {**ModelParams().modality_weights, **args.weights}
+    report = build(
+        settings, args.collection, ModelParams(**overrides), progress=_progress_printer()
+    )
+    for problem in report.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    summary = {
+        "model_version": report.version_name,
+        "documents": report.num_documents,
+        "skipped_rows": [str(p) for p in report.problems],
+        "junk_filtered": report.junk_filtered,
+        "timings_seconds": {k: round(v, 3) for k, v in report.timings.items()},
+        "final_scores": {k: v for k, v in report.scores[-1].items() if not k.startswith("top")},
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        print(
+            f"built and activated {report.version_name}: {report.num_documents} documents, "
+            f"{len(report.problems)} rows skipped, {len(report.junk_filtered)} filtered as junk"
+        )
+        print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> Query:
+    image = None
+    if getattr(args, "image", None) is not None:
+        if not args.image.is_file():
+            raise CommandError(f"image file not found: {args.image}")
+        image = args.image.read_bytes()
+    query = Query(text=getattr(args, "text", "") or "", image=image)
+    if query.is_empty():
+        raise CommandError("give a text, an --image, or both")
+    return query
+
+
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    result = Service(settings).search(_query(args), args.k, args.weights)
+    payload = {
+        "model_version": result.model_version,
+        "recognized": result.query.recognized,
+        "unknown": _flat(result.query.unknown),
+        "results": [
+            {
+                "id": h.id,
+                "text": h.text,
+                "tags": h.tags,
+                "image": h.image,
+                "distance": round(h.distance, 6),
+            }
+            for h in result.hits
+        ],
+    }
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    if payload["unknown"]:
+        print(f"unknown to the model: {', '.join(payload['unknown'])}")
+    for rank, hit in enumerate(result.hits, start=1):
+        print(f"{rank:>3}. {hit.distance:.3f}  {hit.id}  {hit.text[:70]}  #{' #'.join(hit.tags)}")
+    return 0
+
+
+def _annotate(args: argparse.Namespace, settings: Settings) -> int:
+    version, annotations = Service(settings).annotate(
+        _query(args), args.modality, args.k, exclude_query_tokens=args.exclude_query_tokens
+    )
+    payload = {
+        "model_version": version,
+        "annotations": {
+            modality: [{"token": a.token, "display": a.display, "p": round(a.p, 6)} for a in items]
+            for modality, items in annotations.items()
+        },
+    }
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    for modality, items in annotations.items():
+        print(f"{modality}: " + ", ".join(f"{a.display} ({a.p:.3f})" for a in items))
+    return 0
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    sessions = store.open_database(settings.database_url)
+    with sessions() as session:
+        version = store.active_version(session)
+        if version is None:
+            raise CommandError("no active model version: run `python -m core build`")
+        topics = [
+            {
+                "index": t.index,
+                "name": t.name,
+                "label": t.label,
+                "status": t.status,
+                "terms": _terms_by_modality(t.terms, args.n),
+            }
+            for t in store.version_topics(session, version.id)
+        ]
+        name = version.name
+    if args.json:
+        print(json.dumps({"model_version": name, "topics": topics}, ensure_ascii=False, indent=2))
+        return 0
+    for topic in topics:
+        print(f"[{topic['index']}] {topic['label']} ({topic['status']})")
+        for modality, terms in topic["terms"].items():
+            print(f"    {modality}: {', '.join(t['display'] for t in terms)}")
+    return 0
+
+
+def _terms_by_modality(terms, limit: int) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for term in sorted(terms, key=lambda t: (t.modality, t.rank)):
+        bucket = grouped.setdefault(term.modality, [])
+        if len(bucket) < limit:
+            bucket.append(
+                {"term": term.term, "display": term.display, "p": round(term.probability, 6)}
+            )
+    return grouped
+
+
+def _version_row(version, active_id: int | None) -> dict:
+    return {
+        "id": version.id,
+        "name": version.name,
+        "status": version.status,
+        "active": version.id == active_id,
+        "created_at": version.created_at.isoformat(),
+        "documents": version.num_documents,
+        "topics": version.num_topics,
+        "artifact_dir": version.artifact_dir,
+    }
+
+
+def _models_list(args: argparse.Namespace, settings: Settings) -> int:
+    sessions = store.open_database(settings.database_url)
+    with sessions() as session:
+        active = store.active_version(session)
+        rows = [
+            _version_row(v, active.id if active else None) for v in store.list_versions(session)
+        ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        mark = "*" if row["active"] else " "
+        print(
+            f"{mark} {row['id']:>4} {row['name']}  {row['status']:<9} {row['created_at']}  "
+            f"{row['documents']} docs, {row['topics']} topics"
+        )
+    return 0
+
+
+def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
+    sessions = store.open_database(settings.database_url)
+    key = int(args.version) if args.version.isdigit() else args.version
+    with sessions.begin() as session:
+        version = store.get_version(session, key)
+        if version is None:
+            raise CommandError(f"no model version {args.version!r}")
+        store.activate_version(session, version.id)
+        name = version.name
+    if args.json:
+        print(json.dumps({"active": name}))
+    else:
+        print(f"activated {name}")
+    return 0
+
+
+def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
+    from core.index_bench import run_index_benchmark
+
+    rows = run_index_benchmark(args.documents, args.topics, args.queries)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print("  ".join(f"{k}={v}" for k, v in row.items()))
+    return 0
+
+
+def _flat(unknown: dict[str, list[str]]) -> list[str]:
+    return [token for tokens in unknown.values() for token in tokens]

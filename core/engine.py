@@ -1,0 +1,194 @@
+"""Search and annotation over one model version, loaded from its directory.
+
+A query (text and/or photo, plus any extra modality's tokens) becomes bags of tokens; theta comes
+from ``core.inference``; search is the nearest documents by L1 over document thetas; annotation is
+p(w|d) = phi @ theta for any modality. Everything here is read-only after loading, so one engine
+serves many threads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.index import NeighborIndex
+from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
+from core.text import TAG, TEXT, TextProcessor
+from core.topic_model import FittedModel, ModelParams, TokenCounts, theta_regularizer_taus
+from core.vision import ImageVectorizer, content_hash, sample_visual_words, visual_display
+
+VISUAL = "@visual"
+
+
+@dataclass
+class Query:
+    """What a visitor asks with: any of text, a photo (bytes or path), extra modalities' tokens."""
+
+    text: str = ""
+    image: bytes | Path | None = None
+    extra: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not self.text.strip() and self.image is None and not any(self.extra.values())
+
+
+@dataclass
+class Hit:
+    row: int
+    id: str
+    text: str
+    tags: list[str]
+    image: str | None
+    distance: float
+
+
+@dataclass
+class Annotation:
+    token: str
+    display: str
+    p: float
+
+
+@dataclass
+class SearchResult:
+    model_version: str
+    query: QueryTheta
+    hits: list[Hit]
+    surfaces: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class SearchEngine:
+    """One model version's artifacts: phi, display forms, documents, index."""
+
+    def __init__(
+        self,
+        directory: Path,
+        version_name: str,
+        processor: TextProcessor,
+        vectorizer: ImageVectorizer | None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.version_name = version_name
+        manifest = json.loads((self.directory / "version.json").read_text())
+        self.params = ModelParams.from_dict(manifest["params"])
+        self.model = FittedModel.load(self.directory / "model")
+        self.display_forms: dict[str, dict[str, str]] = json.loads(
+            (self.directory / "display.json").read_text()
+        )
+        self.documents = [
+            json.loads(line)
+            for line in (self.directory / "documents.jsonl").read_text().splitlines()
+        ]
+        self.index = NeighborIndex.load(self.directory / "index")
+        self.inferencer = ThetaInferencer(
+            self.model.phi, theta_regularizer_taus(self.params), self.params.document_passes
+        )
+        self.processor = processor
+        self.vectorizer = vectorizer
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.model.phi)
+
+    @property
+    def default_weights(self) -> dict[str, float]:
+        return {m: float(self.params.modality_weights.get(m, 1.0)) for m in self.modalities}
+
+    def display(self, modality: str, token: str) -> str:
+        if modality == VISUAL:
+            return visual_display(token)
+        return self.display_forms.get(modality, {}).get(token, token)
+
+    def tokens_of(self, query: Query) -> tuple[TokenCounts, dict[str, dict[str, str]]]:
+        """Bags of tokens per modality, and each token's surface form in the query."""
+        tokens: TokenCounts = {m: Counter(bag) for m, bag in query.extra.items()}
+        surfaces: dict[str, dict[str, str]] = {}
+        if query.text.strip():
+            analyzed = self.processor.analyze(query.text)
+            for modality, token, surface in analyzed.surfaces:
+                tokens.setdefault(modality, Counter())[token] += 1
+                surfaces.setdefault(modality, {}).setdefault(token, surface)
+        if query.image is not None:
+            tokens[VISUAL] = Counter(self.visual_words(query.image))
+        return tokens, surfaces
+
+    def visual_words(self, image: bytes | Path) -> dict[str, int]:
+        """The photo's sampled visual words (deterministic for the same image content)."""
+        if self.vectorizer is None:
+            raise RuntimeError("this engine was loaded without an image backbone")
+        probabilities = self.vectorizer.probabilities([image])[0]
+        return sample_visual_words(
+            probabilities,
+            n_samples=self.params.visual_samples,
+            strength=self.params.flattening_strength,
+            seed=content_hash(image),
+        )
+
+    def infer(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryTheta:
+        """Theta of the query; raises ``NothingRecognized`` (with the unknown tokens)."""
+        tokens, surfaces = self.tokens_of(query)
+        try:
+            result = self.inferencer.transform(tokens, self._weights(weights))
+        except NothingRecognized as error:
+            raise NothingRecognized(_surface_forms(error.unknown, surfaces)) from None
+        result.unknown = _surface_forms(result.unknown, surfaces)
+        return result
+
+    def search(
+        self,
+        query: Query,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> SearchResult:
+        """The k documents nearest to the query's theta (L1), nearest first."""
+        inferred = self.infer(query, weights)
+        rows, distances = self.index.query(inferred.theta, k, allowed)
+        hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
+        return SearchResult(self.version_name, inferred, hits)
+
+    def annotate(
+        self,
+        query: Query,
+        modalities: list[str] | None = None,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        exclude_query_tokens: bool = False,
+    ) -> dict[str, list[Annotation]]:
+        """Top-k tokens per modality by p(w|d) = phi @ theta of the query."""
+        inferred = self.infer(query, weights)
+        query_tokens, _ = self.tokens_of(query) if exclude_query_tokens else ({}, {})
+        annotations = {}
+        for modality in modalities or [m for m in (TAG, TEXT) if m in self.model.phi]:
+            phi = self.model.phi.get(modality)
+            if phi is None:
+                raise ValueError(f"unknown modality {modality}; known: {self.modalities}")
+            p = phi.matrix @ inferred.theta
+            skip = set(query_tokens.get(modality, ()))
+            ranked = [row for row in np.argsort(-p, kind="stable") if phi.tokens[row] not in skip]
+            annotations[modality] = [
+                Annotation(phi.tokens[row], self.display(modality, phi.tokens[row]), float(p[row]))
+                for row in ranked[:k]
+            ]
+        return annotations
+
+    def _weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
+        return dict(self.default_weights if weights is None else weights)
+
+    def _hit(self, row: int, distance: float) -> Hit:
+        doc = self.documents[row]
+        return Hit(row, doc["id"], doc["text"], doc["tags"], doc.get("image"), distance)
+
+
+def _surface_forms(
+    unknown: Mapping[str, list[str]], surfaces: Mapping[str, Mapping[str, str]]
+) -> dict[str, list[str]]:
+    return {
+        modality: [surfaces.get(modality, {}).get(token, token) for token in tokens]
+        for modality, tokens in unknown.items()
+    }

@@ -1,0 +1,298 @@
+"""Build: collection -> tokens -> visual words -> junk filter -> ARTM -> thetas -> index -> version.
+
+The version is written under a temporary directory name and renamed when complete; only then
+does one database transaction mark it ready and active. A build that fails or is killed leaves
+the previous version active and nothing half-written marked ready.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core import store
+from core.collection import Document, RowProblem, import_collection
+from core.index import IndexParams, NeighborIndex
+from core.inference import ThetaInferencer
+from core.settings import Settings
+from core.text import TAG, TEXT, DisplayForms, TextProcessor
+from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, theta_regularizer_taus
+from core.vision import ImageVectorizer, content_hash, load_backbone, sample_visual_words
+
+VISUAL = "@visual"
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildReport:
+    version_name: str
+    version_id: int
+    num_documents: int
+    problems: list[RowProblem] = field(default_factory=list)
+    junk_filtered: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    scores: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class PreparedCorpus:
+    """Documents that survived import and filtering, with their tokens per modality."""
+
+    documents: list[Document]
+    tokens: list[TokenCounts]
+    image_hashes: list[str | None]
+    display_forms: dict[str, dict[str, str]]
+    junk_filtered: list[str]
+
+
+def significant_token_count(tokens: TokenCounts) -> int:
+    """Tokens a person wrote or attached (all modalities but the sampled visual words)."""
+    return int(sum(sum(bag.values()) for modality, bag in tokens.items() if modality != VISUAL))
+
+
+def prepare_corpus(
+    documents: list[Document],
+    params: ModelParams,
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+    progress: ProgressCallback | None = None,
+    timings: dict[str, float] | None = None,
+) -> PreparedCorpus:
+    """Tokens for every document; drops documents with too few significant tokens."""
+    timings = {} if timings is None else timings
+    started = time.perf_counter()
+    forms = DisplayForms()
+    tokens: list[TokenCounts] = []
+    for number, doc in enumerate(documents, start=1):
+        analyzed = processor.analyze(doc.text, doc.tags)
+        forms.update(analyzed)
+        bag: TokenCounts = {m: c for m, c in analyzed.tokens.items() if c}
+        bag.update({m: Counter(c) for m, c in doc.extra.items()})
+        tokens.append(bag)
+        if progress and (number % 100 == 0 or number == len(documents)):
+            progress("text", number, len(documents))
+    timings["text"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with_image = [i for i, doc in enumerate(documents) if doc.image is not None]
+    hashes: list[str | None] = [None] * len(documents)
+    if with_image:
+        sources = [documents[i].image for i in with_image]
+        probabilities = vectorizer.probabilities(
+            sources,
+            progress=(lambda done, total: progress("vectorize", done, total)) if progress else None,
+        )
+        for i, probs in zip(with_image, probabilities, strict=True):
+            hashes[i] = content_hash(documents[i].image)
+            tokens[i][VISUAL] = Counter(
+                sample_visual_words(
+                    probs,
+                    n_samples=params.visual_samples,
+                    strength=params.flattening_strength,
+                    seed=hashes[i],
+                )
+            )
+    timings["vectorize"] = time.perf_counter() - started
+
+    keep = [significant_token_count(t) >= params.min_significant_tokens for t in tokens]
+    return PreparedCorpus(
+        documents=[d for d, k in zip(documents, keep, strict=True) if k],
+        tokens=[t for t, k in zip(tokens, keep, strict=True) if k],
+        image_hashes=[h for h, k in zip(hashes, keep, strict=True) if k],
+        display_forms=forms.to_dict(),
+        junk_filtered=[d.id for d, k in zip(documents, keep, strict=True) if not k],
+    )
+
+
+def build(
+    settings: Settings,
+    collection: Path | None = None,
+    params: ModelParams | None = None,
+    index_params: IndexParams | None = None,
+    progress: ProgressCallback | None = None,
+) -> BuildReport:
+    """Imports, vectorizes, trains, indexes, stores topics and activates a new version."""
+    params = params or ModelParams()
+    index_params = index_params or IndexParams()
+    collection = Path(collection or settings.collection)
+    timings: dict[str, float] = {}
+    sessions = store.open_database(settings.database_url)
+
+    started = time.perf_counter()
+    report = import_collection(collection)
+    timings["import"] = time.perf_counter() - started
+    if not report.documents:
+        raise ValueError(f"no usable documents in {collection} ({len(report.problems)} bad rows)")
+
+    with sessions.begin() as session:
+        store.mark_stale_builds_failed(session)
+        name = store.next_version_name(session)
+        version = store.start_version(
+            session,
+            name=name,
+            params={
+                "model": params.to_dict(),
+                "index": vars(index_params),
+                "backbone": settings.backbone,
+            },
+            collection=str(report.folder),
+            num_topics=params.num_topics,
+        )
+        version_id = version.id
+
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    workdir = settings.models_dir / f".building-{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        corpus = prepare_corpus(
+            report.documents,
+            params,
+            TextProcessor(),
+            ImageVectorizer(load_backbone(settings), settings.cache_dir),
+            progress,
+            timings,
+        )
+        if len(corpus.documents) < 2:
+            raise ValueError(
+                f"only {len(corpus.documents)} document(s) have at least "
+                f"{params.min_significant_tokens} significant tokens; nothing to train on"
+            )
+        started = time.perf_counter()
+        model = fit(
+            corpus.tokens,
+            params,
+            workdir,
+            on_pass=(lambda n, total, _: progress("train", n, total)) if progress else None,
+        )
+        timings["train"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
+        NeighborIndex(thetas, index_params).build().save(workdir / "index")
+        timings["index"] = time.perf_counter() - started
+        if progress:
+            progress("index", 1, 1)
+
+        write_version_files(workdir, params, model, corpus, collection=report.folder)
+        final_dir = settings.models_dir / name
+        os.replace(workdir, final_dir)
+        started = time.perf_counter()
+        with sessions.begin() as session:
+            version = store.get_version(session, version_id)
+            store.finish_version(
+                session,
+                version,
+                artifact_dir=str(final_dir),
+                scores=model.scores,
+                num_documents=len(corpus.documents),
+                modalities={
+                    m: (float(params.modality_weights.get(m, 1.0)), len(model.phi[m].tokens))
+                    for m in model.phi
+                },
+                topics=topic_records(model, params, corpus.display_forms),
+                documents=[
+                    store.DocumentRecord(d.id, d.text, list(d.tags), d.image_ref, h)
+                    for d, h in zip(corpus.documents, corpus.image_hashes, strict=True)
+                ],
+            )
+            store.activate_version(session, version_id)
+        timings["store"] = time.perf_counter() - started
+    except BaseException as error:
+        shutil.rmtree(workdir, ignore_errors=True)
+        with sessions.begin() as session:
+            store.fail_version(session, store.get_version(session, version_id), repr(error))
+        raise
+    shutil.rmtree(final_dir / "batches", ignore_errors=True)
+    return BuildReport(
+        name,
+        version_id,
+        len(corpus.documents),
+        report.problems,
+        corpus.junk_filtered,
+        timings,
+        model.scores,
+    )
+
+
+def document_thetas(
+    model: FittedModel, params: ModelParams, tokens: list[TokenCounts], weights
+) -> np.ndarray:
+    """Every document's theta by the same inference queries use, so distances compare alike."""
+    inferencer = ThetaInferencer(model.phi, theta_regularizer_taus(params), params.document_passes)
+    return inferencer.transform_many(tokens, weights)
+
+
+def topic_records(
+    model: FittedModel, params: ModelParams, display_forms: dict[str, dict[str, str]]
+) -> list[store.TopicRecord]:
+    """Top terms per topic per modality, with a provisional label from the top tags and words."""
+    from core.vision import visual_display
+
+    records = []
+    background = set(params.background_topics)
+    for column, topic in enumerate(model.topic_names):
+        terms = []
+        for modality, phi in model.phi.items():
+            order = np.argsort(-phi.matrix[:, column], kind="stable")[: params.top_terms]
+            for rank, row in enumerate(order):
+                probability = float(phi.matrix[row, column])
+                if probability <= 0:
+                    break
+                token = phi.tokens[row]
+                shown = (
+                    visual_display(token)
+                    if modality == VISUAL
+                    else display_forms.get(modality, {}).get(token, token)
+                )
+                terms.append(store.TermRecord(modality, token, shown, probability, rank))
+        label_terms = [t.display for m in (TAG, TEXT) for t in terms if t.modality == m][:3]
+        records.append(
+            store.TopicRecord(
+                index=column,
+                name=topic,
+                label=", ".join(label_terms) or topic,
+                status="background" if topic in background else "normal",
+                terms=terms,
+            )
+        )
+    return records
+
+
+def write_version_files(
+    directory: Path,
+    params: ModelParams,
+    model: FittedModel,
+    corpus: PreparedCorpus,
+    collection: Path,
+) -> None:
+    """Everything serving and retraining need, written inside the (temporary) version dir."""
+    model.save(directory / "model")
+    (directory / "display.json").write_text(json.dumps(corpus.display_forms, ensure_ascii=False))
+    with (directory / "documents.jsonl").open("w") as handle:
+        for doc, bag, image_hash in zip(
+            corpus.documents, corpus.tokens, corpus.image_hashes, strict=True
+        ):
+            record = {
+                "id": doc.id,
+                "text": doc.text,
+                "tags": list(doc.tags),
+                "image": str(doc.image) if doc.image else None,
+                "image_hash": image_hash,
+                "tokens": {m: dict(c) for m, c in bag.items()},
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    manifest = {
+        "params": params.to_dict(),
+        "collection": str(collection),
+        "num_documents": len(corpus.documents),
+        "written_at": time.time(),
+    }
+    (directory / "version.json").write_text(json.dumps(manifest, indent=2))

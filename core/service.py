@@ -1,0 +1,92 @@
+"""Serving the active model version: what the CLI and the Streamlit app call.
+
+Every query checks which version is active and reads its live modality weights from the metadata
+database (one cheap query), so an activation or a weight change made elsewhere reaches every
+session from its next query on. A newly active version is loaded once, under a lock; queries in
+flight keep the engine they started with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import store
+from core.engine import Annotation, Query, SearchEngine, SearchResult
+from core.settings import Settings
+from core.text import TextProcessor
+from core.vision import ImageVectorizer, load_backbone
+
+
+class NoActiveModel(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no model has been built yet: run `python -m core build` to build one "
+            "from the built-in collection"
+        )
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """The engine of the active version and its live global weights at query time."""
+
+    engine: SearchEngine
+    weights: dict[str, float]
+
+
+class Service:
+    """Thread-safe entry point: one per process (``st.cache_resource`` in the app)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sessions = store.open_database(settings.database_url)
+        self.processor = TextProcessor()
+        self.vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
+        self._engine: SearchEngine | None = None
+        self._lock = threading.Lock()
+
+    def active(self) -> ActiveModel:
+        """The active version's engine (loading it if it changed) and its live weights."""
+        with self.sessions() as session:
+            version = store.active_version(session)
+            if version is None:
+                raise NoActiveModel()
+            weights = store.modality_weights(session, version.id)
+            name, directory = version.name, version.artifact_dir
+        engine = self._engine
+        if engine is None or engine.version_name != name:
+            with self._lock:
+                if self._engine is None or self._engine.version_name != name:
+                    self._engine = SearchEngine(
+                        Path(directory), name, self.processor, self.vectorizer
+                    )
+                engine = self._engine
+        return ActiveModel(engine, weights)
+
+    def search(
+        self, query: Query, k: int = 10, weights: Mapping[str, float] | None = None
+    ) -> SearchResult:
+        """Nearest documents; ``weights`` (per visitor) override the live global weights."""
+        active = self.active()
+        return active.engine.search(query, k, _merged(active.weights, weights))
+
+    def annotate(
+        self,
+        query: Query,
+        modalities: list[str] | None = None,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        exclude_query_tokens: bool = False,
+    ) -> tuple[str, dict[str, list[Annotation]]]:
+        """(version name, top-k tokens per modality) for the query."""
+        active = self.active()
+        annotations = active.engine.annotate(
+            query, modalities, k, _merged(active.weights, weights), exclude_query_tokens
+        )
+        return active.engine.version_name, annotations
+
+
+def _merged(live: Mapping[str, float], override: Mapping[str, float] | None) -> dict[str, float]:
+    return {**live, **(override or {})}

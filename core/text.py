@@ -1,0 +1,169 @@
+"""Text processor: a comment becomes `@text` and `@tag` tokens, as in the article.
+
+Hashtags are split off by a regex first; the rest is lowercased and stripped of punctuation.
+Words made wholly of Cyrillic letters are lemmatized with pymorphy3, every other word is
+Porter-stemmed (NLTK, no data files needed). Stop words are dropped without nltk_data: English
+from scikit-learn's list, Russian by part of speech (pymorphy3 tags prepositions, conjunctions,
+particles, interjections and pronouns) plus a short list of frequent auxiliaries.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pymorphy3
+from nltk.stem.porter import PorterStemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+TEXT = "@text"
+TAG = "@tag"
+
+HASHTAG_PATTERN = re.compile(r"#(\w+)")
+WORD_PATTERN = re.compile(r"[^\W_]+")
+CYRILLIC_WORD = re.compile(r"^[а-яё]+$")
+
+RUSSIAN_STOP_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED"})
+RUSSIAN_STOP_LEMMAS = frozenset(
+    [
+        "быть",
+        "это",
+        "весь",
+        "свой",
+        "который",
+        "такой",
+        "так",
+        "тот",
+        "этот",
+        "мочь",
+        "очень",
+        "ещё",
+        "еще",
+        "уже",
+        "там",
+        "тут",
+        "где",
+        "когда",
+        "как",
+        "вот",
+        "ну",
+        "да",
+        "нет",
+        "или",
+        "либо",
+        "один",
+        "также",
+        "тоже",
+        "самый",
+        "наш",
+        "ваш",
+        "их",
+        "его",
+        "её",
+        "ее",
+    ]
+)
+MAX_TEXT_CHARS = 100_000
+
+
+@dataclass
+class AnalyzedText:
+    """Tokens of one text per modality, with the surface form each token came from."""
+
+    tokens: dict[str, Counter[str]] = field(
+        default_factory=lambda: {TEXT: Counter(), TAG: Counter()}
+    )
+    surfaces: list[tuple[str, str, str]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def add(self, modality: str, token: str, surface: str) -> None:
+        self.tokens[modality][token] += 1
+        self.surfaces.append((modality, token, surface))
+
+
+class TextProcessor:
+    """Turns comments into `@text` and `@tag` token counts. Safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._morph = pymorphy3.MorphAnalyzer()
+        self._stemmer = PorterStemmer()
+        self._lock = threading.Lock()
+
+    def analyze(self, text: str, tags: list[str] | tuple[str, ...] = ()) -> AnalyzedText:
+        """Tokens of ``text`` (hashtags included) plus explicit ``tags``.
+
+        Very long texts are cut at ``MAX_TEXT_CHARS`` characters: a comment longer than that is
+        not a comment, and the cut keeps query latency bounded.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        text = text[:MAX_TEXT_CHARS]
+        result = AnalyzedText()
+        for tag in [*HASHTAG_PATTERN.findall(text), *tags]:
+            normalized = normalize_tag(tag)
+            if normalized:
+                result.add(TAG, normalized, normalized)
+        for word in WORD_PATTERN.findall(HASHTAG_PATTERN.sub(" ", text).lower()):
+            token = self._normalize_word(word)
+            if token is None:
+                result.dropped.append(word)
+            else:
+                result.add(TEXT, token, word)
+        return result
+
+    def _normalize_word(self, word: str) -> str | None:
+        """The word's token, or None for stop words, numbers and single letters."""
+        if len(word) < 2 or word.isdigit():
+            return None
+        word = word.replace("ё", "е")
+        if CYRILLIC_WORD.match(word):
+            return self._lemma(word)
+        if word in ENGLISH_STOP_WORDS:
+            return None
+        with self._lock:
+            return _porter_stem(self._stemmer, word)
+
+    def _lemma(self, word: str) -> str | None:
+        with self._lock:
+            return _russian_lemma(self._morph, word)
+
+
+@lru_cache(maxsize=200_000)
+def _russian_lemma(morph: pymorphy3.MorphAnalyzer, word: str) -> str | None:
+    parse = morph.parse(word)[0]
+    if parse.tag.POS in RUSSIAN_STOP_POS:
+        return None
+    lemma = parse.normal_form.replace("ё", "е")
+    return None if lemma in RUSSIAN_STOP_LEMMAS else lemma
+
+
+@lru_cache(maxsize=200_000)
+def _porter_stem(stemmer: PorterStemmer, word: str) -> str:
+    return stemmer.stem(word)
+
+
+def normalize_tag(tag: str) -> str:
+    """A hashtag as a token: lowercased, without '#', word characters only."""
+    return "".join(WORD_PATTERN.findall(tag.lower().lstrip("#")))
+
+
+class DisplayForms:
+    """Remembers, for every token, its most frequent surface form (stems are unreadable)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], Counter[str]] = {}
+
+    def update(self, analyzed: AnalyzedText) -> None:
+        for modality, token, surface in analyzed.surfaces:
+            self._counts.setdefault((modality, token), Counter())[surface] += 1
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        """{modality: {token: display form}}, ties broken alphabetically for determinism."""
+        forms: dict[str, dict[str, str]] = {}
+        for (modality, token), surfaces in sorted(self._counts.items()):
+            best = min(surfaces.items(), key=lambda item: (-item[1], item[0]))[0]
+            forms.setdefault(modality, {})[token] = best
+        return forms
