@@ -1,0 +1,1 @@
+"""The Streamlit app: thin pages over ``core`` (entry point ``streamlit_app/app.py``)."""
