@@ -1,0 +1,544 @@
+"""The metadata database: model versions, the active version, modalities and their live weights,
+topics with their top terms, and the documents of each version.
+
+SQLite under the data directory is the embedded default and PostgreSQL the production database;
+the same code serves both through a SQLAlchemy URL. The schema is created and changed only by the
+Alembic migrations in ``migrations/`` (``upgrade_database``); the ORM classes below mirror it, and
+a test checks that they agree.
+
+Model versions are immutable: a build starts a ``building`` row (``start_version``), then writes
+everything it made and marks the row ``ready`` in one transaction (``finish_version``), or marks it
+``failed`` (``fail_version``). Only a ready version can be activated, and activation changes a
+single row in one transaction.
+
+Every function takes an explicit ``Session``. Functions that write commit their own transaction:
+all of it, or (if they raise) none of it, and the session stays usable either way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    insert,
+    make_url,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+    sessionmaker,
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+VERSION_STATUSES = ("building", "ready", "failed")
+TOPIC_STATUSES = ("normal", "background", "junk")
+
+STALE_BUILD_ERROR = "the build process stopped before the version was finished"
+
+
+# --------------------------------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------------------------------
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A time-zone-aware UTC datetime on every backend.
+
+    PostgreSQL stores ``timestamp with time zone``; SQLite keeps no time zone, so values are
+    converted to UTC before they are written and marked as UTC when they are read back.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give a time zone (use datetime.now(UTC))")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK constraint: ``column`` holds one of ``values``."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class Base(DeclarativeBase):
+    """Base of the ORM classes; constraint names follow one convention on every backend."""
+
+    metadata = MetaData(
+        naming_convention={
+            "pk": "pk_%(table_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        }
+    )
+
+
+class ModelVersion(Base):
+    """One build of the topic model: its parameters, scores, artifacts and lifecycle."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (CheckConstraint(_one_of("status", VERSION_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="building")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    artifact_dir: Mapped[str | None] = mapped_column(String)
+    collection: Mapped[str] = mapped_column(String)
+    num_documents: Mapped[int] = mapped_column(Integer, default=0)
+    num_topics: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<ModelVersion {self.id} {self.name} {self.status}>"
+
+
+class ActiveVersion(Base):
+    """The single row (id 1) naming the version that serves queries."""
+
+    __tablename__ = "active_version"
+    __table_args__ = (CheckConstraint("id = 1", name="singleton"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+
+
+class VersionModality(Base):
+    """A modality of a version; the weight of the active version's row is the live global weight."""
+
+    __tablename__ = "version_modalities"
+    __table_args__ = (
+        UniqueConstraint("version_id", "name"),
+        CheckConstraint("weight >= 0", name="weight_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    weight: Mapped[float] = mapped_column(Float)
+    vocabulary_size: Mapped[int] = mapped_column(Integer)
+
+
+class Topic(Base):
+    """A topic of a version: column ``index`` of theta, with a moderator's label and status."""
+
+    __tablename__ = "topics"
+    __table_args__ = (
+        UniqueConstraint("version_id", "index"),
+        CheckConstraint(_one_of("status", TOPIC_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String)
+    label: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String(16), default="normal")
+    note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+
+    terms: Mapped[list[TopicTerm]] = relationship(
+        back_populates="topic",
+        order_by="(TopicTerm.modality, TopicTerm.rank)",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.index} {self.name!r} of version {self.version_id}>"
+
+
+class TopicTerm(Base):
+    """One of a topic's top terms in one modality, ranked by p(term | topic)."""
+
+    __tablename__ = "topic_terms"
+    __table_args__ = (Index(None, "topic_id", "modality", "rank"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    modality: Mapped[str] = mapped_column(String(64))
+    term: Mapped[str] = mapped_column(String)
+    display: Mapped[str] = mapped_column(String)
+    probability: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+
+    topic: Mapped[Topic] = relationship(back_populates="terms")
+
+
+class Document(Base):
+    """A document of a version's collection, as search results show it."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("version_id", "doc_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    doc_id: Mapped[str] = mapped_column(String)
+    text: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    image: Mapped[str | None] = mapped_column(String)
+    image_hash: Mapped[str | None] = mapped_column(String(128))
+
+
+# --------------------------------------------------------------------------------------------------
+# Engine, sessions, migrations
+# --------------------------------------------------------------------------------------------------
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url``; for SQLite, creates the file's directory and turns on foreign keys
+    and WAL (readers don't wait for the writer) on every connection."""
+    engine = create_engine(url)
+    if engine.dialect.name != "sqlite":
+        return engine
+
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on ``engine``; objects stay readable after commit and after the session closes."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Config values are interpolated, so a literal "%" (as in an escaped password) must be doubled.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(url: str) -> None:
+    """Create or bring the schema of the database at ``url`` up to the newest migration.
+
+    Running it on an up-to-date database changes nothing.
+    """
+    command.upgrade(_alembic_config(url), "head")
+
+
+def downgrade_database(url: str, revision: str = "base") -> None:
+    """Undo migrations down to ``revision``; ``"base"`` drops every table."""
+    command.downgrade(_alembic_config(url), revision)
+
+
+@contextmanager
+def _committing(session: Session) -> Iterator[None]:
+    """Commit what the block wrote, or roll all of it back if the block raises."""
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# --------------------------------------------------------------------------------------------------
+# Model versions
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermRecord:
+    """A top term of a topic, as a build hands it to ``finish_version``."""
+
+    modality: str
+    term: str
+    display: str
+    probability: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class TopicRecord:
+    """A topic, as a build hands it to ``finish_version``."""
+
+    index: int
+    name: str
+    label: str
+    status: str = "normal"
+    terms: list[TermRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A document, as a build hands it to ``finish_version``."""
+
+    doc_id: str
+    text: str
+    tags: list[str] = field(default_factory=list)
+    image: str | None = None
+    image_hash: str | None = None
+
+
+def next_version_name(session: Session) -> str:
+    """The name for a new version: ``v0001``, then one more than the highest existing number."""
+    numbers = [
+        int(match.group(1))
+        for name in session.scalars(select(ModelVersion.name))
+        if (match := re.fullmatch(r"v(\d+)", name))
+    ]
+    return f"v{max(numbers, default=0) + 1:04d}"
+
+
+def start_version(
+    session: Session,
+    *,
+    name: str,
+    params: dict[str, Any],
+    collection: str,
+    num_topics: int,
+    parent_id: int | None = None,
+) -> ModelVersion:
+    """Record a new version in status ``building`` (committed, so other processes see the build)."""
+    version = ModelVersion(
+        name=name,
+        status="building",
+        params=params,
+        collection=collection,
+        num_topics=num_topics,
+        parent_id=parent_id,
+    )
+    with _committing(session):
+        session.add(version)
+    return version
+
+
+def finish_version(
+    session: Session,
+    version: ModelVersion,
+    *,
+    artifact_dir: str | Path,
+    scores: dict[str, Any],
+    num_documents: int,
+    modalities: dict[str, tuple[float, int]],
+    topics: list[TopicRecord],
+    documents: list[DocumentRecord],
+) -> None:
+    """Store what a build made and mark ``version`` ready, all in one transaction.
+
+    ``modalities`` maps a modality name to its (weight, vocabulary size). Raises ``ValueError`` if
+    the version is not ``building`` or a weight is invalid; then nothing is written.
+    """
+    if version.status != "building":
+        raise ValueError(f"version {version.name} is {version.status}; only a build can finish")
+    for weight, _ in modalities.values():
+        _check_weight(weight)
+    with _committing(session):
+        session.add(version)  # the version may come from an earlier, closed session
+        session.add_all(
+            VersionModality(version_id=version.id, name=name, weight=weight, vocabulary_size=size)
+            for name, (weight, size) in modalities.items()
+        )
+        session.add_all(
+            Topic(
+                version_id=version.id,
+                index=topic.index,
+                name=topic.name,
+                label=topic.label,
+                status=topic.status,
+                terms=[
+                    TopicTerm(
+                        modality=term.modality,
+                        term=term.term,
+                        display=term.display,
+                        probability=term.probability,
+                        rank=term.rank,
+                    )
+                    for term in topic.terms
+                ],
+            )
+            for topic in topics
+        )
+        session.add_all(
+            Document(
+                version_id=version.id,
+                doc_id=document.doc_id,
+                text=document.text,
+                tags=list(document.tags),
+                image=document.image,
+                image_hash=document.image_hash,
+            )
+            for document in documents
+        )
+        version.artifact_dir = str(artifact_dir)
+        version.scores = scores
+        version.num_documents = num_documents
+        version.status = "ready"
+        version.finished_at = _utcnow()
+
+
+def fail_version(session: Session, version: ModelVersion, error: str) -> None:
+    """Mark the build ``version`` failed with ``error`` (a ready version can't fail)."""
+    if version.status != "building":
+        raise ValueError(f"version {version.name} is {version.status}; only a build can fail")
+    with _committing(session):
+        session.add(version)  # the version may come from an earlier, closed session
+        version.status = "failed"
+        version.error = error
+        version.finished_at = _utcnow()
+
+
+def mark_stale_builds_failed(session: Session) -> int:
+    """Mark every version still ``building`` as failed; returns how many.
+
+    Builds run one at a time, so before a new one starts any version left ``building`` belongs to a
+    process that was killed.
+    """
+    with _committing(session):
+        result = session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.status == "building")
+            .values(status="failed", error=STALE_BUILD_ERROR, finished_at=_utcnow())
+        )
+    return result.rowcount
+
+
+def activate_version(session: Session, version_id: int) -> None:
+    """Make the ready version ``version_id`` serve queries, in one transaction.
+
+    Raises ``ValueError`` (and changes nothing) if there is no such version or it is not ready.
+    """
+    version = session.get(ModelVersion, version_id, populate_existing=True)
+    if version is None:
+        raise ValueError(f"there is no model version with id {version_id}")
+    if version.status != "ready":
+        raise ValueError(
+            f"version {version.name} is {version.status}; only a ready version can be activated"
+        )
+    with _committing(session):
+        updated = session.execute(
+            update(ActiveVersion).where(ActiveVersion.id == 1).values(version_id=version_id)
+        )
+        if updated.rowcount == 0:
+            session.execute(insert(ActiveVersion).values(id=1, version_id=version_id))
+
+
+def active_version(session: Session) -> ModelVersion | None:
+    """The version serving queries, or None before the first activation."""
+    return session.scalar(
+        select(ModelVersion).join(ActiveVersion, ActiveVersion.version_id == ModelVersion.id)
+    )
+
+
+def list_versions(session: Session) -> list[ModelVersion]:
+    """All versions, oldest first."""
+    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.id)))
+
+
+def get_version(session: Session, id_or_name: int | str) -> ModelVersion | None:
+    """The version with this id (an int or a string of digits) or this name (``"v0003"``)."""
+    if isinstance(id_or_name, int) or id_or_name.isdigit():
+        return session.get(ModelVersion, int(id_or_name))
+    return session.scalar(select(ModelVersion).where(ModelVersion.name == id_or_name))
+
+
+# --------------------------------------------------------------------------------------------------
+# Modalities and topics
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_weight(weight: float) -> None:
+    if not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"a modality weight must be a finite number >= 0, not {weight!r}")
+
+
+def modality_weights(session: Session, version_id: int) -> dict[str, float]:
+    """Modality name -> weight of a version, read from the database on every call."""
+    rows = session.execute(
+        select(VersionModality.name, VersionModality.weight)
+        .where(VersionModality.version_id == version_id)
+        .order_by(VersionModality.name)
+    )
+    return {name: weight for name, weight in rows}
+
+
+def set_modality_weight(session: Session, version_id: int, name: str, weight: float) -> None:
+    """Change the weight of modality ``name`` of a version; for the active version it is live.
+
+    Raises ``ValueError`` (and changes nothing) for a negative or non-finite weight or a modality
+    the version doesn't have.
+    """
+    _check_weight(weight)
+    with _committing(session):
+        result = session.execute(
+            update(VersionModality)
+            .where(VersionModality.version_id == version_id, VersionModality.name == name)
+            .values(weight=float(weight))
+        )
+        if result.rowcount != 1:
+            known = sorted(modality_weights(session, version_id))
+            raise ValueError(f"version {version_id} has no modality {name!r}; it has {known}")
+
+
+def version_topics(session: Session, version_id: int) -> list[Topic]:
+    """The topics of a version in theta order, each with its terms (by modality, then rank)."""
+    return list(
+        session.scalars(
+            select(Topic)
+            .where(Topic.version_id == version_id)
+            .order_by(Topic.index)
+            .options(selectinload(Topic.terms))
+            .execution_options(populate_existing=True)  # as stored, even if this session has them
+        )
+    )

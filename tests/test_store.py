@@ -1,0 +1,490 @@
+"""The metadata store: schema migrations, the model-version lifecycle, activation, live weights.
+
+Every database test runs on SQLite (a file in tmp_path) and on a throwaway PostgreSQL server that
+the ``postgres_server`` fixture starts when the PostgreSQL binaries are installed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.settings import REPO_ROOT
+from core.store import (
+    STALE_BUILD_ERROR,
+    Base,
+    DocumentRecord,
+    ModelVersion,
+    TermRecord,
+    Topic,
+    TopicRecord,
+    activate_version,
+    active_version,
+    create_db_engine,
+    downgrade_database,
+    fail_version,
+    finish_version,
+    get_version,
+    list_versions,
+    mark_stale_builds_failed,
+    modality_weights,
+    next_version_name,
+    session_factory,
+    set_modality_weight,
+    start_version,
+    upgrade_database,
+    version_topics,
+)
+
+TABLES = {
+    "model_versions",
+    "active_version",
+    "version_modalities",
+    "topics",
+    "topic_terms",
+    "documents",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# A throwaway PostgreSQL server
+# --------------------------------------------------------------------------------------------------
+
+
+def _postgres_bin_dir() -> Path | None:
+    """The newest installed PostgreSQL server binaries (Debian keeps them off the PATH)."""
+    installed = sorted(
+        Path("/usr/lib/postgresql").glob("[0-9]*/bin/initdb"),
+        key=lambda initdb: int(initdb.parent.parent.name),
+    )
+    if installed:
+        return installed[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@dataclass
+class PostgresServer:
+    """A running server; each test gets a database of its own from ``create_database``."""
+
+    port: int
+    user: str = "topicsearch"
+    _numbers: Iterator[int] = field(default_factory=itertools.count)
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        name = f"test_{next(self._numbers)}"
+        engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        engine.dispose()
+        return self.url(name)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start a PostgreSQL server in a temporary directory for this test session, then remove it.
+
+    PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` user.
+    """
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    pytest.importorskip("psycopg", reason="the psycopg driver is not installed (psycopg[binary])")
+
+    run_as: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="topicsearch-pg-"))
+    if os.geteuid() == 0:
+        postgres_user = pwd.getpwnam("postgres")
+        os.chown(root, postgres_user.pw_uid, postgres_user.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    data_dir, log_file = root / "data", root / "server.log"
+    server = PostgresServer(port=_free_port())
+
+    def run(*args: str) -> None:
+        subprocess.run([*run_as, *args], check=True, capture_output=True, text=True)
+
+    options = (
+        f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1"
+        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )
+    try:
+        run(str(bin_dir / "initdb"), "-D", str(data_dir), "-U", server.user, "--auth=trust",
+            "--encoding=UTF8", "--no-sync")  # fmt: skip
+        try:
+            run(str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(log_file), "-o", options,
+                "-w", "start")  # fmt: skip
+        except subprocess.CalledProcessError:
+            pytest.fail(f"PostgreSQL did not start:\n{log_file.read_text()}")
+        yield server
+        run(str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "stop")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Databases and sample builds
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database (no tables yet)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'metadata.sqlite3'}"
+    return request.getfixturevalue("postgres_server").create_database()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: sa.Engine) -> Iterator[Session]:
+    with session_factory(engine)() as session:
+        yield session
+
+
+def schema(url: str) -> dict[str, object]:
+    """The tables with their columns, and the migration the database is at."""
+    engine = create_db_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        tables = {
+            table: sorted(column["name"] for column in inspector.get_columns(table))
+            for table in inspector.get_table_names()
+        }
+        revision = None
+        if "alembic_version" in tables:
+            with engine.connect() as connection:
+                revision = connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        return {"tables": tables, "revision": revision}
+    finally:
+        engine.dispose()
+
+
+def start(session: Session, **overrides: object) -> ModelVersion:
+    arguments: dict[str, object] = {
+        "name": next_version_name(session),
+        "params": {"num_topics": 2, "passes": 10},
+        "collection": "data/collection",
+        "num_topics": 2,
+    }
+    arguments.update(overrides)
+    return start_version(session, **arguments)  # type: ignore[arg-type]
+
+
+def finish(session: Session, version: ModelVersion, **overrides: object) -> None:
+    arguments: dict[str, object] = {
+        "artifact_dir": f"/models/{version.name}",
+        "scores": {"perplexity": {"@text": [900.0, 450.5]}, "sparsity_phi": 0.8},
+        "num_documents": 2,
+        "modalities": {"@text": (1.0, 1200), "@tag": (0.5, 300), "@visual": (2.0, 1000)},
+        "topics": [
+            TopicRecord(
+                index=1,
+                name="topic_1",
+                label="sea",
+                status="normal",
+                terms=[
+                    TermRecord("@text", "wave", "waves", 0.2, 2),
+                    TermRecord("@text", "sea", "sea", 0.3, 1),
+                    TermRecord("@tag", "beach", "beach", 0.4, 1),
+                ],
+            ),
+            TopicRecord(index=0, name="background_0", label="", status="background"),
+        ],
+        "documents": [
+            DocumentRecord("doc-1", "Sunset at the sea #beach", ["beach"], "img/1.jpg", "ab12"),
+            DocumentRecord("doc-2", "A cat", []),
+        ],
+    }
+    arguments.update(overrides)
+    finish_version(session, version, **arguments)  # type: ignore[arg-type]
+
+
+def ready_version(session: Session) -> ModelVersion:
+    version = start(session)
+    finish(session, version)
+    return version
+
+
+# --------------------------------------------------------------------------------------------------
+# Migrations
+# --------------------------------------------------------------------------------------------------
+
+
+def test_upgrade_creates_the_schema_and_a_second_upgrade_changes_nothing(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the migrations are found without running from the repository
+
+    upgrade_database(database_url)
+    first = schema(database_url)
+    upgrade_database(database_url)
+
+    assert set(first["tables"]) == TABLES | {"alembic_version"}  # type: ignore[arg-type]
+    assert first["revision"] == "0001"
+    assert schema(database_url) == first
+
+
+def test_downgrade_to_base_removes_every_table(database_url: str) -> None:
+    upgrade_database(database_url)
+
+    downgrade_database(database_url)
+
+    after = schema(database_url)
+    assert set(after["tables"]) <= {"alembic_version"}  # type: ignore[arg-type]
+    assert after["revision"] is None
+
+
+def test_the_orm_classes_match_the_migration(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_the_alembic_command_line_takes_the_database_from_the_settings(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli' / 'metadata.sqlite3'}"
+    environment = {**os.environ, "TOPICSEARCH_DATABASE_URL": url}
+    alembic = [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / "alembic.ini")]
+
+    subprocess.run([*alembic, "upgrade", "head"], cwd=tmp_path, env=environment, check=True)
+
+    assert schema(url)["revision"] == "0001"
+
+
+def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'metadata.sqlite3'}"
+    upgrade_database(url)
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        with pytest.raises(IntegrityError):
+            connection.execute(sa.text("INSERT INTO active_version VALUES (1, 42)"))
+    engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------------
+# Model versions
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_build_starts_finishes_and_is_activated(session: Session) -> None:
+    assert next_version_name(session) == "v0001"
+    assert active_version(session) is None
+
+    version = start(session)
+
+    assert (version.name, version.status, version.artifact_dir) == ("v0001", "building", None)
+    assert version.created_at.tzinfo == UTC
+    assert next_version_name(session) == "v0002"
+
+    finish(session, version)
+    activate_version(session, version.id)
+
+    stored = get_version(session, "v0001")
+    assert stored is not None and stored.status == "ready"
+    assert stored.artifact_dir == "/models/v0001"
+    assert stored.scores["perplexity"]["@text"] == [900.0, 450.5]
+    assert stored.finished_at is not None and stored.finished_at >= stored.created_at
+    assert active_version(session) == version
+    assert modality_weights(session, version.id) == {"@tag": 0.5, "@text": 1.0, "@visual": 2.0}
+
+    topics = version_topics(session, version.id)
+    assert [(t.index, t.name, t.status, t.note) for t in topics] == [
+        (0, "background_0", "background", ""),
+        (1, "topic_1", "normal", ""),
+    ]
+    assert [(term.modality, term.term, term.rank) for term in topics[1].terms] == [
+        ("@tag", "beach", 1),
+        ("@text", "sea", 1),
+        ("@text", "wave", 2),
+    ]
+
+    documents = session.execute(
+        sa.text("SELECT doc_id, tags, image FROM documents ORDER BY doc_id")
+    ).all()
+    assert [(doc_id, image) for doc_id, _, image in documents] == [
+        ("doc-1", "img/1.jpg"),
+        ("doc-2", None),
+    ]
+
+
+def test_versions_are_listed_oldest_first_and_found_by_id_or_name(session: Session) -> None:
+    first, second = ready_version(session), start(session, parent_id=None)
+    derived = start(session, parent_id=first.id)
+
+    assert list_versions(session) == [first, second, derived]
+    assert get_version(session, second.id) == second
+    assert get_version(session, str(second.id)) == second
+    assert get_version(session, "v0002") == second
+    assert get_version(session, "v9999") is None
+    assert derived.parent_id == first.id
+
+
+def test_a_build_started_in_one_session_can_finish_in_another(engine: sa.Engine) -> None:
+    with session_factory(engine)() as first:
+        building, failing = start(first), start(first)
+
+    with session_factory(engine)() as second:
+        finish(second, building)
+        fail_version(second, failing, "killed")
+
+    with session_factory(engine)() as third:
+        assert [v.status for v in list_versions(third)] == ["ready", "failed"]
+
+
+def test_a_finished_version_cannot_change_its_status(session: Session) -> None:
+    version = ready_version(session)
+
+    with pytest.raises(ValueError, match="only a build can finish"):
+        finish(session, version)
+    with pytest.raises(ValueError, match="only a build can fail"):
+        fail_version(session, version, "too late")
+
+    assert get_version(session, version.id).status == "ready"  # type: ignore[union-attr]
+
+
+def test_a_finish_that_fails_writes_nothing_and_the_build_can_be_marked_failed(
+    session: Session,
+) -> None:
+    version = start(session)
+    duplicate = [DocumentRecord("doc-1", "one"), DocumentRecord("doc-1", "again")]
+
+    with pytest.raises(IntegrityError):
+        finish(session, version, documents=duplicate)
+
+    assert version.status == "building"
+    assert version_topics(session, version.id) == []
+    assert modality_weights(session, version.id) == {}
+
+    fail_version(session, version, "duplicate document id doc-1")
+
+    assert (version.status, version.error) == ("failed", "duplicate document id doc-1")
+    assert version.finished_at is not None
+
+
+def test_activating_a_version_that_is_not_ready_raises_and_keeps_the_active_one(
+    session: Session,
+) -> None:
+    serving = ready_version(session)
+    activate_version(session, serving.id)
+    building = start(session)
+    failed = start(session)
+    fail_version(session, failed, "out of memory")
+
+    with pytest.raises(ValueError, match="building; only a ready version can be activated"):
+        activate_version(session, building.id)
+    with pytest.raises(ValueError, match="failed; only a ready version can be activated"):
+        activate_version(session, failed.id)
+    with pytest.raises(ValueError, match="no model version with id 999"):
+        activate_version(session, 999)
+
+    assert active_version(session) == serving
+
+
+def test_only_one_version_is_active(session: Session, engine: sa.Engine) -> None:
+    first, second = ready_version(session), ready_version(session)
+
+    activate_version(session, first.id)
+    activate_version(session, second.id)
+
+    with session_factory(engine)() as other:
+        assert active_version(other).id == second.id  # type: ignore[union-attr]
+    assert session.scalar(sa.text("SELECT count(*) FROM active_version")) == 1
+
+    activate_version(session, first.id)  # rollback = activate an older version
+    assert active_version(session) == first
+
+    with pytest.raises(IntegrityError):
+        session.execute(sa.text(f"INSERT INTO active_version VALUES (2, {second.id})"))
+    session.rollback()
+
+
+def test_set_modality_weight_validates_and_is_seen_by_other_sessions(
+    session: Session, engine: sa.Engine
+) -> None:
+    version = ready_version(session)
+    activate_version(session, version.id)
+
+    set_modality_weight(session, version.id, "@visual", 0.0)
+
+    with session_factory(engine)() as other:
+        assert modality_weights(other, version.id)["@visual"] == 0.0
+    for bad_weight in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            set_modality_weight(session, version.id, "@text", bad_weight)
+    with pytest.raises(ValueError, match="no modality '@authors'"):
+        set_modality_weight(session, version.id, "@authors", 1.0)
+    assert modality_weights(session, version.id) == {"@tag": 0.5, "@text": 1.0, "@visual": 0.0}
+
+
+def test_a_negative_weight_at_finish_is_refused(session: Session) -> None:
+    version = start(session)
+
+    with pytest.raises(ValueError, match="finite number >= 0"):
+        finish(session, version, modalities={"@text": (-1.0, 10)})
+
+    assert version.status == "building"
+
+
+def test_builds_left_building_by_a_killed_process_are_marked_failed(session: Session) -> None:
+    ready = ready_version(session)
+    stale = [start(session), start(session)]
+
+    assert mark_stale_builds_failed(session) == 2
+    assert mark_stale_builds_failed(session) == 0
+
+    for version in stale:
+        session.refresh(version)
+        assert (version.status, version.error) == ("failed", STALE_BUILD_ERROR)
+    assert get_version(session, ready.id).status == "ready"  # type: ignore[union-attr]
+
+
+def test_deleting_a_version_deletes_its_topics_terms_modalities_and_documents(
+    session: Session,
+) -> None:
+    kept, deleted = ready_version(session), ready_version(session)
+
+    session.delete(deleted)
+    session.commit()
+
+    counts = {
+        table: session.scalar(sa.text(f"SELECT count(*) FROM {table}"))
+        for table in ("topics", "topic_terms", "version_modalities", "documents")
+    }
+    assert counts == {"topics": 2, "topic_terms": 3, "version_modalities": 3, "documents": 2}
+    assert {topic.version_id for topic in session.scalars(sa.select(Topic))} == {kept.id}
