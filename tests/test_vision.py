@@ -1,0 +1,418 @@
+"""Specification of core.vision: photos -> ImageNet probabilities -> visual words.
+
+Runs the real SqueezeNet weights (core/assets) on real photos (tests/fixtures/images); the model is
+built once per module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import core.vision as vision  # through `core`, so BigARTM is loaded before TensorFlow
+from core.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "images"
+# ImageNet-1k classes 151..268 are the dog breeds.
+DOG_BREEDS = {vision.visual_token(i) for i in range(151, 269)}
+
+
+@pytest.fixture(scope="module")
+def backbone() -> vision.Backbone:
+    return vision.load_backbone("squeezenet")
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(FIXTURES.glob("*.jpg"))}
+
+
+@pytest.fixture(scope="module")
+def probs(backbone: vision.Backbone, photos: dict[str, Path]) -> dict[str, np.ndarray]:
+    rows = backbone.predict([vision.load_image(path) for path in photos.values()])
+    return dict(zip(photos, rows, strict=True))
+
+
+def names(pairs: list[tuple[str, float]]) -> list[str]:
+    return [vision.visual_display(token) for token, _ in pairs]
+
+
+class CountingBackbone(vision.Backbone):
+    """A real backbone that records how many images it was asked to classify."""
+
+    def __init__(self, inner: vision.Backbone) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.batches: list[int] = []
+
+    def predict(self, images: Sequence[Image.Image]) -> np.ndarray:
+        self.batches.append(len(images))
+        return self.inner.predict(images)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A valid PNG of a few dozen bytes that declares a ``width`` x ``height`` canvas."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def encoded(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- backbone
+
+
+def test_given_photos_when_predicted_then_each_gets_1000_probabilities_summing_to_one(
+    backbone: vision.Backbone, photos: dict[str, Path]
+) -> None:
+    result = backbone.predict([vision.load_image(path) for path in photos.values()])
+
+    assert result.shape == (len(photos), 1000)
+    assert result.dtype == np.float32
+    assert np.all(result >= 0)
+    np.testing.assert_allclose(result.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_given_no_photos_when_predicted_then_an_empty_table(backbone: vision.Backbone) -> None:
+    assert backbone.predict([]).shape == (0, 1000)
+
+
+def test_given_a_dog_photo_then_squeezenet_top5_contains_a_dog_breed(
+    probs: dict[str, np.ndarray],
+) -> None:
+    top5 = vision.top_classes(probs["dog"], k=5)
+
+    assert {token for token, _ in top5} & DOG_BREEDS, names(top5)
+
+
+@pytest.mark.parametrize(
+    ("photo", "word"),
+    [("tiger", "tiger"), ("horse", "horse"), ("flamingo", "flamingo"), ("daisy", "daisy")],
+)
+def test_given_an_animal_or_flower_photo_then_the_top_class_names_it(
+    probs: dict[str, np.ndarray], photo: str, word: str
+) -> None:
+    top = vision.top_classes(probs[photo], k=1)
+
+    assert word in names(top)[0].lower()
+
+
+def test_given_several_threads_when_they_predict_at_once_then_each_gets_the_same_answer(
+    backbone: vision.Backbone, photos: dict[str, Path], probs: dict[str, np.ndarray]
+) -> None:
+    dog = vision.load_image(photos["dog"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: backbone.predict([dog])[0], range(8)))
+
+    for result in results:
+        np.testing.assert_allclose(result, probs["dog"], atol=1e-5)
+
+
+def test_given_the_same_settings_twice_then_the_same_backbone_object_is_shared() -> None:
+    assert vision.load_backbone(Settings()) is vision.load_backbone("squeezenet")
+
+
+def test_given_an_unknown_backbone_name_then_a_value_error_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="squeezenet"):
+        vision.load_backbone("alexnet")
+
+
+def test_given_no_inception_weights_then_the_error_says_where_to_put_them(tmp_path: Path) -> None:
+    missing = tmp_path / "inception_v3.h5"
+
+    with pytest.raises(vision.BackboneUnavailable) as error:
+        vision.load_backbone(Settings(backbone="inception_v3", inception_weights=missing))
+
+    message = str(error.value)
+    assert str(missing) in message
+    assert "TOPICSEARCH_INCEPTION_WEIGHTS" in message
+    assert "inception_v3_weights_tf_dim_ordering_tf_kernels.h5" in message
+
+
+def test_given_preloaded_photos_when_throughput_is_measured_then_it_reports_images_per_second(
+    backbone: vision.Backbone, photos: dict[str, Path]
+) -> None:
+    images = [vision.load_image(path) for path in photos.values()]
+
+    report = vision.measure_throughput(backbone, images, batch_size=3)
+
+    assert report["images"] == len(images)
+    assert report["images_per_second"] > 0
+    assert report["ms_per_image"] == pytest.approx(1000 / report["images_per_second"])
+
+
+# --------------------------------------------------------------------------- visual vocabulary
+
+
+def test_visual_tokens_are_the_wordnet_ids_of_the_1000_imagenet_classes() -> None:
+    vocabulary = vision.visual_vocabulary()
+
+    assert len(vocabulary) == len(set(vocabulary)) == 1000
+    assert vision.visual_token(281) == vocabulary[281] == "n02123045"
+    assert vision.visual_display("n02123045") == "tabby cat"
+
+
+def test_given_an_unknown_class_then_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        vision.visual_token(1000)
+    with pytest.raises(ValueError):
+        vision.visual_display("tabby")
+
+
+# --------------------------------------------------------------------------- flattening
+
+
+def test_given_peaky_probabilities_when_flattened_then_more_classes_matter_and_the_top_stays(
+    probs: dict[str, np.ndarray],
+) -> None:
+    for photo, row in probs.items():
+        flat = vision.flatten_probabilities(row)
+
+        assert flat.argmax() == row.argmax(), photo
+        assert (flat > 1e-3).sum() > (row > 1e-3).sum(), photo
+        assert flat.sum() == pytest.approx(1.0)
+
+
+def test_given_more_strength_then_more_spread(probs: dict[str, np.ndarray]) -> None:
+    counts = [(vision.flatten_probabilities(probs["horse"], s) > 1e-3).sum() for s in (1, 2, 3)]
+
+    assert counts == sorted(counts)
+    assert counts[0] < counts[2]
+
+
+def test_given_strength_zero_then_flattening_is_the_identity(probs: dict[str, np.ndarray]) -> None:
+    np.testing.assert_array_equal(vision.flatten_probabilities(probs["dog"], 0), probs["dog"])
+
+
+def test_given_a_batch_then_each_row_is_flattened_as_on_its_own(
+    probs: dict[str, np.ndarray],
+) -> None:
+    batch = np.stack(list(probs.values()))
+
+    flat = vision.flatten_probabilities(batch)
+
+    for row, flat_row in zip(batch, flat, strict=True):
+        np.testing.assert_allclose(flat_row, vision.flatten_probabilities(row))
+
+
+@pytest.mark.parametrize(
+    ("values", "strength"),
+    [(np.full(999, 1e-3), 2), (np.full(1000, 1e-3), -1), (-np.full(1000, 1e-3), 2)],
+)
+def test_given_invalid_input_then_flattening_raises_value_error(
+    values: np.ndarray, strength: int
+) -> None:
+    with pytest.raises(ValueError):
+        vision.flatten_probabilities(values, strength)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def test_given_the_same_seed_then_the_same_visual_words(probs: dict[str, np.ndarray]) -> None:
+    seed = vision.content_hash(FIXTURES / "dog.jpg")
+
+    first = vision.sample_visual_words(probs["dog"], seed=seed)
+    second = vision.sample_visual_words(probs["dog"], seed=seed)
+    other = vision.sample_visual_words(probs["dog"], seed="another photo")
+
+    assert first == second
+    assert first != other
+
+
+def test_given_n_samples_then_the_counts_sum_to_it_over_known_tokens(
+    probs: dict[str, np.ndarray],
+) -> None:
+    words = vision.sample_visual_words(probs["tiger"], seed=7, n_samples=300)
+
+    assert sum(words.values()) == 300
+    assert set(words) <= set(vision.visual_vocabulary())
+    assert list(words.values()) == sorted(words.values(), reverse=True)
+    assert len(words) > 3, "flattening should bring in more than a handful of classes"
+
+
+@pytest.mark.parametrize("kwargs", [{"n_samples": 0}, {"strength": -1}, {"seed": -1}])
+def test_given_invalid_sampling_parameters_then_a_value_error(
+    probs: dict[str, np.ndarray], kwargs: dict[str, int]
+) -> None:
+    with pytest.raises(ValueError):
+        vision.sample_visual_words(probs["dog"], **{"seed": 1, **kwargs})
+
+
+# --------------------------------------------------------------------------- vectorizer
+
+
+def test_given_a_second_run_then_every_vector_comes_from_the_cache(
+    backbone: vision.Backbone, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    sources = list(photos.values())
+    counting = CountingBackbone(backbone)
+    vectorizer = vision.ImageVectorizer(counting, tmp_path, batch_size=4)
+    progress: list[tuple[int, int]] = []
+
+    first = vectorizer.probabilities(
+        sources, progress=lambda done, total: progress.append((done, total))
+    )
+
+    assert counting.batches == [4, 2]
+    assert progress == [(4, 6), (6, 6)]
+    digest = vision.content_hash(sources[0])
+    assert (tmp_path / "vision" / backbone.name / digest[:2] / f"{digest}.npy").is_file()
+
+    counting.batches.clear()
+    progress.clear()
+    second = vectorizer.probabilities(
+        sources, progress=lambda done, total: progress.append((done, total))
+    )
+
+    assert counting.batches == []
+    assert progress == [(6, 6)]
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == (6, 1000)
+    np.testing.assert_allclose(first.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_given_a_damaged_cache_entry_then_that_photo_is_recomputed(
+    backbone: vision.Backbone, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    counting = CountingBackbone(backbone)
+    vectorizer = vision.ImageVectorizer(counting, tmp_path)
+    first = vectorizer.probabilities([photos["horse"]])
+    digest = vision.content_hash(photos["horse"])
+    entry = tmp_path / "vision" / backbone.name / digest[:2] / f"{digest}.npy"
+    entry.write_bytes(entry.read_bytes()[:100])
+
+    second = vectorizer.probabilities([photos["horse"]])
+
+    assert counting.batches == [1, 1]
+    np.testing.assert_array_equal(first, second)
+
+
+def test_given_the_same_photo_as_path_and_bytes_then_it_is_computed_once(
+    backbone: vision.Backbone, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    counting = CountingBackbone(backbone)
+    vectorizer = vision.ImageVectorizer(counting, tmp_path)
+
+    result = vectorizer.probabilities([photos["dog"], photos["dog"].read_bytes()])
+
+    assert counting.batches == [1]
+    np.testing.assert_array_equal(result[0], result[1])
+    assert vision.content_hash(photos["dog"]) == vision.content_hash(photos["dog"].read_bytes())
+    assert (
+        vision.content_hash(photos["dog"]) == hashlib.sha256(photos["dog"].read_bytes()).hexdigest()
+    )
+
+
+def test_given_an_unreadable_file_then_the_error_names_it_or_on_error_skips_it(
+    backbone: vision.Backbone, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "notes.jpg"
+    broken.write_text("not a photo")
+    vectorizer = vision.ImageVectorizer(backbone, tmp_path / "cache")
+
+    with pytest.raises(vision.ImageError, match=r"notes\.jpg"):
+        vectorizer.probabilities([photos["dog"], broken])
+
+    failures: list[tuple[int, vision.ImageError]] = []
+    result = vectorizer.probabilities(
+        [photos["dog"], broken, photos["tiger"]],
+        on_error=lambda position, error: failures.append((position, error)),
+    )
+
+    assert [position for position, _ in failures] == [1]
+    assert np.isnan(result[1]).all()
+    assert not np.isnan(result[[0, 2]]).any()
+
+
+# --------------------------------------------------------------------------- loading images
+
+
+def test_given_an_empty_file_then_image_error_says_it_is_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jpg"
+    empty.touch()
+
+    with pytest.raises(vision.ImageError, match="empty"):
+        vision.load_image(empty)
+
+
+def test_given_a_truncated_jpeg_then_image_error(photos: dict[str, Path]) -> None:
+    data = photos["dog"].read_bytes()
+
+    with pytest.raises(vision.ImageError, match="damaged or truncated"):
+        vision.load_image(data[: len(data) // 2])
+
+
+def test_given_a_text_file_named_jpg_then_image_error_says_it_is_not_an_image(
+    tmp_path: Path,
+) -> None:
+    fake = tmp_path / "cat.jpg"
+    fake.write_text("I am a cat, honest.\n")
+
+    with pytest.raises(vision.ImageError, match="not an image") as error:
+        vision.load_image(fake)
+    assert "cat.jpg" in str(error.value)
+
+
+@pytest.mark.parametrize("side", [8_000, 100_000])  # over our limit; over Pillow's
+def test_given_a_tiny_png_declaring_a_huge_canvas_then_image_error_before_decoding(
+    side: int,
+) -> None:
+    bomb = png_header(side, side)
+    start = time.perf_counter()
+
+    with pytest.raises(vision.ImageError, match=r"large|limit"):
+        vision.load_image(bomb)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_given_a_file_over_the_size_limit_then_image_error(photos: dict[str, Path]) -> None:
+    with pytest.raises(vision.ImageError, match="limit"):
+        vision.load_image(photos["dog"], max_bytes=1000)
+
+
+def test_given_a_missing_file_then_image_error_names_it(tmp_path: Path) -> None:
+    with pytest.raises(vision.ImageError, match=r"nowhere\.jpg"):
+        vision.load_image(tmp_path / "nowhere.jpg")
+
+
+def test_given_images_in_other_modes_then_they_load_as_rgb() -> None:
+    gray16 = Image.fromarray(np.full((8, 8), 32768, dtype=np.uint16))
+    transparent = Image.new("RGBA", (8, 8), (255, 0, 0, 0))
+    frames = [Image.new("RGB", (8, 8), color) for color in ("blue", "red")]
+    animated = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    sources = {
+        "grayscale": encoded(Image.new("L", (8, 8), 128), "PNG"),
+        "cmyk": encoded(Image.new("CMYK", (8, 8), (0, 255, 0, 0)), "JPEG"),
+        "16-bit": encoded(gray16, "PNG"),
+        "palette": encoded(Image.new("P", (8, 8)), "PNG"),
+        "alpha": encoded(transparent, "PNG"),
+        "animated": animated,
+    }
+
+    loaded = {kind: vision.load_image(data) for kind, data in sources.items()}
+
+    assert {image.mode for image in loaded.values()} == {"RGB"}
+    assert loaded["16-bit"].getpixel((0, 0)) == (127, 127, 127)  # not clipped to white
+    assert loaded["alpha"].getpixel((0, 0)) == (255, 255, 255)  # transparent shows as white
+    assert loaded["animated"].getpixel((0, 0))[2] > 200  # the first (blue) frame
