@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--topics", type=int, help="number of topics")
     build.add_argument("--passes", type=int, help="training passes over the collection")
     build.add_argument("--weights", type=_weights, help="modality weights, e.g. @visual=0.05")
+    build.add_argument(
+        "--if-missing", action="store_true", help="do nothing if a model version is already active"
+    )
     build.add_argument("--json", action="store_true", help="print the report as JSON")
     build.set_defaults(handler=_build)
 
@@ -184,6 +187,12 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     from core.pipeline import build
     from core.topic_model import ModelParams
 
+    if args.if_missing:
+        with store.open_database(settings.database_url)() as session:
+            version = store.active_version(session)
+        if version is not None:
+            print(f"model {version.name} is active; not building (drop --if-missing to rebuild)")
+            return 0
     overrides = {}
     if args.topics:
         overrides["num_topics"] = args.topics
@@ -346,7 +355,7 @@ def _models_list(args: argparse.Namespace, settings: Settings) -> int:
 def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
     sessions = store.open_database(settings.database_url)
     key = int(args.version) if args.version.isdigit() else args.version
-    with sessions.begin() as session:
+    with sessions() as session:
         version = store.get_version(session, key)
         if version is None:
             raise CommandError(f"no model version {args.version!r}")

@@ -39,12 +39,15 @@ class Query:
 
 @dataclass
 class Hit:
+    """A found document; ``same_photo`` when its image is byte-identical to the query photo."""
+
     row: int
     id: str
     text: str
     tags: list[str]
     image: str | None
     distance: float
+    same_photo: bool = False
 
 
 @dataclass
@@ -90,6 +93,11 @@ class SearchEngine:
         )
         self.processor = processor
         self.vectorizer = vectorizer
+        self.tags_by_word = self._tags_by_word()
+        self.rows_by_image_hash: dict[str, list[int]] = {}
+        for row, doc in enumerate(self.documents):
+            if doc.get("image_hash"):
+                self.rows_by_image_hash.setdefault(doc["image_hash"], []).append(row)
 
     @property
     def modalities(self) -> list[str]:
@@ -104,8 +112,21 @@ class SearchEngine:
             return visual_display(token)
         return self.display_forms.get(modality, {}).get(token, token)
 
+    def _tags_by_word(self) -> dict[str, list[str]]:
+        """Hashtags by the `@text` token of their name: 'birds' is found by 'bird'."""
+        tags: dict[str, list[str]] = {}
+        for tag in self.model.phi[TAG].tokens if TAG in self.model.phi else []:
+            token = self.processor.word_token(tag)
+            if token is not None:
+                tags.setdefault(token, []).append(tag)
+        return tags
+
     def tokens_of(self, query: Query) -> tuple[TokenCounts, dict[str, dict[str, str]]]:
-        """Bags of tokens per modality, and each token's surface form in the query."""
+        """Bags of tokens per modality, and each token's surface form in the query.
+
+        A visitor does not type '#': every query word also counts as the hashtags that share its
+        normalized form.
+        """
         tokens: TokenCounts = {m: Counter(bag) for m, bag in query.extra.items()}
         surfaces: dict[str, dict[str, str]] = {}
         if query.text.strip():
@@ -113,6 +134,9 @@ class SearchEngine:
             for modality, token, surface in analyzed.surfaces:
                 tokens.setdefault(modality, Counter())[token] += 1
                 surfaces.setdefault(modality, {}).setdefault(token, surface)
+            for token in analyzed.tokens[TEXT]:
+                for tag in self.tags_by_word.get(token, ()):
+                    tokens.setdefault(TAG, Counter())[tag] += 1
         if query.image is not None:
             tokens[VISUAL] = Counter(self.visual_words(query.image))
         return tokens, surfaces
@@ -146,11 +170,20 @@ class SearchEngine:
         weights: Mapping[str, float] | None = None,
         allowed: np.ndarray | None = None,
     ) -> SearchResult:
-        """The k documents nearest to the query's theta (L1), nearest first."""
+        """The k documents nearest to the query's theta (L1), nearest first.
+
+        A query photo that is itself in the collection (same bytes) puts its document(s) first:
+        topic vectors of different photos can tie, identical bytes cannot be a worse match.
+        """
         inferred = self.infer(query, weights)
         rows, distances = self.index.query(inferred.theta, k, allowed)
         hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
-        return SearchResult(self.version_name, inferred, hits)
+        same = self._same_photo_rows(query, allowed)
+        if same:
+            hits = [self._hit(row, self._distance(inferred.theta, row), True) for row in same] + [
+                hit for hit in hits if hit.row not in same
+            ]
+        return SearchResult(self.version_name, inferred, hits[:k])
 
     def annotate(
         self,
@@ -180,9 +213,18 @@ class SearchEngine:
     def _weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
         return dict(self.default_weights if weights is None else weights)
 
-    def _hit(self, row: int, distance: float) -> Hit:
+    def _same_photo_rows(self, query: Query, allowed: np.ndarray | None) -> list[int]:
+        if query.image is None:
+            return []
+        rows = self.rows_by_image_hash.get(content_hash(query.image), [])
+        return [row for row in rows if allowed is None or allowed[row]]
+
+    def _distance(self, theta: np.ndarray, row: int) -> float:
+        return float(np.abs(self.index.thetas[row] - theta).sum())
+
+    def _hit(self, row: int, distance: float, same_photo: bool = False) -> Hit:
         doc = self.documents[row]
-        return Hit(row, doc["id"], doc["text"], doc["tags"], doc.get("image"), distance)
+        return Hit(row, doc["id"], doc["text"], doc["tags"], doc.get("image"), distance, same_photo)
 
 
 def _surface_forms(

@@ -7,14 +7,16 @@ the previous version active and nothing half-written marked ready.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, theta_r
 from core.vision import ImageVectorizer, content_hash, load_backbone, sample_visual_words
 
 VISUAL = "@visual"
+BUILDING_PREFIX = ".building-"
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -126,100 +129,141 @@ def build(
     collection = Path(collection or settings.collection)
     timings: dict[str, float] = {}
     sessions = store.open_database(settings.database_url)
-
-    started = time.perf_counter()
-    report = import_collection(collection)
-    timings["import"] = time.perf_counter() - started
-    if not report.documents:
-        raise ValueError(f"no usable documents in {collection} ({len(report.problems)} bad rows)")
-
-    with sessions.begin() as session:
-        store.mark_stale_builds_failed(session)
-        name = store.next_version_name(session)
-        version = store.start_version(
-            session,
-            name=name,
-            params={
-                "model": params.to_dict(),
-                "index": vars(index_params),
-                "backbone": settings.backbone,
-            },
-            collection=str(report.folder),
-            num_topics=params.num_topics,
-        )
-        version_id = version.id
-
     settings.models_dir.mkdir(parents=True, exist_ok=True)
-    workdir = settings.models_dir / f".building-{name}-{uuid.uuid4().hex[:8]}"
-    try:
-        corpus = prepare_corpus(
-            report.documents,
-            params,
-            TextProcessor(),
-            ImageVectorizer(load_backbone(settings), settings.cache_dir),
-            progress,
-            timings,
-        )
-        if len(corpus.documents) < 2:
+
+    with _exclusive_build_lock(settings.models_dir):
+        started = time.perf_counter()
+        imported = import_collection(collection)
+        timings["import"] = time.perf_counter() - started
+        if not imported.documents:
             raise ValueError(
-                f"only {len(corpus.documents)} document(s) have at least "
-                f"{params.min_significant_tokens} significant tokens; nothing to train on"
+                f"no usable documents in {collection} ({len(imported.problems)} bad rows)"
             )
-        started = time.perf_counter()
-        model = fit(
-            corpus.tokens,
-            params,
-            workdir,
-            on_pass=(lambda n, total, _: progress("train", n, total)) if progress else None,
-        )
-        timings["train"] = time.perf_counter() - started
-
-        started = time.perf_counter()
-        thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
-        NeighborIndex(thetas, index_params).build().save(workdir / "index")
-        timings["index"] = time.perf_counter() - started
-        if progress:
-            progress("index", 1, 1)
-
-        write_version_files(workdir, params, model, corpus, collection=report.folder)
-        final_dir = settings.models_dir / name
-        os.replace(workdir, final_dir)
-        started = time.perf_counter()
-        with sessions.begin() as session:
-            version = store.get_version(session, version_id)
-            store.finish_version(
+        with sessions() as session:
+            store.mark_stale_builds_failed(session)
+            _remove_leftover_build_dirs(settings.models_dir)
+            name = store.next_version_name(session)
+            version_id = store.start_version(
                 session,
-                version,
-                artifact_dir=str(final_dir),
-                scores=model.scores,
-                num_documents=len(corpus.documents),
-                modalities={
-                    m: (float(params.modality_weights.get(m, 1.0)), len(model.phi[m].tokens))
-                    for m in model.phi
+                name=name,
+                params={
+                    "model": params.to_dict(),
+                    "index": asdict(index_params),
+                    "backbone": settings.backbone,
                 },
-                topics=topic_records(model, params, corpus.display_forms),
-                documents=[
-                    store.DocumentRecord(d.id, d.text, list(d.tags), d.image_ref, h)
-                    for d, h in zip(corpus.documents, corpus.image_hashes, strict=True)
-                ],
+                collection=str(imported.folder),
+                num_topics=params.num_topics,
+            ).id
+
+        workdir = settings.models_dir / f"{BUILDING_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+        final_dir = settings.models_dir / name
+        try:
+            corpus = prepare_corpus(
+                imported.documents,
+                params,
+                TextProcessor(),
+                ImageVectorizer(load_backbone(settings), settings.cache_dir),
+                progress,
+                timings,
             )
-            store.activate_version(session, version_id)
-        timings["store"] = time.perf_counter() - started
-    except BaseException as error:
-        shutil.rmtree(workdir, ignore_errors=True)
-        with sessions.begin() as session:
-            store.fail_version(session, store.get_version(session, version_id), repr(error))
-        raise
-    shutil.rmtree(final_dir / "batches", ignore_errors=True)
+            model = _train_and_write(workdir, corpus, params, index_params, progress, timings)
+            os.replace(workdir, final_dir)
+            started = time.perf_counter()
+            with sessions() as session:
+                store.finish_version(
+                    session,
+                    store.get_version(session, version_id),
+                    artifact_dir=str(final_dir),
+                    scores=model.scores,
+                    num_documents=len(corpus.documents),
+                    modalities={
+                        m: (float(params.modality_weights.get(m, 1.0)), len(model.phi[m].tokens))
+                        for m in model.phi
+                    },
+                    topics=topic_records(model, params, corpus.display_forms),
+                    documents=[
+                        store.DocumentRecord(d.id, d.text, list(d.tags), d.image_ref, h)
+                        for d, h in zip(corpus.documents, corpus.image_hashes, strict=True)
+                    ],
+                )
+                store.activate_version(session, version_id)
+            timings["store"] = time.perf_counter() - started
+        except BaseException as error:
+            _abandon(sessions, version_id, error, workdir, final_dir)
+            raise
     return BuildReport(
         name,
         version_id,
         len(corpus.documents),
-        report.problems,
+        imported.problems,
         corpus.junk_filtered,
         timings,
         model.scores,
     )
+
+
+def _train_and_write(
+    workdir: Path,
+    corpus: PreparedCorpus,
+    params: ModelParams,
+    index_params: IndexParams,
+    progress: ProgressCallback | None,
+    timings: dict[str, float],
+) -> FittedModel:
+    """Trains, indexes and writes every file of the version into ``workdir``."""
+    if len(corpus.documents) < 2:
+        raise ValueError(
+            f"only {len(corpus.documents)} document(s) have at least "
+            f"{params.min_significant_tokens} significant tokens; nothing to train on"
+        )
+    started = time.perf_counter()
+    model = fit(
+        corpus.tokens,
+        params,
+        workdir,
+        on_pass=(lambda n, total, _: progress("train", n, total)) if progress else None,
+    )
+    timings["train"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
+    NeighborIndex(thetas, index_params).build().save(workdir / "index")
+    timings["index"] = time.perf_counter() - started
+    if progress:
+        progress("index", 1, 1)
+    write_version_files(workdir, params, model, corpus)
+    shutil.rmtree(workdir / "batches", ignore_errors=True)
+    return model
+
+
+def _abandon(sessions, version_id: int, error: BaseException, *directories: Path) -> None:
+    """Marks a failed build failed (unless it already became ready) and removes its files."""
+    with sessions() as session:
+        version = store.get_version(session, version_id)
+        if version is not None and version.status != "ready":
+            store.fail_version(session, version, f"{type(error).__name__}: {error}")
+            for directory in directories:
+                shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def _exclusive_build_lock(models_dir: Path) -> Iterator[None]:
+    """One build at a time per data directory; a second one fails at once with a clear error."""
+    with open(models_dir / ".build.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another build is running in {models_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_leftover_build_dirs(models_dir: Path) -> None:
+    """Temporary directories of builds that were killed (only called under the build lock)."""
+    for leftover in models_dir.glob(f"{BUILDING_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def document_thetas(
@@ -267,11 +311,7 @@ def topic_records(
 
 
 def write_version_files(
-    directory: Path,
-    params: ModelParams,
-    model: FittedModel,
-    corpus: PreparedCorpus,
-    collection: Path,
+    directory: Path, params: ModelParams, model: FittedModel, corpus: PreparedCorpus
 ) -> None:
     """Everything serving and retraining need, written inside the (temporary) version dir."""
     model.save(directory / "model")
@@ -291,7 +331,6 @@ def write_version_files(
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     manifest = {
         "params": params.to_dict(),
-        "collection": str(collection),
         "num_documents": len(corpus.documents),
         "written_at": time.time(),
     }

@@ -282,6 +282,12 @@ def downgrade_database(url: str, revision: str = "base") -> None:
     command.downgrade(_alembic_config(url), revision)
 
 
+def open_database(url: str) -> sessionmaker[Session]:
+    """Sessions on the database at ``url``, its schema brought up to date first."""
+    upgrade_database(url)
+    return session_factory(create_db_engine(url))
+
+
 @contextmanager
 def _committing(session: Session) -> Iterator[None]:
     """Commit what the block wrote, or roll all of it back if the block raises."""

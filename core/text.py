@@ -107,15 +107,15 @@ class TextProcessor:
             if normalized:
                 result.add(TAG, normalized, normalized)
         for word in WORD_PATTERN.findall(HASHTAG_PATTERN.sub(" ", text).lower()):
-            token = self._normalize_word(word)
+            token = self.word_token(word.lower())
             if token is None:
                 result.dropped.append(word)
             else:
                 result.add(TEXT, token, word)
         return result
 
-    def _normalize_word(self, word: str) -> str | None:
-        """The word's token, or None for stop words, numbers and single letters."""
+    def word_token(self, word: str) -> str | None:
+        """The `@text` token of one word, or None for stop words, numbers and single letters."""
         if len(word) < 2 or word.isdigit():
             return None
         word = word.replace("ё", "е")

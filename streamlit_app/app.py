@@ -6,7 +6,7 @@ from pathlib import Path
 # `streamlit run` puts this file's folder on sys.path, not the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
 navigation = st.navigation([st.Page("pages/search.py", title="Search", icon="🔎", default=True)])

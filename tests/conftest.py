@@ -1,0 +1,76 @@
+"""Shared fixtures: one real build of the built-in collection (minus held-out photos) per run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.collection import Document, import_collection
+from core.pipeline import BuildReport, build
+from core.settings import BUILTIN_COLLECTION, Settings
+
+HELD_OUT_EVERY = 10
+
+
+@dataclass
+class BuiltCollection:
+    settings: Settings
+    report: BuildReport
+    held_out: list[Document]
+
+
+def copy_collection(rows: list[dict], destination: Path) -> Path:
+    """A collection folder with ``rows`` and copies of their images (paths stay inside it)."""
+    (destination / "images").mkdir(parents=True)
+    for row in rows:
+        shutil.copy(BUILTIN_COLLECTION / row["image"], destination / row["image"])
+    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+    (destination / "documents.jsonl").write_text("\n".join(lines) + "\n")
+    return destination
+
+
+def builtin_rows() -> list[dict]:
+    text = (BUILTIN_COLLECTION / "documents.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def vision_cache(tmp_path_factory) -> Path:
+    """One image-probability cache for every build in the run: each photo goes through the CNN
+    once."""
+    return tmp_path_factory.mktemp("vision-cache")
+
+
+def settings_for(data_dir: Path, vision_cache: Path, collection: Path) -> Settings:
+    settings = Settings(data_dir=data_dir, collection=collection)
+    (data_dir / "cache").parent.mkdir(parents=True, exist_ok=True)
+    (data_dir / "cache").symlink_to(vision_cache, target_is_directory=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, vision_cache) -> BuiltCollection:
+    """The built-in collection without every 10th document, built with default parameters."""
+    rows = builtin_rows()
+    kept = [row for number, row in enumerate(rows) if number % HELD_OUT_EVERY]
+    root = tmp_path_factory.mktemp("built")
+    collection = copy_collection(kept, root / "collection")
+    settings = settings_for(root / "data", vision_cache, collection)
+    report = build(settings)
+    held_out = [
+        doc
+        for number, doc in enumerate(import_collection(BUILTIN_COLLECTION).documents)
+        if number % HELD_OUT_EVERY == 0
+    ]
+    return BuiltCollection(settings, report, held_out)
+
+
+@pytest.fixture(scope="session")
+def service(built):
+    from core.service import Service
+
+    return Service(built.settings)
