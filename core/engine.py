@@ -178,7 +178,7 @@ class SearchEngine:
         inferred = self.infer(query, weights)
         rows, distances = self.index.query(inferred.theta, k, allowed)
         hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
-        same = self._same_photo_rows(query, allowed)
+        same = self._same_photo_rows(query, allowed, self._weights(weights))
         if same:
             hits = [self._hit(row, self._distance(inferred.theta, row), True) for row in same] + [
                 hit for hit in hits if hit.row not in same
@@ -213,8 +213,10 @@ class SearchEngine:
     def _weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
         return dict(self.default_weights if weights is None else weights)
 
-    def _same_photo_rows(self, query: Query, allowed: np.ndarray | None) -> list[int]:
-        if query.image is None:
+    def _same_photo_rows(
+        self, query: Query, allowed: np.ndarray | None, weights: Mapping[str, float]
+    ) -> list[int]:
+        if query.image is None or weights.get(VISUAL, 0.0) <= 0:
             return []
         rows = self.rows_by_image_hash.get(content_hash(query.image), [])
         return [row for row in rows if allowed is None or allowed[row]]
