@@ -12,6 +12,11 @@ import tempfile
 
 os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] != "python":
+    raise ImportError(
+        "core needs PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python in the environment before any "
+        "protobuf import (BigARTM's generated code requires it); scripts/demo.sh sets it"
+    )
 
 import artm
 

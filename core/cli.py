@@ -125,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     activate.add_argument("--json", action="store_true")
     activate.set_defaults(handler=_models_activate)
 
+    bench_model = commands.add_parser(
+        "bench",
+        help="query latency and vectorization throughput of the active model",
+        description="Query latency p50/p99 (text, photo, both) and vectorizer vs raw predict.",
+    )
+    bench_model.add_argument("--photos", type=_positive, default=128)
+    bench_model.add_argument("--repeats", type=_positive, default=20)
+    bench_model.set_defaults(handler=_bench_model)
+
     bench = commands.add_parser(
         "bench-index",
         help="recall@10 and speed of the L1 index configurations",
@@ -147,7 +156,9 @@ def _weights(text: str) -> dict[str, float]:
         try:
             weights[name.strip()] = float(value)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"weight of {name} is not a number: {value!r}")
+            raise argparse.ArgumentTypeError(
+                f"weight of {name} is not a number: {value!r}"
+            ) from None
     try:
         validate_weights(weights)
     except ValueError as error:
@@ -365,6 +376,13 @@ def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps({"active": name}))
     else:
         print(f"activated {name}")
+    return 0
+
+
+def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
+    from core.bench import run_benchmark
+
+    print(json.dumps(run_benchmark(Service(settings), args.photos, args.repeats), indent=2))
     return 0
 
 

@@ -214,7 +214,7 @@ def fit(
     scores: list[dict] = []
     for number in range(1, params.passes + 1):
         model.fit_offline(vectorizer, num_collection_passes=1)
-        scores.append(_last_scores(model, modalities, number))
+        scores.append(_last_scores(model, modalities, number, params.passes))
         if on_pass is not None:
             on_pass(number, params.passes, scores[-1])
 
@@ -277,14 +277,16 @@ def _add_scores(model: artm.ARTM, params: ModelParams, modalities: list[str]) ->
     model.scores.add(artm.SparsityThetaScore(name="sparsity_theta"))
 
 
-def _last_scores(model: artm.ARTM, modalities: list[str], number: int) -> dict:
+def _last_scores(model: artm.ARTM, modalities: list[str], number: int, last: int) -> dict:
+    """Perplexity and sparsity every pass; top tokens (slow to fetch) after the last pass."""
     tracker = model.score_tracker
     scores: dict = {"pass": number, "sparsity_theta": float(tracker["sparsity_theta"].last_value)}
     for modality in modalities:
         scores[f"perplexity{modality}"] = float(tracker[f"perplexity{modality}"].last_value)
         scores[f"sparsity_phi{modality}"] = float(tracker[f"sparsity_phi{modality}"].last_value)
-        top = tracker[f"top{modality}"].last_tokens
-        scores[f"top{modality}"] = {topic: list(tokens) for topic, tokens in top.items()}
+        if number == last:
+            top = tracker[f"top{modality}"].last_tokens
+            scores[f"top{modality}"] = {topic: list(tokens) for topic, tokens in top.items()}
     return scores
 
 

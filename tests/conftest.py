@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# Streamlit's AppTest imports protobuf before `core` could set this (see core/__init__.py).
+os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
+
 import json
 import shutil
 from dataclasses import dataclass

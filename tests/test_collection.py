@@ -81,7 +81,7 @@ def test_a_csv_without_required_columns_is_refused_as_a_whole(folder):
 
 
 def test_a_folder_without_a_documents_file_gets_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="documents.jsonl or documents.csv"):
+    with pytest.raises(FileNotFoundError, match=r"documents\.jsonl or documents\.csv"):
         import_collection(tmp_path)
 
 

@@ -39,7 +39,9 @@ if submitted:
         st.info(f"Not known to the model (ignored): {unknown}")
     st.caption(f"Model {result.model_version} · {len(result.hits)} results")
     for start in range(0, len(result.hits), COLUMNS):
-        for column, hit in zip(st.columns(COLUMNS), result.hits[start : start + COLUMNS]):
+        for column, hit in zip(
+            st.columns(COLUMNS), result.hits[start : start + COLUMNS], strict=False
+        ):
             with column:
                 if hit.image:
                     st.image(hit.image, use_container_width=True)
