@@ -1,10 +1,12 @@
 """Nearest documents by L1 (Manhattan) distance between topic vectors.
 
-Two ways, one interface. ``exact`` scans all document thetas with numpy: memory-bound, a few
-milliseconds at 100,000 documents, recall 1 by construction. ``annoy`` builds random-projection
-trees (metric 'manhattan'); it pays off only for large collections, and only with enough trees
-and a deep enough search (``search_k``) to keep recall@10 >= 0.99 against the exact scan
-(`python -m core bench-index` measures it). ``auto`` picks exact below ``ANNOY_THRESHOLD``.
+Two ways, one interface. ``exact`` scans all document thetas with numpy: memory-bound, its cost
+grows with documents x topics (about 1 ms at 689 x 200, tens of ms at 100,000 x 200), recall 1 by
+construction. ``annoy`` builds random-projection trees (metric 'manhattan'); it pays off only for
+large collections, and only with enough trees and a deep enough search (``search_k``) to keep
+recall@10 >= 0.99 against the exact scan: at 100,000 x 200, 100 trees and search_k = 5000 per
+result gave 0.9955, 50 trees and 2000 gave 0.956 (`python -m core bench-index`). ``auto`` picks
+exact while documents x topics stays below ``ANNOY_THRESHOLD``.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ from pathlib import Path
 import numpy as np
 from annoy import AnnoyIndex
 
-ANNOY_THRESHOLD = 200_000
+ANNOY_THRESHOLD = 2_000_000  # documents x topics
 METHODS = ("auto", "exact", "annoy")
 
 
 @dataclass(frozen=True)
 class IndexParams:
     method: str = "auto"
-    n_trees: int = 50
-    search_k_per_result: int = 2000
+    n_trees: int = 100
+    search_k_per_result: int = 5000
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -32,10 +34,10 @@ class IndexParams:
         if self.n_trees < 1 or self.search_k_per_result < 1:
             raise ValueError("n_trees and search_k_per_result must be >= 1")
 
-    def resolve(self, num_documents: int) -> str:
+    def resolve(self, num_documents: int, num_topics: int) -> str:
         if self.method != "auto":
             return self.method
-        return "annoy" if num_documents >= ANNOY_THRESHOLD else "exact"
+        return "annoy" if num_documents * num_topics >= ANNOY_THRESHOLD else "exact"
 
 
 class NeighborIndex:
@@ -47,7 +49,7 @@ class NeighborIndex:
             raise ValueError(f"thetas must be a non-empty 2-D array, got shape {thetas.shape}")
         self.thetas = thetas
         self.params = params or IndexParams()
-        self.method = self.params.resolve(len(thetas))
+        self.method = self.params.resolve(*thetas.shape)
         self._annoy: AnnoyIndex | None = None
 
     def build(self) -> NeighborIndex:

@@ -27,8 +27,9 @@ def test_annoy_at_default_settings_keeps_recall_at_10_above_099(thetas):
     assert recall_at_k(index, queries, 10) >= 0.99
 
 
-def test_auto_uses_the_exact_scan_for_small_collections(thetas):
+def test_auto_uses_the_exact_scan_for_small_collections_and_annoy_for_large_ones(thetas):
     assert NeighborIndex(thetas).method == "exact"
+    assert NeighborIndex(synthetic_thetas(20_000, 200, seed=2)).method == "annoy"
 
 
 @pytest.mark.parametrize("method", ["exact", "annoy"])
