@@ -19,10 +19,8 @@ import numpy as np
 from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.text import TAG, TEXT, TextProcessor
-from core.topic_model import FittedModel, ModelParams, TokenCounts, theta_regularizer_taus
-from core.vision import ImageVectorizer, content_hash, sample_visual_words, visual_display
-
-VISUAL = "@visual"
+from core.topic_model import FittedModel, ModelParams, TokenCounts
+from core.vision import VISUAL, ImageVectorizer, content_hash, sample_visual_words, visual_display
 
 
 @dataclass
@@ -88,9 +86,7 @@ class SearchEngine:
             for line in (self.directory / "documents.jsonl").read_text().splitlines()
         ]
         self.index = NeighborIndex.load(self.directory / "index")
-        self.inferencer = ThetaInferencer(
-            self.model.phi, theta_regularizer_taus(self.params), self.params.document_passes
-        )
+        self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
         self.tags_by_word = self._tags_by_word()
@@ -108,9 +104,7 @@ class SearchEngine:
         return {m: float(self.params.modality_weights.get(m, 1.0)) for m in self.modalities}
 
     def display(self, modality: str, token: str) -> str:
-        if modality == VISUAL:
-            return visual_display(token)
-        return self.display_forms.get(modality, {}).get(token, token)
+        return display_form(self.display_forms, modality, token)
 
     def _tags_by_word(self) -> dict[str, list[str]]:
         """Hashtags by the `@text` token of their name: 'birds' is found by 'bird'."""
@@ -138,26 +132,28 @@ class SearchEngine:
                 for tag in self.tags_by_word.get(token, ()):
                     tokens.setdefault(TAG, Counter())[tag] += 1
         if query.image is not None:
-            tokens[VISUAL] = Counter(self.visual_words(query.image))
+            tokens[VISUAL] = self.visual_words(query.image)
         return tokens, surfaces
 
-    def visual_words(self, image: bytes | Path) -> dict[str, int]:
+    def visual_words(self, image: bytes | Path) -> Counter[str]:
         """The photo's sampled visual words (deterministic for the same image content)."""
         if self.vectorizer is None:
             raise RuntimeError("this engine was loaded without an image backbone")
         probabilities = self.vectorizer.probabilities([image])[0]
-        return sample_visual_words(
-            probabilities,
-            n_samples=self.params.visual_samples,
-            strength=self.params.flattening_strength,
-            seed=content_hash(image),
-        )
+        return visual_words(probabilities, self.params, content_hash(image))
 
     def infer(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryTheta:
         """Theta of the query; raises ``NothingRecognized`` (with the unknown tokens)."""
-        tokens, surfaces = self.tokens_of(query)
+        return self._infer(*self.tokens_of(query), self._weights(weights))
+
+    def _infer(
+        self,
+        tokens: TokenCounts,
+        surfaces: dict[str, dict[str, str]],
+        weights: Mapping[str, float],
+    ) -> QueryTheta:
         try:
-            result = self.inferencer.transform(tokens, self._weights(weights))
+            result = self.inferencer.transform(tokens, weights)
         except NothingRecognized as error:
             raise NothingRecognized(_surface_forms(error.unknown, surfaces)) from None
         result.unknown = _surface_forms(result.unknown, surfaces)
@@ -175,10 +171,11 @@ class SearchEngine:
         A query photo that is itself in the collection (same bytes) puts its document(s) first:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
         """
+        weights = self._weights(weights)
         inferred = self.infer(query, weights)
         rows, distances = self.index.query(inferred.theta, k, allowed)
         hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
-        same = self._same_photo_rows(query, allowed, self._weights(weights))
+        same = self._same_photo_rows(query, allowed, weights)
         if same:
             hits = [self._hit(row, self._distance(inferred.theta, row), True) for row in same] + [
                 hit for hit in hits if hit.row not in same
@@ -194,15 +191,15 @@ class SearchEngine:
         exclude_query_tokens: bool = False,
     ) -> dict[str, list[Annotation]]:
         """Top-k tokens per modality by p(w|d) = phi @ theta of the query."""
-        inferred = self.infer(query, weights)
-        query_tokens, _ = self.tokens_of(query) if exclude_query_tokens else ({}, {})
+        tokens, surfaces = self.tokens_of(query)
+        inferred = self._infer(tokens, surfaces, self._weights(weights))
         annotations = {}
         for modality in modalities or [m for m in (TAG, TEXT) if m in self.model.phi]:
             phi = self.model.phi.get(modality)
             if phi is None:
                 raise ValueError(f"unknown modality {modality}; known: {self.modalities}")
             p = phi.matrix @ inferred.theta
-            skip = set(query_tokens.get(modality, ()))
+            skip = set(tokens.get(modality, ())) if exclude_query_tokens else set()
             ranked = [row for row in np.argsort(-p, kind="stable") if phi.tokens[row] not in skip]
             annotations[modality] = [
                 Annotation(phi.tokens[row], self.display(modality, phi.tokens[row]), float(p[row]))
@@ -227,6 +224,26 @@ class SearchEngine:
     def _hit(self, row: int, distance: float, same_photo: bool = False) -> Hit:
         doc = self.documents[row]
         return Hit(row, doc["id"], doc["text"], doc["tags"], doc.get("image"), distance, same_photo)
+
+
+def display_form(display_forms: Mapping[str, Mapping[str, str]], modality: str, token: str) -> str:
+    """How a token is shown: ImageNet class name, or the most frequent surface form seen."""
+    if modality == VISUAL:
+        return visual_display(token)
+    return display_forms.get(modality, {}).get(token, token)
+
+
+def visual_words(probabilities: np.ndarray, params: ModelParams, image_hash: str) -> Counter[str]:
+    """A photo's visual words as the model's parameters sample them; the same for the same
+    image content, whether it is a collection document or a query."""
+    return Counter(
+        sample_visual_words(
+            probabilities,
+            n_samples=params.visual_samples,
+            strength=params.flattening_strength,
+            seed=image_hash,
+        )
+    )
 
 
 def _surface_forms(

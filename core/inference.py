@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.topic_model import Phi, TokenCounts, validate_weights
+from core.topic_model import (
+    ModelParams,
+    Phi,
+    TokenCounts,
+    theta_regularizer_taus,
+    validate_weights,
+)
 
 
 class NothingRecognized(ValueError):
@@ -52,6 +58,11 @@ class ThetaInferencer:
         self.num_topics = len(theta_taus)
         self.theta_taus = np.asarray(theta_taus, dtype=np.float64)
         self.document_passes = document_passes
+
+    @classmethod
+    def from_params(cls, phi: Mapping[str, Phi], params: ModelParams) -> ThetaInferencer:
+        """The inferencer BigARTM's transform would be for a model trained with ``params``."""
+        return cls(phi, theta_regularizer_taus(params), params.document_passes)
 
     def transform(self, tokens: TokenCounts, weights: Mapping[str, float]) -> QueryTheta:
         """Theta of one query; raises ``NothingRecognized`` if no weighted token is known.

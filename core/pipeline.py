@@ -23,14 +23,14 @@ import numpy as np
 
 from core import store
 from core.collection import Document, RowProblem, import_collection
+from core.engine import display_form, visual_words
 from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
-from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, theta_regularizer_taus
-from core.vision import ImageVectorizer, content_hash, load_backbone, sample_visual_words
+from core.topic_model import FittedModel, ModelParams, TokenCounts, fit
+from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
 
-VISUAL = "@visual"
 BUILDING_PREFIX = ".building-"
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -96,14 +96,7 @@ def prepare_corpus(
         )
         for i, probs in zip(with_image, probabilities, strict=True):
             hashes[i] = content_hash(documents[i].image)
-            tokens[i][VISUAL] = Counter(
-                sample_visual_words(
-                    probs,
-                    n_samples=params.visual_samples,
-                    strength=params.flattening_strength,
-                    seed=hashes[i],
-                )
-            )
+            tokens[i][VISUAL] = visual_words(probs, params, hashes[i])
     timings["vectorize"] = time.perf_counter() - started
 
     keep = [significant_token_count(t) >= params.min_significant_tokens for t in tokens]
@@ -270,16 +263,13 @@ def document_thetas(
     model: FittedModel, params: ModelParams, tokens: list[TokenCounts], weights
 ) -> np.ndarray:
     """Every document's theta by the same inference queries use, so distances compare alike."""
-    inferencer = ThetaInferencer(model.phi, theta_regularizer_taus(params), params.document_passes)
-    return inferencer.transform_many(tokens, weights)
+    return ThetaInferencer.from_params(model.phi, params).transform_many(tokens, weights)
 
 
 def topic_records(
     model: FittedModel, params: ModelParams, display_forms: dict[str, dict[str, str]]
 ) -> list[store.TopicRecord]:
     """Top terms per topic per modality, with a provisional label from the top tags and words."""
-    from core.vision import visual_display
-
     records = []
     background = set(params.background_topics)
     for column, topic in enumerate(model.topic_names):
@@ -291,11 +281,7 @@ def topic_records(
                 if probability <= 0:
                     break
                 token = phi.tokens[row]
-                shown = (
-                    visual_display(token)
-                    if modality == VISUAL
-                    else display_forms.get(modality, {}).get(token, token)
-                )
+                shown = display_form(display_forms, modality, token)
                 terms.append(store.TermRecord(modality, token, shown, probability, rank))
         label_terms = [t.display for m in (TAG, TEXT) for t in terms if t.modality == m][:3]
         records.append(

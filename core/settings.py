@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,13 +39,6 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
-
-    def with_data_dir(self, data_dir: Path) -> Settings:
-        """The same settings over another data directory (and its default SQLite database)."""
-        url = self.database_url
-        if url == Settings(data_dir=self.data_dir).database_url:
-            url = ""
-        return replace(self, data_dir=Path(data_dir), database_url=url)
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

@@ -37,6 +37,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.settings import Settings, load_settings
 
 N_CLASSES = 1000
+VISUAL = "@visual"  # the modality of visual words
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 SQUEEZENET_WEIGHTS = ASSETS_DIR / "squeezenet_v1_1.h5"
 INCEPTION_WEIGHTS_ENV = "TOPICSEARCH_INCEPTION_WEIGHTS"

@@ -18,7 +18,7 @@ from core.inference import ThetaInferencer
 from core.pipeline import build, prepare_corpus
 from core.settings import REPO_ROOT
 from core.text import TextProcessor
-from core.topic_model import ModelParams, artm_transform, fit, theta_regularizer_taus
+from core.topic_model import ModelParams, artm_transform, fit
 from core.vision import ImageVectorizer, load_backbone
 from tests.conftest import builtin_rows, copy_collection, settings_for
 
@@ -49,9 +49,9 @@ def test_our_inference_agrees_with_bigartm_transform_on_held_out_documents(tmp_p
     )
     train, held_out = corpus.tokens[:150], corpus.tokens[150:]
     model = fit(train, params, tmp_path)
-    ours = ThetaInferencer(
-        model.phi, theta_regularizer_taus(params), params.document_passes
-    ).transform_many(held_out, params.modality_weights)
+    ours = ThetaInferencer.from_params(model.phi, params).transform_many(
+        held_out, params.modality_weights
+    )
     theirs = artm_transform(model.artm_model, held_out, tmp_path)
     assert ours.shape == theirs.shape == (len(held_out), 20)
     assert np.abs(ours - theirs).max() <= 1e-3
