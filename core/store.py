@@ -1,5 +1,6 @@
 """The metadata database: model versions, the active version, modalities and their live weights,
-topics with their top terms, and the documents of each version.
+topics with their top terms, the documents of each version, and the searches visitors made with
+their relevance votes.
 
 SQLite under the data directory is the embedded default and PostgreSQL the production database;
 the same code serves both through a SQLAlchemy URL. The schema is created and changed only by the
@@ -28,6 +29,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -65,6 +67,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 VERSION_STATUSES = ("building", "ready", "failed")
 TOPIC_STATUSES = ("normal", "background", "junk")
+VOTES = (-1, 1)
 
 STALE_BUILD_ERROR = "the build process stopped before the version was finished"
 
@@ -230,6 +233,42 @@ class Document(Base):
     image_hash: Mapped[str | None] = mapped_column(String(128))
 
 
+class Search(Base):
+    """A query a visitor made and what it returned: the record relevance evaluation starts from.
+
+    The version is kept by name, not by key, so deleting a version keeps its searches and votes.
+    """
+
+    __tablename__ = "searches"
+    __table_args__ = (Index(None, "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    visitor: Mapped[str] = mapped_column(String(64))
+    version_name: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    image_hash: Mapped[str | None] = mapped_column(String(128))
+    weights: Mapped[dict[str, float]] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    result_ids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class RelevanceVote(Base):
+    """A visitor's judgement of one result of a search: +1 relevant, -1 not (the latest counts)."""
+
+    __tablename__ = "relevance_votes"
+    __table_args__ = (
+        UniqueConstraint("search_id", "doc_id"),
+        CheckConstraint(f"vote IN {VOTES}", name="up_or_down"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id", ondelete="CASCADE"))
+    doc_id: Mapped[str] = mapped_column(String)
+    vote: Mapped[int] = mapped_column(Integer)
+    voted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
 # --------------------------------------------------------------------------------------------------
 # Engine, sessions, migrations
 # --------------------------------------------------------------------------------------------------
@@ -275,6 +314,11 @@ def upgrade_database(url: str) -> None:
     Running it on an up-to-date database changes nothing.
     """
     command.upgrade(_alembic_config(url), "head")
+
+
+def head_revision() -> str:
+    """The newest migration's revision: what ``upgrade_database`` brings a database to."""
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
 
 
 def downgrade_database(url: str, revision: str = "base") -> None:
@@ -548,3 +592,68 @@ def version_topics(session: Session, version_id: int) -> list[Topic]:
             .execution_options(populate_existing=True)  # as stored, even if this session has them
         )
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Searches and relevance votes
+# --------------------------------------------------------------------------------------------------
+
+
+def record_search(
+    session: Session,
+    *,
+    visitor: str,
+    version_name: str,
+    text: str,
+    image_hash: str | None,
+    weights: dict[str, float],
+    latency_ms: float,
+    result_ids: list[str],
+) -> Search:
+    """Store a search as it was answered; votes on its results refer to it."""
+    search = Search(
+        visitor=visitor,
+        version_name=version_name,
+        text=text,
+        image_hash=image_hash,
+        weights=dict(weights),
+        latency_ms=float(latency_ms),
+        result_ids=list(result_ids),
+    )
+    with _committing(session):
+        session.add(search)
+    return search
+
+
+def record_vote(session: Session, search_id: int, doc_id: str, vote: int) -> None:
+    """Record +1 or -1 for a result of a search; voting again replaces the earlier vote.
+
+    Raises ``ValueError`` (and changes nothing) for another vote value, an unknown search, or a
+    document that was not among that search's results.
+    """
+    if vote not in VOTES:
+        raise ValueError(f"a vote is +1 or -1, not {vote!r}")
+    search = session.get(Search, search_id)
+    if search is None:
+        raise ValueError(f"there is no search with id {search_id}")
+    if doc_id not in search.result_ids:
+        raise ValueError(f"document {doc_id!r} was not a result of search {search_id}")
+    with _committing(session):
+        existing = session.scalar(
+            select(RelevanceVote).where(
+                RelevanceVote.search_id == search_id, RelevanceVote.doc_id == doc_id
+            )
+        )
+        if existing is None:
+            session.add(RelevanceVote(search_id=search_id, doc_id=doc_id, vote=vote))
+        else:
+            existing.vote = vote
+            existing.voted_at = _utcnow()
+
+
+def search_votes(session: Session, search_id: int) -> dict[str, int]:
+    """Document id -> the latest vote on it, for one search."""
+    rows = session.execute(
+        select(RelevanceVote.doc_id, RelevanceVote.vote).where(RelevanceVote.search_id == search_id)
+    )
+    return {doc_id: vote for doc_id, vote in rows}

@@ -32,6 +32,7 @@ from core.store import (
     Base,
     DocumentRecord,
     ModelVersion,
+    Search,
     TermRecord,
     Topic,
     TopicRecord,
@@ -42,10 +43,14 @@ from core.store import (
     fail_version,
     finish_version,
     get_version,
+    head_revision,
     list_versions,
     mark_stale_builds_failed,
     modality_weights,
     next_version_name,
+    record_search,
+    record_vote,
+    search_votes,
     session_factory,
     set_modality_weight,
     start_version,
@@ -60,6 +65,8 @@ TABLES = {
     "topics",
     "topic_terms",
     "documents",
+    "searches",
+    "relevance_votes",
 }
 
 
@@ -253,7 +260,7 @@ def test_upgrade_creates_the_schema_and_a_second_upgrade_changes_nothing(
     upgrade_database(database_url)
 
     assert set(first["tables"]) == TABLES | {"alembic_version"}  # type: ignore[arg-type]
-    assert first["revision"] == "0001"
+    assert first["revision"] == head_revision()
     assert schema(database_url) == first
 
 
@@ -282,7 +289,7 @@ def test_the_alembic_command_line_takes_the_database_from_the_settings(tmp_path:
 
     subprocess.run([*alembic, "upgrade", "head"], cwd=tmp_path, env=environment, check=True)
 
-    assert schema(url)["revision"] == "0001"
+    assert schema(url)["revision"] == head_revision()
 
 
 def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> None:
@@ -488,3 +495,65 @@ def test_deleting_a_version_deletes_its_topics_terms_modalities_and_documents(
     }
     assert counts == {"topics": 2, "topic_terms": 3, "version_modalities": 3, "documents": 2}
     assert {topic.version_id for topic in session.scalars(sa.select(Topic))} == {kept.id}
+
+
+# --------------------------------------------------------------------------------------------------
+# Searches and relevance votes
+# --------------------------------------------------------------------------------------------------
+
+
+def a_search(session: Session) -> int:
+    return record_search(
+        session,
+        visitor="visitor-1",
+        version_name="v0001",
+        text="рыба",
+        image_hash=None,
+        weights={"@text": 1.0, "@visual": 0.0},
+        latency_ms=3.5,
+        result_ids=["d1", "d2"],
+    ).id
+
+
+def test_a_search_is_stored_with_everything_evaluation_needs(session: Session) -> None:
+    search_id = a_search(session)
+    session.expunge_all()
+
+    stored = session.scalars(sa.select(Search)).one()
+
+    assert stored.id == search_id
+    assert (stored.text, stored.version_name, stored.visitor) == ("рыба", "v0001", "visitor-1")
+    assert stored.weights == {"@text": 1.0, "@visual": 0.0}
+    assert stored.result_ids == ["d1", "d2"]
+    assert stored.created_at.tzinfo is not None
+
+
+def test_a_second_vote_on_the_same_result_replaces_the_first(session: Session) -> None:
+    search_id = a_search(session)
+
+    record_vote(session, search_id, "d1", 1)
+    record_vote(session, search_id, "d2", -1)
+    record_vote(session, search_id, "d1", -1)
+
+    assert search_votes(session, search_id) == {"d1": -1, "d2": -1}
+    assert session.scalar(sa.text("SELECT count(*) FROM relevance_votes")) == 2
+
+
+@pytest.mark.parametrize(
+    ("doc_id", "vote", "message"),
+    [("d1", 0, r"\+1 or -1"), ("d9", 1, "not a result"), ("d1", 2, r"\+1 or -1")],
+)
+def test_a_vote_that_does_not_fit_the_search_is_refused(
+    session: Session, doc_id: str, vote: int, message: str
+) -> None:
+    search_id = a_search(session)
+
+    with pytest.raises(ValueError, match=message):
+        record_vote(session, search_id, doc_id, vote)
+
+    assert search_votes(session, search_id) == {}
+
+
+def test_a_vote_on_an_unknown_search_is_refused(session: Session) -> None:
+    with pytest.raises(ValueError, match="no search with id 42"):
+        record_vote(session, 42, "d1", 1)
