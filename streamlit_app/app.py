@@ -8,6 +8,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st
 
+PUBLIC_PAGES = [
+    st.Page("pages/search.py", title="Search", icon=":material/search:", default=True),
+    st.Page("pages/annotate.py", title="Annotate a photo", icon=":material/sell:"),
+    st.Page("pages/topics.py", title="Topics", icon=":material/category:"),
+    st.Page("pages/about.py", title="About the model", icon=":material/info:"),
+]
+
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
-navigation = st.navigation([st.Page("pages/search.py", title="Search", icon="🔎", default=True)])
-navigation.run()
+st.navigation(PUBLIC_PAGES).run()
