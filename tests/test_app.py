@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
@@ -40,6 +42,11 @@ def texts(app: AppTest) -> list[str]:
     return [element.value for element in app.text]
 
 
+def shown(markdown) -> str:
+    """What a visitor reads of an escaped Markdown element."""
+    return re.sub(r"\\(.)", r"\1", markdown.value)
+
+
 def jpeg(name: str) -> tuple[str, bytes, str]:
     return (name, (PHOTOS / name).read_bytes(), "image/jpeg")
 
@@ -61,7 +68,7 @@ def test_a_russian_query_shows_a_grid_of_results_with_plain_text_captions(app):
 def test_the_page_shows_what_the_model_understood_and_why_each_result_matched(app):
     search(app, "собака qwertyzzz")
 
-    assert "Not known to the model (ignored): qwertyzzz" in app.info[0].value
+    assert "Not known to the model (ignored): qwertyzzz" in shown(app.info[0])
     assert "@text: собака" in texts(app)
     assert len(app.get("plotly_chart")) == 1  # the query's topic vector
     explained = [text for text in texts(app) if "of the match" in text]
@@ -120,7 +127,7 @@ def test_an_unknown_word_gets_a_clear_message_with_suggestions(app):
     search(app, "qwertyzzz")
 
     assert not app.exception
-    message = app.warning[0].value
+    message = shown(app.warning[0])
     assert "does not know any of these words: qwertyzzz" in message
     assert "Try words the collection is about" in message
 
@@ -128,14 +135,14 @@ def test_an_unknown_word_gets_a_clear_message_with_suggestions(app):
 def test_an_empty_query_asks_for_words_or_a_photo(app):
     search(app, "   ")
 
-    assert "Type a few words or choose a photo" in app.warning[0].value
+    assert "Type a few words or choose a photo" in shown(app.warning[0])
 
 
 def test_a_file_that_is_not_an_image_gets_a_clear_message(app):
     search(app, "", ("photo.jpg", b"<html><script>alert(1)</script></html>", "image/jpeg"))
 
     assert not app.exception
-    assert "Could not read the photo" in app.error[0].value
+    assert "Could not read the photo" in shown(app.error[0])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -158,7 +165,7 @@ def test_annotating_a_broken_upload_says_so(app):
     app.file_uploader[0].set_value(("cut.png", b"\x89PNG\r\n\x1a\n\0\0", "image/png")).run()
 
     assert not app.exception
-    assert "Could not read the photo" in app.error[0].value
+    assert "Could not read the photo" in shown(app.error[0])
 
 
 def test_the_topics_page_hides_junk_topics_and_shows_moderators_labels_as_typed(app, service):
@@ -213,4 +220,4 @@ def test_without_a_model_every_page_says_how_to_build_one(monkeypatch, tmp_path,
     app.switch_page(page).run()
 
     assert not app.exception
-    assert "python -m core build" in app.info[0].value
+    assert "python -m core build" in shown(app.info[0])

@@ -7,7 +7,7 @@ from core.explain import nothing_recognized_advice
 from core.inference import NothingRecognized
 from core.text import TAG, TEXT
 from core.vision import ImageError, visual_display
-from streamlit_app import charts
+from streamlit_app import charts, widgets
 from streamlit_app.state import UPLOAD_TYPES, active_model_or_stop, get_service, upload_limit_mb
 
 SUGGESTIONS = 15
@@ -34,10 +34,10 @@ try:
         Query(image=image), [m for m in (TAG, TEXT) if m in engine.modalities], SUGGESTIONS
     )
 except ImageError as error:
-    st.error(f"Could not read the photo: {error}. Try a JPEG, PNG or WebP photo.")
+    st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
     st.stop()
 except NothingRecognized as error:
-    st.warning(nothing_recognized_advice(engine, error, active.weights))
+    st.warning(widgets.escape_markdown(nothing_recognized_advice(engine, error, active.weights)))
     st.stop()
 
 left, right = st.columns([1, 2])
@@ -45,7 +45,7 @@ with left:
     st.image(image, width="stretch")
     st.markdown("**The CNN's top ImageNet classes**")
     for token, probability in reading.top_classes[:5]:
-        st.text(f"{visual_display(token)}: {probability:.1%}")
+        st.text(f"{visual_display(token)}: {probability:.2%}")
 with right:
     st.caption(f"Model {version}")
     for modality, title in ((TAG, "Hashtags"), (TEXT, "Words")):

@@ -69,21 +69,23 @@ def answer(query: Query, overrides: dict[str, float], k: int) -> SearchResult:
 try:
     result = answer(query, overrides, st.session_state.get("shown", PAGE_SIZE))
 except NothingRecognized as error:
-    st.warning(nothing_recognized_advice(engine, error, {**active.weights, **overrides}))
+    advice = nothing_recognized_advice(engine, error, {**active.weights, **overrides})
+    st.warning(widgets.escape_markdown(advice))
     st.stop()
 except ImageError as error:
-    st.error(f"Could not read the photo: {error}. Try a JPEG, PNG or WebP photo.")
+    st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
     st.stop()
 
 labels = service.topic_labels()
 reading = read_query(engine, result, labels)
+search_label = "" if result.search_id is None else f" · search #{result.search_id}"
 st.caption(
-    f"Model {result.model_version} · {len(result.hits)} results · "
+    f"Model {result.model_version}{search_label} · {len(result.hits)} results · "
     f"{result.latency_ms:.0f} ms · distance is L1 between topic vectors (0 to 2)"
 )
 if reading.unknown:
     unknown = ", ".join(token for tokens in reading.unknown.values() for token in tokens)
-    st.info(f"Not known to the model (ignored): {unknown}")
+    st.info(widgets.escape_markdown(f"Not known to the model (ignored): {unknown}"))
 
 with st.expander("What the model understood"):
     st.markdown("**Tokens used**")
