@@ -34,27 +34,31 @@ def document_card(hit: Hit, detail: str) -> None:
         st.image(hit.image, width="stretch")
     else:
         st.text("(no image)")
-    st.text(hit.text)
-    if hit.tags:
-        st.text(" ".join(f"#{tag}" for tag in hit.tags))
+    st.text("\n".join([hit.text, " ".join(f"#{tag}" for tag in hit.tags)]).strip())
     st.caption(detail)
 
 
-def topic_share_lines(topics: Sequence[TopicShare], what: str) -> None:
+def topic_share_text(topics: Sequence[TopicShare], what: str) -> str:
     """One block per topic: label, its share of ``what``, and its top terms per modality."""
+    lines = []
     for topic in topics:
-        st.text(f"{topic.label} (#{topic.index}): {topic.share:.0%} of {what}")
-        for modality, terms in topic.terms.items():
-            st.text(f"    {modality}: {', '.join(terms)}")
+        lines.append(f"{topic.label} (#{topic.index}): {topic.share:.0%} of {what}")
+        lines.extend(
+            f"    {modality}: {', '.join(terms)}" for modality, terms in topic.terms.items()
+        )
+    return "\n".join(lines)
 
 
-def token_lines(readings: dict[str, list[TokenReading]]) -> None:
-    for modality, tokens in readings.items():
-        shown = ", ".join(
+def token_text(readings: dict[str, list[TokenReading]]) -> str:
+    """One line per modality: the tokens in display form, with counts above one."""
+    return "\n".join(
+        f"{modality}: "
+        + ", ".join(
             reading.display if reading.count == 1 else f"{reading.display} ×{reading.count:g}"
             for reading in tokens
         )
-        st.text(f"{modality}: {shown}")
+        for modality, tokens in readings.items()
+    )
 
 
 def weight_sliders(active: ActiveModel) -> dict[str, float]:

@@ -4,6 +4,7 @@ the database. Screenshots go to ``test-artifacts/`` (or ``$TEST_ARTIFACTS``)."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from sqlalchemy import select
@@ -33,15 +34,31 @@ def test_a_russian_query_shows_results_and_a_vote_is_stored(page, service):
     assert "12 results" in caption
     assert page.get_by_text("#plants").count() > 0
 
-    page.get_by_role("button", name="Not relevant").nth(1).click()
-    page.get_by_role("button", name="Relevant", exact=True).first.click()
-    page.wait_for_timeout(500)  # both clicks round-trip to the server before we look
+    page.get_by_role("radio", name="Thumbs up").first.click()
+    page.get_by_role("radio", name="Thumbs down").nth(1).click()
 
     with service.sessions() as session:
         result_ids = session.scalars(
             select(store.Search.result_ids).where(store.Search.id == search_id)
         ).one()
-        assert store.search_votes(session, search_id) == {result_ids[0]: 1, result_ids[1]: -1}
+    expected = {result_ids[0]: 1, result_ids[1]: -1}
+    assert eventually(lambda: votes_of(service, search_id) == expected)
+
+
+def votes_of(service, search_id: int) -> dict[str, int]:
+    with service.sessions() as session:
+        return store.search_votes(session, search_id)
+
+
+def eventually(condition, timeout: float = 30) -> bool:
+    """Whether ``condition()`` becomes true within ``timeout`` seconds (the app stores a vote
+    after the click's round trip)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def test_an_uploaded_photo_is_annotated(page):

@@ -23,7 +23,6 @@ MAX_RESULTS = 96
 COLUMNS = 4
 MAX_QUERY_CHARS = 500
 WEAK_MATCH = "A weak match: no topic it shares with the query makes up 1% of the match."
-VOTES = {1: ("Relevant", ":material/thumb_up:"), -1: ("Not relevant", ":material/thumb_down:")}
 
 service = get_service()
 active = active_model_or_stop()
@@ -89,26 +88,27 @@ if reading.unknown:
 
 with st.expander("What the model understood"):
     st.markdown("**Tokens used**")
-    widgets.token_lines(reading.kept)
+    st.text(widgets.token_text(reading.kept))
     if reading.switched_off:
         st.markdown("**Known, but switched off by a weight of 0**")
-        widgets.token_lines(reading.switched_off)
+        st.text(widgets.token_text(reading.switched_off))
     st.markdown("**The query's main topics**")
     st.plotly_chart(charts.topic_shares(reading.topics), key="query-topics")
 
 
-def vote(search_id: int, doc_id: str, value: int) -> None:
+def vote(search_id: int, doc_id: str, key: str) -> None:
+    """Store a thumbs up (+1) or down (-1); taking a thumb back leaves the last vote stored."""
+    thumb = st.session_state[key]
+    if thumb is None:
+        return
     try:
-        service.vote(search_id, doc_id, value)
+        service.vote(search_id, doc_id, 1 if thumb == 1 else -1)
     except ValueError as error:
         st.session_state.vote_error = str(error)
-        return
-    st.session_state.setdefault("votes", {})[(search_id, doc_id)] = value
 
 
 if error := st.session_state.pop("vote_error", None):
-    st.error(f"Your vote was not recorded: {error}")
-votes = st.session_state.get("votes", {})
+    st.error(widgets.escape_markdown(f"Your vote was not recorded: {error}"))
 for start in range(0, len(result.hits), COLUMNS):
     row = result.hits[start : start + COLUMNS]
     for column, hit in zip(st.columns(COLUMNS), row, strict=False):
@@ -116,23 +116,11 @@ for start in range(0, len(result.hits), COLUMNS):
             same = " · same photo" if hit.same_photo else ""
             widgets.document_card(hit, f"L1 distance {hit.distance:.3f}{same}")
             with st.expander("Why it matched"):
-                if shared := explain_hit(engine, result, hit, labels):
-                    widgets.topic_share_lines(shared, "the match")
-                else:
-                    st.text(WEAK_MATCH)
+                shared = explain_hit(engine, result, hit, labels)
+                st.text(widgets.topic_share_text(shared, "the match") if shared else WEAK_MATCH)
             if result.search_id is not None:
-                voted = votes.get((result.search_id, hit.id))
-                up, down = st.columns(2)
-                for button, value in ((up, 1), (down, -1)):
-                    label, icon = VOTES[value]
-                    button.button(
-                        label,
-                        icon=icon,
-                        key=f"vote:{result.search_id}:{hit.id}:{value}",
-                        type="primary" if voted == value else "secondary",
-                        on_click=vote,
-                        args=(result.search_id, hit.id, value),
-                    )
+                key = f"vote:{result.search_id}:{hit.id}"
+                st.feedback("thumbs", key=key, on_change=vote, args=(result.search_id, hit.id, key))
 
 
 def show_more() -> None:
