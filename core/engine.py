@@ -198,14 +198,17 @@ class SearchEngine:
             for modality, phi in self.model.phi.items()
         }
 
-    def typical_documents(self, topic: int, n: int = 8) -> list[TypicalDocument]:
-        """The ``n`` documents with the largest share of ``topic`` in their theta.
+    def typical_documents(
+        self, topic: int, n: int = 8, min_share: float = 0.05
+    ) -> list[TypicalDocument]:
+        """Up to ``n`` documents with the largest share of ``topic`` in their theta, each with
+        at least ``min_share`` of it (a small topic may have fewer).
 
         Each hit's distance is its L1 distance to the pure topic, 2 * (1 - share).
         """
         self._check_topic(topic)
         shares = self.index.thetas[:, topic]
-        rows = np.argsort(-shares, kind="stable")[:n]
+        rows = [row for row in np.argsort(-shares, kind="stable")[:n] if shares[row] >= min_share]
         return [
             TypicalDocument(
                 self._hit(int(row), 2.0 * (1.0 - float(shares[row]))), float(shares[row])

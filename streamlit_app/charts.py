@@ -97,7 +97,9 @@ def flattening(reading: PhotoReading, top: int = 100) -> go.Figure:
     return figure
 
 
-def training_curves(scores: Sequence[dict], prefix: str, y_title: str) -> go.Figure:
+def training_curves(
+    scores: Sequence[dict], prefix: str, y_title: str, log_y: bool = False
+) -> go.Figure:
     """One line per score whose name starts with ``prefix`` (e.g. one per modality), by pass."""
     passes = [score["pass"] for score in scores]
     names = sorted({key for score in scores for key in score if key.startswith(prefix)})
@@ -116,6 +118,7 @@ def training_curves(scores: Sequence[dict], prefix: str, y_title: str) -> go.Fig
         margin={"l": 10, "r": 10, "t": 10, "b": 40},
         xaxis_title="training pass",
         yaxis_title=y_title,
+        yaxis_type="log" if log_y else "linear",
         legend={"orientation": "h", "y": 1.1},
     )
     return figure

@@ -118,3 +118,41 @@ def test_topics_are_found_by_label_or_term_ignoring_case():
     assert [t.index for t in visible_topics(topics, "cat")] == [0]
     assert [t.index for t in visible_topics(topics, "КОШКА")] == [0]
     assert [t.index for t in visible_topics(topics, "  ")] == [0, 1]
+
+
+def test_a_topics_typical_documents_are_those_with_the_largest_share_of_it(service):
+    engine = service.active().engine
+    thetas = np.asarray(engine.index.thetas)
+    topic = int(np.argmax(thetas.sum(axis=0)))
+
+    typical = engine.typical_documents(topic, n=5, min_share=0.05)
+
+    shares = [t.share for t in typical]
+    assert shares == sorted(thetas[:, topic], reverse=True)[: len(shares)]
+    assert all(share >= 0.05 for share in shares)
+    assert all(t.hit.distance == pytest.approx(2 * (1 - t.share)) for t in typical)
+
+
+def test_a_topics_terms_are_its_most_probable_tokens_in_display_form(service):
+    engine = service.active().engine
+    phi = engine.model.phi["@tag"]
+
+    terms = engine.topic_terms(3, n=4)
+
+    best = np.argsort(-phi.matrix[:, 3], kind="stable")[:4]
+    assert terms["@tag"] == [engine.display("@tag", phi.tokens[row]) for row in best]
+    assert set(terms) == set(engine.modalities)
+    with pytest.raises(ValueError, match="topic must be in"):
+        engine.topic_terms(len(engine.topic_prior))
+
+
+def test_reading_a_photo_shows_each_step_to_its_visual_words(service):
+    engine = service.active().engine
+
+    reading = engine.read_photo(TIGER)
+
+    assert engine.display(VISUAL, reading.top_classes[0][0]) == "tiger"
+    assert np.argmax(reading.flattened) == np.argmax(reading.probabilities)
+    assert reading.flattened.max() < reading.probabilities.max()  # the mass is spread out
+    assert sum(reading.visual_words.values()) == engine.params.visual_samples
+    assert reading.visual_words == engine.visual_words(TIGER.read_bytes())

@@ -1,5 +1,7 @@
 """About the model: the active version, its data, modalities, regularizers and training curves."""
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -17,7 +19,7 @@ st.markdown(
     f"**{version.num_documents}** documents, **{version.num_topics}** topics "
     f"({params.num_background_topics} of them background)."
 )
-st.text(f"Collection: {version.collection}")
+st.text(f"Collection: {Path(version.collection).name}")
 
 st.subheader("Modalities")
 st.dataframe(
@@ -57,8 +59,10 @@ st.dataframe(
 scores = version.scores if isinstance(version.scores, list) else []
 if scores:
     st.subheader("Scores per training pass")
-    st.markdown("**Perplexity per modality** (lower is better)")
-    st.plotly_chart(charts.training_curves(scores, "perplexity", "perplexity"), key="perplexity")
+    st.markdown("**Perplexity per modality** (lower is better; log scale)")
+    st.plotly_chart(
+        charts.training_curves(scores, "perplexity", "perplexity", log_y=True), key="perplexity"
+    )
     st.markdown("**Sparsity** (share of zeros in phi per modality, and in theta)")
     st.plotly_chart(charts.training_curves(scores, "sparsity", "share of zeros"), key="sparsity")
 else:
