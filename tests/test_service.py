@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from core import store
 from core.engine import Query
+from core.pipeline import build
+from core.service import Service
+from core.topic_model import ModelParams
+from tests.conftest import builtin_rows, copy_collection, settings_for
 
 QUERIES = ["flower", "рыба", "horse", "корова", "car", "птица", "apple", "дом"]
 
@@ -32,3 +38,38 @@ def test_a_global_weight_change_in_the_database_reaches_the_next_query(service, 
         with service.sessions() as session:
             store.set_modality_weight(session, version.id, "@visual", weights["@visual"])
     assert after == text_only != before
+
+
+def test_activating_another_version_switches_queries_without_failing_those_in_flight(
+    tmp_path, vision_cache
+):
+    rows = builtin_rows()[::10]
+    settings = settings_for(tmp_path / "data", vision_cache, copy_collection(rows, tmp_path / "c"))
+    first = build(settings, params=ModelParams(num_topics=8, num_background_topics=1, passes=4))
+    second = build(settings, params=ModelParams(num_topics=5, num_background_topics=1, passes=4))
+    service = Service(settings)
+    expected = {}
+    for version in (first, second):
+        with service.sessions() as session:
+            store.activate_version(session, version.version_id)
+        expected[version.version_name] = [h.id for h in service.search(Query(text="flower")).hits]
+    stop = threading.Event()
+
+    def keep_searching() -> list[tuple[str, list[str]]]:
+        answers = []
+        while not stop.is_set():
+            result = service.search(Query(text="flower"))
+            answers.append((result.model_version, [h.id for h in result.hits]))
+        return answers
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        searching = [pool.submit(keep_searching) for _ in range(3)]
+        for version in [first, second] * 3:
+            with service.sessions() as session:
+                store.activate_version(session, version.version_id)
+            time.sleep(0.2)
+        stop.set()
+        answers = [answer for future in searching for answer in future.result()]
+
+    assert {version for version, _ in answers} == set(expected)
+    assert all(ids == expected[version] for version, ids in answers)
