@@ -87,6 +87,8 @@ if reading.unknown:
     st.info(widgets.escape_markdown(f"Not known to the model (ignored): {unknown}"))
 
 with st.expander("What the model understood"):
+    if query.image is not None:
+        st.image(query.image, caption="Your photo", width=200)
     st.markdown("**Tokens used**")
     st.text(widgets.token_text(reading.kept))
     if reading.switched_off:
