@@ -94,15 +94,21 @@ def import_collection(path: Path, check_images: bool = True) -> ImportReport:
     return report
 
 
+NOT_UTF8 = re.compile("[\udc80-\udcff]")
+NOT_UTF8_REASON = "not UTF-8 text (save the file as UTF-8)"
+
+
 def _read_rows(path: Path) -> Iterator[tuple[int, dict | str]]:
     """(row number, row) pairs; a row that cannot be parsed comes as an error string."""
-    try:
-        content = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text: {error}") from error
+    # Undecodable bytes become lone surrogates, so one line in another encoding is reported
+    # as a bad row instead of refusing the whole file.
+    content = path.read_bytes().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
     if path.suffix.lower() == ".jsonl":
         for number, line in enumerate(content.splitlines(), start=1):
             if not line.strip():
+                continue
+            if NOT_UTF8.search(line):
+                yield number, NOT_UTF8_REASON
                 continue
             try:
                 row = json.loads(line)
@@ -116,6 +122,9 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict | str]]:
         if missing:
             raise ValueError(f"{path} lacks required column(s): {', '.join(sorted(missing))}")
         for number, row in enumerate(reader, start=2):
+            if any(NOT_UTF8.search(str(value)) for value in row.values()):
+                yield number, NOT_UTF8_REASON
+                continue
             yield number, {key: value for key, value in row.items() if key is not None}
     else:
         raise ValueError(f"documents file must be .jsonl or .csv, got {path.name}")

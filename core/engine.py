@@ -9,6 +9,7 @@ serves many threads.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,14 +32,33 @@ from core.vision import (
     visual_display,
 )
 
+MAX_QUERY_CHARS = 2000
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
 
 @dataclass
 class Query:
-    """What a visitor asks with: any of text, a photo (bytes or path), extra modalities' tokens."""
+    """What a visitor asks with: any of text, a photo (bytes or path), extra modalities' tokens.
+
+    Text is checked and cleaned on construction, because it is also stored with the search:
+    at most ``MAX_QUERY_CHARS`` characters; control characters (NUL, escape sequences) become
+    spaces and unpaired surrogates become U+FFFD, so every database can store it.
+    """
 
     text: str = ""
     image: bytes | Path | None = None
     extra: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise TypeError(f"text must be a string, not {type(self.text).__name__}")
+        if len(self.text) > MAX_QUERY_CHARS:
+            raise ValueError(
+                f"a query's text is at most {MAX_QUERY_CHARS:,} characters; "
+                f"this one has {len(self.text):,}"
+            )
+        text = CONTROL_CHARACTERS.sub(" ", self.text)
+        self.text = text.encode("utf-8", "replace").decode("utf-8")
 
     def is_empty(self) -> bool:
         return not self.text.strip() and self.image is None and not any(self.extra.values())

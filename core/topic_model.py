@@ -108,6 +108,8 @@ def validate_weights(weights: Mapping[str, float]) -> None:
     for name, weight in weights.items():
         if not name.startswith("@") or len(name) < 2:
             raise ValueError(f"modality names start with '@', got {name!r}")
+        if isinstance(weight, bool) or not isinstance(weight, int | float | np.number):
+            raise ValueError(f"weight of {name} must be a number, got {weight!r}")
         if not np.isfinite(weight) or weight < 0:
             raise ValueError(f"weight of {name} must be a finite number >= 0, got {weight}")
 
