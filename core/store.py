@@ -657,3 +657,7 @@ def search_votes(session: Session, search_id: int) -> dict[str, int]:
         select(RelevanceVote.doc_id, RelevanceVote.vote).where(RelevanceVote.search_id == search_id)
     )
     return {doc_id: vote for doc_id, vote in rows}
+
+
+# The admin tables share Base; importing them here keeps Base.metadata complete wherever it is used.
+from core import admin_tables  # noqa: E402, F401

@@ -8,6 +8,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st
 
+from admin.navigation import admin_sections
+
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
-navigation = st.navigation([st.Page("pages/search.py", title="Search", icon="🔎", default=True)])
+pages = {"Topic search": [st.Page("pages/search.py", title="Search", icon="🔎", default=True)]}
+navigation = st.navigation({**pages, **admin_sections(st.session_state)})
 navigation.run()

@@ -1,0 +1,40 @@
+"""Which admin pages a browser session sees: none before sign-in, then those its role allows.
+
+``streamlit_app/app.py`` merges ``admin_sections(st.session_state)`` into its ``st.navigation``;
+a page that is not registered cannot be opened by any URL. Each page checks the role again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from admin import auth
+from admin.ui import signed_in_user
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+# (file, title, icon, permission needed)
+ADMIN_PAGES = [
+    ("review_topics.py", "Topic review", "🏷️", "review_topics"),
+    ("junk_filter.py", "Junk filter", "🧹", "label_documents"),
+    ("weights.py", "Modality weights", "⚖️", "weights"),
+    ("versions.py", "Model versions", "🗂️", "versions"),
+    ("add_modality.py", "Add a modality", "➕", "modalities"),
+    ("audit_log.py", "Audit log", "📜", "users"),
+]
+
+
+def admin_sections(state: Mapping[str, Any]) -> dict[str, list[st.Page]]:
+    """Navigation sections to add: "Account" always, "Admin" with the pages the role allows."""
+    user = signed_in_user(state)
+    account = st.Page(PAGES_DIR / "account.py", title="Account", icon="🔑", url_path="account")
+    pages = [
+        st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=f"admin-{Path(file).stem}")
+        for file, title, icon, permission in ADMIN_PAGES
+        if auth.allowed(user, permission)
+    ]
+    return {"Admin": pages, "Account": [account]} if pages else {"Account": [account]}
