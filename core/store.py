@@ -368,6 +368,7 @@ class TopicRecord:
     label: str
     status: str = "normal"
     terms: list[TermRecord] = field(default_factory=list)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -447,6 +448,7 @@ def finish_version(
                 name=topic.name,
                 label=topic.label,
                 status=topic.status,
+                note=topic.note,
                 terms=[
                     TopicTerm(
                         modality=term.modality,
@@ -541,6 +543,36 @@ def get_version(session: Session, id_or_name: int | str) -> ModelVersion | None:
     if isinstance(id_or_name, int) or id_or_name.isdigit():
         return session.get(ModelVersion, int(id_or_name))
     return session.scalar(select(ModelVersion).where(ModelVersion.name == id_or_name))
+
+
+def delete_version(session: Session, version_id: int) -> str | None:
+    """Delete a version that is neither active nor building, with its topics, terms, modalities
+    and documents; returns its artifact directory, for the caller to remove.
+
+    Versions derived from it keep existing and lose their parent link.
+    """
+    version = session.get(ModelVersion, version_id, populate_existing=True)
+    if version is None:
+        raise ValueError(f"there is no model version with id {version_id}")
+    active = active_version(session)
+    if active is not None and active.id == version_id:
+        raise ValueError(f"version {version.name} is active; activate another one first")
+    if version.status == "building":
+        raise ValueError(f"version {version.name} is still building")
+    with _committing(session):
+        session.execute(
+            update(ModelVersion).where(ModelVersion.parent_id == version_id).values(parent_id=None)
+        )
+        session.delete(version)
+    return version.artifact_dir
+
+
+def version_documents(session: Session, version_id: int) -> list[DocumentRecord]:
+    """The documents of a version, as a derived version (same documents) hands them on."""
+    rows = session.scalars(
+        select(Document).where(Document.version_id == version_id).order_by(Document.id)
+    )
+    return [DocumentRecord(d.doc_id, d.text, list(d.tags), d.image, d.image_hash) for d in rows]
 
 
 # --------------------------------------------------------------------------------------------------
