@@ -28,13 +28,17 @@ ADMIN_PAGES = [
 ]
 
 
+def visible_admin_pages(state: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The entries of ``ADMIN_PAGES`` that the session's signed-in user may open."""
+    user = signed_in_user(state)
+    return [page for page in ADMIN_PAGES if auth.allowed(user, page[3])]
+
+
 def admin_sections(state: Mapping[str, Any]) -> dict[str, list[st.Page]]:
     """Navigation sections to add: "Account" always, "Admin" with the pages the role allows."""
-    user = signed_in_user(state)
     account = st.Page(PAGES_DIR / "account.py", title="Account", icon="🔑", url_path="account")
     pages = [
         st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=f"admin-{Path(file).stem}")
-        for file, title, icon, permission in ADMIN_PAGES
-        if auth.allowed(user, permission)
+        for file, title, icon, _ in visible_admin_pages(state)
     ]
     return {"Admin": pages, "Account": [account]} if pages else {"Account": [account]}
