@@ -49,7 +49,9 @@ def start_job(
     return JobHandle(job.id, thread)
 
 
-def _run(sessions: sessionmaker[Session], job_id: int, work: Callable[[ProgressCallback], str]):
+def _run(
+    sessions: sessionmaker[Session], job_id: int, work: Callable[[ProgressCallback], str]
+) -> None:
     def progress(stage: str, done: int, total: int) -> None:
         with sessions() as session:
             job = session.get(Job, job_id)

@@ -62,7 +62,7 @@ def run_job(handle, sessions) -> Job:
 
 def test_live_weights_reach_every_session_from_its_next_query(deployment, sessions, admin):
     first, second = Service(deployment), Service(deployment)
-    photo = Path(deployment.collection / "images").iterdir().__next__().read_bytes()
+    photo = next((deployment.collection / "images").iterdir()).read_bytes()
     query = Query(text="bird", image=photo)
     before = [ids(first.search(query)), ids(second.search(query))]
 
