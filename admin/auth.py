@@ -194,6 +194,7 @@ def sign_in(session: Session, name: str, password: str, now: datetime | None = N
         raise SignInError("wrong name or password")
     user.failed_sign_ins = 0
     user.locked_until = None
+    session.execute(delete(SignInSession).where(SignInSession.expires_at <= now))
     token = secrets.token_urlsafe(32)
     session.add(
         SignInSession(

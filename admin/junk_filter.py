@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from admin.auth import action
-from admin.models import active_or_raise
+from admin.versions import active_or_raise
 from core import store
 from core.admin_tables import (
     LABELS,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.jobs import JobHandle, request_cancel, start_job
-from admin.models import active_or_raise
+from admin.versions import active_or_raise
 from core import store
 from core.admin_tables import User
 from core.collection import _parse_tokens, import_collection

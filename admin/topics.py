@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from admin.auth import action
-from admin.models import active_or_raise
+from admin.versions import active_or_raise
 from core import store
 from core.admin_tables import User
 

@@ -33,6 +33,7 @@ from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, fit_wit
 from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
 
 BUILDING_PREFIX = ".building-"
+THETA_CHUNK = 1000
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -280,7 +281,7 @@ def _train_and_write(
     timings["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
+    thetas = document_thetas(model, params, corpus.tokens, params.modality_weights, progress)
     NeighborIndex(thetas, index_params).build().save(workdir / "index")
     timings["index"] = time.perf_counter() - started
     if progress:
@@ -323,10 +324,21 @@ def _remove_leftover_build_dirs(models_dir: Path) -> None:
 
 
 def document_thetas(
-    model: FittedModel, params: ModelParams, tokens: list[TokenCounts], weights
+    model: FittedModel,
+    params: ModelParams,
+    tokens: list[TokenCounts],
+    weights,
+    progress: ProgressCallback | None = None,
 ) -> np.ndarray:
-    """Every document's theta by the same inference queries use, so distances compare alike."""
-    return ThetaInferencer.from_params(model.phi, params).transform_many(tokens, weights)
+    """Every document's theta by the same inference queries use, so distances compare alike;
+    reports progress (stage ``thetas``) every ``THETA_CHUNK`` documents."""
+    inferencer = ThetaInferencer.from_params(model.phi, params)
+    chunks = []
+    for start in range(0, len(tokens), THETA_CHUNK):
+        chunks.append(inferencer.transform_many(tokens[start : start + THETA_CHUNK], weights))
+        if progress:
+            progress("thetas", start + len(chunks[-1]), len(tokens))
+    return np.vstack(chunks) if chunks else np.zeros((0, params.num_topics))
 
 
 def topic_records(
@@ -494,12 +506,12 @@ def _derive(
             )
         else:
             model = fit(corpus.tokens, params, created.workdir, on_pass)
-        if progress:
-            progress("index", 0, 1)
         if how == "frozen":
             shutil.copytree(parent_dir / "index", created.workdir / "index")
         else:
-            thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
+            thetas = document_thetas(
+                model, params, corpus.tokens, params.modality_weights, progress
+            )
             NeighborIndex(thetas, index_params).build().save(created.workdir / "index")
         if progress:
             progress("index", 1, 1)

@@ -3,6 +3,9 @@ re-indexing, the junk filter. Each test works on its own copy of the build (``de
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import threading
 from collections import Counter
 from pathlib import Path
@@ -11,7 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from admin import auth, junk_filter, modalities, models, topics
+from admin import auth, junk_filter, modalities, topics, versions
 from admin.jobs import recent_jobs
 from core import store
 from core.admin_tables import AuditEntry, Job
@@ -67,7 +70,7 @@ def test_live_weights_reach_every_session_from_its_next_query(deployment, sessio
     before = [ids(first.search(query)), ids(second.search(query))]
 
     with sessions() as session:
-        models.apply_live_weights(session, admin, {"@visual": 0.0})
+        versions.apply_live_weights(session, admin, {"@visual": 0.0})
 
     text_only = ids(first.search(Query(text="bird")))
     assert ids(first.search(query)) == ids(second.search(query)) == text_only
@@ -79,9 +82,9 @@ def test_bad_weights_change_nothing(sessions, admin):
     with sessions() as session:
         before = store.modality_weights(session, version.id)
         with pytest.raises(ValueError, match="has no modality"):
-            models.apply_live_weights(session, admin, {"@text": 0.5, "@nope": 1.0})
+            versions.apply_live_weights(session, admin, {"@text": 0.5, "@nope": 1.0})
         with pytest.raises(ValueError, match="at least one modality"):
-            models.apply_live_weights(session, admin, {m: 0.0 for m in before})
+            versions.apply_live_weights(session, admin, {m: 0.0 for m in before})
         assert store.modality_weights(session, version.id) == before
 
 
@@ -109,10 +112,10 @@ def test_activate_roll_back_and_delete(deployment, sessions, admin):
     assert second.id != first.id
 
     with sessions() as session:
-        assert models.roll_back(session, admin) == first.name
+        assert versions.roll_back(session, admin) == first.name
         with pytest.raises(ValueError, match="is active"):
-            models.delete_version(session, admin, first.name)
-        models.delete_version(session, admin, second.name)
+            versions.delete_version(session, admin, first.name)
+        versions.delete_version(session, admin, second.name)
         assert store.get_version(session, second.name) is None
     assert active(sessions).id == first.id
     assert not Path(second.artifact_dir).exists()
@@ -137,7 +140,7 @@ def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, 
         thread.start()
     with sessions() as session:
         for number in range(20):
-            models.activate(session, admin, first if number % 2 else second)
+            versions.activate(session, admin, first if number % 2 else second)
     stop.set()
     for thread in threads:
         thread.join()
@@ -147,7 +150,7 @@ def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, 
 def test_versions_are_listed_with_parameters_and_scores(deployment, sessions, admin):
     with sessions() as session:
         run_job(modalities.start_reindex(session, admin, deployment, {"@tag": 0.5}), sessions)
-        rows = models.version_rows(session)
+        rows = versions.version_rows(session)
 
     assert [(row.active, row.derived) for row in rows] == [(True, "reindex"), (False, "build")]
     assert rows[0].parent == rows[1].name and rows[0].weights["@tag"] == 0.5
@@ -220,6 +223,25 @@ def test_a_modality_file_reports_unknown_ids_and_malformed_rows():
     assert csv.tokens == {"a": Counter({"p": 1, "q": 3})}
     with pytest.raises(ValueError, match="columns id and tokens"):
         modalities.read_modality_file("c.csv", b"doc,words\na,p\n", {"a"})
+
+
+def test_a_modality_can_come_from_a_column_the_collection_gained_after_the_build(
+    deployment, sessions, tmp_path
+):
+    rows = [json.loads(line) for line in (deployment.collection / "documents.jsonl").open()]
+    grown = tmp_path / "grown"
+    shutil.copytree(deployment.collection / "images", grown / "images", copy_function=os.link)
+    authored = [{**row, "@author": [f"author{number % 3}"]} for number, row in enumerate(rows)]
+    lines = [json.dumps(row, ensure_ascii=False) for row in authored]
+    (grown / "documents.jsonl").write_text("\n".join(lines) + "\n")
+    with sessions() as session:
+        known = modalities.active_document_ids(session)
+        present = set(store.modality_weights(session, active(sessions).id))
+
+    assert modalities.extra_modalities(grown, present) == ["@author"]
+    imported = modalities.modality_from_collection(grown, "@author", known - {rows[0]["id"]})
+    assert len(imported.tokens) == len(rows) - 1
+    assert imported.tokens[rows[1]["id"]] == Counter({"author1": 1})
 
 
 def test_a_modality_trained_with_frozen_phi_leaves_the_topic_space_exactly_as_it_was(

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import auth
-from admin.models import apply_live_weights
 from admin.topics import edit_topic
+from admin.versions import apply_live_weights
 from core import store
 from core.admin_tables import AuditEntry, User
 from core.cli import main

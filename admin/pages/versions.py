@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from admin.models import activate, delete_version, roll_back, version_rows
 from admin.ui import db, job_panel, perform, require
+from admin.versions import activate, delete_version, roll_back, version_rows
 
 user = require("versions")
 st.title("Model versions")

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from admin.modalities import start_reindex
-from admin.models import apply_live_weights
 from admin.ui import db, job_panel, perform, require
+from admin.versions import apply_live_weights
 from core import store
 from core.settings import load_settings
 
