@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,15 @@ from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.text import TAG, TEXT, TextProcessor
 from core.topic_model import FittedModel, ModelParams, TokenCounts
-from core.vision import VISUAL, ImageVectorizer, content_hash, sample_visual_words, visual_display
+from core.vision import (
+    VISUAL,
+    ImageVectorizer,
+    content_hash,
+    flatten_probabilities,
+    sample_visual_words,
+    top_classes,
+    visual_display,
+)
 
 
 @dataclass
@@ -57,10 +66,37 @@ class Annotation:
 
 @dataclass
 class SearchResult:
+    """The hits of a query, with what the model made of it: its tokens, theta and weights.
+
+    ``search_id`` and ``latency_ms`` are filled in by the service that records the search.
+    """
+
     model_version: str
     query: QueryTheta
     hits: list[Hit]
-    surfaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    tokens: TokenCounts = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    search_id: int | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass
+class PhotoReading:
+    """How a photo becomes words: the backbone's class distribution, the same after the
+    log-flattening transform, and the visual words sampled from the latter."""
+
+    probabilities: np.ndarray
+    flattened: np.ndarray
+    visual_words: Counter[str]
+    top_classes: list[tuple[str, float]]
+
+
+@dataclass
+class TypicalDocument:
+    """A document that is much about one topic; ``share`` is the topic's weight in its theta."""
+
+    hit: Hit
+    share: float
 
 
 class SearchEngine:
@@ -137,10 +173,68 @@ class SearchEngine:
 
     def visual_words(self, image: bytes | Path) -> Counter[str]:
         """The photo's sampled visual words (deterministic for the same image content)."""
+        return self.read_photo(image).visual_words
+
+    def read_photo(self, image: bytes | Path, top: int = 10) -> PhotoReading:
+        """The steps from a photo to its visual words, for showing them (raises ``ImageError``)."""
         if self.vectorizer is None:
             raise RuntimeError("this engine was loaded without an image backbone")
         probabilities = self.vectorizer.probabilities([image])[0]
-        return visual_words(probabilities, self.params, content_hash(image))
+        return PhotoReading(
+            probabilities=probabilities,
+            flattened=flatten_probabilities(probabilities, self.params.flattening_strength),
+            visual_words=visual_words(probabilities, self.params, content_hash(image)),
+            top_classes=top_classes(probabilities, top),
+        )
+
+    def topic_terms(self, topic: int, n: int = 8) -> dict[str, list[str]]:
+        """The display forms of a topic's ``n`` most probable tokens in every modality."""
+        self._check_topic(topic)
+        return {
+            modality: [
+                self.display(modality, phi.tokens[row])
+                for row in np.argsort(-phi.matrix[:, topic], kind="stable")[:n]
+            ]
+            for modality, phi in self.model.phi.items()
+        }
+
+    def typical_documents(self, topic: int, n: int = 8) -> list[TypicalDocument]:
+        """The ``n`` documents with the largest share of ``topic`` in their theta.
+
+        Each hit's distance is its L1 distance to the pure topic, 2 * (1 - share).
+        """
+        self._check_topic(topic)
+        shares = self.index.thetas[:, topic]
+        rows = np.argsort(-shares, kind="stable")[:n]
+        return [
+            TypicalDocument(
+                self._hit(int(row), 2.0 * (1.0 - float(shares[row]))), float(shares[row])
+            )
+            for row in rows
+        ]
+
+    def popular_terms(self, modality: str = TEXT, n: int = 8) -> list[str]:
+        """Display forms of the modality's most probable tokens over the whole collection,
+        p(w) = sum_t phi_wt p(t): words worth suggesting to a visitor whose query found nothing."""
+        phi = self.model.phi.get(modality)
+        if phi is None:
+            return []
+        p = phi.matrix @ self.topic_prior
+        return [
+            self.display(modality, phi.tokens[row]) for row in np.argsort(-p, kind="stable")[:n]
+        ]
+
+    @cached_property
+    def topic_prior(self) -> np.ndarray:
+        """p(t): the mean of the documents' topic vectors."""
+        return np.asarray(self.index.thetas).mean(axis=0)
+
+    def document_theta(self, row: int) -> np.ndarray:
+        return np.asarray(self.index.thetas[row])
+
+    def _check_topic(self, topic: int) -> None:
+        if not 0 <= topic < self.inferencer.num_topics:
+            raise ValueError(f"topic must be in 0..{self.inferencer.num_topics - 1}, got {topic}")
 
     def infer(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryTheta:
         """Theta of the query; raises ``NothingRecognized`` (with the unknown tokens)."""
@@ -172,7 +266,8 @@ class SearchEngine:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
         """
         weights = self._weights(weights)
-        inferred = self.infer(query, weights)
+        tokens, surfaces = self.tokens_of(query)
+        inferred = self._infer(tokens, surfaces, weights)
         rows, distances = self.index.query(inferred.theta, k, allowed)
         hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
         same = self._same_photo_rows(query, allowed, weights)
@@ -180,7 +275,7 @@ class SearchEngine:
             hits = [self._hit(row, self._distance(inferred.theta, row), True) for row in same] + [
                 hit for hit in hits if hit.row not in same
             ]
-        return SearchResult(self.version_name, inferred, hits[:k])
+        return SearchResult(self.version_name, inferred, hits[:k], tokens, weights)
 
     def annotate(
         self,

@@ -10,6 +10,7 @@ search; the hidden set is re-read only when its generation counter in the databa
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from core.admin_tables import hidden_document_ids, hidden_generation
 from core.engine import Annotation, Query, SearchEngine, SearchResult
 from core.settings import Settings
 from core.text import TextProcessor
-from core.vision import ImageVectorizer, load_backbone
+from core.vision import ImageVectorizer, content_hash, load_backbone
 
 
 class NoActiveModel(RuntimeError):
@@ -39,6 +40,7 @@ class ActiveModel:
 
     engine: SearchEngine
     weights: dict[str, float]
+    version: store.ModelVersion
     allowed: np.ndarray | None = None
 
 
@@ -71,7 +73,7 @@ class Service:
                         Path(directory), name, self.processor, self.vectorizer
                     )
                 engine = self._engine
-        return ActiveModel(engine, weights, self._allowed_rows(engine, generation))
+        return ActiveModel(engine, weights, version, self._allowed_rows(engine, generation))
 
     def _allowed_rows(self, engine: SearchEngine, generation: int) -> np.ndarray | None:
         """Rows of ``engine`` that are not hidden, cached per (version, hidden generation)."""
@@ -87,11 +89,51 @@ class Service:
         return allowed
 
     def search(
-        self, query: Query, k: int = 10, weights: Mapping[str, float] | None = None
+        self,
+        query: Query,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        visitor: str | None = None,
     ) -> SearchResult:
-        """Nearest documents; ``weights`` (per visitor) override the live global weights."""
+        """Nearest documents; ``weights`` (per visitor) override the live global weights.
+
+        A search made for a ``visitor`` is recorded (query, weights, version, latency, result
+        ids) and its ``search_id`` is what the visitor's relevance votes refer to.
+        """
+        started = time.perf_counter()
         active = self.active()
-        return active.engine.search(query, k, _merged(active.weights, weights), active.allowed)
+        result = active.engine.search(query, k, _merged(active.weights, weights), active.allowed)
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        if visitor is not None:
+            with self.sessions() as session:
+                result.search_id = store.record_search(
+                    session,
+                    visitor=visitor,
+                    version_name=result.model_version,
+                    text=query.text,
+                    image_hash=None if query.image is None else content_hash(query.image),
+                    weights=result.weights,
+                    latency_ms=result.latency_ms,
+                    result_ids=[hit.id for hit in result.hits],
+                ).id
+        return result
+
+    def vote(self, search_id: int, doc_id: str, vote: int) -> None:
+        """A visitor's +1/-1 on one result of a recorded search (a new vote replaces the old)."""
+        with self.sessions() as session:
+            store.record_vote(session, search_id, doc_id, vote)
+
+    def topics(self) -> list[store.Topic]:
+        """The active version's topics with their labels, statuses and stored top terms."""
+        version_id = self.active().version.id
+        with self.sessions() as session:
+            return store.version_topics(session, version_id)
+
+    def topic_labels(self) -> dict[int, str]:
+        """Topic index -> label, as moderators last set them, for the active version."""
+        version_id = self.active().version.id
+        with self.sessions() as session:
+            return store.topic_labels(session, version_id)
 
     def annotate(
         self,

@@ -626,6 +626,12 @@ def version_topics(session: Session, version_id: int) -> list[Topic]:
     )
 
 
+def topic_labels(session: Session, version_id: int) -> dict[int, str]:
+    """Topic index -> label of a version: one light query, cheap enough for every page view."""
+    rows = session.execute(select(Topic.index, Topic.label).where(Topic.version_id == version_id))
+    return {index: label for index, label in rows}
+
+
 # --------------------------------------------------------------------------------------------------
 # Searches and relevance votes
 # --------------------------------------------------------------------------------------------------

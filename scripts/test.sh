@@ -4,4 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements-dev.txt
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here).
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "Installing Chromium for the browser tests (Debian package chromium)..." >&2
+  SUDO=$([[ $(id -u) -eq 0 ]] && echo "" || echo sudo)
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 exec .venv/bin/python -m pytest "$@"

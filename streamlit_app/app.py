@@ -10,7 +10,13 @@ import streamlit as st
 
 from admin.navigation import admin_sections
 
+PUBLIC_PAGES = [
+    st.Page("pages/search.py", title="Search", icon=":material/search:", default=True),
+    st.Page("pages/annotate.py", title="Annotate a photo", icon=":material/sell:"),
+    st.Page("pages/topics.py", title="Topics", icon=":material/category:"),
+    st.Page("pages/about.py", title="About the model", icon=":material/info:"),
+]
+
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
-pages = {"Topic search": [st.Page("pages/search.py", title="Search", icon="🔎", default=True)]}
-navigation = st.navigation({**pages, **admin_sections(st.session_state)})
-navigation.run()
+# Admin pages are registered only for a signed-in user whose role allows them.
+st.navigation({"Topic search": PUBLIC_PAGES, **admin_sections(st.session_state)}).run()

@@ -1,50 +1,143 @@
-"""Search page: a text query over the active model, results as a grid."""
+"""Search page: by words, by a photo or both; per-visitor weights; results with explanations and
+relevance votes."""
+
+import hashlib
 
 import streamlit as st
 
-from core.engine import Query
+from core.engine import Query, SearchResult
+from core.explain import explain_hit, nothing_recognized_advice, read_query
 from core.inference import NothingRecognized
-from core.service import NoActiveModel
-from streamlit_app.state import get_service
+from core.vision import ImageError
+from streamlit_app import charts, widgets
+from streamlit_app.state import (
+    UPLOAD_TYPES,
+    active_model_or_stop,
+    get_service,
+    upload_limit_mb,
+    visitor_id,
+)
 
+PAGE_SIZE = 12
+MAX_RESULTS = 96
 COLUMNS = 4
+MAX_QUERY_CHARS = 500
+WEAK_MATCH = "A weak match: no topic it shares with the query makes up 1% of the match."
+VOTES = {1: ("Relevant", ":material/thumb_up:"), -1: ("Not relevant", ":material/thumb_down:")}
+
+service = get_service()
+active = active_model_or_stop()
+engine = active.engine
 
 st.title("Search photos by meaning")
-st.caption("Type words in Russian or English; the topic model finds photos about the same thing.")
+st.caption(
+    "Words in Russian or English, a photo, or both: the topic model finds documents about the "
+    "same thing, even when they share no word."
+)
 
-with st.form("search"):
-    text = st.text_input("Query", placeholder="e.g. собака, horse, flowers in the garden")
-    k = st.slider("Results", min_value=4, max_value=48, value=12, step=4)
-    submitted = st.form_submit_button("Search", type="primary")
+with st.form("search-form"):
+    text = st.text_input(
+        "Words", max_chars=MAX_QUERY_CHARS, placeholder="e.g. собака, horse, flowers in the garden"
+    )
+    photo = st.file_uploader(
+        f"A photo (JPEG, PNG or WebP, up to {upload_limit_mb()} MB)", type=UPLOAD_TYPES
+    )
+    if st.form_submit_button("Search", type="primary"):
+        st.session_state.search_query = Query(text=text, image=photo.getvalue() if photo else None)
+        st.session_state.shown = PAGE_SIZE
 
-if submitted:
-    if not text.strip():
-        st.warning("Type a few words to search for.")
-        st.stop()
+overrides = widgets.weight_sliders(active)
+query: Query | None = st.session_state.get("search_query")
+if query is None:
+    st.stop()
+if query.is_empty():
+    st.warning("Type a few words or choose a photo to search for.")
+    st.stop()
+
+
+def answer(query: Query, overrides: dict[str, float], k: int) -> SearchResult:
+    """The search for this query, weights and size; repeated only when one of them changes."""
+    image_key = hashlib.sha256(query.image).hexdigest() if query.image else None
+    key = (query.text, image_key, tuple(sorted(overrides.items())), k, active.version.name)
+    cached = st.session_state.get("answer")
+    if cached is None or cached[0] != key:
+        result = service.search(query, k, overrides, visitor=visitor_id())
+        st.session_state.answer = cached = (key, result)
+    return cached[1]
+
+
+try:
+    result = answer(query, overrides, st.session_state.get("shown", PAGE_SIZE))
+except NothingRecognized as error:
+    advice = nothing_recognized_advice(engine, error, {**active.weights, **overrides})
+    st.warning(widgets.escape_markdown(advice))
+    st.stop()
+except ImageError as error:
+    st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
+    st.stop()
+
+labels = service.topic_labels()
+reading = read_query(engine, result, labels)
+search_label = "" if result.search_id is None else f" · search #{result.search_id}"
+st.caption(
+    f"Model {result.model_version}{search_label} · {len(result.hits)} results · "
+    f"{result.latency_ms:.0f} ms · distance is L1 between topic vectors (0 to 2)"
+)
+if reading.unknown:
+    unknown = ", ".join(token for tokens in reading.unknown.values() for token in tokens)
+    st.info(widgets.escape_markdown(f"Not known to the model (ignored): {unknown}"))
+
+with st.expander("What the model understood"):
+    st.markdown("**Tokens used**")
+    widgets.token_lines(reading.kept)
+    if reading.switched_off:
+        st.markdown("**Known, but switched off by a weight of 0**")
+        widgets.token_lines(reading.switched_off)
+    st.markdown("**The query's main topics**")
+    st.plotly_chart(charts.topic_shares(reading.topics), key="query-topics")
+
+
+def vote(search_id: int, doc_id: str, value: int) -> None:
     try:
-        result = get_service().search(Query(text=text), k=k)
-    except NoActiveModel as error:
-        st.error(str(error))
-        st.stop()
-    except NothingRecognized as error:
-        unknown = ", ".join(t for tokens in error.unknown.values() for t in tokens)
-        st.warning(
-            f"The model does not know any of these words: {unknown or text}. "
-            "Try other words, e.g. an animal, a plant or a food, in Russian or English."
-        )
-        st.stop()
+        service.vote(search_id, doc_id, value)
+    except ValueError as error:
+        st.session_state.vote_error = str(error)
+        return
+    st.session_state.setdefault("votes", {})[(search_id, doc_id)] = value
 
-    if result.query.unknown:
-        unknown = ", ".join(t for tokens in result.query.unknown.values() for t in tokens)
-        st.info(f"Not known to the model (ignored): {unknown}")
-    st.caption(f"Model {result.model_version} · {len(result.hits)} results")
-    for start in range(0, len(result.hits), COLUMNS):
-        for column, hit in zip(
-            st.columns(COLUMNS), result.hits[start : start + COLUMNS], strict=False
-        ):
-            with column:
-                if hit.image:
-                    st.image(hit.image, use_container_width=True)
-                st.text(hit.text)
-                st.text(" ".join(f"#{tag}" for tag in hit.tags))
-                st.caption(f"L1 distance {hit.distance:.3f}")
+
+if error := st.session_state.pop("vote_error", None):
+    st.error(f"Your vote was not recorded: {error}")
+votes = st.session_state.get("votes", {})
+for start in range(0, len(result.hits), COLUMNS):
+    row = result.hits[start : start + COLUMNS]
+    for column, hit in zip(st.columns(COLUMNS), row, strict=False):
+        with column:
+            same = " · same photo" if hit.same_photo else ""
+            widgets.document_card(hit, f"L1 distance {hit.distance:.3f}{same}")
+            with st.expander("Why it matched"):
+                if shared := explain_hit(engine, result, hit, labels):
+                    widgets.topic_share_lines(shared, "the match")
+                else:
+                    st.text(WEAK_MATCH)
+            if result.search_id is not None:
+                voted = votes.get((result.search_id, hit.id))
+                up, down = st.columns(2)
+                for button, value in ((up, 1), (down, -1)):
+                    label, icon = VOTES[value]
+                    button.button(
+                        label,
+                        icon=icon,
+                        key=f"vote:{result.search_id}:{hit.id}:{value}",
+                        type="primary" if voted == value else "secondary",
+                        on_click=vote,
+                        args=(result.search_id, hit.id, value),
+                    )
+
+
+def show_more() -> None:
+    st.session_state.shown = st.session_state.get("shown", PAGE_SIZE) + PAGE_SIZE
+
+
+if len(result.hits) == st.session_state.get("shown", PAGE_SIZE) < MAX_RESULTS:
+    st.button("Show more results", on_click=show_more)

@@ -1,0 +1,141 @@
+"""The app as a visitor meets it: a real `streamlit run` server on a free local port, and Debian's
+Chromium driven by Playwright (``playwright install`` cannot download browsers here; NOTES.md).
+
+Used by the browser tests and by ``scripts/measure_app.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from core.settings import REPO_ROOT
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
+RESULTS_CAPTION = "[data-testid='stCaptionContainer']:has-text('L1 between topic vectors')"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serve_app(data_dir: Path, timeout: float = 120) -> Iterator[str]:
+    """Run the app on its own port over ``data_dir``; yields its URL once the server is healthy.
+
+    The server is started as ``scripts/demo.sh`` starts it (from the repository root, so
+    ``.streamlit/config.toml`` applies) and stopped on exit; its log is kept with the artifacts.
+    """
+    port = free_port()
+    environment = {
+        **os.environ,
+        "TOPICSEARCH_DATA_DIR": str(data_dir),
+        "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python",
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / f"streamlit-{port}.log", "wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app/app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+            ],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, server, timeout)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the app exited with code {server.returncode}; see its log")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"the app at {url} was not healthy after {timeout:.0f} s")
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless; fails with the install command when it is missing."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} not found: install it with `apt-get install chromium`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def search(page: Page, text: str, timeout: float = 60_000) -> str:
+    """Type ``text`` into the search form, submit it, and wait until its results are on screen.
+
+    Returns the results caption, which names the search's id, so every search is told apart.
+    """
+    caption = page.locator(RESULTS_CAPTION)
+    before = caption.inner_text() if caption.count() else ""
+    page.get_by_label("Words").fill(text)
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.wait_for_function(
+        """(before) => {
+            const captions = [...document.querySelectorAll("[data-testid='stCaptionContainer']")];
+            const results = captions.find(e => e.innerText.includes("L1 between topic vectors"));
+            return results !== undefined && results.innerText !== before;
+        }""",
+        arg=before,
+        timeout=timeout,
+    )
+    wait_until_idle(page, timeout)
+    return caption.inner_text()
+
+
+def wait_until_idle(page: Page, timeout: float = 60_000) -> None:
+    """Wait until the app's script run has finished: Streamlit renders while it runs."""
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector("[data-testid='stApp']");
+            return app !== null && app.getAttribute("data-test-script-state") === "notRunning";
+        }""",
+        timeout=timeout,
+    )
