@@ -42,6 +42,12 @@ class ActiveModel:
     weights: dict[str, float]
     version: store.ModelVersion
     allowed: np.ndarray | None = None
+    hidden_generation: int = 0
+
+    @property
+    def cache_key(self) -> tuple:
+        """Changes whenever an answer could: another version, live weights or hidden set."""
+        return self.version.name, tuple(sorted(self.weights.items())), self.hidden_generation
 
 
 class Service:
@@ -73,7 +79,8 @@ class Service:
                         Path(directory), name, self.processor, self.vectorizer
                     )
                 engine = self._engine
-        return ActiveModel(engine, weights, version, self._allowed_rows(engine, generation))
+        allowed = self._allowed_rows(engine, generation)
+        return ActiveModel(engine, weights, version, allowed, generation)
 
     def _allowed_rows(self, engine: SearchEngine, generation: int) -> np.ndarray | None:
         """Rows of ``engine`` that are not hidden, cached per (version, hidden generation)."""

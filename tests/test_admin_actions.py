@@ -68,6 +68,7 @@ def test_live_weights_reach_every_session_from_its_next_query(deployment, sessio
     photo = next((deployment.collection / "images").iterdir()).read_bytes()
     query = Query(text="bird", image=photo)
     before = [ids(first.search(query)), ids(second.search(query))]
+    key_before = first.active().cache_key
 
     with sessions() as session:
         versions.apply_live_weights(session, admin, {"@visual": 0.0})
@@ -75,6 +76,7 @@ def test_live_weights_reach_every_session_from_its_next_query(deployment, sessio
     text_only = ids(first.search(Query(text="bird")))
     assert ids(first.search(query)) == ids(second.search(query)) == text_only
     assert before[0] == before[1] != text_only
+    assert second.active().cache_key != key_before  # pages caching answers see the change
 
 
 def test_bad_weights_change_nothing(sessions, admin):
@@ -349,10 +351,12 @@ def test_the_junk_filter_hides_what_it_predicts_unwanted_and_a_moderator_can_res
     service = Service(deployment)
     monument = monuments[0].doc_id
     shown_before = ids(service.search(Query(text="bird"), k=len(documents)))
+    key_before = service.active().cache_key
     with sessions() as session:
         assert junk_filter.apply_junk_filter(session, admin, report) == len(
             report.predicted_unwanted
         )
+    assert service.active().cache_key != key_before
     shown = ids(service.search(Query(text="bird"), k=len(documents)))
     assert monument in shown_before and not set(shown) & set(report.predicted_unwanted)
 
