@@ -83,3 +83,13 @@ def job_panel(user: User) -> None:
             st.success(f"#{job.id} {job.kind}: made {job.version_name}")
         else:
             st.warning(f"#{job.id} {job.kind}: {job.status}. {job.error or ''}")
+
+
+def active_version_or_stop() -> store.ModelVersion:
+    """The active model version; without one the page says so and stops."""
+    with db() as session:
+        version = store.active_version(session)
+    if version is None:
+        st.info("No model version is active yet: build one with `python -m core build`.")
+        st.stop()
+    return version

@@ -12,7 +12,7 @@ from admin.modalities import (
     read_modality_file,
     start_add_modality,
 )
-from admin.ui import db, job_panel, perform, require
+from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core import store
 from core.settings import load_settings
 
@@ -21,11 +21,8 @@ FROZEN, RETRAIN = "Only the new modality's phi (topic space unchanged)", "Retrai
 user = require("modalities")
 st.title("Add a modality")
 
+version = active_version_or_stop()
 with db() as session:
-    version = store.active_version(session)
-    if version is None:
-        st.info("No model version is active yet.")
-        st.stop()
     known_ids = active_document_ids(session)
     present = set(store.modality_weights(session, version.id))
 collection = Path(version.collection)

@@ -16,8 +16,7 @@ from admin.junk_filter import (
     train_junk_filter,
     unhide_all,
 )
-from admin.ui import db, perform, require
-from core import store
+from admin.ui import active_version_or_stop, db, perform, require
 from core.engine import Query
 from core.inference import NothingRecognized
 from streamlit_app.state import get_service
@@ -25,11 +24,8 @@ from streamlit_app.state import get_service
 user = require("label_documents")
 st.title("Junk filter")
 
+version = active_version_or_stop()
 with db() as session:
-    version = store.active_version(session)
-    if version is None:
-        st.info("No model version is active yet.")
-        st.stop()
     queue = review_queue(session, limit=12)
     labels = document_labels(session)
     hidden = hidden_documents(session)

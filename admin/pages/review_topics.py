@@ -3,18 +3,15 @@
 import streamlit as st
 
 from admin.topics import SORT_KEYS, edit_topic, review_topics
-from admin.ui import db, perform, require
+from admin.ui import active_version_or_stop, db, perform, require
 from core import store
 
 user = require("review_topics")
 st.title("Topic review")
 
+version = active_version_or_stop()
 with db() as session:
-    version = store.active_version(session)
-    modalities = list(store.modality_weights(session, version.id)) if version else []
-if version is None:
-    st.info("No model version is active yet.")
-    st.stop()
+    modalities = list(store.modality_weights(session, version.id))
 
 search, modality, status, sort = st.columns([3, 2, 2, 2])
 term = search.text_input("Term or label contains")

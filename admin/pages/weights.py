@@ -3,7 +3,7 @@
 import streamlit as st
 
 from admin.modalities import start_reindex
-from admin.ui import db, job_panel, perform, require
+from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from admin.versions import apply_live_weights
 from core import store
 from core.settings import load_settings
@@ -11,12 +11,9 @@ from core.settings import load_settings
 user = require("weights")
 st.title("Modality weights")
 
+version = active_version_or_stop()
 with db() as session:
-    version = store.active_version(session)
-    weights = store.modality_weights(session, version.id) if version else {}
-if version is None:
-    st.info("No model version is active yet.")
-    st.stop()
+    weights = store.modality_weights(session, version.id)
 
 st.caption(
     f"Version {version.name}. Query inference weighs each modality's log-likelihood; "
