@@ -3,10 +3,15 @@ signed-in user sees and uses only what their role allows."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from admin import auth
+from admin.jobs import recent_jobs
+from admin.junk_filter import document_labels
 from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
 from core import store
@@ -129,3 +134,41 @@ def test_the_other_admin_pages_render_for_an_admin(sessions, page):
 
     assert not app.exception
     assert app.title
+
+
+def test_a_moderator_labels_a_document_from_the_review_queue(sessions):
+    app = app_signed_in_as(sessions, "mia").switch_page("../admin/pages/junk_filter.py").run()
+    first = app.caption[1].value.split(" · ")[0]  # the first queued document's id
+
+    next(button for button in app.button if button.label == "Unwanted").click().run()
+
+    assert not app.exception
+    with sessions() as session:
+        assert document_labels(session) == {first: "unwanted"}
+    assert any("An admin trains" in info.value for info in app.info)
+
+
+def test_an_admin_uploads_a_modality_file_sees_its_problems_and_starts_training(sessions):
+    with sessions() as session:
+        version = store.active_version(session)
+        documents = store.version_documents(session, version.id)
+    lines = [json.dumps({"id": d.doc_id, "tokens": [f"cat-{d.tags[0]}"]}) for d in documents]
+    content = "\n".join([*lines, '{"id": "nope", "tokens": ["x"]}']).encode()
+    app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/add_modality.py").run()
+
+    app.text_input[0].input("@category")
+    app.get("file_uploader")[0].set_value(("cats.jsonl", content, "application/json")).run()
+    assert "unknown document id 'nope'" in app.text[0].value
+    next(button for button in app.button if button.label == "Start").click().run()
+
+    assert not app.exception and "Started" in app.success[0].value
+    with sessions() as session:
+        job = recent_jobs(session)[0]
+    deadline = time.monotonic() + 120
+    while job.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        with sessions() as session:
+            job = recent_jobs(session)[0]
+    assert (job.status, job.error) == ("done", None)
+    with sessions() as session:
+        assert "@category" in store.modality_weights(session, store.active_version(session).id)
