@@ -251,7 +251,8 @@ R = TypeVar("R")
 def action(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Make a function ``f(session, user, ...)`` an admin action.
 
-    The role check runs before the function; the audit log gets one entry per call: ``ok``,
+    The role, as stored now, is checked before the function runs (so a role changed on the
+    command line applies at once); the audit log gets one entry per call: ``ok``,
     ``denied`` (then ``PermissionDenied`` is raised) or ``error`` (the function's exception is
     re-raised). The entry's details are the call's arguments after ``session`` and ``user``.
     """
@@ -265,7 +266,8 @@ def action(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             session, user = bound.args[0], bound.args[1]
             details = {k: _loggable(v) for k, v in list(bound.arguments.items())[2:]}
             who = user.name if user is not None else "(anonymous)"
-            if not allowed(user, permission):
+            stored = session.get(User, user.id) if user is not None else None  # role as of now
+            if not allowed(stored, permission):
                 _audit(session, who, function.__name__, "denied", details)
                 session.commit()
                 raise PermissionDenied(

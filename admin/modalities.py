@@ -46,7 +46,7 @@ def read_modality_file(filename: str, content: bytes, known_ids: set[str]) -> Mo
         reader = csv.DictReader(io.StringIO(text))
         if not {"id", "tokens"} <= set(reader.fieldnames or []):
             raise ValueError(f"{filename} needs the columns id and tokens")
-        rows = [(number, row) for number, row in enumerate(reader, start=2)]
+        rows = list(enumerate(reader, start=2))
     elif suffix == ".jsonl":
         rows = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -61,7 +61,8 @@ def read_modality_file(filename: str, content: bytes, known_ids: set[str]) -> Mo
     result = ModalityImport()
     for number, row in rows:
         if not isinstance(row, dict):
-            result.problems.append(f"row {number}: {row if isinstance(row, str) else 'no object'}")
+            reason = row if isinstance(row, str) else "not a JSON object"
+            result.problems.append(f"row {number}: {reason}")
             continue
         doc_id = str(row.get("id") or "").strip()
         if doc_id not in known_ids:

@@ -161,3 +161,15 @@ def test_the_command_line_adds_resets_and_lists_users(tmp_path, monkeypatch, cap
         assert auth.sign_in(session, "anna", "another long one")
         actions = [(e.action, e.outcome) for e in reversed(auth.audit_log(session))]
     assert actions[:2] == [("add_user", "ok"), ("reset_user", "ok")]
+
+
+def test_a_role_taken_away_on_the_command_line_applies_to_the_next_action(tmp_path):
+    sessions = store.open_database(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
+    with sessions() as session:
+        signed_in = auth.add_user(session, "anna", "admin", PASSWORD, by="test")
+    with sessions() as session:
+        auth.reset_user(session, "anna", PASSWORD, by="test", role="moderator")
+
+    with sessions() as session, pytest.raises(auth.PermissionDenied, match="anna may not"):
+        apply_live_weights(session, signed_in, {"@text": 0.0})
+    assert signed_in.role == "admin"  # the page's copy is stale; the check used the database
