@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core import store
+from core.admin_tables import ROLES
 from core.engine import Query
 from core.inference import NothingRecognized
 from core.service import NoActiveModel, Service
@@ -135,12 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     user_commands = users.add_subparsers(required=True, metavar="ACTION")
     add = user_commands.add_parser("add", help="create an account")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["admin", "moderator"])
+    add.add_argument("--role", required=True, choices=ROLES)
     reset = user_commands.add_parser(
         "reset", help="new password (and role); unlocks and signs out everywhere"
     )
     reset.add_argument("name")
-    reset.add_argument("--role", choices=["admin", "moderator"])
+    reset.add_argument("--role", choices=ROLES)
     for command, handler in ((add, _users_add), (reset, _users_reset)):
         command.add_argument(
             "--password-env",

@@ -123,6 +123,16 @@ def test_activate_roll_back_and_delete(deployment, sessions, admin):
     assert not Path(second.artifact_dir).exists()
 
 
+def test_deleting_a_version_keeps_the_versions_made_from_it(deployment, sessions, admin):
+    first = active(sessions)
+    with sessions() as session:
+        run_job(modalities.start_reindex(session, admin, deployment, {"@tag": 0.5}), sessions)
+        versions.delete_version(session, admin, first.name)
+        (row,) = versions.version_rows(session)
+    assert (row.active, row.parent, row.derived) == (True, None, "reindex")
+    assert not Path(first.artifact_dir).exists()
+
+
 def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, admin):
     first = active(sessions).name
     with sessions() as session:
