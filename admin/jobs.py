@@ -3,11 +3,14 @@ process while its progress, outcome and any cancel request live in the ``jobs`` 
 page and session can follow it.
 
 Cancelling is cooperative: the next progress report raises ``Cancelled`` inside the work, and the
-build machinery marks the unfinished version failed and removes its files.
+build machinery marks the unfinished version failed and removes its files. A job whose process
+died (the app was restarted) is marked failed the next time jobs are listed on its host.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import store
 from core.admin_tables import Job
 from core.pipeline import ProgressCallback
+
+DEAD_WORKER_ERROR = "the process running the job stopped before it finished"
 
 
 class Cancelled(Exception):
@@ -38,7 +43,9 @@ def start_job(
     session: Session, kind: str, started_by: str, work: Callable[[ProgressCallback], str]
 ) -> JobHandle:
     """Run ``work(progress)`` in a thread; it returns the name of the version it made."""
-    job = Job(kind=kind, started_by=started_by, status="running", stage="starting")
+    job = Job(
+        kind=kind, started_by=started_by, worker=_this_worker(), status="running", stage="starting"
+    )
     session.add(job)
     session.commit()
     sessions = store.session_factory(session.get_bind())
@@ -91,6 +98,7 @@ def request_cancel(session: Session, job_id: int) -> None:
 
 def recent_jobs(session: Session, limit: int = 10) -> list[Job]:
     """Newest first, as stored now (other threads update them)."""
+    _fail_dead_jobs(session)
     return list(
         session.scalars(
             select(Job)
@@ -99,3 +107,32 @@ def recent_jobs(session: Session, limit: int = 10) -> list[Job]:
             .execution_options(populate_existing=True)
         )
     )
+
+
+def _this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fail_dead_jobs(session: Session) -> None:
+    """Mark failed the running jobs of this host whose process no longer exists."""
+    host = socket.gethostname()
+    dead = [
+        job
+        for job in session.scalars(select(Job).where(Job.status == "running"))
+        if job.worker.rpartition(":")[0] == host
+        and not _process_exists(int(job.worker.rpartition(":")[2]))
+    ]
+    for job in dead:
+        job.status, job.error, job.finished_at = "failed", DEAD_WORKER_ERROR, datetime.now(UTC)
+    if dead:
+        session.commit()
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True

@@ -121,6 +121,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     started_by: Mapped[str] = mapped_column(String(64))
+    worker: Mapped[str] = mapped_column(String(255))  # "host:pid" of the process running it
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="running")

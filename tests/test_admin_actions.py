@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
 import threading
 from collections import Counter
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from admin import auth, junk_filter, modalities, topics, versions
-from admin.jobs import recent_jobs
+from admin.jobs import DEAD_WORKER_ERROR, recent_jobs
 from core import store
 from core.admin_tables import AuditEntry, Job
 from core.engine import Query
@@ -389,3 +391,22 @@ def test_moderators_label_documents_but_cannot_run_the_filter(sessions, moderato
             junk_filter.train_junk_filter(session, moderator)
         with pytest.raises(ValueError, match="a label is one of"):
             junk_filter.label_document(session, moderator, "x", "spam")
+
+
+def test_a_job_whose_process_died_is_listed_as_failed(sessions):
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    host = socket.gethostname()
+    with sessions() as session:
+        session.add_all(
+            [
+                Job(kind="re-index", started_by="anna", worker=f"{host}:{finished.pid}"),
+                Job(kind="re-index", started_by="anna", worker=f"{host}:{os.getpid()}"),
+            ]
+        )
+        session.commit()
+
+        alive, dead = recent_jobs(session)
+
+    assert (dead.status, dead.error) == ("failed", DEAD_WORKER_ERROR)
+    assert alive.status == "running"
