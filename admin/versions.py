@@ -86,8 +86,7 @@ def apply_live_weights(session: Session, user: User, weights: dict[str, float]) 
     validate_weights(weights)
     if not any(weights.get(name, weight) > 0 for name, weight in known.items()):
         raise ValueError("at least one modality needs a weight above 0")
-    for name, weight in weights.items():
-        store.set_modality_weight(session, version.id, name, float(weight))
+    store.set_modality_weights(session, version.id, weights)
 
 
 @action("versions")

@@ -601,16 +601,26 @@ def set_modality_weight(session: Session, version_id: int, name: str, weight: fl
     Raises ``ValueError`` (and changes nothing) for a negative or non-finite weight or a modality
     the version doesn't have.
     """
-    _check_weight(weight)
+    set_modality_weights(session, version_id, {name: weight})
+
+
+def set_modality_weights(session: Session, version_id: int, weights: dict[str, float]) -> None:
+    """Change several weights of a version in one transaction, so no query sees half of them.
+
+    Raises ``ValueError`` (and changes nothing) as ``set_modality_weight`` does.
+    """
+    for weight in weights.values():
+        _check_weight(weight)
     with _committing(session):
-        result = session.execute(
-            update(VersionModality)
-            .where(VersionModality.version_id == version_id, VersionModality.name == name)
-            .values(weight=float(weight))
-        )
-        if result.rowcount != 1:
-            known = sorted(modality_weights(session, version_id))
-            raise ValueError(f"version {version_id} has no modality {name!r}; it has {known}")
+        for name, weight in weights.items():
+            result = session.execute(
+                update(VersionModality)
+                .where(VersionModality.version_id == version_id, VersionModality.name == name)
+                .values(weight=float(weight))
+            )
+            if result.rowcount != 1:
+                known = sorted(modality_weights(session, version_id))
+                raise ValueError(f"version {version_id} has no modality {name!r}; it has {known}")
 
 
 def version_topics(session: Session, version_id: int) -> list[Topic]:

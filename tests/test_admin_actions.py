@@ -89,6 +89,8 @@ def test_bad_weights_change_nothing(sessions, admin):
             versions.apply_live_weights(session, admin, {"@text": 0.5, "@nope": 1.0})
         with pytest.raises(ValueError, match="at least one modality"):
             versions.apply_live_weights(session, admin, {m: 0.0 for m in before})
+        with pytest.raises(ValueError, match="has no modality '@nope'"):
+            store.set_modality_weights(session, version.id, {"@text": 0.5, "@nope": 1.0})
         assert store.modality_weights(session, version.id) == before
 
 
