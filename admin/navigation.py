@@ -19,12 +19,12 @@ PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 # (file, title, icon, permission needed)
 ADMIN_PAGES = [
-    ("review_topics.py", "Topic review", "🏷️", "review_topics"),
-    ("junk_filter.py", "Junk filter", "🧹", "label_documents"),
-    ("weights.py", "Modality weights", "⚖️", "weights"),
-    ("versions.py", "Model versions", "🗂️", "versions"),
-    ("add_modality.py", "Add a modality", "➕", "modalities"),
-    ("audit_log.py", "Audit log", "📜", "users"),
+    ("review_topics.py", "Topic review", ":material/label:", "review_topics"),
+    ("junk_filter.py", "Junk filter", ":material/filter_alt:", "label_documents"),
+    ("weights.py", "Modality weights", ":material/tune:", "weights"),
+    ("versions.py", "Model versions", ":material/history:", "versions"),
+    ("add_modality.py", "Add a modality", ":material/add_circle:", "modalities"),
+    ("audit_log.py", "Audit log", ":material/receipt_long:", "users"),
 ]
 
 
@@ -36,7 +36,9 @@ def visible_admin_pages(state: Mapping[str, Any]) -> list[tuple[str, str, str, s
 
 def admin_sections(state: Mapping[str, Any]) -> dict[str, list[st.Page]]:
     """Navigation sections to add: "Account" always, "Admin" with the pages the role allows."""
-    account = st.Page(PAGES_DIR / "account.py", title="Account", icon="🔑", url_path="account")
+    account = st.Page(
+        PAGES_DIR / "account.py", title="Account", icon=":material/key:", url_path="account"
+    )
     pages = [
         st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=f"admin-{Path(file).stem}")
         for file, title, icon, _ in visible_admin_pages(state)

@@ -33,7 +33,9 @@ source = st.radio("Tokens from", ["a CSV or JSONL file", "a column of the collec
 imported, name = None, ""
 if source == "a CSV or JSONL file":
     name = st.text_input("Modality name", placeholder="@category")
-    upload = st.file_uploader("File: id,tokens (CSV) or {id, tokens} lines (JSONL)")
+    upload = st.file_uploader(
+        "File: id,tokens (CSV) or {id, tokens} lines (JSONL)", type=["csv", "jsonl"]
+    )
     if upload is not None:
         try:
             imported = read_modality_file(upload.name, upload.getvalue(), known_ids)

@@ -5,6 +5,7 @@ import streamlit as st
 from admin.topics import SORT_KEYS, edit_topic, review_topics
 from admin.ui import active_version_or_stop, db, perform, require
 from core import store
+from streamlit_app.widgets import escape_markdown
 
 user = require("review_topics")
 st.title("Topic review")
@@ -30,9 +31,9 @@ with db() as session:
 st.caption(f"Version {version.name}: {len(rows)} topics")
 
 for row in rows:
-    with st.expander(f"[{row.index}] {row.label} · {row.status}"):
+    with st.expander(escape_markdown(f"[{row.index}] {row.label} · {row.status}")):
         for name, words in row.terms.items():
-            st.markdown(f"**{name}** {', '.join(words[:12])}")
+            st.text(f"{name}: {', '.join(words[:12])}")
         with st.form(f"topic-{row.id}"):
             label = st.text_input("Label", row.label)
             status_value = st.selectbox(

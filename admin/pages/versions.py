@@ -18,7 +18,7 @@ if not rows:
 table = pd.DataFrame(
     {
         "version": row.name,
-        "active": "✅" if row.active else "",
+        "active": row.active,
         "status": row.status,
         "made by": row.derived,
         "from": row.parent or "",
