@@ -14,6 +14,7 @@ from admin.jobs import recent_jobs
 from admin.junk_filter import document_labels
 from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
+from admin.versions import apply_live_weights
 from core import store
 from core.settings import REPO_ROOT
 
@@ -172,3 +173,23 @@ def test_an_admin_uploads_a_modality_file_sees_its_problems_and_starts_training(
     assert (job.status, job.error) == ("done", None)
     with sessions() as session:
         assert "@category" in store.modality_weights(session, store.active_version(session).id)
+
+
+def test_a_live_weight_reaches_two_visitor_sessions_from_their_next_query(sessions):
+    def visitor_search(app: AppTest, text: str) -> list[str]:
+        app.text_input[0].input(text)
+        app.button[0].click().run()
+        assert not app.exception
+        return [element.value for element in app.text]
+
+    first, second = app_signed_in_as(sessions, None), app_signed_in_as(sessions, None)
+    # "bird" and "birds" are the same tokens; two texts because a page reuses a text's answer.
+    before = [visitor_search(first, "bird"), visitor_search(second, "birds")]
+    with sessions() as session:
+        admin = auth.find_user(session, "anna")
+        apply_live_weights(session, admin, {"@tag": 0.0})
+
+    after = [visitor_search(first, "birds"), visitor_search(second, "bird")]
+
+    assert before[0] == before[1] and after[0] == after[1]
+    assert after[0] != before[0]
