@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin import auth
+from admin import auth, junk_filter, modalities, topics, versions
 from admin.topics import edit_topic
 from admin.versions import apply_live_weights
 from core import store
@@ -173,3 +173,37 @@ def test_a_role_taken_away_on_the_command_line_applies_to_the_next_action(tmp_pa
     with sessions() as session, pytest.raises(auth.PermissionDenied, match="anna may not"):
         apply_live_weights(session, signed_in, {"@text": 0.0})
     assert signed_in.role == "admin"  # the page's copy is stale; the check used the database
+
+
+ADMIN_ONLY = [
+    (versions.apply_live_weights, ({"@text": 1.0},)),
+    (versions.activate, ("v0001",)),
+    (versions.roll_back, ()),
+    (versions.delete_version, ("v0001",)),
+    (modalities.start_reindex, (None, {"@text": 1.0})),
+    (modalities.start_add_modality, (None, "@category", {}, 1.0, False)),
+    (modalities.cancel_job, (1,)),
+    (junk_filter.train_junk_filter, ()),
+    (junk_filter.apply_junk_filter, (None,)),
+    (junk_filter.unhide_all, ()),
+]
+MODERATOR = [
+    (topics.edit_topic, (1, "cats", "normal")),
+    (junk_filter.label_document, ("doc", "wanted")),
+]
+
+
+@pytest.mark.parametrize(("action", "args"), ADMIN_ONLY, ids=lambda a: getattr(a, "__name__", ""))
+def test_every_model_action_refuses_a_moderator(session, action, args):
+    moderator = auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
+
+    with pytest.raises(auth.PermissionDenied, match="mia may not"):
+        action(session, moderator, *args)
+
+
+@pytest.mark.parametrize(
+    ("action", "args"), ADMIN_ONLY + MODERATOR, ids=lambda a: getattr(a, "__name__", "")
+)
+def test_every_action_refuses_an_anonymous_caller(session, action, args):
+    with pytest.raises(auth.PermissionDenied, match=r"\(anonymous\) may not"):
+        action(session, None, *args)
