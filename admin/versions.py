@@ -35,6 +35,7 @@ class VersionRow:
     derived: str
     weights: dict[str, float]
     scores: dict[str, Any]
+    params: dict[str, Any]
     error: str | None
 
 
@@ -63,6 +64,7 @@ def version_rows(session: Session) -> list[VersionRow]:
             derived=version.params.get("derived", "build"),
             weights=store.modality_weights(session, version.id),
             scores=_final_scores(version.scores),
+            params=version.params,
             error=version.error,
         )
         for version in reversed(versions)

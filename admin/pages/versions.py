@@ -32,6 +32,9 @@ table = pd.DataFrame(
     for row in rows
 )
 st.dataframe(table, hide_index=True, use_container_width=True)
+with st.expander("All parameters of a version"):
+    shown = st.selectbox("Version", [row.name for row in rows])
+    st.json(next(row.params for row in rows if row.name == shown))
 
 ready = [row.name for row in rows if row.status == "ready" and not row.active]
 inactive = [row.name for row in rows if not row.active and row.status != "building"]
