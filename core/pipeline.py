@@ -16,10 +16,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
 
 from core import store
 from core.collection import Document, RowProblem, import_collection
@@ -28,10 +29,11 @@ from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
-from core.topic_model import FittedModel, ModelParams, TokenCounts, fit
+from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, fit_with_frozen_phi
 from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
 
 BUILDING_PREFIX = ".building-"
+THETA_CHUNK = 1000
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -122,16 +124,84 @@ def build(
     collection = Path(collection or settings.collection)
     timings: dict[str, float] = {}
     sessions = store.open_database(settings.database_url)
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
 
-    with _exclusive_build_lock(settings.models_dir):
+    started = time.perf_counter()
+    imported = import_collection(collection)
+    timings["import"] = time.perf_counter() - started
+    if not imported.documents:
+        raise ValueError(f"no usable documents in {collection} ({len(imported.problems)} bad rows)")
+    version_params = {
+        "model": params.to_dict(),
+        "index": asdict(index_params),
+        "backbone": settings.backbone,
+    }
+    with new_version(
+        settings,
+        sessions,
+        params=version_params,
+        collection=str(imported.folder),
+        num_topics=params.num_topics,
+    ) as created:
+        corpus = prepare_corpus(
+            imported.documents,
+            params,
+            TextProcessor(),
+            ImageVectorizer(load_backbone(settings), settings.cache_dir),
+            progress,
+            timings,
+        )
+        model = _train_and_write(created.workdir, corpus, params, index_params, progress, timings)
         started = time.perf_counter()
-        imported = import_collection(collection)
-        timings["import"] = time.perf_counter() - started
-        if not imported.documents:
-            raise ValueError(
-                f"no usable documents in {collection} ({len(imported.problems)} bad rows)"
-            )
+        publish(
+            sessions,
+            created,
+            model=model,
+            params=params,
+            topics=topic_records(model, params, corpus.display_forms),
+            documents=[
+                store.DocumentRecord(d.id, d.text, list(d.tags), d.image_ref, h)
+                for d, h in zip(corpus.documents, corpus.image_hashes, strict=True)
+            ],
+        )
+        timings["store"] = time.perf_counter() - started
+    return BuildReport(
+        created.name,
+        created.id,
+        len(corpus.documents),
+        imported.problems,
+        corpus.junk_filtered,
+        timings,
+        model.scores,
+    )
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version being built: its database row (status building) and its directories."""
+
+    name: str
+    id: int
+    workdir: Path
+    final_dir: Path
+
+
+@contextmanager
+def new_version(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    params: dict,
+    collection: str,
+    num_topics: int,
+    parent_id: int | None = None,
+) -> Iterator[NewVersion]:
+    """Start a version under the build lock (one build at a time per data directory).
+
+    If the block raises (or is cancelled), the version is marked failed and its files removed;
+    the previous version keeps serving.
+    """
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive_build_lock(settings.models_dir):
         with sessions() as session:
             store.mark_stale_builds_failed(session)
             _remove_leftover_build_dirs(settings.models_dir)
@@ -139,60 +209,52 @@ def build(
             version_id = store.start_version(
                 session,
                 name=name,
-                params={
-                    "model": params.to_dict(),
-                    "index": asdict(index_params),
-                    "backbone": settings.backbone,
-                },
-                collection=str(imported.folder),
-                num_topics=params.num_topics,
+                params=params,
+                collection=collection,
+                num_topics=num_topics,
+                parent_id=parent_id,
             ).id
-
-        workdir = settings.models_dir / f"{BUILDING_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
-        final_dir = settings.models_dir / name
+        created = NewVersion(
+            name,
+            version_id,
+            settings.models_dir / f"{BUILDING_PREFIX}{name}-{uuid.uuid4().hex[:8]}",
+            settings.models_dir / name,
+        )
         try:
-            corpus = prepare_corpus(
-                imported.documents,
-                params,
-                TextProcessor(),
-                ImageVectorizer(load_backbone(settings), settings.cache_dir),
-                progress,
-                timings,
-            )
-            model = _train_and_write(workdir, corpus, params, index_params, progress, timings)
-            os.replace(workdir, final_dir)
-            started = time.perf_counter()
-            with sessions() as session:
-                store.finish_version(
-                    session,
-                    store.get_version(session, version_id),
-                    artifact_dir=str(final_dir),
-                    scores=model.scores,
-                    num_documents=len(corpus.documents),
-                    modalities={
-                        m: (float(params.modality_weights.get(m, 1.0)), len(model.phi[m].tokens))
-                        for m in model.phi
-                    },
-                    topics=topic_records(model, params, corpus.display_forms),
-                    documents=[
-                        store.DocumentRecord(d.id, d.text, list(d.tags), d.image_ref, h)
-                        for d, h in zip(corpus.documents, corpus.image_hashes, strict=True)
-                    ],
-                )
-                store.activate_version(session, version_id)
-            timings["store"] = time.perf_counter() - started
+            yield created
         except BaseException as error:
-            _abandon(sessions, version_id, error, workdir, final_dir)
+            _abandon(sessions, version_id, error, created.workdir, created.final_dir)
             raise
-    return BuildReport(
-        name,
-        version_id,
-        len(corpus.documents),
-        imported.problems,
-        corpus.junk_filtered,
-        timings,
-        model.scores,
-    )
+
+
+def publish(
+    sessions: sessionmaker[Session],
+    created: NewVersion,
+    *,
+    model: FittedModel,
+    params: ModelParams,
+    topics: list[store.TopicRecord],
+    documents: list[store.DocumentRecord],
+    activate: bool = True,
+) -> None:
+    """Move the complete directory into place, then mark the version ready (and active)."""
+    os.replace(created.workdir, created.final_dir)
+    with sessions() as session:
+        store.finish_version(
+            session,
+            store.get_version(session, created.id),
+            artifact_dir=str(created.final_dir),
+            scores=model.scores,
+            num_documents=len(documents),
+            modalities={
+                m: (float(params.modality_weights.get(m, 1.0)), len(model.phi[m].tokens))
+                for m in model.phi
+            },
+            topics=topics,
+            documents=documents,
+        )
+        if activate:
+            store.activate_version(session, created.id)
 
 
 def _train_and_write(
@@ -219,7 +281,7 @@ def _train_and_write(
     timings["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
+    thetas = document_thetas(model, params, corpus.tokens, params.modality_weights, progress)
     NeighborIndex(thetas, index_params).build().save(workdir / "index")
     timings["index"] = time.perf_counter() - started
     if progress:
@@ -229,7 +291,9 @@ def _train_and_write(
     return model
 
 
-def _abandon(sessions, version_id: int, error: BaseException, *directories: Path) -> None:
+def _abandon(
+    sessions: sessionmaker[Session], version_id: int, error: BaseException, *directories: Path
+) -> None:
     """Marks a failed build failed (unless it already became ready) and removes its files."""
     with sessions() as session:
         version = store.get_version(session, version_id)
@@ -260,10 +324,21 @@ def _remove_leftover_build_dirs(models_dir: Path) -> None:
 
 
 def document_thetas(
-    model: FittedModel, params: ModelParams, tokens: list[TokenCounts], weights
+    model: FittedModel,
+    params: ModelParams,
+    tokens: list[TokenCounts],
+    weights,
+    progress: ProgressCallback | None = None,
 ) -> np.ndarray:
-    """Every document's theta by the same inference queries use, so distances compare alike."""
-    return ThetaInferencer.from_params(model.phi, params).transform_many(tokens, weights)
+    """Every document's theta by the same inference queries use, so distances compare alike;
+    reports progress (stage ``thetas``) every ``THETA_CHUNK`` documents."""
+    inferencer = ThetaInferencer.from_params(model.phi, params)
+    chunks = []
+    for start in range(0, len(tokens), THETA_CHUNK):
+        chunks.append(inferencer.transform_many(tokens[start : start + THETA_CHUNK], weights))
+        if progress:
+            progress("thetas", start + len(chunks[-1]), len(tokens))
+    return np.vstack(chunks) if chunks else np.zeros((0, params.num_topics))
 
 
 def topic_records(
@@ -321,3 +396,140 @@ def write_version_files(
         "written_at": time.time(),
     }
     (directory / "version.json").write_text(json.dumps(manifest, indent=2))
+
+
+# --------------------------------------------------------------------------------------------------
+# Versions derived from another one: same documents, other weights or one more modality
+# --------------------------------------------------------------------------------------------------
+
+
+def load_corpus(directory: Path) -> PreparedCorpus:
+    """The documents and tokens a version was trained on, read back from its directory."""
+    records = [
+        json.loads(line) for line in (directory / "documents.jsonl").read_text().splitlines()
+    ]
+    return PreparedCorpus(
+        documents=[
+            Document(r["id"], r["text"], tuple(r["tags"]), Path(r["image"]) if r["image"] else None)
+            for r in records
+        ],
+        tokens=[{m: Counter(c) for m, c in r["tokens"].items()} for r in records],
+        image_hashes=[r["image_hash"] for r in records],
+        display_forms=json.loads((directory / "display.json").read_text()),
+        junk_filtered=[],
+    )
+
+
+def reindex_version(
+    settings: Settings,
+    parent: str,
+    weights: dict[str, float],
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version with the parent's phi and every document's theta re-inferred with
+    ``weights``; topics keep their labels (the topic space is the parent's)."""
+    return _derive(settings, parent, "reindex", weights, {}, progress, activate)
+
+
+def add_modality_version(
+    settings: Settings,
+    parent: str,
+    modality: str,
+    tokens: dict[str, Counter[str]],
+    weight: float,
+    retrain: bool,
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version with one more modality (``tokens`` by document id).
+
+    Without ``retrain`` only the new modality's phi is trained, every other matrix and every
+    document's theta stay exactly the parent's, and topics keep their labels. With ``retrain``
+    every matrix is trained anew and the topic space changes.
+    """
+    return _derive(
+        settings,
+        parent,
+        "retrain" if retrain else "frozen",
+        {modality: weight},
+        {modality: tokens},
+        progress,
+        activate,
+    )
+
+
+def _derive(
+    settings: Settings,
+    parent: str,
+    how: str,
+    weights: dict[str, float],
+    new_tokens: dict[str, dict[str, Counter[str]]],
+    progress: ProgressCallback | None,
+    activate: bool,
+) -> BuildReport:
+    sessions = store.open_database(settings.database_url)
+    with sessions() as session:
+        base = store.get_version(session, parent)
+        if base is None or base.status != "ready":
+            raise ValueError(f"there is no ready version {parent!r} to start from")
+        documents = store.version_documents(session, base.id)
+        old_topics = store.version_topics(session, base.id)
+    parent_dir = Path(base.artifact_dir)
+    parent_model = FittedModel.load(parent_dir / "model")
+    old_params = ModelParams.from_dict(base.params["model"])
+    params = replace(old_params, modality_weights={**old_params.modality_weights, **weights})
+    index_params = IndexParams(**base.params["index"])
+    corpus = load_corpus(parent_dir)
+    for modality, by_id in new_tokens.items():
+        if modality in parent_model.phi:
+            raise ValueError(f"version {base.name} already has modality {modality}")
+        for doc, bag in zip(corpus.documents, corpus.tokens, strict=True):
+            if by_id.get(doc.id):
+                bag[modality] = Counter(by_id[doc.id])
+    on_pass = (lambda n, total, _: progress("train", n, total)) if progress else None
+
+    with new_version(
+        settings,
+        sessions,
+        params={**base.params, "model": params.to_dict(), "derived": how},
+        collection=base.collection,
+        num_topics=params.num_topics,
+        parent_id=base.id,
+    ) as created:
+        created.workdir.mkdir(parents=True)
+        if how == "reindex":
+            model = parent_model
+        elif how == "frozen":
+            model = fit_with_frozen_phi(
+                corpus.tokens, params, created.workdir, parent_model.phi, on_pass
+            )
+        else:
+            model = fit(corpus.tokens, params, created.workdir, on_pass)
+        if how == "frozen":
+            shutil.copytree(parent_dir / "index", created.workdir / "index")
+        else:
+            thetas = document_thetas(
+                model, params, corpus.tokens, params.modality_weights, progress
+            )
+            NeighborIndex(thetas, index_params).build().save(created.workdir / "index")
+        if progress:
+            progress("index", 1, 1)
+        write_version_files(created.workdir, params, model, corpus)
+        shutil.rmtree(created.workdir / "batches", ignore_errors=True)
+        topics = topic_records(model, params, corpus.display_forms)
+        if how != "retrain":
+            topics = [
+                replace(topic, label=old.label, status=old.status, note=old.note)
+                for topic, old in zip(topics, old_topics, strict=True)
+            ]
+        publish(
+            sessions,
+            created,
+            model=model,
+            params=params,
+            topics=topics,
+            documents=documents,
+            activate=activate,
+        )
+    return BuildReport(created.name, created.id, len(documents), scores=model.scores)

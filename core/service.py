@@ -3,7 +3,8 @@
 Every query checks which version is active and reads its live modality weights from the metadata
 database (one cheap query), so an activation or a weight change made elsewhere reaches every
 session from its next query on. A newly active version is loaded once, under a lock; queries in
-flight keep the engine they started with.
+flight keep the engine they started with. Documents the junk filter hid are left out of every
+search; the hidden set is re-read only when its generation counter in the database changes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core import store
+from core.admin_tables import hidden_document_ids, hidden_generation
 from core.engine import Annotation, Query, SearchEngine, SearchResult
 from core.settings import Settings
 from core.text import TextProcessor
@@ -31,11 +35,19 @@ class NoActiveModel(RuntimeError):
 
 @dataclass(frozen=True)
 class ActiveModel:
-    """The engine of the active version and its live global weights at query time."""
+    """The engine of the active version, its live global weights and which documents search
+    may return (None: all) at query time."""
 
     engine: SearchEngine
     weights: dict[str, float]
     version: store.ModelVersion
+    allowed: np.ndarray | None = None
+    hidden_generation: int = 0
+
+    @property
+    def cache_key(self) -> tuple:
+        """Changes whenever an answer could: another version, live weights or hidden set."""
+        return self.version.name, tuple(sorted(self.weights.items())), self.hidden_generation
 
 
 class Service:
@@ -48,6 +60,7 @@ class Service:
         self.vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
+        self._allowed: tuple[tuple[str, int], np.ndarray | None] | None = None
 
     def active(self) -> ActiveModel:
         """The active version's engine (loading it if it changed) and its live weights."""
@@ -56,6 +69,7 @@ class Service:
             if version is None:
                 raise NoActiveModel()
             weights = store.modality_weights(session, version.id)
+            generation = hidden_generation(session)
             name, directory = version.name, version.artifact_dir
         engine = self._engine
         if engine is None or engine.version_name != name:
@@ -65,7 +79,21 @@ class Service:
                         Path(directory), name, self.processor, self.vectorizer
                     )
                 engine = self._engine
-        return ActiveModel(engine, weights, version)
+        allowed = self._allowed_rows(engine, generation)
+        return ActiveModel(engine, weights, version, allowed, generation)
+
+    def _allowed_rows(self, engine: SearchEngine, generation: int) -> np.ndarray | None:
+        """Rows of ``engine`` that are not hidden, cached per (version, hidden generation)."""
+        cached = self._allowed
+        if cached is not None and cached[0] == (engine.version_name, generation):
+            return cached[1]
+        with self.sessions() as session:
+            hidden = hidden_document_ids(session)
+        allowed = (
+            np.array([doc["id"] not in hidden for doc in engine.documents]) if hidden else None
+        )
+        self._allowed = ((engine.version_name, generation), allowed)
+        return allowed
 
     def search(
         self,
@@ -81,7 +109,7 @@ class Service:
         """
         started = time.perf_counter()
         active = self.active()
-        result = active.engine.search(query, k, _merged(active.weights, weights))
+        result = active.engine.search(query, k, _merged(active.weights, weights), active.allowed)
         result.latency_ms = (time.perf_counter() - started) * 1000
         if visitor is not None:
             with self.sessions() as session:

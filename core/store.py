@@ -368,6 +368,7 @@ class TopicRecord:
     label: str
     status: str = "normal"
     terms: list[TermRecord] = field(default_factory=list)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -447,6 +448,7 @@ def finish_version(
                 name=topic.name,
                 label=topic.label,
                 status=topic.status,
+                note=topic.note,
                 terms=[
                     TopicTerm(
                         modality=term.modality,
@@ -543,6 +545,36 @@ def get_version(session: Session, id_or_name: int | str) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.name == id_or_name))
 
 
+def delete_version(session: Session, version_id: int) -> str | None:
+    """Delete a version that is neither active nor building, with its topics, terms, modalities
+    and documents; returns its artifact directory, for the caller to remove.
+
+    Versions derived from it keep existing and lose their parent link.
+    """
+    version = session.get(ModelVersion, version_id, populate_existing=True)
+    if version is None:
+        raise ValueError(f"there is no model version with id {version_id}")
+    active = active_version(session)
+    if active is not None and active.id == version_id:
+        raise ValueError(f"version {version.name} is active; activate another one first")
+    if version.status == "building":
+        raise ValueError(f"version {version.name} is still building")
+    with _committing(session):
+        session.execute(
+            update(ModelVersion).where(ModelVersion.parent_id == version_id).values(parent_id=None)
+        )
+        session.delete(version)
+    return version.artifact_dir
+
+
+def version_documents(session: Session, version_id: int) -> list[DocumentRecord]:
+    """The documents of a version, as a derived version (same documents) hands them on."""
+    rows = session.scalars(
+        select(Document).where(Document.version_id == version_id).order_by(Document.id)
+    )
+    return [DocumentRecord(d.doc_id, d.text, list(d.tags), d.image, d.image_hash) for d in rows]
+
+
 # --------------------------------------------------------------------------------------------------
 # Modalities and topics
 # --------------------------------------------------------------------------------------------------
@@ -569,16 +601,26 @@ def set_modality_weight(session: Session, version_id: int, name: str, weight: fl
     Raises ``ValueError`` (and changes nothing) for a negative or non-finite weight or a modality
     the version doesn't have.
     """
-    _check_weight(weight)
+    set_modality_weights(session, version_id, {name: weight})
+
+
+def set_modality_weights(session: Session, version_id: int, weights: dict[str, float]) -> None:
+    """Change several weights of a version in one transaction, so no query sees half of them.
+
+    Raises ``ValueError`` (and changes nothing) as ``set_modality_weight`` does.
+    """
+    for weight in weights.values():
+        _check_weight(weight)
     with _committing(session):
-        result = session.execute(
-            update(VersionModality)
-            .where(VersionModality.version_id == version_id, VersionModality.name == name)
-            .values(weight=float(weight))
-        )
-        if result.rowcount != 1:
-            known = sorted(modality_weights(session, version_id))
-            raise ValueError(f"version {version_id} has no modality {name!r}; it has {known}")
+        for name, weight in weights.items():
+            result = session.execute(
+                update(VersionModality)
+                .where(VersionModality.version_id == version_id, VersionModality.name == name)
+                .values(weight=float(weight))
+            )
+            if result.rowcount != 1:
+                known = sorted(modality_weights(session, version_id))
+                raise ValueError(f"version {version_id} has no modality {name!r}; it has {known}")
 
 
 def version_topics(session: Session, version_id: int) -> list[Topic]:
@@ -663,3 +705,7 @@ def search_votes(session: Session, search_id: int) -> dict[str, int]:
         select(RelevanceVote.doc_id, RelevanceVote.vote).where(RelevanceVote.search_id == search_id)
     )
     return {doc_id: vote for doc_id, vote in rows}
+
+
+# The admin tables share Base; importing them here keeps Base.metadata complete wherever it is used.
+from core import admin_tables  # noqa: E402, F401

@@ -192,9 +192,39 @@ def fit(
 
     ``on_pass(pass_number, total_passes, scores)`` is called after every pass.
     """
-    modalities = sorted({m for doc in documents for m in doc if doc[m]})
+    return _fit(documents, params, workdir, on_pass, frozen={})
+
+
+def fit_with_frozen_phi(
+    documents: Sequence[TokenCounts],
+    params: ModelParams,
+    workdir: Path,
+    frozen: Mapping[str, Phi],
+    on_pass: PassCallback | None = None,
+) -> FittedModel:
+    """Trains only the phi of modalities not in ``frozen``; the frozen matrices stay exactly as
+    given, so the topic space does not change (the article's first way to add a modality).
+
+    BigARTM cannot freeze rows itself: the frozen rows are written into its phi before the first
+    pass and again after every pass (a pass replaces the matrix), so every E-step sees them. The
+    written matrix lives in a numpy buffer that BigARTM borrows, so the result carries no BigARTM
+    model (it would outlive the buffer).
+    """
+    return _fit(documents, params, workdir, on_pass, frozen)
+
+
+def _fit(
+    documents: Sequence[TokenCounts],
+    params: ModelParams,
+    workdir: Path,
+    on_pass: PassCallback | None,
+    frozen: Mapping[str, Phi],
+) -> FittedModel:
+    modalities = sorted({m for doc in documents for m in doc if doc[m]} | set(frozen))
     if not documents or not modalities:
         raise ValueError("cannot train on an empty collection")
+    if set(frozen) == set(modalities):
+        raise ValueError("every modality is frozen: there is nothing to train")
     batches_dir = workdir / "batches"
     write_batches(documents, batches_dir)
     vectorizer = artm.BatchVectorizer(data_path=str(batches_dir), data_format="batches")
@@ -212,10 +242,13 @@ def fit(
     _add_regularizers(model, params, modalities)
     _add_scores(model, params, modalities)
     model.initialize(dictionary=dictionary)
+    # BigARTM reads the attached buffer until the next pass replaces it: keep it referenced.
+    attached = _restore_frozen(model, frozen, params.topic_names)
 
     scores: list[dict] = []
     for number in range(1, params.passes + 1):
         model.fit_offline(vectorizer, num_collection_passes=1)
+        attached = _restore_frozen(model, frozen, params.topic_names)
         scores.append(_last_scores(model, modalities, number, params.passes))
         if on_pass is not None:
             on_pass(number, params.passes, scores[-1])
@@ -223,8 +256,38 @@ def fit(
     phi = {}
     for modality in modalities:
         matrix, tokens = _phi_of(model, modality, params.topic_names)
+        if modality in frozen:  # rows in the frozen matrix's order, so the arrays compare equal
+            position = {token: row for row, token in enumerate(tokens)}
+            tokens = list(frozen[modality].tokens)
+            matrix = matrix[[position[token] for token in tokens]]
         phi[modality] = Phi(tokens, matrix)
-    return FittedModel(topic_names=params.topic_names, phi=phi, scores=scores, artm_model=model)
+    del attached
+    return FittedModel(
+        topic_names=params.topic_names,
+        phi=phi,
+        scores=scores,
+        artm_model=None if frozen else model,
+    )
+
+
+def _restore_frozen(
+    model: artm.ARTM, frozen: Mapping[str, Phi], topic_names: list[str]
+) -> np.ndarray | None:
+    """Writes the frozen phi rows into BigARTM's phi (attached as a numpy buffer) and returns the
+    buffer, which must stay alive while BigARTM uses it."""
+    if not frozen:
+        return None
+    info, matrix = model.master.attach_model(model.model_pwt)
+    columns = [list(info.topic_name).index(name) for name in topic_names]
+    for row, (token, modality) in enumerate(zip(info.token, info.class_id, strict=True)):
+        phi = frozen.get(modality)
+        if phi is None:
+            continue
+        source = phi.index.get(token)
+        if source is None:
+            raise ValueError(f"token {token!r} of frozen modality {modality} has no phi row")
+        matrix[row, columns] = phi.matrix[source]
+    return matrix
 
 
 def theta_regularizer_taus(params: ModelParams) -> np.ndarray:

@@ -8,6 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st
 
+from admin.navigation import admin_sections
+
 PUBLIC_PAGES = [
     st.Page("pages/search.py", title="Search", icon=":material/search:", default=True),
     st.Page("pages/annotate.py", title="Annotate a photo", icon=":material/sell:"),
@@ -16,4 +18,5 @@ PUBLIC_PAGES = [
 ]
 
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
-st.navigation(PUBLIC_PAGES).run()
+# Admin pages are registered only for a signed-in user whose role allows them.
+st.navigation({"Topic search": PUBLIC_PAGES, **admin_sections(st.session_state)}).run()

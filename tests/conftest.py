@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from core.collection import Document, import_collection
 from core.pipeline import BuildReport, build
 from core.settings import BUILTIN_COLLECTION, Settings
+from core.topic_model import ModelParams
 
 HELD_OUT_EVERY = 10
 
@@ -79,3 +81,29 @@ def service(built):
     from core.service import Service
 
     return Service(built.settings)
+
+
+@pytest.fixture(scope="session")
+def small_template(tmp_path_factory, vision_cache) -> Settings:
+    """A small real build (120 documents, 10 topics) that admin tests copy before changing it."""
+    root = tmp_path_factory.mktemp("small")
+    collection = copy_collection(builtin_rows()[:120], root / "collection")
+    settings = settings_for(root / "data", vision_cache, collection)
+    build(settings, params=ModelParams(num_topics=10, passes=5))
+    return settings
+
+
+@pytest.fixture
+def deployment(small_template, tmp_path) -> Settings:
+    """A private copy of the small build: a test may activate, delete and derive versions."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(small_template.data_dir, data_dir, symlinks=True)
+    settings = Settings(data_dir=data_dir, collection=small_template.collection)
+    engine = sa.create_engine(settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE model_versions SET artifact_dir = replace(artifact_dir, :old, :new)"),
+            {"old": str(small_template.data_dir), "new": str(data_dir)},
+        )
+    engine.dispose()
+    return settings

@@ -67,6 +67,13 @@ TABLES = {
     "documents",
     "searches",
     "relevance_votes",
+    "users",
+    "sign_in_sessions",
+    "audit_log",
+    "document_labels",
+    "hidden_documents",
+    "hidden_generation",
+    "jobs",
 }
 
 

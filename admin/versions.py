@@ -1,0 +1,123 @@
+"""Model versions and live modality weights (data scientists).
+
+Weights set here are the active version's global weights: every session's next query reads them.
+Activation and rollback flip the single active-version row in one transaction; a query already
+running finishes on the engine it started with.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from admin.auth import action
+from core import store
+from core.admin_tables import User
+from core.topic_model import validate_weights
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """A version as the versions page lists it."""
+
+    id: int
+    name: str
+    status: str
+    active: bool
+    created_at: datetime
+    documents: int
+    topics: int
+    parent: str | None
+    derived: str
+    weights: dict[str, float]
+    scores: dict[str, Any]
+    params: dict[str, Any]
+    error: str | None
+
+
+def active_or_raise(session: Session) -> store.ModelVersion:
+    version = store.active_version(session)
+    if version is None:
+        raise ValueError("no model version is active: build one with `python -m core build`")
+    return version
+
+
+def version_rows(session: Session) -> list[VersionRow]:
+    """Every version, newest first, with its parameters and final scores."""
+    active = store.active_version(session)
+    versions = store.list_versions(session)
+    names = {version.id: version.name for version in versions}
+    return [
+        VersionRow(
+            id=version.id,
+            name=version.name,
+            status=version.status,
+            active=active is not None and version.id == active.id,
+            created_at=version.created_at,
+            documents=version.num_documents,
+            topics=version.num_topics,
+            parent=names.get(version.parent_id) if version.parent_id else None,
+            derived=version.params.get("derived", "build"),
+            weights=store.modality_weights(session, version.id),
+            scores=_final_scores(version.scores),
+            params=version.params,
+            error=version.error,
+        )
+        for version in reversed(versions)
+    ]
+
+
+def _final_scores(scores: Any) -> dict[str, Any]:
+    """The last pass's perplexity and sparsity (a build stores one dict per pass)."""
+    last = scores[-1] if isinstance(scores, list) and scores else {}
+    return {k: round(v, 4) for k, v in last.items() if isinstance(v, float)}
+
+
+@action("weights")
+def apply_live_weights(session: Session, user: User, weights: dict[str, float]) -> None:
+    """Set the active version's global weights; all of them or, on bad input, none."""
+    version = active_or_raise(session)
+    known = store.modality_weights(session, version.id)
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ValueError(f"version {version.name} has no modality {unknown}; it has {list(known)}")
+    validate_weights(weights)
+    if not any(weights.get(name, weight) > 0 for name, weight in known.items()):
+        raise ValueError("at least one modality needs a weight above 0")
+    store.set_modality_weights(session, version.id, weights)
+
+
+@action("versions")
+def activate(session: Session, user: User, version_name: str) -> None:
+    version = store.get_version(session, version_name)
+    if version is None:
+        raise ValueError(f"there is no version {version_name!r}")
+    store.activate_version(session, version.id)
+
+
+@action("versions")
+def roll_back(session: Session, user: User) -> str:
+    """Activate the version the active one was made from, else the newest older ready one."""
+    current = active_or_raise(session)
+    ready = [v for v in store.list_versions(session) if v.status == "ready" and v.id < current.id]
+    parent = next((v for v in ready if v.id == current.parent_id), None)
+    target = parent or (ready[-1] if ready else None)
+    if target is None:
+        raise ValueError(f"there is no ready version before {current.name} to roll back to")
+    store.activate_version(session, target.id)
+    return target.name
+
+
+@action("versions")
+def delete_version(session: Session, user: User, version_name: str) -> None:
+    """Delete an inactive version from the database, then its files."""
+    version = store.get_version(session, version_name)
+    if version is None:
+        raise ValueError(f"there is no version {version_name!r}")
+    directory = store.delete_version(session, version.id)
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,195 @@
+"""The admin pages, driven headless with AppTest: nobody reaches them without signing in, and a
+signed-in user sees and uses only what their role allows."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from admin import auth
+from admin.jobs import recent_jobs
+from admin.junk_filter import document_labels
+from admin.navigation import ADMIN_PAGES, visible_admin_pages
+from admin.ui import TOKEN_KEY
+from admin.versions import apply_live_weights
+from core import store
+from core.settings import REPO_ROOT
+
+APP = str(REPO_ROOT / "streamlit_app" / "app.py")
+PAGE_FILES = [file for file, *_ in ADMIN_PAGES]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def sessions(deployment, monkeypatch):
+    monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(deployment.data_dir))
+    from streamlit_app.state import get_service
+
+    get_service.clear()
+    sessions = store.open_database(deployment.database_url)
+    with sessions() as session:
+        auth.add_user(session, "anna", "admin", PASSWORD, by="test")
+        auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
+    return sessions
+
+
+def token_of(sessions, name: str) -> str:
+    with sessions() as session:
+        return auth.sign_in(session, name, PASSWORD)
+
+
+def app_signed_in_as(sessions, name: str | None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    if name is not None:
+        app.session_state[TOKEN_KEY] = token_of(sessions, name)
+    return app.run()
+
+
+def titles(state: dict) -> set[str]:
+    return {title for _, title, *_ in visible_admin_pages(state)}
+
+
+def test_the_menu_lists_admin_pages_only_for_the_roles_that_may_use_them(sessions):
+    assert titles({}) == titles({TOKEN_KEY: "forged"}) == set()
+    assert titles({TOKEN_KEY: token_of(sessions, "mia")}) == {"Topic review", "Junk filter"}
+    assert titles({TOKEN_KEY: token_of(sessions, "anna")}) == {t for _, t, *_ in ADMIN_PAGES}
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_an_anonymous_session_cannot_open_an_admin_page(sessions, page):
+    app = app_signed_in_as(sessions, None)
+
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app.switch_page(f"../admin/pages/{page}")
+
+    direct = AppTest.from_file(str(REPO_ROOT / "admin" / "pages" / page), default_timeout=60).run()
+    assert not direct.exception
+    assert "staff only" in direct.error[0].value
+    assert not direct.title and not direct.button
+
+
+def test_a_moderator_cannot_open_the_model_pages_even_by_running_them(sessions):
+    app = app_signed_in_as(sessions, "mia")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app.switch_page("../admin/pages/weights.py")
+
+    direct = AppTest.from_file(str(REPO_ROOT / "admin" / "pages" / "versions.py"))
+    direct.session_state[TOKEN_KEY] = token_of(sessions, "mia")
+    direct.run()
+    assert "staff only" in direct.error[0].value and not direct.title
+
+
+def test_signing_in_with_a_wrong_password_shows_an_error_and_no_admin_pages(sessions):
+    app = app_signed_in_as(sessions, None).switch_page("../admin/pages/account.py").run()
+    app.text_input[0].input("anna")
+    app.text_input[1].input("wrong password")
+    app.button[0].click().run()
+
+    assert "wrong name or password" in app.error[0].value
+    assert TOKEN_KEY not in app.session_state
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app.switch_page("../admin/pages/weights.py")
+
+
+def test_an_admin_signs_in_and_switches_a_modality_off_live(sessions):
+    app = app_signed_in_as(sessions, None).switch_page("../admin/pages/account.py").run()
+    app.text_input[0].input("anna")
+    app.text_input[1].input(PASSWORD)
+    app.button[0].click().run()
+    assert "Signed in as anna (admin)" in app.success[0].value
+
+    app.switch_page("../admin/pages/weights.py").run()
+    assert app.title[0].value == "Modality weights"
+    next(box for box in app.number_input if box.label == "@visual").set_value(0.0)
+    next(button for button in app.button if button.label == "Apply live").click().run()
+
+    assert not app.exception and "Applied" in app.success[0].value
+    with sessions() as session:
+        version = store.active_version(session)
+        assert store.modality_weights(session, version.id)["@visual"] == 0.0
+        entry = auth.audit_log(session)[0]
+    assert (entry.user_name, entry.action, entry.outcome) == ("anna", "apply_live_weights", "ok")
+
+
+def test_a_moderator_relabels_a_topic_on_the_review_page(sessions):
+    app = app_signed_in_as(sessions, "mia").switch_page("../admin/pages/review_topics.py").run()
+    assert not app.exception
+    first = app.expander[0]
+    first.text_input[0].input("Monuments of the world")
+    first.selectbox[0].set_value("junk")
+    first.button[0].click().run()
+
+    assert not app.exception
+    with sessions() as session:
+        version = store.active_version(session)
+        topic = store.version_topics(session, version.id)[0]
+    assert (topic.label, topic.status) == ("Monuments of the world", "junk")
+
+
+@pytest.mark.parametrize("page", ["versions.py", "add_modality.py", "junk_filter.py"])
+def test_the_other_admin_pages_render_for_an_admin(sessions, page):
+    app = app_signed_in_as(sessions, "anna").switch_page(f"../admin/pages/{page}").run()
+
+    assert not app.exception
+    assert app.title
+
+
+def test_a_moderator_labels_a_document_from_the_review_queue(sessions):
+    app = app_signed_in_as(sessions, "mia").switch_page("../admin/pages/junk_filter.py").run()
+    first = app.caption[1].value.split(" · ")[0]  # the first queued document's id
+
+    next(button for button in app.button if button.label == "Unwanted").click().run()
+
+    assert not app.exception
+    with sessions() as session:
+        assert document_labels(session) == {first: "unwanted"}
+    assert any("An admin trains" in info.value for info in app.info)
+
+
+def test_an_admin_uploads_a_modality_file_sees_its_problems_and_starts_training(sessions):
+    with sessions() as session:
+        version = store.active_version(session)
+        documents = store.version_documents(session, version.id)
+    lines = [json.dumps({"id": d.doc_id, "tokens": [f"cat-{d.tags[0]}"]}) for d in documents]
+    content = "\n".join([*lines, '{"id": "nope", "tokens": ["x"]}']).encode()
+    app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/add_modality.py").run()
+
+    app.text_input[0].input("@category")
+    app.get("file_uploader")[0].set_value(("cats.jsonl", content, "application/json")).run()
+    assert "unknown document id 'nope'" in app.text[0].value
+    next(button for button in app.button if button.label == "Start").click().run()
+
+    assert not app.exception and "Started" in app.success[0].value
+    with sessions() as session:
+        job = recent_jobs(session)[0]
+    deadline = time.monotonic() + 120
+    while job.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        with sessions() as session:
+            job = recent_jobs(session)[0]
+    assert (job.status, job.error) == ("done", None)
+    with sessions() as session:
+        assert "@category" in store.modality_weights(session, store.active_version(session).id)
+
+
+def test_a_live_weight_reaches_two_visitor_sessions_from_their_next_query(sessions):
+    def visitor_search(app: AppTest, text: str) -> list[str]:
+        app.text_input[0].input(text)
+        app.button[0].click().run()
+        assert not app.exception
+        return [element.value for element in app.text]
+
+    first, second = app_signed_in_as(sessions, None), app_signed_in_as(sessions, None)
+    # "bird" and "birds" are the same tokens; two texts because a page reuses a text's answer.
+    before = [visitor_search(first, "bird"), visitor_search(second, "birds")]
+    with sessions() as session:
+        admin = auth.find_user(session, "anna")
+        apply_live_weights(session, admin, {"@tag": 0.0})
+
+    after = [visitor_search(first, "birds"), visitor_search(second, "bird")]
+
+    assert before[0] == before[1] and after[0] == after[1]
+    assert after[0] != before[0]
