@@ -55,9 +55,10 @@ if query.is_empty():
 
 
 def answer(query: Query, overrides: dict[str, float], k: int) -> SearchResult:
-    """The search for this query, weights and size; repeated only when one of them changes."""
+    """The search for this query, weights and size, repeated only when one of them or the
+    model (version, live weights, hidden documents) changes, not on every rerun (e.g. a vote)."""
     image_key = hashlib.sha256(query.image).hexdigest() if query.image else None
-    key = (query.text, image_key, tuple(sorted(overrides.items())), k, active.version.name)
+    key = (query.text, image_key, tuple(sorted(overrides.items())), k, active.cache_key)
     cached = st.session_state.get("answer")
     if cached is None or cached[0] != key:
         result = service.search(query, k, overrides, visitor=visitor_id())
