@@ -1,4 +1,4 @@
-"""Command line: ``python -m core build|search|annotate|topics|models|bench-index``.
+"""Command line: ``python -m core build|search|annotate|topics|models|eval|bench|bench-index``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
 and problems go to stderr.
@@ -17,7 +17,7 @@ from core import store
 from core.engine import Query
 from core.inference import NothingRecognized
 from core.service import NoActiveModel, Service
-from core.settings import Settings, load_settings
+from core.settings import REPO_ROOT, Settings, load_settings
 from core.topic_model import validate_weights
 from core.vision import ImageError
 
@@ -133,6 +133,26 @@ def _parser() -> argparse.ArgumentParser:
     bench_model.add_argument("--photos", type=_positive, default=128)
     bench_model.add_argument("--repeats", type=_positive, default=20)
     bench_model.set_defaults(handler=_bench_model)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="annotation and search quality against baselines (writes reports/eval.md)",
+        description="Train on the benchmark collection's training split, query with its test "
+        "documents, compare with baselines and write reports/eval.md (see core/eval.py).",
+    )
+    evaluate.add_argument(
+        "--collection",
+        type=Path,
+        help="benchmark collection (default: DATA_DIR/benchmark/collection, built by "
+        "scripts/build_benchmark_collection.py)",
+    )
+    evaluate.add_argument(
+        "--sweep",
+        action="store_true",
+        help="first sweep model settings on the validation split (writes reports/sweep.json)",
+    )
+    evaluate.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    evaluate.set_defaults(handler=_eval)
 
     bench = commands.add_parser(
         "bench-index",
@@ -376,6 +396,22 @@ def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps({"active": name}))
     else:
         print(f"activated {name}")
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from core.eval import evaluate_and_report
+    from core.vision import ImageVectorizer, load_backbone
+
+    report = evaluate_and_report(
+        args.collection or settings.data_dir / "benchmark" / "collection",
+        args.reports,
+        settings.data_dir / "eval",
+        ImageVectorizer(load_backbone(settings), settings.cache_dir),
+        run_sweep=args.sweep,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {report}")
     return 0
 
 
