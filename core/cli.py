@@ -127,11 +127,18 @@ def _parser() -> argparse.ArgumentParser:
 
     bench_model = commands.add_parser(
         "bench",
-        help="query latency and vectorization throughput of the active model",
-        description="Query latency p50/p99 (text, photo, both) and vectorizer vs raw predict.",
+        help="performance benchmark (writes reports/bench.md)",
+        description="Text, vectorization and training throughput, query latency on the "
+        "built-in collection and on synthetic thetas, index configurations (see core/bench.py).",
     )
-    bench_model.add_argument("--photos", type=_positive, default=128)
-    bench_model.add_argument("--repeats", type=_positive, default=20)
+    bench_model.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(100_000, 1_000_000),
+        help="synthetic collection sizes, comma-separated (default: 100000,1000000)",
+    )
+    bench_model.add_argument("--queries", type=_positive, default=200, help="queries per kind")
+    bench_model.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     bench_model.set_defaults(handler=_bench_model)
 
     evaluate = commands.add_parser(
@@ -191,6 +198,10 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(_positive(part) for part in text.split(","))
 
 
 def _progress_printer() -> callable:
@@ -416,9 +427,16 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
-    from core.bench import run_benchmark
+    from core.bench import benchmark_and_report
 
-    print(json.dumps(run_benchmark(Service(settings), args.photos, args.repeats), indent=2))
+    report = benchmark_and_report(
+        settings,
+        args.reports,
+        args.sizes,
+        args.queries,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {report}")
     return 0
 
 
