@@ -44,7 +44,17 @@ from core.vision import VISUAL, ImageVectorizer
 ANNOTATED = (TAG, TEXT)
 ANNOTATION_SIZE = 5
 NEIGHBOURS = 5  # training photos whose tokens JEC transfers
-ARTICLE_PARAMS = ModelParams(num_topics=50, modality_weights={TEXT: 1.0, TAG: 1.0, VISUAL: 1.0})
+# The article: about 50 topics, "a hundred or two" visual words from a "series of logarithmic
+# transforms", no modality weights or regularizers stated (so BigARTM's defaults).
+ARTICLE_PARAMS = ModelParams(
+    num_topics=50,
+    modality_weights={TEXT: 1.0, TAG: 1.0, VISUAL: 1.0},
+    sparse_phi_tau=0.0,
+    sparse_theta_tau=0.0,
+    decorrelation_tau=0.0,
+    visual_samples=200,
+    flattening_strength=2,
+)
 Progress = Callable[[str], None]
 
 
