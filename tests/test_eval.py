@@ -25,9 +25,11 @@ from core.eval import (
     retrieval_scores,
     target_ranks,
     transfer_labels,
+    with_setting,
 )
 from core.settings import Settings
 from core.text import TextProcessor
+from core.topic_model import ModelParams
 from core.vision import ImageVectorizer, load_backbone
 from tests.conftest import builtin_rows, copy_collection
 
@@ -88,6 +90,13 @@ def test_baselines_rank_tokens_as_described():
     frequency = Counter({"sky": 9, "cat": 5, "dog": 4, "grass": 3, "tree": 1})
     neighbours = [{"cat", "sky"}, {"tree", "grass"}, {"grass", "dog"}]
     assert transfer_labels(neighbours, frequency, k=4) == ["sky", "cat", "grass", "dog"]
+
+
+def test_a_swept_setting_changes_only_itself():
+    params = ModelParams()
+    weighted = with_setting(params, "@visual weight", 0.5)
+    assert weighted.modality_weights == {**params.modality_weights, "@visual": 0.5}
+    assert with_setting(params, "num_topics", 50) == ModelParams(num_topics=50)
 
 
 @pytest.fixture(scope="module")
