@@ -557,6 +557,11 @@ def _sweep_section(record: dict | None, defaults: dict) -> list[str]:
             f"{row['text_to_image_recall@10']:.3f} | {row['image_to_image_map@10']:.3f} |"
         )
     lines.append("")
+    edges = _best_at_grid_edge(record["rows"])
+    if edges:
+        lines.append(
+            f"Best at the edge of its grid (the optimum may lie beyond): {', '.join(edges)}."
+        )
     if changed:
         lines.append(f"The best setting differs from the current defaults in: {changed}.")
     else:
@@ -589,3 +594,14 @@ def evaluate_and_report(
     report = reports / "eval.md"
     report.write_text(render_report(results, record, command))
     return report
+
+
+def _best_at_grid_edge(rows: list[dict]) -> list[str]:
+    """'setting=value' for every swept setting whose best value is its grid's first or last."""
+    edges = []
+    for setting in dict.fromkeys(row["setting"] for row in rows):
+        tried = [row for row in rows if row["setting"] == setting]
+        best = max(tried, key=lambda row: row["objective"])
+        if len(tried) > 1 and best["value"] in (tried[0]["value"], tried[-1]["value"]):
+            edges.append(f"{setting}={best['value']}")
+    return edges
