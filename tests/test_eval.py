@@ -126,6 +126,7 @@ def test_neighbour_baseline_finds_a_training_photo_itself_first(tiny_benchmark):
     # then each photo's nearest neighbour is itself, so its own single tag comes first
     assert scores["annotation"][TAG]["precision_per_image"] == pytest.approx(1 / 5)
     assert scores["annotation"][TAG]["recall"] == 1.0
+    assert scores["nearest_has_same_tags"] == 1.0
     # and image -> image finds the other mammals (the only photos sharing a tag) among the top 10
     assert 0 < scores["image_to_image_map@10"] <= 1
 
