@@ -322,6 +322,13 @@ def _targets(results: dict) -> list[str]:
             f"- Text query p50 <= 10 ms at 100,000 documents ({row['index']}): "
             f"{p50} ms: **{verdict}**."
         )
+    for row in results["latency_scaled"]:
+        recall = row["recall@10"]
+        verdict = "met" if recall >= 0.99 else f"missed by {0.99 - recall:.4f}"
+        lines.append(
+            f"- Recall@10 >= 0.99 for the default index ({row['index']}) at "
+            f"{row['documents']:,} documents: {recall}: **{verdict}**."
+        )
     default = IndexParams()
     for row in results["index"]:
         is_default = row["method"] == "exact" or (

@@ -1,12 +1,14 @@
 """Nearest documents by L1 (Manhattan) distance between topic vectors.
 
 Two ways, one interface. ``exact`` scans all document thetas with numpy: memory-bound, its cost
-grows with documents x topics (about 1 ms at 689 x 200, tens of ms at 100,000 x 200), recall 1 by
-construction. ``annoy`` builds random-projection trees (metric 'manhattan'); it pays off only for
-large collections, and only with enough trees and a deep enough search (``search_k``) to keep
-recall@10 >= 0.99 against the exact scan: at 100,000 x 200, 100 trees and search_k = 5000 per
-result gave 0.9955, 50 trees and 2000 gave 0.956 (`python -m core bench-index`). ``auto`` picks
-exact while documents x topics stays below ``ANNOY_THRESHOLD``.
+grows with documents x topics (a few ms at 689 x 300, about 40 ms at 100,000 x 300), recall 1
+by construction; it scans in chunks of rows so its temporary array stays small. ``annoy`` builds
+random-projection trees (metric 'manhattan'); it pays off only for large collections, and only
+with enough trees and a deep enough search (``search_k``) to keep recall@10 >= 0.99 against the
+exact scan: at 100,000 x 300 (the default topics), 100 trees and search_k = 10,000 per result
+gave 0.9955 at about 15 ms a query, 5,000 per result only 0.9745 (`python -m core bench-index
+--topics 300`; reports/bench.md). ``auto`` picks exact while documents x topics stays below
+``ANNOY_THRESHOLD``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ EXACT_CHUNK_ROWS = 8192
 class IndexParams:
     method: str = "auto"
     n_trees: int = 100
-    search_k_per_result: int = 5000
+    search_k_per_result: int = 10_000
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -19,6 +19,7 @@ CONFIGURATIONS = (
     IndexParams(method="exact"),
     IndexParams(method="annoy", n_trees=10, search_k_per_result=100),
     IndexParams(method="annoy", n_trees=50, search_k_per_result=2000),
+    IndexParams(method="annoy", n_trees=100, search_k_per_result=5000),
     IndexParams(method="annoy"),
 )
 

@@ -108,7 +108,7 @@ def test_report_states_missed_targets_and_by_how_much():
             {
                 "method": "annoy",
                 "n_trees": 100,
-                "search_k_per_result": 5000,
+                "search_k_per_result": 10_000,
                 "documents": 100_000,
                 "topics": 5,
                 "recall@10": 0.98,
