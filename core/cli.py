@@ -1,4 +1,4 @@
-"""Command line: ``python -m core build|search|annotate|topics|models|users|bench-index``.
+"""Command line: ``python -m core build|search|annotate|topics|models|users|eval|bench``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
 and problems go to stderr.
@@ -20,7 +20,7 @@ from core.admin_tables import ROLES
 from core.engine import Query
 from core.inference import NothingRecognized
 from core.service import NoActiveModel, Service
-from core.settings import Settings, load_settings
+from core.settings import REPO_ROOT, Settings, load_settings
 from core.topic_model import validate_weights
 from core.vision import ImageError
 
@@ -155,12 +155,39 @@ def _parser() -> argparse.ArgumentParser:
 
     bench_model = commands.add_parser(
         "bench",
-        help="query latency and vectorization throughput of the active model",
-        description="Query latency p50/p99 (text, photo, both) and vectorizer vs raw predict.",
+        help="performance benchmark (writes reports/bench.md)",
+        description="Text, vectorization and training throughput, query latency on the "
+        "built-in collection and on synthetic thetas, index configurations (see core/bench.py).",
     )
-    bench_model.add_argument("--photos", type=_positive, default=128)
-    bench_model.add_argument("--repeats", type=_positive, default=20)
+    bench_model.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(100_000, 1_000_000),
+        help="synthetic collection sizes, comma-separated (default: 100000,1000000)",
+    )
+    bench_model.add_argument("--queries", type=_positive, default=200, help="queries per kind")
+    bench_model.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     bench_model.set_defaults(handler=_bench_model)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="annotation and search quality against baselines (writes reports/eval.md)",
+        description="Train on the benchmark collection's training split, query with its test "
+        "documents, compare with baselines and write reports/eval.md (see core/eval.py).",
+    )
+    evaluate.add_argument(
+        "--collection",
+        type=Path,
+        help="benchmark collection (default: DATA_DIR/benchmark/collection, built by "
+        "scripts/build_benchmark_collection.py)",
+    )
+    evaluate.add_argument(
+        "--sweep",
+        action="store_true",
+        help="first sweep model settings on the validation split (writes reports/sweep.json)",
+    )
+    evaluate.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    evaluate.set_defaults(handler=_eval)
 
     bench = commands.add_parser(
         "bench-index",
@@ -199,6 +226,10 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(_positive(part) for part in text.split(","))
 
 
 def _progress_printer() -> callable:
@@ -454,10 +485,33 @@ def _users_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
-    from core.bench import run_benchmark
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from core.eval import evaluate_and_report
+    from core.vision import ImageVectorizer, load_backbone
 
-    print(json.dumps(run_benchmark(Service(settings), args.photos, args.repeats), indent=2))
+    report = evaluate_and_report(
+        args.collection or settings.data_dir / "benchmark" / "collection",
+        args.reports,
+        settings.data_dir / "eval",
+        ImageVectorizer(load_backbone(settings), settings.cache_dir),
+        run_sweep=args.sweep,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {report}")
+    return 0
+
+
+def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
+    from core.bench import benchmark_and_report
+
+    report = benchmark_and_report(
+        settings,
+        args.reports,
+        args.sizes,
+        args.queries,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {report}")
     return 0
 
 

@@ -1,12 +1,14 @@
 """Nearest documents by L1 (Manhattan) distance between topic vectors.
 
 Two ways, one interface. ``exact`` scans all document thetas with numpy: memory-bound, its cost
-grows with documents x topics (about 1 ms at 689 x 200, tens of ms at 100,000 x 200), recall 1 by
-construction. ``annoy`` builds random-projection trees (metric 'manhattan'); it pays off only for
-large collections, and only with enough trees and a deep enough search (``search_k``) to keep
-recall@10 >= 0.99 against the exact scan: at 100,000 x 200, 100 trees and search_k = 5000 per
-result gave 0.9955, 50 trees and 2000 gave 0.956 (`python -m core bench-index`). ``auto`` picks
-exact while documents x topics stays below ``ANNOY_THRESHOLD``.
+grows with documents x topics (a few ms at 689 x 300, about 40 ms at 100,000 x 300), recall 1
+by construction; it scans in chunks of rows so its temporary array stays small. ``annoy`` builds
+random-projection trees (metric 'manhattan'); it pays off only for large collections, and only
+with enough trees and a deep enough search (``search_k``) to keep recall@10 >= 0.99 against the
+exact scan: at 100,000 x 300 (the default topics), 100 trees and search_k = 10,000 per result
+gave 0.9955 at about 15 ms a query, 5,000 per result only 0.9745 (`python -m core bench-index
+--topics 300`; reports/bench.md). ``auto`` picks exact while documents x topics stays below
+``ANNOY_THRESHOLD``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from annoy import AnnoyIndex
 
 ANNOY_THRESHOLD = 2_000_000  # documents x topics
 METHODS = ("auto", "exact", "annoy")
+EXACT_CHUNK_ROWS = 8192
 
 
 @dataclass(frozen=True)
 class IndexParams:
     method: str = "auto"
     n_trees: int = 100
-    search_k_per_result: int = 5000
+    search_k_per_result: int = 10_000
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -78,7 +81,7 @@ class NeighborIndex:
         return self._query_exact(theta, k, allowed)
 
     def _query_exact(self, theta, k, allowed):
-        distances = np.abs(self.thetas - theta).sum(axis=1)
+        distances = l1_to_rows(self.thetas, theta)
         if allowed is not None:
             distances = np.where(allowed, distances, np.inf)
         k = min(k, int(np.isfinite(distances).sum()))
@@ -118,6 +121,17 @@ class NeighborIndex:
             index._annoy = AnnoyIndex(index.thetas.shape[1], "manhattan")
             index._annoy.load(str(directory / "index.ann"))
         return index
+
+
+def l1_to_rows(rows: np.ndarray, vector: np.ndarray, chunk: int = EXACT_CHUNK_ROWS) -> np.ndarray:
+    """L1 distance from ``vector`` to every row, ``chunk`` rows at a time: the temporary
+    difference array stays a few MB instead of a copy of the whole matrix (800 MB at 1M x 200)."""
+    distances = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), chunk):
+        np.abs(rows[start : start + chunk] - vector).sum(
+            axis=1, out=distances[start : start + chunk]
+        )
+    return distances
 
 
 def recall_at_k(index: NeighborIndex, queries: np.ndarray, k: int = 10) -> float:

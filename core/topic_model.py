@@ -34,17 +34,16 @@ class ModelParams:
     smoothed so they soak up common words. Modality weights multiply token counts: `@visual` has
     a few hundred sampled tokens per document against a handful of words, so its weight is small.
 
-    The defaults suit the built-in collection (689 short bilingual captions): a sweep over
-    topics, weights and coefficients there (top-5 caption precision of animal queries, held-out
-    tag annotation) found many small topics best and sparsing or decorrelation harmful, since
-    most words occur in fewer than five documents. Larger collections want fewer topics per
-    document and negative sparsing coefficients.
+    The defaults are the best setting of the sweep in ``reports/eval.md`` (``python -m core eval
+    --sweep``, on the validation part of the 5,337-document benchmark collection): many small
+    topics and a very small `@visual` weight; sparsing phi or theta hurt there, as it did on the
+    built-in collection, since most words occur in few documents.
     """
 
-    num_topics: int = 200
+    num_topics: int = 300
     num_background_topics: int = 2
     modality_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"@text": 1.0, "@tag": 1.0, "@visual": 0.02}
+        default_factory=lambda: {"@text": 1.0, "@tag": 1.0, "@visual": 0.005}
     )
     passes: int = 40
     document_passes: int = 10

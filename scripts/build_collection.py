@@ -75,7 +75,7 @@ class Document:
 
     id: str
     en: str
-    ru: str
+    ru: str  # "" where the source has no Russian text
     tags: list[str]
     jpeg: bytes
     source_package: str
@@ -89,14 +89,24 @@ class Document:
 # --------------------------------------------------------------------------- packages
 
 
-def fetch_packages(work: Path) -> dict[str, tuple[Path, str]]:
-    """Download and unpack the source packages; return {package: (unpacked root, version)}."""
+def fetch_packages(work: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, tuple[Path, str]]:
+    """Download and unpack the source packages; return {package: (unpacked root, version)}.
+
+    A package neither in ``work`` nor downloadable stops the script with its name, so a machine
+    without the Debian archive knows exactly which ``.deb`` files to put into ``work``.
+    """
     work.mkdir(parents=True, exist_ok=True)
-    missing = [pkg for pkg in PACKAGES if not sorted(work.glob(f"{pkg}_*.deb"))]
+    missing = [pkg for pkg in packages if not sorted(work.glob(f"{pkg}_*.deb"))]
     if missing:
-        subprocess.run(["apt-get", "download", *missing], cwd=work, check=True)
+        try:
+            subprocess.run(["apt-get", "download", *missing], cwd=work, check=True)
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise SystemExit(
+                f"missing Debian packages: {', '.join(missing)} ({error}); run "
+                f"'apt-get download {' '.join(missing)}' in {work} or copy their .deb files there"
+            ) from None
     result = {}
-    for pkg in PACKAGES:
+    for pkg in packages:
         deb = sorted(work.glob(f"{pkg}_*.deb"))[-1]
         root = work / pkg
         if not root.is_dir():
@@ -171,8 +181,10 @@ def read_tux_text(txt: Path) -> tuple[str, str | None]:
     return english, russian or None
 
 
-def tux_documents(root: Path, version: str) -> tuple[list[Document], Counter[str]]:
-    """All PNG stamps with an English and a Russian description, except symbol sets."""
+def tux_documents(
+    root: Path, version: str, require_russian: bool = True
+) -> tuple[list[Document], Counter[str]]:
+    """All PNG stamps with an English (and, if required, a Russian) description, except symbols."""
     stamps = root / "usr/share/tuxpaint/stamps"
     docs: list[Document] = []
     skipped: Counter[str] = Counter()
@@ -186,7 +198,10 @@ def tux_documents(root: Path, version: str) -> tuple[list[Document], Counter[str
             skipped["no description"] += 1
             continue
         english, russian = read_tux_text(txt)
-        if not english or russian is None:
+        if not english:
+            skipped["no English text"] += 1
+            continue
+        if russian is None and require_russian:
             skipped["no Russian text"] += 1
             continue
         folders = list(rel.parent.parts)
@@ -199,7 +214,7 @@ def tux_documents(root: Path, version: str) -> tuple[list[Document], Counter[str
             Document(
                 id="tux-" + slug("/".join([*folders, png.stem])),
                 en=english,
-                ru=russian,
+                ru=russian or "",
                 tags=tags,
                 jpeg=jpeg,
                 source_package=TUX_PACKAGE,
@@ -468,7 +483,7 @@ MANIFEST_COLUMNS = (
 )
 
 
-def write_collection(docs: list[Document], out: Path) -> int:
+def write_collection(docs: list[Document], out: Path, licenses_md: str = LICENSES_MD) -> int:
     """Write images, documents.jsonl, MANIFEST.csv and LICENSES.md; return the total bytes."""
     images = out / "images"
     if images.exists():
@@ -486,7 +501,7 @@ def write_collection(docs: list[Document], out: Path) -> int:
             record = {
                 "id": doc.id,
                 "image": file,
-                "text": f"{doc.en} {doc.ru}",
+                "text": " ".join(filter(None, (doc.en, doc.ru))),
                 "tags": doc.tags,
                 "lang_text": {"en": doc.en, "ru": doc.ru},
             }
@@ -503,7 +518,7 @@ def write_collection(docs: list[Document], out: Path) -> int:
                     doc.kind,
                 ]
             )
-    (out / "LICENSES.md").write_text(LICENSES_MD, encoding="utf-8")
+    (out / "LICENSES.md").write_text(licenses_md, encoding="utf-8")
     return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
 
 

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core import store
 from core.explain import visible_topics
 from core.settings import REPO_ROOT
+from core.topic_model import ModelParams
 from streamlit_app.widgets import escape_markdown
 
 APP = str(REPO_ROOT / "streamlit_app" / "app.py")
@@ -96,7 +97,9 @@ def test_moving_a_weight_slider_changes_the_ranking_for_this_visitor_only(app, s
     assert app.session_state["weight_overrides"] == {"@visual": 1.0}
     with service.sessions() as session:
         version = store.active_version(session)
-        assert store.modality_weights(session, version.id)["@visual"] == pytest.approx(0.02)
+        assert store.modality_weights(session, version.id)["@visual"] == pytest.approx(
+            ModelParams().modality_weights["@visual"]
+        )
 
 
 def test_show_more_adds_a_page_of_results(app):
@@ -120,7 +123,11 @@ def test_a_vote_is_stored_with_the_search_it_judges(app, service):
         votes = store.search_votes(session, search_row.id)
     assert search_row.text == "цветы"
     assert search_row.latency_ms > 0
-    assert search_row.weights == {"@tag": 1.0, "@text": 1.0, "@visual": 0.02}
+    assert search_row.weights == {
+        "@tag": 1.0,
+        "@text": 1.0,
+        "@visual": ModelParams().modality_weights["@visual"],
+    }
     assert votes == {search_row.result_ids[0]: 1, search_row.result_ids[1]: -1}
 
 

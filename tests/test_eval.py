@@ -1,0 +1,156 @@
+"""The quality metrics against hand-computed values, and the evaluation on tiny real collections."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.eval import (
+    TAG,
+    cosine_distances,
+    evaluate_and_report,
+    evaluate_neighbours,
+    frequent_tokens,
+    l1_distances,
+    load_benchmark,
+    mean_average_precision,
+    per_word_scores,
+    precision_per_image,
+    retrieval_scores,
+    target_ranks,
+    transfer_labels,
+    with_setting,
+)
+from core.settings import Settings
+from core.text import TextProcessor
+from core.topic_model import ModelParams
+from core.vision import ImageVectorizer, load_backbone
+from tests.conftest import builtin_rows, copy_collection
+
+FIXTURE_IMAGES = Path(__file__).parent / "fixtures" / "images"
+
+
+def test_per_word_scores_follow_the_corel_protocol():
+    # given two documents, their predicted words and a vocabulary with a word nobody predicted
+    predicted = [["a", "b"], ["a", "c"]]
+    truth = [{"a"}, {"b", "c"}]
+    # when scored
+    scores = per_word_scores(predicted, truth, ["a", "b", "c", "d"])
+    # then precision is (1/2 + 0/1 + 1/1 + 0) / 4, recall (1 + 0 + 1 + 0) / 4
+    assert scores["precision"] == pytest.approx(0.375)
+    assert scores["recall"] == pytest.approx(0.5)
+    assert scores["f1"] == pytest.approx(2 * 0.375 * 0.5 / 0.875)
+    assert scores["n_plus"] == 2
+
+
+def test_per_image_precision_divides_by_k_even_when_fewer_words_are_predicted():
+    assert precision_per_image([["a", "b"], ["x"]], [{"a"}, {"x", "y"}], k=2) == 0.5
+
+
+def test_target_ranks_count_ties_against_the_target_and_rank_unanswered_queries_last():
+    # given distances of three queries to three documents, the last query answered nowhere
+    distances = np.array([[0.1, 0.5, 0.3], [0.2, 0.2, 0.9], [np.inf, np.inf, np.inf]])
+    # when the targets are documents 2, 0 and 1
+    ranks = target_ranks(distances, np.array([2, 0, 1]))
+    # then a tie puts the target second and the unanswered query's target last
+    assert ranks.tolist() == [2, 2, 3]
+    scores = retrieval_scores(ranks, cutoffs=(1, 2))
+    assert scores == pytest.approx(
+        {"recall@1": 0.0, "recall@2": 2 / 3, "mrr": (1 / 2 + 1 / 2 + 1 / 3) / 3}
+    )
+
+
+def test_mean_average_precision_skips_queries_without_relevant_documents():
+    # given one query whose 1st and 3rd nearest documents are relevant, and one with none
+    distances = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0]])
+    relevant = np.array([[True, False, True, False], [False, False, False, False]])
+    # when mAP@3 is computed, then AP = (1/1 + 2/3) / 2 for the first and the second is left out
+    assert mean_average_precision(distances, relevant, k=3) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_distances_match_their_definitions():
+    rng = np.random.default_rng(0)
+    a, b = rng.random((5, 7)), rng.random((4, 7))
+    expected = np.array([[np.abs(x - y).sum() for y in b] for x in a])
+    assert np.allclose(l1_distances(a, b, chunk=2), expected)
+    cosine = cosine_distances(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[1.0, 1.0]]))
+    assert cosine[:, 0] == pytest.approx([1 - 1 / math.sqrt(2), 1.0])
+
+
+def test_baselines_rank_tokens_as_described():
+    # most frequent: counted once per document, ties alphabetical
+    assert frequent_tokens([{"b", "a"}, {"b"}, {"c"}], k=2) == ["b", "a"]
+    # JEC: the nearest neighbour's tokens first (by frequency), then those most neighbours share
+    frequency = Counter({"sky": 9, "cat": 5, "dog": 4, "grass": 3, "tree": 1})
+    neighbours = [{"cat", "sky"}, {"tree", "grass"}, {"grass", "dog"}]
+    assert transfer_labels(neighbours, frequency, k=4) == ["sky", "cat", "grass", "dog"]
+
+
+def test_a_swept_setting_changes_only_itself():
+    params = ModelParams()
+    weighted = with_setting(params, "@visual weight", 0.5)
+    assert weighted.modality_weights == {**params.modality_weights, "@visual": 0.5}
+    assert with_setting(params, "num_topics", 50) == ModelParams(num_topics=50)
+
+
+@pytest.fixture(scope="module")
+def tiny_benchmark(tmp_path_factory, vision_cache):
+    """Six real photos; every one is both a training and a test document."""
+    root = tmp_path_factory.mktemp("tiny-benchmark")
+    rows = []
+    for number, photo in enumerate(sorted(FIXTURE_IMAGES.glob("*.jpg"))):
+        (root / "images").mkdir(exist_ok=True)
+        shutil.copy(photo, root / "images" / photo.name)
+        tag = "mammal" if photo.stem in ("dog", "horse", "tiger") else photo.stem
+        rows.append({"id": str(number), "image": f"images/{photo.name}", "text": photo.stem})
+        rows[-1]["tags"] = [tag]
+    (root / "documents.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ids = [r["id"] for r in rows]
+    (root / "splits.json").write_text(json.dumps({"train": ids, "validation": [], "test": ids}))
+    (root / "sources.json").write_text(json.dumps({"fixtures": {"version": "1", "documents": 6}}))
+    vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
+    return load_benchmark(root, TextProcessor(), vectorizer)
+
+
+def test_neighbour_baseline_finds_a_training_photo_itself_first(tiny_benchmark):
+    # given test photos that are also training photos
+    ids = tiny_benchmark.splits["test"]
+    # when the neighbour baseline annotates them
+    scores = evaluate_neighbours(tiny_benchmark, ids, ids)
+    # then each photo's nearest neighbour is itself, so its own single tag comes first
+    assert scores["annotation"][TAG]["precision_per_image"] == pytest.approx(1 / 5)
+    assert scores["annotation"][TAG]["recall"] == 1.0
+    assert scores["nearest_has_same_tags"] == 1.0
+    # and image -> image finds the other mammals (the only photos sharing a tag) among the top 10
+    assert 0 < scores["image_to_image_map@10"] <= 1
+
+
+@pytest.mark.slow
+def test_eval_command_writes_a_report_with_every_method(tmp_path, vision_cache):
+    # given a small benchmark collection cut from the built-in one, with a seeded split
+    rows = builtin_rows()[::12]
+    collection = copy_collection(rows, tmp_path / "collection")
+    ids = sorted(r["id"] for r in rows)
+    split = {"test": ids[::4], "validation": ids[1::4], "train": ids[2::4] + ids[3::4]}
+    (collection / "splits.json").write_text(json.dumps(split))
+    (collection / "sources.json").write_text(
+        json.dumps({"built-in": {"version": "-", "documents": len(rows)}})
+    )
+    vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
+    # when the evaluation runs
+    report = evaluate_and_report(collection, tmp_path / "reports", tmp_path / "work", vectorizer)
+    # then the report names every method and the targets, and every score is a share
+    text = report.read_text()
+    for name in ("ours", "(a)", "(b)", "(c)", "Targets", "No sweep recorded"):
+        assert name in text
+    results = json.loads((tmp_path / "reports" / "eval.json").read_text())
+    for method in results["methods"].values():
+        for modality_scores in method["annotation"].values():
+            assert 0 <= modality_scores["f1"] <= 1
+    assert 0 <= results["methods"]["ours"]["text_to_image"]["recall@10"] <= 1
