@@ -193,19 +193,25 @@ class SearchEngine:
 
     def visual_words(self, image: bytes | Path) -> Counter[str]:
         """The photo's sampled visual words (deterministic for the same image content)."""
-        return self.read_photo(image).visual_words
+        return visual_words(self._probabilities(image), self.params, content_hash(image))
 
     def read_photo(self, image: bytes | Path, top: int = 10) -> PhotoReading:
-        """The steps from a photo to its visual words, for showing them (raises ``ImageError``)."""
-        if self.vectorizer is None:
-            raise RuntimeError("this engine was loaded without an image backbone")
-        probabilities = self.vectorizer.probabilities([image])[0]
+        """The steps from a photo to its visual words, for showing them (raises ``ImageError``).
+
+        Only the Annotate page needs the intermediate steps; queries call ``visual_words``.
+        """
+        probabilities = self._probabilities(image)
         return PhotoReading(
             probabilities=probabilities,
             flattened=flatten_probabilities(probabilities, self.params.flattening_strength),
             visual_words=visual_words(probabilities, self.params, content_hash(image)),
             top_classes=top_classes(probabilities, top),
         )
+
+    def _probabilities(self, image: bytes | Path) -> np.ndarray:
+        if self.vectorizer is None:
+            raise RuntimeError("this engine was loaded without an image backbone")
+        return self.vectorizer.probabilities([image])[0]
 
     def topic_terms(self, topic: int, n: int = 8) -> dict[str, list[str]]:
         """The display forms of a topic's ``n`` most probable tokens in every modality."""
