@@ -11,10 +11,10 @@ import streamlit as st
 from admin.navigation import admin_sections
 
 PUBLIC_PAGES = [
-    st.Page("pages/search.py", title="Search", icon=":material/search:", default=True),
-    st.Page("pages/annotate.py", title="Annotate a photo", icon=":material/sell:"),
-    st.Page("pages/topics.py", title="Topics", icon=":material/category:"),
-    st.Page("pages/about.py", title="About the model", icon=":material/info:"),
+    st.Page("views/search.py", title="Search", icon=":material/search:", default=True),
+    st.Page("views/annotate.py", title="Annotate a photo", icon=":material/sell:"),
+    st.Page("views/topics.py", title="Topics", icon=":material/category:"),
+    st.Page("views/about.py", title="About the model", icon=":material/info:"),
 ]
 
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")

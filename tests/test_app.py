@@ -16,7 +16,7 @@ from streamlit_app.widgets import escape_markdown
 
 APP = str(REPO_ROOT / "streamlit_app" / "app.py")
 PHOTOS = REPO_ROOT / "tests" / "fixtures" / "images"
-PAGES = ["pages/search.py", "pages/annotate.py", "pages/topics.py", "pages/about.py"]
+PAGES = ["views/search.py", "views/annotate.py", "views/topics.py", "views/about.py"]
 
 
 def open_app(monkeypatch: pytest.MonkeyPatch, data_dir) -> AppTest:
@@ -159,7 +159,7 @@ def test_a_file_that_is_not_an_image_gets_a_clear_message(app):
 
 
 def test_an_uploaded_photo_gets_hashtags_words_and_the_steps_to_its_visual_words(app):
-    app.switch_page("pages/annotate.py").run()
+    app.switch_page("views/annotate.py").run()
     app.file_uploader[0].set_value(jpeg("tiger.jpg")).run()
 
     assert not app.exception
@@ -169,7 +169,7 @@ def test_an_uploaded_photo_gets_hashtags_words_and_the_steps_to_its_visual_words
 
 
 def test_annotating_a_broken_upload_says_so(app):
-    app.switch_page("pages/annotate.py").run()
+    app.switch_page("views/annotate.py").run()
     app.file_uploader[0].set_value(("cut.png", b"\x89PNG\r\n\x1a\n\0\0", "image/png")).run()
 
     assert not app.exception
@@ -185,7 +185,7 @@ def test_the_topics_page_hides_junk_topics_and_shows_moderators_labels_as_typed(
         session.add_all([junk, relabelled])
         session.commit()
     try:
-        app.switch_page("pages/topics.py").run()
+        app.switch_page("views/topics.py").run()
 
         headers = [header.value for header in app.subheader]
         assert escape_markdown(f"<b>Кошки</b> *cats* (#{relabelled.index})") in headers
@@ -198,7 +198,7 @@ def test_the_topics_page_hides_junk_topics_and_shows_moderators_labels_as_typed(
 
 
 def test_finding_topics_by_a_term_lists_only_the_topics_that_have_it(app, service):
-    app.switch_page("pages/topics.py").run()
+    app.switch_page("views/topics.py").run()
     app.text_input[0].input("dog").run()
 
     expected = visible_topics(service.topics(), "dog", include_background=False)
@@ -208,7 +208,7 @@ def test_finding_topics_by_a_term_lists_only_the_topics_that_have_it(app, servic
 
 
 def test_the_about_page_shows_the_version_modalities_and_training_curves(app):
-    app.switch_page("pages/about.py").run()
+    app.switch_page("views/about.py").run()
 
     assert not app.exception
     assert "Version **v0001**" in app.markdown[0].value

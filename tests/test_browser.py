@@ -1,5 +1,6 @@
-"""The public demo in a real browser: a Russian query, a photo annotation, a vote that lands in
-the database. Screenshots go to ``test-artifacts/`` (or ``$TEST_ARTIFACTS``)."""
+"""The demo in a real browser: a Russian query, a photo annotation, a vote that lands in the
+database, and an admin who signs in and switches a modality off for everyone. Screenshots go to
+``test-artifacts/`` (or ``$TEST_ARTIFACTS``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import re
 import time
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
+from admin import auth
 from core import store
 from core.settings import REPO_ROOT
-from tests.browser import ARTIFACTS, chromium, search, serve_app
+from tests.browser import ARTIFACTS, chromium, search, serve_app, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -80,3 +83,52 @@ def test_markup_in_a_query_stays_inert_text(page):
 
     assert page.evaluate("window.injected") is None
     assert page.get_by_text("Not known to the model (ignored)").count() == 1
+
+
+def test_an_admin_who_switches_hashtags_off_changes_the_ranking_a_visitor_sees(page, service):
+    query = "bird"  # a word that is also a hashtag, so hashtags weigh in its ranking
+    with service.sessions() as session:
+        auth.add_user(session, "ada", "admin", "correct horse battery", by="test")
+        session.commit()
+        live_weights = store.modality_weights(session, store.active_version(session).id)
+    page.get_by_role("link", name="Search").click()
+    page.get_by_text("Search photos by meaning").wait_for()
+    before = recorded(service, search(page, query))
+
+    admin = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        admin.goto(page.url)
+        admin.get_by_role("link", name="Account").click()
+        admin.get_by_role("textbox", name="Name").fill("ada")
+        admin.get_by_role("textbox", name="Password").fill("correct horse battery")
+        admin.get_by_role("button", name="Sign in").click()
+        admin.get_by_text("Signed in as ada (admin).").wait_for()
+        admin.get_by_role("link", name="Modality weights").click()
+        admin.get_by_role("spinbutton", name="@tag").fill("0")
+        admin.get_by_role("spinbutton", name="@tag").press("Enter")
+        wait_until_idle(admin)
+        admin.get_by_role("button", name="Apply live").click()
+        admin.get_by_text("Applied: the next query uses them.").wait_for()
+        admin.screenshot(path=ARTIFACTS / "admin-weights.png", full_page=True)
+
+        after = recorded(service, search(page, query))
+    finally:
+        admin.close()
+        with service.sessions() as session:
+            version_id = store.active_version(session).id
+            store.set_modality_weights(session, version_id, live_weights)
+            session.commit()
+
+    assert before.weights["@tag"] > 0 and after.weights["@tag"] == 0
+    assert after.result_ids != before.result_ids
+
+
+def recorded(service, caption: str) -> sa.Row:
+    """The weights and shown documents recorded with the search that ``caption`` names."""
+    search_id = int(re.search(r"search #(\d+)", caption).group(1))
+    with service.sessions() as session:
+        return session.execute(
+            select(store.Search.weights, store.Search.result_ids).where(
+                store.Search.id == search_id
+            )
+        ).one()
