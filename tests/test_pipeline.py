@@ -151,3 +151,17 @@ def test_given_a_build_killed_while_vectorizing_then_the_next_build_reuses_the_v
     after = cache_entries(cache)
     assert len(after) == len(photos)
     assert {path: after[path] for path in at_kill} == at_kill
+
+
+def test_given_a_build_killed_between_renaming_its_dir_and_marking_it_ready_then_no_dir_is_left(
+    small,
+) -> None:
+    """The directory has its final name but the version is not ready: the next build removes it."""
+    first = build(small, params=SMALL)
+    with running(small, "-m", "tests.paused_run", "commit", "build") as process:
+        read_until(process, "paused")
+        assert model_dirs(small) == ["v0001", "v0002"]
+        sigkill(process)
+
+    assert_a_killed_build_left_the_previous_version_serving(small, first.version_name)
+    assert_the_next_build_succeeds_and_cleans_up(small)
