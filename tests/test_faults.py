@@ -64,7 +64,7 @@ def test_given_a_reindex_killed_while_writing_files_then_the_parent_serves_and_t
 def test_given_a_write_error_while_deriving_a_version_then_nothing_half_written_is_left(
     deployment: Settings, how: str, stage: str
 ) -> None:
-    """ "index" comes after the index files are written and before the other version files."""
+    """Stage index reports once the index files are written, before the other version files."""
     parent, _ = state(deployment)
 
     def disk_full(reported: str, done: int, total: int) -> None:

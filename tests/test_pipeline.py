@@ -75,7 +75,7 @@ def assert_the_next_build_succeeds_and_cleans_up(settings, collection: Path | No
 def test_given_a_write_error_at_any_stage_of_a_build_then_the_previous_version_stays_active(
     small, stage: str
 ) -> None:
-    """ "index" comes after the index files are written and before the other version files."""
+    """Stage index reports once the index files are written, before the other version files."""
     first = build(small, params=SMALL)
 
     def disk_full(reported: str, done: int, total: int) -> None:
