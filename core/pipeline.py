@@ -204,7 +204,8 @@ def new_version(
     with _exclusive_build_lock(settings.models_dir):
         with sessions() as session:
             store.mark_stale_builds_failed(session)
-            _remove_leftover_build_dirs(settings.models_dir)
+            failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
+            _remove_leftover_build_dirs(settings.models_dir, failed)
             name = store.next_version_name(session)
             version_id = store.start_version(
                 session,
@@ -317,9 +318,12 @@ def _exclusive_build_lock(models_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _remove_leftover_build_dirs(models_dir: Path) -> None:
-    """Temporary directories of builds that were killed (only called under the build lock)."""
-    for leftover in models_dir.glob(f"{BUILDING_PREFIX}*"):
+def _remove_leftover_build_dirs(models_dir: Path, failed_versions: list[str]) -> None:
+    """Directories of builds that were killed: temporary ones, and the final one of a version
+    that never became ready (killed between the rename and the commit). Only called under the
+    build lock, so no build is using them."""
+    final_dirs = (models_dir / name for name in failed_versions)
+    for leftover in [*models_dir.glob(f"{BUILDING_PREFIX}*"), *final_dirs]:
         shutil.rmtree(leftover, ignore_errors=True)
 
 

@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core import store
 from core.collection import import_collection
 from core.inference import ThetaInferencer
 from core.pipeline import build, prepare_corpus
 from core.settings import REPO_ROOT
 from core.text import TextProcessor
 from core.topic_model import ModelParams, artm_transform, fit
-from core.vision import ImageVectorizer, load_backbone
+from core.vision import ImageVectorizer, content_hash, load_backbone
 from tests.conftest import builtin_rows, copy_collection, settings_for
-
-SMALL = ModelParams(num_topics=6, num_background_topics=1, passes=4)
+from tests.fault_helpers import (
+    SMALL,
+    assert_every_ready_version_loads,
+    assert_serving,
+    model_dirs,
+    read_until,
+    running,
+    sigkill,
+    state,
+)
 
 
 @pytest.fixture
 def small(tmp_path, vision_cache):
     collection = copy_collection(builtin_rows()[::20], tmp_path / "collection")
     return settings_for(tmp_path / "data", vision_cache, collection)
-
-
-def state(settings):
-    with store.open_database(settings.database_url)() as session:
-        active = store.active_version(session)
-        versions = {v.name: (v.status, v.artifact_dir) for v in store.list_versions(session)}
-    return (active.name if active else None), versions
 
 
 def test_our_inference_agrees_with_bigartm_transform_on_held_out_documents(tmp_path, vision_cache):
@@ -57,51 +52,116 @@ def test_our_inference_agrees_with_bigartm_transform_on_held_out_documents(tmp_p
     assert np.abs(ours - theirs).max() <= 1e-3
 
 
-def test_a_build_that_fails_midway_leaves_the_previous_version_active(small):
+def assert_a_killed_build_left_the_previous_version_serving(settings, previous: str) -> None:
+    active, versions = state(settings)
+    assert active == previous
+    assert versions["v0002"] == ("building", None)
+    assert_every_ready_version_loads(settings)
+    assert_serving(settings, previous)
+
+
+def assert_the_next_build_succeeds_and_cleans_up(settings, collection: Path | None = None) -> None:
+    """The next build marks the killed one failed and removes its temporary directory."""
+    build(settings, collection, params=SMALL)
+    active, versions = state(settings)
+    assert active == "v0003"
+    assert versions["v0002"] == ("failed", None)
+    assert model_dirs(settings) == ["v0001", "v0003"]
+    assert_every_ready_version_loads(settings)
+    assert_serving(settings, "v0003")
+
+
+@pytest.mark.parametrize("stage", ["vectorize", "train", "index"])
+def test_given_a_write_error_at_any_stage_of_a_build_then_the_previous_version_stays_active(
+    small, stage: str
+) -> None:
+    """Stage index reports once the index files are written, before the other version files."""
     first = build(small, params=SMALL)
 
-    def explode(stage, done, total):
-        if stage == "train" and done == 2:
+    def disk_full(reported: str, done: int, total: int) -> None:
+        if reported == stage:
             raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        build(small, params=SMALL, progress=explode)
+        build(small, params=SMALL, progress=disk_full)
     active, versions = state(small)
     assert active == first.version_name
-    assert versions["v0002"][0] == "failed" and versions["v0002"][1] is None
-    assert sorted(
-        p.name for p in small.models_dir.iterdir() if not p.name.startswith(".build.")
-    ) == ["v0001"]
+    assert versions["v0002"] == ("failed", None)
+    assert model_dirs(small) == ["v0001"]
 
 
-def test_a_killed_build_leaves_the_previous_version_active_and_the_next_build_succeeds(small):
+def test_given_a_build_killed_in_training_then_the_old_version_serves_and_the_next_build_works(
+    small,
+) -> None:
     first = build(small, params=SMALL)
-    env = {
-        **os.environ,
-        "TOPICSEARCH_DATA_DIR": str(small.data_dir),
-        "TOPICSEARCH_COLLECTION": str(small.collection),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "core", "build", "--passes", "2000"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    with running(small, "-m", "core", "build", "--passes", "2000") as process:
+        read_until(process, "train")
+        sigkill(process)
+
+    assert_a_killed_build_left_the_previous_version_serving(small, first.version_name)
+    assert_the_next_build_succeeds_and_cleans_up(small)
+
+
+def test_given_a_build_killed_while_writing_files_then_the_old_version_serves_and_the_next_works(
+    small,
+) -> None:
+    """The kill comes while the version directory is half written."""
+    first = build(small, params=SMALL)
+    with running(small, "-m", "tests.paused_run", "index", "build") as process:
+        read_until(process, "paused")
+        [workdir] = small.models_dir.glob(".building-*")
+        assert (workdir / "index").is_dir() and not (workdir / "version.json").exists()
+        sigkill(process)
+
+    assert_a_killed_build_left_the_previous_version_serving(small, first.version_name)
+    assert_the_next_build_succeeds_and_cleans_up(small)
+
+
+def cache_entries(cache: Path) -> dict[Path, tuple[int, int]]:
+    """Every cached probability vector with its (inode, mtime): rewriting an entry changes both."""
+    entries = {}
+    for path in cache.rglob("*.npy"):
+        assert np.load(path).shape == (1000,), f"{path} is half written"
+        entries[path] = (path.stat().st_ino, path.stat().st_mtime_ns)
+    return entries
+
+
+def test_given_a_build_killed_while_vectorizing_then_the_next_build_reuses_the_vectors_made(
+    tmp_path,
+) -> None:
+    """A cache of its own, so that the killed build has real CNN work to lose."""
+    cache = tmp_path / "vision-cache"
+    cache.mkdir()
+    settings = settings_for(
+        tmp_path / "data", cache, copy_collection(builtin_rows()[::20], tmp_path / "first")
     )
-    seen, deadline = "", time.monotonic() + 120
-    while "train" not in seen and time.monotonic() < deadline:
-        seen += os.read(process.stderr.fileno(), 4096).decode(errors="replace")
-    assert "train" in seen, seen
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    first = build(settings, params=SMALL)
+    larger = copy_collection(builtin_rows()[::5], tmp_path / "larger")
+    photos = {content_hash(path) for path in (larger / "images").iterdir()}
+    vectorized_before = len(cache_entries(cache))
 
-    active, versions = state(small)
-    assert active == first.version_name
-    assert versions["v0002"][0] == "building"
-    assert all(Path(d).is_dir() for status, d in versions.values() if status == "ready")
+    with running(settings, "-m", "core", "build", "--collection", str(larger)) as process:
+        read_until(process, "vectorize")
+        sigkill(process)
+    at_kill = cache_entries(cache)
+    assert vectorized_before < len(at_kill) < len(photos)
+    assert_a_killed_build_left_the_previous_version_serving(settings, first.version_name)
 
-    second = build(small, params=SMALL)
-    active, versions = state(small)
-    assert active == second.version_name == "v0003"
-    assert versions["v0002"][0] == "failed"
-    assert not list(small.models_dir.glob(".building-*"))
+    assert_the_next_build_succeeds_and_cleans_up(settings, larger)
+    after = cache_entries(cache)
+    assert len(after) == len(photos)
+    assert {path: after[path] for path in at_kill} == at_kill
+
+
+def test_given_a_build_killed_between_renaming_its_dir_and_marking_it_ready_then_no_dir_is_left(
+    small,
+) -> None:
+    """The directory has its final name but the version is not ready: the next build removes it."""
+    first = build(small, params=SMALL)
+    with running(small, "-m", "tests.paused_run", "commit", "build") as process:
+        read_until(process, "paused")
+        assert model_dirs(small) == ["v0001", "v0002"]
+        sigkill(process)
+
+    assert_a_killed_build_left_the_previous_version_serving(small, first.version_name)
+    assert_the_next_build_succeeds_and_cleans_up(small)
