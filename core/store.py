@@ -277,10 +277,14 @@ class RelevanceVote(Base):
 
 def create_db_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite, creates the file's directory and turns on foreign keys
-    and WAL (readers don't wait for the writer) on every connection."""
+    and WAL (readers don't wait for the writer) on every connection.
+
+    A database server's connections are checked before use, so after the server restarted the
+    next query reconnects instead of failing on a dead connection.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url)
-    if engine.dialect.name != "sqlite":
-        return engine
 
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):

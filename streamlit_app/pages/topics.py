@@ -13,8 +13,8 @@ PER_PAGE = 10
 TERMS = 10
 THUMBNAILS = 6
 
+active = active_model_or_stop()  # first: it shows the page for a database outage
 service = get_service()
-active = active_model_or_stop()
 engine = active.engine
 
 st.title("Topics")
