@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st
 
 from admin.navigation import admin_sections
-from core.service import DatabaseUnavailable
+from core.outage import DatabaseUnavailable
 from streamlit_app.state import database_down_page
 
 PUBLIC_PAGES = [
@@ -21,7 +21,7 @@ PUBLIC_PAGES = [
 
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
 # Admin pages are registered only for a signed-in user whose role allows them. Pages show an
-# outage of the metadata database themselves (active_model_or_stop); this catches one that
+# outage of the metadata database themselves (or_database_down_page); this catches one that
 # begins while a page runs.
 page = st.navigation({"Topic search": PUBLIC_PAGES, **admin_sections(st.session_state)})
 try:

@@ -1,18 +1,24 @@
 """Per-process resources and per-visitor state shared by all pages."""
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 
-from core.service import ActiveModel, DatabaseUnavailable, NoActiveModel, Service
+from core.outage import DatabaseUnavailable
+from core.service import ActiveModel, NoActiveModel, Service
 from core.settings import load_settings
 from streamlit_app.widgets import escape_markdown
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
-VOTE_KEPT = (
-    "Your vote is kept: the metadata database was not reachable, so it is saved as soon as the "
-    "database answers again."
+SERVING_FROM_MEMORY = (
+    "The metadata database is not reachable right now. You see the model as it was a moment "
+    "ago; your searches and votes are kept and saved as soon as the database is back."
 )
+VOTE_KEPT = "Your vote is kept and will be saved as soon as the metadata database is back."
+
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner="Loading the search engine…")
@@ -22,13 +28,10 @@ def get_service() -> Service:
 
 
 def active_model_or_stop() -> ActiveModel:
-    """The active model, or a page that says how to build one (no model built yet) or that the
-    metadata database is unreachable."""
+    """The active model (with a notice while the metadata database is unreachable), or a page
+    that says how to build one (no model built yet) or that the database is unreachable."""
     try:
-        return get_service().active()
-    except DatabaseUnavailable as error:
-        database_down_page(error)
-        st.stop()
+        active = or_database_down_page(lambda: get_service().active())
     except NoActiveModel:
         st.info(
             "No model has been built yet. Build one from the built-in collection with\n\n"
@@ -36,6 +39,18 @@ def active_model_or_stop() -> ActiveModel:
             "(or `bash scripts/demo.sh`, which builds it before starting the app), then reload "
             "this page."
         )
+        st.stop()
+    if active.database_down:
+        st.warning(SERVING_FROM_MEMORY)
+    return active
+
+
+def or_database_down_page(call: Callable[[], T]) -> T:
+    """``call()``, or (the metadata database being unreachable) the page that says so."""
+    try:
+        return call()
+    except DatabaseUnavailable as error:
+        database_down_page(error)
         st.stop()
 
 
@@ -53,9 +68,7 @@ def upload_limit_mb() -> int:
 def database_down_page(error: DatabaseUnavailable) -> None:
     """What every public page shows while the metadata database is unreachable; the next run
     after it is back shows the page again (the service reconnects by itself)."""
-    st.title("Temporarily unavailable")
     st.error(escape_markdown(str(error)))
-    show_vote_messages()
     st.button("Try again", type="primary")
 
 

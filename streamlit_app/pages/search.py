@@ -8,7 +8,7 @@ import streamlit as st
 from core.engine import Query, SearchResult
 from core.explain import explain_hit, nothing_recognized_advice, read_query
 from core.inference import NothingRecognized
-from core.service import DatabaseUnavailable
+from core.outage import DatabaseUnavailable
 from core.vision import ImageError
 from streamlit_app import charts, widgets
 from streamlit_app.state import (
@@ -16,6 +16,7 @@ from streamlit_app.state import (
     active_model_or_stop,
     get_service,
     keep_vote_message,
+    or_database_down_page,
     show_vote_messages,
     upload_limit_mb,
     visitor_id,
@@ -80,9 +81,14 @@ except ImageError as error:
     st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
     st.stop()
 
-labels = service.topic_labels()
+labels = or_database_down_page(service.topic_labels)
 reading = read_query(engine, result, labels)
-search_label = "" if result.search_id is None else f" · search #{result.search_id}"
+if result.search_id is None:  # not recorded: no visitor, or too much waited for the database
+    search_label = ""
+elif (stored_id := service.writes.stored_id(result.search_id)) is None:
+    search_label = " · search saved once the database is back"
+else:
+    search_label = f" · search #{stored_id}"
 st.caption(
     f"Model {result.model_version}{search_label} · {len(result.hits)} results · "
     f"{result.latency_ms:.0f} ms · distance is L1 between topic vectors (0 to 2)"
