@@ -1,8 +1,9 @@
 """Riding out an outage of the metadata database without losing what visitors did meanwhile.
 
 Searches and relevance votes that cannot be written while the database is unreachable wait in a
-bounded in-memory queue (``MAX_PENDING`` writes, oldest first, about 2 MB at most) and are written
-in order as soon as the database answers again. A search waiting there has a provisional id (a
+bounded in-memory queue (``MAX_PENDING`` writes, oldest first: about 10 MB with a page of results
+per search, 70 MB at most) and are written in order as soon as the database answers again.
+A search waiting there has a provisional id (a
 negative number) that votes on its results refer to; once it is written, the provisional id
 resolves to the stored one. What is lost, and only then: a search made while the queue is full
 goes unrecorded (it is still answered, but cannot be voted on), a vote made while it is full is
@@ -95,7 +96,8 @@ class WriteBehind:
         self._pending: deque[PendingSearch | PendingVote] = deque()
         self._stored: OrderedDict[int, int] = OrderedDict()  # provisional id -> stored id
         self._provisional_ids = itertools.count(-1, -1)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the queue, the id map and the id counter
+        self._flushing = threading.Lock()  # one flush at a time keeps the writes in order
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -132,15 +134,18 @@ class WriteBehind:
         ``DatabaseUnavailable`` (the rest keep waiting) if the database is still down. A kept
         write the database refuses (a vote that does not fit its search) is logged and dropped.
         """
+        if not self._pending:
+            return 0
         written = 0
-        with self._lock:
+        with self._flushing:
             while self._pending:
                 try:
                     self._write(self._pending[0])
                     written += 1
                 except ValueError as error:
                     log.warning("dropped a write kept during a database outage: %s", error)
-                self._pending.popleft()
+                with self._lock:
+                    self._pending.popleft()
         return written
 
     def _write_now_or_keep(self, item: PendingSearch | PendingVote) -> int | None:
@@ -148,8 +153,7 @@ class WriteBehind:
         vote, or None if it was kept. Raises ``DatabaseUnavailable`` if the queue is full."""
         try:
             self.flush()
-            with self._lock:
-                return self._write(item)
+            return self._write(item)
         except DatabaseUnavailable:
             with self._lock:
                 if len(self._pending) >= self.limit:
@@ -179,7 +183,8 @@ class WriteBehind:
                 latency_ms=item.latency_ms,
                 result_ids=item.result_ids,
             ).id
-        self._stored[item.provisional_id] = stored
-        if len(self._stored) > self.limit:
-            self._stored.popitem(last=False)
+        with self._lock:
+            self._stored[item.provisional_id] = stored
+            if len(self._stored) > self.limit:
+                self._stored.popitem(last=False)
         return stored

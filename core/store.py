@@ -71,6 +71,7 @@ TOPIC_STATUSES = ("normal", "background", "junk")
 VOTES = (-1, 1)
 
 STALE_BUILD_ERROR = "the build process stopped before the version was finished"
+CONNECT_TIMEOUT_S = 5
 
 
 # --------------------------------------------------------------------------------------------------
@@ -280,9 +281,14 @@ def create_db_engine(url: str) -> Engine:
     and WAL (readers don't wait for the writer) on every connection.
 
     A database server's connections are checked before use, so after the server restarted the
-    next query reconnects instead of failing on a dead connection.
+    next query reconnects instead of failing on a dead connection; a PostgreSQL server that does
+    not answer within ``CONNECT_TIMEOUT_S`` counts as unreachable.
     """
-    if make_url(url).get_backend_name() != "sqlite":
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if backend != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url)
 
