@@ -32,6 +32,7 @@ from core.store import (
     TopicRecord,
     activate_version,
     active_version,
+    copy_database,
     create_db_engine,
     downgrade_database,
     fail_version,
@@ -42,6 +43,7 @@ from core.store import (
     mark_stale_builds_failed,
     modality_weights,
     next_version_name,
+    open_database,
     record_search,
     record_vote,
     search_votes,
@@ -473,3 +475,32 @@ def test_a_vote_that_does_not_fit_the_search_is_refused(
 def test_a_vote_on_an_unknown_search_is_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="no search with id 42"):
         record_vote(session, 42, "d1", 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Copying a store
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_store_copied_into_an_empty_database_has_every_row_and_keeps_counting_ids(
+    database_url: str, tmp_path: Path
+) -> None:
+    source_url = f"sqlite:///{tmp_path / 'source.sqlite3'}"
+    with open_database(source_url)() as source:
+        version = ready_version(source)
+        activate_version(source, version.id)
+        search = record_search(
+            source, visitor="v", version_name=version.name, text="sea", image_hash=None,
+            weights={"@text": 1.0}, latency_ms=3.0, result_ids=["doc-1"],
+        )  # fmt: skip
+        record_vote(source, search.id, "doc-1", 1)
+
+    copy_database(source_url, database_url)
+
+    with open_database(database_url)() as target:
+        assert active_version(target).name == version.name
+        assert [t.label for t in version_topics(target, version.id)] == ["", "sea"]
+        assert search_votes(target, search.id) == {"doc-1": 1}
+        assert ready_version(target).id == version.id + 1  # the id sequences continue
+    with pytest.raises(ValueError, match="already has rows"):
+        copy_database(source_url, database_url)
