@@ -5,6 +5,14 @@ database (one cheap query), so an activation or a weight change made elsewhere r
 session from its next query on. A newly active version is loaded once, under a lock; queries in
 flight keep the engine they started with. Documents the junk filter hid are left out of every
 search; the hidden set is re-read only when its generation counter in the database changes.
+
+When the metadata database is unreachable, the service keeps serving from what it last read
+(the active version, its live weights, the hidden set: nothing can change them while the database
+is down) and says so (``ActiveModel.database_down``); searches and votes made meanwhile wait in
+``core.outage.WriteBehind`` and are written when it is back. Calls that need fresh data from the
+database (the topic list, or anything before the first successful read) raise
+``DatabaseUnavailable``, which pages show as an error page. Connections are checked before use, so
+the first call after the database is back simply works.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +29,14 @@ import numpy as np
 from core import store
 from core.admin_tables import hidden_document_ids, hidden_generation
 from core.engine import Annotation, Query, SearchEngine, SearchResult
+from core.outage import (
+    DatabaseUnavailable,
+    PendingSearch,
+    PendingVote,
+    WriteBehind,
+    guarded,
+    translated_outage,
+)
 from core.settings import Settings
 from core.text import TextProcessor
 from core.vision import ImageVectorizer, content_hash, load_backbone
@@ -43,6 +60,7 @@ class ActiveModel:
     version: store.ModelVersion
     allowed: np.ndarray | None = None
     hidden_generation: int = 0
+    database_down: bool = False  # served from what was read before the database went away
 
     @property
     def cache_key(self) -> tuple:
@@ -55,16 +73,37 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.sessions = store.open_database(settings.database_url)
+        with translated_outage():
+            self.sessions = store.open_database(settings.database_url)
         self.processor = TextProcessor()
         self.vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
         self._allowed: tuple[tuple[str, int], np.ndarray | None] | None = None
+        self._last_active: ActiveModel | None = None
+        self._labels: tuple[int, dict[int, str]] | None = None  # version id -> labels, last read
+        self._database = guarded(self.sessions)
+        self.writes = WriteBehind(self._database)
 
     def active(self) -> ActiveModel:
-        """The active version's engine (loading it if it changed) and its live weights."""
-        with self.sessions() as session:
+        """The active version's engine (loading it if it changed) and its live weights.
+
+        While the database is unreachable: the model as last read, marked ``database_down``
+        (``DatabaseUnavailable`` if there is none yet). Once it answers, what waited is written.
+        """
+        try:
+            active = self._read_active()
+        except DatabaseUnavailable:
+            if self._last_active is None:
+                raise
+            return replace(self._last_active, database_down=True)
+        self._last_active = active
+        with suppress(DatabaseUnavailable):  # gone again: the writes keep waiting
+            self.writes.flush()
+        return active
+
+    def _read_active(self) -> ActiveModel:
+        with self._database() as session:
             version = store.active_version(session)
             if version is None:
                 raise NoActiveModel()
@@ -87,7 +126,7 @@ class Service:
         cached = self._allowed
         if cached is not None and cached[0] == (engine.version_name, generation):
             return cached[1]
-        with self.sessions() as session:
+        with self._database() as session:
             hidden = hidden_document_ids(session)
         allowed = (
             np.array([doc["id"] not in hidden for doc in engine.documents]) if hidden else None
@@ -112,9 +151,9 @@ class Service:
         result = active.engine.search(query, k, _merged(active.weights, weights), active.allowed)
         result.latency_ms = (time.perf_counter() - started) * 1000
         if visitor is not None:
-            with self.sessions() as session:
-                result.search_id = store.record_search(
-                    session,
+            result.search_id = self.writes.record_search(
+                PendingSearch(
+                    provisional_id=self.writes.new_provisional_id(),
                     visitor=visitor,
                     version_name=result.model_version,
                     text=query.text,
@@ -122,25 +161,37 @@ class Service:
                     weights=result.weights,
                     latency_ms=result.latency_ms,
                     result_ids=[hit.id for hit in result.hits],
-                ).id
+                )
+            )
         return result
 
-    def vote(self, search_id: int, doc_id: str, vote: int) -> None:
-        """A visitor's +1/-1 on one result of a recorded search (a new vote replaces the old)."""
-        with self.sessions() as session:
-            store.record_vote(session, search_id, doc_id, vote)
+    def vote(self, search_id: int, doc_id: str, vote: int) -> bool:
+        """A visitor's +1/-1 on one result of a search (a new vote replaces the old); the search
+        id may be provisional (the search waits for the database).
+
+        Returns True once stored, False if it waits for the database. Raises ``ValueError`` for
+        a vote that does not fit its search, ``DatabaseUnavailable`` if too many writes wait.
+        """
+        return self.writes.record_vote(PendingVote(search_id, doc_id, vote))
 
     def topics(self) -> list[store.Topic]:
         """The active version's topics with their labels, statuses and stored top terms."""
         version_id = self.active().version.id
-        with self.sessions() as session:
+        with self._database() as session:
             return store.version_topics(session, version_id)
 
     def topic_labels(self) -> dict[int, str]:
         """Topic index -> label, as moderators last set them, for the active version."""
         version_id = self.active().version.id
-        with self.sessions() as session:
-            return store.topic_labels(session, version_id)
+        try:
+            with self._database() as session:
+                labels = store.topic_labels(session, version_id)
+        except DatabaseUnavailable:
+            if self._labels is None or self._labels[0] != version_id:
+                raise
+            return self._labels[1]  # labels can't change while the database is down
+        self._labels = (version_id, labels)
+        return labels
 
     def annotate(
         self,

@@ -47,6 +47,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     insert,
     make_url,
     select,
@@ -70,6 +71,7 @@ TOPIC_STATUSES = ("normal", "background", "junk")
 VOTES = (-1, 1)
 
 STALE_BUILD_ERROR = "the build process stopped before the version was finished"
+CONNECT_TIMEOUT_S = 5
 
 
 # --------------------------------------------------------------------------------------------------
@@ -276,10 +278,19 @@ class RelevanceVote(Base):
 
 def create_db_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite, creates the file's directory and turns on foreign keys
-    and WAL (readers don't wait for the writer) on every connection."""
+    and WAL (readers don't wait for the writer) on every connection.
+
+    A database server's connections are checked before use, so after the server restarted the
+    next query reconnects instead of failing on a dead connection; a PostgreSQL server that does
+    not answer within ``CONNECT_TIMEOUT_S`` counts as unreachable.
+    """
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if backend != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url)
-    if engine.dialect.name != "sqlite":
-        return engine
 
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -324,6 +335,41 @@ def head_revision() -> str:
 def downgrade_database(url: str, revision: str = "base") -> None:
     """Undo migrations down to ``revision``; ``"base"`` drops every table."""
     command.downgrade(_alembic_config(url), revision)
+
+
+def copy_database(source_url: str, target_url: str) -> None:
+    """Copy every row of the database at ``source_url`` into the empty database at
+    ``target_url`` (e.g. an embedded SQLite store into PostgreSQL), keeping primary keys.
+
+    The target's schema is brought up to date first and its id sequences continue after the
+    copied rows. Raises ``ValueError`` (and copies nothing) if the target already has rows.
+    """
+    upgrade_database(source_url)
+    upgrade_database(target_url)
+    source, target = create_db_engine(source_url), create_db_engine(target_url)
+    try:
+        with source.connect() as reading, target.begin() as writing:
+            tables = Base.metadata.sorted_tables  # parents before the tables that refer to them
+            if any(writing.scalar(select(func.count()).select_from(t)) for t in tables):
+                raise ValueError("the target database already has rows; copy into an empty one")
+            for table in tables:
+                ordered = select(table).order_by(*table.primary_key.columns)  # parents first
+                rows = [dict(row) for row in reading.execute(ordered).mappings()]
+                if rows:
+                    writing.execute(insert(table), rows)
+            if writing.dialect.name == "postgresql":
+                for table in tables:
+                    if (column := table.autoincrement_column) is not None:
+                        writing.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}',"
+                                f" '{column.name}'), coalesce(max({column.name}), 0) + 1, false)"
+                                f" FROM {table.name}"
+                            )
+                        )
+    finally:
+        source.dispose()
+        target.dispose()
 
 
 def open_database(url: str) -> sessionmaker[Session]:

@@ -9,6 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st
 
 from admin.navigation import admin_sections
+from core.outage import DatabaseUnavailable
+from streamlit_app.state import database_down_page
 
 PUBLIC_PAGES = [
     st.Page("views/search.py", title="Search", icon=":material/search:", default=True),
@@ -18,5 +20,11 @@ PUBLIC_PAGES = [
 ]
 
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
-# Admin pages are registered only for a signed-in user whose role allows them.
-st.navigation({"Topic search": PUBLIC_PAGES, **admin_sections(st.session_state)}).run()
+# Admin pages are registered only for a signed-in user whose role allows them. Pages show an
+# outage of the metadata database themselves (or_database_down_page); this catches one that
+# begins while a page runs.
+page = st.navigation({"Topic search": PUBLIC_PAGES, **admin_sections(st.session_state)})
+try:
+    page.run()
+except DatabaseUnavailable as error:
+    database_down_page(error)

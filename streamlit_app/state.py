@@ -1,13 +1,24 @@
 """Per-process resources and per-visitor state shared by all pages."""
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 
+from core.outage import DatabaseUnavailable
 from core.service import ActiveModel, NoActiveModel, Service
 from core.settings import load_settings
+from streamlit_app.widgets import escape_markdown
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
+SERVING_FROM_MEMORY = (
+    "The metadata database is not reachable right now. You see the model as it was a moment "
+    "ago; your searches and votes are kept and saved as soon as the database is back."
+)
+VOTE_KEPT = "Your vote is kept and will be saved as soon as the metadata database is back."
+
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner="Loading the search engine…")
@@ -17,9 +28,10 @@ def get_service() -> Service:
 
 
 def active_model_or_stop() -> ActiveModel:
-    """The active model, or (with no model built yet) a page that says how to build one."""
+    """The active model (with a notice while the metadata database is unreachable), or a page
+    that says how to build one (no model built yet) or that the database is unreachable."""
     try:
-        return get_service().active()
+        active = or_database_down_page(lambda: get_service().active())
     except NoActiveModel:
         st.info(
             "No model has been built yet. Build one from the built-in collection with\n\n"
@@ -27,6 +39,18 @@ def active_model_or_stop() -> ActiveModel:
             "(or `bash scripts/demo.sh`, which builds it before starting the app), then reload "
             "this page."
         )
+        st.stop()
+    if active.database_down:
+        st.warning(SERVING_FROM_MEMORY)
+    return active
+
+
+def or_database_down_page(call: Callable[[], T]) -> T:
+    """``call()``, or (the metadata database being unreachable) the page that says so."""
+    try:
+        return call()
+    except DatabaseUnavailable as error:
+        database_down_page(error)
         st.stop()
 
 
@@ -39,3 +63,28 @@ def visitor_id() -> str:
 
 def upload_limit_mb() -> int:
     return int(st.get_option("server.maxUploadSize"))
+
+
+def database_down_page(error: DatabaseUnavailable) -> None:
+    """What every public page shows while the metadata database is unreachable; the next run
+    after it is back shows the page again (the service reconnects by itself)."""
+    st.error(escape_markdown(str(error)))
+    st.button("Try again", type="primary")
+
+
+def keep_vote_message(stored: bool) -> None:
+    """Remember, for the next run of the page, that a vote waits for the database."""
+    if not stored:
+        st.session_state.vote_notice = VOTE_KEPT
+
+
+def vote_refused(error: Exception) -> None:
+    st.session_state.vote_error = f"Your vote was not recorded: {error}"
+
+
+def show_vote_messages() -> None:
+    """What became of the visitor's last vote, if it was not simply stored; shown once."""
+    if error := st.session_state.pop("vote_error", None):
+        st.error(escape_markdown(error))
+    if notice := st.session_state.pop("vote_notice", None):
+        st.info(notice)

@@ -18,9 +18,13 @@ import sqlalchemy as sa
 from core.collection import Document, import_collection
 from core.pipeline import BuildReport, build
 from core.settings import BUILTIN_COLLECTION, Settings
+from core.store import copy_database
 from core.topic_model import ModelParams
+from tests.postgres import DATABASES, database_url_for
+from tests.postgres import postgres_server as postgres_server  # for any test: the session's server
 
 HELD_OUT_EVERY = 10
+both_databases = pytest.mark.parametrize("deployment", DATABASES, indirect=True)
 
 
 @dataclass
@@ -94,12 +98,20 @@ def small_template(tmp_path_factory, vision_cache) -> Settings:
 
 
 @pytest.fixture
-def deployment(small_template, tmp_path) -> Settings:
-    """A private copy of the small build: a test may activate, delete and derive versions."""
+def deployment(request: pytest.FixtureRequest, small_template, tmp_path) -> Settings:
+    """A private copy of the small build: a test may activate, delete and derive versions.
+
+    Its metadata is a SQLite file, or a PostgreSQL database for a test parametrised with
+    ``@both_databases``.
+    """
     data_dir = tmp_path / "data"
-    shutil.copytree(small_template.data_dir, data_dir, symlinks=True)
-    settings = Settings(data_dir=data_dir, collection=small_template.collection)
-    engine = sa.create_engine(settings.database_url)
+    metadata = "metadata.sqlite3"
+    ignore = shutil.ignore_patterns(f"{metadata}*")  # with its -wal and -shm files
+    shutil.copytree(small_template.data_dir, data_dir, symlinks=True, ignore=ignore)
+    url = database_url_for(request, data_dir / metadata)
+    copy_database(small_template.database_url, url)
+    settings = Settings(data_dir=data_dir, collection=small_template.collection, database_url=url)
+    engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(
             sa.text("UPDATE model_versions SET artifact_dir = replace(artifact_dir, :old, :new)"),

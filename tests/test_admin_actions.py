@@ -1,5 +1,6 @@
 """Admin actions on a real small build: live weights, versions, topic review, adding a modality,
-re-indexing, the junk filter. Each test works on its own copy of the build (``deployment``)."""
+re-indexing, the junk filter. Each test works on its own copy of the build (``deployment``); the
+tests marked ``@both_databases`` run with its metadata in SQLite and in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from core.engine import Query
 from core.index import NeighborIndex
 from core.service import Service
 from core.topic_model import FittedModel
+from tests.conftest import both_databases
 
 PASSWORD = "correct horse battery"
 
@@ -65,6 +67,7 @@ def run_job(handle, sessions) -> Job:
 # --------------------------------------------------------------------------------------------------
 
 
+@both_databases
 def test_live_weights_reach_every_session_from_its_next_query(deployment, sessions, admin):
     first, second = Service(deployment), Service(deployment)
     photo = next((deployment.collection / "images").iterdir()).read_bytes()
@@ -81,6 +84,7 @@ def test_live_weights_reach_every_session_from_its_next_query(deployment, sessio
     assert second.active().cache_key != key_before  # pages caching answers see the change
 
 
+@both_databases
 def test_bad_weights_change_nothing(sessions, admin):
     version = active(sessions)
     with sessions() as session:
@@ -94,6 +98,7 @@ def test_bad_weights_change_nothing(sessions, admin):
         assert store.modality_weights(session, version.id) == before
 
 
+@both_databases
 def test_reindex_makes_a_new_version_while_the_old_one_serves(deployment, sessions, admin):
     old = active(sessions)
     with sessions() as session:
@@ -110,6 +115,7 @@ def test_reindex_makes_a_new_version_while_the_old_one_serves(deployment, sessio
     assert old_thetas.shape == new_thetas.shape and not np.allclose(old_thetas, new_thetas)
 
 
+@both_databases
 def test_activate_roll_back_and_delete(deployment, sessions, admin):
     first = active(sessions)
     with sessions() as session:
@@ -127,6 +133,7 @@ def test_activate_roll_back_and_delete(deployment, sessions, admin):
     assert not Path(second.artifact_dir).exists()
 
 
+@both_databases
 def test_deleting_a_version_keeps_the_versions_made_from_it(deployment, sessions, admin):
     first = active(sessions)
     with sessions() as session:
@@ -137,6 +144,7 @@ def test_deleting_a_version_keeps_the_versions_made_from_it(deployment, sessions
     assert not Path(first.artifact_dir).exists()
 
 
+@both_databases
 def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, admin):
     first = active(sessions).name
     with sessions() as session:
@@ -163,6 +171,7 @@ def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, 
     assert errors == []
 
 
+@both_databases
 def test_versions_are_listed_with_parameters_and_scores(deployment, sessions, admin):
     with sessions() as session:
         run_job(modalities.start_reindex(session, admin, deployment, {"@tag": 0.5}), sessions)
@@ -178,6 +187,7 @@ def test_versions_are_listed_with_parameters_and_scores(deployment, sessions, ad
 # --------------------------------------------------------------------------------------------------
 
 
+@both_databases
 def test_moderators_find_topics_by_term_and_edit_them(sessions, moderator):
     with sessions() as session:
         every = topics.review_topics(session)
@@ -193,6 +203,7 @@ def test_moderators_find_topics_by_term_and_edit_them(sessions, moderator):
     ]
 
 
+@both_databases
 def test_a_topic_edit_with_a_bad_status_changes_nothing(sessions, moderator):
     with sessions() as session:
         topic = topics.review_topics(session)[0]
@@ -201,6 +212,7 @@ def test_a_topic_edit_with_a_bad_status_changes_nothing(sessions, moderator):
         assert topics.review_topics(session)[0] == topic
 
 
+@both_databases
 def test_topics_sort_by_label(sessions):
     with sessions() as session:
         labels = [row.label for row in topics.review_topics(session, sort="label")]
@@ -260,6 +272,7 @@ def test_a_modality_can_come_from_a_column_the_collection_gained_after_the_build
     assert imported.tokens[rows[1]["id"]] == Counter({"author1": 1})
 
 
+@both_databases
 def test_a_modality_trained_with_frozen_phi_leaves_the_topic_space_exactly_as_it_was(
     deployment, sessions, admin
 ):
@@ -312,6 +325,7 @@ def test_a_full_retrain_with_the_new_modality_changes_the_topic_space(deployment
     assert new.params["derived"] == "retrain"
 
 
+@both_databases
 def test_a_modality_job_can_be_cancelled_and_leaves_the_old_version_serving(
     deployment, sessions, admin
 ):
@@ -343,6 +357,7 @@ def test_a_modality_the_version_has_is_refused(deployment, sessions, admin):
 # --------------------------------------------------------------------------------------------------
 
 
+@both_databases
 def test_the_junk_filter_hides_what_it_predicts_unwanted_and_a_moderator_can_restore_it(
     deployment, sessions, admin, moderator
 ):
@@ -395,6 +410,7 @@ def test_moderators_label_documents_but_cannot_run_the_filter(sessions, moderato
             junk_filter.label_document(session, moderator, "x", "spam")
 
 
+@both_databases
 def test_a_job_whose_process_died_is_listed_as_failed(sessions):
     finished = subprocess.Popen(["true"])
     finished.wait()

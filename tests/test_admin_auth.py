@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -14,13 +15,15 @@ from admin.versions import apply_live_weights
 from core import store
 from core.admin_tables import AuditEntry, User
 from core.cli import main
+from tests.postgres import DATABASES, database_url_for
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def session(tmp_path) -> Session:
-    sessions = store.open_database(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
+@pytest.fixture(params=DATABASES)
+def session(request: pytest.FixtureRequest, tmp_path) -> Iterator[Session]:
+    """A session on an empty store, in SQLite and in PostgreSQL."""
+    sessions = store.open_database(database_url_for(request, tmp_path / "metadata.sqlite3"))
     with sessions() as session:
         yield session
 

@@ -1,21 +1,15 @@
 """The metadata store: schema migrations, the model-version lifecycle, activation, live weights.
 
 Every database test runs on SQLite (a file in tmp_path) and on a throwaway PostgreSQL server that
-the ``postgres_server`` fixture starts when the PostgreSQL binaries are installed.
+the ``postgres_server`` fixture (tests/postgres.py) starts.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 
@@ -38,6 +32,7 @@ from core.store import (
     TopicRecord,
     activate_version,
     active_version,
+    copy_database,
     create_db_engine,
     downgrade_database,
     fail_version,
@@ -48,6 +43,7 @@ from core.store import (
     mark_stale_builds_failed,
     modality_weights,
     next_version_name,
+    open_database,
     record_search,
     record_vote,
     search_votes,
@@ -57,6 +53,7 @@ from core.store import (
     upgrade_database,
     version_topics,
 )
+from tests.postgres import DATABASES, database_url_for
 
 TABLES = {
     "model_versions",
@@ -78,100 +75,14 @@ TABLES = {
 
 
 # --------------------------------------------------------------------------------------------------
-# A throwaway PostgreSQL server
-# --------------------------------------------------------------------------------------------------
-
-
-def _postgres_bin_dir() -> Path | None:
-    """The newest installed PostgreSQL server binaries (Debian keeps them off the PATH)."""
-    installed = sorted(
-        Path("/usr/lib/postgresql").glob("[0-9]*/bin/initdb"),
-        key=lambda initdb: int(initdb.parent.parent.name),
-    )
-    if installed:
-        return installed[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-@dataclass
-class PostgresServer:
-    """A running server; each test gets a database of its own from ``create_database``."""
-
-    port: int
-    user: str = "topicsearch"
-    _numbers: Iterator[int] = field(default_factory=itertools.count)
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self) -> str:
-        name = f"test_{next(self._numbers)}"
-        engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {name}")
-        engine.dispose()
-        return self.url(name)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a PostgreSQL server in a temporary directory for this test session, then remove it.
-
-    PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` user.
-    """
-    bin_dir = _postgres_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    pytest.importorskip("psycopg", reason="the psycopg driver is not installed (psycopg[binary])")
-
-    run_as: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="topicsearch-pg-"))
-    if os.geteuid() == 0:
-        postgres_user = pwd.getpwnam("postgres")
-        os.chown(root, postgres_user.pw_uid, postgres_user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data_dir, log_file = root / "data", root / "server.log"
-    server = PostgresServer(port=_free_port())
-
-    def run(*args: str) -> None:
-        subprocess.run([*run_as, *args], check=True, capture_output=True, text=True)
-
-    options = (
-        f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1"
-        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    )
-    try:
-        run(str(bin_dir / "initdb"), "-D", str(data_dir), "-U", server.user, "--auth=trust",
-            "--encoding=UTF8", "--no-sync")  # fmt: skip
-        try:
-            run(str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(log_file), "-o", options,
-                "-w", "start")  # fmt: skip
-        except subprocess.CalledProcessError:
-            pytest.fail(f"PostgreSQL did not start:\n{log_file.read_text()}")
-        yield server
-        run(str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "stop")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------------------------------
 # Databases and sample builds
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database (no tables yet)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'metadata.sqlite3'}"
-    return request.getfixturevalue("postgres_server").create_database()
+    return database_url_for(request, tmp_path / "data" / "metadata.sqlite3")
 
 
 @pytest.fixture
@@ -564,3 +475,32 @@ def test_a_vote_that_does_not_fit_the_search_is_refused(
 def test_a_vote_on_an_unknown_search_is_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="no search with id 42"):
         record_vote(session, 42, "d1", 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Copying a store
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_store_copied_into_an_empty_database_has_every_row_and_keeps_counting_ids(
+    database_url: str, tmp_path: Path
+) -> None:
+    source_url = f"sqlite:///{tmp_path / 'source.sqlite3'}"
+    with open_database(source_url)() as source:
+        version = ready_version(source)
+        activate_version(source, version.id)
+        search = record_search(
+            source, visitor="v", version_name=version.name, text="sea", image_hash=None,
+            weights={"@text": 1.0}, latency_ms=3.0, result_ids=["doc-1"],
+        )  # fmt: skip
+        record_vote(source, search.id, "doc-1", 1)
+
+    copy_database(source_url, database_url)
+
+    with open_database(database_url)() as target:
+        assert active_version(target).name == version.name
+        assert [t.label for t in version_topics(target, version.id)] == ["", "sea"]
+        assert search_votes(target, search.id) == {"doc-1": 1}
+        assert ready_version(target).id == version.id + 1  # the id sequences continue
+    with pytest.raises(ValueError, match="already has rows"):
+        copy_database(source_url, database_url)

@@ -12,8 +12,8 @@ from streamlit_app.state import UPLOAD_TYPES, active_model_or_stop, get_service,
 
 SUGGESTIONS = 15
 
+active = active_model_or_stop()  # first: it shows the page for a database outage
 service = get_service()
-active = active_model_or_stop()
 engine = active.engine
 
 st.title("Words and hashtags for a photo")

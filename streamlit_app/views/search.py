@@ -8,14 +8,19 @@ import streamlit as st
 from core.engine import Query, SearchResult
 from core.explain import explain_hit, nothing_recognized_advice, read_query
 from core.inference import NothingRecognized
+from core.outage import DatabaseUnavailable
 from core.vision import ImageError
 from streamlit_app import charts, widgets
 from streamlit_app.state import (
     UPLOAD_TYPES,
     active_model_or_stop,
     get_service,
+    keep_vote_message,
+    or_database_down_page,
+    show_vote_messages,
     upload_limit_mb,
     visitor_id,
+    vote_refused,
 )
 
 PAGE_SIZE = 12
@@ -24,8 +29,8 @@ COLUMNS = 4
 MAX_QUERY_CHARS = 500
 WEAK_MATCH = "A weak match: no topic it shares with the query makes up 1% of the match."
 
+active = active_model_or_stop()  # first: it shows the page for a database outage
 service = get_service()
-active = active_model_or_stop()
 engine = active.engine
 
 st.title("Search photos by meaning")
@@ -76,9 +81,14 @@ except ImageError as error:
     st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
     st.stop()
 
-labels = service.topic_labels()
+labels = or_database_down_page(service.topic_labels)
 reading = read_query(engine, result, labels)
-search_label = "" if result.search_id is None else f" · search #{result.search_id}"
+if result.search_id is None:  # not recorded: no visitor, or too much waited for the database
+    search_label = ""
+elif (stored_id := service.writes.stored_id(result.search_id)) is None:
+    search_label = " · search saved once the database is back"
+else:
+    search_label = f" · search #{stored_id}"
 st.caption(
     f"Model {result.model_version}{search_label} · {len(result.hits)} results · "
     f"{result.latency_ms:.0f} ms · distance is L1 between topic vectors (0 to 2)"
@@ -105,13 +115,12 @@ def vote(search_id: int, doc_id: str, key: str) -> None:
     if thumb is None:
         return
     try:
-        service.vote(search_id, doc_id, 1 if thumb == 1 else -1)
-    except ValueError as error:
-        st.session_state.vote_error = str(error)
+        keep_vote_message(service.vote(search_id, doc_id, 1 if thumb == 1 else -1))
+    except (ValueError, DatabaseUnavailable) as error:
+        vote_refused(error)
 
 
-if error := st.session_state.pop("vote_error", None):
-    st.error(widgets.escape_markdown(f"Your vote was not recorded: {error}"))
+show_vote_messages()
 for start in range(0, len(result.hits), COLUMNS):
     row = result.hits[start : start + COLUMNS]
     for column, hit in zip(st.columns(COLUMNS), row, strict=False):
