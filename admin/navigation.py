@@ -14,6 +14,7 @@ import streamlit as st
 
 from admin import auth
 from admin.ui import signed_in_user
+from core.outage import DatabaseUnavailable
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
@@ -29,8 +30,12 @@ ADMIN_PAGES = [
 
 
 def visible_admin_pages(state: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
-    """The entries of ``ADMIN_PAGES`` that the session's signed-in user may open."""
-    user = signed_in_user(state)
+    """The entries of ``ADMIN_PAGES`` that the session's signed-in user may open (none while the
+    metadata database is unreachable: roles cannot be checked)."""
+    try:
+        user = signed_in_user(state)
+    except DatabaseUnavailable:
+        return []
     return [page for page in ADMIN_PAGES if auth.allowed(user, page[3])]
 
 

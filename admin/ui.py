@@ -14,6 +14,7 @@ from admin.jobs import recent_jobs
 from admin.modalities import cancel_job
 from core import store
 from core.admin_tables import User
+from core.outage import translated_outage
 from core.settings import load_settings
 
 TOKEN_KEY = "admin_token"
@@ -27,8 +28,9 @@ def _sessions(database_url: str) -> sessionmaker[Session]:
 
 @contextmanager
 def db() -> Iterator[Session]:
-    """A session on the configured metadata database."""
-    with _sessions(load_settings().database_url)() as session:
+    """A session on the configured metadata database; losing it raises ``DatabaseUnavailable``,
+    which the app shows as its "database unreachable" page."""
+    with translated_outage(), _sessions(load_settings().database_url)() as session:
         yield session
 
 

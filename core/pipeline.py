@@ -407,6 +407,28 @@ def write_version_files(
 # --------------------------------------------------------------------------------------------------
 
 
+def copy_deployment(source: Settings, data_dir: Path, database_url: str = "") -> Settings:
+    """A private copy of a deployment (its model files and metadata) in ``data_dir``, for
+    experiments that must not touch the original: tests, load tests.
+
+    The metadata goes to ``database_url`` (default: SQLite in ``data_dir``), with every version's
+    files pointing into the copy. The photo cache is shared through a symlink: its entries are
+    content-addressed and written atomically.
+    """
+    data_dir.mkdir(parents=True)
+    shutil.copytree(source.models_dir, data_dir / "models", symlinks=True)
+    source.cache_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "cache").symlink_to(source.cache_dir.resolve(), target_is_directory=True)
+    copy = Settings(data_dir=data_dir, collection=source.collection, database_url=database_url)
+    store.copy_database(source.database_url, copy.database_url)
+    with store.open_database(copy.database_url)() as session:
+        for version in store.list_versions(session):
+            if version.artifact_dir:  # always a folder directly in models/
+                version.artifact_dir = str(copy.models_dir / Path(version.artifact_dir).name)
+        session.commit()
+    return copy
+
+
 def load_corpus(directory: Path) -> PreparedCorpus:
     """The documents and tokens a version was trained on, read back from its directory."""
     records = [

@@ -1,7 +1,7 @@
 """The app as a visitor meets it: a real `streamlit run` server on a free local port, and Debian's
 Chromium driven by Playwright (``playwright install`` cannot download browsers here; NOTES.md).
 
-Used by the browser tests and by ``scripts/measure_app.py``.
+Used by the browser tests, ``scripts/measure_app.py`` and ``scripts/load_test.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,16 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
 RESULTS_CAPTION = "[data-testid='stCaptionContainer']:has-text('L1 between topic vectors')"
+# Page-side predicates for wait_for_function, shared with the async load test.
+NEW_RESULTS_SCRIPT = """(before) => {
+    const captions = [...document.querySelectorAll("[data-testid='stCaptionContainer']")];
+    const results = captions.find(e => e.innerText.includes("L1 between topic vectors"));
+    return results !== undefined && results.innerText !== before;
+}"""
+SCRIPT_IDLE_SCRIPT = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    return app !== null && app.getAttribute("data-test-script-state") === "notRunning";
+}"""
 
 
 def free_port() -> int:
@@ -117,25 +127,11 @@ def search(page: Page, text: str, timeout: float = 60_000) -> str:
     before = caption.inner_text() if caption.count() else ""
     page.get_by_label("Words").fill(text)
     page.get_by_role("button", name="Search", exact=True).click()
-    page.wait_for_function(
-        """(before) => {
-            const captions = [...document.querySelectorAll("[data-testid='stCaptionContainer']")];
-            const results = captions.find(e => e.innerText.includes("L1 between topic vectors"));
-            return results !== undefined && results.innerText !== before;
-        }""",
-        arg=before,
-        timeout=timeout,
-    )
+    page.wait_for_function(NEW_RESULTS_SCRIPT, arg=before, timeout=timeout)
     wait_until_idle(page, timeout)
     return caption.inner_text()
 
 
 def wait_until_idle(page: Page, timeout: float = 60_000) -> None:
     """Wait until the app's script run has finished: Streamlit renders while it runs."""
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector("[data-testid='stApp']");
-            return app !== null && app.getAttribute("data-test-script-state") === "notRunning";
-        }""",
-        timeout=timeout,
-    )
+    page.wait_for_function(SCRIPT_IDLE_SCRIPT, timeout=timeout)

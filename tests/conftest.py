@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from core.collection import Document, import_collection
-from core.pipeline import BuildReport, build
+from core.pipeline import BuildReport, build, copy_deployment
 from core.settings import BUILTIN_COLLECTION, Settings
-from core.store import copy_database
 from core.topic_model import ModelParams
 from tests.postgres import DATABASES, database_url_for
 from tests.postgres import postgres_server as postgres_server  # for any test: the session's server
@@ -105,17 +103,6 @@ def deployment(request: pytest.FixtureRequest, small_template, tmp_path) -> Sett
     ``@both_databases``.
     """
     data_dir = tmp_path / "data"
-    metadata = "metadata.sqlite3"
-    ignore = shutil.ignore_patterns(f"{metadata}*")  # with its -wal and -shm files
-    shutil.copytree(small_template.data_dir, data_dir, symlinks=True, ignore=ignore)
-    url = database_url_for(request, data_dir / metadata)
-    copy_database(small_template.database_url, url)
-    settings = Settings(data_dir=data_dir, collection=small_template.collection, database_url=url)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(
-            sa.text("UPDATE model_versions SET artifact_dir = replace(artifact_dir, :old, :new)"),
-            {"old": str(small_template.data_dir), "new": str(data_dir)},
-        )
-    engine.dispose()
-    return settings
+    return copy_deployment(
+        small_template, data_dir, database_url_for(request, data_dir / "metadata.sqlite3")
+    )

@@ -9,6 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
+from admin import auth
+from admin.ui import TOKEN_KEY
 from core import store
 from core.engine import Query
 from core.outage import DatabaseUnavailable, PendingSearch, PendingVote, WriteBehind, guarded
@@ -16,6 +18,7 @@ from core.service import Service
 from core.settings import Settings
 from streamlit_app.state import SERVING_FROM_MEMORY, VOTE_KEPT
 from tests.postgres import PostgresServer
+from tests.test_admin_app import PASSWORD, token_of
 from tests.test_app import open_app, search
 
 on_postgresql = pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
@@ -111,11 +114,11 @@ def test_given_the_app_when_the_database_stops_then_pages_say_so_and_recover_wit
         during = app.session_state["answer"][1]
         searched = [caption.value for caption in app.caption]
         app.feedback[1].set_value(0).run()
-        app.switch_page("pages/topics.py").run()
+        app.switch_page("views/topics.py").run()
         topics = [error.value for error in app.error]
         assert not app.exception
 
-    app.switch_page("pages/search.py").run()
+    app.switch_page("views/search.py").run()
 
     assert voted == ([SERVING_FROM_MEMORY], [VOTE_KEPT])
     assert any("search saved once the database is back" in caption for caption in searched)
@@ -127,3 +130,27 @@ def test_given_the_app_when_the_database_stops_then_pages_say_so_and_recover_wit
         {before.hits[0].id: 1},
     )
     assert stored_search(deployment.database_url, during_id) == ("horse", {during.hits[1].id: -1})
+
+
+@on_postgresql
+def test_given_a_signed_in_admin_when_the_database_stops_then_admin_pages_say_so_and_recover(
+    deployment: Settings, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPICSEARCH_DATABASE_URL", deployment.database_url)
+    sessions = store.open_database(deployment.database_url)
+    with sessions() as session:
+        auth.add_user(session, "anna", "admin", PASSWORD, by="test")
+        session.commit()
+    app = open_app(monkeypatch, deployment.data_dir)
+    app.session_state[TOKEN_KEY] = token_of(sessions, "anna")
+    app.switch_page("../admin/pages/weights.py").run()
+    assert app.title[0].value == "Modality weights"
+
+    with postgres_server.stopped():
+        app.run()
+        errors = [error.value for error in app.error]
+        assert not app.exception
+
+    app.switch_page("../admin/pages/weights.py").run()
+    assert "not reachable right now" in errors[0]
+    assert not app.exception and app.title[0].value == "Modality weights"
