@@ -140,14 +140,17 @@ class Service:
         k: int = 10,
         weights: Mapping[str, float] | None = None,
         visitor: str | None = None,
+        active: ActiveModel | None = None,
     ) -> SearchResult:
         """Nearest documents; ``weights`` (per visitor) override the live global weights.
 
         A search made for a ``visitor`` is recorded (query, weights, version, latency, result
-        ids) and its ``search_id`` is what the visitor's relevance votes refer to.
+        ids) and its ``search_id`` is what the visitor's relevance votes refer to. ``active`` is
+        the snapshot to answer from (default: the active model now); a page passes the one it
+        read first, so that a version activated meanwhile cannot mix into what it shows.
         """
         started = time.perf_counter()
-        active = self.active()
+        active = active or self.active()
         result = active.engine.search(query, k, _merged(active.weights, weights), active.allowed)
         result.latency_ms = (time.perf_counter() - started) * 1000
         if visitor is not None:
@@ -174,15 +177,17 @@ class Service:
         """
         return self.writes.record_vote(PendingVote(search_id, doc_id, vote))
 
-    def topics(self) -> list[store.Topic]:
-        """The active version's topics with their labels, statuses and stored top terms."""
-        version_id = self.active().version.id
+    def topics(self, active: ActiveModel | None = None) -> list[store.Topic]:
+        """The topics of ``active`` (default: the active model now) with their labels, statuses
+        and stored top terms."""
+        version_id = (active or self.active()).version.id
         with self._database() as session:
             return store.version_topics(session, version_id)
 
-    def topic_labels(self) -> dict[int, str]:
-        """Topic index -> label, as moderators last set them, for the active version."""
-        version_id = self.active().version.id
+    def topic_labels(self, active: ActiveModel | None = None) -> dict[int, str]:
+        """Topic index -> label, as moderators last set them, for ``active`` (default: the
+        active model now)."""
+        version_id = (active or self.active()).version.id
         try:
             with self._database() as session:
                 labels = store.topic_labels(session, version_id)
@@ -200,9 +205,11 @@ class Service:
         k: int = 10,
         weights: Mapping[str, float] | None = None,
         exclude_query_tokens: bool = False,
+        active: ActiveModel | None = None,
     ) -> tuple[str, dict[str, list[Annotation]]]:
-        """(version name, top-k tokens per modality) for the query."""
-        active = self.active()
+        """(version name, top-k tokens per modality) for the query, from ``active`` (default:
+        the active model now)."""
+        active = active or self.active()
         annotations = active.engine.annotate(
             query, modalities, k, _merged(active.weights, weights), exclude_query_tokens
         )

@@ -17,6 +17,8 @@ Reported (and written to reports/load.json):
   the page. Failed queries keep a screenshot in test-artifacts/;
 - latency from the click on Search until the results are on screen, p50 and p99, and the
   server-side search time the app recorded;
+- the CPU time the app server and Chromium used during the run: on one machine the visitors'
+  browsers compete with the server for the same cores;
 - the check: every search recorded during the run, computed again offline with the version and
   weights it was recorded with, gives the same ranking, so it was answered wholly from one version.
 """
@@ -96,13 +98,14 @@ def prepare(source: Settings, workdir: Path) -> tuple[Settings, str, str]:
 
 async def run_visitors(
     url: str, sessions: int, duration: float, timeout: float, admin_events
-) -> list[Outcome]:
+) -> tuple[list[Outcome], dict[str, float]]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
         pages = await asyncio.gather(*(open_visitor(browser, url) for _ in range(sessions)))
         print(f"{sessions} sessions have the search form; the clock starts.", flush=True)
+        cpu_before = cpu_seconds()
         started = time.monotonic()
         outcomes: list[Outcome] = []
         await asyncio.gather(
@@ -112,8 +115,30 @@ async def run_visitors(
                 for number, page in enumerate(pages)
             ),
         )
+        elapsed = time.monotonic() - started
+        cpu_after = cpu_seconds()
         await browser.close()
-    return outcomes
+    cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in cpu_after}
+    return outcomes, {"wall_s": round(elapsed, 1), **cpu}
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by the app server and by Chromium (all its processes), from /proc:
+    where the machine's time goes when visitors and server share it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"app_server_cpu_s": 0.0, "chromium_cpu_s": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if b"streamlit run" in command:
+            used["app_server_cpu_s"] += seconds
+        elif os.path.basename(command.split(b" ")[0]) == b"chromium":
+            used["chromium_cpu_s"] += seconds
+    return used
 
 
 async def open_visitor(browser: Browser, url: str) -> Page:
@@ -281,7 +306,7 @@ def main() -> None:
                 print(f"{events[name]:6.1f} s  {name}", flush=True)
 
         with serve_app(settings.data_dir) as url:
-            outcomes = asyncio.run(
+            outcomes, cpu = asyncio.run(
                 run_visitors(url, args.sessions, args.duration, args.timeout, admin_events)
             )
         with sessions() as session:
@@ -296,6 +321,7 @@ def main() -> None:
         "sessions": args.sessions,
         "duration_s": args.duration,
         "versions": {"first": original, "second": second},
+        "cpu_during_run": cpu,
         **summarize(outcomes, server_ms, groups, events),
     }
     args.report.parent.mkdir(parents=True, exist_ok=True)

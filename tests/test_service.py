@@ -73,3 +73,24 @@ def test_activating_another_version_switches_queries_without_failing_those_in_fl
 
     assert {version for version, _ in answers} == set(expected)
     assert all(ids == expected[version] for version, ids in answers)
+
+
+def test_a_page_that_read_the_model_before_another_version_was_activated_is_answered_from_it(
+    deployment,
+):
+    service = Service(deployment)
+    snapshot = service.active()
+    build(deployment, params=ModelParams(num_topics=4, passes=2))  # activates a smaller model
+    query = Query(text="bird")
+
+    result = service.search(query, k=5, active=snapshot)
+    _, annotations = service.annotate(query, ["@tag"], k=3, active=snapshot)
+
+    topics_now = service.active().engine.inferencer.num_topics
+    topics_then = snapshot.engine.inferencer.num_topics
+    assert topics_now == 4 != topics_then
+    assert result.model_version == snapshot.version.name
+    assert result.query.theta.shape == (topics_then,)
+    assert [h.id for h in result.hits] == [h.id for h in snapshot.engine.search(query, 5).hits]
+    assert set(service.topic_labels(snapshot)) == set(range(topics_then))
+    assert annotations["@tag"] == snapshot.engine.annotate(query, ["@tag"], 3)["@tag"]

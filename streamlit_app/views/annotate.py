@@ -31,7 +31,10 @@ image = photo.getvalue()
 try:
     reading = engine.read_photo(image)
     version, annotations = service.annotate(
-        Query(image=image), [m for m in (TAG, TEXT) if m in engine.modalities], SUGGESTIONS
+        Query(image=image),
+        [m for m in (TAG, TEXT) if m in engine.modalities],
+        SUGGESTIONS,
+        active=active,
     )
 except ImageError as error:
     st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))

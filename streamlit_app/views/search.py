@@ -66,7 +66,7 @@ def answer(query: Query, overrides: dict[str, float], k: int) -> SearchResult:
     key = (query.text, image_key, tuple(sorted(overrides.items())), k, active.cache_key)
     cached = st.session_state.get("answer")
     if cached is None or cached[0] != key:
-        result = service.search(query, k, overrides, visitor=visitor_id())
+        result = service.search(query, k, overrides, visitor=visitor_id(), active=active)
         st.session_state.answer = cached = (key, result)
     return cached[1]
 
@@ -81,7 +81,7 @@ except ImageError as error:
     st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
     st.stop()
 
-labels = or_database_down_page(service.topic_labels)
+labels = or_database_down_page(lambda: service.topic_labels(active))
 reading = read_query(engine, result, labels)
 if result.search_id is None:  # not recorded: no visitor, or too much waited for the database
     search_label = ""

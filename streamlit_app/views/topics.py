@@ -27,7 +27,9 @@ search, background = st.columns([3, 1])
 wanted = search.text_input("Find topics by label or term", placeholder="e.g. cat, музыка")
 with_background = background.toggle("Background topics", help="Topics of common, generic words")
 
-topics = visible_topics(or_database_down_page(service.topics), wanted, with_background)
+topics = visible_topics(
+    or_database_down_page(lambda: service.topics(active)), wanted, with_background
+)
 if not topics:
     st.info("No topic matches. Try another word, or clear the search box.")
     st.stop()
