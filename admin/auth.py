@@ -285,6 +285,7 @@ def action(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             session.commit()
             return result
 
+        run.permission = permission  # type: ignore[attr-defined]  # what it needs, for audits
         return run
 
     return decorate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -9,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import admin
 from admin import auth, junk_filter, modalities, topics, versions
 from admin.topics import edit_topic
 from admin.versions import apply_live_weights
@@ -194,6 +197,21 @@ MODERATOR = [
     (topics.edit_topic, (1, "cats", "normal")),
     (junk_filter.label_document, ("doc", "wanted")),
 ]
+
+
+def test_the_refusal_tests_below_cover_every_admin_action():
+    modules = [
+        importlib.import_module(f"admin.{module.name}")
+        for module in pkgutil.iter_modules(admin.__path__)
+        if not module.ispkg  # admin.pages holds Streamlit scripts, not actions
+    ]
+    actions = {
+        member
+        for module in modules
+        for member in vars(module).values()
+        if callable(member) and hasattr(member, "permission")
+    }
+    assert actions == {action for action, _ in ADMIN_ONLY + MODERATOR}
 
 
 @pytest.mark.parametrize(("action", "args"), ADMIN_ONLY, ids=lambda a: getattr(a, "__name__", ""))
