@@ -84,7 +84,8 @@ def weight_sliders(active: ActiveModel) -> dict[str, float]:
                 min_value=0.0,
                 max_value=max(1.0, 2 * global_weight, value),
                 value=value,
-                step=0.01,
+                step=0.001,  # the default @visual weight is 0.005
+                format="%.3f",
                 key=key,
                 on_change=remember,
                 args=(modality, key),
