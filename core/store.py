@@ -285,11 +285,9 @@ def create_db_engine(url: str) -> Engine:
     not answer within ``CONNECT_TIMEOUT_S`` counts as unreachable.
     """
     backend = make_url(url).get_backend_name()
-    if backend == "postgresql":
-        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S}
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if backend != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        timeout = {"connect_timeout": CONNECT_TIMEOUT_S} if backend == "postgresql" else {}
+        return create_engine(url, pool_pre_ping=True, connect_args=timeout)
     engine = create_engine(url)
 
     database = make_url(url).database

@@ -49,6 +49,7 @@ from admin import auth, versions
 from core import store
 from core.engine import Query, SearchEngine
 from core.pipeline import build, copy_deployment
+from core.service import Service
 from core.settings import REPO_ROOT, Settings, load_settings
 from core.topic_model import ModelParams
 from core.vision import content_hash
@@ -206,8 +207,6 @@ async def timed_search(
 def check_rankings(settings: Settings, first_search_id: int) -> dict:
     """Every search recorded since ``first_search_id``, computed again offline with the version
     and weights it was recorded with: how many give the same ranking, per version and weights."""
-    from core.service import Service
-
     service = Service(settings)  # for its text processor and photo vectorizer
     photos = {content_hash(path.read_bytes()): path.read_bytes() for path in PHOTOS}
     engines: dict[str, SearchEngine] = {}

@@ -10,7 +10,7 @@ import streamlit as st
 
 from admin.navigation import admin_sections
 from core.outage import DatabaseUnavailable
-from streamlit_app.state import database_down_page
+from streamlit_app.widgets import escape_markdown
 
 PUBLIC_PAGES = [
     st.Page("views/search.py", title="Search", icon=":material/search:", default=True),
@@ -20,11 +20,12 @@ PUBLIC_PAGES = [
 ]
 
 st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
-# Admin pages are registered only for a signed-in user whose role allows them. Pages show an
-# outage of the metadata database themselves (or_database_down_page); this catches one that
-# begins while a page runs.
+# Admin pages are registered only for a signed-in user whose role allows them.
 page = st.navigation({"Topic search": PUBLIC_PAGES, **admin_sections(st.session_state)})
 try:
     page.run()
 except DatabaseUnavailable as error:
-    database_down_page(error)
+    # Every page of every visitor: the next run after the database is back shows the page
+    # again (the service reconnects by itself).
+    st.error(escape_markdown(str(error)))
+    st.button("Try again", type="primary")

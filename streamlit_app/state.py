@@ -1,12 +1,9 @@
 """Per-process resources and per-visitor state shared by all pages."""
 
 import uuid
-from collections.abc import Callable
-from typing import TypeVar
 
 import streamlit as st
 
-from core.outage import DatabaseUnavailable
 from core.service import ActiveModel, NoActiveModel, Service
 from core.settings import load_settings
 from streamlit_app.widgets import escape_markdown
@@ -18,8 +15,6 @@ SERVING_FROM_MEMORY = (
 )
 VOTE_KEPT = "Your vote is kept and will be saved as soon as the metadata database is back."
 
-T = TypeVar("T")
-
 
 @st.cache_resource(show_spinner="Loading the search engine…")
 def get_service() -> Service:
@@ -29,9 +24,10 @@ def get_service() -> Service:
 
 def active_model_or_stop() -> ActiveModel:
     """The active model (with a notice while the metadata database is unreachable), or a page
-    that says how to build one (no model built yet) or that the database is unreachable."""
+    that says how to build one (no model built yet). With no model read yet and the database
+    unreachable, ``DatabaseUnavailable`` goes up to ``app.py``, which says so."""
     try:
-        active = or_database_down_page(lambda: get_service().active())
+        active = get_service().active()
     except NoActiveModel:
         st.info(
             "No model has been built yet. Build one from the built-in collection with\n\n"
@@ -45,15 +41,6 @@ def active_model_or_stop() -> ActiveModel:
     return active
 
 
-def or_database_down_page(call: Callable[[], T]) -> T:
-    """``call()``, or (the metadata database being unreachable) the page that says so."""
-    try:
-        return call()
-    except DatabaseUnavailable as error:
-        database_down_page(error)
-        st.stop()
-
-
 def visitor_id() -> str:
     """A random id for this browser session: it ties a visitor's votes to their searches."""
     if "visitor" not in st.session_state:
@@ -63,13 +50,6 @@ def visitor_id() -> str:
 
 def upload_limit_mb() -> int:
     return int(st.get_option("server.maxUploadSize"))
-
-
-def database_down_page(error: DatabaseUnavailable) -> None:
-    """What every public page shows while the metadata database is unreachable; the next run
-    after it is back shows the page again (the service reconnects by itself)."""
-    st.error(escape_markdown(str(error)))
-    st.button("Try again", type="primary")
 
 
 def keep_vote_message(stored: bool) -> None:

@@ -12,7 +12,7 @@ from streamlit_app.state import UPLOAD_TYPES, active_model_or_stop, get_service,
 
 SUGGESTIONS = 15
 
-active = active_model_or_stop()  # first: it shows the page for a database outage
+active = active_model_or_stop()
 service = get_service()
 engine = active.engine
 

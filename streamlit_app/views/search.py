@@ -16,7 +16,6 @@ from streamlit_app.state import (
     active_model_or_stop,
     get_service,
     keep_vote_message,
-    or_database_down_page,
     show_vote_messages,
     upload_limit_mb,
     visitor_id,
@@ -29,7 +28,7 @@ COLUMNS = 4
 MAX_QUERY_CHARS = 500
 WEAK_MATCH = "A weak match: no topic it shares with the query makes up 1% of the match."
 
-active = active_model_or_stop()  # first: it shows the page for a database outage
+active = active_model_or_stop()
 service = get_service()
 engine = active.engine
 
@@ -81,7 +80,7 @@ except ImageError as error:
     st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
     st.stop()
 
-labels = or_database_down_page(lambda: service.topic_labels(active))
+labels = service.topic_labels(active)
 reading = read_query(engine, result, labels)
 if result.search_id is None:  # not recorded: no visitor, or too much waited for the database
     search_label = ""

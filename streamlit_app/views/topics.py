@@ -7,13 +7,13 @@ import streamlit as st
 
 from core.explain import visible_topics
 from streamlit_app import widgets
-from streamlit_app.state import active_model_or_stop, get_service, or_database_down_page
+from streamlit_app.state import active_model_or_stop, get_service
 
 PER_PAGE = 10
 TERMS = 10
 THUMBNAILS = 6
 
-active = active_model_or_stop()  # first: it shows the page for a database outage
+active = active_model_or_stop()
 service = get_service()
 engine = active.engine
 
@@ -27,9 +27,7 @@ search, background = st.columns([3, 1])
 wanted = search.text_input("Find topics by label or term", placeholder="e.g. cat, музыка")
 with_background = background.toggle("Background topics", help="Topics of common, generic words")
 
-topics = visible_topics(
-    or_database_down_page(lambda: service.topics(active)), wanted, with_background
-)
+topics = visible_topics(service.topics(active), wanted, with_background)
 if not topics:
     st.info("No topic matches. Try another word, or clear the search box.")
     st.stop()
