@@ -486,6 +486,7 @@ def _users_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import core.artm_loader  # noqa: F401  (eval trains after loading the backbone)
     from core.eval import evaluate_and_report
     from core.vision import ImageVectorizer, load_backbone
 
