@@ -25,6 +25,7 @@ from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex, recall_at_k
 from core.index_bench import run_index_benchmark, saved_size_mb, synthetic_thetas
 from core.model import ModelParams, TokenCounts
+from core.page_cost import with_page_cost_section
 from core.pipeline import build, prepare_corpus
 from core.service import Service
 from core.settings import BUILTIN_COLLECTION, Settings
@@ -384,5 +385,5 @@ def benchmark_and_report(
         "" if tuple(sizes) == DEFAULT_SIZES else " --sizes " + ",".join(map(str, sizes))
     )
     report = reports / "bench.md"
-    report.write_text(render_report(results, command))
+    report.write_text(with_page_cost_section(render_report(results, command), reports))
     return report
