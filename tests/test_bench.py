@@ -10,7 +10,7 @@ import pytest
 from core.bench import percentiles, render_report, training_throughput
 from core.index import l1_scan
 from core.index_bench import CONTENDERS, dirichlet_thetas, realistic_thetas, run_index_benchmark
-from core.topic_model import ModelParams
+from core.model import ModelParams
 
 
 def test_percentiles_summarize_the_timings():
