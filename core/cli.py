@@ -164,8 +164,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench-index",
-        help="recall@10 and speed of the L1 index configurations",
-        description="Measure recall@10 against exact L1 and query latency on synthetic thetas.",
+        help="recall@10 and speed of the L1 index backends",
+        description="Measure recall@10 against a full L1 scan, query latency, build time and "
+        "memory of every index backend on realistic thetas (resampled from the active version's, "
+        "when there is one) and on Dirichlet thetas.",
     )
     bench.add_argument("--documents", type=_positive, default=100_000)
     bench.add_argument("--topics", type=_positive, default=50)
@@ -443,9 +445,19 @@ def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
+    from core.index import NeighborIndex
     from core.index_bench import run_index_benchmark
 
-    rows = run_index_benchmark(args.documents, args.topics, args.queries)
+    with store.open_database(settings.database_url)() as session:
+        version = store.active_version(session)
+    base = None if version is None else NeighborIndex.load(Path(version.artifact_dir) / "index")
+    rows = run_index_benchmark(
+        args.documents,
+        args.topics,
+        args.queries,
+        base=None if base is None else base.thetas,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
