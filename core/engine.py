@@ -32,6 +32,7 @@ from core.vision import (
 )
 
 MAX_QUERY_CHARS = 2000
+TOP_TERMS_KEPT = 32
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -136,10 +137,13 @@ class SearchEngine:
         self.display_forms = files.read_display_forms()
         self.documents = files.read_document_records()
         self.index = files.read_index()
+        # A plain view of the (memory-mapped) thetas: every slice of a memmap builds a memmap.
+        self.thetas = np.asarray(self.index.thetas)
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
         self.tags_by_word = self._tags_by_word()
+        self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
         self.rows_by_image_hash: dict[str, list[int]] = {}
         for row, doc in enumerate(self.documents):
             if doc.get("image_hash"):
@@ -213,10 +217,22 @@ class SearchEngine:
         return {
             modality: [
                 self.display(modality, phi.tokens[row])
-                for row in np.argsort(-phi.matrix[:, topic], kind="stable")[:n]
+                for row in self._top_rows(modality, topic, n)
             ]
             for modality, phi in self.model.phi.items()
         }
+
+    def _top_rows(self, modality: str, topic: int, n: int) -> np.ndarray:
+        """Rows of the topic's ``n`` most probable tokens. The first ``TOP_TERMS_KEPT`` of every
+        topic are sorted once per modality: a search page shows them for many topics."""
+        matrix = self.model.phi[modality].matrix
+        if n > TOP_TERMS_KEPT:
+            return np.argsort(-matrix[:, topic], kind="stable")[:n]
+        top = self._top_term_rows.get(modality)
+        if top is None:
+            top = np.argsort(-matrix, axis=0, kind="stable")[:TOP_TERMS_KEPT].T.copy()
+            self._top_term_rows[modality] = top
+        return top[topic, :n]
 
     def typical_documents(
         self, topic: int, n: int = 8, min_share: float = 0.05
@@ -227,7 +243,7 @@ class SearchEngine:
         Each hit's distance is its L1 distance to the pure topic, 2 * (1 - share).
         """
         self._check_topic(topic)
-        shares = self.index.thetas[:, topic]
+        shares = self.thetas[:, topic]
         rows = [row for row in np.argsort(-shares, kind="stable")[:n] if shares[row] >= min_share]
         return [
             TypicalDocument(
@@ -250,10 +266,10 @@ class SearchEngine:
     @cached_property
     def topic_prior(self) -> np.ndarray:
         """p(t): the mean of the documents' topic vectors."""
-        return np.asarray(self.index.thetas).mean(axis=0)
+        return self.thetas.mean(axis=0)
 
     def document_theta(self, row: int) -> np.ndarray:
-        return np.asarray(self.index.thetas[row])
+        return self.thetas[row]
 
     def _check_topic(self, topic: int) -> None:
         if not 0 <= topic < self.inferencer.num_topics:
@@ -337,7 +353,7 @@ class SearchEngine:
         return [row for row in rows if allowed is None or allowed[row]]
 
     def _distance(self, theta: np.ndarray, row: int) -> float:
-        return float(np.abs(self.index.thetas[row] - theta).sum())
+        return float(np.abs(self.thetas[row] - theta).sum())
 
     def _hit(self, row: int, distance: float, same_photo: bool = False) -> Hit:
         doc = self.documents[row]
