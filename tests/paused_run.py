@@ -3,11 +3,14 @@ it at a known point rather than racing the work:
 
     python -m tests.paused_run STAGE build
     python -m tests.paused_run STAGE reindex PARENT
+    python -m tests.paused_run STAGE worker [WORKER OPTIONS]
 
 Settings come from the environment, as for ``python -m core``. Each progress report is printed;
 at the first report of STAGE it prints ``paused`` and waits for a signal. STAGE ``commit`` is no
 progress stage: it pauses after the version directory got its final name, just before the
-database marks the version ready.
+database marks the version ready. ``worker`` runs ``python -m core worker``; its job pauses just
+after storing the progress report of STAGE, and goes on after the first signal the worker
+survives (SIGTERM: the worker then stops the job at its next report).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from __future__ import annotations
 import signal
 import sys
 
-from core import store
+from core import jobs, store
+from core.cli import main as command_line
 from core.pipeline import build, reindex_version
 from core.settings import load_settings
 from tests.fault_helpers import SMALL
@@ -36,8 +40,24 @@ def pause_at(stage: str):
     return progress
 
 
+def pause_worker_at(stage: str):
+    report_progress = jobs.report_progress
+
+    def progress(session, job_id, worker, reported, done, total) -> None:
+        report_progress(session, job_id, worker, reported, done, total)
+        print(reported, done, total, flush=True)
+        if reported == stage:
+            print("paused", flush=True)
+            signal.pause()
+
+    return progress
+
+
 def main(stage: str, command: str, *parent: str) -> None:
     settings = load_settings()
+    if command == "worker":
+        jobs.report_progress = pause_worker_at(stage)
+        sys.exit(command_line(["worker", *parent]))
     if stage == "commit":
         store.finish_version = lambda *args, **kwargs: pause()
     if command == "build":
