@@ -9,8 +9,8 @@ Settings come from the environment, as for ``python -m core``. Each progress rep
 at the first report of STAGE it prints ``paused`` and waits for a signal. STAGE ``commit`` is no
 progress stage: it pauses after the version directory got its final name, just before the
 database marks the version ready. ``worker`` runs ``python -m core worker``; its job pauses just
-after storing the progress report of STAGE, and goes on after the first signal the worker
-survives (SIGTERM: the worker then stops the job at its next report).
+after storing the progress report of STAGE, and goes on after SIGUSR1 (or SIGTERM, after which
+the worker stops the job at its next report).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def pause_worker_at(stage: str):
 def main(stage: str, command: str, *parent: str) -> None:
     settings = load_settings()
     if command == "worker":
+        signal.signal(signal.SIGUSR1, lambda *_: None)
         jobs.report_progress = pause_worker_at(stage)
         sys.exit(command_line(["worker", *parent]))
     if stage == "commit":
