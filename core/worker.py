@@ -18,10 +18,12 @@ import socket
 import sys
 import threading
 from collections import Counter
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs, pipeline, store
@@ -54,27 +56,36 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._row: JobWorker | None = None
         self._quiet = threading.Event()
         self._heart: threading.Thread | None = None
+        self._unrecorded: list[tuple[Job, str, dict[str, Any]]] = []  # outcomes to write again
 
     def __enter__(self) -> Worker:
-        self._sessions = store.open_database(self.settings.database_url)
-        with self._sessions() as session:
-            self._row = jobs.register_worker(session, self.name, self.heartbeat_every_s)
+        store.upgrade_database(self.settings.database_url)
+        self._engine = store.create_db_engine(self.settings.database_url)
+        self._sessions = store.session_factory(self._engine)
+        try:
+            with self._sessions() as session:
+                self._row = jobs.register_worker(session, self.name, self.heartbeat_every_s)
+        except BaseException:
+            self._engine.dispose()
+            raise
         self._heart = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._heart.start()
-        backend = self._sessions.kw["bind"].dialect.name
+        backend = self._engine.dialect.name
         self._log(f"worker {self.name} started ({backend}, data in {self.settings.data_dir})")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._quiet.set()
         self._heart.join()
-        with self._sessions() as session:
+        # If the database is unreachable, the row stays and its heartbeat simply stops.
+        with suppress(SQLAlchemyError), self._sessions() as session:
             jobs.unregister_worker(session, self._row.id)
-        self._sessions.kw["bind"].dispose()
+        self._engine.dispose()
         self._log(f"worker {self.name} stopped")
 
     def stop(self) -> None:
@@ -82,9 +93,14 @@ class Worker:
         self.stopping.set()
 
     def run(self) -> None:
-        """Run jobs as they come until ``stop()``."""
+        """Run jobs as they come until ``stop()``; rides out database outages."""
         while not self.stopping.is_set():
-            if not self.run_one():
+            try:
+                ran = self.run_one()
+            except SQLAlchemyError as error:
+                self._log(f"worker {self.name}: the database is unreachable ({error}); waiting")
+                ran = False
+            if not ran:
                 self.stopping.wait(self.poll_every_s)
 
     def run_until_idle(self) -> int:
@@ -96,6 +112,9 @@ class Worker:
 
     def run_one(self) -> bool:
         """Tidy up after dead workers, then claim and run one job; False if none was queued."""
+        while self._unrecorded:  # outcomes the database missed while it was away
+            self._finish(*self._unrecorded[0])
+            self._unrecorded.pop(0)
         self._tidy_up()
         with self._sessions() as session:
             job = jobs.claim_next(session, self._row)
@@ -108,16 +127,20 @@ class Worker:
             self._requeue(job, str(busy))
             self.stopping.wait(self.poll_every_s)
             return True
-        except jobs.Cancelled:
-            self._finish(job, "cancelled")
-        except Stopping:
-            self._finish(job, "failed", error=jobs.STOPPED_WORKER_ERROR)
         except jobs.JobLost as lost:
             self._log(f"job {job.id}: {lost}; its work was dropped")
+            return True
+        except jobs.Cancelled:
+            outcome: tuple[str, dict[str, Any]] = ("cancelled", {})
+        except Stopping:
+            outcome = ("failed", {"error": jobs.STOPPED_WORKER_ERROR})
         except Exception as error:  # any failure of the work is the job's outcome, not ours
-            self._finish(job, "failed", error=f"{type(error).__name__}: {error}")
+            outcome = ("failed", {"error": f"{type(error).__name__}: {error}"})
         else:
-            self._finish(job, "done", version_name=version_name, result=result)
+            outcome = ("done", {"version_name": version_name, "result": result})
+        self._unrecorded.append((job, *outcome))
+        self._finish(job, *outcome)
+        self._unrecorded.pop()
         return True
 
     # ----------------------------------------------------------------------------------------------
@@ -171,7 +194,7 @@ class Worker:
             return None, report.to_dict()
         raise ValueError(f"this worker cannot run jobs of kind {job.kind!r}")
 
-    def _finish(self, job: Job, status: str, **outcome: Any) -> None:
+    def _finish(self, job: Job, status: str, outcome: dict[str, Any]) -> None:
         with self._sessions() as session:
             recorded = jobs.finish(session, job.id, self.name, status, **outcome)
         made = f" -> {outcome['version_name']}" if outcome.get("version_name") else ""

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
+import time
 
 from core import jobs, store
 from core.cli import main as command_line
@@ -47,16 +49,32 @@ def pause_worker_at(stage: str):
         report_progress(session, job_id, worker, reported, done, total)
         print(reported, done, total, flush=True)
         if reported == stage:
-            print("paused", flush=True)
-            signal.pause()
+            hold_until_a_signal()
 
     return progress
+
+
+def hold_until_a_signal() -> None:
+    """Wait for SIGUSR1 or SIGTERM; the worker's own SIGTERM handler still runs. (Polling a flag:
+    a signal arriving just before ``signal.pause()`` would be missed.)"""
+    resumed = threading.Event()
+    stop = signal.getsignal(signal.SIGTERM)
+
+    def on_term(number, frame) -> None:
+        resumed.set()
+        stop(number, frame)
+
+    signal.signal(signal.SIGUSR1, lambda *_: resumed.set())
+    signal.signal(signal.SIGTERM, on_term)
+    print("paused", flush=True)
+    while not resumed.is_set():
+        time.sleep(0.05)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def main(stage: str, command: str, *parent: str) -> None:
     settings = load_settings()
     if command == "worker":
-        signal.signal(signal.SIGUSR1, lambda *_: None)
         jobs.report_progress = pause_worker_at(stage)
         sys.exit(command_line(["worker", *parent]))
     if stage == "commit":

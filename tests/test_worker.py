@@ -15,7 +15,7 @@ from core import jobs, store
 from core.admin_tables import Job, JobWorker
 from core.cli import main as command_line
 from core.worker import Worker
-from tests.conftest import both_databases, run_queued_jobs
+from tests.conftest import both_databases, run_queued_jobs, running_worker
 from tests.fault_helpers import (
     assert_every_ready_version_loads,
     assert_serving,
@@ -164,3 +164,14 @@ def test_workers_sharing_postgresql_run_each_job_exactly_once(deployment, sessio
         }
         assert {job.worker for job in ended} <= {worker.name for worker in workers}
         assert session.query(JobWorker).count() == 0
+
+
+@pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
+def test_a_worker_rides_out_a_database_outage(deployment, sessions, admin, postgres_server):
+    with running_worker(deployment, heartbeat_every_s=0.2, poll_every_s=0.1):
+        with postgres_server.stopped():
+            time.sleep(1)  # its job loop and heartbeat fail meanwhile
+        queued = queue_reindex(sessions, admin)
+        wait_until(lambda: job_now(sessions, queued.id).status == "done", timeout=120)
+        with sessions() as session:
+            assert len(jobs.alive_workers(session)) == 1
