@@ -22,7 +22,7 @@ from admin.versions import active_or_raise
 from core import jobs, store
 from core.admin_tables import Job, User
 from core.collection import _parse_tokens, import_collection
-from core.topic_model import validate_weights
+from core.model import validate_weights
 
 
 @dataclass

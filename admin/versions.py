@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from admin.auth import action
 from core import jobs, store
 from core.admin_tables import Job, User
-from core.topic_model import validate_weights
+from core.model import validate_weights
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """Training the junk filter (the article's linear SVM) on moderators' labels; the worker runs it
 as a job and stores the report with the job. Labelling, hiding and restoring documents are admin
-actions (``admin.junk_filter``)."""
+actions (``admin.junk_filter``), which import this module for the report's shape: importing it
+does not load BigARTM."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.feature_extraction import DictVectorizer
@@ -18,8 +19,10 @@ from sqlalchemy.orm import Session
 
 from core import store
 from core.admin_tables import DocumentLabel
-from core.pipeline import ProgressCallback, load_corpus
 from core.text import TAG, TEXT
+
+if TYPE_CHECKING:
+    from core.pipeline import ProgressCallback
 
 MIN_LABELS_PER_CLASS = 5
 
@@ -52,6 +55,8 @@ def train_junk_filter(
 ) -> JunkFilterReport:
     """Fit the SVM on the labeled documents of the active version; report cross-validated
     precision and recall of "unwanted" and the documents it would hide."""
+    from core.pipeline import load_corpus  # loads BigARTM: only the worker trains, not the app
+
     version = store.active_version(session)
     if version is None:
         raise ValueError("no model version is active: build one with `python -m core build`")

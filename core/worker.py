@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs, pipeline, store
 from core.admin_tables import Job, JobWorker
+from core.junk_filter import train_junk_filter
+from core.model import ModelParams
 from core.settings import Settings
 
 HEARTBEAT_EVERY_S = 2.0
@@ -156,8 +158,6 @@ class Worker:
                 jobs.report_progress(session, job.id, self.name, stage, done, total)
 
         if job.kind == "build":
-            from core.topic_model import ModelParams
-
             model = ModelParams.from_dict(params["model"]) if params.get("model") else None
             collection = Path(params["collection"]) if params.get("collection") else None
             report = pipeline.build(settings, collection, model, progress=progress)
@@ -187,8 +187,6 @@ class Worker:
                                               progress)  # fmt: skip
             return report.version_name, None
         if job.kind == "junk_filter":
-            from core.junk_filter import train_junk_filter
-
             with self._sessions() as session:
                 report = train_junk_filter(session, progress)
             return None, report.to_dict()
