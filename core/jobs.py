@@ -77,7 +77,9 @@ def describe(job: Job) -> str:
         return f"retrain {params.get('parent')}"
     if job.kind == "build":
         return f"build from {params.get('collection') or 'the configured collection'}"
-    return "train the junk filter"
+    if job.kind == "junk_filter":
+        return "train the junk filter"
+    return job.kind
 
 
 def request_cancel(session: Session, job_id: int) -> None:
