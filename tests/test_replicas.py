@@ -22,6 +22,7 @@ from admin import auth
 from core import store
 from tests.browser import ARTIFACTS, chromium, search, serve_app, wait_until_idle
 from tests.fault_helpers import read_until, running
+from tests.test_browser import eventually
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,15 +65,6 @@ def recorded(sessions, caption: str) -> sa.Row:
 def votes(sessions, *searches: sa.Row) -> list[dict[str, int]]:
     with sessions() as session:
         return [store.search_votes(session, search.id) for search in searches]
-
-
-def eventually(condition, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 @pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
