@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core import store
 from core.admin_tables import DocumentLabel
 from core.text import TAG, TEXT
+from core.version_files import VersionFiles
 
 if TYPE_CHECKING:
     from core.pipeline import ProgressCallback
@@ -55,12 +56,10 @@ def train_junk_filter(
 ) -> JunkFilterReport:
     """Fit the SVM on the labeled documents of the active version; report cross-validated
     precision and recall of "unwanted" and the documents it would hide."""
-    from core.pipeline import load_corpus  # loads BigARTM: only the worker trains, not the app
-
     version = store.active_version(session)
     if version is None:
         raise ValueError("no model version is active: build one with `python -m core build`")
-    corpus = load_corpus(Path(version.artifact_dir))
+    corpus = VersionFiles(Path(version.artifact_dir)).read_corpus()
     labels = document_labels(session)
     ids = [document.id for document in corpus.documents]
     bags = [

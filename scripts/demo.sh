@@ -4,8 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements.txt
-# BigARTM needs the pure-Python protobuf, and Streamlit imports protobuf before our code runs.
-export PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python
 .venv/bin/python -m core build --if-missing
 
 .venv/bin/python -m core worker &
