@@ -1,4 +1,4 @@
-"""Command line: ``python -m core build|search|annotate|topics|models|eval|bench``.
+"""Command line: ``python -m core build|worker|search|annotate|topics|models|eval|bench``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
 and problems go to stderr. Admin panel accounts have their own command line, ``python -m admin
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -75,6 +76,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--json", action="store_true", help="print the report as JSON")
     build.set_defaults(handler=_build)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run queued jobs (build, re-index, add a modality, retrain, junk filter)",
+        description="Take jobs that the admin pages queue in the metadata database and run them, "
+        "one at a time, until stopped (Ctrl-C or SIGTERM: the running job fails cleanly). "
+        "Several workers may share a PostgreSQL database; SQLite allows one.",
+    )
+    worker.add_argument("--until-idle", action="store_true", help="exit once no job is queued")
+    worker.add_argument(
+        "--heartbeat", type=float, default=2.0, metavar="SECONDS",
+        help="heartbeat interval; the worker counts as dead after 5 missed beats (default: 2)",
+    )  # fmt: skip
+    worker.add_argument(
+        "--poll", type=float, default=1.0, metavar="SECONDS",
+        help="how often an idle worker looks for a job (default: 1)",
+    )  # fmt: skip
+    worker.set_defaults(handler=_worker)
 
     search = commands.add_parser(
         "search",
@@ -266,6 +285,23 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
             f"{len(report.problems)} rows skipped, {len(report.junk_filtered)} filtered as junk"
         )
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.jobs import WorkerRefused
+    from core.worker import Worker
+
+    try:
+        with Worker(settings, args.heartbeat, args.poll) as worker:
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signal_number, lambda *_: worker.stop())
+            if args.until_idle:
+                worker.run_until_idle()
+            else:
+                worker.run()
+    except WorkerRefused as refused:
+        raise CommandError(str(refused)) from None
     return 0
 
 

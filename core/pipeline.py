@@ -43,6 +43,10 @@ THETA_CHUNK = 1000
 ProgressCallback = Callable[[str, int, int], None]
 
 
+class BuildInProgress(RuntimeError):
+    """Another build holds the data directory's build lock; nothing was started."""
+
+
 @dataclass
 class BuildReport:
     version_name: str
@@ -199,10 +203,8 @@ def new_version(
     """
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive_build_lock(settings.models_dir):
+        _clean_up_killed_builds(settings, sessions)
         with sessions() as session:
-            store.mark_stale_builds_failed(session)
-            failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
-            _remove_leftover_build_dirs(settings.models_dir, failed)
             name = store.next_version_name(session)
             version_id = store.start_version(
                 session,
@@ -304,14 +306,34 @@ def _abandon(
                 shutil.rmtree(directory, ignore_errors=True)
 
 
+def clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> bool:
+    """If no build is running in the data directory, mark failed the versions a killed build left
+    ``building`` and remove their files; returns whether it could look (the lock was free)."""
+    try:
+        with _exclusive_build_lock(settings.models_dir):
+            _clean_up_killed_builds(settings, sessions)
+    except BuildInProgress:
+        return False
+    return True
+
+
+def _clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Only under the build lock: any version still building belongs to a killed process."""
+    with sessions() as session:
+        store.mark_stale_builds_failed(session)
+        failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
+    _remove_leftover_build_dirs(settings.models_dir, failed)
+
+
 @contextmanager
 def _exclusive_build_lock(models_dir: Path) -> Iterator[None]:
     """One build at a time per data directory; a second one fails at once with a clear error."""
+    models_dir.mkdir(parents=True, exist_ok=True)
     with open(models_dir / ".build.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another build is running in {models_dir}") from None
+            raise BuildInProgress(f"another build is running in {models_dir}") from None
         try:
             yield
         finally:
@@ -441,6 +463,19 @@ def add_modality_version(
     )
 
 
+def retrain_version(
+    settings: Settings,
+    parent: str,
+    changes: dict | None = None,
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version trained anew on the parent's documents and tokens, with the parent's model
+    parameters updated by ``changes`` (e.g. ``{"num_topics": 50, "seed": 2}``); the topic space
+    changes, so topic labels start afresh."""
+    return _derive(settings, parent, "retrain", {}, {}, progress, activate, changes or {})
+
+
 def _derive(
     settings: Settings,
     parent: str,
@@ -449,6 +484,7 @@ def _derive(
     new_tokens: dict[str, dict[str, Counter[str]]],
     progress: ProgressCallback | None,
     activate: bool,
+    changes: dict | None = None,
 ) -> BuildReport:
     sessions = store.open_database(settings.database_url)
     with sessions() as session:
@@ -460,7 +496,16 @@ def _derive(
     parent = VersionFiles(Path(base.artifact_dir))
     parent_model = parent.read_model()
     old_params = ModelParams.from_dict(base.params["model"])
-    params = replace(old_params, modality_weights={**old_params.modality_weights, **weights})
+    changes = dict(changes or {})
+    unknown = sorted(set(changes) - set(old_params.to_dict()))
+    if unknown:
+        raise ValueError(f"unknown model parameter(s) {unknown}")
+    changes["modality_weights"] = {
+        **old_params.modality_weights,
+        **changes.get("modality_weights", {}),
+        **weights,
+    }
+    params = replace(old_params, **changes)
     index_params = IndexParams(**base.params["index"])
     corpus = parent.read_corpus()
     for modality, by_id in new_tokens.items():
