@@ -24,6 +24,7 @@ from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex, recall_at_k
 from core.index_bench import run_index_benchmark, saved_size_mb, synthetic_thetas
+from core.ingest import LocalIngest
 from core.pipeline import build, prepare_corpus
 from core.service import Service
 from core.settings import BUILTIN_COLLECTION, Settings
@@ -223,7 +224,7 @@ def run_benchmark(
     )
     vectorizer = ImageVectorizer(backbone, settings.cache_dir)
     say("training vs plain BigARTM")
-    corpus = prepare_corpus(documents, params, TextProcessor(), vectorizer)
+    corpus = prepare_corpus(documents, params, LocalIngest(TextProcessor(), vectorizer))
     results["training"] = training_throughput(corpus.tokens, params, bench_dir / "training")
 
     say("query latency on the built-in collection")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m core build|search|annotate|topics|models|users|eval|bench``.
+"""Command line: ``python -m core build|search|annotate|topics|models|users|eval|bench|scale-*``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
 and problems go to stderr.
@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--weights", type=_weights, help="modality weights, e.g. @visual=0.05")
     build.add_argument(
         "--if-missing", action="store_true", help="do nothing if a model version is already active"
+    )
+    build.add_argument(
+        "--dask",
+        metavar="ADDRESS|local:N",
+        help="run text processing and image vectorization on a Dask cluster: a scheduler "
+        "address (e.g. tcp://10.0.0.5:8786; the collection and the data dir must be at the same "
+        "paths on the workers) or local:N for N worker processes on this machine",
     )
     build.add_argument("--json", action="store_true", help="print the report as JSON")
     build.set_defaults(handler=_build)
@@ -189,6 +196,29 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     evaluate.set_defaults(handler=_eval)
 
+    scale_train = commands.add_parser(
+        "scale-train",
+        help="seconds per pass and peak memory of out-of-core training (into reports/scale.json)",
+        description="Train BigARTM out of core on synthetic documents drawn from a built "
+        "version's token distributions, with its processors on every core (see core/scale.py).",
+    )
+    scale_train.add_argument(
+        "--documents",
+        type=_sizes,
+        default=(100_000, 1_000_000),
+        help="collection sizes, comma-separated (default: 100000,1000000)",
+    )
+    scale_train.add_argument("--passes", type=_positive, default=2, help="passes per size")
+    scale_train.add_argument(
+        "--source", type=Path, help="a built version's directory (default: the active version)"
+    )
+    scale_train.add_argument("--processors", type=_positive, help="default: every core")
+    scale_train.add_argument(
+        "--workdir", type=Path, help="where the text and batches go (default: DATA_DIR/scale)"
+    )
+    scale_train.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_train.set_defaults(handler=_scale_train)
+
     bench = commands.add_parser(
         "bench-index",
         help="recall@10 and speed of the L1 index configurations",
@@ -270,9 +300,16 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         overrides["passes"] = args.passes
     if args.weights:
         overrides["modality_weights"] = {**ModelParams().modality_weights, **args.weights}
-    report = build(
-        settings, args.collection, ModelParams(**overrides), progress=_progress_printer()
-    )
+    params = ModelParams(**overrides)
+    if args.dask:
+        from core.ingest import dask_ingest
+
+        with dask_ingest(args.dask, settings) as executor:
+            report = build(
+                settings, args.collection, params, progress=_progress_printer(), executor=executor
+            )
+    else:
+        report = build(settings, args.collection, params, progress=_progress_printer())
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     summary = {
@@ -292,6 +329,38 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         )
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
     return 0
+
+
+def _scale_train(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    source = args.source or _active_version_dir(settings)
+    corpus = scale.read_source_corpus(source)
+    for documents in args.documents:
+        result = scale.measure_training(
+            corpus,
+            documents,
+            args.workdir or settings.data_dir / "scale",
+            passes=args.passes,
+            processors=args.processors,
+            progress=_progress_printer(),
+        )
+        result["source"] = str(source)
+        scale.record(args.reports, "training", str(documents), result)
+        print(
+            f"{documents:,} documents: "
+            + ", ".join(f"{s:.1f}" for s in result["pass_seconds"])
+            + f" s per pass, peak RSS {result['peak_rss_bytes'] / 2**20:,.0f} MB"
+        )
+    return 0
+
+
+def _active_version_dir(settings: Settings) -> Path:
+    with store.open_database(settings.database_url)() as session:
+        version = store.active_version(session)
+    if version is None:
+        raise CommandError("no active model version; run `python -m core build` first")
+    return Path(version.artifact_dir)
 
 
 def _query(args: argparse.Namespace) -> Query:

@@ -1,0 +1,312 @@
+"""Measurements past one machine: training out of core at 100k-1M documents, ingest throughput
+on local Dask workers, and the capacity plan of ``reports/scale.md``.
+
+Training is measured on synthetic documents drawn from a built version's documents (its token
+bags per modality, written in ``documents.jsonl``): each synthetic document takes a random real
+document's length per modality and draws its tokens from that document's token distribution
+(``1 - noise`` of them) and from the modality's corpus-wide distribution (``noise``), so topic
+structure, document lengths and token frequencies follow the real collection. The documents go
+to a Vowpal Wabbit file that BigARTM turns into batches on disk itself; training then reads the
+batches pass by pass (out of core), with its processors on every core, in a child process, so
+the peak memory measured is the trainer's alone.
+
+Every figure here comes from ``python -m core scale-train`` / ``scale-ingest``, stored in
+``reports/scale.json``; ``python -m core scale-report`` renders ``reports/scale.md`` from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from core.topic_model import ModelParams, TokenCounts
+
+Progress = Callable[[str, int, int], None]
+
+
+# --------------------------------------------------------------------------- synthetic documents
+
+
+@dataclass(frozen=True)
+class _ModalityTable:
+    """One modality of the source corpus: vocabulary, corpus-wide cumulative distribution, and
+    every source document's token ids, probabilities and length (0 when it lacks the modality)."""
+
+    vocabulary: np.ndarray
+    cumulative: np.ndarray
+    doc_tokens: list[np.ndarray]
+    doc_probabilities: list[np.ndarray]
+    doc_lengths: np.ndarray
+
+
+def _tables(source: Sequence[TokenCounts]) -> dict[str, _ModalityTable]:
+    modalities = sorted({m for doc in source for m, bag in doc.items() if bag})
+    tables = {}
+    for modality in modalities:
+        vocabulary = sorted({t for doc in source for t in doc.get(modality, {})})
+        ids = {token: i for i, token in enumerate(vocabulary)}
+        totals = np.zeros(len(vocabulary))
+        doc_tokens, doc_probabilities, lengths = [], [], []
+        for doc in source:
+            bag = doc.get(modality) or {}
+            tokens = np.array([ids[t] for t in bag], dtype=np.int64)
+            counts = np.array(list(bag.values()), dtype=np.float64)
+            totals[tokens] += counts
+            doc_tokens.append(tokens)
+            doc_probabilities.append(counts / counts.sum() if len(counts) else counts)
+            lengths.append(round(counts.sum()))
+        cumulative = np.cumsum(totals / totals.sum())
+        tables[modality] = _ModalityTable(
+            np.array(vocabulary, dtype=object),
+            cumulative,
+            doc_tokens,
+            doc_probabilities,
+            np.array(lengths),
+        )
+    return tables
+
+
+def synthetic_documents(
+    source: Sequence[TokenCounts], count: int, seed: int = 0, noise: float = 0.2
+) -> Iterator[TokenCounts]:
+    """``count`` documents drawn like the ``source`` corpus (see the module docstring)."""
+    if not source:
+        raise ValueError("the source corpus is empty")
+    if not 0 <= noise <= 1:
+        raise ValueError(f"noise must be in [0, 1], got {noise}")
+    tables = _tables(source)
+    rng = np.random.default_rng(seed)
+    for picked in rng.integers(len(source), size=count):
+        doc: TokenCounts = {}
+        for modality, table in tables.items():
+            length = int(table.doc_lengths[picked])
+            if length == 0:
+                continue
+            from_corpus = int(rng.binomial(length, noise))
+            drawn = np.concatenate(
+                [
+                    rng.choice(
+                        table.doc_tokens[picked],
+                        size=length - from_corpus,
+                        p=table.doc_probabilities[picked],
+                    ),
+                    np.minimum(
+                        np.searchsorted(table.cumulative, rng.random(from_corpus)),
+                        len(table.vocabulary) - 1,
+                    ),
+                ]
+            )
+            ids, counts = np.unique(drawn, return_counts=True)
+            doc[modality] = dict(zip(table.vocabulary[ids].tolist(), counts.tolist(), strict=True))
+        yield doc
+
+
+def write_vowpal_wabbit(
+    documents: Iterator[TokenCounts], path: Path, count: int, progress: Progress | None = None
+) -> None:
+    """Documents as a Vowpal Wabbit file (``doc1 |@text word:2 |@tag cat``), BigARTM's input."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for number, doc in enumerate(documents, start=1):
+            parts = [f"doc{number}"]
+            for modality in sorted(doc):
+                tokens = " ".join(f"{t}:{c}" if c != 1 else t for t, c in doc[modality].items())
+                parts.append(f"|{modality} {tokens}")
+            handle.write(" ".join(parts) + "\n")
+            if progress and (number % 10_000 == 0 or number == count):
+                progress("generate", number, count)
+
+
+def read_source_corpus(version_dir: Path) -> list[TokenCounts]:
+    """The token bags a version was trained on (its ``documents.jsonl``)."""
+    path = version_dir / "documents.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: --source must be a built version's directory")
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line)["tokens"] for line in handle]
+
+
+# --------------------------------------------------------------------------- training at scale
+
+
+class _PeakMemory:
+    """Samples this process's resident memory every ``interval`` seconds while active."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+
+def _out_of_core_model(
+    text_path: Path, batches: Path, params: ModelParams, processors: int
+) -> tuple:
+    """BigARTM turns the text into batches on disk and gathers the dictionary; the model has
+    the regularizers of a build whose tau is not 0 (smoothing of the background topics) and a
+    perplexity score per modality. Returns (model, batch vectorizer, modalities)."""
+    import artm  # BigARTM only in processes that train
+
+    artm.BatchVectorizer(
+        data_path=str(text_path),
+        data_format="vowpal_wabbit",
+        target_folder=str(batches),
+        batch_size=1000,
+        gather_dictionary=False,
+    )
+    vectorizer = artm.BatchVectorizer(data_path=str(batches), data_format="batches")
+    dictionary = artm.Dictionary()
+    dictionary.gather(data_path=str(batches))
+    with text_path.open(encoding="utf-8") as handle:
+        modalities = sorted({part.split()[0] for part in handle.readline().split("|")[1:]})
+    model = artm.ARTM(
+        topic_names=params.topic_names,
+        class_ids={m: float(params.modality_weights.get(m, 1.0)) for m in modalities},
+        num_document_passes=params.document_passes,
+        seed=params.seed,
+        num_processors=processors,
+    )
+    background = params.background_topics
+    if background and params.smooth_phi_tau:
+        model.regularizers.add(
+            artm.SmoothSparsePhiRegularizer(
+                name="smooth_phi", tau=params.smooth_phi_tau, topic_names=background
+            )
+        )
+    if background and params.smooth_theta_tau:
+        model.regularizers.add(
+            artm.SmoothSparseThetaRegularizer(
+                name="smooth_theta", tau=params.smooth_theta_tau, topic_names=background
+            )
+        )
+    for modality in modalities:
+        model.scores.add(artm.PerplexityScore(name=f"perplexity{modality}", class_ids=[modality]))
+    model.initialize(dictionary=dictionary)
+    return model, vectorizer, modalities
+
+
+def _train_from_text(
+    text_path: str, workdir: str, params_dict: dict, passes: int, processors: int
+) -> dict:
+    """Runs in a child process: VW file -> batches on disk -> ``passes`` offline passes."""
+    params = ModelParams.from_dict(params_dict)
+    batches = Path(workdir) / "batches"
+    result: dict = {"processors": processors, "num_topics": params.num_topics}
+    with _PeakMemory() as memory:
+        started = time.perf_counter()
+        model, vectorizer, modalities = _out_of_core_model(
+            Path(text_path), batches, params, processors
+        )
+        result["prepare_seconds"] = time.perf_counter() - started
+        files = list(batches.iterdir())
+        result["batches"] = len(files)
+        result["batches_bytes"] = sum(p.stat().st_size for p in files)
+        result["rss_after_prepare_bytes"] = memory.peak
+        pass_seconds, pass_cpu, perplexity = [], [], []
+        for _ in range(passes):
+            wall, cpu = time.perf_counter(), time.process_time()
+            model.fit_offline(vectorizer, num_collection_passes=1)
+            pass_seconds.append(time.perf_counter() - wall)
+            pass_cpu.append(time.process_time() - cpu)
+            perplexity.append(
+                {m: float(model.score_tracker[f"perplexity{m}"].last_value) for m in modalities}
+            )
+        result["vocabulary"] = {m: len(model.get_phi_dense(class_ids=[m])[1]) for m in modalities}
+    result.update(
+        pass_seconds=pass_seconds,
+        pass_cpu_seconds=pass_cpu,
+        perplexity=perplexity,
+        peak_rss_bytes=memory.peak,
+        max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    )
+    return result
+
+
+def measure_training(
+    source: Sequence[TokenCounts],
+    documents: int,
+    workdir: Path,
+    params: ModelParams | None = None,
+    passes: int = 2,
+    processors: int | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict:
+    """Seconds per pass and peak memory of out-of-core training on ``documents`` synthetic
+    documents; the text and batches are written under ``workdir`` and removed afterwards."""
+    params = params or ModelParams()
+    processors = processors or os.cpu_count() or 1
+    workdir = Path(workdir) / f"train-{documents}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    text_path = workdir / "collection.vw"
+    try:
+        started = time.perf_counter()
+        write_vowpal_wabbit(
+            synthetic_documents(source, documents, seed), text_path, documents, progress
+        )
+        generate_seconds = time.perf_counter() - started
+        if progress:
+            progress(f"train {documents}", 0, passes)
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            result = pool.submit(
+                _train_from_text, str(text_path), str(workdir), params.to_dict(), passes, processors
+            ).result()
+        if progress:
+            progress(f"train {documents}", passes, passes)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "documents": documents,
+        "passes": passes,
+        "generate_seconds": generate_seconds,
+        "source_documents": len(source),
+        "cpu_count": os.cpu_count(),
+        **result,
+    }
+
+
+# --------------------------------------------------------------------------- results file
+
+
+RESULTS_FILE = "scale.json"
+
+
+def record(reports: Path, section: str, key: str, result: dict) -> None:
+    """Stores one measurement in ``reports/scale.json`` (section -> key -> result), keeping the
+    others, written atomically so an interrupted run loses only its own measurement."""
+    reports.mkdir(parents=True, exist_ok=True)
+    path = reports / RESULTS_FILE
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    measured_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results.setdefault(section, {})[key] = {**result, "measured_at": measured_at}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)
