@@ -219,6 +219,31 @@ def _parser() -> argparse.ArgumentParser:
     scale_train.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     scale_train.set_defaults(handler=_scale_train)
 
+    scale_ingest = commands.add_parser(
+        "scale-ingest",
+        help="ingest throughput on local Dask workers (into reports/scale.json)",
+        description="Images per second of text processing and vectorization on a local Dask "
+        "cluster of 1, 2, ... worker processes, each with an empty image cache.",
+    )
+    scale_ingest.add_argument(
+        "--workers", type=_sizes, default=(1, 2), help="worker counts, comma-separated"
+    )
+    scale_ingest.add_argument("--collection", type=Path, help="default: the built-in collection")
+    scale_ingest.add_argument(
+        "--workdir", type=Path, help="where the caches go (default: DATA_DIR/scale)"
+    )
+    scale_ingest.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_ingest.set_defaults(handler=_scale_ingest)
+
+    scale_report = commands.add_parser(
+        "scale-report",
+        help="write reports/scale.md: measured scale figures and the capacity plan",
+        description="Render reports/scale.md from reports/scale.json (scale-train, "
+        "scale-ingest) and reports/bench.json (query latency), with the capacity plan.",
+    )
+    scale_report.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_report.set_defaults(handler=_scale_report)
+
     bench = commands.add_parser(
         "bench-index",
         help="recall@10 and speed of the L1 index configurations",
@@ -352,6 +377,33 @@ def _scale_train(args: argparse.Namespace, settings: Settings) -> int:
             + ", ".join(f"{s:.1f}" for s in result["pass_seconds"])
             + f" s per pass, peak RSS {result['peak_rss_bytes'] / 2**20:,.0f} MB"
         )
+    return 0
+
+
+def _scale_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    for workers in args.workers:
+        result = scale.measure_ingest(
+            args.collection or settings.collection,
+            workers,
+            args.workdir or settings.data_dir / "scale",
+            progress=_progress_printer(),
+        )
+        scale.record(args.reports, "ingest", str(workers), result)
+        print(
+            f"{workers} worker(s): {result['images_per_second']:.1f} images/s "
+            f"({result['images']} images in {result['seconds']:.1f} s; "
+            f"start-up {result['startup_seconds']:.1f} s)"
+        )
+    return 0
+
+
+def _scale_report(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    path = scale.write_report(args.reports)
+    print(f"wrote {path}")
     return 0
 
 

@@ -114,7 +114,7 @@ class LocalIngest:
 
 
 @cache
-def _worker_tools(settings: Settings) -> tuple[TextProcessor, ImageVectorizer]:
+def worker_tools(settings: Settings) -> tuple[TextProcessor, ImageVectorizer]:
     """The tools of one worker process, made on its first batch (TensorFlow loads once)."""
     return TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
 
@@ -122,7 +122,7 @@ def _worker_tools(settings: Settings) -> tuple[TextProcessor, ImageVectorizer]:
 def _ingest_on_worker(
     batch: Sequence[Document], params: ModelParams, settings: Settings
 ) -> list[IngestedDocument]:
-    return ingest_batch(batch, params, *_worker_tools(settings))
+    return ingest_batch(batch, params, *worker_tools(settings))
 
 
 class DaskIngest:
@@ -192,7 +192,7 @@ def dask_ingest(address: str, settings: Settings) -> Iterator[DaskIngest]:
                 n_workers=target,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
             ) as cluster,
             Client(cluster) as client,
         ):

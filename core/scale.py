@@ -29,7 +29,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from core.ingest import LOCAL_PREFIX
+from core.settings import Settings
 from core.topic_model import ModelParams, TokenCounts
 
 Progress = Callable[[str, int, int], None]
@@ -40,14 +43,15 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class _ModalityTable:
-    """One modality of the source corpus: vocabulary, corpus-wide cumulative distribution, and
-    every source document's token ids, probabilities and length (0 when it lacks the modality)."""
+    """One modality of the source corpus: its vocabulary, the corpus-wide cumulative token
+    distribution, and every source document's tokens as one pool (each token repeated by its
+    count) with the documents' offsets into it and lengths (0 when a document lacks it)."""
 
     vocabulary: np.ndarray
     cumulative: np.ndarray
-    doc_tokens: list[np.ndarray]
-    doc_probabilities: list[np.ndarray]
-    doc_lengths: np.ndarray
+    pool: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
 
 
 def _tables(source: Sequence[TokenCounts]) -> dict[str, _ModalityTable]:
@@ -56,60 +60,63 @@ def _tables(source: Sequence[TokenCounts]) -> dict[str, _ModalityTable]:
     for modality in modalities:
         vocabulary = sorted({t for doc in source for t in doc.get(modality, {})})
         ids = {token: i for i, token in enumerate(vocabulary)}
-        totals = np.zeros(len(vocabulary))
-        doc_tokens, doc_probabilities, lengths = [], [], []
+        pieces = []
         for doc in source:
             bag = doc.get(modality) or {}
             tokens = np.array([ids[t] for t in bag], dtype=np.int64)
-            counts = np.array(list(bag.values()), dtype=np.float64)
-            totals[tokens] += counts
-            doc_tokens.append(tokens)
-            doc_probabilities.append(counts / counts.sum() if len(counts) else counts)
-            lengths.append(round(counts.sum()))
-        cumulative = np.cumsum(totals / totals.sum())
+            counts = np.array([round(c) for c in bag.values()], dtype=np.int64)
+            pieces.append(np.repeat(tokens, counts))
+        lengths = np.array([len(piece) for piece in pieces])
+        pool = np.concatenate(pieces)
+        frequencies = np.bincount(pool, minlength=len(vocabulary))
         tables[modality] = _ModalityTable(
-            np.array(vocabulary, dtype=object),
-            cumulative,
-            doc_tokens,
-            doc_probabilities,
-            np.array(lengths),
+            vocabulary=np.array(vocabulary, dtype=object),
+            cumulative=np.cumsum(frequencies / frequencies.sum()),
+            pool=pool,
+            offsets=np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+            lengths=lengths,
         )
     return tables
 
 
 def synthetic_documents(
-    source: Sequence[TokenCounts], count: int, seed: int = 0, noise: float = 0.2
+    source: Sequence[TokenCounts],
+    count: int,
+    seed: int = 0,
+    noise: float = 0.2,
+    chunk: int = 10_000,
 ) -> Iterator[TokenCounts]:
-    """``count`` documents drawn like the ``source`` corpus (see the module docstring)."""
+    """``count`` documents drawn like the ``source`` corpus (see the module docstring), made
+    ``chunk`` at a time with array operations."""
     if not source:
         raise ValueError("the source corpus is empty")
     if not 0 <= noise <= 1:
         raise ValueError(f"noise must be in [0, 1], got {noise}")
     tables = _tables(source)
     rng = np.random.default_rng(seed)
-    for picked in rng.integers(len(source), size=count):
-        doc: TokenCounts = {}
+    for first in range(0, count, chunk):
+        size = min(chunk, count - first)
+        picked = rng.integers(len(source), size=size)
+        docs: list[TokenCounts] = [{} for _ in range(size)]
         for modality, table in tables.items():
-            length = int(table.doc_lengths[picked])
-            if length == 0:
-                continue
-            from_corpus = int(rng.binomial(length, noise))
-            drawn = np.concatenate(
-                [
-                    rng.choice(
-                        table.doc_tokens[picked],
-                        size=length - from_corpus,
-                        p=table.doc_probabilities[picked],
-                    ),
-                    np.minimum(
-                        np.searchsorted(table.cumulative, rng.random(from_corpus)),
-                        len(table.vocabulary) - 1,
-                    ),
-                ]
+            lengths = table.lengths[picked]
+            owner = np.repeat(np.arange(size), lengths)  # the document of every draw
+            start = np.repeat(table.offsets[picked], lengths)
+            draws = table.pool[start + (rng.random(len(owner)) * lengths[owner]).astype(np.int64)]
+            from_corpus = rng.random(len(owner)) < noise
+            draws[from_corpus] = np.minimum(
+                np.searchsorted(table.cumulative, rng.random(int(from_corpus.sum()))),
+                len(table.vocabulary) - 1,
             )
-            ids, counts = np.unique(drawn, return_counts=True)
-            doc[modality] = dict(zip(table.vocabulary[ids].tolist(), counts.tolist(), strict=True))
-        yield doc
+            keys, counts = np.unique(owner * len(table.vocabulary) + draws, return_counts=True)
+            owners, tokens = np.divmod(keys, len(table.vocabulary))
+            bounds = np.searchsorted(owners, np.arange(size + 1))
+            names = table.vocabulary[tokens].tolist()
+            counts = counts.tolist()
+            for doc in np.flatnonzero(lengths):
+                low, high = bounds[doc], bounds[doc + 1]
+                docs[doc][modality] = dict(zip(names[low:high], counts[low:high], strict=True))
+        yield from docs
 
 
 def write_vowpal_wabbit(
@@ -310,3 +317,60 @@ def record(reports: Path, section: str, key: str, result: dict) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     os.replace(temporary, path)
+
+
+# --------------------------------------------------------------------------- ingest throughput
+
+
+def _warm_worker(settings: Settings) -> float:
+    """Makes a worker's tools and runs the CNN once (TensorFlow import, graph build): seconds."""
+    from core.ingest import worker_tools
+
+    started = time.perf_counter()
+    _, vectorizer = worker_tools(settings)
+    vectorizer.backbone.predict([Image.new("RGB", (64, 64))])
+    return time.perf_counter() - started
+
+
+def measure_ingest(
+    collection: Path,
+    workers: int,
+    workdir: Path,
+    params: ModelParams | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Images per second of the ingest on a local Dask cluster of ``workers`` processes, with
+    an empty image cache; the workers are warmed up first (start-up is reported apart)."""
+    from core.collection import import_collection
+    from core.ingest import dask_ingest
+    from core.pipeline import prepare_corpus
+
+    params = params or ModelParams()
+    documents = import_collection(collection).documents
+    images = sum(doc.image is not None for doc in documents)
+    settings = Settings(data_dir=Path(workdir) / f"ingest-{workers}", collection=collection)
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    try:
+        started = time.perf_counter()
+        with dask_ingest(f"{LOCAL_PREFIX}{workers}", settings) as executor:
+            warm = executor.client.run(_warm_worker, settings)
+            startup = time.perf_counter() - started
+            load_before = os.getloadavg()[0]
+            started = time.perf_counter()
+            corpus = prepare_corpus(documents, params, executor, progress)
+            seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
+    return {
+        "workers": workers,
+        "documents": len(corpus.documents),
+        "images": images,
+        "seconds": seconds,
+        "images_per_second": images / seconds,
+        "startup_seconds": startup,
+        "worker_warmup_seconds": sorted(warm.values()),
+        "batch_size": executor.batch_size,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": load_before,
+        "collection": str(collection),
+    }
