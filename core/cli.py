@@ -235,6 +235,18 @@ def _parser() -> argparse.ArgumentParser:
     scale_ingest.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     scale_ingest.set_defaults(handler=_scale_ingest)
 
+    scale_footprint = commands.add_parser(
+        "scale-footprint",
+        help="per-document sizes and vocabulary growth of a built version (into scale.json)",
+        description="Bytes on disk and in memory per document, and the vocabulary's growth "
+        "with the collection, of a built version: what the capacity plan scales up from.",
+    )
+    scale_footprint.add_argument(
+        "--source", type=Path, help="a built version's directory (default: the active version)"
+    )
+    scale_footprint.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_footprint.set_defaults(handler=_scale_footprint)
+
     scale_report = commands.add_parser(
         "scale-report",
         help="write reports/scale.md: measured scale figures and the capacity plan",
@@ -396,6 +408,15 @@ def _scale_ingest(args: argparse.Namespace, settings: Settings) -> int:
             f"({result['images']} images in {result['seconds']:.1f} s; "
             f"start-up {result['startup_seconds']:.1f} s)"
         )
+    return 0
+
+
+def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    result = scale.model_footprint(args.source or _active_version_dir(settings))
+    scale.record(args.reports, "footprint", "source", result)
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -322,6 +322,12 @@ def record(reports: Path, section: str, key: str, result: dict) -> None:
 # --------------------------------------------------------------------------- ingest throughput
 
 
+def _resident_bytes() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
 def _warm_worker(settings: Settings) -> float:
     """Makes a worker's tools and runs the CNN once (TensorFlow import, graph build): seconds."""
     from core.ingest import worker_tools
@@ -359,6 +365,7 @@ def measure_ingest(
             started = time.perf_counter()
             corpus = prepare_corpus(documents, params, executor, progress)
             seconds = time.perf_counter() - started
+            worker_rss = executor.client.run(_resident_bytes)
     finally:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
     return {
@@ -369,8 +376,385 @@ def measure_ingest(
         "images_per_second": images / seconds,
         "startup_seconds": startup,
         "worker_warmup_seconds": sorted(warm.values()),
+        "worker_rss_bytes": sorted(worker_rss.values()),
         "batch_size": executor.batch_size,
         "cpu_count": os.cpu_count(),
         "load_average_at_start": load_before,
         "collection": str(collection),
     }
+
+
+# --------------------------------------------------------------------------- model footprint
+
+
+def model_footprint(version_dir: Path, repeats: int = 10) -> dict:
+    """What one built version costs per document and per token, to scale up from: bytes on disk
+    of its files, Python memory per loaded document record (a serving replica keeps every
+    document's record, the build keeps every document's token bags), and how the vocabulary
+    grows with the number of documents (Heaps' law exponent per modality, fitted on prefixes
+    of the documents in a seeded random order)."""
+    import psutil
+
+    lines = (version_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+    documents = len(lines)
+    process = psutil.Process()
+    before = process.memory_info().rss
+    held = [[json.loads(line) for line in lines] for _ in range(repeats)]
+    python_bytes = (process.memory_info().rss - before) / (documents * repeats)
+    records = [held[0][i] for i in np.random.default_rng(0).permutation(documents)]
+    del held
+    growth = {}
+    for modality in sorted({m for r in records for m in r["tokens"]}):
+        sizes = np.array([max(2, documents // 8), documents // 4, documents // 2, documents])
+        vocabulary = [
+            len({t for r in records[:size] for t in r["tokens"].get(modality, {})})
+            for size in sizes
+        ]
+        exponent = float(np.polyfit(np.log(sizes), np.log(vocabulary), 1)[0])
+        growth[modality] = {"vocabulary": vocabulary[-1], "heaps_exponent": exponent}
+    index_bytes = sum(p.stat().st_size for p in (version_dir / "index").rglob("*") if p.is_file())
+    model_bytes = sum(p.stat().st_size for p in (version_dir / "model").rglob("*") if p.is_file())
+    manifest = json.loads((version_dir / "version.json").read_text())
+    return {
+        "documents": documents,
+        "num_topics": manifest["params"]["num_topics"],
+        "documents_jsonl_bytes_per_document": (version_dir / "documents.jsonl").stat().st_size
+        / documents,
+        "python_bytes_per_document": python_bytes,
+        "index_bytes_per_document": index_bytes / documents,
+        "model_bytes": model_bytes,
+        "vocabulary_growth": growth,
+        "machine_memory_bytes": psutil.virtual_memory().total,
+        "cpu_count": os.cpu_count(),
+        "source": str(version_dir),
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class CapacityTargets:
+    """The deployment the plan is for, and the assumptions that are not measured here."""
+
+    photos: int = 10_000_000
+    queries_per_second: float = 100.0
+    ingest_hours: float = 24.0  # finish the first ingest within a day
+    votes_per_search: float = 0.1  # assumed: one search in ten gets a thumbs up or down
+    replica_utilization: float = 0.6  # keep a replica's core 40 % idle for bursts
+    node_cores: int = 2  # nodes like this machine
+    vocabulary_cap: int = 1_000_000  # tokens kept per modality after pruning rare ones
+    search_row_bytes: int = 450  # assumed, see the report
+    vote_row_bytes: int = 120
+    document_row_overhead_bytes: int = 120
+
+
+def _mb(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:,.0f} MB"
+
+
+def _gb(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:,.1f} GB"
+
+
+def _default_index_rows(bench: dict) -> list[dict]:
+    from core.index import IndexParams
+
+    method = IndexParams().method
+    return [row for row in bench.get("index", []) if row.get("method") == method]
+
+
+def _query_latency_rows(bench: dict) -> list[tuple[str, str, str, float, float]]:
+    """(documents, index, kind, p50, p95) of every end-to-end query latency in bench.json."""
+    rows = []
+    builtin = bench.get("latency_builtin")
+    scaled = bench.get("latency_scaled", [])
+    for entry in ([builtin] if builtin else []) + list(scaled):
+        for kind, timing in entry["latency"].items():
+            rows.append(
+                (
+                    entry["documents"],
+                    entry.get("index", "?"),
+                    kind,
+                    timing["p50_ms"],
+                    timing["p95_ms"],
+                )
+            )
+    return rows
+
+
+def render_report(results: dict, bench: dict, targets: CapacityTargets | None = None) -> str:
+    """``reports/scale.md``: the measured rows, then the capacity plan with its arithmetic."""
+    t = targets or CapacityTargets()
+    out = [
+        "# Scale: Dask ingest, out-of-core training, capacity plan",
+        "",
+        "Written by `python -m core scale-report` from `reports/scale.json` (filled by "
+        "`python -m core scale-ingest`, `scale-train` and `scale-footprint`) and "
+        "`reports/bench.json` (`python -m core bench`). Rows marked **measured** were measured "
+        "on this machine (2 shared cores, other work running: the load average at each "
+        "measurement is given); everything else is an **estimate** with its arithmetic.",
+        "",
+    ]
+    ingest = results.get("ingest", {})
+    training = results.get("training", {})
+    footprint = results.get("footprint", {}).get("source")
+
+    out += ["## Ingest throughput on local Dask workers (measured)", ""]
+    if ingest:
+        out += [
+            "Text processing and vectorization of the built-in collection, empty image cache, "
+            "workers warmed up first (TensorFlow loaded, CNN built), one thread per worker.",
+            "",
+            "| workers | images | seconds | images/s | worker start-up s | worker RSS | load avg |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for key in sorted(ingest, key=int):
+            r = ingest[key]
+            out.append(
+                f"| {r['workers']} | {r['images']} | {r['seconds']:.1f} | "
+                f"{r['images_per_second']:.1f} | {max(r['worker_warmup_seconds']):.1f} | "
+                f"{_mb(max(r['worker_rss_bytes']))} | {r['load_average_at_start']:.1f} |"
+            )
+        out.append("")
+    else:
+        out += ["Not measured yet: run `python -m core scale-ingest`.", ""]
+
+    out += ["## Training out of core on one node (measured)", ""]
+    if training:
+        first = next(iter(training.values()))
+        out += [
+            f"Synthetic documents drawn from the token distributions of "
+            f"{first['source_documents']} built documents (`core/scale.py`), written as a "
+            f"Vowpal Wabbit file that BigARTM turns into batches of 1,000 on disk; "
+            f"{first['num_topics']} topics, BigARTM processors = {first['processors']} "
+            f"(every core), background smoothing as in a build. Wall seconds depend on the "
+            f"other work on the machine; CPU seconds less so.",
+            "",
+            "| documents | batches on disk | vocabulary | s per pass (wall) | CPU s per pass "
+            "| peak RSS | measured at |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for key in sorted(training, key=int):
+            r = training[key]
+            vocabulary = sum(r["vocabulary"].values())
+            out.append(
+                f"| {r['documents']:,} | {_mb(r['batches_bytes'])} | {vocabulary:,} | "
+                + ", ".join(f"{s:.0f}" for s in r["pass_seconds"])
+                + " | "
+                + ", ".join(f"{s:.0f}" for s in r["pass_cpu_seconds"])
+                + f" | {_mb(max(r['peak_rss_bytes'], r['max_rss_bytes']))} | {r['measured_at']} |"
+            )
+        out.append("")
+    else:
+        out += ["Not measured yet: run `python -m core scale-train`.", ""]
+
+    out += ["## Query latency (measured, from `reports/bench.json`)", ""]
+    latency = _query_latency_rows(bench)
+    if latency:
+        out += ["| documents | index | query | p50 ms | p95 ms |", "|---|---|---|---|---|"]
+        out += [f"| {d:,} | {i} | {k} | {p50:.1f} | {p95:.1f} |" for d, i, k, p50, p95 in latency]
+        out.append("")
+    index_rows = _default_index_rows(bench)
+    if index_rows:
+        out += [
+            "Default index alone (one core):",
+            "",
+            "| documents | p50 ms | size |",
+            "|---|---|---|",
+        ]
+        out += [
+            f"| {r['documents']:,} | {r['p50_ms']:.2f} | {r['size_mb']:,.0f} MB |"
+            for r in index_rows
+        ]
+        out.append("")
+
+    out += _capacity_plan(t, ingest, training, footprint, bench)
+    return "\n".join(out) + "\n"
+
+
+def _capacity_plan(
+    t: CapacityTargets, ingest: dict, training: dict, footprint: dict | None, bench: dict
+) -> list[str]:
+    out = [
+        f"## Capacity plan: {t.photos:,} photos, {t.queries_per_second:.0f} queries per second "
+        "(estimates)",
+        "",
+    ]
+    if not (ingest and training and footprint):
+        return [*out, "Needs the ingest, training and footprint measurements above.", ""]
+    limits: list[tuple[float, str]] = []  # (need / what one node has, what)
+
+    # Ingest
+    node_rate = max(r["images_per_second"] for r in ingest.values())
+    one_worker = ingest[min(ingest, key=int)]
+    nodes = int(np.ceil(t.photos / (node_rate * 3600 * t.ingest_hours)))
+    hours = t.photos / (node_rate * nodes * 3600)
+    worker_rss = max(max(r["worker_rss_bytes"]) for r in ingest.values())
+    out += [
+        "### Ingest",
+        "",
+        f"- One {t.node_cores}-core node ingests {node_rate:.1f} images/s (best measured row "
+        f"above; one worker alone: {one_worker['images_per_second']:.1f}). "
+        f"{t.photos:,} / ({node_rate:.1f} x 3,600 x {t.ingest_hours:.0f} h) = "
+        f"**{nodes} worker nodes** ({nodes * t.node_cores} Dask worker processes of one thread) "
+        f"to finish in a day: {hours:.1f} h. Each worker process holds TensorFlow and the CNN: "
+        f"{_mb(worker_rss)} RSS (measured).",
+        f"- The scheduler gets {int(np.ceil(t.photos / 64)):,} batch tasks of 64 photos (a few "
+        "ms of scheduling each); photos are read by the workers from shared storage, and the "
+        "image cache (content-addressed) on shared storage makes a rebuild skip the CNN.",
+        "",
+    ]
+
+    # Driver memory and training
+    per_doc = footprint["python_bytes_per_document"]
+    driver = per_doc * t.photos
+    limits.append((driver / footprint["machine_memory_bytes"], "build driver memory"))
+    largest = training[max(training, key=int)]
+    pass_cpu = float(np.mean(largest["pass_cpu_seconds"]))
+    pass_wall = float(np.mean(largest["pass_seconds"]))
+    scale = t.photos / largest["documents"]
+    params = ModelParams()
+    per_pass_node = pass_cpu * scale / t.node_cores
+    training_hours = per_pass_node * params.passes / 3600
+    limits.append((training_hours / t.ingest_hours, "training time on one node"))
+    out += [
+        "### Build driver and training",
+        "",
+        f"- The build's driver keeps every document's token bags in memory: "
+        f"{per_doc / 1024:.1f} KB per document (measured, Python objects) x {t.photos:,} = "
+        f"**{_gb(driver)}**, against {_gb(footprint['machine_memory_bytes'])} on this machine.",
+        f"- Training reads batches from disk, so its memory does not grow with the collection "
+        f"(peak RSS above); time does: {pass_cpu:,.0f} CPU s per pass at "
+        f"{largest['documents']:,} documents (measured; {pass_wall:,.0f} s wall on the shared "
+        f"machine) x {scale:,.0f} / {t.node_cores} cores = {per_pass_node / 3600:.1f} h per pass; "
+        f"x {params.passes} passes (the default) = **{training_hours:.0f} h** on one "
+        f"{t.node_cores}-core node. BigARTM's processors use every core of one machine, so a "
+        f"32-core node would take about {training_hours * t.node_cores / 32:.0f} h (estimate: "
+        "linear in cores), and fewer passes (online training) would cut it further.",
+        "",
+    ]
+
+    # Model and index per replica
+    vocabulary = {}
+    for modality, growth in footprint["vocabulary_growth"].items():
+        grown = (
+            growth["vocabulary"] * (t.photos / footprint["documents"]) ** growth["heaps_exponent"]
+        )
+        vocabulary[modality] = min(grown, t.vocabulary_cap)
+    phi_bytes = sum(vocabulary.values()) * footprint["num_topics"] * 8
+    index_bytes = footprint["index_bytes_per_document"] * t.photos
+    index_rows = _default_index_rows(bench)
+    if index_rows:
+        biggest = max(index_rows, key=lambda r: r["documents"])
+        index_bytes = max(index_bytes, biggest["size_mb"] * 2**20 * t.photos / biggest["documents"])
+    records = per_doc * t.photos
+    replica = phi_bytes + index_bytes + records
+    limits.append((replica / footprint["machine_memory_bytes"], "serving replica memory"))
+    growth_text = "; ".join(
+        f"{m}: {g['vocabulary']:,} x ({t.photos:,} / {footprint['documents']})^"
+        f"{g['heaps_exponent']:.2f} -> {vocabulary[m]:,.0f}"
+        for m, g in footprint["vocabulary_growth"].items()
+    )
+    out += [
+        "### Model and index per replica",
+        "",
+        f"- Vocabulary by Heaps' law fitted on the built version (exponents measured), capped "
+        f"at {t.vocabulary_cap:,} per modality by pruning rare tokens: {growth_text}.",
+        f"- phi: {sum(vocabulary.values()):,.0f} tokens x {footprint['num_topics']} topics x 8 "
+        f"bytes = **{_gb(phi_bytes)}**.",
+        f"- Index (document thetas, memory-mapped, so the replicas of one node share one copy): "
+        f"{footprint['index_bytes_per_document']:,.0f} bytes per document (measured) x "
+        f"{t.photos:,} = **{_gb(index_bytes)}** (or the default index's measured size per "
+        "document, when larger).",
+        f"- Document records (ids, texts, tags, token bags) loaded by every replica: "
+        f"{per_doc / 1024:.1f} KB x {t.photos:,} = **{_gb(records)}**.",
+        f"- Per replica: **{_gb(replica)}**; per node, the index counts once.",
+        "",
+    ]
+
+    # Replicas
+    latency = bench.get("latency_scaled", [])
+    text_at = {e["documents"]: e["latency"]["text"]["p50_ms"] for e in latency}
+    photo_at = {e["documents"]: e["latency"]["photo"]["p50_ms"] for e in latency}
+    if text_at:
+        base = max(text_at)
+        index_ms = max(index_rows, key=lambda r: r["documents"])["p50_ms"] if index_rows else 0.0
+        index_base = (
+            max(index_rows, key=lambda r: r["documents"])["documents"] if index_rows else base
+        )
+        query_ms = max(text_at[base], photo_at[base]) + index_ms * (t.photos / index_base - 1)
+        page_ms = bench.get("page", {}).get("server_cpu_ms_p50", 0.0)
+        per_query = query_ms + page_ms
+        cores = t.queries_per_second * per_query / 1000 / t.replica_utilization
+        replicas = int(np.ceil(cores))
+        out += [
+            "### App replicas",
+            "",
+            f"- A query at {base:,} documents: {max(text_at[base], photo_at[base]):.1f} ms p50 "
+            f"(slower of text and photo, measured); the index part grows with the collection: "
+            f"+ {index_ms:.2f} ms x ({t.photos:,} / {index_base:,} - 1) = {query_ms:.1f} ms at "
+            f"{t.photos:,}"
+            + (f"; + {page_ms:.0f} ms of page server CPU (measured)" if page_ms else "")
+            + f" = {per_query:.0f} ms of CPU per query.",
+            f"- {t.queries_per_second:.0f} q/s x {per_query / 1000:.3f} s / "
+            f"{t.replica_utilization} utilization = {cores:.1f} cores: **{replicas} replicas** "
+            f"(one Streamlit process per core), {int(np.ceil(replicas / t.node_cores))} "
+            f"{t.node_cores}-core nodes by CPU, behind a proxy with sticky sessions.",
+            "",
+        ]
+
+    # PostgreSQL
+    per_day = t.queries_per_second * 86_400
+    votes = per_day * t.votes_per_search
+    search_growth = per_day * t.search_row_bytes + votes * t.vote_row_bytes
+    document_rows = t.photos * (
+        footprint["documents_jsonl_bytes_per_document"] + t.document_row_overhead_bytes
+    )
+    out += [
+        "### PostgreSQL",
+        "",
+        "- Holds: model versions and their topics, terms and documents (one row per document "
+        "per version), live modality weights, users, roles and the audit log, the jobs table "
+        "and worker heartbeats, and every search with its votes. Model files (phi, index) live "
+        "in the shared model store, not in the database.",
+        f"- Searches: {t.queries_per_second:.0f} q/s all day = {per_day:,.0f} searches/day x "
+        f"{t.search_row_bytes} bytes (assumed: text, image hash, weights, version, latency, "
+        f"10 result ids, row and index overhead) + {votes:,.0f} votes/day (assumed "
+        f"{t.votes_per_search:.0%} of searches) x {t.vote_row_bytes} bytes = "
+        f"**{_gb(search_growth)} per day**, {_gb(search_growth * 365)} per year: partition "
+        "`searches` by month and archive old partitions.",
+        f"- Documents: {t.photos:,} x ({footprint['documents_jsonl_bytes_per_document']:,.0f} "
+        f"bytes per record, measured without tokens and with + {t.document_row_overhead_bytes} "
+        f"overhead, assumed) = **{_gb(document_rows)} per model version**: delete old versions "
+        "(the admin panel does) rather than keep them all.",
+        "",
+    ]
+
+    limits.sort(reverse=True)
+    ratio, what = limits[0]
+    out += [
+        "### First bottleneck",
+        "",
+        "What does not scale out by adding nodes, as a multiple of what one node has (memory "
+        f"of this machine, {t.ingest_hours:.0f} h for time):",
+        "",
+        *[f"- {name}: {value:.1f}x" for value, name in limits],
+        "",
+        f"The first bottleneck is **{what}** ({ratio:.1f}x). The ingest, the replicas and "
+        "PostgreSQL's growth scale out or are plain storage; the build driver and BigARTM's "
+        "training run in one process on one node.",
+        "",
+    ]
+    return out
+
+
+def write_report(reports: Path) -> Path:
+    """Renders ``reports/scale.md`` from ``scale.json`` and ``bench.json``."""
+    path = reports / RESULTS_FILE
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    bench_path = reports / "bench.json"
+    bench = json.loads(bench_path.read_text()) if bench_path.is_file() else {}
+    target = reports / "scale.md"
+    target.write_text(render_report(results, bench))
+    return target
