@@ -84,6 +84,7 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
         "images": 600,
         "seconds": 60.0,
         "images_per_second": 10.0,
+        "worker_cpu_seconds": 120.0,
         "worker_warmup_seconds": [4.0],
         "worker_rss_bytes": [900 * 2**20],
         "load_average_at_start": 1.0,
@@ -107,7 +108,8 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
     report = render_report(results, bench={}, targets=CapacityTargets())
 
     assert "## Ingest throughput on local Dask workers (measured)" in report
-    assert "| 1 | 600 | 60.0 | 10.0 |" in report
+    assert "| 1 | 600 | 60.0 | 10.0 | 0.200 |" in report
+    # 0.2 CPU s per image: 2 cores / 0.2 = 10 images/s per node;
     # 10,000,000 / (10 images/s x 3,600 x 24 h) = 11.6 -> 12 nodes
     assert "**12 worker nodes**" in report
     # 90 CPU s x 100 / 2 cores = 4,500 s = 1.2 h per pass; x 40 passes = 50 h
