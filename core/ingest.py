@@ -30,9 +30,9 @@ from typing import Protocol
 
 from core.collection import Document
 from core.engine import visual_words
+from core.model import ModelParams, TokenCounts
 from core.settings import Settings
 from core.text import TextProcessor
-from core.topic_model import ModelParams, TokenCounts
 from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
 
 BATCH_SIZE = 64  # documents per batch: two CNN batches of 32, a few seconds of work

@@ -28,9 +28,10 @@ from core.engine import display_form
 from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
 from core.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
+from core.model import FittedModel, ModelParams, TokenCounts
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
-from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, fit_with_frozen_phi
+from core.topic_model import fit, fit_with_frozen_phi
 from core.vision import VISUAL, ImageVectorizer, load_backbone
 
 BUILDING_PREFIX = ".building-"

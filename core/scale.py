@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image
 
 from core.ingest import LOCAL_PREFIX
+from core.model import ModelParams, TokenCounts
 from core.settings import Settings
-from core.topic_model import ModelParams, TokenCounts
 
 Progress = Callable[[str, int, int], None]
 
@@ -179,7 +179,7 @@ def _out_of_core_model(
     """BigARTM turns the text into batches on disk and gathers the dictionary; the model has
     the regularizers of a build whose tau is not 0 (smoothing of the background topics) and a
     perplexity score per modality. Returns (model, batch vectorizer, modalities)."""
-    import artm  # BigARTM only in processes that train
+    from core.artm_loader import artm  # BigARTM only in processes that train
 
     artm.BatchVectorizer(
         data_path=str(text_path),

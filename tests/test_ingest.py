@@ -14,10 +14,10 @@ from distributed import Client, LocalCluster
 
 from core.collection import import_collection
 from core.ingest import DaskIngest, LocalIngest, batches_of, ingest_batch, parse_cluster
+from core.model import ModelParams
 from core.pipeline import build
 from core.settings import Settings
 from core.text import TextProcessor
-from core.topic_model import ModelParams
 from core.vision import ImageError, ImageVectorizer, load_backbone
 from tests.conftest import builtin_rows, copy_collection
 from tests.fault_helpers import SMALL

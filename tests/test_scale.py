@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.model import ModelParams
 from core.pipeline import build
 from core.scale import (
     CapacityTargets,
@@ -20,7 +21,6 @@ from core.scale import (
     render_report,
     synthetic_documents,
 )
-from core.topic_model import ModelParams
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import SMALL
 
