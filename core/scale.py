@@ -459,12 +459,35 @@ class CapacityTargets:
     document_row_overhead_bytes: int = 120
 
 
+REMEDIES = {
+    "serving replica memory": "keep document records out of the replica (texts and tags read "
+    "from PostgreSQL for the 10 hits shown; token bags not loaded at all), leaving phi and the "
+    "memory-mapped index",
+    "build driver memory": "stream the workers' token bags to BigARTM batches on the shared "
+    "store instead of collecting them in the driver (BigARTM already trains from disk)",
+    "training time on one node": "a node with many cores (BigARTM's processors scale on one "
+    "machine), online training with fewer passes, or training on a sample and inferring the "
+    "rest's thetas on the Dask workers",
+}
+
+
 def _mb(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:,.0f} MB"
 
 
 def _gb(n_bytes: float) -> str:
     return f"{n_bytes / 2**30:,.1f} GB"
+
+
+def _page_server_cpu_ms(bench: dict) -> float | None:
+    """Server CPU per warm search page (p50), when bench.json has it."""
+    for key in ("page", "page_cpu", "app_page"):
+        entry = bench.get(key)
+        if isinstance(entry, dict):
+            for name in ("server_cpu_ms_p50", "server_cpu_p50_ms", "cpu_ms_p50"):
+                if isinstance(entry.get(name), int | float):
+                    return float(entry[name])
+    return None
 
 
 def _default_index_rows(bench: dict) -> list[dict]:
@@ -688,28 +711,33 @@ def _capacity_plan(
     ]
 
     # Replicas
-    latency = bench.get("latency_scaled", [])
-    text_at = {e["documents"]: e["latency"]["text"]["p50_ms"] for e in latency}
-    photo_at = {e["documents"]: e["latency"]["photo"]["p50_ms"] for e in latency}
-    if text_at:
-        base = max(text_at)
-        index_ms = max(index_rows, key=lambda r: r["documents"])["p50_ms"] if index_rows else 0.0
-        index_base = (
-            max(index_rows, key=lambda r: r["documents"])["documents"] if index_rows else base
-        )
-        query_ms = max(text_at[base], photo_at[base]) + index_ms * (t.photos / index_base - 1)
-        page_ms = bench.get("page", {}).get("server_cpu_ms_p50", 0.0)
-        per_query = query_ms + page_ms
+    slowest = {
+        e["documents"]: max(e["latency"]["text"]["p50_ms"], e["latency"]["photo"]["p50_ms"])
+        for e in bench.get("latency_scaled", [])
+    }
+    index_of = {e["documents"]: e.get("index", "?") for e in bench.get("latency_scaled", [])}
+    if len(slowest) >= 2:
+        small, large = sorted(slowest)[-2:]
+        per_document = (slowest[large] - slowest[small]) / (large - small)
+        query_ms = slowest[large] + per_document * (t.photos - large)
+        page_ms = _page_server_cpu_ms(bench)
+        per_query = query_ms + (page_ms or 0.0)
         cores = t.queries_per_second * per_query / 1000 / t.replica_utilization
         replicas = int(np.ceil(cores))
         out += [
             "### App replicas",
             "",
-            f"- A query at {base:,} documents: {max(text_at[base], photo_at[base]):.1f} ms p50 "
-            f"(slower of text and photo, measured); the index part grows with the collection: "
-            f"+ {index_ms:.2f} ms x ({t.photos:,} / {index_base:,} - 1) = {query_ms:.1f} ms at "
-            f"{t.photos:,}"
-            + (f"; + {page_ms:.0f} ms of page server CPU (measured)" if page_ms else "")
+            f"- A query (p50 of the slower of text and photo, index `{index_of[large]}`, "
+            f"measured) takes "
+            f"{slowest[small]:.1f} ms at {small:,} documents and {slowest[large]:.1f} ms at "
+            f"{large:,}; growing linearly from there: {slowest[large]:.1f} + "
+            f"({slowest[large]:.1f} - {slowest[small]:.1f}) / ({large:,} - {small:,}) x "
+            f"({t.photos:,} - {large:,}) = {query_ms:.1f} ms at {t.photos:,} documents"
+            + (
+                f"; + {page_ms:.0f} ms of server CPU per search page (measured)"
+                if page_ms
+                else " (the page's own server CPU is not in bench.json: not included)"
+            )
             + f" = {per_query:.0f} ms of CPU per query.",
             f"- {t.queries_per_second:.0f} q/s x {per_query / 1000:.3f} s / "
             f"{t.replica_utilization} utilization = {cores:.1f} cores: **{replicas} replicas** "
@@ -739,7 +767,8 @@ def _capacity_plan(
         f"**{_gb(search_growth)} per day**, {_gb(search_growth * 365)} per year: partition "
         "`searches` by month and archive old partitions.",
         f"- Documents: {t.photos:,} x ({footprint['documents_jsonl_bytes_per_document']:,.0f} "
-        f"bytes per record, measured without tokens and with + {t.document_row_overhead_bytes} "
+        f"bytes per record of the version's documents.jsonl, measured, an upper bound since the "
+        f"table does not hold the token bags, + {t.document_row_overhead_bytes} bytes of row "
         f"overhead, assumed) = **{_gb(document_rows)} per model version**: delete old versions "
         "(the admin panel does) rather than keep them all.",
         "",
@@ -757,7 +786,11 @@ def _capacity_plan(
         "",
         f"The first bottleneck is **{what}** ({ratio:.1f}x). The ingest, the replicas and "
         "PostgreSQL's growth scale out or are plain storage; the build driver and BigARTM's "
-        "training run in one process on one node.",
+        "training run in one process on one node, and every replica holds a whole version.",
+        "",
+        "What would lift each:",
+        "",
+        *[f"- {name}: {REMEDIES[name]}" for _, name in limits],
         "",
     ]
     return out
