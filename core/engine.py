@@ -8,7 +8,6 @@ serves many threads.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -18,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
-from core.model import FittedModel, ModelParams, TokenCounts
+from core.model import ModelParams, TokenCounts
 from core.text import TAG, TEXT, TextProcessor
+from core.version_files import VersionFiles
 from core.vision import (
     VISUAL,
     ImageVectorizer,
@@ -131,17 +130,12 @@ class SearchEngine:
     ) -> None:
         self.directory = Path(directory)
         self.version_name = version_name
-        manifest = json.loads((self.directory / "version.json").read_text())
-        self.params = ModelParams.from_dict(manifest["params"])
-        self.model = FittedModel.load(self.directory / "model")
-        self.display_forms: dict[str, dict[str, str]] = json.loads(
-            (self.directory / "display.json").read_text()
-        )
-        self.documents = [
-            json.loads(line)
-            for line in (self.directory / "documents.jsonl").read_text().splitlines()
-        ]
-        self.index = NeighborIndex.load(self.directory / "index")
+        files = VersionFiles(self.directory)
+        self.params = files.read_params()
+        self.model = files.read_model()
+        self.display_forms = files.read_display_forms()
+        self.documents = files.read_document_records()
+        self.index = files.read_index()
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer

@@ -174,12 +174,13 @@ class _PeakMemory:
 
 
 def _out_of_core_model(
-    text_path: Path, batches: Path, params: ModelParams, processors: int
+    text_path: Path, batches: Path, params: ModelParams, modalities: list[str], processors: int
 ) -> tuple:
     """BigARTM turns the text into batches on disk and gathers the dictionary; the model has
-    the regularizers of a build whose tau is not 0 (smoothing of the background topics) and a
-    perplexity score per modality. Returns (model, batch vectorizer, modalities)."""
+    a build's regularizers (``topic_model.regularizers``: those whose tau is not 0) and a
+    perplexity score per modality. Returns (model, batch vectorizer)."""
     from core.artm_loader import artm  # BigARTM only in processes that train
+    from core.topic_model import regularizers
 
     artm.BatchVectorizer(
         data_path=str(text_path),
@@ -191,8 +192,6 @@ def _out_of_core_model(
     vectorizer = artm.BatchVectorizer(data_path=str(batches), data_format="batches")
     dictionary = artm.Dictionary()
     dictionary.gather(data_path=str(batches))
-    with text_path.open(encoding="utf-8") as handle:
-        modalities = sorted({part.split()[0] for part in handle.readline().split("|")[1:]})
     model = artm.ARTM(
         topic_names=params.topic_names,
         class_ids={m: float(params.modality_weights.get(m, 1.0)) for m in modalities},
@@ -200,27 +199,21 @@ def _out_of_core_model(
         seed=params.seed,
         num_processors=processors,
     )
-    background = params.background_topics
-    if background and params.smooth_phi_tau:
-        model.regularizers.add(
-            artm.SmoothSparsePhiRegularizer(
-                name="smooth_phi", tau=params.smooth_phi_tau, topic_names=background
-            )
-        )
-    if background and params.smooth_theta_tau:
-        model.regularizers.add(
-            artm.SmoothSparseThetaRegularizer(
-                name="smooth_theta", tau=params.smooth_theta_tau, topic_names=background
-            )
-        )
+    for regularizer in regularizers(params):
+        model.regularizers.add(regularizer)
     for modality in modalities:
         model.scores.add(artm.PerplexityScore(name=f"perplexity{modality}", class_ids=[modality]))
     model.initialize(dictionary=dictionary)
-    return model, vectorizer, modalities
+    return model, vectorizer
 
 
 def _train_from_text(
-    text_path: str, workdir: str, params_dict: dict, passes: int, processors: int
+    text_path: str,
+    workdir: str,
+    params_dict: dict,
+    modalities: list[str],
+    passes: int,
+    processors: int,
 ) -> dict:
     """Runs in a child process: VW file -> batches on disk -> ``passes`` offline passes."""
     params = ModelParams.from_dict(params_dict)
@@ -228,8 +221,8 @@ def _train_from_text(
     result: dict = {"processors": processors, "num_topics": params.num_topics}
     with _PeakMemory() as memory:
         started = time.perf_counter()
-        model, vectorizer, modalities = _out_of_core_model(
-            Path(text_path), batches, params, processors
+        model, vectorizer = _out_of_core_model(
+            Path(text_path), batches, params, modalities, processors
         )
         result["prepare_seconds"] = time.perf_counter() - started
         files = list(batches.iterdir())
@@ -243,7 +236,7 @@ def _train_from_text(
             pass_seconds.append(time.perf_counter() - wall)
             pass_cpu.append(time.process_time() - cpu)
             perplexity.append(
-                {m: float(model.score_tracker[f"perplexity{m}"].last_value) for m in modalities}
+                {m: float(model.get_score(f"perplexity{m}").value) for m in modalities}
             )
         result["vocabulary"] = {m: len(model.get_phi_dense(class_ids=[m])[1]) for m in modalities}
     result.update(
@@ -284,7 +277,13 @@ def measure_training(
             progress(f"train {documents}", 0, passes)
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
             result = pool.submit(
-                _train_from_text, str(text_path), str(workdir), params.to_dict(), passes, processors
+                _train_from_text,
+                str(text_path),
+                str(workdir),
+                params.to_dict(),
+                sorted({m for doc in source for m, bag in doc.items() if bag}),
+                passes,
+                processors,
             ).result()
         if progress:
             progress(f"train {documents}", passes, passes)
