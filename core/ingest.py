@@ -193,6 +193,9 @@ def dask_ingest(address: str, settings: Settings) -> Iterator[DaskIngest]:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=":0",
+                # Workers never load BigARTM: TensorFlow gets protobuf's fast default
+                # implementation, not the pure-Python one `python -m core` chose for BigARTM.
+                env={"PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "upb"},
             ) as cluster,
             Client(cluster) as client,
         ):
