@@ -29,14 +29,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import store
 from core.collection import Document, RowProblem, import_collection
-from core.engine import display_form, visual_words
+from core.engine import display_form
 from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
+from core.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.model import FittedModel, ModelParams, TokenCounts
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.version_files import PreparedCorpus, VersionFiles
-from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
+from core.vision import VISUAL, ImageVectorizer, load_backbone
 
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
@@ -66,40 +67,31 @@ def significant_token_count(tokens: TokenCounts) -> int:
 def prepare_corpus(
     documents: list[Document],
     params: ModelParams,
-    processor: TextProcessor,
-    vectorizer: ImageVectorizer,
+    executor: IngestExecutor,
     progress: ProgressCallback | None = None,
     timings: dict[str, float] | None = None,
 ) -> PreparedCorpus:
-    """Tokens for every document; drops documents with too few significant tokens."""
+    """Tokens for every document, ingested batch by batch on ``executor`` (stage ``vectorize``
+    reports documents done); drops documents with too few significant tokens."""
     timings = {} if timings is None else timings
     started = time.perf_counter()
+    batches = batches_of(documents, executor.batch_size)
+    ingested: list[list[IngestedDocument] | None] = [None] * len(batches)
+    done = 0
+    for number, result in executor.run(batches, params):
+        ingested[number] = result
+        done += len(result)
+        if progress:
+            progress("vectorize", done, len(documents))
+    timings["ingest"] = time.perf_counter() - started
+
     forms = DisplayForms()
-    tokens: list[TokenCounts] = []
-    for number, doc in enumerate(documents, start=1):
-        analyzed = processor.analyze(doc.text, doc.tags)
-        forms.update(analyzed)
-        bag: TokenCounts = {m: c for m, c in analyzed.tokens.items() if c}
-        bag.update({m: Counter(c) for m, c in doc.extra.items()})
-        tokens.append(bag)
-        if progress and (number % 100 == 0 or number == len(documents)):
-            progress("text", number, len(documents))
-    timings["text"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    with_image = [i for i, doc in enumerate(documents) if doc.image is not None]
-    hashes: list[str | None] = [None] * len(documents)
-    if with_image:
-        sources = [documents[i].image for i in with_image]
-        probabilities = vectorizer.probabilities(
-            sources,
-            progress=(lambda done, total: progress("vectorize", done, total)) if progress else None,
-        )
-        for i, probs in zip(with_image, probabilities, strict=True):
-            hashes[i] = content_hash(documents[i].image)
-            tokens[i][VISUAL] = visual_words(probs, params, hashes[i])
-    timings["vectorize"] = time.perf_counter() - started
-
+    tokens, hashes = [], []
+    for batch in ingested:
+        for doc in batch:
+            forms.update_surfaces(doc.surfaces)
+            tokens.append(doc.tokens)
+            hashes.append(doc.image_hash)
     keep = [significant_token_count(t) >= params.min_significant_tokens for t in tokens]
     return PreparedCorpus(
         documents=[d for d, k in zip(documents, keep, strict=True) if k],
@@ -116,8 +108,11 @@ def build(
     params: ModelParams | None = None,
     index_params: IndexParams | None = None,
     progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
 ) -> BuildReport:
-    """Imports, vectorizes, trains, indexes, stores topics and activates a new version."""
+    """Imports, vectorizes, trains, indexes, stores topics and activates a new version.
+
+    Text processing and vectorization run on ``executor`` (default: this process)."""
     import core.artm_loader  # noqa: F401  (BigARTM before the backbone loads TensorFlow)
 
     params = params or ModelParams()
@@ -143,14 +138,10 @@ def build(
         collection=str(imported.folder),
         num_topics=params.num_topics,
     ) as created:
-        corpus = prepare_corpus(
-            imported.documents,
-            params,
-            TextProcessor(),
-            ImageVectorizer(load_backbone(settings), settings.cache_dir),
-            progress,
-            timings,
+        executor = executor or LocalIngest(
+            TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
         )
+        corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
         model = _train_and_write(created.workdir, corpus, params, index_params, progress, timings)
         started = time.perf_counter()
         publish(
