@@ -27,6 +27,7 @@ from core.collection import Document, RowProblem, import_collection
 from core.engine import display_form, visual_words
 from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
+from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, fit_with_frozen_phi
@@ -134,6 +135,7 @@ def build(
         "model": params.to_dict(),
         "index": asdict(index_params),
         "backbone": settings.backbone,
+        "ranking": RankingParams().to_dict(),
     }
     with new_version(
         settings,
@@ -376,9 +378,14 @@ def topic_records(
 
 
 def write_version_files(
-    directory: Path, params: ModelParams, model: FittedModel, corpus: PreparedCorpus
+    directory: Path,
+    params: ModelParams,
+    model: FittedModel,
+    corpus: PreparedCorpus,
+    ranking: RankingParams | None = None,
 ) -> None:
-    """Everything serving and retraining need, written inside the (temporary) version dir."""
+    """Everything serving and retraining need, written inside the (temporary) version dir;
+    ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits."""
     model.save(directory / "model")
     (directory / "display.json").write_text(json.dumps(corpus.display_forms, ensure_ascii=False))
     with (directory / "documents.jsonl").open("w") as handle:
@@ -396,6 +403,7 @@ def write_version_files(
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     manifest = {
         "params": params.to_dict(),
+        "ranking": (ranking or RankingParams()).to_dict(),
         "num_documents": len(corpus.documents),
         "written_at": time.time(),
     }
@@ -541,7 +549,9 @@ def _derive(
             NeighborIndex(thetas, index_params).build().save(created.workdir / "index")
         if progress:
             progress("index", 1, 1)
-        write_version_files(created.workdir, params, model, corpus)
+        parent_manifest = json.loads((parent_dir / "version.json").read_text())
+        ranking = RankingParams.from_dict(parent_manifest.get("ranking"))
+        write_version_files(created.workdir, params, model, corpus, ranking)
         shutil.rmtree(created.workdir / "batches", ignore_errors=True)
         topics = topic_records(model, params, corpus.display_forms)
         if how != "retrain":

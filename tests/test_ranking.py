@@ -1,0 +1,96 @@
+"""Ranking: the query's own words and topics (query likelihood), hashtags as words, twins, fit."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from core.engine import Query
+from core.fit import FitReference, query_kind
+from core.ranking import ARTICLE_RANKING, RankingParams, likelihood_scores, top_rows
+from core.topic_model import Phi
+
+
+def test_ranking_params_refuse_what_cannot_rank():
+    with pytest.raises(ValueError, match="method"):
+        RankingParams(method="bm25")
+    with pytest.raises(ValueError, match="own_weight"):
+        RankingParams(own_weight=1.0)
+    with pytest.raises(ValueError, match="dirichlet_mu"):
+        RankingParams(dirichlet_mu=0)
+    assert RankingParams.from_dict(None) == ARTICLE_RANKING  # versions from before rankings
+    assert RankingParams.from_dict(RankingParams().to_dict()) == RankingParams()
+
+
+def test_a_document_with_the_query_word_outranks_one_that_only_shares_its_topic():
+    # given two topics, a word that belongs to topic 0 and three documents: two about topic 0,
+    # one of which contains the word, and one about topic 1
+    phi = {"@text": Phi(["bird", "wing", "car"], np.array([[0.5, 0.0], [0.5, 0.1], [0.0, 0.9]]))}
+    thetas = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    from core.ranking import DocumentTokens
+
+    own = DocumentTokens(phi, [{"@text": Counter(wing=2)}, {"@text": Counter(bird=1)}, {}])
+    # when ranked by the likelihood of the query 'bird'
+    scores = likelihood_scores(
+        {"@text": Counter(bird=1)}, {"@text": 1.0}, phi, thetas, own, RankingParams()
+    )
+    # then the document containing it is first, the one on its topic second, the other last
+    assert top_rows(scores, 3).tolist() == [1, 0, 2]
+    # and documents without tokens of their own are still ranked by their topics
+    topical = likelihood_scores(
+        {"@text": Counter(bird=1)}, {"@text": 1.0}, phi, thetas, None, RankingParams()
+    )
+    assert top_rows(topical, 3).tolist()[-1] == 2
+    # and hidden rows are never returned
+    assert 1 not in top_rows(scores, 3, allowed=np.array([True, False, True])).tolist()
+
+
+def test_a_typed_hashtag_finds_what_its_word_finds(service):
+    engine = service.active().engine
+    by_word = [h.id for h in service.search(Query(text="birds"), k=10).hits]
+    by_tag = [h.id for h in service.search(Query(text="#birds"), k=10).hits]
+    tokens, _ = engine.tokens_of(Query(text="#birds"))
+    assert tokens["@text"] == Counter(bird=1) and tokens["@tag"] == Counter(birds=1)
+    assert len(set(by_word) & set(by_tag)) >= 8
+
+
+def test_a_russian_query_reaches_the_documents_of_the_twin_of_its_category_tag(service):
+    # given the built-in collection, whose category tags carry Russian twins (#birds, #птицы)
+    hits = service.search(Query(text="птица"), k=5).hits
+    # then the Russian word finds the birds through the twin hashtag and says so
+    assert all("birds" in hit.tags for hit in hits), [hit.id for hit in hits]
+    assert all(hit.matched and not hit.weak for hit in hits)
+
+
+def test_the_article_ranking_orders_by_topic_distance(service):
+    engine = service.active().engine
+    result = engine.search(Query(text="horse"), k=10, ranking=ARTICLE_RANKING)
+    distances = [hit.distance for hit in result.hits]
+    assert distances == sorted(distances)
+    assert "topics" in result.ranking
+
+
+def test_every_search_says_how_well_the_query_fits(service, built):
+    # a query word of the collection fits; its best hits contain it and are not weak
+    result = service.search(Query(text="apple"), k=5)
+    assert result.fit is not None and not result.fit.weak
+    assert result.fit.kind == "words"
+    assert result.hits[0].matched == ["apple"] and not result.hits[0].weak
+    # a held-out photo is a photo query, with a share between 0 and 1
+    photo = service.search(Query(image=built.held_out[0].image.read_bytes()), k=5).fit
+    assert photo.kind == "photo" and 0.0 <= photo.share_as_far <= 1.0
+
+
+def test_fit_reference_ranks_a_distance_among_the_collections_own():
+    reference = FitReference({"words": np.linspace(0.0, 1.0, 101)})
+    tokens = {"@text": Counter(a=1)}
+    typical = reference.fit(0.5, tokens)
+    assert typical.share_as_far == pytest.approx(0.51) and not typical.weak
+    far = reference.fit(1.5, tokens)
+    assert far.share_as_far == 0.0 and far.weak and far.is_weak(1.5)
+    assert far.threshold == pytest.approx(0.95)
+    assert query_kind({"@visual": Counter(x=1), "@text": Counter(a=1)}) == "words+photo"
+    # a kind the reference has never seen is not declared weak
+    assert not reference.fit(1.9, {"@visual": Counter(x=1)}).weak
