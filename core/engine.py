@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.bilingual import Translations
 from core.fit import FitReference, QueryFit
 from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
@@ -374,7 +375,15 @@ class SearchEngine:
 
     def query_terms(self, tokens: TokenCounts) -> list[QueryTerm]:
         """The query's tokens grouped into terms: a word with its hashtags (``core.ranking``)."""
-        return query_terms(tokens, self.tags_by_word)
+        return query_terms(tokens, self.tags_by_word, self.translations.of)
+
+    @cached_property
+    def translations(self) -> Translations:
+        """Word pairs across Russian and English learned from the bilingual documents."""
+        return Translations.learn(
+            [_token_counts(doc.get("tokens", {})) for doc in self.documents],
+            self.processor.word_token,
+        )
 
     def query_fit(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryFit:
         """How well the query fits the model (``core.fit``); raises ``NothingRecognized``."""

@@ -18,7 +18,7 @@ Both are read-only after construction and safe to share between threads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -102,24 +102,35 @@ class DocumentTokens:
 class QueryTerm:
     """One thing the query asks for, in all the forms that name it: a word and the hashtags of
     the same normalized form ('bird', #birds) are one term, so a document needs one of them, not
-    both. ``count`` is how often the query asks for it."""
+    both; its translations into the other language (``core.bilingual``) are forms too, with a
+    share below 1. ``forms`` holds (modality, token, share); ``count`` is how often the query
+    asks for the term."""
 
-    forms: tuple[tuple[str, str], ...]
+    forms: tuple[tuple[str, str, float], ...]
     count: float = 1.0
 
 
-def query_terms(tokens: TokenCounts, tags_of_word: Mapping[str, Sequence[str]]) -> list[QueryTerm]:
-    """The query's terms: each `@text` word with the hashtags of its form, then every token left
-    (a hashtag without a word, a visual word, an extra modality's token) as a term of its own."""
+def query_terms(
+    tokens: TokenCounts,
+    tags_of_word: Mapping[str, Sequence[str]],
+    translations: Callable[[str], Sequence[tuple[str, float]]] | None = None,
+) -> list[QueryTerm]:
+    """The query's terms: each `@text` word with the hashtags of its form and its translations
+    (with theirs), then every token left (a hashtag without a word, a visual word, an extra
+    modality's token) as a term of its own."""
     terms, covered = [], set()
     for word, count in tokens.get(TEXT, {}).items():
-        forms = [(TEXT, word)] + [(TAG, tag) for tag in tags_of_word.get(word, ())]
-        covered.update(forms)
+        named = [(word, 1.0), *(translations(word) if translations else ())]
+        forms = []
+        for name, share in named:
+            forms.append((TEXT, name, share))
+            forms += [(TAG, tag, share) for tag in tags_of_word.get(name, ())]
+        covered.update((modality, token) for modality, token, share in forms if share == 1.0)
         terms.append(QueryTerm(tuple(forms), float(count)))
     for modality, bag in tokens.items():
         for token, count in bag.items():
             if (modality, token) not in covered:
-                terms.append(QueryTerm(((modality, token),), float(count)))
+                terms.append(QueryTerm(((modality, token, 1.0),), float(count)))
     return terms
 
 
@@ -133,24 +144,24 @@ def likelihood_scores(
 ) -> np.ndarray:
     """log p(q | d) for every document (higher is better); 0 everywhere if nothing is known.
 
-    A term's probability is the weighted mean over its forms of the smoothed p(form | d), and
-    the term counts with the mean weight of its forms (a visual word with the small `@visual`
-    weight, as in theta inference). ``own`` None means the documents have no tokens of their own
-    (e.g. photos alone): only their topics speak.
+    A term's probability is the mean over its forms of the smoothed p(form | d), weighted by
+    modality weight x share; the term counts with the mean modality weight of its forms (a
+    visual word with the small `@visual` weight, as in theta inference). ``own`` None means the
+    documents have no tokens of their own (e.g. photos alone): only their topics speak.
     """
     scores = np.zeros(len(thetas))
     for term in terms:
-        total, weight_sum, known = np.zeros(len(thetas)), 0.0, 0
-        for modality, token in term.forms:
+        total, mass, weights_known = np.zeros(len(thetas)), 0.0, []
+        for modality, token, share in term.forms:
             weight = float(weights.get(modality, 0.0))
             column = phi[modality].index.get(token) if modality in phi else None
-            if weight <= 0 or column is None:
+            if weight <= 0 or column is None or share <= 0:
                 continue
-            total += weight * _form_probability(modality, column, phi, thetas, own, params)
-            weight_sum += weight
-            known += 1
-        if known and term.count > 0:
-            scores += term.count * (weight_sum / known) * np.log(total / weight_sum + TINY)
+            total += weight * share * _form_probability(modality, column, phi, thetas, own, params)
+            mass += weight * share
+            weights_known.append(weight)
+        if weights_known and term.count > 0:
+            scores += term.count * float(np.mean(weights_known)) * np.log(total / mass + TINY)
     return scores
 
 

@@ -9,7 +9,15 @@ import pytest
 
 from core.engine import Query
 from core.fit import FitReference, query_kind
-from core.ranking import ARTICLE_RANKING, RankingParams, likelihood_scores, top_rows
+from core.ranking import (
+    ARTICLE_RANKING,
+    DocumentTokens,
+    QueryTerm,
+    RankingParams,
+    likelihood_scores,
+    query_terms,
+    top_rows,
+)
 from core.topic_model import Phi
 
 
@@ -29,22 +37,48 @@ def test_a_document_with_the_query_word_outranks_one_that_only_shares_its_topic(
     # one of which contains the word, and one about topic 1
     phi = {"@text": Phi(["bird", "wing", "car"], np.array([[0.5, 0.0], [0.5, 0.1], [0.0, 0.9]]))}
     thetas = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-    from core.ranking import DocumentTokens
-
     own = DocumentTokens(phi, [{"@text": Counter(wing=2)}, {"@text": Counter(bird=1)}, {}])
     # when ranked by the likelihood of the query 'bird'
-    scores = likelihood_scores(
-        {"@text": Counter(bird=1)}, {"@text": 1.0}, phi, thetas, own, RankingParams()
-    )
+    bird = [QueryTerm((("@text", "bird", 1.0),))]
+    scores = likelihood_scores(bird, {"@text": 1.0}, phi, thetas, own, RankingParams())
     # then the document containing it is first, the one on its topic second, the other last
     assert top_rows(scores, 3).tolist() == [1, 0, 2]
     # and documents without tokens of their own are still ranked by their topics
-    topical = likelihood_scores(
-        {"@text": Counter(bird=1)}, {"@text": 1.0}, phi, thetas, None, RankingParams()
-    )
+    topical = likelihood_scores(bird, {"@text": 1.0}, phi, thetas, None, RankingParams())
     assert top_rows(topical, 3).tolist()[-1] == 2
     # and hidden rows are never returned
     assert 1 not in top_rows(scores, 3, allowed=np.array([True, False, True])).tolist()
+
+
+def test_a_word_its_hashtags_and_its_translations_are_one_term_a_document_needs_once():
+    # given a query word with a hashtag of its form, a translation, and a visual word
+    tokens = {"@text": Counter(bird=1), "@tag": Counter(birds=1), "@visual": Counter(v1=3)}
+    terms = query_terms(
+        tokens,
+        {"bird": ["birds"], "птица": ["птицы"]},
+        lambda word: [("птица", 0.9)] if word == "bird" else [],
+    )
+    # then the word, its hashtag and the translation with its own hashtag make one term
+    assert terms[0] == QueryTerm(
+        (
+            ("@text", "bird", 1.0),
+            ("@tag", "birds", 1.0),
+            ("@text", "птица", 0.9),
+            ("@tag", "птицы", 0.9),
+        )
+    )
+    assert terms[1:] == [QueryTerm((("@visual", "v1", 1.0),), 3.0)]
+    # and a document with only the hashtag is found as well as one with only the word
+    phi = {
+        "@text": Phi(["bird", "птица", "car"], np.array([[0.4], [0.3], [0.3]])),
+        "@tag": Phi(["birds", "птицы", "cars"], np.array([[0.4], [0.3], [0.3]])),
+    }
+    car = {"@text": Counter(car=1), "@tag": Counter(cars=1)}
+    docs = [{"@text": Counter(bird=1), "@tag": Counter(cars=1)}, {"@tag": Counter(birds=1)}, car]
+    own = DocumentTokens(phi, docs)
+    weights = {"@text": 1.0, "@tag": 1.0}
+    scores = likelihood_scores(terms[:1], weights, phi, np.zeros((3, 1)), own, RankingParams())
+    assert min(scores[0], scores[1]) > scores[2]
 
 
 def test_a_typed_hashtag_finds_what_its_word_finds(service):
@@ -87,7 +121,7 @@ def test_fit_reference_ranks_a_distance_among_the_collections_own():
     reference = FitReference({"words": np.linspace(0.0, 1.0, 101)})
     tokens = {"@text": Counter(a=1)}
     typical = reference.fit(0.5, tokens)
-    assert typical.share_as_far == pytest.approx(0.51) and not typical.weak
+    assert typical.share_as_far == pytest.approx(51 / 101) and not typical.weak
     far = reference.fit(1.5, tokens)
     assert far.share_as_far == 0.0 and far.weak and far.is_weak(1.5)
     assert far.threshold == pytest.approx(0.95)
