@@ -118,9 +118,12 @@ def build(
     params: ModelParams | None = None,
     index_params: IndexParams | None = None,
     progress: ProgressCallback | None = None,
+    ranking: RankingParams | None = None,
 ) -> BuildReport:
-    """Imports, vectorizes, trains, indexes, stores topics and activates a new version."""
+    """Imports, vectorizes, trains, indexes, stores topics and activates a new version;
+    ``ranking`` (default ``RankingParams()``) is how its searches order documents."""
     params = params or ModelParams()
+    ranking = ranking or RankingParams()
     index_params = index_params or IndexParams()
     collection = Path(collection or settings.collection)
     timings: dict[str, float] = {}
@@ -135,7 +138,7 @@ def build(
         "model": params.to_dict(),
         "index": asdict(index_params),
         "backbone": settings.backbone,
-        "ranking": RankingParams().to_dict(),
+        "ranking": ranking.to_dict(),
     }
     with new_version(
         settings,
@@ -152,7 +155,9 @@ def build(
             progress,
             timings,
         )
-        model = _train_and_write(created.workdir, corpus, params, index_params, progress, timings)
+        model = _train_and_write(
+            created.workdir, corpus, params, index_params, progress, timings, ranking
+        )
         started = time.perf_counter()
         publish(
             sessions,
@@ -267,6 +272,7 @@ def _train_and_write(
     index_params: IndexParams,
     progress: ProgressCallback | None,
     timings: dict[str, float],
+    ranking: RankingParams | None = None,
 ) -> FittedModel:
     """Trains, indexes and writes every file of the version into ``workdir``."""
     if len(corpus.documents) < 2:
@@ -289,7 +295,7 @@ def _train_and_write(
     timings["index"] = time.perf_counter() - started
     if progress:
         progress("index", 1, 1)
-    write_version_files(workdir, params, model, corpus)
+    write_version_files(workdir, params, model, corpus, ranking)
     shutil.rmtree(workdir / "batches", ignore_errors=True)
     return model
 
