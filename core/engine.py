@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from core.bilingual import Translations
-from core.fit import FitReference, QueryFit
+from core.fit import FitReference, QueryFit, perplexity
 from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.ranking import (
@@ -354,7 +354,7 @@ class SearchEngine:
                 hit for hit in hits if hit.row not in same
             ]
         hits = hits[:k]
-        fit = self._fit(inferred.theta, tokens)
+        fit = self._fit(inferred.theta, tokens, weights)
         for hit in hits:
             hit.matched = self._matched(tokens, hit.row, surfaces)
             hit.weak = not hit.same_photo and not hit.matched and fit.is_weak(hit.distance)
@@ -389,12 +389,12 @@ class SearchEngine:
         """How well the query fits the model (``core.fit``); raises ``NothingRecognized``."""
         weights = self._weights(weights)
         tokens, surfaces = self.tokens_of(query)
-        return self._fit(self._infer(tokens, surfaces, weights).theta, tokens)
+        return self._fit(self._infer(tokens, surfaces, weights).theta, tokens, weights)
 
-    def _fit(self, theta: np.ndarray, tokens: TokenCounts) -> QueryFit:
-        _, distances = self.index.query(theta, 1)
-        nearest = float(distances[0]) if len(distances) else 2.0
-        return self.fit_reference.fit(nearest, tokens)
+    def _fit(
+        self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float]
+    ) -> QueryFit:
+        return self.fit_reference.fit(perplexity(self.model.phi, tokens, weights, theta), tokens)
 
     def _matched(
         self, tokens: TokenCounts, row: int, surfaces: Mapping[str, Mapping[str, str]]

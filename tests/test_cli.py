@@ -53,7 +53,7 @@ def test_search_json_has_the_documented_shape(built):
     assert "likelihood" in payload["ranking"]
     assert set(payload["fit"]) == {
         "kind",
-        "nearest_distance",
+        "perplexity",
         "share_as_far",
         "weak_beyond",
         "weak",

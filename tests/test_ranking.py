@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.engine import Query
-from core.fit import FitReference, query_kind
+from core.fit import FitReference, perplexity, query_kind
 from core.ranking import (
     ARTICLE_RANKING,
     DocumentTokens,
@@ -19,6 +20,9 @@ from core.ranking import (
     top_rows,
 )
 from core.topic_model import Phi
+
+FIXTURES = Path(__file__).parent / "fixtures" / "images"
+GALAXY = FIXTURES.parent / "outside" / "galaxies.jpg"  # the collection shows no galaxy
 
 
 def test_ranking_params_refuse_what_cannot_rank():
@@ -115,16 +119,33 @@ def test_every_search_says_how_well_the_query_fits(service, built):
     # a held-out photo is a photo query, with a share between 0 and 1
     photo = service.search(Query(image=built.held_out[0].image.read_bytes()), k=5).fit
     assert photo.kind == "photo" and 0.0 <= photo.share_as_far <= 1.0
+    # a photo of what the collection never shows (a galaxy) fits worse than a horse
+    horse = service.search(Query(image=FIXTURES / "horse.jpg"), k=5).fit
+    galaxy = service.search(Query(image=GALAXY), k=5).fit
+    assert galaxy.share_as_far < horse.share_as_far
 
 
-def test_fit_reference_ranks_a_distance_among_the_collections_own():
-    reference = FitReference({"words": np.linspace(0.0, 1.0, 101)})
+def test_fit_reference_ranks_a_query_among_the_collections_own():
+    # given the perplexities and nearest-document distances of 101 of the collection's own queries
+    reference = FitReference(
+        {"words": np.linspace(10.0, 110.0, 101)}, {"words": np.linspace(0.0, 1.0, 101)}
+    )
     tokens = {"@text": Counter(a=1)}
-    typical = reference.fit(0.5, tokens)
+    # then a query as perplexing as the median one fits, and hits are weak beyond the 95th
+    # percentile of the distances
+    typical = reference.fit(60.0, tokens)
     assert typical.share_as_far == pytest.approx(51 / 101) and not typical.weak
-    far = reference.fit(1.5, tokens)
-    assert far.share_as_far == 0.0 and far.weak and far.is_weak(1.5)
-    assert far.threshold == pytest.approx(0.95)
+    assert typical.threshold == pytest.approx(0.95) and typical.is_weak(0.96)
+    # and one more perplexing than all of them does not
+    far = reference.fit(500.0, tokens)
+    assert far.share_as_far == 0.0 and far.weak
     assert query_kind({"@visual": Counter(x=1), "@text": Counter(a=1)}) == "words+photo"
-    # a kind the reference has never seen is not declared weak
-    assert not reference.fit(1.9, {"@visual": Counter(x=1)}).weak
+    # and a kind the reference has never seen is not declared weak
+    assert not reference.fit(1e6, {"@visual": Counter(x=1)}).weak
+
+
+def test_perplexity_is_low_for_tokens_the_topic_explains():
+    phi = {"@text": Phi(["a", "b", "c"], np.array([[0.5, 0.0], [0.5, 0.1], [0.0, 0.9]]))}
+    theta = np.array([1.0, 0.0])
+    assert perplexity(phi, {"@text": Counter(a=2)}, {"@text": 1.0}, theta) == pytest.approx(2.0)
+    assert perplexity(phi, {"@text": Counter(c=1)}, {"@text": 1.0}, theta) > 1e6
