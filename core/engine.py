@@ -22,6 +22,7 @@ from core.bilingual import Translations
 from core.fit import FitReference, QueryFit, perplexity
 from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
+from core.model import FittedModel, ModelParams, TokenCounts
 from core.ranking import (
     DocumentTokens,
     QueryTerm,
@@ -31,7 +32,6 @@ from core.ranking import (
     top_rows,
 )
 from core.text import TAG, TEXT, TextProcessor
-from core.topic_model import FittedModel, ModelParams, TokenCounts
 from core.vision import (
     VISUAL,
     ImageVectorizer,

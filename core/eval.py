@@ -46,10 +46,10 @@ from core.eval_search import (
 )
 from core.index import IndexParams
 from core.inference import NothingRecognized
+from core.model import ModelParams
 from core.pipeline import _train_and_write, prepare_corpus
 from core.ranking import RankingParams
 from core.text import TAG, TEXT, TextProcessor
-from core.topic_model import ModelParams
 from core.twins import tag_twins
 from core.vision import VISUAL, ImageVectorizer
 

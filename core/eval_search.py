@@ -19,11 +19,11 @@ from core.concepts import LANGUAGES, engine_ranker, engine_words, run_concepts
 from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex
 from core.inference import NothingRecognized
+from core.model import FittedModel, ModelParams
 from core.pipeline import _train_and_write, document_thetas, prepare_corpus, write_version_files
 from core.ranking import RankingParams, likelihood_scores
 from core.settings import BUILTIN_COLLECTION
 from core.text import TextProcessor
-from core.topic_model import FittedModel, ModelParams
 from core.twins import tag_twins
 from core.vision import ImageVectorizer
 

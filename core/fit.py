@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.inference import NothingRecognized, ThetaInferencer
-from core.topic_model import Phi, TokenCounts
+from core.model import Phi, TokenCounts
 from core.vision import VISUAL
 
 WEAK_SHARE = 0.05  # a query is weak when fewer than 5% of the collection's own fit as badly

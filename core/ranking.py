@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import sparse
 
+from core.model import Phi, TokenCounts
 from core.text import TAG, TEXT
-from core.topic_model import Phi, TokenCounts
 
 METHODS = ("topics", "likelihood")
 TINY = 1e-12

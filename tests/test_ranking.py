@@ -10,6 +10,7 @@ import pytest
 
 from core.engine import Query
 from core.fit import FitReference, perplexity, query_kind
+from core.model import Phi
 from core.ranking import (
     ARTICLE_RANKING,
     DocumentTokens,
@@ -19,7 +20,6 @@ from core.ranking import (
     query_terms,
     top_rows,
 )
-from core.topic_model import Phi
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
 GALAXY = FIXTURES.parent / "outside" / "galaxies.jpg"  # the collection shows no galaxy
