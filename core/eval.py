@@ -40,7 +40,7 @@ from core.eval_search import (
     concept_scores,
     index_documents,
     search_section,
-    text_to_image_ranks,
+    text_to_image_distances,
     with_twins,
     write_plots,
 )
@@ -351,7 +351,12 @@ def evaluate_topic_model(
     if rankings:
         texts = [bench.documents[i].text for i in test]
         searched["text_to_image_by_ranking"] = {
-            name: retrieval_scores(text_to_image_ranks(engine, texts, photo_thetas, ranking))
+            name: retrieval_scores(
+                target_ranks(
+                    text_to_image_distances(engine, texts, photo_thetas, ranking),
+                    np.arange(len(test)),
+                )
+            )
             for name, ranking in rankings.items()
         }
         test_engine = index_documents(

@@ -51,18 +51,16 @@ def with_twins(document: Document, on: bool = True) -> Document:
     )
 
 
-def text_to_image_ranks(
+def text_to_image_distances(
     engine: SearchEngine,
     texts: Sequence[str],
     photo_thetas: np.ndarray,
     ranking: RankingParams,
 ) -> np.ndarray:
-    """1-based rank of each text's own photo among ``photo_thetas`` (ties count against it;
-    a text the model cannot read ranks its target last)."""
-    from core.eval import target_ranks
-
+    """texts x photos, lower is better: L1 between topic vectors, or minus the text's log
+    likelihood under each photo's topics; a text the model cannot read is infinitely far."""
     weights = engine.default_weights
-    scores = np.full((len(texts), len(photo_thetas)), -np.inf)
+    distances = np.full((len(texts), len(photo_thetas)), np.inf)
     for row, text in enumerate(texts):
         query = Query(text=text)
         try:
@@ -70,13 +68,15 @@ def text_to_image_ranks(
         except NothingRecognized:
             continue
         if ranking.method == "topics":
-            scores[row] = -np.abs(photo_thetas - theta).sum(axis=1)
+            distances[row] = np.abs(photo_thetas - theta).sum(axis=1)
         else:
             tokens, _ = engine.tokens_of(query)
-            scores[row] = likelihood_scores(
-                engine.query_terms(tokens), weights, engine.model.phi, photo_thetas, None, ranking
+            terms = engine.query_terms(tokens)
+            scores = likelihood_scores(
+                terms, weights, engine.model.phi, photo_thetas, None, ranking
             )
-    return target_ranks(-scores, np.arange(len(texts)))
+            distances[row] = -scores
+    return distances
 
 
 def index_documents(
