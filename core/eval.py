@@ -366,6 +366,7 @@ def evaluate_topic_model(
             [bench.documents[i] for i in test],
             processor,
             vectorizer,
+            engine,
         )
         searched["concepts_by_ranking"] = concept_scores(test_engine, processor, rankings)
         shutil.rmtree(test_engine.directory, ignore_errors=True)

@@ -89,16 +89,20 @@ def index_documents(
     documents: list[Document],
     processor: TextProcessor,
     vectorizer: ImageVectorizer,
+    trained: SearchEngine,
 ) -> SearchEngine:
     """A searchable version of ``documents`` over a trained ``model``: each document's theta
-    inferred from all its modalities, as a new document added to a running model would be."""
+    inferred from all its modalities, as a new document added to a running model would be.
+    Word translations come from the ``trained`` engine's documents, not from these."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     corpus = prepare_corpus(documents, params, processor, vectorizer)
     thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
     NeighborIndex(thetas, IndexParams(method="exact")).save(workdir / "index")
     write_version_files(workdir, params, model, corpus)
-    return SearchEngine(workdir, workdir.name, processor, vectorizer)
+    engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
+    engine.translations = trained.translations
+    return engine
 
 
 def concept_scores(
