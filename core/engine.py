@@ -43,6 +43,7 @@ from core.vision import (
 )
 
 MAX_QUERY_CHARS = 2000
+LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -337,15 +338,7 @@ class SearchEngine:
         if ranking.method == "topics":
             rows, distances = self.index.query(inferred.theta, k, allowed)
         else:
-            scores = likelihood_scores(
-                self.query_terms(tokens),
-                weights,
-                self.model.phi,
-                self.index.thetas,
-                self.own_tokens,
-                ranking,
-            )
-            rows = top_rows(scores, k, allowed)
+            rows = self._rank_by_likelihood(tokens, inferred.theta, k, weights, allowed, ranking)
             distances = [self._distance(inferred.theta, int(row)) for row in rows]
         hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
         same = self._same_photo_rows(query, allowed, weights)
@@ -361,6 +354,30 @@ class SearchEngine:
         return SearchResult(
             self.version_name, inferred, hits, tokens, weights, fit=fit, ranking=ranking.label
         )
+
+    def _rank_by_likelihood(
+        self,
+        tokens: TokenCounts,
+        theta: np.ndarray,
+        k: int,
+        weights: Mapping[str, float],
+        allowed: np.ndarray | None,
+        ranking: RankingParams,
+    ) -> np.ndarray:
+        """Rows of the k most likely documents. A large collection scores only candidates: the
+        documents that contain a query term and the ``LIKELIHOOD_CANDIDATES`` nearest by
+        topics (a document with neither cannot be likely)."""
+        terms = self.query_terms(tokens)
+        thetas, own = self.index.thetas, self.own_tokens
+        candidates = None
+        if len(self.documents) > LIKELIHOOD_CANDIDATES:
+            nearest, _ = self.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
+            candidates = np.union1d(nearest, own.rows_with(terms, self.model.phi)).astype(int)
+            thetas, own = np.asarray(thetas[candidates]), own.subset(candidates)
+            allowed = None if allowed is None else allowed[candidates]
+        scores = likelihood_scores(terms, weights, self.model.phi, thetas, own, ranking)
+        rows = top_rows(scores, k, allowed)
+        return rows if candidates is None else candidates[rows]
 
     @cached_property
     def fit_reference(self) -> FitReference:

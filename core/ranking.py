@@ -93,9 +93,24 @@ class DocumentTokens:
             column_totals = np.asarray(matrix.sum(axis=0)).ravel()
             self.collection[modality] = column_totals / total if total > 0 else column_totals
 
-    def contains(self, modality: str, column: int, rows: np.ndarray) -> np.ndarray:
-        """Whether each of ``rows`` has the token in column ``column``."""
-        return np.asarray(self.counts[modality][rows, column].todense()).ravel() > 0
+    def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
+        """The documents that contain any form of any of the terms (sorted rows)."""
+        found = []
+        for term in terms:
+            for modality, token, _ in term.forms:
+                column = phi[modality].index.get(token) if modality in phi else None
+                if column is not None and modality in self.counts:
+                    matrix = self.counts[modality]
+                    found.append(matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]])
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+    def subset(self, rows: np.ndarray) -> DocumentTokens:
+        """The same counts for ``rows`` only; collection frequencies stay the whole collection's."""
+        part = object.__new__(DocumentTokens)
+        part.counts = {m: matrix[rows] for m, matrix in self.counts.items()}
+        part.lengths = {m: lengths[rows] for m, lengths in self.lengths.items()}
+        part.collection = self.collection
+        return part
 
 
 @dataclass(frozen=True)

@@ -149,3 +149,15 @@ def test_perplexity_is_low_for_tokens_the_topic_explains():
     theta = np.array([1.0, 0.0])
     assert perplexity(phi, {"@text": Counter(a=2)}, {"@text": 1.0}, theta) == pytest.approx(2.0)
     assert perplexity(phi, {"@text": Counter(c=1)}, {"@text": 1.0}, theta) > 1e6
+
+
+def test_a_large_collection_ranks_candidates_only_and_finds_the_same_best_documents(
+    service, monkeypatch
+):
+    engine = service.active().engine
+    full = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
+    # when the collection counts as large, only documents with a query term and the nearest
+    # ones by topics are scored
+    monkeypatch.setattr("core.engine.LIKELIHOOD_CANDIDATES", 50)
+    candidates = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
+    assert candidates == full
