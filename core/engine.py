@@ -81,8 +81,9 @@ class Hit:
 
     ``distance`` is the L1 distance between the query's and the document's topic vectors;
     ``matched`` lists the query tokens the document itself contains; ``weak`` marks a hit that
-    shares no token with the query and is farther from it than the collection's own queries
-    usually are from their nearest document (see ``core.fit``).
+    shares no token with the query and either answers a query that fits the model badly or is
+    farther from it than the collection's own queries usually are from their nearest document
+    (see ``core.fit``).
     """
 
     row: int
@@ -350,7 +351,8 @@ class SearchEngine:
         fit = self._fit(inferred.theta, tokens, weights)
         for hit in hits:
             hit.matched = self._matched(tokens, hit.row, surfaces)
-            hit.weak = not hit.same_photo and not hit.matched and fit.is_weak(hit.distance)
+            guessed = fit.weak or fit.is_weak(hit.distance)
+            hit.weak = not hit.same_photo and not hit.matched and guessed
         return SearchResult(
             self.version_name, inferred, hits, tokens, weights, fit=fit, ranking=ranking.label
         )
@@ -422,8 +424,8 @@ class SearchEngine:
         for modality in (TEXT, TAG):
             for token in tokens.get(modality, ()):
                 if own.get(modality, {}).get(token):
-                    shown = surfaces.get(modality, {}).get(token)
-                    shown = shown or ("#" + token if modality == TAG else token)
+                    shown = "#" + token if modality == TAG else surfaces.get(TEXT, {}).get(token)
+                    shown = shown or token
                     if shown not in found:
                         found.append(shown)
         return found

@@ -8,7 +8,8 @@ badly: a photo of something the collection never shows, words the model knows on
 
 A hit's measure is its L1 distance to the query's topic vector, set against how far the
 collection's own queries are from their nearest *other* document: a hit that shares no token
-with the query and lies farther than nearly all of those is weak, and is marked so.
+with the query and lies farther than nearly all of those, or answers a query that fits badly, is
+weak, and is marked so.
 """
 
 from __future__ import annotations

@@ -120,9 +120,12 @@ def test_every_search_says_how_well_the_query_fits(service, built):
     photo = service.search(Query(image=built.held_out[0].image.read_bytes()), k=5).fit
     assert photo.kind == "photo" and 0.0 <= photo.share_as_far <= 1.0
     # a photo of what the collection never shows (a galaxy) fits worse than a horse
-    horse = service.search(Query(image=FIXTURES / "horse.jpg"), k=5).fit
-    galaxy = service.search(Query(image=GALAXY), k=5).fit
-    assert galaxy.share_as_far < horse.share_as_far
+    horse = service.search(Query(image=FIXTURES / "horse.jpg"), k=5)
+    galaxy = service.search(Query(image=GALAXY), k=5)
+    assert not horse.fit.weak and galaxy.fit.weak
+    assert galaxy.fit.share_as_far < horse.fit.share_as_far
+    # and the galaxy's hits, which share no word with a photo query, are all marked weak
+    assert all(hit.weak for hit in galaxy.hits)
 
 
 def test_fit_reference_ranks_a_query_among_the_collections_own():
