@@ -27,8 +27,8 @@ from core.admin_tables import (
     User,
     bump_hidden_generation,
 )
-from core.pipeline import load_corpus
 from core.text import TAG, TEXT
+from core.version_files import VersionFiles
 
 MIN_LABELS_PER_CLASS = 5
 
@@ -88,7 +88,7 @@ def train_junk_filter(session: Session, user: User) -> JunkFilterReport:
     """Fit the SVM on the labeled documents of the active version; report cross-validated
     precision and recall of "unwanted" and the documents it would hide."""
     version = active_or_raise(session)
-    corpus = load_corpus(Path(version.artifact_dir))
+    corpus = VersionFiles(Path(version.artifact_dir)).read_corpus()
     labels = document_labels(session)
     ids = [document.id for document in corpus.documents]
     bags = [

@@ -1,22 +1,20 @@
-"""Command line: ``python -m core build|search|annotate|topics|models|users|eval|bench``.
+"""Command line: ``python -m core build|search|annotate|topics|models|eval|bench``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
-and problems go to stderr.
+and problems go to stderr. Admin panel accounts have their own command line, ``python -m admin
+users`` (``admin.cli``): ``core`` never imports ``admin``.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from core import store
-from core.admin_tables import ROLES
 from core.engine import Query
 from core.inference import NothingRecognized
 from core.model import validate_weights
@@ -137,31 +135,6 @@ def _parser() -> argparse.ArgumentParser:
     activate.add_argument("--json", action="store_true")
     activate.set_defaults(handler=_models_activate)
 
-    users = commands.add_parser(
-        "users",
-        help="admin panel accounts",
-        description="Create, reset and list the accounts that can sign in to the admin panel.",
-    )
-    user_commands = users.add_subparsers(required=True, metavar="ACTION")
-    add = user_commands.add_parser("add", help="create an account")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES)
-    reset = user_commands.add_parser(
-        "reset", help="new password (and role); unlocks and signs out everywhere"
-    )
-    reset.add_argument("name")
-    reset.add_argument("--role", choices=ROLES)
-    for command, handler in ((add, _users_add), (reset, _users_reset)):
-        command.add_argument(
-            "--password-env",
-            metavar="VARIABLE",
-            help="read the password from this environment variable (default: prompt, no echo)",
-        )
-        command.set_defaults(handler=handler)
-    user_listing = user_commands.add_parser("list", help="list accounts")
-    user_listing.add_argument("--json", action="store_true")
-    user_listing.set_defaults(handler=_users_list)
-
     bench_model = commands.add_parser(
         "bench",
         help="performance benchmark (writes reports/bench.md)",
@@ -214,8 +187,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench-index",
-        help="recall@10 and speed of the L1 index configurations",
-        description="Measure recall@10 against exact L1 and query latency on synthetic thetas.",
+        help="recall@10 and speed of the L1 index backends",
+        description="Measure recall@10 against a full L1 scan, query latency, build time and "
+        "memory of every index backend on realistic thetas (resampled from the active version's, "
+        "when there is one) and on Dirichlet thetas.",
     )
     bench.add_argument("--documents", type=_positive, default=100_000)
     bench.add_argument("--topics", type=_positive, default=50)
@@ -478,54 +453,8 @@ def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _operator() -> str:
-    """Who ran the command, for the audit log."""
-    return f"cli:{getpass.getuser()}"
-
-
-def _users_add(args: argparse.Namespace, settings: Settings) -> int:
-    from admin import auth
-
-    password = auth.read_new_password(args.password_env, dict(os.environ))
-    with store.open_database(settings.database_url)() as session:
-        auth.add_user(session, args.name, args.role, password, by=_operator())
-    print(f"added {args.role} {args.name}")
-    return 0
-
-
-def _users_reset(args: argparse.Namespace, settings: Settings) -> int:
-    from admin import auth
-
-    password = auth.read_new_password(args.password_env, dict(os.environ))
-    with store.open_database(settings.database_url)() as session:
-        user = auth.reset_user(session, args.name, password, by=_operator(), role=args.role)
-        print(f"reset {user.role} {user.name}: unlocked, signed out everywhere")
-    return 0
-
-
-def _users_list(args: argparse.Namespace, settings: Settings) -> int:
-    from admin import auth
-
-    with store.open_database(settings.database_url)() as session:
-        rows = [
-            {
-                "name": user.name,
-                "role": user.role,
-                "created_at": user.created_at.isoformat(),
-                "locked_until": user.locked_until.isoformat() if user.locked_until else None,
-            }
-            for user in auth.list_users(session)
-        ]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for row in rows:
-        locked = f"  locked until {row['locked_until']}" if row["locked_until"] else ""
-        print(f"{row['name']:<20} {row['role']:<10} since {row['created_at']}{locked}")
-    return 0
-
-
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import core.artm_loader  # noqa: F401  (eval trains after loading the backbone)
     from core.eval import evaluate_and_report
     from core.vision import ImageVectorizer, load_backbone
 
@@ -558,9 +487,19 @@ def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
+    from core.index import NeighborIndex
     from core.index_bench import run_index_benchmark
 
-    rows = run_index_benchmark(args.documents, args.topics, args.queries)
+    with store.open_database(settings.database_url)() as session:
+        version = store.active_version(session)
+    base = None if version is None else NeighborIndex.load(Path(version.artifact_dir) / "index")
+    rows = run_index_benchmark(
+        args.documents,
+        args.topics,
+        args.queries,
+        base=None if base is None else base.thetas,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -8,7 +8,6 @@ serves many threads.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -20,9 +19,8 @@ import numpy as np
 
 from core.bilingual import Translations
 from core.fit import FitReference, QueryFit, perplexity
-from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
-from core.model import FittedModel, ModelParams, TokenCounts
+from core.model import ModelParams, TokenCounts
 from core.ranking import (
     DocumentTokens,
     QueryTerm,
@@ -32,6 +30,7 @@ from core.ranking import (
     top_rows,
 )
 from core.text import TAG, TEXT, TextProcessor
+from core.version_files import VersionFiles
 from core.vision import (
     VISUAL,
     ImageVectorizer,
@@ -153,18 +152,13 @@ class SearchEngine:
     ) -> None:
         self.directory = Path(directory)
         self.version_name = version_name
-        manifest = json.loads((self.directory / "version.json").read_text())
-        self.params = ModelParams.from_dict(manifest["params"])
-        self.ranking = RankingParams.from_dict(manifest.get("ranking"))
-        self.model = FittedModel.load(self.directory / "model")
-        self.display_forms: dict[str, dict[str, str]] = json.loads(
-            (self.directory / "display.json").read_text()
-        )
-        self.documents = [
-            json.loads(line)
-            for line in (self.directory / "documents.jsonl").read_text().splitlines()
-        ]
-        self.index = NeighborIndex.load(self.directory / "index")
+        files = VersionFiles(self.directory)
+        self.params = files.read_params()
+        self.ranking = files.read_ranking()
+        self.model = files.read_model()
+        self.display_forms = files.read_display_forms()
+        self.documents = files.read_document_records()
+        self.index = files.read_index()
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer

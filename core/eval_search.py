@@ -20,11 +20,12 @@ from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex
 from core.inference import NothingRecognized
 from core.model import FittedModel, ModelParams
-from core.pipeline import _train_and_write, document_thetas, prepare_corpus, write_version_files
+from core.pipeline import _train_and_write, document_thetas, prepare_corpus
 from core.ranking import RankingParams, likelihood_scores
 from core.settings import BUILTIN_COLLECTION
 from core.text import TextProcessor
 from core.twins import tag_twins
+from core.version_files import VersionFiles
 from core.vision import ImageVectorizer
 
 RANKINGS: dict[str, RankingParams] = {
@@ -98,8 +99,9 @@ def index_documents(
     workdir.mkdir(parents=True)
     corpus = prepare_corpus(documents, params, processor, vectorizer)
     thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
-    NeighborIndex(thetas, IndexParams(method="exact")).save(workdir / "index")
-    write_version_files(workdir, params, model, corpus)
+    files = VersionFiles(workdir)
+    files.write_index(NeighborIndex(thetas, IndexParams()).build())
+    files.write(params, model, corpus)
     engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
     engine.translations = trained.translations
     return engine

@@ -2,13 +2,18 @@
 
 The version is written under a temporary directory name and renamed when complete; only then
 does one database transaction mark it ready and active. A build that fails or is killed leaves
-the previous version active and nothing half-written marked ready.
+the previous version active and nothing half-written marked ready. The files of a version are
+read and written by ``core.version_files`` only.
+
+Importing this module does not load BigARTM (the web process imports it to re-index and to show
+jobs); the steps that train import ``core.topic_model`` when they run. BigARTM cannot load once
+TensorFlow is loaded, so ``build`` loads it before the image backbone, and any other process that
+trains after loading a backbone imports ``core.artm_loader`` first.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import time
@@ -31,7 +36,7 @@ from core.model import FittedModel, ModelParams, TokenCounts
 from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
-from core.topic_model import fit, fit_with_frozen_phi
+from core.version_files import PreparedCorpus, VersionFiles
 from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
 
 BUILDING_PREFIX = ".building-"
@@ -48,17 +53,6 @@ class BuildReport:
     junk_filtered: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     scores: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class PreparedCorpus:
-    """Documents that survived import and filtering, with their tokens per modality."""
-
-    documents: list[Document]
-    tokens: list[TokenCounts]
-    image_hashes: list[str | None]
-    display_forms: dict[str, dict[str, str]]
-    junk_filtered: list[str]
 
 
 def significant_token_count(tokens: TokenCounts) -> int:
@@ -123,6 +117,8 @@ def build(
 ) -> BuildReport:
     """Imports, vectorizes, trains, indexes, stores topics and activates a new version;
     ``ranking`` (default ``RankingParams()``) is how its searches order documents."""
+    import core.artm_loader  # noqa: F401  (BigARTM before the backbone loads TensorFlow)
+
     params = params or ModelParams()
     ranking = ranking or RankingParams()
     index_params = index_params or IndexParams()
@@ -281,23 +277,26 @@ def _train_and_write(
             f"only {len(corpus.documents)} document(s) have at least "
             f"{params.min_significant_tokens} significant tokens; nothing to train on"
         )
+    from core.topic_model import fit
+
+    files = VersionFiles(workdir)
     started = time.perf_counter()
     model = fit(
         corpus.tokens,
         params,
-        workdir,
+        files.training_dir,
         on_pass=(lambda n, total, _: progress("train", n, total)) if progress else None,
     )
     timings["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
     thetas = document_thetas(model, params, corpus.tokens, params.modality_weights, progress)
-    NeighborIndex(thetas, index_params).build().save(workdir / "index")
+    files.write_index(NeighborIndex(thetas, index_params).build())
     timings["index"] = time.perf_counter() - started
     if progress:
         progress("index", 1, 1)
-    write_version_files(workdir, params, model, corpus, ranking)
-    shutil.rmtree(workdir / "batches", ignore_errors=True)
+    files.write(params, model, corpus, ranking)
+    files.remove_training_files()
     return model
 
 
@@ -384,39 +383,6 @@ def topic_records(
     return records
 
 
-def write_version_files(
-    directory: Path,
-    params: ModelParams,
-    model: FittedModel,
-    corpus: PreparedCorpus,
-    ranking: RankingParams | None = None,
-) -> None:
-    """Everything serving and retraining need, written inside the (temporary) version dir;
-    ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits."""
-    model.save(directory / "model")
-    (directory / "display.json").write_text(json.dumps(corpus.display_forms, ensure_ascii=False))
-    with (directory / "documents.jsonl").open("w") as handle:
-        for doc, bag, image_hash in zip(
-            corpus.documents, corpus.tokens, corpus.image_hashes, strict=True
-        ):
-            record = {
-                "id": doc.id,
-                "text": doc.text,
-                "tags": list(doc.tags),
-                "image": str(doc.image) if doc.image else None,
-                "image_hash": image_hash,
-                "tokens": {m: dict(c) for m, c in bag.items()},
-            }
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    manifest = {
-        "params": params.to_dict(),
-        "ranking": (ranking or RankingParams()).to_dict(),
-        "num_documents": len(corpus.documents),
-        "written_at": time.time(),
-    }
-    (directory / "version.json").write_text(json.dumps(manifest, indent=2))
-
-
 # --------------------------------------------------------------------------------------------------
 # Versions derived from another one: same documents, other weights or one more modality
 # --------------------------------------------------------------------------------------------------
@@ -442,23 +408,6 @@ def copy_deployment(source: Settings, data_dir: Path, database_url: str = "") ->
                 version.artifact_dir = str(copy.models_dir / Path(version.artifact_dir).name)
         session.commit()
     return copy
-
-
-def load_corpus(directory: Path) -> PreparedCorpus:
-    """The documents and tokens a version was trained on, read back from its directory."""
-    records = [
-        json.loads(line) for line in (directory / "documents.jsonl").read_text().splitlines()
-    ]
-    return PreparedCorpus(
-        documents=[
-            Document(r["id"], r["text"], tuple(r["tags"]), Path(r["image"]) if r["image"] else None)
-            for r in records
-        ],
-        tokens=[{m: Counter(c) for m, c in r["tokens"].items()} for r in records],
-        image_hashes=[r["image_hash"] for r in records],
-        display_forms=json.loads((directory / "display.json").read_text()),
-        junk_filtered=[],
-    )
 
 
 def reindex_version(
@@ -516,12 +465,12 @@ def _derive(
             raise ValueError(f"there is no ready version {parent!r} to start from")
         documents = store.version_documents(session, base.id)
         old_topics = store.version_topics(session, base.id)
-    parent_dir = Path(base.artifact_dir)
-    parent_model = FittedModel.load(parent_dir / "model")
+    parent = VersionFiles(Path(base.artifact_dir))
+    parent_model = parent.read_model()
     old_params = ModelParams.from_dict(base.params["model"])
     params = replace(old_params, modality_weights={**old_params.modality_weights, **weights})
     index_params = IndexParams(**base.params["index"])
-    corpus = load_corpus(parent_dir)
+    corpus = parent.read_corpus()
     for modality, by_id in new_tokens.items():
         if modality in parent_model.phi:
             raise ValueError(f"version {base.name} already has modality {modality}")
@@ -539,27 +488,29 @@ def _derive(
         parent_id=base.id,
     ) as created:
         created.workdir.mkdir(parents=True)
+        files = VersionFiles(created.workdir)
         if how == "reindex":
             model = parent_model
-        elif how == "frozen":
-            model = fit_with_frozen_phi(
-                corpus.tokens, params, created.workdir, parent_model.phi, on_pass
-            )
         else:
-            model = fit(corpus.tokens, params, created.workdir, on_pass)
+            from core import topic_model
+
+            if how == "frozen":
+                model = topic_model.fit_with_frozen_phi(
+                    corpus.tokens, params, files.training_dir, parent_model.phi, on_pass
+                )
+            else:
+                model = topic_model.fit(corpus.tokens, params, files.training_dir, on_pass)
         if how == "frozen":
-            shutil.copytree(parent_dir / "index", created.workdir / "index")
+            files.copy_index_from(parent)
         else:
             thetas = document_thetas(
                 model, params, corpus.tokens, params.modality_weights, progress
             )
-            NeighborIndex(thetas, index_params).build().save(created.workdir / "index")
+            files.write_index(NeighborIndex(thetas, index_params).build())
         if progress:
             progress("index", 1, 1)
-        parent_manifest = json.loads((parent_dir / "version.json").read_text())
-        ranking = RankingParams.from_dict(parent_manifest.get("ranking"))
-        write_version_files(created.workdir, params, model, corpus, ranking)
-        shutil.rmtree(created.workdir / "batches", ignore_errors=True)
+        files.write(params, model, corpus, parent.read_ranking())
+        files.remove_training_files()
         topics = topic_records(model, params, corpus.display_forms)
         if how != "retrain":
             topics = [

@@ -3,8 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements.txt
-# BigARTM needs the pure-Python protobuf, and Streamlit imports protobuf before our code runs.
-export PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python
 .venv/bin/python -m core build --if-missing
 exec .venv/bin/python -m streamlit run streamlit_app/app.py \
   --server.headless true --browser.gatherUsageStats false "$@"

@@ -55,13 +55,14 @@ def serve_app(data_dir: Path, timeout: float = 120) -> Iterator[str]:
     """Run the app on its own port over ``data_dir``; yields its URL once the server is healthy.
 
     The server is started as ``scripts/demo.sh`` starts it (from the repository root, so
-    ``.streamlit/config.toml`` applies) and stopped on exit; its log is kept with the artifacts.
+    ``.streamlit/config.toml`` applies), on protobuf's default implementation (the web process
+    never loads BigARTM, which would need the pure-Python one), and stopped on exit; its log is
+    kept with the artifacts.
     """
     port = free_port()
     environment = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"},
         "TOPICSEARCH_DATA_DIR": str(data_dir),
-        "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python",
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / f"streamlit-{port}.log", "wb") as log:

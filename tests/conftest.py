@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
-# The suite trains, so BigARTM's pure-Python protobuf is needed, and Streamlit's AppTest imports
-# protobuf before `core.artm_loader` could choose it (see core/artm_loader.py).
+# The suite trains in this process after loading image backbones, so BigARTM is loaded first, with
+# the pure-Python protobuf it needs (see core/artm_loader.py): before Streamlit imports protobuf.
 os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
-
 import json
 import shutil
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import core.artm_loader  # noqa: F401
 from core.collection import Document, import_collection
 from core.model import ModelParams
 from core.pipeline import BuildReport, build, copy_deployment

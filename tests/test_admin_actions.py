@@ -22,9 +22,8 @@ from admin.jobs import DEAD_WORKER_ERROR, recent_jobs
 from core import store
 from core.admin_tables import AuditEntry, Job
 from core.engine import Query
-from core.index import NeighborIndex
-from core.model import FittedModel
 from core.service import Service
+from core.version_files import VersionFiles
 from tests.conftest import both_databases
 
 PASSWORD = "correct horse battery"
@@ -110,8 +109,8 @@ def test_reindex_makes_a_new_version_while_the_old_one_serves(deployment, sessio
     assert (new.name, new.parent_id) == (job.version_name, old.id)
     with sessions() as session:
         assert store.modality_weights(session, new.id)["@visual"] == 0.0
-    old_thetas = NeighborIndex.load(Path(old.artifact_dir) / "index").thetas
-    new_thetas = NeighborIndex.load(Path(new.artifact_dir) / "index").thetas
+    old_thetas = VersionFiles(Path(old.artifact_dir)).read_index().thetas
+    new_thetas = VersionFiles(Path(new.artifact_dir)).read_index().thetas
     assert old_thetas.shape == new_thetas.shape and not np.allclose(old_thetas, new_thetas)
 
 
@@ -288,14 +287,14 @@ def test_a_modality_trained_with_frozen_phi_leaves_the_topic_space_exactly_as_it
     assert job.status == "done", job.error
 
     new = active(sessions)
-    before = FittedModel.load(Path(old.artifact_dir) / "model").phi
-    after = FittedModel.load(Path(new.artifact_dir) / "model").phi
+    before = VersionFiles(Path(old.artifact_dir)).read_model().phi
+    after = VersionFiles(Path(new.artifact_dir)).read_model().phi
     assert set(after) == set(before) | {"@category"}
     for modality, phi in before.items():
         assert after[modality].tokens == phi.tokens
         assert np.array_equal(after[modality].matrix, phi.matrix)  # bit-identical
-    old_thetas = NeighborIndex.load(Path(old.artifact_dir) / "index").thetas
-    assert np.array_equal(NeighborIndex.load(Path(new.artifact_dir) / "index").thetas, old_thetas)
+    old_thetas = VersionFiles(Path(old.artifact_dir)).read_index().thetas
+    assert np.array_equal(VersionFiles(Path(new.artifact_dir)).read_index().thetas, old_thetas)
     with sessions() as session:
         kept = topics.review_topics(session)[3]
         assert (kept.label, kept.status, kept.note) == ("Labelled", "background", "kept")
@@ -318,8 +317,8 @@ def test_a_full_retrain_with_the_new_modality_changes_the_topic_space(deployment
     assert run_job(handle, sessions).status == "done"
 
     new = active(sessions)
-    before = FittedModel.load(Path(old.artifact_dir) / "model").phi["@text"]
-    after = FittedModel.load(Path(new.artifact_dir) / "model").phi["@text"]
+    before = VersionFiles(Path(old.artifact_dir)).read_model().phi["@text"]
+    after = VersionFiles(Path(new.artifact_dir)).read_model().phi["@text"]
     aligned = after.matrix[[after.index[token] for token in before.tokens]]
     assert set(after.tokens) == set(before.tokens) and not np.allclose(aligned, before.matrix)
     assert new.params["derived"] == "retrain"
