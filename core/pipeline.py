@@ -34,6 +34,7 @@ from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
 from core.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.model import FittedModel, ModelParams, TokenCounts
+from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.version_files import PreparedCorpus, VersionFiles
@@ -109,13 +110,16 @@ def build(
     index_params: IndexParams | None = None,
     progress: ProgressCallback | None = None,
     executor: IngestExecutor | None = None,
+    ranking: RankingParams | None = None,
 ) -> BuildReport:
     """Imports, vectorizes, trains, indexes, stores topics and activates a new version.
 
-    Text processing and vectorization run on ``executor`` (default: this process)."""
+    Text processing and vectorization run on ``executor`` (default: this process); ``ranking``
+    (default ``RankingParams()``) is how its searches order documents."""
     import core.artm_loader  # noqa: F401  (BigARTM before the backbone loads TensorFlow)
 
     params = params or ModelParams()
+    ranking = ranking or RankingParams()
     index_params = index_params or IndexParams()
     collection = Path(collection or settings.collection)
     timings: dict[str, float] = {}
@@ -130,6 +134,7 @@ def build(
         "model": params.to_dict(),
         "index": asdict(index_params),
         "backbone": settings.backbone,
+        "ranking": ranking.to_dict(),
     }
     with new_version(
         settings,
@@ -142,7 +147,9 @@ def build(
             TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
         )
         corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
-        model = _train_and_write(created.workdir, corpus, params, index_params, progress, timings)
+        model = _train_and_write(
+            created.workdir, corpus, params, index_params, progress, timings, ranking
+        )
         started = time.perf_counter()
         publish(
             sessions,
@@ -255,6 +262,7 @@ def _train_and_write(
     index_params: IndexParams,
     progress: ProgressCallback | None,
     timings: dict[str, float],
+    ranking: RankingParams | None = None,
 ) -> FittedModel:
     """Trains, indexes and writes every file of the version into ``workdir``."""
     if len(corpus.documents) < 2:
@@ -280,7 +288,7 @@ def _train_and_write(
     timings["index"] = time.perf_counter() - started
     if progress:
         progress("index", 1, 1)
-    files.write(params, model, corpus)
+    files.write(params, model, corpus, ranking)
     files.remove_training_files()
     return model
 
@@ -537,7 +545,7 @@ def _derive(
             files.write_index(NeighborIndex(thetas, index_params).build())
         if progress:
             progress("index", 1, 1)
-        files.write(params, model, corpus)
+        files.write(params, model, corpus, parent.read_ranking())
         files.remove_training_files()
         topics = topic_records(model, params, corpus.display_forms)
         if how != "retrain":
