@@ -25,6 +25,7 @@ from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
 from core.index import NeighborIndex
 from core.index_bench import CONTENDERS, dirichlet_thetas, measure, realistic_thetas
+from core.ingest import LocalIngest
 from core.model import ModelParams, Phi, TokenCounts
 from core.page_cost import with_page_cost_section
 from core.pipeline import build, prepare_corpus
@@ -288,7 +289,7 @@ def run_benchmark(
     )
     vectorizer = ImageVectorizer(backbone, settings.cache_dir)
     say("training vs plain BigARTM")
-    corpus = prepare_corpus(documents, params, TextProcessor(), vectorizer)
+    corpus = prepare_corpus(documents, params, LocalIngest(TextProcessor(), vectorizer))
     results["training"] = training_throughput(corpus.tokens, params, bench_dir / "training")
 
     say("query latency on the built-in collection")
