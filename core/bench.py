@@ -25,7 +25,9 @@ from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
 from core.index import NeighborIndex
 from core.index_bench import CONTENDERS, dirichlet_thetas, measure, realistic_thetas
+from core.ingest import LocalIngest
 from core.model import ModelParams, Phi, TokenCounts
+from core.page_cost import with_page_cost_section
 from core.pipeline import build, prepare_corpus
 from core.service import Service
 from core.settings import BUILTIN_COLLECTION, Settings
@@ -287,7 +289,7 @@ def run_benchmark(
     )
     vectorizer = ImageVectorizer(backbone, settings.cache_dir)
     say("training vs plain BigARTM")
-    corpus = prepare_corpus(documents, params, TextProcessor(), vectorizer)
+    corpus = prepare_corpus(documents, params, LocalIngest(TextProcessor(), vectorizer))
     results["training"] = training_throughput(corpus.tokens, params, bench_dir / "training")
 
     say("query latency on the built-in collection")
@@ -469,5 +471,5 @@ def benchmark_and_report(
         "" if tuple(sizes) == DEFAULT_SIZES else " --sizes " + ",".join(map(str, sizes))
     )
     report = reports / "bench.md"
-    report.write_text(render_report(results, command))
+    report.write_text(with_page_cost_section(render_report(results, command), reports))
     return report

@@ -1,4 +1,4 @@
-"""Command line: ``python -m core build|search|annotate|topics|models|eval|bench``.
+"""Command line: ``python -m core build|worker|search|annotate|topics|models|eval|bench|scale-*``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
 and problems go to stderr. Admin panel accounts have their own command line, ``python -m admin
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -80,8 +81,33 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--if-missing", action="store_true", help="do nothing if a model version is already active"
     )
+    build.add_argument(
+        "--dask",
+        metavar="ADDRESS|local:N",
+        help="run text processing and image vectorization on a Dask cluster: a scheduler "
+        "address (e.g. tcp://10.0.0.5:8786; the collection and the data dir must be at the same "
+        "paths on the workers) or local:N for N worker processes on this machine",
+    )
     build.add_argument("--json", action="store_true", help="print the report as JSON")
     build.set_defaults(handler=_build)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run queued jobs (build, re-index, add a modality, retrain, junk filter)",
+        description="Take jobs that the admin pages queue in the metadata database and run them, "
+        "one at a time, until stopped (Ctrl-C or SIGTERM: the running job fails cleanly). "
+        "Several workers may share a PostgreSQL database; SQLite allows one.",
+    )
+    worker.add_argument("--until-idle", action="store_true", help="exit once no job is queued")
+    worker.add_argument(
+        "--heartbeat", type=float, default=2.0, metavar="SECONDS",
+        help="heartbeat interval; the worker counts as dead after 5 missed beats (default: 2)",
+    )  # fmt: skip
+    worker.add_argument(
+        "--poll", type=float, default=1.0, metavar="SECONDS",
+        help="how often an idle worker looks for a job (default: 1)",
+    )  # fmt: skip
+    worker.set_defaults(handler=_worker)
 
     search = commands.add_parser(
         "search",
@@ -185,6 +211,66 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     evaluate.set_defaults(handler=_eval)
 
+    scale_train = commands.add_parser(
+        "scale-train",
+        help="seconds per pass and peak memory of out-of-core training (into reports/scale.json)",
+        description="Train BigARTM out of core on synthetic documents drawn from a built "
+        "version's token distributions, with its processors on every core (see core/scale.py).",
+    )
+    scale_train.add_argument(
+        "--documents",
+        type=_sizes,
+        default=(100_000, 1_000_000),
+        help="collection sizes, comma-separated (default: 100000,1000000)",
+    )
+    scale_train.add_argument("--passes", type=_positive, default=2, help="passes per size")
+    scale_train.add_argument(
+        "--source", type=Path, help="a built version's directory (default: the active version)"
+    )
+    scale_train.add_argument("--processors", type=_positive, help="default: every core")
+    scale_train.add_argument(
+        "--workdir", type=Path, help="where the text and batches go (default: DATA_DIR/scale)"
+    )
+    scale_train.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_train.set_defaults(handler=_scale_train)
+
+    scale_ingest = commands.add_parser(
+        "scale-ingest",
+        help="ingest throughput on local Dask workers (into reports/scale.json)",
+        description="Images per second of text processing and vectorization on a local Dask "
+        "cluster of 1, 2, ... worker processes, each with an empty image cache.",
+    )
+    scale_ingest.add_argument(
+        "--workers", type=_sizes, default=(1, 2), help="worker counts, comma-separated"
+    )
+    scale_ingest.add_argument("--collection", type=Path, help="default: the built-in collection")
+    scale_ingest.add_argument(
+        "--workdir", type=Path, help="where the caches go (default: DATA_DIR/scale)"
+    )
+    scale_ingest.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_ingest.set_defaults(handler=_scale_ingest)
+
+    scale_footprint = commands.add_parser(
+        "scale-footprint",
+        help="per-document sizes and vocabulary growth of a built version (into scale.json)",
+        description="Bytes on disk and in memory per document, and the vocabulary's growth "
+        "with the collection, of a built version: what the capacity plan scales up from.",
+    )
+    scale_footprint.add_argument(
+        "--source", type=Path, help="a built version's directory (default: the active version)"
+    )
+    scale_footprint.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_footprint.set_defaults(handler=_scale_footprint)
+
+    scale_report = commands.add_parser(
+        "scale-report",
+        help="write reports/scale.md: measured scale figures and the capacity plan",
+        description="Render reports/scale.md from reports/scale.json (scale-train, "
+        "scale-ingest) and reports/bench.json (query latency), with the capacity plan.",
+    )
+    scale_report.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_report.set_defaults(handler=_scale_report)
+
     bench = commands.add_parser(
         "bench-index",
         help="recall@10 and speed of the L1 index backends",
@@ -268,15 +354,26 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         overrides["passes"] = args.passes
     if args.weights:
         overrides["modality_weights"] = {**ModelParams().modality_weights, **args.weights}
+    params = ModelParams(**overrides)
     from core.ranking import RankingParams
 
-    report = build(
-        settings,
-        args.collection,
-        ModelParams(**overrides),
-        progress=_progress_printer(),
-        ranking=RankingParams(method=args.ranking),
-    )
+    ranking = RankingParams(method=args.ranking)
+    if args.dask:
+        from core.ingest import dask_ingest
+
+        with dask_ingest(args.dask, settings) as executor:
+            report = build(
+                settings,
+                args.collection,
+                params,
+                progress=_progress_printer(),
+                executor=executor,
+                ranking=ranking,
+            )
+    else:
+        report = build(
+            settings, args.collection, params, progress=_progress_printer(), ranking=ranking
+        )
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     summary = {
@@ -296,6 +393,91 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         )
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
     return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.jobs import WorkerRefused
+    from core.worker import Worker
+
+    try:
+        with Worker(settings, args.heartbeat, args.poll) as worker:
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signal_number, lambda *_: worker.stop())
+            if args.until_idle:
+                worker.run_until_idle()
+            else:
+                worker.run()
+    except WorkerRefused as refused:
+        raise CommandError(str(refused)) from None
+    return 0
+
+
+def _scale_train(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    source = args.source or _active_version_dir(settings)
+    corpus = scale.read_source_corpus(source)
+    for documents in args.documents:
+        result = scale.measure_training(
+            corpus,
+            documents,
+            args.workdir or settings.data_dir / "scale",
+            passes=args.passes,
+            processors=args.processors,
+            progress=_progress_printer(),
+        )
+        result["source"] = str(source)
+        scale.record(args.reports, "training", str(documents), result)
+        print(
+            f"{documents:,} documents: "
+            + ", ".join(f"{s:.1f}" for s in result["pass_seconds"])
+            + f" s per pass, peak RSS {result['peak_rss_bytes'] / 2**20:,.0f} MB"
+        )
+    return 0
+
+
+def _scale_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    for workers in args.workers:
+        result = scale.measure_ingest(
+            args.collection or settings.collection,
+            workers,
+            args.workdir or settings.data_dir / "scale",
+            progress=_progress_printer(),
+        )
+        scale.record(args.reports, "ingest", str(workers), result)
+        print(
+            f"{workers} worker(s): {result['images_per_second']:.1f} images/s "
+            f"({result['images']} images in {result['seconds']:.1f} s; "
+            f"start-up {result['startup_seconds']:.1f} s)"
+        )
+    return 0
+
+
+def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    result = scale.model_footprint(args.source or _active_version_dir(settings))
+    scale.record(args.reports, "footprint", "source", result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _scale_report(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    path = scale.write_report(args.reports)
+    print(f"wrote {path}")
+    return 0
+
+
+def _active_version_dir(settings: Settings) -> Path:
+    with store.open_database(settings.database_url)() as session:
+        version = store.active_version(session)
+    if version is None:
+        raise CommandError("no active model version; run `python -m core build` first")
+    return Path(version.artifact_dir)
 
 
 def _query(args: argparse.Namespace) -> Query:

@@ -46,6 +46,7 @@ from core.eval_search import (
 )
 from core.index import IndexParams
 from core.inference import NothingRecognized
+from core.ingest import LocalIngest
 from core.model import ModelParams
 from core.pipeline import _train_and_write, prepare_corpus
 from core.ranking import RankingParams
@@ -324,7 +325,9 @@ def evaluate_topic_model(
     """
     distance = {"l1": l1_distances, "cosine": cosine_distances}[metric]
     shutil.rmtree(workdir, ignore_errors=True)
-    corpus = prepare_corpus([bench.documents[i] for i in train], params, processor, vectorizer)
+    corpus = prepare_corpus(
+        [bench.documents[i] for i in train], params, LocalIngest(processor, vectorizer)
+    )
     timings: dict[str, float] = {}
     model = _train_and_write(workdir, corpus, params, IndexParams(method="exact"), None, timings)
     engine = SearchEngine(workdir, workdir.name, processor, vectorizer)

@@ -29,19 +29,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import store
 from core.collection import Document, RowProblem, import_collection
-from core.engine import display_form, visual_words
+from core.engine import display_form
 from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
+from core.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.model import FittedModel, ModelParams, TokenCounts
 from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.version_files import PreparedCorpus, VersionFiles
-from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
+from core.vision import VISUAL, ImageVectorizer, load_backbone
 
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
 ProgressCallback = Callable[[str, int, int], None]
+
+
+class BuildInProgress(RuntimeError):
+    """Another build holds the data directory's build lock; nothing was started."""
 
 
 @dataclass
@@ -63,40 +68,31 @@ def significant_token_count(tokens: TokenCounts) -> int:
 def prepare_corpus(
     documents: list[Document],
     params: ModelParams,
-    processor: TextProcessor,
-    vectorizer: ImageVectorizer,
+    executor: IngestExecutor,
     progress: ProgressCallback | None = None,
     timings: dict[str, float] | None = None,
 ) -> PreparedCorpus:
-    """Tokens for every document; drops documents with too few significant tokens."""
+    """Tokens for every document, ingested batch by batch on ``executor`` (stage ``vectorize``
+    reports documents done); drops documents with too few significant tokens."""
     timings = {} if timings is None else timings
     started = time.perf_counter()
+    batches = batches_of(documents, executor.batch_size)
+    ingested: list[list[IngestedDocument] | None] = [None] * len(batches)
+    done = 0
+    for number, result in executor.run(batches, params):
+        ingested[number] = result
+        done += len(result)
+        if progress:
+            progress("vectorize", done, len(documents))
+    timings["ingest"] = time.perf_counter() - started
+
     forms = DisplayForms()
-    tokens: list[TokenCounts] = []
-    for number, doc in enumerate(documents, start=1):
-        analyzed = processor.analyze(doc.text, doc.tags)
-        forms.update(analyzed)
-        bag: TokenCounts = {m: c for m, c in analyzed.tokens.items() if c}
-        bag.update({m: Counter(c) for m, c in doc.extra.items()})
-        tokens.append(bag)
-        if progress and (number % 100 == 0 or number == len(documents)):
-            progress("text", number, len(documents))
-    timings["text"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    with_image = [i for i, doc in enumerate(documents) if doc.image is not None]
-    hashes: list[str | None] = [None] * len(documents)
-    if with_image:
-        sources = [documents[i].image for i in with_image]
-        probabilities = vectorizer.probabilities(
-            sources,
-            progress=(lambda done, total: progress("vectorize", done, total)) if progress else None,
-        )
-        for i, probs in zip(with_image, probabilities, strict=True):
-            hashes[i] = content_hash(documents[i].image)
-            tokens[i][VISUAL] = visual_words(probs, params, hashes[i])
-    timings["vectorize"] = time.perf_counter() - started
-
+    tokens, hashes = [], []
+    for batch in ingested:
+        for doc in batch:
+            forms.update_surfaces(doc.surfaces)
+            tokens.append(doc.tokens)
+            hashes.append(doc.image_hash)
     keep = [significant_token_count(t) >= params.min_significant_tokens for t in tokens]
     return PreparedCorpus(
         documents=[d for d, k in zip(documents, keep, strict=True) if k],
@@ -113,10 +109,13 @@ def build(
     params: ModelParams | None = None,
     index_params: IndexParams | None = None,
     progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
     ranking: RankingParams | None = None,
 ) -> BuildReport:
-    """Imports, vectorizes, trains, indexes, stores topics and activates a new version;
-    ``ranking`` (default ``RankingParams()``) is how its searches order documents."""
+    """Imports, vectorizes, trains, indexes, stores topics and activates a new version.
+
+    Text processing and vectorization run on ``executor`` (default: this process); ``ranking``
+    (default ``RankingParams()``) is how its searches order documents."""
     import core.artm_loader  # noqa: F401  (BigARTM before the backbone loads TensorFlow)
 
     params = params or ModelParams()
@@ -144,14 +143,10 @@ def build(
         collection=str(imported.folder),
         num_topics=params.num_topics,
     ) as created:
-        corpus = prepare_corpus(
-            imported.documents,
-            params,
-            TextProcessor(),
-            ImageVectorizer(load_backbone(settings), settings.cache_dir),
-            progress,
-            timings,
+        executor = executor or LocalIngest(
+            TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
         )
+        corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
         model = _train_and_write(
             created.workdir, corpus, params, index_params, progress, timings, ranking
         )
@@ -206,10 +201,8 @@ def new_version(
     """
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive_build_lock(settings.models_dir):
+        _clean_up_killed_builds(settings, sessions)
         with sessions() as session:
-            store.mark_stale_builds_failed(session)
-            failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
-            _remove_leftover_build_dirs(settings.models_dir, failed)
             name = store.next_version_name(session)
             version_id = store.start_version(
                 session,
@@ -312,14 +305,34 @@ def _abandon(
                 shutil.rmtree(directory, ignore_errors=True)
 
 
+def clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> bool:
+    """If no build is running in the data directory, mark failed the versions a killed build left
+    ``building`` and remove their files; returns whether it could look (the lock was free)."""
+    try:
+        with _exclusive_build_lock(settings.models_dir):
+            _clean_up_killed_builds(settings, sessions)
+    except BuildInProgress:
+        return False
+    return True
+
+
+def _clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Only under the build lock: any version still building belongs to a killed process."""
+    with sessions() as session:
+        store.mark_stale_builds_failed(session)
+        failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
+    _remove_leftover_build_dirs(settings.models_dir, failed)
+
+
 @contextmanager
 def _exclusive_build_lock(models_dir: Path) -> Iterator[None]:
     """One build at a time per data directory; a second one fails at once with a clear error."""
+    models_dir.mkdir(parents=True, exist_ok=True)
     with open(models_dir / ".build.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another build is running in {models_dir}") from None
+            raise BuildInProgress(f"another build is running in {models_dir}") from None
         try:
             yield
         finally:
@@ -449,6 +462,19 @@ def add_modality_version(
     )
 
 
+def retrain_version(
+    settings: Settings,
+    parent: str,
+    changes: dict | None = None,
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version trained anew on the parent's documents and tokens, with the parent's model
+    parameters updated by ``changes`` (e.g. ``{"num_topics": 50, "seed": 2}``); the topic space
+    changes, so topic labels start afresh."""
+    return _derive(settings, parent, "retrain", {}, {}, progress, activate, changes or {})
+
+
 def _derive(
     settings: Settings,
     parent: str,
@@ -457,6 +483,7 @@ def _derive(
     new_tokens: dict[str, dict[str, Counter[str]]],
     progress: ProgressCallback | None,
     activate: bool,
+    changes: dict | None = None,
 ) -> BuildReport:
     sessions = store.open_database(settings.database_url)
     with sessions() as session:
@@ -468,7 +495,16 @@ def _derive(
     parent = VersionFiles(Path(base.artifact_dir))
     parent_model = parent.read_model()
     old_params = ModelParams.from_dict(base.params["model"])
-    params = replace(old_params, modality_weights={**old_params.modality_weights, **weights})
+    changes = dict(changes or {})
+    unknown = sorted(set(changes) - set(old_params.to_dict()))
+    if unknown:
+        raise ValueError(f"unknown model parameter(s) {unknown}")
+    changes["modality_weights"] = {
+        **old_params.modality_weights,
+        **changes.get("modality_weights", {}),
+        **weights,
+    }
+    params = replace(old_params, **changes)
     index_params = IndexParams(**base.params["index"])
     corpus = parent.read_corpus()
     for modality, by_id in new_tokens.items():

@@ -7,6 +7,7 @@ import pytest
 
 import core.topic_model as topic_model
 from core.collection import import_collection
+from core.ingest import LocalIngest
 from core.model import ModelParams
 from core.pipeline import prepare_corpus
 from core.settings import BUILTIN_COLLECTION
@@ -22,7 +23,7 @@ def tokens(vision_cache) -> list:
     """Text, tag and visual tokens of every fourth document of the built-in collection."""
     documents = import_collection(BUILTIN_COLLECTION).documents[::4]
     vectorizer = ImageVectorizer(load_backbone("squeezenet"), vision_cache)
-    return prepare_corpus(documents, PARAMS, TextProcessor(), vectorizer).tokens
+    return prepare_corpus(documents, PARAMS, LocalIngest(TextProcessor(), vectorizer)).tokens
 
 
 @pytest.fixture(scope="module")
