@@ -303,6 +303,7 @@ def measure_training(
 
 
 RESULTS_FILE = "scale.json"
+TRAINING_SIZES = (100_000, 1_000_000)  # the sizes the report is meant to show
 
 
 def record(reports: Path, section: str, key: str, result: dict) -> None:
@@ -562,7 +563,8 @@ def render_report(results: dict, bench: dict, targets: CapacityTargets | None = 
             f"{first['source_documents']} built documents (`core/scale.py`), written as a "
             f"Vowpal Wabbit file that BigARTM turns into batches of 1,000 on disk; "
             f"{first['num_topics']} topics, BigARTM processors = {first['processors']} "
-            f"(every core), background smoothing as in a build. Wall seconds depend on the "
+            f"(every core), the build's regularizers (those with tau != 0: smoothing of the "
+            f"background topics) and a perplexity score per modality. Wall seconds depend on the "
             f"other work on the machine; CPU seconds less so.",
             "",
             "| documents | batches on disk | vocabulary | s per pass (wall) | CPU s per pass "
@@ -579,6 +581,11 @@ def render_report(results: dict, bench: dict, targets: CapacityTargets | None = 
                 + ", ".join(f"{s:.0f}" for s in r["pass_cpu_seconds"])
                 + f" | {_mb(max(r['peak_rss_bytes'], r['max_rss_bytes']))} | {r['measured_at']} |"
             )
+        missing = [n for n in TRAINING_SIZES if str(n) not in training]
+        out += [
+            f"| {n:,} | not measured yet: `python -m core scale-train --documents {n}` | | | | | |"
+            for n in missing
+        ]
         out.append("")
     else:
         out += ["Not measured yet: run `python -m core scale-train`.", ""]
@@ -631,8 +638,9 @@ def _capacity_plan(
         "",
         f"- A photo costs {cpu_per_image:.3f} CPU s on a worker (measured, lowest row above), "
         f"so a dedicated {t.node_cores}-core node ingests {t.node_cores} / {cpu_per_image:.3f} "
-        f"= {node_rate:.1f} images/s (the shared machine gave {measured_rate:.1f} images/s "
-        f"wall). {t.photos:,} / ({node_rate:.1f} x 3,600 x {t.ingest_hours:.0f} h) = "
+        f"= {node_rate:.1f} images/s (the shared machine, busy with other work, gave "
+        f"{measured_rate:.1f} images/s wall). "
+        f"{t.photos:,} / ({node_rate:.1f} x 3,600 x {t.ingest_hours:.0f} h) = "
         f"**{nodes} worker nodes** ({nodes * t.node_cores} Dask worker processes of one thread) "
         f"to finish in a day: {hours:.1f} h. Each worker process holds TensorFlow and the CNN: "
         f"{_mb(worker_rss)} RSS (measured).",
