@@ -27,6 +27,7 @@ from core.index import NeighborIndex
 from core.index_bench import CONTENDERS, dirichlet_thetas, measure, realistic_thetas
 from core.ingest import LocalIngest
 from core.model import ModelParams, Phi, TokenCounts
+from core.page_cost import with_page_cost_section
 from core.pipeline import build, prepare_corpus
 from core.service import Service
 from core.settings import BUILTIN_COLLECTION, Settings
@@ -470,5 +471,5 @@ def benchmark_and_report(
         "" if tuple(sizes) == DEFAULT_SIZES else " --sizes " + ",".join(map(str, sizes))
     )
     report = reports / "bench.md"
-    report.write_text(render_report(results, command))
+    report.write_text(with_page_cost_section(render_report(results, command), reports))
     return report

@@ -1,4 +1,4 @@
-"""Command line: ``python -m core build|search|annotate|topics|models|eval|bench|scale-*``.
+"""Command line: ``python -m core build|worker|search|annotate|topics|models|eval|bench|scale-*``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
 and problems go to stderr. Admin panel accounts have their own command line, ``python -m admin
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from core.inference import NothingRecognized
 from core.model import validate_weights
 from core.scale import TRAINING_SIZES
 from core.service import NoActiveModel, Service
-from core.settings import REPO_ROOT, Settings, load_settings
+from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings, load_settings
 from core.vision import ImageError
 
 
@@ -72,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--passes", type=int, help="training passes over the collection")
     build.add_argument("--weights", type=_weights, help="modality weights, e.g. @visual=0.05")
     build.add_argument(
+        "--ranking",
+        choices=("likelihood", "topics"),
+        default="likelihood",
+        help="how searches order documents: query likelihood with topic smoothing (default, the "
+        "best measured) or L1 between topic vectors (the article's setup)",
+    )
+    build.add_argument(
         "--if-missing", action="store_true", help="do nothing if a model version is already active"
     )
     build.add_argument(
@@ -84,10 +92,30 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--json", action="store_true", help="print the report as JSON")
     build.set_defaults(handler=_build)
 
+    worker = commands.add_parser(
+        "worker",
+        help="run queued jobs (build, re-index, add a modality, retrain, junk filter)",
+        description="Take jobs that the admin pages queue in the metadata database and run them, "
+        "one at a time, until stopped (Ctrl-C or SIGTERM: the running job fails cleanly). "
+        "Several workers may share a PostgreSQL database; SQLite allows one.",
+    )
+    worker.add_argument("--until-idle", action="store_true", help="exit once no job is queued")
+    worker.add_argument(
+        "--heartbeat", type=float, default=2.0, metavar="SECONDS",
+        help="heartbeat interval; the worker counts as dead after 5 missed beats (default: 2)",
+    )  # fmt: skip
+    worker.add_argument(
+        "--poll", type=float, default=1.0, metavar="SECONDS",
+        help="how often an idle worker looks for a job (default: 1)",
+    )  # fmt: skip
+    worker.set_defaults(handler=_worker)
+
     search = commands.add_parser(
         "search",
         help="search by text, photo or both",
-        description="Nearest documents to a query by L1 distance between topic vectors.",
+        description="Best documents for a query by the model version's ranking (query "
+        "likelihood with topic smoothing, or L1 between topic vectors); says how well the query "
+        "fits the model and marks weak hits.",
     )
     search.add_argument("text", nargs="?", default="", help="query text")
     search.add_argument("--image", type=Path, help="query photo")
@@ -166,6 +194,20 @@ def _parser() -> argparse.ArgumentParser:
         "--sweep",
         action="store_true",
         help="first sweep model settings on the validation split (writes reports/sweep.json)",
+    )
+    evaluate.add_argument(
+        "--builtin",
+        type=Path,
+        default=BUILTIN_COLLECTION,
+        help="collection whose concept queries are also measured (default: the built-in one)",
+    )
+    evaluate.add_argument(
+        "--no-builtin", action="store_true", help="skip the concept queries on --builtin"
+    )
+    evaluate.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: every 8th document of each split, 3 training passes (figures mean little)",
     )
     evaluate.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     evaluate.set_defaults(handler=_eval)
@@ -314,15 +356,25 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     if args.weights:
         overrides["modality_weights"] = {**ModelParams().modality_weights, **args.weights}
     params = ModelParams(**overrides)
+    from core.ranking import RankingParams
+
+    ranking = RankingParams(method=args.ranking)
     if args.dask:
         from core.ingest import dask_ingest
 
         with dask_ingest(args.dask, settings) as executor:
             report = build(
-                settings, args.collection, params, progress=_progress_printer(), executor=executor
+                settings,
+                args.collection,
+                params,
+                progress=_progress_printer(),
+                executor=executor,
+                ranking=ranking,
             )
     else:
-        report = build(settings, args.collection, params, progress=_progress_printer())
+        report = build(
+            settings, args.collection, params, progress=_progress_printer(), ranking=ranking
+        )
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     summary = {
@@ -341,6 +393,23 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
             f"{len(report.problems)} rows skipped, {len(report.junk_filtered)} filtered as junk"
         )
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.jobs import WorkerRefused
+    from core.worker import Worker
+
+    try:
+        with Worker(settings, args.heartbeat, args.poll) as worker:
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signal_number, lambda *_: worker.stop())
+            if args.until_idle:
+                worker.run_until_idle()
+            else:
+                worker.run()
+    except WorkerRefused as refused:
+        raise CommandError(str(refused)) from None
     return 0
 
 
@@ -428,8 +497,10 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     result = Service(settings).search(_query(args), args.k, args.weights)
     payload = {
         "model_version": result.model_version,
+        "ranking": result.ranking,
         "recognized": result.query.recognized,
         "unknown": _flat(result.query.unknown),
+        "fit": result.fit.to_dict() if result.fit else None,
         "results": [
             {
                 "id": h.id,
@@ -437,6 +508,8 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
                 "tags": h.tags,
                 "image": h.image,
                 "distance": round(h.distance, 6),
+                "matched": h.matched,
+                "weak": h.weak,
             }
             for h in result.hits
         ],
@@ -446,8 +519,15 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if payload["unknown"]:
         print(f"unknown to the model: {', '.join(payload['unknown'])}")
+    if result.fit is not None:
+        print(("WARNING: " if result.fit.weak else "") + result.fit.describe())
     for rank, hit in enumerate(result.hits, start=1):
-        print(f"{rank:>3}. {hit.distance:.3f}  {hit.id}  {hit.text[:70]}  #{' #'.join(hit.tags)}")
+        mark = "weak " if hit.weak else "     "
+        found = f"  (contains: {', '.join(hit.matched)})" if hit.matched else ""
+        print(
+            f"{rank:>3}. {mark}{hit.distance:.3f}  {hit.id}  {hit.text[:70]}  "
+            f"#{' #'.join(hit.tags)}{found}"
+        )
     return 0
 
 
@@ -568,6 +648,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         ImageVectorizer(load_backbone(settings), settings.cache_dir),
         run_sweep=args.sweep,
         progress=lambda message: print(message, file=sys.stderr, flush=True),
+        builtin=None if args.no_builtin else args.builtin,
+        quick=args.quick,
     )
     print(f"wrote {report}")
     return 0

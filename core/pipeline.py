@@ -34,6 +34,7 @@ from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
 from core.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.model import FittedModel, ModelParams, TokenCounts
+from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.version_files import PreparedCorpus, VersionFiles
@@ -42,6 +43,10 @@ from core.vision import VISUAL, ImageVectorizer, load_backbone
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
 ProgressCallback = Callable[[str, int, int], None]
+
+
+class BuildInProgress(RuntimeError):
+    """Another build holds the data directory's build lock; nothing was started."""
 
 
 @dataclass
@@ -105,13 +110,16 @@ def build(
     index_params: IndexParams | None = None,
     progress: ProgressCallback | None = None,
     executor: IngestExecutor | None = None,
+    ranking: RankingParams | None = None,
 ) -> BuildReport:
     """Imports, vectorizes, trains, indexes, stores topics and activates a new version.
 
-    Text processing and vectorization run on ``executor`` (default: this process)."""
+    Text processing and vectorization run on ``executor`` (default: this process); ``ranking``
+    (default ``RankingParams()``) is how its searches order documents."""
     import core.artm_loader  # noqa: F401  (BigARTM before the backbone loads TensorFlow)
 
     params = params or ModelParams()
+    ranking = ranking or RankingParams()
     index_params = index_params or IndexParams()
     collection = Path(collection or settings.collection)
     timings: dict[str, float] = {}
@@ -126,6 +134,7 @@ def build(
         "model": params.to_dict(),
         "index": asdict(index_params),
         "backbone": settings.backbone,
+        "ranking": ranking.to_dict(),
     }
     with new_version(
         settings,
@@ -138,7 +147,9 @@ def build(
             TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
         )
         corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
-        model = _train_and_write(created.workdir, corpus, params, index_params, progress, timings)
+        model = _train_and_write(
+            created.workdir, corpus, params, index_params, progress, timings, ranking
+        )
         started = time.perf_counter()
         publish(
             sessions,
@@ -190,10 +201,8 @@ def new_version(
     """
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive_build_lock(settings.models_dir):
+        _clean_up_killed_builds(settings, sessions)
         with sessions() as session:
-            store.mark_stale_builds_failed(session)
-            failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
-            _remove_leftover_build_dirs(settings.models_dir, failed)
             name = store.next_version_name(session)
             version_id = store.start_version(
                 session,
@@ -253,6 +262,7 @@ def _train_and_write(
     index_params: IndexParams,
     progress: ProgressCallback | None,
     timings: dict[str, float],
+    ranking: RankingParams | None = None,
 ) -> FittedModel:
     """Trains, indexes and writes every file of the version into ``workdir``."""
     if len(corpus.documents) < 2:
@@ -278,7 +288,7 @@ def _train_and_write(
     timings["index"] = time.perf_counter() - started
     if progress:
         progress("index", 1, 1)
-    files.write(params, model, corpus)
+    files.write(params, model, corpus, ranking)
     files.remove_training_files()
     return model
 
@@ -295,14 +305,34 @@ def _abandon(
                 shutil.rmtree(directory, ignore_errors=True)
 
 
+def clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> bool:
+    """If no build is running in the data directory, mark failed the versions a killed build left
+    ``building`` and remove their files; returns whether it could look (the lock was free)."""
+    try:
+        with _exclusive_build_lock(settings.models_dir):
+            _clean_up_killed_builds(settings, sessions)
+    except BuildInProgress:
+        return False
+    return True
+
+
+def _clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Only under the build lock: any version still building belongs to a killed process."""
+    with sessions() as session:
+        store.mark_stale_builds_failed(session)
+        failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
+    _remove_leftover_build_dirs(settings.models_dir, failed)
+
+
 @contextmanager
 def _exclusive_build_lock(models_dir: Path) -> Iterator[None]:
     """One build at a time per data directory; a second one fails at once with a clear error."""
+    models_dir.mkdir(parents=True, exist_ok=True)
     with open(models_dir / ".build.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another build is running in {models_dir}") from None
+            raise BuildInProgress(f"another build is running in {models_dir}") from None
         try:
             yield
         finally:
@@ -432,6 +462,19 @@ def add_modality_version(
     )
 
 
+def retrain_version(
+    settings: Settings,
+    parent: str,
+    changes: dict | None = None,
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version trained anew on the parent's documents and tokens, with the parent's model
+    parameters updated by ``changes`` (e.g. ``{"num_topics": 50, "seed": 2}``); the topic space
+    changes, so topic labels start afresh."""
+    return _derive(settings, parent, "retrain", {}, {}, progress, activate, changes or {})
+
+
 def _derive(
     settings: Settings,
     parent: str,
@@ -440,6 +483,7 @@ def _derive(
     new_tokens: dict[str, dict[str, Counter[str]]],
     progress: ProgressCallback | None,
     activate: bool,
+    changes: dict | None = None,
 ) -> BuildReport:
     sessions = store.open_database(settings.database_url)
     with sessions() as session:
@@ -451,7 +495,16 @@ def _derive(
     parent = VersionFiles(Path(base.artifact_dir))
     parent_model = parent.read_model()
     old_params = ModelParams.from_dict(base.params["model"])
-    params = replace(old_params, modality_weights={**old_params.modality_weights, **weights})
+    changes = dict(changes or {})
+    unknown = sorted(set(changes) - set(old_params.to_dict()))
+    if unknown:
+        raise ValueError(f"unknown model parameter(s) {unknown}")
+    changes["modality_weights"] = {
+        **old_params.modality_weights,
+        **changes.get("modality_weights", {}),
+        **weights,
+    }
+    params = replace(old_params, **changes)
     index_params = IndexParams(**base.params["index"])
     corpus = parent.read_corpus()
     for modality, by_id in new_tokens.items():
@@ -492,7 +545,7 @@ def _derive(
             files.write_index(NeighborIndex(thetas, index_params).build())
         if progress:
             progress("index", 1, 1)
-        files.write(params, model, corpus)
+        files.write(params, model, corpus, parent.read_ranking())
         files.remove_training_files()
         topics = topic_records(model, params, corpus.display_forms)
         if how != "retrain":

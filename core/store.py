@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ VOTES = (-1, 1)
 
 STALE_BUILD_ERROR = "the build process stopped before the version was finished"
 CONNECT_TIMEOUT_S = 5
+_MIGRATING = threading.Lock()  # Alembic keeps its running migration in module globals
 
 
 # --------------------------------------------------------------------------------------------------
@@ -272,9 +274,10 @@ def _alembic_config(url: str) -> Config:
 def upgrade_database(url: str) -> None:
     """Create or bring the schema of the database at ``url`` up to the newest migration.
 
-    Running it on an up-to-date database changes nothing.
+    Running it on an up-to-date database changes nothing. Threads of one process take turns.
     """
-    command.upgrade(_alembic_config(url), "head")
+    with _MIGRATING:
+        command.upgrade(_alembic_config(url), "head")
 
 
 def head_revision() -> str:

@@ -2,7 +2,7 @@
 
 ```
 models/<version>/
-  version.json      the manifest: model parameters, number of documents, when written
+  version.json      the manifest: model parameters, ranking, number of documents, when written
   model/            phi per modality (``core.model.FittedModel`` owns the files inside)
   index/            document thetas and the index over them (``core.index.NeighborIndex``)
   display.json      how tokens are shown, per modality
@@ -25,6 +25,7 @@ from pathlib import Path
 from core.collection import Document
 from core.index import NeighborIndex
 from core.model import FittedModel, ModelParams, TokenCounts
+from core.ranking import RankingParams
 
 
 @dataclass
@@ -53,8 +54,15 @@ class VersionFiles:
     def _index_dir(self) -> Path:
         return self.directory / "index"
 
-    def write(self, params: ModelParams, model: FittedModel, corpus: PreparedCorpus) -> None:
-        """Everything serving and retraining need besides the index; the manifest comes last."""
+    def write(
+        self,
+        params: ModelParams,
+        model: FittedModel,
+        corpus: PreparedCorpus,
+        ranking: RankingParams | None = None,
+    ) -> None:
+        """Everything serving and retraining need besides the index; the manifest comes last.
+        ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits."""
         model.save(self.directory / "model")
         self._write_json("display.json", corpus.display_forms)
         with (self.directory / "documents.jsonl").open("w") as handle:
@@ -72,6 +80,7 @@ class VersionFiles:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         manifest = {
             "params": params.to_dict(),
+            "ranking": (ranking or RankingParams()).to_dict(),
             "num_documents": len(corpus.documents),
             "written_at": time.time(),
         }
@@ -94,6 +103,11 @@ class VersionFiles:
     def read_params(self) -> ModelParams:
         manifest = json.loads((self.directory / "version.json").read_text())
         return ModelParams.from_dict(manifest["params"])
+
+    def read_ranking(self) -> RankingParams:
+        """How the version's searches order documents (the article's L1 for older versions)."""
+        manifest = json.loads((self.directory / "version.json").read_text())
+        return RankingParams.from_dict(manifest.get("ranking"))
 
     def read_model(self) -> FittedModel:
         return FittedModel.load(self.directory / "model")
