@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.annotation import AnnotationParams, Annotator, ClassNameWords, LabelTransfer
 from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.text import TAG, TEXT, TextProcessor
@@ -30,6 +31,7 @@ from core.vision import (
     sample_visual_words,
     top_classes,
     visual_display,
+    visual_token,
 )
 
 MAX_QUERY_CHARS = 2000
@@ -145,6 +147,7 @@ class SearchEngine:
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
+        self.annotation_params = AnnotationParams()
         self.tags_by_word = self._tags_by_word()
         self.rows_by_image_hash: dict[str, list[int]] = {}
         for row, doc in enumerate(self.documents):
@@ -306,6 +309,13 @@ class SearchEngine:
             ]
         return SearchResult(self.version_name, inferred, hits[:k], tokens, weights)
 
+    @cached_property
+    def annotator(self) -> Annotator:
+        """Scores words for annotation (its document tables are built on the first use)."""
+        tokens = [doc.get("tokens", {}) for doc in self.documents]
+        transfer = LabelTransfer(tokens, self.model.phi, self.inferencer, self.topic_prior)
+        return Annotator(transfer, ClassNameWords(self.processor), self.tags_by_word)
+
     def annotate(
         self,
         query: Query,
@@ -313,23 +323,41 @@ class SearchEngine:
         k: int = 10,
         weights: Mapping[str, float] | None = None,
         exclude_query_tokens: bool = False,
+        params: AnnotationParams | None = None,
     ) -> dict[str, list[Annotation]]:
-        """Top-k tokens per modality by p(w|d) = phi @ theta of the query."""
+        """Top-k tokens per modality: p(w|d) = phi @ theta of the query blended with label
+        transfer from the nearest documents and, for a photo, the backbone's class names
+        (see ``core.annotation``)."""
+        params = params or self.annotation_params
+        weights = self._weights(weights)
+        modalities = modalities or [m for m in (TAG, TEXT) if m in self.model.phi]
+        unknown = [m for m in modalities if m not in self.model.phi]
+        if unknown:
+            raise ValueError(f"unknown modality {unknown[0]}; known: {self.modalities}")
         tokens, surfaces = self.tokens_of(query)
-        inferred = self._infer(tokens, surfaces, self._weights(weights))
+        probabilities = None
+        if query.image is not None:
+            probabilities = self._probabilities(query.image)
+            if params.expected_visual:
+                tokens[VISUAL] = expected_visual_words(probabilities, self.params)
+        inferred = self._infer(tokens, surfaces, weights)
+        scored = self.annotator.scores(
+            params, modalities, tokens, inferred.theta, weights, probabilities, self.index
+        )
         annotations = {}
-        for modality in modalities or [m for m in (TAG, TEXT) if m in self.model.phi]:
-            phi = self.model.phi.get(modality)
-            if phi is None:
-                raise ValueError(f"unknown modality {modality}; known: {self.modalities}")
-            p = phi.matrix @ inferred.theta
+        for modality, scores in scored.items():
             skip = set(tokens.get(modality, ())) if exclude_query_tokens else set()
-            ranked = [row for row in np.argsort(-p, kind="stable") if phi.tokens[row] not in skip]
+            ranked = sorted((t for t in scores if t not in skip), key=lambda t: -scores[t])
             annotations[modality] = [
-                Annotation(phi.tokens[row], self.display(modality, phi.tokens[row]), float(p[row]))
-                for row in ranked[:k]
+                Annotation(token, self._annotation_display(modality, token), scores[token])
+                for token in ranked[:k]
             ]
         return annotations
+
+    def _annotation_display(self, modality: str, token: str) -> str:
+        if modality == TEXT and token not in self.display_forms.get(TEXT, {}):
+            return self.annotator.class_names.display(token)
+        return self.display(modality, token)
 
     def _weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
         return dict(self.default_weights if weights is None else weights)
@@ -368,6 +396,14 @@ def visual_words(probabilities: np.ndarray, params: ModelParams, image_hash: str
             seed=image_hash,
         )
     )
+
+
+def expected_visual_words(probabilities: np.ndarray, params: ModelParams) -> Counter[str]:
+    """A photo's visual words as the expected counts of the draws ``visual_words`` makes:
+    ``visual_samples`` times the flattened distribution (fractional counts, no sampling noise)."""
+    flat = flatten_probabilities(probabilities, params.flattening_strength)
+    expected = params.visual_samples * flat / flat.sum()
+    return Counter({visual_token(int(i)): float(expected[i]) for i in np.flatnonzero(expected > 0)})
 
 
 def _surface_forms(
