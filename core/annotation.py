@@ -278,9 +278,10 @@ class Annotator:
         weights: Mapping[str, float],
         probabilities: np.ndarray | None,
         index: NeighborIndex,
+        limit: int,
     ) -> dict[str, dict[str, float]]:
-        """``{modality: {token: score}}``, higher is better; the scores of a modality sum to
-        at most 1.
+        """``{modality: {token: score}}`` for the ``limit`` best tokens of the blend and every
+        class-name word; higher is better, and a modality's scores sum to at most 1.
 
         Neighbours of a photo are found by its visual words (``params.neighbour_space``); a query
         without a photo takes the documents nearest to its theta, as search does.
@@ -296,12 +297,15 @@ class Annotator:
         share = 1.0 - params.class_name_weight if named else 1.0
         result = {}
         for modality in modalities:
-            vocabulary = self.transfer.phi[modality].tokens
-            blend = self.transfer.scores(modality, params, theta, neighbours)
-            scores = dict(zip(vocabulary, (share * blend).tolist(), strict=True))
+            phi = self.transfer.phi[modality]
+            blend = share * self.transfer.scores(modality, params, theta, neighbours)
+            top = np.argsort(-blend, kind="stable")[:limit]
+            scores = {phi.tokens[row]: float(blend[row]) for row in top}
             for word, score in named.items():
                 for token in self._named_tokens(modality, word):
-                    scores[token] = scores.get(token, 0.0) + params.class_name_weight * score
+                    row = phi.index.get(token)
+                    base = scores.get(token, 0.0 if row is None else float(blend[row]))
+                    scores[token] = base + params.class_name_weight * score
             result[modality] = scores
         return result
 

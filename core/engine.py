@@ -334,15 +334,24 @@ class SearchEngine:
         unknown = [m for m in modalities if m not in self.model.phi]
         if unknown:
             raise ValueError(f"unknown modality {unknown[0]}; known: {self.modalities}")
-        tokens, surfaces = self.tokens_of(query)
+        tokens, surfaces = self.tokens_of(Query(query.text, None, query.extra))
         probabilities = None
         if query.image is not None:
             probabilities = self._probabilities(query.image)
             if params.expected_visual:
                 tokens[VISUAL] = expected_visual_words(probabilities, self.params)
+            else:
+                tokens[VISUAL] = visual_words(probabilities, self.params, content_hash(query.image))
         inferred = self._infer(tokens, surfaces, weights)
         scored = self.annotator.scores(
-            params, modalities, tokens, inferred.theta, weights, probabilities, self.index
+            params,
+            modalities,
+            tokens,
+            inferred.theta,
+            weights,
+            probabilities,
+            self.index,
+            limit=k + sum(len(tokens.get(m, ())) for m in modalities if exclude_query_tokens),
         )
         annotations = {}
         for modality, scores in scored.items():
