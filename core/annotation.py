@@ -28,8 +28,8 @@ from scipy import sparse
 
 from core.index import NeighborIndex
 from core.inference import ThetaInferencer
+from core.model import Phi, TokenCounts
 from core.text import TAG, TEXT, TextProcessor
-from core.topic_model import Phi, TokenCounts
 from core.vision import N_CLASSES, VISUAL
 
 NEIGHBOUR_SPACES = ("visual", "topics")

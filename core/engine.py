@@ -21,8 +21,8 @@ import numpy as np
 from core.annotation import AnnotationParams, Annotator, ClassNameWords, LabelTransfer
 from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
+from core.model import FittedModel, ModelParams, TokenCounts
 from core.text import TAG, TEXT, TextProcessor
-from core.topic_model import FittedModel, ModelParams, TokenCounts
 from core.vision import (
     VISUAL,
     ImageVectorizer,

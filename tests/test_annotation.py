@@ -10,8 +10,8 @@ import pytest
 
 from core.annotation import TOPICS_ONLY, AnnotationParams, ClassNameWords, class_names
 from core.engine import Query, expected_visual_words
+from core.model import ModelParams
 from core.text import TAG, TEXT, TextProcessor
-from core.topic_model import ModelParams
 from core.vision import N_CLASSES, VISUAL, visual_token
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
