@@ -39,21 +39,23 @@ NEIGHBOUR_SPACES = ("visual", "topics")
 class AnnotationParams:
     """How annotation ranks words.
 
-    ``transfer_weight`` is the share of label transfer in the blend (0: p(w|d) alone, the article's
-    annotation); ``neighbours`` how many near documents vote, the i-th nearest with weight
-    ``1 / (i + 1)``; ``rarity`` divides each score by the word's collection probability to that
-    power (0: off), which favours specific words over ones every document has;
-    ``expected_visual`` reads a query photo as the expected counts of its flattened class
-    distribution instead of a random draw of visual words (the same on every call, and without
-    sampling noise); ``class_name_weight`` is the share of the backbone's own class names
+    ``transfer_weight`` is the share of label transfer in the blend (0: p(w|d) alone, the
+    article's annotation); ``neighbours`` how many near documents vote, the i-th nearest (from 1)
+    with weight ``1 / i ** vote_decay`` (a large decay copies the nearest document, as JEC does);
+    ``rarity`` divides each score by the word's collection probability to that power (0: off),
+    which favours specific words over ones every document has. ``expected_visual`` infers a
+    query photo's theta from the expected counts of its flattened class distribution instead of
+    the seeded draw of visual words that documents get (neighbours are always searched with the
+    expected distribution). ``class_name_weight`` is the share of the backbone's own class names
     (:class:`ClassNameWords`) in a photo's words, for concepts the collection lacks.
     """
 
-    transfer_weight: float = 0.5
+    transfer_weight: float = 0.8
     neighbours: int = 10
     neighbour_space: str = "visual"
+    vote_decay: float = 2.0
     rarity: float = 0.0
-    expected_visual: bool = True
+    expected_visual: bool = False
     class_name_weight: float = 0.0
 
     def __post_init__(self) -> None:
@@ -61,6 +63,8 @@ class AnnotationParams:
             raise ValueError(f"transfer_weight must be in [0, 1], got {self.transfer_weight}")
         if self.neighbours < 1:
             raise ValueError(f"neighbours must be >= 1, got {self.neighbours}")
+        if self.vote_decay < 0:
+            raise ValueError(f"vote_decay must be >= 0, got {self.vote_decay}")
         if self.neighbour_space not in NEIGHBOUR_SPACES:
             raise ValueError(
                 f"neighbour_space must be one of {NEIGHBOUR_SPACES}, got {self.neighbour_space!r}"
@@ -73,6 +77,26 @@ class AnnotationParams:
 
 # The article's annotation: p(w|d) alone, from sampled visual words.
 TOPICS_ONLY = AnnotationParams(transfer_weight=0.0, expected_visual=False)
+
+
+def _l1_to_rows(query: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
+    """L1 between a dense non-negative vector and every row of a non-negative sparse matrix:
+    |q| + |d| - 2 sum min(q, d), computed over the rows' nonzero entries only."""
+    overlap = sparse.csr_matrix(
+        (np.minimum(matrix.data, query[matrix.indices]), matrix.indices, matrix.indptr),
+        shape=matrix.shape,
+    )
+    shared = np.asarray(overlap.sum(axis=1)).ravel()
+    return query.sum() + np.asarray(matrix.sum(axis=1)).ravel() - 2.0 * shared
+
+
+def _distribution(bag: Mapping[str, float], index: Mapping[str, int]) -> np.ndarray:
+    """A bag of tokens as a dense distribution over a phi index (unknown tokens left out)."""
+    dense = np.zeros(len(index))
+    for token, count in bag.items():
+        if token in index:
+            dense[index[token]] = count
+    return dense / dense.sum() if dense.sum() > 0 else dense
 
 
 class LabelTransfer:
@@ -128,12 +152,12 @@ class LabelTransfer:
         theta: np.ndarray,
         weights: Mapping[str, float],
     ) -> np.ndarray:
-        """Rows of the ``params.neighbours`` documents nearest to the query, nearest first.
-
-        Documents without visual words are never neighbours.
+        """Rows of the ``params.neighbours`` documents nearest to the query photo (its visual
+        words, or its theta), nearest first. Documents without visual words are never
+        neighbours.
         """
         if params.neighbour_space == "visual":
-            distances = self._visual_distances(visual)
+            distances = _l1_to_rows(_distribution(visual, self.phi[VISUAL].index), self._visual)
         else:
             distances = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
         has_photo = np.diff(self._visual.indptr) > 0
@@ -143,24 +167,6 @@ class LabelTransfer:
             return np.zeros(0, dtype=int)
         nearest = np.argpartition(distances, k - 1)[:k]
         return nearest[np.argsort(distances[nearest], kind="stable")]
-
-    def _visual_distances(self, visual: Mapping[str, float]) -> np.ndarray:
-        """L1 between the query's visual distribution and every document's:
-        |q| + |d| - 2 sum min(q, d), computed over the documents' nonzero entries only."""
-        index = self.phi[VISUAL].index
-        query = np.zeros(len(index))
-        for token, count in visual.items():
-            if token in index:
-                query[index[token]] = count
-        if query.sum() > 0:
-            query /= query.sum()
-        matrix = self._visual
-        overlap = sparse.csr_matrix(
-            (np.minimum(matrix.data, query[matrix.indices]), matrix.indices, matrix.indptr),
-            shape=matrix.shape,
-        )
-        shared = np.asarray(overlap.sum(axis=1)).ravel()
-        return query.sum() + np.asarray(matrix.sum(axis=1)).ravel() - 2.0 * shared
 
     def scores(
         self,
@@ -175,7 +181,7 @@ class LabelTransfer:
         topic = phi @ theta
         score = (1.0 - params.transfer_weight) * topic
         if params.transfer_weight > 0 and len(neighbours) and modality in self._words:
-            votes = 1.0 / np.arange(1, len(neighbours) + 1)
+            votes = 1.0 / np.arange(1, len(neighbours) + 1) ** params.vote_decay
             transfer = self._words[modality][neighbours].T @ votes / votes.sum()
             score = score + params.transfer_weight * np.asarray(transfer).ravel()
         if params.rarity > 0:
@@ -277,18 +283,20 @@ class Annotator:
         theta: np.ndarray,
         weights: Mapping[str, float],
         probabilities: np.ndarray | None,
+        photo_words: Mapping[str, float],
         index: NeighborIndex,
         limit: int,
     ) -> dict[str, dict[str, float]]:
         """``{modality: {token: score}}`` for the ``limit`` best tokens of the blend and every
         class-name word; higher is better, and a modality's scores sum to at most 1.
 
-        Neighbours of a photo are found by its visual words (``params.neighbour_space``); a query
-        without a photo takes the documents nearest to its theta, as search does.
+        Neighbours of a photo are found by ``photo_words``, its expected visual words, or by
+        ``params.neighbour_space``; a query without a photo takes the documents nearest to its
+        theta, as search does.
         """
         neighbours = np.zeros(0, dtype=int)
-        if params.transfer_weight > 0 and tokens.get(VISUAL):
-            neighbours = self.transfer.nearest(params, tokens[VISUAL], theta, weights)
+        if params.transfer_weight > 0 and photo_words:
+            neighbours = self.transfer.nearest(params, photo_words, theta, weights)
         elif params.transfer_weight > 0:
             neighbours, _ = index.query(theta, params.neighbours)
         named: dict[str, float] = {}

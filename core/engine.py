@@ -335,11 +335,12 @@ class SearchEngine:
         if unknown:
             raise ValueError(f"unknown modality {unknown[0]}; known: {self.modalities}")
         tokens, surfaces = self.tokens_of(Query(query.text, None, query.extra))
-        probabilities = None
+        probabilities, expected = None, Counter()
         if query.image is not None:
             probabilities = self._probabilities(query.image)
+            expected = expected_visual_words(probabilities, self.params)
             if params.expected_visual:
-                tokens[VISUAL] = expected_visual_words(probabilities, self.params)
+                tokens[VISUAL] = expected
             else:
                 tokens[VISUAL] = visual_words(probabilities, self.params, content_hash(query.image))
         inferred = self._infer(tokens, surfaces, weights)
@@ -350,6 +351,7 @@ class SearchEngine:
             inferred.theta,
             weights,
             probabilities,
+            expected,
             self.index,
             limit=k + sum(len(tokens.get(m, ())) for m in modalities if exclude_query_tokens),
         )

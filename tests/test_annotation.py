@@ -11,8 +11,8 @@ import pytest
 from core.annotation import TOPICS_ONLY, AnnotationParams, ClassNameWords, class_names
 from core.engine import Query, expected_visual_words
 from core.model import ModelParams
-from core.text import TAG, TEXT, TextProcessor
-from core.vision import N_CLASSES, VISUAL, visual_token
+from core.text import TAG, TEXT, TextProcessor, normalize_tag
+from core.vision import N_CLASSES, visual_token
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
 TABBY = 281  # ImageNet class index of "tabby, tabby cat"
@@ -101,6 +101,27 @@ def test_given_an_invalid_annotation_setting_then_a_value_error_names_it(field, 
 
 
 def test_a_text_query_is_annotated_from_its_nearest_documents_too(service):
+    # given a word query (no photo, so neighbours come from the documents nearest its theta)
     engine = service.active().engine
-    found = engine.annotate(Query(text="bird"), [TAG], k=5, params=AnnotationParams())
-    assert found[TAG] and VISUAL not in found
+    # when annotated with label transfer only
+    found = engine.annotate(
+        Query(text="bird"), [TAG], k=5, params=AnnotationParams(transfer_weight=1.0)
+    )
+    # then the hashtag of the birds is among its tags
+    assert "birds" in [a.token for a in found[TAG]]
+
+
+@pytest.mark.parametrize("space", ["visual", "topics"])
+def test_given_a_collection_photo_then_transfer_from_one_neighbour_copies_its_own_tags(
+    service, space
+):
+    # given a photo that is itself a document of the collection
+    engine = service.active().engine
+    doc = next(d for d in engine.documents if d["image"] and d["tags"])
+    only_neighbour = AnnotationParams(transfer_weight=1.0, neighbours=1, neighbour_space=space)
+    # when annotated from its single nearest document alone
+    found = engine.annotate(
+        Query(image=Path(doc["image"])), [TAG], k=len(doc["tags"]), params=only_neighbour
+    )
+    # then its tags are that document's own
+    assert {a.token for a in found[TAG]} == {normalize_tag(t) for t in doc["tags"]}
