@@ -343,19 +343,26 @@ def evaluate_topic_model(
 
 # Each row adds one lever to the row before it, on the same trained model; the last row is
 # ``AnnotationParams()``, what the engine uses (chosen on the validation split).
+WITHOUT_CLASS_NAMES = replace(AnnotationParams(), class_name_weight=0.0)
 ANNOTATION_LEVERS: tuple[tuple[str, AnnotationParams], ...] = (
-    ("p(w|d) = phi @ theta alone, sampled @visual words (the article)", TOPICS_ONLY),
+    ("p(w|d) = phi @ theta alone, seeded draw of @visual words (the article)", TOPICS_ONLY),
     ("p(w|d) alone, @visual as expected counts", replace(TOPICS_ONLY, expected_visual=True)),
     (
-        "+ label transfer, neighbours in topic space",
-        replace(AnnotationParams(), neighbour_space="topics", rarity=0.0, class_name_weight=0.0),
+        "p(w|d) + label transfer, neighbours in topic space, votes 1/i",
+        replace(WITHOUT_CLASS_NAMES, neighbour_space="topics", vote_decay=1.0),
     ),
     (
-        "+ label transfer, neighbours by visual words",
-        replace(AnnotationParams(), rarity=0.0, class_name_weight=0.0),
+        "p(w|d) + label transfer, neighbours by visual words, votes 1/i",
+        replace(WITHOUT_CLASS_NAMES, vote_decay=1.0),
     ),
-    ("+ rarity (scores / p(w)^rarity)", replace(AnnotationParams(), class_name_weight=0.0)),
-    ("+ the backbone's class names as words (= defaults)", AnnotationParams()),
+    (
+        "p(w|d) + label transfer, neighbours by visual words, votes 1/i^2",
+        WITHOUT_CLASS_NAMES,
+    ),
+    (
+        "+ the backbone's class names as words (= the defaults)",
+        AnnotationParams(),
+    ),
 )
 
 
