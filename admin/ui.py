@@ -10,9 +10,8 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from admin import auth
-from admin.jobs import recent_jobs
 from admin.modalities import cancel_job
-from core import store
+from core import jobs, store
 from core.admin_tables import User
 from core.outage import translated_outage
 from core.settings import load_settings
@@ -67,24 +66,36 @@ def perform(
     return result
 
 
+def worker_notice() -> None:
+    """Warn when no job worker is alive: queued jobs would wait for ever."""
+    with db() as session:
+        alive = jobs.alive_workers(session)
+    if not alive:
+        st.warning(f"No job worker is alive, so jobs wait in the queue: {jobs.START_A_WORKER}.")
+
+
 @st.fragment(run_every=2)
 def job_panel(user: User) -> None:
-    """The latest background jobs with live progress, and a cancel button for running ones."""
+    """The latest jobs with live progress (from any worker, started from any app replica), a
+    cancel button for unfinished ones, and a warning when no worker is alive."""
+    worker_notice()
     with db() as session:
-        jobs = recent_jobs(session, limit=5)
-    if not jobs:
+        latest = jobs.recent_jobs(session, limit=5)
+    if not latest:
         return
     st.subheader("Background jobs")
-    for job in jobs:
-        if job.status == "running":
+    for job in latest:
+        title = f"#{job.id} {jobs.describe(job)}"
+        if job.status in ("queued", "running"):
             fraction = job.done / job.total if job.total else 0.0
-            st.progress(fraction, text=f"#{job.id} {job.kind}: {job.stage} {job.done}/{job.total}")
+            st.progress(fraction, text=f"{title}: {job.stage} {job.done}/{job.total}")
             if not job.cancel_requested and st.button("Cancel", key=f"cancel-{job.id}"):
                 perform(cancel_job, user, job.id)
         elif job.status == "done":
-            st.success(f"#{job.id} {job.kind}: made {job.version_name}")
+            made = f"made {job.version_name}" if job.version_name else "done"
+            st.success(f"{title}: {made}")
         else:
-            st.warning(f"#{job.id} {job.kind}: {job.status}. {job.error or ''}")
+            st.warning(f"{title}: {job.status}. {job.error or ''}")
 
 
 def active_version_or_stop() -> store.ModelVersion:

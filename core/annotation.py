@@ -18,7 +18,7 @@ Neighbours are searched in one of two spaces, both derived from what the model a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -263,17 +263,20 @@ def class_names() -> tuple[tuple[str, ...], ...]:
 
 
 class Annotator:
-    """Scores every candidate word of a query for annotation, by :class:`AnnotationParams`."""
+    """Scores every candidate word of a query for annotation, by :class:`AnnotationParams`;
+    ``tag_slot`` maps a hashtag token to its annotation slot (a Russian twin to its tag)."""
 
     def __init__(
         self,
         transfer: LabelTransfer,
         class_names: ClassNameWords,
         tags_by_word: Mapping[str, Sequence[str]],
+        tag_slot: Callable[[str], str] = str,
     ) -> None:
         self.transfer = transfer
         self.class_names = class_names
         self.tags_by_word = tags_by_word
+        self.tag_slot = tag_slot
 
     def scores(
         self,
@@ -307,15 +310,24 @@ class Annotator:
         for modality in modalities:
             phi = self.transfer.phi[modality]
             blend = share * self.transfer.scores(modality, params, theta, neighbours)
-            top = np.argsort(-blend, kind="stable")[:limit]
+            top = np.argsort(-blend, kind="stable")[: 2 * limit if modality == TAG else limit]
             scores = {phi.tokens[row]: float(blend[row]) for row in top}
             for word, score in named.items():
                 for token in self._named_tokens(modality, word):
                     row = phi.index.get(token)
                     base = scores.get(token, 0.0 if row is None else float(blend[row]))
                     scores[token] = base + params.class_name_weight * score
-            result[modality] = scores
+            result[modality] = self._merge_twins(scores) if modality == TAG else scores
         return result
+
+    def _merge_twins(self, scores: Mapping[str, float]) -> dict[str, float]:
+        """A hashtag and its Russian twin name one thing: one slot (the tag's token), with the
+        pair's summed score, so the pairs do not crowd other tags out of the top."""
+        merged: dict[str, float] = {}
+        for token, score in scores.items():
+            slot = self.tag_slot(token)
+            merged[slot] = merged.get(slot, 0.0) + score
+        return merged
 
     def _named_tokens(self, modality: str, word: str) -> Sequence[str]:
         """A class-name word as tokens of ``modality``: itself as a word, its hashtags as tags."""

@@ -14,7 +14,6 @@ from admin.modalities import (
 )
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core import store
-from core.settings import load_settings
 
 FROZEN, RETRAIN = "Only the new modality's phi (topic space unchanged)", "Retrain every matrix"
 
@@ -59,11 +58,10 @@ if st.button("Start", type="primary", disabled=not imported or not imported.toke
     perform(
         start_add_modality,
         user,
-        load_settings(),
         name.strip(),
         imported.tokens,
         weight,
         way == RETRAIN,
-        done="Started: the current version serves until the new one is ready.",
+        done="Queued: the current version serves until the new one is ready.",
     )
 job_panel(user)

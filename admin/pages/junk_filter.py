@@ -12,11 +12,12 @@ from admin.junk_filter import (
     document_labels,
     hidden_documents,
     label_document,
+    latest_junk_filter_report,
     review_queue,
-    train_junk_filter,
+    start_junk_filter_training,
     unhide_all,
 )
-from admin.ui import active_version_or_stop, db, perform, require
+from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core.engine import Query
 from core.inference import NothingRecognized
 from streamlit_app.state import get_service
@@ -72,8 +73,10 @@ with filter_tab:
         st.stop()
     st.caption(f"Training needs at least {MIN_LABELS_PER_CLASS} labels of each kind.")
     if st.button("Train the SVM", type="primary"):
-        st.session_state["junk_report"] = perform(train_junk_filter, user)
-    report = st.session_state.get("junk_report")
+        perform(start_junk_filter_training, user, done="Training queued.")
+    job_panel(user)
+    with db() as session:
+        report = latest_junk_filter_report(session)
     if report is not None:
         precision, recall, hides = st.columns(3)
         precision.metric("Precision (cross-validated)", f"{report.precision:.2f}")

@@ -1,10 +1,18 @@
-"""Model versions: parameters and scores; activate, roll back, delete inactive ones."""
+"""Model versions: parameters and scores; activate, roll back, delete inactive ones; queue a
+build or a retraining for the job worker."""
 
 import pandas as pd
 import streamlit as st
 
 from admin.ui import db, job_panel, perform, require
-from admin.versions import activate, delete_version, roll_back, version_rows
+from admin.versions import (
+    activate,
+    delete_version,
+    roll_back,
+    start_build,
+    start_retrain,
+    version_rows,
+)
 
 user = require("versions")
 st.title("Model versions")
@@ -53,4 +61,15 @@ with right:
     doomed = st.selectbox("Delete", inactive, index=None, placeholder="an inactive version")
     if st.button("Delete", disabled=doomed is None):
         perform(delete_version, user, doomed, done=f"{doomed} deleted.")
+with st.expander("Build or retrain (runs in the job worker)"):
+    folder = st.text_input("Collection folder (empty: the worker's configured collection)")
+    if st.button("Build a new version"):
+        perform(start_build, user, folder, done="Build queued.")
+    topics = st.number_input(
+        "Topics for the retraining",
+        min_value=2,
+        value=next((r.topics for r in rows if r.active), rows[0].topics),
+    )
+    if st.button("Retrain the active version"):
+        perform(start_retrain, user, {"num_topics": int(topics)}, done="Retraining queued.")
 job_panel(user)

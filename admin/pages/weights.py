@@ -6,7 +6,6 @@ from admin.modalities import start_reindex
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from admin.versions import apply_live_weights
 from core import store
-from core.settings import load_settings
 
 user = require("weights")
 st.title("Modality weights")
@@ -30,5 +29,5 @@ if reindex.button(
     "Re-index with these weights",
     help="A new version: every document's theta re-inferred; the current one serves meanwhile",
 ):
-    perform(start_reindex, user, load_settings(), new_weights, done="Re-indexing started.")
+    perform(start_reindex, user, new_weights, done="Re-indexing queued.")
 job_panel(user)

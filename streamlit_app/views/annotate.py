@@ -8,6 +8,7 @@ from core.inference import NothingRecognized
 from core.text import TAG, TEXT
 from core.vision import ImageError, visual_display
 from streamlit_app import charts, widgets
+from streamlit_app.fit_notice import show_fit
 from streamlit_app.state import UPLOAD_TYPES, active_model_or_stop, get_service, upload_limit_mb
 
 SUGGESTIONS = 15
@@ -36,6 +37,7 @@ try:
         SUGGESTIONS,
         active=active,
     )
+    fit = engine.query_fit(Query(image=image), active.weights)
 except ImageError as error:
     st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
     st.stop()
@@ -51,6 +53,7 @@ with left:
         st.text(f"{visual_display(token)}: {probability:.2%}")
 with right:
     st.caption(f"Model {version}")
+    show_fit(fit)
     for modality, title in ((TAG, "Hashtags"), (TEXT, "Words")):
         if annotations.get(modality):
             st.markdown(f"**{title}**")

@@ -11,6 +11,7 @@ from core.inference import NothingRecognized
 from core.outage import DatabaseUnavailable
 from core.vision import ImageError
 from streamlit_app import charts, widgets
+from streamlit_app.fit_notice import hit_marks, show_fit
 from streamlit_app.state import (
     UPLOAD_TYPES,
     active_model_or_stop,
@@ -92,6 +93,7 @@ st.caption(
     f"Model {result.model_version}{search_label} · {len(result.hits)} results · "
     f"{result.latency_ms:.0f} ms · distance is L1 between topic vectors (0 to 2)"
 )
+show_fit(result.fit)
 if reading.unknown:
     unknown = ", ".join(token for tokens in reading.unknown.values() for token in tokens)
     st.info(widgets.escape_markdown(f"Not known to the model (ignored): {unknown}"))
@@ -125,7 +127,7 @@ for start in range(0, len(result.hits), COLUMNS):
     for column, hit in zip(st.columns(COLUMNS), row, strict=False):
         with column:
             same = " · same photo" if hit.same_photo else ""
-            widgets.document_card(hit, f"L1 distance {hit.distance:.3f}{same}")
+            widgets.document_card(hit, f"L1 distance {hit.distance:.3f}{same}{hit_marks(hit)}")
             with st.expander("Why it matched"):
                 shared = explain_hit(engine, result, hit, labels)
                 st.text(widgets.topic_share_text(shared, "the match") if shared else WEAK_MATCH)
