@@ -46,8 +46,10 @@ class AnnotationParams:
     which favours specific words over ones every document has. ``expected_visual`` infers a
     query photo's theta from the expected counts of its flattened class distribution instead of
     the seeded draw of visual words that documents get (neighbours are always searched with the
-    expected distribution). ``class_name_weight`` is the share of the backbone's own class names
-    (:class:`ClassNameWords`) in a photo's words, for concepts the collection lacks.
+    expected distribution). The backbone's own class names (:class:`ClassNameWords`) give a
+    photo words for concepts the collection lacks: their share is ``class_name_weight`` times
+    half the L1 distance from the photo to its nearest document (near 0 for a photo like one
+    of the collection's, up to ``class_name_weight`` for a photo unlike any).
     """
 
     transfer_weight: float = 0.8
@@ -151,10 +153,10 @@ class LabelTransfer:
         visual: Mapping[str, float],
         theta: np.ndarray,
         weights: Mapping[str, float],
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the ``params.neighbours`` documents nearest to the query photo (its visual
-        words, or its theta), nearest first. Documents without visual words are never
-        neighbours.
+        words, or its theta), nearest first, and their L1 distances (0 to 2). Documents without
+        visual words are never neighbours.
         """
         if params.neighbour_space == "visual":
             distances = _l1_to_rows(_distribution(visual, self.phi[VISUAL].index), self._visual)
@@ -164,9 +166,10 @@ class LabelTransfer:
         distances = np.where(has_photo, distances, np.inf)
         k = min(params.neighbours, int(has_photo.sum()))
         if k == 0:
-            return np.zeros(0, dtype=int)
+            return np.zeros(0, dtype=int), np.zeros(0)
         nearest = np.argpartition(distances, k - 1)[:k]
-        return nearest[np.argsort(distances[nearest], kind="stable")]
+        nearest = nearest[np.argsort(distances[nearest], kind="stable")]
+        return nearest, distances[nearest]
 
     def scores(
         self,
@@ -297,15 +300,18 @@ class Annotator:
         ``params.neighbour_space``; a query without a photo takes the documents nearest to its
         theta, as search does.
         """
-        neighbours = np.zeros(0, dtype=int)
-        if params.transfer_weight > 0 and photo_words:
-            neighbours = self.transfer.nearest(params, photo_words, theta, weights)
+        neighbours, distances = np.zeros(0, dtype=int), np.zeros(0)
+        if photo_words:
+            neighbours, distances = self.transfer.nearest(params, photo_words, theta, weights)
         elif params.transfer_weight > 0:
             neighbours, _ = index.query(theta, params.neighbours)
         named: dict[str, float] = {}
+        name_share = 0.0
         if probabilities is not None and params.class_name_weight > 0:
             named = self.class_names.scores(probabilities)
-        share = 1.0 - params.class_name_weight if named else 1.0
+            novelty = min(1.0, float(distances[0]) / 2.0) if len(distances) else 1.0
+            name_share = params.class_name_weight * novelty
+        share = 1.0 - name_share
         result = {}
         for modality in modalities:
             phi = self.transfer.phi[modality]
@@ -316,7 +322,7 @@ class Annotator:
                 for token in self._named_tokens(modality, word):
                     row = phi.index.get(token)
                     base = scores.get(token, 0.0 if row is None else float(blend[row]))
-                    scores[token] = base + params.class_name_weight * score
+                    scores[token] = base + name_share * score
             result[modality] = self._merge_twins(scores) if modality == TAG else scores
         return result
 
