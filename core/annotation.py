@@ -58,7 +58,7 @@ class AnnotationParams:
     vote_decay: float = 2.0
     rarity: float = 0.0
     expected_visual: bool = False
-    class_name_weight: float = 0.0
+    class_name_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.transfer_weight <= 1.0:
