@@ -41,9 +41,8 @@ class AnnotationParams:
 
     ``transfer_weight`` is the share of label transfer in the blend (0: p(w|d) alone, the
     article's annotation); ``neighbours`` how many near documents vote, the i-th nearest (from 1)
-    with weight ``1 / i ** vote_decay`` (a large decay copies the nearest document, as JEC does);
-    ``rarity`` divides each score by the word's collection probability to that power (0: off),
-    which favours specific words over ones every document has. ``expected_visual`` infers a
+    with weight ``1 / i ** vote_decay`` (a large decay copies the nearest document, as JEC does).
+    ``expected_visual`` infers a
     query photo's theta from the expected counts of its flattened class distribution instead of
     the seeded draw of visual words that documents get (neighbours are always searched with the
     expected distribution). The backbone's own class names (:class:`ClassNameWords`) give a
@@ -56,7 +55,6 @@ class AnnotationParams:
     neighbours: int = 10
     neighbour_space: str = "visual"
     vote_decay: float = 2.0
-    rarity: float = 0.0
     expected_visual: bool = False
     class_name_weight: float = 0.5
 
@@ -71,8 +69,6 @@ class AnnotationParams:
             raise ValueError(
                 f"neighbour_space must be one of {NEIGHBOUR_SPACES}, got {self.neighbour_space!r}"
             )
-        if self.rarity < 0:
-            raise ValueError(f"rarity must be >= 0, got {self.rarity}")
         if not 0.0 <= self.class_name_weight <= 1.0:
             raise ValueError(f"class_name_weight must be in [0, 1], got {self.class_name_weight}")
 
@@ -109,11 +105,9 @@ class LabelTransfer:
         document_tokens: Sequence[TokenCounts],
         phi: Mapping[str, Phi],
         inferencer: ThetaInferencer,
-        topic_prior: np.ndarray,
     ) -> None:
         self.phi = dict(phi)
         self.inferencer = inferencer
-        self.topic_prior = np.asarray(topic_prior, dtype=np.float64)
         self.document_tokens = list(document_tokens)
 
     def _matrix(self, modality: str, normalize: str) -> sparse.csr_matrix:
@@ -178,8 +172,7 @@ class LabelTransfer:
         theta: np.ndarray,
         neighbours: np.ndarray,
     ) -> np.ndarray:
-        """Each token's score in ``modality``: the blend, divided by collection probability to
-        the power ``params.rarity``."""
+        """Each token's score in ``modality``: the blend of p(w|d) and the neighbours' votes."""
         phi = self.phi[modality].matrix
         topic = phi @ theta
         score = (1.0 - params.transfer_weight) * topic
@@ -187,10 +180,6 @@ class LabelTransfer:
             votes = 1.0 / np.arange(1, len(neighbours) + 1) ** params.vote_decay
             transfer = self._words[modality][neighbours].T @ votes / votes.sum()
             score = score + params.transfer_weight * np.asarray(transfer).ravel()
-        if params.rarity > 0:
-            prior = phi @ self.topic_prior
-            score = score / np.maximum(prior, 1e-12) ** params.rarity
-            score = score / max(score.sum(), 1e-300)
         return score
 
 

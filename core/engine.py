@@ -432,7 +432,7 @@ class SearchEngine:
     def annotator(self) -> Annotator:
         """Scores words for annotation (its document tables are built on the first use)."""
         tokens = [doc.get("tokens", {}) for doc in self.documents]
-        transfer = LabelTransfer(tokens, self.model.phi, self.inferencer, self.topic_prior)
+        transfer = LabelTransfer(tokens, self.model.phi, self.inferencer)
         return Annotator(
             transfer, ClassNameWords(self.processor), self.tags_by_word, tag_twins().slot
         )

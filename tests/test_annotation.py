@@ -91,7 +91,7 @@ def test_given_a_cat_photo_from_outside_the_collection_then_class_names_bring_th
         ("transfer_weight", 1.5),
         ("neighbours", 0),
         ("neighbour_space", "pixels"),
-        ("rarity", -1.0),
+        ("vote_decay", -1.0),
         ("class_name_weight", -0.1),
     ],
 )
