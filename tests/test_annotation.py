@@ -64,7 +64,7 @@ def test_given_a_tabby_cat_then_cat_is_the_first_class_name_word():
     scores = ClassNameWords(TextProcessor()).scores(probabilities / probabilities.sum())
 
     assert max(scores, key=scores.__getitem__) == "cat"
-    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert 0.95 <= sum(scores.values()) <= 1.0  # only words below 1e-4 are left out
 
 
 def test_every_imagenet_class_has_names():
