@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.annotation import AnnotationParams, Annotator, ClassNameWords, LabelTransfer
 from core.bilingual import Translations
 from core.fit import FitReference, QueryFit, perplexity
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
@@ -29,7 +30,8 @@ from core.ranking import (
     query_terms,
     top_rows,
 )
-from core.text import TAG, TEXT, TextProcessor
+from core.text import TAG, TEXT, TextProcessor, normalize_tag
+from core.twins import tag_twins
 from core.version_files import VersionFiles
 from core.vision import (
     VISUAL,
@@ -39,6 +41,7 @@ from core.vision import (
     sample_visual_words,
     top_classes,
     visual_display,
+    visual_token,
 )
 
 MAX_QUERY_CHARS = 2000
@@ -165,6 +168,7 @@ class SearchEngine:
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
+        self.annotation_params = AnnotationParams()
         self.tags_by_word = self._tags_by_word()
         self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
         self.own_tokens = DocumentTokens(
@@ -440,6 +444,15 @@ class SearchEngine:
                         found.append(shown)
         return found
 
+    @cached_property
+    def annotator(self) -> Annotator:
+        """Scores words for annotation (its document tables are built on the first use)."""
+        tokens = [doc.get("tokens", {}) for doc in self.documents]
+        transfer = LabelTransfer(tokens, self.model.phi, self.inferencer)
+        return Annotator(
+            transfer, ClassNameWords(self.processor), self.tags_by_word, tag_twins().slot
+        )
+
     def annotate(
         self,
         query: Query,
@@ -447,23 +460,61 @@ class SearchEngine:
         k: int = 10,
         weights: Mapping[str, float] | None = None,
         exclude_query_tokens: bool = False,
+        params: AnnotationParams | None = None,
     ) -> dict[str, list[Annotation]]:
-        """Top-k tokens per modality by p(w|d) = phi @ theta of the query."""
-        tokens, surfaces = self.tokens_of(query)
-        inferred = self._infer(tokens, surfaces, self._weights(weights))
+        """Top-k tokens per modality: p(w|d) = phi @ theta of the query blended with label
+        transfer from the nearest documents and, for a photo, the backbone's class names
+        (see ``core.annotation``)."""
+        params = params or self.annotation_params
+        weights = self._weights(weights)
+        modalities = modalities or [m for m in (TAG, TEXT) if m in self.model.phi]
+        unknown = [m for m in modalities if m not in self.model.phi]
+        if unknown:
+            raise ValueError(f"unknown modality {unknown[0]}; known: {self.modalities}")
+        tokens, surfaces = self.tokens_of(Query(query.text, None, query.extra))
+        probabilities, expected = None, Counter()
+        if query.image is not None:
+            probabilities = self._probabilities(query.image)
+            expected = expected_visual_words(probabilities, self.params)
+            if params.expected_visual:
+                tokens[VISUAL] = expected
+            else:
+                tokens[VISUAL] = visual_words(probabilities, self.params, content_hash(query.image))
+        inferred = self._infer(tokens, surfaces, weights)
+        scored = self.annotator.scores(
+            params,
+            modalities,
+            tokens,
+            inferred.theta,
+            weights,
+            probabilities,
+            expected,
+            self.index,
+            limit=k + sum(len(tokens.get(m, ())) for m in modalities if exclude_query_tokens),
+        )
         annotations = {}
-        for modality in modalities or [m for m in (TAG, TEXT) if m in self.model.phi]:
-            phi = self.model.phi.get(modality)
-            if phi is None:
-                raise ValueError(f"unknown modality {modality}; known: {self.modalities}")
-            p = phi.matrix @ inferred.theta
+        for modality, scores in scored.items():
             skip = set(tokens.get(modality, ())) if exclude_query_tokens else set()
-            ranked = [row for row in np.argsort(-p, kind="stable") if phi.tokens[row] not in skip]
+            ranked = sorted((t for t in scores if t not in skip), key=lambda t: -scores[t])
             annotations[modality] = [
-                Annotation(phi.tokens[row], self.display(modality, phi.tokens[row]), float(p[row]))
-                for row in ranked[:k]
+                Annotation(token, self._annotation_display(modality, token), scores[token])
+                for token in ranked[:k]
             ]
         return annotations
+
+    def _annotation_display(self, modality: str, token: str) -> str:
+        """A word the collection lacks is a class-name word; a hashtag shows with its twin."""
+        if modality == TEXT and token not in self.display_forms.get(TEXT, {}):
+            return self.annotator.class_names.display(token)
+        twin = self.tag_twin_tokens.get(token) if modality == TAG else None
+        if twin is not None and twin in self.model.phi[TAG].index:
+            return f"{self.display(TAG, token)} / {self.display(TAG, twin)}"
+        return self.display(modality, token)
+
+    @cached_property
+    def tag_twin_tokens(self) -> dict[str, str]:
+        """The Russian twin's token of each category tag's token (``core.twins``)."""
+        return {normalize_tag(tag): normalize_tag(twin) for tag, twin in tag_twins().twins.items()}
 
     def _weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
         return dict(self.default_weights if weights is None else weights)
@@ -506,6 +557,14 @@ def visual_words(probabilities: np.ndarray, params: ModelParams, image_hash: str
             seed=image_hash,
         )
     )
+
+
+def expected_visual_words(probabilities: np.ndarray, params: ModelParams) -> Counter[str]:
+    """A photo's visual words as the expected counts of the draws ``visual_words`` makes:
+    ``visual_samples`` times the flattened distribution (fractional counts, no sampling noise)."""
+    flat = flatten_probabilities(probabilities, params.flattening_strength)
+    expected = params.visual_samples * flat / flat.sum()
+    return Counter({visual_token(int(i)): float(expected[i]) for i in np.flatnonzero(expected > 0)})
 
 
 def _surface_forms(
