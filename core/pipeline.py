@@ -29,6 +29,7 @@ from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
+from core.topic_labels import distinct_labels
 from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, fit_with_frozen_phi
 from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
 
@@ -348,9 +349,10 @@ def document_thetas(
 def topic_records(
     model: FittedModel, params: ModelParams, display_forms: dict[str, dict[str, str]]
 ) -> list[store.TopicRecord]:
-    """Top terms per topic per modality, with a provisional label from the top tags and words."""
+    """Top terms per topic per modality, with a provisional label of its most specific terms."""
     records = []
     background = set(params.background_topics)
+    labels = distinct_labels(model.phi, (TAG, TEXT), display_forms, model.topic_names)
     for column, topic in enumerate(model.topic_names):
         terms = []
         for modality, phi in model.phi.items():
@@ -362,12 +364,11 @@ def topic_records(
                 token = phi.tokens[row]
                 shown = display_form(display_forms, modality, token)
                 terms.append(store.TermRecord(modality, token, shown, probability, rank))
-        label_terms = [t.display for m in (TAG, TEXT) for t in terms if t.modality == m][:3]
         records.append(
             store.TopicRecord(
                 index=column,
                 name=topic,
-                label=", ".join(label_terms) or topic,
+                label=labels[column],
                 status="background" if topic in background else "normal",
                 terms=terms,
             )

@@ -28,7 +28,7 @@ import numpy as np
 
 from core import store
 from core.admin_tables import hidden_document_ids, hidden_generation
-from core.engine import Annotation, Query, SearchEngine, SearchResult
+from core.engine import Annotation, Query, SearchEngine, SearchResult, TypicalDocument
 from core.outage import (
     DatabaseUnavailable,
     PendingSearch,
@@ -39,7 +39,8 @@ from core.outage import (
 )
 from core.settings import Settings
 from core.text import TextProcessor
-from core.vision import ImageVectorizer, content_hash, load_backbone
+from core.upload_cache import UploadVectorizer
+from core.vision import content_hash, load_backbone
 
 
 class NoActiveModel(RuntimeError):
@@ -76,7 +77,10 @@ class Service:
         with translated_outage():
             self.sessions = store.open_database(settings.database_url)
         self.processor = TextProcessor()
-        self.vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
+        # Visitors' photos: the collection's cache is read, never grown; their own is bounded.
+        self.vectorizer = UploadVectorizer(
+            load_backbone(settings), settings.cache_dir, settings.cache_dir / "uploads"
+        )
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
         self._allowed: tuple[tuple[str, int], np.ndarray | None] | None = None
@@ -167,6 +171,37 @@ class Service:
                 )
             )
         return result
+
+    def more_like(
+        self,
+        doc_id: str,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        visitor: str | None = None,
+        active: ActiveModel | None = None,
+    ) -> SearchResult:
+        """Documents like ``doc_id``: a search with the document's own tokens, so they are
+        ranked by its topic vector under these weights; the document itself is never among them.
+        Recorded for a ``visitor`` like any search. Raises ``ValueError`` for an unknown id."""
+        active = active or self.active()
+        row, query = active.engine.document_query(doc_id)
+        allowed = np.ones(len(active.engine.documents), dtype=bool)
+        if active.allowed is not None:
+            allowed &= active.allowed
+        allowed[row] = False
+        return self.search(query, k, weights, visitor, replace(active, allowed=allowed))
+
+    def typical_documents(
+        self, topic: int, n: int = 8, active: ActiveModel | None = None
+    ) -> list[TypicalDocument]:
+        """The documents most about ``topic`` in ``active`` (default: the active model now),
+        leaving out those the junk filter hid."""
+        active = active or self.active()
+        if active.allowed is None:
+            return active.engine.typical_documents(topic, n)
+        hidden = int((~active.allowed).sum())
+        typical = active.engine.typical_documents(topic, n + hidden)
+        return [doc for doc in typical if active.allowed[doc.hit.row]][:n]
 
     def vote(self, search_id: int, doc_id: str, vote: int) -> bool:
         """A visitor's +1/-1 on one result of a search (a new vote replaces the old); the search
