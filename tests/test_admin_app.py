@@ -302,7 +302,7 @@ def test_topic_review_shows_each_topics_typical_photos_a_page_at_a_time(sessions
 
     assert not app.exception
     assert 0 < len(app.checkbox) <= 20
-    assert len(app.get("imgs")) >= len(app.checkbox) // 2
+    assert len(app.get("image")) >= len(app.checkbox) // 2
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
