@@ -22,9 +22,9 @@ from admin.versions import active_or_raise
 from core import store
 from core.admin_tables import User
 from core.collection import _parse_tokens, import_collection
+from core.model import validate_weights
 from core.pipeline import add_modality_version, reindex_version
 from core.settings import Settings
-from core.topic_model import validate_weights
 
 
 @dataclass

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from admin.auth import action
 from core import store
 from core.admin_tables import User
-from core.topic_model import validate_weights
+from core.model import validate_weights
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,19 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import artm
 import numpy as np
 
+from core.artm_loader import artm
 from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex, recall_at_k
 from core.index_bench import run_index_benchmark, saved_size_mb, synthetic_thetas
+from core.model import ModelParams, TokenCounts
 from core.pipeline import build, prepare_corpus
 from core.service import Service
 from core.settings import BUILTIN_COLLECTION, Settings
 from core.text import TextProcessor
-from core.topic_model import ModelParams, TokenCounts, fit
+from core.topic_model import fit
 from core.vision import ImageVectorizer, load_backbone, load_image, measure_throughput
 
 TEXT_QUERIES = [

@@ -19,9 +19,9 @@ from core import store
 from core.admin_tables import ROLES
 from core.engine import Query
 from core.inference import NothingRecognized
+from core.model import validate_weights
 from core.service import NoActiveModel, Service
 from core.settings import REPO_ROOT, Settings, load_settings
-from core.topic_model import validate_weights
 from core.vision import ImageError
 
 
@@ -257,8 +257,8 @@ def _progress_printer() -> callable:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from core.model import ModelParams
     from core.pipeline import build
-    from core.topic_model import ModelParams
 
     if args.if_missing:
         with store.open_database(settings.database_url)() as session:

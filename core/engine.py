@@ -20,8 +20,8 @@ import numpy as np
 
 from core.index import NeighborIndex
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
+from core.model import FittedModel, ModelParams, TokenCounts
 from core.text import TAG, TEXT, TextProcessor
-from core.topic_model import FittedModel, ModelParams, TokenCounts
 from core.vision import (
     VISUAL,
     ImageVectorizer,

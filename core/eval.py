@@ -36,9 +36,9 @@ from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
 from core.index import IndexParams
 from core.inference import NothingRecognized
+from core.model import ModelParams
 from core.pipeline import _train_and_write, prepare_corpus
 from core.text import TAG, TEXT, TextProcessor
-from core.topic_model import ModelParams
 from core.vision import VISUAL, ImageVectorizer
 
 ANNOTATED = (TAG, TEXT)

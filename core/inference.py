@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.topic_model import (
+from core.model import (
     ModelParams,
     Phi,
     TokenCounts,

@@ -27,10 +27,11 @@ from core.collection import Document, RowProblem, import_collection
 from core.engine import display_form, visual_words
 from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
+from core.model import FittedModel, ModelParams, TokenCounts
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.topic_labels import distinct_labels
-from core.topic_model import FittedModel, ModelParams, TokenCounts, fit, fit_with_frozen_phi
+from core.topic_model import fit, fit_with_frozen_phi
 from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
 
 BUILDING_PREFIX = ".building-"

@@ -10,12 +10,10 @@ label: a label already taken is lengthened with the topic's next term.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # the numpy part of a model; importing core.topic_model loads BigARTM
-    from core.topic_model import Phi
+from core.model import Phi
 
 LABEL_TERMS = 3
 MAX_LABEL_TERMS = 6

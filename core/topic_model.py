@@ -2,158 +2,33 @@
 
 A document is a bag of tokens per modality (``TokenCounts``). Training writes BigARTM batches to
 disk (BigARTM trains out of core from them), fits one pass at a time so progress and scores are
-reported per pass, then exports one phi matrix per modality as plain numpy. Query-time inference
-does not touch BigARTM (see ``core.inference``); ``artm_transform`` is kept for checking that
-our inference agrees with BigARTM's own.
+reported per pass, then exports one phi matrix per modality as plain numpy (``core.model``).
+Query-time inference does not touch BigARTM (see ``core.inference``); ``artm_transform`` is kept
+for checking that our inference agrees with BigARTM's own. Only processes that train import this
+module: importing it loads BigARTM (``core.artm_loader``).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import artm
 import numpy as np
 
-TokenCounts = dict[str, Counter[str]]
+from core.artm_loader import artm
+from core.model import FittedModel, ModelParams, Phi, TokenCounts
+
 PassCallback = Callable[[int, int, dict], None]
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelParams:
-    """Everything that shapes a model; stored with every version.
-
-    Subject topics can be sparsed (phi and theta) and decorrelated; background topics are
-    smoothed so they soak up common words. Modality weights multiply token counts: `@visual` has
-    a few hundred sampled tokens per document against a handful of words, so its weight is small.
-
-    The defaults are the best setting of the sweep in ``reports/eval.md`` (``python -m core eval
-    --sweep``, on the validation part of the 5,337-document benchmark collection): many small
-    topics and a very small `@visual` weight; sparsing phi or theta hurt there, as it did on the
-    built-in collection, since most words occur in few documents.
-    """
-
-    num_topics: int = 300
-    num_background_topics: int = 2
-    modality_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"@text": 1.0, "@tag": 1.0, "@visual": 0.005}
-    )
-    passes: int = 40
-    document_passes: int = 10
-    sparse_phi_tau: float = 0.0
-    smooth_phi_tau: float = 0.05
-    sparse_theta_tau: float = 0.0
-    smooth_theta_tau: float = 0.05
-    decorrelation_tau: float = 0.0
-    min_significant_tokens: int = 2
-    visual_samples: int = 200
-    flattening_strength: int = 2
-    top_terms: int = 15
-    seed: int = 1
-
-    def __post_init__(self) -> None:
-        if self.num_topics < 2:
-            raise ValueError(f"num_topics must be >= 2, got {self.num_topics}")
-        if not 0 <= self.num_background_topics < self.num_topics:
-            raise ValueError(
-                "num_background_topics must be in [0, num_topics), "
-                f"got {self.num_background_topics}"
-            )
-        for name in ("passes", "document_passes", "visual_samples", "top_terms"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.min_significant_tokens < 0 or self.flattening_strength < 0:
-            raise ValueError("min_significant_tokens and flattening_strength must be >= 0")
-        if self.sparse_phi_tau > 0 or self.sparse_theta_tau > 0:
-            raise ValueError("sparsing coefficients must be <= 0")
-        if self.smooth_phi_tau < 0 or self.smooth_theta_tau < 0 or self.decorrelation_tau < 0:
-            raise ValueError("smoothing and decorrelation coefficients must be >= 0")
-        validate_weights(self.modality_weights)
-
-    @property
-    def topic_names(self) -> list[str]:
-        subject = self.num_topics - self.num_background_topics
-        return [f"topic_{i}" for i in range(subject)] + [
-            f"background_{i}" for i in range(self.num_background_topics)
-        ]
-
-    @property
-    def subject_topics(self) -> list[str]:
-        return self.topic_names[: self.num_topics - self.num_background_topics]
-
-    @property
-    def background_topics(self) -> list[str]:
-        return self.topic_names[self.num_topics - self.num_background_topics :]
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["modality_weights"] = dict(self.modality_weights)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> ModelParams:
-        return cls(**data)
-
-
-def validate_weights(weights: Mapping[str, float]) -> None:
-    """Modality names start with '@'; weights are finite and >= 0 (0 switches one off)."""
-    for name, weight in weights.items():
-        if not name.startswith("@") or len(name) < 2:
-            raise ValueError(f"modality names start with '@', got {name!r}")
-        if isinstance(weight, bool) or not isinstance(weight, int | float | np.number):
-            raise ValueError(f"weight of {name} must be a number, got {weight!r}")
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(f"weight of {name} must be a finite number >= 0, got {weight}")
-
 
 @dataclass
-class Phi:
-    """One modality's phi: rows are tokens, columns topics, each column sums to 1."""
+class TrainedModel(FittedModel):
+    """A fitted model that still holds the BigARTM model it came from (for agreement checks);
+    only the numpy part is saved."""
 
-    tokens: list[str]
-    matrix: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.index = {token: row for row, token in enumerate(self.tokens)}
-
-
-@dataclass
-class FittedModel:
-    """What training produces: phi per modality, topic names, per-pass scores."""
-
-    topic_names: list[str]
-    phi: dict[str, Phi]
-    scores: list[dict]
     artm_model: artm.ARTM | None = None
-
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        arrays = {f"phi{name}": phi.matrix for name, phi in self.phi.items()}
-        np.savez(directory / "phi.npz", **arrays)
-        meta = {
-            "topic_names": self.topic_names,
-            "tokens": {name: phi.tokens for name, phi in self.phi.items()},
-            "scores": self.scores,
-        }
-        (directory / "phi.json").write_text(json.dumps(meta, ensure_ascii=False))
-        if self.artm_model is not None:
-            self.artm_model.dump_artm_model(str(directory / "artm"))
-
-    @classmethod
-    def load(cls, directory: Path) -> FittedModel:
-        meta = json.loads((directory / "phi.json").read_text())
-        with np.load(directory / "phi.npz") as arrays:
-            phi = {
-                name: Phi(tokens, arrays[f"phi{name}"]) for name, tokens in meta["tokens"].items()
-            }
-        return cls(topic_names=meta["topic_names"], phi=phi, scores=meta["scores"])
 
 
 def write_batches(
@@ -186,7 +61,7 @@ def fit(
     params: ModelParams,
     workdir: Path,
     on_pass: PassCallback | None = None,
-) -> FittedModel:
+) -> TrainedModel:
     """Trains the multimodal ARTM model, one collection pass at a time.
 
     ``on_pass(pass_number, total_passes, scores)`` is called after every pass.
@@ -200,7 +75,7 @@ def fit_with_frozen_phi(
     workdir: Path,
     frozen: Mapping[str, Phi],
     on_pass: PassCallback | None = None,
-) -> FittedModel:
+) -> TrainedModel:
     """Trains only the phi of modalities not in ``frozen``; the frozen matrices stay exactly as
     given, so the topic space does not change (the article's first way to add a modality).
 
@@ -218,7 +93,7 @@ def _fit(
     workdir: Path,
     on_pass: PassCallback | None,
     frozen: Mapping[str, Phi],
-) -> FittedModel:
+) -> TrainedModel:
     modalities = sorted({m for doc in documents for m in doc if doc[m]} | set(frozen))
     if not documents or not modalities:
         raise ValueError("cannot train on an empty collection")
@@ -261,7 +136,7 @@ def _fit(
             matrix = matrix[[position[token] for token in tokens]]
         phi[modality] = Phi(tokens, matrix)
     del attached
-    return FittedModel(
+    return TrainedModel(
         topic_names=params.topic_names,
         phi=phi,
         scores=scores,
@@ -287,17 +162,6 @@ def _restore_frozen(
             raise ValueError(f"token {token!r} of frozen modality {modality} has no phi row")
         matrix[row, columns] = phi.matrix[source]
     return matrix
-
-
-def theta_regularizer_taus(params: ModelParams) -> np.ndarray:
-    """The constant that BigARTM's theta regularizers add to n_td, per topic column."""
-    subject = params.num_topics - params.num_background_topics
-    return np.concatenate(
-        [
-            np.full(subject, params.sparse_theta_tau),
-            np.full(params.num_background_topics, params.smooth_theta_tau),
-        ]
-    )
 
 
 def _add_regularizers(model: artm.ARTM, params: ModelParams, modalities: list[str]) -> None:

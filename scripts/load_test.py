@@ -48,10 +48,10 @@ from sqlalchemy.orm import Session
 from admin import auth, versions
 from core import store
 from core.engine import Query, SearchEngine
+from core.model import ModelParams
 from core.pipeline import build, copy_deployment
 from core.service import Service
 from core.settings import REPO_ROOT, Settings, load_settings
-from core.topic_model import ModelParams
 from core.vision import content_hash
 from tests.browser import (
     ARTIFACTS,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-# Streamlit's AppTest imports protobuf before `core` could set this (see core/__init__.py).
+# The suite trains, so BigARTM's pure-Python protobuf is needed, and Streamlit's AppTest imports
+# protobuf before `core.artm_loader` could choose it (see core/artm_loader.py).
 os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
 
 import json
@@ -15,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from core.collection import Document, import_collection
+from core.model import ModelParams
 from core.pipeline import BuildReport, build, copy_deployment
 from core.settings import BUILTIN_COLLECTION, Settings
-from core.topic_model import ModelParams
 from tests.postgres import DATABASES, database_url_for
 from tests.postgres import postgres_server as postgres_server  # for any test: the session's server
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from core import store
 from core.engine import Query, SearchEngine
+from core.model import ModelParams
 from core.service import Service
 from core.settings import REPO_ROOT, Settings
 from core.text import TextProcessor
-from core.topic_model import ModelParams
 from tests.conftest import builtin_rows
 
 SMALL = ModelParams(num_topics=6, num_background_topics=1, passes=4)

@@ -23,8 +23,8 @@ from core import store
 from core.admin_tables import AuditEntry, Job
 from core.engine import Query
 from core.index import NeighborIndex
+from core.model import FittedModel
 from core.service import Service
-from core.topic_model import FittedModel
 from tests.conftest import both_databases
 
 PASSWORD = "correct horse battery"

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from core import store
 from core.explain import visible_topics
+from core.model import ModelParams
 from core.settings import REPO_ROOT
-from core.topic_model import ModelParams
 from interface.messages import MESSAGES
 from interface.widgets import escape_markdown
 from streamlit_app import charts

@@ -10,7 +10,7 @@ import pytest
 from core.bench import percentiles, render_report, training_throughput
 from core.index import IndexParams, l1_to_rows
 from core.index_bench import run_index_benchmark, synthetic_thetas
-from core.topic_model import ModelParams
+from core.model import ModelParams
 
 
 def test_percentiles_summarize_the_timings():

@@ -27,9 +27,9 @@ from core.eval import (
     transfer_labels,
     with_setting,
 )
+from core.model import ModelParams
 from core.settings import Settings
 from core.text import TextProcessor
-from core.topic_model import ModelParams
 from core.vision import ImageVectorizer, load_backbone
 from tests.conftest import builtin_rows, copy_collection
 

@@ -9,10 +9,11 @@ import pytest
 
 from core.collection import import_collection
 from core.inference import ThetaInferencer
+from core.model import ModelParams
 from core.pipeline import build, prepare_corpus
 from core.settings import REPO_ROOT
 from core.text import TextProcessor
-from core.topic_model import ModelParams, artm_transform, fit
+from core.topic_model import artm_transform, fit
 from core.vision import ImageVectorizer, content_hash, load_backbone
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import (

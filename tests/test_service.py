@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from core import store
 from core.engine import Query
+from core.model import ModelParams
 from core.pipeline import build
 from core.service import Service
-from core.topic_model import ModelParams
 from tests.conftest import builtin_rows, copy_collection, settings_for
 
 QUERIES = ["flower", "рыба", "horse", "корова", "car", "птица", "apple", "дом"]

@@ -1,0 +1,47 @@
+"""Given a fresh Python process, BigARTM loads only where training needs it, or says why not."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from core.settings import REPO_ROOT
+
+
+def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"}
+    env.update(environment)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_serving_modules_do_not_import_bigartm_or_choose_a_protobuf():
+    result = run_python(
+        "import sys, os\n"
+        "import core, core.model, core.inference, core.engine, core.service, core.explain\n"
+        "assert 'artm' not in sys.modules, 'artm was imported'\n"
+        "assert 'PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION' not in os.environ\n"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_training_module_loads_bigartm_in_a_fresh_process():
+    result = run_python("import core.topic_model, sys; assert 'artm' in sys.modules")
+    assert result.returncode == 0, result.stderr
+
+
+def test_bigartm_refuses_a_process_running_the_fast_protobuf():
+    result = run_python(
+        "import google.protobuf.message\nimport core.topic_model",
+        PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="upb",
+    )
+    assert result.returncode == 1
+    assert "BigARTM needs the pure-Python protobuf" in result.stderr
+
+
+def test_bigartm_refuses_to_load_after_tensorflow_instead_of_aborting():
+    result = run_python("import tensorflow\nimport core.topic_model")
+    assert result.returncode == 1
+    assert "BigARTM cannot be loaded after TensorFlow" in result.stderr
