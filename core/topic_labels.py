@@ -1,10 +1,12 @@
-"""Provisional topic labels a moderator can read: the terms most *specific* to each topic.
+"""Provisional topic labels a moderator can read: the terms most *relevant* to each topic.
 
-A topic's most probable tags are often the collection's most common ones ("animals, mammals,
-town" for several topics). A term is ranked instead by its contribution to how far the topic's
-distribution is from the collection's, ``p(w|t) * log(p(w|t) / p(w))`` with ``p(w)`` the mean of
-``p(w|t)`` over topics: probable in the topic and rare elsewhere. No two topics get the same
-label: a label already taken is lengthened with the topic's next term.
+A topic's most probable hashtags are often the collection's most common ones ("animals, mammals,
+town" for several topics). Among each topic's ``CANDIDATES`` most probable tokens per modality,
+terms are ranked by relevance (Sievert and Shirley, 2014),
+``LAMBDA * log p(w|t) + (1 - LAMBDA) * log(p(w|t) / p(w))``, with ``p(w)`` the mean of
+``p(w|t)`` over topics: probable in the topic, and rare elsewhere. Hashtags and words compete in
+one ranking. No two topics get the same label: a label already taken is lengthened with the
+topic's next term.
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ from core.model import Phi
 
 LABEL_TERMS = 3
 MAX_LABEL_TERMS = 6
+CANDIDATES = 30
+LAMBDA = 0.5
 
 
-def specific_terms(phi: Phi, n: int) -> list[list[int]]:
-    """For every topic, the rows of its ``n`` most specific tokens in ``phi``, best first."""
+def relevant_terms(phi: Phi, topic: int) -> list[tuple[float, str]]:
+    """(relevance, token) of the topic's candidate tokens in ``phi``."""
     matrix = np.asarray(phi.matrix, dtype=np.float64)
-    overall = matrix.mean(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.where(matrix > 0, matrix * np.log(matrix / overall), 0.0)
-    order = np.argsort(-score, axis=0, kind="stable")[:n]
-    return [
-        [int(row) for row in order[:, topic] if score[row, topic] > 0]
-        for topic in range(matrix.shape[1])
-    ]
+    column = matrix[:, topic]
+    rows = np.argsort(-column, kind="stable")[:CANDIDATES]
+    rows = rows[column[rows] > 0]
+    overall = matrix[rows].mean(axis=1)
+    relevance = LAMBDA * np.log(column[rows]) + (1 - LAMBDA) * np.log(column[rows] / overall)
+    return [(float(score), phi.tokens[row]) for score, row in zip(relevance, rows, strict=True)]
 
 
 def distinct_labels(
@@ -38,22 +40,23 @@ def distinct_labels(
     display: Mapping[str, Mapping[str, str]],
     fallback: Sequence[str],
 ) -> list[str]:
-    """One label per topic from the most specific terms of ``modalities`` (taken in turn, e.g.
-    a hashtag, a word, a hashtag), shown in ``display`` form; ``fallback[t]`` for a topic with
-    none. Labels are unique: a taken one gets more terms, then the topic's fallback name."""
+    """One label per topic from the most relevant terms of ``modalities``, shown in
+    ``display`` form; ``fallback[t]`` for a topic with none. Labels are unique: a taken one gets
+    more terms, then the topic's fallback name."""
     present = [m for m in modalities if m in phi]
-    ranked = {m: specific_terms(phi[m], MAX_LABEL_TERMS) for m in present}
     labels, taken = [], set()
     for topic, name in enumerate(fallback):
+        ranked = sorted(
+            ((score, m, token) for m in present for score, token in relevant_terms(phi[m], topic)),
+            key=lambda entry: -entry[0],
+        )
         terms: list[str] = []
-        for rank in range(MAX_LABEL_TERMS):
-            for modality in present:
-                rows = ranked[modality][topic]
-                if rank < len(rows):
-                    token = phi[modality].tokens[rows[rank]]
-                    shown = display.get(modality, {}).get(token, token)
-                    if shown.lower() not in {term.lower() for term in terms}:
-                        terms.append(shown)
+        for _, modality, token in ranked:
+            shown = display.get(modality, {}).get(token, token)
+            if shown.lower() not in {term.lower() for term in terms}:
+                terms.append(shown)
+            if len(terms) == MAX_LABEL_TERMS:
+                break
         label = ""
         for size in range(LABEL_TERMS, len(terms) + 1):
             label = ", ".join(terms[:size])
