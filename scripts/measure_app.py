@@ -47,7 +47,7 @@ def measure(data_dir: Path, warm_queries: int) -> dict:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         started = time.perf_counter()
         page.goto(url)
-        page.get_by_label("Words").wait_for(timeout=120_000)
+        page.get_by_role("textbox", name="Words").wait_for(timeout=120_000)
         first_load = time.perf_counter() - started
         first_query, first_server = _timed_search(page, QUERIES[0])
         warm = [_timed_search(page, QUERIES[n % len(QUERIES)]) for n in range(1, warm_queries + 1)]

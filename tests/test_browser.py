@@ -32,11 +32,11 @@ def page(built):
 
 def test_a_pasted_query_over_the_limit_is_kept_and_explained(page):
     page.get_by_role("link", name="Search").click()
-    page.get_by_label("Words").fill("собака " * 500)
+    page.get_by_role("textbox", name="Words").fill("собака " * 500)
     page.get_by_role("button", name="Search", exact=True).click()
     wait_until_idle(page)
 
-    assert page.get_by_label("Words").input_value().startswith("собака собака")
+    assert page.get_by_role("textbox", name="Words").input_value().startswith("собака собака")
     assert page.get_by_text("at most 2,000 characters, this one has 3,500").count() == 1
 
 
