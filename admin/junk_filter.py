@@ -5,48 +5,25 @@ unwanted are hidden from search until a moderator restores them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-import numpy as np
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.metrics import precision_score, recall_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.svm import LinearSVC
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.versions import active_or_raise
-from core import store
+from core import jobs, store
 from core.admin_tables import (
     LABELS,
     DocumentLabel,
     HiddenDocument,
+    Job,
     User,
     bump_hidden_generation,
 )
-from core.pipeline import load_corpus
-from core.text import TAG, TEXT
+from core.junk_filter import MIN_LABELS_PER_CLASS, JunkFilterReport, document_labels
 
-MIN_LABELS_PER_CLASS = 5
-
-
-@dataclass(frozen=True)
-class JunkFilterReport:
-    """Cross-validated quality of the SVM and what it predicts unwanted (with SVM scores)."""
-
-    wanted: int
-    unwanted: int
-    precision: float
-    recall: float
-    predicted_unwanted: dict[str, float]
-
-
-def document_labels(session: Session) -> dict[str, str]:
-    """Document id -> wanted / unwanted."""
-    return dict(session.execute(select(DocumentLabel.doc_id, DocumentLabel.label)).all())
+__all__ = ["MIN_LABELS_PER_CLASS", "JunkFilterReport", "document_labels"]
 
 
 def hidden_documents(session: Session) -> dict[str, float | None]:
@@ -84,42 +61,22 @@ def label_document(session: Session, user: User, doc_id: str, label: str) -> Non
 
 
 @action("junk_filter")
-def train_junk_filter(session: Session, user: User) -> JunkFilterReport:
-    """Fit the SVM on the labeled documents of the active version; report cross-validated
-    precision and recall of "unwanted" and the documents it would hide."""
-    version = active_or_raise(session)
-    corpus = load_corpus(Path(version.artifact_dir))
-    labels = document_labels(session)
-    ids = [document.id for document in corpus.documents]
-    bags = [
-        {f"{m}:{token}": count for m in (TEXT, TAG) for token, count in bag.get(m, {}).items()}
-        for bag in corpus.tokens
-    ]
-    labeled = [row for row, doc_id in enumerate(ids) if doc_id in labels]
-    y = np.array([labels[ids[row]] == "unwanted" for row in labeled], dtype=int)
-    wanted, unwanted = int((y == 0).sum()), int((y == 1).sum())
-    if min(wanted, unwanted) < MIN_LABELS_PER_CLASS:
-        raise ValueError(
-            f"label at least {MIN_LABELS_PER_CLASS} wanted and {MIN_LABELS_PER_CLASS} unwanted "
-            f"documents of this version first (now {wanted} wanted, {unwanted} unwanted)"
-        )
-    x = DictVectorizer().fit(bags)
-    features = x.transform(bags)
-    svm = LinearSVC(class_weight="balanced")
-    folds = StratifiedKFold(n_splits=min(5, wanted, unwanted), shuffle=True, random_state=0)
-    predicted = cross_val_predict(svm, features[labeled], y, cv=folds)
-    scores = svm.fit(features[labeled], y).decision_function(features)
-    return JunkFilterReport(
-        wanted=wanted,
-        unwanted=unwanted,
-        precision=float(precision_score(y, predicted, zero_division=0)),
-        recall=float(recall_score(y, predicted, zero_division=0)),
-        predicted_unwanted={
-            doc_id: float(score)
-            for doc_id, score in zip(ids, scores, strict=True)
-            if (score > 0 and labels.get(doc_id) != "wanted") or labels.get(doc_id) == "unwanted"
-        },
+def start_junk_filter_training(session: Session, user: User) -> Job:
+    """Queue the SVM's training on the labeled documents of the active version; the worker
+    stores its report (cross-validated precision and recall, what it would hide) with the job."""
+    active_or_raise(session)
+    return jobs.submit(session, "junk_filter", user.name, {})
+
+
+def latest_junk_filter_report(session: Session) -> JunkFilterReport | None:
+    """The report of the newest junk filter training that finished."""
+    job = session.scalar(
+        select(Job)
+        .where(Job.kind == "junk_filter", Job.status == "done")
+        .order_by(Job.id.desc())
+        .limit(1)
     )
+    return JunkFilterReport.from_dict(job.result) if job is not None else None
 
 
 @action("junk_filter")

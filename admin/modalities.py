@@ -1,4 +1,5 @@
-"""Adding a modality (the article's two ways) and re-indexing with new weights, as jobs.
+"""Adding a modality (the article's two ways) and re-indexing with new weights, as jobs that a
+worker (``python -m core worker``) runs.
 
 A new modality comes from a CSV (``id,tokens`` with tokens as ``a b:2 c``) or JSONL file
 (``{"id": ..., "tokens": [...] or {token: count}}``), or from an ``@modality`` column already in
@@ -17,14 +18,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from admin.auth import action
-from admin.jobs import JobHandle, request_cancel, start_job
 from admin.versions import active_or_raise
-from core import store
-from core.admin_tables import User
+from core import jobs, store
+from core.admin_tables import Job, User
 from core.collection import _parse_tokens, import_collection
 from core.model import validate_weights
-from core.pipeline import add_modality_version, reindex_version
-from core.settings import Settings
 
 
 @dataclass
@@ -110,13 +108,12 @@ def active_document_ids(session: Session) -> set[str]:
 def start_add_modality(
     session: Session,
     user: User,
-    settings: Settings,
     modality: str,
     tokens: dict[str, Counter[str]],
     weight: float,
     retrain: bool,
-) -> JobHandle:
-    """Start a job making a new version of the active one with ``modality`` added: only its phi
+) -> Job:
+    """Queue a job making a new version of the active one with ``modality`` added: only its phi
     trained (``retrain=False``, topic space unchanged) or every matrix retrained."""
     validate_weights({modality: weight})
     version = active_or_raise(session)
@@ -124,34 +121,28 @@ def start_add_modality(
         raise ValueError(f"version {version.name} already has modality {modality}")
     if not tokens:
         raise ValueError(f"no document has tokens of {modality}")
-    parent = version.name
-    return start_job(
+    return jobs.submit(
         session,
-        f"add {modality} ({'retrain' if retrain else 'frozen phi'})",
+        "add_modality",
         user.name,
-        lambda progress: (
-            add_modality_version(
-                settings, parent, modality, tokens, weight, retrain, progress
-            ).version_name
-        ),
+        {
+            "parent": version.name,
+            "modality": modality,
+            "tokens": {doc_id: dict(bag) for doc_id, bag in tokens.items()},
+            "weight": weight,
+            "retrain": retrain,
+        },
     )
 
 
 @action("weights")
-def start_reindex(
-    session: Session, user: User, settings: Settings, weights: dict[str, float]
-) -> JobHandle:
-    """Start a job making a new version whose document thetas use ``weights``."""
+def start_reindex(session: Session, user: User, weights: dict[str, float]) -> Job:
+    """Queue a job making a new version whose document thetas use ``weights``."""
     validate_weights(weights)
     parent = active_or_raise(session).name
-    return start_job(
-        session,
-        "re-index",
-        user.name,
-        lambda progress: reindex_version(settings, parent, weights, progress).version_name,
-    )
+    return jobs.submit(session, "reindex", user.name, {"parent": parent, "weights": weights})
 
 
 @action("versions")
 def cancel_job(session: Session, user: User, job_id: int) -> None:
-    request_cancel(session, job_id)
+    jobs.request_cancel(session, job_id)

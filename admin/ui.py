@@ -10,13 +10,12 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from admin import auth
-from admin.jobs import recent_jobs
 from admin.modalities import cancel_job
-from core import store
+from core import jobs, store
 from core.admin_tables import User
 from core.outage import translated_outage
 from core.settings import load_settings
-from interface.i18n import t
+from interface.i18n import t, t_or
 
 TOKEN_KEY = "admin_token"
 T = TypeVar("T")
@@ -68,36 +67,39 @@ def perform(
     return result
 
 
+def worker_notice() -> None:
+    """Warn when no job worker is alive: queued jobs would wait for ever."""
+    with db() as session:
+        alive = jobs.alive_workers(session)
+    if not alive:
+        st.warning(t("no_worker"))
+
+
 @st.fragment(run_every=2)
 def job_panel(user: User) -> None:
-    """The latest background jobs with live progress, and a cancel button for running ones."""
+    """The latest jobs with live progress (from any worker, started from any app replica), a
+    cancel button for unfinished ones, and a warning when no worker is alive."""
+    worker_notice()
     with db() as session:
-        jobs = recent_jobs(session, limit=5)
-    if not jobs:
+        latest = jobs.recent_jobs(session, limit=5)
+    if not latest:
         return
     st.subheader(t("jobs_title"))
-    for job in jobs:
-        if job.status == "running":
+    for job in latest:
+        title = f"#{job.id} {jobs.describe(job)}"
+        if job.status in ("queued", "running"):
             fraction = job.done / job.total if job.total else 0.0
             st.progress(
                 fraction,
-                text=t(
-                    "job_running",
-                    id=job.id,
-                    kind=job.kind,
-                    stage=job.stage,
-                    done=job.done,
-                    total=job.total,
-                ),
+                text=t("job_running", job=title, stage=job.stage, done=job.done, total=job.total),
             )
             if not job.cancel_requested and st.button(t("cancel"), key=f"cancel-{job.id}"):
                 perform(cancel_job, user, job.id)
         elif job.status == "done":
-            st.success(t("job_done", id=job.id, kind=job.kind, version=job.version_name))
+            st.success(t("job_done", job=title, version=job.version_name or ""))
         else:
-            st.warning(
-                t("job_other", id=job.id, kind=job.kind, status=job.status, error=job.error or "")
-            )
+            status = t_or(f"job_status_{job.status}", job.status)
+            st.warning(t("job_other", job=title, status=status, error=job.error or ""))
 
 
 def active_version_or_stop() -> store.ModelVersion:

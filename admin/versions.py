@@ -2,7 +2,8 @@
 
 Weights set here are the active version's global weights: every session's next query reads them.
 Activation and rollback flip the single active-version row in one transaction; a query already
-running finishes on the engine it started with.
+running finishes on the engine it started with. Building and retraining are queued as jobs for a
+worker (``python -m core worker``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from admin.auth import action
-from core import store
-from core.admin_tables import User
+from core import jobs, store
+from core.admin_tables import Job, User
 from core.model import validate_weights
 
 
@@ -132,3 +133,21 @@ def delete_version(session: Session, user: User, version_name: str) -> None:
     directory = store.delete_version(session, version.id)
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@action("versions")
+def start_build(session: Session, user: User, collection: str = "") -> Job:
+    """Queue a build of a new version from ``collection`` (a folder the worker can read; empty:
+    the worker's configured collection) with the default model parameters."""
+    return jobs.submit(session, "build", user.name, {"collection": collection.strip() or None})
+
+
+@action("versions")
+def start_retrain(session: Session, user: User, changes: dict[str, Any] | None = None) -> Job:
+    """Queue a retraining of the active version's documents, its model parameters updated by
+    ``changes`` (e.g. ``{"num_topics": 50}``): a new topic space."""
+    parent = active_or_raise(session)
+    unknown = sorted(set(changes or {}) - set(parent.params["model"]))
+    if unknown:
+        raise ValueError(f"unknown model parameter(s) {unknown}")
+    return jobs.submit(session, "retrain", user.name, {"parent": parent.name, "changes": changes})

@@ -1,9 +1,11 @@
 """The admin tables of the metadata database: accounts, sign-in sessions, the audit log,
-moderators' document labels, documents hidden by the junk filter, and background jobs.
+moderators' document labels, documents hidden by the junk filter, background jobs and the
+workers that run them.
 
-They share ``core.store.Base`` (``core.store`` imports this module, so ``Base.metadata`` is always
-complete) and are created by migration 0003. Serving reads only the hidden documents, through
-``hidden_documents``; everything else is written and read by the ``admin`` package.
+They share ``core.orm.Base`` with ``core.store`` (which imports this module, so ``Base.metadata``
+is always complete) and are created by migrations 0003 and 0004. Serving reads only the hidden
+documents, through ``hidden_documents``; jobs and workers belong to ``core.jobs``; everything else
+is written and read by the ``admin`` package.
 """
 
 from __future__ import annotations
@@ -27,24 +29,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.store import Base, UTCDateTime, _one_of, _utcnow
+from core.orm import Base, UTCDateTime, one_of, utcnow
 
 ROLES = ("admin", "moderator")
 LABELS = ("wanted", "unwanted")
-JOB_STATUSES = ("running", "done", "failed", "cancelled")
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 
 
 class User(Base):
     """An account of the admin panel; the password is kept only as a slow salted hash."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -60,7 +62,7 @@ class SignInSession(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -71,7 +73,7 @@ class AuditEntry(Base):
     __table_args__ = (Index(None, "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_name: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
@@ -82,13 +84,13 @@ class DocumentLabel(Base):
     """A moderator's judgement of a document for the junk filter (by document id, any version)."""
 
     __tablename__ = "document_labels"
-    __table_args__ = (CheckConstraint(_one_of("label", LABELS), name="label"),)
+    __table_args__ = (CheckConstraint(one_of("label", LABELS), name="label"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     doc_id: Mapped[str] = mapped_column(String, unique=True)
     label: Mapped[str] = mapped_column(String(16))
     labeled_by: Mapped[str] = mapped_column(String(64))
-    labeled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    labeled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class HiddenDocument(Base):
@@ -99,7 +101,7 @@ class HiddenDocument(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     doc_id: Mapped[str] = mapped_column(String, unique=True)
     score: Mapped[float | None] = mapped_column(Float)
-    hidden_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    hidden_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class HiddenGeneration(Base):
@@ -113,24 +115,42 @@ class HiddenGeneration(Base):
 
 
 class Job(Base):
-    """A background job (re-index, add a modality): progress, outcome, and a cancel request."""
+    """A long job (build, re-index, add a modality...): the request as JSON ``params``, which
+    worker runs it, its progress, outcome, and a cancel request (see ``core.jobs``)."""
 
     __tablename__ = "jobs"
-    __table_args__ = (CheckConstraint(_one_of("status", JOB_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(one_of("status", JOB_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_by: Mapped[str] = mapped_column(String(64))
-    worker: Mapped[str] = mapped_column(String(255))  # "host:pid" of the process running it
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    worker: Mapped[str | None] = mapped_column(String(255))  # the JobWorker.name that claimed it
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # requested
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
     stage: Mapped[str] = mapped_column(String(32), default="")
     done: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version_name: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobWorker(Base):
+    """A running ``python -m core worker`` process and its latest heartbeat; it is presumed dead
+    once its heartbeat is several intervals old."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)  # host:pid:random
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_every_s: Mapped[float] = mapped_column(Float)
+    job_id: Mapped[int | None] = mapped_column(Integer)
 
 
 def hidden_generation(session: Session) -> int:

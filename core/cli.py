@@ -1,27 +1,26 @@
-"""Command line: ``python -m core build|search|annotate|topics|models|users|eval|bench``.
+"""Command line: ``python -m core build|worker|search|annotate|topics|models|eval|bench|scale-*``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
-and problems go to stderr.
+and problems go to stderr. Admin panel accounts have their own command line, ``python -m admin
+users`` (``admin.cli``): ``core`` never imports ``admin``.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from core import store
-from core.admin_tables import ROLES
 from core.engine import Query
 from core.inference import NothingRecognized
 from core.model import validate_weights
 from core.service import NoActiveModel, Service
-from core.settings import REPO_ROOT, Settings, load_settings
+from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings, load_settings
 from core.vision import ImageError
 
 
@@ -73,15 +72,49 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--passes", type=int, help="training passes over the collection")
     build.add_argument("--weights", type=_weights, help="modality weights, e.g. @visual=0.05")
     build.add_argument(
+        "--ranking",
+        choices=("likelihood", "topics"),
+        default="likelihood",
+        help="how searches order documents: query likelihood with topic smoothing (default, the "
+        "best measured) or L1 between topic vectors (the article's setup)",
+    )
+    build.add_argument(
         "--if-missing", action="store_true", help="do nothing if a model version is already active"
+    )
+    build.add_argument(
+        "--dask",
+        metavar="ADDRESS|local:N",
+        help="run text processing and image vectorization on a Dask cluster: a scheduler "
+        "address (e.g. tcp://10.0.0.5:8786; the collection and the data dir must be at the same "
+        "paths on the workers) or local:N for N worker processes on this machine",
     )
     build.add_argument("--json", action="store_true", help="print the report as JSON")
     build.set_defaults(handler=_build)
 
+    worker = commands.add_parser(
+        "worker",
+        help="run queued jobs (build, re-index, add a modality, retrain, junk filter)",
+        description="Take jobs that the admin pages queue in the metadata database and run them, "
+        "one at a time, until stopped (Ctrl-C or SIGTERM: the running job fails cleanly). "
+        "Several workers may share a PostgreSQL database; SQLite allows one.",
+    )
+    worker.add_argument("--until-idle", action="store_true", help="exit once no job is queued")
+    worker.add_argument(
+        "--heartbeat", type=float, default=2.0, metavar="SECONDS",
+        help="heartbeat interval; the worker counts as dead after 5 missed beats (default: 2)",
+    )  # fmt: skip
+    worker.add_argument(
+        "--poll", type=float, default=1.0, metavar="SECONDS",
+        help="how often an idle worker looks for a job (default: 1)",
+    )  # fmt: skip
+    worker.set_defaults(handler=_worker)
+
     search = commands.add_parser(
         "search",
         help="search by text, photo or both",
-        description="Nearest documents to a query by L1 distance between topic vectors.",
+        description="Best documents for a query by the model version's ranking (query "
+        "likelihood with topic smoothing, or L1 between topic vectors); says how well the query "
+        "fits the model and marks weak hits.",
     )
     search.add_argument("text", nargs="?", default="", help="query text")
     search.add_argument("--image", type=Path, help="query photo")
@@ -131,31 +164,6 @@ def _parser() -> argparse.ArgumentParser:
     activate.add_argument("--json", action="store_true")
     activate.set_defaults(handler=_models_activate)
 
-    users = commands.add_parser(
-        "users",
-        help="admin panel accounts",
-        description="Create, reset and list the accounts that can sign in to the admin panel.",
-    )
-    user_commands = users.add_subparsers(required=True, metavar="ACTION")
-    add = user_commands.add_parser("add", help="create an account")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES)
-    reset = user_commands.add_parser(
-        "reset", help="new password (and role); unlocks and signs out everywhere"
-    )
-    reset.add_argument("name")
-    reset.add_argument("--role", choices=ROLES)
-    for command, handler in ((add, _users_add), (reset, _users_reset)):
-        command.add_argument(
-            "--password-env",
-            metavar="VARIABLE",
-            help="read the password from this environment variable (default: prompt, no echo)",
-        )
-        command.set_defaults(handler=handler)
-    user_listing = user_commands.add_parser("list", help="list accounts")
-    user_listing.add_argument("--json", action="store_true")
-    user_listing.set_defaults(handler=_users_list)
-
     bench_model = commands.add_parser(
         "bench",
         help="performance benchmark (writes reports/bench.md)",
@@ -189,13 +197,89 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first sweep model settings on the validation split (writes reports/sweep.json)",
     )
+    evaluate.add_argument(
+        "--builtin",
+        type=Path,
+        default=BUILTIN_COLLECTION,
+        help="collection whose concept queries are also measured (default: the built-in one)",
+    )
+    evaluate.add_argument(
+        "--no-builtin", action="store_true", help="skip the concept queries on --builtin"
+    )
+    evaluate.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: every 8th document of each split, 3 training passes (figures mean little)",
+    )
     evaluate.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     evaluate.set_defaults(handler=_eval)
 
+    scale_train = commands.add_parser(
+        "scale-train",
+        help="seconds per pass and peak memory of out-of-core training (into reports/scale.json)",
+        description="Train BigARTM out of core on synthetic documents drawn from a built "
+        "version's token distributions, with its processors on every core (see core/scale.py).",
+    )
+    scale_train.add_argument(
+        "--documents",
+        type=_sizes,
+        default=(100_000, 1_000_000),
+        help="collection sizes, comma-separated (default: 100000,1000000)",
+    )
+    scale_train.add_argument("--passes", type=_positive, default=2, help="passes per size")
+    scale_train.add_argument(
+        "--source", type=Path, help="a built version's directory (default: the active version)"
+    )
+    scale_train.add_argument("--processors", type=_positive, help="default: every core")
+    scale_train.add_argument(
+        "--workdir", type=Path, help="where the text and batches go (default: DATA_DIR/scale)"
+    )
+    scale_train.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_train.set_defaults(handler=_scale_train)
+
+    scale_ingest = commands.add_parser(
+        "scale-ingest",
+        help="ingest throughput on local Dask workers (into reports/scale.json)",
+        description="Images per second of text processing and vectorization on a local Dask "
+        "cluster of 1, 2, ... worker processes, each with an empty image cache.",
+    )
+    scale_ingest.add_argument(
+        "--workers", type=_sizes, default=(1, 2), help="worker counts, comma-separated"
+    )
+    scale_ingest.add_argument("--collection", type=Path, help="default: the built-in collection")
+    scale_ingest.add_argument(
+        "--workdir", type=Path, help="where the caches go (default: DATA_DIR/scale)"
+    )
+    scale_ingest.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_ingest.set_defaults(handler=_scale_ingest)
+
+    scale_footprint = commands.add_parser(
+        "scale-footprint",
+        help="per-document sizes and vocabulary growth of a built version (into scale.json)",
+        description="Bytes on disk and in memory per document, and the vocabulary's growth "
+        "with the collection, of a built version: what the capacity plan scales up from.",
+    )
+    scale_footprint.add_argument(
+        "--source", type=Path, help="a built version's directory (default: the active version)"
+    )
+    scale_footprint.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_footprint.set_defaults(handler=_scale_footprint)
+
+    scale_report = commands.add_parser(
+        "scale-report",
+        help="write reports/scale.md: measured scale figures and the capacity plan",
+        description="Render reports/scale.md from reports/scale.json (scale-train, "
+        "scale-ingest) and reports/bench.json (query latency), with the capacity plan.",
+    )
+    scale_report.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    scale_report.set_defaults(handler=_scale_report)
+
     bench = commands.add_parser(
         "bench-index",
-        help="recall@10 and speed of the L1 index configurations",
-        description="Measure recall@10 against exact L1 and query latency on synthetic thetas.",
+        help="recall@10 and speed of the L1 index backends",
+        description="Measure recall@10 against a full L1 scan, query latency, build time and "
+        "memory of every index backend on realistic thetas (resampled from the active version's, "
+        "when there is one) and on Dirichlet thetas.",
     )
     bench.add_argument("--documents", type=_positive, default=100_000)
     bench.add_argument("--topics", type=_positive, default=50)
@@ -273,9 +357,26 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         overrides["passes"] = args.passes
     if args.weights:
         overrides["modality_weights"] = {**ModelParams().modality_weights, **args.weights}
-    report = build(
-        settings, args.collection, ModelParams(**overrides), progress=_progress_printer()
-    )
+    params = ModelParams(**overrides)
+    from core.ranking import RankingParams
+
+    ranking = RankingParams(method=args.ranking)
+    if args.dask:
+        from core.ingest import dask_ingest
+
+        with dask_ingest(args.dask, settings) as executor:
+            report = build(
+                settings,
+                args.collection,
+                params,
+                progress=_progress_printer(),
+                executor=executor,
+                ranking=ranking,
+            )
+    else:
+        report = build(
+            settings, args.collection, params, progress=_progress_printer(), ranking=ranking
+        )
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     summary = {
@@ -295,6 +396,91 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         )
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
     return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.jobs import WorkerRefused
+    from core.worker import Worker
+
+    try:
+        with Worker(settings, args.heartbeat, args.poll) as worker:
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signal_number, lambda *_: worker.stop())
+            if args.until_idle:
+                worker.run_until_idle()
+            else:
+                worker.run()
+    except WorkerRefused as refused:
+        raise CommandError(str(refused)) from None
+    return 0
+
+
+def _scale_train(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    source = args.source or _active_version_dir(settings)
+    corpus = scale.read_source_corpus(source)
+    for documents in args.documents:
+        result = scale.measure_training(
+            corpus,
+            documents,
+            args.workdir or settings.data_dir / "scale",
+            passes=args.passes,
+            processors=args.processors,
+            progress=_progress_printer(),
+        )
+        result["source"] = str(source)
+        scale.record(args.reports, "training", str(documents), result)
+        print(
+            f"{documents:,} documents: "
+            + ", ".join(f"{s:.1f}" for s in result["pass_seconds"])
+            + f" s per pass, peak RSS {result['peak_rss_bytes'] / 2**20:,.0f} MB"
+        )
+    return 0
+
+
+def _scale_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    for workers in args.workers:
+        result = scale.measure_ingest(
+            args.collection or settings.collection,
+            workers,
+            args.workdir or settings.data_dir / "scale",
+            progress=_progress_printer(),
+        )
+        scale.record(args.reports, "ingest", str(workers), result)
+        print(
+            f"{workers} worker(s): {result['images_per_second']:.1f} images/s "
+            f"({result['images']} images in {result['seconds']:.1f} s; "
+            f"start-up {result['startup_seconds']:.1f} s)"
+        )
+    return 0
+
+
+def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    result = scale.model_footprint(args.source or _active_version_dir(settings))
+    scale.record(args.reports, "footprint", "source", result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _scale_report(args: argparse.Namespace, settings: Settings) -> int:
+    from core import scale
+
+    path = scale.write_report(args.reports)
+    print(f"wrote {path}")
+    return 0
+
+
+def _active_version_dir(settings: Settings) -> Path:
+    with store.open_database(settings.database_url)() as session:
+        version = store.active_version(session)
+    if version is None:
+        raise CommandError("no active model version; run `python -m core build` first")
+    return Path(version.artifact_dir)
 
 
 def _query(args: argparse.Namespace) -> Query:
@@ -321,8 +507,10 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         result = Service(settings).search(_query(args), args.k, args.weights)
     payload = {
         "model_version": result.model_version,
+        "ranking": result.ranking,
         "recognized": result.query.recognized,
         "unknown": _flat(result.query.unknown),
+        "fit": result.fit.to_dict() if result.fit else None,
         "results": [
             {
                 "id": h.id,
@@ -330,6 +518,8 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
                 "tags": h.tags,
                 "image": h.image,
                 "distance": round(h.distance, 6),
+                "matched": h.matched,
+                "weak": h.weak,
             }
             for h in result.hits
         ],
@@ -339,8 +529,15 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if payload["unknown"]:
         print(f"unknown to the model: {', '.join(payload['unknown'])}")
+    if result.fit is not None:
+        print(("WARNING: " if result.fit.weak else "") + result.fit.describe())
     for rank, hit in enumerate(result.hits, start=1):
-        print(f"{rank:>3}. {hit.distance:.3f}  {hit.id}  {hit.text[:70]}  #{' #'.join(hit.tags)}")
+        mark = "weak " if hit.weak else "     "
+        found = f"  (contains: {', '.join(hit.matched)})" if hit.matched else ""
+        print(
+            f"{rank:>3}. {mark}{hit.distance:.3f}  {hit.id}  {hit.text[:70]}  "
+            f"#{' #'.join(hit.tags)}{found}"
+        )
     return 0
 
 
@@ -449,54 +646,8 @@ def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _operator() -> str:
-    """Who ran the command, for the audit log."""
-    return f"cli:{getpass.getuser()}"
-
-
-def _users_add(args: argparse.Namespace, settings: Settings) -> int:
-    from admin import auth
-
-    password = auth.read_new_password(args.password_env, dict(os.environ))
-    with store.open_database(settings.database_url)() as session:
-        auth.add_user(session, args.name, args.role, password, by=_operator())
-    print(f"added {args.role} {args.name}")
-    return 0
-
-
-def _users_reset(args: argparse.Namespace, settings: Settings) -> int:
-    from admin import auth
-
-    password = auth.read_new_password(args.password_env, dict(os.environ))
-    with store.open_database(settings.database_url)() as session:
-        user = auth.reset_user(session, args.name, password, by=_operator(), role=args.role)
-        print(f"reset {user.role} {user.name}: unlocked, signed out everywhere")
-    return 0
-
-
-def _users_list(args: argparse.Namespace, settings: Settings) -> int:
-    from admin import auth
-
-    with store.open_database(settings.database_url)() as session:
-        rows = [
-            {
-                "name": user.name,
-                "role": user.role,
-                "created_at": user.created_at.isoformat(),
-                "locked_until": user.locked_until.isoformat() if user.locked_until else None,
-            }
-            for user in auth.list_users(session)
-        ]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for row in rows:
-        locked = f"  locked until {row['locked_until']}" if row["locked_until"] else ""
-        print(f"{row['name']:<20} {row['role']:<10} since {row['created_at']}{locked}")
-    return 0
-
-
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import core.artm_loader  # noqa: F401  (eval trains after loading the backbone)
     from core.eval import evaluate_and_report
     from core.vision import ImageVectorizer, load_backbone
 
@@ -507,6 +658,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         ImageVectorizer(load_backbone(settings), settings.cache_dir),
         run_sweep=args.sweep,
         progress=lambda message: print(message, file=sys.stderr, flush=True),
+        builtin=None if args.no_builtin else args.builtin,
+        quick=args.quick,
     )
     print(f"wrote {report}")
     return 0
@@ -527,9 +680,19 @@ def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
+    from core.index import NeighborIndex
     from core.index_bench import run_index_benchmark
 
-    rows = run_index_benchmark(args.documents, args.topics, args.queries)
+    with store.open_database(settings.database_url)() as session:
+        version = store.active_version(session)
+    base = None if version is None else NeighborIndex.load(Path(version.artifact_dir) / "index")
+    rows = run_index_benchmark(
+        args.documents,
+        args.topics,
+        args.queries,
+        base=None if base is None else base.thetas,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -8,7 +8,6 @@ serves many threads.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -18,10 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
-from core.index import NeighborIndex
+from core.bilingual import Translations
+from core.fit import FitReference, QueryFit, perplexity
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
-from core.model import FittedModel, ModelParams, TokenCounts
+from core.model import ModelParams, TokenCounts
+from core.ranking import (
+    DocumentTokens,
+    QueryTerm,
+    RankingParams,
+    likelihood_scores,
+    query_terms,
+    top_rows,
+)
 from core.text import TAG, TEXT, TextProcessor
+from core.version_files import VersionFiles
 from core.vision import (
     VISUAL,
     ImageVectorizer,
@@ -33,6 +42,7 @@ from core.vision import (
 )
 
 MAX_QUERY_CHARS = 2000
+LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -66,7 +76,14 @@ class Query:
 
 @dataclass
 class Hit:
-    """A found document; ``same_photo`` when its image is byte-identical to the query photo."""
+    """A found document; ``same_photo`` when its image is byte-identical to the query photo.
+
+    ``distance`` is the L1 distance between the query's and the document's topic vectors;
+    ``matched`` lists the query tokens the document itself contains; ``weak`` marks a hit that
+    shares no token with the query and either answers a query that fits the model badly or is
+    farther from it than the collection's own queries usually are from their nearest document
+    (see ``core.fit``).
+    """
 
     row: int
     id: str
@@ -75,6 +92,8 @@ class Hit:
     image: str | None
     distance: float
     same_photo: bool = False
+    matched: list[str] = field(default_factory=list)
+    weak: bool = False
 
 
 @dataclass
@@ -98,6 +117,8 @@ class SearchResult:
     weights: dict[str, float] = field(default_factory=dict)
     search_id: int | None = None
     latency_ms: float = 0.0
+    fit: QueryFit | None = None
+    ranking: str = ""
 
 
 @dataclass
@@ -131,21 +152,20 @@ class SearchEngine:
     ) -> None:
         self.directory = Path(directory)
         self.version_name = version_name
-        manifest = json.loads((self.directory / "version.json").read_text())
-        self.params = ModelParams.from_dict(manifest["params"])
-        self.model = FittedModel.load(self.directory / "model")
-        self.display_forms: dict[str, dict[str, str]] = json.loads(
-            (self.directory / "display.json").read_text()
-        )
-        self.documents = [
-            json.loads(line)
-            for line in (self.directory / "documents.jsonl").read_text().splitlines()
-        ]
-        self.index = NeighborIndex.load(self.directory / "index")
+        files = VersionFiles(self.directory)
+        self.params = files.read_params()
+        self.ranking = files.read_ranking()
+        self.model = files.read_model()
+        self.display_forms = files.read_display_forms()
+        self.documents = files.read_document_records()
+        self.index = files.read_index()
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
         self.tags_by_word = self._tags_by_word()
+        self.own_tokens = DocumentTokens(
+            self.model.phi, [_token_counts(doc.get("tokens", {})) for doc in self.documents]
+        )
         self.rows_by_image_hash: dict[str, list[int]] = {}
         for row, doc in enumerate(self.documents):
             if doc.get("image_hash"):
@@ -174,8 +194,9 @@ class SearchEngine:
     def tokens_of(self, query: Query) -> tuple[TokenCounts, dict[str, dict[str, str]]]:
         """Bags of tokens per modality, and each token's surface form in the query.
 
-        A visitor does not type '#': every query word also counts as the hashtags that share its
-        normalized form.
+        A word and a hashtag of the same normalized form are one thing to a visitor: every query
+        word also counts as the hashtags that share its form ('bird' as #birds, and #птицы for
+        'птица' through the Russian twin), and a typed hashtag also counts as its word.
         """
         tokens: TokenCounts = {m: Counter(bag) for m, bag in query.extra.items()}
         surfaces: dict[str, dict[str, str]] = {}
@@ -184,9 +205,17 @@ class SearchEngine:
             for modality, token, surface in analyzed.surfaces:
                 tokens.setdefault(modality, Counter())[token] += 1
                 surfaces.setdefault(modality, {}).setdefault(token, surface)
-            for token in analyzed.tokens[TEXT]:
+            words = Counter(analyzed.tokens[TEXT])
+            for tag, count in analyzed.tokens[TAG].items():
+                word = self.processor.word_token(tag)
+                if word is not None and word not in words:
+                    words[word] += count
+                    tokens.setdefault(TEXT, Counter())[word] += count
+                    surfaces.setdefault(TEXT, {}).setdefault(word, "#" + tag)
+            for token, count in words.items():
                 for tag in self.tags_by_word.get(token, ()):
-                    tokens.setdefault(TAG, Counter())[tag] += 1
+                    if tag not in analyzed.tokens[TAG]:
+                        tokens.setdefault(TAG, Counter())[tag] += count
         if query.image is not None:
             tokens[VISUAL] = self.visual_words(query.image)
         return tokens, surfaces
@@ -301,23 +330,112 @@ class SearchEngine:
         k: int = 10,
         weights: Mapping[str, float] | None = None,
         allowed: np.ndarray | None = None,
+        ranking: RankingParams | None = None,
     ) -> SearchResult:
-        """The k documents nearest to the query's theta (L1), nearest first.
+        """The k best documents for the query by the version's ranking (``core.ranking``):
+        nearest topic vectors (L1), or the query's likelihood with topic smoothing.
 
         A query photo that is itself in the collection (same bytes) puts its document(s) first:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
+        Every hit says which query tokens it contains and whether it is weak (``core.fit``).
         """
         weights = self._weights(weights)
+        ranking = ranking or self.ranking
         tokens, surfaces = self.tokens_of(query)
         inferred = self._infer(tokens, surfaces, weights)
-        rows, distances = self.index.query(inferred.theta, k, allowed)
+        if ranking.method == "topics":
+            rows, distances = self.index.query(inferred.theta, k, allowed)
+        else:
+            rows = self._rank_by_likelihood(tokens, inferred.theta, k, weights, allowed, ranking)
+            distances = [self._distance(inferred.theta, int(row)) for row in rows]
         hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
         same = self._same_photo_rows(query, allowed, weights)
         if same:
             hits = [self._hit(row, self._distance(inferred.theta, row), True) for row in same] + [
                 hit for hit in hits if hit.row not in same
             ]
-        return SearchResult(self.version_name, inferred, hits[:k], tokens, weights)
+        hits = hits[:k]
+        fit = self._fit(inferred.theta, tokens, weights)
+        for hit in hits:
+            hit.matched = self._matched(tokens, hit.row, surfaces)
+            guessed = fit.weak or fit.is_weak(hit.distance)
+            hit.weak = not hit.same_photo and not hit.matched and guessed
+        return SearchResult(
+            self.version_name, inferred, hits, tokens, weights, fit=fit, ranking=ranking.label
+        )
+
+    def _rank_by_likelihood(
+        self,
+        tokens: TokenCounts,
+        theta: np.ndarray,
+        k: int,
+        weights: Mapping[str, float],
+        allowed: np.ndarray | None,
+        ranking: RankingParams,
+    ) -> np.ndarray:
+        """Rows of the k most likely documents. A large collection scores only candidates: the
+        documents that contain a query term and the ``LIKELIHOOD_CANDIDATES`` nearest by
+        topics (a document with neither cannot be likely)."""
+        terms = self.query_terms(tokens)
+        thetas, own = self.index.thetas, self.own_tokens
+        candidates = None
+        if len(self.documents) > LIKELIHOOD_CANDIDATES:
+            nearest, _ = self.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
+            candidates = np.union1d(nearest, own.rows_with(terms, self.model.phi)).astype(int)
+            thetas, own = np.asarray(thetas[candidates]), own.subset(candidates)
+            allowed = None if allowed is None else allowed[candidates]
+        scores = likelihood_scores(terms, weights, self.model.phi, thetas, own, ranking)
+        rows = top_rows(scores, k, allowed)
+        return rows if candidates is None else candidates[rows]
+
+    @cached_property
+    def fit_reference(self) -> FitReference:
+        """How far the collection's own documents, asked as queries, are from their nearest
+        other document (computed once, on a sample)."""
+        return FitReference.from_engine_parts(
+            self.inferencer,
+            [_token_counts(doc.get("tokens", {})) for doc in self.documents],
+            self.index,
+            self.default_weights,
+        )
+
+    def query_terms(self, tokens: TokenCounts) -> list[QueryTerm]:
+        """The query's tokens grouped into terms: a word with its hashtags (``core.ranking``)."""
+        return query_terms(tokens, self.tags_by_word, self.translations.of)
+
+    @cached_property
+    def translations(self) -> Translations:
+        """Word pairs across Russian and English learned from the bilingual documents."""
+        return Translations.learn(
+            [_token_counts(doc.get("tokens", {})) for doc in self.documents],
+            self.processor.word_token,
+        )
+
+    def query_fit(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryFit:
+        """How well the query fits the model (``core.fit``); raises ``NothingRecognized``."""
+        weights = self._weights(weights)
+        tokens, surfaces = self.tokens_of(query)
+        return self._fit(self._infer(tokens, surfaces, weights).theta, tokens, weights)
+
+    def _fit(
+        self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float]
+    ) -> QueryFit:
+        return self.fit_reference.fit(perplexity(self.model.phi, tokens, weights, theta), tokens)
+
+    def _matched(
+        self, tokens: TokenCounts, row: int, surfaces: Mapping[str, Mapping[str, str]]
+    ) -> list[str]:
+        """The query's word and hashtag tokens that the document itself contains, as typed."""
+        own = self.documents[row].get("tokens", {})
+        found = []
+        for modality in (TEXT, TAG):
+            for token in tokens.get(modality, ()):
+                if own.get(modality, {}).get(token):
+                    shown = "#" + token if modality == TAG else surfaces.get(TEXT, {}).get(token)
+                    shown = shown or token
+                    if shown not in found:
+                        found.append(shown)
+        return found
 
     def annotate(
         self,
@@ -361,6 +479,10 @@ class SearchEngine:
     def _hit(self, row: int, distance: float, same_photo: bool = False) -> Hit:
         doc = self.documents[row]
         return Hit(row, doc["id"], doc["text"], doc["tags"], doc.get("image"), distance, same_photo)
+
+
+def _token_counts(tokens: Mapping[str, Mapping[str, float]]) -> TokenCounts:
+    return {modality: Counter(bag) for modality, bag in tokens.items()}
 
 
 def display_form(display_forms: Mapping[str, Mapping[str, str]], modality: str, token: str) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,11 +34,24 @@ import numpy as np
 
 from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
+from core.eval_search import (
+    RANKINGS,
+    builtin_concepts,
+    concept_scores,
+    index_documents,
+    search_section,
+    text_to_image_distances,
+    with_twins,
+    write_plots,
+)
 from core.index import IndexParams
 from core.inference import NothingRecognized
+from core.ingest import LocalIngest
 from core.model import ModelParams
 from core.pipeline import _train_and_write, prepare_corpus
+from core.ranking import RankingParams
 from core.text import TAG, TEXT, TextProcessor
+from core.twins import tag_twins
 from core.vision import VISUAL, ImageVectorizer
 
 ANNOTATED = (TAG, TEXT)
@@ -56,6 +69,8 @@ ARTICLE_PARAMS = ModelParams(
     flattening_strength=2,
 )
 Progress = Callable[[str], None]
+QUICK_SHARE = 8  # --quick keeps every 8th document of each split
+QUICK_PASSES = 3
 
 
 # --------------------------------------------------------------------------- metrics
@@ -200,14 +215,18 @@ def load_benchmark(
             f"{collection / 'splits.json'} not found: build the benchmark collection first with "
             "'python scripts/build_benchmark_collection.py'"
         )
-    documents = {d.id: d for d in import_collection(collection).documents if d.image is not None}
+    documents = {
+        d.id: with_twins(d) for d in import_collection(collection).documents if d.image is not None
+    }
     splits = {
         part: [i for i in ids if i in documents]
         for part, ids in json.loads((collection / "splits.json").read_text()).items()
     }
     truth = {}
     for doc_id, doc in documents.items():
-        analyzed = processor.analyze(doc.text, doc.tags)
+        analyzed = processor.analyze(
+            doc.text, [t for t in doc.tags if tag_twins().original(t) == t]
+        )
         truth[doc_id] = {m: set(analyzed.tokens[m]) for m in ANNOTATED}
     ids = list(documents)
     probabilities = vectorizer.probabilities([documents[i].image for i in ids])
@@ -297,19 +316,29 @@ def evaluate_topic_model(
     processor: TextProcessor,
     vectorizer: ImageVectorizer,
     metric: str = "l1",
+    rankings: Mapping[str, RankingParams] | None = None,
 ) -> dict:
-    """Trains a model version on ``train`` and queries it through the real engine."""
+    """Trains a model version on ``train`` and queries it through the real engine.
+
+    ``rankings`` (name -> ranking) are also measured on the same model: text -> image and the
+    concept queries on the test documents indexed into it (``core.eval_search``).
+    """
     distance = {"l1": l1_distances, "cosine": cosine_distances}[metric]
     shutil.rmtree(workdir, ignore_errors=True)
-    corpus = prepare_corpus([bench.documents[i] for i in train], params, processor, vectorizer)
+    corpus = prepare_corpus(
+        [bench.documents[i] for i in train], params, LocalIngest(processor, vectorizer)
+    )
     timings: dict[str, float] = {}
-    _train_and_write(workdir, corpus, params, IndexParams(method="exact"), None, timings)
+    model = _train_and_write(workdir, corpus, params, IndexParams(method="exact"), None, timings)
     engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
 
     photos = [Query(image=bench.documents[i].image) for i in test]
     photo_thetas = np.stack([engine.infer(q).theta for q in photos])
     annotations = [engine.annotate(q, list(ANNOTATED), k=ANNOTATION_SIZE) for q in photos]
     predicted = {m: [[a.token for a in found[m]] for found in annotations] for m in ANNOTATED}
+    predicted[TAG] = [
+        list(dict.fromkeys(map(tag_twins().slot, tokens))) for tokens in predicted[TAG]
+    ]
 
     text_thetas = np.zeros_like(photo_thetas)
     recognized = np.ones(len(test), dtype=bool)
@@ -321,8 +350,32 @@ def evaluate_topic_model(
     text_distances = distance(text_thetas, photo_thetas)
     text_distances[~recognized] = np.inf
     ranks = target_ranks(text_distances, np.arange(len(test)))
+    searched = {}
+    if rankings:
+        texts = [bench.documents[i].text for i in test]
+        searched["text_to_image_by_ranking"] = {
+            name: retrieval_scores(
+                target_ranks(
+                    text_to_image_distances(engine, texts, photo_thetas, ranking),
+                    np.arange(len(test)),
+                )
+            )
+            for name, ranking in rankings.items()
+        }
+        test_engine = index_documents(
+            workdir.with_name(workdir.name + "-test"),
+            model,
+            params,
+            [bench.documents[i] for i in test],
+            processor,
+            vectorizer,
+            engine,
+        )
+        searched["concepts_by_ranking"] = concept_scores(test_engine, processor, rankings)
+        shutil.rmtree(test_engine.directory, ignore_errors=True)
     shutil.rmtree(workdir, ignore_errors=True)
     return {
+        **searched,
         "annotation": annotation_scores(bench, train, test, predicted),
         "text_to_image": retrieval_scores(ranks),
         "text_queries": len(test),
@@ -411,8 +464,11 @@ def run_evaluation(
     processor: TextProcessor,
     vectorizer: ImageVectorizer,
     progress: Progress | None = None,
+    builtin: Path | None = None,
+    quick: bool = False,
 ) -> dict:
-    """All methods on the test split, trained on train + validation."""
+    """All methods on the test split, trained on train + validation; with ``builtin`` (a
+    collection folder) also the concept queries on that collection."""
     train = sorted(bench.splits["train"] + bench.splits["validation"])
     test = bench.splits["test"]
     say = progress or (lambda _: None)
@@ -421,20 +477,41 @@ def run_evaluation(
     results["frequent"] = evaluate_frequent(bench, train, test)
     say("baseline (b): nearest CNN neighbours, label transfer")
     results["neighbours"] = evaluate_neighbours(bench, train, test)
+    ours, article = ModelParams(), ARTICLE_PARAMS
+    if quick:
+        ours, article = replace(ours, passes=QUICK_PASSES), replace(article, passes=QUICK_PASSES)
     say("baseline (c): the article's setup")
     results["article"] = evaluate_topic_model(
-        bench, train, test, ARTICLE_PARAMS, workdir / "article", processor, vectorizer, "cosine"
+        bench,
+        train,
+        test,
+        article,
+        workdir / "article",
+        processor,
+        vectorizer,
+        "cosine",
+        rankings={"topics": RANKINGS["topics"]},
     )
-    say("ours: ModelParams() defaults")
+    say("ours: ModelParams() defaults, every ranking")
     results["ours"] = evaluate_topic_model(
-        bench, train, test, ModelParams(), workdir / "ours", processor, vectorizer
+        bench, train, test, ours, workdir / "ours", processor, vectorizer, rankings=RANKINGS
     )
+    default = next(name for name, r in RANKINGS.items() if r == RankingParams())
+    results["ours"]["text_to_image"] = results["ours"]["text_to_image_by_ranking"][default]
+    extra = {}
+    if builtin is not None:
+        say("concept queries on the built-in collection")
+        extra["builtin_concepts"] = builtin_concepts(
+            workdir, ours, processor, vectorizer, builtin, say
+        )
     return {
         "documents": {part: len(ids) for part, ids in bench.splits.items()},
         "train_documents": len(train),
         "sources": bench.sources,
         "params": ModelParams().to_dict(),
+        "ranking": RankingParams().to_dict(),
         "methods": results,
+        **extra,
     }
 
 
@@ -452,7 +529,9 @@ def _cell(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def render_report(results: dict, sweep_record: dict | None, command: str) -> str:
+def render_report(
+    results: dict, sweep_record: dict | None, command: str, plots: Sequence[str] = ()
+) -> str:
     """reports/eval.md: every figure comes from ``results`` and ``sweep_record``."""
     methods = results["methods"]
     ours, article, neighbours = methods["ours"], methods["article"], methods["neighbours"]
@@ -512,6 +591,8 @@ def render_report(results: dict, sweep_record: dict | None, command: str) -> str
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", *_targets(ours, article, neighbours), ""]
+    if "concepts_by_ranking" in ours:
+        lines += [*search_section(results, plots), ""]
     lines += _sweep_section(sweep_record, results["params"])
     return "\n".join(lines) + "\n"
 
@@ -592,23 +673,35 @@ def evaluate_and_report(
     vectorizer: ImageVectorizer,
     run_sweep: bool = False,
     progress: Progress | None = None,
+    builtin: Path | None = None,
+    quick: bool = False,
 ) -> Path:
-    """The whole ``python -m core eval``: optional sweep, evaluation, reports; returns eval.md."""
+    """The whole ``python -m core eval``: optional sweep, evaluation, reports; returns eval.md.
+
+    ``builtin`` (a collection folder) adds the concept queries on it; ``quick`` is a smoke run:
+    a cut of every split (``QUICK_SHARE``) and few training passes, for the test suite."""
     say = progress or (lambda _: None)
     processor = TextProcessor()
     say(f"loading {collection} (tokens, CNN probabilities)")
     bench = load_benchmark(collection, processor, vectorizer)
+    if quick:
+        bench = replace(bench, splits={p: ids[::QUICK_SHARE] for p, ids in bench.splits.items()})
     reports.mkdir(parents=True, exist_ok=True)
     sweep_file = reports / "sweep.json"
     if run_sweep:
         record = sweep(bench, ModelParams(), workdir / "sweep", processor, vectorizer, progress=say)
         sweep_file.write_text(json.dumps(record, indent=1) + "\n")
     record = json.loads(sweep_file.read_text()) if sweep_file.is_file() else None
-    results = run_evaluation(bench, workdir, processor, vectorizer, progress=say)
+    results = run_evaluation(
+        bench, workdir, processor, vectorizer, progress=say, builtin=builtin, quick=quick
+    )
     (reports / "eval.json").write_text(json.dumps(results, indent=1) + "\n")
-    command = "python -m core eval" + (" --sweep" if run_sweep else "")
+    command = (
+        "python -m core eval" + (" --sweep" if run_sweep else "") + (" --quick" if quick else "")
+    )
     report = reports / "eval.md"
-    report.write_text(render_report(results, record, command))
+    plots = write_plots(results, record, reports)
+    report.write_text(render_report(results, record, command, plots))
     return report
 
 

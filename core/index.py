@@ -1,14 +1,23 @@
-"""Nearest documents by L1 (Manhattan) distance between topic vectors.
+"""Nearest documents by L1 (Manhattan) distance between topic vectors (thetas).
 
-Two ways, one interface. ``exact`` scans all document thetas with numpy: memory-bound, its cost
-grows with documents x topics (a few ms at 689 x 300, about 40 ms at 100,000 x 300), recall 1
-by construction; it scans in chunks of rows so its temporary array stays small. ``annoy`` builds
-random-projection trees (metric 'manhattan'); it pays off only for large collections, and only
-with enough trees and a deep enough search (``search_k``) to keep recall@10 >= 0.99 against the
-exact scan: at 100,000 x 300 (the default topics), 100 trees and search_k = 10,000 per result
-gave 0.9955 at about 15 ms a query, 5,000 per result only 0.9745 (`python -m core bench-index
---topics 300`; reports/bench.md). ``auto`` picks exact while documents x topics stays below
-``ANNOY_THRESHOLD``.
+Every backend answers the same small protocol (``NeighborBackend``): built from the stored
+thetas, ``query(theta, k, allowed)`` returns (rows, L1 distances) nearest first, and it saves
+into / loads from a version's index directory. ``NeighborIndex`` owns the stored thetas and
+picks the backend named by ``IndexParams.method``.
+
+The one served backend, ``bounds``, is exact and fast on real thetas, which are concentrated
+(the top topic holds about 0.9 of a document's mass). For distributions L1(q, d) = S_q + S_d - 2
+sum_t min(q_t, d_t). Summing the min only over the query's top m topics, read from a topic-major
+copy of the thetas, gives an upper bound on every distance; subtracting twice the query's
+leftover mass (its mass outside those topics) gives a lower bound. Only rows whose lower bound
+beats the k-th best upper bound can be among the k nearest; they alone are checked exactly, and
+m grows until that check is cheap. ``python -m core bench`` (reports/bench.md) measures it next
+to annoy and faiss (flat and HNSW) in the same protocol on the same thetas: annoy, once the
+default for large collections, was slower than ``bounds`` on every row and approximate, so it
+went.
+
+Stored thetas are float32 with denormal floats flushed to 0: real thetas hold many, and they
+slow every scan (about 1.8x) without changing any distance that matters.
 """
 
 from __future__ import annotations
@@ -16,129 +25,250 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 import numpy as np
-from annoy import AnnoyIndex
 
-ANNOY_THRESHOLD = 2_000_000  # documents x topics
-METHODS = ("auto", "exact", "annoy")
-EXACT_CHUNK_ROWS = 8192
+METHODS = ("bounds",)
+# index.json of older versions: their thetas.npy is all the bounds backend needs
+LEGACY_METHODS = {"auto": "bounds", "exact": "bounds", "annoy": "bounds"}
+SCAN_CHUNK_ROWS = 8192
+TINY = np.finfo(np.float32).tiny
 
 
 @dataclass(frozen=True)
 class IndexParams:
-    method: str = "auto"
-    n_trees: int = 100
-    search_k_per_result: int = 10_000
+    """Which backend a version uses. Older versions also stored annoy's knobs: accepted, and
+    ignored like their method."""
 
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.n_trees < 1 or self.search_k_per_result < 1:
-            raise ValueError("n_trees and search_k_per_result must be >= 1")
+    method: str = "bounds"
 
-    def resolve(self, num_documents: int, num_topics: int) -> str:
-        if self.method != "auto":
-            return self.method
-        return "annoy" if num_documents * num_topics >= ANNOY_THRESHOLD else "exact"
+    def __init__(self, method: str = "bounds", **legacy: int) -> None:
+        if set(legacy) - {"n_trees", "search_k_per_result"}:
+            raise ValueError(f"unknown index parameters: {sorted(legacy)}")
+        method = LEGACY_METHODS.get(method, method)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        object.__setattr__(self, "method", method)
+
+
+class NeighborBackend(Protocol):
+    """What every index backend does; ``tests/test_index.py`` holds the contract they pass."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def build(cls, thetas: np.ndarray, params: IndexParams) -> NeighborBackend:
+        """An index over ``thetas`` (float32, row-major, denormals flushed)."""
+        ...
+
+    def query(
+        self, theta: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, L1 distances) of up to k allowed rows, nearest first, ties by row."""
+        ...
+
+    def save(self, directory: Path) -> None:
+        """Writes what ``load`` needs besides the thetas (saved by ``NeighborIndex``)."""
+        ...
+
+    @classmethod
+    def load(cls, directory: Path, thetas: np.ndarray, params: IndexParams) -> NeighborBackend: ...
+
+
+def stored_thetas(thetas: np.ndarray) -> np.ndarray:
+    """Thetas as the index keeps them: a non-empty 2-D float32 row-major array of finite
+    non-negative values, denormals flushed to 0."""
+    thetas = np.array(thetas, dtype=np.float32, order="C")
+    if thetas.ndim != 2 or thetas.size == 0:
+        raise ValueError(f"thetas must be a non-empty 2-D array, got shape {thetas.shape}")
+    if not np.isfinite(thetas).all() or (thetas < 0).any():
+        raise ValueError("thetas must be finite and >= 0")
+    thetas[thetas < TINY] = 0
+    return thetas
+
+
+def query_theta(theta: np.ndarray, num_topics: int) -> np.ndarray:
+    """A query theta checked like the stored ones: shape, finite, >= 0, denormals flushed."""
+    theta = np.array(theta, dtype=np.float32)
+    if theta.shape != (num_topics,):
+        raise ValueError(f"theta must have shape ({num_topics},), got {theta.shape}")
+    if not np.isfinite(theta).all() or (theta < 0).any():
+        raise ValueError("theta must be finite and >= 0")
+    theta[theta < TINY] = 0
+    return theta
+
+
+def l1_distances(rows: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """L1 distance from ``theta`` to each of ``rows`` (row-major). Every backend and the full
+    scan compute exact distances here, so equal inputs give bit-equal distances."""
+    return np.abs(rows - theta).sum(axis=1)
+
+
+def l1_scan(thetas: np.ndarray, theta: np.ndarray, chunk: int = SCAN_CHUNK_ROWS) -> np.ndarray:
+    """L1 distance from ``theta`` to every row, ``chunk`` rows at a time: the temporary
+    difference array stays a few MB instead of a copy of the whole matrix."""
+    distances = np.empty(len(thetas), dtype=np.float32)
+    for start in range(0, len(thetas), chunk):
+        distances[start : start + chunk] = l1_distances(thetas[start : start + chunk], theta)
+    return distances
+
+
+def nearest(
+    rows: np.ndarray, distances: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k allowed (row, distance) pairs with the smallest distance, ties broken by row."""
+    if allowed is not None:
+        keep = allowed[rows]
+        rows, distances = rows[keep], distances[keep]
+    order = np.lexsort((rows, distances))[:k]
+    return rows[order].astype(np.int64), distances[order].astype(np.float32)
+
+
+def scan_nearest(
+    thetas: np.ndarray, theta: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference answer: a full L1 scan of every row."""
+    distances = l1_scan(thetas, query_theta(theta, thetas.shape[1]))
+    return nearest(np.arange(len(thetas)), distances, k, allowed)
+
+
+class TopicBoundsSearch:
+    """Exact top-k by topic bounds (see the module docstring).
+
+    Works on half distances h = S_d / 2 - sum min(q_t, d_t) (L1 = S_q + 2h), accumulated topic
+    by topic over contiguous topic-major columns: two cheap passes over the rows per topic.
+    """
+
+    name: ClassVar[str] = "bounds"
+    SAMPLE = 4096  # rows whose k-th best bound pre-filters the full pass
+    SLACK = 1e-4  # float32 rounding of bounds and distances is far below this
+    START_LEFTOVER = 1e-2  # first bound: the query's top topics up to this share of leftover
+    START_TOPICS = 4  # ... but at most this many
+
+    def __init__(self, thetas: np.ndarray, by_topic: np.ndarray) -> None:
+        self.thetas = thetas
+        self.by_topic = by_topic
+        self.half_sums = (thetas.sum(axis=1, dtype=np.float64) / 2).astype(np.float32)
+        self.stride = max(1, len(thetas) // self.SAMPLE)
+
+    @classmethod
+    def build(cls, thetas: np.ndarray, params: IndexParams) -> TopicBoundsSearch:
+        return cls(thetas, np.ascontiguousarray(thetas.T))
+
+    def save(self, directory: Path) -> None:
+        np.save(directory / "thetas_by_topic.npy", self.by_topic)
+
+    @classmethod
+    def load(cls, directory: Path, thetas: np.ndarray, params: IndexParams) -> TopicBoundsSearch:
+        path = directory / "thetas_by_topic.npy"
+        if not path.exists():  # a version saved before this backend: derive the copy
+            return cls.build(thetas, params)
+        return cls(thetas, np.load(path, mmap_mode="r"))
+
+    def query(
+        self, theta: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.thetas)
+        hidden = None if allowed is None else np.flatnonzero(~allowed)
+        k = min(k, n - (0 if hidden is None else len(hidden)))
+        if k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        topics = np.argsort(-theta, kind="stable")[: int(np.count_nonzero(theta))]
+        leftover = np.cumsum(theta[topics][::-1], dtype=np.float64)[::-1]  # mass from m on
+        leftover = np.append(leftover, 0.0)
+        half = self.half_sums.copy()
+        if hidden is not None:
+            half[hidden] = np.inf
+        term = np.empty(n, dtype=np.float32)
+        m = max(1, int(np.count_nonzero(leftover > self.START_LEFTOVER * leftover[0])))
+        used, m = 0, min(m, self.START_TOPICS, len(topics))
+        while True:
+            for topic in topics[used:m]:
+                np.minimum(self.by_topic[topic], theta[topic], out=term)
+                half -= term
+            used = m
+            candidates = self._candidates(half, k, float(leftover[m]))
+            if m == len(topics) or len(candidates) * self.thetas.shape[1] <= n:
+                break
+            m = min(2 * m, len(topics))
+        distances = l1_distances(self.thetas[candidates], theta)
+        return nearest(candidates, distances, k)
+
+    def _candidates(self, half: np.ndarray, k: int, margin: float) -> np.ndarray:
+        """Rows whose lower bound (half - margin) is within the k-th best upper bound.
+
+        The k-th best bound of a strided sample is a valid (looser) threshold: one pass keeps
+        the rows under it, and the exact k-th best bound is found among those few.
+        """
+        sample = half[:: self.stride]
+        finite = sample[np.isfinite(sample)]
+        threshold = np.partition(finite, k - 1)[k - 1] if len(finite) >= k else np.inf
+        slack = margin + self.SLACK
+        rows = np.flatnonzero(half <= threshold + slack)
+        bounds = half[rows]
+        kth = np.partition(bounds, k - 1)[k - 1]
+        return rows[bounds <= kth + slack]
+
+
+BACKENDS: dict[str, type[NeighborBackend]] = {TopicBoundsSearch.name: TopicBoundsSearch}
 
 
 class NeighborIndex:
     """Finds the k documents nearest to a theta; rows are document positions."""
 
     def __init__(self, thetas: np.ndarray, params: IndexParams | None = None) -> None:
-        thetas = np.ascontiguousarray(thetas, dtype=np.float32)
-        if thetas.ndim != 2 or len(thetas) == 0:
-            raise ValueError(f"thetas must be a non-empty 2-D array, got shape {thetas.shape}")
-        self.thetas = thetas
+        self.thetas = stored_thetas(thetas)
         self.params = params or IndexParams()
-        self.method = self.params.resolve(*thetas.shape)
-        self._annoy: AnnoyIndex | None = None
+        self.method = self.params.method
+        self._backend: NeighborBackend | None = None
+
+    @classmethod
+    def _loaded(cls, thetas: np.ndarray, params: IndexParams, directory: Path) -> NeighborIndex:
+        index = cls.__new__(cls)
+        index.thetas, index.params, index.method = thetas, params, params.method
+        index._backend = BACKENDS[params.method].load(directory, thetas, params)
+        return index
 
     def build(self) -> NeighborIndex:
-        if self.method == "annoy" and self._annoy is None:
-            index = AnnoyIndex(self.thetas.shape[1], "manhattan")
-            for row, theta in enumerate(self.thetas):
-                index.add_item(row, theta)
-            index.build(self.params.n_trees, n_jobs=-1)
-            self._annoy = index
+        if self._backend is None:
+            self._backend = BACKENDS[self.method].build(self.thetas, self.params)
         return self
 
     def query(
         self, theta: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, L1 distances) of the k nearest documents, nearest first.
+        """(rows, L1 distances) of the k nearest documents, nearest first, ties by row.
 
         ``allowed`` (boolean per row) hides documents, e.g. ones the junk filter removed.
         """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        theta = np.asarray(theta, dtype=np.float32)
-        if theta.shape != (self.thetas.shape[1],):
-            raise ValueError(f"theta must have shape ({self.thetas.shape[1]},), got {theta.shape}")
-        if self.method == "annoy":
-            return self._query_annoy(theta, k, allowed)
-        return self._query_exact(theta, k, allowed)
-
-    def _query_exact(self, theta, k, allowed):
-        distances = l1_to_rows(self.thetas, theta)
-        if allowed is not None:
-            distances = np.where(allowed, distances, np.inf)
-        k = min(k, int(np.isfinite(distances).sum()))
-        if k == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        rows = np.argpartition(distances, k - 1)[:k]
-        rows = rows[np.lexsort((rows, distances[rows]))]
-        return rows.astype(np.int64), distances[rows]
-
-    def _query_annoy(self, theta, k, allowed):
-        self.build()
-        hidden = 0 if allowed is None else int((~allowed).sum())
-        wanted = k + hidden
-        rows, distances = self._annoy.get_nns_by_vector(
-            theta, wanted, search_k=wanted * self.params.search_k_per_result, include_distances=True
-        )
-        rows, distances = np.asarray(rows, dtype=np.int64), np.asarray(distances, np.float32)
-        if allowed is not None:
-            keep = allowed[rows]
-            rows, distances = rows[keep], distances[keep]
-        return rows[:k], distances[:k]
+        theta = query_theta(theta, self.thetas.shape[1])
+        if allowed is not None and np.shape(allowed) != (len(self.thetas),):
+            raise ValueError(f"allowed must have shape ({len(self.thetas)},)")
+        return self.build()._backend.query(theta, k, allowed)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         np.save(directory / "thetas.npy", self.thetas)
         (directory / "index.json").write_text(json.dumps(asdict(self.params)))
-        if self.method == "annoy":
-            self.build()
-            self._annoy.save(str(directory / "index.ann"))
+        self.build()._backend.save(directory)
 
     @classmethod
     def load(cls, directory: Path) -> NeighborIndex:
         """Loads memory-mapped: app replicas share the pages."""
         params = IndexParams(**json.loads((directory / "index.json").read_text()))
-        index = cls(np.load(directory / "thetas.npy", mmap_mode="r"), params)
-        if index.method == "annoy":
-            index._annoy = AnnoyIndex(index.thetas.shape[1], "manhattan")
-            index._annoy.load(str(directory / "index.ann"))
-        return index
-
-
-def l1_to_rows(rows: np.ndarray, vector: np.ndarray, chunk: int = EXACT_CHUNK_ROWS) -> np.ndarray:
-    """L1 distance from ``vector`` to every row, ``chunk`` rows at a time: the temporary
-    difference array stays a few MB instead of a copy of the whole matrix (800 MB at 1M x 200)."""
-    distances = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), chunk):
-        np.abs(rows[start : start + chunk] - vector).sum(
-            axis=1, out=distances[start : start + chunk]
-        )
-    return distances
+        thetas = np.load(directory / "thetas.npy", mmap_mode="r")
+        if thetas.dtype != np.float32 or not thetas.flags.c_contiguous:
+            thetas = stored_thetas(thetas)  # written by other code: keep the stored form
+        return cls._loaded(thetas, params, directory)
 
 
 def recall_at_k(index: NeighborIndex, queries: np.ndarray, k: int = 10) -> float:
-    """Share of the exact L1 top-k that ``index`` returns, averaged over queries."""
-    exact = NeighborIndex(index.thetas, IndexParams(method="exact"))
+    """Share of the full scan's L1 top-k that ``index`` returns, averaged over queries."""
     hits = 0
     for theta in queries:
-        truth = set(exact.query(theta, k)[0].tolist())
+        truth = set(scan_nearest(index.thetas, theta, k)[0].tolist())
         hits += len(truth & set(index.query(theta, k)[0].tolist()))
     return hits / (k * len(queries))

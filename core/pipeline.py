@@ -2,13 +2,18 @@
 
 The version is written under a temporary directory name and renamed when complete; only then
 does one database transaction mark it ready and active. A build that fails or is killed leaves
-the previous version active and nothing half-written marked ready.
+the previous version active and nothing half-written marked ready. The files of a version are
+read and written by ``core.version_files`` only.
+
+Importing this module does not load BigARTM (the web process imports it to re-index and to show
+jobs); the steps that train import ``core.topic_model`` when they run. BigARTM cannot load once
+TensorFlow is loaded, so ``build`` loads it before the image backbone, and any other process that
+trains after loading a backbone imports ``core.artm_loader`` first.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import time
@@ -24,19 +29,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import store
 from core.collection import Document, RowProblem, import_collection
-from core.engine import display_form, visual_words
+from core.engine import display_form
 from core.index import IndexParams, NeighborIndex
 from core.inference import ThetaInferencer
+from core.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.model import FittedModel, ModelParams, TokenCounts
+from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.topic_labels import distinct_labels
-from core.topic_model import fit, fit_with_frozen_phi
-from core.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
+from core.version_files import PreparedCorpus, VersionFiles
+from core.vision import VISUAL, ImageVectorizer, load_backbone
 
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
 ProgressCallback = Callable[[str, int, int], None]
+
+
+class BuildInProgress(RuntimeError):
+    """Another build holds the data directory's build lock; nothing was started."""
 
 
 @dataclass
@@ -50,17 +61,6 @@ class BuildReport:
     scores: list[dict] = field(default_factory=list)
 
 
-@dataclass
-class PreparedCorpus:
-    """Documents that survived import and filtering, with their tokens per modality."""
-
-    documents: list[Document]
-    tokens: list[TokenCounts]
-    image_hashes: list[str | None]
-    display_forms: dict[str, dict[str, str]]
-    junk_filtered: list[str]
-
-
 def significant_token_count(tokens: TokenCounts) -> int:
     """Tokens a person wrote or attached (all modalities but the sampled visual words)."""
     return int(sum(sum(bag.values()) for modality, bag in tokens.items() if modality != VISUAL))
@@ -69,40 +69,31 @@ def significant_token_count(tokens: TokenCounts) -> int:
 def prepare_corpus(
     documents: list[Document],
     params: ModelParams,
-    processor: TextProcessor,
-    vectorizer: ImageVectorizer,
+    executor: IngestExecutor,
     progress: ProgressCallback | None = None,
     timings: dict[str, float] | None = None,
 ) -> PreparedCorpus:
-    """Tokens for every document; drops documents with too few significant tokens."""
+    """Tokens for every document, ingested batch by batch on ``executor`` (stage ``vectorize``
+    reports documents done); drops documents with too few significant tokens."""
     timings = {} if timings is None else timings
     started = time.perf_counter()
+    batches = batches_of(documents, executor.batch_size)
+    ingested: list[list[IngestedDocument] | None] = [None] * len(batches)
+    done = 0
+    for number, result in executor.run(batches, params):
+        ingested[number] = result
+        done += len(result)
+        if progress:
+            progress("vectorize", done, len(documents))
+    timings["ingest"] = time.perf_counter() - started
+
     forms = DisplayForms()
-    tokens: list[TokenCounts] = []
-    for number, doc in enumerate(documents, start=1):
-        analyzed = processor.analyze(doc.text, doc.tags)
-        forms.update(analyzed)
-        bag: TokenCounts = {m: c for m, c in analyzed.tokens.items() if c}
-        bag.update({m: Counter(c) for m, c in doc.extra.items()})
-        tokens.append(bag)
-        if progress and (number % 100 == 0 or number == len(documents)):
-            progress("text", number, len(documents))
-    timings["text"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    with_image = [i for i, doc in enumerate(documents) if doc.image is not None]
-    hashes: list[str | None] = [None] * len(documents)
-    if with_image:
-        sources = [documents[i].image for i in with_image]
-        probabilities = vectorizer.probabilities(
-            sources,
-            progress=(lambda done, total: progress("vectorize", done, total)) if progress else None,
-        )
-        for i, probs in zip(with_image, probabilities, strict=True):
-            hashes[i] = content_hash(documents[i].image)
-            tokens[i][VISUAL] = visual_words(probs, params, hashes[i])
-    timings["vectorize"] = time.perf_counter() - started
-
+    tokens, hashes = [], []
+    for batch in ingested:
+        for doc in batch:
+            forms.update_surfaces(doc.surfaces)
+            tokens.append(doc.tokens)
+            hashes.append(doc.image_hash)
     keep = [significant_token_count(t) >= params.min_significant_tokens for t in tokens]
     return PreparedCorpus(
         documents=[d for d, k in zip(documents, keep, strict=True) if k],
@@ -119,9 +110,17 @@ def build(
     params: ModelParams | None = None,
     index_params: IndexParams | None = None,
     progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
+    ranking: RankingParams | None = None,
 ) -> BuildReport:
-    """Imports, vectorizes, trains, indexes, stores topics and activates a new version."""
+    """Imports, vectorizes, trains, indexes, stores topics and activates a new version.
+
+    Text processing and vectorization run on ``executor`` (default: this process); ``ranking``
+    (default ``RankingParams()``) is how its searches order documents."""
+    import core.artm_loader  # noqa: F401  (BigARTM before the backbone loads TensorFlow)
+
     params = params or ModelParams()
+    ranking = ranking or RankingParams()
     index_params = index_params or IndexParams()
     collection = Path(collection or settings.collection)
     timings: dict[str, float] = {}
@@ -136,6 +135,7 @@ def build(
         "model": params.to_dict(),
         "index": asdict(index_params),
         "backbone": settings.backbone,
+        "ranking": ranking.to_dict(),
     }
     with new_version(
         settings,
@@ -144,15 +144,13 @@ def build(
         collection=str(imported.folder),
         num_topics=params.num_topics,
     ) as created:
-        corpus = prepare_corpus(
-            imported.documents,
-            params,
-            TextProcessor(),
-            ImageVectorizer(load_backbone(settings), settings.cache_dir),
-            progress,
-            timings,
+        executor = executor or LocalIngest(
+            TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
         )
-        model = _train_and_write(created.workdir, corpus, params, index_params, progress, timings)
+        corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
+        model = _train_and_write(
+            created.workdir, corpus, params, index_params, progress, timings, ranking
+        )
         started = time.perf_counter()
         publish(
             sessions,
@@ -204,10 +202,8 @@ def new_version(
     """
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive_build_lock(settings.models_dir):
+        _clean_up_killed_builds(settings, sessions)
         with sessions() as session:
-            store.mark_stale_builds_failed(session)
-            failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
-            _remove_leftover_build_dirs(settings.models_dir, failed)
             name = store.next_version_name(session)
             version_id = store.start_version(
                 session,
@@ -267,6 +263,7 @@ def _train_and_write(
     index_params: IndexParams,
     progress: ProgressCallback | None,
     timings: dict[str, float],
+    ranking: RankingParams | None = None,
 ) -> FittedModel:
     """Trains, indexes and writes every file of the version into ``workdir``."""
     if len(corpus.documents) < 2:
@@ -274,23 +271,26 @@ def _train_and_write(
             f"only {len(corpus.documents)} document(s) have at least "
             f"{params.min_significant_tokens} significant tokens; nothing to train on"
         )
+    from core.topic_model import fit
+
+    files = VersionFiles(workdir)
     started = time.perf_counter()
     model = fit(
         corpus.tokens,
         params,
-        workdir,
+        files.training_dir,
         on_pass=(lambda n, total, _: progress("train", n, total)) if progress else None,
     )
     timings["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
     thetas = document_thetas(model, params, corpus.tokens, params.modality_weights, progress)
-    NeighborIndex(thetas, index_params).build().save(workdir / "index")
+    files.write_index(NeighborIndex(thetas, index_params).build())
     timings["index"] = time.perf_counter() - started
     if progress:
         progress("index", 1, 1)
-    write_version_files(workdir, params, model, corpus)
-    shutil.rmtree(workdir / "batches", ignore_errors=True)
+    files.write(params, model, corpus, ranking)
+    files.remove_training_files()
     return model
 
 
@@ -306,14 +306,34 @@ def _abandon(
                 shutil.rmtree(directory, ignore_errors=True)
 
 
+def clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> bool:
+    """If no build is running in the data directory, mark failed the versions a killed build left
+    ``building`` and remove their files; returns whether it could look (the lock was free)."""
+    try:
+        with _exclusive_build_lock(settings.models_dir):
+            _clean_up_killed_builds(settings, sessions)
+    except BuildInProgress:
+        return False
+    return True
+
+
+def _clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Only under the build lock: any version still building belongs to a killed process."""
+    with sessions() as session:
+        store.mark_stale_builds_failed(session)
+        failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
+    _remove_leftover_build_dirs(settings.models_dir, failed)
+
+
 @contextmanager
 def _exclusive_build_lock(models_dir: Path) -> Iterator[None]:
     """One build at a time per data directory; a second one fails at once with a clear error."""
+    models_dir.mkdir(parents=True, exist_ok=True)
     with open(models_dir / ".build.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another build is running in {models_dir}") from None
+            raise BuildInProgress(f"another build is running in {models_dir}") from None
         try:
             yield
         finally:
@@ -377,33 +397,6 @@ def topic_records(
     return records
 
 
-def write_version_files(
-    directory: Path, params: ModelParams, model: FittedModel, corpus: PreparedCorpus
-) -> None:
-    """Everything serving and retraining need, written inside the (temporary) version dir."""
-    model.save(directory / "model")
-    (directory / "display.json").write_text(json.dumps(corpus.display_forms, ensure_ascii=False))
-    with (directory / "documents.jsonl").open("w") as handle:
-        for doc, bag, image_hash in zip(
-            corpus.documents, corpus.tokens, corpus.image_hashes, strict=True
-        ):
-            record = {
-                "id": doc.id,
-                "text": doc.text,
-                "tags": list(doc.tags),
-                "image": str(doc.image) if doc.image else None,
-                "image_hash": image_hash,
-                "tokens": {m: dict(c) for m, c in bag.items()},
-            }
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    manifest = {
-        "params": params.to_dict(),
-        "num_documents": len(corpus.documents),
-        "written_at": time.time(),
-    }
-    (directory / "version.json").write_text(json.dumps(manifest, indent=2))
-
-
 # --------------------------------------------------------------------------------------------------
 # Versions derived from another one: same documents, other weights or one more modality
 # --------------------------------------------------------------------------------------------------
@@ -429,23 +422,6 @@ def copy_deployment(source: Settings, data_dir: Path, database_url: str = "") ->
                 version.artifact_dir = str(copy.models_dir / Path(version.artifact_dir).name)
         session.commit()
     return copy
-
-
-def load_corpus(directory: Path) -> PreparedCorpus:
-    """The documents and tokens a version was trained on, read back from its directory."""
-    records = [
-        json.loads(line) for line in (directory / "documents.jsonl").read_text().splitlines()
-    ]
-    return PreparedCorpus(
-        documents=[
-            Document(r["id"], r["text"], tuple(r["tags"]), Path(r["image"]) if r["image"] else None)
-            for r in records
-        ],
-        tokens=[{m: Counter(c) for m, c in r["tokens"].items()} for r in records],
-        image_hashes=[r["image_hash"] for r in records],
-        display_forms=json.loads((directory / "display.json").read_text()),
-        junk_filtered=[],
-    )
 
 
 def reindex_version(
@@ -487,6 +463,19 @@ def add_modality_version(
     )
 
 
+def retrain_version(
+    settings: Settings,
+    parent: str,
+    changes: dict | None = None,
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version trained anew on the parent's documents and tokens, with the parent's model
+    parameters updated by ``changes`` (e.g. ``{"num_topics": 50, "seed": 2}``); the topic space
+    changes, so topic labels start afresh."""
+    return _derive(settings, parent, "retrain", {}, {}, progress, activate, changes or {})
+
+
 def _derive(
     settings: Settings,
     parent: str,
@@ -495,6 +484,7 @@ def _derive(
     new_tokens: dict[str, dict[str, Counter[str]]],
     progress: ProgressCallback | None,
     activate: bool,
+    changes: dict | None = None,
 ) -> BuildReport:
     sessions = store.open_database(settings.database_url)
     with sessions() as session:
@@ -503,12 +493,21 @@ def _derive(
             raise ValueError(f"there is no ready version {parent!r} to start from")
         documents = store.version_documents(session, base.id)
         old_topics = store.version_topics(session, base.id)
-    parent_dir = Path(base.artifact_dir)
-    parent_model = FittedModel.load(parent_dir / "model")
+    parent = VersionFiles(Path(base.artifact_dir))
+    parent_model = parent.read_model()
     old_params = ModelParams.from_dict(base.params["model"])
-    params = replace(old_params, modality_weights={**old_params.modality_weights, **weights})
+    changes = dict(changes or {})
+    unknown = sorted(set(changes) - set(old_params.to_dict()))
+    if unknown:
+        raise ValueError(f"unknown model parameter(s) {unknown}")
+    changes["modality_weights"] = {
+        **old_params.modality_weights,
+        **changes.get("modality_weights", {}),
+        **weights,
+    }
+    params = replace(old_params, **changes)
     index_params = IndexParams(**base.params["index"])
-    corpus = load_corpus(parent_dir)
+    corpus = parent.read_corpus()
     for modality, by_id in new_tokens.items():
         if modality in parent_model.phi:
             raise ValueError(f"version {base.name} already has modality {modality}")
@@ -526,25 +525,29 @@ def _derive(
         parent_id=base.id,
     ) as created:
         created.workdir.mkdir(parents=True)
+        files = VersionFiles(created.workdir)
         if how == "reindex":
             model = parent_model
-        elif how == "frozen":
-            model = fit_with_frozen_phi(
-                corpus.tokens, params, created.workdir, parent_model.phi, on_pass
-            )
         else:
-            model = fit(corpus.tokens, params, created.workdir, on_pass)
+            from core import topic_model
+
+            if how == "frozen":
+                model = topic_model.fit_with_frozen_phi(
+                    corpus.tokens, params, files.training_dir, parent_model.phi, on_pass
+                )
+            else:
+                model = topic_model.fit(corpus.tokens, params, files.training_dir, on_pass)
         if how == "frozen":
-            shutil.copytree(parent_dir / "index", created.workdir / "index")
+            files.copy_index_from(parent)
         else:
             thetas = document_thetas(
                 model, params, corpus.tokens, params.modality_weights, progress
             )
-            NeighborIndex(thetas, index_params).build().save(created.workdir / "index")
+            files.write_index(NeighborIndex(thetas, index_params).build())
         if progress:
             progress("index", 1, 1)
-        write_version_files(created.workdir, params, model, corpus)
-        shutil.rmtree(created.workdir / "batches", ignore_errors=True)
+        files.write(params, model, corpus, parent.read_ranking())
+        files.remove_training_files()
         topics = topic_records(model, params, corpus.display_forms)
         if how != "retrain":
             topics = [

@@ -17,6 +17,7 @@ the first call after the database is back simply works.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Mapping
@@ -101,7 +102,10 @@ class Service:
             if self._last_active is None:
                 raise
             return replace(self._last_active, database_down=True)
-        self._last_active = active
+        previous, self._last_active = self._last_active, active
+        if previous is None or previous.engine is not active.engine:
+            del previous  # only queries in flight still hold the engine it replaced
+            _freeze_long_lived_objects()
         with suppress(DatabaseUnavailable):  # gone again: the writes keep waiting
             self.writes.flush()
         return active
@@ -249,6 +253,21 @@ class Service:
             query, modalities, k, _merged(active.weights, weights), exclude_query_tokens
         )
         return active.engine.version_name, annotations
+
+
+def _freeze_long_lived_objects() -> None:
+    """Keep the loaded model out of Python's full garbage collections.
+
+    A loaded engine (with the backbone) is a few hundred thousand objects that live as long as
+    its version is active; a full collection, which Streamlit runs after every page, traverses
+    them all (70-90 ms of CPU per page on the built-in model). ``gc.freeze`` moves every live
+    object to the permanent generation, which collections skip. Frozen objects are still freed
+    when their last reference goes, so only reference cycles in a replaced engine would stay:
+    on every load the previous freeze is undone and a full collection frees them first.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _merged(live: Mapping[str, float], override: Mapping[str, float] | None) -> dict[str, float]:

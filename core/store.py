@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +34,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    DateTime,
-    Dialect,
     Engine,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
@@ -55,7 +52,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import (
-    DeclarativeBase,
     Mapped,
     Session,
     mapped_column,
@@ -63,6 +59,9 @@ from sqlalchemy.orm import (
     selectinload,
     sessionmaker,
 )
+
+from core import admin_tables  # noqa: F401  (its tables complete Base.metadata: copy_database)
+from core.orm import Base, UTCDateTime, one_of, utcnow
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -72,6 +71,7 @@ VOTES = (-1, 1)
 
 STALE_BUILD_ERROR = "the build process stopped before the version was finished"
 CONNECT_TIMEOUT_S = 5
+_MIGRATING = threading.Lock()  # Alembic keeps its running migration in module globals
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,61 +79,15 @@ CONNECT_TIMEOUT_S = 5
 # --------------------------------------------------------------------------------------------------
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """A time-zone-aware UTC datetime on every backend.
-
-    PostgreSQL stores ``timestamp with time zone``; SQLite keeps no time zone, so values are
-    converted to UTC before they are written and marked as UTC when they are read back.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: give a time zone (use datetime.now(UTC))")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    """SQL for a CHECK constraint: ``column`` holds one of ``values``."""
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
-class Base(DeclarativeBase):
-    """Base of the ORM classes; constraint names follow one convention on every backend."""
-
-    metadata = MetaData(
-        naming_convention={
-            "pk": "pk_%(table_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        }
-    )
-
-
 class ModelVersion(Base):
     """One build of the topic model: its parameters, scores, artifacts and lifecycle."""
 
     __tablename__ = "model_versions"
-    __table_args__ = (CheckConstraint(_one_of("status", VERSION_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(one_of("status", VERSION_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="building")
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -181,7 +135,7 @@ class Topic(Base):
     __tablename__ = "topics"
     __table_args__ = (
         UniqueConstraint("version_id", "index"),
-        CheckConstraint(_one_of("status", TOPIC_STATUSES), name="status"),
+        CheckConstraint(one_of("status", TOPIC_STATUSES), name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -245,7 +199,7 @@ class Search(Base):
     __table_args__ = (Index(None, "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     visitor: Mapped[str] = mapped_column(String(64))
     version_name: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
@@ -268,7 +222,7 @@ class RelevanceVote(Base):
     search_id: Mapped[int] = mapped_column(ForeignKey("searches.id", ondelete="CASCADE"))
     doc_id: Mapped[str] = mapped_column(String)
     vote: Mapped[int] = mapped_column(Integer)
-    voted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    voted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -320,9 +274,10 @@ def _alembic_config(url: str) -> Config:
 def upgrade_database(url: str) -> None:
     """Create or bring the schema of the database at ``url`` up to the newest migration.
 
-    Running it on an up-to-date database changes nothing.
+    Running it on an up-to-date database changes nothing. Threads of one process take turns.
     """
-    command.upgrade(_alembic_config(url), "head")
+    with _MIGRATING:
+        command.upgrade(_alembic_config(url), "head")
 
 
 def head_revision() -> str:
@@ -521,7 +476,7 @@ def finish_version(
         version.scores = scores
         version.num_documents = num_documents
         version.status = "ready"
-        version.finished_at = _utcnow()
+        version.finished_at = utcnow()
 
 
 def fail_version(session: Session, version: ModelVersion, error: str) -> None:
@@ -532,7 +487,7 @@ def fail_version(session: Session, version: ModelVersion, error: str) -> None:
         session.add(version)  # the version may come from an earlier, closed session
         version.status = "failed"
         version.error = error
-        version.finished_at = _utcnow()
+        version.finished_at = utcnow()
 
 
 def mark_stale_builds_failed(session: Session) -> int:
@@ -545,7 +500,7 @@ def mark_stale_builds_failed(session: Session) -> int:
         result = session.execute(
             update(ModelVersion)
             .where(ModelVersion.status == "building")
-            .values(status="failed", error=STALE_BUILD_ERROR, finished_at=_utcnow())
+            .values(status="failed", error=STALE_BUILD_ERROR, finished_at=utcnow())
         )
     return result.rowcount
 
@@ -740,7 +695,7 @@ def record_vote(session: Session, search_id: int, doc_id: str, vote: int) -> Non
             session.add(RelevanceVote(search_id=search_id, doc_id=doc_id, vote=vote))
         else:
             existing.vote = vote
-            existing.voted_at = _utcnow()
+            existing.voted_at = utcnow()
 
 
 def search_votes(session: Session, search_id: int) -> dict[str, int]:
@@ -749,7 +704,3 @@ def search_votes(session: Session, search_id: int) -> dict[str, int]:
         select(RelevanceVote.doc_id, RelevanceVote.vote).where(RelevanceVote.search_id == search_id)
     )
     return {doc_id: vote for doc_id, vote in rows}
-
-
-# The admin tables share Base; importing them here keeps Base.metadata complete wherever it is used.
-from core import admin_tables  # noqa: E402, F401

@@ -157,7 +157,11 @@ class DisplayForms:
         self._counts: dict[tuple[str, str], Counter[str]] = {}
 
     def update(self, analyzed: AnalyzedText) -> None:
-        for modality, token, surface in analyzed.surfaces:
+        self.update_surfaces(analyzed.surfaces)
+
+    def update_surfaces(self, surfaces: list[tuple[str, str, str]]) -> None:
+        """Counts ``(modality, token, surface)`` triples, as ``AnalyzedText.surfaces`` holds."""
+        for modality, token, surface in surfaces:
             self._counts.setdefault((modality, token), Counter())[surface] += 1
 
     def to_dict(self) -> dict[str, dict[str, str]]:

@@ -1,8 +1,10 @@
 """The multimodal ARTM model: BigARTM training with progress and per-pass scores.
 
 A document is a bag of tokens per modality (``TokenCounts``). Training writes BigARTM batches to
-disk (BigARTM trains out of core from them), fits one pass at a time so progress and scores are
-reported per pass, then exports one phi matrix per modality as plain numpy (``core.model``).
+disk (one per processor; BigARTM trains out of core from them), adds only the regularizers that
+act (tau != 0), fits one pass at a time so progress and scores are reported per pass, then
+exports one phi matrix per modality as plain numpy (``core.model``) and takes the top tokens of
+every topic from it.
 Query-time inference does not touch BigARTM (see ``core.inference``); ``artm_transform`` is kept
 for checking that our inference agrees with BigARTM's own. Only processes that train import this
 module: importing it loads BigARTM (``core.artm_loader``).
@@ -10,6 +12,7 @@ module: importing it loads BigARTM (``core.artm_loader``).
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +24,11 @@ from core.artm_loader import artm
 from core.model import FittedModel, ModelParams, Phi, TokenCounts
 
 PassCallback = Callable[[int, int, dict], None]
+TOP_TOKENS = 10  # per topic and modality, in the last pass's scores
+# BigARTM's processors add their batches' counts to phi in whatever order they finish. With two
+# batches on two processors the sum is the same either way (a + b = b + a) and phi is
+# bit-identical between runs with the same seed; with more batches it is not.
+MAX_PROCESSORS = 2
 
 
 @dataclass
@@ -54,6 +62,12 @@ def write_batches(
                     item.token_id.append(token_ids[key])
                     item.token_weight.append(float(count))
         (directory / f"{start // batch_size:06d}.batch").write_bytes(batch.SerializeToString())
+
+
+def training_processors(documents: int) -> int:
+    """BigARTM processors (threads) for training, one batch each: both cores when there are
+    two, and documents for each."""
+    return max(1, min(MAX_PROCESSORS, os.cpu_count() or 1, documents))
 
 
 def fit(
@@ -100,7 +114,8 @@ def _fit(
     if set(frozen) == set(modalities):
         raise ValueError("every modality is frozen: there is nothing to train")
     batches_dir = workdir / "batches"
-    write_batches(documents, batches_dir)
+    processors = training_processors(len(documents))
+    write_batches(documents, batches_dir, batch_size=-(-len(documents) // processors))
     vectorizer = artm.BatchVectorizer(data_path=str(batches_dir), data_format="batches")
     dictionary = artm.Dictionary()
     dictionary.gather(data_path=str(batches_dir))
@@ -111,10 +126,12 @@ def _fit(
         class_ids=weights,
         num_document_passes=params.document_passes,
         seed=params.seed,
-        num_processors=1,
+        num_processors=processors,
     )
-    _add_regularizers(model, params, modalities)
-    _add_scores(model, params, modalities)
+    for regularizer in regularizers(params):
+        model.regularizers.add(regularizer)
+    for score in pass_scores(modalities):
+        model.scores.add(score)
     model.initialize(dictionary=dictionary)
     # BigARTM reads the attached buffer until the next pass replaces it: keep it referenced.
     attached = _restore_frozen(model, frozen, params.topic_names)
@@ -123,7 +140,7 @@ def _fit(
     for number in range(1, params.passes + 1):
         model.fit_offline(vectorizer, num_collection_passes=1)
         attached = _restore_frozen(model, frozen, params.topic_names)
-        scores.append(_last_scores(model, modalities, number, params.passes))
+        scores.append(_read_scores(model, modalities, number))
         if on_pass is not None:
             on_pass(number, params.passes, scores[-1])
 
@@ -135,6 +152,7 @@ def _fit(
             tokens = list(frozen[modality].tokens)
             matrix = matrix[[position[token] for token in tokens]]
         phi[modality] = Phi(tokens, matrix)
+        scores[-1][f"top{modality}"] = top_tokens(phi[modality], params.topic_names)
     del attached
     return TrainedModel(
         topic_names=params.topic_names,
@@ -164,58 +182,52 @@ def _restore_frozen(
     return matrix
 
 
-def _add_regularizers(model: artm.ARTM, params: ModelParams, modalities: list[str]) -> None:
+def regularizers(params: ModelParams) -> list:
+    """BigARTM regularizers for ``params``, only those whose tau is not 0: BigARTM runs a
+    regularizer at tau 0 in full (the decorrelator costs about 3 plain passes at 300 topics)
+    for no effect on phi."""
     subject, background = params.subject_topics, params.background_topics
-    regs = model.regularizers
-    regs.add(
-        artm.SmoothSparsePhiRegularizer(
-            name="sparse_phi", tau=params.sparse_phi_tau, topic_names=subject
-        )
-    )
-    regs.add(
-        artm.SmoothSparseThetaRegularizer(
-            name="sparse_theta", tau=params.sparse_theta_tau, topic_names=subject
-        )
-    )
-    regs.add(
-        artm.DecorrelatorPhiRegularizer(
-            name="decorrelation", tau=params.decorrelation_tau, topic_names=subject
-        )
-    )
-    if background:
-        regs.add(
-            artm.SmoothSparsePhiRegularizer(
-                name="smooth_phi", tau=params.smooth_phi_tau, topic_names=background
-            )
-        )
-        regs.add(
-            artm.SmoothSparseThetaRegularizer(
-                name="smooth_theta", tau=params.smooth_theta_tau, topic_names=background
-            )
-        )
+    wanted = [
+        (artm.SmoothSparsePhiRegularizer, "sparse_phi", params.sparse_phi_tau, subject),
+        (artm.SmoothSparseThetaRegularizer, "sparse_theta", params.sparse_theta_tau, subject),
+        (artm.DecorrelatorPhiRegularizer, "decorrelation", params.decorrelation_tau, subject),
+        (artm.SmoothSparsePhiRegularizer, "smooth_phi", params.smooth_phi_tau, background),
+        (artm.SmoothSparseThetaRegularizer, "smooth_theta", params.smooth_theta_tau, background),
+    ]
+    return [
+        kind(name=name, tau=tau, topic_names=topics)
+        for kind, name, tau, topics in wanted
+        if tau != 0 and topics
+    ]
 
 
-def _add_scores(model: artm.ARTM, params: ModelParams, modalities: list[str]) -> None:
+def pass_scores(modalities: Sequence[str]) -> list:
+    """The scores BigARTM computes every pass: perplexity and phi sparsity per modality, theta
+    sparsity. Top tokens are read from the final phi instead (``top_tokens``)."""
+    scores = [artm.SparsityThetaScore(name="sparsity_theta")]
     for modality in modalities:
-        model.scores.add(artm.PerplexityScore(name=f"perplexity{modality}", class_ids=[modality]))
-        model.scores.add(artm.SparsityPhiScore(name=f"sparsity_phi{modality}", class_id=modality))
-        model.scores.add(
-            artm.TopTokensScore(name=f"top{modality}", class_id=modality, num_tokens=10)
-        )
-    model.scores.add(artm.SparsityThetaScore(name="sparsity_theta"))
-
-
-def _last_scores(model: artm.ARTM, modalities: list[str], number: int, last: int) -> dict:
-    """Perplexity and sparsity every pass; top tokens (slow to fetch) after the last pass."""
-    tracker = model.score_tracker
-    scores: dict = {"pass": number, "sparsity_theta": float(tracker["sparsity_theta"].last_value)}
-    for modality in modalities:
-        scores[f"perplexity{modality}"] = float(tracker[f"perplexity{modality}"].last_value)
-        scores[f"sparsity_phi{modality}"] = float(tracker[f"sparsity_phi{modality}"].last_value)
-        if number == last:
-            top = tracker[f"top{modality}"].last_tokens
-            scores[f"top{modality}"] = {topic: list(tokens) for topic, tokens in top.items()}
+        scores.append(artm.PerplexityScore(name=f"perplexity{modality}", class_ids=[modality]))
+        scores.append(artm.SparsityPhiScore(name=f"sparsity_phi{modality}", class_id=modality))
     return scores
+
+
+def _read_scores(model: artm.ARTM, modalities: Sequence[str], number: int) -> dict:
+    """This pass's values only (the score trackers re-read every past pass)."""
+    scores: dict = {"pass": number, "sparsity_theta": model.get_score("sparsity_theta").value}
+    for modality in modalities:
+        scores[f"perplexity{modality}"] = model.get_score(f"perplexity{modality}").value
+        scores[f"sparsity_phi{modality}"] = model.get_score(f"sparsity_phi{modality}").value
+    return scores
+
+
+def top_tokens(phi: Phi, topic_names: Sequence[str], count: int = TOP_TOKENS) -> dict:
+    """The ``count`` most probable tokens of every topic (those with p(w|t) > 0), most probable
+    first, ties in token order."""
+    order = np.argsort(-phi.matrix, axis=0, kind="stable")[:count]
+    return {
+        topic: [phi.tokens[row] for row in order[:, column] if phi.matrix[row, column] > 0]
+        for column, topic in enumerate(topic_names)
+    }
 
 
 def _phi_of(model: artm.ARTM, modality: str, topic_names: list[str]) -> tuple[np.ndarray, list]:

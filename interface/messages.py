@@ -71,6 +71,16 @@ EN: dict[str, str | dict[str, str]] = {
     "topic_share": "{label} (#{index}): {share:.0%} of the match",
     "weak_match": "A weak match: no topic it shares with the query makes up 1% of the match.",
     "show_more": "Show more results",
+    "fit_weak": "This query fits the model badly: the collection has nothing close to it, so the "
+    "results below are guesses (perplexity {perplexity}; {share} of the collection's own {kind} "
+    "queries are as perplexing; hits sharing no word are weak beyond L1 {threshold}).",
+    "fit_ok": "The query fits the model: perplexity {perplexity}; {share} of the collection's own "
+    "{kind} queries are as perplexing (hits sharing no word are weak beyond L1 {threshold}).",
+    "fit_kind_words": "word",
+    "fit_kind_photo": "photo",
+    "fit_kind_words+photo": "word and photo",
+    "hit_contains": " · contains {words}",
+    "hit_weak": " · weak match",
     "no_image": "(no image)",
     "full_caption": "Full caption",
     "vote_saved": "Thank you: your vote is saved.",
@@ -169,9 +179,13 @@ EN: dict[str, str | dict[str, str]] = {
     "staff_only": "This page is for signed-in staff only. Sign in on the Account page.",
     "action_failed": "Not done: {error}",
     "jobs_title": "Background jobs",
-    "job_running": "#{id} {kind}: {stage} {done}/{total}",
-    "job_done": "#{id} {kind}: made {version}",
-    "job_other": "#{id} {kind}: {status}. {error}",
+    "job_running": "{job}: {stage} {done}/{total}",
+    "job_done": "{job}: done {version}",
+    "job_other": "{job}: {status}. {error}",
+    "job_status_failed": "failed",
+    "job_status_cancelled": "cancelled",
+    "no_worker": "No job worker is alive, so jobs wait in the queue: start one with "
+    "`python -m core worker`.",
     "cancel": "Cancel",
     "no_active_version": "No model version is active yet: build one with `python -m core build`.",
     "all": "all",
@@ -232,6 +246,7 @@ EN: dict[str, str | dict[str, str]] = {
     "admin_trains": "An admin trains and applies the filter.",
     "training_needs": "Training needs at least {n} labels of each kind.",
     "train_svm": "Train the SVM",
+    "training_queued": "Training queued.",
     "precision_cv": "Precision (cross-validated)",
     "recall_cv": "Recall (cross-validated)",
     "would_hide": "Would hide",
@@ -252,7 +267,7 @@ EN: dict[str, str | dict[str, str]] = {
     "reindex": "Re-index with these weights",
     "reindex_help": "A new version: every document's theta re-inferred; the current one serves "
     "meanwhile.",
-    "reindex_started": "Re-indexing started.",
+    "reindex_started": "Re-indexing queued.",
     # Versions
     "versions_title": "Model versions",
     "no_versions": "No versions yet: build one with `python -m core build`.",
@@ -282,6 +297,13 @@ EN: dict[str, str | dict[str, str]] = {
     "delete": "Delete",
     "an_inactive_version": "an inactive version",
     "deleted": "{version} deleted.",
+    "build_or_retrain": "Build or retrain (runs in the job worker)",
+    "collection_folder": "Collection folder (empty: the worker's configured collection)",
+    "build_new": "Build a new version",
+    "build_queued": "Build queued.",
+    "retrain_topics": "Topics for the retraining",
+    "retrain_active": "Retrain the active version",
+    "retrain_queued": "Retraining queued.",
     # Add a modality
     "add_modality_title": "Add a modality",
     "add_modality_caption": "Starting from {version} ({documents}).",
@@ -300,7 +322,7 @@ EN: dict[str, str | dict[str, str]] = {
     "train_frozen": "Only the new modality's phi (topic space unchanged)",
     "train_retrain": "Retrain every matrix",
     "start": "Start",
-    "started_in_background": "Started: the current version serves until the new one is ready.",
+    "started_in_background": "Queued: the current version serves until the new one is ready.",
     # Audit log
     "audit_title": "Audit log",
     "col_when": "when",
@@ -390,6 +412,18 @@ RU: dict[str, str | dict[str, str]] = {
     "topic_share": "{label} (#{index}): {share:.0%} совпадения",
     "weak_match": "Слабое совпадение: ни одна общая с запросом тема не даёт и 1% совпадения.",
     "show_more": "Показать ещё",
+    "fit_weak": "Запрос плохо согласуется с моделью: в коллекции нет ничего близкого, так что "
+    "результаты ниже — догадки (перплексия {perplexity}; столь же неожиданны {share} "
+    "собственных запросов коллекции вида «{kind}»; результаты без общих слов слабы дальше "
+    "L1 {threshold}).",
+    "fit_ok": "Запрос согласуется с моделью: перплексия {perplexity}; столь же неожиданны {share} "
+    "собственных запросов коллекции вида «{kind}» (результаты без общих слов слабы дальше "
+    "L1 {threshold}).",
+    "fit_kind_words": "слова",
+    "fit_kind_photo": "фото",
+    "fit_kind_words+photo": "слова и фото",
+    "hit_contains": " · содержит {words}",
+    "hit_weak": " · слабое совпадение",
     "no_image": "(нет изображения)",
     "full_caption": "Подпись целиком",
     "vote_saved": "Спасибо: оценка сохранена.",
@@ -494,9 +528,13 @@ RU: dict[str, str | dict[str, str]] = {
     "staff_only": "Эта страница только для вошедших сотрудников. Войдите на странице «Вход».",
     "action_failed": "Не выполнено: {error}",
     "jobs_title": "Фоновые задачи",
-    "job_running": "№{id} {kind}: {stage} {done}/{total}",
-    "job_done": "№{id} {kind}: создана {version}",
-    "job_other": "№{id} {kind}: {status}. {error}",
+    "job_running": "{job}: {stage} {done}/{total}",
+    "job_done": "{job}: готово {version}",
+    "job_other": "{job}: {status}. {error}",
+    "job_status_failed": "ошибка",
+    "job_status_cancelled": "отменена",
+    "no_worker": "Ни один обработчик задач не запущен, и задачи ждут в очереди: запустите его "
+    "командой `python -m core worker`.",
     "cancel": "Отменить",
     "no_active_version": "Активной версии модели пока нет: постройте её командой "
     "`python -m core build`.",
@@ -578,6 +616,7 @@ RU: dict[str, str | dict[str, str]] = {
     "admin_trains": "Фильтр обучает и применяет администратор.",
     "training_needs": "Для обучения нужно не меньше {n} меток каждого вида.",
     "train_svm": "Обучить SVM",
+    "training_queued": "Обучение поставлено в очередь.",
     "precision_cv": "Точность (кросс-валидация)",
     "recall_cv": "Полнота (кросс-валидация)",
     "would_hide": "Будет скрыто",
@@ -599,7 +638,7 @@ RU: dict[str, str | dict[str, str]] = {
     "reindex": "Переиндексировать с этими весами",
     "reindex_help": "Новая версия: theta каждого документа выводится заново; пока она строится, "
     "работает текущая.",
-    "reindex_started": "Переиндексация запущена.",
+    "reindex_started": "Переиндексация поставлена в очередь.",
     # Versions
     "versions_title": "Версии модели",
     "no_versions": "Версий пока нет: постройте первую командой `python -m core build`.",
@@ -629,6 +668,13 @@ RU: dict[str, str | dict[str, str]] = {
     "delete": "Удалить",
     "an_inactive_version": "неактивная версия",
     "deleted": "{version} удалена.",
+    "build_or_retrain": "Построить или переобучить (выполняет обработчик задач)",
+    "collection_folder": "Папка коллекции (пусто: коллекция из настроек обработчика)",
+    "build_new": "Построить новую версию",
+    "build_queued": "Сборка поставлена в очередь.",
+    "retrain_topics": "Число тем для переобучения",
+    "retrain_active": "Переобучить активную версию",
+    "retrain_queued": "Переобучение поставлено в очередь.",
     # Add a modality
     "add_modality_title": "Новая модальность",
     "add_modality_caption": "На основе {version} ({documents}).",
@@ -652,7 +698,7 @@ RU: dict[str, str | dict[str, str]] = {
     "train_frozen": "Только phi новой модальности (пространство тем не меняется)",
     "train_retrain": "Переобучить все матрицы",
     "start": "Начать",
-    "started_in_background": "Запущено: текущая версия работает, пока новая не будет готова.",
+    "started_in_background": "В очереди: текущая версия работает, пока новая не будет готова.",
     # Audit log
     "audit_title": "Журнал действий",
     "col_when": "когда",

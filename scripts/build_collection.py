@@ -4,7 +4,8 @@ Sources (both are real images with English and Russian text, freely licensed):
 
 * ``tuxpaint-stamps-default``: Tux Paint stamps. Each ``<name>.png`` sits beside ``<name>.txt``
   whose first line is the English description and whose ``ru.utf8=`` line is the Russian one.
-  The category folders become the tags.
+  The category folders become the tags, each with its Russian twin (``core/assets/tag_twins.csv``,
+  see ``core/twins.py``).
 * ``gcompris-qt-data``: photos of the GCompris "explore" activities. Images, titles, paragraphs
   and per-photo credits live in Qt resource bundles (``.rcc``); Russian translations live in
   ``gcompris_ru.qm``. Both formats are parsed here with the standard library.
@@ -28,6 +29,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -35,6 +37,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from core.twins import tag_twins
 
 TUX_PACKAGE = "tuxpaint-stamps-default"
 GC_PACKAGE = "gcompris-qt-data"
@@ -502,7 +507,7 @@ def write_collection(docs: list[Document], out: Path, licenses_md: str = LICENSE
                 "id": doc.id,
                 "image": file,
                 "text": " ".join(filter(None, (doc.en, doc.ru))),
-                "tags": doc.tags,
+                "tags": tag_twins().with_twins(doc.tags),
                 "lang_text": {"en": doc.en, "ru": doc.ru},
             }
             jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")

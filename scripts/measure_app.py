@@ -1,19 +1,23 @@
-"""How fast the app feels: first load and warm text queries, and topic review, in a real browser.
+"""How fast the public app feels: first load and warm text queries, in a real browser.
 
     .venv/bin/python scripts/measure_app.py [--data-dir var] [--queries 20]
-    .venv/bin/python scripts/measure_app.py --topic-review [--opens 5]
 
 Starts a fresh app server over the data directory (its active model must exist: run
 `python -m core build` first), opens it in headless Chromium and reports:
 - server start: process start until the health endpoint answers;
 - first load: navigation until the search form is on screen (this loads the model);
 - first query and warm queries: click on Search until the results are rendered and the app is
-  idle, with the server-side search latency the page reports next to it.
+  idle, with the server-side search latency the page reports next to it;
+- server CPU per warm search page: the server process's CPU time (all threads, from /proc) over
+  the warm queries, divided by their number.
 
 With ``--topic-review`` it measures what a moderator waits for instead, on a private copy of the
 deployment (the original is untouched) with a temporary admin account: the Topic review page,
 from the click on its menu entry until every element is rendered and the app is idle, first
 and warm (median and max of ``--opens``), with the number of topics of the active version.
+
+With ``--report`` the figures are also written to ``reports/page_cost.json`` and to their section
+of ``reports/bench.md`` (see ``core/page_cost.py``).
 """
 
 from __future__ import annotations
@@ -33,24 +37,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from admin import auth
 from core import store
+from core.page_cost import record_page_cost
 from core.pipeline import copy_deployment
-from core.settings import load_settings
-from tests.browser import ARTIFACTS, chromium, search, serve_app, wait_until_idle
+from core.settings import REPO_ROOT, load_settings
+from tests.browser import ARTIFACTS, chromium, search, serve_app, served_app, wait_until_idle
 
+COMMAND = ".venv/bin/python scripts/measure_app.py --queries {queries} --report"
 QUERIES = ["цветы", "horse", "собака", "red apple", "музыка", "bird", "машина", "рыба", "fruit"]
 
 
 def measure(data_dir: Path, warm_queries: int) -> dict:
     started = time.perf_counter()
-    with serve_app(data_dir) as url, chromium() as browser:
+    with served_app(data_dir) as app, chromium() as browser:
         server_start = time.perf_counter() - started
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         started = time.perf_counter()
-        page.goto(url)
+        page.goto(app.url)
         page.get_by_role("textbox", name="Words").wait_for(timeout=120_000)
         first_load = time.perf_counter() - started
         first_query, first_server = _timed_search(page, QUERIES[0])
+        cpu_before = app.cpu_seconds()
         warm = [_timed_search(page, QUERIES[n % len(QUERIES)]) for n in range(1, warm_queries + 1)]
+        server_cpu = app.cpu_seconds() - cpu_before
     browser_ms = sorted(seconds * 1000 for seconds, _ in warm)
     return {
         "server_start_s": round(server_start, 2),
@@ -61,6 +69,8 @@ def measure(data_dir: Path, warm_queries: int) -> dict:
         "warm_query_ms_p50": round(statistics.median(browser_ms)),
         "warm_query_ms_max": round(browser_ms[-1]),
         "warm_query_server_ms_p50": statistics.median(server for _, server in warm),
+        "warm_page_server_cpu_ms": round(server_cpu * 1000 / len(warm)),
+        "load_average_1min": round(os.getloadavg()[0], 1),  # other work on the machine
     }
 
 
@@ -119,6 +129,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=20, help="warm queries to time")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also record the figures in reports/page_cost.json and reports/bench.md",
+    )
+    parser.add_argument(
         "--topic-review", action="store_true", help="time the Topic review page instead"
     )
     parser.add_argument("--opens", type=int, default=5, help="warm opens of Topic review")
@@ -127,6 +142,8 @@ def main() -> None:
         figures = measure_topic_review(args.data_dir, args.opens)
     else:
         figures = measure(args.data_dir, args.queries)
+    if args.report and not args.topic_review:
+        record_page_cost(REPO_ROOT / "reports", figures, COMMAND.format(queries=args.queries))
     if args.json:
         print(json.dumps(figures, indent=2))
         return

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -50,18 +51,37 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class ServedApp:
+    url: str
+    process: subprocess.Popen
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process (all its threads) has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def serve_app(data_dir: Path, timeout: float = 120) -> Iterator[str]:
-    """Run the app on its own port over ``data_dir``; yields its URL once the server is healthy.
+    """Run the app on its own port over ``data_dir``; yields its URL once the server is healthy."""
+    with served_app(data_dir, timeout) as app:
+        yield app.url
+
+
+@contextmanager
+def served_app(data_dir: Path, timeout: float = 120) -> Iterator[ServedApp]:
+    """Run the app on its own port over ``data_dir``; yields it once the server is healthy.
 
     The server is started as ``scripts/demo.sh`` starts it (from the repository root, so
-    ``.streamlit/config.toml`` applies) and stopped on exit; its log is kept with the artifacts.
+    ``.streamlit/config.toml`` applies), on protobuf's default implementation (the web process
+    never loads BigARTM, which would need the pure-Python one), and stopped on exit; its log is
+    kept with the artifacts.
     """
     port = free_port()
     environment = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"},
         "TOPICSEARCH_DATA_DIR": str(data_dir),
-        "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python",
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / f"streamlit-{port}.log", "wb") as log:
@@ -85,7 +105,7 @@ def serve_app(data_dir: Path, timeout: float = 120) -> Iterator[str]:
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, server, timeout)
-            yield url
+            yield ServedApp(url, server)
         finally:
             server.terminate()
             server.wait(timeout=30)

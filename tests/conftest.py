@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import os
 
-# The suite trains, so BigARTM's pure-Python protobuf is needed, and Streamlit's AppTest imports
-# protobuf before `core.artm_loader` could choose it (see core/artm_loader.py).
+# The suite trains in this process after loading image backbones, so BigARTM is loaded first, with
+# the pure-Python protobuf it needs (see core/artm_loader.py): before Streamlit imports protobuf.
 os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
-
 import json
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import core.artm_loader  # noqa: F401
 from core.collection import Document, import_collection
 from core.model import ModelParams
 from core.pipeline import BuildReport, build, copy_deployment
 from core.settings import BUILTIN_COLLECTION, Settings
+from core.worker import Worker
 from tests.postgres import DATABASES, database_url_for
 from tests.postgres import postgres_server as postgres_server  # for any test: the session's server
 
@@ -107,3 +111,23 @@ def deployment(request: pytest.FixtureRequest, small_template, tmp_path) -> Sett
     return copy_deployment(
         small_template, data_dir, database_url_for(request, data_dir / "metadata.sqlite3")
     )
+
+
+@contextmanager
+def running_worker(settings: Settings, **options: float) -> Iterator[Worker]:
+    """A real job worker (``core.worker``, as ``python -m core worker`` runs it) looping in a
+    thread of the test process until the block ends."""
+    with Worker(settings, log=lambda line: None, **options) as worker:
+        loop = threading.Thread(target=worker.run, name="test-worker")
+        loop.start()
+        try:
+            yield worker
+        finally:
+            worker.stop()
+            loop.join()
+
+
+def run_queued_jobs(settings: Settings) -> int:
+    """Run every queued job with a real worker, as ``python -m core worker --until-idle``."""
+    with Worker(settings, log=lambda line: None) as worker:
+        return worker.run_until_idle()

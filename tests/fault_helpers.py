@@ -27,12 +27,14 @@ SMALL = ModelParams(num_topics=6, num_background_topics=1, passes=4)
 
 @contextmanager
 def running(settings: Settings, *arguments: str) -> Iterator[subprocess.Popen]:
-    """``python ARGUMENTS`` on the data dir of ``settings``, stdout and stderr in one pipe; killed
-    on leaving the block if it is still running, so a failing test leaves no build behind."""
+    """``python ARGUMENTS`` on the data dir and database of ``settings``, stdout and stderr in
+    one pipe; killed on leaving the block if it is still running, so a failing test leaves no
+    build behind."""
     env = {
         **os.environ,
         "TOPICSEARCH_DATA_DIR": str(settings.data_dir),
         "TOPICSEARCH_COLLECTION": str(settings.collection),
+        "TOPICSEARCH_DATABASE_URL": settings.database_url,
     }
     process = subprocess.Popen(
         [sys.executable, *arguments],

@@ -1,16 +1,17 @@
 """Admin actions on a real small build: live weights, versions, topic review, adding a modality,
-re-indexing, the junk filter. Each test works on its own copy of the build (``deployment``); the
-tests marked ``@both_databases`` run with its metadata in SQLite and in PostgreSQL."""
+re-indexing, retraining, the junk filter. Each test works on its own copy of the build
+(``deployment``); the tests marked ``@both_databases`` run with its metadata in SQLite and in
+PostgreSQL. Jobs the actions queue are run by a real job worker (``core.worker``)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socket
-import subprocess
 import threading
+import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +19,18 @@ import pytest
 from sqlalchemy import select
 
 from admin import auth, junk_filter, modalities, topics, versions
-from admin.jobs import DEAD_WORKER_ERROR, recent_jobs
-from core import store
-from core.admin_tables import AuditEntry, Job
+from core import jobs, store
+from core.admin_tables import AuditEntry, Job, JobWorker
 from core.engine import Query
-from core.index import NeighborIndex
-from core.model import FittedModel
 from core.service import Service
-from tests.conftest import both_databases
+from core.version_files import VersionFiles
+from tests.conftest import (
+    both_databases,
+    builtin_rows,
+    copy_collection,
+    run_queued_jobs,
+    running_worker,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -56,10 +61,11 @@ def ids(result) -> list[str]:
     return [hit.id for hit in result.hits]
 
 
-def run_job(handle, sessions) -> Job:
-    handle.wait(timeout=300)
-    with sessions() as session:
-        return session.get(Job, handle.id)
+def run_job(job: Job, deployment) -> Job:
+    """Run the queued job with a real worker; the job as it ended."""
+    run_queued_jobs(deployment)
+    with store.open_database(deployment.database_url)() as session:
+        return session.get(Job, job.id)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -102,16 +108,16 @@ def test_bad_weights_change_nothing(sessions, admin):
 def test_reindex_makes_a_new_version_while_the_old_one_serves(deployment, sessions, admin):
     old = active(sessions)
     with sessions() as session:
-        handle = modalities.start_reindex(session, admin, deployment, {"@visual": 0.0})
-    job = run_job(handle, sessions)
+        queued = modalities.start_reindex(session, admin, {"@visual": 0.0})
+    job = run_job(queued, deployment)
 
     assert (job.status, job.stage, job.done, job.total) == ("done", "index", 1, 1)
     new = active(sessions)
     assert (new.name, new.parent_id) == (job.version_name, old.id)
     with sessions() as session:
         assert store.modality_weights(session, new.id)["@visual"] == 0.0
-    old_thetas = NeighborIndex.load(Path(old.artifact_dir) / "index").thetas
-    new_thetas = NeighborIndex.load(Path(new.artifact_dir) / "index").thetas
+    old_thetas = VersionFiles(Path(old.artifact_dir)).read_index().thetas
+    new_thetas = VersionFiles(Path(new.artifact_dir)).read_index().thetas
     assert old_thetas.shape == new_thetas.shape and not np.allclose(old_thetas, new_thetas)
 
 
@@ -119,7 +125,7 @@ def test_reindex_makes_a_new_version_while_the_old_one_serves(deployment, sessio
 def test_activate_roll_back_and_delete(deployment, sessions, admin):
     first = active(sessions)
     with sessions() as session:
-        run_job(modalities.start_reindex(session, admin, deployment, {"@tag": 0.5}), sessions)
+        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}), deployment)
     second = active(sessions)
     assert second.id != first.id
 
@@ -137,7 +143,7 @@ def test_activate_roll_back_and_delete(deployment, sessions, admin):
 def test_deleting_a_version_keeps_the_versions_made_from_it(deployment, sessions, admin):
     first = active(sessions)
     with sessions() as session:
-        run_job(modalities.start_reindex(session, admin, deployment, {"@tag": 0.5}), sessions)
+        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}), deployment)
         versions.delete_version(session, admin, first.name)
         (row,) = versions.version_rows(session)
     assert (row.active, row.parent, row.derived) == (True, None, "reindex")
@@ -148,7 +154,7 @@ def test_deleting_a_version_keeps_the_versions_made_from_it(deployment, sessions
 def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, admin):
     first = active(sessions).name
     with sessions() as session:
-        run_job(modalities.start_reindex(session, admin, deployment, {"@tag": 0.5}), sessions)
+        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}), deployment)
     second = active(sessions).name
     service, errors, stop = Service(deployment), [], threading.Event()
 
@@ -174,7 +180,7 @@ def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, 
 @both_databases
 def test_versions_are_listed_with_parameters_and_scores(deployment, sessions, admin):
     with sessions() as session:
-        run_job(modalities.start_reindex(session, admin, deployment, {"@tag": 0.5}), sessions)
+        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}), deployment)
         rows = versions.version_rows(session)
 
     assert [(row.active, row.derived) for row in rows] == [(True, "reindex"), (False, "build")]
@@ -281,21 +287,21 @@ def test_a_modality_trained_with_frozen_phi_leaves_the_topic_space_exactly_as_it
     with sessions() as session:
         topic = topics.review_topics(session)[3]
         topics.edit_topic(session, admin, topic.id, "Labelled", "background", "kept")
-        handle = modalities.start_add_modality(
-            session, admin, deployment, "@category", tokens, 1.0, retrain=False
+        queued = modalities.start_add_modality(
+            session, admin, "@category", tokens, 1.0, retrain=False
         )
-    job = run_job(handle, sessions)
+    job = run_job(queued, deployment)
     assert job.status == "done", job.error
 
     new = active(sessions)
-    before = FittedModel.load(Path(old.artifact_dir) / "model").phi
-    after = FittedModel.load(Path(new.artifact_dir) / "model").phi
+    before = VersionFiles(Path(old.artifact_dir)).read_model().phi
+    after = VersionFiles(Path(new.artifact_dir)).read_model().phi
     assert set(after) == set(before) | {"@category"}
     for modality, phi in before.items():
         assert after[modality].tokens == phi.tokens
         assert np.array_equal(after[modality].matrix, phi.matrix)  # bit-identical
-    old_thetas = NeighborIndex.load(Path(old.artifact_dir) / "index").thetas
-    assert np.array_equal(NeighborIndex.load(Path(new.artifact_dir) / "index").thetas, old_thetas)
+    old_thetas = VersionFiles(Path(old.artifact_dir)).read_index().thetas
+    assert np.array_equal(VersionFiles(Path(new.artifact_dir)).read_index().thetas, old_thetas)
     with sessions() as session:
         kept = topics.review_topics(session)[3]
         assert (kept.label, kept.status, kept.note) == ("Labelled", "background", "kept")
@@ -312,43 +318,99 @@ def test_a_modality_trained_with_frozen_phi_leaves_the_topic_space_exactly_as_it
 def test_a_full_retrain_with_the_new_modality_changes_the_topic_space(deployment, sessions, admin):
     old = active(sessions)
     with sessions() as session:
-        handle = modalities.start_add_modality(
-            session, admin, deployment, "@category", category_tokens(sessions), 1.0, retrain=True
+        queued = modalities.start_add_modality(
+            session, admin, "@category", category_tokens(sessions), 1.0, retrain=True
         )
-    assert run_job(handle, sessions).status == "done"
+    assert run_job(queued, deployment).status == "done"
 
     new = active(sessions)
-    before = FittedModel.load(Path(old.artifact_dir) / "model").phi["@text"]
-    after = FittedModel.load(Path(new.artifact_dir) / "model").phi["@text"]
+    before = VersionFiles(Path(old.artifact_dir)).read_model().phi["@text"]
+    after = VersionFiles(Path(new.artifact_dir)).read_model().phi["@text"]
     aligned = after.matrix[[after.index[token] for token in before.tokens]]
     assert set(after.tokens) == set(before.tokens) and not np.allclose(aligned, before.matrix)
     assert new.params["derived"] == "retrain"
 
 
-@both_databases
-def test_a_modality_job_can_be_cancelled_and_leaves_the_old_version_serving(
-    deployment, sessions, admin
-):
+def test_a_retrain_job_trains_the_active_versions_documents_anew(deployment, sessions, admin):
     old = active(sessions)
     with sessions() as session:
-        handle = modalities.start_add_modality(
-            session, admin, deployment, "@category", category_tokens(sessions), 1.0, retrain=True
-        )
-        modalities.cancel_job(session, admin, handle.id)
-    job = run_job(handle, sessions)
+        with pytest.raises(ValueError, match=r"unknown model parameter\(s\) \['topics'\]"):
+            versions.start_retrain(session, admin, {"topics": 4})
+        queued = versions.start_retrain(session, admin, {"num_topics": 4})
+    assert run_job(queued, deployment).status == "done"
 
-    assert job.status == "cancelled"
+    new = active(sessions)
+    assert (new.parent_id, new.num_topics, new.params["derived"]) == (old.id, 4, "retrain")
+    assert Service(deployment).search(Query(text="bird"), k=3).model_version == new.name
+
+
+def test_a_build_job_makes_a_version_from_a_collection_folder(
+    deployment, sessions, admin, tmp_path
+):
+    collection = copy_collection(builtin_rows()[:30], tmp_path / "thirty")
+    with sessions() as session:
+        queued = versions.start_build(session, admin, str(collection))
+        assert jobs.describe(queued) == f"build from {collection}"
+    job = run_job(queued, deployment)
+
+    assert (job.status, job.error, job.result["documents"]) == ("done", None, 30)
+    new = active(sessions)
+    assert (new.name, new.num_documents, new.collection) == (job.version_name, 30, str(collection))
+
+
+@both_databases
+def test_a_queued_job_is_cancelled_at_once_and_never_runs(deployment, sessions, admin):
+    old = active(sessions)
+    with sessions() as session:
+        queued = modalities.start_reindex(session, admin, {"@tag": 0.5})
+        modalities.cancel_job(session, admin, queued.id)
+
+    assert run_job(queued, deployment).status == "cancelled"
+    with sessions() as session:
+        assert [v.id for v in store.list_versions(session)] == [old.id]
+        with pytest.raises(ValueError, match="is cancelled: only a queued or running job"):
+            modalities.cancel_job(session, admin, queued.id)
+
+
+@both_databases
+def test_a_running_modality_job_can_be_cancelled_and_leaves_the_old_version_serving(
+    deployment, sessions, admin, monkeypatch
+):
+    old = active(sessions)
+    training, cancelled = threading.Event(), threading.Event()
+    report_progress = jobs.report_progress
+
+    def hold_at_the_first_pass(session, job_id, worker, stage, done, total):
+        report_progress(session, job_id, worker, stage, done, total)
+        if stage == "train" and not training.is_set():
+            training.set()
+            assert cancelled.wait(60)
+
+    monkeypatch.setattr(jobs, "report_progress", hold_at_the_first_pass)
+    with sessions() as session:
+        queued = modalities.start_add_modality(
+            session, admin, "@category", category_tokens(sessions), 1.0, retrain=True
+        )
+    with running_worker(deployment):
+        assert training.wait(120)
+        with sessions() as session:
+            running = jobs.recent_jobs(session)[0]
+            assert (running.status, running.stage, running.done) == ("running", "train", 1)
+            modalities.cancel_job(session, admin, queued.id)
+        cancelled.set()
+        job = wait_for_job(sessions, queued.id)
+
+    assert (job.status, job.cancel_requested) == ("cancelled", True)
     assert active(sessions).id == old.id
     with sessions() as session:
         failed = [v for v in store.list_versions(session) if v.id != old.id]
         assert [(v.status, v.artifact_dir) for v in failed] == [("failed", None)]
-        assert recent_jobs(session)[0].cancel_requested
 
 
 def test_a_modality_the_version_has_is_refused(deployment, sessions, admin):
     with sessions() as session, pytest.raises(ValueError, match="already has modality @tag"):
         modalities.start_add_modality(
-            session, admin, deployment, "@tag", {"x": Counter("a")}, 1.0, retrain=False
+            session, admin, "@tag", {"x": Counter("a")}, 1.0, retrain=False
         )
 
 
@@ -363,19 +425,23 @@ def test_the_junk_filter_hides_what_it_predicts_unwanted_and_a_moderator_can_res
 ):
     with sessions() as session:
         documents = store.version_documents(session, active(sessions).id)
-        with pytest.raises(ValueError, match="label at least 5 wanted and 5 unwanted"):
-            junk_filter.train_junk_filter(session, admin)
+        too_few = junk_filter.start_junk_filter_training(session, admin)
+    assert "label at least 5 wanted and 5 unwanted" in run_job(too_few, deployment).error
+    with sessions() as session:
         monuments = [d for d in documents if "monuments" in d.tags]
         others = [d for d in documents if "monuments" not in d.tags]
         for document in monuments[:8]:
             junk_filter.label_document(session, moderator, document.doc_id, "unwanted")
         for document in others[:12]:
             junk_filter.label_document(session, moderator, document.doc_id, "wanted")
-        report = junk_filter.train_junk_filter(session, admin)
-        assert (report.wanted, report.unwanted) == (12, 8)
-        assert 0 <= report.precision <= 1 and 0 <= report.recall <= 1
-        assert {d.doc_id for d in monuments[:8]} <= set(report.predicted_unwanted)
-        assert not {d.doc_id for d in others[:12]} & set(report.predicted_unwanted)
+        training = junk_filter.start_junk_filter_training(session, admin)
+    assert run_job(training, deployment).status == "done"
+    with sessions() as session:
+        report = junk_filter.latest_junk_filter_report(session)
+    assert (report.wanted, report.unwanted) == (12, 8)
+    assert 0 <= report.precision <= 1 and 0 <= report.recall <= 1
+    assert {d.doc_id for d in monuments[:8]} <= set(report.predicted_unwanted)
+    assert not {d.doc_id for d in others[:12]} & set(report.predicted_unwanted)
 
     service = Service(deployment)
     monument = monuments[0].doc_id
@@ -398,33 +464,55 @@ def test_the_junk_filter_hides_what_it_predicts_unwanted_and_a_moderator_can_res
     with sessions() as session:
         junk_filter.unhide_all(session, admin)
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.user_name == "anna"))
-        assert {"train_junk_filter", "apply_junk_filter", "unhide_all"} <= set(actions)
+        assert {"start_junk_filter_training", "apply_junk_filter", "unhide_all"} <= set(actions)
     assert ids(service.search(Query(text="bird"), k=len(documents))) == shown_before
 
 
 def test_moderators_label_documents_but_cannot_run_the_filter(sessions, moderator):
     with sessions() as session:
         with pytest.raises(auth.PermissionDenied):
-            junk_filter.train_junk_filter(session, moderator)
+            junk_filter.start_junk_filter_training(session, moderator)
         with pytest.raises(ValueError, match="a label is one of"):
             junk_filter.label_document(session, moderator, "x", "spam")
 
 
 @both_databases
-def test_a_job_whose_process_died_is_listed_as_failed(sessions):
-    finished = subprocess.Popen(["true"])
-    finished.wait()
-    host = socket.gethostname()
+def test_a_running_job_whose_worker_stopped_beating_is_listed_as_failed(sessions):
+    now = datetime.now(UTC)
     with sessions() as session:
         session.add_all(
             [
-                Job(kind="re-index", started_by="anna", worker=f"{host}:{finished.pid}"),
-                Job(kind="re-index", started_by="anna", worker=f"{host}:{os.getpid()}"),
+                JobWorker(name="alive", heartbeat_at=now, heartbeat_every_s=2),
+                JobWorker(
+                    name="dead", heartbeat_at=now - timedelta(seconds=11), heartbeat_every_s=2
+                ),
             ]
         )
+        for worker in ("alive", "dead", "gone"):
+            session.add(Job(kind="reindex", started_by="anna", worker=worker, status="running"))
+        session.add(Job(kind="reindex", started_by="anna"))  # queued: waits for any worker
         session.commit()
 
-        alive, dead = recent_jobs(session)
+        queued, gone, dead, alive = jobs.recent_jobs(session)
 
-    assert (dead.status, dead.error) == ("failed", DEAD_WORKER_ERROR)
-    assert alive.status == "running"
+    assert [w.name for w in jobs.alive_workers(session)] == ["alive"]
+    assert (
+        (dead.status, dead.error)
+        == (gone.status, gone.error)
+        == (
+            "failed",
+            jobs.DEAD_WORKER_ERROR,
+        )
+    )
+    assert (alive.status, queued.status) == ("running", "queued")
+
+
+def wait_for_job(sessions, job_id: int, timeout: float = 120) -> Job:
+    """The job once it has ended (a worker runs it meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with sessions() as session:
+            job = session.get(Job, job_id)
+        if job.status not in ("queued", "running") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)

@@ -11,14 +11,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from admin import auth
-from admin.jobs import recent_jobs
 from admin.junk_filter import document_labels, review_queue
 from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
 from admin.versions import apply_live_weights
-from core import store
+from core import jobs, store
+from core.jobs import START_A_WORKER
 from core.settings import REPO_ROOT
 from interface.messages import MESSAGES
+from tests.conftest import running_worker
 
 APP = str(REPO_ROOT / "streamlit_app" / "app.py")
 PAGE_FILES = [file for file, *_ in ADMIN_PAGES]
@@ -162,28 +163,36 @@ def test_a_moderator_labels_a_document_from_the_review_queue(sessions):
     assert any("An admin trains" in info.value for info in app.info)
 
 
-def test_an_admin_uploads_a_modality_file_sees_its_problems_and_starts_training(sessions):
+def test_an_admin_uploads_a_modality_file_sees_its_problems_and_a_worker_trains_it(
+    sessions, deployment
+):
     with sessions() as session:
         version = store.active_version(session)
         documents = store.version_documents(session, version.id)
     lines = [json.dumps({"id": d.doc_id, "tokens": [f"cat-{d.tags[0]}"]}) for d in documents]
     content = "\n".join([*lines, '{"id": "nope", "tokens": ["x"]}']).encode()
     app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/add_modality.py").run()
+    assert START_A_WORKER in app.warning[0].value  # no worker is alive yet
 
     app.text_input[0].input("@category")
     app.get("file_uploader")[0].set_value(("cats.jsonl", content, "application/json")).run()
     assert "unknown document id 'nope'" in app.text[0].value
     next(button for button in app.button if button.label == "Start").click().run()
 
-    assert not app.exception and "Started" in app.success[0].value
+    assert not app.exception and "Queued" in app.success[0].value
     with sessions() as session:
-        job = recent_jobs(session)[0]
-    deadline = time.monotonic() + 120
-    while job.status == "running" and time.monotonic() < deadline:
-        time.sleep(0.5)
+        assert jobs.recent_jobs(session)[0].status == "queued"
+    with running_worker(deployment, heartbeat_every_s=0.2):
+        deadline = time.monotonic() + 120
         with sessions() as session:
-            job = recent_jobs(session)[0]
-    assert (job.status, job.error) == ("done", None)
+            job = jobs.recent_jobs(session)[0]
+        while job.status in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            with sessions() as session:
+                job = jobs.recent_jobs(session)[0]
+        assert (job.status, job.error) == ("done", None)
+        app.run()
+        assert not any(START_A_WORKER in warning.value for warning in app.warning)
     with sessions() as session:
         assert "@category" in store.modality_weights(session, store.active_version(session).id)
 

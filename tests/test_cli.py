@@ -48,10 +48,26 @@ def test_search_json_has_the_documented_shape(built):
     result = run(["search", "flowers цветы", "-k", "3", "--json"], built.settings)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"model_version", "recognized", "unknown", "results"}
+    assert set(payload) == {"model_version", "ranking", "recognized", "unknown", "fit", "results"}
     assert payload["model_version"] == built.report.version_name
+    assert "likelihood" in payload["ranking"]
+    assert set(payload["fit"]) == {
+        "kind",
+        "perplexity",
+        "share_as_far",
+        "weak_beyond",
+        "weak",
+    }
     assert len(payload["results"]) == 3
-    assert set(payload["results"][0]) == {"id", "text", "tags", "image", "distance"}
+    assert set(payload["results"][0]) == {
+        "id",
+        "text",
+        "tags",
+        "image",
+        "distance",
+        "matched",
+        "weak",
+    }
 
 
 def test_search_by_photo_with_weights(built):

@@ -154,3 +154,36 @@ def test_eval_command_writes_a_report_with_every_method(tmp_path, vision_cache):
         for modality_scores in method["annotation"].values():
             assert 0 <= modality_scores["f1"] <= 1
     assert 0 <= results["methods"]["ours"]["text_to_image"]["recall@10"] <= 1
+
+
+def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vision_cache):
+    # given a small benchmark cut from the built-in collection, with a seeded split
+    rows = builtin_rows()[::2]
+    collection = copy_collection(rows, tmp_path / "collection")
+    ids = sorted(r["id"] for r in rows)
+    split = {"test": ids[::3], "validation": ids[1::3], "train": ids[2::3]}
+    (collection / "splits.json").write_text(json.dumps(split))
+    (collection / "sources.json").write_text(
+        json.dumps({"built-in": {"version": "-", "documents": len(rows)}})
+    )
+    vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
+    # when the quick evaluation runs, with the concept queries on the same small collection
+    report = evaluate_and_report(
+        collection,
+        tmp_path / "reports",
+        tmp_path / "work",
+        vectorizer,
+        builtin=collection,
+        quick=True,
+    )
+    # then every ranking has text -> image and concept scores, and the report shows them
+    results = json.loads((tmp_path / "reports" / "eval.json").read_text())
+    ours = results["methods"]["ours"]
+    assert set(ours["text_to_image_by_ranking"]) == {"topics", "likelihood"}
+    for scores in [*ours["concepts_by_ranking"].values(), *results["builtin_concepts"].values()]:
+        assert scores["concepts"] > 0
+        assert 0 <= scores["precision@5_en"] <= 1 and 0 <= scores["precision@5_ru"] <= 1
+    text = report.read_text()
+    assert "Concept queries" in text and "--quick" in text
+    assert "![eval-concepts](eval-concepts.png)" in text
+    assert (tmp_path / "reports" / "eval-concepts.png").stat().st_size > 1000

@@ -9,6 +9,7 @@ import pytest
 
 from core.collection import import_collection
 from core.inference import ThetaInferencer
+from core.ingest import LocalIngest
 from core.model import ModelParams
 from core.pipeline import build, prepare_corpus
 from core.settings import REPO_ROOT
@@ -40,8 +41,7 @@ def test_our_inference_agrees_with_bigartm_transform_on_held_out_documents(tmp_p
     corpus = prepare_corpus(
         documents,
         params,
-        TextProcessor(),
-        ImageVectorizer(load_backbone("squeezenet"), vision_cache),
+        LocalIngest(TextProcessor(), ImageVectorizer(load_backbone("squeezenet"), vision_cache)),
     )
     train, held_out = corpus.tokens[:150], corpus.tokens[150:]
     model = fit(train, params, tmp_path)

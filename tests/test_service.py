@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,15 @@ def test_concurrent_queries_give_the_same_answers_as_sequential_ones(service):
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda q: (q, service.search(Query(text=q), k=10)), QUERIES * 25))
     assert all([h.id for h in result.hits] == expected[q] for q, result in answers)
+
+
+def test_the_loaded_model_is_left_out_of_full_garbage_collections(service):
+    """Streamlit runs a full collection after every page; it must not walk the model each time."""
+    engine = service.active().engine
+    collected = {id(obj) for obj in gc.get_objects()}  # every generation but the frozen one
+
+    assert gc.is_tracked(engine.documents) and id(engine.documents) not in collected
+    assert id(engine.model.phi) not in collected and id(engine.documents[0]) not in collected
 
 
 def test_a_global_weight_change_in_the_database_reaches_the_next_query(service, built):

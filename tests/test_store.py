@@ -71,6 +71,7 @@ TABLES = {
     "hidden_documents",
     "hidden_generation",
     "jobs",
+    "workers",
 }
 
 

@@ -14,7 +14,6 @@ from admin.modalities import (
 )
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core import store
-from core.settings import load_settings
 from interface.i18n import plural, t
 
 user = require("modalities")
@@ -70,7 +69,6 @@ if st.button(t("start"), type="primary", disabled=not imported or not imported.t
     perform(
         start_add_modality,
         user,
-        load_settings(),
         name.strip(),
         imported.tokens,
         weight,

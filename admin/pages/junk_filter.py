@@ -12,11 +12,12 @@ from admin.junk_filter import (
     document_labels,
     hidden_documents,
     label_document,
+    latest_junk_filter_report,
     review_queue,
-    train_junk_filter,
+    start_junk_filter_training,
     unhide_all,
 )
-from admin.ui import active_version_or_stop, db, perform, require
+from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core.engine import Query
 from core.inference import NothingRecognized
 from interface.i18n import plural, t
@@ -83,8 +84,10 @@ with filter_tab:
         st.stop()
     st.caption(t("training_needs", n=MIN_LABELS_PER_CLASS))
     if st.button(t("train_svm"), type="primary"):
-        st.session_state["junk_report"] = perform(train_junk_filter, user)
-    report = st.session_state.get("junk_report")
+        perform(start_junk_filter_training, user, done=t("training_queued"))
+    job_panel(user)
+    with db() as session:
+        report = latest_junk_filter_report(session)
     if report is not None:
         precision, recall, hides = st.columns(3)
         precision.metric(t("precision_cv"), f"{report.precision:.2f}")

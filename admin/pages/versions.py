@@ -1,10 +1,19 @@
-"""Model versions: parameters and scores; activate, roll back, delete inactive ones."""
+"""Model versions: parameters and scores; activate, roll back, delete inactive ones; queue a
+build or a retraining for the job worker."""
 
 import pandas as pd
 import streamlit as st
 
 from admin.ui import db, job_panel, perform, require
-from admin.versions import activate, delete_version, roll_back, roll_back_target, version_rows
+from admin.versions import (
+    activate,
+    delete_version,
+    roll_back,
+    roll_back_target,
+    start_build,
+    start_retrain,
+    version_rows,
+)
 from interface.i18n import t, t_or
 
 user = require("versions")
@@ -62,4 +71,15 @@ with right:
     doomed = st.selectbox(t("delete"), inactive, index=None, placeholder=t("an_inactive_version"))
     if st.button(t("delete"), disabled=doomed is None):
         perform(delete_version, user, doomed, done=t("deleted", version=doomed))
+with st.expander(t("build_or_retrain")):
+    folder = st.text_input(t("collection_folder"))
+    if st.button(t("build_new")):
+        perform(start_build, user, folder, done=t("build_queued"))
+    topics = st.number_input(
+        t("retrain_topics"),
+        min_value=2,
+        value=next((r.topics for r in rows if r.active), rows[0].topics),
+    )
+    if st.button(t("retrain_active")):
+        perform(start_retrain, user, {"num_topics": int(topics)}, done=t("retrain_queued"))
 job_panel(user)

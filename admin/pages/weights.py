@@ -6,7 +6,6 @@ from admin.modalities import start_reindex
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from admin.versions import apply_live_weights
 from core import store
-from core.settings import load_settings
 from interface.i18n import t
 
 user = require("weights")
@@ -35,6 +34,6 @@ if apply.button(t("apply_live"), type="primary"):
     perform(apply_live_weights, user, new_weights, done=t("applied_live"))
 apply.caption(t("apply_live_help"))
 if reindex.button(t("reindex")):
-    perform(start_reindex, user, load_settings(), new_weights, done=t("reindex_started"))
+    perform(start_reindex, user, new_weights, done=t("reindex_started"))
 reindex.caption(t("reindex_help"))
 job_panel(user)

@@ -10,6 +10,7 @@ from interface.i18n import modality_name, t
 from interface.state import active_model_or_stop, photo_uploader, service
 from interface.widgets import escape_markdown, nothing_recognized_message
 from streamlit_app import charts
+from streamlit_app.fit_notice import show_fit
 
 SUGGESTIONS = 15
 
@@ -32,6 +33,7 @@ try:
         SUGGESTIONS,
         active=active,
     )
+    fit = engine.query_fit(Query(image=image), active.weights)
 except ImageError as error:
     st.error(escape_markdown(t("photo_unreadable", error=error)))
     st.stop()
@@ -48,6 +50,7 @@ with left:
         st.text(f"{visual_display(token)}: {probability:.2%}")
 with right:
     st.caption(t("model_version", version=version))
+    show_fit(fit)
     for modality in (TAG, TEXT):
         if annotations.get(modality):
             st.markdown(f"**{modality_name(modality)}**")

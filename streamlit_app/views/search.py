@@ -31,6 +31,7 @@ from interface.widgets import (
     weight_sliders,
 )
 from streamlit_app import charts
+from streamlit_app.fit_notice import hit_marks, show_fit
 
 PAGE_SIZE = 12
 MAX_RESULTS = 96
@@ -121,6 +122,7 @@ st.caption(
         ms=f"{result.latency_ms:.0f}",
     )
 )
+show_fit(result.fit)
 if like is not None:
     st.info(escape_markdown(t("like_info", caption=clamped(like[1], 80) or like[0])))
     if st.button(t("back_to_search")):
@@ -162,7 +164,8 @@ for start in range(0, len(result.hits), COLUMNS):
     for column, hit in zip(st.columns(COLUMNS), row, strict=False):
         with column:
             same = t("same_photo") if hit.same_photo else ""
-            document_card(hit, t("distance", distance=f"{hit.distance:.3f}", same=same), "result")
+            detail = t("distance", distance=f"{hit.distance:.3f}", same=same) + hit_marks(hit)
+            document_card(hit, detail, "result")
             with st.expander(t("why_matched")):
                 shared = explain_hit(engine, result, hit, labels)
                 st.text(topic_share_text(shared) if shared else t("weak_match"))

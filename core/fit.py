@@ -1,0 +1,155 @@
+"""Honest uncertainty: how well a query fits the model, measured against the collection itself.
+
+The query's measure is its perplexity: how well its own topic vector explains its tokens,
+exp(-mean log p(w | theta_q)) over its tokens (weighted by modality weight), set against the same
+for the collection's own documents asked as queries (their words, their photo, or both, as the
+query has). A query more perplexing than nearly all of those (``WEAK_SHARE``) fits the model
+badly: a photo of something the collection never shows, words the model knows only in passing.
+
+A hit's measure is its L1 distance to the query's topic vector, set against how far the
+collection's own queries are from their nearest *other* document: a hit that shares no token
+with the query and lies farther than nearly all of those, or answers a query that fits badly, is
+weak, and is marked so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.inference import NothingRecognized, ThetaInferencer
+from core.model import Phi, TokenCounts
+from core.vision import VISUAL
+
+WEAK_SHARE = 0.05  # a query is weak when fewer than 5% of the collection's own fit as badly
+REFERENCE_SAMPLE = 200
+KINDS = ("words", "photo", "words+photo")
+
+
+def query_kind(tokens: TokenCounts) -> str:
+    has_photo = bool(tokens.get(VISUAL))
+    has_words = any(bag for modality, bag in tokens.items() if modality != VISUAL)
+    if has_photo and has_words:
+        return "words+photo"
+    return "photo" if has_photo else "words"
+
+
+@dataclass
+class QueryFit:
+    """``perplexity``: the query's; ``share_as_far``: the share of the collection's own queries
+    of the same kind at least as perplexing (1 = as well explained as any, near 0 = worse than
+    almost all); ``threshold``: the L1 distance beyond which a hit is weak."""
+
+    kind: str
+    perplexity: float
+    share_as_far: float
+    threshold: float
+
+    @property
+    def weak(self) -> bool:
+        return self.share_as_far < WEAK_SHARE
+
+    def is_weak(self, distance: float) -> bool:
+        return distance > self.threshold
+
+    def describe(self) -> str:
+        verdict = "fits the model badly" if self.weak else "fits the model"
+        return (
+            f"query {verdict}: perplexity {self.perplexity:.0f}; "
+            f"{self.share_as_far:.0%} of the collection's own {self.kind} queries are as "
+            f"perplexing (hits sharing no word are weak beyond L1 {self.threshold:.2f})"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "perplexity": round(self.perplexity, 3),
+            "share_as_far": round(self.share_as_far, 4),
+            "weak_beyond": round(self.threshold, 6),
+            "weak": self.weak,
+        }
+
+
+@dataclass(frozen=True)
+class FitReference:
+    """Sorted perplexities and nearest-other-document distances of sampled documents asked as
+    queries, per query kind."""
+
+    perplexities: Mapping[str, np.ndarray]
+    distances: Mapping[str, np.ndarray]
+
+    @classmethod
+    def from_engine_parts(
+        cls,
+        inferencer: ThetaInferencer,
+        documents: Sequence[TokenCounts],
+        index,
+        weights: Mapping[str, float],
+        sample: int = REFERENCE_SAMPLE,
+        seed: int = 0,
+    ) -> FitReference:
+        """Asks up to ``sample`` seeded documents as each kind of query (``index`` answers with
+        ``query(theta, k) -> (rows, distances)``)."""
+        rows = np.random.default_rng(seed).permutation(len(documents))[:sample]
+        perplexities: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        distances: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        for row in rows:
+            doc = documents[row]
+            words = {m: bag for m, bag in doc.items() if m != VISUAL and bag}
+            photo = {VISUAL: doc[VISUAL]} if doc.get(VISUAL) else {}
+            both = {**words, **photo} if words and photo else {}
+            for kind, tokens in (("words", words), ("photo", photo), ("words+photo", both)):
+                if not tokens:
+                    continue
+                try:
+                    theta = inferencer.transform(tokens, weights).theta
+                except NothingRecognized:
+                    continue
+                perplexities[kind].append(perplexity(inferencer.phi, tokens, weights, theta))
+                distances[kind].append(_nearest_other(index, theta, row))
+        return cls(
+            {kind: np.sort(np.asarray(values)) for kind, values in perplexities.items()},
+            {kind: np.sort(np.asarray(values)) for kind, values in distances.items()},
+        )
+
+    def fit(self, query_perplexity: float, tokens: TokenCounts) -> QueryFit:
+        kind = query_kind(tokens)
+        reference = _finite(self.perplexities.get(kind))
+        distances = _finite(self.distances.get(kind))
+        threshold = float(np.quantile(distances, 1.0 - WEAK_SHARE)) if len(distances) else 2.0
+        if not len(reference):
+            return QueryFit(kind, query_perplexity, 1.0, threshold)
+        share = float((reference >= query_perplexity * (1 - 1e-9)).mean())
+        return QueryFit(kind, query_perplexity, share, threshold)
+
+
+def perplexity(
+    phi: Mapping[str, Phi], tokens: TokenCounts, weights: Mapping[str, float], theta: np.ndarray
+) -> float:
+    """exp(-weighted mean log p(w | theta)) over the known tokens of modalities weighted > 0."""
+    total, mass = 0.0, 0.0
+    for modality, bag in tokens.items():
+        weight = float(weights.get(modality, 0.0))
+        modality_phi = phi.get(modality)
+        if weight <= 0 or modality_phi is None:
+            continue
+        for token, count in bag.items():
+            row = modality_phi.index.get(token)
+            if row is None or count <= 0:
+                continue
+            p = float(modality_phi.matrix[row] @ theta)
+            total += weight * count * np.log(max(p, 1e-300))
+            mass += weight * count
+    return float(np.exp(-total / mass)) if mass > 0 else float("inf")
+
+
+def _finite(values: np.ndarray | None) -> np.ndarray:
+    return np.empty(0) if values is None else values[np.isfinite(values)]
+
+
+def _nearest_other(index, theta: np.ndarray, row: int) -> float:
+    rows, distances = index.query(theta, 2)
+    others = [float(d) for r, d in zip(rows, distances, strict=True) if r != row]
+    return others[0] if others else float("inf")

@@ -1,0 +1,210 @@
+"""How documents are ordered for a query: by topics alone, or by the query's likelihood.
+
+* ``topics`` (the article's setup): the documents nearest to the query's theta by L1.
+* ``likelihood``: the query likelihood of each document with topic smoothing (Wei and Croft,
+  SIGIR 2006, "LDA-based document models for ad-hoc retrieval")::
+
+      log p(q | d) = sum over query modalities m of w_m * sum over tokens w of c(w, q) *
+          log[ lambda * p_own(w | d) + (1 - lambda) * sum_t phi_wt theta_td ]
+
+  where p_own is the document's own token frequency, Dirichlet-smoothed by the collection
+  (N_d / (N_d + mu) * c(w, d) / N_d + mu / (N_d + mu) * p(w | C)), and w_m are the modality
+  weights that theta inference uses. A document that contains the query's words is found by them;
+  one that does not (a photo without a caption, a Russian query against an English caption) is
+  still reached through the topics its photo and words share with the query.
+
+Both are read-only after construction and safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import sparse
+
+from core.model import Phi, TokenCounts
+from core.text import TAG, TEXT
+
+METHODS = ("topics", "likelihood")
+TINY = 1e-12
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """Which ranking, and its smoothing; stored with every model version (``version.json``)."""
+
+    method: str = "likelihood"
+    own_weight: float = 0.5  # lambda: the document's own tokens against its topics
+    dirichlet_mu: float = 10.0  # pseudo-tokens of collection frequency in p_own
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"ranking method must be one of {METHODS}, got {self.method!r}")
+        if not 0.0 <= self.own_weight < 1.0:
+            raise ValueError(f"own_weight must be in [0, 1), got {self.own_weight}")
+        if self.dirichlet_mu <= 0:
+            raise ValueError(f"dirichlet_mu must be > 0, got {self.dirichlet_mu}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> RankingParams:
+        """The stored ranking; a version written before rankings existed ranked by topics."""
+        return cls(method="topics") if data is None else cls(**data)
+
+    @property
+    def label(self) -> str:
+        if self.method == "topics":
+            return "topics (L1 between topic vectors, the article's setup)"
+        return (
+            f"query likelihood with topic smoothing (lambda {self.own_weight:g}, "
+            f"mu {self.dirichlet_mu:g})"
+        )
+
+
+ARTICLE_RANKING = RankingParams(method="topics")
+
+
+class DocumentTokens:
+    """Each document's own token counts per modality, over the model's vocabulary."""
+
+    def __init__(self, phi: Mapping[str, Phi], documents: Sequence[TokenCounts]) -> None:
+        self.counts: dict[str, sparse.csc_matrix] = {}
+        self.lengths: dict[str, np.ndarray] = {}
+        self.collection: dict[str, np.ndarray] = {}
+        for modality, modality_phi in phi.items():
+            rows, cols, values = [], [], []
+            for row, doc in enumerate(documents):
+                for token, count in doc.get(modality, {}).items():
+                    col = modality_phi.index.get(token)
+                    if col is not None and count > 0:
+                        rows.append(row)
+                        cols.append(col)
+                        values.append(float(count))
+            matrix = sparse.csc_matrix(
+                (values, (rows, cols)), shape=(len(documents), len(modality_phi.tokens))
+            )
+            self.counts[modality] = matrix
+            self.lengths[modality] = np.asarray(matrix.sum(axis=1)).ravel()
+            total = matrix.sum()
+            column_totals = np.asarray(matrix.sum(axis=0)).ravel()
+            self.collection[modality] = column_totals / total if total > 0 else column_totals
+
+    def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
+        """The documents that contain any form of any of the terms (sorted rows)."""
+        found = []
+        for term in terms:
+            for modality, token, _ in term.forms:
+                column = phi[modality].index.get(token) if modality in phi else None
+                if column is not None and modality in self.counts:
+                    matrix = self.counts[modality]
+                    found.append(matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]])
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+    def subset(self, rows: np.ndarray) -> DocumentTokens:
+        """The same counts for ``rows`` only; collection frequencies stay the whole collection's."""
+        part = object.__new__(DocumentTokens)
+        part.counts = {m: matrix[rows] for m, matrix in self.counts.items()}
+        part.lengths = {m: lengths[rows] for m, lengths in self.lengths.items()}
+        part.collection = self.collection
+        return part
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One thing the query asks for, in all the forms that name it: a word and the hashtags of
+    the same normalized form ('bird', #birds) are one term, so a document needs one of them, not
+    both; its translations into the other language (``core.bilingual``) are forms too, with a
+    share below 1. ``forms`` holds (modality, token, share); ``count`` is how often the query
+    asks for the term."""
+
+    forms: tuple[tuple[str, str, float], ...]
+    count: float = 1.0
+
+
+def query_terms(
+    tokens: TokenCounts,
+    tags_of_word: Mapping[str, Sequence[str]],
+    translations: Callable[[str], Sequence[tuple[str, float]]] | None = None,
+) -> list[QueryTerm]:
+    """The query's terms: each `@text` word with the hashtags of its form and its translations
+    (with theirs), then every token left (a hashtag without a word, a visual word, an extra
+    modality's token) as a term of its own."""
+    terms, covered = [], set()
+    for word, count in tokens.get(TEXT, {}).items():
+        named = [(word, 1.0), *(translations(word) if translations else ())]
+        forms = []
+        for name, share in named:
+            forms.append((TEXT, name, share))
+            forms += [(TAG, tag, share) for tag in tags_of_word.get(name, ())]
+        covered.update((modality, token) for modality, token, share in forms if share == 1.0)
+        terms.append(QueryTerm(tuple(forms), float(count)))
+    for modality, bag in tokens.items():
+        for token, count in bag.items():
+            if (modality, token) not in covered:
+                terms.append(QueryTerm(((modality, token, 1.0),), float(count)))
+    return terms
+
+
+def likelihood_scores(
+    terms: Sequence[QueryTerm],
+    weights: Mapping[str, float],
+    phi: Mapping[str, Phi],
+    thetas: np.ndarray,
+    own: DocumentTokens | None,
+    params: RankingParams,
+) -> np.ndarray:
+    """log p(q | d) for every document (higher is better); 0 everywhere if nothing is known.
+
+    A term's probability is the mean over its forms of the smoothed p(form | d), weighted by
+    modality weight x share; the term counts with the mean modality weight of its forms (a
+    visual word with the small `@visual` weight, as in theta inference). ``own`` None means the
+    documents have no tokens of their own (e.g. photos alone): only their topics speak.
+    """
+    scores = np.zeros(len(thetas))
+    for term in terms:
+        total, mass, weights_known = np.zeros(len(thetas)), 0.0, []
+        for modality, token, share in term.forms:
+            weight = float(weights.get(modality, 0.0))
+            column = phi[modality].index.get(token) if modality in phi else None
+            if weight <= 0 or column is None or share <= 0:
+                continue
+            total += weight * share * _form_probability(modality, column, phi, thetas, own, params)
+            mass += weight * share
+            weights_known.append(weight)
+        if weights_known and term.count > 0:
+            scores += term.count * float(np.mean(weights_known)) * np.log(total / mass + TINY)
+    return scores
+
+
+def _form_probability(
+    modality: str,
+    column: int,
+    phi: Mapping[str, Phi],
+    thetas: np.ndarray,
+    own: DocumentTokens | None,
+    params: RankingParams,
+) -> np.ndarray:
+    """lambda * p_own(w | d) + (1 - lambda) * sum_t phi_wt theta_td for every document."""
+    lam, mu = params.own_weight, params.dirichlet_mu
+    p = (1.0 - lam) * (thetas @ phi[modality].matrix[column])
+    if own is not None:
+        lengths = own.lengths[modality]
+        background = own.collection[modality][column]
+        own_counts = own.counts[modality][:, column].toarray().ravel()
+        p += lam * (own_counts + mu * background) / (lengths + mu)
+    return p
+
+
+def top_rows(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """The rows of the k highest scores, best first (ties by row)."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    rows = np.argpartition(-scores, k - 1)[:k]
+    return rows[np.lexsort((rows, -scores[rows]))].astype(np.int64)

@@ -1,0 +1,75 @@
+"""The concept benchmark's relevance rule and score, on hand-made documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.concepts import (
+    Concept,
+    document_words,
+    load_concepts,
+    precision_at,
+    relevant_rows,
+    run_concepts,
+)
+from core.text import TextProcessor
+from core.twins import TagTwins, read_tag_twins, tag_twins
+
+
+@pytest.fixture(scope="module")
+def processor():
+    return TextProcessor()
+
+
+def test_the_committed_benchmark_has_forty_concepts_each_asked_in_both_languages():
+    concepts = load_concepts()
+    assert len(concepts) >= 40
+    assert len({c.id for c in concepts}) == len(concepts)
+    assert all(c.en and c.ru and c.words for c in concepts)
+
+
+def test_a_document_is_relevant_by_any_form_of_a_listed_word_in_either_language(processor):
+    concept = Concept("bird", "bird", "птица", ("bird", "птица"))
+    words = [
+        document_words("Две птицы на ветке", [], processor),  # Russian, other case and number
+        document_words("A robin", ["birds"], processor),  # only the category tag says it
+        document_words("A robin", ["птицы"], processor),  # a twin alone is read as its tag
+        document_words("A red car", ["vehicles"], processor),
+    ]
+    assert relevant_rows(concept, words, processor) == {0, 1, 2}
+
+
+def test_precision_is_divided_by_the_relevant_documents_when_there_are_fewer_than_five():
+    assert precision_at([3, 1, 7, 8, 9], {1, 3}) == 1.0
+    assert precision_at([3, 0, 7, 8, 9], {1, 3}) == 0.5
+    assert precision_at([0, 1, 2, 3, 4, 5], set(range(10))) == 1.0
+
+
+def test_run_concepts_scores_each_language_and_leaves_out_concepts_nothing_is_about(processor):
+    concepts = [
+        Concept("bird", "bird", "птица", ("bird", "птица")),
+        Concept("camel", "camel", "верблюд", ("camel", "верблюд")),
+    ]
+    words = [{"bird"}, {"car"}, {"bird"}]
+
+    def rank(query: str, k: int) -> list[int]:
+        return [0, 2, 1] if query == "bird" else [1, 0]
+
+    result = run_concepts(rank, words, processor, concepts)
+    assert result["concepts"] == 1 and result["concepts_without_relevant"] == 1
+    assert result["precision@5_en"] == 1.0
+    assert result["precision@5_ru"] == pytest.approx(1 / 2)  # one of the two relevant
+
+
+def test_twins_are_one_to_one_and_share_one_slot(tmp_path):
+    twins = tag_twins()
+    assert twins.with_twins(["birds", "birds", "x"]) == ["birds", "x", "птицы"]
+    assert twins.with_twins(twins.with_twins(["birds"])) == ["birds", "птицы"]
+    assert twins.slot("птицы") == twins.slot("birds") == "birds"
+    assert twins.slot("частитела") == "bodyparts"
+    with pytest.raises(ValueError, match="not unique"):
+        TagTwins({"a": "б", "c": "б"})
+    bad = tmp_path / "twins.csv"
+    bad.write_text("english,russian\na,б\n")
+    with pytest.raises(ValueError, match="tag,twin"):
+        read_tag_twins(bad)

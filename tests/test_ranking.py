@@ -1,0 +1,166 @@
+"""Ranking: the query's own words and topics (query likelihood), hashtags as words, twins, fit."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.engine import Query
+from core.fit import FitReference, perplexity, query_kind
+from core.model import Phi
+from core.ranking import (
+    ARTICLE_RANKING,
+    DocumentTokens,
+    QueryTerm,
+    RankingParams,
+    likelihood_scores,
+    query_terms,
+    top_rows,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "images"
+GALAXY = FIXTURES.parent / "outside" / "galaxies.jpg"  # the collection shows no galaxy
+
+
+def test_ranking_params_refuse_what_cannot_rank():
+    with pytest.raises(ValueError, match="method"):
+        RankingParams(method="bm25")
+    with pytest.raises(ValueError, match="own_weight"):
+        RankingParams(own_weight=1.0)
+    with pytest.raises(ValueError, match="dirichlet_mu"):
+        RankingParams(dirichlet_mu=0)
+    assert RankingParams.from_dict(None) == ARTICLE_RANKING  # versions from before rankings
+    assert RankingParams.from_dict(RankingParams().to_dict()) == RankingParams()
+
+
+def test_a_document_with_the_query_word_outranks_one_that_only_shares_its_topic():
+    # given two topics, a word that belongs to topic 0 and three documents: two about topic 0,
+    # one of which contains the word, and one about topic 1
+    phi = {"@text": Phi(["bird", "wing", "car"], np.array([[0.5, 0.0], [0.5, 0.1], [0.0, 0.9]]))}
+    thetas = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    own = DocumentTokens(phi, [{"@text": Counter(wing=2)}, {"@text": Counter(bird=1)}, {}])
+    # when ranked by the likelihood of the query 'bird'
+    bird = [QueryTerm((("@text", "bird", 1.0),))]
+    scores = likelihood_scores(bird, {"@text": 1.0}, phi, thetas, own, RankingParams())
+    # then the document containing it is first, the one on its topic second, the other last
+    assert top_rows(scores, 3).tolist() == [1, 0, 2]
+    # and documents without tokens of their own are still ranked by their topics
+    topical = likelihood_scores(bird, {"@text": 1.0}, phi, thetas, None, RankingParams())
+    assert top_rows(topical, 3).tolist()[-1] == 2
+    # and hidden rows are never returned
+    assert 1 not in top_rows(scores, 3, allowed=np.array([True, False, True])).tolist()
+
+
+def test_a_word_its_hashtags_and_its_translations_are_one_term_a_document_needs_once():
+    # given a query word with a hashtag of its form, a translation, and a visual word
+    tokens = {"@text": Counter(bird=1), "@tag": Counter(birds=1), "@visual": Counter(v1=3)}
+    terms = query_terms(
+        tokens,
+        {"bird": ["birds"], "птица": ["птицы"]},
+        lambda word: [("птица", 0.9)] if word == "bird" else [],
+    )
+    # then the word, its hashtag and the translation with its own hashtag make one term
+    assert terms[0] == QueryTerm(
+        (
+            ("@text", "bird", 1.0),
+            ("@tag", "birds", 1.0),
+            ("@text", "птица", 0.9),
+            ("@tag", "птицы", 0.9),
+        )
+    )
+    assert terms[1:] == [QueryTerm((("@visual", "v1", 1.0),), 3.0)]
+    # and a document with only the hashtag is found as well as one with only the word
+    phi = {
+        "@text": Phi(["bird", "птица", "car"], np.array([[0.4], [0.3], [0.3]])),
+        "@tag": Phi(["birds", "птицы", "cars"], np.array([[0.4], [0.3], [0.3]])),
+    }
+    car = {"@text": Counter(car=1), "@tag": Counter(cars=1)}
+    docs = [{"@text": Counter(bird=1), "@tag": Counter(cars=1)}, {"@tag": Counter(birds=1)}, car]
+    own = DocumentTokens(phi, docs)
+    weights = {"@text": 1.0, "@tag": 1.0}
+    scores = likelihood_scores(terms[:1], weights, phi, np.zeros((3, 1)), own, RankingParams())
+    assert min(scores[0], scores[1]) > scores[2]
+
+
+def test_a_typed_hashtag_finds_what_its_word_finds(service):
+    engine = service.active().engine
+    by_word = [h.id for h in service.search(Query(text="birds"), k=10).hits]
+    by_tag = [h.id for h in service.search(Query(text="#birds"), k=10).hits]
+    tokens, _ = engine.tokens_of(Query(text="#birds"))
+    assert tokens["@text"] == Counter(bird=1) and tokens["@tag"] == Counter(birds=1)
+    assert len(set(by_word) & set(by_tag)) >= 8
+
+
+def test_a_russian_query_reaches_the_documents_of_the_twin_of_its_category_tag(service):
+    # given the built-in collection, whose category tags carry Russian twins (#birds, #птицы)
+    hits = service.search(Query(text="птица"), k=5).hits
+    # then the Russian word finds the birds through the twin hashtag and says so
+    assert all("birds" in hit.tags for hit in hits), [hit.id for hit in hits]
+    assert all(hit.matched and not hit.weak for hit in hits)
+
+
+def test_the_article_ranking_orders_by_topic_distance(service):
+    engine = service.active().engine
+    result = engine.search(Query(text="horse"), k=10, ranking=ARTICLE_RANKING)
+    distances = [hit.distance for hit in result.hits]
+    assert distances == sorted(distances)
+    assert "topics" in result.ranking
+
+
+def test_every_search_says_how_well_the_query_fits(service, built):
+    # a query word of the collection fits; its best hits contain it and are not weak
+    result = service.search(Query(text="apple"), k=5)
+    assert result.fit is not None and not result.fit.weak
+    assert result.fit.kind == "words"
+    assert result.hits[0].matched == ["apple"] and not result.hits[0].weak
+    # a held-out photo is a photo query, with a share between 0 and 1
+    photo = service.search(Query(image=built.held_out[0].image.read_bytes()), k=5).fit
+    assert photo.kind == "photo" and 0.0 <= photo.share_as_far <= 1.0
+    # a photo of what the collection never shows (a galaxy) fits worse than a horse
+    horse = service.search(Query(image=FIXTURES / "horse.jpg"), k=5)
+    galaxy = service.search(Query(image=GALAXY), k=5)
+    assert not horse.fit.weak and galaxy.fit.weak
+    assert galaxy.fit.share_as_far < horse.fit.share_as_far
+    # and the galaxy's hits, which share no word with a photo query, are all marked weak
+    assert all(hit.weak for hit in galaxy.hits)
+
+
+def test_fit_reference_ranks_a_query_among_the_collections_own():
+    # given the perplexities and nearest-document distances of 101 of the collection's own queries
+    reference = FitReference(
+        {"words": np.linspace(10.0, 110.0, 101)}, {"words": np.linspace(0.0, 1.0, 101)}
+    )
+    tokens = {"@text": Counter(a=1)}
+    # then a query as perplexing as the median one fits, and hits are weak beyond the 95th
+    # percentile of the distances
+    typical = reference.fit(60.0, tokens)
+    assert typical.share_as_far == pytest.approx(51 / 101) and not typical.weak
+    assert typical.threshold == pytest.approx(0.95) and typical.is_weak(0.96)
+    # and one more perplexing than all of them does not
+    far = reference.fit(500.0, tokens)
+    assert far.share_as_far == 0.0 and far.weak
+    assert query_kind({"@visual": Counter(x=1), "@text": Counter(a=1)}) == "words+photo"
+    # and a kind the reference has never seen is not declared weak
+    assert not reference.fit(1e6, {"@visual": Counter(x=1)}).weak
+
+
+def test_perplexity_is_low_for_tokens_the_topic_explains():
+    phi = {"@text": Phi(["a", "b", "c"], np.array([[0.5, 0.0], [0.5, 0.1], [0.0, 0.9]]))}
+    theta = np.array([1.0, 0.0])
+    assert perplexity(phi, {"@text": Counter(a=2)}, {"@text": 1.0}, theta) == pytest.approx(2.0)
+    assert perplexity(phi, {"@text": Counter(c=1)}, {"@text": 1.0}, theta) > 1e6
+
+
+def test_a_large_collection_ranks_candidates_only_and_finds_the_same_best_documents(
+    service, monkeypatch
+):
+    engine = service.active().engine
+    full = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
+    # when the collection counts as large, only documents with a query term and the nearest
+    # ones by topics are scored
+    monkeypatch.setattr("core.engine.LIKELIHOOD_CANDIDATES", 50)
+    candidates = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
+    assert candidates == full

@@ -1,0 +1,118 @@
+"""Scale measurements: synthetic documents follow the source corpus, out-of-core training reports
+seconds per pass and memory, and the report shows measured rows apart from estimates."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.model import ModelParams
+from core.pipeline import build
+from core.scale import (
+    CapacityTargets,
+    measure_training,
+    model_footprint,
+    read_source_corpus,
+    record,
+    render_report,
+    synthetic_documents,
+)
+from tests.conftest import builtin_rows, copy_collection, settings_for
+from tests.fault_helpers import SMALL
+
+
+@pytest.fixture(scope="module")
+def version_dir(tmp_path_factory, vision_cache) -> Path:
+    """A small built version (every 10th document of the built-in collection)."""
+    root = tmp_path_factory.mktemp("scale")
+    collection = copy_collection(builtin_rows()[::10], root / "collection")
+    settings = settings_for(root / "data", vision_cache, collection)
+    return settings.models_dir / build(settings, params=SMALL).version_name
+
+
+@pytest.fixture(scope="module")
+def source(version_dir) -> list[dict]:
+    return read_source_corpus(version_dir)
+
+
+def test_synthetic_documents_keep_the_source_lengths_and_vocabulary(source) -> None:
+    drawn = list(synthetic_documents(source, 500, seed=3))
+
+    assert len(drawn) == 500
+    for modality in ("@text", "@visual"):
+        vocabulary = {t for doc in source for t in doc.get(modality, {})}
+        assert {t for doc in drawn for t in doc.get(modality, {})} <= vocabulary
+    source_lengths = {sum(doc["@visual"].values()) for doc in source if "@visual" in doc}
+    assert {sum(doc["@visual"].values()) for doc in drawn if "@visual" in doc} <= source_lengths
+    counts = Counter(t for doc in drawn for t in doc.get("@text", {}))
+    assert len(counts) > 50  # many words, not a few repeated documents
+
+
+def test_synthetic_documents_are_reproducible_by_seed(source) -> None:
+    assert list(synthetic_documents(source, 50, seed=1)) == list(
+        synthetic_documents(source, 50, seed=1)
+    )
+    assert list(synthetic_documents(source, 50, seed=1)) != list(
+        synthetic_documents(source, 50, seed=2)
+    )
+
+
+def test_out_of_core_training_reports_seconds_per_pass_and_peak_memory(source, tmp_path) -> None:
+    params = ModelParams(num_topics=8, num_background_topics=1, document_passes=2)
+
+    result = measure_training(source, 2500, tmp_path, params=params, passes=2, processors=2)
+
+    assert result["batches"] == 3 and result["processors"] == 2
+    assert len(result["pass_seconds"]) == len(result["pass_cpu_seconds"]) == 2
+    assert result["peak_rss_bytes"] > 50 * 2**20
+    assert set(result["vocabulary"]) == {"@text", "@tag", "@visual"}
+    first, second = result["perplexity"]
+    assert second["@text"] < first["@text"]  # it really trains
+    assert not any(tmp_path.iterdir())  # text and batches removed
+
+
+def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
+    version_dir, tmp_path
+) -> None:
+    record(tmp_path, "footprint", "source", model_footprint(version_dir, repeats=2))
+    ingest = {
+        "workers": 1,
+        "images": 600,
+        "seconds": 60.0,
+        "images_per_second": 10.0,
+        "worker_cpu_seconds": 120.0,
+        "worker_warmup_seconds": [4.0],
+        "worker_rss_bytes": [900 * 2**20],
+        "load_average_at_start": 1.0,
+    }
+    record(tmp_path, "ingest", "1", ingest)
+    training = {
+        "documents": 100_000,
+        "source_documents": 620,
+        "num_topics": 300,
+        "processors": 2,
+        "batches_bytes": 10**8,
+        "vocabulary": {"@text": 3000, "@visual": 1000},
+        "pass_seconds": [50.0, 52.0],
+        "pass_cpu_seconds": [90.0, 90.0],
+        "peak_rss_bytes": 300 * 2**20,
+        "max_rss_bytes": 310 * 2**20,
+    }
+    record(tmp_path, "training", "100000", training)
+    results = json.loads((tmp_path / "scale.json").read_text())
+
+    report = render_report(results, bench={}, targets=CapacityTargets())
+
+    assert "## Ingest throughput on local Dask workers (measured)" in report
+    assert "| 1 | 600 | 60.0 | 10.0 | 0.200 |" in report
+    # 0.2 CPU s per image: 2 cores / 0.2 = 10 images/s per node;
+    # 10,000,000 / (10 images/s x 3,600 x 24 h) = 11.6 -> 12 nodes
+    assert "**12 worker nodes**" in report
+    # 90 CPU s x 100 / 2 cores = 4,500 s = 1.2 h per pass; x 40 passes = 50 h
+    assert "1.2 h per pass" in report and "**50 h**" in report
+    assert "### First bottleneck" in report
+    assert np.isfinite(results["footprint"]["source"]["python_bytes_per_document"])
