@@ -346,6 +346,9 @@ EN: dict[str, str | dict[str, str]] = {
     "action_start_reindex": "re-index",
     "action_train_junk_filter": "train the junk filter",
     "action_unhide_all": "unhide all",
+    "action_start_build": "build a version",
+    "action_start_retrain": "retrain",
+    "action_start_junk_filter_training": "train the junk filter",
 }
 
 RU: dict[str, str | dict[str, str]] = {
@@ -722,6 +725,9 @@ RU: dict[str, str | dict[str, str]] = {
     "action_start_reindex": "переиндексация",
     "action_train_junk_filter": "обучение фильтра",
     "action_unhide_all": "возврат всех",
+    "action_start_build": "сборка версии",
+    "action_start_retrain": "переобучение",
+    "action_start_junk_filter_training": "обучение фильтра",
 }
 
 MESSAGES = {"en": EN, "ru": RU}
