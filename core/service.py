@@ -38,6 +38,7 @@ from core.outage import (
     guarded,
     translated_outage,
 )
+from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TextProcessor
 from core.upload_cache import UploadVectorizer
@@ -149,6 +150,7 @@ class Service:
         weights: Mapping[str, float] | None = None,
         visitor: str | None = None,
         active: ActiveModel | None = None,
+        ranking: RankingParams | None = None,
     ) -> SearchResult:
         """Nearest documents; ``weights`` (per visitor) override the live global weights.
 
@@ -156,10 +158,12 @@ class Service:
         ids) and its ``search_id`` is what the visitor's relevance votes refer to. ``active`` is
         the snapshot to answer from (default: the active model now); a page passes the one it
         read first, so that a version activated meanwhile cannot mix into what it shows.
+        ``ranking`` replaces the version's own ranking (``more_like`` ranks by topics).
         """
         started = time.perf_counter()
         active = active or self.active()
-        result = active.engine.search(query, k, _merged(active.weights, weights), active.allowed)
+        merged = _merged(active.weights, weights)
+        result = active.engine.search(query, k, merged, active.allowed, ranking)
         result.latency_ms = (time.perf_counter() - started) * 1000
         if visitor is not None:
             result.search_id = self.writes.record_search(
@@ -184,16 +188,18 @@ class Service:
         visitor: str | None = None,
         active: ActiveModel | None = None,
     ) -> SearchResult:
-        """Documents like ``doc_id``: a search with the document's own tokens, so they are
-        ranked by its topic vector under these weights; the document itself is never among them.
-        Recorded for a ``visitor`` like any search. Raises ``ValueError`` for an unknown id."""
+        """Documents like ``doc_id``: a search with the document's own tokens, ranked by
+        topics (L1), so by its topic vector under these weights; the document itself is never
+        among them. Recorded for a ``visitor`` like any search. Raises ``ValueError`` for an
+        unknown id."""
         active = active or self.active()
         row, query = active.engine.document_query(doc_id)
         allowed = np.ones(len(active.engine.documents), dtype=bool)
         if active.allowed is not None:
             allowed &= active.allowed
         allowed[row] = False
-        return self.search(query, k, weights, visitor, replace(active, allowed=allowed))
+        hiding = replace(active, allowed=allowed)
+        return self.search(query, k, weights, visitor, hiding, RankingParams(method="topics"))
 
     def typical_documents(
         self, topic: int, n: int = 8, active: ActiveModel | None = None
