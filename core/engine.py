@@ -307,6 +307,19 @@ class SearchEngine:
         """p(t): the mean of the documents' topic vectors."""
         return self.thetas.mean(axis=0)
 
+    def document_query(self, doc_id: str) -> tuple[int, Query]:
+        """(row, query) of a collection document: its own bags of tokens as a query, so that
+        searching with it ranks documents by its topic vector under the weights of the search."""
+        row = self.rows_by_id.get(doc_id)
+        if row is None:
+            raise ValueError(f"there is no document {doc_id!r} in version {self.version_name}")
+        bags = self.documents[row].get("tokens", {})
+        return row, Query(extra={modality: Counter(bag) for modality, bag in bags.items()})
+
+    @cached_property
+    def rows_by_id(self) -> dict[str, int]:
+        return {doc["id"]: row for row, doc in enumerate(self.documents)}
+
     def document_theta(self, row: int) -> np.ndarray:
         return self.thetas[row]
 

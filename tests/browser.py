@@ -150,7 +150,7 @@ def search(page: Page, text: str, timeout: float = 60_000) -> str:
     """
     caption = page.locator(RESULTS_CAPTION)
     before = caption.inner_text() if caption.count() else ""
-    page.get_by_label("Words").fill(text)
+    page.get_by_role("textbox", name="Words").fill(text)
     page.get_by_role("button", name="Search", exact=True).click()
     page.wait_for_function(NEW_RESULTS_SCRIPT, arg=before, timeout=timeout)
     wait_until_idle(page, timeout)
