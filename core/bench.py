@@ -134,6 +134,7 @@ def scaled_latency(
         "documents": len(thetas),
         "index": index.method,
         "build_s": round(build_seconds, 1),
+        "size_mb": round(2 * index.thetas.nbytes / 1e6, 1),  # thetas + topic-major copy (scale.py)
         "latency": {
             kind: percentiles(time_each(queries, run))
             for kind, queries in query_kinds(photos, count).items()
