@@ -19,6 +19,7 @@ from core import store
 from core.engine import Query
 from core.inference import NothingRecognized
 from core.model import validate_weights
+from core.scale import TRAINING_SIZES
 from core.service import NoActiveModel, Service
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings, load_settings
 from core.vision import ImageError
@@ -223,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     scale_train.add_argument(
         "--documents",
         type=_sizes,
-        default=(100_000, 1_000_000),
+        default=TRAINING_SIZES,
         help="collection sizes, comma-separated (default: 100000,1000000)",
     )
     scale_train.add_argument("--passes", type=_positive, default=2, help="passes per size")

@@ -19,6 +19,7 @@ from core.concepts import LANGUAGES, engine_ranker, engine_words, run_concepts
 from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex
 from core.inference import NothingRecognized
+from core.ingest import LocalIngest
 from core.model import FittedModel, ModelParams
 from core.pipeline import _train_and_write, document_thetas, prepare_corpus
 from core.ranking import RankingParams, likelihood_scores
@@ -62,8 +63,10 @@ def text_to_image_distances(
     ranking: RankingParams,
 ) -> np.ndarray:
     """texts x photos, lower is better: L1 between topic vectors, or minus the text's log
-    likelihood under each photo's topics; a text the model cannot read is infinitely far."""
+    likelihood under each photo (a document without words: its topics, smoothed by the training
+    collection's word frequencies); a text the model cannot read is infinitely far."""
     weights = engine.default_weights
+    photos_alone = engine.own_tokens.without_tokens(len(photo_thetas))
     distances = np.full((len(texts), len(photo_thetas)), np.inf)
     for row, text in enumerate(texts):
         query = Query(text=text)
@@ -77,7 +80,7 @@ def text_to_image_distances(
             tokens, _ = engine.tokens_of(query)
             terms = engine.query_terms(tokens)
             scores = likelihood_scores(
-                terms, weights, engine.model.phi, photo_thetas, None, ranking
+                terms, weights, engine.model.phi, photo_thetas, photos_alone, ranking
             )
             distances[row] = -scores
     return distances
@@ -97,7 +100,7 @@ def index_documents(
     Word translations come from the ``trained`` engine's documents, not from these."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    corpus = prepare_corpus(documents, params, processor, vectorizer)
+    corpus = prepare_corpus(documents, params, LocalIngest(processor, vectorizer))
     thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
     files = VersionFiles(workdir)
     files.write_index(NeighborIndex(thetas, IndexParams()).build())
@@ -137,7 +140,7 @@ def builtin_concepts(
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         corpus = prepare_corpus(
-            [with_twins(d, twins) for d in documents], params, processor, vectorizer
+            [with_twins(d, twins) for d in documents], params, LocalIngest(processor, vectorizer)
         )
         _train_and_write(directory, corpus, params, IndexParams(method="exact"), None, {})
         engine = SearchEngine(directory, directory.name, processor, vectorizer)
