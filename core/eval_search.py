@@ -19,6 +19,7 @@ from core.concepts import LANGUAGES, engine_ranker, engine_words, run_concepts
 from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex
 from core.inference import NothingRecognized
+from core.ingest import LocalIngest
 from core.model import FittedModel, ModelParams
 from core.pipeline import _train_and_write, document_thetas, prepare_corpus
 from core.ranking import RankingParams, likelihood_scores
@@ -99,7 +100,7 @@ def index_documents(
     Word translations come from the ``trained`` engine's documents, not from these."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    corpus = prepare_corpus(documents, params, processor, vectorizer)
+    corpus = prepare_corpus(documents, params, LocalIngest(processor, vectorizer))
     thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
     files = VersionFiles(workdir)
     files.write_index(NeighborIndex(thetas, IndexParams()).build())
@@ -139,7 +140,9 @@ def builtin_concepts(
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         corpus = prepare_corpus(
-            [with_twins(d, twins) for d in documents], params, processor, vectorizer
+            [with_twins(d, twins) for d in documents],
+            params,
+            LocalIngest(processor, vectorizer),
         )
         _train_and_write(directory, corpus, params, IndexParams(method="exact"), None, {})
         engine = SearchEngine(directory, directory.name, processor, vectorizer)
