@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.annotation import AnnotationParams, Annotator, ClassNameWords, LabelTransfer
 from core.bilingual import Translations
 from core.fit import FitReference, QueryFit, perplexity
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
@@ -29,7 +30,8 @@ from core.ranking import (
     query_terms,
     top_rows,
 )
-from core.text import TAG, TEXT, TextProcessor
+from core.text import TAG, TEXT, TextProcessor, normalize_tag
+from core.twins import tag_twins
 from core.version_files import VersionFiles
 from core.vision import (
     VISUAL,
@@ -39,9 +41,11 @@ from core.vision import (
     sample_visual_words,
     top_classes,
     visual_display,
+    visual_token,
 )
 
 MAX_QUERY_CHARS = 2000
+TOP_TERMS_KEPT = 32
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -159,10 +163,14 @@ class SearchEngine:
         self.display_forms = files.read_display_forms()
         self.documents = files.read_document_records()
         self.index = files.read_index()
+        # A plain view of the (memory-mapped) thetas: every slice of a memmap builds a memmap.
+        self.thetas = np.asarray(self.index.thetas)
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
+        self.annotation_params = AnnotationParams()
         self.tags_by_word = self._tags_by_word()
+        self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
         self.own_tokens = DocumentTokens(
             self.model.phi, [_token_counts(doc.get("tokens", {})) for doc in self.documents]
         )
@@ -248,10 +256,22 @@ class SearchEngine:
         return {
             modality: [
                 self.display(modality, phi.tokens[row])
-                for row in np.argsort(-phi.matrix[:, topic], kind="stable")[:n]
+                for row in self._top_rows(modality, topic, n)
             ]
             for modality, phi in self.model.phi.items()
         }
+
+    def _top_rows(self, modality: str, topic: int, n: int) -> np.ndarray:
+        """Rows of the topic's ``n`` most probable tokens. The first ``TOP_TERMS_KEPT`` of every
+        topic are sorted once per modality: a search page shows them for many topics."""
+        matrix = self.model.phi[modality].matrix
+        if n > TOP_TERMS_KEPT:
+            return np.argsort(-matrix[:, topic], kind="stable")[:n]
+        top = self._top_term_rows.get(modality)
+        if top is None:
+            top = np.argsort(-matrix, axis=0, kind="stable")[:TOP_TERMS_KEPT].T.copy()
+            self._top_term_rows[modality] = top
+        return top[topic, :n]
 
     def typical_documents(
         self, topic: int, n: int = 8, min_share: float = 0.05
@@ -262,7 +282,7 @@ class SearchEngine:
         Each hit's distance is its L1 distance to the pure topic, 2 * (1 - share).
         """
         self._check_topic(topic)
-        shares = self.index.thetas[:, topic]
+        shares = self.thetas[:, topic]
         rows = [row for row in np.argsort(-shares, kind="stable")[:n] if shares[row] >= min_share]
         return [
             TypicalDocument(
@@ -285,10 +305,23 @@ class SearchEngine:
     @cached_property
     def topic_prior(self) -> np.ndarray:
         """p(t): the mean of the documents' topic vectors."""
-        return np.asarray(self.index.thetas).mean(axis=0)
+        return self.thetas.mean(axis=0)
+
+    def document_query(self, doc_id: str) -> tuple[int, Query]:
+        """(row, query) of a collection document: its own bags of tokens as a query, so that
+        searching with it ranks documents by its topic vector under the weights of the search."""
+        row = self.rows_by_id.get(doc_id)
+        if row is None:
+            raise ValueError(f"there is no document {doc_id!r} in version {self.version_name}")
+        bags = self.documents[row].get("tokens", {})
+        return row, Query(extra={modality: Counter(bag) for modality, bag in bags.items()})
+
+    @cached_property
+    def rows_by_id(self) -> dict[str, int]:
+        return {doc["id"]: row for row, doc in enumerate(self.documents)}
 
     def document_theta(self, row: int) -> np.ndarray:
-        return np.asarray(self.index.thetas[row])
+        return self.thetas[row]
 
     def _check_topic(self, topic: int) -> None:
         if not 0 <= topic < self.inferencer.num_topics:
@@ -364,7 +397,7 @@ class SearchEngine:
         documents that contain a query term and the ``LIKELIHOOD_CANDIDATES`` nearest by
         topics (a document with neither cannot be likely)."""
         terms = self.query_terms(tokens)
-        thetas, own = self.index.thetas, self.own_tokens
+        thetas, own = self.thetas, self.own_tokens
         candidates = None
         if len(self.documents) > LIKELIHOOD_CANDIDATES:
             nearest, _ = self.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
@@ -424,6 +457,15 @@ class SearchEngine:
                         found.append(shown)
         return found
 
+    @cached_property
+    def annotator(self) -> Annotator:
+        """Scores words for annotation (its document tables are built on the first use)."""
+        tokens = [doc.get("tokens", {}) for doc in self.documents]
+        transfer = LabelTransfer(tokens, self.model.phi, self.inferencer)
+        return Annotator(
+            transfer, ClassNameWords(self.processor), self.tags_by_word, tag_twins().slot
+        )
+
     def annotate(
         self,
         query: Query,
@@ -431,23 +473,61 @@ class SearchEngine:
         k: int = 10,
         weights: Mapping[str, float] | None = None,
         exclude_query_tokens: bool = False,
+        params: AnnotationParams | None = None,
     ) -> dict[str, list[Annotation]]:
-        """Top-k tokens per modality by p(w|d) = phi @ theta of the query."""
-        tokens, surfaces = self.tokens_of(query)
-        inferred = self._infer(tokens, surfaces, self._weights(weights))
+        """Top-k tokens per modality: p(w|d) = phi @ theta of the query blended with label
+        transfer from the nearest documents and, for a photo, the backbone's class names
+        (see ``core.annotation``)."""
+        params = params or self.annotation_params
+        weights = self._weights(weights)
+        modalities = modalities or [m for m in (TAG, TEXT) if m in self.model.phi]
+        unknown = [m for m in modalities if m not in self.model.phi]
+        if unknown:
+            raise ValueError(f"unknown modality {unknown[0]}; known: {self.modalities}")
+        tokens, surfaces = self.tokens_of(Query(query.text, None, query.extra))
+        probabilities, expected = None, Counter()
+        if query.image is not None:
+            probabilities = self._probabilities(query.image)
+            expected = expected_visual_words(probabilities, self.params)
+            if params.expected_visual:
+                tokens[VISUAL] = expected
+            else:
+                tokens[VISUAL] = visual_words(probabilities, self.params, content_hash(query.image))
+        inferred = self._infer(tokens, surfaces, weights)
+        scored = self.annotator.scores(
+            params,
+            modalities,
+            tokens,
+            inferred.theta,
+            weights,
+            probabilities,
+            expected,
+            self.index,
+            limit=k + sum(len(tokens.get(m, ())) for m in modalities if exclude_query_tokens),
+        )
         annotations = {}
-        for modality in modalities or [m for m in (TAG, TEXT) if m in self.model.phi]:
-            phi = self.model.phi.get(modality)
-            if phi is None:
-                raise ValueError(f"unknown modality {modality}; known: {self.modalities}")
-            p = phi.matrix @ inferred.theta
+        for modality, scores in scored.items():
             skip = set(tokens.get(modality, ())) if exclude_query_tokens else set()
-            ranked = [row for row in np.argsort(-p, kind="stable") if phi.tokens[row] not in skip]
+            ranked = sorted((t for t in scores if t not in skip), key=lambda t: -scores[t])
             annotations[modality] = [
-                Annotation(phi.tokens[row], self.display(modality, phi.tokens[row]), float(p[row]))
-                for row in ranked[:k]
+                Annotation(token, self._annotation_display(modality, token), scores[token])
+                for token in ranked[:k]
             ]
         return annotations
+
+    def _annotation_display(self, modality: str, token: str) -> str:
+        """A word the collection lacks is a class-name word; a hashtag shows with its twin."""
+        if modality == TEXT and token not in self.display_forms.get(TEXT, {}):
+            return self.annotator.class_names.display(token)
+        twin = self.tag_twin_tokens.get(token) if modality == TAG else None
+        if twin is not None and twin in self.model.phi[TAG].index:
+            return f"{self.display(TAG, token)} / {self.display(TAG, twin)}"
+        return self.display(modality, token)
+
+    @cached_property
+    def tag_twin_tokens(self) -> dict[str, str]:
+        """The Russian twin's token of each category tag's token (``core.twins``)."""
+        return {normalize_tag(tag): normalize_tag(twin) for tag, twin in tag_twins().twins.items()}
 
     def _weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
         return dict(self.default_weights if weights is None else weights)
@@ -461,7 +541,7 @@ class SearchEngine:
         return [row for row in rows if allowed is None or allowed[row]]
 
     def _distance(self, theta: np.ndarray, row: int) -> float:
-        return float(np.abs(self.index.thetas[row] - theta).sum())
+        return float(np.abs(self.thetas[row] - theta).sum())
 
     def _hit(self, row: int, distance: float, same_photo: bool = False) -> Hit:
         doc = self.documents[row]
@@ -490,6 +570,14 @@ def visual_words(probabilities: np.ndarray, params: ModelParams, image_hash: str
             seed=image_hash,
         )
     )
+
+
+def expected_visual_words(probabilities: np.ndarray, params: ModelParams) -> Counter[str]:
+    """A photo's visual words as the expected counts of the draws ``visual_words`` makes:
+    ``visual_samples`` times the flattened distribution (fractional counts, no sampling noise)."""
+    flat = flatten_probabilities(probabilities, params.flattening_strength)
+    expected = params.visual_samples * flat / flat.sum()
+    return Counter({visual_token(int(i)): float(expected[i]) for i in np.flatnonzero(expected > 0)})
 
 
 def _surface_forms(

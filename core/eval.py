@@ -19,6 +19,15 @@ Methods: ours (``ModelParams()`` through the real engine, L1), (a) the most freq
 tokens, (b) JEC-style label transfer from the nearest training photos by L1 between CNN
 probability vectors, and (c) the article's setup: 50 topics, every modality weight 1 (the article
 gives no weights, so BigARTM's default), cosine linear scan.
+
+Annotation is also measured lever by lever on the same trained model (``ANNOTATION_LEVERS``), with
+each shipped backbone (``compare_backbones``), and on photos from outside every collection
+(``data/heldout_photos``: a photo counts as named when one of its top 5 hashtags or words is one
+of the accepted words its entry lists, written before any output was seen). ``AnnotationParams``'
+defaults were chosen on the validation split only (the held-out photos were not used to choose
+anything): the vote decay and transfer weight by F1@5 (votes 1/i^2 against 1/i: @tag 0.435
+against 0.349); the class-name weight 0.5 in the middle of the values tried, 0 / 0.3 / 0.6 / 1.0
+giving @tag F1@5 0.430 / 0.434 / 0.434 / 0.428 and @text 0.250 / 0.257 / 0.254 / 0.251.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.annotation import TOPICS_ONLY, AnnotationParams
 from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
 from core.eval_search import (
@@ -52,11 +62,13 @@ from core.pipeline import _train_and_write, prepare_corpus
 from core.ranking import RankingParams
 from core.text import TAG, TEXT, TextProcessor
 from core.twins import tag_twins
-from core.vision import VISUAL, ImageVectorizer
+from core.vision import VISUAL, ImageVectorizer, load_backbone, load_image, measure_throughput
 
 ANNOTATED = (TAG, TEXT)
 ANNOTATION_SIZE = 5
 NEIGHBOURS = 5  # training photos whose tokens JEC transfers
+ANNOTATION_TARGET = 1.1  # ours must reach this multiple of baseline (b)'s F1@5
+HELDOUT_TARGET = 0.75  # share of held-out photos whose top 5 must name what they show
 # The article: about 50 topics, "a hundred or two" visual words from a "series of logarithmic
 # transforms", no modality weights or regularizers stated (so BigARTM's defaults).
 ARTICLE_PARAMS = ModelParams(
@@ -317,11 +329,13 @@ def evaluate_topic_model(
     vectorizer: ImageVectorizer,
     metric: str = "l1",
     rankings: Mapping[str, RankingParams] | None = None,
+    extras: Callable[[SearchEngine], dict] | None = None,
 ) -> dict:
     """Trains a model version on ``train`` and queries it through the real engine.
 
     ``rankings`` (name -> ranking) are also measured on the same model: text -> image and the
-    concept queries on the test documents indexed into it (``core.eval_search``).
+    concept queries on the test documents indexed into it (``core.eval_search``);
+    ``extras(engine)`` adds further measurements of the same model to the result.
     """
     distance = {"l1": l1_distances, "cosine": cosine_distances}[metric]
     shutil.rmtree(workdir, ignore_errors=True)
@@ -350,7 +364,7 @@ def evaluate_topic_model(
     text_distances = distance(text_thetas, photo_thetas)
     text_distances[~recognized] = np.inf
     ranks = target_ranks(text_distances, np.arange(len(test)))
-    searched = {}
+    searched = extras(engine) if extras else {}
     if rankings:
         texts = [bench.documents[i].text for i in test]
         searched["text_to_image_by_ranking"] = {
@@ -383,6 +397,92 @@ def evaluate_topic_model(
         "image_to_image_map@10": image_to_image(bench, test, distance(photo_thetas, photo_thetas)),
         "train_seconds": round(timings["train"], 1),
     }
+
+
+# --------------------------------------------------------------------------- annotation levers
+
+# Each row adds one lever to the row before it, on the same trained model; the last row is
+# ``AnnotationParams()``, what the engine uses (chosen on the validation split).
+WITHOUT_CLASS_NAMES = replace(AnnotationParams(), class_name_weight=0.0)
+ANNOTATION_LEVERS: tuple[tuple[str, AnnotationParams], ...] = (
+    ("p(w|d) = phi @ theta alone, seeded draw of @visual words (the article)", TOPICS_ONLY),
+    ("p(w|d) alone, @visual as expected counts", replace(TOPICS_ONLY, expected_visual=True)),
+    (
+        "p(w|d) + label transfer, neighbours in topic space, votes 1/i",
+        replace(WITHOUT_CLASS_NAMES, neighbour_space="topics", vote_decay=1.0),
+    ),
+    (
+        "p(w|d) + label transfer, neighbours by visual words, votes 1/i",
+        replace(WITHOUT_CLASS_NAMES, vote_decay=1.0),
+    ),
+    (
+        "p(w|d) + label transfer, neighbours by visual words, votes 1/i^2",
+        WITHOUT_CLASS_NAMES,
+    ),
+    (
+        "+ the backbone's class names as words (= the defaults)",
+        AnnotationParams(),
+    ),
+)
+
+
+def annotate_photos(
+    engine: SearchEngine, photos: Sequence[Path], params: AnnotationParams | None = None
+) -> dict[str, list[list[str]]]:
+    """The top ``ANNOTATION_SIZE`` tokens per annotated modality of each photo alone."""
+    found = [
+        engine.annotate(Query(image=photo), list(ANNOTATED), ANNOTATION_SIZE, params=params)
+        for photo in photos
+    ]
+    return {m: [[a.token for a in one[m]] for one in found] for m in ANNOTATED}
+
+
+def annotation_levers(
+    engine: SearchEngine, bench: Benchmark, train: Sequence[str], test: Sequence[str]
+) -> list[dict]:
+    """One row of annotation scores per entry of ``ANNOTATION_LEVERS``."""
+    photos = [bench.documents[i].image for i in test]
+    rows = []
+    for name, params in ANNOTATION_LEVERS:
+        predicted = annotate_photos(engine, photos, params)
+        rows.append({"lever": name, **annotation_scores(bench, train, test, predicted)})
+    return rows
+
+
+# --------------------------------------------------------------------------- held-out photos
+
+HELDOUT_PHOTOS = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
+
+
+def heldout_annotation(
+    engine: SearchEngine, processor: TextProcessor, directory: Path = HELDOUT_PHOTOS
+) -> list[dict]:
+    """Each held-out photo's top 5 hashtags and words, and whether one of them is among the
+    words its entry in ``photos.json`` lists (compared as ``@text`` tokens; a hashtag by the
+    token of its name)."""
+    entries = json.loads((directory / "photos.json").read_text())["photos"]
+
+    def as_word(modality: str, token: str) -> str | None:
+        return token if modality == TEXT else processor.word_token(token.replace("_", " "))
+
+    rows = []
+    for entry in entries:
+        found = engine.annotate(Query(image=directory / entry["file"]), list(ANNOTATED), 5)
+        accepted = {processor.word_token(w.lower()) for w in entry["words"]} - {None}
+        matched = [
+            a.display for m in ANNOTATED for a in found[m] if as_word(m, a.token) in accepted
+        ]
+        rows.append(
+            {
+                "file": entry["file"],
+                "shows": entry["shows"],
+                "tags": [a.display for a in found[TAG]],
+                "words": [a.display for a in found[TEXT]],
+                "matched": matched,
+                "named": bool(matched),
+            }
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -492,9 +592,24 @@ def run_evaluation(
         "cosine",
         rankings={"topics": RANKINGS["topics"]},
     )
-    say("ours: ModelParams() defaults, every ranking")
+    say("ours: ModelParams() defaults, every ranking, the annotation levers, held-out photos")
+
+    def levers_and_heldout(engine: SearchEngine) -> dict:
+        return {
+            "annotation_levers": annotation_levers(engine, bench, train, test),
+            "heldout": heldout_annotation(engine, processor),
+        }
+
     results["ours"] = evaluate_topic_model(
-        bench, train, test, ours, workdir / "ours", processor, vectorizer, rankings=RANKINGS
+        bench,
+        train,
+        test,
+        ours,
+        workdir / "ours",
+        processor,
+        vectorizer,
+        rankings=RANKINGS,
+        extras=levers_and_heldout,
     )
     default = next(name for name, r in RANKINGS.items() if r == RankingParams())
     results["ours"]["text_to_image"] = results["ours"]["text_to_image_by_ranking"][default]
@@ -513,6 +628,70 @@ def run_evaluation(
         "methods": results,
         **extra,
     }
+
+
+# --------------------------------------------------------------------------- backbones
+
+COMPARED_BACKBONES = ("squeezenet", "efficientnet_lite0")
+
+
+def compare_backbones(
+    collection: Path,
+    results: dict,
+    workdir: Path,
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+    progress: Progress | None = None,
+    quick: bool = False,
+) -> list[dict]:
+    """Every backbone of ``COMPARED_BACKBONES`` on the same split: baseline (b) and ours
+    (``ModelParams()``) annotation, text -> image, the held-out photos, and its speed there.
+
+    The backbone of ``vectorizer`` reuses ``results`` (the main run); the others train anew
+    (``quick``: on the same cut of the splits and with as few passes as the main run).
+    """
+    say = progress or (lambda _: None)
+    photos = json.loads((HELDOUT_PHOTOS / "photos.json").read_text())["photos"]
+    images = [load_image(HELDOUT_PHOTOS / p["file"]) for p in photos]
+    rows = []
+    for name in COMPARED_BACKBONES:
+        backbone = load_backbone(name)
+        if backbone.name == vectorizer.backbone.name:
+            neighbours, ours = results["methods"]["neighbours"], results["methods"]["ours"]
+        else:
+            say(f"backbone {backbone.name}: vectorize, (b), train ours")
+            other = ImageVectorizer(backbone, vectorizer.cache_dir, vectorizer.batch_size)
+            bench = load_benchmark(collection, processor, other)
+            params = ModelParams()
+            if quick:
+                splits = {p: ids[::QUICK_SHARE] for p, ids in bench.splits.items()}
+                bench, params = replace(bench, splits=splits), replace(params, passes=QUICK_PASSES)
+            train = sorted(bench.splits["train"] + bench.splits["validation"])
+            test = bench.splits["test"]
+            neighbours = evaluate_neighbours(bench, train, test)
+            ours = evaluate_topic_model(
+                bench,
+                train,
+                test,
+                params,
+                workdir / f"ours-{backbone.name}",
+                processor,
+                other,
+                extras=lambda engine: {"heldout": heldout_annotation(engine, processor)},
+            )
+        rows.append(
+            {
+                "backbone": backbone.name,
+                "default": backbone.name == vectorizer.backbone.name,
+                "neighbours": {m: neighbours["annotation"][m]["f1"] for m in ANNOTATED},
+                "ours": {m: ours["annotation"][m]["f1"] for m in ANNOTATED},
+                "text_to_image_recall@10": ours["text_to_image"]["recall@10"],
+                "heldout_named": sum(row["named"] for row in ours["heldout"]),
+                "heldout": len(ours["heldout"]),
+                "ms_per_image": measure_throughput(backbone, images, batch_size=1)["ms_per_image"],
+            }
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- the report
@@ -591,10 +770,84 @@ def render_report(
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", *_targets(ours, article, neighbours), ""]
+    lines += _annotation_sections(results)
     if "concepts_by_ranking" in ours:
         lines += [*search_section(results, plots), ""]
     lines += _sweep_section(sweep_record, results["params"])
     return "\n".join(lines) + "\n"
+
+
+def _annotation_sections(results: dict) -> list[str]:
+    """The annotation levers, the backbones and the held-out photos, where measured."""
+    ours, neighbours = results["methods"]["ours"], results["methods"]["neighbours"]
+    lines: list[str] = []
+    if "annotation_levers" in ours:
+        base = {m: neighbours["annotation"][m]["f1"] for m in ANNOTATED}
+        lines += [
+            "## Annotation levers (one trained model, test photos)",
+            "",
+            "Each row adds one lever to the row above (`core/annotation.py`, `AnnotationParams`;"
+            " chosen on the validation split); x (b) is the ratio to baseline (b).",
+            "",
+            "| annotation | `@tag` F1@5 | x (b) | N+ | `@text` F1@5 | x (b) | N+ |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in [*ours["annotation_levers"], {"lever": METHOD_NAMES["neighbours"]}]:
+            scores = row if TAG in row else neighbours["annotation"]
+            cells = []
+            for m in ANNOTATED:
+                f1 = scores[m]["f1"]
+                cells += [f"{f1:.3f}", f"{f1 / base[m]:.2f}" if base[m] else "n/a"]
+                cells.append(str(scores[m]["n_plus"]))
+            lines.append(f"| {row['lever']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if "backbones" in results:
+        lines += [
+            "## Backbones",
+            "",
+            "The same split and `ModelParams()`, with each shipped backbone's ImageNet"
+            " probabilities; held-out = photos from outside every collection named in the top 5"
+            " (below); time = `predict` of one photo at a time on this machine.",
+            "",
+            "| backbone | (b) `@tag` | ours `@tag` | (b) `@text` | ours `@text` "
+            "| text->image R@10 | held-out named | ms per photo |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in results["backbones"]:
+            name = row["backbone"] + (" (this run's)" if row["default"] else "")
+            lines.append(
+                f"| {name} | {row['neighbours'][TAG]:.3f} | {row['ours'][TAG]:.3f} "
+                f"| {row['neighbours'][TEXT]:.3f} | {row['ours'][TEXT]:.3f} "
+                f"| {row['text_to_image_recall@10']:.3f} "
+                f"| {row['heldout_named']} of {row['heldout']} | {row['ms_per_image']:.0f} |"
+            )
+        lines.append("")
+    if "heldout" in ours:
+        rows = ours["heldout"]
+        named = sum(row["named"] for row in rows)
+        verdict = "met" if named >= HELDOUT_TARGET * len(rows) else "missed"
+        lines += [
+            "## Photos from outside every collection",
+            "",
+            "`data/heldout_photos` (sources, licences and the accepted words, written before any"
+            " output was seen, in `photos.json`): the top 5 hashtags and words of each photo"
+            " alone, by the model of `ours` above. Named = one of them is an accepted word.",
+            "",
+            "| photo | shows | top 5 hashtags | top 5 words | named by |",
+            "|---|---|---|---|---|",
+        ]
+        for row in rows:
+            lines.append(
+                f"| {row['file']} | {row['shows']} | {', '.join(row['tags'])} "
+                f"| {', '.join(row['words'])} | {', '.join(row['matched']) or '**none**'} |"
+            )
+        lines += [
+            "",
+            f"Named: {named} of {len(rows)} ({named / len(rows):.0%}); target at least"
+            f" {HELDOUT_TARGET:.0%}: **{verdict}**.",
+            "",
+        ]
+    return lines
 
 
 def _targets(ours: dict, article: dict, neighbours: dict) -> list[str]:
@@ -602,10 +855,11 @@ def _targets(ours: dict, article: dict, neighbours: dict) -> list[str]:
     for modality in ANNOTATED:
         mine = ours["annotation"][modality]["f1"]
         theirs = neighbours["annotation"][modality]["f1"]
-        verdict = "met" if mine >= theirs else f"missed by {theirs - mine:.3f}"
+        goal = ANNOTATION_TARGET * theirs
+        verdict = "met" if mine >= goal else f"missed by {goal - mine:.3f}"
         lines.append(
-            f"- Annotation `{modality}` F1@5 >= baseline (b): ours {mine:.3f}, "
-            f"(b) {theirs:.3f}: **{verdict}**."
+            f"- Annotation `{modality}` F1@5 >= {ANNOTATION_TARGET} x baseline (b): ours "
+            f"{mine:.3f}, {ANNOTATION_TARGET} x (b) = {goal:.3f}: **{verdict}**."
         )
     mine = ours["text_to_image"]["recall@10"]
     theirs = article["text_to_image"]["recall@10"]
@@ -694,6 +948,9 @@ def evaluate_and_report(
     record = json.loads(sweep_file.read_text()) if sweep_file.is_file() else None
     results = run_evaluation(
         bench, workdir, processor, vectorizer, progress=say, builtin=builtin, quick=quick
+    )
+    results["backbones"] = compare_backbones(
+        collection, results, workdir, processor, vectorizer, progress=say, quick=quick
     )
     (reports / "eval.json").write_text(json.dumps(results, indent=1) + "\n")
     command = (

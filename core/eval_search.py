@@ -140,9 +140,7 @@ def builtin_concepts(
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         corpus = prepare_corpus(
-            [with_twins(d, twins) for d in documents],
-            params,
-            LocalIngest(processor, vectorizer),
+            [with_twins(d, twins) for d in documents], params, LocalIngest(processor, vectorizer)
         )
         _train_and_write(directory, corpus, params, IndexParams(method="exact"), None, {})
         engine = SearchEngine(directory, directory.name, processor, vectorizer)

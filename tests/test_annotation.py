@@ -1,0 +1,127 @@
+"""Specification of core.annotation: words for a photo from topics, near documents and the
+backbone's class names, on the real build of the built-in collection (see conftest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.annotation import TOPICS_ONLY, AnnotationParams, ClassNameWords, class_names
+from core.engine import Query, expected_visual_words
+from core.model import ModelParams
+from core.text import TAG, TEXT, TextProcessor, normalize_tag
+from core.vision import N_CLASSES, visual_token
+
+HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
+TABBY = 281  # ImageNet class index of "tabby, tabby cat"
+
+
+def tag_hit_rate(service, documents, params: AnnotationParams) -> float:
+    engine = service.active().engine
+    hits = []
+    for doc in documents:
+        found = engine.annotate(Query(image=doc.image), [TAG], k=5, params=params)
+        hits.append(bool({a.token for a in found[TAG]} & set(doc.tags)))
+    return float(np.mean(hits))
+
+
+def test_label_transfer_names_held_out_photos_at_least_as_often_as_topics_alone(service, built):
+    # given photos of the built-in collection that the model never saw
+    photos = built.held_out
+    # when annotated by p(w|d) alone and by the default blend with label transfer
+    alone = tag_hit_rate(service, photos, TOPICS_ONLY)
+    blended = tag_hit_rate(service, photos, AnnotationParams())
+    # then the blend puts a correct tag in the top 5 at least as often
+    assert blended >= alone, (blended, alone)
+
+
+def test_annotation_scores_are_a_ranked_distribution(service, built):
+    engine = service.active().engine
+    found = engine.annotate(Query(image=built.held_out[0].image), [TAG, TEXT], k=8)
+    for words in found.values():
+        scores = [a.p for a in words]
+        assert scores == sorted(scores, reverse=True)
+        assert all(0 <= p <= 1 for p in scores)
+
+
+def test_given_a_photo_twice_then_expected_visual_words_are_the_same_and_sum_to_the_samples():
+    probabilities = np.random.default_rng(0).dirichlet(np.full(N_CLASSES, 0.05))
+    params = ModelParams()
+
+    first = expected_visual_words(probabilities, params)
+
+    assert first == expected_visual_words(probabilities, params)
+    assert sum(first.values()) == pytest.approx(params.visual_samples)
+    assert max(first, key=first.__getitem__) == visual_token(int(np.argmax(probabilities)))
+
+
+def test_given_a_tabby_cat_then_cat_is_the_first_class_name_word():
+    probabilities = np.full(N_CLASSES, 1e-5)
+    probabilities[TABBY] = 1.0
+
+    scores = ClassNameWords(TextProcessor()).scores(probabilities / probabilities.sum())
+
+    assert max(scores, key=scores.__getitem__) == "cat"
+    assert 0.95 <= sum(scores.values()) <= 1.0  # only words below 1e-4 are left out
+
+
+def test_every_imagenet_class_has_names():
+    names = class_names()
+    assert len(names) == N_CLASSES
+    assert all(names) and "tabby" in names[TABBY]
+
+
+def test_given_a_cat_photo_from_outside_the_collection_then_class_names_bring_the_word_cat(
+    service,
+):
+    # given a cat photo that no collection contains (scikit-image's "chelsea")
+    engine = service.active().engine
+    photo = Query(image=HELDOUT / "cat.jpg")
+    # when annotated with the backbone's class names as words
+    found = engine.annotate(photo, [TEXT], k=5, params=AnnotationParams(class_name_weight=0.5))
+    # then "cat" is among the top words, shown as a word rather than a stem
+    assert "cat" in [a.display for a in found[TEXT]]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("transfer_weight", 1.5),
+        ("neighbours", 0),
+        ("neighbour_space", "pixels"),
+        ("vote_decay", -1.0),
+        ("class_name_weight", -0.1),
+    ],
+)
+def test_given_an_invalid_annotation_setting_then_a_value_error_names_it(field, value):
+    with pytest.raises(ValueError, match=field):
+        AnnotationParams(**{field: value})
+
+
+def test_a_text_query_is_annotated_from_its_nearest_documents_too(service):
+    # given a word query (no photo, so neighbours come from the documents nearest its theta)
+    engine = service.active().engine
+    # when annotated with label transfer only
+    found = engine.annotate(
+        Query(text="bird"), [TAG], k=5, params=AnnotationParams(transfer_weight=1.0)
+    )
+    # then the hashtag of the birds is among its tags
+    assert "birds" in [a.token for a in found[TAG]]
+
+
+@pytest.mark.parametrize("space", ["visual", "topics"])
+def test_given_a_collection_photo_then_transfer_from_one_neighbour_copies_its_own_tags(
+    service, space
+):
+    # given a photo that is itself a document of the collection
+    engine = service.active().engine
+    doc = next(d for d in engine.documents if d["image"] and d["tags"])
+    only_neighbour = AnnotationParams(transfer_weight=1.0, neighbours=1, neighbour_space=space)
+    # when annotated from its single nearest document alone
+    found = engine.annotate(
+        Query(image=Path(doc["image"])), [TAG], k=len(doc["tags"]), params=only_neighbour
+    )
+    # then its tags are that document's own
+    assert {a.token for a in found[TAG]} == {normalize_tag(t) for t in doc["tags"]}
