@@ -71,8 +71,10 @@ def read_modality_file(filename: str, content: bytes, known_ids: set[str]) -> Mo
         except ValueError as error:
             result.problems.append(f"row {number}: {error}")
             continue
-        if tokens:
-            result.tokens.setdefault(doc_id, Counter()).update(tokens)
+        if not +tokens:  # nothing, or only zero counts
+            result.problems.append(f"row {number}: no tokens")
+            continue
+        result.tokens.setdefault(doc_id, Counter()).update(+tokens)
     return result
 
 

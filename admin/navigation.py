@@ -15,17 +15,18 @@ import streamlit as st
 from admin import auth
 from admin.ui import signed_in_user
 from core.outage import DatabaseUnavailable
+from interface.i18n import t
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
-# (file, title, icon, permission needed)
+# (file, title's message key, icon, permission needed)
 ADMIN_PAGES = [
-    ("review_topics.py", "Topic review", ":material/label:", "review_topics"),
-    ("junk_filter.py", "Junk filter", ":material/filter_alt:", "label_documents"),
-    ("weights.py", "Modality weights", ":material/tune:", "weights"),
-    ("versions.py", "Model versions", ":material/history:", "versions"),
-    ("add_modality.py", "Add a modality", ":material/add_circle:", "modalities"),
-    ("audit_log.py", "Audit log", ":material/receipt_long:", "users"),
+    ("review_topics.py", "nav_review_topics", ":material/label:", "review_topics"),
+    ("junk_filter.py", "nav_junk_filter", ":material/filter_alt:", "label_documents"),
+    ("weights.py", "nav_weights", ":material/tune:", "weights"),
+    ("versions.py", "nav_versions", ":material/history:", "versions"),
+    ("add_modality.py", "nav_add_modality", ":material/add_circle:", "modalities"),
+    ("audit_log.py", "nav_audit_log", ":material/receipt_long:", "users"),
 ]
 
 
@@ -42,10 +43,11 @@ def visible_admin_pages(state: Mapping[str, Any]) -> list[tuple[str, str, str, s
 def admin_sections(state: Mapping[str, Any]) -> dict[str, list[st.Page]]:
     """Navigation sections to add: "Account" always, "Admin" with the pages the role allows."""
     account = st.Page(
-        PAGES_DIR / "account.py", title="Account", icon=":material/key:", url_path="account"
+        PAGES_DIR / "account.py", title=t("nav_account"), icon=":material/key:", url_path="account"
     )
     pages = [
-        st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=f"admin-{Path(file).stem}")
+        st.Page(PAGES_DIR / file, title=t(title), icon=icon, url_path=f"admin-{Path(file).stem}")
         for file, title, icon, _ in visible_admin_pages(state)
     ]
-    return {"Admin": pages, "Account": [account]} if pages else {"Account": [account]}
+    staff = {t("nav_section_account"): [account]}
+    return {t("nav_section_admin"): pages, **staff} if pages else staff

@@ -1,4 +1,5 @@
-"""Topic review (moderators): find topics by their top terms, then label, classify and annotate.
+"""Topic review (moderators): find topics by their labels and top terms, then label, classify
+and annotate them, one by one or many at once.
 
 Topics and their top terms per modality come from the metadata database. Junk topics are hidden
 from the public Topics page; labels are shown wherever topics appear.
@@ -8,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.versions import active_or_raise
 from core import store
 from core.admin_tables import User
+from core.explain import topic_matches
+from core.text import TextProcessor
 
 SORT_KEYS = ("index", "label", "status")
 
@@ -34,23 +38,25 @@ def review_topics(
     modality: str | None = None,
     status: str | None = None,
     sort: str = "index",
+    processor: TextProcessor | None = None,
 ) -> list[TopicRow]:
-    """The active version's topics whose label or top terms (in ``modality``, if given) contain
-    ``term`` (case-insensitive), optionally of one status, sorted by ``sort``."""
+    """The active version's topics whose label or top terms (in ``modality``, if given) hold
+    every word of ``term`` as a whole word or by its lemma / stem (``core.explain``),
+    optionally of one status, sorted by ``sort``."""
     if sort not in SORT_KEYS:
         raise ValueError(f"sort by one of {SORT_KEYS}, not {sort!r}")
     version = active_or_raise(session)
-    needle = term.strip().lower()
     rows = []
     for topic in store.version_topics(session, version.id):
+        if status is not None and topic.status != status:
+            continue
         terms: dict[str, list[str]] = {}
+        searchable = [topic.label]
         for t in topic.terms:
             if modality is None or t.modality == modality:
                 terms.setdefault(t.modality, []).append(t.display)
-        searchable = [topic.label, *(w for words in terms.values() for w in words)]
-        if needle and not any(needle in text.lower() for text in searchable):
-            continue
-        if status is not None and topic.status != status:
+                searchable += [t.display, t.term]
+        if not topic_matches(term, searchable, processor):
             continue
         rows.append(TopicRow(topic.id, topic.index, topic.label, topic.status, topic.note, terms))
     return sorted(rows, key=lambda row: (getattr(row, sort), row.index))
@@ -61,11 +67,35 @@ def edit_topic(
     session: Session, user: User, topic_id: int, label: str, status: str, note: str = ""
 ) -> None:
     """Change a topic's label, status (normal / background / junk) and note."""
-    if status not in store.TOPIC_STATUSES:
-        raise ValueError(f"a topic status is one of {store.TOPIC_STATUSES}, not {status!r}")
+    _check_status(status)
     if not label.strip():
         raise ValueError("a topic needs a non-empty label")
     topic = session.get(store.Topic, topic_id)
     if topic is None:
         raise ValueError(f"there is no topic with id {topic_id}")
     topic.label, topic.status, topic.note = label.strip(), status, note
+
+
+@action("review_topics")
+def set_topic_statuses(session: Session, user: User, topic_ids: list[int], status: str) -> int:
+    """Give many topics of the active version one status at once; returns how many changed."""
+    _check_status(status)
+    if not topic_ids:
+        raise ValueError("choose at least one topic")
+    version = active_or_raise(session)
+    topics = session.scalars(
+        select(store.Topic).where(
+            store.Topic.id.in_(topic_ids), store.Topic.version_id == version.id
+        )
+    ).all()
+    if len(topics) != len(set(topic_ids)):
+        raise ValueError("some of the chosen topics are not topics of the active version")
+    changed = [topic for topic in topics if topic.status != status]
+    for topic in changed:
+        topic.status = status
+    return len(changed)
+
+
+def _check_status(status: str) -> None:
+    if status not in store.TOPIC_STATUSES:
+        raise ValueError(f"a topic status is one of {store.TOPIC_STATUSES}, not {status!r}")

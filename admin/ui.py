@@ -15,6 +15,7 @@ from core import jobs, store
 from core.admin_tables import User
 from core.outage import translated_outage
 from core.settings import load_settings
+from interface.i18n import t, t_or
 
 TOKEN_KEY = "admin_token"
 T = TypeVar("T")
@@ -46,7 +47,7 @@ def require(permission: str) -> User:
     """The signed-in user if their role allows ``permission``; otherwise the page stops here."""
     user = signed_in_user(st.session_state)
     if not auth.allowed(user, permission):
-        st.error("This page is for signed-in staff only. Sign in on the Account page.")
+        st.error(t("staff_only"))
         st.stop()
     return user
 
@@ -59,7 +60,7 @@ def perform(
         with db() as session:
             result = action(session, user, *args, **kwargs)
     except (ValueError, auth.PermissionDenied) as error:
-        st.error(str(error))
+        st.error(t("action_failed", error=error))
         return None
     if done:
         st.success(done)
@@ -71,7 +72,7 @@ def worker_notice() -> None:
     with db() as session:
         alive = jobs.alive_workers(session)
     if not alive:
-        st.warning(f"No job worker is alive, so jobs wait in the queue: {jobs.START_A_WORKER}.")
+        st.warning(t("no_worker"))
 
 
 @st.fragment(run_every=2)
@@ -83,19 +84,22 @@ def job_panel(user: User) -> None:
         latest = jobs.recent_jobs(session, limit=5)
     if not latest:
         return
-    st.subheader("Background jobs")
+    st.subheader(t("jobs_title"))
     for job in latest:
         title = f"#{job.id} {jobs.describe(job)}"
         if job.status in ("queued", "running"):
             fraction = job.done / job.total if job.total else 0.0
-            st.progress(fraction, text=f"{title}: {job.stage} {job.done}/{job.total}")
-            if not job.cancel_requested and st.button("Cancel", key=f"cancel-{job.id}"):
+            st.progress(
+                fraction,
+                text=t("job_running", job=title, stage=job.stage, done=job.done, total=job.total),
+            )
+            if not job.cancel_requested and st.button(t("cancel"), key=f"cancel-{job.id}"):
                 perform(cancel_job, user, job.id)
         elif job.status == "done":
-            made = f"made {job.version_name}" if job.version_name else "done"
-            st.success(f"{title}: {made}")
+            st.success(t("job_done", job=title, version=job.version_name or ""))
         else:
-            st.warning(f"{title}: {job.status}. {job.error or ''}")
+            status = t_or(f"job_status_{job.status}", job.status)
+            st.warning(t("job_other", job=title, status=status, error=job.error or ""))
 
 
 def active_version_or_stop() -> store.ModelVersion:
@@ -103,6 +107,19 @@ def active_version_or_stop() -> store.ModelVersion:
     with db() as session:
         version = store.active_version(session)
     if version is None:
-        st.info("No model version is active yet: build one with `python -m core build`.")
+        st.info(t("no_active_version"))
         st.stop()
     return version
+
+
+def details_text(details: Mapping[str, Any] | None) -> str:
+    """An audit entry's details as "name: value" pairs, lists and maps written out plainly."""
+
+    def plain(value: Any) -> str:
+        if isinstance(value, Mapping):
+            return ", ".join(f"{key}={plain(item)}" for key, item in value.items())
+        if isinstance(value, list | tuple):
+            return ", ".join(plain(item) for item in value)
+        return str(value)
+
+    return "; ".join(f"{key}: {plain(value)}" for key, value in (details or {}).items())

@@ -104,13 +104,24 @@ def activate(session: Session, user: User, version_name: str) -> None:
 def roll_back(session: Session, user: User) -> str:
     """Activate the version the active one was made from, else the newest older ready one."""
     current = active_or_raise(session)
-    ready = [v for v in store.list_versions(session) if v.status == "ready" and v.id < current.id]
-    parent = next((v for v in ready if v.id == current.parent_id), None)
-    target = parent or (ready[-1] if ready else None)
+    target = _roll_back_version(session, current)
     if target is None:
         raise ValueError(f"there is no ready version before {current.name} to roll back to")
     store.activate_version(session, target.id)
     return target.name
+
+
+def roll_back_target(session: Session) -> str | None:
+    """The version ``roll_back`` would activate, or None (no active version, or none before)."""
+    current = store.active_version(session)
+    target = _roll_back_version(session, current) if current is not None else None
+    return target.name if target is not None else None
+
+
+def _roll_back_version(session: Session, current: store.ModelVersion) -> store.ModelVersion | None:
+    ready = [v for v in store.list_versions(session) if v.status == "ready" and v.id < current.id]
+    parent = next((v for v in ready if v.id == current.parent_id), None)
+    return parent or (ready[-1] if ready else None)
 
 
 @action("versions")

@@ -56,8 +56,10 @@ TEXT_QUERIES = [
 ]
 Progress = Callable[[str], None]
 DEFAULT_SIZES = (100_000, 1_000_000)
-# annoy and faiss HNSW take minutes to build at 100,000 rows on two shared cores (HNSW about
-# 2 minutes, annoy 2), roughly ten times that at 1,000,000; they are measured up to here.
+DEFAULT_QUERIES = 200  # per query kind, and index probes per size and kind of thetas
+# annoy and faiss HNSW take minutes to build at 100,000 rows on two shared cores (each about
+# 2-5 minutes), roughly ten times that at 1,000,000: they are measured on the realistic thetas
+# up to here.
 APPROXIMATE_UP_TO = 100_000
 INDEX_TARGETS_MS = {100_000: 2.0, 1_000_000: 15.0}  # issue 12: bounds p50, index alone
 
@@ -152,8 +154,9 @@ def index_comparison(
     }
     index_rows, latency_rows = [], []
     for size in sizes:
-        contenders = [c for c in CONTENDERS if c.exact or size <= APPROXIMATE_UP_TO]
         for kind, draw in draws.items():
+            approximate = kind == "realistic" and size <= APPROXIMATE_UP_TO
+            contenders = [c for c in CONTENDERS if c.exact or approximate]
             say(f"index contenders at {size:,} {kind} thetas")
             thetas = draw(size, 0)
             rows = measure(thetas, draw(queries, 1), contenders, progress=say)
@@ -265,7 +268,7 @@ def _timed(work: Callable[..., object], *args) -> tuple[float, float]:
 def run_benchmark(
     settings: Settings,
     sizes: Sequence[int] = DEFAULT_SIZES,
-    queries: int = 200,
+    queries: int = DEFAULT_QUERIES,
     progress: Progress | None = None,
 ) -> dict:
     """Everything ``reports/bench.md`` shows. Builds the built-in collection with default
@@ -384,8 +387,9 @@ def _index(results: dict) -> list[str]:
         " wall time and p50 CPU time per query; memory is what serving maps (thetas plus the"
         " backend's files). Realistic thetas are resampled from the built model's document"
         " thetas with noise (`core/index_bench.py`); Dirichlet(0.1) thetas are far denser and"
-        f" harder. annoy and faiss HNSW are measured up to {APPROXIMATE_UP_TO:,} documents:"
-        " their builds take minutes there and about ten times longer at 1,000,000.",
+        f" harder. annoy and faiss HNSW are measured on realistic thetas up to"
+        f" {APPROXIMATE_UP_TO:,} documents: their builds take minutes there and about ten times"
+        " longer at 1,000,000.",
         "",
         "| thetas | documents | backend | recall@10 | p50 ms | p99 ms | CPU p50 ms | build s "
         "| memory MB |",
@@ -470,6 +474,7 @@ def benchmark_and_report(
     command = "python -m core bench" + (
         "" if tuple(sizes) == DEFAULT_SIZES else " --sizes " + ",".join(map(str, sizes))
     )
+    command += "" if queries == DEFAULT_QUERIES else f" --queries {queries}"
     report = reports / "bench.md"
     report.write_text(with_page_cost_section(render_report(results, command), reports))
     return report

@@ -19,6 +19,7 @@ from core import store
 from core.engine import Query
 from core.inference import NothingRecognized
 from core.model import validate_weights
+from core.scale import TRAINING_SIZES
 from core.service import NoActiveModel, Service
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings, load_settings
 from core.vision import ImageError
@@ -118,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     search.add_argument("text", nargs="?", default="", help="query text")
     search.add_argument("--image", type=Path, help="query photo")
+    search.add_argument(
+        "--like", metavar="DOC_ID", help="documents like this one (by its topic vector)"
+    )
     search.add_argument("--weights", type=_weights, help="e.g. @text=1,@visual=0.5 (0 = off)")
     search.add_argument("-k", type=_positive, default=10, help="number of results")
     search.add_argument("--json", action="store_true")
@@ -220,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     scale_train.add_argument(
         "--documents",
         type=_sizes,
-        default=(100_000, 1_000_000),
+        default=TRAINING_SIZES,
         help="collection sizes, comma-separated (default: 100000,1000000)",
     )
     scale_train.add_argument("--passes", type=_positive, default=2, help="passes per size")
@@ -493,7 +497,15 @@ def _query(args: argparse.Namespace) -> Query:
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
-    result = Service(settings).search(_query(args), args.k, args.weights)
+    if args.like is not None:
+        if args.text or args.image is not None:
+            raise CommandError("--like takes no text or --image: the document is the query")
+        try:
+            result = Service(settings).more_like(args.like, args.k, args.weights)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+    else:
+        result = Service(settings).search(_query(args), args.k, args.weights)
     payload = {
         "model_version": result.model_version,
         "ranking": result.ranking,

@@ -180,6 +180,8 @@ def _parse_tokens(value: object, what: str) -> Counter[str]:
     counts = Counter()
     for item in value:
         token, _, count = str(item).rpartition(":") if ":" in str(item) else (str(item), "", "1")
+        if not token.strip():
+            raise ValueError(f"{what}: empty token in {item!r}")
         try:
             counts[token] += float(count) if "." in count else int(count)
         except ValueError as error:

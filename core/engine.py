@@ -45,6 +45,7 @@ from core.vision import (
 )
 
 MAX_QUERY_CHARS = 2000
+TOP_TERMS_KEPT = 32
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -162,11 +163,14 @@ class SearchEngine:
         self.display_forms = files.read_display_forms()
         self.documents = files.read_document_records()
         self.index = files.read_index()
+        # A plain view of the (memory-mapped) thetas: every slice of a memmap builds a memmap.
+        self.thetas = np.asarray(self.index.thetas)
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
         self.annotation_params = AnnotationParams()
         self.tags_by_word = self._tags_by_word()
+        self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
         self.own_tokens = DocumentTokens(
             self.model.phi, [_token_counts(doc.get("tokens", {})) for doc in self.documents]
         )
@@ -252,10 +256,22 @@ class SearchEngine:
         return {
             modality: [
                 self.display(modality, phi.tokens[row])
-                for row in np.argsort(-phi.matrix[:, topic], kind="stable")[:n]
+                for row in self._top_rows(modality, topic, n)
             ]
             for modality, phi in self.model.phi.items()
         }
+
+    def _top_rows(self, modality: str, topic: int, n: int) -> np.ndarray:
+        """Rows of the topic's ``n`` most probable tokens. The first ``TOP_TERMS_KEPT`` of every
+        topic are sorted once per modality: a search page shows them for many topics."""
+        matrix = self.model.phi[modality].matrix
+        if n > TOP_TERMS_KEPT:
+            return np.argsort(-matrix[:, topic], kind="stable")[:n]
+        top = self._top_term_rows.get(modality)
+        if top is None:
+            top = np.argsort(-matrix, axis=0, kind="stable")[:TOP_TERMS_KEPT].T.copy()
+            self._top_term_rows[modality] = top
+        return top[topic, :n]
 
     def typical_documents(
         self, topic: int, n: int = 8, min_share: float = 0.05
@@ -266,7 +282,7 @@ class SearchEngine:
         Each hit's distance is its L1 distance to the pure topic, 2 * (1 - share).
         """
         self._check_topic(topic)
-        shares = self.index.thetas[:, topic]
+        shares = self.thetas[:, topic]
         rows = [row for row in np.argsort(-shares, kind="stable")[:n] if shares[row] >= min_share]
         return [
             TypicalDocument(
@@ -289,10 +305,23 @@ class SearchEngine:
     @cached_property
     def topic_prior(self) -> np.ndarray:
         """p(t): the mean of the documents' topic vectors."""
-        return np.asarray(self.index.thetas).mean(axis=0)
+        return self.thetas.mean(axis=0)
+
+    def document_query(self, doc_id: str) -> tuple[int, Query]:
+        """(row, query) of a collection document: its own bags of tokens as a query, so that
+        searching with it ranks documents by its topic vector under the weights of the search."""
+        row = self.rows_by_id.get(doc_id)
+        if row is None:
+            raise ValueError(f"there is no document {doc_id!r} in version {self.version_name}")
+        bags = self.documents[row].get("tokens", {})
+        return row, Query(extra={modality: Counter(bag) for modality, bag in bags.items()})
+
+    @cached_property
+    def rows_by_id(self) -> dict[str, int]:
+        return {doc["id"]: row for row, doc in enumerate(self.documents)}
 
     def document_theta(self, row: int) -> np.ndarray:
-        return np.asarray(self.index.thetas[row])
+        return self.thetas[row]
 
     def _check_topic(self, topic: int) -> None:
         if not 0 <= topic < self.inferencer.num_topics:
@@ -368,7 +397,7 @@ class SearchEngine:
         documents that contain a query term and the ``LIKELIHOOD_CANDIDATES`` nearest by
         topics (a document with neither cannot be likely)."""
         terms = self.query_terms(tokens)
-        thetas, own = self.index.thetas, self.own_tokens
+        thetas, own = self.thetas, self.own_tokens
         candidates = None
         if len(self.documents) > LIKELIHOOD_CANDIDATES:
             nearest, _ = self.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
@@ -512,7 +541,7 @@ class SearchEngine:
         return [row for row in rows if allowed is None or allowed[row]]
 
     def _distance(self, theta: np.ndarray, row: int) -> float:
-        return float(np.abs(self.index.thetas[row] - theta).sum())
+        return float(np.abs(self.thetas[row] - theta).sum())
 
     def _hit(self, row: int, distance: float, same_photo: bool = False) -> Hit:
         doc = self.documents[row]

@@ -63,8 +63,10 @@ def text_to_image_distances(
     ranking: RankingParams,
 ) -> np.ndarray:
     """texts x photos, lower is better: L1 between topic vectors, or minus the text's log
-    likelihood under each photo's topics; a text the model cannot read is infinitely far."""
+    likelihood under each photo (a document without words: its topics, smoothed by the training
+    collection's word frequencies); a text the model cannot read is infinitely far."""
     weights = engine.default_weights
+    photos_alone = engine.own_tokens.without_tokens(len(photo_thetas))
     distances = np.full((len(texts), len(photo_thetas)), np.inf)
     for row, text in enumerate(texts):
         query = Query(text=text)
@@ -78,7 +80,7 @@ def text_to_image_distances(
             tokens, _ = engine.tokens_of(query)
             terms = engine.query_terms(tokens)
             scores = likelihood_scores(
-                terms, weights, engine.model.phi, photo_thetas, None, ranking
+                terms, weights, engine.model.phi, photo_thetas, photos_alone, ranking
             )
             distances[row] = -scores
     return distances

@@ -8,15 +8,19 @@ metadata database (moderators edit them); top terms come from the model itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from core import store
-from core.engine import Hit, SearchEngine, SearchResult
+from core.engine import Hit, Query, SearchEngine, SearchResult
 from core.inference import NothingRecognized
-from core.text import TEXT
+from core.text import TEXT, TextProcessor
+
+WORD = re.compile(r"[^\W_]+")  # letters and digits: tags like sea_life are two words
 
 
 @dataclass(frozen=True)
@@ -138,23 +142,83 @@ def nothing_recognized_advice(
     return " ".join(parts)
 
 
+@dataclass(frozen=True)
+class WhyNothing:
+    """Why a query gave the model nothing to go on, for a message that says what to change.
+
+    ``switched_off``: modalities the query has tokens in whose weight is 0 (move the slider);
+    ``unknown``: its words the model does not know (``suggestions`` are words it knows);
+    ``no_words``: it has no token at all (only emoji, punctuation or stop words).
+    """
+
+    switched_off: list[str]
+    unknown: list[str]
+    no_words: bool
+    suggestions: list[str]
+
+
+def why_nothing_recognized(
+    engine: SearchEngine, query: Query, error: NothingRecognized, weights: Mapping[str, float]
+) -> WhyNothing:
+    tokens, _ = engine.tokens_of(query)
+    switched_off = [m for m in engine.modalities if tokens.get(m) and weights.get(m, 0.0) <= 0]
+    unknown = [token for tokens in error.unknown.values() for token in tokens]
+    no_words = not any(tokens.values())
+    suggestions = engine.popular_terms(TEXT, 8) if unknown or no_words else []
+    return WhyNothing(switched_off, unknown, no_words, suggestions)
+
+
 def visible_topics(
-    topics: Sequence[store.Topic], query: str = "", include_background: bool = False
+    topics: Sequence[store.Topic],
+    query: str = "",
+    include_background: bool = False,
+    processor: TextProcessor | None = None,
 ) -> list[store.Topic]:
     """The topics the public may see (never junk; background ones on request), optionally only
-    those whose label or any top term contains ``query`` (case-insensitive)."""
+    those that ``topic_matches`` the ``query``."""
     statuses = {"normal", "background"} if include_background else {"normal"}
-    needle = query.strip().lower()
     return [
         topic
         for topic in topics
         if topic.status in statuses
-        and (
-            not needle
-            or needle in topic.label.lower()
-            or any(needle in term.display.lower() or needle in term.term for term in topic.terms)
+        and topic_matches(
+            query,
+            [topic.label, *(t for term in topic.terms for t in (term.display, term.term))],
+            processor,
         )
     ]
+
+
+def topic_matches(query: str, texts: Sequence[str], processor: TextProcessor | None = None) -> bool:
+    """Whether every word of ``query`` is a whole word of ``texts`` (a topic's label and terms),
+    as typed or by its lemma / stem: "cat" finds "cats" but not "catamaran", "кошка" finds
+    "кошки". An empty query matches everything."""
+    processor = processor or _shared_processor()
+    wanted = _words(query)
+    if not wanted:
+        return True
+    keys = set().union(*(_search_keys(processor, text) for text in texts))
+    return all(word in keys or processor.word_token(word) in keys for word in wanted)
+
+
+@lru_cache(maxsize=1)
+def _shared_processor() -> TextProcessor:
+    return TextProcessor()
+
+
+@lru_cache(maxsize=2**16)
+def _search_keys(processor: TextProcessor, text: str) -> frozenset[str]:
+    """The whole words of ``text``, lowercased, each also as its lemma or stem."""
+    keys = set()
+    for word in _words(text):
+        keys.add(word)
+        if token := processor.word_token(word):
+            keys.add(token)
+    return frozenset(keys)
+
+
+def _words(text: str) -> list[str]:
+    return WORD.findall(text.lower().replace("ё", "е"))
 
 
 def topic_label(labels: Mapping[int, str], topic: int) -> str:

@@ -130,39 +130,61 @@ class DaskIngest:
 
     The workers make their tools from ``settings`` (backbone, weights path, image cache dir):
     paths in it and the collection's image paths must mean the same files on every worker.
+    At most ``window`` batches are submitted at a time, so the scheduler never holds a whole
+    large collection's texts.
     """
 
     def __init__(
-        self, client, settings: Settings, batch_size: int = BATCH_SIZE, retries: int = 2
+        self,
+        client,
+        settings: Settings,
+        batch_size: int = BATCH_SIZE,
+        retries: int = 2,
+        window: int = 256,
     ) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
         self.client = client
         self.settings = settings
         self.batch_size = batch_size
         self.retries = retries
+        self.window = window
 
     def run(
         self, batches: Sequence[Sequence[Document]], params: ModelParams
     ) -> Iterator[tuple[int, list[IngestedDocument]]]:
         from distributed import as_completed
 
-        futures = {
-            self.client.submit(
-                _ingest_on_worker,
-                batch,
-                params,
-                self.settings,
-                key=f"ingest-batch-{number}-{os.urandom(4).hex()}",
-                retries=self.retries,
-                pure=False,
-            ): number
-            for number, batch in enumerate(batches)
-        }
+        waiting = iter(enumerate(batches))
+        submitted = {}  # future -> batch number
+        finished = as_completed()
+
+        def submit_next() -> None:
+            for number, batch in waiting:
+                future = self.client.submit(
+                    _ingest_on_worker,
+                    batch,
+                    params,
+                    self.settings,
+                    key=f"ingest-batch-{number}-{os.urandom(4).hex()}",
+                    retries=self.retries,
+                    pure=False,
+                )
+                submitted[future] = number
+                finished.add(future)
+                return
+
         try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            for _ in range(self.window):
+                submit_next()
+            for future in finished:
+                number = submitted.pop(future)
+                result = future.result()
                 future.release()
+                submit_next()
+                yield number, result
         finally:
-            self.client.cancel(list(futures))
+            self.client.cancel(list(submitted))
 
 
 def parse_cluster(address: str) -> int | str:

@@ -37,6 +37,7 @@ from core.model import FittedModel, ModelParams, TokenCounts
 from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TAG, TEXT, DisplayForms, TextProcessor
+from core.topic_labels import distinct_labels
 from core.version_files import PreparedCorpus, VersionFiles
 from core.vision import VISUAL, ImageVectorizer, load_backbone
 
@@ -369,9 +370,10 @@ def document_thetas(
 def topic_records(
     model: FittedModel, params: ModelParams, display_forms: dict[str, dict[str, str]]
 ) -> list[store.TopicRecord]:
-    """Top terms per topic per modality, with a provisional label from the top tags and words."""
+    """Top terms per topic per modality, with a provisional label of its most specific terms."""
     records = []
     background = set(params.background_topics)
+    labels = distinct_labels(model.phi, (TAG, TEXT), display_forms, model.topic_names)
     for column, topic in enumerate(model.topic_names):
         terms = []
         for modality, phi in model.phi.items():
@@ -383,12 +385,11 @@ def topic_records(
                 token = phi.tokens[row]
                 shown = display_form(display_forms, modality, token)
                 terms.append(store.TermRecord(modality, token, shown, probability, rank))
-        label_terms = [t.display for m in (TAG, TEXT) for t in terms if t.modality == m][:3]
         records.append(
             store.TopicRecord(
                 index=column,
                 name=topic,
-                label=", ".join(label_terms) or topic,
+                label=labels[column],
                 status="background" if topic in background else "normal",
                 terms=terms,
             )

@@ -104,6 +104,15 @@ class DocumentTokens:
                     found.append(matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]])
         return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
+    def without_tokens(self, count: int) -> DocumentTokens:
+        """``count`` documents with no tokens of their own (photos alone) in this collection:
+        their p_own is the collection frequency, as for any document without words."""
+        part = object.__new__(DocumentTokens)
+        part.counts = {m: sparse.csc_matrix((count, m_.shape[1])) for m, m_ in self.counts.items()}
+        part.lengths = {m: np.zeros(count) for m in self.lengths}
+        part.collection = self.collection
+        return part
+
     def subset(self, rows: np.ndarray) -> DocumentTokens:
         """The same counts for ``rows`` only; collection frequencies stay the whole collection's."""
         part = object.__new__(DocumentTokens)

@@ -303,6 +303,7 @@ def measure_training(
 
 
 RESULTS_FILE = "scale.json"
+TRAINING_SIZES = (100_000, 1_000_000)  # the sizes the report is meant to show
 
 
 def record(reports: Path, section: str, key: str, result: dict) -> None:
@@ -478,17 +479,6 @@ def _gb(n_bytes: float) -> str:
     return f"{n_bytes / 2**30:,.1f} GB"
 
 
-def _page_server_cpu_ms(bench: dict) -> float | None:
-    """Server CPU per warm search page (p50), when bench.json has it."""
-    for key in ("page", "page_cpu", "app_page"):
-        entry = bench.get(key)
-        if isinstance(entry, dict):
-            for name in ("server_cpu_ms_p50", "server_cpu_p50_ms", "cpu_ms_p50"):
-                if isinstance(entry.get(name), int | float):
-                    return float(entry[name])
-    return None
-
-
 def _default_index_rows(bench: dict) -> list[dict]:
     from core.index import IndexParams
 
@@ -515,15 +505,21 @@ def _query_latency_rows(bench: dict) -> list[tuple[str, str, str, float, float]]
     return rows
 
 
-def render_report(results: dict, bench: dict, targets: CapacityTargets | None = None) -> str:
+def render_report(
+    results: dict,
+    bench: dict,
+    targets: CapacityTargets | None = None,
+    page_cost: dict | None = None,
+) -> str:
     """``reports/scale.md``: the measured rows, then the capacity plan with its arithmetic."""
     t = targets or CapacityTargets()
     out = [
         "# Scale: Dask ingest, out-of-core training, capacity plan",
         "",
         "Written by `python -m core scale-report` from `reports/scale.json` (filled by "
-        "`python -m core scale-ingest`, `scale-train` and `scale-footprint`) and "
-        "`reports/bench.json` (`python -m core bench`). Rows marked **measured** were measured "
+        "`python -m core scale-ingest`, `scale-train` and `scale-footprint`), "
+        "`reports/bench.json` (`python -m core bench`) and `reports/page_cost.json` "
+        "(`scripts/measure_app.py --report`). Rows marked **measured** were measured "
         "on this machine (2 shared cores, other work running: the load average at each "
         "measurement is given); everything else is an **estimate** with its arithmetic.",
         "",
@@ -562,7 +558,8 @@ def render_report(results: dict, bench: dict, targets: CapacityTargets | None = 
             f"{first['source_documents']} built documents (`core/scale.py`), written as a "
             f"Vowpal Wabbit file that BigARTM turns into batches of 1,000 on disk; "
             f"{first['num_topics']} topics, BigARTM processors = {first['processors']} "
-            f"(every core), background smoothing as in a build. Wall seconds depend on the "
+            f"(every core), the build's regularizers (those with tau != 0: smoothing of the "
+            f"background topics) and a perplexity score per modality. Wall seconds depend on the "
             f"other work on the machine; CPU seconds less so.",
             "",
             "| documents | batches on disk | vocabulary | s per pass (wall) | CPU s per pass "
@@ -579,6 +576,11 @@ def render_report(results: dict, bench: dict, targets: CapacityTargets | None = 
                 + ", ".join(f"{s:.0f}" for s in r["pass_cpu_seconds"])
                 + f" | {_mb(max(r['peak_rss_bytes'], r['max_rss_bytes']))} | {r['measured_at']} |"
             )
+        missing = [n for n in TRAINING_SIZES if str(n) not in training]
+        out += [
+            f"| {n:,} | not measured yet: `python -m core scale-train --documents {n}` | | | | | |"
+            for n in missing
+        ]
         out.append("")
     else:
         out += ["Not measured yet: run `python -m core scale-train`.", ""]
@@ -603,12 +605,17 @@ def render_report(results: dict, bench: dict, targets: CapacityTargets | None = 
         ]
         out.append("")
 
-    out += _capacity_plan(t, ingest, training, footprint, bench)
+    out += _capacity_plan(t, ingest, training, footprint, bench, page_cost or {})
     return "\n".join(out) + "\n"
 
 
 def _capacity_plan(
-    t: CapacityTargets, ingest: dict, training: dict, footprint: dict | None, bench: dict
+    t: CapacityTargets,
+    ingest: dict,
+    training: dict,
+    footprint: dict | None,
+    bench: dict,
+    page_cost: dict,
 ) -> list[str]:
     out = [
         f"## Capacity plan: {t.photos:,} photos, {t.queries_per_second:.0f} queries per second "
@@ -631,8 +638,9 @@ def _capacity_plan(
         "",
         f"- A photo costs {cpu_per_image:.3f} CPU s on a worker (measured, lowest row above), "
         f"so a dedicated {t.node_cores}-core node ingests {t.node_cores} / {cpu_per_image:.3f} "
-        f"= {node_rate:.1f} images/s (the shared machine gave {measured_rate:.1f} images/s "
-        f"wall). {t.photos:,} / ({node_rate:.1f} x 3,600 x {t.ingest_hours:.0f} h) = "
+        f"= {node_rate:.1f} images/s (the shared machine, busy with other work, gave "
+        f"{measured_rate:.1f} images/s wall). "
+        f"{t.photos:,} / ({node_rate:.1f} x 3,600 x {t.ingest_hours:.0f} h) = "
         f"**{nodes} worker nodes** ({nodes * t.node_cores} Dask worker processes of one thread) "
         f"to finish in a day: {hours:.1f} h. Each worker process holds TensorFlow and the CNN: "
         f"{_mb(worker_rss)} RSS (measured).",
@@ -719,7 +727,7 @@ def _capacity_plan(
         small, large = sorted(slowest)[-2:]
         per_document = (slowest[large] - slowest[small]) / (large - small)
         query_ms = slowest[large] + per_document * (t.photos - large)
-        page_ms = _page_server_cpu_ms(bench)
+        page_ms = page_cost.get("warm_page_server_cpu_ms")
         per_query = query_ms + (page_ms or 0.0)
         cores = t.queries_per_second * per_query / 1000 / t.replica_utilization
         replicas = int(np.ceil(cores))
@@ -733,9 +741,12 @@ def _capacity_plan(
             f"({slowest[large]:.1f} - {slowest[small]:.1f}) / ({large:,} - {small:,}) x "
             f"({t.photos:,} - {large:,}) = {query_ms:.1f} ms at {t.photos:,} documents"
             + (
-                f"; + {page_ms:.0f} ms of server CPU per search page (measured)"
+                f"; + {page_ms:.0f} ms of server CPU per warm search page (measured, "
+                "`reports/page_cost.json`; it includes a search on the small collection, so "
+                "this counts that part twice: an upper bound)"
                 if page_ms
-                else " (the page's own server CPU is not in bench.json: not included)"
+                else " (the page's own server CPU, `reports/page_cost.json`, is missing: "
+                "not included)"
             )
             + f" = {per_query:.0f} ms of CPU per query.",
             f"- {t.queries_per_second:.0f} q/s x {per_query / 1000:.3f} s / "
@@ -801,6 +812,8 @@ def write_report(reports: Path) -> Path:
     results = json.loads(path.read_text()) if path.is_file() else {}
     bench_path = reports / "bench.json"
     bench = json.loads(bench_path.read_text()) if bench_path.is_file() else {}
+    page_path = reports / "page_cost.json"
+    page_cost = json.loads(page_path.read_text()) if page_path.is_file() else {}
     target = reports / "scale.md"
-    target.write_text(render_report(results, bench))
+    target.write_text(render_report(results, bench, page_cost=page_cost))
     return target

@@ -29,7 +29,7 @@ import numpy as np
 
 from core import store
 from core.admin_tables import hidden_document_ids, hidden_generation
-from core.engine import Annotation, Query, SearchEngine, SearchResult
+from core.engine import Annotation, Query, SearchEngine, SearchResult, TypicalDocument
 from core.outage import (
     DatabaseUnavailable,
     PendingSearch,
@@ -38,9 +38,11 @@ from core.outage import (
     guarded,
     translated_outage,
 )
+from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TextProcessor
-from core.vision import ImageVectorizer, content_hash, load_backbone
+from core.upload_cache import UploadVectorizer
+from core.vision import content_hash, load_backbone
 
 
 class NoActiveModel(RuntimeError):
@@ -77,7 +79,10 @@ class Service:
         with translated_outage():
             self.sessions = store.open_database(settings.database_url)
         self.processor = TextProcessor()
-        self.vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
+        # Visitors' photos: the collection's cache is read, never grown; their own is bounded.
+        self.vectorizer = UploadVectorizer(
+            load_backbone(settings), settings.cache_dir, settings.cache_dir / "uploads"
+        )
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
         self._allowed: tuple[tuple[str, int], np.ndarray | None] | None = None
@@ -145,6 +150,7 @@ class Service:
         weights: Mapping[str, float] | None = None,
         visitor: str | None = None,
         active: ActiveModel | None = None,
+        ranking: RankingParams | None = None,
     ) -> SearchResult:
         """Nearest documents; ``weights`` (per visitor) override the live global weights.
 
@@ -152,10 +158,12 @@ class Service:
         ids) and its ``search_id`` is what the visitor's relevance votes refer to. ``active`` is
         the snapshot to answer from (default: the active model now); a page passes the one it
         read first, so that a version activated meanwhile cannot mix into what it shows.
+        ``ranking`` replaces the version's own ranking (``more_like`` ranks by topics).
         """
         started = time.perf_counter()
         active = active or self.active()
-        result = active.engine.search(query, k, _merged(active.weights, weights), active.allowed)
+        merged = _merged(active.weights, weights)
+        result = active.engine.search(query, k, merged, active.allowed, ranking)
         result.latency_ms = (time.perf_counter() - started) * 1000
         if visitor is not None:
             result.search_id = self.writes.record_search(
@@ -171,6 +179,39 @@ class Service:
                 )
             )
         return result
+
+    def more_like(
+        self,
+        doc_id: str,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        visitor: str | None = None,
+        active: ActiveModel | None = None,
+    ) -> SearchResult:
+        """Documents like ``doc_id``: a search with the document's own tokens, ranked by
+        topics (L1), so by its topic vector under these weights; the document itself is never
+        among them. Recorded for a ``visitor`` like any search. Raises ``ValueError`` for an
+        unknown id."""
+        active = active or self.active()
+        row, query = active.engine.document_query(doc_id)
+        allowed = np.ones(len(active.engine.documents), dtype=bool)
+        if active.allowed is not None:
+            allowed &= active.allowed
+        allowed[row] = False
+        hiding = replace(active, allowed=allowed)
+        return self.search(query, k, weights, visitor, hiding, RankingParams(method="topics"))
+
+    def typical_documents(
+        self, topic: int, n: int = 8, active: ActiveModel | None = None
+    ) -> list[TypicalDocument]:
+        """The documents most about ``topic`` in ``active`` (default: the active model now),
+        leaving out those the junk filter hid."""
+        active = active or self.active()
+        if active.allowed is None:
+            return active.engine.typical_documents(topic, n)
+        hidden = int((~active.allowed).sum())
+        typical = active.engine.typical_documents(topic, n + hidden)
+        return [doc for doc in typical if active.allowed[doc.hit.row]][:n]
 
     def vote(self, search_id: int, doc_id: str, vote: int) -> bool:
         """A visitor's +1/-1 on one result of a search (a new vote replaces the old); the search

@@ -146,7 +146,7 @@ async def open_visitor(browser: Browser, url: str) -> Page:
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     await page.goto(url)
-    await page.get_by_label("Words").wait_for(timeout=180_000)
+    await page.get_by_role("textbox", name="Words").wait_for(timeout=180_000)
     return page
 
 
@@ -170,7 +170,7 @@ async def visitor(
             outcome.error = f"{type(error).__name__}: {error}".splitlines()[0][:300]
             await page.screenshot(path=ARTIFACTS / f"load-failure-{number}-{query_number}.png")
             await page.reload()
-            await page.get_by_label("Words").wait_for(timeout=timeout * 1000)
+            await page.get_by_role("textbox", name="Words").wait_for(timeout=timeout * 1000)
         outcomes.append(outcome)
         query_number += 1
         await asyncio.sleep(rng.uniform(1, 3))
@@ -190,7 +190,7 @@ async def timed_search(
         await page.locator("[data-testid='stFileChipIconSpinner']").wait_for(
             state="detached", timeout=timeout * 1000
         )  # uploaded
-    await page.get_by_label("Words").fill(text)
+    await page.get_by_role("textbox", name="Words").fill(text)
     clicked = time.perf_counter()
     await page.get_by_role("button", name="Search", exact=True).click()
     await page.wait_for_function(NEW_RESULTS_SCRIPT, arg=before, timeout=timeout * 1000)

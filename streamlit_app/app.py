@@ -10,22 +10,23 @@ import streamlit as st
 
 from admin.navigation import admin_sections
 from core.outage import DatabaseUnavailable
-from streamlit_app.widgets import escape_markdown
+from interface.i18n import language_switch, t
+from interface.widgets import escape_markdown
 
-PUBLIC_PAGES = [
-    st.Page("views/search.py", title="Search", icon=":material/search:", default=True),
-    st.Page("views/annotate.py", title="Annotate a photo", icon=":material/sell:"),
-    st.Page("views/topics.py", title="Topics", icon=":material/category:"),
-    st.Page("views/about.py", title="About the model", icon=":material/info:"),
+st.set_page_config(page_title=t("app_title"), page_icon="🔎", layout="wide")
+language_switch()
+public_pages = [
+    st.Page("views/search.py", title=t("nav_search"), icon=":material/search:", default=True),
+    st.Page("views/annotate.py", title=t("nav_annotate"), icon=":material/sell:"),
+    st.Page("views/topics.py", title=t("nav_topics"), icon=":material/category:"),
+    st.Page("views/about.py", title=t("nav_about"), icon=":material/info:"),
 ]
-
-st.set_page_config(page_title="Topic search", page_icon="🔎", layout="wide")
 # Admin pages are registered only for a signed-in user whose role allows them.
-page = st.navigation({"Topic search": PUBLIC_PAGES, **admin_sections(st.session_state)})
+page = st.navigation({t("app_title"): public_pages, **admin_sections(st.session_state)})
 try:
     page.run()
 except DatabaseUnavailable as error:
     # Every page of every visitor: the next run after the database is back shows the page
     # again (the service reconnects by itself).
-    st.error(escape_markdown(str(error)))
-    st.button("Try again", type="primary")
+    st.error(escape_markdown(t("database_down", error=error)))
+    st.button(t("try_again"), type="primary")

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from core.engine import Annotation, PhotoReading
 from core.explain import TopicShare
 from core.vision import visual_display, visual_token
+from interface.i18n import modality_name, t
 
 BAR_HEIGHT = 26
 MIN_HEIGHT = 180
@@ -22,20 +23,28 @@ def plain(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+LOG_AXIS = {"type": "log", "dtick": 1, "exponentformat": "power", "showexponent": "all"}
+
+
 def horizontal_bars(labels: Sequence[str], values: Sequence[float], x_title: str) -> go.Figure:
-    """Largest first, top to bottom; one row per label."""
+    """Largest first, top to bottom; one row per entry, even when two labels read the same
+    (two ImageNet classes may share a name): rows are positions, labels only their tick text."""
+    positions = list(range(len(labels)))[::-1]
+    shown = [plain(label) for label in labels]
     figure = go.Figure(
         go.Bar(
-            x=list(values)[::-1],
-            y=[plain(label) for label in labels][::-1],
+            x=list(values),
+            y=positions,
             orientation="h",
-            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+            customdata=shown,
+            hovertemplate="%{customdata}: %{x:.3f}<extra></extra>",
         )
     )
     figure.update_layout(
         height=max(MIN_HEIGHT, BAR_HEIGHT * len(labels) + 70),
         margin={"l": 10, "r": 10, "t": 10, "b": 40},
         xaxis_title=x_title,
+        yaxis={"tickmode": "array", "tickvals": positions, "ticktext": shown},
     )
     return figure
 
@@ -45,7 +54,7 @@ def topic_shares(topics: Sequence[TopicShare]) -> go.Figure:
     return horizontal_bars(
         [f"{topic.label} (#{topic.index})" for topic in topics],
         [topic.share for topic in topics],
-        "share of the query's topic vector",
+        t("axis_query_share"),
     )
 
 
@@ -53,7 +62,7 @@ def annotation_probabilities(annotations: Sequence[Annotation]) -> go.Figure:
     return horizontal_bars(
         [annotation.display for annotation in annotations],
         [annotation.p for annotation in annotations],
-        "p(token | photo)",
+        t("axis_p_token"),
     )
 
 
@@ -62,7 +71,7 @@ def visual_word_counts(reading: PhotoReading, top: int = 20) -> go.Figure:
     return horizontal_bars(
         [visual_display(token) for token, _ in words],
         [count for _, count in words],
-        f"times drawn (of {sum(reading.visual_words.values())})",
+        t("axis_times_drawn", total=sum(reading.visual_words.values())),
     )
 
 
@@ -73,8 +82,8 @@ def flattening(reading: PhotoReading, top: int = 100) -> go.Figure:
     names = [plain(visual_display(visual_token(int(i)))) for i in order]
     figure = go.Figure()
     for label, values in (
-        ("CNN output", reading.probabilities),
-        ("after log-flattening", reading.flattened),
+        (t("curve_cnn_output"), reading.probabilities),
+        (t("curve_flattened"), reading.flattened),
     ):
         figure.add_trace(
             go.Scatter(
@@ -83,15 +92,14 @@ def flattening(reading: PhotoReading, top: int = 100) -> go.Figure:
                 mode="lines+markers",
                 name=label,
                 text=names,
-                hovertemplate="%{text}: %{y:.4f}<extra>" + label + "</extra>",
+                hovertemplate="%{text}: %{y:.4f}<extra>" + plain(label) + "</extra>",
             )
         )
     figure.update_layout(
         height=360,
         margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        xaxis_title=f"class rank (top {len(order)} of {len(reading.probabilities)})",
-        yaxis_title="probability",
-        yaxis_type="log",
+        xaxis_title=t("axis_class_rank", top=len(order), classes=len(reading.probabilities)),
+        yaxis={**LOG_AXIS, "title": t("axis_probability")},
         legend={"orientation": "h", "y": 1.08},
     )
     return figure
@@ -110,15 +118,25 @@ def training_curves(
                 x=passes,
                 y=[score.get(name) for score in scores],
                 mode="lines",
-                name=plain(name.removeprefix(prefix).lstrip("_") or name),
+                name=plain(curve_name(name)),
             )
         )
     figure.update_layout(
         height=320,
         margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        xaxis_title="training pass",
-        yaxis_title=y_title,
-        yaxis_type="log" if log_y else "linear",
+        xaxis_title=t("axis_training_pass"),
+        yaxis={**(LOG_AXIS if log_y else {}), "title": y_title},
         legend={"orientation": "h", "y": 1.1},
     )
     return figure
+
+
+def curve_name(score: str) -> str:
+    """A training score's legend entry: "perplexity@tag" -> "Hashtags", "sparsity_phi@tag" ->
+    "phi: Hashtags", "sparsity_theta" -> "theta (documents)"."""
+    if score == "sparsity_theta":
+        return t("curve_theta")
+    modality = score[score.index("@") :] if "@" in score else score
+    if score.startswith("sparsity_phi"):
+        return t("curve_phi", modality=modality_name(modality))
+    return modality_name(modality)

@@ -6,23 +6,27 @@ import streamlit as st
 
 from core.engine import Hit
 from core.fit import QueryFit
+from interface.i18n import t
 
 
 def show_fit(fit: QueryFit | None) -> None:
     """A warning when the query fits the model badly; otherwise one quiet line."""
     if fit is None:
         return
+    figures = {
+        "perplexity": f"{fit.perplexity:.0f}",
+        "share": f"{fit.share_as_far:.0%}",
+        "kind": t(f"fit_kind_{fit.kind}"),
+        "threshold": f"{fit.threshold:.2f}",
+    }
     if fit.weak:
-        st.warning(
-            "This query fits the model badly: the collection has nothing close to it, so the "
-            f"results below are guesses. ({fit.describe()})"
-        )
+        st.warning(t("fit_weak", **figures))
     else:
-        st.caption(fit.describe())
+        st.caption(t("fit_ok", **figures))
 
 
 def hit_marks(hit: Hit) -> str:
     """Text to add to a result card's detail line: the query words it contains, or 'weak'."""
     if hit.matched:
-        return " · contains " + ", ".join(hit.matched)
-    return " · weak match" if hit.weak else ""
+        return t("hit_contains", words=", ".join(hit.matched))
+    return t("hit_weak") if hit.weak else ""

@@ -51,6 +51,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def web_environment(**settings: str) -> dict[str, str]:
+    """This process's environment as a web process gets it: without the protobuf choice that the
+    test suite makes for BigARTM (see tests/conftest.py), plus ``settings``."""
+    environment = dict(os.environ)
+    environment.pop("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", None)
+    return {**environment, **settings}
+
+
 @dataclass(frozen=True)
 class ServedApp:
     url: str
@@ -79,10 +87,7 @@ def served_app(data_dir: Path, timeout: float = 120) -> Iterator[ServedApp]:
     kept with the artifacts.
     """
     port = free_port()
-    environment = {
-        **{k: v for k, v in os.environ.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"},
-        "TOPICSEARCH_DATA_DIR": str(data_dir),
-    }
+    environment = web_environment(TOPICSEARCH_DATA_DIR=str(data_dir))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / f"streamlit-{port}.log", "wb") as log:
         server = subprocess.Popen(
@@ -145,7 +150,7 @@ def search(page: Page, text: str, timeout: float = 60_000) -> str:
     """
     caption = page.locator(RESULTS_CAPTION)
     before = caption.inner_text() if caption.count() else ""
-    page.get_by_label("Words").fill(text)
+    page.get_by_role("textbox", name="Words").fill(text)
     page.get_by_role("button", name="Search", exact=True).click()
     page.wait_for_function(NEW_RESULTS_SCRIPT, arg=before, timeout=timeout)
     wait_until_idle(page, timeout)

@@ -45,12 +45,13 @@ def run_every_page() -> dict:
         if app.exception or refused:
             errors[page] = [exception.message for exception in app.exception] + refused
     app.switch_page("views/search.py").run()
-    app.text_input[0].input("цветы")
+    app.text_input[0].input("bird")
     app.button[0].click().run()
     if app.exception:
         errors["a search"] = [exception.message for exception in app.exception]
     return {
         "pages": page_paths(),
+        "search_answered": any("results" in caption.value for caption in app.caption),
         "errors": errors,
         "protobuf": api_implementation.Type(),
         "artm_loaded": "artm" in sys.modules,

@@ -4,30 +4,40 @@ signed-in user sees and uses only what their role allows."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from admin import auth
-from admin.junk_filter import document_labels
+from admin.junk_filter import document_labels, review_queue
 from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
 from admin.versions import apply_live_weights
 from core import jobs, store
 from core.jobs import START_A_WORKER
 from core.settings import REPO_ROOT
+from interface.messages import MESSAGES
 from tests.conftest import running_worker
 
 APP = str(REPO_ROOT / "streamlit_app" / "app.py")
 PAGE_FILES = [file for file, *_ in ADMIN_PAGES]
+TITLE_KEYS = [
+    "review_title",
+    "junk_title",
+    "weights_admin_title",
+    "versions_title",
+    "add_modality_title",
+    "audit_title",
+]
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def sessions(deployment, monkeypatch):
     monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(deployment.data_dir))
-    from streamlit_app.state import get_service
+    from interface.state import get_service
 
     get_service.clear()
     sessions = store.open_database(deployment.database_url)
@@ -55,7 +65,10 @@ def titles(state: dict) -> set[str]:
 
 def test_the_menu_lists_admin_pages_only_for_the_roles_that_may_use_them(sessions):
     assert titles({}) == titles({TOKEN_KEY: "forged"}) == set()
-    assert titles({TOKEN_KEY: token_of(sessions, "mia")}) == {"Topic review", "Junk filter"}
+    assert titles({TOKEN_KEY: token_of(sessions, "mia")}) == {
+        "nav_review_topics",
+        "nav_junk_filter",
+    }
     assert titles({TOKEN_KEY: token_of(sessions, "anna")}) == {t for _, t, *_ in ADMIN_PAGES}
 
 
@@ -202,3 +215,113 @@ def test_a_live_weight_reaches_two_visitor_sessions_from_their_next_query(sessio
 
     assert before[0] == before[1] and after[0] == after[1]
     assert after[0] != before[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Bugs found in the browser (issue 13)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_search_that_finds_a_queued_document_shows_it_in_both_tabs(sessions):
+    with sessions() as session:
+        queued = review_queue(session, limit=12)[0]
+    app = app_signed_in_as(sessions, "mia").switch_page("../admin/pages/junk_filter.py").run()
+
+    app.text_input(key="junk-search").input(queued.text).run()
+
+    assert not app.exception
+    shown = [caption.value for caption in app.caption]
+    assert sum(caption.startswith(queued.doc_id) for caption in shown) == 2
+
+
+def test_after_applying_weights_live_the_next_edit_is_kept(sessions):
+    app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/weights.py").run()
+    visual = next(box for box in app.number_input if box.label == "@visual")
+    visual.set_value(0.006)
+    next(button for button in app.button if button.label == "Apply live").click().run()
+
+    next(box for box in app.number_input if box.label == "@visual").set_value(0.004).run()
+
+    assert not app.exception
+    assert next(box for box in app.number_input if box.label == "@visual").value == 0.004
+
+
+def test_topic_review_finds_whole_words_not_parts_of_words(sessions):
+    with sessions() as session:
+        version = store.active_version(session)
+        catamaran, cats = store.version_topics(session, version.id)[:2]
+        catamaran.label, cats.label = "catamaran sailing", "кошки и котята"
+        session.commit()
+    app = app_signed_in_as(sessions, "mia").switch_page("../admin/pages/review_topics.py").run()
+
+    app.text_input(key="review-term").input("cat").run()
+    found_cat = listed_topics(app)
+    app.text_input(key="review-term").input("кошка").run()
+    found_koshka = listed_topics(app)
+
+    assert catamaran.index not in found_cat
+    assert cats.index in found_koshka  # the lemma of кошки
+
+
+def listed_topics(app: AppTest) -> set[int]:
+    """The topic numbers the review page lists (each topic's checkbox reads "#12 · label")."""
+    labels = [re.sub(r"\\(.)", r"\1", box.label) for box in app.checkbox]
+    return {int(m[1]) for label in labels if (m := re.match(r"#(\d+) ", label))}
+
+
+def test_roll_back_is_disabled_when_there_is_no_version_to_go_back_to(sessions):
+    app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/versions.py").run()
+
+    roll_back = next(button for button in app.button if button.label == "Roll back")
+    assert roll_back.disabled
+
+
+def test_a_modality_file_row_without_tokens_is_reported(sessions):
+    with sessions() as session:
+        version = store.active_version(session)
+        first, second = store.version_documents(session, version.id)[:2]
+    content = f"id,tokens\n{first.doc_id},news sport\n{second.doc_id},\n".encode()
+    app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/add_modality.py").run()
+
+    app.text_input[0].input("@category")
+    app.get("file_uploader")[0].set_value(("cats.csv", content, "text/csv")).run()
+
+    assert not app.exception
+    assert "row 3: no tokens" in app.text[0].value
+
+
+def test_a_moderator_marks_several_topics_junk_at_once(sessions):
+    app = app_signed_in_as(sessions, "mia").switch_page("../admin/pages/review_topics.py").run()
+    app.checkbox[0].check()
+    app.checkbox[2].check().run()
+
+    app.selectbox(key="bulk-status").set_value("junk")
+    next(button for button in app.button if button.label == "Set for the picked").click().run()
+
+    assert not app.exception
+    assert "2 topics changed" in app.success[0].value
+    with sessions() as session:
+        version = store.active_version(session)
+        statuses = [topic.status for topic in store.version_topics(session, version.id)[:3]]
+    assert statuses == ["junk", "normal", "junk"]
+
+
+def test_topic_review_shows_each_topics_typical_photos_a_page_at_a_time(sessions):
+    app = app_signed_in_as(sessions, "mia").switch_page("../admin/pages/review_topics.py").run()
+
+    assert not app.exception
+    assert 0 < len(app.checkbox) <= 20
+    assert len(app.get("image")) >= len(app.checkbox) // 2
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("page", ["account.py", *PAGE_FILES])
+def test_every_admin_page_renders_in_both_languages(sessions, page, language):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state[TOKEN_KEY] = token_of(sessions, "anna")
+    app.session_state["language"] = language
+    app.run().switch_page(f"../admin/pages/{page}").run()
+
+    assert not app.exception
+    title = {"account.py": "account_title", **dict(zip(PAGE_FILES, TITLE_KEYS, strict=True))}[page]
+    assert app.title[0].value == MESSAGES[language][title]

@@ -197,6 +197,7 @@ ADMIN_ONLY = [
 ]
 MODERATOR = [
     (topics.edit_topic, (1, "cats", "normal")),
+    (topics.set_topic_statuses, ([1], "junk")),
     (junk_filter.label_document, ("doc", "wanted")),
 ]
 

@@ -12,16 +12,24 @@ from core import store
 from core.explain import visible_topics
 from core.model import ModelParams
 from core.settings import REPO_ROOT
-from streamlit_app.widgets import escape_markdown
+from interface.messages import MESSAGES
+from interface.widgets import escape_markdown
+from streamlit_app import charts
 
 APP = str(REPO_ROOT / "streamlit_app" / "app.py")
 PHOTOS = REPO_ROOT / "tests" / "fixtures" / "images"
 PAGES = ["views/search.py", "views/annotate.py", "views/topics.py", "views/about.py"]
+TITLES = {
+    "views/search.py": "search_title",
+    "views/annotate.py": "annotate_title",
+    "views/topics.py": "topics_title",
+    "views/about.py": "about_title",
+}
 
 
 def open_app(monkeypatch: pytest.MonkeyPatch, data_dir) -> AppTest:
     monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(data_dir))
-    from streamlit_app.state import get_service
+    from interface.state import get_service
 
     get_service.clear()
     return AppTest.from_file(APP, default_timeout=120).run()
@@ -70,7 +78,7 @@ def test_the_page_shows_what_the_model_understood_and_why_each_result_matched(ap
     search(app, "собака qwertyzzz")
 
     assert "Not known to the model (ignored): qwertyzzz" in shown(app.info[0])
-    assert "@text: собака" in texts(app)
+    assert "Words: собака" in texts(app)
     assert len(app.get("plotly_chart")) == 1  # the query's topic vector
     weak = [text for text in texts(app) if text.startswith("A weak match")]
     explained = [text for text in texts(app) if "% of the match" in text and text not in weak]
@@ -81,14 +89,14 @@ def test_a_photo_query_shows_its_visual_words_by_imagenet_class_name(app):
     search(app, "", jpeg("tiger.jpg"))
 
     assert not app.exception
-    visual = [text for text in texts(app) if text.startswith("@visual: ")]
+    visual = [text for text in texts(app) if text.startswith("Picture: ")]
     assert visual and "tiger" in visual[0]
 
 
 def test_moving_a_weight_slider_changes_the_ranking_for_this_visitor_only(app, service):
     search(app, "цветы", jpeg("dog.jpg"))
     before = [text for text in texts(app)]
-    visual_slider = next(s for s in app.slider if s.label == "@visual")
+    visual_slider = next(s for s in app.select_slider if s.label == "Picture")
 
     visual_slider.set_value(1.0).run()
 
@@ -212,8 +220,10 @@ def test_the_about_page_shows_the_version_modalities_and_training_curves(app):
 
     assert not app.exception
     assert "Version **v0001**" in app.markdown[0].value
-    assert len(app.dataframe) == 2
+    assert "the built-in collection" not in app.markdown[1].value  # a copy, shown by its path
+    assert len(app.dataframe) == 1  # the modalities
     assert len(app.get("plotly_chart")) == 2
+    assert not any("τ = 0)" in markdown.value for markdown in app.markdown)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -229,3 +239,159 @@ def test_without_a_model_every_page_says_how_to_build_one(monkeypatch, tmp_path,
 
     assert not app.exception
     assert "python -m core build" in shown(app.info[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# Bugs and rough edges found in the browser (issue 13)
+# --------------------------------------------------------------------------------------------------
+
+
+def slider(app: AppTest, label: str):
+    return next(s for s in app.select_slider if s.label == label)
+
+
+def test_back_to_everyones_weights_puts_the_sliders_back(app):
+    search(app, "цветы")
+    slider(app, "Words").set_value(0.0).run()
+
+    next(b for b in app.button if b.label == "Back to everyone's weights").click().run()
+
+    assert app.session_state["weight_overrides"] == {}
+    assert slider(app, "Words").value == 1.0
+
+
+def test_a_query_over_the_length_limit_says_so_instead_of_searching(app):
+    search(app, "собака " * 500)
+
+    assert not app.exception
+    assert "at most 2,000 characters, this one has 3,500" in app.error[0].value
+    assert not any("results" in caption.value for caption in app.caption)
+
+
+def test_sliders_step_on_a_scale_where_the_picture_weight_can_move_in_small_steps(app):
+    search(app, "цветы")
+    picture = slider(app, "Picture")
+
+    assert [s.label for s in app.select_slider] == ["Hashtags", "Words", "Picture"]
+    steps = picture.options
+    assert "0.005" in steps and "0.01" in steps and "0.002" in steps and steps[0] == "Off"
+
+
+def test_a_photo_only_query_says_only_the_picture_counts(app):
+    search(app, "", jpeg("dog.jpg"))
+
+    assert any("Only the picture counts" in info.value for info in app.info)
+
+
+def test_a_query_whose_words_are_switched_off_says_the_slider_is_at_zero(app):
+    search(app, "цветы")
+    slider(app, "Words").set_value(0.0).run()
+    slider(app, "Hashtags").set_value(0.0).run()
+
+    message = shown(app.warning[0])
+    assert "slider is at 0" in message and "Words" in message
+    assert "Try words" not in message
+
+
+def test_an_emoji_only_query_says_there_are_no_letters_to_read(app):
+    search(app, "🐱🐶 !!")
+
+    message = shown(app.warning[0])
+    assert "no letters the model can read" in message
+    assert "'the'" not in message
+
+
+def test_a_vote_is_confirmed(app):
+    search(app, "цветы")
+
+    app.feedback[0].set_value(1).run()
+
+    assert [toast.value for toast in app.toast] == ["Thank you: your vote is saved."]
+
+
+def test_long_captions_are_clamped_with_the_full_text_one_click_away(app):
+    search(app, "музыка")
+    result = app.session_state["answer"][1]
+    long = [hit for hit in result.hits if len(hit.text) > 200]
+    assert long, "the query should find a document with a long caption"
+
+    full = [expander for expander in app.expander if expander.label == "Full caption"]
+    assert len(full) >= len(long)
+    assert any(text.endswith("…") and len(text) < 200 for text in texts(app))
+    assert {long[0].text.strip() in element.value for element in full[0].text} == {True} or any(
+        long[0].text in text for text in texts(app)
+    )
+
+
+def test_a_typed_hashtag_is_suggested_next_to_the_search_box(app):
+    assert any("#cats" in caption.value for caption in app.caption)
+
+
+def test_more_like_this_ranks_by_the_documents_own_topics_and_leaves_it_out(app, service):
+    search(app, "цветы")
+    first = app.session_state["answer"][1].hits[0]
+
+    next(b for b in app.button if b.label == "More like this").click().run()
+
+    assert not app.exception
+    result = app.session_state["answer"][1]
+    expected = service.more_like(first.id, len(result.hits))
+    assert [hit.id for hit in result.hits] == [hit.id for hit in expected.hits]
+    assert first.id not in {hit.id for hit in result.hits}
+    assert any(first.text[:20] in shown(info) for info in app.info)
+
+
+def test_more_like_this_from_the_topics_page_opens_the_search_page(app):
+    app.switch_page("views/topics.py").run()
+
+    next(b for b in app.button if b.label == "More like this").click().run()
+
+    assert not app.exception
+    assert app.title[0].value == "Search photos by meaning"
+    assert any("Documents like" in shown(info) for info in app.info)
+
+
+def test_two_classes_with_one_name_stay_two_bars_in_their_order():
+    figure = charts.horizontal_bars(["missile", "tiger", "missile"], [5, 3, 2], "times drawn")
+
+    bar = figure.data[0]
+    assert list(bar.x) == [5, 3, 2] and len(set(bar.y)) == 3
+    ticks = dict(zip(figure.layout.yaxis.tickvals, figure.layout.yaxis.ticktext, strict=True))
+    assert [ticks[y] for y in sorted(bar.y, reverse=True)] == ["missile", "tiger", "missile"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Both languages
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_in_both_languages(monkeypatch, built, page, language):
+    monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(built.settings.data_dir))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state["language"] = language
+    app.run().switch_page(page).run()
+    if page == "views/search.py":
+        search(app, "кошка")
+    if page == "views/annotate.py":
+        app.file_uploader[0].set_value(jpeg("tiger.jpg")).run()
+
+    assert not app.exception
+    title = app.title[0].value
+    assert title == MESSAGES[language][TITLES[page]]
+    other = MESSAGES["en" if language == "ru" else "ru"]
+    foreign = {text for text in other.values() if isinstance(text, str) and "{" not in text}
+    foreign -= {text for text in MESSAGES[language].values() if isinstance(text, str)}
+    shown = [*app.caption, *app.markdown, *app.info, *app.warning, *app.subheader]
+    labels = [element.label for element in [*app.button, *app.text_input, *app.expander]]
+    assert not foreign & ({element.value for element in shown} | set(labels))
+
+
+def test_the_language_follows_the_switch(app):
+    assert app.title[0].value == "Search photos by meaning"
+
+    app.session_state["language"] = "ru"
+    app.run()
+
+    assert app.title[0].value == "Поиск фотографий по смыслу"

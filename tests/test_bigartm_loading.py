@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 from core.settings import REPO_ROOT
+from tests.browser import web_environment
 
 
 def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"}
-    env.update(environment)
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=web_environment(**environment),
+        capture_output=True,
+        text=True,
     )
 
 

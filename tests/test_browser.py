@@ -14,6 +14,7 @@ from sqlalchemy import select
 from admin import auth
 from core import store
 from core.settings import REPO_ROOT
+from interface.messages import MESSAGES
 from tests.browser import ARTIFACTS, chromium, search, serve_app, wait_until_idle
 
 pytestmark = pytest.mark.browser
@@ -27,6 +28,16 @@ def page(built):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         yield page
+
+
+def test_a_pasted_query_over_the_limit_is_kept_and_explained(page):
+    page.get_by_role("link", name="Search").click()
+    page.get_by_role("textbox", name="Words").fill("собака " * 500)
+    page.get_by_role("button", name="Search", exact=True).click()
+    wait_until_idle(page)
+
+    assert page.get_by_role("textbox", name="Words").input_value().startswith("собака собака")
+    assert page.get_by_text("at most 2,000 characters, this one has 3,500").count() == 1
 
 
 def test_a_russian_query_shows_results_and_a_vote_is_stored(page, service):
@@ -132,3 +143,54 @@ def recorded(service, caption: str) -> sa.Row:
                 store.Search.id == search_id
             )
         ).one()
+
+
+PUBLIC_PAGES = {"": "search_title", "annotate": "annotate_title", "topics": "topics_title",
+                "about": "about_title"}  # fmt: skip
+STAFF_PAGES = {  # menu entry -> title
+    "nav_review_topics": "review_title",
+    "nav_junk_filter": "junk_title",
+    "nav_weights": "weights_admin_title",
+    "nav_versions": "versions_title",
+    "nav_add_modality": "add_modality_title",
+    "nav_audit_log": "audit_title",
+}
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ru-RU"])
+def test_every_page_speaks_the_browsers_language(page, service, locale):
+    """Visitor pages, then every admin page once signed in: the language comes from the
+    browser (no switch touched), and each page's title is in it."""
+    language = locale[:2]
+    messages = MESSAGES[language]
+    with service.sessions() as session:
+        if auth.find_user(session, "olga") is None:
+            auth.add_user(session, "olga", "admin", "correct horse battery", by="test")
+            session.commit()
+    url = "/".join(page.url.split("/")[:3])
+    context = page.context.browser.new_context(
+        viewport={"width": 1400, "height": 1000}, locale=locale
+    )
+    visitor = context.new_page()
+    try:
+        for path, title in PUBLIC_PAGES.items():
+            visitor.goto(f"{url}/{path}")
+            visitor.get_by_role("heading", name=messages[title]).wait_for(timeout=120_000)
+            wait_until_idle(visitor)
+            visitor.screenshot(
+                path=ARTIFACTS / f"{language}-{path or 'search'}.png", full_page=True
+            )
+        visitor.goto(f"{url}/account")
+        visitor.get_by_role("textbox", name=messages["account_name"]).fill("olga")
+        visitor.get_by_role("textbox", name=messages["account_password"]).fill(
+            "correct horse battery"
+        )
+        visitor.get_by_role("button", name=messages["sign_in"]).click()
+        visitor.get_by_role("link", name=messages["nav_review_topics"]).wait_for()
+        for entry, title in STAFF_PAGES.items():  # links: a reload would sign out
+            visitor.get_by_role("link", name=messages[entry]).click()
+            visitor.get_by_role("heading", name=messages[title]).wait_for(timeout=120_000)
+            wait_until_idle(visitor)
+            visitor.screenshot(path=ARTIFACTS / f"{language}-{title}.png", full_page=True)
+    finally:
+        context.close()

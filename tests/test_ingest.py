@@ -51,7 +51,8 @@ def executor(request, tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
     if request.param == "local":
         return local_executor(settings)
-    return DaskIngest(request.getfixturevalue("client"), settings, batch_size=BATCH)
+    # a window of 2 batches in flight: the rest are submitted as batches finish
+    return DaskIngest(request.getfixturevalue("client"), settings, batch_size=BATCH, window=2)
 
 
 def test_contract_every_batch_once_with_the_tokens_ingest_batch_gives(

@@ -16,7 +16,7 @@ from core.engine import Query
 from core.outage import DatabaseUnavailable, PendingSearch, PendingVote, WriteBehind, guarded
 from core.service import Service
 from core.settings import Settings
-from streamlit_app.state import SERVING_FROM_MEMORY, VOTE_KEPT
+from interface.messages import EN
 from tests.postgres import PostgresServer
 from tests.test_admin_app import PASSWORD, token_of
 from tests.test_app import open_app, search
@@ -120,7 +120,7 @@ def test_given_the_app_when_the_database_stops_then_pages_say_so_and_recover_wit
 
     app.switch_page("views/search.py").run()
 
-    assert voted == ([SERVING_FROM_MEMORY], [VOTE_KEPT])
+    assert voted == ([EN["serving_from_memory"]], [EN["vote_kept"]])
     assert any("search saved once the database is back" in caption for caption in searched)
     assert "not reachable right now" in topics[0]
     assert not app.exception and not app.warning
@@ -154,5 +154,5 @@ def test_given_a_signed_in_admin_when_the_database_stops_then_the_admin_menu_wai
         assert not app.exception
 
     app.run().switch_page("../admin/pages/weights.py").run()
-    assert during == ("Search photos by meaning", [SERVING_FROM_MEMORY])
+    assert during == ("Search photos by meaning", [EN["serving_from_memory"]])
     assert not app.exception and app.title[0].value == "Modality weights"

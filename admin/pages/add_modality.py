@@ -14,11 +14,10 @@ from admin.modalities import (
 )
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core import store
-
-FROZEN, RETRAIN = "Only the new modality's phi (topic space unchanged)", "Retrain every matrix"
+from interface.i18n import plural, t
 
 user = require("modalities")
-st.title("Add a modality")
+st.title(t("add_modality_title"))
 
 version = active_version_or_stop()
 with db() as session:
@@ -27,34 +26,46 @@ with db() as session:
 collection = Path(version.collection)
 in_collection = extra_modalities(collection, present) if collection.exists() else []
 
-st.caption(f"Starting from {version.name} ({len(known_ids)} documents).")
-source = st.radio("Tokens from", ["a CSV or JSONL file", "a column of the collection"])
+st.caption(
+    t("add_modality_caption", version=version.name, documents=plural("documents", len(known_ids)))
+)
+FROM_FILE, FROM_COLLECTION = "file", "collection"
+source = st.radio(
+    t("tokens_from"),
+    [FROM_FILE, FROM_COLLECTION],
+    format_func=lambda option: t(f"tokens_from_{option}"),
+)
 imported, name = None, ""
-if source == "a CSV or JSONL file":
-    name = st.text_input("Modality name", placeholder="@category")
-    upload = st.file_uploader(
-        "File: id,tokens (CSV) or {id, tokens} lines (JSONL)", type=["csv", "jsonl"]
-    )
+if source == FROM_FILE:
+    name = st.text_input(t("modality_name"), placeholder="@category")
+    upload = st.file_uploader(t("modality_file"), type=["csv", "jsonl"])
     if upload is not None:
         try:
             imported = read_modality_file(upload.name, upload.getvalue(), known_ids)
         except ValueError as error:
-            st.error(str(error))
+            st.error(t("file_refused", error=error))
 elif in_collection:
-    name = st.selectbox("Modality", in_collection)
+    name = st.selectbox(t("modality"), in_collection)
     imported = modality_from_collection(collection, name, known_ids)
 else:
-    st.info("The collection has no @modality column the active version lacks.")
+    st.info(t("no_collection_modality"))
 
 if imported is not None:
-    st.write(f"{len(imported.tokens)} documents have tokens of {name or 'the new modality'}.")
+    st.write(
+        t(
+            "documents_with_tokens",
+            documents=plural("documents", len(imported.tokens)),
+            name=name or t("the_new_modality"),
+        )
+    )
     if imported.problems:
-        with st.expander(f"{len(imported.problems)} rows not used", expanded=True):
+        with st.expander(plural("rows_not_used", len(imported.problems)), expanded=True):
             st.text("\n".join(imported.problems[:200]))
 
-weight = st.number_input("Weight", min_value=0.0, value=1.0, step=0.1)
-way = st.radio("Train", [FROZEN, RETRAIN])
-if st.button("Start", type="primary", disabled=not imported or not imported.tokens):
+weight = st.number_input(t("weight"), min_value=0.0, value=1.0, step=0.1)
+RETRAIN = "retrain"
+way = st.radio(t("train"), ["frozen", RETRAIN], format_func=lambda option: t(f"train_{option}"))
+if st.button(t("start"), type="primary", disabled=not imported or not imported.tokens):
     perform(
         start_add_modality,
         user,
@@ -62,6 +73,6 @@ if st.button("Start", type="primary", disabled=not imported or not imported.toke
         imported.tokens,
         weight,
         way == RETRAIN,
-        done="Queued: the current version serves until the new one is ready.",
+        done=t("started_in_background"),
     )
 job_panel(user)

@@ -20,10 +20,12 @@ from admin.junk_filter import (
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core.engine import Query
 from core.inference import NothingRecognized
-from streamlit_app.state import get_service
+from interface.i18n import plural, t
+from interface.state import service
+from interface.widgets import clamped, escape_markdown
 
 user = require("label_documents")
-st.title("Junk filter")
+st.title(t("junk_title"))
 
 version = active_version_or_stop()
 with db() as session:
@@ -32,59 +34,68 @@ with db() as session:
     hidden = hidden_documents(session)
 
 
-def judge(doc_id: str, text: str, image: str | None) -> None:
-    """One document with Wanted / Unwanted buttons."""
+def judge(doc_id: str, text: str, image: str | None, where: str) -> None:
+    """One document with Wanted / Unwanted buttons; ``where`` (the tab) keeps the buttons of
+    a document shown in two tabs apart."""
     with st.container(border=True):
         if image and Path(image).is_file():
             st.image(image, width=160)
-        st.text(text[:300])
-        state = "hidden · " if doc_id in hidden else ""
-        st.caption(f"{doc_id} · {state}{labels.get(doc_id, 'unlabeled')}")
+        st.text(clamped(text, 300))
+        state = t("hidden_mark") if doc_id in hidden else ""
+        label = t(f"label_{labels[doc_id]}") if doc_id in labels else t("label_none")
+        st.caption(f"{doc_id} · {state}{label}")
         wanted, unwanted = st.columns(2)
-        if wanted.button("Wanted", key=f"w-{doc_id}"):
+        if wanted.button(t("wanted"), key=f"{where}-wanted-{doc_id}"):
             perform(label_document, user, doc_id, "wanted")
-        if unwanted.button("Unwanted", key=f"u-{doc_id}"):
+        if unwanted.button(t("unwanted"), key=f"{where}-unwanted-{doc_id}"):
             perform(label_document, user, doc_id, "unwanted")
 
 
-queue_tab, search_tab, filter_tab = st.tabs(["Review queue", "From search", "Filter"])
+queue_tab, search_tab, filter_tab = st.tabs([t("tab_queue"), t("tab_search"), t("tab_filter")])
 with queue_tab:
-    st.caption("Hidden documents first (a Wanted label restores them), then unlabeled ones.")
+    st.caption(t("queue_caption"))
     for document in queue:
         image = str(Path(version.collection) / document.image) if document.image else None
-        judge(document.doc_id, document.text, image)
+        judge(document.doc_id, document.text, image, "queue")
 
 with search_tab:
-    text = st.text_input("Search the collection")
+    text = st.text_input(t("search_collection"), key="junk-search")
     if text.strip():
         try:
-            result = get_service().search(Query(text=text), k=12)
-        except NothingRecognized as error:
-            st.warning(str(error))
+            result = service().search(Query(text=text), k=12)
+        except NothingRecognized:
+            st.warning(escape_markdown(t("nothing_unknown", words=text)))
         else:
             for hit in result.hits:
-                judge(hit.id, hit.text, hit.image)
+                judge(hit.id, hit.text, hit.image, "search")
 
 with filter_tab:
     wanted = sum(label == "wanted" for label in labels.values())
-    st.write(f"{wanted} wanted and {len(labels) - wanted} unwanted labels; {len(hidden)} hidden.")
+    st.write(
+        t(
+            "label_counts",
+            wanted=plural("wanted_labels", wanted),
+            unwanted=plural("unwanted_labels", len(labels) - wanted),
+            hidden=plural("hidden_documents", len(hidden)),
+        )
+    )
     if not auth.allowed(user, "junk_filter"):
-        st.info("An admin trains and applies the filter.")
+        st.info(t("admin_trains"))
         st.stop()
-    st.caption(f"Training needs at least {MIN_LABELS_PER_CLASS} labels of each kind.")
-    if st.button("Train the SVM", type="primary"):
-        perform(start_junk_filter_training, user, done="Training queued.")
+    st.caption(t("training_needs", n=MIN_LABELS_PER_CLASS))
+    if st.button(t("train_svm"), type="primary"):
+        perform(start_junk_filter_training, user, done=t("training_queued"))
     job_panel(user)
     with db() as session:
         report = latest_junk_filter_report(session)
     if report is not None:
         precision, recall, hides = st.columns(3)
-        precision.metric("Precision (cross-validated)", f"{report.precision:.2f}")
-        recall.metric("Recall (cross-validated)", f"{report.recall:.2f}")
-        hides.metric("Would hide", len(report.predicted_unwanted))
-        if st.button("Apply: hide them from search"):
+        precision.metric(t("precision_cv"), f"{report.precision:.2f}")
+        recall.metric(t("recall_cv"), f"{report.recall:.2f}")
+        hides.metric(t("would_hide"), len(report.predicted_unwanted))
+        if st.button(t("apply_hide")):
             count = perform(apply_junk_filter, user, report)
             if count is not None:
-                st.success(f"{count} documents hidden; they are listed first in the review queue.")
-    if hidden and st.button("Unhide all"):
-        perform(unhide_all, user, done="Every document is searchable again.")
+                st.success(plural("documents_hidden", count))
+    if hidden and st.button(t("unhide_all")):
+        perform(unhide_all, user, done=t("all_searchable"))

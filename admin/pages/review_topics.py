@@ -1,44 +1,102 @@
-"""Topic review: find topics by their top terms, then label them and mark junk or background."""
+"""Topic review: find topics by status, label or term, page through them with each topic's
+typical photos, label them, and mark many junk or background at once."""
 
 import streamlit as st
 
-from admin.topics import SORT_KEYS, edit_topic, review_topics
+from admin.topics import SORT_KEYS, edit_topic, review_topics, set_topic_statuses
 from admin.ui import active_version_or_stop, db, perform, require
 from core import store
-from streamlit_app.widgets import escape_markdown
+from interface.i18n import plural, t
+from interface.state import service
+from interface.widgets import escape_markdown
+
+PER_PAGE = 20
+TERMS = 10
+THUMBNAILS = 5
+PICK = "pick-topic:"
 
 user = require("review_topics")
-st.title("Topic review")
+st.title(t("review_title"))
 
 version = active_version_or_stop()
 with db() as session:
     modalities = list(store.modality_weights(session, version.id))
 
 search, modality, status, sort = st.columns([3, 2, 2, 2])
-term = search.text_input("Term or label contains")
-chosen_modality = modality.selectbox("Modality", ["all", *modalities])
-chosen_status = status.selectbox("Status", ["all", *store.TOPIC_STATUSES])
-order = sort.selectbox("Sort by", SORT_KEYS)
+term = search.text_input(t("review_term"), key="review-term", placeholder=t("review_term_hint"))
+chosen_modality = modality.selectbox(
+    t("modality"), [None, *modalities], format_func=lambda m: m or t("all")
+)
+chosen_status = status.selectbox(
+    t("col_status"),
+    [None, *store.TOPIC_STATUSES],
+    format_func=lambda s: t(f"topic_{s}") if s else t("all"),
+)
+order = sort.selectbox(t("sort_by"), SORT_KEYS, format_func=lambda key: t(f"sort_{key}"))
 
 with db() as session:
-    rows = review_topics(
-        session,
-        term,
-        None if chosen_modality == "all" else chosen_modality,
-        None if chosen_status == "all" else chosen_status,
-        order,
-    )
-st.caption(f"Version {version.name}: {len(rows)} topics")
+    rows = review_topics(session, term, chosen_modality, chosen_status, order, service().processor)
+pages = max(1, (len(rows) + PER_PAGE - 1) // PER_PAGE)
+left, right = st.columns([3, 1])
+left.caption(t("review_count", version=version.name, topics=plural("topics", len(rows))))
+page = right.number_input(t("page_of", pages=pages), 1, pages, 1) if pages > 1 else 1
+shown = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
 
-for row in rows:
-    with st.expander(escape_markdown(f"[{row.index}] {row.label} · {row.status}")):
-        for name, words in row.terms.items():
-            st.text(f"{name}: {', '.join(words[:12])}")
-        with st.form(f"topic-{row.id}"):
-            label = st.text_input("Label", row.label)
-            status_value = st.selectbox(
-                "Status", store.TOPIC_STATUSES, index=store.TOPIC_STATUSES.index(row.status)
+
+def pick_page(value: bool) -> None:
+    for row in shown:
+        st.session_state[f"{PICK}{row.id}"] = value
+
+
+picked = [row.id for row in rows if st.session_state.get(f"{PICK}{row.id}")]
+with st.container(border=True):
+    count, choose, apply, select_all, clear = st.columns([2, 2, 2, 2, 2])
+    count.markdown(plural("topics_picked", len(picked)))
+    bulk_status = choose.selectbox(
+        t("set_status"),
+        store.TOPIC_STATUSES,
+        format_func=lambda s: t(f"topic_{s}"),
+        label_visibility="collapsed",
+        key="bulk-status",
+    )
+    if apply.button(t("apply_to_picked"), disabled=not picked, type="primary"):
+        changed = perform(set_topic_statuses, user, picked, bulk_status)
+        if changed is not None:
+            for topic_id in picked:
+                del st.session_state[f"{PICK}{topic_id}"]
+            st.session_state.review_notice = plural("topics_changed", changed)
+            st.rerun()
+    select_all.button(t("pick_page"), on_click=pick_page, args=(True,))
+    clear.button(t("unpick_page"), on_click=pick_page, args=(False,))
+if notice := st.session_state.pop("review_notice", None):
+    st.success(notice)
+
+active = service().active()
+for row in shown:
+    with st.container(border=True):
+        about, photos = st.columns([3, 2])
+        with about:
+            st.checkbox(
+                escape_markdown(f"#{row.index} · {row.label} · {t(f'topic_{row.status}')}"),
+                key=f"{PICK}{row.id}",
             )
-            note = st.text_area("Note", row.note)
-            if st.form_submit_button("Save"):
-                perform(edit_topic, user, row.id, label, status_value, note, done="Saved.")
+            for name, words in row.terms.items():
+                st.text(f"{name}: {', '.join(words[:TERMS])}")
+            with st.expander(t("edit_topic")), st.form(f"topic-{row.id}"):
+                label = st.text_input(t("label"), row.label)
+                status_value = st.selectbox(
+                    t("col_status"),
+                    store.TOPIC_STATUSES,
+                    index=store.TOPIC_STATUSES.index(row.status),
+                    format_func=lambda s: t(f"topic_{s}"),
+                )
+                note = st.text_area(t("note"), row.note)
+                if st.form_submit_button(t("save")):
+                    perform(edit_topic, user, row.id, label, status_value, note, done=t("saved"))
+        with photos:
+            typical = service().typical_documents(row.index, THUMBNAILS, active)
+            images = [doc.hit.image for doc in typical if doc.hit.image]
+            if images:
+                st.image(images, width=72, caption=[f"{doc.share:.0%}" for doc in typical])
+            else:
+                st.caption(t("no_typical_documents"))

@@ -9,67 +9,77 @@ from admin.versions import (
     activate,
     delete_version,
     roll_back,
+    roll_back_target,
     start_build,
     start_retrain,
     version_rows,
 )
+from interface.i18n import t, t_or
 
 user = require("versions")
-st.title("Model versions")
+st.title(t("versions_title"))
 
 with db() as session:
     rows = version_rows(session)
+    target = roll_back_target(session)
 if not rows:
-    st.info("No versions yet: build one with `python -m core build`.")
+    st.info(t("no_versions"))
     st.stop()
 
+# The main table holds what tells versions apart; weights, scores and parameters of one
+# version are in the details below, so the table fits the page.
 table = pd.DataFrame(
     {
-        "version": row.name,
-        "active": row.active,
-        "status": row.status,
-        "made by": row.derived,
-        "from": row.parent or "",
-        "created": row.created_at.strftime("%Y-%m-%d %H:%M"),
-        "documents": row.documents,
-        "topics": row.topics,
-        "weights": ", ".join(f"{m}={w:g}" for m, w in row.weights.items()),
-        **row.scores,
-        "error": row.error or "",
+        t("col_version"): row.name,
+        t("col_active"): row.active,
+        t("col_status"): t_or(f"status_{row.status}", row.status),
+        t("col_made_by"): t_or(f"derived_{row.derived}", row.derived),
+        t("col_from"): row.parent or "",
+        t("col_created"): row.created_at.strftime("%Y-%m-%d %H:%M"),
+        t("col_documents"): row.documents,
+        t("col_topics"): row.topics,
+        t("col_error"): row.error or "",
     }
     for row in rows
 )
-st.dataframe(table, hide_index=True, use_container_width=True)
-with st.expander("All parameters of a version"):
-    shown = st.selectbox("Version", [row.name for row in rows])
-    st.json(next(row.params for row in rows if row.name == shown))
+st.dataframe(table, hide_index=True, width="stretch")
+with st.expander(t("version_details")):
+    shown = st.selectbox(t("col_version"), [row.name for row in rows])
+    chosen_row = next(row for row in rows if row.name == shown)
+    st.text(", ".join(f"{m} = {w:g}" for m, w in chosen_row.weights.items()))
+    if chosen_row.scores:
+        st.dataframe(pd.DataFrame([chosen_row.scores]), hide_index=True)
+    st.json(chosen_row.params, expanded=False)
 
 ready = [row.name for row in rows if row.status == "ready" and not row.active]
 inactive = [row.name for row in rows if not row.active and row.status != "building"]
 left, middle, right = st.columns(3)
 with left:
-    chosen = st.selectbox("Activate", ready, index=None, placeholder="a ready version")
-    if st.button("Activate", disabled=chosen is None):
-        perform(activate, user, chosen, done=f"{chosen} is active.")
+    chosen = st.selectbox(t("activate"), ready, index=None, placeholder=t("a_ready_version"))
+    if st.button(t("activate"), disabled=chosen is None):
+        perform(activate, user, chosen, done=t("is_active", version=chosen))
 with middle:
-    st.write("Back to the version the active one came from.")
-    if st.button("Roll back"):
-        target = perform(roll_back, user)
-        if target:
-            st.success(f"{target} is active.")
+    if target is None:
+        st.caption(t("roll_back_none"))
+    else:
+        st.caption(t("roll_back_to", version=target))
+    if st.button(t("roll_back"), disabled=target is None):
+        rolled = perform(roll_back, user)
+        if rolled:
+            st.success(t("is_active", version=rolled))
 with right:
-    doomed = st.selectbox("Delete", inactive, index=None, placeholder="an inactive version")
-    if st.button("Delete", disabled=doomed is None):
-        perform(delete_version, user, doomed, done=f"{doomed} deleted.")
-with st.expander("Build or retrain (runs in the job worker)"):
-    folder = st.text_input("Collection folder (empty: the worker's configured collection)")
-    if st.button("Build a new version"):
-        perform(start_build, user, folder, done="Build queued.")
+    doomed = st.selectbox(t("delete"), inactive, index=None, placeholder=t("an_inactive_version"))
+    if st.button(t("delete"), disabled=doomed is None):
+        perform(delete_version, user, doomed, done=t("deleted", version=doomed))
+with st.expander(t("build_or_retrain")):
+    folder = st.text_input(t("collection_folder"))
+    if st.button(t("build_new")):
+        perform(start_build, user, folder, done=t("build_queued"))
     topics = st.number_input(
-        "Topics for the retraining",
+        t("retrain_topics"),
         min_value=2,
         value=next((r.topics for r in rows if r.active), rows[0].topics),
     )
-    if st.button("Retrain the active version"):
-        perform(start_retrain, user, {"num_topics": int(topics)}, done="Retraining queued.")
+    if st.button(t("retrain_active")):
+        perform(start_retrain, user, {"num_topics": int(topics)}, done=t("retrain_queued"))
 job_panel(user)

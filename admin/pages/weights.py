@@ -6,28 +6,34 @@ from admin.modalities import start_reindex
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from admin.versions import apply_live_weights
 from core import store
+from interface.i18n import t
 
 user = require("weights")
-st.title("Modality weights")
+st.title(t("weights_admin_title"))
 
 version = active_version_or_stop()
 with db() as session:
     weights = store.modality_weights(session, version.id)
 
-st.caption(
-    f"Version {version.name}. Query inference weighs each modality's log-likelihood; "
-    "0 switches a modality off."
-)
+st.caption(t("weights_admin_caption", version=version.name))
+# Keys tie each field to its modality, not to the stored value: a field whose value came from
+# the database would become a new widget after "Apply live" and drop the next edit.
 new_weights = {
-    name: st.number_input(name, min_value=0.0, value=float(weight), step=0.01, format="%.3f")
+    name: st.number_input(
+        name,
+        min_value=0.0,
+        value=float(weight),
+        step=0.001,
+        format="%.3f",
+        key=f"live-weight:{version.name}:{name}",
+    )
     for name, weight in weights.items()
 }
 apply, reindex = st.columns(2)
-if apply.button("Apply live", type="primary", help="Every session's next query uses them"):
-    perform(apply_live_weights, user, new_weights, done="Applied: the next query uses them.")
-if reindex.button(
-    "Re-index with these weights",
-    help="A new version: every document's theta re-inferred; the current one serves meanwhile",
-):
-    perform(start_reindex, user, new_weights, done="Re-indexing queued.")
+if apply.button(t("apply_live"), type="primary"):
+    perform(apply_live_weights, user, new_weights, done=t("applied_live"))
+apply.caption(t("apply_live_help"))
+if reindex.button(t("reindex")):
+    perform(start_reindex, user, new_weights, done=t("reindex_started"))
+reindex.caption(t("reindex_help"))
 job_panel(user)

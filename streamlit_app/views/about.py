@@ -1,35 +1,51 @@
-"""About the model: the active version, its data, modalities, regularizers and training curves."""
+"""About the model: the active version, its data, modalities, regularizers and training curves,
+in plain words."""
 
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from core.settings import BUILTIN_COLLECTION
+from interface.i18n import modality_name, plural, t
+from interface.state import active_model_or_stop
 from streamlit_app import charts
-from streamlit_app.state import active_model_or_stop
 
 active = active_model_or_stop()
 engine, version = active.engine, active.version
 params = engine.params
 
-st.title("About the model")
+st.title(t("about_title"))
 built = version.finished_at or version.created_at
+collection = Path(version.collection)
 st.markdown(
-    f"Version **{version.name}**, built {built:%Y-%m-%d %H:%M} UTC from "
-    f"**{version.num_documents}** documents, **{version.num_topics}** topics "
-    f"({params.num_background_topics} of them background)."
+    t(
+        "about_version",
+        version=version.name,
+        built=f"{built:%Y-%m-%d %H:%M}",
+        documents=plural("documents", version.num_documents),
+        topics=plural("topics", version.num_topics),
+        background=plural("background_topics", params.num_background_topics),
+    )
 )
-st.text(f"Collection: {Path(version.collection).name}")
+if collection.resolve() == BUILTIN_COLLECTION.resolve():
+    st.markdown(t("about_builtin_collection"))
+else:
+    st.markdown(t("about_collection"))
+    st.text(str(collection))
 
-st.subheader("Modalities")
+st.subheader(t("about_how_title"))
+st.markdown(t("about_how"))
+
+st.subheader(t("about_modalities"))
 st.dataframe(
     pd.DataFrame(
         [
             {
-                "modality": modality,
-                "live weight": active.weights.get(modality, 0.0),
-                "weight at training": params.modality_weights.get(modality, 1.0),
-                "vocabulary": len(engine.model.phi[modality].tokens),
+                t("col_modality"): f"{modality_name(modality)} ({modality})",
+                t("col_live_weight"): active.weights.get(modality, 0.0),
+                t("col_training_weight"): params.modality_weights.get(modality, 1.0),
+                t("col_vocabulary"): len(engine.model.phi[modality].tokens),
             }
             for modality in engine.modalities
         ]
@@ -37,33 +53,37 @@ st.dataframe(
     hide_index=True,
 )
 
-st.subheader("Regularizers and training")
-st.dataframe(
-    pd.DataFrame(
-        [
-            ("sparse phi (subject topics)", params.sparse_phi_tau),
-            ("sparse theta (subject topics)", params.sparse_theta_tau),
-            ("smooth phi (background topics)", params.smooth_phi_tau),
-            ("smooth theta (background topics)", params.smooth_theta_tau),
-            ("topic decorrelation", params.decorrelation_tau),
-            ("collection passes", params.passes),
-            ("passes per document", params.document_passes),
-            ("visual words per photo", params.visual_samples),
-            ("log-flattening rounds", params.flattening_strength),
-        ],
-        columns=["setting", "value"],
-    ),
-    hide_index=True,
-)
+st.subheader(t("about_training"))
+regularizers = [
+    (key, tau)
+    for key, tau in (
+        ("reg_sparse_phi", params.sparse_phi_tau),
+        ("reg_sparse_theta", params.sparse_theta_tau),
+        ("reg_smooth_phi", params.smooth_phi_tau),
+        ("reg_smooth_theta", params.smooth_theta_tau),
+        ("reg_decorrelation", params.decorrelation_tau),
+    )
+    if tau
+]
+lines = [f"- {t(key)} (τ = {tau:g})" for key, tau in regularizers] or [f"- {t('reg_none')}"]
+passes = plural("passes", params.passes)
+lines += [
+    f"- {t('training_passes', passes=passes, inner=params.document_passes)}",
+    f"- {t('training_visual', samples=params.visual_samples, rounds=params.flattening_strength)}",
+]
+st.markdown("\n".join(lines))
 
 scores = version.scores if isinstance(version.scores, list) else []
 if scores:
-    st.subheader("Scores per training pass")
-    st.markdown("**Perplexity per modality** (lower is better; log scale)")
+    st.subheader(t("scores_title"))
+    st.markdown(t("perplexity_explained"))
     st.plotly_chart(
-        charts.training_curves(scores, "perplexity", "perplexity", log_y=True), key="perplexity"
+        charts.training_curves(scores, "perplexity", t("axis_perplexity"), log_y=True),
+        key="perplexity",
     )
-    st.markdown("**Sparsity** (share of zeros in phi per modality, and in theta)")
-    st.plotly_chart(charts.training_curves(scores, "sparsity", "share of zeros"), key="sparsity")
+    st.markdown(t("sparsity_explained"))
+    st.plotly_chart(
+        charts.training_curves(scores, "sparsity", t("axis_share_of_zeros")), key="sparsity"
+    )
 else:
-    st.info("This version has no per-pass scores recorded.")
+    st.info(t("no_scores"))

@@ -1,112 +1,149 @@
-"""Search page: by words, by a photo or both; per-visitor weights; results with explanations and
-relevance votes."""
+"""Search page: by words, by a photo or both, or documents like one found; per-visitor weights;
+results with explanations and relevance votes."""
 
 import hashlib
 
 import streamlit as st
 
-from core.engine import Query, SearchResult
-from core.explain import explain_hit, nothing_recognized_advice, read_query
+from core.engine import MAX_QUERY_CHARS, Query, SearchResult
+from core.explain import explain_hit, read_query
 from core.inference import NothingRecognized
 from core.outage import DatabaseUnavailable
-from core.vision import ImageError
-from streamlit_app import charts, widgets
-from streamlit_app.fit_notice import hit_marks, show_fit
-from streamlit_app.state import (
-    UPLOAD_TYPES,
+from core.vision import VISUAL, ImageError
+from interface.i18n import modality_name, plural, t
+from interface.state import (
     active_model_or_stop,
-    get_service,
-    keep_vote_message,
+    photo_uploader,
+    service,
     show_vote_messages,
-    upload_limit_mb,
     visitor_id,
+    vote_recorded,
     vote_refused,
 )
+from interface.widgets import (
+    LIKE_KEY,
+    clamped,
+    document_card,
+    escape_markdown,
+    nothing_recognized_message,
+    token_text,
+    topic_share_text,
+    weight_sliders,
+)
+from streamlit_app import charts
+from streamlit_app.fit_notice import hit_marks, show_fit
 
 PAGE_SIZE = 12
 MAX_RESULTS = 96
 COLUMNS = 4
-MAX_QUERY_CHARS = 500
-WEAK_MATCH = "A weak match: no topic it shares with the query makes up 1% of the match."
 
 active = active_model_or_stop()
-service = get_service()
+search_service = service()
 engine = active.engine
 
-st.title("Search photos by meaning")
-st.caption(
-    "Words in Russian or English, a photo, or both: the topic model finds documents about the "
-    "same thing, even when they share no word."
-)
+st.title(t("search_title"))
+st.caption(t("search_caption"))
 
 with st.form("search-form"):
-    text = st.text_input(
-        "Words", max_chars=MAX_QUERY_CHARS, placeholder="e.g. собака, horse, flowers in the garden"
-    )
-    photo = st.file_uploader(
-        f"A photo (JPEG, PNG or WebP, up to {upload_limit_mb()} MB)", type=UPLOAD_TYPES
-    )
-    if st.form_submit_button("Search", type="primary"):
-        st.session_state.search_query = Query(text=text, image=photo.getvalue() if photo else None)
+    text = st.text_input(t("words_field"), placeholder=t("words_placeholder"), key="words")
+    st.caption(t("hashtag_hint"))
+    photo = photo_uploader()
+    if st.form_submit_button(t("search_button"), type="primary"):
+        st.session_state.pop(LIKE_KEY, None)
         st.session_state.shown = PAGE_SIZE
+        if len(text) > MAX_QUERY_CHARS:
+            st.session_state.search_query = None
+            st.error(t("query_too_long", limit=f"{MAX_QUERY_CHARS:,}", length=f"{len(text):,}"))
+            st.stop()
+        st.session_state.search_query = Query(text=text, image=photo.getvalue() if photo else None)
 
-overrides = widgets.weight_sliders(active)
-query: Query | None = st.session_state.get("search_query")
-if query is None:
+overrides = weight_sliders(active)
+like: tuple[str, str] | None = st.session_state.get(LIKE_KEY)  # (id, caption)
+query: Query | None = None if like else st.session_state.get("search_query")
+if like is None and query is None:
     st.stop()
-if query.is_empty():
-    st.warning("Type a few words or choose a photo to search for.")
+if query is not None and query.is_empty():
+    st.warning(t("empty_query"))
     st.stop()
 
 
-def answer(query: Query, overrides: dict[str, float], k: int) -> SearchResult:
-    """The search for this query, weights and size, repeated only when one of them or the
-    model (version, live weights, hidden documents) changes, not on every rerun (e.g. a vote)."""
-    image_key = hashlib.sha256(query.image).hexdigest() if query.image else None
-    key = (query.text, image_key, tuple(sorted(overrides.items())), k, active.cache_key)
+def answer(overrides: dict[str, float], k: int) -> SearchResult:
+    """The search for this query (or "more like" document), weights and size, repeated only
+    when one of them or the model (version, live weights, hidden documents) changes, not on
+    every rerun (e.g. a vote)."""
+    if like is not None:
+        asked = ("like", like[0])
+    else:
+        image_key = hashlib.sha256(query.image).hexdigest() if query.image else None
+        asked = (query.text, image_key)
+    key = (asked, tuple(sorted(overrides.items())), k, active.cache_key)
     cached = st.session_state.get("answer")
     if cached is None or cached[0] != key:
-        result = service.search(query, k, overrides, visitor=visitor_id(), active=active)
+        if like is not None:
+            result = search_service.more_like(
+                like[0], k, overrides, visitor=visitor_id(), active=active
+            )
+        else:
+            result = search_service.search(query, k, overrides, visitor=visitor_id(), active=active)
         st.session_state.answer = cached = (key, result)
     return cached[1]
 
 
 try:
-    result = answer(query, overrides, st.session_state.get("shown", PAGE_SIZE))
+    result = answer(overrides, st.session_state.get("shown", PAGE_SIZE))
 except NothingRecognized as error:
-    advice = nothing_recognized_advice(engine, error, {**active.weights, **overrides})
-    st.warning(widgets.escape_markdown(advice))
+    weights = {**active.weights, **overrides}
+    st.warning(
+        escape_markdown(nothing_recognized_message(engine, query or Query(), error, weights))
+    )
     st.stop()
 except ImageError as error:
-    st.error(widgets.escape_markdown(f"Could not read the photo: {error}. Try JPEG, PNG or WebP."))
+    st.error(escape_markdown(t("photo_unreadable", error=error)))
+    st.stop()
+except ValueError as error:  # a "more like" document that the active version does not have
+    st.session_state.pop(LIKE_KEY, None)
+    st.error(escape_markdown(str(error)))
     st.stop()
 
-labels = service.topic_labels(active)
+labels = search_service.topic_labels(active)
 reading = read_query(engine, result, labels)
 if result.search_id is None:  # not recorded: no visitor, or too much waited for the database
     search_label = ""
-elif (stored_id := service.writes.stored_id(result.search_id)) is None:
-    search_label = " · search saved once the database is back"
+elif (stored_id := search_service.writes.stored_id(result.search_id)) is None:
+    search_label = t("search_saved_later")
 else:
-    search_label = f" · search #{stored_id}"
+    search_label = t("search_number", number=stored_id)
 st.caption(
-    f"Model {result.model_version}{search_label} · {len(result.hits)} results · "
-    f"{result.latency_ms:.0f} ms · distance is L1 between topic vectors (0 to 2)"
+    t(
+        "results_caption",
+        version=result.model_version,
+        search=search_label,
+        results=plural("results", len(result.hits)),
+        ms=f"{result.latency_ms:.0f}",
+    )
 )
 show_fit(result.fit)
+if like is not None:
+    st.info(escape_markdown(t("like_info", caption=clamped(like[1], 80) or like[0])))
+    if st.button(t("back_to_search")):
+        st.session_state.pop(LIKE_KEY)
+        st.rerun()
+elif query.image is not None and not query.text.strip():
+    weight = overrides.get(VISUAL, active.weights.get(VISUAL, 0.0))
+    st.info(t("photo_only", picture=modality_name(VISUAL), weight=f"{weight:g}"))
 if reading.unknown:
     unknown = ", ".join(token for tokens in reading.unknown.values() for token in tokens)
-    st.info(widgets.escape_markdown(f"Not known to the model (ignored): {unknown}"))
+    st.info(escape_markdown(t("unknown_ignored", words=unknown)))
 
-with st.expander("What the model understood"):
-    if query.image is not None:
-        st.image(query.image, caption="Your photo", width=200)
-    st.markdown("**Tokens used**")
-    st.text(widgets.token_text(reading.kept))
+with st.expander(t("understood_title")):
+    if query is not None and query.image is not None:
+        st.image(query.image, caption=t("your_photo"), width=200)
+    st.markdown(f"**{t('tokens_used')}**")
+    st.text(token_text(reading.kept))
     if reading.switched_off:
-        st.markdown("**Known, but switched off by a weight of 0**")
-        st.text(widgets.token_text(reading.switched_off))
-    st.markdown("**The query's main topics**")
+        st.markdown(f"**{t('tokens_switched_off')}**")
+        st.text(token_text(reading.switched_off))
+    st.markdown(f"**{t('query_topics')}**")
     st.plotly_chart(charts.topic_shares(reading.topics), key="query-topics")
 
 
@@ -116,7 +153,7 @@ def vote(search_id: int, doc_id: str, key: str) -> None:
     if thumb is None:
         return
     try:
-        keep_vote_message(service.vote(search_id, doc_id, 1 if thumb == 1 else -1))
+        vote_recorded(search_service.vote(search_id, doc_id, 1 if thumb == 1 else -1))
     except (ValueError, DatabaseUnavailable) as error:
         vote_refused(error)
 
@@ -126,11 +163,12 @@ for start in range(0, len(result.hits), COLUMNS):
     row = result.hits[start : start + COLUMNS]
     for column, hit in zip(st.columns(COLUMNS), row, strict=False):
         with column:
-            same = " · same photo" if hit.same_photo else ""
-            widgets.document_card(hit, f"L1 distance {hit.distance:.3f}{same}{hit_marks(hit)}")
-            with st.expander("Why it matched"):
+            same = t("same_photo") if hit.same_photo else ""
+            detail = t("distance", distance=f"{hit.distance:.3f}", same=same) + hit_marks(hit)
+            document_card(hit, detail, "result")
+            with st.expander(t("why_matched")):
                 shared = explain_hit(engine, result, hit, labels)
-                st.text(widgets.topic_share_text(shared, "the match") if shared else WEAK_MATCH)
+                st.text(topic_share_text(shared) if shared else t("weak_match"))
             if result.search_id is not None:
                 key = f"vote:{result.search_id}:{hit.id}"
                 st.feedback("thumbs", key=key, on_change=vote, args=(result.search_id, hit.id, key))
@@ -141,4 +179,4 @@ def show_more() -> None:
 
 
 if len(result.hits) == st.session_state.get("shown", PAGE_SIZE) < MAX_RESULTS:
-    st.button("Show more results", on_click=show_more)
+    st.button(t("show_more"), on_click=show_more)

@@ -6,45 +6,51 @@ Topics moderators marked junk are not shown; background topics only on request.
 import streamlit as st
 
 from core.explain import visible_topics
-from streamlit_app import widgets
-from streamlit_app.state import active_model_or_stop, get_service
+from interface.i18n import modality_name, plural, t
+from interface.state import active_model_or_stop, service
+from interface.widgets import document_card, escape_markdown
 
 PER_PAGE = 10
 TERMS = 10
 THUMBNAILS = 6
 
 active = active_model_or_stop()
-service = get_service()
+topic_service = service()
 engine = active.engine
 
-st.title("Topics")
+st.title(t("topics_title"))
 st.caption(
-    f"Model {active.version.name}: {active.version.num_topics} topics, each a distribution over "
-    "words, hashtags and visual words learnt together."
+    t(
+        "topics_caption",
+        version=active.version.name,
+        topics=plural("topics", active.version.num_topics),
+    )
 )
 
 search, background = st.columns([3, 1])
-wanted = search.text_input("Find topics by label or term", placeholder="e.g. cat, музыка")
-with_background = background.toggle("Background topics", help="Topics of common, generic words")
+wanted = search.text_input(t("topics_find"), placeholder=t("topics_find_placeholder"))
+with_background = background.toggle(t("background_toggle"), help=t("background_help"))
 
-topics = visible_topics(service.topics(active), wanted, with_background)
+topics = visible_topics(
+    topic_service.topics(active), wanted, with_background, topic_service.processor
+)
 if not topics:
-    st.info("No topic matches. Try another word, or clear the search box.")
+    st.info(t("no_topic_matches"))
     st.stop()
 
 pages = (len(topics) + PER_PAGE - 1) // PER_PAGE
-page = st.number_input(f"Page (of {pages})", 1, pages, 1) if pages > 1 else 1
+page = st.number_input(t("page_of", pages=pages), 1, pages, 1) if pages > 1 else 1
 for topic in topics[(page - 1) * PER_PAGE : page * PER_PAGE]:
-    st.subheader(widgets.escape_markdown(f"{topic.label} (#{topic.index})"))
+    st.subheader(escape_markdown(f"{topic.label} (#{topic.index})"))
     if topic.status == "background":
-        st.caption("background topic")
+        st.caption(t("background_topic"))
     for modality in engine.modalities:
         terms = [term.display for term in topic.terms if term.modality == modality][:TERMS]
         if terms:
-            st.text(f"{modality}: {', '.join(terms)}")
-    for column, typical in zip(
-        st.columns(THUMBNAILS), engine.typical_documents(topic.index, THUMBNAILS), strict=False
-    ):
+            st.text(f"{modality_name(modality)}: {', '.join(terms)}")
+    typical_documents = topic_service.typical_documents(topic.index, THUMBNAILS, active)
+    for column, typical in zip(st.columns(THUMBNAILS), typical_documents, strict=False):
         with column:
-            widgets.document_card(typical.hit, f"{typical.share:.0%} this topic")
+            share = t("share_of_topic", share=typical.share)
+            document_card(typical.hit, share, f"topic{topic.index}")
     st.divider()

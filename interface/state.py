@@ -6,20 +6,22 @@ import streamlit as st
 
 from core.service import ActiveModel, NoActiveModel, Service
 from core.settings import load_settings
-from streamlit_app.widgets import escape_markdown
+from interface.i18n import t
+from interface.widgets import escape_markdown
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
-SERVING_FROM_MEMORY = (
-    "The metadata database is not reachable right now. You see the model as it was a moment "
-    "ago; your searches and votes are kept and saved as soon as the database is back."
-)
-VOTE_KEPT = "Your vote is kept and will be saved as soon as the metadata database is back."
 
 
-@st.cache_resource(show_spinner="Loading the search engine…")
+@st.cache_resource(show_spinner=False)
 def get_service() -> Service:
     """One service per process; it reloads the model itself when the active version changes."""
     return Service(load_settings())
+
+
+def service() -> Service:
+    """The process's service, loaded with a spinner the first time."""
+    with st.spinner(t("loading_engine")):
+        return get_service()
 
 
 def active_model_or_stop() -> ActiveModel:
@@ -27,17 +29,12 @@ def active_model_or_stop() -> ActiveModel:
     that says how to build one (no model built yet). With no model read yet and the database
     unreachable, ``DatabaseUnavailable`` goes up to ``app.py``, which says so."""
     try:
-        active = get_service().active()
+        active = service().active()
     except NoActiveModel:
-        st.info(
-            "No model has been built yet. Build one from the built-in collection with\n\n"
-            "`python -m core build`\n\n"
-            "(or `bash scripts/demo.sh`, which builds it before starting the app), then reload "
-            "this page."
-        )
+        st.info(t("no_model"))
         st.stop()
     if active.database_down:
-        st.warning(SERVING_FROM_MEMORY)
+        st.warning(t("serving_from_memory"))
     return active
 
 
@@ -52,19 +49,26 @@ def upload_limit_mb() -> int:
     return int(st.get_option("server.maxUploadSize"))
 
 
-def keep_vote_message(stored: bool) -> None:
-    """Remember, for the next run of the page, that a vote waits for the database."""
-    if not stored:
-        st.session_state.vote_notice = VOTE_KEPT
+def photo_uploader(key: str | None = None) -> st.runtime.uploaded_file_manager.UploadedFile | None:
+    """The photo upload field, with the accepted formats and size limit."""
+    return st.file_uploader(t("photo_field", mb=upload_limit_mb()), type=UPLOAD_TYPES, key=key)
+
+
+def vote_recorded(stored: bool) -> None:
+    """Remember, for the next run of the page, what became of the visitor's vote."""
+    st.session_state.vote_notice = "vote_saved" if stored else "vote_kept"
 
 
 def vote_refused(error: Exception) -> None:
-    st.session_state.vote_error = f"Your vote was not recorded: {error}"
+    st.session_state.vote_error = str(error)
 
 
 def show_vote_messages() -> None:
-    """What became of the visitor's last vote, if it was not simply stored; shown once."""
+    """What became of the visitor's last vote; shown once, as a toast when it was stored."""
     if error := st.session_state.pop("vote_error", None):
-        st.error(escape_markdown(error))
-    if notice := st.session_state.pop("vote_notice", None):
-        st.info(notice)
+        st.error(escape_markdown(t("vote_refused", error=error)))
+    notice = st.session_state.pop("vote_notice", None)
+    if notice == "vote_saved":
+        st.toast(t("vote_saved"), icon="👍")
+    elif notice == "vote_kept":
+        st.info(t("vote_kept"))

@@ -1,0 +1,88 @@
+"""The interface language: chosen by a switch, defaulting to the browser's language.
+
+Every text a page shows comes from the tables in ``interface.messages`` through ``t`` (or
+``plural`` for a count), so the two languages stay complete and in step (a test compares them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import streamlit as st
+
+from interface.messages import MESSAGES
+
+LANGUAGES = {"en": "English", "ru": "Русский"}
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_KEY = "language"
+PLURAL_FORMS = {"en": ("one", "other"), "ru": ("one", "few", "many")}
+
+
+def language_of(locale: str | None) -> str:
+    """The supported language of a locale or an Accept-Language header ("ru-RU,ru;q=0.9,en")."""
+    for part in (locale or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def browser_language() -> str:
+    """The browser's language (``navigator.language``, else the Accept-Language header)."""
+    return language_of(st.context.locale or st.context.headers.get("Accept-Language"))
+
+
+def language() -> str:
+    """This session's language: the switch's value, first set from the browser's language."""
+    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:
+        st.session_state[LANGUAGE_KEY] = browser_language()
+    return st.session_state[LANGUAGE_KEY]
+
+
+def language_switch() -> None:
+    """The language switch, at the top of the sidebar on every page."""
+    language()
+    st.sidebar.segmented_control(
+        "🌐",
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key=LANGUAGE_KEY,
+        label_visibility="collapsed",
+    )
+
+
+def t(key: str, **values: object) -> str:
+    """The message ``key`` in this session's language, with ``values`` filled in."""
+    return MESSAGES[language()][key].format(**values)
+
+
+def t_or(key: str, default: str) -> str:
+    """The message ``key`` if the tables have it, else ``default`` (e.g. a job kind or an
+    action name added later keeps its id until someone translates it)."""
+    return t(key) if key in MESSAGES[language()] else default
+
+
+def plural_form(lang: str, n: float) -> str:
+    """Which plural form a count takes: English one/other, Russian one/few/many."""
+    if lang == "ru":
+        if n != int(n):
+            return "few"
+        n = abs(int(n))
+        if n % 10 == 1 and n % 100 != 11:
+            return "one"
+        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+            return "few"
+        return "many"
+    return "one" if n == 1 else "other"
+
+
+def plural(key: str, n: float, **values: object) -> str:
+    """The message ``key`` in the form that fits ``n`` ("1 topic", "2 темы", "5 тем")."""
+    lang = language()
+    forms: Mapping[str, str] = MESSAGES[lang][key]
+    return forms[plural_form(lang, n)].format(n=n, **values)
+
+
+def modality_name(modality: str) -> str:
+    """How a visitor reads a modality ("Hashtags" for ``@tag``); other modalities keep their id."""
+    return t_or(f"modality{modality}", modality)

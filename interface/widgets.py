@@ -1,0 +1,146 @@
+"""Pieces several pages show: documents, topics, token lists, the weight sliders.
+
+Anything that comes from data (captions, tags, labels, words) is written with ``st.text`` or
+escaped before it reaches Markdown, so it is always shown as typed, never rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from core.engine import Hit, Query, SearchEngine
+from core.explain import TokenReading, TopicShare, why_nothing_recognized
+from core.inference import NothingRecognized
+from core.service import ActiveModel
+from interface.i18n import modality_name, t
+
+ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+CAPTION_CHARS = 140  # longer captions are cut, with the full text one click away
+LIKE_KEY = "like"  # the document a visitor asked "more like this" for
+# A log-like scale: each step changes a modality's pull on the query visibly.
+WEIGHT_STEPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+WEIGHT_KEY = "weight:"
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` for a Markdown label (headers, expanders) that shows every character as typed.
+
+    CommonMark lets any ASCII punctuation be escaped with a backslash; escaping all of it turns
+    off emphasis, links, HTML, and Streamlit's ``:color[...]`` directives alike.
+    """
+    return ASCII_PUNCTUATION.sub(r"\\\1", " ".join(text.split()))
+
+
+def clamped(text: str, limit: int = CAPTION_CHARS) -> str:
+    """``text`` cut at a word boundary to about ``limit`` characters, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip() + "…"
+
+
+def document_card(hit: Hit, detail: str, key: str, image_width: int | str = "stretch") -> None:
+    """Thumbnail, caption and tags as plain text (a long caption clamped, the rest a click
+    away), one line of ``detail`` (e.g. distance), and a "more like this" button."""
+    if hit.image and Path(hit.image).is_file():
+        st.image(hit.image, width=image_width)
+    else:
+        st.text(t("no_image"))
+    caption = "\n".join([hit.text, " ".join(f"#{tag}" for tag in hit.tags)]).strip()
+    st.text(clamped(caption))
+    if len(caption) > CAPTION_CHARS:
+        with st.expander(t("full_caption")):
+            st.text(caption)
+    st.caption(detail)
+    if st.button(t("more_like_this"), key=f"like-{key}-{hit.id}", icon=":material/manage_search:"):
+        st.session_state[LIKE_KEY] = (hit.id, hit.text)
+        st.switch_page("views/search.py")
+
+
+def topic_share_text(topics: Sequence[TopicShare]) -> str:
+    """One block per topic: label, its share of the match, and its top terms per modality."""
+    lines = []
+    for topic in topics:
+        lines.append(t("topic_share", label=topic.label, index=topic.index, share=topic.share))
+        lines.extend(
+            f"    {modality_name(modality)}: {', '.join(terms)}"
+            for modality, terms in topic.terms.items()
+        )
+    return "\n".join(lines)
+
+
+def token_text(readings: dict[str, list[TokenReading]]) -> str:
+    """One line per modality: the tokens in display form, with counts above one."""
+    return "\n".join(
+        f"{modality_name(modality)}: "
+        + ", ".join(
+            reading.display if reading.count == 1 else f"{reading.display} ×{reading.count:g}"
+            for reading in tokens
+        )
+        for modality, tokens in readings.items()
+    )
+
+
+def weight_text(weight: float) -> str:
+    return t("weight_off") if weight == 0 else f"{weight:g}"
+
+
+def weight_sliders(active: ActiveModel) -> dict[str, float]:
+    """This visitor's weight overrides, from sliders in the sidebar.
+
+    A slider starts at the live global weight; only the modalities the visitor moves override
+    it, so a weight changed by an administrator still reaches every modality left alone. The
+    steps are on a log-like scale, so that each one visibly changes the ranking.
+    """
+    overrides: dict[str, float] = st.session_state.setdefault("weight_overrides", {})
+
+    def remember(modality: str, key: str) -> None:
+        overrides[modality] = float(st.session_state[key])
+
+    def back_to_global() -> None:
+        overrides.clear()
+        for key in [key for key in st.session_state if str(key).startswith(WEIGHT_KEY)]:
+            del st.session_state[key]
+
+    with st.sidebar:
+        st.subheader(t("weights_title"))
+        st.caption(t("weights_caption"))
+        for modality in active.engine.modalities:
+            global_weight = active.weights.get(modality, 0.0)
+            value = overrides.get(modality, global_weight)
+            key = f"{WEIGHT_KEY}{active.version.name}:{modality}:{global_weight}"
+            st.select_slider(
+                modality_name(modality),
+                options=sorted({*WEIGHT_STEPS, global_weight, value}),
+                value=value,
+                format_func=weight_text,
+                key=key,
+                on_change=remember,
+                args=(modality, key),
+                help=t("global_weight", weight=weight_text(global_weight)),
+            )
+        if overrides:
+            st.button(t("back_to_global"), on_click=back_to_global)
+    return dict(overrides)
+
+
+def nothing_recognized_message(
+    engine: SearchEngine, query: Query, error: NothingRecognized, weights: dict[str, float]
+) -> str:
+    """What to tell a visitor whose query gave the model nothing, and what to change."""
+    why = why_nothing_recognized(engine, query, error, weights)
+    parts = []
+    if why.switched_off:
+        names = ", ".join(modality_name(m) for m in why.switched_off)
+        parts.append(t("nothing_switched_off", names=names))
+    if why.unknown:
+        parts.append(t("nothing_unknown", words=", ".join(why.unknown)))
+    if why.no_words:
+        parts.append(t("nothing_no_words"))
+    if why.suggestions:
+        parts.append(t("nothing_try", words=", ".join(why.suggestions)))
+    return " ".join(parts)
