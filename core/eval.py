@@ -697,7 +697,7 @@ def compare_backbones(
 # --------------------------------------------------------------------------- the report
 
 METHOD_NAMES = {
-    "ours": "ours (ModelParams defaults; search: the default ranking, annotation: phi @ theta)",
+    "ours": "ours (ModelParams; search: the default ranking; annotation: AnnotationParams)",
     "neighbours": "(b) CNN neighbours + label transfer (JEC, L1)",
     "article": "(c) article's setup (50 topics, weights 1, cosine)",
     "frequent": "(a) most frequent tokens",
