@@ -359,6 +359,8 @@ class SearchEngine:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
         Every hit says which query tokens it contains and whether it is weak (``core.fit``).
         """
+        if k < 1:  # the likelihood ranking never asks the index, which would refuse it too
+            raise ValueError(f"k must be >= 1, got {k}")
         weights = self._weights(weights)
         ranking = ranking or self.ranking
         tokens, surfaces = self.tokens_of(query)
