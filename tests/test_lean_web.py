@@ -41,7 +41,7 @@ def test_streamlit_run_serves_a_search_in_a_clean_environment(deployment, monkey
     with serve_app(deployment.data_dir) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
-        page.get_by_label("Words").wait_for(timeout=120_000)
+        page.get_by_role("textbox", name="Words").wait_for(timeout=120_000)
         caption = search(page, "bird", timeout=240_000)  # the first search loads the model
         page.screenshot(path=ARTIFACTS / "clean-environment.png")
         assert "results" in caption
