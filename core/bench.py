@@ -34,8 +34,8 @@ from core.settings import BUILTIN_COLLECTION, Settings
 from core.text import TextProcessor
 from core.topic_model import (
     fit,
+    new_model,
     pass_scores,
-    regularizers,
     top_tokens,
     training_processors,
     write_batches,
@@ -207,18 +207,7 @@ def plain_bigartm_fit(tokens: list[TokenCounts], params: ModelParams, workdir: P
     dictionary = artm.Dictionary()
     dictionary.gather(data_path=str(batches))
     modalities = sorted({m for doc in tokens for m in doc if doc[m]})
-    model = artm.ARTM(
-        topic_names=params.topic_names,
-        class_ids={m: float(params.modality_weights.get(m, 1.0)) for m in modalities},
-        num_document_passes=params.document_passes,
-        seed=params.seed,
-        num_processors=processors,
-    )
-    for regularizer in regularizers(params):
-        model.regularizers.add(regularizer)
-    for score in pass_scores(modalities):
-        model.scores.add(score)
-    model.initialize(dictionary=dictionary)
+    model = new_model(params, modalities, processors, dictionary, pass_scores(modalities))
     model.fit_offline(
         artm.BatchVectorizer(data_path=str(batches), data_format="batches"),
         num_collection_passes=params.passes,

@@ -12,7 +12,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core import store
@@ -27,6 +27,9 @@ from core.vision import ImageError
 
 class CommandError(Exception):
     """A user-facing error: printed without a traceback, exit code 2."""
+
+
+SOURCE_HELP = "a built version's directory (default: the active version)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +168,9 @@ def _parser() -> argparse.ArgumentParser:
     activate.add_argument("--json", action="store_true")
     activate.set_defaults(handler=_models_activate)
 
-    bench_model = commands.add_parser(
+    bench_model = _report_command(
+        commands,
+        _bench_model,
         "bench",
         help="performance benchmark (writes reports/bench.md)",
         description="Text, vectorization and training throughput, query latency on the "
@@ -178,10 +183,10 @@ def _parser() -> argparse.ArgumentParser:
         help="synthetic collection sizes, comma-separated (default: 100000,1000000)",
     )
     bench_model.add_argument("--queries", type=_positive, default=200, help="queries per kind")
-    bench_model.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-    bench_model.set_defaults(handler=_bench_model)
 
-    evaluate = commands.add_parser(
+    evaluate = _report_command(
+        commands,
+        _eval,
         "eval",
         help="annotation and search quality against baselines (writes reports/eval.md)",
         description="Train on the benchmark collection's training split, query with its test "
@@ -212,10 +217,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="smoke run: every 8th document of each split, 3 training passes (figures mean little)",
     )
-    evaluate.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-    evaluate.set_defaults(handler=_eval)
 
-    scale_train = commands.add_parser(
+    scale_train = _report_command(
+        commands,
+        _scale_train,
         "scale-train",
         help="seconds per pass and peak memory of out-of-core training (into reports/scale.json)",
         description="Train BigARTM out of core on synthetic documents drawn from a built "
@@ -228,17 +233,15 @@ def _parser() -> argparse.ArgumentParser:
         help="collection sizes, comma-separated (default: 100000,1000000)",
     )
     scale_train.add_argument("--passes", type=_positive, default=2, help="passes per size")
-    scale_train.add_argument(
-        "--source", type=Path, help="a built version's directory (default: the active version)"
-    )
+    scale_train.add_argument("--source", type=Path, help=SOURCE_HELP)
     scale_train.add_argument("--processors", type=_positive, help="default: every core")
     scale_train.add_argument(
         "--workdir", type=Path, help="where the text and batches go (default: DATA_DIR/scale)"
     )
-    scale_train.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-    scale_train.set_defaults(handler=_scale_train)
 
-    scale_ingest = commands.add_parser(
+    scale_ingest = _report_command(
+        commands,
+        _scale_ingest,
         "scale-ingest",
         help="ingest throughput on local Dask workers (into reports/scale.json)",
         description="Images per second of text processing and vectorization on a local Dask "
@@ -251,29 +254,25 @@ def _parser() -> argparse.ArgumentParser:
     scale_ingest.add_argument(
         "--workdir", type=Path, help="where the caches go (default: DATA_DIR/scale)"
     )
-    scale_ingest.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-    scale_ingest.set_defaults(handler=_scale_ingest)
 
-    scale_footprint = commands.add_parser(
+    scale_footprint = _report_command(
+        commands,
+        _scale_footprint,
         "scale-footprint",
         help="per-document sizes and vocabulary growth of a built version (into scale.json)",
         description="Bytes on disk and in memory per document, and the vocabulary's growth "
         "with the collection, of a built version: what the capacity plan scales up from.",
     )
-    scale_footprint.add_argument(
-        "--source", type=Path, help="a built version's directory (default: the active version)"
-    )
-    scale_footprint.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-    scale_footprint.set_defaults(handler=_scale_footprint)
+    scale_footprint.add_argument("--source", type=Path, help=SOURCE_HELP)
 
-    scale_report = commands.add_parser(
+    _report_command(
+        commands,
+        _scale_report,
         "scale-report",
         help="write reports/scale.md: measured scale figures and the capacity plan",
         description="Render reports/scale.md from reports/scale.json (scale-train, "
         "scale-ingest) and reports/bench.json (query latency), with the capacity plan.",
     )
-    scale_report.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-    scale_report.set_defaults(handler=_scale_report)
 
     bench = commands.add_parser(
         "bench-index",
@@ -287,6 +286,17 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--queries", type=_positive, default=200)
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(handler=_bench_index)
+    return parser
+
+
+def _report_command(
+    commands: argparse._SubParsersAction, handler: Callable, name: str, **texts: str
+) -> argparse.ArgumentParser:
+    """A measuring command: it writes its figures under ``--reports`` (default: the repository's
+    reports/ directory)."""
+    parser = commands.add_parser(name, **texts)
+    parser.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    parser.set_defaults(handler=handler)
     return parser
 
 
@@ -320,7 +330,7 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(_positive(part) for part in text.split(","))
 
 
-def _progress_printer() -> callable:
+def _progress_printer() -> Callable:
     last = {"stage": None, "at": 0.0}
 
     def report(stage: str, done: int, total: int) -> None:

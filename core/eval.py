@@ -343,7 +343,7 @@ def evaluate_topic_model(
         [bench.documents[i] for i in train], params, LocalIngest(processor, vectorizer)
     )
     timings: dict[str, float] = {}
-    model = _train_and_write(workdir, corpus, params, IndexParams(method="exact"), None, timings)
+    model = _train_and_write(workdir, corpus, params, IndexParams(), None, timings)
     engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
 
     photos = [Query(image=bench.documents[i].image) for i in test]

@@ -142,7 +142,7 @@ def builtin_concepts(
         corpus = prepare_corpus(
             [with_twins(d, twins) for d in documents], params, LocalIngest(processor, vectorizer)
         )
-        _train_and_write(directory, corpus, params, IndexParams(method="exact"), None, {})
+        _train_and_write(directory, corpus, params, IndexParams(), None, {})
         engine = SearchEngine(directory, directory.name, processor, vectorizer)
         for name, scores in concept_scores(engine, processor, RANKINGS).items():
             results[f"{name}, twins {'on' if twins else 'off'}"] = scores

@@ -176,11 +176,11 @@ class _PeakMemory:
 def _out_of_core_model(
     text_path: Path, batches: Path, params: ModelParams, modalities: list[str], processors: int
 ) -> tuple:
-    """BigARTM turns the text into batches on disk and gathers the dictionary; the model has
-    a build's regularizers (``topic_model.regularizers``: those whose tau is not 0) and a
-    perplexity score per modality. Returns (model, batch vectorizer)."""
+    """BigARTM turns the text into batches on disk and gathers the dictionary; the model is a
+    build's (``topic_model.new_model``) with a perplexity score per modality. Returns (model,
+    batch vectorizer)."""
     from core.artm_loader import artm  # BigARTM only in processes that train
-    from core.topic_model import regularizers
+    from core.topic_model import new_model
 
     artm.BatchVectorizer(
         data_path=str(text_path),
@@ -192,19 +192,8 @@ def _out_of_core_model(
     vectorizer = artm.BatchVectorizer(data_path=str(batches), data_format="batches")
     dictionary = artm.Dictionary()
     dictionary.gather(data_path=str(batches))
-    model = artm.ARTM(
-        topic_names=params.topic_names,
-        class_ids={m: float(params.modality_weights.get(m, 1.0)) for m in modalities},
-        num_document_passes=params.document_passes,
-        seed=params.seed,
-        num_processors=processors,
-    )
-    for regularizer in regularizers(params):
-        model.regularizers.add(regularizer)
-    for modality in modalities:
-        model.scores.add(artm.PerplexityScore(name=f"perplexity{modality}", class_ids=[modality]))
-    model.initialize(dictionary=dictionary)
-    return model, vectorizer
+    perplexity = [artm.PerplexityScore(name=f"perplexity{m}", class_ids=[m]) for m in modalities]
+    return new_model(params, modalities, processors, dictionary, perplexity), vectorizer
 
 
 def _train_from_text(
@@ -267,6 +256,7 @@ def measure_training(
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     text_path = workdir / "collection.vw"
+    load_before = os.getloadavg()[0]
     try:
         started = time.perf_counter()
         write_vowpal_wabbit(
@@ -295,6 +285,7 @@ def measure_training(
         "generate_seconds": generate_seconds,
         "source_documents": len(source),
         "cpu_count": os.cpu_count(),
+        "load_average_at_start": load_before,
         **result,
     }
 
@@ -563,8 +554,8 @@ def render_report(
             f"other work on the machine; CPU seconds less so.",
             "",
             "| documents | batches on disk | vocabulary | s per pass (wall) | CPU s per pass "
-            "| peak RSS | measured at |",
-            "|---|---|---|---|---|---|---|",
+            "| peak RSS | load avg | measured at |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for key in sorted(training, key=int):
             r = training[key]
@@ -574,11 +565,13 @@ def render_report(
                 + ", ".join(f"{s:.0f}" for s in r["pass_seconds"])
                 + " | "
                 + ", ".join(f"{s:.0f}" for s in r["pass_cpu_seconds"])
-                + f" | {_mb(max(r['peak_rss_bytes'], r['max_rss_bytes']))} | {r['measured_at']} |"
+                + f" | {_mb(max(r['peak_rss_bytes'], r['max_rss_bytes']))} | "
+                + (f"{r['load_average_at_start']:.1f}" if "load_average_at_start" in r else "?")
+                + f" | {r['measured_at']} |"
             )
         missing = [n for n in TRAINING_SIZES if str(n) not in training]
         out += [
-            f"| {n:,} | not measured yet: `python -m core scale-train --documents {n}` | | | | | |"
+            f"| {n:,} | not measured yet: `python -m core scale-train --documents {n}` " + "| " * 6
             for n in missing
         ]
         out.append("")

@@ -120,19 +120,7 @@ def _fit(
     dictionary = artm.Dictionary()
     dictionary.gather(data_path=str(batches_dir))
 
-    weights = {m: float(params.modality_weights.get(m, 1.0)) for m in modalities}
-    model = artm.ARTM(
-        topic_names=params.topic_names,
-        class_ids=weights,
-        num_document_passes=params.document_passes,
-        seed=params.seed,
-        num_processors=processors,
-    )
-    for regularizer in regularizers(params):
-        model.regularizers.add(regularizer)
-    for score in pass_scores(modalities):
-        model.scores.add(score)
-    model.initialize(dictionary=dictionary)
+    model = new_model(params, modalities, processors, dictionary, pass_scores(modalities))
     # BigARTM reads the attached buffer until the next pass replaces it: keep it referenced.
     attached = _restore_frozen(model, frozen, params.topic_names)
 
@@ -180,6 +168,32 @@ def _restore_frozen(
             raise ValueError(f"token {token!r} of frozen modality {modality} has no phi row")
         matrix[row, columns] = phi.matrix[source]
     return matrix
+
+
+def new_model(
+    params: ModelParams,
+    modalities: Sequence[str],
+    processors: int,
+    dictionary: artm.Dictionary,
+    scores: Sequence,
+) -> artm.ARTM:
+    """An initialized BigARTM model as every trainer here builds it: ``params``' topics, modality
+    weights (1 for a modality ``params`` does not weigh), document passes and seed, only the
+    regularizers that act, and ``scores`` computed every pass. The builds, the bench's plain
+    baseline and the out-of-core training all start from this, so they train the same model."""
+    model = artm.ARTM(
+        topic_names=params.topic_names,
+        class_ids={m: float(params.modality_weights.get(m, 1.0)) for m in modalities},
+        num_document_passes=params.document_passes,
+        seed=params.seed,
+        num_processors=processors,
+    )
+    for regularizer in regularizers(params):
+        model.regularizers.add(regularizer)
+    for score in scores:
+        model.scores.add(score)
+    model.initialize(dictionary=dictionary)
+    return model
 
 
 def regularizers(params: ModelParams) -> list:
