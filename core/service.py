@@ -23,13 +23,25 @@ import time
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from core import store
+from core import explain, store
 from core.admin_tables import hidden_document_ids, hidden_generation
-from core.engine import Annotation, Query, SearchEngine, SearchResult, TypicalDocument
+from core.answers import (
+    Annotation,
+    Hit,
+    PhotoReading,
+    Query,
+    SearchResult,
+    TypicalDocument,
+)
+from core.engine import SearchEngine
+from core.explain import QueryReading, TopicShare, WhyNothing
+from core.fit import QueryFit
+from core.inference import NothingRecognized
 from core.outage import (
     DatabaseUnavailable,
     PendingSearch,
@@ -39,7 +51,7 @@ from core.outage import (
     translated_outage,
 )
 from core.ranking import RankingParams
-from core.settings import Settings
+from core.settings import BUILTIN_COLLECTION, Settings
 from core.text import TextProcessor
 from core.upload_cache import UploadVectorizer
 from core.vision import content_hash, load_backbone
@@ -66,9 +78,52 @@ class ActiveModel:
     database_down: bool = False  # served from what was read before the database went away
 
     @property
+    def modalities(self) -> list[str]:
+        """The version's modalities, in the model's order."""
+        return self.engine.modalities
+
+    @property
     def cache_key(self) -> tuple:
         """Changes whenever an answer could: another version, live weights or hidden set."""
         return self.version.name, tuple(sorted(self.weights.items())), self.hidden_generation
+
+
+@dataclass(frozen=True)
+class ModalityDescription:
+    """One modality of the active version: its live and training weights, vocabulary size."""
+
+    name: str
+    live_weight: float
+    training_weight: float
+    vocabulary: int
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """Which configuration answers queries now, for the About page.
+
+    ``regularizers`` lists the ones training used (tau above 0) by name, e.g. ``smooth_phi``;
+    ``backbone`` is the image backbone the version's photos went through (the service's own
+    for a version that did not record it); ``index_method`` is the nearest-neighbour backend.
+    """
+
+    version: str
+    built: datetime
+    collection: Path
+    builtin_collection: bool
+    documents: int
+    topics: int
+    background_topics: int
+    ranking: RankingParams
+    backbone: str
+    index_method: str
+    modalities: list[ModalityDescription]
+    regularizers: dict[str, float]
+    passes: int
+    document_passes: int
+    visual_samples: int
+    flattening_strength: int
+    scores: list[dict]
 
 
 class Service:
@@ -259,6 +314,86 @@ class Service:
             query, modalities, k, _merged(active.weights, weights), exclude_query_tokens
         )
         return active.engine.version_name, annotations
+
+    def describe(self, active: ActiveModel | None = None) -> ModelDescription:
+        """The configuration of ``active`` (default: the active model now) in plain figures."""
+        active = active or self.active()
+        engine, version, params = active.engine, active.version, active.engine.params
+        collection = Path(version.collection)
+        taus = {
+            "sparse_phi": params.sparse_phi_tau,
+            "sparse_theta": params.sparse_theta_tau,
+            "smooth_phi": params.smooth_phi_tau,
+            "smooth_theta": params.smooth_theta_tau,
+            "decorrelation": params.decorrelation_tau,
+        }
+        return ModelDescription(
+            version=version.name,
+            built=version.finished_at or version.created_at,
+            collection=collection,
+            builtin_collection=collection.resolve() == BUILTIN_COLLECTION.resolve(),
+            documents=len(engine.documents),
+            topics=params.num_topics,
+            background_topics=params.num_background_topics,
+            ranking=engine.ranking,
+            backbone=(version.params or {}).get("backbone") or self.settings.backbone,
+            index_method=engine.index.method,
+            modalities=[
+                ModalityDescription(
+                    modality,
+                    active.weights.get(modality, 0.0),
+                    float(params.modality_weights.get(modality, 1.0)),
+                    len(phi.tokens),
+                )
+                for modality, phi in engine.model.phi.items()
+            ],
+            regularizers={name: tau for name, tau in taus.items() if tau},
+            passes=params.passes,
+            document_passes=params.document_passes,
+            visual_samples=params.visual_samples,
+            flattening_strength=params.flattening_strength,
+            scores=version.scores if isinstance(version.scores, list) else [],
+        )
+
+    def read_photo(self, image: bytes | Path, active: ActiveModel | None = None) -> PhotoReading:
+        """The steps from a photo to its visual words, for showing them (raises ``ImageError``)."""
+        return (active or self.active()).engine.read_photo(image)
+
+    def query_fit(
+        self,
+        query: Query,
+        weights: Mapping[str, float] | None = None,
+        active: ActiveModel | None = None,
+    ) -> QueryFit:
+        """How well the query fits the model (``core.fit``); raises ``NothingRecognized``."""
+        active = active or self.active()
+        return active.engine.query_fit(query, _merged(active.weights, weights))
+
+    def why_nothing_recognized(
+        self,
+        query: Query,
+        error: NothingRecognized,
+        weights: Mapping[str, float] | None = None,
+        active: ActiveModel | None = None,
+    ) -> WhyNothing:
+        """Why ``query`` gave the model nothing to go on under these weights, and words to try."""
+        active = active or self.active()
+        merged = _merged(active.weights, weights)
+        return explain.why_nothing_recognized(active.engine, query, error, merged)
+
+    def read_query(
+        self, result: SearchResult, labels: Mapping[int, str], active: ActiveModel
+    ) -> QueryReading:
+        """Which tokens of the search behind ``result`` the model kept, switched off or did not
+        know, and its main topics; ``active`` is the snapshot that answered it."""
+        return explain.read_query(active.engine, result, labels)
+
+    def explain_hit(
+        self, result: SearchResult, hit: Hit, labels: Mapping[int, str], active: ActiveModel
+    ) -> list[TopicShare]:
+        """The topics the query behind ``result`` and ``hit`` share most, with labels and terms;
+        ``active`` is the snapshot that answered it."""
+        return explain.explain_hit(active.engine, result, hit, labels)
 
 
 def _freeze_long_lived_objects() -> None:

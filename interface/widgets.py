@@ -12,9 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.engine import Hit, Query, SearchEngine
-from core.explain import TokenReading, TopicShare, why_nothing_recognized
-from core.inference import NothingRecognized
+from core.answers import Hit
+from core.explain import TokenReading, TopicShare, WhyNothing
 from core.service import ActiveModel
 from interface.i18n import modality_name, t
 
@@ -109,7 +108,7 @@ def weight_sliders(active: ActiveModel) -> dict[str, float]:
     with st.sidebar:
         st.subheader(t("weights_title"))
         st.caption(t("weights_caption"))
-        for modality in active.engine.modalities:
+        for modality in active.modalities:
             global_weight = active.weights.get(modality, 0.0)
             value = overrides.get(modality, global_weight)
             key = f"{WEIGHT_KEY}{active.version.name}:{modality}:{global_weight}"
@@ -128,11 +127,8 @@ def weight_sliders(active: ActiveModel) -> dict[str, float]:
     return dict(overrides)
 
 
-def nothing_recognized_message(
-    engine: SearchEngine, query: Query, error: NothingRecognized, weights: dict[str, float]
-) -> str:
+def nothing_recognized_message(why: WhyNothing) -> str:
     """What to tell a visitor whose query gave the model nothing, and what to change."""
-    why = why_nothing_recognized(engine, query, error, weights)
     parts = []
     if why.switched_off:
         names = ", ".join(modality_name(m) for m in why.switched_off)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.engine import Annotation, PhotoReading
+from core.answers import Annotation, PhotoReading
 from core.explain import TopicShare
 from core.vision import visual_display, visual_token
 from interface.i18n import modality_name, t

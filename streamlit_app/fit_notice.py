@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.engine import Hit
+from core.answers import Hit
 from core.fit import QueryFit
 from interface.i18n import t
 

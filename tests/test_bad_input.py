@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from PIL import Image
 
 from core import store
+from core.answers import MAX_QUERY_CHARS, Query
 from core.collection import import_collection
-from core.engine import MAX_QUERY_CHARS, Query
 from core.inference import NothingRecognized
 from core.settings import REPO_ROOT
 from core.vision import ImageError

@@ -7,10 +7,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from core import store
-from core.engine import Query
+from core.answers import Query
+from core.inference import NothingRecognized
 from core.model import ModelParams
 from core.pipeline import build
+from core.ranking import RankingParams
 from core.service import Service
 from tests.conftest import builtin_rows, copy_collection, settings_for
 
@@ -104,3 +108,62 @@ def test_a_page_that_read_the_model_before_another_version_was_activated_is_answ
     assert [h.id for h in result.hits] == [h.id for h in snapshot.engine.search(query, 5).hits]
     assert set(service.topic_labels(snapshot)) == set(range(topics_then))
     assert annotations["@tag"] == snapshot.engine.annotate(query, ["@tag"], 3)["@tag"]
+
+
+def test_the_service_reads_a_query_and_explains_its_hits_with_the_model_that_answered(service):
+    active = service.active()
+    result = service.search(Query(text="собака qwertyzzz"), k=3, active=active)
+    labels = service.topic_labels(active)
+
+    reading = service.read_query(result, labels, active)
+    shared = [service.explain_hit(result, hit, labels, active) for hit in result.hits]
+
+    assert [token.display for token in reading.kept["@text"]] == ["собака"]
+    assert reading.unknown == {"@text": ["qwertyzzz"]}
+    assert all(topics and topics[0].label == labels[topics[0].index] for topics in shared)
+    for hit, topics in zip(result.hits, shared, strict=True):
+        assert sum(topic.share for topic in topics) <= 1 - hit.distance / 2 + 1e-9
+
+
+def test_why_nothing_was_recognized_counts_the_visitors_weights_over_the_live_ones(service):
+    query = Query(text="flower")
+    with pytest.raises(NothingRecognized) as caught:
+        service.search(query, weights={"@text": 0.0, "@tag": 0.0})
+
+    why = service.why_nothing_recognized(query, caught.value, {"@text": 0.0, "@tag": 0.0})
+
+    assert set(why.switched_off) == {"@text", "@tag"}
+    assert not why.unknown and not why.no_words
+    assert service.why_nothing_recognized(query, caught.value).switched_off == []
+
+
+def test_a_photo_is_read_and_fitted_through_the_service(service, built):
+    photo = built.held_out[2].image.read_bytes()
+
+    reading = service.read_photo(photo)
+    fit = service.query_fit(Query(image=photo))
+
+    assert reading.samples == service.describe().visual_samples
+    assert sum(reading.visual_words.values()) == reading.samples
+    assert fit.perplexity > 0
+    with pytest.raises(NothingRecognized):
+        service.query_fit(Query(image=photo), {"@visual": 0.0})
+
+
+def test_the_description_says_which_configuration_answers_queries(service, built):
+    active = service.active()
+    with service.sessions() as session:
+        live = store.modality_weights(session, active.version.id)
+
+    about = service.describe(active)
+
+    assert about.version == active.version.name == built.report.version_name
+    assert about.documents == built.report.num_documents
+    assert (about.topics, about.background_topics) == (300, 2)  # ModelParams' defaults
+    assert about.ranking == RankingParams()  # a new build's default ranking
+    assert (about.backbone, about.index_method) == ("squeezenet", "bounds")
+    assert about.collection == built.settings.collection and not about.builtin_collection
+    assert {m.name: m.live_weight for m in about.modalities} == live
+    assert all(m.vocabulary > 0 for m in about.modalities)
+    assert set(about.regularizers) == {"smooth_phi", "smooth_theta"}
+    assert about.scores and about.passes == len(about.scores)

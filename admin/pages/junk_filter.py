@@ -18,7 +18,7 @@ from admin.junk_filter import (
     unhide_all,
 )
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
-from core.engine import Query
+from core.answers import Query
 from core.inference import NothingRecognized
 from interface.i18n import plural, t
 from interface.state import service

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.engine import Query
+from core.answers import Query
 from core.inference import NothingRecognized
 from core.text import TAG, TEXT
 from core.vision import ImageError, visual_display
@@ -16,7 +16,6 @@ SUGGESTIONS = 15
 
 active = active_model_or_stop()
 annotation_service = service()
-engine = active.engine
 
 st.title(t("annotate_title"))
 st.caption(t("annotate_caption"))
@@ -26,20 +25,20 @@ if photo is None:
 
 image = photo.getvalue()
 try:
-    reading = engine.read_photo(image)
+    reading = annotation_service.read_photo(image, active)
     version, annotations = annotation_service.annotate(
         Query(image=image),
-        [m for m in (TAG, TEXT) if m in engine.modalities],
+        [m for m in (TAG, TEXT) if m in active.modalities],
         SUGGESTIONS,
         active=active,
     )
-    fit = engine.query_fit(Query(image=image), active.weights)
+    fit = annotation_service.query_fit(Query(image=image), active=active)
 except ImageError as error:
     st.error(escape_markdown(t("photo_unreadable", error=error)))
     st.stop()
 except NothingRecognized as error:
-    message = nothing_recognized_message(engine, Query(image=image), error, active.weights)
-    st.warning(escape_markdown(message))
+    why = annotation_service.why_nothing_recognized(Query(image=image), error, active=active)
+    st.warning(escape_markdown(nothing_recognized_message(why)))
     st.stop()
 
 left, right = st.columns([1, 2])
@@ -59,7 +58,7 @@ with right:
             )
 
 st.subheader(t("how_photo_becomes_words"))
-st.markdown(t("flattening_explained", samples=engine.params.visual_samples))
+st.markdown(t("flattening_explained", samples=reading.samples))
 st.plotly_chart(charts.flattening(reading), key="flattening")
 st.markdown(f"**{t('visual_words_drawn')}**")
 st.plotly_chart(charts.visual_word_counts(reading), key="visual-words")

@@ -5,8 +5,7 @@ import hashlib
 
 import streamlit as st
 
-from core.engine import MAX_QUERY_CHARS, Query, SearchResult
-from core.explain import explain_hit, read_query
+from core.answers import MAX_QUERY_CHARS, Query, SearchResult
 from core.inference import NothingRecognized
 from core.outage import DatabaseUnavailable
 from core.vision import VISUAL, ImageError
@@ -39,7 +38,6 @@ COLUMNS = 4
 
 active = active_model_or_stop()
 search_service = service()
-engine = active.engine
 
 st.title(t("search_title"))
 st.caption(t("search_caption"))
@@ -92,10 +90,8 @@ def answer(overrides: dict[str, float], k: int) -> SearchResult:
 try:
     result = answer(overrides, st.session_state.get("shown", PAGE_SIZE))
 except NothingRecognized as error:
-    weights = {**active.weights, **overrides}
-    st.warning(
-        escape_markdown(nothing_recognized_message(engine, query or Query(), error, weights))
-    )
+    why = search_service.why_nothing_recognized(query or Query(), error, overrides, active)
+    st.warning(escape_markdown(nothing_recognized_message(why)))
     st.stop()
 except ImageError as error:
     st.error(escape_markdown(t("photo_unreadable", error=error)))
@@ -106,7 +102,7 @@ except ValueError as error:  # a "more like" document that the active version do
     st.stop()
 
 labels = search_service.topic_labels(active)
-reading = read_query(engine, result, labels)
+reading = search_service.read_query(result, labels, active)
 if result.search_id is None:  # not recorded: no visitor, or too much waited for the database
     search_label = ""
 elif (stored_id := search_service.writes.stored_id(result.search_id)) is None:
@@ -167,7 +163,7 @@ for start in range(0, len(result.hits), COLUMNS):
             detail = t("distance", distance=f"{hit.distance:.3f}", same=same) + hit_marks(hit)
             document_card(hit, detail, "result")
             with st.expander(t("why_matched")):
-                shared = explain_hit(engine, result, hit, labels)
+                shared = search_service.explain_hit(result, hit, labels, active)
                 st.text(topic_share_text(shared) if shared else t("weak_match"))
             if result.search_id is not None:
                 key = f"vote:{result.search_id}:{hit.id}"

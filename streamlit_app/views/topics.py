@@ -16,7 +16,6 @@ THUMBNAILS = 6
 
 active = active_model_or_stop()
 topic_service = service()
-engine = active.engine
 
 st.title(t("topics_title"))
 st.caption(
@@ -44,7 +43,7 @@ for topic in topics[(page - 1) * PER_PAGE : page * PER_PAGE]:
     st.subheader(escape_markdown(f"{topic.label} (#{topic.index})"))
     if topic.status == "background":
         st.caption(t("background_topic"))
-    for modality in engine.modalities:
+    for modality in active.modalities:
         terms = [term.display for term in topic.terms if term.modality == modality][:TERMS]
         if terms:
             st.text(f"{modality_name(modality)}: {', '.join(terms)}")
