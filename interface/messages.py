@@ -147,12 +147,28 @@ EN: dict[str, str | dict[str, str]] = {
     "about_builtin_collection": "Collection: **the built-in collection**: Tux Paint stamps and "
     "GCompris photos with their English and Russian descriptions, from Debian packages.",
     "about_collection": "Collection: the folder",
+    "about_config_title": "Configuration answering queries now",
+    "config_collection": "Collection **{name}**: {documents}",
+    "config_documents": {"one": "{n} document", "other": "{n} documents"},
+    "config_builtin_name": "built-in",
+    "config_topics": "Topics: **{topics}**",
+    "config_ranking": "Ranking: {ranking}",
+    "ranking_topics": "**by topics**: the documents whose topic vector is nearest to the "
+    "query's (L1 distance), the article's setup",
+    "ranking_likelihood": "**by query likelihood**: how likely each document makes the query's "
+    "own words, smoothed by its topics (λ = {own_weight:g} for the document's own words, "
+    "μ = {mu:g})",
+    "config_backbone": "Image backbone: **{backbone}**",
+    "config_index": "Nearest neighbours: {index}",
+    "index_bounds": "**exact**, pruned by topic bounds",
+    "config_weights": "Modality weights now: {weights}",
     "about_how_title": "How it works",
     "about_how": "Every document is a bag of tokens in several *modalities*: words, hashtags, and "
     "the picture's 'visual words'. The model learns **topics**; for each modality, **phi** holds "
     "how likely each token is in each topic (a cat topic: 'cat', #cats, 'tabby'), and **theta** "
-    "holds how much of each topic a document is about. A query gets a theta of its own, and the "
-    "results are the documents whose theta is closest to it.",
+    "holds how much of each topic a document is about. A query gets a theta of its own; results "
+    "are ranked as the ranking above says: by the closest theta, or by how likely each document "
+    "makes the query's words, with its topics filling in words it lacks.",
     "about_modalities": "Modalities",
     "col_modality": "modality",
     "col_live_weight": "weight now",
@@ -498,12 +514,29 @@ RU: dict[str, str | dict[str, str]] = {
     "about_builtin_collection": "Коллекция: **встроенная**: штампы Tux Paint и фотографии "
     "GCompris с английскими и русскими описаниями, из пакетов Debian.",
     "about_collection": "Коллекция: папка",
+    "about_config_title": "Какая конфигурация отвечает на запросы",
+    "config_collection": "Коллекция **{name}**: {documents}",
+    "config_documents": {"one": "{n} документ", "few": "{n} документа", "many": "{n} документов"},
+    "config_builtin_name": "встроенная",
+    "config_topics": "Тем: **{topics}**",
+    "config_ranking": "Ранжирование: {ranking}",
+    "ranking_topics": "**по темам**: документы, чей вектор тем ближе всего к вектору запроса "
+    "(расстояние L1), как в статье",
+    "ranking_likelihood": "**по правдоподобию запроса**: насколько вероятны слова запроса в "
+    "каждом документе, со сглаживанием по его темам (λ = {own_weight:g} для собственных слов "
+    "документа, μ = {mu:g})",
+    "config_backbone": "Нейросеть для картинок: **{backbone}**",
+    "config_index": "Поиск ближайших: {index}",
+    "index_bounds": "**точный**, с отсечением по границам тем",
+    "config_weights": "Веса модальностей сейчас: {weights}",
     "about_how_title": "Как это работает",
     "about_how": "Каждый документ — мешок токенов нескольких *модальностей*: слова, хэштеги и "
     "«визуальные слова» картинки. Модель выучивает **темы**; для каждой модальности матрица "
     "**phi** хранит, насколько вероятен каждый токен в каждой теме (в теме о кошках: «кошка», "
     "#cats, «полосатый»), а **theta** — насколько документ посвящён каждой теме. Запрос получает "
-    "свою theta, а результаты — документы, чья theta к ней ближе всего.",
+    "свою theta; результаты упорядочены так, как сказано выше о ранжировании: по близости theta "
+    "или по тому, насколько вероятны слова запроса в документе, где недостающие слова "
+    "дополняют его темы.",
     "about_modalities": "Модальности",
     "col_modality": "модальность",
     "col_live_weight": "вес сейчас",

@@ -226,6 +226,29 @@ def test_the_about_page_shows_the_version_modalities_and_training_curves(app):
     assert not any("τ = 0)" in markdown.value for markdown in app.markdown)
 
 
+@pytest.mark.parametrize(
+    ("language", "ranking", "index"),
+    [("en", "by query likelihood", "exact"), ("ru", "по правдоподобию запроса", "точный")],
+)
+def test_the_about_page_says_which_configuration_answers_queries(
+    monkeypatch, built, language, ranking, index
+):
+    monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(built.settings.data_dir))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state["language"] = language
+    app.run().switch_page("views/about.py").run()
+
+    configuration = next(shown(m) for m in app.markdown if "squeezenet" in m.value)
+    lines = configuration.splitlines()
+    assert len(lines) == 6
+    assert f"**{built.settings.collection.name}**" in lines[0]
+    assert f"{built.report.num_documents} " in lines[0] and "**300**" in lines[1]
+    assert ranking in lines[2] and "λ = 0.5" in lines[2]
+    assert index in lines[4]
+    picture = MESSAGES[language]["modality@visual"]
+    assert f"{picture} 0.005" in lines[5]
+
+
 # --------------------------------------------------------------------------------------------------
 # No model yet
 # --------------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ in plain words."""
 import pandas as pd
 import streamlit as st
 
-from interface.i18n import modality_name, plural, t
+from interface.i18n import modality_name, plural, t, t_or
 from interface.state import active_model_or_stop, service
+from interface.widgets import escape_markdown
 from streamlit_app import charts
 
 about = service().describe(active_model_or_stop())
@@ -26,6 +27,32 @@ if about.builtin_collection:
 else:
     st.markdown(t("about_collection"))
     st.text(str(about.collection))
+
+st.subheader(t("about_config_title"))
+ranking = about.ranking
+weights = ", ".join(
+    f"{escape_markdown(modality_name(m.name))} {m.live_weight:g}" for m in about.modalities
+)
+configuration = [
+    t(
+        "config_collection",
+        name=t("config_builtin_name")
+        if about.builtin_collection
+        else escape_markdown(about.collection.name),
+        documents=plural("config_documents", about.documents),
+    ),
+    t("config_topics", topics=about.topics),
+    t(
+        "config_ranking",
+        ranking=t(
+            f"ranking_{ranking.method}", own_weight=ranking.own_weight, mu=ranking.dirichlet_mu
+        ),
+    ),
+    t("config_backbone", backbone=escape_markdown(about.backbone)),
+    t("config_index", index=t_or(f"index_{about.index_method}", about.index_method)),
+    t("config_weights", weights=weights),
+]
+st.markdown("\n".join(f"- {line}" for line in configuration))
 
 st.subheader(t("about_how_title"))
 st.markdown(t("about_how"))
