@@ -50,11 +50,28 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 
 class PermissionDenied(PermissionError):
-    """The acting user's role does not allow the action (or nobody is signed in)."""
+    """The acting user's role does not allow the action (or nobody is signed in); ``who``,
+    ``action`` (the action function's name, as the audit log records it) and ``permission``
+    let an interface say it in another language."""
+
+    def __init__(self, who: str, action: str, permission: str) -> None:
+        self.who, self.action, self.permission = who, action, permission
+        doing = action.replace("_", " ")
+        super().__init__(f"{who} may not {doing} (needs the {permission!r} permission)")
 
 
 class SignInError(ValueError):
-    """Wrong name or password, or a locked account; the message is safe to show."""
+    """Wrong name or password (``locked_until`` None), or an account locked until then; the
+    message is safe to show."""
+
+    def __init__(self, locked_until: datetime | None = None) -> None:
+        self.locked_until = locked_until
+        if locked_until is None:
+            super().__init__("wrong name or password")
+        else:
+            super().__init__(
+                f"too many failed sign-ins: the account is locked until {locked_until:%H:%M} UTC"
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,13 +194,11 @@ def sign_in(session: Session, name: str, password: str, now: datetime | None = N
         verify_password(password, _DUMMY_HASH)
         _audit(session, name, "sign_in", "denied", {"reason": "unknown user"})
         session.commit()
-        raise SignInError("wrong name or password")
+        raise SignInError()
     if user.locked_until is not None and user.locked_until > now:
         _audit(session, name, "sign_in", "denied", {"reason": "locked"})
         session.commit()
-        raise SignInError(
-            f"too many failed sign-ins: the account is locked until {user.locked_until:%H:%M} UTC"
-        )
+        raise SignInError(user.locked_until)
     if not verify_password(password, user.password_hash):
         user.failed_sign_ins += 1
         if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
@@ -191,7 +206,7 @@ def sign_in(session: Session, name: str, password: str, now: datetime | None = N
             user.failed_sign_ins = 0
         _audit(session, name, "sign_in", "denied", {"reason": "wrong password"})
         session.commit()
-        raise SignInError("wrong name or password")
+        raise SignInError()
     user.failed_sign_ins = 0
     user.locked_until = None
     session.execute(delete(SignInSession).where(SignInSession.expires_at <= now))
@@ -270,10 +285,7 @@ def action(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             if not allowed(stored, permission):
                 _audit(session, who, function.__name__, "denied", details)
                 session.commit()
-                raise PermissionDenied(
-                    f"{who} may not {function.__name__.replace('_', ' ')} "
-                    f"(needs the {permission!r} permission)"
-                )
+                raise PermissionDenied(who, function.__name__, permission)
             try:
                 result = function(*args, **kwargs)
             except Exception as error:

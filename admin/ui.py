@@ -15,6 +15,7 @@ from core import jobs, store
 from core.admin_tables import User
 from core.outage import translated_outage
 from core.settings import load_settings
+from interface.errors import error_text
 from interface.i18n import t, t_or
 
 TOKEN_KEY = "admin_token"
@@ -60,7 +61,7 @@ def perform(
         with db() as session:
             result = action(session, user, *args, **kwargs)
     except (ValueError, auth.PermissionDenied) as error:
-        st.error(t("action_failed", error=error))
+        st.error(t("action_failed", error=error_text(error)))
         return None
     if done:
         st.success(done)

@@ -21,6 +21,15 @@ MAX_QUERY_CHARS = 2000
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+class UnknownDocument(ValueError):
+    """A document id the model version does not have (e.g. one asked for "more like" before
+    another version was activated)."""
+
+    def __init__(self, doc_id: str, version: str) -> None:
+        self.doc_id, self.version = doc_id, version
+        super().__init__(f"there is no document {doc_id!r} in version {version}")
+
+
 @dataclass
 class Query:
     """What a visitor asks with: any of text, a photo (bytes or path), extra modalities' tokens.

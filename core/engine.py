@@ -16,7 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from core.annotation import AnnotationParams, Annotator, ClassNameWords, LabelTransfer
-from core.answers import Annotation, Hit, PhotoReading, Query, SearchResult, TypicalDocument
+from core.answers import (
+    Annotation,
+    Hit,
+    PhotoReading,
+    Query,
+    SearchResult,
+    TypicalDocument,
+    UnknownDocument,
+)
 from core.bilingual import Translations
 from core.fit import FitReference, QueryFit, perplexity
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
@@ -216,7 +224,7 @@ class SearchEngine:
         searching with it ranks documents by its topic vector under the weights of the search."""
         row = self.rows_by_id.get(doc_id)
         if row is None:
-            raise ValueError(f"there is no document {doc_id!r} in version {self.version_name}")
+            raise UnknownDocument(doc_id, self.version_name)
         bags = self.documents[row].get("tokens", {})
         return row, Query(extra={modality: Counter(bag) for modality, bag in bags.items()})
 

@@ -37,8 +37,17 @@ DATABASE_DOWN = (
 class DatabaseUnavailable(RuntimeError):
     """The metadata database did not answer (stopped, restarting, network down)."""
 
-    def __init__(self, message: str = DATABASE_DOWN) -> None:
-        super().__init__(message)
+    def __init__(self, waiting: int | None = None) -> None:
+        """``waiting``: how many searches and votes already wait for it, when that many is
+        the limit and what was asked now could not be kept for later."""
+        self.waiting = waiting
+        if waiting is None:
+            super().__init__(DATABASE_DOWN)
+        else:
+            super().__init__(
+                f"The metadata database is not reachable right now and {waiting} searches and "
+                "votes are already waiting for it, so this was not recorded. Try again in a moment."
+            )
 
 
 @contextmanager
@@ -120,7 +129,7 @@ class WriteBehind:
         """True once stored, False if it waits for the database. Raises ``ValueError`` for a vote
         that does not fit its search, ``DatabaseUnavailable`` if ``limit`` writes wait."""
         if vote.vote not in store.VOTES:
-            raise ValueError(f"a vote is +1 or -1, not {vote.vote!r}")
+            raise store.VoteRefused("not_a_vote", vote=vote.vote)
         return self._write_now_or_keep(vote) is not None
 
     def stored_id(self, search_id: int) -> int | None:
@@ -157,11 +166,7 @@ class WriteBehind:
         except DatabaseUnavailable:
             with self._lock:
                 if len(self._pending) >= self.limit:
-                    raise DatabaseUnavailable(
-                        "The metadata database is not reachable right now and "
-                        f"{self.limit} searches and votes are already waiting for it, so this "
-                        "was not recorded. Try again in a moment."
-                    ) from None
+                    raise DatabaseUnavailable(waiting=self.limit) from None
                 self._pending.append(item)
             return None
 
@@ -170,7 +175,7 @@ class WriteBehind:
             if isinstance(item, PendingVote):
                 search_id = self.stored_id(item.search_id)
                 if search_id is None:
-                    raise ValueError(f"search {item.search_id} is no longer known")
+                    raise store.VoteRefused("unknown_search", search_id=item.search_id)
                 store.record_vote(session, search_id, item.doc_id, item.vote)
                 return 1
             stored = store.record_search(

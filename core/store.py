@@ -672,19 +672,37 @@ def record_search(
     return search
 
 
+# Why a vote is refused, in English.
+VOTE_PROBLEMS = {
+    "not_a_vote": "a vote is +1 or -1, not {vote!r}",
+    "unknown_search": "there is no search with id {search_id}",
+    "not_a_result": "document {doc_id!r} was not a result of search {search_id}",
+}
+
+
+class VoteRefused(ValueError):
+    """A vote that does not fit: not +1/-1, an unknown search, or a document the search did not
+    return. ``reason`` (a key of ``VOTE_PROBLEMS``) and ``details`` let an interface say it in
+    another language."""
+
+    def __init__(self, reason: str, **details: object) -> None:
+        self.reason, self.details = reason, details
+        super().__init__(VOTE_PROBLEMS[reason].format(**details))
+
+
 def record_vote(session: Session, search_id: int, doc_id: str, vote: int) -> None:
     """Record +1 or -1 for a result of a search; voting again replaces the earlier vote.
 
-    Raises ``ValueError`` (and changes nothing) for another vote value, an unknown search, or a
+    Raises ``VoteRefused`` (and changes nothing) for another vote value, an unknown search, or a
     document that was not among that search's results.
     """
     if vote not in VOTES:
-        raise ValueError(f"a vote is +1 or -1, not {vote!r}")
+        raise VoteRefused("not_a_vote", vote=vote)
     search = session.get(Search, search_id)
     if search is None:
-        raise ValueError(f"there is no search with id {search_id}")
+        raise VoteRefused("unknown_search", search_id=search_id)
     if doc_id not in search.result_ids:
-        raise ValueError(f"document {doc_id!r} was not a result of search {search_id}")
+        raise VoteRefused("not_a_result", doc_id=doc_id, search_id=search_id)
     with _committing(session):
         existing = session.scalar(
             select(RelevanceVote).where(

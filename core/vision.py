@@ -56,8 +56,29 @@ REDUCED_SIDE = 512
 ImageSource = Path | str | bytes
 
 
+# What can be wrong with an image input, as English text for the person who sent it.
+IMAGE_PROBLEMS = {
+    "unreadable": "cannot read the file ({cause})",
+    "file_too_large": "the file is {size_mb:.1f} MB, more than the {limit_mb:.1f} MB limit",
+    "empty": "the file is empty",
+    "too_many_pixels": "{width} x {height} pixels is more than the {megapixels:g} megapixel limit",
+    "far_too_large": "the image is far too large to open ({cause})",
+    "not_an_image": "not an image, or an unsupported image format",
+    "damaged": "the image is damaged or truncated ({cause})",
+}
+
+
 class ImageError(ValueError):
-    """An input that is not a usable image; the message is meant for the person who sent it."""
+    """An input that is not a usable image; the message is meant for the person who sent it.
+
+    ``reason`` (a key of ``IMAGE_PROBLEMS``) and its ``details`` let an interface say the same
+    in another language; ``source`` is the file, or None for uploaded bytes.
+    """
+
+    def __init__(self, reason: str, source: str | None, **details: object) -> None:
+        self.reason, self.source, self.details = reason, source, details
+        where = source or "uploaded image"
+        super().__init__(f"{where}: {IMAGE_PROBLEMS[reason].format(**details)}")
 
 
 class BackboneUnavailable(RuntimeError):
@@ -142,11 +163,12 @@ def content_hash(source: ImageSource) -> str:
         with open(source, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as error:
-        raise ImageError(f"{_describe(source)}: cannot read the file ({error.strerror})") from error
+        raise ImageError("unreadable", _describe(source), cause=error.strerror) from error
 
 
-def _describe(source: ImageSource) -> str:
-    return "uploaded image" if isinstance(source, bytes) else str(source)
+def _describe(source: ImageSource) -> str | None:
+    """The file named in an image's errors; None for uploaded bytes."""
+    return None if isinstance(source, bytes) else str(source)
 
 
 def _read(source: ImageSource, max_bytes: int) -> bytes:
@@ -159,21 +181,17 @@ def _read(source: ImageSource, max_bytes: int) -> bytes:
                 size = os.fstat(handle.fileno()).st_size
                 data = handle.read(max_bytes + 1) if size <= max_bytes else b""
         except OSError as error:
-            raise ImageError(f"{label}: cannot read the file ({error.strerror})") from error
+            raise ImageError("unreadable", label, cause=error.strerror) from error
         size = max(size, len(data))  # a file may grow after fstat
     if size > max_bytes:
-        raise ImageError(f"{label}: the file is {_mb(size)}, more than the {_mb(max_bytes)} limit")
+        raise ImageError("file_too_large", label, size_mb=size / 2**20, limit_mb=max_bytes / 2**20)
     if not data:
-        raise ImageError(f"{label}: the file is empty")
+        raise ImageError("empty", label)
     return data
 
 
-def _mb(n_bytes: int) -> str:
-    return f"{n_bytes / 2**20:.1f} MB"
-
-
 def _decode(
-    data: bytes, label: str, max_pixels: int, reduced_side: int | None = None
+    data: bytes, label: str | None, max_pixels: int, reduced_side: int | None = None
 ) -> Image.Image:
     """Decode the first frame, upright, as RGB; see :func:`load_image`.
 
@@ -185,8 +203,7 @@ def _decode(
         width, height = image.size
         if width * height > max_pixels:
             raise ImageError(
-                f"{label}: {width} x {height} pixels is more than the "
-                f"{max_pixels / 1e6:g} megapixel limit"
+                "too_many_pixels", label, width=width, height=height, megapixels=max_pixels / 1e6
             )
         if reduced_side:
             image.draft(None, (reduced_side, reduced_side))
@@ -198,11 +215,11 @@ def _decode(
     except ImageError:
         raise
     except Image.DecompressionBombError as error:
-        raise ImageError(f"{label}: the image is far too large to open ({error})") from error
+        raise ImageError("far_too_large", label, cause=error) from error
     except UnidentifiedImageError as error:
-        raise ImageError(f"{label}: not an image, or an unsupported image format") from error
+        raise ImageError("not_an_image", label) from error
     except Exception as error:  # malformed files make Pillow raise OSError, SyntaxError, ...
-        raise ImageError(f"{label}: the image is damaged or truncated ({error})") from error
+        raise ImageError("damaged", label, cause=error) from error
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -22,7 +22,26 @@ EN: dict[str, str | dict[str, str]] = {
     "nav_versions": "Model versions",
     "nav_add_modality": "Add a modality",
     "nav_audit_log": "Audit log",
-    "database_down": "{error}",
+    "database_unreachable": "The metadata database is not reachable right now. Try again in a "
+    "moment: this page recovers by itself once the database is back.",
+    "database_queue_full": "The metadata database is not reachable right now and {waiting} "
+    "searches and votes are already waiting for it, so this was not recorded. Try again in a "
+    "moment.",
+    "image_unreadable": "cannot read the file",
+    "image_file_too_large": "the file is {size_mb:.1f} MB, more than the {limit_mb:.1f} MB limit",
+    "image_empty": "the file is empty",
+    "image_too_many_pixels": "{width} × {height} pixels is more than the {megapixels:g} "
+    "megapixel limit",
+    "image_far_too_large": "the image is far too large to open",
+    "image_not_an_image": "not an image, or an unsupported image format",
+    "image_damaged": "the image is damaged or truncated",
+    "vote_not_a_vote": "a vote is +1 or -1, not {vote}",
+    "vote_unknown_search": "its search (#{search_id}) is no longer known",
+    "vote_not_a_result": "{doc_id} was not among the results of search #{search_id}",
+    "unknown_document": "the active version {version} has no document {doc_id}",
+    "sign_in_wrong": "Wrong name or password.",
+    "sign_in_locked": "Too many failed sign-ins: the account is locked until {until} UTC.",
+    "permission_denied": "{who} may not {action} (needs the permission '{permission}')",
     "try_again": "Try again",
     "loading_engine": "Loading the search engine…",
     "no_model": "No model has been built yet. Build one from the built-in collection with\n\n"
@@ -215,7 +234,6 @@ EN: dict[str, str | dict[str, str]] = {
     "account_name": "Name",
     "account_password": "Password",
     "sign_in": "Sign in",
-    "sign_in_failed": "{error}",
     "signed_in_as": "Signed in as {name} ({role}).",
     "sign_out": "Sign out",
     # Topic review
@@ -328,7 +346,6 @@ EN: dict[str, str | dict[str, str]] = {
     "tokens_from_collection": "a column of the collection",
     "modality_name": "Modality name",
     "modality_file": "File: id,tokens (CSV) or {{id, tokens}} lines (JSONL)",
-    "file_refused": "{error}",
     "no_collection_modality": "The collection has no @modality column the active version lacks.",
     "documents_with_tokens": "{documents} with tokens of {name}.",
     "the_new_modality": "the new modality",
@@ -383,7 +400,24 @@ RU: dict[str, str | dict[str, str]] = {
     "nav_versions": "Версии модели",
     "nav_add_modality": "Новая модальность",
     "nav_audit_log": "Журнал действий",
-    "database_down": "{error}",
+    "database_unreachable": "База метаданных сейчас недоступна. Попробуйте через минуту: "
+    "страница восстановится сама, как только база вернётся.",
+    "database_queue_full": "База метаданных сейчас недоступна, и её уже ждут {waiting} поисков "
+    "и оценок, поэтому это не записано. Попробуйте через минуту.",
+    "image_unreadable": "не удалось прочитать файл",
+    "image_file_too_large": "файл весит {size_mb:.1f} МБ, больше предела в {limit_mb:.1f} МБ",
+    "image_empty": "файл пуст",
+    "image_too_many_pixels": "{width} × {height} пикселей — больше предела в {megapixels:g} Мп",
+    "image_far_too_large": "изображение слишком велико, чтобы его открыть",
+    "image_not_an_image": "это не изображение или его формат не поддерживается",
+    "image_damaged": "изображение повреждено или обрезано",
+    "vote_not_a_vote": "оценка — это +1 или -1, а не {vote}",
+    "vote_unknown_search": "её поиск (№{search_id}) больше не известен",
+    "vote_not_a_result": "{doc_id} не было среди результатов поиска №{search_id}",
+    "unknown_document": "в активной версии {version} нет документа {doc_id}",
+    "sign_in_wrong": "Неверное имя или пароль.",
+    "sign_in_locked": "Слишком много неудачных попыток входа: вход закрыт до {until} UTC.",
+    "permission_denied": "{who}: нет права на действие «{action}» (нужно право «{permission}»)",
     "try_again": "Попробовать снова",
     "loading_engine": "Загружаем поисковую машину…",
     "no_model": "Модель ещё не построена. Постройте её по встроенной коллекции командой\n\n"
@@ -585,7 +619,6 @@ RU: dict[str, str | dict[str, str]] = {
     "account_name": "Имя",
     "account_password": "Пароль",
     "sign_in": "Войти",
-    "sign_in_failed": "{error}",
     "signed_in_as": "Вы вошли как {name} ({role}).",
     "sign_out": "Выйти",
     # Topic review
@@ -719,7 +752,6 @@ RU: dict[str, str | dict[str, str]] = {
     "tokens_from_collection": "столбец коллекции",
     "modality_name": "Имя модальности",
     "modality_file": "Файл: id,tokens (CSV) или строки {{id, tokens}} (JSONL)",
-    "file_refused": "{error}",
     "no_collection_modality": "В коллекции нет столбца @модальности, которого нет в активной "
     "версии.",
     "documents_with_tokens": "Токены {name} есть у документов: {documents}.",

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.service import ActiveModel, NoActiveModel, Service
 from core.settings import load_settings
+from interface.errors import error_text
 from interface.i18n import t
 from interface.widgets import escape_markdown
 
@@ -60,7 +61,7 @@ def vote_recorded(stored: bool) -> None:
 
 
 def vote_refused(error: Exception) -> None:
-    st.session_state.vote_error = str(error)
+    st.session_state.vote_error = error_text(error)
 
 
 def show_vote_messages() -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from admin.navigation import admin_sections
 from core.outage import DatabaseUnavailable
+from interface.errors import error_text
 from interface.i18n import language_switch, t
 from interface.widgets import escape_markdown
 
@@ -28,5 +29,5 @@ try:
 except DatabaseUnavailable as error:
     # Every page of every visitor: the next run after the database is back shows the page
     # again (the service reconnects by itself).
-    st.error(escape_markdown(t("database_down", error=error)))
+    st.error(escape_markdown(error_text(error)))
     st.button(t("try_again"), type="primary")

@@ -102,7 +102,7 @@ def test_signing_in_with_a_wrong_password_shows_an_error_and_no_admin_pages(sess
     app.text_input[1].input("wrong password")
     app.button[0].click().run()
 
-    assert "wrong name or password" in app.error[0].value
+    assert app.error[0].value == "Wrong name or password."
     assert TOKEN_KEY not in app.session_state
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         app.switch_page("../admin/pages/weights.py")

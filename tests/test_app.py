@@ -184,6 +184,17 @@ def test_annotating_a_broken_upload_says_so(app):
     assert "Could not read the photo" in shown(app.error[0])
 
 
+def test_a_russian_visitor_reads_why_the_photo_was_refused_in_russian(app):
+    app.session_state["language"] = "ru"
+    app.switch_page("views/annotate.py").run()
+    app.file_uploader[0].set_value(("page.jpg", b"<html></html>", "image/jpeg")).run()
+
+    assert not app.exception
+    refusal = shown(app.error[0])
+    assert refusal.startswith("Не удалось прочитать фотографию: это не изображение")
+    assert "image" not in refusal
+
+
 def test_the_topics_page_hides_junk_topics_and_shows_moderators_labels_as_typed(app, service):
     with service.sessions() as session:
         version = store.active_version(session)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from admin import auth
 from admin.ui import TOKEN_KEY, db, signed_in_user
+from interface.errors import error_text
 from interface.i18n import t
 
 st.title(t("account_title"))
@@ -20,7 +21,7 @@ if user is None:
             with db() as session:
                 st.session_state[TOKEN_KEY] = auth.sign_in(session, name, password)
         except auth.SignInError as error:
-            st.error(t("sign_in_failed", error=error))
+            st.error(error_text(error))
         else:
             st.rerun()
 else:

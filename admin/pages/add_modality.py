@@ -14,6 +14,7 @@ from admin.modalities import (
 )
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core import store
+from interface.errors import error_text
 from interface.i18n import plural, t
 
 user = require("modalities")
@@ -43,7 +44,7 @@ if source == FROM_FILE:
         try:
             imported = read_modality_file(upload.name, upload.getvalue(), known_ids)
         except ValueError as error:
-            st.error(t("file_refused", error=error))
+            st.error(error_text(error))
 elif in_collection:
     name = st.selectbox(t("modality"), in_collection)
     imported = modality_from_collection(collection, name, known_ids)

@@ -20,6 +20,7 @@ from admin.junk_filter import (
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core.answers import Query
 from core.inference import NothingRecognized
+from interface.errors import error_text
 from interface.i18n import plural, t
 from interface.state import service
 from interface.widgets import clamped, escape_markdown
@@ -63,8 +64,8 @@ with search_tab:
     if text.strip():
         try:
             result = service().search(Query(text=text), k=12)
-        except NothingRecognized:
-            st.warning(escape_markdown(t("nothing_unknown", words=text)))
+        except NothingRecognized as error:
+            st.warning(escape_markdown(error_text(error)))
         else:
             for hit in result.hits:
                 judge(hit.id, hit.text, hit.image, "search")

@@ -6,6 +6,7 @@ from core.answers import Query
 from core.inference import NothingRecognized
 from core.text import TAG, TEXT
 from core.vision import ImageError, visual_display
+from interface.errors import error_text
 from interface.i18n import modality_name, t
 from interface.state import active_model_or_stop, photo_uploader, service
 from interface.widgets import escape_markdown, nothing_recognized_message
@@ -34,7 +35,7 @@ try:
     )
     fit = annotation_service.query_fit(Query(image=image), active=active)
 except ImageError as error:
-    st.error(escape_markdown(t("photo_unreadable", error=error)))
+    st.error(escape_markdown(t("photo_unreadable", error=error_text(error))))
     st.stop()
 except NothingRecognized as error:
     why = annotation_service.why_nothing_recognized(Query(image=image), error, active=active)

@@ -5,10 +5,11 @@ import hashlib
 
 import streamlit as st
 
-from core.answers import MAX_QUERY_CHARS, Query, SearchResult
+from core.answers import MAX_QUERY_CHARS, Query, SearchResult, UnknownDocument
 from core.inference import NothingRecognized
 from core.outage import DatabaseUnavailable
 from core.vision import VISUAL, ImageError
+from interface.errors import error_text
 from interface.i18n import modality_name, plural, t
 from interface.state import (
     active_model_or_stop,
@@ -94,11 +95,11 @@ except NothingRecognized as error:
     st.warning(escape_markdown(nothing_recognized_message(why)))
     st.stop()
 except ImageError as error:
-    st.error(escape_markdown(t("photo_unreadable", error=error)))
+    st.error(escape_markdown(t("photo_unreadable", error=error_text(error))))
     st.stop()
-except ValueError as error:  # a "more like" document that the active version does not have
+except UnknownDocument as error:  # asked for "more like" it before another version was activated
     st.session_state.pop(LIKE_KEY, None)
-    st.error(escape_markdown(str(error)))
+    st.error(escape_markdown(error_text(error)))
     st.stop()
 
 labels = search_service.topic_labels(active)

@@ -1,0 +1,91 @@
+"""Errors from ``core`` and ``admin`` in the session's language, from one place.
+
+Core raises named errors whose English text serves logs and the CLI; each also carries what went
+wrong as fields (a reason, figures, names). ``error_text`` maps an error's class and fields to a
+message key of the translation tables, so a page shows any of them in the visitor's language by
+calling it. An error without an entry (e.g. a plain ``ValueError`` from an admin action) keeps
+its own text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from admin.auth import PermissionDenied, SignInError
+from core.answers import UnknownDocument
+from core.inference import NothingRecognized
+from core.outage import DatabaseUnavailable
+from core.service import NoActiveModel
+from core.store import VoteRefused
+from core.vision import ImageError
+from interface.i18n import t, t_or
+
+Message = tuple[str, dict[str, object]]  # a message key and the values it is filled with
+
+
+def _image(error: ImageError) -> Message:
+    return f"image_{error.reason}", dict(error.details)
+
+
+def _vote(error: VoteRefused) -> Message:
+    return f"vote_{error.reason}", dict(error.details)
+
+
+def _database(error: DatabaseUnavailable) -> Message:
+    if error.waiting is None:
+        return "database_unreachable", {}
+    return "database_queue_full", {"waiting": error.waiting}
+
+
+def _unknown_document(error: UnknownDocument) -> Message:
+    return "unknown_document", {"doc_id": error.doc_id, "version": error.version}
+
+
+def _nothing_recognized(error: NothingRecognized) -> Message:
+    words = [token for tokens in error.unknown.values() for token in tokens]
+    return "nothing_unknown", {"words": ", ".join(words)}
+
+
+def _sign_in(error: SignInError) -> Message:
+    if error.locked_until is None:
+        return "sign_in_wrong", {}
+    return "sign_in_locked", {"until": f"{error.locked_until:%H:%M}"}
+
+
+def _permission(error: PermissionDenied) -> Message:
+    action = t_or(f"action_{error.action}", error.action)
+    return "permission_denied", {"who": error.who, "action": action, "permission": error.permission}
+
+
+def _no_model(error: NoActiveModel) -> Message:
+    return "no_model", {}
+
+
+ERROR_MESSAGES: dict[type[Exception], Callable[..., Message]] = {
+    ImageError: _image,
+    VoteRefused: _vote,
+    DatabaseUnavailable: _database,
+    UnknownDocument: _unknown_document,
+    NothingRecognized: _nothing_recognized,
+    SignInError: _sign_in,
+    PermissionDenied: _permission,
+    NoActiveModel: _no_model,
+}
+
+
+def error_message(error: BaseException) -> Message | None:
+    """The message key and values for ``error`` (by its class, most specific first), or None
+    for an error no entry covers."""
+    for kind in type(error).__mro__:
+        if kind in ERROR_MESSAGES:
+            return ERROR_MESSAGES[kind](error)
+    return None
+
+
+def error_text(error: BaseException) -> str:
+    """What to tell the person who met ``error``, in this session's language."""
+    message = error_message(error)
+    if message is None:
+        return str(error)
+    key, values = message
+    return t(key, **values)
