@@ -4,6 +4,7 @@ import uuid
 
 import streamlit as st
 
+from core.outage import DatabaseUnavailable
 from core.service import ActiveModel, NoActiveModel, Service
 from core.settings import load_settings
 from interface.errors import error_text
@@ -11,6 +12,8 @@ from interface.i18n import t
 from interface.widgets import escape_markdown
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
+VOTE_KEY = "vote:"
+STORED_VOTES_KEY = "stored_votes"  # thumbs widget key -> the thumb last stored for it
 
 
 @st.cache_resource(show_spinner=False)
@@ -55,13 +58,36 @@ def photo_uploader(key: str | None = None) -> st.runtime.uploaded_file_manager.U
     return st.file_uploader(t("photo_field", mb=upload_limit_mb()), type=UPLOAD_TYPES, key=key)
 
 
-def vote_recorded(stored: bool) -> None:
-    """Remember, for the next run of the page, what became of the visitor's vote."""
-    st.session_state.vote_notice = "vote_saved" if stored else "vote_kept"
+def vote_key(search_id: int, doc_id: str) -> str:
+    """The key of the thumbs widget for one result of one search."""
+    return f"{VOTE_KEY}{search_id}:{doc_id}"
 
 
-def vote_refused(error: Exception) -> None:
-    st.session_state.vote_error = error_text(error)
+def store_new_votes(service: Service) -> None:
+    """Store every thumb the visitor set that is not stored yet: up +1, down -1 (taking a thumb
+    back leaves the last vote stored); remember what became of them for the next messages.
+
+    This runs first thing in every run of the page, not in the thumbs' ``on_change`` callback:
+    each click reruns the page with the state of all thumbs, but a click that lands while the
+    page still reruns for the previous one can lose its callback (Streamlit runs the callbacks
+    of one rerun in a row and a session-state write in one of them may start the next rerun,
+    skipping the rest; in Chromium about one quick click in eight was lost). Comparing with the
+    votes this session stored, instead of with the last run, cannot skip one; storing the same
+    vote twice changes nothing.
+    """
+    stored: dict[str, int] = st.session_state.setdefault(STORED_VOTES_KEY, {})
+    for key in [key for key in st.session_state if str(key).startswith(VOTE_KEY)]:
+        thumb = st.session_state[key]
+        if thumb is None or stored.get(key) == thumb:
+            continue
+        _, search_id, doc_id = key.split(":", 2)
+        try:
+            kept = service.vote(int(search_id), doc_id, 1 if thumb == 1 else -1)
+        except (ValueError, DatabaseUnavailable) as error:
+            st.session_state.vote_error = error_text(error)
+        else:
+            st.session_state.vote_notice = "vote_saved" if kept else "vote_kept"
+        stored[key] = thumb
 
 
 def show_vote_messages() -> None:

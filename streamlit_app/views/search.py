@@ -7,7 +7,6 @@ import streamlit as st
 
 from core.answers import MAX_QUERY_CHARS, Query, SearchResult, UnknownDocument
 from core.inference import NothingRecognized
-from core.outage import DatabaseUnavailable
 from core.vision import VISUAL, ImageError
 from interface.errors import error_text
 from interface.i18n import modality_name, plural, t
@@ -16,9 +15,9 @@ from interface.state import (
     photo_uploader,
     service,
     show_vote_messages,
+    store_new_votes,
     visitor_id,
-    vote_recorded,
-    vote_refused,
+    vote_key,
 )
 from interface.widgets import (
     LIKE_KEY,
@@ -39,6 +38,7 @@ COLUMNS = 4
 
 active = active_model_or_stop()
 search_service = service()
+store_new_votes(search_service)
 
 st.title(t("search_title"))
 st.caption(t("search_caption"))
@@ -144,17 +144,6 @@ with st.expander(t("understood_title")):
     st.plotly_chart(charts.topic_shares(reading.topics), key="query-topics")
 
 
-def vote(search_id: int, doc_id: str, key: str) -> None:
-    """Store a thumbs up (+1) or down (-1); taking a thumb back leaves the last vote stored."""
-    thumb = st.session_state[key]
-    if thumb is None:
-        return
-    try:
-        vote_recorded(search_service.vote(search_id, doc_id, 1 if thumb == 1 else -1))
-    except (ValueError, DatabaseUnavailable) as error:
-        vote_refused(error)
-
-
 show_vote_messages()
 for start in range(0, len(result.hits), COLUMNS):
     row = result.hits[start : start + COLUMNS]
@@ -167,8 +156,7 @@ for start in range(0, len(result.hits), COLUMNS):
                 shared = search_service.explain_hit(result, hit, labels, active)
                 st.text(topic_share_text(shared) if shared else t("weak_match"))
             if result.search_id is not None:
-                key = f"vote:{result.search_id}:{hit.id}"
-                st.feedback("thumbs", key=key, on_change=vote, args=(result.search_id, hit.id, key))
+                st.feedback("thumbs", key=vote_key(result.search_id, hit.id))
 
 
 def show_more() -> None:
