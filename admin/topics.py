@@ -17,6 +17,7 @@ from admin.versions import active_or_raise
 from core import store
 from core.admin_tables import User
 from core.explain import topic_matches
+from core.store import Topic, TopicTerm
 from core.text import TextProcessor
 
 SORT_KEYS = ("index", "label", "status")
@@ -47,19 +48,42 @@ def review_topics(
         raise ValueError(f"sort by one of {SORT_KEYS}, not {sort!r}")
     version = active_or_raise(session)
     rows = []
-    for topic in store.version_topics(session, version.id):
-        if status is not None and topic.status != status:
+    terms_of = _topic_terms(session, version.id, modality)
+    for topic_id, index, label, topic_status, note in session.execute(
+        select(Topic.id, Topic.index, Topic.label, Topic.status, Topic.note).where(
+            Topic.version_id == version.id
+        )
+    ):
+        if status is not None and topic_status != status:
             continue
         terms: dict[str, list[str]] = {}
-        searchable = [topic.label]
-        for t in topic.terms:
-            if modality is None or t.modality == modality:
-                terms.setdefault(t.modality, []).append(t.display)
-                searchable += [t.display, t.term]
+        searchable = [label]
+        for term_modality, token, display in terms_of.get(topic_id, ()):
+            terms.setdefault(term_modality, []).append(display)
+            searchable += [display, token]
         if not topic_matches(term, searchable, processor):
             continue
-        rows.append(TopicRow(topic.id, topic.index, topic.label, topic.status, topic.note, terms))
+        rows.append(TopicRow(topic_id, index, label, topic_status, note, terms))
     return sorted(rows, key=lambda row: (getattr(row, sort), row.index))
+
+
+def _topic_terms(
+    session: Session, version_id: int, modality: str | None
+) -> dict[int, list[tuple[str, str, str]]]:
+    """Topic id -> its top terms as (modality, term, display), by modality then rank: read as
+    plain rows, several times faster than loading thousands of ORM objects per page view."""
+    query = (
+        select(TopicTerm.topic_id, TopicTerm.modality, TopicTerm.term, TopicTerm.display)
+        .join(Topic)
+        .where(Topic.version_id == version_id)
+        .order_by(TopicTerm.topic_id, TopicTerm.modality, TopicTerm.rank)
+    )
+    if modality is not None:
+        query = query.where(TopicTerm.modality == modality)
+    terms: dict[int, list[tuple[str, str, str]]] = {}
+    for topic_id, term_modality, token, display in session.execute(query):
+        terms.setdefault(topic_id, []).append((term_modality, token, display))
+    return terms
 
 
 @action("review_topics")

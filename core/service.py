@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -38,7 +38,7 @@ from core.answers import (
     SearchResult,
     TypicalDocument,
 )
-from core.engine import SearchEngine
+from core.engine import SearchEngine, TopicCatalog
 from core.explain import QueryReading, TopicShare, WhyNothing
 from core.fit import QueryFit
 from core.inference import NothingRecognized
@@ -141,6 +141,7 @@ class Service:
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
         self._allowed: tuple[tuple[str, int], np.ndarray | None] | None = None
+        self._topic_catalog: tuple[str, TopicCatalog] | None = None  # version name, catalog
         self._last_active: ActiveModel | None = None
         self._labels: tuple[int, dict[int, str]] | None = None  # version id -> labels, last read
         self._database = guarded(self.sessions)
@@ -182,20 +183,21 @@ class Service:
                         Path(directory), name, self.processor, self.vectorizer
                     )
                 engine = self._engine
-        allowed = self._allowed_rows(engine, generation)
+        allowed = self._allowed_rows(engine.version_name, engine.documents, generation)
         return ActiveModel(engine, weights, version, allowed, generation)
 
-    def _allowed_rows(self, engine: SearchEngine, generation: int) -> np.ndarray | None:
-        """Rows of ``engine`` that are not hidden, cached per (version, hidden generation)."""
+    def _allowed_rows(
+        self, version_name: str, documents: Sequence[Mapping], generation: int
+    ) -> np.ndarray | None:
+        """Rows of the version's ``documents`` that are not hidden, cached per (version,
+        hidden generation)."""
         cached = self._allowed
-        if cached is not None and cached[0] == (engine.version_name, generation):
+        if cached is not None and cached[0] == (version_name, generation):
             return cached[1]
         with self._database() as session:
             hidden = hidden_document_ids(session)
-        allowed = (
-            np.array([doc["id"] not in hidden for doc in engine.documents]) if hidden else None
-        )
-        self._allowed = ((engine.version_name, generation), allowed)
+        allowed = np.array([doc["id"] not in hidden for doc in documents]) if hidden else None
+        self._allowed = ((version_name, generation), allowed)
         return allowed
 
     def search(
@@ -262,11 +264,34 @@ class Service:
         """The documents most about ``topic`` in ``active`` (default: the active model now),
         leaving out those the junk filter hid."""
         active = active or self.active()
-        if active.allowed is None:
-            return active.engine.typical_documents(topic, n)
-        hidden = int((~active.allowed).sum())
-        typical = active.engine.typical_documents(topic, n + hidden)
-        return [doc for doc in typical if active.allowed[doc.hit.row]][:n]
+        return active.engine.typical_documents(topic, n, allowed=active.allowed)
+
+    def topic_thumbnails(
+        self, version: store.ModelVersion, topics: Sequence[int], n: int
+    ) -> dict[int, list[TypicalDocument]]:
+        """The typical documents of several ``topics`` of ``version`` (hidden ones left out),
+        for the moderators' topic review: from the loaded engine if it is this version's, else
+        from the version's files alone (``TopicCatalog``), so that a process that has not
+        loaded the model yet does not load all of it for thumbnails."""
+        engine = self._engine
+        if engine is not None and engine.version_name == version.name:
+            source: SearchEngine | TopicCatalog = engine
+            documents = engine.documents
+        else:
+            source = self._catalog(version)
+            documents = source.documents
+        with self._database() as session:
+            generation = hidden_generation(session)
+        allowed = self._allowed_rows(version.name, documents, generation)
+        return {topic: source.typical_documents(topic, n, allowed=allowed) for topic in topics}
+
+    def _catalog(self, version: store.ModelVersion) -> TopicCatalog:
+        cached = self._topic_catalog
+        if cached is None or cached[0] != version.name:
+            with self._lock:
+                cached = (version.name, TopicCatalog(Path(version.artifact_dir)))
+                self._topic_catalog = cached
+        return cached[1]
 
     def vote(self, search_id: int, doc_id: str, vote: int) -> bool:
         """A visitor's +1/-1 on one result of a search (a new vote replaces the old); the search

@@ -22,6 +22,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core.collection import Document
 from core.index import NeighborIndex
 from core.model import FittedModel, ModelParams, TokenCounts
@@ -114,6 +116,14 @@ class VersionFiles:
 
     def read_index(self) -> NeighborIndex:
         return NeighborIndex.load(self._index_dir)
+
+    def read_topic_shares(self) -> np.ndarray:
+        """Topics x documents: each topic's share in every document, from the index's
+        topic-major copy (memory-mapped) or, for an index without one, from its thetas."""
+        by_topic = self._index_dir / "thetas_by_topic.npy"
+        if by_topic.is_file():
+            return np.load(by_topic, mmap_mode="r")
+        return np.ascontiguousarray(np.load(self._index_dir / "thetas.npy", mmap_mode="r").T)
 
     def read_display_forms(self) -> dict[str, dict[str, str]]:
         return json.loads((self.directory / "display.json").read_text())

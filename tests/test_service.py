@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from core import store
+from core.admin_tables import HiddenDocument, bump_hidden_generation
 from core.answers import Query
 from core.inference import NothingRecognized
 from core.model import ModelParams
@@ -167,3 +168,28 @@ def test_the_description_says_which_configuration_answers_queries(service, built
     assert all(m.vocabulary > 0 for m in about.modalities)
     assert set(about.regularizers) == {"smooth_phi", "smooth_theta"}
     assert about.scores and about.passes == len(about.scores)
+
+
+def test_topic_thumbnails_come_from_the_version_files_without_loading_the_model(deployment):
+    service = Service(deployment)
+    with service.sessions() as session:
+        version = store.active_version(session)
+        engine_free = service.topic_thumbnails(version, [0, 3, 7], 4)
+        assert service._engine is None  # a moderator's first page does not load the model
+        hidden = engine_free[3][0].hit.id
+        session.add(HiddenDocument(doc_id=hidden, score=1.0))
+        bump_hidden_generation(session)
+        session.commit()
+
+    without_hidden = Service(deployment).topic_thumbnails(version, [3], 4)[3]
+    active = service.active()
+
+    loaded = service.topic_thumbnails(version, [0, 3, 7], 4)
+    for topic in (0, 7):
+        expected = service.typical_documents(topic, 4, active)
+        assert [(d.hit.id, d.share) for d in engine_free[topic]] == [
+            (d.hit.id, d.share) for d in expected
+        ]
+        assert [d.hit.id for d in loaded[topic]] == [d.hit.id for d in expected]
+    assert hidden not in [d.hit.id for d in without_hidden + loaded[3]]
+    assert [d.hit.id for d in without_hidden] == [d.hit.id for d in loaded[3]]

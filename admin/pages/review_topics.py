@@ -71,7 +71,7 @@ with st.container(border=True):
 if notice := st.session_state.pop("review_notice", None):
     st.success(notice)
 
-active = service().active()
+thumbnails = service().topic_thumbnails(version, [row.index for row in shown], THUMBNAILS)
 for row in shown:
     with st.container(border=True):
         about, photos = st.columns([3, 2])
@@ -94,7 +94,7 @@ for row in shown:
                 if st.form_submit_button(t("save")):
                     perform(edit_topic, user, row.id, label, status_value, note, done=t("saved"))
         with photos:
-            typical = service().typical_documents(row.index, THUMBNAILS, active)
+            typical = thumbnails[row.index]
             images = [doc.hit.image for doc in typical if doc.hit.image]
             if images:
                 st.image(images, width=72, caption=[f"{doc.share:.0%}" for doc in typical])
