@@ -291,6 +291,7 @@ class Service:
             with self._lock:
                 cached = (version.name, TopicCatalog(Path(version.artifact_dir)))
                 self._topic_catalog = cached
+            _freeze_long_lived_objects()  # like a loaded engine: no per-page GC over it
         return cached[1]
 
     def vote(self, search_id: int, doc_id: str, vote: int) -> bool:
