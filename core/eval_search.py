@@ -31,11 +31,14 @@ from core.vision import ImageVectorizer
 
 RANKINGS: dict[str, RankingParams] = {
     "topics": RankingParams(method="topics"),
+    "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood": RankingParams(),
 }
 RANKING_NAMES = {
     "topics": "topics only: L1 between topic vectors (the article's search)",
-    "likelihood": "query likelihood with topic smoothing (Wei & Croft), the default",
+    "likelihood, no dictionary": "query likelihood, translations learned from the collection only",
+    "likelihood": "query likelihood with topic smoothing (Wei & Croft) and dictionary "
+    "translations (core/assets/lexicon_en_ru.tsv), the default",
 }
 Progress = Callable[[str], None]
 TEXT_TO_IMAGE_TARGET = 0.40
@@ -71,14 +74,14 @@ def text_to_image_distances(
     for row, text in enumerate(texts):
         query = Query(text=text)
         try:
-            theta = engine.infer(query, weights).theta
+            theta = engine.infer(query, weights, ranking).theta
         except NothingRecognized:
             continue
         if ranking.method == "topics":
             distances[row] = np.abs(photo_thetas - theta).sum(axis=1)
         else:
             tokens, _ = engine.tokens_of(query)
-            terms = engine.query_terms(tokens)
+            terms = engine.query_terms(tokens, ranking)
             scores = likelihood_scores(
                 terms, weights, engine.model.phi, photo_thetas, photos_alone, ranking
             )

@@ -38,6 +38,7 @@ class RankingParams:
     method: str = "likelihood"
     own_weight: float = 0.5  # lambda: the document's own tokens against its topics
     dirichlet_mu: float = 10.0  # pseudo-tokens of collection frequency in p_own
+    lexicon: bool = True  # a query word's dictionary translations count too (core.bilingual)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -59,9 +60,10 @@ class RankingParams:
     def label(self) -> str:
         if self.method == "topics":
             return "topics (L1 between topic vectors, the article's setup)"
+        translations = "collection and dictionary" if self.lexicon else "collection only"
         return (
             f"query likelihood with topic smoothing (lambda {self.own_weight:g}, "
-            f"mu {self.dirichlet_mu:g})"
+            f"mu {self.dirichlet_mu:g}; translations: {translations})"
         )
 
 
