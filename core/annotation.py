@@ -77,6 +77,27 @@ class AnnotationParams:
 TOPICS_ONLY = AnnotationParams(transfer_weight=0.0, expected_visual=False)
 
 
+# A photo's predicted words, as a document of its own: how many words and how long a document.
+PHOTO_WORDS = 20
+PHOTO_WORDS_LENGTH = 10.0
+
+
+def as_words(
+    scored: Mapping[str, Sequence[tuple[str, float]]], length: float = PHOTO_WORDS_LENGTH
+) -> TokenCounts:
+    """A photo's annotation (modality -> [(token, score)], best first) as the token counts of a
+    document ``length`` tokens long per modality, each token in proportion to its score: what
+    a photo without a caption can be searched by."""
+    words: TokenCounts = {}
+    for modality, found in scored.items():
+        total = sum(score for _, score in found if score > 0)
+        if total > 0:
+            words[modality] = Counter(
+                {token: length * score / total for token, score in found if score > 0}
+            )
+    return words
+
+
 def _l1_to_rows(query: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
     """L1 between a dense non-negative vector and every row of a non-negative sparse matrix:
     |q| + |d| - 2 sum min(q, d), computed over the rows' nonzero entries only."""

@@ -73,7 +73,14 @@ ARTICLE_RANKING = RankingParams(method="topics")
 class DocumentTokens:
     """Each document's own token counts per modality, over the model's vocabulary."""
 
-    def __init__(self, phi: Mapping[str, Phi], documents: Sequence[TokenCounts]) -> None:
+    def __init__(
+        self,
+        phi: Mapping[str, Phi],
+        documents: Sequence[TokenCounts],
+        collection: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """``collection``: the token frequencies that smooth p_own, when ``documents`` are not
+        the collection itself (default: theirs)."""
         self.counts: dict[str, sparse.csc_matrix] = {}
         self.lengths: dict[str, np.ndarray] = {}
         self.collection: dict[str, np.ndarray] = {}
@@ -94,6 +101,8 @@ class DocumentTokens:
             total = matrix.sum()
             column_totals = np.asarray(matrix.sum(axis=0)).ravel()
             self.collection[modality] = column_totals / total if total > 0 else column_totals
+        if collection is not None:
+            self.collection = dict(collection)
 
     def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
         """The documents that contain any form of any of the terms (sorted rows)."""
