@@ -171,13 +171,15 @@ class LabelTransfer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the ``params.neighbours`` documents nearest to the query photo (its visual
         words, or its theta), nearest first, and their L1 distances (0 to 2). Documents without
-        visual words are never neighbours.
+        visual words are never neighbours, nor are documents without words: they have no labels
+        to pass on (and a photo without words is not its own neighbour).
         """
         if params.neighbour_space == "visual":
             distances = _l1_to_rows(_distribution(visual, self.phi[VISUAL].index), self._visual)
         else:
             distances = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
-        has_photo = np.diff(self._visual.indptr) > 0
+        has_words = sum(np.diff(matrix.indptr) for matrix in self._words.values()) > 0
+        has_photo = (np.diff(self._visual.indptr) > 0) & has_words
         distances = np.where(has_photo, distances, np.inf)
         k = min(params.neighbours, int(has_photo.sum()))
         if k == 0:

@@ -17,7 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.annotation import AnnotationParams, Annotator, ClassNameWords, LabelTransfer
+from core.annotation import (
+    PHOTO_WORDS,
+    AnnotationParams,
+    Annotator,
+    ClassNameWords,
+    LabelTransfer,
+    as_words,
+)
 from core.bilingual import Translations, default_lexicon
 from core.fit import FitReference, QueryFit, perplexity
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
@@ -171,13 +178,53 @@ class SearchEngine:
         self.annotation_params = AnnotationParams()
         self.tags_by_word = self._tags_by_word()
         self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
-        self.own_tokens = DocumentTokens(
-            self.model.phi, [_token_counts(doc.get("tokens", {})) for doc in self.documents]
-        )
+        self.own_tokens = self._own_tokens()
         self.rows_by_image_hash: dict[str, list[int]] = {}
         for row, doc in enumerate(self.documents):
             if doc.get("image_hash"):
                 self.rows_by_image_hash.setdefault(doc["image_hash"], []).append(row)
+
+    def _own_tokens(self) -> DocumentTokens:
+        """Each document's own tokens for the likelihood ranking; a photo without words or
+        hashtags is given its predicted ones (``photo_words``), so words can find it. The
+        collection frequencies that smooth them stay those of the real words."""
+        documents = [_token_counts(doc.get("tokens", {})) for doc in self.documents]
+        written = DocumentTokens(self.model.phi, documents)
+        wordless = [
+            row
+            for row, doc in enumerate(documents)
+            if doc.get(VISUAL) and not any(doc.get(m) for m in (TEXT, TAG))
+        ]
+        if not wordless:
+            return written
+        for row in wordless:
+            documents[row] = {**documents[row], **self.photo_words(documents[row][VISUAL], row)}
+        return DocumentTokens(self.model.phi, documents, written.collection)
+
+    def photo_words(self, visual: Mapping[str, float], row: int | None = None) -> TokenCounts:
+        """What a photo without words is searched by: the top ``PHOTO_WORDS`` words and
+        hashtags of its annotation from its visual words alone (label transfer from the
+        documents that have words, blended with p(w|d)), as a document of their own
+        (``core.annotation.as_words``). ``row``: the photo's document, whose theta is known."""
+        theta = (
+            self.thetas[row]
+            if row is not None
+            else self.inferencer.transform({VISUAL: Counter(visual)}, self.default_weights).theta
+        )
+        modalities = [m for m in (TAG, TEXT) if m in self.model.phi]
+        scored = self.annotator.scores(
+            self.annotation_params,
+            modalities,
+            {VISUAL: Counter(visual)},
+            theta,
+            self.default_weights,
+            None,
+            visual,
+            self.index,
+            limit=PHOTO_WORDS,
+        )
+        best = {m: sorted(found.items(), key=lambda item: -item[1]) for m, found in scored.items()}
+        return as_words({m: found[:PHOTO_WORDS] for m, found in best.items()})
 
     @property
     def modalities(self) -> list[str]:

@@ -41,12 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.annotation import PHOTO_WORDS, TOPICS_ONLY, AnnotationParams, as_words
+from core.annotation import TOPICS_ONLY, AnnotationParams
 from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
 from core.eval_search import (
-    ANNOTATED_PHOTOS,
     RANKINGS,
+    WORDLESS_PHOTOS,
     builtin_concepts,
     concept_scores,
     index_documents,
@@ -349,11 +349,8 @@ def evaluate_topic_model(
 
     photos = [Query(image=bench.documents[i].image) for i in test]
     photo_thetas = np.stack([engine.infer(q).theta for q in photos])
-    annotations = [engine.annotate(q, list(ANNOTATED), k=PHOTO_WORDS) for q in photos]
-    predicted = {
-        m: [[a.token for a in found[m][:ANNOTATION_SIZE]] for found in annotations]
-        for m in ANNOTATED
-    }
+    annotations = [engine.annotate(q, list(ANNOTATED), k=ANNOTATION_SIZE) for q in photos]
+    predicted = {m: [[a.token for a in found[m]] for found in annotations] for m in ANNOTATED}
     predicted[TAG] = [
         list(dict.fromkeys(map(tag_twins().slot, tokens))) for tokens in predicted[TAG]
     ]
@@ -371,12 +368,10 @@ def evaluate_topic_model(
     searched = extras(engine) if extras else {}
     if rankings:
         texts = [bench.documents[i].text for i in test]
-        photo_words = [
-            as_words({m: [(a.token, a.p) for a in found[m]] for m in found})
-            for found in annotations
-        ]
-        by_ranking = {name: (ranking, None) for name, ranking in rankings.items()}
-        by_ranking[ANNOTATED_PHOTOS] = (RankingParams(), photo_words)
+        # as the engine indexes a photo without words: its predicted words are its own
+        photo_words = [engine.photo_words(engine.tokens_of(q)[0][VISUAL]) for q in photos]
+        by_ranking = {name: (ranking, photo_words) for name, ranking in rankings.items()}
+        by_ranking[WORDLESS_PHOTOS] = (RankingParams(), None)
         searched["text_to_image_by_ranking"] = {
             name: retrieval_scores(
                 target_ranks(

@@ -34,14 +34,14 @@ RANKINGS: dict[str, RankingParams] = {
     "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood": RankingParams(),
 }
-ANNOTATED_PHOTOS = "likelihood, photos annotated"
+WORDLESS_PHOTOS = "likelihood, photos without predicted words"
 RANKING_NAMES = {
     "topics": "topics only: L1 between topic vectors (the article's search)",
     "likelihood, no dictionary": "query likelihood, translations learned from the collection only",
     "likelihood": "query likelihood with topic smoothing (Wei & Croft) and dictionary "
     "translations (core/assets/lexicon_en_ru.tsv), the default",
-    ANNOTATED_PHOTOS: "the default, each photo's own words = its annotation's top "
-    "words (core.annotation.as_words)",
+    WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
+    "SearchEngine.photo_words)",
 }
 Progress = Callable[[str], None]
 TEXT_TO_IMAGE_TARGET = 0.40
@@ -182,7 +182,9 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
     lines = [
         "## Rankings (same trained model, query-time choice)",
         "",
-        "Text -> image as above (a test document's text; its photo alone among the test photos).",
+        "Text -> image as above (a test document's text; its photo alone among the test photos:"
+        " a document without words, searched by the words and hashtags its annotation predicts,"
+        " as the engine indexes one; `SearchEngine.photo_words`).",
         "",
         "| ranking | R@1 | R@5 | R@10 | MRR |",
         "|---|---|---|---|---|",
