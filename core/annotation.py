@@ -77,6 +77,27 @@ class AnnotationParams:
 TOPICS_ONLY = AnnotationParams(transfer_weight=0.0, expected_visual=False)
 
 
+# A photo's predicted words, as a document of its own: how many words and how long a document.
+PHOTO_WORDS = 20
+PHOTO_WORDS_LENGTH = 10.0
+
+
+def as_words(
+    scored: Mapping[str, Sequence[tuple[str, float]]], length: float = PHOTO_WORDS_LENGTH
+) -> TokenCounts:
+    """A photo's annotation (modality -> [(token, score)], best first) as the token counts of a
+    document ``length`` tokens long per modality, each token in proportion to its score: what
+    a photo without a caption can be searched by."""
+    words: TokenCounts = {}
+    for modality, found in scored.items():
+        total = sum(score for _, score in found if score > 0)
+        if total > 0:
+            words[modality] = Counter(
+                {token: length * score / total for token, score in found if score > 0}
+            )
+    return words
+
+
 def _l1_to_rows(query: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
     """L1 between a dense non-negative vector and every row of a non-negative sparse matrix:
     |q| + |d| - 2 sum min(q, d), computed over the rows' nonzero entries only."""
@@ -150,13 +171,15 @@ class LabelTransfer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the ``params.neighbours`` documents nearest to the query photo (its visual
         words, or its theta), nearest first, and their L1 distances (0 to 2). Documents without
-        visual words are never neighbours.
+        visual words are never neighbours, nor are documents without words: they have no labels
+        to pass on (and a photo without words is not its own neighbour).
         """
         if params.neighbour_space == "visual":
             distances = _l1_to_rows(_distribution(visual, self.phi[VISUAL].index), self._visual)
         else:
             distances = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
-        has_photo = np.diff(self._visual.indptr) > 0
+        has_words = sum(np.diff(matrix.indptr) for matrix in self._words.values()) > 0
+        has_photo = (np.diff(self._visual.indptr) > 0) & has_words
         distances = np.where(has_photo, distances, np.inf)
         k = min(params.neighbours, int(has_photo.sum()))
         if k == 0:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.annotation import AnnotationParams, Annotator, ClassNameWords, LabelTransfer
+from core.annotation import (
+    PHOTO_WORDS,
+    AnnotationParams,
+    Annotator,
+    ClassNameWords,
+    LabelTransfer,
+    as_words,
+)
 from core.answers import (
     Annotation,
     Hit,
@@ -25,7 +32,7 @@ from core.answers import (
     TypicalDocument,
     UnknownDocument,
 )
-from core.bilingual import Translations
+from core.bilingual import Translations, default_lexicon
 from core.fit import FitReference, QueryFit, perplexity
 from core.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.model import ModelParams, TokenCounts
@@ -82,13 +89,53 @@ class SearchEngine:
         self.annotation_params = AnnotationParams()
         self.tags_by_word = self._tags_by_word()
         self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
-        self.own_tokens = DocumentTokens(
-            self.model.phi, [_token_counts(doc.get("tokens", {})) for doc in self.documents]
-        )
+        self.own_tokens = self._own_tokens()
         self.rows_by_image_hash: dict[str, list[int]] = {}
         for row, doc in enumerate(self.documents):
             if doc.get("image_hash"):
                 self.rows_by_image_hash.setdefault(doc["image_hash"], []).append(row)
+
+    def _own_tokens(self) -> DocumentTokens:
+        """Each document's own tokens for the likelihood ranking; a photo without words or
+        hashtags is given its predicted ones (``photo_words``), so words can find it. The
+        collection frequencies that smooth them stay those of the real words."""
+        documents = [_token_counts(doc.get("tokens", {})) for doc in self.documents]
+        written = DocumentTokens(self.model.phi, documents)
+        wordless = [
+            row
+            for row, doc in enumerate(documents)
+            if doc.get(VISUAL) and not any(doc.get(m) for m in (TEXT, TAG))
+        ]
+        if not wordless:
+            return written
+        for row in wordless:
+            documents[row] = {**documents[row], **self.photo_words(documents[row][VISUAL], row)}
+        return DocumentTokens(self.model.phi, documents, written.collection)
+
+    def photo_words(self, visual: Mapping[str, float], row: int | None = None) -> TokenCounts:
+        """What a photo without words is searched by: the top ``PHOTO_WORDS`` words and
+        hashtags of its annotation from its visual words alone (label transfer from the
+        documents that have words, blended with p(w|d)), as a document of their own
+        (``core.annotation.as_words``). ``row``: the photo's document, whose theta is known."""
+        theta = (
+            self.thetas[row]
+            if row is not None
+            else self.inferencer.transform({VISUAL: Counter(visual)}, self.default_weights).theta
+        )
+        modalities = [m for m in (TAG, TEXT) if m in self.model.phi]
+        scored = self.annotator.scores(
+            self.annotation_params,
+            modalities,
+            {VISUAL: Counter(visual)},
+            theta,
+            self.default_weights,
+            None,
+            visual,
+            self.index,
+            limit=PHOTO_WORDS,
+        )
+        best = {m: sorted(found.items(), key=lambda item: -item[1]) for m, found in scored.items()}
+        return as_words({m: found[:PHOTO_WORDS] for m, found in best.items()})
 
     @property
     def modalities(self) -> list[str]:
@@ -233,18 +280,25 @@ class SearchEngine:
         if not 0 <= topic < self.inferencer.num_topics:
             raise ValueError(f"topic must be in 0..{self.inferencer.num_topics - 1}, got {topic}")
 
-    def infer(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryTheta:
+    def infer(
+        self,
+        query: Query,
+        weights: Mapping[str, float] | None = None,
+        ranking: RankingParams | None = None,
+    ) -> QueryTheta:
         """Theta of the query; raises ``NothingRecognized`` (with the unknown tokens)."""
-        return self._infer(*self.tokens_of(query), self._weights(weights))
+        tokens, surfaces = self.tokens_of(query)
+        return self._infer(tokens, surfaces, self._weights(weights), ranking or self.ranking)
 
     def _infer(
         self,
         tokens: TokenCounts,
         surfaces: dict[str, dict[str, str]],
         weights: Mapping[str, float],
+        ranking: RankingParams,
     ) -> QueryTheta:
         try:
-            result = self.inferencer.transform(tokens, weights)
+            result = self.inferencer.transform(self.readable(tokens, ranking), weights)
         except NothingRecognized as error:
             raise NothingRecognized(_surface_forms(error.unknown, surfaces)) from None
         result.unknown = _surface_forms(result.unknown, surfaces)
@@ -270,7 +324,7 @@ class SearchEngine:
         weights = self._weights(weights)
         ranking = ranking or self.ranking
         tokens, surfaces = self.tokens_of(query)
-        inferred = self._infer(tokens, surfaces, weights)
+        inferred = self._infer(tokens, surfaces, weights, ranking)
         if ranking.method == "topics":
             rows, distances = self.index.query(inferred.theta, k, allowed)
         else:
@@ -283,9 +337,10 @@ class SearchEngine:
                 hit for hit in hits if hit.row not in same
             ]
         hits = hits[:k]
-        fit = self._fit(inferred.theta, tokens, weights)
+        fit = self._fit(inferred.theta, self.readable(tokens, ranking), weights)
+        terms = self.query_terms(tokens, ranking)
         for hit in hits:
-            hit.matched = self._matched(tokens, hit.row, surfaces)
+            hit.matched = self._matched(terms, hit.row, surfaces)
             guessed = fit.weak or fit.is_weak(hit.distance)
             hit.weak = not hit.same_photo and not hit.matched and guessed
         return SearchResult(
@@ -304,7 +359,7 @@ class SearchEngine:
         """Rows of the k most likely documents. A large collection scores only candidates: the
         documents that contain a query term and the ``LIKELIHOOD_CANDIDATES`` nearest by
         topics (a document with neither cannot be likely)."""
-        terms = self.query_terms(tokens)
+        terms = self.query_terms(tokens, ranking)
         thetas, own = self.thetas, self.own_tokens
         candidates = None
         if len(self.documents) > LIKELIHOOD_CANDIDATES:
@@ -327,23 +382,49 @@ class SearchEngine:
             self.default_weights,
         )
 
-    def query_terms(self, tokens: TokenCounts) -> list[QueryTerm]:
-        """The query's tokens grouped into terms: a word with its hashtags (``core.ranking``)."""
-        return query_terms(tokens, self.tags_by_word, self.translations.of)
+    def query_terms(self, tokens: TokenCounts, ranking: RankingParams) -> list[QueryTerm]:
+        """The query's tokens grouped into terms: a word with its hashtags and translations
+        (``core.ranking``), the dictionary's among them if ``ranking`` wants them."""
+        return query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
+
+    def readable(self, tokens: TokenCounts, ranking: RankingParams) -> TokenCounts:
+        """The query's tokens as the model can read them: a word it does not know stands for
+        its translations that it does, its count shared among them by their shares (so a
+        Russian word the collection never uses still places the query in topic space)."""
+        words = tokens.get(TEXT)
+        known = self.model.phi[TEXT].index if TEXT in self.model.phi else {}
+        if not words or all(word in known for word in words):
+            return tokens
+        translations, readable = self._translations(ranking), Counter()
+        for word, count in words.items():
+            found = [(w, s) for w, s in translations.of(word) if w in known]
+            if word in known or not found:
+                readable[word] += count
+                continue
+            total = sum(share for _, share in found)
+            for translation, share in found:
+                readable[translation] += count * share / total
+        return {**tokens, TEXT: readable}
+
+    def _translations(self, ranking: RankingParams) -> Translations:
+        return self.translations if ranking.lexicon else self.translations.learned_only()
 
     @cached_property
     def translations(self) -> Translations:
-        """Word pairs across Russian and English learned from the bilingual documents."""
+        """Word pairs across Russian and English learned from the bilingual documents, then
+        the shipped dictionary's (``core.bilingual``)."""
         return Translations.learn(
             [_token_counts(doc.get("tokens", {})) for doc in self.documents],
             self.processor.word_token,
+            lexicon=default_lexicon(),
         )
 
     def query_fit(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryFit:
         """How well the query fits the model (``core.fit``); raises ``NothingRecognized``."""
         weights = self._weights(weights)
         tokens, surfaces = self.tokens_of(query)
-        return self._fit(self._infer(tokens, surfaces, weights).theta, tokens, weights)
+        inferred = self._infer(tokens, surfaces, weights, self.ranking)
+        return self._fit(inferred.theta, self.readable(tokens, self.ranking), weights)
 
     def _fit(
         self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float]
@@ -351,18 +432,29 @@ class SearchEngine:
         return self.fit_reference.fit(perplexity(self.model.phi, tokens, weights, theta), tokens)
 
     def _matched(
-        self, tokens: TokenCounts, row: int, surfaces: Mapping[str, Mapping[str, str]]
+        self,
+        terms: Sequence[QueryTerm],
+        row: int,
+        surfaces: Mapping[str, Mapping[str, str]],
     ) -> list[str]:
-        """The query's word and hashtag tokens that the document itself contains, as typed."""
+        """The query's words and hashtags that the document itself contains, as typed; a word
+        found through its translation shows both ('книга → book')."""
         own = self.documents[row].get("tokens", {})
         found = []
-        for modality in (TEXT, TAG):
-            for token in tokens.get(modality, ()):
-                if own.get(modality, {}).get(token):
-                    shown = "#" + token if modality == TAG else surfaces.get(TEXT, {}).get(token)
-                    shown = shown or token
+        for term in terms:
+            (modality, token, _), *_ = term.forms
+            if modality not in (TEXT, TAG):
+                continue
+            typed = surfaces.get(TEXT, {}).get(token) if modality == TEXT else None
+            typed = typed or ("#" + token if modality == TAG else token)
+            for form_modality, form, share in term.forms:
+                if own.get(form_modality, {}).get(form):
+                    translated = self.display(form_modality, form)
+                    translated = "#" + translated if form_modality == TAG else translated
+                    shown = typed if share == 1.0 else f"{typed} → {translated}"
                     if shown not in found:
                         found.append(shown)
+                    break
         return found
 
     @cached_property
@@ -401,7 +493,7 @@ class SearchEngine:
                 tokens[VISUAL] = expected
             else:
                 tokens[VISUAL] = visual_words(probabilities, self.params, content_hash(query.image))
-        inferred = self._infer(tokens, surfaces, weights)
+        inferred = self._infer(tokens, surfaces, weights, self.ranking)
         scored = self.annotator.scores(
             params,
             modalities,

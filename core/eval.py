@@ -46,6 +46,7 @@ from core.collection import Document, import_collection
 from core.engine import Query, SearchEngine
 from core.eval_search import (
     RANKINGS,
+    WORDLESS_PHOTOS,
     builtin_concepts,
     concept_scores,
     index_documents,
@@ -367,14 +368,18 @@ def evaluate_topic_model(
     searched = extras(engine) if extras else {}
     if rankings:
         texts = [bench.documents[i].text for i in test]
+        # as the engine indexes a photo without words: its predicted words are its own
+        photo_words = [engine.photo_words(engine.tokens_of(q)[0][VISUAL]) for q in photos]
+        by_ranking = {name: (ranking, photo_words) for name, ranking in rankings.items()}
+        by_ranking[WORDLESS_PHOTOS] = (RankingParams(), None)
         searched["text_to_image_by_ranking"] = {
             name: retrieval_scores(
                 target_ranks(
-                    text_to_image_distances(engine, texts, photo_thetas, ranking),
+                    text_to_image_distances(engine, texts, photo_thetas, ranking, words),
                     np.arange(len(test)),
                 )
             )
-            for name, ranking in rankings.items()
+            for name, (ranking, words) in by_ranking.items()
         }
         test_engine = index_documents(
             workdir.with_name(workdir.name + "-test"),

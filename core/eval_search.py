@@ -20,9 +20,9 @@ from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex
 from core.inference import NothingRecognized
 from core.ingest import LocalIngest
-from core.model import FittedModel, ModelParams
+from core.model import FittedModel, ModelParams, TokenCounts
 from core.pipeline import _train_and_write, document_thetas, prepare_corpus
-from core.ranking import RankingParams, likelihood_scores
+from core.ranking import DocumentTokens, RankingParams, likelihood_scores
 from core.settings import BUILTIN_COLLECTION
 from core.text import TextProcessor
 from core.twins import tag_twins
@@ -31,11 +31,17 @@ from core.vision import ImageVectorizer
 
 RANKINGS: dict[str, RankingParams] = {
     "topics": RankingParams(method="topics"),
+    "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood": RankingParams(),
 }
+WORDLESS_PHOTOS = "likelihood, photos without predicted words"
 RANKING_NAMES = {
     "topics": "topics only: L1 between topic vectors (the article's search)",
-    "likelihood": "query likelihood with topic smoothing (Wei & Croft), the default",
+    "likelihood, no dictionary": "query likelihood, translations learned from the collection only",
+    "likelihood": "query likelihood with topic smoothing (Wei & Croft) and dictionary "
+    "translations (core/assets/lexicon_en_ru.tsv), the default",
+    WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
+    "SearchEngine.photo_words)",
 }
 Progress = Callable[[str], None]
 TEXT_TO_IMAGE_TARGET = 0.40
@@ -61,24 +67,29 @@ def text_to_image_distances(
     texts: Sequence[str],
     photo_thetas: np.ndarray,
     ranking: RankingParams,
+    photo_words: Sequence[TokenCounts] | None = None,
 ) -> np.ndarray:
     """texts x photos, lower is better: L1 between topic vectors, or minus the text's log
     likelihood under each photo (a document without words: its topics, smoothed by the training
-    collection's word frequencies); a text the model cannot read is infinitely far."""
+    collection's word frequencies, or, given ``photo_words``, the words its annotation predicts
+    as its own); a text the model cannot read is infinitely far."""
     weights = engine.default_weights
-    photos_alone = engine.own_tokens.without_tokens(len(photo_thetas))
+    if photo_words is None:
+        photos_alone = engine.own_tokens.without_tokens(len(photo_thetas))
+    else:
+        photos_alone = DocumentTokens(engine.model.phi, photo_words, engine.own_tokens.collection)
     distances = np.full((len(texts), len(photo_thetas)), np.inf)
     for row, text in enumerate(texts):
         query = Query(text=text)
         try:
-            theta = engine.infer(query, weights).theta
+            theta = engine.infer(query, weights, ranking).theta
         except NothingRecognized:
             continue
         if ranking.method == "topics":
             distances[row] = np.abs(photo_thetas - theta).sum(axis=1)
         else:
             tokens, _ = engine.tokens_of(query)
-            terms = engine.query_terms(tokens)
+            terms = engine.query_terms(tokens, ranking)
             scores = likelihood_scores(
                 terms, weights, engine.model.phi, photo_thetas, photos_alone, ranking
             )
@@ -171,7 +182,9 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
     lines = [
         "## Rankings (same trained model, query-time choice)",
         "",
-        "Text -> image as above (a test document's text; its photo alone among the test photos).",
+        "Text -> image as above (a test document's text; its photo alone among the test photos:"
+        " a document without words, searched by the words and hashtags its annotation predicts,"
+        " as the engine indexes one; `SearchEngine.photo_words`).",
         "",
         "| ranking | R@1 | R@5 | R@10 | MRR |",
         "|---|---|---|---|---|",

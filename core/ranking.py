@@ -38,6 +38,7 @@ class RankingParams:
     method: str = "likelihood"
     own_weight: float = 0.5  # lambda: the document's own tokens against its topics
     dirichlet_mu: float = 10.0  # pseudo-tokens of collection frequency in p_own
+    lexicon: bool = True  # a query word's dictionary translations count too (core.bilingual)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -59,9 +60,10 @@ class RankingParams:
     def label(self) -> str:
         if self.method == "topics":
             return "topics (L1 between topic vectors, the article's setup)"
+        translations = "collection and dictionary" if self.lexicon else "collection only"
         return (
             f"query likelihood with topic smoothing (lambda {self.own_weight:g}, "
-            f"mu {self.dirichlet_mu:g})"
+            f"mu {self.dirichlet_mu:g}; translations: {translations})"
         )
 
 
@@ -71,7 +73,14 @@ ARTICLE_RANKING = RankingParams(method="topics")
 class DocumentTokens:
     """Each document's own token counts per modality, over the model's vocabulary."""
 
-    def __init__(self, phi: Mapping[str, Phi], documents: Sequence[TokenCounts]) -> None:
+    def __init__(
+        self,
+        phi: Mapping[str, Phi],
+        documents: Sequence[TokenCounts],
+        collection: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """``collection``: the token frequencies that smooth p_own, when ``documents`` are not
+        the collection itself (default: theirs)."""
         self.counts: dict[str, sparse.csc_matrix] = {}
         self.lengths: dict[str, np.ndarray] = {}
         self.collection: dict[str, np.ndarray] = {}
@@ -92,6 +101,8 @@ class DocumentTokens:
             total = matrix.sum()
             column_totals = np.asarray(matrix.sum(axis=0)).ravel()
             self.collection[modality] = column_totals / total if total > 0 else column_totals
+        if collection is not None:
+            self.collection = dict(collection)
 
     def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
         """The documents that contain any form of any of the terms (sorted rows)."""

@@ -294,6 +294,7 @@ def measure_training(
 
 
 RESULTS_FILE = "scale.json"
+SPARSE_ENTRY_BYTES = 12
 TRAINING_SIZES = (100_000, 1_000_000)  # the sizes the report is meant to show
 
 
@@ -413,6 +414,7 @@ def model_footprint(version_dir: Path, repeats: int = 10) -> dict:
         ]
         exponent = float(np.polyfit(np.log(sizes), np.log(vocabulary), 1)[0])
         growth[modality] = {"vocabulary": vocabulary[-1], "heaps_exponent": exponent}
+    distinct_tokens = np.mean([sum(len(bag) for bag in r["tokens"].values()) for r in records])
     index_bytes = sum(p.stat().st_size for p in (version_dir / "index").rglob("*") if p.is_file())
     model_bytes = sum(p.stat().st_size for p in (version_dir / "model").rglob("*") if p.is_file())
     manifest = json.loads((version_dir / "version.json").read_text())
@@ -422,6 +424,8 @@ def model_footprint(version_dir: Path, repeats: int = 10) -> dict:
         "documents_jsonl_bytes_per_document": (version_dir / "documents.jsonl").stat().st_size
         / documents,
         "python_bytes_per_document": python_bytes,
+        # the likelihood ranking's sparse counts: a float64 value and an int32 row per token
+        "ranking_counts_bytes_per_document": float(distinct_tokens) * SPARSE_ENTRY_BYTES,
         "index_bytes_per_document": index_bytes / documents,
         "model_bytes": model_bytes,
         "vocabulary_growth": growth,
@@ -452,8 +456,8 @@ class CapacityTargets:
 
 REMEDIES = {
     "serving replica memory": "keep document records out of the replica (texts and tags read "
-    "from PostgreSQL for the 10 hits shown; token bags not loaded at all), leaving phi and the "
-    "memory-mapped index",
+    "from PostgreSQL for the 10 hits shown; token bags only as the likelihood ranking's sparse "
+    "counts, see above), leaving phi, those counts and the memory-mapped index",
     "build driver memory": "stream the workers' token bags to BigARTM batches on the shared "
     "store instead of collecting them in the driver (BigARTM already trains from disk)",
     "training time on one node": "a node with many cores (BigARTM's processors scale on one "
@@ -705,7 +709,15 @@ def _capacity_plan(
         f"{t.photos:,} = **{_gb(index_bytes)}** (or the default index's measured size per "
         "document, when larger).",
         f"- Document records (ids, texts, tags, token bags) loaded by every replica: "
-        f"{per_doc / 1024:.1f} KB x {t.photos:,} = **{_gb(records)}**.",
+        f"{per_doc / 1024:.1f} KB x {t.photos:,} = **{_gb(records)}**. Of these, the likelihood "
+        "ranking needs only each document's token counts, as a sparse matrix: "
+        + (
+            f"{footprint['ranking_counts_bytes_per_document']:,.0f} bytes per document "
+            f"(measured: distinct tokens x {SPARSE_ENTRY_BYTES} bytes) x {t.photos:,} = "
+            f"{_gb(footprint['ranking_counts_bytes_per_document'] * t.photos)}."
+            if "ranking_counts_bytes_per_document" in footprint
+            else "not measured yet (rerun `python -m core scale-footprint`)."
+        ),
         f"- Per replica: **{_gb(replica)}**; per node, the index counts once.",
         "",
     ]

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.annotation import TOPICS_ONLY, AnnotationParams, ClassNameWords, class_names
+from core.annotation import (
+    TOPICS_ONLY,
+    AnnotationParams,
+    ClassNameWords,
+    as_words,
+    class_names,
+)
 from core.engine import Query, expected_visual_words
 from core.model import ModelParams
 from core.text import TAG, TEXT, TextProcessor, normalize_tag
@@ -130,3 +136,12 @@ def test_given_a_collection_photo_then_transfer_from_one_neighbour_copies_its_ow
     )
     # then its tags are that document's own
     assert {a.token for a in found[TAG]} == own
+
+
+def test_a_photos_annotation_becomes_a_document_of_its_predicted_words():
+    # given an annotation with scores per modality (one of them empty, one score zero)
+    scored = {"@text": [("cat", 0.6), ("tiger", 0.2), ("zebra", 0.0)], "@tag": []}
+    # then its words are counted in proportion to their scores, in a document of fixed length
+    words = as_words(scored, length=8.0)
+    assert list(words) == ["@text"]
+    assert dict(words["@text"]) == pytest.approx({"cat": 6.0, "tiger": 2.0})

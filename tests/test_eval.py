@@ -29,6 +29,7 @@ from core.eval import (
     transfer_labels,
     with_setting,
 )
+from core.eval_search import RANKINGS, WORDLESS_PHOTOS
 from core.model import ModelParams
 from core.settings import Settings
 from core.text import TextProcessor
@@ -181,7 +182,7 @@ def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vis
     # then every ranking has text -> image and concept scores, and the report shows them
     results = json.loads((tmp_path / "reports" / "eval.json").read_text())
     ours = results["methods"]["ours"]
-    assert set(ours["text_to_image_by_ranking"]) == {"topics", "likelihood"}
+    assert set(ours["text_to_image_by_ranking"]) == {*RANKINGS, WORDLESS_PHOTOS}
     for scores in [*ours["concepts_by_ranking"].values(), *results["builtin_concepts"].values()]:
         assert scores["concepts"] > 0
         assert 0 <= scores["precision@5_en"] <= 1 and 0 <= scores["precision@5_ru"] <= 1

@@ -1,0 +1,94 @@
+"""Russian and English words reach each other's documents: pairs learned from the collection,
+and the shipped dictionary for what the collection never says in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.bilingual import LEXICON_SHARE, Lexicon, Translations, default_lexicon
+from core.engine import Query
+from core.inference import NothingRecognized
+from core.ranking import RankingParams
+from core.text import TEXT, TextProcessor
+
+
+def test_a_russian_word_lists_the_common_english_words_it_translates_first():
+    # given a dictionary where 'корабль' is ship's second translation and a rare word's first
+    lexicon = Lexicon(
+        {
+            "ship": (4.9, ["судно", "корабль"]),
+            "coalburn": (0.0, ["корабль"]),
+            "boat": (4.7, ["лодка", "корабль"]),
+        }
+    )
+    # then the common words come first, one Zipf unit lost per place behind the first
+    assert lexicon.of("корабль", 3) == ["ship", "boat", "coalburn"]
+    assert lexicon.of("корабль", 1) == ["ship"]
+    # and an English word lists its Russian words in the dictionary's order
+    assert lexicon.of("ship", 3) == ["судно", "корабль"]
+    assert lexicon.of("unknown", 3) == []
+
+
+def test_the_collection_pairs_come_first_and_the_dictionary_fills_in_at_a_lower_share():
+    lexicon = Lexicon({"book": (5.5, ["книга"]), "volum": (5.0, ["том", "книга"])})
+    translations = Translations({"книга": [("booklet", 0.6)]}, lexicon, per_word=2)
+    assert translations.of("книга") == [("booklet", 0.6), ("book", LEXICON_SHARE)]
+    assert translations.learned_only().of("книга") == [("booklet", 0.6)]
+    assert Translations({}, lexicon, per_word=3).of("том") == [("volum", LEXICON_SHARE)]
+    # and a word the collection already pairs per_word times gets nothing from the dictionary
+    full = Translations({"книга": [("booklet", 0.6), ("tome", 0.5)]}, lexicon, per_word=2)
+    assert full.of("книга") == [("booklet", 0.6), ("tome", 0.5)]
+
+
+def test_the_shipped_dictionary_is_in_the_projects_own_tokens():
+    # given the shipped dictionary's Russian tokens (every 25th English entry's)
+    processor = TextProcessor()
+    lexicon = default_lexicon()
+    english = lexicon.english_tokens()
+    assert len(english) > 10_000
+    sample = {word for token in english[::25] for word in lexicon.of(token, 10)}
+    # then they are what the text processor makes of words (lemmas, 'е' for 'ё'), so a query's
+    # token finds them; pymorphy's lemma of a lemma is now and then another word ('чара')
+    changed = [w for w in sample if processor.word_token(w) != w]
+    assert len(changed) <= 0.01 * len(sample), changed
+
+
+def _untranslated_pair(engine) -> tuple[str, str]:
+    """A dictionary pair (Russian, English) whose English token some document contains and
+    whose Russian token no document does, nor any pair the collection learned."""
+    vocabulary = engine.model.phi[TEXT].index
+    lexicon = default_lexicon()
+    for english in lexicon.english_tokens():
+        if english not in vocabulary:
+            continue
+        for russian in lexicon.of(english, 3):
+            if (
+                russian not in vocabulary
+                and not engine.translations.table.get(russian)
+                and lexicon.of(russian, 3)[:1] == [english]
+                and engine.processor.word_token(russian) == russian
+            ):
+                return russian, english
+    pytest.fail("no untranslated dictionary pair in the collection")
+
+
+def test_a_russian_word_the_collection_never_uses_finds_documents_with_its_english_word(
+    service,
+):
+    # given a Russian word no document has, whose dictionary translation some documents have
+    engine = service.active().engine
+    russian, english = _untranslated_pair(engine)
+    with_english = {
+        doc["id"] for doc in engine.documents if doc.get("tokens", {}).get(TEXT, {}).get(english)
+    }
+    # when it is searched with the default ranking
+    result = service.search(Query(text=russian), k=5)
+    # then the best hit has the English word, and says it was found through the translation
+    assert result.hits[0].id in with_english
+    assert any(shown.startswith(f"{russian} → ") for shown in result.hits[0].matched)
+    # and without the dictionary the word is not understood at all
+    try:
+        alone = service.search(Query(text=russian), k=5, ranking=RankingParams(lexicon=False))
+    except NothingRecognized:
+        return
+    assert not any(hit.matched for hit in alone.hits)
