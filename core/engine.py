@@ -255,6 +255,14 @@ class SearchEngine:
             self.display(modality, phi.tokens[row]) for row in np.argsort(-p, kind="stable")[:n]
         ]
 
+    def warm_up(self) -> None:
+        """Computes now what searches would compute on first use (the translations with the
+        dictionary, the fit reference, the rows by id), so that a serving process can freeze
+        them with the rest of the loaded model (``core.service``) instead of having the garbage
+        collector walk them after every page."""
+        for part in ("translations", "fit_reference", "rows_by_id"):
+            getattr(self, part)
+
     @cached_property
     def topic_prior(self) -> np.ndarray:
         """p(t): the mean of the documents' topic vectors."""

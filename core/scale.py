@@ -478,7 +478,11 @@ def _default_index_rows(bench: dict) -> list[dict]:
     from core.index import IndexParams
 
     method = IndexParams().method
-    return [row for row in bench.get("index", []) if row.get("method") == method]
+    return [
+        row
+        for row in bench.get("index", [])
+        if row.get("method") == method and row.get("thetas", "realistic") == "realistic"
+    ]
 
 
 def _query_latency_rows(bench: dict) -> list[tuple[str, str, str, float, float]]:
@@ -597,7 +601,7 @@ def render_report(
             "|---|---|---|",
         ]
         out += [
-            f"| {r['documents']:,} | {r['p50_ms']:.2f} | {r['size_mb']:,.0f} MB |"
+            f"| {r['documents']:,} | {r['p50_ms']:.2f} | {r['memory_mb']:,.0f} MB |"
             for r in index_rows
         ]
         out.append("")
@@ -688,7 +692,8 @@ def _capacity_plan(
     index_rows = _default_index_rows(bench)
     if index_rows:
         biggest = max(index_rows, key=lambda r: r["documents"])
-        index_bytes = max(index_bytes, biggest["size_mb"] * 2**20 * t.photos / biggest["documents"])
+        per_document = biggest["memory_mb"] * 2**20 / biggest["documents"]
+        index_bytes = max(index_bytes, per_document * t.photos)
     records = per_doc * t.photos
     replica = phi_bytes + index_bytes + records
     limits.append((replica / footprint["machine_memory_bytes"], "serving replica memory"))

@@ -179,9 +179,9 @@ class Service:
         if engine is None or engine.version_name != name:
             with self._lock:
                 if self._engine is None or self._engine.version_name != name:
-                    self._engine = SearchEngine(
-                        Path(directory), name, self.processor, self.vectorizer
-                    )
+                    loaded = SearchEngine(Path(directory), name, self.processor, self.vectorizer)
+                    loaded.warm_up()
+                    self._engine = loaded
                 engine = self._engine
         allowed = self._allowed_rows(engine.version_name, engine.documents, generation)
         return ActiveModel(engine, weights, version, allowed, generation)

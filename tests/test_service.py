@@ -36,6 +36,10 @@ def test_the_loaded_model_is_left_out_of_full_garbage_collections(service):
 
     assert gc.is_tracked(engine.documents) and id(engine.documents) not in collected
     assert id(engine.model.phi) not in collected and id(engine.documents[0]) not in collected
+    # nor what searches would otherwise build on first use, after the freeze
+    assert id(engine.translations.table) not in collected
+    assert id(engine.translations.lexicon) not in collected
+    assert id(engine.fit_reference) not in collected
 
 
 def test_a_global_weight_change_in_the_database_reaches_the_next_query(service, built):
