@@ -154,6 +154,12 @@ class LabelTransfer:
     def _words(self) -> dict[str, sparse.csr_matrix]:
         return {m: self._matrix(m, "set") for m in self.phi if m != VISUAL}
 
+    @cached_property
+    def _can_pass_labels(self) -> np.ndarray:
+        """Documents with visual words and with words: the only possible neighbours."""
+        has_words = sum(np.diff(matrix.indptr) for matrix in self._words.values()) > 0
+        return (np.diff(self._visual.indptr) > 0) & has_words
+
     def _photo_thetas(self, weights: Mapping[str, float]) -> np.ndarray:
         key = float(weights.get(VISUAL, 0.0))
         cache = self.__dict__.setdefault("_photo_theta_cache", {})
@@ -178,10 +184,8 @@ class LabelTransfer:
             distances = _l1_to_rows(_distribution(visual, self.phi[VISUAL].index), self._visual)
         else:
             distances = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
-        has_words = sum(np.diff(matrix.indptr) for matrix in self._words.values()) > 0
-        has_photo = (np.diff(self._visual.indptr) > 0) & has_words
-        distances = np.where(has_photo, distances, np.inf)
-        k = min(params.neighbours, int(has_photo.sum()))
+        distances = np.where(self._can_pass_labels, distances, np.inf)
+        k = min(params.neighbours, int(self._can_pass_labels.sum()))
         if k == 0:
             return np.zeros(0, dtype=int), np.zeros(0)
         nearest = np.argpartition(distances, k - 1)[:k]

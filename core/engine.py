@@ -333,10 +333,11 @@ class SearchEngine:
         ranking = ranking or self.ranking
         tokens, surfaces = self.tokens_of(query)
         inferred = self._infer(tokens, surfaces, weights, ranking)
+        terms = self.query_terms(tokens, ranking)
         if ranking.method == "topics":
             rows, distances = self.index.query(inferred.theta, k, allowed)
         else:
-            rows = self._rank_by_likelihood(tokens, inferred.theta, k, weights, allowed, ranking)
+            rows = self._rank_by_likelihood(terms, inferred.theta, k, weights, allowed, ranking)
             distances = [self._distance(inferred.theta, int(row)) for row in rows]
         hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
         same = self._same_photo_rows(query, allowed, weights)
@@ -346,7 +347,6 @@ class SearchEngine:
             ]
         hits = hits[:k]
         fit = self._fit(inferred.theta, self.readable(tokens, ranking), weights)
-        terms = self.query_terms(tokens, ranking)
         for hit in hits:
             hit.matched = self._matched(terms, hit.row, surfaces)
             guessed = fit.weak or fit.is_weak(hit.distance)
@@ -357,7 +357,7 @@ class SearchEngine:
 
     def _rank_by_likelihood(
         self,
-        tokens: TokenCounts,
+        terms: Sequence[QueryTerm],
         theta: np.ndarray,
         k: int,
         weights: Mapping[str, float],
@@ -367,7 +367,6 @@ class SearchEngine:
         """Rows of the k most likely documents. A large collection scores only candidates: the
         documents that contain a query term and the ``LIKELIHOOD_CANDIDATES`` nearest by
         topics (a document with neither cannot be likely)."""
-        terms = self.query_terms(tokens, ranking)
         thetas, own = self.thetas, self.own_tokens
         candidates = None
         if len(self.documents) > LIKELIHOOD_CANDIDATES:
