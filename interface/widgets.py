@@ -23,6 +23,13 @@ LIKE_KEY = "like"  # the document a visitor asked "more like this" for
 # A log-like scale: each step changes a modality's pull on the query visibly.
 WEIGHT_STEPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 WEIGHT_KEY = "weight:"
+# The image of a card (a column with a button: result and topic cards) keeps a square box from
+# the first paint, before its file arrives: otherwise the rows grow as images load, after the
+# script has finished, and a click aimed at a thumb or a button lands on another card's.
+IMAGE_BOX_STYLE = (
+    "<style>[data-testid='stColumn']:has([data-testid='stButton']) [data-testid='stImage'] img"
+    " {aspect-ratio: 1; object-fit: contain;}</style>"
+)
 
 
 def escape_markdown(text: str) -> str:

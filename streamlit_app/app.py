@@ -12,9 +12,10 @@ from admin.navigation import admin_sections
 from core.outage import DatabaseUnavailable
 from interface.errors import error_text
 from interface.i18n import language_switch, t
-from interface.widgets import escape_markdown
+from interface.widgets import IMAGE_BOX_STYLE, escape_markdown
 
 st.set_page_config(page_title=t("app_title"), page_icon="🔎", layout="wide")
+st.html(IMAGE_BOX_STYLE)
 language_switch()
 public_pages = [
     st.Page("views/search.py", title=t("nav_search"), icon=":material/search:", default=True),

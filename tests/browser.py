@@ -44,6 +44,16 @@ SCRIPT_IDLE_SCRIPT = """() => {
     return app !== null && app.getAttribute("data-test-script-state") === "notRunning";
 }"""
 
+# The page has settled when its DOM has not changed for QUIET_MS.
+WATCH_CHANGES_SCRIPT = """() => {
+    if (window.topicsearchLastChange !== undefined) return;
+    window.topicsearchLastChange = performance.now();
+    new MutationObserver(() => { window.topicsearchLastChange = performance.now(); }).observe(
+        document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+QUIET_SCRIPT = "(quiet) => performance.now() - window.topicsearchLastChange > quiet"
+QUIET_MS = 300
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -158,5 +168,27 @@ def search(page: Page, text: str, timeout: float = 60_000) -> str:
 
 
 def wait_until_idle(page: Page, timeout: float = 60_000) -> None:
-    """Wait until the app's script run has finished: Streamlit renders while it runs."""
+    """Wait until the app's script run has finished and the page has drawn all it sent.
+
+    Streamlit renders while the script runs, and keeps adding elements for a moment after it
+    reports "not running" (a results page had 2 of its 26 thumbs a few milliseconds after, all
+    of them 200 ms later): a locator resolved in between finds a later card's thumb first.
+    """
+    watch_changes(page)
     page.wait_for_function(SCRIPT_IDLE_SCRIPT, timeout=timeout)
+    page.wait_for_function(QUIET_SCRIPT, arg=QUIET_MS, timeout=timeout)
+
+
+def watch_changes(page: Page) -> None:
+    """Start noting when the page last changed, unless it already does (a load starts over)."""
+    page.evaluate(WATCH_CHANGES_SCRIPT)
+
+
+def page_clock(page: Page) -> float:
+    """The page's ``performance.now()``, in milliseconds."""
+    return page.evaluate("() => performance.now()")
+
+
+def last_change(page: Page) -> float:
+    """When the page last changed, on the page's clock (after ``watch_changes``)."""
+    return page.evaluate("() => window.topicsearchLastChange")
