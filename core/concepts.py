@@ -3,6 +3,9 @@
 Each concept is asked once in English and once in Russian; a document is relevant when its
 caption or its tags (twins read back as their tag) contain one of the concept's listed words,
 compared as ``@text`` tokens. Precision@5 is divided by min(5, relevant documents).
+
+The phrase benchmark (``data/eval/phrases.json``) asks the same concepts as phrases: the concept's
+query followed by a fixed everyday context ("bird in the city"), judged by the concept's rule.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from core.text import TEXT, WORD_PATTERN, TextProcessor
 from core.twins import TagTwins, tag_twins
 
 CONCEPTS_FILE = Path(__file__).resolve().parents[1] / "data" / "eval" / "concepts.json"
+PHRASES_FILE = CONCEPTS_FILE.with_name("phrases.json")
 LANGUAGES = ("en", "ru")
 CUTOFF = 5
 
@@ -36,6 +40,9 @@ class Concept:
         return getattr(self, language)
 
 
+Asker = Callable[[Concept, str], str]  # (concept, language) -> the query asked
+
+
 def load_concepts(path: Path = CONCEPTS_FILE) -> list[Concept]:
     """The committed concepts; a concept without both queries or without words is an error."""
     concepts = []
@@ -44,6 +51,34 @@ def load_concepts(path: Path = CONCEPTS_FILE) -> list[Concept]:
             raise ValueError(f"{path}: concept {row.get('id')!r} needs en, ru and words")
         concepts.append(Concept(row["id"], row["en"], row["ru"], tuple(row["words"])))
     return concepts
+
+
+@dataclass(frozen=True)
+class Context:
+    """Words that place a concept in a scene, in both languages ("in the city", "в городе")."""
+
+    en: str
+    ru: str
+
+
+def load_contexts(path: Path = PHRASES_FILE) -> list[Context]:
+    """The committed contexts; one without both languages is an error."""
+    contexts = [Context(**row) for row in json.loads(Path(path).read_text("utf-8"))["contexts"]]
+    if not contexts or not all(c.en and c.ru for c in contexts):
+        raise ValueError(f"{path}: every context needs en and ru, and there must be one")
+    return contexts
+
+
+def phrase_asker(contexts: Sequence[Context], concepts: Sequence[Concept]) -> Asker:
+    """The rule of ``CONCEPTS.md``: concept number i is asked as its query followed by context
+    number i mod len(contexts), in the same language."""
+    position = {concept.id: i for i, concept in enumerate(concepts)}
+
+    def ask(concept: Concept, language: str) -> str:
+        context = contexts[position[concept.id] % len(contexts)]
+        return f"{concept.query(language)} {getattr(context, language)}"
+
+    return ask
 
 
 def document_words(
@@ -87,10 +122,13 @@ def run_concepts(
     words: Sequence[set[str]],
     processor: TextProcessor,
     concepts: Sequence[Concept] | None = None,
+    ask: Asker | None = None,
 ) -> dict:
     """Precision@5 per language of ``rank(query, k) -> rows`` over documents judged by
-    ``words``; a query the model cannot read (``NothingRecognized``) scores 0."""
+    ``words``; a query the model cannot read (``NothingRecognized``) scores 0. ``ask(concept,
+    language)`` is the query asked (default: the concept's own)."""
     concepts = load_concepts() if concepts is None else concepts
+    ask = ask or Concept.query
     rows = []
     for concept in concepts:
         relevant = relevant_rows(concept, words, processor)
@@ -98,8 +136,9 @@ def run_concepts(
             continue
         row = {"concept": concept.id, "relevant": len(relevant)}
         for language in LANGUAGES:
+            row[f"query_{language}"] = asked = ask(concept, language)
             try:
-                ranked = rank(concept.query(language), CUTOFF)
+                ranked = rank(asked, CUTOFF)
             except NothingRecognized:
                 ranked = []
             row[language] = precision_at(ranked, relevant)
@@ -111,6 +150,19 @@ def run_concepts(
         **{f"precision@5_{lang}": float(np.mean([r[lang] for r in rows])) for lang in LANGUAGES},
         "rows": rows,
     }
+
+
+def run_phrases(
+    rank: Ranker,
+    words: Sequence[set[str]],
+    processor: TextProcessor,
+    concepts: Sequence[Concept] | None = None,
+    contexts: Sequence[Context] | None = None,
+) -> dict:
+    """The phrase benchmark: ``run_concepts`` with every concept asked as its phrase."""
+    concepts = load_concepts() if concepts is None else concepts
+    contexts = load_contexts() if contexts is None else contexts
+    return run_concepts(rank, words, processor, concepts, phrase_asker(contexts, concepts))
 
 
 def engine_words(engine, processor: TextProcessor) -> list[set[str]]:

@@ -40,8 +40,8 @@ from core.ranking import (
     DocumentTokens,
     QueryTerm,
     RankingParams,
-    likelihood_scores,
     query_terms,
+    ranking_scores,
     top_rows,
 )
 from core.text import TAG, TEXT, TextProcessor, normalize_tag
@@ -374,7 +374,7 @@ class SearchEngine:
             candidates = np.union1d(nearest, own.rows_with(terms, self.model.phi)).astype(int)
             thetas, own = np.asarray(thetas[candidates]), own.subset(candidates)
             allowed = None if allowed is None else allowed[candidates]
-        scores = likelihood_scores(terms, weights, self.model.phi, thetas, own, ranking)
+        scores = ranking_scores(terms, weights, self.model.phi, thetas, own, ranking)
         rows = top_rows(scores, k, allowed)
         return rows if candidates is None else candidates[rows]
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from core.annotation import TOPICS_ONLY, AnnotationParams
 from core.collection import Document, import_collection
+from core.concepts import run_phrases
 from core.engine import Query, SearchEngine
 from core.eval_search import (
     RANKINGS,
@@ -391,6 +392,9 @@ def evaluate_topic_model(
             engine,
         )
         searched["concepts_by_ranking"] = concept_scores(test_engine, processor, rankings)
+        searched["phrases_by_ranking"] = concept_scores(
+            test_engine, processor, rankings, run_phrases
+        )
         shutil.rmtree(test_engine.directory, ignore_errors=True)
     shutil.rmtree(workdir, ignore_errors=True)
     return {
@@ -621,7 +625,7 @@ def run_evaluation(
     extra = {}
     if builtin is not None:
         say("concept queries on the built-in collection")
-        extra["builtin_concepts"] = builtin_concepts(
+        extra["builtin_concepts"], extra["builtin_phrases"] = builtin_concepts(
             workdir, ours, processor, vectorizer, builtin, say
         )
     return {

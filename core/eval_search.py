@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from core.collection import Document, import_collection
-from core.concepts import LANGUAGES, engine_ranker, engine_words, run_concepts
+from core.concepts import LANGUAGES, engine_ranker, engine_words, run_concepts, run_phrases
 from core.engine import Query, SearchEngine
 from core.index import IndexParams, NeighborIndex
 from core.inference import NothingRecognized
 from core.ingest import LocalIngest
 from core.model import FittedModel, ModelParams, TokenCounts
 from core.pipeline import _train_and_write, document_thetas, prepare_corpus
-from core.ranking import DocumentTokens, RankingParams, likelihood_scores
+from core.ranking import DocumentTokens, RankingParams, ranking_scores
 from core.settings import BUILTIN_COLLECTION
 from core.text import TextProcessor
 from core.twins import tag_twins
@@ -90,7 +90,7 @@ def text_to_image_distances(
         else:
             tokens, _ = engine.tokens_of(query)
             terms = engine.query_terms(tokens, ranking)
-            scores = likelihood_scores(
+            scores = ranking_scores(
                 terms, weights, engine.model.phi, photo_thetas, photos_alone, ranking
             )
             distances[row] = -scores
@@ -122,12 +122,16 @@ def index_documents(
 
 
 def concept_scores(
-    engine: SearchEngine, processor: TextProcessor, rankings: Mapping[str, RankingParams]
+    engine: SearchEngine,
+    processor: TextProcessor,
+    rankings: Mapping[str, RankingParams],
+    run: Callable[..., dict] = run_concepts,
 ) -> dict[str, dict]:
-    """The concept benchmark on every document of ``engine``, once per ranking."""
+    """A concept benchmark (``run``: the concepts, or ``run_phrases``) on every document of
+    ``engine``, once per ranking."""
     words = engine_words(engine, processor)
     return {
-        name: run_concepts(engine_ranker(engine, ranking), words, processor)
+        name: run(engine_ranker(engine, ranking), words, processor)
         for name, ranking in rankings.items()
     }
 
@@ -139,11 +143,12 @@ def builtin_concepts(
     vectorizer: ImageVectorizer,
     collection: Path = BUILTIN_COLLECTION,
     progress: Progress | None = None,
-) -> dict[str, dict]:
-    """The concept benchmark on the built-in collection, with and without the Russian twins of
-    its category tags: a model trained on all of it per variant, every ranking on each."""
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The concept and the phrase benchmarks on the built-in collection, with and without the
+    Russian twins of its category tags: a model trained on all of it per variant, every ranking
+    on each."""
     documents = import_collection(collection).documents
-    results = {}
+    results, phrases = {}, {}
     for twins in (False, True):
         if progress:
             progress(f"built-in collection, twins {'on' if twins else 'off'}: training")
@@ -155,10 +160,13 @@ def builtin_concepts(
         )
         _train_and_write(directory, corpus, params, IndexParams(), None, {})
         engine = SearchEngine(directory, directory.name, processor, vectorizer)
+        variant = f"twins {'on' if twins else 'off'}"
         for name, scores in concept_scores(engine, processor, RANKINGS).items():
-            results[f"{name}, twins {'on' if twins else 'off'}"] = scores
+            results[f"{name}, {variant}"] = scores
+        for name, scores in concept_scores(engine, processor, RANKINGS, run_phrases).items():
+            phrases[f"{name}, {variant}"] = scores
         shutil.rmtree(directory, ignore_errors=True)
-    return results
+    return results, phrases
 
 
 # --------------------------------------------------------------------------- the report
@@ -228,8 +236,36 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
             " collection without twins).",
             "",
         ]
+    lines += phrase_section(results)
     lines += [f"![{Path(plot).stem}]({plot})" for plot in plots]
     return [*lines, "", *search_targets(results)]
+
+
+def phrase_section(results: dict) -> list[str]:
+    """The phrase benchmark's tables, where measured."""
+    ours = results["methods"]["ours"]
+    if "phrases_by_ranking" not in ours:
+        return []
+    lines = [
+        "## Phrase queries (`data/eval/phrases.json`, rule in `data/eval/CONCEPTS.md`)",
+        "",
+        "Each concept asked as its query followed by a fixed everyday context (concept i gets"
+        " context i mod 12: 'bird in the city', 'птица в городе'); a document is relevant when"
+        " it is relevant to the concept; precision@5 as for the concepts.",
+        "",
+        "### Benchmark test split",
+        "",
+        *concept_table({RANKING_NAMES[n]: s for n, s in ours["phrases_by_ranking"].items()}),
+        "",
+    ]
+    if results.get("builtin_phrases"):
+        lines += [
+            "### Built-in collection",
+            "",
+            *concept_table(results["builtin_phrases"]),
+            "",
+        ]
+    return lines
 
 
 def search_targets(results: dict) -> list[str]:

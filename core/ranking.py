@@ -13,6 +13,14 @@
   one that does not (a photo without a caption, a Russian query against an English caption) is
   still reached through the topics its photo and words share with the query.
 
+  With ``coordination_weight`` beta > 0 the score is log p(q | d) + beta * (the number of the
+  query's word terms the document contains; a term found only through a translation counts by
+  its share): coordination-level matching, classical IR's first cut. Topic smoothing alone can
+  hand a rare query word to every document of a small topic that holds it, so that a document
+  containing none of the query's words outscores one containing the main one ("flowers in the
+  garden" answered by household objects from the garden spade's topic); the bonus puts the
+  documents that contain more of what was asked first, and likelihood orders them within.
+
 Both are read-only after construction and safe to share between threads.
 """
 
@@ -28,6 +36,7 @@ from core.model import Phi, TokenCounts
 from core.text import TAG, TEXT
 
 METHODS = ("topics", "likelihood")
+WORD_MODALITIES = (TEXT, TAG)
 TINY = 1e-12
 
 
@@ -39,6 +48,7 @@ class RankingParams:
     own_weight: float = 0.5  # lambda: the document's own tokens against its topics
     dirichlet_mu: float = 10.0  # pseudo-tokens of collection frequency in p_own
     lexicon: bool = True  # a query word's dictionary translations count too (core.bilingual)
+    coordination_weight: float = 0.0  # beta: log-likelihood bonus per query word contained
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -47,13 +57,18 @@ class RankingParams:
             raise ValueError(f"own_weight must be in [0, 1), got {self.own_weight}")
         if self.dirichlet_mu <= 0:
             raise ValueError(f"dirichlet_mu must be > 0, got {self.dirichlet_mu}")
+        if not 0.0 <= self.coordination_weight < float("inf"):
+            raise ValueError(
+                f"coordination_weight must be finite and >= 0, got {self.coordination_weight}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping | None) -> RankingParams:
-        """The stored ranking; a version written before rankings existed ranked by topics."""
+        """The stored ranking; a version written before rankings existed ranked by topics, and
+        a setting added since (``lexicon``, ``coordination_weight``) takes today's default."""
         return cls(method="topics") if data is None else cls(**data)
 
     @property
@@ -61,9 +76,14 @@ class RankingParams:
         if self.method == "topics":
             return "topics (L1 between topic vectors, the article's setup)"
         translations = "collection and dictionary" if self.lexicon else "collection only"
+        coordination = (
+            f"; + {self.coordination_weight:g} per query word contained"
+            if self.coordination_weight
+            else ""
+        )
         return (
             f"query likelihood with topic smoothing (lambda {self.own_weight:g}, "
-            f"mu {self.dirichlet_mu:g}; translations: {translations})"
+            f"mu {self.dirichlet_mu:g}; translations: {translations}{coordination})"
         )
 
 
@@ -106,14 +126,20 @@ class DocumentTokens:
 
     def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
         """The documents that contain any form of any of the terms (sorted rows)."""
-        found = []
-        for term in terms:
-            for modality, token, _ in term.forms:
-                column = phi[modality].index.get(token) if modality in phi else None
-                if column is not None and modality in self.counts:
-                    matrix = self.counts[modality]
-                    found.append(matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]])
+        found = [
+            self.rows_containing(modality, column)
+            for term in terms
+            for modality, column, _ in term_columns(term, phi)
+        ]
+        found = [rows for rows in found if len(rows)]
         return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+    def rows_containing(self, modality: str, column: int) -> np.ndarray:
+        """The documents whose own tokens include the token at ``column`` of ``modality``."""
+        matrix = self.counts.get(modality)
+        if matrix is None:
+            return np.empty(0, dtype=np.int64)
+        return matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]]
 
     def without_tokens(self, count: int) -> DocumentTokens:
         """``count`` documents with no tokens of their own (photos alone) in this collection:
@@ -167,6 +193,50 @@ def query_terms(
             if (modality, token) not in covered:
                 terms.append(QueryTerm(((modality, token, 1.0),), float(count)))
     return terms
+
+
+def term_columns(term: QueryTerm, phi: Mapping[str, Phi]) -> list[tuple[str, int, float]]:
+    """(modality, column, share) of each of the term's forms that the model knows."""
+    columns = []
+    for modality, token, share in term.forms:
+        column = phi[modality].index.get(token) if modality in phi else None
+        if column is not None:
+            columns.append((modality, column, share))
+    return columns
+
+
+def coordination_levels(
+    terms: Sequence[QueryTerm], phi: Mapping[str, Phi], own: DocumentTokens, count: int
+) -> np.ndarray:
+    """How many of the query's word terms (words and hashtags, not visual words) each of the
+    ``count`` documents contains: a term counts its query count times the largest share of its
+    forms the document has (1 for the word itself or its hashtag, below 1 for a translation)."""
+    levels = np.zeros(count)
+    for term in terms:
+        if term.forms[0][0] not in WORD_MODALITIES:
+            continue
+        found = np.zeros(count)
+        for modality, column, share in term_columns(term, phi):
+            rows = own.rows_containing(modality, column)
+            found[rows] = np.maximum(found[rows], share)
+        levels += term.count * found
+    return levels
+
+
+def ranking_scores(
+    terms: Sequence[QueryTerm],
+    weights: Mapping[str, float],
+    phi: Mapping[str, Phi],
+    thetas: np.ndarray,
+    own: DocumentTokens | None,
+    params: RankingParams,
+) -> np.ndarray:
+    """What the likelihood ranking orders by (higher is better): log p(q | d), plus
+    ``coordination_weight`` per query word term the document contains."""
+    scores = likelihood_scores(terms, weights, phi, thetas, own, params)
+    if own is not None and params.coordination_weight > 0:
+        scores += params.coordination_weight * coordination_levels(terms, phi, own, len(thetas))
+    return scores
 
 
 def likelihood_scores(

@@ -6,11 +6,16 @@ import pytest
 
 from core.concepts import (
     Concept,
+    Context,
+    concept_tokens,
     document_words,
     load_concepts,
+    load_contexts,
+    phrase_asker,
     precision_at,
     relevant_rows,
     run_concepts,
+    run_phrases,
 )
 from core.text import TextProcessor
 from core.twins import TagTwins, read_tag_twins, tag_twins
@@ -73,3 +78,39 @@ def test_twins_are_one_to_one_and_share_one_slot(tmp_path):
     bad.write_text("english,russian\na,б\n")
     with pytest.raises(ValueError, match="tag,twin"):
         read_tag_twins(bad)
+
+
+def test_every_concept_is_asked_as_a_phrase_with_the_context_its_position_assigns():
+    concepts, contexts = load_concepts(), load_contexts()
+    ask = phrase_asker(contexts, concepts)
+    # concept i gets context i mod the number of contexts, in its own language
+    assert ask(concepts[0], "en") == f"{concepts[0].en} {contexts[0].en}"
+    assert ask(concepts[0], "ru") == f"{concepts[0].ru} {contexts[0].ru}"
+    late = len(contexts) + 1
+    assert ask(concepts[late], "ru") == f"{concepts[late].ru} {contexts[1].ru}"
+
+
+def test_no_context_word_is_a_word_of_any_concept(processor):
+    concept_words = set().union(*(concept_tokens(c, processor) for c in load_concepts()))
+    for context in load_contexts():
+        for language in ("en", "ru"):
+            words = document_words(getattr(context, language), [], processor)
+            assert words, f"{context} says nothing the text processor keeps"
+            assert not words & concept_words, (context, words & concept_words)
+
+
+def test_a_phrase_is_judged_by_its_concept_alone(processor):
+    # given a document about birds and one about the city only
+    concepts = [Concept("bird", "bird", "птица", ("bird", "птица"))]
+    words = [{"bird"}, {"city"}]
+    asked = []
+
+    def rank(query: str, k: int) -> list[int]:
+        asked.append(query)
+        return [1, 0]
+
+    # when the phrase 'bird in the city' is asked, only the bird counts as relevant
+    result = run_phrases(rank, words, processor, concepts, [Context("in the city", "в городе")])
+    assert asked == ["bird in the city", "птица в городе"]
+    assert result["precision@5_en"] == result["precision@5_ru"] == 1.0
+    assert result["rows"][0]["query_en"] == "bird in the city"
