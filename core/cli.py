@@ -204,6 +204,12 @@ def _parser() -> argparse.ArgumentParser:
         help="first sweep model settings on the validation split (writes reports/sweep.json)",
     )
     evaluate.add_argument(
+        "--sweep-ranking",
+        action="store_true",
+        help="first measure the ranking's coordination weights on the validation split "
+        "(writes reports/ranking_sweep.json)",
+    )
+    evaluate.add_argument(
         "--builtin",
         type=Path,
         default=BUILTIN_COLLECTION,
@@ -671,6 +677,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         progress=lambda message: print(message, file=sys.stderr, flush=True),
         builtin=None if args.no_builtin else args.builtin,
         quick=args.quick,
+        run_ranking_sweep=args.sweep_ranking,
     )
     print(f"wrote {report}")
     return 0

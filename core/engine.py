@@ -325,7 +325,9 @@ class SearchEngine:
 
         A query photo that is itself in the collection (same bytes) puts its document(s) first:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
-        Every hit says which query tokens it contains and whether it is weak (``core.fit``).
+        Every hit says which query tokens it contains and whether it is weak: it contains none
+        of them, and it lies beyond the collection's usual distances or answers a query that
+        fits badly (``core.fit``), or other hits of a words-only query do contain them.
         """
         if k < 1:  # the likelihood ranking never asks the index, which would refuse it too
             raise ValueError(f"k must be >= 1, got {k}")
@@ -349,7 +351,11 @@ class SearchEngine:
         fit = self._fit(inferred.theta, self.readable(tokens, ranking), weights)
         for hit in hits:
             hit.matched = self._matched(terms, hit.row, surfaces)
-            guessed = fit.weak or fit.is_weak(hit.distance)
+        # a words-only query whose words some hits contain: a hit with none of them is a guess
+        # by topics, however near its topic vector lies
+        outworded = query.image is None and any(hit.matched for hit in hits)
+        for hit in hits:
+            guessed = outworded or fit.weak or fit.is_weak(hit.distance)
             hit.weak = not hit.same_photo and not hit.matched and guessed
         return SearchResult(
             self.version_name, inferred, hits, tokens, weights, fit=fit, ranking=ranking.label

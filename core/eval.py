@@ -43,7 +43,7 @@ import numpy as np
 
 from core.annotation import TOPICS_ONLY, AnnotationParams
 from core.collection import Document, import_collection
-from core.concepts import run_phrases
+from core.concepts import LANGUAGES, run_phrases
 from core.engine import Query, SearchEngine
 from core.eval_search import (
     RANKINGS,
@@ -564,6 +564,77 @@ def summary(scores: dict) -> dict[str, float]:
     }
 
 
+# --------------------------------------------------------------------------- the ranking sweep
+
+# Rankings are a query-time choice: one model trained on the training part, the validation
+# documents indexed into it, every candidate measured on them. Coordinate search from the
+# defaults of the time, one setting after another, each fixed at its best before the next.
+# Objective, fixed before the first run: the mean of concept P@5 (mean of the languages), phrase
+# P@5 (likewise) and text -> image R@10; ties go to the value listed first.
+RANKING_SWEEP: tuple[tuple[str, tuple], ...] = (
+    ("coordination_weight", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)),
+    ("own_weight", (0.2, 0.35, 0.5, 0.7, 0.9)),
+    ("dirichlet_mu", (2.0, 10.0, 50.0)),
+)
+
+
+def ranking_objective(concepts: dict, phrases: dict, text_to_image: dict) -> float:
+    def mean_precision(scores: dict) -> float:
+        return (scores["precision@5_en"] + scores["precision@5_ru"]) / 2
+
+    return (mean_precision(concepts) + mean_precision(phrases) + text_to_image["recall@10"]) / 3
+
+
+def sweep_rankings(
+    bench: Benchmark,
+    workdir: Path,
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+    grid: Sequence[tuple[str, Sequence]] = RANKING_SWEEP,
+    start: RankingParams | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Coordinate search over ``RankingParams`` settings on the validation split (never the
+    test split), from ``start`` (default ``RankingParams()``); returns the rows and the best
+    ranking. Each setting's values are measured on one model trained on the training part."""
+    say = progress or (lambda _: None)
+    best = start or RankingParams()
+    rows = []
+    for name, values in grid:
+        rankings = {f"{name}={value:g}": replace(best, **{name: value}) for value in values}
+        say(f"ranking sweep on validation: {', '.join(rankings)}")
+        scores = evaluate_topic_model(
+            bench,
+            bench.splits["train"],
+            bench.splits["validation"],
+            ModelParams(),
+            workdir,
+            processor,
+            vectorizer,
+            rankings=rankings,
+        )
+        tried = []
+        for (label, ranking), value in zip(rankings.items(), values, strict=True):
+            concepts = scores["concepts_by_ranking"][label]
+            phrases = scores["phrases_by_ranking"][label]
+            t2i = scores["text_to_image_by_ranking"][label]
+            row = {
+                "setting": name,
+                "value": value,
+                "ranking": ranking.to_dict(),
+                "objective": ranking_objective(concepts, phrases, t2i),
+                **{f"concept_p@5_{lang}": concepts[f"precision@5_{lang}"] for lang in LANGUAGES},
+                **{f"phrase_p@5_{lang}": phrases[f"precision@5_{lang}"] for lang in LANGUAGES},
+                "text_to_image_recall@10": t2i["recall@10"],
+            }
+            say(f"{label}: objective {row['objective']:.4f}")
+            tried.append((row, ranking))
+        rows += [row for row, _ in tried]
+        best = max(tried, key=lambda item: item[0]["objective"])[1]
+    start_dict = (start or RankingParams()).to_dict()
+    return {"start": start_dict, "best": best.to_dict(), "rows": rows}
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -941,6 +1012,7 @@ def evaluate_and_report(
     progress: Progress | None = None,
     builtin: Path | None = None,
     quick: bool = False,
+    run_ranking_sweep: bool = False,
 ) -> Path:
     """The whole ``python -m core eval``: optional sweep, evaluation, reports; returns eval.md.
 
@@ -958,15 +1030,26 @@ def evaluate_and_report(
         record = sweep(bench, ModelParams(), workdir / "sweep", processor, vectorizer, progress=say)
         sweep_file.write_text(json.dumps(record, indent=1) + "\n")
     record = json.loads(sweep_file.read_text()) if sweep_file.is_file() else None
+    ranking_file = reports / "ranking_sweep.json"
+    if run_ranking_sweep:
+        ranking_record = sweep_rankings(
+            bench, workdir / "ranking-sweep", processor, vectorizer, progress=say
+        )
+        ranking_file.write_text(json.dumps(ranking_record, indent=1) + "\n")
     results = run_evaluation(
         bench, workdir, processor, vectorizer, progress=say, builtin=builtin, quick=quick
     )
     results["backbones"] = compare_backbones(
         collection, results, workdir, processor, vectorizer, progress=say, quick=quick
     )
+    if ranking_file.is_file():
+        results["ranking_sweep"] = json.loads(ranking_file.read_text())
     (reports / "eval.json").write_text(json.dumps(results, indent=1) + "\n")
     command = (
-        "python -m core eval" + (" --sweep" if run_sweep else "") + (" --quick" if quick else "")
+        "python -m core eval"
+        + (" --sweep" if run_sweep else "")
+        + (" --sweep-ranking" if run_ranking_sweep else "")
+        + (" --quick" if quick else "")
     )
     report = reports / "eval.md"
     plots = write_plots(results, record, reports)

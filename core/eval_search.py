@@ -22,7 +22,7 @@ from core.inference import NothingRecognized
 from core.ingest import LocalIngest
 from core.model import FittedModel, ModelParams, TokenCounts
 from core.pipeline import _train_and_write, document_thetas, prepare_corpus
-from core.ranking import DocumentTokens, RankingParams, ranking_scores
+from core.ranking import BEFORE_PHRASES, DocumentTokens, RankingParams, ranking_scores
 from core.settings import BUILTIN_COLLECTION
 from core.text import TextProcessor
 from core.twins import tag_twins
@@ -31,15 +31,19 @@ from core.vision import ImageVectorizer
 
 RANKINGS: dict[str, RankingParams] = {
     "topics": RankingParams(method="topics"),
+    "likelihood before phrases": BEFORE_PHRASES,
     "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood": RankingParams(),
 }
 WORDLESS_PHOTOS = "likelihood, photos without predicted words"
 RANKING_NAMES = {
     "topics": "topics only: L1 between topic vectors (the article's search)",
+    "likelihood before phrases": "query likelihood alone (lambda 0.5), no bonus per query word a"
+    " document contains: the default before the phrase benchmark",
     "likelihood, no dictionary": "query likelihood, translations learned from the collection only",
-    "likelihood": "query likelihood with topic smoothing (Wei & Croft) and dictionary "
-    "translations (core/assets/lexicon_en_ru.tsv), the default",
+    "likelihood": "query likelihood with topic smoothing (Wei & Croft), dictionary "
+    "translations (core/assets/lexicon_en_ru.tsv) and coordination (a bonus per query word a"
+    " document contains), the default",
     WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
     "SearchEngine.photo_words)",
 }
@@ -237,8 +241,38 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
             "",
         ]
     lines += phrase_section(results)
+    lines += ranking_sweep_section(results.get("ranking_sweep"))
     lines += [f"![{Path(plot).stem}]({plot})" for plot in plots]
     return [*lines, "", *search_targets(results)]
+
+
+def ranking_sweep_section(record: dict | None) -> list[str]:
+    """The ranking sweep on the validation split (``core.eval.sweep_rankings``), if recorded."""
+    if not record:
+        return []
+    best = RankingParams.from_dict(record["best"])
+    default = "the default" if best == RankingParams() else f"the default: {RankingParams().label}"
+    lines = [
+        "## Ranking sweep (validation split: model trained on train, validation documents"
+        " indexed into it)",
+        "",
+        "Coordinate search from the defaults of the time, one setting after another, each fixed"
+        " at its best value before the next; objective = (concept P@5 + phrase P@5, each the"
+        " mean of the two languages, + text -> image R@10) / 3. Best: "
+        f"{best.label} ({default}).",
+        "",
+        "| setting | value | objective | concept P@5 en | ru | phrase P@5 en | ru "
+        "| text->image R@10 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in record["rows"]:
+        lines.append(
+            f"| {row['setting']} | {row['value']:g} | {row['objective']:.4f} "
+            f"| {row['concept_p@5_en']:.3f} | {row['concept_p@5_ru']:.3f} "
+            f"| {row['phrase_p@5_en']:.3f} | {row['phrase_p@5_ru']:.3f} "
+            f"| {row['text_to_image_recall@10']:.3f} |"
+        )
+    return [*lines, ""]
 
 
 def phrase_section(results: dict) -> list[str]:

@@ -42,13 +42,18 @@ TINY = 1e-12
 
 @dataclass(frozen=True)
 class RankingParams:
-    """Which ranking, and its smoothing; stored with every model version (``version.json``)."""
+    """Which ranking, and its smoothing; stored with every model version (``version.json``).
+
+    The defaults were chosen on the benchmark's validation split (``python -m core eval
+    --sweep-ranking``, ``reports/ranking_sweep.json``): coordination weight 16 of 0-64, then
+    lambda 0.7 of 0.2-0.9, then mu 10 of 2-50. Before: lambda 0.5 without coordination
+    (``BEFORE_PHRASES``)."""
 
     method: str = "likelihood"
-    own_weight: float = 0.5  # lambda: the document's own tokens against its topics
+    own_weight: float = 0.7  # lambda: the document's own tokens against its topics
     dirichlet_mu: float = 10.0  # pseudo-tokens of collection frequency in p_own
     lexicon: bool = True  # a query word's dictionary translations count too (core.bilingual)
-    coordination_weight: float = 0.0  # beta: log-likelihood bonus per query word contained
+    coordination_weight: float = 16.0  # beta: log-likelihood bonus per query word contained
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -88,6 +93,7 @@ class RankingParams:
 
 
 ARTICLE_RANKING = RankingParams(method="topics")
+BEFORE_PHRASES = RankingParams(own_weight=0.5, coordination_weight=0.0)
 
 
 class DocumentTokens:

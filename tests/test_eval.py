@@ -25,12 +25,14 @@ from core.eval import (
     per_word_scores,
     precision_per_image,
     retrieval_scores,
+    sweep_rankings,
     target_ranks,
     transfer_labels,
     with_setting,
 )
 from core.eval_search import RANKINGS, WORDLESS_PHOTOS
 from core.model import ModelParams
+from core.ranking import RankingParams
 from core.settings import Settings
 from core.text import TextProcessor
 from core.vision import ImageVectorizer, load_backbone
@@ -159,16 +161,42 @@ def test_eval_command_writes_a_report_with_every_method(tmp_path, vision_cache):
     assert 0 <= results["methods"]["ours"]["text_to_image"]["recall@10"] <= 1
 
 
-def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vision_cache):
-    # given a small benchmark cut from the built-in collection, with a seeded split
-    rows = builtin_rows()[::2]
-    collection = copy_collection(rows, tmp_path / "collection")
+def small_benchmark(rows: list[dict], collection: Path) -> Path:
+    """A benchmark collection of ``rows`` of the built-in one, with a seeded split."""
+    collection = copy_collection(rows, collection)
     ids = sorted(r["id"] for r in rows)
     split = {"test": ids[::3], "validation": ids[1::3], "train": ids[2::3]}
     (collection / "splits.json").write_text(json.dumps(split))
     (collection / "sources.json").write_text(
         json.dumps({"built-in": {"version": "-", "documents": len(rows)}})
     )
+    return collection
+
+
+def test_the_ranking_sweep_measures_each_value_on_validation_and_keeps_the_best(
+    tmp_path, vision_cache
+):
+    # given a small benchmark cut from the built-in collection
+    collection = small_benchmark(builtin_rows()[::3], tmp_path / "collection")
+    vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
+    bench = load_benchmark(collection, TextProcessor(), vectorizer)
+    # when two coordination weights are swept, from plain likelihood
+    grid = (("coordination_weight", (0.0, 16.0)),)
+    start = RankingParams(coordination_weight=0.0)
+    record = sweep_rankings(bench, tmp_path / "work", TextProcessor(), vectorizer, grid, start)
+    # then each value has a row of shares, and the best ranking is the row with the best objective
+    assert [row["value"] for row in record["rows"]] == [0.0, 16.0]
+    for row in record["rows"]:
+        for key in ("concept_p@5_en", "phrase_p@5_ru", "text_to_image_recall@10", "objective"):
+            assert 0 <= row[key] <= 1
+    best = max(record["rows"], key=lambda row: row["objective"])
+    assert record["best"] == best["ranking"] and record["start"] == start.to_dict()
+
+
+def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vision_cache):
+    # given a small benchmark cut from the built-in collection, with a seeded split
+    rows = builtin_rows()[::2]
+    collection = small_benchmark(rows, tmp_path / "collection")
     vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
     # when the quick evaluation runs, with the concept queries on the same small collection
     report = evaluate_and_report(
@@ -183,11 +211,18 @@ def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vis
     results = json.loads((tmp_path / "reports" / "eval.json").read_text())
     ours = results["methods"]["ours"]
     assert set(ours["text_to_image_by_ranking"]) == {*RANKINGS, WORDLESS_PHOTOS}
-    for scores in [*ours["concepts_by_ranking"].values(), *results["builtin_concepts"].values()]:
+    measured = [
+        *ours["concepts_by_ranking"].values(),
+        *results["builtin_concepts"].values(),
+        *ours["phrases_by_ranking"].values(),
+        *results["builtin_phrases"].values(),
+    ]
+    assert len(measured) == 6 * len(RANKINGS)  # test split and built-in (twins off and on)
+    for scores in measured:
         assert scores["concepts"] > 0
         assert 0 <= scores["precision@5_en"] <= 1 and 0 <= scores["precision@5_ru"] <= 1
     text = report.read_text()
-    assert "Concept queries" in text and "--quick" in text
+    assert "Concept queries" in text and "Phrase queries" in text and "--quick" in text
     assert "![eval-concepts](eval-concepts.png)" in text
     assert (tmp_path / "reports" / "eval-concepts.png").stat().st_size > 1000
     # and the annotation levers, both backbones and every held-out photo with its top 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +14,14 @@ from core.fit import FitReference, perplexity, query_kind
 from core.model import Phi
 from core.ranking import (
     ARTICLE_RANKING,
+    BEFORE_PHRASES,
     DocumentTokens,
     QueryTerm,
     RankingParams,
+    coordination_levels,
     likelihood_scores,
     query_terms,
+    ranking_scores,
     top_rows,
 )
 
@@ -32,8 +36,96 @@ def test_ranking_params_refuse_what_cannot_rank():
         RankingParams(own_weight=1.0)
     with pytest.raises(ValueError, match="dirichlet_mu"):
         RankingParams(dirichlet_mu=0)
+    with pytest.raises(ValueError, match="coordination_weight"):
+        RankingParams(coordination_weight=-1.0)
+    with pytest.raises(ValueError, match="coordination_weight"):
+        RankingParams(coordination_weight=float("inf"))
     assert RankingParams.from_dict(None) == ARTICLE_RANKING  # versions from before rankings
     assert RankingParams.from_dict(RankingParams().to_dict()) == RankingParams()
+    # a version written before coordination existed keeps its settings and gets today's weight
+    before = {"method": "likelihood", "own_weight": 0.5, "dirichlet_mu": 10.0, "lexicon": True}
+    assert RankingParams.from_dict(before) == replace(RankingParams(), own_weight=0.5)
+
+
+# A small household topic that holds one rare word ('garden', in the spade's caption only) and a
+# flower topic; rare words have a small collection frequency, as in a real collection.
+HOUSEHOLD_AND_FLOWERS = {
+    "@text": Phi(
+        ["flower", "garden", "spade", "lamp"],
+        np.array([[0.0, 1.0], [0.3, 0.0], [0.3, 0.0], [0.4, 0.0]]),
+    )
+}
+BACKGROUND = {"@text": np.array([0.01, 0.001, 0.01, 0.01])}
+FLOWER, GARDEN = (QueryTerm((("@text", word, 1.0),)) for word in ("flower", "garden"))
+
+
+def household_and_flowers() -> tuple[np.ndarray, DocumentTokens]:
+    """Four documents: a garden spade and a lamp (household topic), a flower, and a flower bed
+    whose caption says both 'flower' and 'garden' (flower topic)."""
+    thetas = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    documents = [
+        {"@text": Counter(garden=1, spade=1)},
+        {"@text": Counter(lamp=1)},
+        {"@text": Counter(flower=1)},
+        {"@text": Counter(flower=1, garden=1)},
+    ]
+    return thetas, DocumentTokens(HOUSEHOLD_AND_FLOWERS, documents, BACKGROUND)
+
+
+def test_topic_smoothing_alone_lets_a_document_without_any_query_word_beat_one_with_the_main_word():
+    # given the phrase 'flower garden' and the documents above, ranked by likelihood alone
+    thetas, own = household_and_flowers()
+    scores = ranking_scores(
+        [FLOWER, GARDEN], {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, own, BEFORE_PHRASES
+    )
+    # then the lamp, which says neither word, outranks the flower: its topic hands it 'garden'
+    assert scores[1] > scores[2]
+
+
+def test_with_coordination_documents_that_contain_more_of_the_query_come_first():
+    # given the same phrase ranked with a bonus per query word a document contains
+    thetas, own = household_and_flowers()
+    params = RankingParams(coordination_weight=4.0)
+    scores = ranking_scores(
+        [FLOWER, GARDEN], {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, own, params
+    )
+    ranked = top_rows(scores, 4).tolist()
+    # then the flower bed (both words) is first, the lamp (neither) last
+    assert ranked[0] == 3 and ranked[-1] == 1
+    # and the bonus is exactly the weight times the number of words contained
+    plain = likelihood_scores(
+        [FLOWER, GARDEN], {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, own, params
+    )
+    assert (scores - plain).tolist() == pytest.approx([4.0, 0.0, 4.0, 8.0])
+    # and documents without words of their own are ranked by their topics alone
+    alone = ranking_scores(
+        [FLOWER, GARDEN], {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, None, params
+    )
+    assert alone.tolist() == pytest.approx(
+        likelihood_scores(
+            [FLOWER, GARDEN], {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, None, params
+        ).tolist()
+    )
+
+
+def test_a_translation_counts_by_its_share_and_visual_words_do_not_count_as_words():
+    phi = {
+        "@text": Phi(["bird", "птица"], np.array([[0.5], [0.5]])),
+        "@visual": Phi(["v1"], np.array([[1.0]])),
+    }
+    own = DocumentTokens(
+        phi,
+        [
+            {"@text": Counter(bird=1)},
+            {"@text": Counter(птица=1)},
+            {"@visual": Counter(v1=5)},
+        ],
+    )
+    bird = QueryTerm((("@text", "bird", 1.0), ("@text", "птица", 0.6)))
+    visual = QueryTerm((("@visual", "v1", 1.0),), 5.0)
+    assert coordination_levels([bird, visual], phi, own, 3).tolist() == pytest.approx(
+        [1.0, 0.6, 0.0]
+    )
 
 
 def test_a_document_with_the_query_word_outranks_one_that_only_shares_its_topic():
@@ -100,6 +192,18 @@ def test_a_russian_query_reaches_the_documents_of_the_twin_of_its_category_tag(s
     # then the Russian word finds the birds through the twin hashtag and says so
     assert all("birds" in hit.tags for hit in hits), [hit.id for hit in hits]
     assert all(hit.matched and not hit.weak for hit in hits)
+
+
+def test_a_phrase_finds_the_documents_with_its_words_first_and_marks_the_others_weak(service):
+    # given the built-in collection and a phrase of a collection word and everyday context words
+    hits = service.search(Query(text="horse on the street at noon"), k=20).hits
+    matched = [bool(hit.matched) for hit in hits]
+    # then the documents that contain a word of it come first
+    assert matched[0] and not matched[-1]
+    assert matched == sorted(matched, reverse=True), [hit.id for hit in hits]
+    # and the ones found by topics alone, containing none of its words, are marked weak
+    assert all(hit.weak for hit in hits if not hit.matched)
+    assert not any(hit.weak for hit in hits if hit.matched)
 
 
 def test_the_article_ranking_orders_by_topic_distance(service):
