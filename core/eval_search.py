@@ -256,9 +256,9 @@ def ranking_sweep_section(record: dict | None) -> list[str]:
         "## Ranking sweep (validation split: model trained on train, validation documents"
         " indexed into it)",
         "",
-        "Coordinate search from the defaults of the time, one setting after another, each fixed"
-        " at its best value before the next; objective = (concept P@5 + phrase P@5, each the"
-        " mean of the two languages, + text -> image R@10) / 3. Best: "
+        "Coordinate search from the ranking before the phrase benchmark, one setting after"
+        " another, each fixed at its best value before the next; objective = (concept P@5 +"
+        " phrase P@5, each the mean of the two languages, + text -> image R@10) / 3. Best: "
         f"{best.label} ({default}).",
         "",
         "| setting | value | objective | concept P@5 en | ru | phrase P@5 en | ru "
