@@ -263,10 +263,9 @@ def likelihood_scores(
     scores = np.zeros(len(thetas))
     for term in terms:
         total, mass, weights_known = np.zeros(len(thetas)), 0.0, []
-        for modality, token, share in term.forms:
+        for modality, column, share in term_columns(term, phi):
             weight = float(weights.get(modality, 0.0))
-            column = phi[modality].index.get(token) if modality in phi else None
-            if weight <= 0 or column is None or share <= 0:
+            if weight <= 0 or share <= 0:
                 continue
             total += weight * share * _form_probability(modality, column, phi, thetas, own, params)
             mass += weight * share
