@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core import store
 from core.explain import visible_topics
 from core.model import ModelParams
+from core.ranking import RankingParams
 from core.settings import REPO_ROOT
 from interface.messages import MESSAGES
 from interface.widgets import escape_markdown
@@ -254,7 +255,7 @@ def test_the_about_page_says_which_configuration_answers_queries(
     assert len(lines) == 6
     assert f"**{built.settings.collection.name}**" in lines[0]
     assert f"{built.report.num_documents} " in lines[0] and "**300**" in lines[1]
-    assert ranking in lines[2] and "λ = 0.5" in lines[2]
+    assert ranking in lines[2] and f"λ = {RankingParams().own_weight:g}" in lines[2]
     assert index in lines[4]
     picture = MESSAGES[language]["modality@visual"]
     assert f"{picture} 0.005" in lines[5]
