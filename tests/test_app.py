@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core import store
 from core.explain import visible_topics
 from core.model import ModelParams
-from core.settings import REPO_ROOT
+from core.settings import DEFAULT_BACKBONE, REPO_ROOT
 from interface.messages import MESSAGES
 from interface.widgets import escape_markdown
 from streamlit_app import charts
@@ -272,7 +272,7 @@ def test_the_about_page_says_which_configuration_answers_queries(
     app.session_state["language"] = language
     app.run().switch_page("views/about.py").run()
 
-    configuration = next(shown(m) for m in app.markdown if "squeezenet" in m.value)
+    configuration = next(shown(m) for m in app.markdown if DEFAULT_BACKBONE in shown(m))
     lines = configuration.splitlines()
     assert len(lines) == 6
     assert f"**{built.settings.collection.name}**" in lines[0]
