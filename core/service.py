@@ -134,12 +134,10 @@ class Service:
         with translated_outage():
             self.sessions = store.open_database(settings.database_url)
         self.processor = TextProcessor()
-        # Visitors' photos: the collection's cache is read, never grown; their own is bounded.
-        self.vectorizer = UploadVectorizer(
-            load_backbone(settings), settings.cache_dir, settings.cache_dir / "uploads"
-        )
+        self._vectorizers: dict[str, UploadVectorizer] = {}  # backbone name -> vectorizer
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
+        self._vectorizer_lock = threading.Lock()
         self._allowed: tuple[tuple[str, int], np.ndarray | None] | None = None
         self._topic_catalog: tuple[str, TopicCatalog] | None = None  # version name, catalog
         self._last_active: ActiveModel | None = None
@@ -175,16 +173,35 @@ class Service:
             weights = store.modality_weights(session, version.id)
             generation = hidden_generation(session)
             name, directory = version.name, version.artifact_dir
+            backbone = self.backbone_of(version)
         engine = self._engine
         if engine is None or engine.version_name != name:
             with self._lock:
                 if self._engine is None or self._engine.version_name != name:
-                    loaded = SearchEngine(Path(directory), name, self.processor, self.vectorizer)
+                    vectorizer = self.vectorizer_for(backbone)
+                    loaded = SearchEngine(Path(directory), name, self.processor, vectorizer)
                     loaded.warm_up()
                     self._engine = loaded
                 engine = self._engine
         allowed = self._allowed_rows(engine.version_name, engine.documents, generation)
         return ActiveModel(engine, weights, version, allowed, generation)
+
+    def backbone_of(self, version: store.ModelVersion) -> str:
+        """The image backbone ``version``'s photos went through (every build records it);
+        visitors' photos must go through the same one, whatever the settings say now."""
+        return (version.params or {}).get("backbone") or self.settings.backbone
+
+    def vectorizer_for(self, backbone: str) -> UploadVectorizer:
+        """The photo vectorizer of ``backbone``, made once (its Keras model loads once per
+        process): the collection's cache is read, never grown; visitors' own is bounded."""
+        with self._vectorizer_lock:
+            if backbone not in self._vectorizers:
+                self._vectorizers[backbone] = UploadVectorizer(
+                    load_backbone(backbone, self.settings.inception_weights),
+                    self.settings.cache_dir,
+                    self.settings.cache_dir / "uploads",
+                )
+            return self._vectorizers[backbone]
 
     def _allowed_rows(
         self, version_name: str, documents: Sequence[Mapping], generation: int
@@ -362,7 +379,7 @@ class Service:
             topics=params.num_topics,
             background_topics=params.num_background_topics,
             ranking=engine.ranking,
-            backbone=(version.params or {}).get("backbone") or self.settings.backbone,
+            backbone=self.backbone_of(version),
             index_method=engine.index.method,
             modalities=[
                 ModalityDescription(

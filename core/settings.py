@@ -15,6 +15,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_COLLECTION = REPO_ROOT / "data" / "collection"
 ENV_PREFIX = "TOPICSEARCH_"
 
+# New builds' image backbone: EfficientNet-Lite0 named 16 of 20 photos from outside every
+# collection against SqueezeNet's 13, with higher annotation F1 (reports/eval.md, "Backbones"),
+# at 39 ms per photo against 21.
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,7 +27,7 @@ class Settings:
 
     data_dir: Path = REPO_ROOT / "var"
     database_url: str = ""
-    backbone: str = "squeezenet"
+    backbone: str = DEFAULT_BACKBONE
     inception_weights: Path = field(default_factory=lambda: REPO_ROOT / "var" / "inception_v3.h5")
     collection: Path = BUILTIN_COLLECTION
 

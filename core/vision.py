@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.settings import Settings, load_settings
+from core.settings import DEFAULT_BACKBONE, Settings, load_settings
 
 N_CLASSES = 1000
 VISUAL = "@visual"  # the modality of visual words
@@ -564,7 +564,7 @@ _shared_lock = threading.Lock()
 
 
 def load_backbone(
-    backbone: Settings | str = "squeezenet", inception_weights: Path | None = None
+    backbone: Settings | str = DEFAULT_BACKBONE, inception_weights: Path | None = None
 ) -> Backbone:
     """The process-wide backbone named by settings (``Settings.backbone``) or by name.
 

@@ -7,6 +7,7 @@ Every text a page shows comes from the tables in ``interface.messages`` through 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 
 import streamlit as st
 
@@ -14,7 +15,9 @@ from interface.messages import MESSAGES
 
 LANGUAGES = {"en": "English", "ru": "Русский"}
 DEFAULT_LANGUAGE = "en"
-LANGUAGE_KEY = "language"
+LANGUAGE_KEY = "language"  # the switch
+CHOSEN_LANGUAGE_KEY = "chosen_language"
+_THIS_RUN: ContextVar[str | None] = ContextVar("interface_language", default=None)
 PLURAL_FORMS = {"en": ("one", "other"), "ru": ("one", "few", "many")}
 
 
@@ -33,20 +36,46 @@ def browser_language() -> str:
 
 
 def language() -> str:
-    """This session's language: the switch's value, first set from the browser's language."""
-    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:
-        st.session_state[LANGUAGE_KEY] = browser_language()
-    return st.session_state[LANGUAGE_KEY]
+    """This session's language: the one the switch last chose, first the browser's.
+
+    Every text on a page asks for it (about 150 times per results page), so it is read from
+    the session once per run, by ``language_switch`` at the top of every page, and kept for the
+    rest of the run (each run has its own thread); only code that runs before it reads the
+    session.
+    """
+    if (chosen := _THIS_RUN.get()) is not None:
+        return chosen
+    return _session_language()
+
+
+def _session_language() -> str:
+    """The language kept under a plain session key (reading the switch's own widget state
+    costs Streamlit a deserialization each time)."""
+    if (chosen := st.session_state.get(CHOSEN_LANGUAGE_KEY)) is None:
+        preset = st.session_state.get(LANGUAGE_KEY)  # e.g. set before the session's first run
+        chosen = preset if preset in LANGUAGES else browser_language()
+        st.session_state[CHOSEN_LANGUAGE_KEY] = chosen
+    return chosen
 
 
 def language_switch() -> None:
-    """The language switch, at the top of the sidebar on every page."""
-    language()
+    """The language switch, at the top of the sidebar on every page (clicking the chosen
+    language again leaves it chosen); call it first in every run."""
+
+    def remember_choice() -> None:
+        if (picked := st.session_state[LANGUAGE_KEY]) in LANGUAGES:
+            st.session_state[CHOSEN_LANGUAGE_KEY] = picked
+            _THIS_RUN.set(picked)
+
+    chosen = _session_language()
+    _THIS_RUN.set(chosen)
+    st.session_state[LANGUAGE_KEY] = chosen
     st.sidebar.segmented_control(
         "🌐",
         list(LANGUAGES),
         format_func=LANGUAGES.__getitem__,
         key=LANGUAGE_KEY,
+        on_change=remember_choice,
         label_visibility="collapsed",
     )
 

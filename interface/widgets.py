@@ -18,6 +18,8 @@ from core.service import ActiveModel
 from interface.i18n import modality_name, t
 
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# A known format spares Streamlit opening the image once more on every run just to detect it.
+IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 CAPTION_CHARS = 140  # longer captions are cut, with the full text one click away
 LIKE_KEY = "like"  # the document a visitor asked "more like this" for
 # A log-like scale: each step changes a modality's pull on the query visibly.
@@ -49,34 +51,50 @@ def clamped(text: str, limit: int = CAPTION_CHARS) -> str:
     return cut.rstrip() + "…"
 
 
-def document_card(hit: Hit, detail: str, key: str, image_width: int | str = "stretch") -> None:
-    """Thumbnail, caption and tags as plain text (a long caption clamped, the rest a click
-    away), one line of ``detail`` (e.g. distance), and a "more like this" button."""
+def document_card(
+    hit: Hit, detail: str, key: str, why: str = "", image_width: int | str = "stretch"
+) -> None:
+    """Thumbnail; caption, tags and one line of ``detail`` (e.g. distance) as one block of text,
+    with a tooltip that holds the rest (the full caption if it is clamped, then ``why``); a
+    "more like this" button.
+
+    A results page shows a dozen cards on every run, and each Streamlit element costs the web
+    process work on every run (building, sending, drawing): the card keeps to four elements.
+    """
     if hit.image and Path(hit.image).is_file():
-        st.image(hit.image, width=image_width)
+        image_format = IMAGE_FORMATS.get(Path(hit.image).suffix.lower(), "auto")
+        st.image(hit.image, width=image_width, output_format=image_format)
     else:
         st.text(t("no_image"))
     caption = "\n".join([hit.text, " ".join(f"#{tag}" for tag in hit.tags)]).strip()
-    st.text(clamped(caption))
+    lines = [escape_markdown(line) for line in clamped(caption).splitlines()]
+    tooltip = [why]
     if len(caption) > CAPTION_CHARS:
-        with st.expander(t("full_caption")):
-            st.text(caption)
-    st.caption(detail)
+        full = "  \n".join(escape_markdown(line) for line in caption.splitlines())
+        tooltip = [f"**{t('full_caption')}**", full, why]
+    st.markdown(
+        "  \n".join([*lines, f":small[:gray[{escape_markdown(detail)}]]"]),
+        help="\n\n".join(part for part in tooltip if part) or None,
+    )
     if st.button(t("more_like_this"), key=f"like-{key}-{hit.id}", icon=":material/manage_search:"):
         st.session_state[LIKE_KEY] = (hit.id, hit.text)
         st.switch_page("views/search.py")
 
 
-def topic_share_text(topics: Sequence[TopicShare]) -> str:
-    """One block per topic: label, its share of the match, and its top terms per modality."""
-    lines = []
+def why_matched(topics: Sequence[TopicShare]) -> str:
+    """Markdown for a hit's tooltip: the topics it shares with the query, each with its share
+    of the match and its top terms per modality (a weak match says so instead)."""
+    blocks = [f"**{t('why_matched')}**"]
+    if not topics:
+        blocks.append(t("weak_match"))
     for topic in topics:
-        lines.append(t("topic_share", label=topic.label, index=topic.index, share=topic.share))
-        lines.extend(
-            f"    {modality_name(modality)}: {', '.join(terms)}"
+        share = t("topic_share", label=topic.label, index=topic.index, share=topic.share)
+        terms = [
+            f"{escape_markdown(modality_name(modality))}: {escape_markdown(', '.join(terms))}"
             for modality, terms in topic.terms.items()
-        )
-    return "\n".join(lines)
+        ]
+        blocks.append("  \n".join([f"*{escape_markdown(share)}*", *terms]))
+    return "\n\n".join(blocks)
 
 
 def token_text(readings: dict[str, list[TokenReading]]) -> str:

@@ -222,7 +222,7 @@ def check_rankings(settings: Settings, first_search_id: int) -> dict:
                     Path(version.artifact_dir),
                     version.name,
                     service.processor,
-                    service.vectorizer,
+                    service.vectorizer_for(service.backbone_of(version)),
                 )
             query = Query(text=recorded.text, image=photos.get(recorded.image_hash))
             again = engines[recorded.version_name].search(

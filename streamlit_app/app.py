@@ -14,9 +14,9 @@ from interface.errors import error_text
 from interface.i18n import language_switch, t
 from interface.widgets import IMAGE_BOX_STYLE, escape_markdown
 
+language_switch()
 st.set_page_config(page_title=t("app_title"), page_icon="🔎", layout="wide")
 st.html(IMAGE_BOX_STYLE)
-language_switch()
 public_pages = [
     st.Page("views/search.py", title=t("nav_search"), icon=":material/search:", default=True),
     st.Page("views/annotate.py", title=t("nav_annotate"), icon=":material/sell:"),

@@ -202,7 +202,8 @@ def test_a_live_weight_reaches_two_visitor_sessions_from_their_next_query(sessio
         app.text_input[0].input(text)
         app.button[0].click().run()
         assert not app.exception
-        return [element.value for element in app.text]
+        cards = [card.value for card in app.markdown if ":small[:gray[" in card.value]
+        return [card.rsplit("\n", 1)[0] for card in cards]  # caption and tags, in ranked order
 
     first, second = app_signed_in_as(sessions, None), app_signed_in_as(sessions, None)
     # "bird" and "birds" are the same tokens; two texts because a page reuses a text's answer.

@@ -12,13 +12,14 @@ from core import store
 from core.explain import visible_topics
 from core.model import ModelParams
 from core.ranking import RankingParams
-from core.settings import REPO_ROOT
+from core.settings import DEFAULT_BACKBONE, REPO_ROOT
 from interface.messages import MESSAGES
 from interface.widgets import escape_markdown
 from streamlit_app import charts
 
 APP = str(REPO_ROOT / "streamlit_app" / "app.py")
 PHOTOS = REPO_ROOT / "tests" / "fixtures" / "images"
+CARD_DETAIL = ":small[:gray["  # the detail line of a result card
 PAGES = ["views/search.py", "views/annotate.py", "views/topics.py", "views/about.py"]
 TITLES = {
     "views/search.py": "search_title",
@@ -52,6 +53,25 @@ def texts(app: AppTest) -> list[str]:
     return [element.value for element in app.text]
 
 
+def cards(app: AppTest) -> list[str]:
+    """What a visitor reads on each result card: caption, tags and the detail line."""
+    return [shown(markdown) for markdown in app.markdown if CARD_DETAIL in markdown.value]
+
+
+def tooltips(app: AppTest) -> list[str]:
+    """The tooltip of each result card, as a visitor reads it."""
+    return [
+        re.sub(r"\\(.)", r"\1", markdown.proto.help)
+        for markdown in app.markdown
+        if CARD_DETAIL in markdown.value
+    ]
+
+
+def understood(app: AppTest) -> AppTest:
+    """Open "What the model understood"."""
+    return app.toggle(key="show-understood").set_value(True).run()
+
+
 def shown(markdown) -> str:
     """What a visitor reads of an escaped Markdown element."""
     return re.sub(r"\\(.)", r"\1", markdown.value)
@@ -71,23 +91,26 @@ def test_a_russian_query_shows_a_grid_of_results_with_plain_text_captions(app):
 
     assert not app.exception
     assert any("12 results" in caption.value for caption in app.caption)
-    assert any("#plants" in text for text in texts(app))
-    assert sum("L1 distance" in caption.value for caption in app.caption) == 12
+    assert any("#plants" in card for card in cards(app))
+    assert sum("L1 distance" in card for card in cards(app)) == 12
 
 
 def test_the_page_shows_what_the_model_understood_and_why_each_result_matched(app):
     search(app, "собака qwertyzzz")
 
     assert "Not known to the model (ignored): qwertyzzz" in shown(app.info[0])
+    weak = [tip for tip in tooltips(app) if "A weak match" in tip]
+    explained = [tip for tip in tooltips(app) if "% of the match" in tip and tip not in weak]
+    assert explained and len(explained) + len(weak) == 12  # each result is explained
+    assert not app.get("plotly_chart")  # built only for a visitor who asks
+
+    understood(app)
     assert any(text.startswith("Words: собака") for text in texts(app))
     assert len(app.get("plotly_chart")) == 1  # the query's topic vector
-    weak = [text for text in texts(app) if text.startswith("A weak match")]
-    explained = [text for text in texts(app) if "% of the match" in text and text not in weak]
-    assert explained and len(explained) + len(weak) == 12  # each result is explained
 
 
 def test_a_photo_query_shows_its_visual_words_by_imagenet_class_name(app):
-    search(app, "", jpeg("tiger.jpg"))
+    understood(search(app, "", jpeg("tiger.jpg")))
 
     assert not app.exception
     visual = [text for text in texts(app) if text.startswith("Picture: ")]
@@ -96,12 +119,12 @@ def test_a_photo_query_shows_its_visual_words_by_imagenet_class_name(app):
 
 def test_moving_a_weight_slider_changes_the_ranking_for_this_visitor_only(app, service):
     search(app, "цветы", jpeg("dog.jpg"))
-    before = [text for text in texts(app)]
+    before = cards(app)
     visual_slider = next(s for s in app.select_slider if s.label == "Picture")
 
     visual_slider.set_value(1.0).run()
 
-    after = [text for text in texts(app)]
+    after = cards(app)
     assert after != before
     assert app.session_state["weight_overrides"] == {"@visual": 1.0}
     with service.sessions() as session:
@@ -186,7 +209,7 @@ def test_annotating_a_broken_upload_says_so(app):
 
 
 def test_a_russian_visitor_reads_why_the_photo_was_refused_in_russian(app):
-    app.session_state["language"] = "ru"
+    app.segmented_control(key="language").set_value("ru").run()
     app.switch_page("views/annotate.py").run()
     app.file_uploader[0].set_value(("page.jpg", b"<html></html>", "image/jpeg")).run()
 
@@ -250,7 +273,7 @@ def test_the_about_page_says_which_configuration_answers_queries(
     app.session_state["language"] = language
     app.run().switch_page("views/about.py").run()
 
-    configuration = next(shown(m) for m in app.markdown if "squeezenet" in m.value)
+    configuration = next(shown(m) for m in app.markdown if DEFAULT_BACKBONE in shown(m))
     lines = configuration.splitlines()
     assert len(lines) == 6
     assert f"**{built.settings.collection.name}**" in lines[0]
@@ -344,18 +367,17 @@ def test_a_vote_is_confirmed(app):
     assert [toast.value for toast in app.toast] == ["Thank you: your vote is saved."]
 
 
-def test_long_captions_are_clamped_with_the_full_text_one_click_away(app):
+def test_long_captions_are_clamped_with_the_full_text_in_the_tooltip(app):
     search(app, "музыка")
     result = app.session_state["answer"][1]
-    long = [hit for hit in result.hits if len(hit.text) > 200]
+    long = [n for n, hit in enumerate(result.hits) if len(hit.text) > 200]
     assert long, "the query should find a document with a long caption"
 
-    full = [expander for expander in app.expander if expander.label == "Full caption"]
-    assert len(full) >= len(long)
-    assert any(text.endswith("…") and len(text) < 200 for text in texts(app))
-    assert {long[0].text.strip() in element.value for element in full[0].text} == {True} or any(
-        long[0].text in text for text in texts(app)
-    )
+    for n in long:
+        caption = cards(app)[n].splitlines()[0].rstrip()
+        assert caption.endswith("…") and len(caption) < 200
+        assert " ".join(result.hits[n].text.split()) in tooltips(app)[n]
+        assert tooltips(app)[n].startswith("**Full caption**")
 
 
 def test_a_typed_hashtag_is_suggested_next_to_the_search_box(app):
@@ -426,7 +448,9 @@ def test_every_page_renders_in_both_languages(monkeypatch, built, page, language
 def test_the_language_follows_the_switch(app):
     assert app.title[0].value == "Search photos by meaning"
 
-    app.session_state["language"] = "ru"
-    app.run()
+    app.segmented_control(key="language").set_value("ru").run()
 
     assert app.title[0].value == "Поиск фотографий по смыслу"
+    app.segmented_control(key="language").set_value(None).run()  # "Русский" clicked again
+    assert app.title[0].value == "Поиск фотографий по смыслу"
+    assert app.segmented_control(key="language").value == "ru"

@@ -6,6 +6,7 @@ import gc
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -17,6 +18,8 @@ from core.model import ModelParams
 from core.pipeline import build
 from core.ranking import RankingParams
 from core.service import Service
+from core.settings import DEFAULT_BACKBONE
+from core.vision import load_backbone
 from tests.conftest import builtin_rows, copy_collection, settings_for
 
 QUERIES = ["flower", "рыба", "horse", "корова", "car", "птица", "apple", "дом"]
@@ -166,7 +169,7 @@ def test_the_description_says_which_configuration_answers_queries(service, built
     assert about.documents == built.report.num_documents
     assert (about.topics, about.background_topics) == (300, 2)  # ModelParams' defaults
     assert about.ranking == RankingParams()  # a new build's default ranking
-    assert (about.backbone, about.index_method) == ("squeezenet", "bounds")
+    assert (about.backbone, about.index_method) == (DEFAULT_BACKBONE, "bounds")
     assert about.collection == built.settings.collection and not about.builtin_collection
     assert {m.name: m.live_weight for m in about.modalities} == live
     assert all(m.vocabulary > 0 for m in about.modalities)
@@ -197,3 +200,16 @@ def test_topic_thumbnails_come_from_the_version_files_without_loading_the_model(
         assert [d.hit.id for d in loaded[topic]] == [d.hit.id for d in expected]
     assert hidden not in [d.hit.id for d in without_hidden + loaded[3]]
     assert [d.hit.id for d in without_hidden] == [d.hit.id for d in loaded[3]]
+
+
+def test_a_visitors_photo_goes_through_the_backbone_its_version_was_built_with(built):
+    """Settings that name another backbone now (a changed default, an edited environment) must
+    not turn visitors' photos into another network's visual words for an existing version."""
+    assert built.settings.backbone == DEFAULT_BACKBONE != "squeezenet"
+    service = Service(replace(built.settings, backbone="squeezenet"))
+
+    active = service.active()
+
+    assert service.backbone_of(active.version) == built.settings.backbone
+    assert active.engine.vectorizer.backbone is load_backbone(built.settings.backbone)
+    assert service.describe(active).backbone == built.settings.backbone

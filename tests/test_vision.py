@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import core.vision as vision  # through `core`, so BigARTM is loaded before TensorFlow
-from core.settings import Settings
+from core.settings import DEFAULT_BACKBONE, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
 # ImageNet-1k classes 151..268 are the dog breeds.
@@ -130,7 +130,7 @@ def test_given_several_threads_when_they_predict_at_once_then_each_gets_the_same
 
 
 def test_given_the_same_settings_twice_then_the_same_backbone_object_is_shared() -> None:
-    assert vision.load_backbone(Settings()) is vision.load_backbone("squeezenet")
+    assert vision.load_backbone(Settings()) is vision.load_backbone(DEFAULT_BACKBONE)
 
 
 def test_given_an_unknown_backbone_name_then_a_value_error_lists_the_known_ones() -> None:

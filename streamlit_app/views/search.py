@@ -26,8 +26,8 @@ from interface.widgets import (
     escape_markdown,
     nothing_recognized_message,
     token_text,
-    topic_share_text,
     weight_sliders,
+    why_matched,
 )
 from streamlit_app import charts
 from streamlit_app.fit_notice import hit_marks, show_fit
@@ -132,7 +132,8 @@ if reading.unknown:
     unknown = ", ".join(token for tokens in reading.unknown.values() for token in tokens)
     st.info(escape_markdown(t("unknown_ignored", words=unknown)))
 
-with st.expander(t("understood_title")):
+# On demand: the topic chart alone costs the web process more than the rest of the page's text.
+if st.toggle(t("understood_title"), key="show-understood"):
     if query is not None and query.image is not None:
         st.image(query.image, caption=t("your_photo"), width=200)
     st.markdown(f"**{t('tokens_used')}**")
@@ -151,10 +152,8 @@ for start in range(0, len(result.hits), COLUMNS):
         with column:
             same = t("same_photo") if hit.same_photo else ""
             detail = t("distance", distance=f"{hit.distance:.3f}", same=same) + hit_marks(hit)
-            document_card(hit, detail, "result")
-            with st.expander(t("why_matched")):
-                shared = search_service.explain_hit(result, hit, labels, active)
-                st.text(topic_share_text(shared) if shared else t("weak_match"))
+            why = why_matched(search_service.explain_hit(result, hit, labels, active))
+            document_card(hit, detail, "result", why)
             if result.search_id is not None:
                 st.feedback("thumbs", key=vote_key(result.search_id, hit.id))
 
