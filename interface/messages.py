@@ -176,7 +176,10 @@ EN: dict[str, str | dict[str, str]] = {
     "query's (L1 distance), the article's setup",
     "ranking_likelihood": "**by query likelihood**: how likely each document makes the query's "
     "own words, smoothed by its topics (λ = {own_weight:g} for the document's own words, "
-    "μ = {mu:g})",
+    "μ = {mu:g}), plus {coordination:g} for each query word it contains; Russian and English "
+    "words meet through translations {translations}",
+    "translations_dictionary": "learned from the collection and from the shipped dictionary",
+    "translations_collection": "learned from the collection",
     "config_backbone": "Image backbone: **{backbone}**",
     "config_index": "Nearest neighbours: {index}",
     "index_bounds": "**exact**, pruned by topic bounds",
@@ -558,7 +561,10 @@ RU: dict[str, str | dict[str, str]] = {
     "(расстояние L1), как в статье",
     "ranking_likelihood": "**по правдоподобию запроса**: насколько вероятны слова запроса в "
     "каждом документе, со сглаживанием по его темам (λ = {own_weight:g} для собственных слов "
-    "документа, μ = {mu:g})",
+    "документа, μ = {mu:g}), плюс {coordination:g} за каждое слово запроса в документе; русские "
+    "и английские слова сходятся через переводы {translations}",
+    "translations_dictionary": "из коллекции и из встроенного словаря",
+    "translations_collection": "из коллекции",
     "config_backbone": "Нейросеть для картинок: **{backbone}**",
     "config_index": "Поиск ближайших: {index}",
     "index_bounds": "**точный**, с отсечением по границам тем",

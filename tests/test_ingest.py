@@ -16,7 +16,7 @@ from core.collection import import_collection
 from core.ingest import DaskIngest, LocalIngest, batches_of, ingest_batch, parse_cluster
 from core.model import ModelParams
 from core.pipeline import build
-from core.settings import Settings
+from core.settings import DEFAULT_BACKBONE, Settings
 from core.text import TextProcessor
 from core.vision import ImageError, ImageVectorizer, load_backbone
 from tests.conftest import builtin_rows, copy_collection
@@ -66,7 +66,7 @@ def test_contract_every_batch_once_with_the_tokens_ingest_batch_gives(
 
     assert sorted(results) == list(range(len(batches)))
     reference = LocalIngest(
-        TextProcessor(), ImageVectorizer(load_backbone("squeezenet"), vision_cache)
+        TextProcessor(), ImageVectorizer(load_backbone(DEFAULT_BACKBONE), vision_cache)
     )
     for number, batch in enumerate(batches):
         expected = ingest_batch(batch, params, reference.processor, reference.vectorizer)

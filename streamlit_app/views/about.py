@@ -45,7 +45,11 @@ configuration = [
     t(
         "config_ranking",
         ranking=t(
-            f"ranking_{ranking.method}", own_weight=ranking.own_weight, mu=ranking.dirichlet_mu
+            f"ranking_{ranking.method}",
+            own_weight=ranking.own_weight,
+            mu=ranking.dirichlet_mu,
+            coordination=ranking.coordination_weight,
+            translations=t(f"translations_{'dictionary' if ranking.lexicon else 'collection'}"),
         ),
     ),
     t("config_backbone", backbone=escape_markdown(about.backbone)),
