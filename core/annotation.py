@@ -49,6 +49,10 @@ class AnnotationParams:
     photo words for concepts the collection lacks: their share is ``class_name_weight`` times
     half the L1 distance from the photo to its nearest document (near 0 for a photo like one
     of the collection's, up to ``class_name_weight`` for a photo unlike any).
+    ``class_name_caption`` lets the class names place the photo in topic space as well: its
+    theta is inferred from its visual words plus a pseudo-caption of that many ``@text``
+    words, the class-name words the model knows, each in proportion to its score, so that
+    p(w|d) (hashtags included) follows what the backbone sees (0: visual words alone).
     """
 
     transfer_weight: float = 0.8
@@ -57,6 +61,7 @@ class AnnotationParams:
     vote_decay: float = 2.0
     expected_visual: bool = False
     class_name_weight: float = 0.5
+    class_name_caption: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.transfer_weight <= 1.0:
@@ -71,6 +76,8 @@ class AnnotationParams:
             )
         if not 0.0 <= self.class_name_weight <= 1.0:
             raise ValueError(f"class_name_weight must be in [0, 1], got {self.class_name_weight}")
+        if self.class_name_caption < 0:
+            raise ValueError(f"class_name_caption must be >= 0, got {self.class_name_caption}")
 
 
 # The article's annotation: p(w|d) alone, from sampled visual words.
@@ -252,6 +259,21 @@ class ClassNameWords:
         weights = np.asarray(matrix.T @ np.asarray(probabilities, dtype=np.float64)).ravel()
         weights /= max(weights.sum(), 1e-300)
         return {tokens[i]: float(weights[i]) for i in np.flatnonzero(weights > 1e-4)}
+
+    def caption(
+        self, probabilities: np.ndarray, known: Mapping[str, int], length: float
+    ) -> Counter[str]:
+        """A pseudo-caption of the photo: the class-name words in ``known`` (a model's
+        ``@text`` index), each counted ``length`` times its score. Words the model does not
+        know keep their share out of the caption, so a photo named by unknown words only gets
+        a short caption or none."""
+        return Counter(
+            {
+                word: length * score
+                for word, score in self.scores(probabilities).items()
+                if word in known
+            }
+        )
 
     def display(self, token: str) -> str:
         return self._table[2].get(token, token)

@@ -210,6 +210,17 @@ def _parser() -> argparse.ArgumentParser:
         "(writes reports/ranking_sweep.json)",
     )
     evaluate.add_argument(
+        "--sweep-annotation",
+        action="store_true",
+        help="first measure annotation settings on the validation split "
+        "(writes reports/annotation_sweep.json)",
+    )
+    evaluate.add_argument(
+        "--sweeps-only",
+        action="store_true",
+        help="stop after the requested sweeps, without the evaluation on the test split",
+    )
+    evaluate.add_argument(
         "--builtin",
         type=Path,
         default=BUILTIN_COLLECTION,
@@ -678,6 +689,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         builtin=None if args.no_builtin else args.builtin,
         quick=args.quick,
         run_ranking_sweep=args.sweep_ranking,
+        run_annotation_sweep=args.sweep_annotation,
+        sweeps_only=args.sweeps_only,
     )
     print(f"wrote {report}")
     return 0

@@ -506,7 +506,9 @@ class SearchEngine:
                 tokens[VISUAL] = expected
             else:
                 tokens[VISUAL] = visual_words(probabilities, self.params, content_hash(query.image))
-        inferred = self._infer(tokens, surfaces, weights, self.ranking)
+        inferred = self._infer(
+            self._with_caption(tokens, probabilities, params), surfaces, weights, self.ranking
+        )
         scored = self.annotator.scores(
             params,
             modalities,
@@ -527,6 +529,21 @@ class SearchEngine:
                 for token in ranked[:k]
             ]
         return annotations
+
+    def _with_caption(
+        self,
+        tokens: TokenCounts,
+        probabilities: np.ndarray | None,
+        params: AnnotationParams,
+    ) -> TokenCounts:
+        """The query's tokens plus, for a photo, the pseudo-caption of its class names that
+        ``params.class_name_caption`` asks for: what its theta is inferred from."""
+        if probabilities is None or params.class_name_caption <= 0 or TEXT not in self.model.phi:
+            return tokens
+        caption = self.annotator.class_names.caption(
+            probabilities, self.model.phi[TEXT].index, params.class_name_caption
+        )
+        return {**tokens, TEXT: tokens.get(TEXT, Counter()) + caption}
 
     def _annotation_display(self, modality: str, token: str) -> str:
         """A word the collection lacks is a class-name word; a hashtag shows with its twin."""
