@@ -53,6 +53,9 @@ class AnnotationParams:
     theta is inferred from its visual words plus a pseudo-caption of that many ``@text``
     words, the class-name words the model knows, each in proportion to its score, so that
     p(w|d) (hashtags included) follows what the backbone sees (0: visual words alone).
+    ``class_name_cooccurrence`` gives a class-name word's score to the hashtags of the
+    collection's documents that contain the word (p(tag | word), each document's hashtags
+    sharing one vote) instead of only to the hashtags named like it.
     """
 
     transfer_weight: float = 0.8
@@ -62,6 +65,7 @@ class AnnotationParams:
     expected_visual: bool = False
     class_name_weight: float = 0.5
     class_name_caption: float = 0.0
+    class_name_cooccurrence: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.transfer_weight <= 1.0:
@@ -160,6 +164,10 @@ class LabelTransfer:
     @cached_property
     def _words(self) -> dict[str, sparse.csr_matrix]:
         return {m: self._matrix(m, "set") for m in self.phi if m != VISUAL}
+
+    def words(self, modality: str) -> sparse.csr_matrix:
+        """documents x the modality's tokens, each document's tokens sharing one vote."""
+        return self._words[modality]
 
     @cached_property
     def _can_pass_labels(self) -> np.ndarray:
@@ -356,11 +364,10 @@ class Annotator:
             blend = share * self.transfer.scores(modality, params, theta, neighbours)
             top = np.argsort(-blend, kind="stable")[: 2 * limit if modality == TAG else limit]
             scores = {phi.tokens[row]: float(blend[row]) for row in top}
-            for word, score in named.items():
-                for token in self._named_tokens(modality, word):
-                    row = phi.index.get(token)
-                    base = scores.get(token, 0.0 if row is None else float(blend[row]))
-                    scores[token] = base + name_share * score
+            for token, score in self._named_tokens(modality, named, params).items():
+                row = phi.index.get(token)
+                base = scores.get(token, 0.0 if row is None else float(blend[row]))
+                scores[token] = base + name_share * score
             result[modality] = self._merge_twins(scores) if modality == TAG else scores
         return result
 
@@ -373,10 +380,37 @@ class Annotator:
             merged[slot] = merged.get(slot, 0.0) + score
         return merged
 
-    def _named_tokens(self, modality: str, word: str) -> Sequence[str]:
-        """A class-name word as tokens of ``modality``: itself as a word, its hashtags as tags."""
+    def _named_tokens(
+        self, modality: str, named: Mapping[str, float], params: AnnotationParams
+    ) -> dict[str, float]:
+        """The class-name words' scores as tokens of ``modality``: a word as itself, and as
+        the hashtags named like it or (``class_name_cooccurrence``) the hashtags of the
+        documents that contain it."""
         if modality == TEXT:
-            return (word,)
-        if modality == TAG:
-            return self.tags_by_word.get(word, ())
-        return ()
+            return dict(named)
+        found: Counter[str] = Counter()
+        if modality != TAG:
+            return found
+        if not params.class_name_cooccurrence:
+            for word, score in named.items():
+                for tag in self.tags_by_word.get(word, ()):
+                    found[tag] += score
+            return found
+        words = self.transfer.phi[TEXT].index
+        scores = np.zeros(len(words))
+        for word, score in named.items():
+            if word in words:
+                scores[words[word]] = score
+        by_tag = np.asarray(self._tags_by_cooccurrence.T @ scores).ravel()
+        tags = self.transfer.phi[TAG].tokens
+        return {tags[row]: float(by_tag[row]) for row in np.flatnonzero(by_tag > 0)}
+
+    @cached_property
+    def _tags_by_cooccurrence(self) -> sparse.csr_matrix:
+        """``@text`` tokens x hashtags: p(tag | word) over the documents that contain the word,
+        each document's hashtags sharing one vote."""
+        words = self.transfer.words(TEXT).copy()
+        words.data[:] = 1.0
+        together = sparse.csr_matrix(words.T @ self.transfer.words(TAG))
+        totals = np.asarray(together.sum(axis=1)).ravel()
+        return sparse.csr_matrix(sparse.diags(1.0 / np.maximum(totals, 1e-300)) @ together)

@@ -3,6 +3,7 @@ backbone's class names, on the real build of the built-in collection (see confte
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,7 @@ def test_given_a_cat_photo_from_outside_the_collection_then_class_names_bring_th
         ("neighbour_space", "pixels"),
         ("vote_decay", -1.0),
         ("class_name_weight", -0.1),
+        ("class_name_caption", -1.0),
     ],
 )
 def test_given_an_invalid_annotation_setting_then_a_value_error_names_it(field, value):
@@ -145,3 +147,35 @@ def test_a_photos_annotation_becomes_a_document_of_its_predicted_words():
     words = as_words(scored, length=8.0)
     assert list(words) == ["@text"]
     assert dict(words["@text"]) == pytest.approx({"cat": 6.0, "tiger": 2.0})
+
+
+def test_given_a_dog_photo_then_a_pseudo_caption_of_its_class_names_moves_its_words_to_dog(
+    service,
+):
+    # given a dog photo from outside the collection, whose class names include the word "dog"
+    # that the model knows, annotated by p(w|d) alone (no neighbours, no class names as words)
+    engine = service.active().engine
+    photo = Query(image=HELDOUT / "dog.jpg")
+    topics_only = AnnotationParams(transfer_weight=0.0, class_name_weight=0.0)
+    assert "dog" in engine.model.phi[TEXT].index
+    # when its theta is inferred with a pseudo-caption of its class-name words as well
+    captioned = replace(topics_only, class_name_caption=2.0)
+    before = engine.annotate(photo, [TEXT], k=5, params=topics_only)[TEXT]
+    after = engine.annotate(photo, [TEXT], k=5, params=captioned)[TEXT]
+    # then p(w|d) puts "dog" among its top words, above where the visual words alone put it
+    assert "dog" in [a.token for a in after]
+    score = {a.token: a.p for a in before}.get("dog", 0.0)
+    assert next(a.p for a in after if a.token == "dog") > score
+
+
+def test_a_pseudo_caption_holds_only_the_class_name_words_the_model_knows():
+    # given a tabby cat's probabilities and a model that knows "cat" but not "tabby"
+    words = ClassNameWords(TextProcessor())
+    probabilities = np.zeros(N_CLASSES)
+    probabilities[TABBY] = 1.0
+    scores = words.scores(probabilities)
+    known = {"cat": 0}
+    # when the pseudo-caption is 4 words long
+    caption = words.caption(probabilities, known, 4.0)
+    # then it holds "cat" alone, counted 4 times its score (the unknown words' share is left out)
+    assert dict(caption) == pytest.approx({"cat": 4.0 * scores["cat"]})

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.annotation import AnnotationParams
 from core.eval import (
     ANNOTATION_LEVERS,
     HELDOUT_PHOTOS,
@@ -25,6 +26,7 @@ from core.eval import (
     per_word_scores,
     precision_per_image,
     retrieval_scores,
+    sweep_annotation,
     sweep_rankings,
     target_ranks,
     transfer_labels,
@@ -191,6 +193,35 @@ def test_the_ranking_sweep_measures_each_value_on_validation_and_keeps_the_best(
             assert 0 <= row[key] <= 1
     best = max(record["rows"], key=lambda row: row["objective"])
     assert record["best"] == best["ranking"] and record["start"] == start.to_dict()
+
+
+def test_the_annotation_sweep_scores_each_value_on_validation_against_baseline_b(
+    tmp_path, vision_cache
+):
+    # given a small benchmark cut from the built-in collection
+    collection = small_benchmark(builtin_rows()[::3], tmp_path / "collection")
+    vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
+    bench = load_benchmark(collection, TextProcessor(), vectorizer)
+    # when two vote decays and two caption lengths are swept on one trained model
+    grid = (("vote_decay", (1.0, 2.0)), ("class_name_caption", (0.0, 1.0)))
+    start = AnnotationParams(class_name_weight=0.0)
+    record = sweep_annotation(bench, tmp_path / "work", TextProcessor(), vectorizer, grid, start)
+    # then every row is scored against baseline (b) on the validation photos
+    assert [(row["setting"], row["value"]) for row in record["rows"]] == [
+        ("vote_decay", 1.0),
+        ("vote_decay", 2.0),
+        ("class_name_caption", 0.0),
+        ("class_name_caption", 1.0),
+    ]
+    baseline = record["baseline"]
+    for row in record["rows"]:
+        ratios = [row[f"{m}_f1"] / baseline[m]["f1"] for m in (TAG, "@text")]
+        assert row["objective"] == pytest.approx(min(ratios))
+    # and the best setting keeps each swept setting at its best row's value
+    for setting in ("vote_decay", "class_name_caption"):
+        tried = [row for row in record["rows"] if row["setting"] == setting]
+        assert record["best"][setting] == max(tried, key=lambda r: r["objective"])["value"]
+    assert record["start"]["class_name_weight"] == record["best"]["class_name_weight"] == 0.0
 
 
 def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vision_cache):
