@@ -179,3 +179,32 @@ def test_a_pseudo_caption_holds_only_the_class_name_words_the_model_knows():
     caption = words.caption(probabilities, known, 4.0)
     # then it holds "cat" alone, counted 4 times its score (the unknown words' share is left out)
     assert dict(caption) == pytest.approx({"cat": 4.0 * scores["cat"]})
+
+
+def test_with_cooccurrence_the_class_names_reach_hashtags_of_documents_with_those_words(service):
+    # given a cat photo from outside the collection, and the hashtags of the collection's
+    # documents whose words include "cat" that no class-name word of the photo names
+    engine = service.active().engine
+    photo = Query(image=HELDOUT / "cat.jpg")
+    named = engine.annotator.class_names.scores(
+        engine.read_photo(HELDOUT / "cat.jpg").probabilities
+    )
+    assert "cat" in named
+    named_tags = {tag for word in named for tag in engine.tags_by_word.get(word, ())}
+    slot = tag_twins().slot
+    with_cat = {
+        slot(normalize_tag(tag))
+        for doc in engine.documents
+        if "cat" in doc["tokens"].get(TEXT, {})
+        for tag in doc["tags"]
+    }
+    unnamed = with_cat - {slot(tag) for tag in named_tags}
+    assert unnamed
+    # when annotated by the class names' share with and without co-occurrence
+    names_only = AnnotationParams(transfer_weight=0.0, class_name_weight=1.0)
+    cooccurring = replace(names_only, class_name_cooccurrence=True)
+    k = len(engine.model.phi[TAG].tokens)
+    before = {a.token: a.p for a in engine.annotate(photo, [TAG], k, params=names_only)[TAG]}
+    after = {a.token: a.p for a in engine.annotate(photo, [TAG], k, params=cooccurring)[TAG]}
+    # then every such hashtag scores higher than through the hashtags named like the words
+    assert all(after[tag] > before.get(tag, 0.0) for tag in unnamed)
