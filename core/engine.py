@@ -386,11 +386,12 @@ class SearchEngine:
 
     @cached_property
     def fit_reference(self) -> FitReference:
-        """How far the collection's own documents, asked as queries, are from their nearest
-        other document (computed once, on a sample)."""
+        """How well the collection's own documents, each left out and asked as a query, fit
+        and how far they are from their nearest other document (computed once, on a sample)."""
         return FitReference.from_engine_parts(
             self.inferencer,
             [_token_counts(doc.get("tokens", {})) for doc in self.documents],
+            self.thetas,
             self.index,
             self.default_weights,
         )
