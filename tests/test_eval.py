@@ -81,11 +81,14 @@ def test_mean_average_precision_skips_queries_without_relevant_documents():
     assert mean_average_precision(distances, relevant, k=3) == pytest.approx((1 + 2 / 3) / 2)
 
 
-def test_distances_match_their_definitions():
+def test_distances_match_their_definitions(monkeypatch):
     rng = np.random.default_rng(0)
     a, b = rng.random((5, 7)), rng.random((4, 7))
     expected = np.array([[np.abs(x - y).sum() for y in b] for x in a])
     assert np.allclose(l1_distances(a, b, chunk=2), expected)
+    # a block bound smaller than one query's row of differences still gives every distance
+    monkeypatch.setattr("core.eval.L1_BLOCK", 10)
+    assert np.allclose(l1_distances(a, b), expected)
     cosine = cosine_distances(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[1.0, 1.0]]))
     assert cosine[:, 0] == pytest.approx([1 - 1 / math.sqrt(2), 1.0])
 
