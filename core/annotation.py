@@ -56,15 +56,18 @@ class AnnotationParams:
     ``class_name_cooccurrence`` gives a class-name word's score to the hashtags of the
     collection's documents that contain the word (p(tag | word), each document's hashtags
     sharing one vote) instead of only to the hashtags named like it.
+
+    The defaults are the best setting of ``python -m core eval --sweep-annotation`` (validation
+    photos of the benchmark collection, EfficientNet-Lite0; ``reports/annotation_sweep.json``).
     """
 
     transfer_weight: float = 0.8
-    neighbours: int = 10
+    neighbours: int = 5
     neighbour_space: str = "visual"
-    vote_decay: float = 2.0
+    vote_decay: float = 8.0
     expected_visual: bool = False
     class_name_weight: float = 0.5
-    class_name_caption: float = 0.0
+    class_name_caption: float = 0.25
     class_name_cooccurrence: bool = False
 
     def __post_init__(self) -> None:
@@ -85,7 +88,9 @@ class AnnotationParams:
 
 
 # The article's annotation: p(w|d) alone, from sampled visual words.
-TOPICS_ONLY = AnnotationParams(transfer_weight=0.0, expected_visual=False)
+TOPICS_ONLY = AnnotationParams(
+    transfer_weight=0.0, expected_visual=False, class_name_weight=0.0, class_name_caption=0.0
+)
 
 
 # A photo's predicted words, as a document of its own: how many words and how long a document.
