@@ -99,7 +99,7 @@ class SearchEngine:
         """Each document's own tokens for the likelihood ranking; a photo without words or
         hashtags is given its predicted ones (``photo_words``), so words can find it. The
         collection frequencies that smooth them stay those of the real words."""
-        documents = [_token_counts(doc.get("tokens", {})) for doc in self.documents]
+        documents = self.document_tokens()
         written = DocumentTokens(self.model.phi, documents)
         wordless = [
             row
@@ -384,13 +384,18 @@ class SearchEngine:
         rows = top_rows(scores, k, allowed)
         return rows if candidates is None else candidates[rows]
 
+    def document_tokens(self) -> list[TokenCounts]:
+        """Each document's tokens as counts per modality, as the model was trained on them."""
+        return [_token_counts(doc.get("tokens", {})) for doc in self.documents]
+
     @cached_property
     def fit_reference(self) -> FitReference:
-        """How far the collection's own documents, asked as queries, are from their nearest
-        other document (computed once, on a sample)."""
+        """How well the collection's own documents, each left out and asked as a query, fit
+        and how far they are from their nearest other document (computed once, on a sample)."""
         return FitReference.from_engine_parts(
             self.inferencer,
-            [_token_counts(doc.get("tokens", {})) for doc in self.documents],
+            self.document_tokens(),
+            self.thetas,
             self.index,
             self.default_weights,
         )
@@ -427,7 +432,7 @@ class SearchEngine:
         """Word pairs across Russian and English learned from the bilingual documents, then
         the shipped dictionary's (``core.bilingual``)."""
         return Translations.learn(
-            [_token_counts(doc.get("tokens", {})) for doc in self.documents],
+            self.document_tokens(),
             self.processor.word_token,
             lexicon=default_lexicon(),
         )

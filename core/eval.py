@@ -56,6 +56,7 @@ from core.eval_search import (
     with_twins,
     write_plots,
 )
+from core.fit import KINDS, WEAK_SHARE, FitReference
 from core.index import IndexParams
 from core.inference import NothingRecognized
 from core.ingest import LocalIngest
@@ -458,6 +459,49 @@ def annotation_levers(
     return rows
 
 
+# --------------------------------------------------------------------------- honest uncertainty
+
+FIT_SAMPLE = 300  # test documents asked as each kind of query
+
+
+def fit_calibration(
+    engine: SearchEngine, bench: Benchmark, test: Sequence[str], seed: int = 0
+) -> dict[str, dict[str, dict[str, int]]]:
+    """How many of the test documents (of the collection's kind, never trained on), asked as a
+    photo, as their words and hashtags, and as both, the engine calls a bad fit: with its
+    reference (each training document left out) and with the training documents asked as
+    trained (the reference before). A calibrated reference flags about ``WEAK_SHARE``."""
+    as_trained = FitReference.from_engine_parts(
+        engine.inferencer,
+        engine.document_tokens(),
+        engine.thetas,
+        engine.index,
+        engine.default_weights,
+        leave_out=False,
+    )
+    counts = {name: {kind: Counter() for kind in KINDS} for name in FIT_REFERENCES}
+    sample = np.random.default_rng(seed).permutation(len(test))[:FIT_SAMPLE]
+    for row in sample:
+        doc = bench.documents[test[row]]
+        words = " ".join([doc.text, *(f"#{tag}" for tag in doc.tags)])
+        for query in (
+            Query(image=doc.image),
+            Query(text=words),
+            Query(text=words, image=doc.image),
+        ):
+            try:
+                fit = engine.query_fit(query)
+            except NothingRecognized:
+                continue
+            before = as_trained.fit_kind(fit.kind, fit.perplexity)
+            for name, verdict in zip(FIT_REFERENCES, (fit, before), strict=True):
+                counts[name][fit.kind].update(queries=1, weak=int(verdict.weak))
+    return {name: {kind: dict(c) for kind, c in kinds.items()} for name, kinds in counts.items()}
+
+
+FIT_REFERENCES = ("each document left out (the default)", "documents as trained (before)")
+
+
 # --------------------------------------------------------------------------- held-out photos
 
 HELDOUT_PHOTOS = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
@@ -476,7 +520,8 @@ def heldout_annotation(
 
     rows = []
     for entry in entries:
-        found = engine.annotate(Query(image=directory / entry["file"]), list(ANNOTATED), 5)
+        photo = Query(image=directory / entry["file"])
+        found = engine.annotate(photo, list(ANNOTATED), 5)
         accepted = {processor.word_token(w.lower()) for w in entry["words"]} - {None}
         matched = [
             a.display for m in ANNOTATED for a in found[m] if as_word(m, a.token) in accepted
@@ -489,6 +534,7 @@ def heldout_annotation(
                 "words": [a.display for a in found[TEXT]],
                 "matched": matched,
                 "named": bool(matched),
+                "fits": not engine.query_fit(photo).weak,
             }
         )
     return rows
@@ -679,6 +725,7 @@ def run_evaluation(
         return {
             "annotation_levers": annotation_levers(engine, bench, train, test),
             "heldout": heldout_annotation(engine, processor),
+            "fit_calibration": fit_calibration(engine, bench, test),
         }
 
     results["ours"] = evaluate_topic_model(
@@ -917,13 +964,14 @@ def _annotation_sections(results: dict) -> list[str]:
             " output was seen, in `photos.json`): the top 5 hashtags and words of each photo"
             " alone, by the model of `ours` above. Named = one of them is an accepted word.",
             "",
-            "| photo | shows | top 5 hashtags | top 5 words | named by |",
-            "|---|---|---|---|---|",
+            "| photo | shows | top 5 hashtags | top 5 words | named by | fits the model |",
+            "|---|---|---|---|---|---|",
         ]
         for row in rows:
             lines.append(
                 f"| {row['file']} | {row['shows']} | {', '.join(row['tags'])} "
-                f"| {', '.join(row['words'])} | {', '.join(row['matched']) or '**none**'} |"
+                f"| {', '.join(row['words'])} | {', '.join(row['matched']) or '**none**'} "
+                f"| {'yes' if row.get('fits', True) else '**no**'} |"
             )
         lines += [
             "",
@@ -931,7 +979,39 @@ def _annotation_sections(results: dict) -> list[str]:
             f" {HELDOUT_TARGET:.0%}: **{verdict}**.",
             "",
         ]
+    if "fit_calibration" in ours:
+        lines += _fit_section(ours["fit_calibration"], ours.get("heldout", []))
     return lines
+
+
+def _fit_section(calibration: dict, heldout: list[dict]) -> list[str]:
+    lines = [
+        "## Honest uncertainty: which queries are called a bad fit",
+        "",
+        f"Test documents (up to {FIT_SAMPLE}, never trained on, of the collection's kind) asked"
+        " as each kind of query: the share the engine calls a bad fit (`core/fit.py`). A query"
+        f" is a bad fit when fewer than {WEAK_SHARE:.0%} of the reference's documents are as"
+        f" perplexing, so a calibrated reference flags about {WEAK_SHARE:.0%} of these.",
+        "",
+        "| reference | " + " | ".join(KINDS) + " |",
+        "|---|" + "---|" * len(KINDS),
+    ]
+    for name, kinds in calibration.items():
+        cells = [
+            f"{c['weak'] / c['queries']:.1%} of {c['queries']}" if c.get("queries") else "n/a"
+            for c in (kinds[kind] for kind in KINDS)
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if heldout:
+        flagged = [row["file"] for row in heldout if not row.get("fits", True)]
+        unnamed = [row["file"] for row in heldout if not row["named"]]
+        lines += [
+            "",
+            f"Photos from outside every collection (above) called a bad fit: {len(flagged)} of"
+            f" {len(heldout)} ({', '.join(flagged) or 'none'}); not named by their top 5:"
+            f" {', '.join(unnamed) or 'none'}.",
+        ]
+    return [*lines, ""]
 
 
 def _targets(ours: dict, article: dict, neighbours: dict) -> list[str]:

@@ -6,6 +6,13 @@ for the collection's own documents asked as queries (their words, their photo, o
 query has). A query more perplexing than nearly all of those (``WEAK_SHARE``) fits the model
 badly: a photo of something the collection never shows, words the model knows only in passing.
 
+The collection's documents are asked *left out*: a model with many topics for few documents
+has nearly memorised its training documents, so asked as they are they fit far better than any
+new photo of the same things, and every new photo would look out of place. Each reference
+document is asked against phi with its own counts taken out (n_wt minus its n_dw p(t | d, w),
+renormalised; tokens no other document uses become unknown), the one-step estimate of the model
+trained without it.
+
 A hit's measure is its L1 distance to the query's topic vector, set against how far the
 collection's own queries are from their nearest *other* document: a hit that shares no token
 with the query and lies farther than nearly all of those, or answers a query that fits badly, is
@@ -25,6 +32,8 @@ from core.vision import VISUAL
 
 WEAK_SHARE = 0.05  # a query is weak when fewer than 5% of the collection's own fit as badly
 REFERENCE_SAMPLE = 200
+TOPIC_MASS_SAMPLE = 2000  # documents that estimate each topic's token mass
+LEFT_OUT_MIN_COUNT = 0.5  # a token left with less than half an occurrence elsewhere is unknown
 KINDS = ("words", "photo", "words+photo")
 
 
@@ -85,18 +94,27 @@ class FitReference:
         cls,
         inferencer: ThetaInferencer,
         documents: Sequence[TokenCounts],
+        thetas: np.ndarray,
         index,
         weights: Mapping[str, float],
         sample: int = REFERENCE_SAMPLE,
         seed: int = 0,
+        leave_out: bool = True,
     ) -> FitReference:
-        """Asks up to ``sample`` seeded documents as each kind of query (``index`` answers with
-        ``query(theta, k) -> (rows, distances)``)."""
-        rows = np.random.default_rng(seed).permutation(len(documents))[:sample]
+        """Asks up to ``sample`` seeded documents, each left out (see the module; with
+        ``leave_out`` False, as trained), as each kind of query; ``thetas`` are the documents'
+        topic vectors and ``index`` answers with ``query(theta, k) -> (rows, distances)``."""
+        shuffled = np.random.default_rng(seed).permutation(len(documents))
+        if leave_out:
+            mass = topic_mass(inferencer.phi, documents, thetas, shuffled[:TOPIC_MASS_SAMPLE])
         perplexities: dict[str, list[float]] = {kind: [] for kind in KINDS}
         distances: dict[str, list[float]] = {kind: [] for kind in KINDS}
-        for row in rows:
+        for row in shuffled[:sample]:
             doc = documents[row]
+            phi, without = inferencer.phi, inferencer
+            if leave_out:
+                phi = leave_one_out_phi(inferencer.phi, mass, doc, thetas[row])
+                without = ThetaInferencer(phi, inferencer.theta_taus, inferencer.document_passes)
             words = {m: bag for m, bag in doc.items() if m != VISUAL and bag}
             photo = {VISUAL: doc[VISUAL]} if doc.get(VISUAL) else {}
             both = {**words, **photo} if words and photo else {}
@@ -104,10 +122,10 @@ class FitReference:
                 if not tokens:
                     continue
                 try:
-                    theta = inferencer.transform(tokens, weights).theta
+                    theta = without.transform(tokens, weights).theta
                 except NothingRecognized:
                     continue
-                perplexities[kind].append(perplexity(inferencer.phi, tokens, weights, theta))
+                perplexities[kind].append(perplexity(phi, tokens, weights, theta))
                 distances[kind].append(_nearest_other(index, theta, row))
         return cls(
             {kind: np.sort(np.asarray(values)) for kind, values in perplexities.items()},
@@ -115,7 +133,10 @@ class FitReference:
         )
 
     def fit(self, query_perplexity: float, tokens: TokenCounts) -> QueryFit:
-        kind = query_kind(tokens)
+        return self.fit_kind(query_kind(tokens), query_perplexity)
+
+    def fit_kind(self, kind: str, query_perplexity: float) -> QueryFit:
+        """How a query of ``kind`` (one of ``KINDS``) with this perplexity fits."""
         reference = _finite(self.perplexities.get(kind))
         distances = _finite(self.distances.get(kind))
         threshold = float(np.quantile(distances, 1.0 - WEAK_SHARE)) if len(distances) else 2.0
@@ -123,6 +144,75 @@ class FitReference:
             return QueryFit(kind, query_perplexity, 1.0, threshold)
         share = float((reference >= query_perplexity * (1 - 1e-9)).mean())
         return QueryFit(kind, query_perplexity, share, threshold)
+
+
+def topic_mass(
+    phi: Mapping[str, Phi],
+    documents: Sequence[TokenCounts],
+    thetas: np.ndarray,
+    rows: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """n_t per modality: how many of the collection's tokens of that modality each topic
+    explains (sum over documents of n_dw p(t | d, w)), estimated from the documents at ``rows``
+    and scaled to the whole collection."""
+    mass = {modality: np.zeros(thetas.shape[1]) for modality in phi}
+    for row in rows:
+        for modality, (_, contribution) in _contributions(phi, documents[row], thetas[row]).items():
+            mass[modality] += contribution.sum(axis=0)
+    scale = len(documents) / max(len(rows), 1)
+    return {modality: total * scale for modality, total in mass.items()}
+
+
+def leave_one_out_phi(
+    phi: Mapping[str, Phi],
+    mass: Mapping[str, np.ndarray],
+    doc: TokenCounts,
+    theta: np.ndarray,
+) -> dict[str, Phi]:
+    """Phi rows of ``doc``'s tokens with ``doc``'s own counts taken out and each topic
+    renormalised; a token fewer than ``LEFT_OUT_MIN_COUNT`` times left elsewhere is dropped (it
+    is unknown to a model trained without ``doc``), and a topic left with nothing explains none
+    of them."""
+    left_out = {}
+    for modality, (rows, contribution) in _contributions(phi, doc, theta).items():
+        tokens = list(rows)
+        counts = phi[modality].matrix[list(rows.values())] * mass[modality]
+        remaining = np.maximum(counts - contribution, 0.0)
+        topic_total = mass[modality] - contribution.sum(axis=0)
+        matrix = np.divide(
+            remaining,
+            topic_total,
+            out=np.zeros_like(remaining),
+            where=topic_total > LEFT_OUT_MIN_COUNT,
+        )
+        kept = remaining.sum(axis=1) >= LEFT_OUT_MIN_COUNT
+        left_out[modality] = Phi(
+            [t for t, keep in zip(tokens, kept, strict=True) if keep], matrix[kept]
+        )
+    return left_out
+
+
+def _contributions(
+    phi: Mapping[str, Phi], doc: TokenCounts, theta: np.ndarray
+) -> dict[str, tuple[dict[str, int], np.ndarray]]:
+    """Per modality: ``doc``'s known tokens (token -> phi row) and n_dw p(t | d, w) for each
+    (tokens x topics), the counts ``doc`` adds to n_wt."""
+    contributions = {}
+    for modality, bag in doc.items():
+        modality_phi = phi.get(modality)
+        if modality_phi is None:
+            continue
+        rows = {
+            t: modality_phi.index[t] for t, c in bag.items() if t in modality_phi.index and c > 0
+        }
+        if not rows:
+            continue
+        matrix = modality_phi.matrix[list(rows.values())] * theta
+        totals = matrix.sum(axis=1, keepdims=True)
+        counts = np.array([[bag[t]] for t in rows], dtype=np.float64)
+        share = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+        contributions[modality] = (rows, counts * share)
+    return contributions
 
 
 def perplexity(

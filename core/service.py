@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from core import explain, store
 from core.admin_tables import hidden_document_ids, hidden_generation
@@ -167,9 +168,7 @@ class Service:
 
     def _read_active(self) -> ActiveModel:
         with self._database() as session:
-            version = store.active_version(session)
-            if version is None:
-                raise NoActiveModel()
+            version = self._version_row(session, store.active_version_id(session))
             weights = store.modality_weights(session, version.id)
             generation = hidden_generation(session)
             name, directory = version.name, version.artifact_dir
@@ -185,6 +184,20 @@ class Service:
                 engine = self._engine
         allowed = self._allowed_rows(engine.version_name, engine.documents, generation)
         return ActiveModel(engine, weights, version, allowed, generation)
+
+    def _version_row(self, session: Session, version_id: int | None) -> store.ModelVersion:
+        """The active version's row, read again only when another version became active: a
+        version's row does not change while it serves, and its scores are a large JSON column
+        that every page would otherwise decode."""
+        if version_id is None:
+            raise NoActiveModel()
+        last = self._last_active
+        if last is not None and last.version.id == version_id:
+            return last.version
+        version = session.get(store.ModelVersion, version_id)
+        if version is None:  # deleted between the two reads
+            raise NoActiveModel()
+        return version
 
     def backbone_of(self, version: store.ModelVersion) -> str:
         """The image backbone ``version``'s photos went through (every build records it);

@@ -532,6 +532,12 @@ def active_version(session: Session) -> ModelVersion | None:
     )
 
 
+def active_version_id(session: Session) -> int | None:
+    """The id of the version serving queries (None before the first activation): the one
+    column a query needs to know whether the version it holds is still the active one."""
+    return session.scalar(select(ActiveVersion.version_id))
+
+
 def list_versions(session: Session) -> list[ModelVersion]:
     """All versions, oldest first."""
     return list(session.scalars(select(ModelVersion).order_by(ModelVersion.id)))

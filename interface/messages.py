@@ -310,7 +310,8 @@ EN: dict[str, str | dict[str, str]] = {
     "no_versions": "No versions yet: build one with `python -m core build`.",
     "col_version": "version",
     "col_active": "active",
-    "col_status": "Status",
+    "col_status": "status",
+    "field_status": "Status",
     "col_made_by": "made by",
     "col_from": "from",
     "col_created": "created",
@@ -385,6 +386,10 @@ EN: dict[str, str | dict[str, str]] = {
     "action_start_build": "build a version",
     "action_start_retrain": "retrain",
     "action_start_junk_filter_training": "train the junk filter",
+    "action_add_user": "add a user",
+    "action_reset_user": "reset a user",
+    "action_sign_in": "sign in",
+    "action_sign_out": "sign out",
 }
 
 RU: dict[str, str | dict[str, str]] = {
@@ -719,7 +724,8 @@ RU: dict[str, str | dict[str, str]] = {
     "no_versions": "Версий пока нет: постройте первую командой `python -m core build`.",
     "col_version": "версия",
     "col_active": "активна",
-    "col_status": "Статус",
+    "col_status": "статус",
+    "field_status": "Статус",
     "col_made_by": "как создана",
     "col_from": "из",
     "col_created": "создана",
@@ -799,6 +805,10 @@ RU: dict[str, str | dict[str, str]] = {
     "action_start_build": "сборка версии",
     "action_start_retrain": "переобучение",
     "action_start_junk_filter_training": "обучение фильтра",
+    "action_add_user": "новый пользователь",
+    "action_reset_user": "сброс пользователя",
+    "action_sign_in": "вход",
+    "action_sign_out": "выход",
 }
 
 MESSAGES = {"en": EN, "ru": RU}

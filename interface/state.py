@@ -1,5 +1,6 @@
 """Per-process resources and per-visitor state shared by all pages."""
 
+import threading
 import uuid
 
 import streamlit as st
@@ -22,10 +23,18 @@ def get_service() -> Service:
     return Service(load_settings())
 
 
+_SERVICE_LOADED = threading.Event()
+
+
 def service() -> Service:
-    """The process's service, loaded with a spinner the first time."""
-    with st.spinner(t("loading_engine")):
+    """The process's service, loaded with a spinner the first time (a spinner costs a thread
+    per call, so warm pages go without)."""
+    if _SERVICE_LOADED.is_set():
         return get_service()
+    with st.spinner(t("loading_engine")):
+        loaded = get_service()
+    _SERVICE_LOADED.set()
+    return loaded
 
 
 def active_model_or_stop() -> ActiveModel:

@@ -234,5 +234,17 @@ def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vis
     heldout = json.loads((HELDOUT_PHOTOS / "photos.json").read_text())["photos"]
     assert [row["file"] for row in ours["heldout"]] == [p["file"] for p in heldout]
     assert all(len(row["tags"]) <= 5 and len(row["words"]) == 5 for row in ours["heldout"])
-    for section in ("Annotation levers", "Backbones", "Photos from outside every collection"):
+    # and how many test documents each fit reference calls a bad fit, per kind of query
+    for kinds in ours["fit_calibration"].values():
+        assert (
+            kinds["photo"]["queries"] > 0
+            and 0 <= kinds["photo"].get("weak", 0) <= kinds["photo"]["queries"]
+        )
+    assert all(isinstance(row["fits"], bool) for row in ours["heldout"])
+    for section in (
+        "Annotation levers",
+        "Backbones",
+        "Photos from outside every collection",
+        "Honest uncertainty",
+    ):
         assert section in text

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.collection import import_collection
 from core.engine import Query
-from core.fit import FitReference, perplexity, query_kind
+from core.fit import FitReference, leave_one_out_phi, perplexity, query_kind, topic_mass
 from core.model import Phi
 from core.ranking import (
     ARTICLE_RANKING,
@@ -221,10 +220,12 @@ def test_every_search_says_how_well_the_query_fits(service, built):
     assert result.fit is not None and not result.fit.weak
     assert result.fit.kind == "words"
     assert result.hits[0].matched == ["apple"] and not result.hits[0].weak
-    # a photo of the collection asked again is a photo query that fits
-    collection_photo = import_collection(built.settings.collection).documents[0].image
-    photo = service.search(Query(image=collection_photo.read_bytes()), k=5).fit
-    assert photo.kind == "photo" and 0.0 < photo.share_as_far <= 1.0 and not photo.weak
+    # photos of the kind the collection shows, which the model was never trained on (the held-
+    # out tenth of the collection), fit: the reference asks each document left out, as these are
+    fits = [service.search(Query(image=doc.image.read_bytes()), k=5).fit for doc in built.held_out]
+    assert {fit.kind for fit in fits} == {"photo"}
+    assert sum(fit.weak for fit in fits) <= 0.1 * len(fits), [fit.perplexity for fit in fits]
+    photo = max(fits, key=lambda fit: fit.share_as_far)
     # a photo of what the collection never shows (a galaxy) does not, and fits worse
     galaxy = service.search(Query(image=GALAXY), k=5)
     assert galaxy.fit.weak and galaxy.fit.share_as_far < photo.share_as_far
@@ -249,6 +250,26 @@ def test_fit_reference_ranks_a_query_among_the_collections_own():
     assert query_kind({"@visual": Counter(x=1), "@text": Counter(a=1)}) == "words+photo"
     # and a kind the reference has never seen is not declared weak
     assert not reference.fit(1e6, {"@visual": Counter(x=1)}).weak
+
+
+def test_a_document_left_out_loses_what_only_it_gave_the_model():
+    # given two topics, where topic 1 explains 10 tokens, all of them the document's "c"
+    phi = {"@text": Phi(["a", "b", "c"], np.array([[0.5, 0.0], [0.5, 0.0], [0.0, 1.0]]))}
+    mass = {"@text": np.array([100.0, 10.0])}
+    doc = {"@text": Counter(a=10, c=10)}
+    left_out = leave_one_out_phi(phi, mass, doc, np.array([0.5, 0.5]))["@text"]
+    # then "c", which no other document uses, is unknown to the model without the document
+    assert left_out.tokens == ["a"]
+    # and "a" keeps topic 0's share of what the other documents gave it: (50 - 10) / (100 - 10)
+    assert left_out.matrix[0] == pytest.approx([40 / 90, 0.0])
+
+
+def test_topic_mass_counts_the_tokens_each_topic_explains():
+    phi = {"@text": Phi(["a", "b"], np.array([[1.0, 0.0], [0.0, 1.0]]))}
+    documents = [{"@text": Counter(a=3)}, {"@text": Counter(a=1, b=2)}]
+    thetas = np.array([[1.0, 0.0], [0.5, 0.5]])
+    mass = topic_mass(phi, documents, thetas, np.arange(2))
+    assert mass["@text"] == pytest.approx([4.0, 2.0])
 
 
 def test_perplexity_is_low_for_tokens_the_topic_explains():

@@ -28,7 +28,7 @@ chosen_modality = modality.selectbox(
     t("modality"), [None, *modalities], format_func=lambda m: m or t("all")
 )
 chosen_status = status.selectbox(
-    t("col_status"),
+    t("field_status"),
     [None, *store.TOPIC_STATUSES],
     format_func=lambda s: t(f"topic_{s}") if s else t("all"),
 )
@@ -85,7 +85,7 @@ for row in shown:
             with st.expander(t("edit_topic")), st.form(f"topic-{row.id}"):
                 label = st.text_input(t("label"), row.label)
                 status_value = st.selectbox(
-                    t("col_status"),
+                    t("field_status"),
                     store.TOPIC_STATUSES,
                     index=store.TOPIC_STATUSES.index(row.status),
                     format_func=lambda s: t(f"topic_{s}"),
