@@ -115,9 +115,9 @@ def test_two_replicas_and_a_worker_share_one_postgresql_database_and_model_store
         admin_b.get_by_text(re.compile(rf"re-index {first_version}: thetas \d+/\d+")).wait_for()
         admin_b.screenshot(path=ARTIFACTS / "replica-b-job-progress.png", full_page=True)
         worker.send_signal(signal.SIGUSR1)
-        made = admin_b.get_by_text(re.compile(r"re-index .*: made v\d+"))
-        made.wait_for(timeout=120_000)
-        second_version = re.search(r"made (v\d+)", made.inner_text()).group(1)
+        done = admin_b.get_by_text(re.compile(r"re-index .*: done v\d+"))
+        done.wait_for(timeout=120_000)
+        second_version = re.search(r"done (v\d+)", done.inner_text()).group(1)
 
         # The re-index activated its version; rolling back through A reaches B's next search.
         assert recorded(sessions, search(visitor_b, "bird")).version_name == second_version
