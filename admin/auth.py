@@ -23,7 +23,14 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.admin_tables import ROLES, AuditEntry, SignInSession, User
+from core.admin_tables import (
+    ROLES,
+    AuditEntry,
+    PermissionDenied,
+    SignInError,
+    SignInSession,
+    User,
+)
 
 MAX_FAILED_SIGN_INS = 5
 LOCK_DURATION = timedelta(minutes=15)
@@ -47,31 +54,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
 }
-
-
-class PermissionDenied(PermissionError):
-    """The acting user's role does not allow the action (or nobody is signed in); ``who``,
-    ``action`` (the action function's name, as the audit log records it) and ``permission``
-    let an interface say it in another language."""
-
-    def __init__(self, who: str, action: str, permission: str) -> None:
-        self.who, self.action, self.permission = who, action, permission
-        doing = action.replace("_", " ")
-        super().__init__(f"{who} may not {doing} (needs the {permission!r} permission)")
-
-
-class SignInError(ValueError):
-    """Wrong name or password (``locked_until`` None), or an account locked until then; the
-    message is safe to show."""
-
-    def __init__(self, locked_until: datetime | None = None) -> None:
-        self.locked_until = locked_until
-        if locked_until is None:
-            super().__init__("wrong name or password")
-        else:
-            super().__init__(
-                f"too many failed sign-ins: the account is locked until {locked_until:%H:%M} UTC"
-            )
 
 
 # --------------------------------------------------------------------------------------------------

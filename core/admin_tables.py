@@ -5,7 +5,9 @@ workers that run them.
 They share ``core.orm.Base`` with ``core.store`` (which imports this module, so ``Base.metadata``
 is always complete) and are created by migrations 0003 and 0004. Serving reads only the hidden
 documents, through ``hidden_documents``; jobs and workers belong to ``core.jobs``; everything else
-is written and read by the ``admin`` package.
+is written and read by the ``admin`` package. The errors of signing in and of permissions live
+here too, beside the accounts, so that the interface can say them in a visitor's language without
+importing the ``admin`` package that sits above it.
 """
 
 from __future__ import annotations
@@ -172,3 +174,28 @@ def bump_hidden_generation(session: Session) -> None:
     )
     if updated.rowcount == 0:
         session.add(HiddenGeneration(id=1, generation=1))
+
+
+class PermissionDenied(PermissionError):
+    """The acting user's role does not allow the action (or nobody is signed in); ``who``,
+    ``action`` (the action function's name, as the audit log records it) and ``permission``
+    let an interface say it in another language."""
+
+    def __init__(self, who: str, action: str, permission: str) -> None:
+        self.who, self.action, self.permission = who, action, permission
+        doing = action.replace("_", " ")
+        super().__init__(f"{who} may not {doing} (needs the {permission!r} permission)")
+
+
+class SignInError(ValueError):
+    """Wrong name or password (``locked_until`` None), or an account locked until then; the
+    message is safe to show."""
+
+    def __init__(self, locked_until: datetime | None = None) -> None:
+        self.locked_until = locked_until
+        if locked_until is None:
+            super().__init__("wrong name or password")
+        else:
+            super().__init__(
+                f"too many failed sign-ins: the account is locked until {locked_until:%H:%M} UTC"
+            )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from admin.auth import PermissionDenied, SignInError
+from core.admin_tables import PermissionDenied, SignInError
 from core.answers import UnknownDocument
 from core.inference import NothingRecognized
 from core.outage import DatabaseUnavailable

@@ -14,7 +14,7 @@ import pytest
 
 import admin
 import core
-from admin.auth import PermissionDenied, SignInError
+from core.admin_tables import PermissionDenied, SignInError
 from core.answers import UnknownDocument
 from core.inference import NothingRecognized
 from core.outage import DatabaseUnavailable
