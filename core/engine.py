@@ -398,7 +398,20 @@ class SearchEngine:
             self.thetas,
             self.index,
             self.default_weights,
+            words_of=self._typed_words,
         )
+
+    def _typed_words(self, row: int) -> TokenCounts:
+        """Document ``row``'s caption and hashtags as the query path reads them when a visitor
+        types them (a caption too long to type: its own tokens)."""
+        doc = self.documents[row]
+        text = " ".join([doc.get("text") or "", *(f"#{tag}" for tag in doc.get("tags", []))])
+        try:
+            tokens, _ = self.tokens_of(Query(text=text.strip()))
+        except ValueError:
+            tokens = _token_counts(doc.get("tokens", {}))
+        readable = self.readable(tokens, self.ranking)
+        return {modality: bag for modality, bag in readable.items() if modality != VISUAL and bag}
 
     def query_terms(self, tokens: TokenCounts, ranking: RankingParams) -> list[QueryTerm]:
         """The query's tokens grouped into terms: a word with its hashtags and translations

@@ -21,7 +21,7 @@ weak, and is marked so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,10 +100,14 @@ class FitReference:
         sample: int = REFERENCE_SAMPLE,
         seed: int = 0,
         leave_out: bool = True,
+        words_of: Callable[[int], TokenCounts] | None = None,
     ) -> FitReference:
         """Asks up to ``sample`` seeded documents, each left out (see the module; with
         ``leave_out`` False, as trained), as each kind of query; ``thetas`` are the documents'
-        topic vectors and ``index`` answers with ``query(theta, k) -> (rows, distances)``."""
+        topic vectors and ``index`` answers with ``query(theta, k) -> (rows, distances)``.
+        ``words_of(row)`` is a document's words and hashtags as the query path reads them when
+        a visitor types them (which adds a hashtag's word, a word's hashtag, translations);
+        by default, the document's own tokens."""
         shuffled = np.random.default_rng(seed).permutation(len(documents))
         if leave_out:
             mass = topic_mass(inferencer.phi, documents, thetas, shuffled[:TOPIC_MASS_SAMPLE])
@@ -111,12 +115,13 @@ class FitReference:
         distances: dict[str, list[float]] = {kind: [] for kind in KINDS}
         for row in shuffled[:sample]:
             doc = documents[row]
+            own_words = {m: bag for m, bag in doc.items() if m != VISUAL and bag}
+            words = words_of(row) if words_of is not None and own_words else own_words
+            photo = {VISUAL: doc[VISUAL]} if doc.get(VISUAL) else {}
             phi, without = inferencer.phi, inferencer
             if leave_out:
-                phi = leave_one_out_phi(inferencer.phi, mass, doc, thetas[row])
+                phi = leave_one_out_phi(inferencer.phi, mass, doc, thetas[row], {**words, **photo})
                 without = ThetaInferencer(phi, inferencer.theta_taus, inferencer.document_passes)
-            words = {m: bag for m, bag in doc.items() if m != VISUAL and bag}
-            photo = {VISUAL: doc[VISUAL]} if doc.get(VISUAL) else {}
             both = {**words, **photo} if words and photo else {}
             for kind, tokens in (("words", words), ("photo", photo), ("words+photo", both)):
                 if not tokens:
@@ -168,16 +173,27 @@ def leave_one_out_phi(
     mass: Mapping[str, np.ndarray],
     doc: TokenCounts,
     theta: np.ndarray,
+    tokens: TokenCounts | None = None,
 ) -> dict[str, Phi]:
-    """Phi rows of ``doc``'s tokens with ``doc``'s own counts taken out and each topic
-    renormalised; a token fewer than ``LEFT_OUT_MIN_COUNT`` times left elsewhere is dropped (it
-    is unknown to a model trained without ``doc``), and a topic left with nothing explains none
-    of them."""
+    """Phi rows of ``tokens`` (default: ``doc``'s own) with ``doc``'s own counts taken out and
+    each topic renormalised; a token fewer than ``LEFT_OUT_MIN_COUNT`` times left elsewhere is
+    dropped (it is unknown to a model trained without ``doc``), and a topic left with nothing
+    explains none of them."""
+    given = _contributions(phi, doc, theta)
     left_out = {}
-    for modality, (rows, contribution) in _contributions(phi, doc, theta).items():
-        tokens = list(rows)
-        counts = phi[modality].matrix[list(rows.values())] * mass[modality]
-        remaining = np.maximum(counts - contribution, 0.0)
+    for modality, bag in (doc if tokens is None else tokens).items():
+        modality_phi = phi.get(modality)
+        known = [t for t in bag if modality_phi is not None and t in modality_phi.index]
+        if not known:
+            continue
+        own_rows, contribution = given.get(modality, ({}, np.zeros((0, len(theta)))))
+        position = {token: i for i, token in enumerate(own_rows)}
+        own = np.zeros((len(known), len(theta)))
+        for i, token in enumerate(known):
+            if token in position:
+                own[i] = contribution[position[token]]
+        counts = modality_phi.matrix[[modality_phi.index[t] for t in known]] * mass[modality]
+        remaining = np.maximum(counts - own, 0.0)
         topic_total = mass[modality] - contribution.sum(axis=0)
         matrix = np.divide(
             remaining,
@@ -187,7 +203,7 @@ def leave_one_out_phi(
         )
         kept = remaining.sum(axis=1) >= LEFT_OUT_MIN_COUNT
         left_out[modality] = Phi(
-            [t for t, keep in zip(tokens, kept, strict=True) if keep], matrix[kept]
+            [t for t, keep in zip(known, kept, strict=True) if keep], matrix[kept]
         )
     return left_out
 

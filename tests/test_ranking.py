@@ -262,6 +262,11 @@ def test_a_document_left_out_loses_what_only_it_gave_the_model():
     assert left_out.tokens == ["a"]
     # and "a" keeps topic 0's share of what the other documents gave it: (50 - 10) / (100 - 10)
     assert left_out.matrix[0] == pytest.approx([40 / 90, 0.0])
+    # and asked with a word the document lacks (as a typed query adds), that word keeps all of
+    # its counts, in the topic without the document's: 50 / (100 - 10)
+    asked = leave_one_out_phi(phi, mass, doc, np.array([0.5, 0.5]), {"@text": Counter(a=1, b=1)})
+    assert asked["@text"].tokens == ["a", "b"]
+    assert asked["@text"].matrix[1] == pytest.approx([50 / 90, 0.0])
 
 
 def test_topic_mass_counts_the_tokens_each_topic_explains():
