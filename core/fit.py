@@ -11,7 +11,8 @@ has nearly memorised its training documents, so asked as they are they fit far b
 new photo of the same things, and every new photo would look out of place. Each reference
 document is asked against phi with its own counts taken out (n_wt minus its n_dw p(t | d, w),
 renormalised; tokens no other document uses become unknown), the one-step estimate of the model
-trained without it.
+trained without it; and its words are asked as a visitor's typed words are read (with their
+hashtags' words, their words' hashtags and translations), since that is what a query's are.
 
 A hit's measure is its L1 distance to the query's topic vector, set against how far the
 collection's own queries are from their nearest *other* document: a hit that shares no token
