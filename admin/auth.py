@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.admin_tables import (
+from core.storage.admin_tables import (
     ROLES,
     AuditEntry,
     PermissionDenied,

@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 
 from admin import auth
-from core import store
-from core.admin_tables import ROLES
 from core.settings import Settings, load_settings
+from core.storage import store
+from core.storage.admin_tables import ROLES
 
 
 def main(argv: Sequence[str] | None = None) -> int:

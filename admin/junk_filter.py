@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.versions import active_or_raise
-from core import jobs, store
-from core.admin_tables import (
+from core.building.junk_filter import MIN_LABELS_PER_CLASS, JunkFilterReport, document_labels
+from core.storage import jobs, store
+from core.storage.admin_tables import (
     LABELS,
     DocumentLabel,
     HiddenDocument,
@@ -21,7 +22,6 @@ from core.admin_tables import (
     User,
     bump_hidden_generation,
 )
-from core.junk_filter import MIN_LABELS_PER_CLASS, JunkFilterReport, document_labels
 
 __all__ = ["MIN_LABELS_PER_CLASS", "JunkFilterReport", "document_labels"]
 

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.versions import active_or_raise
-from core import jobs, store
-from core.admin_tables import Job, User
-from core.collection import _parse_tokens, import_collection
-from core.model import validate_weights
+from core.reading.collection import _parse_tokens, import_collection
+from core.serving.model import validate_weights
+from core.storage import jobs, store
+from core.storage.admin_tables import Job, User
 
 
 @dataclass

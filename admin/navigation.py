@@ -14,7 +14,7 @@ import streamlit as st
 
 from admin import auth
 from admin.ui import signed_in_user
-from core.outage import DatabaseUnavailable
+from core.storage.outage import DatabaseUnavailable
 from interface.i18n import t
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"

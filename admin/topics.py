@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.versions import active_or_raise
-from core import store
-from core.admin_tables import User
-from core.explain import topic_matches
-from core.store import Topic, TopicTerm
-from core.text import TextProcessor
+from core.reading.text import TextProcessor
+from core.serving.explain import topic_matches
+from core.storage import store
+from core.storage.admin_tables import User
+from core.storage.store import Topic, TopicTerm
 
 SORT_KEYS = ("index", "label", "status")
 
@@ -42,7 +42,7 @@ def review_topics(
     processor: TextProcessor | None = None,
 ) -> list[TopicRow]:
     """The active version's topics whose label or top terms (in ``modality``, if given) hold
-    every word of ``term`` as a whole word or by its lemma / stem (``core.explain``),
+    every word of ``term`` as a whole word or by its lemma / stem (``core.serving.explain``),
     optionally of one status, sorted by ``sort``."""
     if sort not in SORT_KEYS:
         raise ValueError(f"sort by one of {SORT_KEYS}, not {sort!r}")

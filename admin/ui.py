@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from admin import auth
 from admin.modalities import cancel_job
-from core import jobs, store
-from core.admin_tables import User
-from core.outage import translated_outage
 from core.settings import load_settings
+from core.storage import jobs, store
+from core.storage.admin_tables import User
+from core.storage.outage import translated_outage
 from interface.errors import error_text
 from interface.i18n import t, t_or
 

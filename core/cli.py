@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from core import store
-from core.engine import Query
-from core.inference import NothingRecognized
-from core.model import validate_weights
-from core.scale import TRAINING_SIZES
-from core.service import NoActiveModel, Service
+from core.measurement.scale import TRAINING_SIZES
+from core.reading.vision import ImageError
+from core.serving.engine import Query
+from core.serving.inference import NothingRecognized
+from core.serving.model import validate_weights
+from core.serving.service import NoActiveModel, Service
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings, load_settings
-from core.vision import ImageError
+from core.storage import store
 
 
 class CommandError(Exception):
@@ -174,7 +174,8 @@ def _parser() -> argparse.ArgumentParser:
         "bench",
         help="performance benchmark (writes reports/bench.md)",
         description="Text, vectorization and training throughput, query latency on the "
-        "built-in collection and on synthetic thetas, index configurations (see core/bench.py).",
+        "built-in collection and on synthetic thetas, index configurations (see "
+        "core/measurement/bench.py).",
     )
     bench_model.add_argument(
         "--sizes",
@@ -190,7 +191,8 @@ def _parser() -> argparse.ArgumentParser:
         "eval",
         help="annotation and search quality against baselines (writes reports/eval.md)",
         description="Train on the benchmark collection's training split, query with its test "
-        "documents, compare with baselines and write reports/eval.md (see core/eval.py).",
+        "documents, compare with baselines and write reports/eval.md (see "
+        "core/measurement/eval.py).",
     )
     evaluate.add_argument(
         "--collection",
@@ -241,7 +243,8 @@ def _parser() -> argparse.ArgumentParser:
         "scale-train",
         help="seconds per pass and peak memory of out-of-core training (into reports/scale.json)",
         description="Train BigARTM out of core on synthetic documents drawn from a built "
-        "version's token distributions, with its processors on every core (see core/scale.py).",
+        "version's token distributions, with its processors on every core (see "
+        "core/measurement/scale.py).",
     )
     scale_train.add_argument(
         "--documents",
@@ -369,8 +372,8 @@ def _progress_printer() -> Callable:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from core.model import ModelParams
-    from core.pipeline import build
+    from core.building.pipeline import build
+    from core.serving.model import ModelParams
 
     if args.if_missing:
         with store.open_database(settings.database_url)() as session:
@@ -386,11 +389,11 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     if args.weights:
         overrides["modality_weights"] = {**ModelParams().modality_weights, **args.weights}
     params = ModelParams(**overrides)
-    from core.ranking import RankingParams
+    from core.serving.ranking import RankingParams
 
     ranking = RankingParams(method=args.ranking)
     if args.dask:
-        from core.ingest import dask_ingest
+        from core.building.ingest import dask_ingest
 
         with dask_ingest(args.dask, settings) as executor:
             report = build(
@@ -427,8 +430,8 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from core.jobs import WorkerRefused
-    from core.worker import Worker
+    from core.building.worker import Worker
+    from core.storage.jobs import WorkerRefused
 
     try:
         with Worker(settings, args.heartbeat, args.poll) as worker:
@@ -444,7 +447,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _scale_train(args: argparse.Namespace, settings: Settings) -> int:
-    from core import scale
+    from core.measurement import scale
 
     source = args.source or _active_version_dir(settings)
     corpus = scale.read_source_corpus(source)
@@ -468,7 +471,7 @@ def _scale_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _scale_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from core import scale
+    from core.measurement import scale
 
     for workers in args.workers:
         result = scale.measure_ingest(
@@ -487,7 +490,7 @@ def _scale_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
-    from core import scale
+    from core.measurement import scale
 
     result = scale.model_footprint(args.source or _active_version_dir(settings))
     scale.record(args.reports, "footprint", "source", result)
@@ -496,7 +499,7 @@ def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _scale_report(args: argparse.Namespace, settings: Settings) -> int:
-    from core import scale
+    from core.measurement import scale
 
     path = scale.write_report(args.reports)
     print(f"wrote {path}")
@@ -675,9 +678,9 @@ def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    import core.artm_loader  # noqa: F401  (eval trains after loading the backbone)
-    from core.eval import evaluate_and_report
-    from core.vision import ImageVectorizer, load_backbone
+    import core.building.artm_loader  # noqa: F401  (eval trains after loading the backbone)
+    from core.measurement.eval import evaluate_and_report
+    from core.reading.vision import ImageVectorizer, load_backbone
 
     report = evaluate_and_report(
         args.collection or settings.data_dir / "benchmark" / "collection",
@@ -697,7 +700,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
-    from core.bench import benchmark_and_report
+    from core.measurement.bench import benchmark_and_report
 
     report = benchmark_and_report(
         settings,
@@ -711,8 +714,8 @@ def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
-    from core.index import NeighborIndex
-    from core.index_bench import run_index_benchmark
+    from core.measurement.index_bench import run_index_benchmark
+    from core.serving.index import NeighborIndex
 
     with store.open_database(settings.database_url)() as session:
         version = store.active_version(session)

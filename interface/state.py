@@ -5,9 +5,9 @@ import uuid
 
 import streamlit as st
 
-from core.outage import DatabaseUnavailable
-from core.service import ActiveModel, NoActiveModel, Service
+from core.serving.service import ActiveModel, NoActiveModel, Service
 from core.settings import load_settings
+from core.storage.outage import DatabaseUnavailable
 from interface.errors import error_text
 from interface.i18n import t
 from interface.widgets import escape_markdown

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.answers import Hit
-from core.explain import TokenReading, TopicShare, WhyNothing
-from core.service import ActiveModel
+from core.serving.answers import Hit
+from core.serving.explain import TokenReading, TopicShare, WhyNothing
+from core.serving.service import ActiveModel
 from interface.i18n import modality_name, t
 
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")

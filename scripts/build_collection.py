@@ -5,7 +5,7 @@ Sources (both are real images with English and Russian text, freely licensed):
 * ``tuxpaint-stamps-default``: Tux Paint stamps. Each ``<name>.png`` sits beside ``<name>.txt``
   whose first line is the English description and whose ``ru.utf8=`` line is the Russian one.
   The category folders become the tags, each with its Russian twin (``core/assets/tag_twins.csv``,
-  see ``core/twins.py``).
+  see ``core/reading/twins.py``).
 * ``gcompris-qt-data``: photos of the GCompris "explore" activities. Images, titles, paragraphs
   and per-photo credits live in Qt resource bundles (``.rcc``); Russian translations live in
   ``gcompris_ru.qm``. Both formats are parsed here with the standard library.
@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from core.twins import tag_twins
+from core.reading.twins import tag_twins
 
 TUX_PACKAGE = "tuxpaint-stamps-default"
 GC_PACKAGE = "gcompris-qt-data"

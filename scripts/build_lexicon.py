@@ -1,5 +1,5 @@
 """Build ``core/assets/lexicon_en_ru.tsv``, the English-Russian dictionary that lets a word of one
-language reach documents written in the other (``core.bilingual``).
+language reach documents written in the other (``core.reading.bilingual``).
 
 Run once, at development time, from the Debian package of V. K. Mueller's English-Russian
 dictionary (7th edition, GPL-2+; electronic version by S. Starostin and E. S. Cymbalyuk)::
@@ -15,7 +15,7 @@ parts of speech (noun, adjective, verb, and the senses before any part-of-speech
 first sense; its
 translations are the one-word Russian alternatives at the start of that sense (before the first
 example, at most ``PER_SENSE``). Both sides are written as the project's ``@text`` tokens
-(``core.text.TextProcessor``: English Porter stems, Russian lemmas), with the English word's
+(``core.reading.text.TextProcessor``: English Porter stems, Russian lemmas), with the English word's
 frequency (``wordfreq``'s Zipf scale) so a Russian word's English translations can be ordered
 by how common they are.
 """
@@ -32,8 +32,8 @@ from pathlib import Path
 from wordfreq import zipf_frequency
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.bilingual import LEXICON_PATH
-from core.text import TextProcessor
+from core.reading.bilingual import LEXICON_PATH
+from core.reading.text import TextProcessor
 
 PER_SENSE = 3
 PARTS_OF_SPEECH = ("_n.", "_a.", "_v.")

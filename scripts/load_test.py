@@ -46,13 +46,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from admin import auth, versions
-from core import store
-from core.engine import Query, SearchEngine
-from core.model import ModelParams
-from core.pipeline import build, copy_deployment
-from core.service import Service
+from core.building.pipeline import build, copy_deployment
+from core.reading.vision import content_hash
+from core.serving.engine import Query, SearchEngine
+from core.serving.model import ModelParams
+from core.serving.service import Service
 from core.settings import REPO_ROOT, Settings, load_settings
-from core.vision import content_hash
+from core.storage import store
 from tests.browser import (
     ARTIFACTS,
     CHROMIUM,

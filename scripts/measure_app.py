@@ -18,7 +18,7 @@ from the click on its menu entry until the page's last change once the app is id
 and warm (median and max of ``--opens``), with the number of topics of the active version.
 
 With ``--report`` the figures are also written to ``reports/page_cost.json`` and to their section
-of ``reports/bench.md`` (see ``core/page_cost.py``).
+of ``reports/bench.md`` (see ``core/measurement/page_cost.py``).
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from admin import auth
-from core import store
-from core.page_cost import record_page_cost
-from core.pipeline import copy_deployment
+from core.building.pipeline import copy_deployment
+from core.measurement.page_cost import record_page_cost
 from core.settings import REPO_ROOT, load_settings
+from core.storage import store
 from tests.browser import (
     ARTIFACTS,
     chromium,

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st
 
 from admin.navigation import admin_sections
-from core.outage import DatabaseUnavailable
+from core.storage.outage import DatabaseUnavailable
 from interface.errors import error_text
 from interface.i18n import language_switch, t
 from interface.widgets import IMAGE_BOX_STYLE, escape_markdown

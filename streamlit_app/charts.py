@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.answers import Annotation, PhotoReading
-from core.explain import TopicShare
-from core.vision import visual_display, visual_token
+from core.reading.vision import visual_display, visual_token
+from core.serving.answers import Annotation, PhotoReading
+from core.serving.explain import TopicShare
 from interface.i18n import modality_name, t
 
 BAR_HEIGHT = 26

@@ -1,11 +1,11 @@
-"""How well a query fits the model, and which hits are weak (``core.fit``), in a page."""
+"""How well a query fits the model, and which hits are weak (``core.serving.fit``), in a page."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.answers import Hit
-from core.fit import QueryFit
+from core.serving.answers import Hit
+from core.serving.fit import QueryFit
 from interface.i18n import t
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 # The suite trains in this process after loading image backbones, so BigARTM is loaded first, with
-# the pure-Python protobuf it needs (see core/artm_loader.py): before Streamlit imports protobuf.
+# the pure-Python protobuf it needs (see core/building/artm_loader.py): before Streamlit imports
+# protobuf.
 os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
 import json
 import shutil
@@ -17,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-import core.artm_loader  # noqa: F401
-from core.collection import Document, import_collection
-from core.model import ModelParams
-from core.pipeline import BuildReport, build, copy_deployment
+import core.building.artm_loader  # noqa: F401
+from core.building.pipeline import BuildReport, build, copy_deployment
+from core.building.worker import Worker
+from core.reading.collection import Document, import_collection
+from core.serving.model import ModelParams
 from core.settings import BUILTIN_COLLECTION, Settings
-from core.worker import Worker
 from tests.postgres import DATABASES, database_url_for
 from tests.postgres import postgres_server as postgres_server  # for any test: the session's server
 
@@ -85,7 +86,7 @@ def built(tmp_path_factory, vision_cache) -> BuiltCollection:
 
 @pytest.fixture(scope="session")
 def service(built):
-    from core.service import Service
+    from core.serving.service import Service
 
     return Service(built.settings)
 
@@ -115,8 +116,8 @@ def deployment(request: pytest.FixtureRequest, small_template, tmp_path) -> Sett
 
 @contextmanager
 def running_worker(settings: Settings, **options: float) -> Iterator[Worker]:
-    """A real job worker (``core.worker``, as ``python -m core worker`` runs it) looping in a
-    thread of the test process until the block ends."""
+    """A real job worker (``core.building.worker``, as ``python -m core worker`` runs it) looping
+    in a thread of the test process until the block ends."""
     with Worker(settings, log=lambda line: None, **options) as worker:
         loop = threading.Thread(target=worker.run, name="test-worker")
         loop.start()

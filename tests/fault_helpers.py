@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core import store
-from core.engine import Query, SearchEngine
-from core.model import ModelParams
-from core.service import Service
+from core.reading.text import TextProcessor
+from core.serving.engine import Query, SearchEngine
+from core.serving.model import ModelParams
+from core.serving.service import Service
 from core.settings import REPO_ROOT, Settings
-from core.text import TextProcessor
+from core.storage import store
 from tests.conftest import builtin_rows
 
 SMALL = ModelParams(num_topics=6, num_background_topics=1, passes=4)

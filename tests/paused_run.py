@@ -20,10 +20,10 @@ import sys
 import threading
 import time
 
-from core import jobs, store
+from core.building.pipeline import build, reindex_version
 from core.cli import main as command_line
-from core.pipeline import build, reindex_version
 from core.settings import load_settings
+from core.storage import jobs, store
 from tests.fault_helpers import SMALL
 
 

@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from admin import auth
 from admin.ui import TOKEN_KEY
-from core import store
 from core.settings import REPO_ROOT, load_settings
+from core.storage import store
 
 APP_DIR = REPO_ROOT / "streamlit_app"
 USER, PASSWORD = "page-runner", "a long enough password"

@@ -1,7 +1,7 @@
 """Admin actions on a real small build: live weights, versions, topic review, adding a modality,
 re-indexing, retraining, the junk filter. Each test works on its own copy of the build
 (``deployment``); the tests marked ``@both_databases`` run with its metadata in SQLite and in
-PostgreSQL. Jobs the actions queue are run by a real job worker (``core.worker``)."""
+PostgreSQL. Jobs the actions queue are run by a real job worker (``core.building.worker``)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import select
 
 from admin import auth, junk_filter, modalities, topics, versions
-from core import jobs, store
-from core.admin_tables import AuditEntry, Job, JobWorker
-from core.engine import Query
-from core.service import Service
-from core.version_files import VersionFiles
+from core.serving.engine import Query
+from core.serving.service import Service
+from core.serving.version_files import VersionFiles
+from core.storage import jobs, store
+from core.storage.admin_tables import AuditEntry, Job, JobWorker
 from tests.conftest import (
     both_databases,
     builtin_rows,

@@ -15,9 +15,9 @@ from admin.junk_filter import document_labels, review_queue
 from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
 from admin.versions import apply_live_weights
-from core import jobs, store
-from core.jobs import START_A_WORKER
 from core.settings import REPO_ROOT
+from core.storage import jobs, store
+from core.storage.jobs import START_A_WORKER
 from interface.messages import MESSAGES
 from tests.conftest import running_worker
 

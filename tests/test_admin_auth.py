@@ -16,8 +16,8 @@ from admin import auth, junk_filter, modalities, topics, versions
 from admin.cli import main
 from admin.topics import edit_topic
 from admin.versions import apply_live_weights
-from core import store
-from core.admin_tables import AuditEntry, User
+from core.storage import store
+from core.storage.admin_tables import AuditEntry, User
 from tests.postgres import DATABASES, database_url_for
 
 PASSWORD = "correct horse battery"

@@ -1,4 +1,4 @@
-"""Specification of core.annotation: words for a photo from topics, near documents and the
+"""Specification of core.serving.annotation: words for a photo from topics, near documents and the
 backbone's class names, on the real build of the built-in collection (see conftest)."""
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.annotation import (
+from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
+from core.reading.twins import tag_twins
+from core.reading.vision import N_CLASSES, visual_token
+from core.serving.annotation import (
     TOPICS_ONLY,
     AnnotationParams,
     ClassNameWords,
     as_words,
     class_names,
 )
-from core.engine import Query, expected_visual_words
-from core.model import ModelParams
-from core.text import TAG, TEXT, TextProcessor, normalize_tag
-from core.twins import tag_twins
-from core.vision import N_CLASSES, visual_token
+from core.serving.engine import Query, expected_visual_words
+from core.serving.model import ModelParams
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
 TABBY = 281  # ImageNet class index of "tabby, tabby cat"

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core import store
-from core.explain import visible_topics
-from core.model import ModelParams
-from core.ranking import RankingParams
+from core.serving.explain import visible_topics
+from core.serving.model import ModelParams
+from core.serving.ranking import RankingParams
 from core.settings import DEFAULT_BACKBONE, REPO_ROOT
+from core.storage import store
 from interface.messages import MESSAGES
 from interface.widgets import escape_markdown
 from streamlit_app import charts

@@ -19,12 +19,12 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from core import store
-from core.answers import MAX_QUERY_CHARS, Query
-from core.collection import import_collection
-from core.inference import NothingRecognized
+from core.reading.collection import import_collection
+from core.reading.vision import ImageError
+from core.serving.answers import MAX_QUERY_CHARS, Query
+from core.serving.inference import NothingRecognized
 from core.settings import REPO_ROOT
-from core.vision import ImageError
+from core.storage import store
 
 PHOTO = REPO_ROOT / "tests" / "fixtures" / "images" / "tiger.jpg"
 
@@ -124,7 +124,7 @@ def test_a_decompression_bomb_is_refused_before_any_pixel_is_decoded():
         f"""
         import resource, sys
         from PIL import Image
-        from core.vision import ImageError, load_image
+        from core.reading.vision import ImageError, load_image
         resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
         try:
             load_image({png_declaring(100_000, 100_000)!r})

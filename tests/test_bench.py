@@ -7,10 +7,15 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from core.bench import percentiles, render_report, training_throughput
-from core.index import l1_scan
-from core.index_bench import CONTENDERS, dirichlet_thetas, realistic_thetas, run_index_benchmark
-from core.model import ModelParams
+from core.measurement.bench import percentiles, render_report, training_throughput
+from core.measurement.index_bench import (
+    CONTENDERS,
+    dirichlet_thetas,
+    realistic_thetas,
+    run_index_benchmark,
+)
+from core.serving.index import l1_scan
+from core.serving.model import ModelParams
 
 
 def test_percentiles_summarize_the_timings():

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.bilingual import LEXICON_SHARE, Lexicon, Translations, default_lexicon
-from core.engine import Query
-from core.inference import NothingRecognized
-from core.ranking import RankingParams
-from core.text import TEXT, TextProcessor
+from core.reading.bilingual import LEXICON_SHARE, Lexicon, Translations, default_lexicon
+from core.reading.text import TEXT, TextProcessor
+from core.serving.engine import Query
+from core.serving.inference import NothingRecognized
+from core.serving.ranking import RankingParams
 
 
 def test_a_russian_word_lists_the_common_english_words_it_translates_first():

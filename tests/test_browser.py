@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from admin import auth
-from core import store
 from core.settings import REPO_ROOT
+from core.storage import store
 from interface.messages import MESSAGES
 from tests.browser import ARTIFACTS, chromium, search, serve_app, wait_until_idle
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.collection import import_collection
+from core.reading.collection import import_collection
 from core.settings import BUILTIN_COLLECTION
 
 PHOTOS = sorted((BUILTIN_COLLECTION / "images").glob("*.jpg"))[:3]

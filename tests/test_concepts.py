@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.concepts import (
+from core.measurement.concepts import (
     Concept,
     Context,
     concept_tokens,
@@ -17,8 +17,8 @@ from core.concepts import (
     run_concepts,
     run_phrases,
 )
-from core.text import TextProcessor
-from core.twins import TagTwins, read_tag_twins, tag_twins
+from core.reading.text import TextProcessor
+from core.reading.twins import TagTwins, read_tag_twins, tag_twins
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import store
-from core.engine import Query
-from core.inference import NothingRecognized
+from core.serving.engine import Query
+from core.serving.inference import NothingRecognized
+from core.storage import store
 
 # Query -> word stems a relevant caption (text or hashtags) contains.
 ANIMAL_QUERIES = {

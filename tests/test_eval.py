@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.annotation import AnnotationParams
-from core.eval import (
+from core.measurement.eval import (
     ANNOTATION_LEVERS,
     HELDOUT_PHOTOS,
     TAG,
@@ -32,12 +31,13 @@ from core.eval import (
     transfer_labels,
     with_setting,
 )
-from core.eval_search import RANKINGS, WORDLESS_PHOTOS
-from core.model import ModelParams
-from core.ranking import RankingParams
+from core.measurement.eval_search import RANKINGS, WORDLESS_PHOTOS
+from core.reading.text import TextProcessor
+from core.reading.vision import ImageVectorizer, load_backbone
+from core.serving.annotation import AnnotationParams
+from core.serving.model import ModelParams
+from core.serving.ranking import RankingParams
 from core.settings import Settings
-from core.text import TextProcessor
-from core.vision import ImageVectorizer, load_backbone
 from tests.conftest import builtin_rows, copy_collection
 
 FIXTURE_IMAGES = Path(__file__).parent / "fixtures" / "images"
@@ -87,7 +87,7 @@ def test_distances_match_their_definitions(monkeypatch):
     expected = np.array([[np.abs(x - y).sum() for y in b] for x in a])
     assert np.allclose(l1_distances(a, b, chunk=2), expected)
     # a block bound smaller than one query's row of differences still gives every distance
-    monkeypatch.setattr("core.eval.L1_BLOCK", 10)
+    monkeypatch.setattr("core.measurement.eval.L1_BLOCK", 10)
     assert np.allclose(l1_distances(a, b), expected)
     cosine = cosine_distances(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[1.0, 1.0]]))
     assert cosine[:, 0] == pytest.approx([1 - 1 / math.sqrt(2), 1.0])

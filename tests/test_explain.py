@@ -7,18 +7,18 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from core.engine import Query
-from core.explain import (
+from core.reading.vision import VISUAL
+from core.serving.engine import Query
+from core.serving.explain import (
     explain_hit,
     nothing_recognized_advice,
     read_query,
     shared_topics,
     visible_topics,
 )
-from core.inference import NothingRecognized
+from core.serving.inference import NothingRecognized
 from core.settings import REPO_ROOT
-from core.store import Topic, TopicTerm
-from core.vision import VISUAL
+from core.storage.store import Topic, TopicTerm
 
 TIGER = REPO_ROOT / "tests" / "fixtures" / "images" / "tiger.jpg"
 

@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from core import store
-from core.pipeline import add_modality_version, reindex_version
+from core.building.pipeline import add_modality_version, reindex_version
 from core.settings import Settings
+from core.storage import store
 from tests.fault_helpers import (
     assert_every_ready_version_loads,
     assert_serving,

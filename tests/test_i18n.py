@@ -13,9 +13,9 @@ import pytest
 import admin
 from admin.junk_filter import LABELS
 from admin.topics import SORT_KEYS
-from core.admin_tables import ROLES
 from core.settings import REPO_ROOT
-from core.store import TOPIC_STATUSES, VERSION_STATUSES
+from core.storage.admin_tables import ROLES
+from core.storage.store import TOPIC_STATUSES, VERSION_STATUSES
 from interface.i18n import PLURAL_FORMS, language_of, plural_form
 from interface.messages import EN, MESSAGES, RU
 

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from core.index import (
+from core.measurement.index_bench import COMPARED, dirichlet_thetas, realistic_thetas
+from core.serving.index import (
     IndexParams,
     NeighborIndex,
     TopicBoundsSearch,
@@ -14,7 +15,6 @@ from core.index import (
     recall_at_k,
     scan_nearest,
 )
-from core.index_bench import COMPARED, dirichlet_thetas, realistic_thetas
 
 TOPICS = 30
 EXACT = ["bounds", "faiss-flat"]

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from core.collection import import_collection
-from core.ingest import DaskIngest, LocalIngest, batches_of, ingest_batch, parse_cluster
-from core.model import ModelParams
-from core.pipeline import build
+from core.building.ingest import DaskIngest, LocalIngest, batches_of, ingest_batch, parse_cluster
+from core.building.pipeline import build
+from core.reading.collection import import_collection
+from core.reading.text import TextProcessor
+from core.reading.vision import ImageError, ImageVectorizer, load_backbone
+from core.serving.model import ModelParams
 from core.settings import DEFAULT_BACKBONE, Settings
-from core.text import TextProcessor
-from core.vision import ImageError, ImageVectorizer, load_backbone
 from tests.conftest import builtin_rows, copy_collection
 from tests.fault_helpers import SMALL
 

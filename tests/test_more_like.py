@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core import store
+from core.storage import store
 from tests.test_cli import run
 
 

@@ -11,11 +11,17 @@ from sqlalchemy import select
 
 from admin import auth
 from admin.ui import TOKEN_KEY
-from core import store
-from core.engine import Query
-from core.outage import DatabaseUnavailable, PendingSearch, PendingVote, WriteBehind, guarded
-from core.service import Service
+from core.serving.engine import Query
+from core.serving.service import Service
 from core.settings import Settings
+from core.storage import store
+from core.storage.outage import (
+    DatabaseUnavailable,
+    PendingSearch,
+    PendingVote,
+    WriteBehind,
+    guarded,
+)
 from interface.messages import EN
 from tests.postgres import PostgresServer
 from tests.test_admin_app import PASSWORD, token_of
@@ -52,7 +58,7 @@ def test_given_a_service_that_served_when_the_database_stops_then_search_goes_on
         with pytest.raises(DatabaseUnavailable, match="not reachable right now"):
             service.topics()  # needs fresh data
 
-    with caplog.at_level(logging.WARNING, logger="core.outage"):
+    with caplog.at_level(logging.WARNING, logger="core.storage.outage"):
         assert not service.active().database_down  # the next call works: no restart
 
     assert kept == [False] * 4

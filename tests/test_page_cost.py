@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from core.page_cost import TITLE, record_page_cost, with_page_cost_section
+from core.measurement.page_cost import TITLE, record_page_cost, with_page_cost_section
 
 FIGURES = {
     "server_start_s": 4.1,

@@ -1,5 +1,5 @@
-"""Pages and interface widgets reach the model only through ``core.service``: never the engine
-behind it (its internals may change without a page knowing)."""
+"""Pages and interface widgets reach the model only through ``core.serving.service``: never the
+engine behind it (its internals may change without a page knowing)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,20 @@ from tests.test_i18n import UI_SOURCES
 
 def engine_uses(source: str) -> list[str]:
     """Every place in ``source`` that touches the engine: an attribute named ``engine`` or an
-    import of ``core.engine``, as "line: what"."""
+    import of ``core.serving.engine``, as "line: what"."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Attribute) and node.attr == "engine":
             found.append(f"{node.lineno}: .engine")
         elif isinstance(node, ast.Import):
             found += [
-                f"{node.lineno}: import {a.name}" for a in node.names if a.name == "core.engine"
+                f"{node.lineno}: import {a.name}"
+                for a in node.names
+                if a.name == "core.serving.engine"
             ]
         elif isinstance(node, ast.ImportFrom):
             imported = {f"{node.module}.{alias.name}" for alias in node.names}
-            if node.module == "core.engine" or "core.engine" in imported:
+            if node.module == "core.serving.engine" or "core.serving.engine" in imported:
                 found.append(f"{node.lineno}: from {node.module} import ...")
     return found
 
@@ -33,9 +35,9 @@ def engine_uses(source: str) -> list[str]:
     "source",
     [
         "terms = active.engine.modalities",
-        "from core.engine import Query",
-        "import core.engine",
-        "from core import engine",
+        "from core.serving.engine import Query",
+        "import core.serving.engine",
+        "from core.serving import engine",
         "reading = explain_hit(service().active().engine, result, hit, labels)",
     ],
 )

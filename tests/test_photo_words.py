@@ -4,12 +4,12 @@ transfer from the photos like it that have words), so words can find it."""
 
 from __future__ import annotations
 
-from core.engine import Query
-from core.model import ModelParams
-from core.pipeline import build
-from core.service import Service
-from core.text import TAG, TEXT
-from core.vision import VISUAL
+from core.building.pipeline import build
+from core.reading.text import TAG, TEXT
+from core.reading.vision import VISUAL
+from core.serving.engine import Query
+from core.serving.model import ModelParams
+from core.serving.service import Service
 from tests.conftest import builtin_rows, copy_collection, settings_for
 
 CATEGORY = "animals"

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.collection import import_collection
-from core.inference import ThetaInferencer
-from core.ingest import LocalIngest
-from core.model import ModelParams
-from core.pipeline import build, prepare_corpus
+from core.building.ingest import LocalIngest
+from core.building.pipeline import build, prepare_corpus
+from core.building.topic_model import artm_transform, fit
+from core.reading.collection import import_collection
+from core.reading.text import TextProcessor
+from core.reading.vision import ImageVectorizer, content_hash, load_backbone
+from core.serving.inference import ThetaInferencer
+from core.serving.model import ModelParams
 from core.settings import REPO_ROOT
-from core.text import TextProcessor
-from core.topic_model import artm_transform, fit
-from core.vision import ImageVectorizer, content_hash, load_backbone
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import (
     SMALL,

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.engine import Query
-from core.fit import FitReference, leave_one_out_phi, perplexity, query_kind, topic_mass
-from core.model import Phi
-from core.ranking import (
+from core.serving.engine import Query
+from core.serving.fit import FitReference, leave_one_out_phi, perplexity, query_kind, topic_mass
+from core.serving.model import Phi
+from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_PHRASES,
     DocumentTokens,
@@ -291,6 +291,6 @@ def test_a_large_collection_ranks_candidates_only_and_finds_the_same_best_docume
     full = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
     # when the collection counts as large, only documents with a query term and the nearest
     # ones by topics are scored
-    monkeypatch.setattr("core.engine.LIKELIHOOD_CANDIDATES", 50)
+    monkeypatch.setattr("core.serving.engine.LIKELIHOOD_CANDIDATES", 50)
     candidates = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
     assert candidates == full

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, Page
 
 from admin import auth
-from core import store
+from core.storage import store
 from tests.browser import ARTIFACTS, chromium, search, serve_app, wait_until_idle
 from tests.fault_helpers import read_until, running
 from tests.test_browser import eventually

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.model import ModelParams
-from core.pipeline import build
-from core.scale import (
+from core.building.pipeline import build
+from core.measurement.scale import (
     CapacityTargets,
     measure_training,
     model_footprint,
@@ -21,6 +20,7 @@ from core.scale import (
     render_report,
     synthetic_documents,
 )
+from core.serving.model import ModelParams
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import SMALL
 

@@ -10,16 +10,16 @@ from dataclasses import replace
 
 import pytest
 
-from core import store
-from core.admin_tables import HiddenDocument, bump_hidden_generation
-from core.answers import Query
-from core.inference import NothingRecognized
-from core.model import ModelParams
-from core.pipeline import build
-from core.ranking import RankingParams
-from core.service import Service
+from core.building.pipeline import build
+from core.reading.vision import load_backbone
+from core.serving.answers import Query
+from core.serving.inference import NothingRecognized
+from core.serving.model import ModelParams
+from core.serving.ranking import RankingParams
+from core.serving.service import Service
 from core.settings import DEFAULT_BACKBONE
-from core.vision import load_backbone
+from core.storage import store
+from core.storage.admin_tables import HiddenDocument, bump_hidden_generation
 from tests.conftest import builtin_rows, copy_collection, settings_for
 
 QUERIES = ["flower", "рыба", "horse", "корова", "car", "птица", "apple", "дом"]

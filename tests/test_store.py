@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.settings import REPO_ROOT
-from core.store import (
+from core.storage.store import (
     STALE_BUILD_ERROR,
     Base,
     DocumentRecord,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.text import TAG, TEXT, DisplayForms, TextProcessor, normalize_tag
+from core.reading.text import TAG, TEXT, DisplayForms, TextProcessor, normalize_tag
 
 
 @pytest.fixture(scope="module")

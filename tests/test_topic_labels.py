@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from core import store
+from core.storage import store
 
 
 def test_no_two_topics_of_a_build_share_a_label(service):

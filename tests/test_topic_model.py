@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core.topic_model as topic_model
-from core.collection import import_collection
-from core.ingest import LocalIngest
-from core.model import ModelParams
-from core.pipeline import prepare_corpus
+import core.building.topic_model as topic_model
+from core.building.ingest import LocalIngest
+from core.building.pipeline import prepare_corpus
+from core.building.topic_model import fit, regularizers, training_processors
+from core.reading.collection import import_collection
+from core.reading.text import TextProcessor
+from core.reading.vision import ImageVectorizer, load_backbone
+from core.serving.model import ModelParams
 from core.settings import BUILTIN_COLLECTION
-from core.text import TextProcessor
-from core.topic_model import fit, regularizers, training_processors
-from core.vision import ImageVectorizer, load_backbone
 
 PARAMS = ModelParams(num_topics=20, num_background_topics=2, passes=5)
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.vision as vision  # through `core`, so BigARTM is loaded before TensorFlow
-from core.engine import Query
-from core.upload_cache import UploadVectorizer
+import core.reading.vision as vision  # through `core`, so BigARTM is loaded before TensorFlow
+from core.serving.engine import Query
+from core.serving.upload_cache import UploadVectorizer
 
 PHOTOS = sorted((Path(__file__).parent / "fixtures" / "images").glob("*.jpg"))
 

@@ -1,4 +1,4 @@
-"""Specification of core.vision: photos -> ImageNet probabilities -> visual words.
+"""Specification of core.reading.vision: photos -> ImageNet probabilities -> visual words.
 
 Runs the real SqueezeNet and EfficientNet-Lite0 weights (core/assets) on real photos
 (tests/fixtures/images); each model is built once per module.
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.vision as vision  # through `core`, so BigARTM is loaded before TensorFlow
+import core.reading.vision as vision  # through `core`, so BigARTM is loaded before TensorFlow
 from core.settings import DEFAULT_BACKBONE, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"

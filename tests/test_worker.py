@@ -11,10 +11,10 @@ import time
 import pytest
 
 from admin import auth, modalities
-from core import jobs, store
-from core.admin_tables import Job, JobWorker
+from core.building.worker import Worker
 from core.cli import main as command_line
-from core.worker import Worker
+from core.storage import jobs, store
+from core.storage.admin_tables import Job, JobWorker
 from tests.conftest import both_databases, run_queued_jobs, running_worker
 from tests.fault_helpers import (
     assert_every_ready_version_loads,

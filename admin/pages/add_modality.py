@@ -13,7 +13,7 @@ from admin.modalities import (
     start_add_modality,
 )
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
-from core import store
+from core.storage import store
 from interface.errors import error_text
 from interface.i18n import plural, t
 

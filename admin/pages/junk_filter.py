@@ -18,8 +18,8 @@ from admin.junk_filter import (
     unhide_all,
 )
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
-from core.answers import Query
-from core.inference import NothingRecognized
+from core.serving.answers import Query
+from core.serving.inference import NothingRecognized
 from interface.errors import error_text
 from interface.i18n import plural, t
 from interface.state import service

@@ -5,7 +5,7 @@ import streamlit as st
 
 from admin.topics import SORT_KEYS, edit_topic, review_topics, set_topic_statuses
 from admin.ui import active_version_or_stop, db, perform, require
-from core import store
+from core.storage import store
 from interface.i18n import plural, t
 from interface.state import service
 from interface.widgets import escape_markdown

@@ -5,7 +5,7 @@ import streamlit as st
 from admin.modalities import start_reindex
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from admin.versions import apply_live_weights
-from core import store
+from core.storage import store
 from interface.i18n import t
 
 user = require("weights")

@@ -7,10 +7,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from PIL import Image
-
 import core.vision as vision
 from core.engine import Query
+from PIL import Image
 
 PHOTOS = sorted((Path(__file__).parent / "fixtures" / "images").glob("*.jpg"))
 

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from core.answers import Query
-from core.inference import NothingRecognized
-from core.text import TAG, TEXT
-from core.vision import ImageError, visual_display
+from core.reading.text import TAG, TEXT
+from core.reading.vision import ImageError, visual_display
+from core.serving.answers import Query
+from core.serving.inference import NothingRecognized
 from interface.errors import error_text
 from interface.i18n import modality_name, t
 from interface.state import active_model_or_stop, photo_uploader, service

@@ -5,9 +5,9 @@ import hashlib
 
 import streamlit as st
 
-from core.answers import MAX_QUERY_CHARS, Query, SearchResult, UnknownDocument
-from core.inference import NothingRecognized
-from core.vision import VISUAL, ImageError
+from core.reading.vision import VISUAL, ImageError
+from core.serving.answers import MAX_QUERY_CHARS, Query, SearchResult, UnknownDocument
+from core.serving.inference import NothingRecognized
 from interface.errors import error_text
 from interface.i18n import modality_name, plural, t
 from interface.state import (

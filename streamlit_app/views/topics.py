@@ -5,7 +5,7 @@ Topics moderators marked junk are not shown; background topics only on request.
 
 import streamlit as st
 
-from core.explain import visible_topics
+from core.serving.explain import visible_topics
 from interface.i18n import modality_name, plural, t
 from interface.state import active_model_or_stop, service
 from interface.widgets import document_card, escape_markdown

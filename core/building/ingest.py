@@ -1,0 +1,227 @@
+"""Ingest: documents -> token bags (text processing and visual words), batch by batch, on an
+executor that is either this process or a Dask cluster.
+
+The work of one batch is :func:`ingest_batch`, a pure function of the batch's documents, the
+model parameters and the tools (text processor, image vectorizer): the same batch gives the same
+tokens wherever it runs, so a build on a cluster equals a local build of the same collection. A
+batch carries only document ids, texts and image *paths*: the workers read the photos from the
+collection's folder themselves (it must be at the same path on every worker: shared storage), and
+the image cache (keyed by content hash, written atomically) may be shared by all of them.
+
+Executors (:class:`IngestExecutor`):
+
+* :class:`LocalIngest` runs every batch in this process with the tools it was given;
+* :class:`DaskIngest` submits every batch to a Dask cluster (``distributed``), where each worker
+  process makes its tools once (TensorFlow is loaded once per worker) from the build's
+  :class:`~core.settings.Settings`. A batch whose worker dies is run again on another worker by
+  the scheduler (``retries`` more times for ordinary errors), so a lost worker costs that
+  batch, not the build.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+from core.reading.collection import Document
+from core.reading.text import TextProcessor
+from core.reading.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
+from core.serving.engine import visual_words
+from core.serving.model import ModelParams, TokenCounts
+from core.settings import Settings
+
+BATCH_SIZE = 64  # documents per batch: two CNN batches of 32, a few seconds of work
+LOCAL_PREFIX = "local:"
+
+
+@dataclass(frozen=True)
+class IngestedDocument:
+    """One document's token bags, the surface forms its text tokens came from, its image hash."""
+
+    tokens: TokenCounts
+    surfaces: list[tuple[str, str, str]]
+    image_hash: str | None
+
+
+def ingest_batch(
+    documents: Sequence[Document],
+    params: ModelParams,
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+) -> list[IngestedDocument]:
+    """Tokens of every document of one batch: text and tags, extra modalities, visual words."""
+    bags: list[TokenCounts] = []
+    surfaces = []
+    for doc in documents:
+        analyzed = processor.analyze(doc.text, doc.tags)
+        bag: TokenCounts = {m: c for m, c in analyzed.tokens.items() if c}
+        bag.update({m: Counter(c) for m, c in doc.extra.items()})
+        bags.append(bag)
+        surfaces.append(analyzed.surfaces)
+    hashes: list[str | None] = [None] * len(documents)
+    with_image = [i for i, doc in enumerate(documents) if doc.image is not None]
+    if with_image:
+        probabilities = vectorizer.probabilities([documents[i].image for i in with_image])
+        for i, probs in zip(with_image, probabilities, strict=True):
+            hashes[i] = content_hash(documents[i].image)
+            bags[i][VISUAL] = visual_words(probs, params, hashes[i])
+    return [
+        IngestedDocument(bag, surface, image_hash)
+        for bag, surface, image_hash in zip(bags, surfaces, hashes, strict=True)
+    ]
+
+
+def batches_of(documents: Sequence[Document], size: int = BATCH_SIZE) -> list[list[Document]]:
+    """The documents cut into consecutive batches of ``size`` (the last one may be shorter)."""
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    return [list(documents[start : start + size]) for start in range(0, len(documents), size)]
+
+
+class IngestExecutor(Protocol):
+    """Runs :func:`ingest_batch` over batches somewhere; yields ``(batch number, result)`` as
+    batches finish, in any order, every batch exactly once. An error that retries cannot cure
+    is raised from the iterator, and the work not yet done is cancelled. Callers cut the
+    documents into batches of ``batch_size``."""
+
+    batch_size: int
+
+    def run(
+        self, batches: Sequence[Sequence[Document]], params: ModelParams
+    ) -> Iterator[tuple[int, list[IngestedDocument]]]: ...
+
+
+class LocalIngest:
+    """Every batch in this process, in order, with the given tools."""
+
+    def __init__(
+        self, processor: TextProcessor, vectorizer: ImageVectorizer, batch_size: int = BATCH_SIZE
+    ) -> None:
+        self.processor = processor
+        self.vectorizer = vectorizer
+        self.batch_size = batch_size
+
+    def run(
+        self, batches: Sequence[Sequence[Document]], params: ModelParams
+    ) -> Iterator[tuple[int, list[IngestedDocument]]]:
+        for number, batch in enumerate(batches):
+            yield number, ingest_batch(batch, params, self.processor, self.vectorizer)
+
+
+@cache
+def worker_tools(settings: Settings) -> tuple[TextProcessor, ImageVectorizer]:
+    """The tools of one worker process, made on its first batch (TensorFlow loads once)."""
+    return TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
+
+
+def _ingest_on_worker(
+    batch: Sequence[Document], params: ModelParams, settings: Settings
+) -> list[IngestedDocument]:
+    return ingest_batch(batch, params, *worker_tools(settings))
+
+
+class DaskIngest:
+    """Every batch as one task on a Dask cluster reached through ``client``.
+
+    The workers make their tools from ``settings`` (backbone, weights path, image cache dir):
+    paths in it and the collection's image paths must mean the same files on every worker.
+    At most ``window`` batches are submitted at a time, so the scheduler never holds a whole
+    large collection's texts.
+    """
+
+    def __init__(
+        self,
+        client,
+        settings: Settings,
+        batch_size: int = BATCH_SIZE,
+        retries: int = 2,
+        window: int = 256,
+    ) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self.client = client
+        self.settings = settings
+        self.batch_size = batch_size
+        self.retries = retries
+        self.window = window
+
+    def run(
+        self, batches: Sequence[Sequence[Document]], params: ModelParams
+    ) -> Iterator[tuple[int, list[IngestedDocument]]]:
+        from distributed import as_completed
+
+        waiting = iter(enumerate(batches))
+        submitted = {}  # future -> batch number
+        finished = as_completed()
+
+        def submit_next() -> None:
+            for number, batch in waiting:
+                future = self.client.submit(
+                    _ingest_on_worker,
+                    batch,
+                    params,
+                    self.settings,
+                    key=f"ingest-batch-{number}-{os.urandom(4).hex()}",
+                    retries=self.retries,
+                    pure=False,
+                )
+                submitted[future] = number
+                finished.add(future)
+                return
+
+        try:
+            for _ in range(self.window):
+                submit_next()
+            for future in finished:
+                number = submitted.pop(future)
+                result = future.result()
+                future.release()
+                submit_next()
+                yield number, result
+        finally:
+            self.client.cancel(list(submitted))
+
+
+def parse_cluster(address: str) -> int | str:
+    """``local:N`` -> N (worker processes of a local cluster); anything else is a scheduler
+    address such as ``tcp://10.0.0.5:8786``."""
+    if address.startswith(LOCAL_PREFIX):
+        count = address[len(LOCAL_PREFIX) :]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"--dask local:N needs a number of workers >= 1, got {address!r}")
+        return int(count)
+    if not address or any(c.isspace() for c in address):
+        raise ValueError(f"not a Dask scheduler address: {address!r}")
+    return address
+
+
+@contextmanager
+def dask_ingest(address: str, settings: Settings) -> Iterator[DaskIngest]:
+    """A :class:`DaskIngest` on the scheduler at ``address``, or on a local cluster of N worker
+    processes (one thread each: a worker's CNN batch already uses every core it has) for
+    ``local:N``, shut down afterwards."""
+    from distributed import Client, LocalCluster
+
+    target = parse_cluster(address)
+    if isinstance(target, int):
+        with (
+            LocalCluster(
+                n_workers=target,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                # Workers never load BigARTM: TensorFlow gets protobuf's fast default
+                # implementation, not the pure-Python one `python -m core` chose for BigARTM.
+                env={"PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "upb"},
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield DaskIngest(client, settings)
+    else:
+        with Client(target, timeout="30s") as client:
+            yield DaskIngest(client, settings)

@@ -1,0 +1,566 @@
+"""Build: collection -> tokens -> visual words -> junk filter -> ARTM -> thetas -> index -> version.
+
+The version is written under a temporary directory name and renamed when complete; only then
+does one database transaction mark it ready and active. A build that fails or is killed leaves
+the previous version active and nothing half-written marked ready. The files of a version are
+read and written by ``core.serving.version_files`` only.
+
+Importing this module does not load BigARTM (the web process imports it to re-index and to show
+jobs); the steps that train import ``core.building.topic_model`` when they run. BigARTM cannot load
+once TensorFlow is loaded, so ``build`` loads it before the image backbone, and any other process
+that trains after loading a backbone imports ``core.building.artm_loader`` first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.building.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
+from core.building.topic_labels import distinct_labels
+from core.reading.collection import Document, RowProblem, import_collection
+from core.reading.text import TAG, TEXT, DisplayForms, TextProcessor
+from core.reading.vision import VISUAL, ImageVectorizer, load_backbone
+from core.serving.engine import display_form
+from core.serving.index import IndexParams, NeighborIndex
+from core.serving.inference import ThetaInferencer
+from core.serving.model import FittedModel, ModelParams, TokenCounts
+from core.serving.ranking import RankingParams
+from core.serving.version_files import PreparedCorpus, VersionFiles
+from core.settings import Settings
+from core.storage import store
+
+BUILDING_PREFIX = ".building-"
+THETA_CHUNK = 1000
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class BuildInProgress(RuntimeError):
+    """Another build holds the data directory's build lock; nothing was started."""
+
+
+@dataclass
+class BuildReport:
+    version_name: str
+    version_id: int
+    num_documents: int
+    problems: list[RowProblem] = field(default_factory=list)
+    junk_filtered: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    scores: list[dict] = field(default_factory=list)
+
+
+def significant_token_count(tokens: TokenCounts) -> int:
+    """Tokens a person wrote or attached (all modalities but the sampled visual words)."""
+    return int(sum(sum(bag.values()) for modality, bag in tokens.items() if modality != VISUAL))
+
+
+def prepare_corpus(
+    documents: list[Document],
+    params: ModelParams,
+    executor: IngestExecutor,
+    progress: ProgressCallback | None = None,
+    timings: dict[str, float] | None = None,
+) -> PreparedCorpus:
+    """Tokens for every document, ingested batch by batch on ``executor`` (stage ``vectorize``
+    reports documents done); drops documents with too few significant tokens."""
+    timings = {} if timings is None else timings
+    started = time.perf_counter()
+    batches = batches_of(documents, executor.batch_size)
+    ingested: list[list[IngestedDocument] | None] = [None] * len(batches)
+    done = 0
+    for number, result in executor.run(batches, params):
+        ingested[number] = result
+        done += len(result)
+        if progress:
+            progress("vectorize", done, len(documents))
+    timings["ingest"] = time.perf_counter() - started
+
+    forms = DisplayForms()
+    tokens, hashes = [], []
+    for batch in ingested:
+        for doc in batch:
+            forms.update_surfaces(doc.surfaces)
+            tokens.append(doc.tokens)
+            hashes.append(doc.image_hash)
+    keep = [significant_token_count(t) >= params.min_significant_tokens for t in tokens]
+    return PreparedCorpus(
+        documents=[d for d, k in zip(documents, keep, strict=True) if k],
+        tokens=[t for t, k in zip(tokens, keep, strict=True) if k],
+        image_hashes=[h for h, k in zip(hashes, keep, strict=True) if k],
+        display_forms=forms.to_dict(),
+        junk_filtered=[d.id for d, k in zip(documents, keep, strict=True) if not k],
+    )
+
+
+def build(
+    settings: Settings,
+    collection: Path | None = None,
+    params: ModelParams | None = None,
+    index_params: IndexParams | None = None,
+    progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
+    ranking: RankingParams | None = None,
+) -> BuildReport:
+    """Imports, vectorizes, trains, indexes, stores topics and activates a new version.
+
+    Text processing and vectorization run on ``executor`` (default: this process); ``ranking``
+    (default ``RankingParams()``) is how its searches order documents."""
+    import core.building.artm_loader  # noqa: F401  (BigARTM before the backbone loads TensorFlow)
+
+    params = params or ModelParams()
+    ranking = ranking or RankingParams()
+    index_params = index_params or IndexParams()
+    collection = Path(collection or settings.collection)
+    timings: dict[str, float] = {}
+    sessions = store.open_database(settings.database_url)
+
+    started = time.perf_counter()
+    imported = import_collection(collection)
+    timings["import"] = time.perf_counter() - started
+    if not imported.documents:
+        raise ValueError(f"no usable documents in {collection} ({len(imported.problems)} bad rows)")
+    version_params = {
+        "model": params.to_dict(),
+        "index": asdict(index_params),
+        "backbone": settings.backbone,
+        "ranking": ranking.to_dict(),
+    }
+    with new_version(
+        settings,
+        sessions,
+        params=version_params,
+        collection=str(imported.folder),
+        num_topics=params.num_topics,
+    ) as created:
+        executor = executor or LocalIngest(
+            TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
+        )
+        corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
+        model = _train_and_write(
+            created.workdir, corpus, params, index_params, progress, timings, ranking
+        )
+        started = time.perf_counter()
+        publish(
+            sessions,
+            created,
+            model=model,
+            params=params,
+            topics=topic_records(model, params, corpus.display_forms),
+            documents=[
+                store.DocumentRecord(d.id, d.text, list(d.tags), d.image_ref, h)
+                for d, h in zip(corpus.documents, corpus.image_hashes, strict=True)
+            ],
+        )
+        timings["store"] = time.perf_counter() - started
+    return BuildReport(
+        created.name,
+        created.id,
+        len(corpus.documents),
+        imported.problems,
+        corpus.junk_filtered,
+        timings,
+        model.scores,
+    )
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version being built: its database row (status building) and its directories."""
+
+    name: str
+    id: int
+    workdir: Path
+    final_dir: Path
+
+
+@contextmanager
+def new_version(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    params: dict,
+    collection: str,
+    num_topics: int,
+    parent_id: int | None = None,
+) -> Iterator[NewVersion]:
+    """Start a version under the build lock (one build at a time per data directory).
+
+    If the block raises (or is cancelled), the version is marked failed and its files removed;
+    the previous version keeps serving.
+    """
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive_build_lock(settings.models_dir):
+        _clean_up_killed_builds(settings, sessions)
+        with sessions() as session:
+            name = store.next_version_name(session)
+            version_id = store.start_version(
+                session,
+                name=name,
+                params=params,
+                collection=collection,
+                num_topics=num_topics,
+                parent_id=parent_id,
+            ).id
+        created = NewVersion(
+            name,
+            version_id,
+            settings.models_dir / f"{BUILDING_PREFIX}{name}-{uuid.uuid4().hex[:8]}",
+            settings.models_dir / name,
+        )
+        try:
+            yield created
+        except BaseException as error:
+            _abandon(sessions, version_id, error, created.workdir, created.final_dir)
+            raise
+
+
+def publish(
+    sessions: sessionmaker[Session],
+    created: NewVersion,
+    *,
+    model: FittedModel,
+    params: ModelParams,
+    topics: list[store.TopicRecord],
+    documents: list[store.DocumentRecord],
+    activate: bool = True,
+) -> None:
+    """Move the complete directory into place, then mark the version ready (and active)."""
+    os.replace(created.workdir, created.final_dir)
+    with sessions() as session:
+        store.finish_version(
+            session,
+            store.get_version(session, created.id),
+            artifact_dir=str(created.final_dir),
+            scores=model.scores,
+            num_documents=len(documents),
+            modalities={
+                m: (float(params.modality_weights.get(m, 1.0)), len(model.phi[m].tokens))
+                for m in model.phi
+            },
+            topics=topics,
+            documents=documents,
+        )
+        if activate:
+            store.activate_version(session, created.id)
+
+
+def _train_and_write(
+    workdir: Path,
+    corpus: PreparedCorpus,
+    params: ModelParams,
+    index_params: IndexParams,
+    progress: ProgressCallback | None,
+    timings: dict[str, float],
+    ranking: RankingParams | None = None,
+) -> FittedModel:
+    """Trains, indexes and writes every file of the version into ``workdir``."""
+    if len(corpus.documents) < 2:
+        raise ValueError(
+            f"only {len(corpus.documents)} document(s) have at least "
+            f"{params.min_significant_tokens} significant tokens; nothing to train on"
+        )
+    from core.building.topic_model import fit
+
+    files = VersionFiles(workdir)
+    started = time.perf_counter()
+    model = fit(
+        corpus.tokens,
+        params,
+        files.training_dir,
+        on_pass=(lambda n, total, _: progress("train", n, total)) if progress else None,
+    )
+    timings["train"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    thetas = document_thetas(model, params, corpus.tokens, params.modality_weights, progress)
+    files.write_index(NeighborIndex(thetas, index_params).build())
+    timings["index"] = time.perf_counter() - started
+    if progress:
+        progress("index", 1, 1)
+    files.write(params, model, corpus, ranking)
+    files.remove_training_files()
+    return model
+
+
+def _abandon(
+    sessions: sessionmaker[Session], version_id: int, error: BaseException, *directories: Path
+) -> None:
+    """Marks a failed build failed (unless it already became ready) and removes its files."""
+    with sessions() as session:
+        version = store.get_version(session, version_id)
+        if version is not None and version.status != "ready":
+            store.fail_version(session, version, f"{type(error).__name__}: {error}")
+            for directory in directories:
+                shutil.rmtree(directory, ignore_errors=True)
+
+
+def clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> bool:
+    """If no build is running in the data directory, mark failed the versions a killed build left
+    ``building`` and remove their files; returns whether it could look (the lock was free)."""
+    try:
+        with _exclusive_build_lock(settings.models_dir):
+            _clean_up_killed_builds(settings, sessions)
+    except BuildInProgress:
+        return False
+    return True
+
+
+def _clean_up_killed_builds(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Only under the build lock: any version still building belongs to a killed process."""
+    with sessions() as session:
+        store.mark_stale_builds_failed(session)
+        failed = [v.name for v in store.list_versions(session) if v.status == "failed"]
+    _remove_leftover_build_dirs(settings.models_dir, failed)
+
+
+@contextmanager
+def _exclusive_build_lock(models_dir: Path) -> Iterator[None]:
+    """One build at a time per data directory; a second one fails at once with a clear error."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / ".build.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildInProgress(f"another build is running in {models_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_leftover_build_dirs(models_dir: Path, failed_versions: list[str]) -> None:
+    """Directories of builds that were killed: temporary ones, and the final one of a version
+    that never became ready (killed between the rename and the commit). Only called under the
+    build lock, so no build is using them."""
+    final_dirs = (models_dir / name for name in failed_versions)
+    for leftover in [*models_dir.glob(f"{BUILDING_PREFIX}*"), *final_dirs]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def document_thetas(
+    model: FittedModel,
+    params: ModelParams,
+    tokens: list[TokenCounts],
+    weights,
+    progress: ProgressCallback | None = None,
+) -> np.ndarray:
+    """Every document's theta by the same inference queries use, so distances compare alike;
+    reports progress (stage ``thetas``) every ``THETA_CHUNK`` documents."""
+    inferencer = ThetaInferencer.from_params(model.phi, params)
+    chunks = []
+    for start in range(0, len(tokens), THETA_CHUNK):
+        chunks.append(inferencer.transform_many(tokens[start : start + THETA_CHUNK], weights))
+        if progress:
+            progress("thetas", start + len(chunks[-1]), len(tokens))
+    return np.vstack(chunks) if chunks else np.zeros((0, params.num_topics))
+
+
+def topic_records(
+    model: FittedModel, params: ModelParams, display_forms: dict[str, dict[str, str]]
+) -> list[store.TopicRecord]:
+    """Top terms per topic per modality, with a provisional label of its most specific terms."""
+    records = []
+    background = set(params.background_topics)
+    labels = distinct_labels(model.phi, (TAG, TEXT), display_forms, model.topic_names)
+    for column, topic in enumerate(model.topic_names):
+        terms = []
+        for modality, phi in model.phi.items():
+            order = np.argsort(-phi.matrix[:, column], kind="stable")[: params.top_terms]
+            for rank, row in enumerate(order):
+                probability = float(phi.matrix[row, column])
+                if probability <= 0:
+                    break
+                token = phi.tokens[row]
+                shown = display_form(display_forms, modality, token)
+                terms.append(store.TermRecord(modality, token, shown, probability, rank))
+        records.append(
+            store.TopicRecord(
+                index=column,
+                name=topic,
+                label=labels[column],
+                status="background" if topic in background else "normal",
+                terms=terms,
+            )
+        )
+    return records
+
+
+# --------------------------------------------------------------------------------------------------
+# Versions derived from another one: same documents, other weights or one more modality
+# --------------------------------------------------------------------------------------------------
+
+
+def copy_deployment(source: Settings, data_dir: Path, database_url: str = "") -> Settings:
+    """A private copy of a deployment (its model files and metadata) in ``data_dir``, for
+    experiments that must not touch the original: tests, load tests.
+
+    The metadata goes to ``database_url`` (default: SQLite in ``data_dir``), with every version's
+    files pointing into the copy. The photo cache is shared through a symlink: its entries are
+    content-addressed and written atomically.
+    """
+    data_dir.mkdir(parents=True)
+    shutil.copytree(source.models_dir, data_dir / "models", symlinks=True)
+    source.cache_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "cache").symlink_to(source.cache_dir.resolve(), target_is_directory=True)
+    copy = Settings(data_dir=data_dir, collection=source.collection, database_url=database_url)
+    store.copy_database(source.database_url, copy.database_url)
+    with store.open_database(copy.database_url)() as session:
+        for version in store.list_versions(session):
+            if version.artifact_dir:  # always a folder directly in models/
+                version.artifact_dir = str(copy.models_dir / Path(version.artifact_dir).name)
+        session.commit()
+    return copy
+
+
+def reindex_version(
+    settings: Settings,
+    parent: str,
+    weights: dict[str, float],
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version with the parent's phi and every document's theta re-inferred with
+    ``weights``; topics keep their labels (the topic space is the parent's)."""
+    return _derive(settings, parent, "reindex", weights, {}, progress, activate)
+
+
+def add_modality_version(
+    settings: Settings,
+    parent: str,
+    modality: str,
+    tokens: dict[str, Counter[str]],
+    weight: float,
+    retrain: bool,
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version with one more modality (``tokens`` by document id).
+
+    Without ``retrain`` only the new modality's phi is trained, every other matrix and every
+    document's theta stay exactly the parent's, and topics keep their labels. With ``retrain``
+    every matrix is trained anew and the topic space changes.
+    """
+    return _derive(
+        settings,
+        parent,
+        "retrain" if retrain else "frozen",
+        {modality: weight},
+        {modality: tokens},
+        progress,
+        activate,
+    )
+
+
+def retrain_version(
+    settings: Settings,
+    parent: str,
+    changes: dict | None = None,
+    progress: ProgressCallback | None = None,
+    activate: bool = True,
+) -> BuildReport:
+    """A new version trained anew on the parent's documents and tokens, with the parent's model
+    parameters updated by ``changes`` (e.g. ``{"num_topics": 50, "seed": 2}``); the topic space
+    changes, so topic labels start afresh."""
+    return _derive(settings, parent, "retrain", {}, {}, progress, activate, changes or {})
+
+
+def _derive(
+    settings: Settings,
+    parent: str,
+    how: str,
+    weights: dict[str, float],
+    new_tokens: dict[str, dict[str, Counter[str]]],
+    progress: ProgressCallback | None,
+    activate: bool,
+    changes: dict | None = None,
+) -> BuildReport:
+    sessions = store.open_database(settings.database_url)
+    with sessions() as session:
+        base = store.get_version(session, parent)
+        if base is None or base.status != "ready":
+            raise ValueError(f"there is no ready version {parent!r} to start from")
+        documents = store.version_documents(session, base.id)
+        old_topics = store.version_topics(session, base.id)
+    parent = VersionFiles(Path(base.artifact_dir))
+    parent_model = parent.read_model()
+    old_params = ModelParams.from_dict(base.params["model"])
+    changes = dict(changes or {})
+    unknown = sorted(set(changes) - set(old_params.to_dict()))
+    if unknown:
+        raise ValueError(f"unknown model parameter(s) {unknown}")
+    changes["modality_weights"] = {
+        **old_params.modality_weights,
+        **changes.get("modality_weights", {}),
+        **weights,
+    }
+    params = replace(old_params, **changes)
+    index_params = IndexParams(**base.params["index"])
+    corpus = parent.read_corpus()
+    for modality, by_id in new_tokens.items():
+        if modality in parent_model.phi:
+            raise ValueError(f"version {base.name} already has modality {modality}")
+        for doc, bag in zip(corpus.documents, corpus.tokens, strict=True):
+            if by_id.get(doc.id):
+                bag[modality] = Counter(by_id[doc.id])
+    on_pass = (lambda n, total, _: progress("train", n, total)) if progress else None
+
+    with new_version(
+        settings,
+        sessions,
+        params={**base.params, "model": params.to_dict(), "derived": how},
+        collection=base.collection,
+        num_topics=params.num_topics,
+        parent_id=base.id,
+    ) as created:
+        created.workdir.mkdir(parents=True)
+        files = VersionFiles(created.workdir)
+        if how == "reindex":
+            model = parent_model
+        else:
+            from core.building import topic_model
+
+            if how == "frozen":
+                model = topic_model.fit_with_frozen_phi(
+                    corpus.tokens, params, files.training_dir, parent_model.phi, on_pass
+                )
+            else:
+                model = topic_model.fit(corpus.tokens, params, files.training_dir, on_pass)
+        if how == "frozen":
+            files.copy_index_from(parent)
+        else:
+            thetas = document_thetas(
+                model, params, corpus.tokens, params.modality_weights, progress
+            )
+            files.write_index(NeighborIndex(thetas, index_params).build())
+        if progress:
+            progress("index", 1, 1)
+        files.write(params, model, corpus, parent.read_ranking())
+        files.remove_training_files()
+        topics = topic_records(model, params, corpus.display_forms)
+        if how != "retrain":
+            topics = [
+                replace(topic, label=old.label, status=old.status, note=old.note)
+                for topic, old in zip(topics, old_topics, strict=True)
+            ]
+        publish(
+            sessions,
+            created,
+            model=model,
+            params=params,
+            topics=topics,
+            documents=documents,
+            activate=activate,
+        )
+    return BuildReport(created.name, created.id, len(documents), scores=model.scores)

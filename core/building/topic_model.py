@@ -1,0 +1,261 @@
+"""The multimodal ARTM model: BigARTM training with progress and per-pass scores.
+
+A document is a bag of tokens per modality (``TokenCounts``). Training writes BigARTM batches to
+disk (one per processor; BigARTM trains out of core from them), adds only the regularizers that
+act (tau != 0), fits one pass at a time so progress and scores are reported per pass, then
+exports one phi matrix per modality as plain numpy (``core.serving.model``) and takes the top
+tokens of every topic from it.
+Query-time inference does not touch BigARTM (see ``core.serving.inference``); ``artm_transform`` is
+kept for checking that our inference agrees with BigARTM's own. Only processes that train import
+this module: importing it loads BigARTM (``core.building.artm_loader``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.building.artm_loader import artm
+from core.serving.model import FittedModel, ModelParams, Phi, TokenCounts
+
+PassCallback = Callable[[int, int, dict], None]
+TOP_TOKENS = 10  # per topic and modality, in the last pass's scores
+# BigARTM's processors add their batches' counts to phi in whatever order they finish. With two
+# batches on two processors the sum is the same either way (a + b = b + a) and phi is
+# bit-identical between runs with the same seed; with more batches it is not.
+MAX_PROCESSORS = 2
+
+
+@dataclass
+class TrainedModel(FittedModel):
+    """A fitted model that still holds the BigARTM model it came from (for agreement checks);
+    only the numpy part is saved."""
+
+    artm_model: artm.ARTM | None = None
+
+
+def write_batches(
+    documents: Sequence[TokenCounts], directory: Path, batch_size: int = 1000
+) -> None:
+    """Writes documents as BigARTM batches; item ``i`` gets id ``i`` (its row in theta)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(documents), batch_size):
+        batch = artm.messages.Batch()
+        batch.id = str(uuid.uuid4())
+        token_ids: dict[tuple[str, str], int] = {}
+        for offset, doc in enumerate(documents[start : start + batch_size]):
+            item = batch.item.add()
+            item.id = start + offset
+            item.title = str(start + offset)
+            for modality in sorted(doc):
+                for token, count in sorted(doc[modality].items()):
+                    key = (modality, token)
+                    if key not in token_ids:
+                        token_ids[key] = len(token_ids)
+                        batch.token.append(token)
+                        batch.class_id.append(modality)
+                    item.token_id.append(token_ids[key])
+                    item.token_weight.append(float(count))
+        (directory / f"{start // batch_size:06d}.batch").write_bytes(batch.SerializeToString())
+
+
+def training_processors(documents: int) -> int:
+    """BigARTM processors (threads) for training, one batch each: both cores when there are
+    two, and documents for each."""
+    return max(1, min(MAX_PROCESSORS, os.cpu_count() or 1, documents))
+
+
+def fit(
+    documents: Sequence[TokenCounts],
+    params: ModelParams,
+    workdir: Path,
+    on_pass: PassCallback | None = None,
+) -> TrainedModel:
+    """Trains the multimodal ARTM model, one collection pass at a time.
+
+    ``on_pass(pass_number, total_passes, scores)`` is called after every pass.
+    """
+    return _fit(documents, params, workdir, on_pass, frozen={})
+
+
+def fit_with_frozen_phi(
+    documents: Sequence[TokenCounts],
+    params: ModelParams,
+    workdir: Path,
+    frozen: Mapping[str, Phi],
+    on_pass: PassCallback | None = None,
+) -> TrainedModel:
+    """Trains only the phi of modalities not in ``frozen``; the frozen matrices stay exactly as
+    given, so the topic space does not change (the article's first way to add a modality).
+
+    BigARTM cannot freeze rows itself: the frozen rows are written into its phi before the first
+    pass and again after every pass (a pass replaces the matrix), so every E-step sees them. The
+    written matrix lives in a numpy buffer that BigARTM borrows, so the result carries no BigARTM
+    model (it would outlive the buffer).
+    """
+    return _fit(documents, params, workdir, on_pass, frozen)
+
+
+def _fit(
+    documents: Sequence[TokenCounts],
+    params: ModelParams,
+    workdir: Path,
+    on_pass: PassCallback | None,
+    frozen: Mapping[str, Phi],
+) -> TrainedModel:
+    modalities = sorted({m for doc in documents for m in doc if doc[m]} | set(frozen))
+    if not documents or not modalities:
+        raise ValueError("cannot train on an empty collection")
+    if set(frozen) == set(modalities):
+        raise ValueError("every modality is frozen: there is nothing to train")
+    batches_dir = workdir / "batches"
+    processors = training_processors(len(documents))
+    write_batches(documents, batches_dir, batch_size=-(-len(documents) // processors))
+    vectorizer = artm.BatchVectorizer(data_path=str(batches_dir), data_format="batches")
+    dictionary = artm.Dictionary()
+    dictionary.gather(data_path=str(batches_dir))
+
+    model = new_model(params, modalities, processors, dictionary, pass_scores(modalities))
+    # BigARTM reads the attached buffer until the next pass replaces it: keep it referenced.
+    attached = _restore_frozen(model, frozen, params.topic_names)
+
+    scores: list[dict] = []
+    for number in range(1, params.passes + 1):
+        model.fit_offline(vectorizer, num_collection_passes=1)
+        attached = _restore_frozen(model, frozen, params.topic_names)
+        scores.append(_read_scores(model, modalities, number))
+        if on_pass is not None:
+            on_pass(number, params.passes, scores[-1])
+
+    phi = {}
+    for modality in modalities:
+        matrix, tokens = _phi_of(model, modality, params.topic_names)
+        if modality in frozen:  # rows in the frozen matrix's order, so the arrays compare equal
+            position = {token: row for row, token in enumerate(tokens)}
+            tokens = list(frozen[modality].tokens)
+            matrix = matrix[[position[token] for token in tokens]]
+        phi[modality] = Phi(tokens, matrix)
+        scores[-1][f"top{modality}"] = top_tokens(phi[modality], params.topic_names)
+    del attached
+    return TrainedModel(
+        topic_names=params.topic_names,
+        phi=phi,
+        scores=scores,
+        artm_model=None if frozen else model,
+    )
+
+
+def _restore_frozen(
+    model: artm.ARTM, frozen: Mapping[str, Phi], topic_names: list[str]
+) -> np.ndarray | None:
+    """Writes the frozen phi rows into BigARTM's phi (attached as a numpy buffer) and returns the
+    buffer, which must stay alive while BigARTM uses it."""
+    if not frozen:
+        return None
+    info, matrix = model.master.attach_model(model.model_pwt)
+    columns = [list(info.topic_name).index(name) for name in topic_names]
+    for row, (token, modality) in enumerate(zip(info.token, info.class_id, strict=True)):
+        phi = frozen.get(modality)
+        if phi is None:
+            continue
+        source = phi.index.get(token)
+        if source is None:
+            raise ValueError(f"token {token!r} of frozen modality {modality} has no phi row")
+        matrix[row, columns] = phi.matrix[source]
+    return matrix
+
+
+def new_model(
+    params: ModelParams,
+    modalities: Sequence[str],
+    processors: int,
+    dictionary: artm.Dictionary,
+    scores: Sequence,
+) -> artm.ARTM:
+    """An initialized BigARTM model as every trainer here builds it: ``params``' topics, modality
+    weights (1 for a modality ``params`` does not weigh), document passes and seed, only the
+    regularizers that act, and ``scores`` computed every pass. The builds, the bench's plain
+    baseline and the out-of-core training all start from this, so they train the same model."""
+    model = artm.ARTM(
+        topic_names=params.topic_names,
+        class_ids={m: float(params.modality_weights.get(m, 1.0)) for m in modalities},
+        num_document_passes=params.document_passes,
+        seed=params.seed,
+        num_processors=processors,
+    )
+    for regularizer in regularizers(params):
+        model.regularizers.add(regularizer)
+    for score in scores:
+        model.scores.add(score)
+    model.initialize(dictionary=dictionary)
+    return model
+
+
+def regularizers(params: ModelParams) -> list:
+    """BigARTM regularizers for ``params``, only those whose tau is not 0: BigARTM runs a
+    regularizer at tau 0 in full (the decorrelator costs about 3 plain passes at 300 topics)
+    for no effect on phi."""
+    subject, background = params.subject_topics, params.background_topics
+    wanted = [
+        (artm.SmoothSparsePhiRegularizer, "sparse_phi", params.sparse_phi_tau, subject),
+        (artm.SmoothSparseThetaRegularizer, "sparse_theta", params.sparse_theta_tau, subject),
+        (artm.DecorrelatorPhiRegularizer, "decorrelation", params.decorrelation_tau, subject),
+        (artm.SmoothSparsePhiRegularizer, "smooth_phi", params.smooth_phi_tau, background),
+        (artm.SmoothSparseThetaRegularizer, "smooth_theta", params.smooth_theta_tau, background),
+    ]
+    return [
+        kind(name=name, tau=tau, topic_names=topics)
+        for kind, name, tau, topics in wanted
+        if tau != 0 and topics
+    ]
+
+
+def pass_scores(modalities: Sequence[str]) -> list:
+    """The scores BigARTM computes every pass: perplexity and phi sparsity per modality, theta
+    sparsity. Top tokens are read from the final phi instead (``top_tokens``)."""
+    scores = [artm.SparsityThetaScore(name="sparsity_theta")]
+    for modality in modalities:
+        scores.append(artm.PerplexityScore(name=f"perplexity{modality}", class_ids=[modality]))
+        scores.append(artm.SparsityPhiScore(name=f"sparsity_phi{modality}", class_id=modality))
+    return scores
+
+
+def _read_scores(model: artm.ARTM, modalities: Sequence[str], number: int) -> dict:
+    """This pass's values only (the score trackers re-read every past pass)."""
+    scores: dict = {"pass": number, "sparsity_theta": model.get_score("sparsity_theta").value}
+    for modality in modalities:
+        scores[f"perplexity{modality}"] = model.get_score(f"perplexity{modality}").value
+        scores[f"sparsity_phi{modality}"] = model.get_score(f"sparsity_phi{modality}").value
+    return scores
+
+
+def top_tokens(phi: Phi, topic_names: Sequence[str], count: int = TOP_TOKENS) -> dict:
+    """The ``count`` most probable tokens of every topic (those with p(w|t) > 0), most probable
+    first, ties in token order."""
+    order = np.argsort(-phi.matrix, axis=0, kind="stable")[:count]
+    return {
+        topic: [phi.tokens[row] for row in order[:, column] if phi.matrix[row, column] > 0]
+        for column, topic in enumerate(topic_names)
+    }
+
+
+def _phi_of(model: artm.ARTM, modality: str, topic_names: list[str]) -> tuple[np.ndarray, list]:
+    values, rows, columns = model.get_phi_dense(topic_names=topic_names, class_ids=[modality])
+    order = [list(columns).index(name) for name in topic_names]
+    tokens = [row[1] if isinstance(row, tuple) else row for row in rows]
+    return np.ascontiguousarray(values[:, order], dtype=np.float64), tokens
+
+
+def artm_transform(model: artm.ARTM, documents: Sequence[TokenCounts], workdir: Path) -> np.ndarray:
+    """BigARTM's own theta for ``documents`` (n_docs x n_topics), for agreement checks."""
+    batches_dir = workdir / f"transform-{uuid.uuid4().hex}"
+    write_batches(documents, batches_dir)
+    vectorizer = artm.BatchVectorizer(data_path=str(batches_dir), data_format="batches")
+    theta = model.transform(vectorizer)
+    theta = theta[sorted(theta.columns, key=int)]
+    return theta.loc[model.topic_names].to_numpy().T

@@ -1,0 +1,4 @@
+"""Measurement: evaluation, benchmarks and the scale report, with the reports they write.
+
+Nothing in serving or building imports it.
+"""

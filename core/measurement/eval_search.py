@@ -1,0 +1,380 @@
+"""The search parts of ``python -m core eval``: rankings, concept queries, text -> image.
+
+Every ranking of ``core.serving.ranking`` is measured on the same trained model, since a ranking is
+a query-time choice: text -> image (a test document's text against the test photos alone) and the
+concept-query benchmark (``core.measurement.concepts``) on the benchmark's test split and on the
+built-in collection. ``RANKINGS`` names the rows; the first is the article's pure-topic setup.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.building.ingest import LocalIngest
+from core.building.pipeline import _train_and_write, document_thetas, prepare_corpus
+from core.measurement.concepts import (
+    LANGUAGES,
+    engine_ranker,
+    engine_words,
+    run_concepts,
+    run_phrases,
+)
+from core.reading.collection import Document, import_collection
+from core.reading.text import TextProcessor
+from core.reading.twins import tag_twins
+from core.reading.vision import ImageVectorizer
+from core.serving.engine import Query, SearchEngine
+from core.serving.index import IndexParams, NeighborIndex
+from core.serving.inference import NothingRecognized
+from core.serving.model import FittedModel, ModelParams, TokenCounts
+from core.serving.ranking import BEFORE_PHRASES, DocumentTokens, RankingParams, ranking_scores
+from core.serving.version_files import VersionFiles
+from core.settings import BUILTIN_COLLECTION
+
+RANKINGS: dict[str, RankingParams] = {
+    "topics": RankingParams(method="topics"),
+    "likelihood before phrases": BEFORE_PHRASES,
+    "likelihood, no dictionary": RankingParams(lexicon=False),
+    "likelihood": RankingParams(),
+}
+WORDLESS_PHOTOS = "likelihood, photos without predicted words"
+RANKING_NAMES = {
+    "topics": "topics only: L1 between topic vectors (the article's search)",
+    "likelihood before phrases": "query likelihood alone (lambda 0.5), no bonus per query word a"
+    " document contains: the default before the phrase benchmark",
+    "likelihood, no dictionary": "query likelihood, translations learned from the collection only",
+    "likelihood": "query likelihood with topic smoothing (Wei & Croft), dictionary "
+    "translations (core/assets/lexicon_en_ru.tsv) and coordination (a bonus per query word a"
+    " document contains), the default",
+    WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
+    "SearchEngine.photo_words)",
+}
+Progress = Callable[[str], None]
+TEXT_TO_IMAGE_TARGET = 0.40
+CONCEPT_TARGET = 0.85
+CONCEPT_RATIO = 0.9
+
+
+def with_twins(document: Document, on: bool = True) -> Document:
+    """The document with the Russian twins of its category tags (``on``) or without any."""
+    twins = tag_twins()
+    tags = (
+        twins.with_twins(document.tags)
+        if on
+        else [t for t in document.tags if twins.original(t) == t]
+    )
+    return Document(
+        document.id, document.text, tuple(tags), document.image, document.image_ref, document.extra
+    )
+
+
+def text_to_image_distances(
+    engine: SearchEngine,
+    texts: Sequence[str],
+    photo_thetas: np.ndarray,
+    ranking: RankingParams,
+    photo_words: Sequence[TokenCounts] | None = None,
+) -> np.ndarray:
+    """texts x photos, lower is better: L1 between topic vectors, or minus the text's log
+    likelihood under each photo (a document without words: its topics, smoothed by the training
+    collection's word frequencies, or, given ``photo_words``, the words its annotation predicts
+    as its own); a text the model cannot read is infinitely far."""
+    weights = engine.default_weights
+    if photo_words is None:
+        photos_alone = engine.own_tokens.without_tokens(len(photo_thetas))
+    else:
+        photos_alone = DocumentTokens(engine.model.phi, photo_words, engine.own_tokens.collection)
+    distances = np.full((len(texts), len(photo_thetas)), np.inf)
+    for row, text in enumerate(texts):
+        query = Query(text=text)
+        try:
+            theta = engine.infer(query, weights, ranking).theta
+        except NothingRecognized:
+            continue
+        if ranking.method == "topics":
+            distances[row] = np.abs(photo_thetas - theta).sum(axis=1)
+        else:
+            tokens, _ = engine.tokens_of(query)
+            terms = engine.query_terms(tokens, ranking)
+            scores = ranking_scores(
+                terms, weights, engine.model.phi, photo_thetas, photos_alone, ranking
+            )
+            distances[row] = -scores
+    return distances
+
+
+def index_documents(
+    workdir: Path,
+    model: FittedModel,
+    params: ModelParams,
+    documents: list[Document],
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+    trained: SearchEngine,
+) -> SearchEngine:
+    """A searchable version of ``documents`` over a trained ``model``: each document's theta
+    inferred from all its modalities, as a new document added to a running model would be.
+    Word translations come from the ``trained`` engine's documents, not from these."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    corpus = prepare_corpus(documents, params, LocalIngest(processor, vectorizer))
+    thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
+    files = VersionFiles(workdir)
+    files.write_index(NeighborIndex(thetas, IndexParams()).build())
+    files.write(params, model, corpus)
+    engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
+    engine.translations = trained.translations
+    return engine
+
+
+def concept_scores(
+    engine: SearchEngine,
+    processor: TextProcessor,
+    rankings: Mapping[str, RankingParams],
+    run: Callable[..., dict] = run_concepts,
+) -> dict[str, dict]:
+    """A concept benchmark (``run``: the concepts, or ``run_phrases``) on every document of
+    ``engine``, once per ranking."""
+    words = engine_words(engine, processor)
+    return {
+        name: run(engine_ranker(engine, ranking), words, processor)
+        for name, ranking in rankings.items()
+    }
+
+
+def builtin_concepts(
+    workdir: Path,
+    params: ModelParams,
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+    collection: Path = BUILTIN_COLLECTION,
+    progress: Progress | None = None,
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The concept and the phrase benchmarks on the built-in collection, with and without the
+    Russian twins of its category tags: a model trained on all of it per variant, every ranking
+    on each."""
+    documents = import_collection(collection).documents
+    results, phrases = {}, {}
+    for twins in (False, True):
+        if progress:
+            progress(f"built-in collection, twins {'on' if twins else 'off'}: training")
+        directory = workdir / f"builtin-twins-{'on' if twins else 'off'}"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        corpus = prepare_corpus(
+            [with_twins(d, twins) for d in documents], params, LocalIngest(processor, vectorizer)
+        )
+        _train_and_write(directory, corpus, params, IndexParams(), None, {})
+        engine = SearchEngine(directory, directory.name, processor, vectorizer)
+        variant = f"twins {'on' if twins else 'off'}"
+        for name, scores in concept_scores(engine, processor, RANKINGS).items():
+            results[f"{name}, {variant}"] = scores
+        for name, scores in concept_scores(engine, processor, RANKINGS, run_phrases).items():
+            phrases[f"{name}, {variant}"] = scores
+        shutil.rmtree(directory, ignore_errors=True)
+    return results, phrases
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def concept_table(rows: Mapping[str, dict]) -> list[str]:
+    lines = [
+        "| setup | concepts | P@5 English | P@5 Russian | Russian / English |",
+        "|---|---|---|---|---|",
+    ]
+    for name, scores in rows.items():
+        en, ru = (scores[f"precision@5_{lang}"] for lang in LANGUAGES)
+        ratio = f"{ru / en:.2f}" if en else "n/a"
+        lines.append(f"| {name} | {scores['concepts']} | {en:.3f} | {ru:.3f} | {ratio} |")
+    return lines
+
+
+def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
+    """The report's ranking and concept sections, from ``run_evaluation``'s results."""
+    ours = results["methods"]["ours"]
+    lines = [
+        "## Rankings (same trained model, query-time choice)",
+        "",
+        "Text -> image as above (a test document's text; its photo alone among the test photos:"
+        " a document without words, searched by the words and hashtags its annotation predicts,"
+        " as the engine indexes one; `SearchEngine.photo_words`).",
+        "",
+        "| ranking | R@1 | R@5 | R@10 | MRR |",
+        "|---|---|---|---|---|",
+    ]
+    for name, scores in ours["text_to_image_by_ranking"].items():
+        lines.append(
+            f"| {RANKING_NAMES[name]} | "
+            + " | ".join(
+                f"{scores[key]:.3f}" for key in ("recall@1", "recall@5", "recall@10", "mrr")
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "## Concept queries (`data/eval/concepts.json`, rule in `data/eval/CONCEPTS.md`)",
+        "",
+        "Each concept asked once in English and once in Russian; precision@5 divided by"
+        " min(5, relevant documents); concepts without a relevant document are left out.",
+        "",
+        "### Benchmark test split (model trained on train + validation, test documents indexed"
+        " into it)",
+        "",
+        *concept_table(
+            {
+                **{RANKING_NAMES[n]: s for n, s in ours["concepts_by_ranking"].items()},
+                "(c) article's setup (50 topics, weights 1), topics": results["methods"]["article"][
+                    "concepts_by_ranking"
+                ]["topics"],
+            }
+        ),
+        "",
+    ]
+    if results.get("builtin_concepts"):
+        lines += [
+            "### Built-in collection (model trained on all of it; twins: Russian twins of the"
+            " category hashtags)",
+            "",
+            *concept_table(results["builtin_concepts"]),
+            "",
+            "`topics, twins off` is the setup before issue 11 (the article's ranking on the"
+            " collection without twins).",
+            "",
+        ]
+    lines += phrase_section(results)
+    lines += ranking_sweep_section(results.get("ranking_sweep"))
+    lines += [f"![{Path(plot).stem}]({plot})" for plot in plots]
+    return [*lines, "", *search_targets(results)]
+
+
+def ranking_sweep_section(record: dict | None) -> list[str]:
+    """The ranking sweep on the validation split (``core.measurement.eval.sweep_rankings``), if "
+    "recorded."""
+    if not record:
+        return []
+    best = RankingParams.from_dict(record["best"])
+    default = "the default" if best == RankingParams() else f"the default: {RankingParams().label}"
+    lines = [
+        "## Ranking sweep (validation split: model trained on train, validation documents"
+        " indexed into it)",
+        "",
+        "Coordinate search from the ranking before the phrase benchmark, one setting after"
+        " another, each fixed at its best value before the next; objective = (concept P@5 +"
+        " phrase P@5, each the mean of the two languages, + text -> image R@10) / 3. Best: "
+        f"{best.label} ({default}).",
+        "",
+        "| setting | value | objective | concept P@5 en | ru | phrase P@5 en | ru "
+        "| text->image R@10 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in record["rows"]:
+        lines.append(
+            f"| {row['setting']} | {row['value']:g} | {row['objective']:.4f} "
+            f"| {row['concept_p@5_en']:.3f} | {row['concept_p@5_ru']:.3f} "
+            f"| {row['phrase_p@5_en']:.3f} | {row['phrase_p@5_ru']:.3f} "
+            f"| {row['text_to_image_recall@10']:.3f} |"
+        )
+    return [*lines, ""]
+
+
+def phrase_section(results: dict) -> list[str]:
+    """The phrase benchmark's tables, where measured."""
+    ours = results["methods"]["ours"]
+    if "phrases_by_ranking" not in ours:
+        return []
+    lines = [
+        "## Phrase queries (`data/eval/phrases.json`, rule in `data/eval/CONCEPTS.md`)",
+        "",
+        "Each concept asked as its query followed by a fixed everyday context (concept i gets"
+        " context i mod 12: 'bird in the city', 'птица в городе'); a document is relevant when"
+        " it is relevant to the concept; precision@5 as for the concepts.",
+        "",
+        "### Benchmark test split",
+        "",
+        *concept_table({RANKING_NAMES[n]: s for n, s in ours["phrases_by_ranking"].items()}),
+        "",
+    ]
+    if results.get("builtin_phrases"):
+        lines += [
+            "### Built-in collection",
+            "",
+            *concept_table(results["builtin_phrases"]),
+            "",
+        ]
+    return lines
+
+
+def search_targets(results: dict) -> list[str]:
+    """Issue 11's search targets, met or missed, for the default ranking."""
+    default = next(name for name, r in RANKINGS.items() if r == RankingParams())
+    ours = results["methods"]["ours"]
+    recall = ours["text_to_image_by_ranking"][default]["recall@10"]
+    lines = [
+        "### Search targets (default ranking)",
+        "",
+        f"- Text -> image Recall@10 >= {TEXT_TO_IMAGE_TARGET}: {recall:.3f}: "
+        + ("**met**." if recall >= TEXT_TO_IMAGE_TARGET else "**missed**."),
+    ]
+    setups = {"benchmark test split": ours["concepts_by_ranking"][default]}
+    if results.get("builtin_concepts"):
+        setups["built-in collection"] = results["builtin_concepts"][f"{default}, twins on"]
+    for where, scores in setups.items():
+        en, ru = scores["precision@5_en"], scores["precision@5_ru"]
+        met = min(en, ru) >= CONCEPT_TARGET and ru >= CONCEPT_RATIO * en
+        lines.append(
+            f"- Concept P@5 >= {CONCEPT_TARGET} in each language and Russian >= {CONCEPT_RATIO}"
+            f" x English, {where}: English {en:.3f}, Russian {ru:.3f}: "
+            + ("**met**." if met else "**missed**.")
+        )
+    return lines
+
+
+def write_plots(results: dict, sweep_record: dict | None, reports: Path) -> list[str]:
+    """Static PNGs for the report (matplotlib, no display): precision@5 per language for every
+    concept setup, and the sweep's objective per setting. Returns their names in ``reports``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    names = []
+    setups = {
+        f"test: {name}": scores
+        for name, scores in results["methods"]["ours"].get("concepts_by_ranking", {}).items()
+    }
+    setups.update({f"built-in: {n}": s for n, s in results.get("builtin_concepts", {}).items()})
+    if setups:
+        figure, axes = pyplot.subplots(figsize=(9, 0.5 * len(setups) + 1.5))
+        positions = np.arange(len(setups))
+        for offset, language in ((-0.2, "en"), (0.2, "ru")):
+            values = [s[f"precision@5_{language}"] for s in setups.values()]
+            axes.barh(positions + offset, values, height=0.4, label=language)
+        axes.set_yticks(positions, list(setups))
+        axes.invert_yaxis()
+        axes.set_xlim(0, 1)
+        axes.axvline(0.85, color="grey", linestyle="--", linewidth=1)
+        axes.set_xlabel("concept precision@5 (target 0.85, dashed)")
+        axes.legend(loc="lower right")
+        figure.tight_layout()
+        figure.savefig(reports / "eval-concepts.png", dpi=90)
+        pyplot.close(figure)
+        names.append("eval-concepts.png")
+    if sweep_record and sweep_record.get("rows"):
+        settings = list(dict.fromkeys(row["setting"] for row in sweep_record["rows"]))
+        figure, axes = pyplot.subplots(1, len(settings), figsize=(2.6 * len(settings), 2.8))
+        for axis, setting in zip(np.atleast_1d(axes), settings, strict=True):
+            rows = [row for row in sweep_record["rows"] if row["setting"] == setting]
+            axis.plot([str(r["value"]) for r in rows], [r["objective"] for r in rows], marker="o")
+            axis.set_title(setting, fontsize=9)
+            axis.tick_params(labelsize=8)
+        figure.suptitle("sweep on validation: objective per setting", fontsize=10)
+        figure.tight_layout()
+        figure.savefig(reports / "eval-sweep.png", dpi=90)
+        pyplot.close(figure)
+        names.append("eval-sweep.png")
+    return names

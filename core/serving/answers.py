@@ -1,0 +1,125 @@
+"""What crosses the service's door: a query, and what search and annotation answer with.
+
+Pages and the CLI build ``Query`` objects and read these results without importing the engine
+that computes them (``core.serving.engine``), so they depend only on the service and these shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.serving.fit import QueryFit
+from core.serving.inference import QueryTheta
+from core.serving.model import TokenCounts
+
+MAX_QUERY_CHARS = 2000
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class UnknownDocument(ValueError):
+    """A document id the model version does not have (e.g. one asked for "more like" before
+    another version was activated)."""
+
+    def __init__(self, doc_id: str, version: str) -> None:
+        self.doc_id, self.version = doc_id, version
+        super().__init__(f"there is no document {doc_id!r} in version {version}")
+
+
+@dataclass
+class Query:
+    """What a visitor asks with: any of text, a photo (bytes or path), extra modalities' tokens.
+
+    Text is checked and cleaned on construction, because it is also stored with the search:
+    at most ``MAX_QUERY_CHARS`` characters; control characters (NUL, escape sequences) become
+    spaces and unpaired surrogates become U+FFFD, so every database can store it.
+    """
+
+    text: str = ""
+    image: bytes | Path | None = None
+    extra: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise TypeError(f"text must be a string, not {type(self.text).__name__}")
+        if len(self.text) > MAX_QUERY_CHARS:
+            raise ValueError(
+                f"a query's text is at most {MAX_QUERY_CHARS:,} characters; "
+                f"this one has {len(self.text):,}"
+            )
+        text = CONTROL_CHARACTERS.sub(" ", self.text)
+        self.text = text.encode("utf-8", "replace").decode("utf-8")
+
+    def is_empty(self) -> bool:
+        return not self.text.strip() and self.image is None and not any(self.extra.values())
+
+
+@dataclass
+class Hit:
+    """A found document; ``same_photo`` when its image is byte-identical to the query photo.
+
+    ``distance`` is the L1 distance between the query's and the document's topic vectors;
+    ``matched`` lists the query tokens the document itself contains; ``weak`` marks a hit that
+    shares no token with the query and either answers a query that fits the model badly or is
+    farther from it than the collection's own queries usually are from their nearest document
+    (see ``core.serving.fit``).
+    """
+
+    row: int
+    id: str
+    text: str
+    tags: list[str]
+    image: str | None
+    distance: float
+    same_photo: bool = False
+    matched: list[str] = field(default_factory=list)
+    weak: bool = False
+
+
+@dataclass
+class Annotation:
+    token: str
+    display: str
+    p: float
+
+
+@dataclass
+class SearchResult:
+    """The hits of a query, with what the model made of it: its tokens, theta and weights.
+
+    ``search_id`` and ``latency_ms`` are filled in by the service that records the search.
+    """
+
+    model_version: str
+    query: QueryTheta
+    hits: list[Hit]
+    tokens: TokenCounts = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    search_id: int | None = None
+    latency_ms: float = 0.0
+    fit: QueryFit | None = None
+    ranking: str = ""
+
+
+@dataclass
+class PhotoReading:
+    """How a photo becomes words: the backbone's class distribution, the same after the
+    log-flattening transform, and the ``samples`` visual words drawn from the latter."""
+
+    probabilities: np.ndarray
+    flattened: np.ndarray
+    visual_words: Counter[str]
+    top_classes: list[tuple[str, float]]
+    samples: int
+
+
+@dataclass
+class TypicalDocument:
+    """A document that is much about one topic; ``share`` is the topic's weight in its theta."""
+
+    hit: Hit
+    share: float

@@ -1,0 +1,156 @@
+"""A fitted topic model as plain numpy: its parameters, phi per modality, and their files.
+
+Everything here is what serving needs, so importing it never imports BigARTM (see
+``core.building.topic_model`` for training): the web process runs without BigARTM and on the default
+protobuf implementation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TokenCounts = dict[str, Counter[str]]
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Everything that shapes a model; stored with every version.
+
+    Subject topics can be sparsed (phi and theta) and decorrelated; background topics are
+    smoothed so they soak up common words. Modality weights multiply token counts: `@visual` has
+    a few hundred sampled tokens per document against a handful of words, so its weight is small.
+
+    The defaults are the best setting of the sweep in ``reports/eval.md`` (``python -m core eval
+    --sweep``, on the validation part of the 5,337-document benchmark collection): many small
+    topics and a very small `@visual` weight; sparsing phi or theta hurt there, as it did on the
+    built-in collection, since most words occur in few documents.
+    """
+
+    num_topics: int = 300
+    num_background_topics: int = 2
+    modality_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"@text": 1.0, "@tag": 1.0, "@visual": 0.005}
+    )
+    passes: int = 40
+    document_passes: int = 10
+    sparse_phi_tau: float = 0.0
+    smooth_phi_tau: float = 0.05
+    sparse_theta_tau: float = 0.0
+    smooth_theta_tau: float = 0.05
+    decorrelation_tau: float = 0.0
+    min_significant_tokens: int = 2
+    visual_samples: int = 200
+    flattening_strength: int = 2
+    top_terms: int = 15
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.num_topics < 2:
+            raise ValueError(f"num_topics must be >= 2, got {self.num_topics}")
+        if not 0 <= self.num_background_topics < self.num_topics:
+            raise ValueError(
+                "num_background_topics must be in [0, num_topics), "
+                f"got {self.num_background_topics}"
+            )
+        for name in ("passes", "document_passes", "visual_samples", "top_terms"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.min_significant_tokens < 0 or self.flattening_strength < 0:
+            raise ValueError("min_significant_tokens and flattening_strength must be >= 0")
+        if self.sparse_phi_tau > 0 or self.sparse_theta_tau > 0:
+            raise ValueError("sparsing coefficients must be <= 0")
+        if self.smooth_phi_tau < 0 or self.smooth_theta_tau < 0 or self.decorrelation_tau < 0:
+            raise ValueError("smoothing and decorrelation coefficients must be >= 0")
+        validate_weights(self.modality_weights)
+
+    @property
+    def topic_names(self) -> list[str]:
+        subject = self.num_topics - self.num_background_topics
+        return [f"topic_{i}" for i in range(subject)] + [
+            f"background_{i}" for i in range(self.num_background_topics)
+        ]
+
+    @property
+    def subject_topics(self) -> list[str]:
+        return self.topic_names[: self.num_topics - self.num_background_topics]
+
+    @property
+    def background_topics(self) -> list[str]:
+        return self.topic_names[self.num_topics - self.num_background_topics :]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["modality_weights"] = dict(self.modality_weights)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ModelParams:
+        return cls(**data)
+
+
+def validate_weights(weights: Mapping[str, float]) -> None:
+    """Modality names start with '@'; weights are finite and >= 0 (0 switches one off)."""
+    for name, weight in weights.items():
+        if not name.startswith("@") or len(name) < 2:
+            raise ValueError(f"modality names start with '@', got {name!r}")
+        if isinstance(weight, bool) or not isinstance(weight, int | float | np.number):
+            raise ValueError(f"weight of {name} must be a number, got {weight!r}")
+        if not np.isfinite(weight) or weight < 0:
+            raise ValueError(f"weight of {name} must be a finite number >= 0, got {weight}")
+
+
+@dataclass
+class Phi:
+    """One modality's phi: rows are tokens, columns topics, each column sums to 1."""
+
+    tokens: list[str]
+    matrix: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.index = {token: row for row, token in enumerate(self.tokens)}
+
+
+@dataclass
+class FittedModel:
+    """What training produces: phi per modality, topic names, per-pass scores."""
+
+    topic_names: list[str]
+    phi: dict[str, Phi]
+    scores: list[dict]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = {f"phi{name}": phi.matrix for name, phi in self.phi.items()}
+        np.savez(directory / "phi.npz", **arrays)
+        meta = {
+            "topic_names": self.topic_names,
+            "tokens": {name: phi.tokens for name, phi in self.phi.items()},
+            "scores": self.scores,
+        }
+        (directory / "phi.json").write_text(json.dumps(meta, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, directory: Path) -> FittedModel:
+        meta = json.loads((directory / "phi.json").read_text())
+        with np.load(directory / "phi.npz") as arrays:
+            phi = {
+                name: Phi(tokens, arrays[f"phi{name}"]) for name, tokens in meta["tokens"].items()
+            }
+        return cls(topic_names=meta["topic_names"], phi=phi, scores=meta["scores"])
+
+
+def theta_regularizer_taus(params: ModelParams) -> np.ndarray:
+    """The constant that BigARTM's theta regularizers add to n_td, per topic column."""
+    subject = params.num_topics - params.num_background_topics
+    return np.concatenate(
+        [
+            np.full(subject, params.sparse_theta_tau),
+            np.full(params.num_background_topics, params.smooth_theta_tau),
+        ]
+    )

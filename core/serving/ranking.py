@@ -1,0 +1,307 @@
+"""How documents are ordered for a query: by topics alone, or by the query's likelihood.
+
+* ``topics`` (the article's setup): the documents nearest to the query's theta by L1.
+* ``likelihood``: the query likelihood of each document with topic smoothing (Wei and Croft,
+  SIGIR 2006, "LDA-based document models for ad-hoc retrieval")::
+
+      log p(q | d) = sum over query modalities m of w_m * sum over tokens w of c(w, q) *
+          log[ lambda * p_own(w | d) + (1 - lambda) * sum_t phi_wt theta_td ]
+
+  where p_own is the document's own token frequency, Dirichlet-smoothed by the collection
+  (N_d / (N_d + mu) * c(w, d) / N_d + mu / (N_d + mu) * p(w | C)), and w_m are the modality
+  weights that theta inference uses. A document that contains the query's words is found by them;
+  one that does not (a photo without a caption, a Russian query against an English caption) is
+  still reached through the topics its photo and words share with the query.
+
+  With ``coordination_weight`` beta > 0 the score is log p(q | d) + beta * (the number of the
+  query's word terms the document contains; a term found only through a translation counts by
+  its share): coordination-level matching, classical IR's first cut. Topic smoothing alone can
+  hand a rare query word to every document of a small topic that holds it, so that a document
+  containing none of the query's words outscores one containing the main one ("flowers in the
+  garden" answered by household objects from the garden spade's topic); the bonus puts the
+  documents that contain more of what was asked first, and likelihood orders them within.
+
+Both are read-only after construction and safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import sparse
+
+from core.reading.text import TAG, TEXT
+from core.serving.model import Phi, TokenCounts
+
+METHODS = ("topics", "likelihood")
+WORD_MODALITIES = (TEXT, TAG)
+TINY = 1e-12
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """Which ranking, and its smoothing; stored with every model version (``version.json``).
+
+    The defaults were chosen on the benchmark's validation split (``python -m core eval
+    --sweep-ranking``, ``reports/ranking_sweep.json``): coordination weight 16 of 0-64, then
+    lambda 0.7 of 0.2-0.9, then mu 10 of 2-50. Before: lambda 0.5 without coordination
+    (``BEFORE_PHRASES``)."""
+
+    method: str = "likelihood"
+    own_weight: float = 0.7  # lambda: the document's own tokens against its topics
+    dirichlet_mu: float = 10.0  # pseudo-tokens of collection frequency in p_own
+    lexicon: bool = (
+        True  # a query word's dictionary translations count too (core.reading.bilingual)
+    )
+    coordination_weight: float = 16.0  # beta: log-likelihood bonus per query word contained
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"ranking method must be one of {METHODS}, got {self.method!r}")
+        if not 0.0 <= self.own_weight < 1.0:
+            raise ValueError(f"own_weight must be in [0, 1), got {self.own_weight}")
+        if self.dirichlet_mu <= 0:
+            raise ValueError(f"dirichlet_mu must be > 0, got {self.dirichlet_mu}")
+        if not 0.0 <= self.coordination_weight < float("inf"):
+            raise ValueError(
+                f"coordination_weight must be finite and >= 0, got {self.coordination_weight}"
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> RankingParams:
+        """The stored ranking; a version written before rankings existed ranked by topics, and
+        a setting added since (``lexicon``, ``coordination_weight``) takes today's default."""
+        return cls(method="topics") if data is None else cls(**data)
+
+    @property
+    def label(self) -> str:
+        if self.method == "topics":
+            return "topics (L1 between topic vectors, the article's setup)"
+        translations = "collection and dictionary" if self.lexicon else "collection only"
+        coordination = (
+            f"; + {self.coordination_weight:g} per query word contained"
+            if self.coordination_weight
+            else ""
+        )
+        return (
+            f"query likelihood with topic smoothing (lambda {self.own_weight:g}, "
+            f"mu {self.dirichlet_mu:g}; translations: {translations}{coordination})"
+        )
+
+
+ARTICLE_RANKING = RankingParams(method="topics")
+BEFORE_PHRASES = RankingParams(own_weight=0.5, coordination_weight=0.0)
+
+
+class DocumentTokens:
+    """Each document's own token counts per modality, over the model's vocabulary."""
+
+    def __init__(
+        self,
+        phi: Mapping[str, Phi],
+        documents: Sequence[TokenCounts],
+        collection: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """``collection``: the token frequencies that smooth p_own, when ``documents`` are not
+        the collection itself (default: theirs)."""
+        self.counts: dict[str, sparse.csc_matrix] = {}
+        self.lengths: dict[str, np.ndarray] = {}
+        self.collection: dict[str, np.ndarray] = {}
+        for modality, modality_phi in phi.items():
+            rows, cols, values = [], [], []
+            for row, doc in enumerate(documents):
+                for token, count in doc.get(modality, {}).items():
+                    col = modality_phi.index.get(token)
+                    if col is not None and count > 0:
+                        rows.append(row)
+                        cols.append(col)
+                        values.append(float(count))
+            matrix = sparse.csc_matrix(
+                (values, (rows, cols)), shape=(len(documents), len(modality_phi.tokens))
+            )
+            self.counts[modality] = matrix
+            self.lengths[modality] = np.asarray(matrix.sum(axis=1)).ravel()
+            total = matrix.sum()
+            column_totals = np.asarray(matrix.sum(axis=0)).ravel()
+            self.collection[modality] = column_totals / total if total > 0 else column_totals
+        if collection is not None:
+            self.collection = dict(collection)
+
+    def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
+        """The documents that contain any form of any of the terms (sorted rows)."""
+        found = [
+            self.rows_containing(modality, column)
+            for term in terms
+            for modality, column, _ in term_columns(term, phi)
+        ]
+        found = [rows for rows in found if len(rows)]
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+    def rows_containing(self, modality: str, column: int) -> np.ndarray:
+        """The documents whose own tokens include the token at ``column`` of ``modality``."""
+        matrix = self.counts.get(modality)
+        if matrix is None:
+            return np.empty(0, dtype=np.int64)
+        return matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]]
+
+    def without_tokens(self, count: int) -> DocumentTokens:
+        """``count`` documents with no tokens of their own (photos alone) in this collection:
+        their p_own is the collection frequency, as for any document without words."""
+        part = object.__new__(DocumentTokens)
+        part.counts = {m: sparse.csc_matrix((count, m_.shape[1])) for m, m_ in self.counts.items()}
+        part.lengths = {m: np.zeros(count) for m in self.lengths}
+        part.collection = self.collection
+        return part
+
+    def subset(self, rows: np.ndarray) -> DocumentTokens:
+        """The same counts for ``rows`` only; collection frequencies stay the whole collection's."""
+        part = object.__new__(DocumentTokens)
+        part.counts = {m: matrix[rows] for m, matrix in self.counts.items()}
+        part.lengths = {m: lengths[rows] for m, lengths in self.lengths.items()}
+        part.collection = self.collection
+        return part
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One thing the query asks for, in all the forms that name it: a word and the hashtags of
+    the same normalized form ('bird', #birds) are one term, so a document needs one of them, not
+    both; its translations into the other language (``core.reading.bilingual``) are forms too, with
+    a share below 1. ``forms`` holds (modality, token, share); ``count`` is how often the query
+    asks for the term."""
+
+    forms: tuple[tuple[str, str, float], ...]
+    count: float = 1.0
+
+
+def query_terms(
+    tokens: TokenCounts,
+    tags_of_word: Mapping[str, Sequence[str]],
+    translations: Callable[[str], Sequence[tuple[str, float]]] | None = None,
+) -> list[QueryTerm]:
+    """The query's terms: each `@text` word with the hashtags of its form and its translations
+    (with theirs), then every token left (a hashtag without a word, a visual word, an extra
+    modality's token) as a term of its own."""
+    terms, covered = [], set()
+    for word, count in tokens.get(TEXT, {}).items():
+        named = [(word, 1.0), *(translations(word) if translations else ())]
+        forms = []
+        for name, share in named:
+            forms.append((TEXT, name, share))
+            forms += [(TAG, tag, share) for tag in tags_of_word.get(name, ())]
+        covered.update((modality, token) for modality, token, share in forms if share == 1.0)
+        terms.append(QueryTerm(tuple(forms), float(count)))
+    for modality, bag in tokens.items():
+        for token, count in bag.items():
+            if (modality, token) not in covered:
+                terms.append(QueryTerm(((modality, token, 1.0),), float(count)))
+    return terms
+
+
+def term_columns(term: QueryTerm, phi: Mapping[str, Phi]) -> list[tuple[str, int, float]]:
+    """(modality, column, share) of each of the term's forms that the model knows."""
+    columns = []
+    for modality, token, share in term.forms:
+        column = phi[modality].index.get(token) if modality in phi else None
+        if column is not None:
+            columns.append((modality, column, share))
+    return columns
+
+
+def coordination_levels(
+    terms: Sequence[QueryTerm], phi: Mapping[str, Phi], own: DocumentTokens, count: int
+) -> np.ndarray:
+    """How many of the query's word terms (words and hashtags, not visual words) each of the
+    ``count`` documents contains: a term counts its query count times the largest share of its
+    forms the document has (1 for the word itself or its hashtag, below 1 for a translation)."""
+    levels = np.zeros(count)
+    for term in terms:
+        if term.forms[0][0] not in WORD_MODALITIES:
+            continue
+        found = np.zeros(count)
+        for modality, column, share in term_columns(term, phi):
+            rows = own.rows_containing(modality, column)
+            found[rows] = np.maximum(found[rows], share)
+        levels += term.count * found
+    return levels
+
+
+def ranking_scores(
+    terms: Sequence[QueryTerm],
+    weights: Mapping[str, float],
+    phi: Mapping[str, Phi],
+    thetas: np.ndarray,
+    own: DocumentTokens | None,
+    params: RankingParams,
+) -> np.ndarray:
+    """What the likelihood ranking orders by (higher is better): log p(q | d), plus
+    ``coordination_weight`` per query word term the document contains."""
+    scores = likelihood_scores(terms, weights, phi, thetas, own, params)
+    if own is not None and params.coordination_weight > 0:
+        scores += params.coordination_weight * coordination_levels(terms, phi, own, len(thetas))
+    return scores
+
+
+def likelihood_scores(
+    terms: Sequence[QueryTerm],
+    weights: Mapping[str, float],
+    phi: Mapping[str, Phi],
+    thetas: np.ndarray,
+    own: DocumentTokens | None,
+    params: RankingParams,
+) -> np.ndarray:
+    """log p(q | d) for every document (higher is better); 0 everywhere if nothing is known.
+
+    A term's probability is the mean over its forms of the smoothed p(form | d), weighted by
+    modality weight x share; the term counts with the mean modality weight of its forms (a
+    visual word with the small `@visual` weight, as in theta inference). ``own`` None means the
+    documents have no tokens of their own (e.g. photos alone): only their topics speak.
+    """
+    scores = np.zeros(len(thetas))
+    for term in terms:
+        total, mass, weights_known = np.zeros(len(thetas)), 0.0, []
+        for modality, column, share in term_columns(term, phi):
+            weight = float(weights.get(modality, 0.0))
+            if weight <= 0 or share <= 0:
+                continue
+            total += weight * share * _form_probability(modality, column, phi, thetas, own, params)
+            mass += weight * share
+            weights_known.append(weight)
+        if weights_known and term.count > 0:
+            scores += term.count * float(np.mean(weights_known)) * np.log(total / mass + TINY)
+    return scores
+
+
+def _form_probability(
+    modality: str,
+    column: int,
+    phi: Mapping[str, Phi],
+    thetas: np.ndarray,
+    own: DocumentTokens | None,
+    params: RankingParams,
+) -> np.ndarray:
+    """lambda * p_own(w | d) + (1 - lambda) * sum_t phi_wt theta_td for every document."""
+    lam, mu = params.own_weight, params.dirichlet_mu
+    p = (1.0 - lam) * (thetas @ phi[modality].matrix[column])
+    if own is not None:
+        lengths = own.lengths[modality]
+        background = own.collection[modality][column]
+        own_counts = own.counts[modality][:, column].toarray().ravel()
+        p += lam * (own_counts + mu * background) / (lengths + mu)
+    return p
+
+
+def top_rows(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """The rows of the k highest scores, best first (ties by row)."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    rows = np.argpartition(-scores, k - 1)[:k]
+    return rows[np.lexsort((rows, -scores[rows]))].astype(np.int64)

@@ -1,0 +1,473 @@
+"""Serving the active model version: what the CLI and the Streamlit app call.
+
+Every query checks which version is active and reads its live modality weights from the metadata
+database (one cheap query), so an activation or a weight change made elsewhere reaches every
+session from its next query on. A newly active version is loaded once, under a lock; queries in
+flight keep the engine they started with. Documents the junk filter hid are left out of every
+search; the hidden set is re-read only when its generation counter in the database changes.
+
+When the metadata database is unreachable, the service keeps serving from what it last read
+(the active version, its live weights, the hidden set: nothing can change them while the database
+is down) and says so (``ActiveModel.database_down``); searches and votes made meanwhile wait in
+``core.storage.outage.WriteBehind`` and are written when it is back. Calls that need fresh data
+from the database (the topic list, or anything before the first successful read) raise
+``DatabaseUnavailable``, which pages show as an error page. Connections are checked before use, so
+the first call after the database is back simply works.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from core.reading.text import TextProcessor
+from core.reading.vision import content_hash, load_backbone
+from core.serving import explain
+from core.serving.answers import (
+    Annotation,
+    Hit,
+    PhotoReading,
+    Query,
+    SearchResult,
+    TypicalDocument,
+)
+from core.serving.engine import SearchEngine, TopicCatalog
+from core.serving.explain import QueryReading, TopicShare, WhyNothing
+from core.serving.fit import QueryFit
+from core.serving.inference import NothingRecognized
+from core.serving.ranking import RankingParams
+from core.serving.upload_cache import UploadVectorizer
+from core.settings import BUILTIN_COLLECTION, Settings
+from core.storage import store
+from core.storage.admin_tables import hidden_document_ids, hidden_generation
+from core.storage.outage import (
+    DatabaseUnavailable,
+    PendingSearch,
+    PendingVote,
+    WriteBehind,
+    guarded,
+    translated_outage,
+)
+
+
+class NoActiveModel(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no model has been built yet: run `python -m core build` to build one "
+            "from the built-in collection"
+        )
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """The engine of the active version, its live global weights and which documents search
+    may return (None: all) at query time."""
+
+    engine: SearchEngine
+    weights: dict[str, float]
+    version: store.ModelVersion
+    allowed: np.ndarray | None = None
+    hidden_generation: int = 0
+    database_down: bool = False  # served from what was read before the database went away
+
+    @property
+    def modalities(self) -> list[str]:
+        """The version's modalities, in the model's order."""
+        return self.engine.modalities
+
+    @property
+    def cache_key(self) -> tuple:
+        """Changes whenever an answer could: another version, live weights or hidden set."""
+        return self.version.name, tuple(sorted(self.weights.items())), self.hidden_generation
+
+
+@dataclass(frozen=True)
+class ModalityDescription:
+    """One modality of the active version: its live and training weights, vocabulary size."""
+
+    name: str
+    live_weight: float
+    training_weight: float
+    vocabulary: int
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """Which configuration answers queries now, for the About page.
+
+    ``regularizers`` lists the ones training used (tau above 0) by name, e.g. ``smooth_phi``;
+    ``backbone`` is the image backbone the version's photos went through (the service's own
+    for a version that did not record it); ``index_method`` is the nearest-neighbour backend.
+    """
+
+    version: str
+    built: datetime
+    collection: Path
+    builtin_collection: bool
+    documents: int
+    topics: int
+    background_topics: int
+    ranking: RankingParams
+    backbone: str
+    index_method: str
+    modalities: list[ModalityDescription]
+    regularizers: dict[str, float]
+    passes: int
+    document_passes: int
+    visual_samples: int
+    flattening_strength: int
+    scores: list[dict]
+
+
+class Service:
+    """Thread-safe entry point: one per process (``st.cache_resource`` in the app)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        with translated_outage():
+            self.sessions = store.open_database(settings.database_url)
+        self.processor = TextProcessor()
+        self._vectorizers: dict[str, UploadVectorizer] = {}  # backbone name -> vectorizer
+        self._engine: SearchEngine | None = None
+        self._lock = threading.Lock()
+        self._vectorizer_lock = threading.Lock()
+        self._allowed: tuple[tuple[str, int], np.ndarray | None] | None = None
+        self._topic_catalog: tuple[str, TopicCatalog] | None = None  # version name, catalog
+        self._last_active: ActiveModel | None = None
+        self._labels: tuple[int, dict[int, str]] | None = None  # version id -> labels, last read
+        self._database = guarded(self.sessions)
+        self.writes = WriteBehind(self._database)
+
+    def active(self) -> ActiveModel:
+        """The active version's engine (loading it if it changed) and its live weights.
+
+        While the database is unreachable: the model as last read, marked ``database_down``
+        (``DatabaseUnavailable`` if there is none yet). Once it answers, what waited is written.
+        """
+        try:
+            active = self._read_active()
+        except DatabaseUnavailable:
+            if self._last_active is None:
+                raise
+            return replace(self._last_active, database_down=True)
+        previous, self._last_active = self._last_active, active
+        if previous is None or previous.engine is not active.engine:
+            del previous  # only queries in flight still hold the engine it replaced
+            _freeze_long_lived_objects()
+        with suppress(DatabaseUnavailable):  # gone again: the writes keep waiting
+            self.writes.flush()
+        return active
+
+    def _read_active(self) -> ActiveModel:
+        with self._database() as session:
+            version = self._version_row(session, store.active_version_id(session))
+            weights = store.modality_weights(session, version.id)
+            generation = hidden_generation(session)
+            name, directory = version.name, version.artifact_dir
+            backbone = self.backbone_of(version)
+        engine = self._engine
+        if engine is None or engine.version_name != name:
+            with self._lock:
+                if self._engine is None or self._engine.version_name != name:
+                    vectorizer = self.vectorizer_for(backbone)
+                    loaded = SearchEngine(Path(directory), name, self.processor, vectorizer)
+                    loaded.warm_up()
+                    self._engine = loaded
+                engine = self._engine
+        allowed = self._allowed_rows(engine.version_name, engine.documents, generation)
+        return ActiveModel(engine, weights, version, allowed, generation)
+
+    def _version_row(self, session: Session, version_id: int | None) -> store.ModelVersion:
+        """The active version's row, read again only when another version became active: a
+        version's row does not change while it serves, and its scores are a large JSON column
+        that every page would otherwise decode."""
+        if version_id is None:
+            raise NoActiveModel()
+        last = self._last_active
+        if last is not None and last.version.id == version_id:
+            return last.version
+        version = session.get(store.ModelVersion, version_id)
+        if version is None:  # deleted between the two reads
+            raise NoActiveModel()
+        return version
+
+    def backbone_of(self, version: store.ModelVersion) -> str:
+        """The image backbone ``version``'s photos went through (every build records it);
+        visitors' photos must go through the same one, whatever the settings say now."""
+        return (version.params or {}).get("backbone") or self.settings.backbone
+
+    def vectorizer_for(self, backbone: str) -> UploadVectorizer:
+        """The photo vectorizer of ``backbone``, made once (its Keras model loads once per
+        process): the collection's cache is read, never grown; visitors' own is bounded."""
+        with self._vectorizer_lock:
+            if backbone not in self._vectorizers:
+                self._vectorizers[backbone] = UploadVectorizer(
+                    load_backbone(backbone, self.settings.inception_weights),
+                    self.settings.cache_dir,
+                    self.settings.cache_dir / "uploads",
+                )
+            return self._vectorizers[backbone]
+
+    def _allowed_rows(
+        self, version_name: str, documents: Sequence[Mapping], generation: int
+    ) -> np.ndarray | None:
+        """Rows of the version's ``documents`` that are not hidden, cached per (version,
+        hidden generation)."""
+        cached = self._allowed
+        if cached is not None and cached[0] == (version_name, generation):
+            return cached[1]
+        with self._database() as session:
+            hidden = hidden_document_ids(session)
+        allowed = np.array([doc["id"] not in hidden for doc in documents]) if hidden else None
+        self._allowed = ((version_name, generation), allowed)
+        return allowed
+
+    def search(
+        self,
+        query: Query,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        visitor: str | None = None,
+        active: ActiveModel | None = None,
+        ranking: RankingParams | None = None,
+    ) -> SearchResult:
+        """Nearest documents; ``weights`` (per visitor) override the live global weights.
+
+        A search made for a ``visitor`` is recorded (query, weights, version, latency, result
+        ids) and its ``search_id`` is what the visitor's relevance votes refer to. ``active`` is
+        the snapshot to answer from (default: the active model now); a page passes the one it
+        read first, so that a version activated meanwhile cannot mix into what it shows.
+        ``ranking`` replaces the version's own ranking (``more_like`` ranks by topics).
+        """
+        started = time.perf_counter()
+        active = active or self.active()
+        merged = _merged(active.weights, weights)
+        result = active.engine.search(query, k, merged, active.allowed, ranking)
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        if visitor is not None:
+            result.search_id = self.writes.record_search(
+                PendingSearch(
+                    provisional_id=self.writes.new_provisional_id(),
+                    visitor=visitor,
+                    version_name=result.model_version,
+                    text=query.text,
+                    image_hash=None if query.image is None else content_hash(query.image),
+                    weights=result.weights,
+                    latency_ms=result.latency_ms,
+                    result_ids=[hit.id for hit in result.hits],
+                )
+            )
+        return result
+
+    def more_like(
+        self,
+        doc_id: str,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        visitor: str | None = None,
+        active: ActiveModel | None = None,
+    ) -> SearchResult:
+        """Documents like ``doc_id``: a search with the document's own tokens, ranked by
+        topics (L1), so by its topic vector under these weights; the document itself is never
+        among them. Recorded for a ``visitor`` like any search. Raises ``ValueError`` for an
+        unknown id."""
+        active = active or self.active()
+        row, query = active.engine.document_query(doc_id)
+        allowed = np.ones(len(active.engine.documents), dtype=bool)
+        if active.allowed is not None:
+            allowed &= active.allowed
+        allowed[row] = False
+        hiding = replace(active, allowed=allowed)
+        return self.search(query, k, weights, visitor, hiding, RankingParams(method="topics"))
+
+    def typical_documents(
+        self, topic: int, n: int = 8, active: ActiveModel | None = None
+    ) -> list[TypicalDocument]:
+        """The documents most about ``topic`` in ``active`` (default: the active model now),
+        leaving out those the junk filter hid."""
+        active = active or self.active()
+        return active.engine.typical_documents(topic, n, allowed=active.allowed)
+
+    def topic_thumbnails(
+        self, version: store.ModelVersion, topics: Sequence[int], n: int
+    ) -> dict[int, list[TypicalDocument]]:
+        """The typical documents of several ``topics`` of ``version`` (hidden ones left out),
+        for the moderators' topic review: from the loaded engine if it is this version's, else
+        from the version's files alone (``TopicCatalog``), so that a process that has not
+        loaded the model yet does not load all of it for thumbnails."""
+        engine = self._engine
+        if engine is not None and engine.version_name == version.name:
+            source: SearchEngine | TopicCatalog = engine
+            documents = engine.documents
+        else:
+            source = self._catalog(version)
+            documents = source.documents
+        with self._database() as session:
+            generation = hidden_generation(session)
+        allowed = self._allowed_rows(version.name, documents, generation)
+        return {topic: source.typical_documents(topic, n, allowed=allowed) for topic in topics}
+
+    def _catalog(self, version: store.ModelVersion) -> TopicCatalog:
+        cached = self._topic_catalog
+        if cached is None or cached[0] != version.name:
+            with self._lock:
+                cached = (version.name, TopicCatalog(Path(version.artifact_dir)))
+                self._topic_catalog = cached
+            _freeze_long_lived_objects()  # like a loaded engine: no per-page GC over it
+        return cached[1]
+
+    def vote(self, search_id: int, doc_id: str, vote: int) -> bool:
+        """A visitor's +1/-1 on one result of a search (a new vote replaces the old); the search
+        id may be provisional (the search waits for the database).
+
+        Returns True once stored, False if it waits for the database. Raises ``ValueError`` for
+        a vote that does not fit its search, ``DatabaseUnavailable`` if too many writes wait.
+        """
+        return self.writes.record_vote(PendingVote(search_id, doc_id, vote))
+
+    def topics(self, active: ActiveModel | None = None) -> list[store.Topic]:
+        """The topics of ``active`` (default: the active model now) with their labels, statuses
+        and stored top terms."""
+        version_id = (active or self.active()).version.id
+        with self._database() as session:
+            return store.version_topics(session, version_id)
+
+    def topic_labels(self, active: ActiveModel | None = None) -> dict[int, str]:
+        """Topic index -> label, as moderators last set them, for ``active`` (default: the
+        active model now)."""
+        version_id = (active or self.active()).version.id
+        try:
+            with self._database() as session:
+                labels = store.topic_labels(session, version_id)
+        except DatabaseUnavailable:
+            if self._labels is None or self._labels[0] != version_id:
+                raise
+            return self._labels[1]  # labels can't change while the database is down
+        self._labels = (version_id, labels)
+        return labels
+
+    def annotate(
+        self,
+        query: Query,
+        modalities: list[str] | None = None,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        exclude_query_tokens: bool = False,
+        active: ActiveModel | None = None,
+    ) -> tuple[str, dict[str, list[Annotation]]]:
+        """(version name, top-k tokens per modality) for the query, from ``active`` (default:
+        the active model now)."""
+        active = active or self.active()
+        annotations = active.engine.annotate(
+            query, modalities, k, _merged(active.weights, weights), exclude_query_tokens
+        )
+        return active.engine.version_name, annotations
+
+    def describe(self, active: ActiveModel | None = None) -> ModelDescription:
+        """The configuration of ``active`` (default: the active model now) in plain figures."""
+        active = active or self.active()
+        engine, version, params = active.engine, active.version, active.engine.params
+        collection = Path(version.collection)
+        taus = {
+            "sparse_phi": params.sparse_phi_tau,
+            "sparse_theta": params.sparse_theta_tau,
+            "smooth_phi": params.smooth_phi_tau,
+            "smooth_theta": params.smooth_theta_tau,
+            "decorrelation": params.decorrelation_tau,
+        }
+        return ModelDescription(
+            version=version.name,
+            built=version.finished_at or version.created_at,
+            collection=collection,
+            builtin_collection=collection.resolve() == BUILTIN_COLLECTION.resolve(),
+            documents=len(engine.documents),
+            topics=params.num_topics,
+            background_topics=params.num_background_topics,
+            ranking=engine.ranking,
+            backbone=self.backbone_of(version),
+            index_method=engine.index.method,
+            modalities=[
+                ModalityDescription(
+                    modality,
+                    active.weights.get(modality, 0.0),
+                    float(params.modality_weights.get(modality, 1.0)),
+                    len(phi.tokens),
+                )
+                for modality, phi in engine.model.phi.items()
+            ],
+            regularizers={name: tau for name, tau in taus.items() if tau},
+            passes=params.passes,
+            document_passes=params.document_passes,
+            visual_samples=params.visual_samples,
+            flattening_strength=params.flattening_strength,
+            scores=version.scores if isinstance(version.scores, list) else [],
+        )
+
+    def read_photo(self, image: bytes | Path, active: ActiveModel | None = None) -> PhotoReading:
+        """The steps from a photo to its visual words, for showing them (raises ``ImageError``)."""
+        return (active or self.active()).engine.read_photo(image)
+
+    def query_fit(
+        self,
+        query: Query,
+        weights: Mapping[str, float] | None = None,
+        active: ActiveModel | None = None,
+    ) -> QueryFit:
+        """How well the query fits the model (``core.serving.fit``); raises "
+        "``NothingRecognized``."""
+        active = active or self.active()
+        return active.engine.query_fit(query, _merged(active.weights, weights))
+
+    def why_nothing_recognized(
+        self,
+        query: Query,
+        error: NothingRecognized,
+        weights: Mapping[str, float] | None = None,
+        active: ActiveModel | None = None,
+    ) -> WhyNothing:
+        """Why ``query`` gave the model nothing to go on under these weights, and words to try."""
+        active = active or self.active()
+        merged = _merged(active.weights, weights)
+        return explain.why_nothing_recognized(active.engine, query, error, merged)
+
+    def read_query(
+        self, result: SearchResult, labels: Mapping[int, str], active: ActiveModel
+    ) -> QueryReading:
+        """Which tokens of the search behind ``result`` the model kept, switched off or did not
+        know, and its main topics; ``active`` is the snapshot that answered it."""
+        return explain.read_query(active.engine, result, labels)
+
+    def explain_hit(
+        self, result: SearchResult, hit: Hit, labels: Mapping[int, str], active: ActiveModel
+    ) -> list[TopicShare]:
+        """The topics the query behind ``result`` and ``hit`` share most, with labels and terms;
+        ``active`` is the snapshot that answered it."""
+        return explain.explain_hit(active.engine, result, hit, labels)
+
+
+def _freeze_long_lived_objects() -> None:
+    """Keep the loaded model out of Python's full garbage collections.
+
+    A loaded engine (with the backbone) is a few hundred thousand objects that live as long as
+    its version is active; a full collection, which Streamlit runs after every page, traverses
+    them all (70-90 ms of CPU per page on the built-in model). ``gc.freeze`` moves every live
+    object to the permanent generation, which collections skip. Frozen objects are still freed
+    when their last reference goes, so only reference cycles in a replaced engine would stay:
+    on every load the previous freeze is undone and a full collection frees them first.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def _merged(live: Mapping[str, float], override: Mapping[str, float] | None) -> dict[str, float]:
+    return {**live, **(override or {})}

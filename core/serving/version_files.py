@@ -1,0 +1,154 @@
+"""One model version's directory: the only module that knows its layout.
+
+```
+models/<version>/
+  version.json      the manifest: model parameters, ranking, number of documents, when written
+  model/            phi per modality (``core.serving.model.FittedModel`` owns the files inside)
+  index/            document thetas and the index over them (``core.serving.index.NeighborIndex``)
+  display.json      how tokens are shown, per modality
+  documents.jsonl   the documents the version was trained on, with their tokens
+  training/         BigARTM's batches and other scratch files, only while the version is built
+```
+
+A version is written once, under a temporary name (see ``core.building.pipeline``), and only read
+after.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.reading.collection import Document
+from core.serving.index import NeighborIndex
+from core.serving.model import FittedModel, ModelParams, TokenCounts
+from core.serving.ranking import RankingParams
+
+
+@dataclass
+class PreparedCorpus:
+    """Documents that survived import and filtering, with their tokens per modality."""
+
+    documents: list[Document]
+    tokens: list[TokenCounts]
+    image_hashes: list[str | None]
+    display_forms: dict[str, dict[str, str]]
+    junk_filtered: list[str]
+
+
+@dataclass(frozen=True)
+class VersionFiles:
+    """Reads and writes the files of the version stored in ``directory``."""
+
+    directory: Path
+
+    @property
+    def training_dir(self) -> Path:
+        """Scratch space for training (BigARTM's batches); ``remove_training_files`` removes it."""
+        return self.directory / "training"
+
+    @property
+    def _index_dir(self) -> Path:
+        return self.directory / "index"
+
+    def write(
+        self,
+        params: ModelParams,
+        model: FittedModel,
+        corpus: PreparedCorpus,
+        ranking: RankingParams | None = None,
+    ) -> None:
+        """Everything serving and retraining need besides the index; the manifest comes last.
+        ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits."""
+        model.save(self.directory / "model")
+        self._write_json("display.json", corpus.display_forms)
+        with (self.directory / "documents.jsonl").open("w") as handle:
+            for doc, bag, image_hash in zip(
+                corpus.documents, corpus.tokens, corpus.image_hashes, strict=True
+            ):
+                record = {
+                    "id": doc.id,
+                    "text": doc.text,
+                    "tags": list(doc.tags),
+                    "image": str(doc.image) if doc.image else None,
+                    "image_hash": image_hash,
+                    "tokens": {m: dict(c) for m, c in bag.items()},
+                }
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        manifest = {
+            "params": params.to_dict(),
+            "ranking": (ranking or RankingParams()).to_dict(),
+            "num_documents": len(corpus.documents),
+            "written_at": time.time(),
+        }
+        (self.directory / "version.json").write_text(json.dumps(manifest, indent=2))
+
+    def write_index(self, index: NeighborIndex) -> None:
+        index.save(self._index_dir)
+
+    def copy_index_from(self, other: VersionFiles) -> None:
+        """The same documents with the same thetas: the other version's index as it is."""
+        shutil.copytree(other._index_dir, self._index_dir)
+
+    def remove_training_files(self) -> None:
+        shutil.rmtree(self.training_dir, ignore_errors=True)
+
+    def is_complete(self) -> bool:
+        """Whether the manifest, written last, is there."""
+        return (self.directory / "version.json").is_file()
+
+    def read_params(self) -> ModelParams:
+        manifest = json.loads((self.directory / "version.json").read_text())
+        return ModelParams.from_dict(manifest["params"])
+
+    def read_ranking(self) -> RankingParams:
+        """How the version's searches order documents (the article's L1 for older versions)."""
+        manifest = json.loads((self.directory / "version.json").read_text())
+        return RankingParams.from_dict(manifest.get("ranking"))
+
+    def read_model(self) -> FittedModel:
+        return FittedModel.load(self.directory / "model")
+
+    def read_index(self) -> NeighborIndex:
+        return NeighborIndex.load(self._index_dir)
+
+    def read_topic_shares(self) -> np.ndarray:
+        """Topics x documents: each topic's share in every document, from the index's
+        topic-major copy (memory-mapped) or, for an index without one, from its thetas."""
+        by_topic = self._index_dir / "thetas_by_topic.npy"
+        if by_topic.is_file():
+            return np.load(by_topic, mmap_mode="r")
+        return np.ascontiguousarray(np.load(self._index_dir / "thetas.npy", mmap_mode="r").T)
+
+    def read_display_forms(self) -> dict[str, dict[str, str]]:
+        return json.loads((self.directory / "display.json").read_text())
+
+    def read_document_records(self) -> list[dict]:
+        """The documents as stored: id, text, tags, image, image_hash, tokens."""
+        lines = (self.directory / "documents.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    def read_corpus(self) -> PreparedCorpus:
+        """The documents and tokens the version was trained on."""
+        records = self.read_document_records()
+        return PreparedCorpus(
+            documents=[
+                Document(
+                    r["id"], r["text"], tuple(r["tags"]), Path(r["image"]) if r["image"] else None
+                )
+                for r in records
+            ],
+            tokens=[{m: Counter(c) for m, c in r["tokens"].items()} for r in records],
+            image_hashes=[r["image_hash"] for r in records],
+            display_forms=self.read_display_forms(),
+            junk_filtered=[],
+        )
+
+    def _write_json(self, name: str, data: object) -> None:
+        (self.directory / name).write_text(json.dumps(data, ensure_ascii=False))
