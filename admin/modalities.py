@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from admin.auth import action
 from admin.versions import active_or_raise
 from core.reading.collection import _parse_tokens, import_collection
-from core.serving.model import validate_weights
 from core.storage import jobs, store
 from core.storage.admin_tables import Job, User
+from core.weights import validate_weights
 
 
 @dataclass

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from admin.auth import action
-from core.serving.model import validate_weights
 from core.storage import jobs, store
 from core.storage.admin_tables import Job, User
+from core.weights import validate_weights
 
 
 @dataclass(frozen=True)

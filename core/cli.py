@@ -19,10 +19,10 @@ from core.measurement.scale import TRAINING_SIZES
 from core.reading.vision import ImageError
 from core.serving.engine import Query
 from core.serving.inference import NothingRecognized
-from core.serving.model import validate_weights
 from core.serving.service import NoActiveModel, Service
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings, load_settings
 from core.storage import store
+from core.weights import validate_weights
 
 
 class CommandError(Exception):

@@ -18,8 +18,8 @@ from core.serving.model import (
     Phi,
     TokenCounts,
     theta_regularizer_taus,
-    validate_weights,
 )
+from core.weights import validate_weights
 
 
 class NothingRecognized(ValueError):

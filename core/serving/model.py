@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.weights import validate_weights
+
 TokenCounts = dict[str, Counter[str]]
 
 
@@ -92,17 +94,6 @@ class ModelParams:
     @classmethod
     def from_dict(cls, data: Mapping) -> ModelParams:
         return cls(**data)
-
-
-def validate_weights(weights: Mapping[str, float]) -> None:
-    """Modality names start with '@'; weights are finite and >= 0 (0 switches one off)."""
-    for name, weight in weights.items():
-        if not name.startswith("@") or len(name) < 2:
-            raise ValueError(f"modality names start with '@', got {name!r}")
-        if isinstance(weight, bool) or not isinstance(weight, int | float | np.number):
-            raise ValueError(f"weight of {name} must be a number, got {weight!r}")
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(f"weight of {name} must be a finite number >= 0, got {weight}")
 
 
 @dataclass
