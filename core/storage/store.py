@@ -18,7 +18,6 @@ all of it, or (if they raise) none of it, and the session stays usable either wa
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections.abc import Iterator
@@ -62,6 +61,7 @@ from sqlalchemy.orm import (
 
 from core.storage import admin_tables  # noqa: F401  (its tables complete Base.metadata: copy_database)
 from core.storage.orm import Base, UTCDateTime, one_of, utcnow
+from core.weights import validate_weights
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -432,8 +432,7 @@ def finish_version(
     """
     if version.status != "building":
         raise ValueError(f"version {version.name} is {version.status}; only a build can finish")
-    for weight, _ in modalities.values():
-        _check_weight(weight)
+    validate_weights({name: weight for name, (weight, _) in modalities.items()})
     with _committing(session):
         session.add(version)  # the version may come from an earlier, closed session
         session.add_all(
@@ -585,11 +584,6 @@ def version_documents(session: Session, version_id: int) -> list[DocumentRecord]
 # --------------------------------------------------------------------------------------------------
 
 
-def _check_weight(weight: float) -> None:
-    if not (math.isfinite(weight) and weight >= 0):
-        raise ValueError(f"a modality weight must be a finite number >= 0, not {weight!r}")
-
-
 def modality_weights(session: Session, version_id: int) -> dict[str, float]:
     """Modality name -> weight of a version, read from the database on every call."""
     rows = session.execute(
@@ -614,8 +608,7 @@ def set_modality_weights(session: Session, version_id: int, weights: dict[str, f
 
     Raises ``ValueError`` (and changes nothing) as ``set_modality_weight`` does.
     """
-    for weight in weights.values():
-        _check_weight(weight)
+    validate_weights(weights)
     with _committing(session):
         for name, weight in weights.items():
             result = session.execute(
