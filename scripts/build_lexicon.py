@@ -1,5 +1,5 @@
 """Build ``core/assets/lexicon_en_ru.tsv``, the English-Russian dictionary that lets a word of one
-language reach documents written in the other (``core.reading.bilingual``).
+language reach documents written in the other (``core.serving.bilingual``).
 
 Run once, at development time, from the Debian package of V. K. Mueller's English-Russian
 dictionary (7th edition, GPL-2+; electronic version by S. Starostin and E. S. Cymbalyuk)::
@@ -32,8 +32,8 @@ from pathlib import Path
 from wordfreq import zipf_frequency
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.reading.bilingual import LEXICON_PATH
 from core.reading.text import TextProcessor
+from core.serving.bilingual import LEXICON_PATH
 
 PER_SENSE = 3
 PARTS_OF_SPEECH = ("_n.", "_a.", "_v.")

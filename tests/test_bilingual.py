@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.reading.bilingual import LEXICON_SHARE, Lexicon, Translations, default_lexicon
 from core.reading.text import TEXT, TextProcessor
+from core.serving.bilingual import LEXICON_SHARE, Lexicon, Translations, default_lexicon
 from core.serving.engine import Query
 from core.serving.inference import NothingRecognized
 from core.serving.ranking import RankingParams

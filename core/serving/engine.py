@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.reading.bilingual import Translations, default_lexicon
 from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
 from core.reading.twins import tag_twins
 from core.reading.vision import (
@@ -45,6 +44,7 @@ from core.serving.answers import (
     TypicalDocument,
     UnknownDocument,
 )
+from core.serving.bilingual import Translations, default_lexicon
 from core.serving.fit import FitReference, QueryFit, perplexity
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.model import ModelParams, TokenCounts
@@ -444,7 +444,7 @@ class SearchEngine:
     @cached_property
     def translations(self) -> Translations:
         """Word pairs across Russian and English learned from the bilingual documents, then
-        the shipped dictionary's (``core.reading.bilingual``)."""
+        the shipped dictionary's (``core.serving.bilingual``)."""
         return Translations.learn(
             self.document_tokens(),
             self.processor.word_token,

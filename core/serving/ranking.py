@@ -53,7 +53,7 @@ class RankingParams:
     own_weight: float = 0.7  # lambda: the document's own tokens against its topics
     dirichlet_mu: float = 10.0  # pseudo-tokens of collection frequency in p_own
     lexicon: bool = (
-        True  # a query word's dictionary translations count too (core.reading.bilingual)
+        True  # a query word's dictionary translations count too (core.serving.bilingual)
     )
     coordination_weight: float = 16.0  # beta: log-likelihood bonus per query word contained
 
@@ -171,7 +171,7 @@ class DocumentTokens:
 class QueryTerm:
     """One thing the query asks for, in all the forms that name it: a word and the hashtags of
     the same normalized form ('bird', #birds) are one term, so a document needs one of them, not
-    both; its translations into the other language (``core.reading.bilingual``) are forms too, with
+    both; its translations into the other language (``core.serving.bilingual``) are forms too, with
     a share below 1. ``forms`` holds (modality, token, share); ``count`` is how often the query
     asks for the term."""
 
