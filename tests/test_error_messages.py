@@ -59,10 +59,10 @@ NOT_SHOWN = {
 
 
 def named_errors() -> dict[str, type[Exception]]:
-    """Every exception class defined in the core and admin packages."""
+    """Every exception class defined in the core and admin packages and their rooms."""
     found = {}
     for package in (core, admin):
-        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if module.name in ("core.__main__", "admin.__main__"):
                 continue
             loaded = importlib.import_module(module.name)
