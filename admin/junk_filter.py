@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.versions import active_or_raise
-from core.building.junk_filter import MIN_LABELS_PER_CLASS, JunkFilterReport, document_labels
 from core.storage import jobs, store
 from core.storage.admin_tables import (
     LABELS,
@@ -22,8 +21,7 @@ from core.storage.admin_tables import (
     User,
     bump_hidden_generation,
 )
-
-__all__ = ["MIN_LABELS_PER_CLASS", "JunkFilterReport", "document_labels"]
+from core.storage.junk_labels import JunkFilterReport, document_labels
 
 
 def hidden_documents(session: Session) -> dict[str, float | None]:
