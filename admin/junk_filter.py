@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.versions import active_or_raise
-from core.building.junk_filter import MIN_LABELS_PER_CLASS, JunkFilterReport, document_labels
 from core.storage import jobs, store
 from core.storage.admin_tables import (
     LABELS,
@@ -22,8 +21,8 @@ from core.storage.admin_tables import (
     User,
     bump_hidden_generation,
 )
-
-__all__ = ["MIN_LABELS_PER_CLASS", "JunkFilterReport", "document_labels"]
+from core.storage.job_kinds import JunkFilterParams
+from core.storage.junk_labels import JunkFilterReport, document_labels
 
 
 def hidden_documents(session: Session) -> dict[str, float | None]:
@@ -65,14 +64,14 @@ def start_junk_filter_training(session: Session, user: User) -> Job:
     """Queue the SVM's training on the labeled documents of the active version; the worker
     stores its report (cross-validated precision and recall, what it would hide) with the job."""
     active_or_raise(session)
-    return jobs.submit(session, "junk_filter", user.name, {})
+    return jobs.submit(session, JunkFilterParams(), user.name)
 
 
 def latest_junk_filter_report(session: Session) -> JunkFilterReport | None:
     """The report of the newest junk filter training that finished."""
     job = session.scalar(
         select(Job)
-        .where(Job.kind == "junk_filter", Job.status == "done")
+        .where(Job.kind == JunkFilterParams.kind, Job.status == "done")
         .order_by(Job.id.desc())
         .limit(1)
     )

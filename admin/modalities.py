@@ -22,6 +22,7 @@ from admin.versions import active_or_raise
 from core.reading.collection import _parse_tokens, import_collection
 from core.storage import jobs, store
 from core.storage.admin_tables import Job, User
+from core.storage.job_kinds import AddModalityParams, ReindexParams
 from core.weights import validate_weights
 
 
@@ -119,20 +120,10 @@ def start_add_modality(
     version = active_or_raise(session)
     if modality in store.modality_weights(session, version.id):
         raise ValueError(f"version {version.name} already has modality {modality}")
-    if not tokens:
-        raise ValueError(f"no document has tokens of {modality}")
-    return jobs.submit(
-        session,
-        "add_modality",
-        user.name,
-        {
-            "parent": version.name,
-            "modality": modality,
-            "tokens": {doc_id: dict(bag) for doc_id, bag in tokens.items()},
-            "weight": weight,
-            "retrain": retrain,
-        },
+    params = AddModalityParams(
+        parent=version.name, modality=modality, tokens=tokens, weight=weight, retrain=retrain
     )
+    return jobs.submit(session, params, user.name)
 
 
 @action("weights")
@@ -140,7 +131,7 @@ def start_reindex(session: Session, user: User, weights: dict[str, float]) -> Jo
     """Queue a job making a new version whose document thetas use ``weights``."""
     validate_weights(weights)
     parent = active_or_raise(session).name
-    return jobs.submit(session, "reindex", user.name, {"parent": parent, "weights": weights})
+    return jobs.submit(session, ReindexParams(parent=parent, weights=weights), user.name)
 
 
 @action("versions")

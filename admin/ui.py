@@ -16,7 +16,7 @@ from core.storage import jobs, store
 from core.storage.admin_tables import User
 from core.storage.outage import translated_outage
 from interface.errors import error_text
-from interface.i18n import t, t_or
+from interface.i18n import language, t, t_or
 
 TOKEN_KEY = "admin_token"
 T = TypeVar("T")
@@ -87,7 +87,7 @@ def job_panel(user: User) -> None:
         return
     st.subheader(t("jobs_title"))
     for job in latest:
-        title = f"#{job.id} {jobs.describe(job)}"
+        title = f"#{job.id} {jobs.describe(job, language())}"
         if job.status in ("queued", "running"):
             fraction = job.done / job.total if job.total else 0.0
             st.progress(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from admin.auth import action
 from core.storage import jobs, store
 from core.storage.admin_tables import Job, User
+from core.storage.job_kinds import BuildParams, RetrainParams
 from core.weights import validate_weights
 
 
@@ -139,7 +140,7 @@ def delete_version(session: Session, user: User, version_name: str) -> None:
 def start_build(session: Session, user: User, collection: str = "") -> Job:
     """Queue a build of a new version from ``collection`` (a folder the worker can read; empty:
     the worker's configured collection) with the default model parameters."""
-    return jobs.submit(session, "build", user.name, {"collection": collection.strip() or None})
+    return jobs.submit(session, BuildParams(collection=collection.strip() or None), user.name)
 
 
 @action("versions")
@@ -150,4 +151,4 @@ def start_retrain(session: Session, user: User, changes: dict[str, Any] | None =
     unknown = sorted(set(changes or {}) - set(parent.params["model"]))
     if unknown:
         raise ValueError(f"unknown model parameter(s) {unknown}")
-    return jobs.submit(session, "retrain", user.name, {"parent": parent.name, "changes": changes})
+    return jobs.submit(session, RetrainParams(parent=parent.name, changes=changes), user.name)

@@ -1,5 +1,6 @@
 """The rooms import downward only, read from the source: given every import statement of the
-project (inside functions too), when each is placed in its room, then no room reaches one it may not.
+project (inside functions too), when each is placed in its room, then no room reaches one it may
+not.
 
 ``core``'s rooms say what runs where. The web process (``streamlit_app``, ``admin``, ``interface``)
 loads serving and storage, never building, measurement or BigARTM; serving never loads

@@ -15,6 +15,7 @@ from core.building.worker import Worker
 from core.cli import main as command_line
 from core.storage import jobs, store
 from core.storage.admin_tables import Job, JobWorker
+from core.storage.job_kinds import ReindexParams
 from tests.conftest import both_databases, run_queued_jobs, running_worker
 from tests.fault_helpers import (
     assert_every_ready_version_loads,
@@ -136,7 +137,7 @@ def test_sqlite_allows_one_worker_and_says_so(deployment, monkeypatch, capsys):
 def test_workers_sharing_postgresql_run_each_job_exactly_once(deployment, sessions):
     with sessions() as session:
         queued = [
-            jobs.submit(session, "reindex", "anna", {"parent": "v0404", "weights": {}}).id
+            jobs.submit(session, ReindexParams(parent="v0404", weights={}), "anna").id
             for _ in range(12)
         ]  # each fails fast: there is no such version
     started: list[str] = []

@@ -7,9 +7,7 @@ import streamlit as st
 
 from admin import auth
 from admin.junk_filter import (
-    MIN_LABELS_PER_CLASS,
     apply_junk_filter,
-    document_labels,
     hidden_documents,
     label_document,
     latest_junk_filter_report,
@@ -20,6 +18,7 @@ from admin.junk_filter import (
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from core.serving.answers import Query
 from core.serving.inference import NothingRecognized
+from core.storage.junk_labels import MIN_LABELS_PER_CLASS, document_labels
 from interface.errors import error_text
 from interface.i18n import plural, t
 from interface.state import service

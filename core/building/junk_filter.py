@@ -1,54 +1,27 @@
 """Training the junk filter (the article's linear SVM) on moderators' labels; the worker runs it
 as a job and stores the report with the job. Labelling, hiding and restoring documents are admin
-actions (``admin.junk_filter``), which import this module for the report's shape: importing it
-does not load BigARTM."""
+actions (``admin.junk_filter``); the labels and the report's shape, which they share with this
+module, are in ``core.storage.junk_labels``."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.metrics import precision_score, recall_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.reading.text import TAG, TEXT
 from core.serving.version_files import VersionFiles
 from core.storage import store
-from core.storage.admin_tables import DocumentLabel
+from core.storage.junk_labels import MIN_LABELS_PER_CLASS, JunkFilterReport, document_labels
 
 if TYPE_CHECKING:
     from core.building.pipeline import ProgressCallback
-
-MIN_LABELS_PER_CLASS = 5
-
-
-@dataclass(frozen=True)
-class JunkFilterReport:
-    """Cross-validated quality of the SVM and what it predicts unwanted (with SVM scores)."""
-
-    wanted: int
-    unwanted: int
-    precision: float
-    recall: float
-    predicted_unwanted: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JunkFilterReport:
-        return cls(**data)
-
-
-def document_labels(session: Session) -> dict[str, str]:
-    """Document id -> wanted / unwanted."""
-    return dict(session.execute(select(DocumentLabel.doc_id, DocumentLabel.label)).all())
 
 
 def train_junk_filter(

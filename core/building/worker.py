@@ -1,7 +1,10 @@
 """The job worker (``python -m core worker``): claims queued jobs and runs them, one at a time.
 
 This process, and the CLI's own ``build``, are where BigARTM trains; app processes only queue jobs
-and read their progress (``core.storage.jobs``). A heartbeat thread keeps the worker's row fresh.
+and read their progress (``core.storage.jobs``). The worker reads a job's parameters with its kind's
+class (``core.storage.job_kinds``) and runs it with its kind's function
+(``core.building.job_runners``): it knows no kind itself. A heartbeat thread keeps the worker's
+row fresh.
 Between jobs the worker fails the jobs of dead workers and, when no build holds the data directory,
 cleans up what a killed build left behind (a version left ``building`` and its files).
 
@@ -17,9 +20,8 @@ import secrets
 import socket
 import sys
 import threading
-from collections import Counter
 from contextlib import suppress
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -27,11 +29,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.building import pipeline
-from core.building.junk_filter import train_junk_filter
-from core.serving.model import ModelParams
+from core.building.job_runners import JobContext, JobOutcome, run_job
 from core.settings import Settings
 from core.storage import jobs, store
 from core.storage.admin_tables import Job, JobWorker
+from core.storage.job_kinds import params_from_json
 
 HEARTBEAT_EVERY_S = 2.0
 POLL_EVERY_S = 1.0
@@ -125,7 +127,7 @@ class Worker:
             return False
         self._log(f"job {job.id} ({jobs.describe(job)}, by {job.started_by}): started")
         try:
-            version_name, result = self._work(job)
+            made = self._work(job)
         except pipeline.BuildInProgress as busy:
             self._requeue(job, str(busy))
             self.stopping.wait(self.poll_every_s)
@@ -140,7 +142,7 @@ class Worker:
         except Exception as error:  # any failure of the work is the job's outcome, not ours
             outcome = ("failed", {"error": f"{type(error).__name__}: {error}"})
         else:
-            outcome = ("done", {"version_name": version_name, "result": result})
+            outcome = ("done", asdict(made))
         self._unrecorded.append((job, *outcome))
         self._finish(job, *outcome)
         self._unrecorded.pop()
@@ -148,9 +150,8 @@ class Worker:
 
     # ----------------------------------------------------------------------------------------------
 
-    def _work(self, job: Job) -> tuple[str | None, dict[str, Any] | None]:
-        """Run the job's work; returns the version it made and any result to store."""
-        params, settings = job.params, self.settings
+    def _work(self, job: Job) -> JobOutcome:
+        """Run the job's work with the runner of its kind."""
 
         def progress(stage: str, done: int, total: int) -> None:
             if self.stopping.is_set():
@@ -158,40 +159,8 @@ class Worker:
             with self._sessions() as session:
                 jobs.report_progress(session, job.id, self.name, stage, done, total)
 
-        if job.kind == "build":
-            model = ModelParams.from_dict(params["model"]) if params.get("model") else None
-            collection = Path(params["collection"]) if params.get("collection") else None
-            report = pipeline.build(settings, collection, model, progress=progress)
-            return report.version_name, {
-                "documents": report.num_documents,
-                "skipped_rows": [str(problem) for problem in report.problems],
-                "junk_filtered": len(report.junk_filtered),
-            }
-        if job.kind == "reindex":
-            report = pipeline.reindex_version(settings, params["parent"], params["weights"],
-                                              progress)  # fmt: skip
-            return report.version_name, None
-        if job.kind == "add_modality":
-            tokens = {doc_id: Counter(bag) for doc_id, bag in params["tokens"].items()}
-            report = pipeline.add_modality_version(
-                settings,
-                params["parent"],
-                params["modality"],
-                tokens,
-                params["weight"],
-                params["retrain"],
-                progress,
-            )
-            return report.version_name, None
-        if job.kind == "retrain":
-            report = pipeline.retrain_version(settings, params["parent"], params.get("changes"),
-                                              progress)  # fmt: skip
-            return report.version_name, None
-        if job.kind == "junk_filter":
-            with self._sessions() as session:
-                report = train_junk_filter(session, progress)
-            return None, report.to_dict()
-        raise ValueError(f"this worker cannot run jobs of kind {job.kind!r}")
+        params = params_from_json(job.kind, job.params)
+        return run_job(params, JobContext(self.settings, self._sessions, progress))
 
     def _finish(self, job: Job, status: str, outcome: dict[str, Any]) -> None:
         with self._sessions() as session:

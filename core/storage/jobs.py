@@ -1,10 +1,11 @@
 """The job queue in the metadata database: long work is requested here and run by workers.
 
-An app process (any replica) *submits* a job: a kind and JSON parameters, status ``queued``. A
-worker process (``python -m core worker``, see ``core.building.worker``) *claims* the oldest queued
-job, runs it and writes its progress, outcome and result into the same row, so every page of every
-replica can follow it. On PostgreSQL several workers claim with ``SELECT ... FOR UPDATE SKIP
-LOCKED``; on SQLite one worker runs at a time (a second one is refused when it starts).
+An app process (any replica) *submits* a job: the parameters of its kind (one class each, in
+``core.storage.job_kinds``) stored as JSON, status ``queued``. A worker process (``python -m core
+worker``, see ``core.building.worker``) *claims* the oldest queued job, runs it and writes its
+progress, outcome and result into the same row, so every page of every replica can follow it.
+On PostgreSQL several workers claim with ``SELECT ... FOR UPDATE SKIP LOCKED``; on SQLite one
+worker runs at a time (a second one is refused when it starts).
 
 Workers send heartbeats (table ``workers``). A worker whose heartbeat is ``DEAD_AFTER_BEATS``
 intervals old is presumed dead; its running job is marked **failed**, not queued again: a job
@@ -19,7 +20,6 @@ Times come from each process's UTC clock: machines sharing the database need syn
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,8 +27,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.storage.admin_tables import Job, JobWorker
+from core.storage.job_kinds import JobParams, params_from_json
 
-KINDS = ("build", "reindex", "add_modality", "retrain", "junk_filter")
 DEAD_AFTER_BEATS = 5
 DEAD_WORKER_ERROR = (
     "the worker running this job stopped sending heartbeats (it was killed or lost the database); "
@@ -51,35 +51,28 @@ class WorkerRefused(Exception):
     """A worker cannot start here (SQLite already has a live worker)."""
 
 
-def submit(session: Session, kind: str, started_by: str, params: dict[str, Any]) -> Job:
-    """Queue a job; ``params`` must be JSON (what a worker on another machine can read)."""
-    if kind not in KINDS:
-        raise ValueError(f"a job kind is one of {KINDS}, not {kind!r}")
-    try:
-        params = json.loads(json.dumps(params))
-    except TypeError as error:
-        raise ValueError(f"job parameters must be JSON: {error}") from None
-    job = Job(kind=kind, params=params, started_by=started_by, status="queued", stage="queued")
+def submit(session: Session, params: JobParams, started_by: str) -> Job:
+    """Queue a job of ``params.kind``; its parameters are stored as JSON (what a worker on
+    another machine reads)."""
+    job = Job(
+        kind=params.kind,
+        params=params.to_json(),
+        started_by=started_by,
+        status="queued",
+        stage="queued",
+    )
     session.add(job)
     session.commit()
     return job
 
 
-def describe(job: Job) -> str:
-    """What the job does, in words, for the job lists."""
-    params = job.params or {}
-    if job.kind == "add_modality":
-        way = "retrain" if params.get("retrain") else "frozen phi"
-        return f"add {params.get('modality')} ({way})"
-    if job.kind == "reindex":
-        return f"re-index {params.get('parent')}"
-    if job.kind == "retrain":
-        return f"retrain {params.get('parent')}"
-    if job.kind == "build":
-        return f"build from {params.get('collection') or 'the configured collection'}"
-    if job.kind == "junk_filter":
-        return "train the junk filter"
-    return job.kind
+def describe(job: Job, language: str = "en") -> str:
+    """What the job does, in words of ``language``, for the job lists and the worker's log; a job
+    whose stored parameters its kind cannot read is named by its kind."""
+    try:
+        return params_from_json(job.kind, job.params).describe(language)
+    except ValueError:
+        return job.kind
 
 
 def request_cancel(session: Session, job_id: int) -> None:

@@ -1,0 +1,94 @@
+"""Every job kind keeps the registry's contract: its parameters go through the jobs table's JSON
+and back unchanged, bad parameters are refused with a message naming what is wrong, a job of it
+is described in every interface language, and the worker has a function to run it."""
+
+from __future__ import annotations
+
+import inspect
+from typing import get_type_hints
+
+import pytest
+
+from core.building.job_runners import RUNNERS
+from core.storage.admin_tables import Job
+from core.storage.job_kinds import JOB_KINDS, JobParams, params_from_json
+from core.storage.jobs import describe
+from interface.i18n import LANGUAGES
+
+# One job of each kind as the jobs table stores it (the JSON written before the registry), and
+# parameters it must refuse with the words the refusal names.
+STORED = {
+    "build": {"collection": "/data/photos"},
+    "reindex": {"parent": "v0001", "weights": {"@text": 1.0, "@visual": 0.5}},
+    "add_modality": {
+        "parent": "v0001",
+        "modality": "@category",
+        "tokens": {"doc1": {"cats": 2, "pets": 1}},
+        "weight": 1.0,
+        "retrain": False,
+    },
+    "retrain": {"parent": "v0001", "changes": {"num_topics": 50}},
+    "junk_filter": {},
+}
+REFUSED = {
+    "build": ({"collection": 7}, "collection"),
+    "reindex": ({"parent": "v0001", "weights": {"@text": "high"}}, "weights"),
+    "add_modality": ({**STORED["add_modality"], "tokens": {}}, "no document has tokens"),
+    "retrain": ({"changes": {}}, "parent"),
+    "junk_filter": ({"collection": "/data"}, "collection"),
+}
+
+kinds = pytest.mark.parametrize("kind", sorted(JOB_KINDS))
+
+
+def test_every_kind_is_covered_here():
+    assert set(STORED) == set(REFUSED) == set(JOB_KINDS)
+
+
+@kinds
+def test_a_kind_is_registered_under_its_own_name(kind):
+    assert issubclass(JOB_KINDS[kind], JobParams) and JOB_KINDS[kind].kind == kind
+
+
+@kinds
+def test_parameters_go_through_the_jobs_tables_json_unchanged(kind):
+    params = params_from_json(kind, STORED[kind])
+    written = params.to_json()
+    assert {name: written[name] for name in STORED[kind]} == STORED[kind]
+    assert JOB_KINDS[kind].from_json(written) == params
+
+
+@kinds
+def test_bad_parameters_are_refused_with_what_is_wrong(kind):
+    bad, named = REFUSED[kind]
+    with pytest.raises(ValueError, match=named):
+        params_from_json(kind, bad)
+    with pytest.raises(ValueError, match="unexpected"):
+        params_from_json(kind, {**STORED[kind], "unexpected": 1})
+    with pytest.raises(ValueError, match="JSON object"):
+        params_from_json(kind, ["not", "an", "object"])
+
+
+@kinds
+def test_a_job_is_described_in_every_language(kind):
+    job = Job(kind=kind, params=STORED[kind])
+    texts = {language: describe(job, language) for language in LANGUAGES}
+    assert all(text and text != kind for text in texts.values()), texts
+    assert len(set(texts.values())) == len(LANGUAGES), texts  # each language its own words
+
+
+@kinds
+def test_the_worker_has_a_runner_taking_the_kinds_parameters(kind):
+    runner = RUNNERS[kind]
+    first = next(iter(inspect.signature(runner).parameters))
+    assert get_type_hints(runner)[first] is JOB_KINDS[kind]
+
+
+def test_the_worker_runs_no_kind_the_registry_lacks():
+    assert set(RUNNERS) == set(JOB_KINDS)
+
+
+def test_a_stored_job_no_kind_reads_is_named_by_its_kind():
+    assert describe(Job(kind="reindex", params={})) == "reindex"
+    with pytest.raises(ValueError, match="a job kind is one of"):
+        params_from_json("compress", {})
