@@ -414,7 +414,7 @@ class Service:
 
     def read_photo(self, image: bytes | Path, active: ActiveModel | None = None) -> PhotoReading:
         """The steps from a photo to its visual words, for showing them (raises ``ImageError``)."""
-        return (active or self.active()).engine.read_photo(image)
+        return (active or self.active()).engine.reader.read_photo(image)
 
     def query_fit(
         self,
