@@ -80,7 +80,7 @@ class RankingParams:
     def from_dict(cls, data: Mapping | None) -> RankingParams:
         """The stored ranking; a version written before rankings existed ranked by topics, and
         a setting added since (``lexicon``, ``coordination_weight``) takes today's default."""
-        return cls(method="topics") if data is None else cls(**data)
+        return ARTICLE_RANKING if data is None else cls(**data)
 
     @property
     def label(self) -> str:
