@@ -19,8 +19,9 @@ from core.serving.annotation import (
     as_words,
     class_names,
 )
-from core.serving.engine import Query, expected_visual_words
+from core.serving.engine import Query
 from core.serving.model import ModelParams
+from core.serving.reader import expected_visual_words
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
 TABBY = 281  # ImageNet class index of "tabby, tabby cat"
@@ -186,11 +187,11 @@ def test_with_cooccurrence_the_class_names_reach_hashtags_of_documents_with_thos
     # documents whose words include "cat" that no class-name word of the photo names
     engine = service.active().engine
     photo = Query(image=HELDOUT / "cat.jpg")
-    named = engine.annotator.class_names.scores(
-        engine.read_photo(HELDOUT / "cat.jpg").probabilities
+    named = engine.annotation.annotator.class_names.scores(
+        engine.reader.read_photo(HELDOUT / "cat.jpg").probabilities
     )
     assert "cat" in named
-    named_tags = {tag for word in named for tag in engine.tags_by_word.get(word, ())}
+    named_tags = {tag for word in named for tag in engine.reader.tags_by_word.get(word, ())}
     slot = tag_twins().slot
     with_cat = {
         slot(normalize_tag(tag))

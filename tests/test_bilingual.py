@@ -64,7 +64,7 @@ def _untranslated_pair(engine) -> tuple[str, str]:
         for russian in lexicon.of(english, 3):
             if (
                 russian not in vocabulary
-                and not engine.translations.table.get(russian)
+                and not engine.reader.translations.table.get(russian)
                 and lexicon.of(russian, 3)[:1] == [english]
                 and engine.processor.word_token(russian) == russian
             ):

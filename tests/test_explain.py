@@ -149,10 +149,10 @@ def test_a_topics_terms_are_its_most_probable_tokens_in_display_form(service):
 def test_reading_a_photo_shows_each_step_to_its_visual_words(service):
     engine = service.active().engine
 
-    reading = engine.read_photo(TIGER)
+    reading = engine.reader.read_photo(TIGER)
 
     assert engine.display(VISUAL, reading.top_classes[0][0]) == "tiger"
     assert np.argmax(reading.flattened) == np.argmax(reading.probabilities)
     assert reading.flattened.max() < reading.probabilities.max()  # the mass is spread out
     assert sum(reading.visual_words.values()) == engine.params.visual_samples
-    assert reading.visual_words == engine.visual_words(TIGER.read_bytes())
+    assert reading.visual_words == engine.reader.visual_words(TIGER.read_bytes())

@@ -15,12 +15,14 @@ from core.serving.model import Phi
 from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_PHRASES,
+    METHODS,
     DocumentTokens,
     QueryTerm,
     RankingParams,
     coordination_levels,
     likelihood_scores,
     query_terms,
+    ranker_for,
     ranking_scores,
     top_rows,
 )
@@ -291,6 +293,42 @@ def test_a_large_collection_ranks_candidates_only_and_finds_the_same_best_docume
     full = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
     # when the collection counts as large, only documents with a query term and the nearest
     # ones by topics are scored
-    monkeypatch.setattr("core.serving.engine.LIKELIHOOD_CANDIDATES", 50)
+    monkeypatch.setattr("core.serving.ranking.LIKELIHOOD_CANDIDATES", 50)
     candidates = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
     assert candidates == full
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("text", ["bird flower", "horse on the street at noon"])
+def test_every_ranker_returns_the_best_allowed_rows_in_order_with_their_distances(
+    service, method, text
+):
+    # given the built collection, a query and the ranker ``method`` names
+    engine = service.active().engine
+    ranking = RankingParams(method=method)
+    tokens, _ = engine.tokens_of(Query(text=text))
+    theta = engine.infer(Query(text=text), ranking=ranking).theta
+    terms = engine.reader.query_terms(tokens, ranking)
+    weights = engine.default_weights
+    ranker = ranker_for(ranking, engine.ranked)
+    scores = ranker.scores(theta, terms, weights)
+    assert scores.shape == (len(engine.documents),)
+    # when asked for the 10 best
+    ranked = ranker.rank(theta, terms, 10, weights)
+    # then it returns 10 distinct rows, best first, that no other row beats
+    rows = ranked.rows.tolist()
+    assert len(rows) == len(set(rows)) == 10
+    assert list(ranked.scores) == sorted(ranked.scores, reverse=True)
+    assert ranked.scores == pytest.approx(scores[rows], rel=1e-5, abs=1e-5)
+    others = np.delete(scores, rows)
+    assert others.max() <= ranked.scores[-1] + 1e-5
+    # and each row's distance is the L1 distance between its topic vector and the query's
+    expected = np.abs(engine.thetas[rows] - theta).sum(axis=1)
+    assert ranked.distances == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    # and hidden rows are never returned: asked for more than there are, it returns every
+    # allowed row once
+    allowed = np.zeros(len(engine.documents), dtype=bool)
+    allowed[::7] = True
+    everything = ranker.rank(theta, terms, len(engine.documents), weights, allowed)
+    assert sorted(everything.rows.tolist()) == np.flatnonzero(allowed).tolist()
+    assert list(everything.scores) == sorted(everything.scores, reverse=True)

@@ -40,8 +40,8 @@ def test_the_loaded_model_is_left_out_of_full_garbage_collections(service):
     assert gc.is_tracked(engine.documents) and id(engine.documents) not in collected
     assert id(engine.model.phi) not in collected and id(engine.documents[0]) not in collected
     # nor what searches would otherwise build on first use, after the freeze
-    assert id(engine.translations.table) not in collected
-    assert id(engine.translations.lexicon) not in collected
+    assert id(engine.reader.translations.table) not in collected
+    assert id(engine.reader.translations.lexicon) not in collected
     assert id(engine.fit_reference) not in collected
 
 

@@ -31,8 +31,8 @@ from typing import Protocol
 from core.reading.collection import Document
 from core.reading.text import TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
-from core.serving.engine import visual_words
 from core.serving.model import ModelParams, TokenCounts
+from core.serving.reader import visual_words
 from core.settings import Settings
 
 BATCH_SIZE = 64  # documents per batch: two CNN batches of 32, a few seconds of work

@@ -32,11 +32,11 @@ from core.building.topic_labels import distinct_labels
 from core.reading.collection import Document, RowProblem, import_collection
 from core.reading.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer, load_backbone
-from core.serving.engine import display_form
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import FittedModel, ModelParams, TokenCounts
 from core.serving.ranking import RankingParams
+from core.serving.reader import display_form
 from core.serving.version_files import PreparedCorpus, VersionFiles
 from core.settings import Settings
 from core.storage import store

@@ -31,12 +31,19 @@ from core.serving.engine import Query, SearchEngine
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import NothingRecognized
 from core.serving.model import FittedModel, ModelParams, TokenCounts
-from core.serving.ranking import BEFORE_PHRASES, DocumentTokens, RankingParams, ranking_scores
+from core.serving.ranking import (
+    ARTICLE_RANKING,
+    BEFORE_PHRASES,
+    DocumentTokens,
+    RankedDocuments,
+    RankingParams,
+    ranker_for,
+)
 from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION
 
 RANKINGS: dict[str, RankingParams] = {
-    "topics": RankingParams(method="topics"),
+    "topics": ARTICLE_RANKING,
     "likelihood before phrases": BEFORE_PHRASES,
     "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood": RankingParams(),
@@ -79,15 +86,20 @@ def text_to_image_distances(
     ranking: RankingParams,
     photo_words: Sequence[TokenCounts] | None = None,
 ) -> np.ndarray:
-    """texts x photos, lower is better: L1 between topic vectors, or minus the text's log
-    likelihood under each photo (a document without words: its topics, smoothed by the training
-    collection's word frequencies, or, given ``photo_words``, the words its annotation predicts
-    as its own); a text the model cannot read is infinitely far."""
+    """texts x photos, lower is better: minus each photo's score under ``ranking`` (L1 between
+    topic vectors, or the text's log likelihood under the photo: a document without words has
+    its topics, smoothed by the training collection's word frequencies, or, given
+    ``photo_words``, the words its annotation predicts as its own); a text the model cannot
+    read is infinitely far."""
     weights = engine.default_weights
     if photo_words is None:
         photos_alone = engine.own_tokens.without_tokens(len(photo_thetas))
     else:
         photos_alone = DocumentTokens(engine.model.phi, photo_words, engine.own_tokens.collection)
+    photos = RankedDocuments(
+        photo_thetas, NeighborIndex(photo_thetas), engine.model.phi, photos_alone
+    )
+    ranker = ranker_for(ranking, photos)
     distances = np.full((len(texts), len(photo_thetas)), np.inf)
     for row, text in enumerate(texts):
         query = Query(text=text)
@@ -95,15 +107,8 @@ def text_to_image_distances(
             theta = engine.infer(query, weights, ranking).theta
         except NothingRecognized:
             continue
-        if ranking.method == "topics":
-            distances[row] = np.abs(photo_thetas - theta).sum(axis=1)
-        else:
-            tokens, _ = engine.tokens_of(query)
-            terms = engine.query_terms(tokens, ranking)
-            scores = ranking_scores(
-                terms, weights, engine.model.phi, photo_thetas, photos_alone, ranking
-            )
-            distances[row] = -scores
+        tokens, _ = engine.tokens_of(query)
+        distances[row] = -ranker.scores(theta, engine.reader.query_terms(tokens, ranking), weights)
     return distances
 
 
@@ -127,7 +132,7 @@ def index_documents(
     files.write_index(NeighborIndex(thetas, IndexParams()).build())
     files.write(params, model, corpus)
     engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
-    engine.translations = trained.translations
+    engine.reader.translations = trained.reader.translations
     return engine
 
 

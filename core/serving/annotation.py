@@ -26,11 +26,15 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from core.reading.text import TAG, TEXT, TextProcessor
-from core.reading.vision import N_CLASSES, VISUAL
+from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
+from core.reading.twins import tag_twins
+from core.reading.vision import N_CLASSES, VISUAL, content_hash
+from core.serving.answers import Annotation, Query
 from core.serving.index import NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import Phi, TokenCounts
+from core.serving.ranking import RankingParams
+from core.serving.reader import QueryReader, display_form, expected_visual_words, visual_words
 
 NEIGHBOUR_SPACES = ("visual", "topics")
 
@@ -419,3 +423,154 @@ class Annotator:
         together = sparse.csr_matrix(words.T @ self.transfer.words(TAG))
         totals = np.asarray(together.sum(axis=1)).ravel()
         return sparse.csr_matrix(sparse.diags(1.0 / np.maximum(totals, 1e-300)) @ together)
+
+
+class QueryAnnotator:
+    """Words and hashtags for a query (text, photo or both) over one model version: p(w|d) of
+    its theta blended with label transfer and the backbone's class names (``Annotator``)."""
+
+    def __init__(
+        self,
+        reader: QueryReader,
+        documents: Sequence[Mapping],
+        thetas: np.ndarray,
+        index: NeighborIndex,
+        ranking: RankingParams,
+        display_forms: Mapping[str, Mapping[str, str]],
+        default_weights: Mapping[str, float],
+    ) -> None:
+        """``ranking``: the version's, whose translations read the query's words."""
+        self.reader = reader
+        self.documents = documents
+        self.thetas = thetas
+        self.index = index
+        self.ranking = ranking
+        self.display_forms = display_forms
+        self.default_weights = dict(default_weights)
+        self.params = AnnotationParams()
+
+    @property
+    def phi(self) -> Mapping[str, Phi]:
+        return self.reader.phi
+
+    @cached_property
+    def annotator(self) -> Annotator:
+        """Scores words for annotation (its document tables are built on the first use)."""
+        tokens = [doc.get("tokens", {}) for doc in self.documents]
+        transfer = LabelTransfer(tokens, self.phi, self.reader.inferencer)
+        return Annotator(
+            transfer,
+            ClassNameWords(self.reader.processor),
+            self.reader.tags_by_word,
+            tag_twins().slot,
+        )
+
+    def annotate(
+        self,
+        query: Query,
+        modalities: list[str] | None = None,
+        k: int = 10,
+        weights: Mapping[str, float] | None = None,
+        exclude_query_tokens: bool = False,
+        params: AnnotationParams | None = None,
+    ) -> dict[str, list[Annotation]]:
+        """Top-k tokens per modality: p(w|d) = phi @ theta of the query blended with label
+        transfer from the nearest documents and, for a photo, the backbone's class names
+        (see the module)."""
+        params = params or self.params
+        weights = dict(self.default_weights if weights is None else weights)
+        modalities = modalities or [m for m in (TAG, TEXT) if m in self.phi]
+        unknown = [m for m in modalities if m not in self.phi]
+        if unknown:
+            raise ValueError(f"unknown modality {unknown[0]}; known: {list(self.phi)}")
+        tokens, surfaces = self.reader.tokens_of(Query(query.text, None, query.extra))
+        probabilities, expected = None, Counter()
+        if query.image is not None:
+            model_params = self.reader.params
+            probabilities = self.reader.probabilities(query.image)
+            expected = expected_visual_words(probabilities, model_params)
+            if params.expected_visual:
+                tokens[VISUAL] = expected
+            else:
+                image_hash = content_hash(query.image)
+                tokens[VISUAL] = visual_words(probabilities, model_params, image_hash)
+        inferred = self.reader.infer(
+            self._with_caption(tokens, probabilities, params), surfaces, weights, self.ranking
+        )
+        scored = self.annotator.scores(
+            params,
+            modalities,
+            tokens,
+            inferred.theta,
+            weights,
+            probabilities,
+            expected,
+            self.index,
+            limit=k + sum(len(tokens.get(m, ())) for m in modalities if exclude_query_tokens),
+        )
+        annotations = {}
+        for modality, scores in scored.items():
+            skip = set(tokens.get(modality, ())) if exclude_query_tokens else set()
+            ranked = sorted((t for t in scores if t not in skip), key=lambda t: -scores[t])
+            annotations[modality] = [
+                Annotation(token, self._display(modality, token), scores[token])
+                for token in ranked[:k]
+            ]
+        return annotations
+
+    def photo_words(self, visual: Mapping[str, float], row: int | None = None) -> TokenCounts:
+        """What a photo without words is searched by: the top ``PHOTO_WORDS`` words and
+        hashtags of its annotation from its visual words alone (label transfer from the
+        documents that have words, blended with p(w|d)), as a document of their own
+        (``as_words``). ``row``: the photo's document, whose theta is known."""
+        theta = (
+            self.thetas[row]
+            if row is not None
+            else self.reader.inferencer.transform(
+                {VISUAL: Counter(visual)}, self.default_weights
+            ).theta
+        )
+        modalities = [m for m in (TAG, TEXT) if m in self.phi]
+        scored = self.annotator.scores(
+            self.params,
+            modalities,
+            {VISUAL: Counter(visual)},
+            theta,
+            self.default_weights,
+            None,
+            visual,
+            self.index,
+            limit=PHOTO_WORDS,
+        )
+        best = {m: sorted(found.items(), key=lambda item: -item[1]) for m, found in scored.items()}
+        return as_words({m: found[:PHOTO_WORDS] for m, found in best.items()})
+
+    def _with_caption(
+        self,
+        tokens: TokenCounts,
+        probabilities: np.ndarray | None,
+        params: AnnotationParams,
+    ) -> TokenCounts:
+        """The query's tokens plus, for a photo, the pseudo-caption of its class names that
+        ``params.class_name_caption`` asks for: what its theta is inferred from."""
+        if probabilities is None or params.class_name_caption <= 0 or TEXT not in self.phi:
+            return tokens
+        caption = self.annotator.class_names.caption(
+            probabilities, self.phi[TEXT].index, params.class_name_caption
+        )
+        return {**tokens, TEXT: tokens.get(TEXT, Counter()) + caption}
+
+    def _display(self, modality: str, token: str) -> str:
+        """A word the collection lacks is a class-name word; a hashtag shows with its twin."""
+        if modality == TEXT and token not in self.display_forms.get(TEXT, {}):
+            return self.annotator.class_names.display(token)
+        shown = display_form(self.display_forms, modality, token)
+        twin = self.tag_twin_tokens.get(token) if modality == TAG else None
+        if twin is not None and twin in self.phi[TAG].index:
+            return f"{shown} / {display_form(self.display_forms, TAG, twin)}"
+        return shown
+
+    @cached_property
+    def tag_twin_tokens(self) -> dict[str, str]:
+        """The Russian twin's token of each category tag's token (``core.reading.twins``)."""
+        return {normalize_tag(tag): normalize_tag(twin) for tag, twin in tag_twins().twins.items()}

@@ -1,9 +1,11 @@
 """Search and annotation over one model version, loaded from its directory.
 
-A query (text and/or photo, plus any extra modality's tokens) becomes bags of tokens; theta comes
-from ``core.serving.inference``; search is the nearest documents by L1 over document thetas;
-annotation is p(w|d) = phi @ theta for any modality. Everything here is read-only after loading, so
-one engine serves many threads.
+The engine composes three parts over the version's files: ``QueryReader`` (a query into tokens,
+terms and a theta, ``core.serving.reader``), a ``Ranker`` (the version's ranking or the one a
+search asks for, ``core.serving.ranking``) and ``QueryAnnotator`` (words for a query,
+``core.serving.annotation``). Search adds what a hit shows: its distance, the query words it
+contains, and whether it is weak (``core.serving.fit``). Everything here is read-only after
+loading, so one engine serves many threads.
 """
 
 from __future__ import annotations
@@ -15,55 +17,30 @@ from pathlib import Path
 
 import numpy as np
 
-from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
-from core.reading.twins import tag_twins
-from core.reading.vision import (
-    VISUAL,
-    ImageVectorizer,
-    content_hash,
-    flatten_probabilities,
-    sample_visual_words,
-    top_classes,
-    visual_display,
-    visual_token,
-)
-from core.serving.annotation import (
-    PHOTO_WORDS,
-    AnnotationParams,
-    Annotator,
-    ClassNameWords,
-    LabelTransfer,
-    as_words,
-)
-from core.serving.answers import (
-    Annotation,
-    Hit,
-    PhotoReading,
-    Query,
-    SearchResult,
-    TypicalDocument,
-    UnknownDocument,
-)
-from core.serving.bilingual import Translations, default_lexicon
+from core.reading.text import TAG, TEXT, TextProcessor
+from core.reading.vision import VISUAL, ImageVectorizer, content_hash
+from core.serving.annotation import QueryAnnotator
+from core.serving.answers import Hit, Query, SearchResult, TypicalDocument, UnknownDocument
 from core.serving.fit import FitReference, QueryFit, perplexity
-from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
-from core.serving.model import ModelParams, TokenCounts
+from core.serving.inference import QueryTheta, ThetaInferencer
+from core.serving.model import TokenCounts
 from core.serving.ranking import (
     DocumentTokens,
     QueryTerm,
+    RankedDocuments,
     RankingParams,
-    query_terms,
-    ranking_scores,
-    top_rows,
+    ranker_for,
+    topic_distances,
 )
+from core.serving.reader import QueryReader, display_form, token_counts
 from core.serving.version_files import VersionFiles
 
 TOP_TERMS_KEPT = 32
-LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 
 
 class SearchEngine:
-    """One model version's artifacts: phi, display forms, documents, index."""
+    """One model version's artifacts (phi, display forms, documents, index) and the parts that
+    read, rank and annotate queries over them."""
 
     def __init__(
         self,
@@ -86,10 +63,29 @@ class SearchEngine:
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
-        self.annotation_params = AnnotationParams()
-        self.tags_by_word = self._tags_by_word()
+        self.reader = QueryReader(
+            self.model.phi,
+            self.params,
+            self.inferencer,
+            processor,
+            vectorizer,
+            self.document_tokens,
+        )
+        self.annotation = QueryAnnotator(
+            self.reader,
+            self.documents,
+            self.thetas,
+            self.index,
+            self.ranking,
+            self.display_forms,
+            self.default_weights,
+        )
+        # the parts' own calls, under the names the engine's callers know
+        self.tokens_of = self.reader.tokens_of
+        self.annotate = self.annotation.annotate
+        self.photo_words = self.annotation.photo_words
         self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
-        self.own_tokens = self._own_tokens()
+        self.ranked = RankedDocuments(self.thetas, self.index, self.model.phi, self._own_tokens())
         self.rows_by_image_hash: dict[str, list[int]] = {}
         for row, doc in enumerate(self.documents):
             if doc.get("image_hash"):
@@ -112,31 +108,10 @@ class SearchEngine:
             documents[row] = {**documents[row], **self.photo_words(documents[row][VISUAL], row)}
         return DocumentTokens(self.model.phi, documents, written.collection)
 
-    def photo_words(self, visual: Mapping[str, float], row: int | None = None) -> TokenCounts:
-        """What a photo without words is searched by: the top ``PHOTO_WORDS`` words and
-        hashtags of its annotation from its visual words alone (label transfer from the
-        documents that have words, blended with p(w|d)), as a document of their own
-        (``core.serving.annotation.as_words``). ``row``: the photo's document, whose theta is
-        known."""
-        theta = (
-            self.thetas[row]
-            if row is not None
-            else self.inferencer.transform({VISUAL: Counter(visual)}, self.default_weights).theta
-        )
-        modalities = [m for m in (TAG, TEXT) if m in self.model.phi]
-        scored = self.annotator.scores(
-            self.annotation_params,
-            modalities,
-            {VISUAL: Counter(visual)},
-            theta,
-            self.default_weights,
-            None,
-            visual,
-            self.index,
-            limit=PHOTO_WORDS,
-        )
-        best = {m: sorted(found.items(), key=lambda item: -item[1]) for m, found in scored.items()}
-        return as_words({m: found[:PHOTO_WORDS] for m, found in best.items()})
+    @property
+    def own_tokens(self) -> DocumentTokens:
+        """What the likelihood ranking counts as each document's own tokens."""
+        return self.ranked.own
 
     @property
     def modalities(self) -> list[str]:
@@ -148,67 +123,6 @@ class SearchEngine:
 
     def display(self, modality: str, token: str) -> str:
         return display_form(self.display_forms, modality, token)
-
-    def _tags_by_word(self) -> dict[str, list[str]]:
-        """Hashtags by the `@text` token of their name: 'birds' is found by 'bird'."""
-        tags: dict[str, list[str]] = {}
-        for tag in self.model.phi[TAG].tokens if TAG in self.model.phi else []:
-            token = self.processor.word_token(tag)
-            if token is not None:
-                tags.setdefault(token, []).append(tag)
-        return tags
-
-    def tokens_of(self, query: Query) -> tuple[TokenCounts, dict[str, dict[str, str]]]:
-        """Bags of tokens per modality, and each token's surface form in the query.
-
-        A word and a hashtag of the same normalized form are one thing to a visitor: every query
-        word also counts as the hashtags that share its form ('bird' as #birds, and #птицы for
-        'птица' through the Russian twin), and a typed hashtag also counts as its word.
-        """
-        tokens: TokenCounts = {m: Counter(bag) for m, bag in query.extra.items()}
-        surfaces: dict[str, dict[str, str]] = {}
-        if query.text.strip():
-            analyzed = self.processor.analyze(query.text)
-            for modality, token, surface in analyzed.surfaces:
-                tokens.setdefault(modality, Counter())[token] += 1
-                surfaces.setdefault(modality, {}).setdefault(token, surface)
-            words = Counter(analyzed.tokens[TEXT])
-            for tag, count in analyzed.tokens[TAG].items():
-                word = self.processor.word_token(tag)
-                if word is not None and word not in words:
-                    words[word] += count
-                    tokens.setdefault(TEXT, Counter())[word] += count
-                    surfaces.setdefault(TEXT, {}).setdefault(word, "#" + tag)
-            for token, count in words.items():
-                for tag in self.tags_by_word.get(token, ()):
-                    if tag not in analyzed.tokens[TAG]:
-                        tokens.setdefault(TAG, Counter())[tag] += count
-        if query.image is not None:
-            tokens[VISUAL] = self.visual_words(query.image)
-        return tokens, surfaces
-
-    def visual_words(self, image: bytes | Path) -> Counter[str]:
-        """The photo's sampled visual words (deterministic for the same image content)."""
-        return visual_words(self._probabilities(image), self.params, content_hash(image))
-
-    def read_photo(self, image: bytes | Path, top: int = 10) -> PhotoReading:
-        """The steps from a photo to its visual words, for showing them (raises ``ImageError``).
-
-        Only the Annotate page needs the intermediate steps; queries call ``visual_words``.
-        """
-        probabilities = self._probabilities(image)
-        return PhotoReading(
-            probabilities=probabilities,
-            flattened=flatten_probabilities(probabilities, self.params.flattening_strength),
-            visual_words=visual_words(probabilities, self.params, content_hash(image)),
-            top_classes=top_classes(probabilities, top),
-            samples=self.params.visual_samples,
-        )
-
-    def _probabilities(self, image: bytes | Path) -> np.ndarray:
-        if self.vectorizer is None:
-            raise RuntimeError("this engine was loaded without an image backbone")
-        return self.vectorizer.probabilities([image])[0]
 
     def topic_terms(self, topic: int, n: int = 8) -> dict[str, list[str]]:
         """The display forms of a topic's ``n`` most probable tokens in every modality."""
@@ -261,8 +175,7 @@ class SearchEngine:
         dictionary, the fit reference, the rows by id), so that a serving process can freeze
         them with the rest of the loaded model (``core.serving.service``) instead of having the
         garbage collector walk them after every page."""
-        for part in ("translations", "fit_reference", "rows_by_id"):
-            getattr(self, part)
+        _ = self.reader.translations, self.fit_reference, self.rows_by_id
 
     @cached_property
     def topic_prior(self) -> np.ndarray:
@@ -297,21 +210,7 @@ class SearchEngine:
     ) -> QueryTheta:
         """Theta of the query; raises ``NothingRecognized`` (with the unknown tokens)."""
         tokens, surfaces = self.tokens_of(query)
-        return self._infer(tokens, surfaces, self._weights(weights), ranking or self.ranking)
-
-    def _infer(
-        self,
-        tokens: TokenCounts,
-        surfaces: dict[str, dict[str, str]],
-        weights: Mapping[str, float],
-        ranking: RankingParams,
-    ) -> QueryTheta:
-        try:
-            result = self.inferencer.transform(self.readable(tokens, ranking), weights)
-        except NothingRecognized as error:
-            raise NothingRecognized(_surface_forms(error.unknown, surfaces)) from None
-        result.unknown = _surface_forms(result.unknown, surfaces)
-        return result
+        return self.reader.infer(tokens, surfaces, self._weights(weights), ranking or self.ranking)
 
     def search(
         self,
@@ -321,8 +220,9 @@ class SearchEngine:
         allowed: np.ndarray | None = None,
         ranking: RankingParams | None = None,
     ) -> SearchResult:
-        """The k best documents for the query by the version's ranking (``core.serving.ranking``):
-        nearest topic vectors (L1), or the query's likelihood with topic smoothing.
+        """The k best documents for the query by the version's ranking, or ``ranking``
+        (``core.serving.ranking``): nearest topic vectors (L1), or the query's likelihood with
+        topic smoothing.
 
         A query photo that is itself in the collection (same bytes) puts its document(s) first:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
@@ -335,21 +235,22 @@ class SearchEngine:
         weights = self._weights(weights)
         ranking = ranking or self.ranking
         tokens, surfaces = self.tokens_of(query)
-        inferred = self._infer(tokens, surfaces, weights, ranking)
-        terms = self.query_terms(tokens, ranking)
-        if ranking.method == "topics":
-            rows, distances = self.index.query(inferred.theta, k, allowed)
-        else:
-            rows = self._rank_by_likelihood(terms, inferred.theta, k, weights, allowed, ranking)
-            distances = [self._distance(inferred.theta, int(row)) for row in rows]
-        hits = [self._hit(int(row), float(dist)) for row, dist in zip(rows, distances, strict=True)]
+        inferred = self.reader.infer(tokens, surfaces, weights, ranking)
+        terms = self.reader.query_terms(tokens, ranking)
+        ranked = ranker_for(ranking, self.ranked).rank(inferred.theta, terms, k, weights, allowed)
+        hits = [
+            self._hit(int(row), float(distance))
+            for row, distance in zip(ranked.rows, ranked.distances, strict=True)
+        ]
         same = self._same_photo_rows(query, allowed, weights)
         if same:
-            hits = [self._hit(row, self._distance(inferred.theta, row), True) for row in same] + [
-                hit for hit in hits if hit.row not in same
-            ]
+            distances = topic_distances(self.thetas, inferred.theta, same)
+            hits = [
+                self._hit(row, float(distance), True)
+                for row, distance in zip(same, distances, strict=True)
+            ] + [hit for hit in hits if hit.row not in same]
         hits = hits[:k]
-        fit = self._fit(inferred.theta, self.readable(tokens, ranking), weights)
+        fit = self._fit(inferred.theta, self.reader.readable(tokens, ranking), weights)
         for hit in hits:
             hit.matched = self._matched(terms, hit.row, surfaces)
         # a words-only query whose words some hits contain: a hit with none of them is a guess
@@ -362,32 +263,9 @@ class SearchEngine:
             self.version_name, inferred, hits, tokens, weights, fit=fit, ranking=ranking.label
         )
 
-    def _rank_by_likelihood(
-        self,
-        terms: Sequence[QueryTerm],
-        theta: np.ndarray,
-        k: int,
-        weights: Mapping[str, float],
-        allowed: np.ndarray | None,
-        ranking: RankingParams,
-    ) -> np.ndarray:
-        """Rows of the k most likely documents. A large collection scores only candidates: the
-        documents that contain a query term and the ``LIKELIHOOD_CANDIDATES`` nearest by
-        topics (a document with neither cannot be likely)."""
-        thetas, own = self.thetas, self.own_tokens
-        candidates = None
-        if len(self.documents) > LIKELIHOOD_CANDIDATES:
-            nearest, _ = self.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
-            candidates = np.union1d(nearest, own.rows_with(terms, self.model.phi)).astype(int)
-            thetas, own = np.asarray(thetas[candidates]), own.subset(candidates)
-            allowed = None if allowed is None else allowed[candidates]
-        scores = ranking_scores(terms, weights, self.model.phi, thetas, own, ranking)
-        rows = top_rows(scores, k, allowed)
-        return rows if candidates is None else candidates[rows]
-
     def document_tokens(self) -> list[TokenCounts]:
         """Each document's tokens as counts per modality, as the model was trained on them."""
-        return [_token_counts(doc.get("tokens", {})) for doc in self.documents]
+        return [token_counts(doc.get("tokens", {})) for doc in self.documents]
 
     @cached_property
     def fit_reference(self) -> FitReference:
@@ -399,65 +277,16 @@ class SearchEngine:
             self.thetas,
             self.index,
             self.default_weights,
-            words_of=self._typed_words,
-        )
-
-    def _typed_words(self, row: int) -> TokenCounts:
-        """Document ``row``'s caption and hashtags as the query path reads them when a visitor
-        types them (a caption too long to type: its own tokens)."""
-        doc = self.documents[row]
-        text = " ".join([doc.get("text") or "", *(f"#{tag}" for tag in doc.get("tags", []))])
-        try:
-            tokens, _ = self.tokens_of(Query(text=text.strip()))
-        except ValueError:
-            tokens = _token_counts(doc.get("tokens", {}))
-        readable = self.readable(tokens, self.ranking)
-        return {modality: bag for modality, bag in readable.items() if modality != VISUAL and bag}
-
-    def query_terms(self, tokens: TokenCounts, ranking: RankingParams) -> list[QueryTerm]:
-        """The query's tokens grouped into terms: a word with its hashtags and translations
-        (``core.serving.ranking``), the dictionary's among them if ``ranking`` wants them."""
-        return query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
-
-    def readable(self, tokens: TokenCounts, ranking: RankingParams) -> TokenCounts:
-        """The query's tokens as the model can read them: a word it does not know stands for
-        its translations that it does, its count shared among them by their shares (so a
-        Russian word the collection never uses still places the query in topic space)."""
-        words = tokens.get(TEXT)
-        known = self.model.phi[TEXT].index if TEXT in self.model.phi else {}
-        if not words or all(word in known for word in words):
-            return tokens
-        translations, readable = self._translations(ranking), Counter()
-        for word, count in words.items():
-            found = [(w, s) for w, s in translations.of(word) if w in known]
-            if word in known or not found:
-                readable[word] += count
-                continue
-            total = sum(share for _, share in found)
-            for translation, share in found:
-                readable[translation] += count * share / total
-        return {**tokens, TEXT: readable}
-
-    def _translations(self, ranking: RankingParams) -> Translations:
-        return self.translations if ranking.lexicon else self.translations.learned_only()
-
-    @cached_property
-    def translations(self) -> Translations:
-        """Word pairs across Russian and English learned from the bilingual documents, then
-        the shipped dictionary's (``core.serving.bilingual``)."""
-        return Translations.learn(
-            self.document_tokens(),
-            self.processor.word_token,
-            lexicon=default_lexicon(),
+            words_of=lambda row: self.reader.typed_words(self.documents[row], self.ranking),
         )
 
     def query_fit(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryFit:
-        """How well the query fits the model (``core.serving.fit``); raises "
-        "``NothingRecognized``."""
+        """How well the query fits the model (``core.serving.fit``); raises
+        ``NothingRecognized``."""
         weights = self._weights(weights)
         tokens, surfaces = self.tokens_of(query)
-        inferred = self._infer(tokens, surfaces, weights, self.ranking)
-        return self._fit(inferred.theta, self.readable(tokens, self.ranking), weights)
+        inferred = self.reader.infer(tokens, surfaces, weights, self.ranking)
+        return self._fit(inferred.theta, self.reader.readable(tokens, self.ranking), weights)
 
     def _fit(
         self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float]
@@ -490,95 +319,6 @@ class SearchEngine:
                     break
         return found
 
-    @cached_property
-    def annotator(self) -> Annotator:
-        """Scores words for annotation (its document tables are built on the first use)."""
-        tokens = [doc.get("tokens", {}) for doc in self.documents]
-        transfer = LabelTransfer(tokens, self.model.phi, self.inferencer)
-        return Annotator(
-            transfer, ClassNameWords(self.processor), self.tags_by_word, tag_twins().slot
-        )
-
-    def annotate(
-        self,
-        query: Query,
-        modalities: list[str] | None = None,
-        k: int = 10,
-        weights: Mapping[str, float] | None = None,
-        exclude_query_tokens: bool = False,
-        params: AnnotationParams | None = None,
-    ) -> dict[str, list[Annotation]]:
-        """Top-k tokens per modality: p(w|d) = phi @ theta of the query blended with label
-        transfer from the nearest documents and, for a photo, the backbone's class names
-        (see ``core.serving.annotation``)."""
-        params = params or self.annotation_params
-        weights = self._weights(weights)
-        modalities = modalities or [m for m in (TAG, TEXT) if m in self.model.phi]
-        unknown = [m for m in modalities if m not in self.model.phi]
-        if unknown:
-            raise ValueError(f"unknown modality {unknown[0]}; known: {self.modalities}")
-        tokens, surfaces = self.tokens_of(Query(query.text, None, query.extra))
-        probabilities, expected = None, Counter()
-        if query.image is not None:
-            probabilities = self._probabilities(query.image)
-            expected = expected_visual_words(probabilities, self.params)
-            if params.expected_visual:
-                tokens[VISUAL] = expected
-            else:
-                tokens[VISUAL] = visual_words(probabilities, self.params, content_hash(query.image))
-        inferred = self._infer(
-            self._with_caption(tokens, probabilities, params), surfaces, weights, self.ranking
-        )
-        scored = self.annotator.scores(
-            params,
-            modalities,
-            tokens,
-            inferred.theta,
-            weights,
-            probabilities,
-            expected,
-            self.index,
-            limit=k + sum(len(tokens.get(m, ())) for m in modalities if exclude_query_tokens),
-        )
-        annotations = {}
-        for modality, scores in scored.items():
-            skip = set(tokens.get(modality, ())) if exclude_query_tokens else set()
-            ranked = sorted((t for t in scores if t not in skip), key=lambda t: -scores[t])
-            annotations[modality] = [
-                Annotation(token, self._annotation_display(modality, token), scores[token])
-                for token in ranked[:k]
-            ]
-        return annotations
-
-    def _with_caption(
-        self,
-        tokens: TokenCounts,
-        probabilities: np.ndarray | None,
-        params: AnnotationParams,
-    ) -> TokenCounts:
-        """The query's tokens plus, for a photo, the pseudo-caption of its class names that
-        ``params.class_name_caption`` asks for: what its theta is inferred from."""
-        if probabilities is None or params.class_name_caption <= 0 or TEXT not in self.model.phi:
-            return tokens
-        caption = self.annotator.class_names.caption(
-            probabilities, self.model.phi[TEXT].index, params.class_name_caption
-        )
-        return {**tokens, TEXT: tokens.get(TEXT, Counter()) + caption}
-
-    def _annotation_display(self, modality: str, token: str) -> str:
-        """A word the collection lacks is a class-name word; a hashtag shows with its twin."""
-        if modality == TEXT and token not in self.display_forms.get(TEXT, {}):
-            return self.annotator.class_names.display(token)
-        twin = self.tag_twin_tokens.get(token) if modality == TAG else None
-        if twin is not None and twin in self.model.phi[TAG].index:
-            return f"{self.display(TAG, token)} / {self.display(TAG, twin)}"
-        return self.display(modality, token)
-
-    @cached_property
-    def tag_twin_tokens(self) -> dict[str, str]:
-        """The Russian twin's token of each category tag's token (``core.reading.twins``)."""
-        return {normalize_tag(tag): normalize_tag(twin) for tag, twin in tag_twins().twins.items()}
-
     def _weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
         return dict(self.default_weights if weights is None else weights)
 
@@ -589,9 +329,6 @@ class SearchEngine:
             return []
         rows = self.rows_by_image_hash.get(content_hash(query.image), [])
         return [row for row in rows if allowed is None or allowed[row]]
-
-    def _distance(self, theta: np.ndarray, row: int) -> float:
-        return float(np.abs(self.thetas[row] - theta).sum())
 
     def _hit(self, row: int, distance: float, same_photo: bool = False) -> Hit:
         return document_hit(self.documents, row, distance, same_photo)
@@ -651,44 +388,3 @@ def document_hit(
 ) -> Hit:
     doc = documents[row]
     return Hit(row, doc["id"], doc["text"], doc["tags"], doc.get("image"), distance, same_photo)
-
-
-def _token_counts(tokens: Mapping[str, Mapping[str, float]]) -> TokenCounts:
-    return {modality: Counter(bag) for modality, bag in tokens.items()}
-
-
-def display_form(display_forms: Mapping[str, Mapping[str, str]], modality: str, token: str) -> str:
-    """How a token is shown: ImageNet class name, or the most frequent surface form seen."""
-    if modality == VISUAL:
-        return visual_display(token)
-    return display_forms.get(modality, {}).get(token, token)
-
-
-def visual_words(probabilities: np.ndarray, params: ModelParams, image_hash: str) -> Counter[str]:
-    """A photo's visual words as the model's parameters sample them; the same for the same
-    image content, whether it is a collection document or a query."""
-    return Counter(
-        sample_visual_words(
-            probabilities,
-            n_samples=params.visual_samples,
-            strength=params.flattening_strength,
-            seed=image_hash,
-        )
-    )
-
-
-def expected_visual_words(probabilities: np.ndarray, params: ModelParams) -> Counter[str]:
-    """A photo's visual words as the expected counts of the draws ``visual_words`` makes:
-    ``visual_samples`` times the flattened distribution (fractional counts, no sampling noise)."""
-    flat = flatten_probabilities(probabilities, params.flattening_strength)
-    expected = params.visual_samples * flat / flat.sum()
-    return Counter({visual_token(int(i)): float(expected[i]) for i in np.flatnonzero(expected > 0)})
-
-
-def _surface_forms(
-    unknown: Mapping[str, list[str]], surfaces: Mapping[str, Mapping[str, str]]
-) -> dict[str, list[str]]:
-    return {
-        modality: [surfaces.get(modality, {}).get(token, token) for token in tokens]
-        for modality, tokens in unknown.items()
-    }

@@ -16,7 +16,8 @@ from functools import lru_cache
 import numpy as np
 
 from core.reading.text import TEXT, TextProcessor
-from core.serving.engine import Hit, Query, SearchEngine, SearchResult
+from core.serving.answers import Hit, Query, SearchResult
+from core.serving.engine import SearchEngine
 from core.serving.inference import NothingRecognized
 from core.storage import store
 

@@ -21,23 +21,27 @@
   garden" answered by household objects from the garden spade's topic); the bonus puts the
   documents that contain more of what was asked first, and likelihood orders them within.
 
-Both are read-only after construction and safe to share between threads.
+Each is a ``Ranker`` (``TopicRanker``, ``LikelihoodRanker``) over a version's ``RankedDocuments``;
+``ranker_for`` is the one place that picks one by ``RankingParams.method``. Both are read-only
+after construction and safe to share between threads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy import sparse
 
 from core.reading.text import TAG, TEXT
+from core.serving.index import NeighborIndex, l1_distances
 from core.serving.model import Phi, TokenCounts
 
-METHODS = ("topics", "likelihood")
 WORD_MODALITIES = (TEXT, TAG)
 TINY = 1e-12
+LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 
 
 @dataclass(frozen=True)
@@ -76,26 +80,12 @@ class RankingParams:
     def from_dict(cls, data: Mapping | None) -> RankingParams:
         """The stored ranking; a version written before rankings existed ranked by topics, and
         a setting added since (``lexicon``, ``coordination_weight``) takes today's default."""
-        return cls(method="topics") if data is None else cls(**data)
+        return ARTICLE_RANKING if data is None else cls(**data)
 
     @property
     def label(self) -> str:
-        if self.method == "topics":
-            return "topics (L1 between topic vectors, the article's setup)"
-        translations = "collection and dictionary" if self.lexicon else "collection only"
-        coordination = (
-            f"; + {self.coordination_weight:g} per query word contained"
-            if self.coordination_weight
-            else ""
-        )
-        return (
-            f"query likelihood with topic smoothing (lambda {self.own_weight:g}, "
-            f"mu {self.dirichlet_mu:g}; translations: {translations}{coordination})"
-        )
-
-
-ARTICLE_RANKING = RankingParams(method="topics")
-BEFORE_PHRASES = RankingParams(own_weight=0.5, coordination_weight=0.0)
+        """The ranking in words, as a search result names it."""
+        return RANKERS[self.method].describe(self)
 
 
 class DocumentTokens:
@@ -305,3 +295,152 @@ def top_rows(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> n
         return np.empty(0, dtype=np.int64)
     rows = np.argpartition(-scores, k - 1)[:k]
     return rows[np.lexsort((rows, -scores[rows]))].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class RankedDocuments:
+    """What a ranking orders: the documents' topic vectors, the index over them, the model's
+    phi and each document's own tokens (for the likelihood)."""
+
+    thetas: np.ndarray
+    index: NeighborIndex
+    phi: Mapping[str, Phi]
+    own: DocumentTokens
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The best documents for a query, best first: their rows, their scores (higher is better)
+    and the L1 distances of their topic vectors to the query's (what a hit shows)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    distances: np.ndarray
+
+
+class Ranker(Protocol):
+    """How documents are ordered for a query; ``tests/test_ranking.py`` holds the contract every
+    ranker passes. Made by ``ranker_for``, the one place that reads ``RankingParams.method``."""
+
+    def __init__(self, params: RankingParams, documents: RankedDocuments) -> None: ...
+
+    @classmethod
+    def describe(cls, params: RankingParams) -> str:
+        """The ranking in words (``RankingParams.label``)."""
+        ...
+
+    def rank(
+        self,
+        theta: np.ndarray,
+        terms: Sequence[QueryTerm],
+        k: int,
+        weights: Mapping[str, float],
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        """Up to ``k`` distinct rows of the ``allowed`` ones (None: all), best first."""
+        ...
+
+    def scores(
+        self, theta: np.ndarray, terms: Sequence[QueryTerm], weights: Mapping[str, float]
+    ) -> np.ndarray:
+        """Every document's score for the query (higher is better), as ``rank`` orders them."""
+        ...
+
+
+class TopicRanker:
+    """The article's ranking: the documents nearest to the query's theta by L1, through the
+    index (``core.serving.index``)."""
+
+    def __init__(self, params: RankingParams, documents: RankedDocuments) -> None:
+        self.documents = documents
+
+    @classmethod
+    def describe(cls, params: RankingParams) -> str:
+        return "topics (L1 between topic vectors, the article's setup)"
+
+    def rank(
+        self,
+        theta: np.ndarray,
+        terms: Sequence[QueryTerm],
+        k: int,
+        weights: Mapping[str, float],
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        rows, distances = self.documents.index.query(theta, k, allowed)
+        return Ranked(rows, -distances, distances)
+
+    def scores(
+        self, theta: np.ndarray, terms: Sequence[QueryTerm], weights: Mapping[str, float]
+    ) -> np.ndarray:
+        return -l1_distances(self.documents.thetas, theta)
+
+
+class LikelihoodRanker:
+    """The query's likelihood with topic smoothing, plus coordination (see the module)."""
+
+    def __init__(self, params: RankingParams, documents: RankedDocuments) -> None:
+        self.params = params
+        self.documents = documents
+
+    @classmethod
+    def describe(cls, params: RankingParams) -> str:
+        translations = "collection and dictionary" if params.lexicon else "collection only"
+        coordination = (
+            f"; + {params.coordination_weight:g} per query word contained"
+            if params.coordination_weight
+            else ""
+        )
+        return (
+            f"query likelihood with topic smoothing (lambda {params.own_weight:g}, "
+            f"mu {params.dirichlet_mu:g}; translations: {translations}{coordination})"
+        )
+
+    def rank(
+        self,
+        theta: np.ndarray,
+        terms: Sequence[QueryTerm],
+        k: int,
+        weights: Mapping[str, float],
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        """A large collection scores only candidates: the documents that contain a query term
+        and the ``LIKELIHOOD_CANDIDATES`` nearest by topics (a document with neither cannot be
+        likely)."""
+        docs = self.documents
+        thetas, own, candidates = docs.thetas, docs.own, None
+        if len(thetas) > LIKELIHOOD_CANDIDATES:
+            nearest, _ = docs.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
+            candidates = np.union1d(nearest, own.rows_with(terms, docs.phi)).astype(int)
+            thetas, own = np.asarray(thetas[candidates]), own.subset(candidates)
+            allowed = None if allowed is None else allowed[candidates]
+        scores = ranking_scores(terms, weights, docs.phi, thetas, own, self.params)
+        best = top_rows(scores, k, allowed)
+        rows = best if candidates is None else candidates[best]
+        return Ranked(rows, scores[best], topic_distances(docs.thetas, theta, rows))
+
+    def scores(
+        self, theta: np.ndarray, terms: Sequence[QueryTerm], weights: Mapping[str, float]
+    ) -> np.ndarray:
+        docs = self.documents
+        return ranking_scores(terms, weights, docs.phi, docs.thetas, docs.own, self.params)
+
+
+def topic_distances(thetas: np.ndarray, theta: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+    """The L1 distance from the query's ``theta`` to the topic vector of each of ``rows``."""
+    return np.array([np.abs(thetas[row] - theta).sum() for row in rows], dtype=np.float64)
+
+
+RANKERS: dict[str, type[TopicRanker] | type[LikelihoodRanker]] = {
+    "topics": TopicRanker,
+    "likelihood": LikelihoodRanker,
+}
+METHODS = tuple(RANKERS)
+
+
+def ranker_for(params: RankingParams, documents: RankedDocuments) -> Ranker:
+    """The ranker ``params`` name, over ``documents``."""
+    return RANKERS[params.method](params, documents)
+
+
+ARTICLE_RANKING = RankingParams(method="topics")
+BEFORE_PHRASES = RankingParams(own_weight=0.5, coordination_weight=0.0)

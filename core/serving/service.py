@@ -44,7 +44,7 @@ from core.serving.engine import SearchEngine, TopicCatalog
 from core.serving.explain import QueryReading, TopicShare, WhyNothing
 from core.serving.fit import QueryFit
 from core.serving.inference import NothingRecognized
-from core.serving.ranking import RankingParams
+from core.serving.ranking import ARTICLE_RANKING, RankingParams
 from core.serving.upload_cache import UploadVectorizer
 from core.settings import BUILTIN_COLLECTION, Settings
 from core.storage import store
@@ -287,7 +287,7 @@ class Service:
             allowed &= active.allowed
         allowed[row] = False
         hiding = replace(active, allowed=allowed)
-        return self.search(query, k, weights, visitor, hiding, RankingParams(method="topics"))
+        return self.search(query, k, weights, visitor, hiding, ARTICLE_RANKING)
 
     def typical_documents(
         self, topic: int, n: int = 8, active: ActiveModel | None = None
@@ -414,7 +414,7 @@ class Service:
 
     def read_photo(self, image: bytes | Path, active: ActiveModel | None = None) -> PhotoReading:
         """The steps from a photo to its visual words, for showing them (raises ``ImageError``)."""
-        return (active or self.active()).engine.read_photo(image)
+        return (active or self.active()).engine.reader.read_photo(image)
 
     def query_fit(
         self,

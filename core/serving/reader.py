@@ -1,0 +1,228 @@
+"""Reading a query: its text, photo and extra tokens into bags of tokens, terms and a theta.
+
+A word and a hashtag of the same normalized form are one thing to a visitor, and a word the model
+does not know stands for its translations that it does (``core.reading.bilingual``); a photo
+becomes the visual words the model's parameters sample from the backbone's classes. Read-only
+after construction, so one reader serves many threads.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from core.reading.bilingual import Translations, default_lexicon
+from core.reading.text import TAG, TEXT, TextProcessor
+from core.reading.vision import (
+    VISUAL,
+    ImageVectorizer,
+    content_hash,
+    flatten_probabilities,
+    sample_visual_words,
+    top_classes,
+    visual_display,
+    visual_token,
+)
+from core.serving.answers import PhotoReading, Query
+from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
+from core.serving.model import ModelParams, Phi, TokenCounts
+from core.serving.ranking import QueryTerm, RankingParams, query_terms
+
+Surfaces = dict[str, dict[str, str]]  # modality -> token -> its form in the query
+
+
+class QueryReader:
+    """Turns what a visitor asks with into what the model reads: tokens, terms, theta.
+
+    ``documents`` gives the collection's token counts once, when the translations are first
+    learned from its bilingual documents.
+    """
+
+    def __init__(
+        self,
+        phi: Mapping[str, Phi],
+        params: ModelParams,
+        inferencer: ThetaInferencer,
+        processor: TextProcessor,
+        vectorizer: ImageVectorizer | None,
+        documents: Callable[[], Sequence[TokenCounts]],
+    ) -> None:
+        self.phi = phi
+        self.params = params
+        self.inferencer = inferencer
+        self.processor = processor
+        self.vectorizer = vectorizer
+        self._documents = documents
+        self.tags_by_word = self._tags_by_word()
+
+    def _tags_by_word(self) -> dict[str, list[str]]:
+        """Hashtags by the `@text` token of their name: 'birds' is found by 'bird'."""
+        tags: dict[str, list[str]] = {}
+        for tag in self.phi[TAG].tokens if TAG in self.phi else []:
+            token = self.processor.word_token(tag)
+            if token is not None:
+                tags.setdefault(token, []).append(tag)
+        return tags
+
+    def tokens_of(self, query: Query) -> tuple[TokenCounts, Surfaces]:
+        """Bags of tokens per modality, and each token's surface form in the query.
+
+        A word and a hashtag of the same normalized form are one thing to a visitor: every query
+        word also counts as the hashtags that share its form ('bird' as #birds, and #птицы for
+        'птица' through the Russian twin), and a typed hashtag also counts as its word.
+        """
+        tokens: TokenCounts = {m: Counter(bag) for m, bag in query.extra.items()}
+        surfaces: Surfaces = {}
+        if query.text.strip():
+            analyzed = self.processor.analyze(query.text)
+            for modality, token, surface in analyzed.surfaces:
+                tokens.setdefault(modality, Counter())[token] += 1
+                surfaces.setdefault(modality, {}).setdefault(token, surface)
+            words = Counter(analyzed.tokens[TEXT])
+            for tag, count in analyzed.tokens[TAG].items():
+                word = self.processor.word_token(tag)
+                if word is not None and word not in words:
+                    words[word] += count
+                    tokens.setdefault(TEXT, Counter())[word] += count
+                    surfaces.setdefault(TEXT, {}).setdefault(word, "#" + tag)
+            for token, count in words.items():
+                for tag in self.tags_by_word.get(token, ()):
+                    if tag not in analyzed.tokens[TAG]:
+                        tokens.setdefault(TAG, Counter())[tag] += count
+        if query.image is not None:
+            tokens[VISUAL] = self.visual_words(query.image)
+        return tokens, surfaces
+
+    def visual_words(self, image: bytes | Path) -> Counter[str]:
+        """The photo's sampled visual words (deterministic for the same image content)."""
+        return visual_words(self.probabilities(image), self.params, content_hash(image))
+
+    def read_photo(self, image: bytes | Path, top: int = 10) -> PhotoReading:
+        """The steps from a photo to its visual words, for showing them (raises ``ImageError``).
+
+        Only the Annotate page needs the intermediate steps; queries call ``visual_words``.
+        """
+        probabilities = self.probabilities(image)
+        return PhotoReading(
+            probabilities=probabilities,
+            flattened=flatten_probabilities(probabilities, self.params.flattening_strength),
+            visual_words=visual_words(probabilities, self.params, content_hash(image)),
+            top_classes=top_classes(probabilities, top),
+            samples=self.params.visual_samples,
+        )
+
+    def probabilities(self, image: bytes | Path) -> np.ndarray:
+        """The backbone's class distribution for the photo."""
+        if self.vectorizer is None:
+            raise RuntimeError("this engine was loaded without an image backbone")
+        return self.vectorizer.probabilities([image])[0]
+
+    def infer(
+        self,
+        tokens: TokenCounts,
+        surfaces: Surfaces,
+        weights: Mapping[str, float],
+        ranking: RankingParams,
+    ) -> QueryTheta:
+        """Theta of the ``readable`` tokens; unknown tokens are named as the query typed them
+        (raises ``NothingRecognized``)."""
+        try:
+            result = self.inferencer.transform(self.readable(tokens, ranking), weights)
+        except NothingRecognized as error:
+            raise NothingRecognized(_surface_forms(error.unknown, surfaces)) from None
+        result.unknown = _surface_forms(result.unknown, surfaces)
+        return result
+
+    def query_terms(self, tokens: TokenCounts, ranking: RankingParams) -> list[QueryTerm]:
+        """The query's tokens grouped into terms: a word with its hashtags and translations
+        (``core.serving.ranking``), the dictionary's among them if ``ranking`` wants them."""
+        return query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
+
+    def readable(self, tokens: TokenCounts, ranking: RankingParams) -> TokenCounts:
+        """The query's tokens as the model can read them: a word it does not know stands for
+        its translations that it does, its count shared among them by their shares (so a
+        Russian word the collection never uses still places the query in topic space)."""
+        words = tokens.get(TEXT)
+        known = self.phi[TEXT].index if TEXT in self.phi else {}
+        if not words or all(word in known for word in words):
+            return tokens
+        translations, readable = self._translations(ranking), Counter()
+        for word, count in words.items():
+            found = [(w, s) for w, s in translations.of(word) if w in known]
+            if word in known or not found:
+                readable[word] += count
+                continue
+            total = sum(share for _, share in found)
+            for translation, share in found:
+                readable[translation] += count * share / total
+        return {**tokens, TEXT: readable}
+
+    def typed_words(self, doc: Mapping, ranking: RankingParams) -> TokenCounts:
+        """A collection document's caption and hashtags as this reader reads them when a
+        visitor types them (a caption too long to type: its own tokens)."""
+        text = " ".join([doc.get("text") or "", *(f"#{tag}" for tag in doc.get("tags", []))])
+        try:
+            tokens, _ = self.tokens_of(Query(text=text.strip()))
+        except ValueError:
+            tokens = token_counts(doc.get("tokens", {}))
+        readable = self.readable(tokens, ranking)
+        return {modality: bag for modality, bag in readable.items() if modality != VISUAL and bag}
+
+    def _translations(self, ranking: RankingParams) -> Translations:
+        return self.translations if ranking.lexicon else self.translations.learned_only()
+
+    @cached_property
+    def translations(self) -> Translations:
+        """Word pairs across Russian and English learned from the bilingual documents, then
+        the shipped dictionary's (``core.reading.bilingual``)."""
+        return Translations.learn(
+            self._documents(),
+            self.processor.word_token,
+            lexicon=default_lexicon(),
+        )
+
+
+def token_counts(tokens: Mapping[str, Mapping[str, float]]) -> TokenCounts:
+    """Stored bags of tokens (a document's ``tokens``) as counts per modality."""
+    return {modality: Counter(bag) for modality, bag in tokens.items()}
+
+
+def display_form(display_forms: Mapping[str, Mapping[str, str]], modality: str, token: str) -> str:
+    """How a token is shown: ImageNet class name, or the most frequent surface form seen."""
+    if modality == VISUAL:
+        return visual_display(token)
+    return display_forms.get(modality, {}).get(token, token)
+
+
+def visual_words(probabilities: np.ndarray, params: ModelParams, image_hash: str) -> Counter[str]:
+    """A photo's visual words as the model's parameters sample them; the same for the same
+    image content, whether it is a collection document or a query."""
+    return Counter(
+        sample_visual_words(
+            probabilities,
+            n_samples=params.visual_samples,
+            strength=params.flattening_strength,
+            seed=image_hash,
+        )
+    )
+
+
+def expected_visual_words(probabilities: np.ndarray, params: ModelParams) -> Counter[str]:
+    """A photo's visual words as the expected counts of the draws ``visual_words`` makes:
+    ``visual_samples`` times the flattened distribution (fractional counts, no sampling noise)."""
+    flat = flatten_probabilities(probabilities, params.flattening_strength)
+    expected = params.visual_samples * flat / flat.sum()
+    return Counter({visual_token(int(i)): float(expected[i]) for i in np.flatnonzero(expected > 0)})
+
+
+def _surface_forms(
+    unknown: Mapping[str, list[str]], surfaces: Mapping[str, Mapping[str, str]]
+) -> dict[str, list[str]]:
+    return {
+        modality: [surfaces.get(modality, {}).get(token, token) for token in tokens]
+        for modality, tokens in unknown.items()
+    }
