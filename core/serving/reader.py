@@ -1,7 +1,7 @@
 """Reading a query: its text, photo and extra tokens into bags of tokens, terms and a theta.
 
 A word and a hashtag of the same normalized form are one thing to a visitor, and a word the model
-does not know stands for its translations that it does (``core.reading.bilingual``); a photo
+does not know stands for its translations that it does (``core.serving.bilingual``); a photo
 becomes the visual words the model's parameters sample from the backbone's classes. Read-only
 after construction, so one reader serves many threads.
 """
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.reading.bilingual import Translations, default_lexicon
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import (
     VISUAL,
@@ -28,6 +27,7 @@ from core.reading.vision import (
     visual_token,
 )
 from core.serving.answers import PhotoReading, Query
+from core.serving.bilingual import Translations, default_lexicon
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.model import ModelParams, Phi, TokenCounts
 from core.serving.ranking import QueryTerm, RankingParams, query_terms
@@ -178,7 +178,7 @@ class QueryReader:
     @cached_property
     def translations(self) -> Translations:
         """Word pairs across Russian and English learned from the bilingual documents, then
-        the shipped dictionary's (``core.reading.bilingual``)."""
+        the shipped dictionary's (``core.serving.bilingual``)."""
         return Translations.learn(
             self._documents(),
             self.processor.word_token,
