@@ -124,6 +124,8 @@ EN: dict[str, str | dict[str, str]] = {
     "output), the model infers its topics, and the topics predict hashtags and words in Russian "
     "and English.",
     "cnn_top_classes": "The CNN's top ImageNet classes",
+    # An ImageNet class shown in English because the visitor's language has no name for it
+    "visual_untranslated": "{name} (English)",
     "model_version": "Model {version}",
     "how_photo_becomes_words": "How a photo becomes words",
     "flattening_explained": "A classifier puts most of its probability on one class, but the "
@@ -509,6 +511,8 @@ RU: dict[str, str | dict[str, str]] = {
     "выбранные по выходу нейросети), модель определяет её темы, а темы подсказывают хэштеги и "
     "слова на русском и английском.",
     "cnn_top_classes": "Главные классы ImageNet по мнению нейросети",
+    # An ImageNet class shown in English because the visitor's language has no name for it
+    "visual_untranslated": "{name} (англ.)",
     "model_version": "Модель {version}",
     "how_photo_becomes_words": "Как фотография становится словами",
     "flattening_explained": "Классификатор отдаёт почти всю вероятность одному классу, но "

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.reading.vision import VISUAL, visual_display
 from core.serving.answers import Hit
 from core.serving.explain import TokenReading, TopicShare, WhyNothing
 from core.serving.service import ActiveModel
-from interface.i18n import modality_name, t
+from interface.i18n import language, modality_name, t
 
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # A known format spares Streamlit opening the image once more on every run just to detect it.
@@ -97,16 +98,26 @@ def why_matched(topics: Sequence[TopicShare]) -> str:
     return "\n\n".join(blocks)
 
 
+def visual_name(token: str) -> str:
+    """An ImageNet class in the visitor's language; a class that language's list has no name
+    for keeps its English name, marked as such."""
+    return visual_display(token, language(), lambda name: t("visual_untranslated", name=name))
+
+
+def token_display(modality: str, token: str, display: str) -> str:
+    """How a page shows a token: a visual word in the visitor's language (the engine and the
+    stored topic terms name it in English), any other token as ``display`` has it."""
+    return visual_name(token) if modality == VISUAL else display
+
+
 def token_text(readings: dict[str, list[TokenReading]]) -> str:
     """One line per modality: the tokens in display form, with counts above one."""
-    return "\n".join(
-        f"{modality_name(modality)}: "
-        + ", ".join(
-            reading.display if reading.count == 1 else f"{reading.display} ×{reading.count:g}"
-            for reading in tokens
-        )
-        for modality, tokens in readings.items()
-    )
+    lines = []
+    for modality, tokens in readings.items():
+        shown = [(token_display(modality, r.token, r.display), r.count) for r in tokens]
+        words = [name if count == 1 else f"{name} ×{count:g}" for name, count in shown]
+        lines.append(f"{modality_name(modality)}: {', '.join(words)}")
+    return "\n".join(lines)
 
 
 def weight_text(weight: float) -> str:

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.reading.vision import visual_display, visual_token
+from core.reading.vision import visual_token
 from core.serving.answers import Annotation, PhotoReading
 from core.serving.explain import TopicShare
 from interface.i18n import modality_name, t
+from interface.widgets import visual_name
 
 BAR_HEIGHT = 26
 MIN_HEIGHT = 180
@@ -69,7 +70,7 @@ def annotation_probabilities(annotations: Sequence[Annotation]) -> go.Figure:
 def visual_word_counts(reading: PhotoReading, top: int = 20) -> go.Figure:
     words = reading.visual_words.most_common(top)
     return horizontal_bars(
-        [visual_display(token) for token, _ in words],
+        [visual_name(token) for token, _ in words],
         [count for _, count in words],
         t("axis_times_drawn", total=sum(reading.visual_words.values())),
     )
@@ -79,7 +80,7 @@ def flattening(reading: PhotoReading, top: int = 100) -> go.Figure:
     """The class distribution before and after log-flattening, classes ranked by the former."""
     order = np.argsort(-reading.probabilities, kind="stable")[:top]
     ranks = np.arange(1, len(order) + 1)
-    names = [plain(visual_display(visual_token(int(i)))) for i in order]
+    names = [plain(visual_name(visual_token(int(i)))) for i in order]
     figure = go.Figure()
     for label, values in (
         (t("curve_cnn_output"), reading.probabilities),

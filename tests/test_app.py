@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from core.reading.vision import visual_display, visual_token
 from core.serving.explain import visible_topics
 from core.serving.model import ModelParams
 from core.serving.ranking import RankingParams
@@ -484,3 +485,14 @@ def test_the_language_follows_the_switch(app):
     app.segmented_control(key="language").set_value(None).run()  # "Русский" clicked again
     assert app.title[0].value == "Поиск фотографий по смыслу"
     assert app.segmented_control(key="language").value == "ru"
+
+
+def test_a_russian_visitor_reads_imagenet_classes_in_russian_and_english_ones_marked(app):
+    app.segmented_control(key="language").set_value("ru").run()
+    app.switch_page("views/annotate.py").run()
+    app.file_uploader[0].set_value(jpeg("tiger.jpg")).run()
+
+    assert not app.exception
+    top = [text.rsplit(": ", 1)[0] for text in texts(app) if text.endswith("%")]
+    assert top[:2] == ["тигр", f"{visual_display(visual_token(282))} (англ.)"]  # tiger, tiger cat
+    assert "полосатая кошка" in top  # tabby cat

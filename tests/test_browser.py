@@ -117,6 +117,25 @@ def test_an_uploaded_photo_is_annotated(page):
     assert page.get_by_text(re.compile(r"^tiger: \d")).count() == 1
 
 
+def test_a_russian_visitor_reads_the_photos_classes_in_russian(page):
+    url = "/".join(page.url.split("/")[:3])
+    context = page.context.browser.new_context(
+        viewport={"width": 1400, "height": 1000}, locale="ru-RU"
+    )
+    visitor = context.new_page()
+    try:
+        visitor.goto(f"{url}/annotate")
+        visitor.get_by_role("heading", name=MESSAGES["ru"]["annotate_title"]).wait_for()
+        visitor.locator("input[type=file]").set_input_files(TIGER)
+        visitor.get_by_text(MESSAGES["ru"]["how_photo_becomes_words"]).wait_for(timeout=60_000)
+        visitor.locator(".js-plotly-plot").nth(3).wait_for(timeout=30_000)
+        visitor.screenshot(path=ARTIFACTS / "ru-annotate-photo.png", full_page=True)
+        assert visitor.get_by_text(re.compile(r"^тигр: \d")).count() == 1
+        assert visitor.get_by_text(re.compile(r" \(англ\.\): \d")).count() >= 1
+    finally:
+        context.close()
+
+
 def test_markup_in_a_query_stays_inert_text(page):
     page.get_by_role("link", name="Search").click()
     page.get_by_text("Search photos by meaning").wait_for()

@@ -180,6 +180,73 @@ def test_given_an_unknown_class_then_a_value_error() -> None:
         vision.visual_display("tabby")
 
 
+# Babel-ImageNet's Russian names of well-known classes, as the source writes them (its spelling
+# "еспрессо" included), minus stress marks: a list shifted by even one class fails here.
+RUSSIAN_NAMES = {
+    0: "линь",  # tench
+    1: "Золотая рыбка",  # goldfish
+    2: "большая белая акула",  # great white shark
+    9: "страус",  # ostrich
+    22: "белоголовый орлан",  # bald eagle
+    99: "гусь",  # goose
+    281: "полосатая кошка",  # tabby cat
+    291: "лев",  # lion
+    292: "тигр",  # tiger
+    293: "гепард",  # cheetah
+    414: "рюкзак",  # backpack
+    430: "баскетбольный мяч",  # basketball
+    882: "пылесос",  # vacuum cleaner
+    963: "пицца",  # pizza
+    967: "еспрессо",  # espresso
+    980: "вулкан",  # volcano
+    999: "туалетная бумага",  # toilet paper
+}
+
+
+@pytest.mark.parametrize(("index", "name"), sorted(RUSSIAN_NAMES.items()))
+def test_given_russian_then_known_classes_have_their_russian_names(index: int, name: str) -> None:
+    assert vision.visual_display(vision.visual_token(index), "ru") == name
+
+
+def test_the_russian_list_names_748_classes_without_stress_marks() -> None:
+    names = [
+        vision.visual_display(token, "ru", "-".__add__) for token in vision.visual_vocabulary()
+    ]
+
+    assert sum(not name.startswith("-") for name in names) == 748
+    assert not [name for name in names if "\u0301" in name]
+
+
+def test_given_a_class_without_a_russian_name_then_its_english_name_is_marked() -> None:
+    tiger_cat = vision.visual_token(282)
+
+    assert vision.visual_display(tiger_cat, "ru", lambda name: f"{name} (англ.)") == (
+        f"{vision.visual_display(tiger_cat)} (англ.)"
+    )
+    assert vision.visual_display(tiger_cat, "ru") == vision.visual_display(tiger_cat)
+
+
+def test_given_a_language_without_a_list_then_a_value_error() -> None:
+    with pytest.raises(ValueError, match="'de'"):
+        vision.visual_display("n02123045", "de")
+
+
+def test_given_a_shifted_russian_list_then_loading_it_fails(monkeypatch, tmp_path: Path) -> None:
+    lines = vision.TRANSLATED_NAMES["ru"].read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t", 1) for line in lines if line[:1].isdigit()]
+    indices, rests = zip(*rows, strict=True)
+    moved = [f"{index}\t{rest}" for index, rest in zip(indices, rests[1:] + rests[:1], strict=True)]
+    shifted = tmp_path / "names.tsv"
+    shifted.write_text("index\twnid\tenglish\trussian\n" + "\n".join(moved))
+    monkeypatch.setitem(vision.TRANSLATED_NAMES, "ru", shifted)
+    vision._translated_names.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="class 0 is not"):
+            vision.visual_display("n02123045", "ru")
+    finally:
+        vision._translated_names.cache_clear()
+
+
 # --------------------------------------------------------------------------- flattening
 
 

@@ -40,6 +40,8 @@ N_CLASSES = 1000
 VISUAL = "@visual"  # the modality of visual words
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 SQUEEZENET_WEIGHTS = ASSETS_DIR / "squeezenet_v1_1.h5"
+# Class names in languages other than English, one line per class (scripts/build_imagenet_names.py).
+TRANSLATED_NAMES = {"ru": ASSETS_DIR / "imagenet_names_ru.tsv"}
 INCEPTION_WEIGHTS_ENV = "TOPICSEARCH_INCEPTION_WEIGHTS"
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_WEIGHTS_URL = (
@@ -116,12 +118,46 @@ def visual_token(index: int) -> str:
     return _class_tables()[0][index]
 
 
-def visual_display(token: str) -> str:
-    """The human name of a ``@visual`` token, e.g. ``"n02123045"`` -> ``"tabby cat"``."""
+@cache
+def _translated_names(language: str) -> tuple[str | None, ...]:
+    """The names of the classes in ``language`` by class index, None where the list has none.
+
+    Each line carries its class's WordNet id, checked against ours: a list shifted by one line
+    would otherwise name every class wrongly without any error.
+    """
+    wnids = _class_tables()[0]
+    names: list[str | None] = [None] * N_CLASSES
+    lines = TRANSLATED_NAMES[language].read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t") for line in lines if not line.startswith("#")][1:]
+    if len(rows) != N_CLASSES:
+        raise RuntimeError(f"{TRANSLATED_NAMES[language]} has {len(rows)} classes, not {N_CLASSES}")
+    for index, wnid, _english, name in rows:
+        if wnids[int(index)] != wnid:
+            raise RuntimeError(f"{TRANSLATED_NAMES[language]}: class {index} is not {wnid}")
+        names[int(index)] = name or None
+    return tuple(names)
+
+
+def visual_display(
+    token: str, language: str = "en", untranslated: Callable[[str], str] = str
+) -> str:
+    """The human name of a ``@visual`` token in ``language``, e.g. ``"n02123045"`` -> ``"tabby
+    cat"``, in Russian ``"полосатая кошка"``.
+
+    A class the ``language`` list has no name for is shown by ``untranslated`` of its English
+    name (e.g. ``"bald eagle (англ.)"``), so that a page can say it is not translated.
+    """
     _, names, index_of = _class_tables()
     if token not in index_of:
         raise ValueError(f"{token!r} is not an ImageNet-1k class token (a WordNet id)")
-    return names[index_of[token]]
+    index = index_of[token]
+    if language == "en":
+        return names[index]
+    if language not in TRANSLATED_NAMES:
+        known = ", ".join(["en", *TRANSLATED_NAMES])
+        raise ValueError(f"no ImageNet class names in {language!r}; known: {known}")
+    translated = _translated_names(language)[index]
+    return translated if translated is not None else untranslated(names[index])
 
 
 def visual_vocabulary() -> list[str]:

@@ -3,13 +3,13 @@
 import streamlit as st
 
 from core.reading.text import TAG, TEXT
-from core.reading.vision import ImageError, visual_display
+from core.reading.vision import ImageError
 from core.serving.answers import Query
 from core.serving.inference import NothingRecognized
 from interface.errors import error_text
 from interface.i18n import modality_name, t
 from interface.state import active_model_or_stop, photo_uploader, service
-from interface.widgets import escape_markdown, nothing_recognized_message
+from interface.widgets import escape_markdown, nothing_recognized_message, visual_name
 from streamlit_app import charts
 from streamlit_app.fit_notice import show_fit
 
@@ -47,7 +47,7 @@ with left:
     st.image(image, width="stretch")
     st.markdown(f"**{t('cnn_top_classes')}**")
     for token, probability in reading.top_classes[:5]:
-        st.text(f"{visual_display(token)}: {probability:.2%}")
+        st.text(f"{visual_name(token)}: {probability:.2%}")
 with right:
     st.caption(t("model_version", version=version))
     show_fit(fit)

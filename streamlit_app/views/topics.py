@@ -8,7 +8,7 @@ import streamlit as st
 from core.serving.explain import visible_topics
 from interface.i18n import modality_name, plural, t
 from interface.state import active_model_or_stop, service
-from interface.widgets import document_card, escape_markdown
+from interface.widgets import document_card, escape_markdown, token_display
 
 PER_PAGE = 10
 TERMS = 10
@@ -44,7 +44,11 @@ for topic in topics[(page - 1) * PER_PAGE : page * PER_PAGE]:
     if topic.status == "background":
         st.caption(t("background_topic"))
     for modality in active.modalities:
-        terms = [term.display for term in topic.terms if term.modality == modality][:TERMS]
+        terms = [
+            token_display(modality, term.term, term.display)
+            for term in topic.terms
+            if term.modality == modality
+        ][:TERMS]
         if terms:
             st.text(f"{modality_name(modality)}: {', '.join(terms)}")
     typical_documents = topic_service.typical_documents(topic.index, THUMBNAILS, active)
