@@ -499,9 +499,9 @@ def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _scale_report(args: argparse.Namespace, settings: Settings) -> int:
-    from core.measurement import scale
+    from core.measurement import scale_plan
 
-    path = scale.write_report(args.reports)
+    path = scale_plan.write_report(args.reports)
     print(f"wrote {path}")
     return 0
 
