@@ -6,10 +6,45 @@ import argparse
 import json
 import signal
 import sys
+from pathlib import Path
 
-from core.cli.common import CommandError, _progress_printer
+from core.cli.common import CommandError, Subcommands, modality_weights, progress_printer
 from core.settings import Settings
 from core.storage import store
+
+
+def add_build(commands: Subcommands) -> None:
+    """``build``: import, train, index and activate a new version."""
+    parser = commands.add_parser(
+        "build",
+        help="import, vectorize, train, index and activate a new model version",
+        description="Build a new model version from a collection and make it active.",
+    )
+    parser.add_argument("--collection", type=Path, help="collection folder (default: built-in)")
+    parser.add_argument("--topics", type=int, help="number of topics")
+    parser.add_argument("--passes", type=int, help="training passes over the collection")
+    parser.add_argument(
+        "--weights", type=modality_weights, help="modality weights, e.g. @visual=0.05"
+    )
+    parser.add_argument(
+        "--ranking",
+        choices=("likelihood", "topics"),
+        default="likelihood",
+        help="how searches order documents: query likelihood with topic smoothing (default, the "
+        "best measured) or L1 between topic vectors (the article's setup)",
+    )
+    parser.add_argument(
+        "--if-missing", action="store_true", help="do nothing if a model version is already active"
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS|local:N",
+        help="run text processing and image vectorization on a Dask cluster: a scheduler "
+        "address (e.g. tcp://10.0.0.5:8786; the collection and the data dir must be at the same "
+        "paths on the workers) or local:N for N worker processes on this machine",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=_build)
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,13 +76,13 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
                 settings,
                 args.collection,
                 params,
-                progress=_progress_printer(),
+                progress=progress_printer(),
                 executor=executor,
                 ranking=ranking,
             )
     else:
         report = build(
-            settings, args.collection, params, progress=_progress_printer(), ranking=ranking
+            settings, args.collection, params, progress=progress_printer(), ranking=ranking
         )
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
@@ -68,6 +103,27 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         )
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
     return 0
+
+
+def add_worker(commands: Subcommands) -> None:
+    """``worker``: run the jobs the admin pages queue."""
+    parser = commands.add_parser(
+        "worker",
+        help="run queued jobs (build, re-index, add a modality, retrain, junk filter)",
+        description="Take jobs that the admin pages queue in the metadata database and run them, "
+        "one at a time, until stopped (Ctrl-C or SIGTERM: the running job fails cleanly). "
+        "Several workers may share a PostgreSQL database; SQLite allows one.",
+    )
+    parser.add_argument("--until-idle", action="store_true", help="exit once no job is queued")
+    parser.add_argument(
+        "--heartbeat", type=float, default=2.0, metavar="SECONDS",
+        help="heartbeat interval; the worker counts as dead after 5 missed beats (default: 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--poll", type=float, default=1.0, metavar="SECONDS",
+        help="how often an idle worker looks for a job (default: 1)",
+    )  # fmt: skip
+    parser.set_defaults(handler=_worker)
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

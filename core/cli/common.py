@@ -18,10 +18,11 @@ class CommandError(Exception):
 
 
 SOURCE_HELP = "a built version's directory (default: the active version)"
+Subcommands = argparse._SubParsersAction
 
 
-def _report_command(
-    commands: argparse._SubParsersAction, handler: Callable, name: str, **texts: str
+def add_report_command(
+    commands: Subcommands, handler: Callable, name: str, **texts: str
 ) -> argparse.ArgumentParser:
     """A measuring command: it writes its figures under ``--reports`` (default: the repository's
     reports/ directory)."""
@@ -31,7 +32,8 @@ def _report_command(
     return parser
 
 
-def _weights(text: str) -> dict[str, float]:
+def modality_weights(text: str) -> dict[str, float]:
+    """``--weights``: ``@text=1,@visual=0.5`` as a dict, checked like the admin pages' weights."""
     weights = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, value = part.partition("=")
@@ -50,18 +52,21 @@ def _weights(text: str) -> dict[str, float]:
     return weights
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
+    """A count the user gives: a whole number, at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
-def _sizes(text: str) -> tuple[int, ...]:
-    return tuple(_positive(part) for part in text.split(","))
+def sizes(text: str) -> tuple[int, ...]:
+    """Comma-separated counts, e.g. ``100000,1000000``."""
+    return tuple(positive(part) for part in text.split(","))
 
 
-def _progress_printer() -> Callable:
+def progress_printer() -> Callable[[str, int, int], None]:
+    """A progress bar on stderr per stage, redrawn at most twice a second."""
     last = {"stage": None, "at": 0.0}
 
     def report(stage: str, done: int, total: int) -> None:
@@ -82,7 +87,8 @@ def _progress_printer() -> Callable:
     return report
 
 
-def _active_version_dir(settings: Settings) -> Path:
+def active_version_dir(settings: Settings) -> Path:
+    """The active version's directory, or a ``CommandError`` saying to build one."""
     with store.open_database(settings.database_url)() as session:
         version = store.active_version(session)
     if version is None:
@@ -90,5 +96,6 @@ def _active_version_dir(settings: Settings) -> Path:
     return Path(version.artifact_dir)
 
 
-def _flat(unknown: dict[str, list[str]]) -> list[str]:
+def unknown_tokens(unknown: dict[str, list[str]]) -> list[str]:
+    """The query's unknown tokens of every modality, as one list."""
     return [token for tokens in unknown.values() for token in tokens]

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from core.cli.common import CommandError, _flat
+from core.cli.common import (
+    CommandError,
+    Subcommands,
+    modality_weights,
+    positive,
+    unknown_tokens,
+)
 from core.serving.engine import Query
 from core.serving.service import Service
 from core.settings import Settings
@@ -24,6 +31,28 @@ def _query(args: argparse.Namespace) -> Query:
     return query
 
 
+def add_search(commands: Subcommands) -> None:
+    """``search``: best documents for a text, a photo or both."""
+    parser = commands.add_parser(
+        "search",
+        help="search by text, photo or both",
+        description="Best documents for a query by the model version's ranking (query "
+        "likelihood with topic smoothing, or L1 between topic vectors); says how well the query "
+        "fits the model and marks weak hits.",
+    )
+    parser.add_argument("text", nargs="?", default="", help="query text")
+    parser.add_argument("--image", type=Path, help="query photo")
+    parser.add_argument(
+        "--like", metavar="DOC_ID", help="documents like this one (by its topic vector)"
+    )
+    parser.add_argument(
+        "--weights", type=modality_weights, help="e.g. @text=1,@visual=0.5 (0 = off)"
+    )
+    parser.add_argument("-k", type=positive, default=10, help="number of results")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_search)
+
+
 def _search(args: argparse.Namespace, settings: Settings) -> int:
     if args.like is not None:
         if args.text or args.image is not None:
@@ -38,7 +67,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         "model_version": result.model_version,
         "ranking": result.ranking,
         "recognized": result.query.recognized,
-        "unknown": _flat(result.query.unknown),
+        "unknown": unknown_tokens(result.query.unknown),
         "fit": result.fit.to_dict() if result.fit else None,
         "results": [
             {
@@ -70,6 +99,24 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_annotate(commands: Subcommands) -> None:
+    """``annotate``: words and hashtags for a photo."""
+    parser = commands.add_parser(
+        "annotate",
+        help="words and hashtags for a photo",
+        description="Top tokens of a modality by p(w|d) = phi @ theta of the query.",
+    )
+    parser.add_argument("image", type=Path, help="photo to annotate")
+    parser.add_argument("--text", default="", help="optional text to go with the photo")
+    parser.add_argument("--modality", action="append", help="modality (repeatable)")
+    parser.add_argument("-k", type=positive, default=10)
+    parser.add_argument(
+        "--exclude-query-tokens", action="store_true", help="leave out tokens already in the query"
+    )
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_annotate)
+
+
 def _annotate(args: argparse.Namespace, settings: Settings) -> int:
     version, annotations = Service(settings).annotate(
         _query(args), args.modality, args.k, exclude_query_tokens=args.exclude_query_tokens
@@ -87,6 +134,18 @@ def _annotate(args: argparse.Namespace, settings: Settings) -> int:
     for modality, items in annotations.items():
         print(f"{modality}: " + ", ".join(f"{a.display} ({a.p:.3f})" for a in items))
     return 0
+
+
+def add_topics(commands: Subcommands) -> None:
+    """``topics``: the active version's topics."""
+    parser = commands.add_parser(
+        "topics",
+        help="topics of the active version",
+        description="Topics with their top terms per modality.",
+    )
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("-n", type=positive, default=8, help="terms per modality to show")
+    parser.set_defaults(handler=_topics)
 
 
 def _topics(args: argparse.Namespace, settings: Settings) -> int:
@@ -127,17 +186,21 @@ def _terms_by_modality(terms, limit: int) -> dict[str, list[dict]]:
     return grouped
 
 
-def _version_row(version, active_id: int | None) -> dict:
-    return {
-        "id": version.id,
-        "name": version.name,
-        "status": version.status,
-        "active": version.id == active_id,
-        "created_at": version.created_at.isoformat(),
-        "documents": version.num_documents,
-        "topics": version.num_topics,
-        "artifact_dir": version.artifact_dir,
-    }
+def add_models(commands: Subcommands) -> None:
+    """``models``: list or activate model versions."""
+    parser = commands.add_parser(
+        "models",
+        help="list or activate model versions",
+        description="Model versions in the metadata database.",
+    )
+    model_commands = parser.add_subparsers(required=True, metavar="ACTION")
+    listing = model_commands.add_parser("list", help="list versions")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_models_list)
+    activate = model_commands.add_parser("activate", help="make a ready version active")
+    activate.add_argument("version", help="version id or name (e.g. 3 or v0003)")
+    activate.add_argument("--json", action="store_true")
+    activate.set_defaults(handler=_models_activate)
 
 
 def _models_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -173,3 +236,16 @@ def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"activated {name}")
     return 0
+
+
+def _version_row(version, active_id: int | None) -> dict:
+    return {
+        "id": version.id,
+        "name": version.name,
+        "status": version.status,
+        "active": version.id == active_id,
+        "created_at": version.created_at.isoformat(),
+        "documents": version.num_documents,
+        "topics": version.num_topics,
+        "artifact_dir": version.artifact_dir,
+    }
