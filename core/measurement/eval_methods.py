@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.building.ingest import LocalIngest
-from core.building.pipeline import _train_and_write, prepare_corpus
+from core.building.pipeline import prepare_corpus, train_and_write_version
 from core.measurement.concepts import run_phrases
 from core.measurement.eval_metrics import (
     cosine_distances,
@@ -209,7 +209,7 @@ def evaluate_topic_model(
         [bench.documents[i] for i in train], params, LocalIngest(processor, vectorizer)
     )
     timings: dict[str, float] = {}
-    model = _train_and_write(workdir, corpus, params, IndexParams(), None, timings)
+    model = train_and_write_version(workdir, corpus, params, IndexParams(), None, timings)
     engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
 
     photos = [Query(image=bench.documents[i].image) for i in test]
