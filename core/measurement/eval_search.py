@@ -253,8 +253,8 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
 
 
 def ranking_sweep_section(record: dict | None) -> list[str]:
-    """The ranking sweep on the validation split (``core.measurement.eval.sweep_rankings``), if "
-    "recorded."""
+    """The ranking sweep on the validation split (``core.measurement.eval_sweeps.sweep_rankings``),
+    if recorded."""
     if not record:
         return []
     best = RankingParams.from_dict(record["best"])
