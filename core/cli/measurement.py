@@ -280,11 +280,11 @@ def add_bench_index(commands: Subcommands) -> None:
 
 def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
     from core.measurement.index_bench import run_index_benchmark
-    from core.serving.index import NeighborIndex
+    from core.serving.version_files import VersionFiles
 
     with store.open_database(settings.database_url)() as session:
         version = store.active_version(session)
-    base = None if version is None else NeighborIndex.load(Path(version.artifact_dir) / "index")
+    base = None if version is None else VersionFiles(Path(version.artifact_dir)).read_index()
     rows = run_index_benchmark(
         args.documents,
         args.topics,

@@ -2,14 +2,14 @@
 on local Dask workers, and what a built version costs per document; the capacity plan built on
 them is ``core.measurement.scale_plan``.
 
-Training is measured on synthetic documents drawn from a built version's documents (its token
-bags per modality, written in ``documents.jsonl``): each synthetic document takes a random real
-document's length per modality and draws its tokens from that document's token distribution
-(``1 - noise`` of them) and from the modality's corpus-wide distribution (``noise``), so topic
-structure, document lengths and token frequencies follow the real collection. The documents go
-to a Vowpal Wabbit file that BigARTM turns into batches on disk itself; training then reads the
-batches pass by pass (out of core), with its processors on every core, in a child process, so
-the peak memory measured is the trainer's alone.
+Training is measured on synthetic documents drawn from a built version's documents (the token
+bags per modality it stores with them, read through ``VersionFiles``): each synthetic document
+takes a random real document's length per modality and draws its tokens from that document's
+token distribution (``1 - noise`` of them) and from the modality's corpus-wide distribution
+(``noise``), so topic structure, document lengths and token frequencies follow the real
+collection. The documents go to a Vowpal Wabbit file that BigARTM turns into batches on disk
+itself; training then reads the batches pass by pass (out of core), with its processors on every
+core, in a child process, so the peak memory measured is the trainer's alone.
 
 Every figure here comes from ``python -m core scale-train`` / ``scale-ingest``, stored in
 ``reports/scale.json``; ``python -m core scale-report`` renders ``reports/scale.md`` from it
@@ -35,6 +35,7 @@ from PIL import Image
 
 from core.building.ingest import LOCAL_PREFIX
 from core.serving.model import ModelParams, TokenCounts
+from core.serving.version_files import VersionFiles
 from core.settings import Settings
 
 Progress = Callable[[str, int, int], None]
@@ -138,12 +139,13 @@ def write_vowpal_wabbit(
 
 
 def read_source_corpus(version_dir: Path) -> list[TokenCounts]:
-    """The token bags a version was trained on (its ``documents.jsonl``)."""
-    path = version_dir / "documents.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: --source must be a built version's directory")
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line)["tokens"] for line in handle]
+    """The token bags a version was trained on."""
+    files = VersionFiles(version_dir)
+    if not files.is_complete():
+        raise FileNotFoundError(
+            f"{version_dir} holds no built version: --source must be a built version's directory"
+        )
+    return [record["tokens"] for record in files.read_document_records()]
 
 
 # --------------------------------------------------------------------------- training at scale
@@ -399,7 +401,8 @@ def model_footprint(version_dir: Path, repeats: int = 10) -> dict:
     of the documents in a seeded random order)."""
     import psutil
 
-    lines = (version_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+    files = VersionFiles(version_dir)
+    lines = files.read_document_lines()
     documents = len(lines)
     process = psutil.Process()
     before = process.memory_info().rss
@@ -417,19 +420,16 @@ def model_footprint(version_dir: Path, repeats: int = 10) -> dict:
         exponent = float(np.polyfit(np.log(sizes), np.log(vocabulary), 1)[0])
         growth[modality] = {"vocabulary": vocabulary[-1], "heaps_exponent": exponent}
     distinct_tokens = np.mean([sum(len(bag) for bag in r["tokens"].values()) for r in records])
-    index_bytes = sum(p.stat().st_size for p in (version_dir / "index").rglob("*") if p.is_file())
-    model_bytes = sum(p.stat().st_size for p in (version_dir / "model").rglob("*") if p.is_file())
-    manifest = json.loads((version_dir / "version.json").read_text())
+    on_disk = files.bytes_on_disk()
     return {
         "documents": documents,
-        "num_topics": manifest["params"]["num_topics"],
-        "documents_jsonl_bytes_per_document": (version_dir / "documents.jsonl").stat().st_size
-        / documents,
+        "num_topics": files.read_params().num_topics,
+        "documents_jsonl_bytes_per_document": on_disk["documents"] / documents,
         "python_bytes_per_document": python_bytes,
         # the likelihood ranking's sparse counts: a float64 value and an int32 row per token
         "ranking_counts_bytes_per_document": float(distinct_tokens) * SPARSE_ENTRY_BYTES,
-        "index_bytes_per_document": index_bytes / documents,
-        "model_bytes": model_bytes,
+        "index_bytes_per_document": on_disk["index"] / documents,
+        "model_bytes": on_disk["model"],
         "vocabulary_growth": growth,
         "machine_memory_bytes": psutil.virtual_memory().total,
         "cpu_count": os.cpu_count(),
