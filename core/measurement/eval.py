@@ -30,6 +30,11 @@ each setting scored against baseline (b) on the validation photos,
 ``reports/annotation_sweep.json``): with EfficientNet-Lite0, votes 1/i^8 from 5 neighbours and a
 pseudo-caption of 0.25 class-name words took validation F1@5 from 1.01 to 1.11 x (b) for `@tag`
 and from 1.10 to 1.14 x (b) for `@text`.
+
+This module runs the whole command; the parts: ``eval_metrics`` (the scores), ``eval_methods``
+(each method on one split), ``eval_runs`` (the test-split run and the backbones),
+``eval_sweeps`` (on the validation split), ``eval_search`` (rankings and concept queries) and
+``eval_report`` (eval.md).
 """
 
 from __future__ import annotations

@@ -8,8 +8,6 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-# --------------------------------------------------------------------------- metrics
-
 
 def per_word_scores(
     predicted: Sequence[Sequence[str]],

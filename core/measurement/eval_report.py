@@ -16,8 +16,6 @@ ANNOTATION_TARGET = 1.1  # ours must reach this multiple of baseline (b)'s F1@5
 HELDOUT_TARGET = 0.75  # share of held-out photos whose top 5 must name what they show
 
 
-# --------------------------------------------------------------------------- the report
-
 METHOD_NAMES = {
     "ours": "ours (ModelParams; search: the default ranking; annotation: AnnotationParams)",
     "neighbours": "(b) CNN neighbours + label transfer (JEC, L1)",

@@ -12,8 +12,6 @@ import numpy as np
 from core.measurement.scale import RESULTS_FILE, SPARSE_ENTRY_BYTES, TRAINING_SIZES
 from core.serving.model import ModelParams
 
-# --------------------------------------------------------------------------- report
-
 
 @dataclass(frozen=True)
 class CapacityTargets:
