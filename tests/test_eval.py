@@ -11,28 +11,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.measurement.eval import (
-    ANNOTATION_LEVERS,
-    HELDOUT_PHOTOS,
-    TAG,
-    cosine_distances,
-    evaluate_and_report,
+from core.measurement.eval import evaluate_and_report
+from core.measurement.eval_methods import (
     evaluate_neighbours,
     frequent_tokens,
-    l1_distances,
     load_benchmark,
+    transfer_labels,
+)
+from core.measurement.eval_metrics import (
+    cosine_distances,
+    l1_distances,
     mean_average_precision,
     per_word_scores,
     precision_per_image,
     retrieval_scores,
-    sweep_annotation,
-    sweep_rankings,
     target_ranks,
-    transfer_labels,
-    with_setting,
 )
+from core.measurement.eval_runs import ANNOTATION_LEVERS, HELDOUT_PHOTOS
 from core.measurement.eval_search import RANKINGS, WORDLESS_PHOTOS
-from core.reading.text import TextProcessor
+from core.measurement.eval_sweeps import sweep_annotation, sweep_rankings, with_setting
+from core.reading.text import TAG, TextProcessor
 from core.reading.vision import ImageVectorizer, load_backbone
 from core.serving.annotation import AnnotationParams
 from core.serving.model import ModelParams
@@ -87,7 +85,7 @@ def test_distances_match_their_definitions(monkeypatch):
     expected = np.array([[np.abs(x - y).sum() for y in b] for x in a])
     assert np.allclose(l1_distances(a, b, chunk=2), expected)
     # a block bound smaller than one query's row of differences still gives every distance
-    monkeypatch.setattr("core.measurement.eval.L1_BLOCK", 10)
+    monkeypatch.setattr("core.measurement.eval_metrics.L1_BLOCK", 10)
     assert np.allclose(l1_distances(a, b), expected)
     cosine = cosine_distances(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[1.0, 1.0]]))
     assert cosine[:, 0] == pytest.approx([1 - 1 / math.sqrt(2), 1.0])

@@ -12,14 +12,13 @@ import pytest
 
 from core.building.pipeline import build
 from core.measurement.scale import (
-    CapacityTargets,
     measure_training,
     model_footprint,
     read_source_corpus,
     record,
-    render_report,
     synthetic_documents,
 )
+from core.measurement.scale_plan import CapacityTargets, render_report
 from core.serving.model import ModelParams
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import SMALL

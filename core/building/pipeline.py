@@ -148,7 +148,7 @@ def build(
             TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
         )
         corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
-        model = _train_and_write(
+        model = train_and_write_version(
             created.workdir, corpus, params, index_params, progress, timings, ranking
         )
         started = time.perf_counter()
@@ -256,7 +256,7 @@ def publish(
             store.activate_version(session, created.id)
 
 
-def _train_and_write(
+def train_and_write_version(
     workdir: Path,
     corpus: PreparedCorpus,
     params: ModelParams,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.building.ingest import LocalIngest
-from core.building.pipeline import _train_and_write, document_thetas, prepare_corpus
+from core.building.pipeline import document_thetas, prepare_corpus, train_and_write_version
 from core.measurement.concepts import (
     LANGUAGES,
     engine_ranker,
@@ -173,7 +173,7 @@ def builtin_concepts(
         corpus = prepare_corpus(
             [with_twins(d, twins) for d in documents], params, LocalIngest(processor, vectorizer)
         )
-        _train_and_write(directory, corpus, params, IndexParams(), None, {})
+        train_and_write_version(directory, corpus, params, IndexParams(), None, {})
         engine = SearchEngine(directory, directory.name, processor, vectorizer)
         variant = f"twins {'on' if twins else 'off'}"
         for name, scores in concept_scores(engine, processor, RANKINGS).items():
@@ -258,8 +258,8 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
 
 
 def ranking_sweep_section(record: dict | None) -> list[str]:
-    """The ranking sweep on the validation split (``core.measurement.eval.sweep_rankings``), if "
-    "recorded."""
+    """The ranking sweep on the validation split (``core.measurement.eval_sweeps.sweep_rankings``),
+    if recorded."""
     if not record:
         return []
     best = RankingParams.from_dict(record["best"])

@@ -1,17 +1,19 @@
 """Measurements past one machine: training out of core at 100k-1M documents, ingest throughput
-on local Dask workers, and the capacity plan of ``reports/scale.md``.
+on local Dask workers, and what a built version costs per document; the capacity plan built on
+them is ``core.measurement.scale_plan``.
 
-Training is measured on synthetic documents drawn from a built version's documents (its token
-bags per modality, written in ``documents.jsonl``): each synthetic document takes a random real
-document's length per modality and draws its tokens from that document's token distribution
-(``1 - noise`` of them) and from the modality's corpus-wide distribution (``noise``), so topic
-structure, document lengths and token frequencies follow the real collection. The documents go
-to a Vowpal Wabbit file that BigARTM turns into batches on disk itself; training then reads the
-batches pass by pass (out of core), with its processors on every core, in a child process, so
-the peak memory measured is the trainer's alone.
+Training is measured on synthetic documents drawn from a built version's documents (the token
+bags per modality it stores with them, read through ``VersionFiles``): each synthetic document
+takes a random real document's length per modality and draws its tokens from that document's
+token distribution (``1 - noise`` of them) and from the modality's corpus-wide distribution
+(``noise``), so topic structure, document lengths and token frequencies follow the real
+collection. The documents go to a Vowpal Wabbit file that BigARTM turns into batches on disk
+itself; training then reads the batches pass by pass (out of core), with its processors on every
+core, in a child process, so the peak memory measured is the trainer's alone.
 
 Every figure here comes from ``python -m core scale-train`` / ``scale-ingest``, stored in
-``reports/scale.json``; ``python -m core scale-report`` renders ``reports/scale.md`` from it.
+``reports/scale.json``; ``python -m core scale-report`` renders ``reports/scale.md`` from it
+(``core.measurement.scale_plan``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from PIL import Image
 
 from core.building.ingest import LOCAL_PREFIX
 from core.serving.model import ModelParams, TokenCounts
+from core.serving.version_files import VersionFiles
 from core.settings import Settings
 
 Progress = Callable[[str, int, int], None]
@@ -136,12 +139,13 @@ def write_vowpal_wabbit(
 
 
 def read_source_corpus(version_dir: Path) -> list[TokenCounts]:
-    """The token bags a version was trained on (its ``documents.jsonl``)."""
-    path = version_dir / "documents.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: --source must be a built version's directory")
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line)["tokens"] for line in handle]
+    """The token bags a version was trained on."""
+    files = VersionFiles(version_dir)
+    if not files.is_complete():
+        raise FileNotFoundError(
+            f"{version_dir} holds no built version: --source must be a built version's directory"
+        )
+    return [record["tokens"] for record in files.read_document_records()]
 
 
 # --------------------------------------------------------------------------- training at scale
@@ -397,7 +401,8 @@ def model_footprint(version_dir: Path, repeats: int = 10) -> dict:
     of the documents in a seeded random order)."""
     import psutil
 
-    lines = (version_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+    files = VersionFiles(version_dir)
+    lines = files.read_document_lines()
     documents = len(lines)
     process = psutil.Process()
     before = process.memory_info().rss
@@ -415,416 +420,18 @@ def model_footprint(version_dir: Path, repeats: int = 10) -> dict:
         exponent = float(np.polyfit(np.log(sizes), np.log(vocabulary), 1)[0])
         growth[modality] = {"vocabulary": vocabulary[-1], "heaps_exponent": exponent}
     distinct_tokens = np.mean([sum(len(bag) for bag in r["tokens"].values()) for r in records])
-    index_bytes = sum(p.stat().st_size for p in (version_dir / "index").rglob("*") if p.is_file())
-    model_bytes = sum(p.stat().st_size for p in (version_dir / "model").rglob("*") if p.is_file())
-    manifest = json.loads((version_dir / "version.json").read_text())
+    on_disk = files.bytes_on_disk()
     return {
         "documents": documents,
-        "num_topics": manifest["params"]["num_topics"],
-        "documents_jsonl_bytes_per_document": (version_dir / "documents.jsonl").stat().st_size
-        / documents,
+        "num_topics": files.read_params().num_topics,
+        "documents_jsonl_bytes_per_document": on_disk["documents"] / documents,
         "python_bytes_per_document": python_bytes,
         # the likelihood ranking's sparse counts: a float64 value and an int32 row per token
         "ranking_counts_bytes_per_document": float(distinct_tokens) * SPARSE_ENTRY_BYTES,
-        "index_bytes_per_document": index_bytes / documents,
-        "model_bytes": model_bytes,
+        "index_bytes_per_document": on_disk["index"] / documents,
+        "model_bytes": on_disk["model"],
         "vocabulary_growth": growth,
         "machine_memory_bytes": psutil.virtual_memory().total,
         "cpu_count": os.cpu_count(),
         "source": str(version_dir),
     }
-
-
-# --------------------------------------------------------------------------- report
-
-
-@dataclass(frozen=True)
-class CapacityTargets:
-    """The deployment the plan is for, and the assumptions that are not measured here."""
-
-    photos: int = 10_000_000
-    queries_per_second: float = 100.0
-    ingest_hours: float = 24.0  # finish the first ingest within a day
-    votes_per_search: float = 0.1  # assumed: one search in ten gets a thumbs up or down
-    replica_utilization: float = 0.6  # keep a replica's core 40 % idle for bursts
-    node_cores: int = 2  # nodes like this machine
-    vocabulary_cap: int = 1_000_000  # tokens kept per modality after pruning rare ones
-    search_row_bytes: int = 450  # assumed, see the report
-    vote_row_bytes: int = 120
-    document_row_overhead_bytes: int = 120
-
-
-REMEDIES = {
-    "serving replica memory": "keep document records out of the replica (texts and tags read "
-    "from PostgreSQL for the 10 hits shown; token bags only as the likelihood ranking's sparse "
-    "counts, see above), leaving phi, those counts and the memory-mapped index",
-    "build driver memory": "stream the workers' token bags to BigARTM batches on the shared "
-    "store instead of collecting them in the driver (BigARTM already trains from disk)",
-    "training time on one node": "a node with many cores (BigARTM's processors scale on one "
-    "machine), online training with fewer passes, or training on a sample and inferring the "
-    "rest's thetas on the Dask workers",
-}
-
-
-def _mb(n_bytes: float) -> str:
-    return f"{n_bytes / 2**20:,.0f} MB"
-
-
-def _gb(n_bytes: float) -> str:
-    return f"{n_bytes / 2**30:,.1f} GB"
-
-
-def _default_index_rows(bench: dict) -> list[dict]:
-    from core.serving.index import IndexParams
-
-    method = IndexParams().method
-    return [
-        row
-        for row in bench.get("index", [])
-        if row.get("method") == method and row.get("thetas", "realistic") == "realistic"
-    ]
-
-
-def _query_latency_rows(bench: dict) -> list[tuple[str, str, str, float, float]]:
-    """(documents, index, kind, p50, p95) of every end-to-end query latency in bench.json."""
-    rows = []
-    builtin = bench.get("latency_builtin")
-    scaled = bench.get("latency_scaled", [])
-    for entry in ([builtin] if builtin else []) + list(scaled):
-        for kind, timing in entry["latency"].items():
-            rows.append(
-                (
-                    entry["documents"],
-                    entry.get("index", "?"),
-                    kind,
-                    timing["p50_ms"],
-                    timing["p95_ms"],
-                )
-            )
-    return rows
-
-
-def render_report(
-    results: dict,
-    bench: dict,
-    targets: CapacityTargets | None = None,
-    page_cost: dict | None = None,
-) -> str:
-    """``reports/scale.md``: the measured rows, then the capacity plan with its arithmetic."""
-    t = targets or CapacityTargets()
-    out = [
-        "# Scale: Dask ingest, out-of-core training, capacity plan",
-        "",
-        "Written by `python -m core scale-report` from `reports/scale.json` (filled by "
-        "`python -m core scale-ingest`, `scale-train` and `scale-footprint`), "
-        "`reports/bench.json` (`python -m core bench`) and `reports/page_cost.json` "
-        "(`scripts/measure_app.py --report`). Rows marked **measured** were measured "
-        "on this machine (2 shared cores, other work running: the load average at each "
-        "measurement is given); everything else is an **estimate** with its arithmetic.",
-        "",
-    ]
-    ingest = results.get("ingest", {})
-    training = results.get("training", {})
-    footprint = results.get("footprint", {}).get("source")
-
-    out += ["## Ingest throughput on local Dask workers (measured)", ""]
-    if ingest:
-        out += [
-            "Text processing and vectorization of the built-in collection, empty image cache, "
-            "workers warmed up first (TensorFlow loaded, CNN built), one thread per worker.",
-            "",
-            "| workers | images | seconds | images/s | worker CPU s per image "
-            "| worker start-up s | worker RSS | load avg |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for key in sorted(ingest, key=int):
-            r = ingest[key]
-            out.append(
-                f"| {r['workers']} | {r['images']} | {r['seconds']:.1f} | "
-                f"{r['images_per_second']:.1f} | {r['worker_cpu_seconds'] / r['images']:.3f} | "
-                f"{max(r['worker_warmup_seconds']):.1f} | "
-                f"{_mb(max(r['worker_rss_bytes']))} | {r['load_average_at_start']:.1f} |"
-            )
-        out.append("")
-    else:
-        out += ["Not measured yet: run `python -m core scale-ingest`.", ""]
-
-    out += ["## Training out of core on one node (measured)", ""]
-    if training:
-        first = next(iter(training.values()))
-        out += [
-            f"Synthetic documents drawn from the token distributions of "
-            f"{first['source_documents']} built documents (`core/measurement/scale.py`), written "
-            f"as a "
-            f"Vowpal Wabbit file that BigARTM turns into batches of 1,000 on disk; "
-            f"{first['num_topics']} topics, BigARTM processors = {first['processors']} "
-            f"(every core), the build's regularizers (those with tau != 0: smoothing of the "
-            f"background topics) and a perplexity score per modality. Wall seconds depend on the "
-            f"other work on the machine; CPU seconds less so.",
-            "",
-            "| documents | batches on disk | vocabulary | s per pass (wall) | CPU s per pass "
-            "| peak RSS | load avg | measured at |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for key in sorted(training, key=int):
-            r = training[key]
-            vocabulary = sum(r["vocabulary"].values())
-            out.append(
-                f"| {r['documents']:,} | {_mb(r['batches_bytes'])} | {vocabulary:,} | "
-                + ", ".join(f"{s:.0f}" for s in r["pass_seconds"])
-                + " | "
-                + ", ".join(f"{s:.0f}" for s in r["pass_cpu_seconds"])
-                + f" | {_mb(max(r['peak_rss_bytes'], r['max_rss_bytes']))} | "
-                + (f"{r['load_average_at_start']:.1f}" if "load_average_at_start" in r else "?")
-                + f" | {r['measured_at']} |"
-            )
-        missing = [n for n in TRAINING_SIZES if str(n) not in training]
-        out += [
-            f"| {n:,} | not measured yet: `python -m core scale-train --documents {n}` " + "| " * 6
-            for n in missing
-        ]
-        out.append("")
-    else:
-        out += ["Not measured yet: run `python -m core scale-train`.", ""]
-
-    out += ["## Query latency (measured, from `reports/bench.json`)", ""]
-    latency = _query_latency_rows(bench)
-    if latency:
-        out += ["| documents | index | query | p50 ms | p95 ms |", "|---|---|---|---|---|"]
-        out += [f"| {d:,} | {i} | {k} | {p50:.1f} | {p95:.1f} |" for d, i, k, p50, p95 in latency]
-        out.append("")
-    index_rows = _default_index_rows(bench)
-    if index_rows:
-        out += [
-            "Default index alone (one core):",
-            "",
-            "| documents | p50 ms | size |",
-            "|---|---|---|",
-        ]
-        out += [
-            f"| {r['documents']:,} | {r['p50_ms']:.2f} | {r['memory_mb']:,.0f} MB |"
-            for r in index_rows
-        ]
-        out.append("")
-
-    out += _capacity_plan(t, ingest, training, footprint, bench, page_cost or {})
-    return "\n".join(out) + "\n"
-
-
-def _capacity_plan(
-    t: CapacityTargets,
-    ingest: dict,
-    training: dict,
-    footprint: dict | None,
-    bench: dict,
-    page_cost: dict,
-) -> list[str]:
-    out = [
-        f"## Capacity plan: {t.photos:,} photos, {t.queries_per_second:.0f} queries per second "
-        "(estimates)",
-        "",
-    ]
-    if not (ingest and training and footprint):
-        return [*out, "Needs the ingest, training and footprint measurements above.", ""]
-    limits: list[tuple[float, str]] = []  # (need / what one node has, what)
-
-    # Ingest
-    cpu_per_image = min(r["worker_cpu_seconds"] / r["images"] for r in ingest.values())
-    node_rate = t.node_cores / cpu_per_image
-    measured_rate = max(r["images_per_second"] for r in ingest.values())
-    nodes = int(np.ceil(t.photos / (node_rate * 3600 * t.ingest_hours)))
-    hours = t.photos / (node_rate * nodes * 3600)
-    worker_rss = max(max(r["worker_rss_bytes"]) for r in ingest.values())
-    out += [
-        "### Ingest",
-        "",
-        f"- A photo costs {cpu_per_image:.3f} CPU s on a worker (measured, lowest row above), "
-        f"so a dedicated {t.node_cores}-core node ingests {t.node_cores} / {cpu_per_image:.3f} "
-        f"= {node_rate:.1f} images/s (the shared machine, busy with other work, gave "
-        f"{measured_rate:.1f} images/s wall). "
-        f"{t.photos:,} / ({node_rate:.1f} x 3,600 x {t.ingest_hours:.0f} h) = "
-        f"**{nodes} worker nodes** ({nodes * t.node_cores} Dask worker processes of one thread) "
-        f"to finish in a day: {hours:.1f} h. Each worker process holds TensorFlow and the CNN: "
-        f"{_mb(worker_rss)} RSS (measured).",
-        f"- The scheduler gets {int(np.ceil(t.photos / 64)):,} batch tasks of 64 photos (a few "
-        "ms of scheduling each); photos are read by the workers from shared storage, and the "
-        "image cache (content-addressed) on shared storage makes a rebuild skip the CNN.",
-        "",
-    ]
-
-    # Driver memory and training
-    per_doc = footprint["python_bytes_per_document"]
-    driver = per_doc * t.photos
-    limits.append((driver / footprint["machine_memory_bytes"], "build driver memory"))
-    largest = training[max(training, key=int)]
-    pass_cpu = float(np.mean(largest["pass_cpu_seconds"]))
-    pass_wall = float(np.mean(largest["pass_seconds"]))
-    scale = t.photos / largest["documents"]
-    params = ModelParams()
-    per_pass_node = pass_cpu * scale / t.node_cores
-    training_hours = per_pass_node * params.passes / 3600
-    limits.append((training_hours / t.ingest_hours, "training time on one node"))
-    out += [
-        "### Build driver and training",
-        "",
-        f"- The build's driver keeps every document's token bags in memory: "
-        f"{per_doc / 1024:.1f} KB per document (measured, Python objects) x {t.photos:,} = "
-        f"**{_gb(driver)}**, against {_gb(footprint['machine_memory_bytes'])} on this machine.",
-        f"- Training reads batches from disk, so its memory does not grow with the collection "
-        f"(peak RSS above); time does: {pass_cpu:,.0f} CPU s per pass at "
-        f"{largest['documents']:,} documents (measured; {pass_wall:,.0f} s wall on the shared "
-        f"machine) x {scale:,.0f} / {t.node_cores} cores = {per_pass_node / 3600:.1f} h per pass; "
-        f"x {params.passes} passes (the default) = **{training_hours:.0f} h** on one "
-        f"{t.node_cores}-core node. BigARTM's processors use every core of one machine, so a "
-        f"32-core node would take about {training_hours * t.node_cores / 32:.0f} h (estimate: "
-        "linear in cores), and fewer passes (online training) would cut it further.",
-        "",
-    ]
-
-    # Model and index per replica
-    vocabulary = {}
-    for modality, growth in footprint["vocabulary_growth"].items():
-        grown = (
-            growth["vocabulary"] * (t.photos / footprint["documents"]) ** growth["heaps_exponent"]
-        )
-        vocabulary[modality] = min(grown, t.vocabulary_cap)
-    phi_bytes = sum(vocabulary.values()) * footprint["num_topics"] * 8
-    index_bytes = footprint["index_bytes_per_document"] * t.photos
-    index_rows = _default_index_rows(bench)
-    if index_rows:
-        biggest = max(index_rows, key=lambda r: r["documents"])
-        per_document = biggest["memory_mb"] * 2**20 / biggest["documents"]
-        index_bytes = max(index_bytes, per_document * t.photos)
-    records = per_doc * t.photos
-    replica = phi_bytes + index_bytes + records
-    limits.append((replica / footprint["machine_memory_bytes"], "serving replica memory"))
-    growth_text = "; ".join(
-        f"{m}: {g['vocabulary']:,} x ({t.photos:,} / {footprint['documents']})^"
-        f"{g['heaps_exponent']:.2f} -> {vocabulary[m]:,.0f}"
-        for m, g in footprint["vocabulary_growth"].items()
-    )
-    out += [
-        "### Model and index per replica",
-        "",
-        f"- Vocabulary by Heaps' law fitted on the built version (exponents measured), capped "
-        f"at {t.vocabulary_cap:,} per modality by pruning rare tokens: {growth_text}.",
-        f"- phi: {sum(vocabulary.values()):,.0f} tokens x {footprint['num_topics']} topics x 8 "
-        f"bytes = **{_gb(phi_bytes)}**.",
-        f"- Index (document thetas, memory-mapped, so the replicas of one node share one copy): "
-        f"{footprint['index_bytes_per_document']:,.0f} bytes per document (measured) x "
-        f"{t.photos:,} = **{_gb(index_bytes)}** (or the default index's measured size per "
-        "document, when larger).",
-        f"- Document records (ids, texts, tags, token bags) loaded by every replica: "
-        f"{per_doc / 1024:.1f} KB x {t.photos:,} = **{_gb(records)}**. Of these, the likelihood "
-        "ranking needs only each document's token counts, as a sparse matrix: "
-        + (
-            f"{footprint['ranking_counts_bytes_per_document']:,.0f} bytes per document "
-            f"(measured: distinct tokens x {SPARSE_ENTRY_BYTES} bytes) x {t.photos:,} = "
-            f"{_gb(footprint['ranking_counts_bytes_per_document'] * t.photos)}."
-            if "ranking_counts_bytes_per_document" in footprint
-            else "not measured yet (rerun `python -m core scale-footprint`)."
-        ),
-        f"- Per replica: **{_gb(replica)}**; per node, the index counts once.",
-        "",
-    ]
-
-    # Replicas
-    slowest = {
-        e["documents"]: max(e["latency"]["text"]["p50_ms"], e["latency"]["photo"]["p50_ms"])
-        for e in bench.get("latency_scaled", [])
-    }
-    index_of = {e["documents"]: e.get("index", "?") for e in bench.get("latency_scaled", [])}
-    if len(slowest) >= 2:
-        small, large = sorted(slowest)[-2:]
-        per_document = (slowest[large] - slowest[small]) / (large - small)
-        query_ms = slowest[large] + per_document * (t.photos - large)
-        page_ms = page_cost.get("warm_page_server_cpu_ms")
-        per_query = query_ms + (page_ms or 0.0)
-        cores = t.queries_per_second * per_query / 1000 / t.replica_utilization
-        replicas = int(np.ceil(cores))
-        out += [
-            "### App replicas",
-            "",
-            f"- A query (p50 of the slower of text and photo, index `{index_of[large]}`, "
-            f"measured) takes "
-            f"{slowest[small]:.1f} ms at {small:,} documents and {slowest[large]:.1f} ms at "
-            f"{large:,}; growing linearly from there: {slowest[large]:.1f} + "
-            f"({slowest[large]:.1f} - {slowest[small]:.1f}) / ({large:,} - {small:,}) x "
-            f"({t.photos:,} - {large:,}) = {query_ms:.1f} ms at {t.photos:,} documents"
-            + (
-                f"; + {page_ms:.0f} ms of server CPU per warm search page (measured, "
-                "`reports/page_cost.json`; it includes a search on the small collection, so "
-                "this counts that part twice: an upper bound)"
-                if page_ms
-                else " (the page's own server CPU, `reports/page_cost.json`, is missing: "
-                "not included)"
-            )
-            + f" = {per_query:.0f} ms of CPU per query.",
-            f"- {t.queries_per_second:.0f} q/s x {per_query / 1000:.3f} s / "
-            f"{t.replica_utilization} utilization = {cores:.1f} cores: **{replicas} replicas** "
-            f"(one Streamlit process per core), {int(np.ceil(replicas / t.node_cores))} "
-            f"{t.node_cores}-core nodes by CPU, behind a proxy with sticky sessions.",
-            "",
-        ]
-
-    # PostgreSQL
-    per_day = t.queries_per_second * 86_400
-    votes = per_day * t.votes_per_search
-    search_growth = per_day * t.search_row_bytes + votes * t.vote_row_bytes
-    document_rows = t.photos * (
-        footprint["documents_jsonl_bytes_per_document"] + t.document_row_overhead_bytes
-    )
-    out += [
-        "### PostgreSQL",
-        "",
-        "- Holds: model versions and their topics, terms and documents (one row per document "
-        "per version), live modality weights, users, roles and the audit log, the jobs table "
-        "and worker heartbeats, and every search with its votes. Model files (phi, index) live "
-        "in the shared model store, not in the database.",
-        f"- Searches: {t.queries_per_second:.0f} q/s all day = {per_day:,.0f} searches/day x "
-        f"{t.search_row_bytes} bytes (assumed: text, image hash, weights, version, latency, "
-        f"10 result ids, row and index overhead) + {votes:,.0f} votes/day (assumed "
-        f"{t.votes_per_search:.0%} of searches) x {t.vote_row_bytes} bytes = "
-        f"**{_gb(search_growth)} per day**, {_gb(search_growth * 365)} per year: partition "
-        "`searches` by month and archive old partitions.",
-        f"- Documents: {t.photos:,} x ({footprint['documents_jsonl_bytes_per_document']:,.0f} "
-        f"bytes per record of the version's documents.jsonl, measured, an upper bound since the "
-        f"table does not hold the token bags, + {t.document_row_overhead_bytes} bytes of row "
-        f"overhead, assumed) = **{_gb(document_rows)} per model version**: delete old versions "
-        "(the admin panel does) rather than keep them all.",
-        "",
-    ]
-
-    limits.sort(reverse=True)
-    ratio, what = limits[0]
-    out += [
-        "### First bottleneck",
-        "",
-        "What does not scale out by adding nodes, as a multiple of what one node has (memory "
-        f"of this machine, {t.ingest_hours:.0f} h for time):",
-        "",
-        *[f"- {name}: {value:.1f}x" for value, name in limits],
-        "",
-        f"The first bottleneck is **{what}** ({ratio:.1f}x). The ingest, the replicas and "
-        "PostgreSQL's growth scale out or are plain storage; the build driver and BigARTM's "
-        "training run in one process on one node, and every replica holds a whole version.",
-        "",
-        "What would lift each:",
-        "",
-        *[f"- {name}: {REMEDIES[name]}" for _, name in limits],
-        "",
-    ]
-    return out
-
-
-def write_report(reports: Path) -> Path:
-    """Renders ``reports/scale.md`` from ``scale.json`` and ``bench.json``."""
-    path = reports / RESULTS_FILE
-    results = json.loads(path.read_text()) if path.is_file() else {}
-    bench_path = reports / "bench.json"
-    bench = json.loads(bench_path.read_text()) if bench_path.is_file() else {}
-    page_path = reports / "page_cost.json"
-    page_cost = json.loads(page_path.read_text()) if page_path.is_file() else {}
-    target = reports / "scale.md"
-    target.write_text(render_report(results, bench, page_cost=page_cost))
-    return target

@@ -131,8 +131,7 @@ class VersionFiles:
 
     def read_document_records(self) -> list[dict]:
         """The documents as stored: id, text, tags, image, image_hash, tokens."""
-        lines = (self.directory / "documents.jsonl").read_text().splitlines()
-        return [json.loads(line) for line in lines]
+        return [json.loads(line) for line in self.read_document_lines()]
 
     def read_corpus(self) -> PreparedCorpus:
         """The documents and tokens the version was trained on."""
@@ -152,3 +151,21 @@ class VersionFiles:
 
     def _write_json(self, name: str, data: object) -> None:
         (self.directory / name).write_text(json.dumps(data, ensure_ascii=False))
+
+    def read_document_lines(self) -> list[str]:
+        """The document records unparsed, one JSON object a line (what parsing them costs is
+        measured by ``core.measurement.scale``)."""
+        return (self.directory / "documents.jsonl").read_text().splitlines()
+
+    def bytes_on_disk(self) -> dict[str, int]:
+        """Bytes of the model's files, the index's and the document records."""
+
+        def size(path: Path) -> int:
+            files = path.rglob("*") if path.is_dir() else [path]
+            return sum(p.stat().st_size for p in files if p.is_file())
+
+        return {
+            "model": size(self.directory / "model"),
+            "index": size(self._index_dir),
+            "documents": size(self.directory / "documents.jsonl"),
+        }

@@ -1,0 +1,143 @@
+"""The commands that train: ``build`` and ``worker``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from core.cli.common import CommandError, Subcommands, modality_weights, progress_printer
+from core.settings import Settings
+from core.storage import store
+
+
+def add_build(commands: Subcommands) -> None:
+    """``build``: import, train, index and activate a new version."""
+    parser = commands.add_parser(
+        "build",
+        help="import, vectorize, train, index and activate a new model version",
+        description="Build a new model version from a collection and make it active.",
+    )
+    parser.add_argument("--collection", type=Path, help="collection folder (default: built-in)")
+    parser.add_argument("--topics", type=int, help="number of topics")
+    parser.add_argument("--passes", type=int, help="training passes over the collection")
+    parser.add_argument(
+        "--weights", type=modality_weights, help="modality weights, e.g. @visual=0.05"
+    )
+    parser.add_argument(
+        "--ranking",
+        choices=("likelihood", "topics"),
+        default="likelihood",
+        help="how searches order documents: query likelihood with topic smoothing (default, the "
+        "best measured) or L1 between topic vectors (the article's setup)",
+    )
+    parser.add_argument(
+        "--if-missing", action="store_true", help="do nothing if a model version is already active"
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS|local:N",
+        help="run text processing and image vectorization on a Dask cluster: a scheduler "
+        "address (e.g. tcp://10.0.0.5:8786; the collection and the data dir must be at the same "
+        "paths on the workers) or local:N for N worker processes on this machine",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=_build)
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from core.building.pipeline import build
+    from core.serving.model import ModelParams
+
+    if args.if_missing:
+        with store.open_database(settings.database_url)() as session:
+            version = store.active_version(session)
+        if version is not None:
+            print(f"model {version.name} is active; not building (drop --if-missing to rebuild)")
+            return 0
+    overrides = {}
+    if args.topics:
+        overrides["num_topics"] = args.topics
+    if args.passes:
+        overrides["passes"] = args.passes
+    if args.weights:
+        overrides["modality_weights"] = {**ModelParams().modality_weights, **args.weights}
+    params = ModelParams(**overrides)
+    from core.serving.ranking import RankingParams
+
+    ranking = RankingParams(method=args.ranking)
+    if args.dask:
+        from core.building.ingest import dask_ingest
+
+        with dask_ingest(args.dask, settings) as executor:
+            report = build(
+                settings,
+                args.collection,
+                params,
+                progress=progress_printer(),
+                executor=executor,
+                ranking=ranking,
+            )
+    else:
+        report = build(
+            settings, args.collection, params, progress=progress_printer(), ranking=ranking
+        )
+    for problem in report.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    summary = {
+        "model_version": report.version_name,
+        "documents": report.num_documents,
+        "skipped_rows": [str(p) for p in report.problems],
+        "junk_filtered": report.junk_filtered,
+        "timings_seconds": {k: round(v, 3) for k, v in report.timings.items()},
+        "final_scores": {k: v for k, v in report.scores[-1].items() if not k.startswith("top")},
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        print(
+            f"built and activated {report.version_name}: {report.num_documents} documents, "
+            f"{len(report.problems)} rows skipped, {len(report.junk_filtered)} filtered as junk"
+        )
+        print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
+    return 0
+
+
+def add_worker(commands: Subcommands) -> None:
+    """``worker``: run the jobs the admin pages queue."""
+    parser = commands.add_parser(
+        "worker",
+        help="run queued jobs (build, re-index, add a modality, retrain, junk filter)",
+        description="Take jobs that the admin pages queue in the metadata database and run them, "
+        "one at a time, until stopped (Ctrl-C or SIGTERM: the running job fails cleanly). "
+        "Several workers may share a PostgreSQL database; SQLite allows one.",
+    )
+    parser.add_argument("--until-idle", action="store_true", help="exit once no job is queued")
+    parser.add_argument(
+        "--heartbeat", type=float, default=2.0, metavar="SECONDS",
+        help="heartbeat interval; the worker counts as dead after 5 missed beats (default: 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--poll", type=float, default=1.0, metavar="SECONDS",
+        help="how often an idle worker looks for a job (default: 1)",
+    )  # fmt: skip
+    parser.set_defaults(handler=_worker)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.building.worker import Worker
+    from core.storage.jobs import WorkerRefused
+
+    try:
+        with Worker(settings, args.heartbeat, args.poll) as worker:
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signal_number, lambda *_: worker.stop())
+            if args.until_idle:
+                worker.run_until_idle()
+            else:
+                worker.run()
+    except WorkerRefused as refused:
+        raise CommandError(str(refused)) from None
+    return 0

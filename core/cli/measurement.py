@@ -1,0 +1,300 @@
+"""The commands that measure and write reports: ``bench``, ``eval``, ``scale-*`` and
+``bench-index``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.cli.common import (
+    SOURCE_HELP,
+    Subcommands,
+    active_version_dir,
+    add_report_command,
+    positive,
+    progress_printer,
+    sizes,
+)
+from core.measurement.scale import TRAINING_SIZES
+from core.settings import BUILTIN_COLLECTION, Settings
+from core.storage import store
+
+
+def add_bench(commands: Subcommands) -> None:
+    """``bench``: the performance benchmark."""
+    parser = add_report_command(
+        commands,
+        _bench_model,
+        "bench",
+        help="performance benchmark (writes reports/bench.md)",
+        description="Text, vectorization and training throughput, query latency on the "
+        "built-in collection and on synthetic thetas, index configurations (see "
+        "core/measurement/bench.py).",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=sizes,
+        default=(100_000, 1_000_000),
+        help="synthetic collection sizes, comma-separated (default: 100000,1000000)",
+    )
+    parser.add_argument("--queries", type=positive, default=200, help="queries per kind")
+
+
+def _bench_model(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement.bench import benchmark_and_report
+
+    report = benchmark_and_report(
+        settings,
+        args.reports,
+        args.sizes,
+        args.queries,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {report}")
+    return 0
+
+
+def add_eval(commands: Subcommands) -> None:
+    """``eval``: annotation and search quality."""
+    parser = add_report_command(
+        commands,
+        _eval,
+        "eval",
+        help="annotation and search quality against baselines (writes reports/eval.md)",
+        description="Train on the benchmark collection's training split, query with its test "
+        "documents, compare with baselines and write reports/eval.md (see "
+        "core/measurement/eval.py).",
+    )
+    parser.add_argument(
+        "--collection",
+        type=Path,
+        help="benchmark collection (default: DATA_DIR/benchmark/collection, built by "
+        "scripts/build_benchmark_collection.py)",
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="first sweep model settings on the validation split (writes reports/sweep.json)",
+    )
+    parser.add_argument(
+        "--sweep-ranking",
+        action="store_true",
+        help="first measure the ranking's coordination weights on the validation split "
+        "(writes reports/ranking_sweep.json)",
+    )
+    parser.add_argument(
+        "--sweep-annotation",
+        action="store_true",
+        help="first measure annotation settings on the validation split "
+        "(writes reports/annotation_sweep.json)",
+    )
+    parser.add_argument(
+        "--sweeps-only",
+        action="store_true",
+        help="stop after the requested sweeps, without the evaluation on the test split",
+    )
+    parser.add_argument(
+        "--builtin",
+        type=Path,
+        default=BUILTIN_COLLECTION,
+        help="collection whose concept queries are also measured (default: the built-in one)",
+    )
+    parser.add_argument(
+        "--no-builtin", action="store_true", help="skip the concept queries on --builtin"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: every 8th document of each split, 3 training passes (figures mean little)",
+    )
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import core.building.artm_loader  # noqa: F401  (eval trains after loading the backbone)
+    from core.measurement.eval import evaluate_and_report
+    from core.reading.vision import ImageVectorizer, load_backbone
+
+    report = evaluate_and_report(
+        args.collection or settings.data_dir / "benchmark" / "collection",
+        args.reports,
+        settings.data_dir / "eval",
+        ImageVectorizer(load_backbone(settings), settings.cache_dir),
+        run_sweep=args.sweep,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+        builtin=None if args.no_builtin else args.builtin,
+        quick=args.quick,
+        run_ranking_sweep=args.sweep_ranking,
+        run_annotation_sweep=args.sweep_annotation,
+        sweeps_only=args.sweeps_only,
+    )
+    print(f"wrote {report}")
+    return 0
+
+
+def add_scale_train(commands: Subcommands) -> None:
+    """``scale-train``: out-of-core training at scale."""
+    parser = add_report_command(
+        commands,
+        _scale_train,
+        "scale-train",
+        help="seconds per pass and peak memory of out-of-core training (into reports/scale.json)",
+        description="Train BigARTM out of core on synthetic documents drawn from a built "
+        "version's token distributions, with its processors on every core (see "
+        "core/measurement/scale.py).",
+    )
+    parser.add_argument(
+        "--documents",
+        type=sizes,
+        default=TRAINING_SIZES,
+        help="collection sizes, comma-separated (default: 100000,1000000)",
+    )
+    parser.add_argument("--passes", type=positive, default=2, help="passes per size")
+    parser.add_argument("--source", type=Path, help=SOURCE_HELP)
+    parser.add_argument("--processors", type=positive, help="default: every core")
+    parser.add_argument(
+        "--workdir", type=Path, help="where the text and batches go (default: DATA_DIR/scale)"
+    )
+
+
+def _scale_train(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale
+
+    source = args.source or active_version_dir(settings)
+    corpus = scale.read_source_corpus(source)
+    for documents in args.documents:
+        result = scale.measure_training(
+            corpus,
+            documents,
+            args.workdir or settings.data_dir / "scale",
+            passes=args.passes,
+            processors=args.processors,
+            progress=progress_printer(),
+        )
+        result["source"] = str(source)
+        scale.record(args.reports, "training", str(documents), result)
+        print(
+            f"{documents:,} documents: "
+            + ", ".join(f"{s:.1f}" for s in result["pass_seconds"])
+            + f" s per pass, peak RSS {result['peak_rss_bytes'] / 2**20:,.0f} MB"
+        )
+    return 0
+
+
+def add_scale_ingest(commands: Subcommands) -> None:
+    """``scale-ingest``: ingest throughput on Dask workers."""
+    parser = add_report_command(
+        commands,
+        _scale_ingest,
+        "scale-ingest",
+        help="ingest throughput on local Dask workers (into reports/scale.json)",
+        description="Images per second of text processing and vectorization on a local Dask "
+        "cluster of 1, 2, ... worker processes, each with an empty image cache.",
+    )
+    parser.add_argument(
+        "--workers", type=sizes, default=(1, 2), help="worker counts, comma-separated"
+    )
+    parser.add_argument("--collection", type=Path, help="default: the built-in collection")
+    parser.add_argument(
+        "--workdir", type=Path, help="where the caches go (default: DATA_DIR/scale)"
+    )
+
+
+def _scale_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale
+
+    for workers in args.workers:
+        result = scale.measure_ingest(
+            args.collection or settings.collection,
+            workers,
+            args.workdir or settings.data_dir / "scale",
+            progress=progress_printer(),
+        )
+        scale.record(args.reports, "ingest", str(workers), result)
+        print(
+            f"{workers} worker(s): {result['images_per_second']:.1f} images/s "
+            f"({result['images']} images in {result['seconds']:.1f} s; "
+            f"start-up {result['startup_seconds']:.1f} s)"
+        )
+    return 0
+
+
+def add_scale_footprint(commands: Subcommands) -> None:
+    """``scale-footprint``: a built version's sizes per document."""
+    parser = add_report_command(
+        commands,
+        _scale_footprint,
+        "scale-footprint",
+        help="per-document sizes and vocabulary growth of a built version (into scale.json)",
+        description="Bytes on disk and in memory per document, and the vocabulary's growth "
+        "with the collection, of a built version: what the capacity plan scales up from.",
+    )
+    parser.add_argument("--source", type=Path, help=SOURCE_HELP)
+
+
+def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale
+
+    result = scale.model_footprint(args.source or active_version_dir(settings))
+    scale.record(args.reports, "footprint", "source", result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def add_scale_report(commands: Subcommands) -> None:
+    """``scale-report``: the scale report and capacity plan."""
+    add_report_command(
+        commands,
+        _scale_report,
+        "scale-report",
+        help="write reports/scale.md: measured scale figures and the capacity plan",
+        description="Render reports/scale.md from reports/scale.json (scale-train, "
+        "scale-ingest) and reports/bench.json (query latency), with the capacity plan.",
+    )
+
+
+def _scale_report(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale_plan
+
+    path = scale_plan.write_report(args.reports)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_bench_index(commands: Subcommands) -> None:
+    """``bench-index``: the index backends' recall and speed."""
+    parser = commands.add_parser(
+        "bench-index",
+        help="recall@10 and speed of the L1 index backends",
+        description="Measure recall@10 against a full L1 scan, query latency, build time and "
+        "memory of every index backend on realistic thetas (resampled from the active version's, "
+        "when there is one) and on Dirichlet thetas.",
+    )
+    parser.add_argument("--documents", type=positive, default=100_000)
+    parser.add_argument("--topics", type=positive, default=50)
+    parser.add_argument("--queries", type=positive, default=200)
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_bench_index)
+
+
+def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement.index_bench import run_index_benchmark
+    from core.serving.version_files import VersionFiles
+
+    with store.open_database(settings.database_url)() as session:
+        version = store.active_version(session)
+    base = None if version is None else VersionFiles(Path(version.artifact_dir)).read_index()
+    rows = run_index_benchmark(
+        args.documents,
+        args.topics,
+        args.queries,
+        base=None if base is None else base.thetas,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print("  ".join(f"{k}={v}" for k, v in row.items()))
+    return 0
