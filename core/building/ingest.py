@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
-from core.reading.collection import Document
+from core.reading.collection import Document, TokenCounts
 from core.reading.text import TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
-from core.serving.model import ModelParams, TokenCounts
+from core.serving.model import ModelParams
 from core.serving.reader import visual_words
 from core.settings import Settings
 

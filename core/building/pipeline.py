@@ -29,12 +29,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.building.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.building.topic_labels import distinct_labels
-from core.reading.collection import Document, RowProblem, import_collection
+from core.reading.collection import Document, RowProblem, TokenCounts, import_collection
 from core.reading.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer, load_backbone
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import ThetaInferencer
-from core.serving.model import FittedModel, ModelParams, TokenCounts
+from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
 from core.serving.version_files import PreparedCorpus, VersionFiles

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from core.building.artm_loader import artm
-from core.serving.model import FittedModel, ModelParams, Phi, TokenCounts
+from core.reading.collection import TokenCounts
+from core.serving.model import FittedModel, ModelParams, Phi
 
 PassCallback = Callable[[int, int, dict], None]
 TOP_TOKENS = 10  # per topic and modality, in the last pass's scores

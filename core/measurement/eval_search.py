@@ -23,14 +23,14 @@ from core.measurement.concepts import (
     run_concepts,
     run_phrases,
 )
-from core.reading.collection import Document, import_collection
+from core.reading.collection import Document, TokenCounts, import_collection
 from core.reading.text import TextProcessor
 from core.reading.twins import tag_twins
 from core.reading.vision import ImageVectorizer
 from core.serving.engine import Query, SearchEngine
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import NothingRecognized
-from core.serving.model import FittedModel, ModelParams, TokenCounts
+from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_PHRASES,

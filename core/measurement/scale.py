@@ -34,7 +34,8 @@ import numpy as np
 from PIL import Image
 
 from core.building.ingest import LOCAL_PREFIX
-from core.serving.model import ModelParams, TokenCounts
+from core.reading.collection import TokenCounts
+from core.serving.model import ModelParams
 from core.serving.version_files import VersionFiles
 from core.settings import Settings
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from core.reading.vision import ImageError, load_image
 
+TokenCounts = dict[str, Counter[str]]  # a document's or a query's tokens per modality
+
 DOCUMENT_FILES = ("documents.jsonl", "documents.csv")
 SEPARATORS = re.compile(r"[\s,;]+")
 

@@ -26,13 +26,14 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
 from core.reading.twins import tag_twins
 from core.reading.vision import N_CLASSES, VISUAL, content_hash
 from core.serving.answers import Annotation, Query
 from core.serving.index import NeighborIndex
 from core.serving.inference import ThetaInferencer
-from core.serving.model import Phi, TokenCounts
+from core.serving.model import Phi
 from core.serving.ranking import RankingParams
 from core.serving.reader import QueryReader, display_form, expected_visual_words, visual_words
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.reading.collection import TokenCounts
 from core.serving.fit import QueryFit
 from core.serving.inference import QueryTheta
-from core.serving.model import TokenCounts
 
 MAX_QUERY_CHARS = 2000
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

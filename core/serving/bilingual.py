@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT
-from core.serving.model import TokenCounts
 
 CYRILLIC = re.compile(r"[а-яё]")
 LATIN = re.compile(r"[a-z]")

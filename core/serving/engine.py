@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer, content_hash
 from core.serving.annotation import QueryAnnotator
 from core.serving.answers import Hit, Query, SearchResult, TypicalDocument, UnknownDocument
 from core.serving.fit import FitReference, QueryFit, perplexity
 from core.serving.inference import QueryTheta, ThetaInferencer
-from core.serving.model import TokenCounts
 from core.serving.ranking import (
     DocumentTokens,
     QueryTerm,

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.reading.collection import TokenCounts
 from core.reading.vision import VISUAL
 from core.serving.inference import NothingRecognized, ThetaInferencer
-from core.serving.model import Phi, TokenCounts
+from core.serving.model import Phi
 
 WEAK_SHARE = 0.05  # a query is weak when fewer than 5% of the collection's own fit as badly
 REFERENCE_SAMPLE = 200

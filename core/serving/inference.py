@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.serving.model import (
-    ModelParams,
-    Phi,
-    TokenCounts,
-    theta_regularizer_taus,
-)
+from core.reading.collection import TokenCounts
+from core.serving.model import ModelParams, Phi, theta_regularizer_taus
 from core.weights import validate_weights
 
 

@@ -8,7 +8,6 @@ protobuf implementation.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,8 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from core.weights import validate_weights
-
-TokenCounts = dict[str, Counter[str]]
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,10 @@ from typing import Protocol
 import numpy as np
 from scipy import sparse
 
+from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT
 from core.serving.index import NeighborIndex, l1_distances
-from core.serving.model import Phi, TokenCounts
+from core.serving.model import Phi
 
 WORD_MODALITIES = (TEXT, TAG)
 TINY = 1e-12

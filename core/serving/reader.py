@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import (
     VISUAL,
@@ -29,7 +30,7 @@ from core.reading.vision import (
 from core.serving.answers import PhotoReading, Query
 from core.serving.bilingual import Translations, default_lexicon
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
-from core.serving.model import ModelParams, Phi, TokenCounts
+from core.serving.model import ModelParams, Phi
 from core.serving.ranking import QueryTerm, RankingParams, query_terms
 
 Surfaces = dict[str, dict[str, str]]  # modality -> token -> its form in the query

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.reading.collection import Document
+from core.reading.collection import Document, TokenCounts
 from core.serving.index import NeighborIndex
-from core.serving.model import FittedModel, ModelParams, TokenCounts
+from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 
 
