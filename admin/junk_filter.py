@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from admin.auth import action
 from admin.versions import active_or_raise
+from core.reading.collection import Document
 from core.storage import jobs, store
 from core.storage.admin_tables import (
     LABELS,
@@ -30,12 +31,12 @@ def hidden_documents(session: Session) -> dict[str, float | None]:
     return dict(session.execute(select(HiddenDocument.doc_id, HiddenDocument.score)).all())
 
 
-def review_queue(session: Session, limit: int = 20) -> list[store.DocumentRecord]:
+def review_queue(session: Session, limit: int = 20) -> list[Document]:
     """Documents of the active version to judge: hidden ones first, then unlabeled ones."""
     version = active_or_raise(session)
     labeled, hidden = document_labels(session), hidden_documents(session)
-    documents = [d for d in store.version_documents(session, version.id) if d.doc_id not in labeled]
-    documents.sort(key=lambda d: d.doc_id not in hidden)
+    documents = [d for d in store.version_documents(session, version.id) if d.id not in labeled]
+    documents.sort(key=lambda d: d.id not in hidden)
     return documents[:limit]
 
 

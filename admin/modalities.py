@@ -86,8 +86,8 @@ def modality_from_collection(
     imported = import_collection(collection, check_images=False)
     result = ModalityImport(problems=[str(problem) for problem in imported.problems])
     for document in imported.documents:
-        if document.id in known_ids and document.extra.get(modality):
-            result.tokens[document.id] = Counter(document.extra[modality])
+        if document.id in known_ids and document.tokens.get(modality):
+            result.tokens[document.id] = Counter(document.tokens[modality])
     if not result.tokens:
         raise ValueError(f"no document of {collection} has tokens of {modality}")
     return result
@@ -96,13 +96,13 @@ def modality_from_collection(
 def extra_modalities(collection: Path, version_modalities: set[str]) -> list[str]:
     """``@modality`` columns of the collection that the version was not trained on."""
     imported = import_collection(collection, check_images=False)
-    found = {m for document in imported.documents for m in document.extra}
+    found = {m for document in imported.documents for m in document.tokens}
     return sorted(found - version_modalities)
 
 
 def active_document_ids(session: Session) -> set[str]:
     version = active_or_raise(session)
-    return {document.doc_id for document in store.version_documents(session, version.id)}
+    return {document.id for document in store.version_documents(session, version.id)}
 
 
 @action("modalities")

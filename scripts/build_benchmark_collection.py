@@ -35,7 +35,7 @@ import numpy as np
 from build_collection import (
     GC_PACKAGE,
     TUX_PACKAGE,
-    Document,
+    SourceItem,
     fetch_packages,
     gcompris_documents,
     slug,
@@ -97,11 +97,11 @@ def clipart_metadata(svg: Path) -> tuple[str, str, list[str], str] | None:
 
 def clipart_documents(
     png_root: Path, svg_root: Path, version: str
-) -> tuple[list[Document], Counter[str]]:
+) -> tuple[list[SourceItem], Counter[str]]:
     """One document per OpenClipart PNG whose SVG has a title and keywords."""
     png_dir = png_root / "usr/share/openclipart/png"
     svg_dir = svg_root / "usr/share/openclipart/svg"
-    docs: list[Document] = []
+    docs: list[SourceItem] = []
     skipped: Counter[str] = Counter()
     taken: set[str] = set()
     for png in sorted(png_dir.rglob("*.png")):
@@ -131,7 +131,7 @@ def clipart_documents(
             continue
         taken.add(doc_id)
         docs.append(
-            Document(
+            SourceItem(
                 id=doc_id,
                 en=f"{title}. {description}".strip() if description else title,
                 ru="",

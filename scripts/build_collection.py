@@ -75,8 +75,9 @@ PROBE_WORDS = (
 
 
 @dataclass
-class Document:
-    """One image/text document plus the provenance recorded in MANIFEST.csv."""
+class SourceItem:
+    """One image with its English and Russian text and the provenance recorded in MANIFEST.csv:
+    a row of the collection this script writes, before it is a ``core`` document."""
 
     id: str
     en: str
@@ -188,10 +189,10 @@ def read_tux_text(txt: Path) -> tuple[str, str | None]:
 
 def tux_documents(
     root: Path, version: str, require_russian: bool = True
-) -> tuple[list[Document], Counter[str]]:
+) -> tuple[list[SourceItem], Counter[str]]:
     """All PNG stamps with an English (and, if required, a Russian) description, except symbols."""
     stamps = root / "usr/share/tuxpaint/stamps"
-    docs: list[Document] = []
+    docs: list[SourceItem] = []
     skipped: Counter[str] = Counter()
     for png in sorted(stamps.rglob("*.png")):
         rel = png.relative_to(stamps)
@@ -216,7 +217,7 @@ def tux_documents(
             kind = "clipart" if cartoon or looks_like_clipart(image) else "photo"
             jpeg = to_web_jpeg(image)
         docs.append(
-            Document(
+            SourceItem(
                 id="tux-" + slug("/".join([*folders, png.stem])),
                 en=english,
                 ru=russian or "",
@@ -381,11 +382,11 @@ def translate(translations: dict[tuple[str, str], str], context: str, source: st
     return candidates.pop() or None
 
 
-def gcompris_documents(root: Path, version: str) -> tuple[list[Document], Counter[str]]:
+def gcompris_documents(root: Path, version: str) -> tuple[list[SourceItem], Counter[str]]:
     """One document per photo of the explore_* activities (title + paragraph, en and ru)."""
     share = root / "usr/share/gcompris-qt"
     translations = read_qm(share / "translations/gcompris_ru.qm")
-    docs: list[Document] = []
+    docs: list[SourceItem] = []
     skipped: Counter[str] = Counter()
     for rcc in sorted((share / "rcc").glob("explore_*.rcc")):
         activity = rcc.stem
@@ -423,7 +424,7 @@ def gcompris_documents(root: Path, version: str) -> tuple[list[Document], Counte
                     jpeg = to_web_jpeg(image)
                 stem = Path(rel).stem
                 docs.append(
-                    Document(
+                    SourceItem(
                         id=f"gcompris-{slug(activity.removeprefix('explore_'))}-"
                         + slug("-".join([*region, stem])),
                         en=f"{as_sentence(title)} {' '.join(text.split())}",
@@ -488,7 +489,7 @@ MANIFEST_COLUMNS = (
 )
 
 
-def write_collection(docs: list[Document], out: Path, licenses_md: str = LICENSES_MD) -> int:
+def write_collection(docs: list[SourceItem], out: Path, licenses_md: str = LICENSES_MD) -> int:
     """Write images, documents.jsonl, MANIFEST.csv and LICENSES.md; return the total bytes."""
     images = out / "images"
     if images.exists():
@@ -527,7 +528,7 @@ def write_collection(docs: list[Document], out: Path, licenses_md: str = LICENSE
     return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
 
 
-def probe_counts(docs: list[Document]) -> list[tuple[str, int, int, int, int]]:
+def probe_counts(docs: list[SourceItem]) -> list[tuple[str, int, int, int, int]]:
     """Per probe word: (word, #docs with it in en, in ru, in either, #docs with the tag)."""
     rows = []
     for en_word, ru_pattern, tag in PROBE_WORDS:

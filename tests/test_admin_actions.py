@@ -234,7 +234,7 @@ def category_tokens(sessions) -> dict[str, Counter[str]]:
     """A 'category' per document: its first hashtag, as an admin might bring one."""
     with sessions() as session:
         documents = store.version_documents(session, active(sessions).id)
-    return {d.doc_id: Counter([f"cat-{d.tags[0]}"]) for d in documents if d.tags}
+    return {d.id: Counter([f"cat-{d.tags[0]}"]) for d in documents if d.tags}
 
 
 def test_a_modality_file_reports_unknown_ids_and_malformed_rows():
@@ -431,20 +431,20 @@ def test_the_junk_filter_hides_what_it_predicts_unwanted_and_a_moderator_can_res
         monuments = [d for d in documents if "monuments" in d.tags]
         others = [d for d in documents if "monuments" not in d.tags]
         for document in monuments[:8]:
-            junk_filter.label_document(session, moderator, document.doc_id, "unwanted")
+            junk_filter.label_document(session, moderator, document.id, "unwanted")
         for document in others[:12]:
-            junk_filter.label_document(session, moderator, document.doc_id, "wanted")
+            junk_filter.label_document(session, moderator, document.id, "wanted")
         training = junk_filter.start_junk_filter_training(session, admin)
     assert run_job(training, deployment).status == "done"
     with sessions() as session:
         report = junk_filter.latest_junk_filter_report(session)
     assert (report.wanted, report.unwanted) == (12, 8)
     assert 0 <= report.precision <= 1 and 0 <= report.recall <= 1
-    assert {d.doc_id for d in monuments[:8]} <= set(report.predicted_unwanted)
-    assert not {d.doc_id for d in others[:12]} & set(report.predicted_unwanted)
+    assert {d.id for d in monuments[:8]} <= set(report.predicted_unwanted)
+    assert not {d.id for d in others[:12]} & set(report.predicted_unwanted)
 
     service = Service(deployment)
-    monument = monuments[0].doc_id
+    monument = monuments[0].id
     shown_before = ids(service.search(Query(text="bird"), k=len(documents)))
     key_before = service.active().cache_key
     with sessions() as session:
@@ -456,7 +456,7 @@ def test_the_junk_filter_hides_what_it_predicts_unwanted_and_a_moderator_can_res
     assert monument in shown_before and not set(shown) & set(report.predicted_unwanted)
 
     with sessions() as session:
-        assert junk_filter.review_queue(session)[0].doc_id in report.predicted_unwanted
+        assert junk_filter.review_queue(session)[0].id in report.predicted_unwanted
         junk_filter.label_document(session, moderator, monument, "wanted")
         assert monument not in junk_filter.hidden_documents(session)
     assert monument in ids(service.search(Query(text="bird"), k=len(documents)))

@@ -169,7 +169,7 @@ def test_an_admin_uploads_a_modality_file_sees_its_problems_and_a_worker_trains_
     with sessions() as session:
         version = store.active_version(session)
         documents = store.version_documents(session, version.id)
-    lines = [json.dumps({"id": d.doc_id, "tokens": [f"cat-{d.tags[0]}"]}) for d in documents]
+    lines = [json.dumps({"id": d.id, "tokens": [f"cat-{d.tags[0]}"]}) for d in documents]
     content = "\n".join([*lines, '{"id": "nope", "tokens": ["x"]}']).encode()
     app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/add_modality.py").run()
     assert START_A_WORKER in app.warning[0].value  # no worker is alive yet
@@ -232,7 +232,7 @@ def test_a_search_that_finds_a_queued_document_shows_it_in_both_tabs(sessions):
 
     assert not app.exception
     shown = [caption.value for caption in app.caption]
-    assert sum(caption.startswith(queued.doc_id) for caption in shown) == 2
+    assert sum(caption.startswith(queued.id) for caption in shown) == 2
 
 
 def test_after_applying_weights_live_the_next_edit_is_kept(sessions):
@@ -281,7 +281,7 @@ def test_a_modality_file_row_without_tokens_is_reported(sessions):
     with sessions() as session:
         version = store.active_version(session)
         first, second = store.version_documents(session, version.id)[:2]
-    content = f"id,tokens\n{first.doc_id},news sport\n{second.doc_id},\n".encode()
+    content = f"id,tokens\n{first.id},news sport\n{second.id},\n".encode()
     app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/add_modality.py").run()
 
     app.text_input[0].input("@category")

@@ -128,15 +128,13 @@ def test_given_a_collection_photo_then_transfer_from_one_neighbour_copies_its_ow
     # given a photo that is itself a document of the collection (a tag and its Russian twin
     # count as one annotation slot)
     engine = service.active().engine
-    doc = next(d for d in engine.documents if d["image"] and d["tags"])
-    own = {tag_twins().slot(normalize_tag(t)) for t in doc["tags"]}
+    doc = next(d for d in engine.documents if d.image and d.tags)
+    own = {tag_twins().slot(normalize_tag(t)) for t in doc.tags}
     only_neighbour = AnnotationParams(
         transfer_weight=1.0, neighbours=1, neighbour_space=space, class_name_weight=0.0
     )
     # when annotated from its single nearest document alone
-    found = engine.annotate(
-        Query(image=Path(doc["image"])), [TAG], k=len(own), params=only_neighbour
-    )
+    found = engine.annotate(Query(image=Path(doc.image)), [TAG], k=len(own), params=only_neighbour)
     # then its tags are that document's own
     assert {a.token for a in found[TAG]} == own
 
@@ -196,8 +194,8 @@ def test_with_cooccurrence_the_class_names_reach_hashtags_of_documents_with_thos
     with_cat = {
         slot(normalize_tag(tag))
         for doc in engine.documents
-        if "cat" in doc["tokens"].get(TEXT, {})
-        for tag in doc["tags"]
+        if "cat" in doc.tokens.get(TEXT, {})
+        for tag in doc.tags
     }
     unnamed = with_cat - {slot(tag) for tag in named_tags}
     assert unnamed

@@ -78,9 +78,7 @@ def test_a_russian_word_the_collection_never_uses_finds_documents_with_its_engli
     # given a Russian word no document has, whose dictionary translation some documents have
     engine = service.active().engine
     russian, english = _untranslated_pair(engine)
-    with_english = {
-        doc["id"] for doc in engine.documents if doc.get("tokens", {}).get(TEXT, {}).get(english)
-    }
+    with_english = {doc.id for doc in engine.documents if doc.tokens.get(TEXT, {}).get(english)}
     # when it is searched with the default ranking
     result = service.search(Query(text=russian), k=5)
     # then the best hit has the English word, and says it was found through the translation

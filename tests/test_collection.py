@@ -56,8 +56,8 @@ def test_good_rows_are_imported_and_each_bad_row_is_reported(folder):
     assert "unreadable" in reasons[7]
     assert "not valid JSON" in reasons[8]
     assert reasons[9] == "missing id"
-    assert report.documents[1].extra == {"@category": {"pets": 2}}
-    assert report.documents[2].extra == {"@user": {"u1": 2, "u2": 1}}
+    assert report.documents[1].tokens == {"@category": {"pets": 2}}
+    assert report.documents[2].tokens == {"@user": {"u1": 2, "u2": 1}}
     assert report.documents[0].tags == ("dogs",)
 
 
@@ -70,7 +70,7 @@ def test_csv_collections_take_tags_and_token_counts_as_text(folder):
     report = import_collection(folder)
     assert not report.problems
     cat, horse = report.documents
-    assert cat.tags == ("cats", "pets") and cat.extra == {"@viewer": {"anna": 3, "boris": 1}}
+    assert cat.tags == ("cats", "pets") and cat.tokens == {"@viewer": {"anna": 3, "boris": 1}}
     assert horse.tags == () and horse.image == (folder / "img" / "p1.jpg").resolve()
 
 

@@ -60,7 +60,7 @@ def test_searching_with_a_collection_photo_returns_that_document_first(service, 
     engine = service.active().engine
     sample = engine.documents[::40]
     firsts = [
-        service.search(Query(image=Path(doc["image"]).read_bytes()), k=1).hits[0].id == doc["id"]
+        service.search(Query(image=Path(doc.image).read_bytes()), k=1).hits[0].id == doc.id
         for doc in sample
     ]
     assert np.mean(firsts) == 1.0
@@ -88,7 +88,7 @@ def test_unknown_words_are_reported_next_to_results_from_known_ones(service):
 
 
 def test_a_modality_weighted_zero_is_ignored(service):
-    photo = Path(service.active().engine.documents[0]["image"]).read_bytes()
+    photo = Path(service.active().engine.documents[0].image).read_bytes()
     with pytest.raises(NothingRecognized):
         service.search(Query(image=photo), weights={"@visual": 0.0})
     both = service.search(Query(text="red flower", image=photo), k=10)
@@ -111,7 +111,7 @@ def test_annotation_can_leave_out_the_words_already_in_the_query(service):
 
 def test_visual_words_display_as_imagenet_class_names(service):
     engine = service.active().engine
-    photo = Path(engine.documents[0]["image"]).read_bytes()
+    photo = Path(engine.documents[0].image).read_bytes()
     _, annotations = service.annotate(Query(image=photo), ["@visual"], k=3)
     assert all(
         a.display != a.token and not a.display.startswith("n0") for a in annotations["@visual"]

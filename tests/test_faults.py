@@ -28,7 +28,7 @@ def author_tokens(settings: Settings, version: str) -> dict[str, Counter[str]]:
     """An ``@author`` per document of ``version``, as an admin might bring one."""
     with store.open_database(settings.database_url)() as session:
         documents = store.version_documents(session, store.get_version(session, version).id)
-    return {d.doc_id: Counter([f"author-{n % 5}"]) for n, d in enumerate(documents)}
+    return {d.id: Counter([f"author-{n % 5}"]) for n, d in enumerate(documents)}
 
 
 def test_given_a_reindex_killed_while_writing_files_then_the_parent_serves_and_the_next_one_works(

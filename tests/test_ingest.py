@@ -70,8 +70,10 @@ def test_contract_every_batch_once_with_the_tokens_ingest_batch_gives(
     )
     for number, batch in enumerate(batches):
         expected = ingest_batch(batch, params, reference.processor, reference.vectorizer)
-        assert [r.tokens for r in results[number]] == [e.tokens for e in expected]
-        assert [r.image_hash for r in results[number]] == [e.image_hash for e in expected]
+        assert [r.document.tokens for r in results[number]] == [e.document.tokens for e in expected]
+        assert [r.document.image_hash for r in results[number]] == [
+            e.document.image_hash for e in expected
+        ]
         assert [r.surfaces for r in results[number]] == [e.surfaces for e in expected]
 
 

@@ -21,7 +21,7 @@ BASE = "base"  # core itself, core.settings, core.weights: importable by every r
 
 MAY_IMPORT: dict[str, set[str]] = {
     BASE: {BASE},
-    "storage": {BASE, "storage"},
+    "storage": {BASE, "reading", "storage"},
     "reading": {BASE, "reading"},
     "serving": {BASE, "storage", "reading", "serving"},
     "building": {BASE, "storage", "reading", "serving", "building", "artm"},

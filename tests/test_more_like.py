@@ -15,7 +15,7 @@ from tests.test_cli import run
 
 def test_documents_like_one_are_ranked_by_its_own_topic_vector_without_it(service):
     active = service.active()
-    doc_id = active.engine.documents[0]["id"]
+    doc_id = active.engine.documents[0].id
     theta = active.engine.document_theta(0)
 
     result = service.more_like(doc_id, k=10)
@@ -30,9 +30,9 @@ def test_documents_like_one_are_ranked_by_its_own_topic_vector_without_it(servic
 
 def test_documents_like_one_follow_the_weights_of_the_search(service):
     doc_id = next(
-        doc["id"]
+        doc.id
         for doc in service.active().engine.documents
-        if len(doc["tokens"].get("@text", {})) > 3 and doc["tokens"].get("@visual")
+        if len(doc.tokens.get("@text", {})) > 3 and doc.tokens.get("@visual")
     )
 
     by_words = service.more_like(doc_id, k=10, weights={"@tag": 0.0, "@visual": 0.0})
@@ -45,11 +45,11 @@ def test_documents_like_one_follow_the_weights_of_the_search(service):
 def test_a_document_hidden_by_the_junk_filter_is_not_found_like_another(service):
     active = service.active()
     allowed = np.ones(len(active.engine.documents), dtype=bool)
-    first = service.more_like(active.engine.documents[0]["id"], k=3, active=active)
+    first = service.more_like(active.engine.documents[0].id, k=3, active=active)
     allowed[first.hits[0].row] = False
     hiding = replace(active, allowed=allowed)
 
-    again = service.more_like(active.engine.documents[0]["id"], k=3, active=hiding)
+    again = service.more_like(active.engine.documents[0].id, k=3, active=hiding)
 
     assert first.hits[0].id not in [hit.id for hit in again.hits]
 
@@ -62,7 +62,7 @@ def test_an_unknown_document_is_refused(service):
 def test_the_command_line_searches_like_a_document(built, service):
     with service.sessions() as session:
         version = store.active_version(session)
-        doc_id = store.version_documents(session, version.id)[0].doc_id
+        doc_id = store.version_documents(session, version.id)[0].id
 
     result = run(["search", "--like", doc_id, "-k", "5", "--json"], built.settings)
 

@@ -29,16 +29,16 @@ def test_a_photo_without_words_is_found_by_the_words_of_the_photos_like_it(tmp_p
     settings = settings_for(tmp_path / "data", vision_cache, collection)
     build(settings, params=ModelParams(min_significant_tokens=0))
     engine = Service(settings).active().engine
-    rows_of = {doc["id"]: row for row, doc in enumerate(engine.documents)}
+    rows_of = {doc.id: row for row, doc in enumerate(engine.documents)}
 
     # then those photos carry no words of their own but predicted ones, and the category's
     # hashtag is among them for most
     predicted_tag = 0
     for doc_id in wordless:
         doc = engine.documents[rows_of[doc_id]]
-        assert not doc["tokens"].get(TEXT) and not doc["tokens"].get(TAG)
-        assert doc["tokens"].get(VISUAL)
-        words = engine.photo_words(doc["tokens"][VISUAL], rows_of[doc_id])
+        assert not doc.tokens.get(TEXT) and not doc.tokens.get(TAG)
+        assert doc.tokens.get(VISUAL)
+        words = engine.photo_words(doc.tokens[VISUAL], rows_of[doc_id])
         assert words[TEXT] and words[TAG]
         predicted_tag += CATEGORY in words[TAG]
     assert predicted_tag >= len(wordless) / 2

@@ -20,11 +20,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.reading.collection import Document
 from core.settings import REPO_ROOT
 from core.storage.store import (
     STALE_BUILD_ERROR,
     Base,
-    DocumentRecord,
     ModelVersion,
     Search,
     TermRecord,
@@ -150,8 +150,14 @@ def finish(session: Session, version: ModelVersion, **overrides: object) -> None
             TopicRecord(index=0, name="background_0", label="", status="background"),
         ],
         "documents": [
-            DocumentRecord("doc-1", "Sunset at the sea #beach", ["beach"], "img/1.jpg", "ab12"),
-            DocumentRecord("doc-2", "A cat", []),
+            Document(
+                "doc-1",
+                "Sunset at the sea #beach",
+                ("beach",),
+                image_ref="img/1.jpg",
+                image_hash="ab12",
+            ),
+            Document("doc-2", "A cat"),
         ],
     }
     arguments.update(overrides)
@@ -308,7 +314,7 @@ def test_a_finish_that_fails_writes_nothing_and_the_build_can_be_marked_failed(
     session: Session,
 ) -> None:
     version = start(session)
-    duplicate = [DocumentRecord("doc-1", "one"), DocumentRecord("doc-1", "again")]
+    duplicate = [Document("doc-1", "one"), Document("doc-1", "again")]
 
     with pytest.raises(IntegrityError):
         finish(session, version, documents=duplicate)

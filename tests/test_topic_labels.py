@@ -20,7 +20,7 @@ def test_labels_are_not_made_of_the_collections_most_common_tags(service):
     active = service.active()
     with service.sessions() as session:
         labels = [topic.label for topic in store.version_topics(session, active.version.id)]
-    tags = Counter(tag for doc in active.engine.documents for tag in doc["tags"])
+    tags = Counter(tag for doc in active.engine.documents for tag in doc.tags)
     commonest = tags.most_common(1)[0][0]
 
     with_commonest = sum(commonest in label.split(", ") for label in labels)

@@ -55,8 +55,8 @@ queue_tab, search_tab, filter_tab = st.tabs([t("tab_queue"), t("tab_search"), t(
 with queue_tab:
     st.caption(t("queue_caption"))
     for document in queue:
-        image = str(Path(version.collection) / document.image) if document.image else None
-        judge(document.doc_id, document.text, image, "queue")
+        image = str(Path(version.collection) / document.image_ref) if document.image_ref else None
+        judge(document.id, document.text, image, "queue")
 
 with search_tab:
     text = st.text_input(t("search_collection"), key="junk-search")

@@ -24,7 +24,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Protocol
 
@@ -41,11 +41,11 @@ LOCAL_PREFIX = "local:"
 
 @dataclass(frozen=True)
 class IngestedDocument:
-    """One document's token bags, the surface forms its text tokens came from, its image hash."""
+    """A document with every modality's tokens and its image hash, and the surface forms its
+    text tokens came from (which the version's display forms are counted from)."""
 
-    tokens: TokenCounts
+    document: Document
     surfaces: list[tuple[str, str, str]]
-    image_hash: str | None
 
 
 def ingest_batch(
@@ -60,7 +60,7 @@ def ingest_batch(
     for doc in documents:
         analyzed = processor.analyze(doc.text, doc.tags)
         bag: TokenCounts = {m: c for m, c in analyzed.tokens.items() if c}
-        bag.update({m: Counter(c) for m, c in doc.extra.items()})
+        bag.update({m: Counter(c) for m, c in doc.tokens.items()})
         bags.append(bag)
         surfaces.append(analyzed.surfaces)
     hashes: list[str | None] = [None] * len(documents)
@@ -71,8 +71,8 @@ def ingest_batch(
             hashes[i] = content_hash(documents[i].image)
             bags[i][VISUAL] = visual_words(probs, params, hashes[i])
     return [
-        IngestedDocument(bag, surface, image_hash)
-        for bag, surface, image_hash in zip(bags, surfaces, hashes, strict=True)
+        IngestedDocument(replace(doc, tokens=bag, image_hash=image_hash), surface)
+        for doc, bag, surface, image_hash in zip(documents, bags, surfaces, hashes, strict=True)
     ]
 
 

@@ -88,19 +88,16 @@ def prepare_corpus(
     timings["ingest"] = time.perf_counter() - started
 
     forms = DisplayForms()
-    tokens, hashes = [], []
+    kept, dropped = [], []
     for batch in ingested:
-        for doc in batch:
-            forms.update_surfaces(doc.surfaces)
-            tokens.append(doc.tokens)
-            hashes.append(doc.image_hash)
-    keep = [significant_token_count(t) >= params.min_significant_tokens for t in tokens]
+        for item in batch:
+            forms.update_surfaces(item.surfaces)
+            enough = significant_token_count(item.document.tokens) >= params.min_significant_tokens
+            (kept if enough else dropped).append(item.document)
     return PreparedCorpus(
-        documents=[d for d, k in zip(documents, keep, strict=True) if k],
-        tokens=[t for t, k in zip(tokens, keep, strict=True) if k],
-        image_hashes=[h for h, k in zip(hashes, keep, strict=True) if k],
+        documents=kept,
         display_forms=forms.to_dict(),
-        junk_filtered=[d.id for d, k in zip(documents, keep, strict=True) if not k],
+        junk_filtered=[d.id for d in dropped],
     )
 
 
@@ -158,10 +155,7 @@ def build(
             model=model,
             params=params,
             topics=topic_records(model, params, corpus.display_forms),
-            documents=[
-                store.DocumentRecord(d.id, d.text, list(d.tags), d.image_ref, h)
-                for d, h in zip(corpus.documents, corpus.image_hashes, strict=True)
-            ],
+            documents=corpus.documents,
         )
         timings["store"] = time.perf_counter() - started
     return BuildReport(
@@ -233,7 +227,7 @@ def publish(
     model: FittedModel,
     params: ModelParams,
     topics: list[store.TopicRecord],
-    documents: list[store.DocumentRecord],
+    documents: list[Document],
     activate: bool = True,
 ) -> None:
     """Move the complete directory into place, then mark the version ready (and active)."""
@@ -511,9 +505,9 @@ def _derive(
     for modality, by_id in new_tokens.items():
         if modality in parent_model.phi:
             raise ValueError(f"version {base.name} already has modality {modality}")
-        for doc, bag in zip(corpus.documents, corpus.tokens, strict=True):
+        for doc in corpus.documents:
             if by_id.get(doc.id):
-                bag[modality] = Counter(by_id[doc.id])
+                doc.tokens[modality] = Counter(by_id[doc.id])
     on_pass = (lambda n, total, _: progress("train", n, total)) if progress else None
 
     with new_version(

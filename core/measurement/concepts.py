@@ -167,7 +167,7 @@ def run_phrases(
 
 def engine_words(engine, processor: TextProcessor) -> list[set[str]]:
     """The judged words of every document a ``SearchEngine`` can return, by row."""
-    return [document_words(doc["text"], doc["tags"], processor) for doc in engine.documents]
+    return [document_words(doc.text, doc.tags, processor) for doc in engine.documents]
 
 
 def engine_ranker(engine, ranking=None) -> Ranker:

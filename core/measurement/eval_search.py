@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -74,9 +75,7 @@ def with_twins(document: Document, on: bool = True) -> Document:
         if on
         else [t for t in document.tags if twins.original(t) == t]
     )
-    return Document(
-        document.id, document.text, tuple(tags), document.image, document.image_ref, document.extra
-    )
+    return replace(document, tags=tuple(tags))
 
 
 def text_to_image_distances(

@@ -146,7 +146,7 @@ def read_source_corpus(version_dir: Path) -> list[TokenCounts]:
         raise FileNotFoundError(
             f"{version_dir} holds no built version: --source must be a built version's directory"
         )
-    return [record["tokens"] for record in files.read_document_records()]
+    return [document.tokens for document in files.read_documents()]
 
 
 # --------------------------------------------------------------------------- training at scale

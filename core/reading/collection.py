@@ -28,14 +28,23 @@ SEPARATORS = re.compile(r"[\s,;]+")
 
 @dataclass(frozen=True)
 class Document:
-    """One photo with its comment, and any extra modalities' tokens."""
+    """One photo with its comment: the one record of a document, read the same way from the
+    collection file (here), after ingest, in a version's files (``core.serving.version_files``)
+    and in the metadata database (``core.storage.store.DocumentRow``).
+
+    ``tokens`` are per modality: at import only the extra modalities the collection brings (a
+    build's ingest adds words, hashtags and visual words). ``image`` is the photo's file,
+    ``image_ref`` the name the collection file gave it, ``image_hash`` its content hash once
+    ingested.
+    """
 
     id: str
     text: str
     tags: tuple[str, ...] = ()
     image: Path | None = None
     image_ref: str | None = None
-    extra: dict[str, Counter[str]] = field(default_factory=dict)
+    image_hash: str | None = None
+    tokens: TokenCounts = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,7 +158,9 @@ def _document_from_row(row: dict, folder: Path, check_images: bool) -> Document:
         if key.startswith("@") and value not in (None, "")
     }
     tags = tuple(_parse_tokens(row.get("tags") or [], "tags"))
-    return Document(doc_id, text, tags, image, image_ref, {k: v for k, v in extra.items() if v})
+    return Document(
+        doc_id, text, tags, image, image_ref, tokens={k: v for k, v in extra.items() if v}
+    )
 
 
 def _resolve_image(ref: str, folder: Path, check: bool) -> Path:

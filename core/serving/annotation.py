@@ -457,7 +457,7 @@ class QueryAnnotator:
     @cached_property
     def annotator(self) -> Annotator:
         """Scores words for annotation (its document tables are built on the first use)."""
-        tokens = [doc.get("tokens", {}) for doc in self.documents]
+        tokens = [doc.tokens for doc in self.documents]
         transfer = LabelTransfer(tokens, self.phi, self.reader.inferencer)
         return Annotator(
             transfer,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.reading.collection import TokenCounts
+from core.reading.collection import Document, TokenCounts
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer, content_hash
 from core.serving.annotation import QueryAnnotator
@@ -56,7 +56,7 @@ class SearchEngine:
         self.ranking = files.read_ranking()
         self.model = files.read_model()
         self.display_forms = files.read_display_forms()
-        self.documents = files.read_document_records()
+        self.documents = files.read_documents()
         self.index = files.read_index()
         # A plain view of the (memory-mapped) thetas: every slice of a memmap builds a memmap.
         self.thetas = np.asarray(self.index.thetas)
@@ -88,8 +88,8 @@ class SearchEngine:
         self.ranked = RankedDocuments(self.thetas, self.index, self.model.phi, self._own_tokens())
         self.rows_by_image_hash: dict[str, list[int]] = {}
         for row, doc in enumerate(self.documents):
-            if doc.get("image_hash"):
-                self.rows_by_image_hash.setdefault(doc["image_hash"], []).append(row)
+            if doc.image_hash:
+                self.rows_by_image_hash.setdefault(doc.image_hash, []).append(row)
 
     def _own_tokens(self) -> DocumentTokens:
         """Each document's own tokens for the likelihood ranking; a photo without words or
@@ -188,12 +188,12 @@ class SearchEngine:
         row = self.rows_by_id.get(doc_id)
         if row is None:
             raise UnknownDocument(doc_id, self.version_name)
-        bags = self.documents[row].get("tokens", {})
+        bags = self.documents[row].tokens
         return row, Query(extra={modality: Counter(bag) for modality, bag in bags.items()})
 
     @cached_property
     def rows_by_id(self) -> dict[str, int]:
-        return {doc["id"]: row for row, doc in enumerate(self.documents)}
+        return {doc.id: row for row, doc in enumerate(self.documents)}
 
     def document_theta(self, row: int) -> np.ndarray:
         return self.thetas[row]
@@ -265,7 +265,7 @@ class SearchEngine:
 
     def document_tokens(self) -> list[TokenCounts]:
         """Each document's tokens as counts per modality, as the model was trained on them."""
-        return [token_counts(doc.get("tokens", {})) for doc in self.documents]
+        return [token_counts(doc.tokens) for doc in self.documents]
 
     @cached_property
     def fit_reference(self) -> FitReference:
@@ -301,7 +301,7 @@ class SearchEngine:
     ) -> list[str]:
         """The query's words and hashtags that the document itself contains, as typed; a word
         found through its translation shows both ('книга → book')."""
-        own = self.documents[row].get("tokens", {})
+        own = self.documents[row].tokens
         found = []
         for term in terms:
             (modality, token, _), *_ = term.forms
@@ -341,7 +341,7 @@ class TopicCatalog:
 
     def __init__(self, directory: Path) -> None:
         files = VersionFiles(Path(directory))
-        self.documents = files.read_document_records()
+        self.documents = files.read_documents()
         self.shares = files.read_topic_shares()  # topics x documents
 
     def typical_documents(
@@ -354,7 +354,7 @@ class TopicCatalog:
 
 def typical_documents(
     shares: np.ndarray,
-    documents: Sequence[Mapping],
+    documents: Sequence[Document],
     n: int,
     allowed: np.ndarray | None = None,
     min_share: float = 0.05,
@@ -384,7 +384,8 @@ def typical_documents(
 
 
 def document_hit(
-    documents: Sequence[Mapping], row: int, distance: float, same_photo: bool = False
+    documents: Sequence[Document], row: int, distance: float, same_photo: bool = False
 ) -> Hit:
     doc = documents[row]
-    return Hit(row, doc["id"], doc["text"], doc["tags"], doc.get("image"), distance, same_photo)
+    image = str(doc.image) if doc.image else None
+    return Hit(row, doc.id, doc.text, list(doc.tags), image, distance, same_photo)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.reading.collection import TokenCounts
+from core.reading.collection import Document, TokenCounts
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import (
     VISUAL,
@@ -162,14 +162,14 @@ class QueryReader:
                 readable[translation] += count * share / total
         return {**tokens, TEXT: readable}
 
-    def typed_words(self, doc: Mapping, ranking: RankingParams) -> TokenCounts:
+    def typed_words(self, doc: Document, ranking: RankingParams) -> TokenCounts:
         """A collection document's caption and hashtags as this reader reads them when a
         visitor types them (a caption too long to type: its own tokens)."""
-        text = " ".join([doc.get("text") or "", *(f"#{tag}" for tag in doc.get("tags", []))])
+        text = " ".join([doc.text, *(f"#{tag}" for tag in doc.tags)])
         try:
             tokens, _ = self.tokens_of(Query(text=text.strip()))
         except ValueError:
-            tokens = token_counts(doc.get("tokens", {}))
+            tokens = token_counts(doc.tokens)
         readable = self.readable(tokens, ranking)
         return {modality: bag for modality, bag in readable.items() if modality != VISUAL and bag}
 

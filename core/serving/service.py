@@ -227,7 +227,7 @@ class Service:
             return cached[1]
         with self._database() as session:
             hidden = hidden_document_ids(session)
-        allowed = np.array([doc["id"] not in hidden for doc in documents]) if hidden else None
+        allowed = np.array([doc.id not in hidden for doc in documents]) if hidden else None
         self._allowed = ((version_name, generation), allowed)
         return allowed
 

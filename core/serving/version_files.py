@@ -33,13 +33,16 @@ from core.serving.ranking import RankingParams
 
 @dataclass
 class PreparedCorpus:
-    """Documents that survived import and filtering, with their tokens per modality."""
+    """Documents that survived import and filtering, each with its tokens per modality."""
 
     documents: list[Document]
-    tokens: list[TokenCounts]
-    image_hashes: list[str | None]
     display_forms: dict[str, dict[str, str]]
     junk_filtered: list[str]
+
+    @property
+    def tokens(self) -> list[TokenCounts]:
+        """The documents' tokens in their order: what training and inference take."""
+        return [document.tokens for document in self.documents]
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,8 @@ class VersionFiles:
         model.save(self.directory / "model")
         self._write_json("display.json", corpus.display_forms)
         with (self.directory / "documents.jsonl").open("w") as handle:
-            for doc, bag, image_hash in zip(
-                corpus.documents, corpus.tokens, corpus.image_hashes, strict=True
-            ):
-                record = {
-                    "id": doc.id,
-                    "text": doc.text,
-                    "tags": list(doc.tags),
-                    "image": str(doc.image) if doc.image else None,
-                    "image_hash": image_hash,
-                    "tokens": {m: dict(c) for m, c in bag.items()},
-                }
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            for document in corpus.documents:
+                handle.write(_document_line(document) + "\n")
         manifest = {
             "params": params.to_dict(),
             "ranking": (ranking or RankingParams()).to_dict(),
@@ -129,22 +122,14 @@ class VersionFiles:
     def read_display_forms(self) -> dict[str, dict[str, str]]:
         return json.loads((self.directory / "display.json").read_text())
 
-    def read_document_records(self) -> list[dict]:
-        """The documents as stored: id, text, tags, image, image_hash, tokens."""
-        return [json.loads(line) for line in self.read_document_lines()]
+    def read_documents(self) -> list[Document]:
+        """The documents the version was trained on, with their tokens, in index order."""
+        return [_document_from_line(line) for line in self.read_document_lines()]
 
     def read_corpus(self) -> PreparedCorpus:
-        """The documents and tokens the version was trained on."""
-        records = self.read_document_records()
+        """The documents and display forms the version was trained on."""
         return PreparedCorpus(
-            documents=[
-                Document(
-                    r["id"], r["text"], tuple(r["tags"]), Path(r["image"]) if r["image"] else None
-                )
-                for r in records
-            ],
-            tokens=[{m: Counter(c) for m, c in r["tokens"].items()} for r in records],
-            image_hashes=[r["image_hash"] for r in records],
+            documents=self.read_documents(),
             display_forms=self.read_display_forms(),
             junk_filtered=[],
         )
@@ -169,3 +154,28 @@ class VersionFiles:
             "index": size(self._index_dir),
             "documents": size(self.directory / "documents.jsonl"),
         }
+
+
+def _document_line(document: Document) -> str:
+    """One line of ``documents.jsonl``: id, text, tags, image (its path), image_hash, tokens."""
+    record = {
+        "id": document.id,
+        "text": document.text,
+        "tags": list(document.tags),
+        "image": str(document.image) if document.image else None,
+        "image_hash": document.image_hash,
+        "tokens": {modality: dict(bag) for modality, bag in document.tokens.items()},
+    }
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _document_from_line(line: str) -> Document:
+    record = json.loads(line)
+    return Document(
+        record["id"],
+        record["text"],
+        tuple(record["tags"]),
+        image=Path(record["image"]) if record["image"] else None,
+        image_hash=record["image_hash"],
+        tokens={modality: Counter(bag) for modality, bag in record["tokens"].items()},
+    )

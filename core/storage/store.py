@@ -59,6 +59,7 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from core.reading.collection import Document
 from core.storage import admin_tables  # noqa: F401  (its tables complete Base.metadata: copy_database)
 from core.storage.orm import Base, UTCDateTime, one_of, utcnow
 from core.weights import validate_weights
@@ -174,8 +175,8 @@ class TopicTerm(Base):
     topic: Mapped[Topic] = relationship(back_populates="terms")
 
 
-class Document(Base):
-    """A document of a version's collection, as search results show it."""
+class DocumentRow(Base):
+    """A document of a version's collection (read as ``core.reading.collection.Document``)."""
 
     __tablename__ = "documents"
     __table_args__ = (UniqueConstraint("version_id", "doc_id"),)
@@ -370,17 +371,6 @@ class TopicRecord:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class DocumentRecord:
-    """A document, as a build hands it to ``finish_version``."""
-
-    doc_id: str
-    text: str
-    tags: list[str] = field(default_factory=list)
-    image: str | None = None
-    image_hash: str | None = None
-
-
 def next_version_name(session: Session) -> str:
     """The name for a new version: ``v0001``, then one more than the highest existing number."""
     numbers = [
@@ -423,7 +413,7 @@ def finish_version(
     num_documents: int,
     modalities: dict[str, tuple[float, int]],
     topics: list[TopicRecord],
-    documents: list[DocumentRecord],
+    documents: list[Document],
 ) -> None:
     """Store what a build made and mark ``version`` ready, all in one transaction.
 
@@ -461,12 +451,12 @@ def finish_version(
             for topic in topics
         )
         session.add_all(
-            Document(
+            DocumentRow(
                 version_id=version.id,
-                doc_id=document.doc_id,
+                doc_id=document.id,
                 text=document.text,
                 tags=list(document.tags),
-                image=document.image,
+                image=document.image_ref,
                 image_hash=document.image_hash,
             )
             for document in documents
@@ -571,12 +561,16 @@ def delete_version(session: Session, version_id: int) -> str | None:
     return version.artifact_dir
 
 
-def version_documents(session: Session, version_id: int) -> list[DocumentRecord]:
-    """The documents of a version, as a derived version (same documents) hands them on."""
+def version_documents(session: Session, version_id: int) -> list[Document]:
+    """The documents of a version, as a derived version (same documents) hands them on; each
+    names its image as the collection file does (``image_ref``)."""
     rows = session.scalars(
-        select(Document).where(Document.version_id == version_id).order_by(Document.id)
+        select(DocumentRow).where(DocumentRow.version_id == version_id).order_by(DocumentRow.id)
     )
-    return [DocumentRecord(d.doc_id, d.text, list(d.tags), d.image, d.image_hash) for d in rows]
+    return [
+        Document(d.doc_id, d.text, tuple(d.tags), image_ref=d.image, image_hash=d.image_hash)
+        for d in rows
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
