@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.reading.vision import ImageError
+from core.reading.images import ImageError
 from core.serving.answers import UnknownDocument
 from core.serving.inference import NothingRecognized
 from core.serving.service import NoActiveModel

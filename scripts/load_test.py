@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from admin import auth, versions
 from core.building.pipeline import build, copy_deployment
-from core.reading.vision import content_hash
+from core.reading.images import content_hash
 from core.serving.engine import Query, SearchEngine
 from core.serving.model import ModelParams
 from core.serving.service import Service

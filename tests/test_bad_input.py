@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from core.reading.collection import import_collection
-from core.reading.vision import ImageError
+from core.reading.images import ImageError
 from core.serving.answers import MAX_QUERY_CHARS, Query
 from core.serving.inference import NothingRecognized
 from core.settings import REPO_ROOT
@@ -124,7 +124,7 @@ def test_a_decompression_bomb_is_refused_before_any_pixel_is_decoded():
         f"""
         import resource, sys
         from PIL import Image
-        from core.reading.vision import ImageError, load_image
+        from core.reading.images import ImageError, load_image
         resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
         try:
             load_image({png_declaring(100_000, 100_000)!r})

@@ -14,7 +14,7 @@ import pytest
 
 import admin
 import core
-from core.reading.vision import IMAGE_PROBLEMS, ImageError, load_image
+from core.reading.images import IMAGE_PROBLEMS, ImageError, load_image
 from core.serving.answers import UnknownDocument
 from core.serving.inference import NothingRecognized
 from core.serving.service import NoActiveModel

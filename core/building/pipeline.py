@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.building.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.building.topic_labels import distinct_labels
+from core.reading.backbones import load_backbone
 from core.reading.collection import Document, RowProblem, import_collection
 from core.reading.text import TAG, TEXT, DisplayForms, TextProcessor
-from core.reading.vision import VISUAL, ImageVectorizer, load_backbone
+from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import FittedModel, ModelParams, TokenCounts

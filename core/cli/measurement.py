@@ -114,7 +114,8 @@ def add_eval(commands: Subcommands) -> None:
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     import core.building.artm_loader  # noqa: F401  (eval trains after loading the backbone)
     from core.measurement.eval import evaluate_and_report
-    from core.reading.vision import ImageVectorizer, load_backbone
+    from core.reading.backbones import load_backbone
+    from core.reading.vision import ImageVectorizer
 
     report = evaluate_and_report(
         args.collection or settings.data_dir / "benchmark" / "collection",

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
+from core.reading.backbones import load_backbone
+from core.reading.images import content_hash
 from core.reading.text import TextProcessor
-from core.reading.vision import content_hash, load_backbone
 from core.serving import explain
 from core.serving.answers import (
     Annotation,
