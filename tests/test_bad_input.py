@@ -24,7 +24,7 @@ from core.reading.images import ImageError
 from core.serving.answers import MAX_QUERY_CHARS, Query
 from core.serving.inference import NothingRecognized
 from core.settings import REPO_ROOT
-from core.storage import store
+from core.storage import searches
 
 PHOTO = REPO_ROOT / "tests" / "fixtures" / "images" / "tiger.jpg"
 
@@ -178,9 +178,9 @@ def test_odd_query_text_is_read_as_words_and_recorded_as_asked(service, case):
 
     assert result.hits
     with service.sessions() as session:
-        recorded = session.get(store.Search, result.search_id)
+        recorded = session.get(searches.Search, result.search_id)
         assert "cat" in recorded.text
-        assert session.scalar(sa.select(sa.func.count()).select_from(store.Search)) > 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(searches.Search)) > 0
 
 
 @pytest.mark.parametrize("case", TEXTS_WITH_NOTHING_TO_READ, ids=list(TEXTS_WITH_NOTHING_TO_READ))

@@ -20,7 +20,7 @@ from core.serving.inference import NothingRecognized
 from core.serving.service import NoActiveModel
 from core.storage.admin_tables import PermissionDenied, SignInError
 from core.storage.outage import DatabaseUnavailable
-from core.storage.store import VOTE_PROBLEMS, VoteRefused
+from core.storage.searches import VOTE_PROBLEMS, VoteRefused
 from interface.errors import ERROR_MESSAGES, error_message
 from interface.messages import MESSAGES
 from tests.test_i18n import UI_SOURCES

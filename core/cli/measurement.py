@@ -19,7 +19,7 @@ from core.cli.common import (
 )
 from core.measurement.scale import TRAINING_SIZES
 from core.settings import BUILTIN_COLLECTION, Settings
-from core.storage import store
+from core.storage import database, store
 
 
 def add_bench(commands: Subcommands) -> None:
@@ -283,7 +283,7 @@ def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
     from core.measurement.index_bench import run_index_benchmark
     from core.serving.version_files import VersionFiles
 
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         version = store.active_version(session)
     base = None if version is None else VersionFiles(Path(version.artifact_dir)).read_index()
     rows = run_index_benchmark(

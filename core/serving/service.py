@@ -48,7 +48,7 @@ from core.serving.inference import NothingRecognized
 from core.serving.ranking import ARTICLE_RANKING, RankingParams
 from core.serving.upload_cache import UploadVectorizer
 from core.settings import BUILTIN_COLLECTION, Settings
-from core.storage import store
+from core.storage import database, store
 from core.storage.admin_tables import hidden_document_ids, hidden_generation
 from core.storage.outage import (
     DatabaseUnavailable,
@@ -135,7 +135,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         with translated_outage():
-            self.sessions = store.open_database(settings.database_url)
+            self.sessions = database.open_database(settings.database_url)
         self.processor = TextProcessor()
         self._vectorizers: dict[str, UploadVectorizer] = {}  # backbone name -> vectorizer
         self._engine: SearchEngine | None = None
