@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from admin import auth
 from core.settings import Settings, load_settings
-from core.storage import store
+from core.storage import database
 from core.storage.admin_tables import ROLES
 
 
@@ -68,7 +68,7 @@ def _operator() -> str:
 
 def _users_add(args: argparse.Namespace, settings: Settings) -> int:
     password = auth.read_new_password(args.password_env, dict(os.environ))
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         auth.add_user(session, args.name, args.role, password, by=_operator())
     print(f"added {args.role} {args.name}")
     return 0
@@ -76,14 +76,14 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _users_reset(args: argparse.Namespace, settings: Settings) -> int:
     password = auth.read_new_password(args.password_env, dict(os.environ))
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         user = auth.reset_user(session, args.name, password, by=_operator(), role=args.role)
         print(f"reset {user.role} {user.name}: unlocked, signed out everywhere")
     return 0
 
 
 def _users_list(args: argparse.Namespace, settings: Settings) -> int:
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         rows = [
             {
                 "name": user.name,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from admin import auth
 from admin.modalities import cancel_job
 from core.settings import load_settings
-from core.storage import jobs, store
+from core.storage import database, jobs, store
 from core.storage.admin_tables import User
 from core.storage.outage import translated_outage
 from interface.errors import error_text
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 @st.cache_resource(show_spinner=False)
 def _sessions(database_url: str) -> sessionmaker[Session]:
-    return store.open_database(database_url)
+    return database.open_database(database_url)
 
 
 @contextmanager

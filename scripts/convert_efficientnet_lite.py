@@ -11,15 +11,15 @@ Run once, at development time, in two steps (PyTorch never becomes a runtime dep
        /tmp/torchvenv/bin/python scripts/convert_efficientnet_lite.py export --variant 0 \\
            --out /tmp/lite0.npz PHOTO...
 
-2. ``convert``, in the project's virtualenv: builds the Keras network of ``core.reading.vision``,
-copies
-   the tensors into it, checks that its probabilities on the same photos match the PyTorch ones
-   (exits non-zero if not), and writes ``core/assets/efficientnet_lite<N>.h5``.
+2. ``convert``, in the project's virtualenv: builds the Keras network of
+   ``core.reading.backbones``, copies the tensors into it, checks that its probabilities on the
+   same photos match the PyTorch ones (exits non-zero if not), and writes
+   ``core/assets/efficientnet_lite<N>.h5``.
 
        .venv/bin/python scripts/convert_efficientnet_lite.py convert --npz /tmp/lite0.npz
 
-Both steps preprocess a photo the same way as ``core.reading.vision`` (whole picture squashed to
-the input size, bilinear; (x - 127) / 128), so the check compares the networks, not two
+Both steps preprocess a photo the same way as ``core.reading.backbones`` (whole picture squashed
+to the input size, bilinear; (x - 127) / 128), so the check compares the networks, not two
 preprocessings.
 """
 
@@ -107,7 +107,7 @@ def convert(npz: Path, out: Path | None) -> int:
     import h5py
 
     sys.path.insert(0, str(REPO))
-    from core.reading.vision import (
+    from core.reading.backbones import (
         EFFICIENTNET_LITE_VARIANTS,
         efficientnet_lite_blocks,
         efficientnet_lite_network,

@@ -47,12 +47,13 @@ from sqlalchemy.orm import Session
 
 from admin import auth, versions
 from core.building.pipeline import build, copy_deployment
-from core.reading.vision import content_hash
+from core.reading.images import content_hash
 from core.serving.engine import Query, SearchEngine
 from core.serving.model import ModelParams
 from core.serving.service import Service
 from core.settings import REPO_ROOT, Settings, load_settings
-from core.storage import store
+from core.storage import database, store
+from core.storage.searches import Search
 from tests.browser import (
     ARTIFACTS,
     CHROMIUM,
@@ -82,7 +83,7 @@ class Outcome:
 def prepare(source: Settings, workdir: Path) -> tuple[Settings, str, str]:
     """The private copy with its original version active and a second one ready."""
     copy = copy_deployment(source, workdir / "data")
-    with store.open_database(copy.database_url)() as session:
+    with database.open_database(copy.database_url)() as session:
         original = store.active_version(session)
         if original is None:
             raise SystemExit(f"no active model in {source.data_dir}: run `python -m core build`")
@@ -91,7 +92,7 @@ def prepare(source: Settings, workdir: Path) -> tuple[Settings, str, str]:
     params = replace(ModelParams(), num_topics=max(2, topics // 2))
     print(f"Building a second version ({params.num_topics} topics) in the copy…", flush=True)
     second = build(copy, params=params).version_name
-    with store.open_database(copy.database_url)() as session:
+    with database.open_database(copy.database_url)() as session:
         store.activate_version(session, original_id)
         session.commit()
     return copy, original_name, second
@@ -212,9 +213,7 @@ def check_rankings(settings: Settings, first_search_id: int) -> dict:
     engines: dict[str, SearchEngine] = {}
     groups: dict[str, dict[str, int]] = {}
     with service.sessions() as session:
-        searches = session.scalars(
-            select(store.Search).where(store.Search.id >= first_search_id)
-        ).all()
+        searches = session.scalars(select(Search).where(Search.id >= first_search_id)).all()
         for recorded in searches:
             if recorded.version_name not in engines:
                 version = store.get_version(session, recorded.version_name)
@@ -277,11 +276,11 @@ def main() -> None:
     source = load_settings({**os.environ, "TOPICSEARCH_DATA_DIR": str(args.data_dir)})
     with tempfile.TemporaryDirectory(prefix="topicsearch-load-") as workdir:
         settings, original, second = prepare(source, Path(workdir))
-        sessions = store.open_database(settings.database_url)
+        sessions = database.open_database(settings.database_url)
         with sessions() as session:
             admin = auth.add_user(session, "load-test", "admin", secrets.token_urlsafe(), "load")
             session.commit()
-            first_search_id = (session.scalar(select(func.max(store.Search.id))) or 0) + 1
+            first_search_id = (session.scalar(select(func.max(Search.id))) or 0) + 1
             live = store.modality_weights(session, store.active_version(session).id)
         # Halve and double the weights in turn, so the balance between modalities changes.
         changed = {name: w * (0.5, 2)[n % 2] for n, (name, w) in enumerate(sorted(live.items()))}
@@ -310,9 +309,7 @@ def main() -> None:
             )
         with sessions() as session:
             server_ms = list(
-                session.scalars(
-                    select(store.Search.latency_ms).where(store.Search.id >= first_search_id)
-                )
+                session.scalars(select(Search.latency_ms).where(Search.id >= first_search_id))
             )
         groups = check_rankings(settings, first_search_id)
     report = {

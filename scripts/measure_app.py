@@ -40,7 +40,7 @@ from admin import auth
 from core.building.pipeline import copy_deployment
 from core.measurement.page_cost import record_page_cost
 from core.settings import REPO_ROOT, load_settings
-from core.storage import store
+from core.storage import database, store
 from tests.browser import (
     ARTIFACTS,
     chromium,
@@ -99,7 +99,7 @@ def measure_topic_review(data_dir: Path, opens: int) -> dict:
     password = secrets.token_urlsafe()
     with tempfile.TemporaryDirectory(prefix="topicsearch-measure-") as workdir:
         copy = copy_deployment(source, Path(workdir) / "data")
-        with store.open_database(copy.database_url)() as session:
+        with database.open_database(copy.database_url)() as session:
             version = store.active_version(session)
             if version is None:
                 raise SystemExit(f"no active model in {data_dir}: run `python -m core build`")

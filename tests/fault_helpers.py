@@ -19,7 +19,7 @@ from core.serving.engine import Query, SearchEngine
 from core.serving.model import ModelParams
 from core.serving.service import Service
 from core.settings import REPO_ROOT, Settings
-from core.storage import store
+from core.storage import database, store
 from tests.conftest import builtin_rows
 
 SMALL = ModelParams(num_topics=6, num_background_topics=1, passes=4)
@@ -70,7 +70,7 @@ def sigkill(process: subprocess.Popen) -> None:
 
 def state(settings: Settings) -> tuple[str | None, dict[str, tuple[str, str | None]]]:
     """(active version name, {name: (status, artifact dir)})."""
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         active = store.active_version(session)
         versions = {v.name: (v.status, v.artifact_dir) for v in store.list_versions(session)}
     return (active.name if active else None), versions

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from admin import auth
 from admin.ui import TOKEN_KEY
 from core.settings import REPO_ROOT, load_settings
-from core.storage import store
+from core.storage import database
 
 APP_DIR = REPO_ROOT / "streamlit_app"
 USER, PASSWORD = "page-runner", "a long enough password"
@@ -32,7 +32,7 @@ def page_paths() -> list[str]:
 
 def run_every_page() -> dict:
     settings = load_settings()
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         auth.add_user(session, USER, "admin", PASSWORD, by="tests.run_every_page")
         token = auth.sign_in(session, USER, PASSWORD)
     app = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=180)

@@ -22,7 +22,7 @@ from admin import auth, junk_filter, modalities, topics, versions
 from core.serving.engine import Query
 from core.serving.service import Service
 from core.serving.version_files import VersionFiles
-from core.storage import jobs, store
+from core.storage import database, jobs, store
 from core.storage.admin_tables import AuditEntry, Job, JobWorker
 from tests.conftest import (
     both_databases,
@@ -37,7 +37,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def sessions(deployment):
-    return store.open_database(deployment.database_url)
+    return database.open_database(deployment.database_url)
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def ids(result) -> list[str]:
 def run_job(job: Job, deployment) -> Job:
     """Run the queued job with a real worker; the job as it ended."""
     run_queued_jobs(deployment)
-    with store.open_database(deployment.database_url)() as session:
+    with database.open_database(deployment.database_url)() as session:
         return session.get(Job, job.id)
 
 

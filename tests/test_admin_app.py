@@ -16,7 +16,7 @@ from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
 from admin.versions import apply_live_weights
 from core.settings import REPO_ROOT
-from core.storage import jobs, store
+from core.storage import database, jobs, store
 from core.storage.jobs import START_A_WORKER
 from interface.messages import MESSAGES
 from tests.conftest import running_worker
@@ -40,7 +40,7 @@ def sessions(deployment, monkeypatch):
     from interface.state import get_service
 
     get_service.clear()
-    sessions = store.open_database(deployment.database_url)
+    sessions = database.open_database(deployment.database_url)
     with sessions() as session:
         auth.add_user(session, "anna", "admin", PASSWORD, by="test")
         auth.add_user(session, "mia", "moderator", PASSWORD, by="test")

@@ -16,7 +16,7 @@ from admin import auth, junk_filter, modalities, topics, versions
 from admin.cli import main
 from admin.topics import edit_topic
 from admin.versions import apply_live_weights
-from core.storage import store
+from core.storage import database
 from core.storage.admin_tables import AuditEntry, User
 from tests.postgres import DATABASES, database_url_for
 
@@ -26,7 +26,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(params=DATABASES)
 def session(request: pytest.FixtureRequest, tmp_path) -> Iterator[Session]:
     """A session on an empty store, in SQLite and in PostgreSQL."""
-    sessions = store.open_database(database_url_for(request, tmp_path / "metadata.sqlite3"))
+    sessions = database.open_database(database_url_for(request, tmp_path / "metadata.sqlite3"))
     with sessions() as session:
         yield session
 
@@ -162,7 +162,7 @@ def test_the_command_line_adds_resets_and_lists_users(tmp_path, monkeypatch, cap
     assert main(["users", "list"]) == 0
 
     assert "anna" in capsys.readouterr().out
-    sessions = store.open_database(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
+    sessions = database.open_database(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
     with sessions() as session:
         assert auth.sign_in(session, "anna", "another long one")
         actions = [(e.action, e.outcome) for e in reversed(auth.audit_log(session))]
@@ -170,7 +170,7 @@ def test_the_command_line_adds_resets_and_lists_users(tmp_path, monkeypatch, cap
 
 
 def test_a_role_taken_away_on_the_command_line_applies_to_the_next_action(tmp_path):
-    sessions = store.open_database(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
+    sessions = database.open_database(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
     with sessions() as session:
         signed_in = auth.add_user(session, "anna", "admin", PASSWORD, by="test")
     with sessions() as session:

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.reading.backbones import N_CLASSES
 from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
 from core.reading.twins import tag_twins
-from core.reading.vision import N_CLASSES, visual_token
+from core.reading.vision import visual_token
 from core.serving.annotation import (
     TOPICS_ONLY,
     AnnotationParams,

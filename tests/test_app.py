@@ -13,7 +13,7 @@ from core.serving.explain import visible_topics
 from core.serving.model import ModelParams
 from core.serving.ranking import RankingParams
 from core.settings import DEFAULT_BACKBONE, REPO_ROOT
-from core.storage import store
+from core.storage import database, searches, store
 from interface.messages import MESSAGES
 from interface.widgets import escape_markdown
 from streamlit_app import charts
@@ -151,9 +151,9 @@ def test_a_vote_is_stored_with_the_search_it_judges(app, service):
 
     with service.sessions() as session:
         search_row = session.scalars(
-            select(store.Search).order_by(store.Search.id.desc()).limit(1)
+            select(searches.Search).order_by(searches.Search.id.desc()).limit(1)
         ).one()
-        votes = store.search_votes(session, search_row.id)
+        votes = searches.search_votes(session, search_row.id)
     assert search_row.text == "цветы"
     assert search_row.latency_ms > 0
     assert search_row.weights == {
@@ -328,7 +328,7 @@ def test_a_query_over_the_length_limit_says_so_instead_of_searching(app):
 
 
 def test_the_topics_page_finds_whole_words_not_parts_of_words(monkeypatch, deployment):
-    sessions = store.open_database(deployment.database_url)
+    sessions = database.open_database(deployment.database_url)
     with sessions() as session:
         version = store.active_version(session)
         catamaran, cats = store.version_topics(session, version.id)[:2]

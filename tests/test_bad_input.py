@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from PIL import Image
 
 from core.reading.collection import import_collection
-from core.reading.vision import ImageError
+from core.reading.images import ImageError
 from core.serving.answers import MAX_QUERY_CHARS, Query
 from core.serving.inference import NothingRecognized
 from core.settings import REPO_ROOT
-from core.storage import store
+from core.storage import searches
 
 PHOTO = REPO_ROOT / "tests" / "fixtures" / "images" / "tiger.jpg"
 
@@ -124,7 +124,7 @@ def test_a_decompression_bomb_is_refused_before_any_pixel_is_decoded():
         f"""
         import resource, sys
         from PIL import Image
-        from core.reading.vision import ImageError, load_image
+        from core.reading.images import ImageError, load_image
         resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
         try:
             load_image({png_declaring(100_000, 100_000)!r})
@@ -178,9 +178,9 @@ def test_odd_query_text_is_read_as_words_and_recorded_as_asked(service, case):
 
     assert result.hits
     with service.sessions() as session:
-        recorded = session.get(store.Search, result.search_id)
+        recorded = session.get(searches.Search, result.search_id)
         assert "cat" in recorded.text
-        assert session.scalar(sa.select(sa.func.count()).select_from(store.Search)) > 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(searches.Search)) > 0
 
 
 @pytest.mark.parametrize("case", TEXTS_WITH_NOTHING_TO_READ, ids=list(TEXTS_WITH_NOTHING_TO_READ))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from admin import auth
 from core.settings import REPO_ROOT
-from core.storage import store
+from core.storage import searches, store
 from interface.messages import MESSAGES
 from tests.browser import ARTIFACTS, chromium, search, serve_app, wait_until_idle
 
@@ -53,7 +53,7 @@ def test_a_russian_query_shows_results_and_a_vote_is_stored(page, service):
 
     with service.sessions() as session:
         result_ids = session.scalars(
-            select(store.Search.result_ids).where(store.Search.id == search_id)
+            select(searches.Search.result_ids).where(searches.Search.id == search_id)
         ).one()
     # One vote at a time, as a visitor who sees each confirmation: a click that lands while the
     # page is still rerunning for the previous vote can be lost with the element it hit.
@@ -82,7 +82,7 @@ def test_thumbs_clicked_quickly_are_all_stored(page, service, query):
         page.wait_for_timeout(30)
 
     with service.sessions() as session:
-        result_ids = session.get(store.Search, search_id).result_ids
+        result_ids = session.get(searches.Search, search_id).result_ids
     expected = {doc_id: 1 if n % 2 == 0 else -1 for n, doc_id in enumerate(result_ids[:12])}
     assert eventually(lambda: votes_of(service, search_id) == expected)
     wait_until_idle(page)
@@ -91,7 +91,7 @@ def test_thumbs_clicked_quickly_are_all_stored(page, service, query):
 
 def votes_of(service, search_id: int) -> dict[str, int]:
     with service.sessions() as session:
-        return store.search_votes(session, search_id)
+        return searches.search_votes(session, search_id)
 
 
 def eventually(condition, timeout: float = 30) -> bool:
@@ -188,8 +188,8 @@ def recorded(service, caption: str) -> sa.Row:
     search_id = int(re.search(r"search #(\d+)", caption).group(1))
     with service.sessions() as session:
         return session.execute(
-            select(store.Search.weights, store.Search.result_ids).where(
-                store.Search.id == search_id
+            select(searches.Search.weights, searches.Search.result_ids).where(
+                searches.Search.id == search_id
             )
         ).one()
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.serving.engine import Query
 from core.serving.inference import NothingRecognized
-from core.storage import store
+from core.storage import database, store
 
 # Query -> word stems a relevant caption (text or hashtags) contains.
 ANIMAL_QUERIES = {
@@ -32,7 +32,7 @@ def caption(hit) -> str:
 
 
 def test_build_leaves_one_ready_active_version_with_its_files_topics_and_documents(built):
-    sessions = store.open_database(built.settings.database_url)
+    sessions = database.open_database(built.settings.database_url)
     with sessions() as session:
         version = store.active_version(session)
         assert version.name == built.report.version_name and version.status == "ready"

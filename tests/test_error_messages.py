@@ -14,13 +14,13 @@ import pytest
 
 import admin
 import core
-from core.reading.vision import IMAGE_PROBLEMS, ImageError, load_image
+from core.reading.images import IMAGE_PROBLEMS, ImageError, load_image
 from core.serving.answers import UnknownDocument
 from core.serving.inference import NothingRecognized
 from core.serving.service import NoActiveModel
 from core.storage.admin_tables import PermissionDenied, SignInError
 from core.storage.outage import DatabaseUnavailable
-from core.storage.store import VOTE_PROBLEMS, VoteRefused
+from core.storage.searches import VOTE_PROBLEMS, VoteRefused
 from interface.errors import ERROR_MESSAGES, error_message
 from interface.messages import MESSAGES
 from tests.test_i18n import UI_SOURCES

@@ -30,8 +30,9 @@ from core.measurement.eval_metrics import (
 from core.measurement.eval_runs import ANNOTATION_LEVERS, HELDOUT_PHOTOS
 from core.measurement.eval_search import RANKINGS, WORDLESS_PHOTOS
 from core.measurement.eval_sweeps import sweep_annotation, sweep_rankings, with_setting
+from core.reading.backbones import load_backbone
 from core.reading.text import TAG, TextProcessor
-from core.reading.vision import ImageVectorizer, load_backbone
+from core.reading.vision import ImageVectorizer
 from core.serving.annotation import AnnotationParams
 from core.serving.model import ModelParams
 from core.serving.ranking import RankingParams

@@ -12,7 +12,7 @@ import pytest
 
 from core.building.pipeline import add_modality_version, reindex_version
 from core.settings import Settings
-from core.storage import store
+from core.storage import database, store
 from tests.fault_helpers import (
     assert_every_ready_version_loads,
     assert_serving,
@@ -26,7 +26,7 @@ from tests.fault_helpers import (
 
 def author_tokens(settings: Settings, version: str) -> dict[str, Counter[str]]:
     """An ``@author`` per document of ``version``, as an admin might bring one."""
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         documents = store.version_documents(session, store.get_version(session, version).id)
     return {d.id: Counter([f"author-{n % 5}"]) for n, d in enumerate(documents)}
 

@@ -14,9 +14,11 @@ from distributed import Client, LocalCluster
 
 from core.building.ingest import DaskIngest, LocalIngest, batches_of, ingest_batch, parse_cluster
 from core.building.pipeline import build
+from core.reading.backbones import load_backbone
 from core.reading.collection import import_collection
+from core.reading.images import ImageError
 from core.reading.text import TextProcessor
-from core.reading.vision import ImageError, ImageVectorizer, load_backbone
+from core.reading.vision import ImageVectorizer
 from core.serving.model import ModelParams
 from core.settings import DEFAULT_BACKBONE, Settings
 from tests.conftest import builtin_rows, copy_collection

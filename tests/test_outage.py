@@ -14,7 +14,7 @@ from admin.ui import TOKEN_KEY
 from core.serving.engine import Query
 from core.serving.service import Service
 from core.settings import Settings
-from core.storage import store
+from core.storage import database, searches
 from core.storage.outage import (
     DatabaseUnavailable,
     PendingSearch,
@@ -32,9 +32,9 @@ on_postgresql = pytest.mark.parametrize("deployment", ["postgresql"], indirect=T
 
 def stored_search(url: str, search_id: int) -> tuple[str, dict[str, int]]:
     """The text of a stored search and the votes on its results."""
-    with store.open_database(url)() as session:
-        text = session.scalar(select(store.Search.text).where(store.Search.id == search_id))
-        return text, store.search_votes(session, search_id)
+    with database.open_database(url)() as session:
+        text = session.scalar(select(searches.Search.text).where(searches.Search.id == search_id))
+        return text, searches.search_votes(session, search_id)
 
 
 @on_postgresql
@@ -91,7 +91,7 @@ def test_given_a_service_that_never_read_the_database_when_it_is_down_then_it_sa
 def test_when_the_waiting_queue_is_full_then_a_search_goes_unrecorded_and_a_vote_is_refused(
     postgres_server: PostgresServer,
 ) -> None:
-    writes = WriteBehind(guarded(store.open_database(postgres_server.create_database())), 2)
+    writes = WriteBehind(guarded(database.open_database(postgres_server.create_database())), 2)
     search = PendingSearch(writes.new_provisional_id(), "v", "v0001", "cats", None, {}, 1.0, ["a"])
 
     with postgres_server.stopped():
@@ -145,7 +145,7 @@ def test_given_a_signed_in_admin_when_the_database_stops_then_the_admin_menu_wai
     """Roles cannot be checked without the database: the admin pages leave the menu (the
     visitor lands on the public search, served from memory) and come back with it."""
     monkeypatch.setenv("TOPICSEARCH_DATABASE_URL", deployment.database_url)
-    sessions = store.open_database(deployment.database_url)
+    sessions = database.open_database(deployment.database_url)
     with sessions() as session:
         auth.add_user(session, "anna", "admin", PASSWORD, by="test")
         session.commit()

@@ -10,9 +10,11 @@ import pytest
 from core.building.ingest import LocalIngest
 from core.building.pipeline import build, prepare_corpus
 from core.building.topic_model import artm_transform, fit
+from core.reading.backbones import load_backbone
 from core.reading.collection import import_collection
+from core.reading.images import content_hash
 from core.reading.text import TextProcessor
-from core.reading.vision import ImageVectorizer, content_hash, load_backbone
+from core.reading.vision import ImageVectorizer
 from core.serving.inference import ThetaInferencer
 from core.serving.model import ModelParams
 from core.settings import REPO_ROOT

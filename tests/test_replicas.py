@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, Page
 
 from admin import auth
-from core.storage import store
+from core.storage import database, store
+from core.storage.searches import Search, search_votes
 from tests.browser import ARTIFACTS, chromium, search, serve_app, wait_until_idle
 from tests.fault_helpers import read_until, running
 from tests.test_browser import eventually
@@ -54,17 +55,17 @@ def recorded(sessions, caption: str) -> sa.Row:
     with sessions() as session:
         return session.execute(
             sa.select(
-                store.Search.id,
-                store.Search.version_name,
-                store.Search.weights,
-                store.Search.result_ids,
-            ).where(store.Search.id == search_id)
+                Search.id,
+                Search.version_name,
+                Search.weights,
+                Search.result_ids,
+            ).where(Search.id == search_id)
         ).one()
 
 
 def votes(sessions, *searches: sa.Row) -> list[dict[str, int]]:
     with sessions() as session:
-        return [store.search_votes(session, search.id) for search in searches]
+        return [search_votes(session, search.id) for search in searches]
 
 
 @pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
@@ -72,7 +73,7 @@ def test_two_replicas_and_a_worker_share_one_postgresql_database_and_model_store
     deployment, monkeypatch
 ):
     monkeypatch.setenv("TOPICSEARCH_DATABASE_URL", deployment.database_url)
-    sessions = store.open_database(deployment.database_url)
+    sessions = database.open_database(deployment.database_url)
     with sessions() as session:
         auth.add_user(session, "ada", "admin", PASSWORD, by="test")
         first_version = store.active_version(session).name

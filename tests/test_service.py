@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from core.building.pipeline import build
-from core.reading.vision import load_backbone
+from core.reading.backbones import load_backbone
 from core.serving.answers import Query
 from core.serving.inference import NothingRecognized
 from core.serving.model import ModelParams

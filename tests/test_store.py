@@ -22,35 +22,34 @@ from sqlalchemy.orm import Session
 
 from core.reading.collection import Document
 from core.settings import REPO_ROOT
+from core.storage.database import (
+    copy_database,
+    create_db_engine,
+    downgrade_database,
+    head_revision,
+    open_database,
+    session_factory,
+    upgrade_database,
+)
+from core.storage.searches import Search, record_search, record_vote, search_votes
 from core.storage.store import (
     STALE_BUILD_ERROR,
     Base,
     ModelVersion,
-    Search,
     TermRecord,
     Topic,
     TopicRecord,
     activate_version,
     active_version,
-    copy_database,
-    create_db_engine,
-    downgrade_database,
     fail_version,
     finish_version,
     get_version,
-    head_revision,
     list_versions,
     mark_stale_builds_failed,
     modality_weights,
     next_version_name,
-    open_database,
-    record_search,
-    record_vote,
-    search_votes,
-    session_factory,
     set_modality_weight,
     start_version,
-    upgrade_database,
     version_topics,
 )
 from tests.postgres import DATABASES, database_url_for

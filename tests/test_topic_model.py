@@ -9,9 +9,10 @@ import core.building.topic_model as topic_model
 from core.building.ingest import LocalIngest
 from core.building.pipeline import prepare_corpus
 from core.building.topic_model import fit, regularizers, training_processors
+from core.reading.backbones import load_backbone
 from core.reading.collection import import_collection
 from core.reading.text import TextProcessor
-from core.reading.vision import ImageVectorizer, load_backbone
+from core.reading.vision import ImageVectorizer
 from core.serving.model import ModelParams
 from core.settings import BUILTIN_COLLECTION
 

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.reading.vision as vision  # through `core`, so BigARTM is loaded before TensorFlow
+import core.reading.backbones as backbones  # through `core`: BigARTM loads before TensorFlow
+import core.reading.vision as vision
+from core.reading.images import content_hash
 from core.serving.engine import Query
 from core.serving.upload_cache import UploadVectorizer
 
@@ -19,15 +21,15 @@ PHOTOS = sorted((Path(__file__).parent / "fixtures" / "images").glob("*.jpg"))
 
 
 @pytest.fixture(scope="module")
-def backbone() -> vision.Backbone:
-    return vision.load_backbone("squeezenet")
+def backbone() -> backbones.Backbone:
+    return backbones.load_backbone("squeezenet")
 
 
 def cached_files(directory: Path) -> set[str]:
     return {path.stem for path in directory.rglob("*.npy")}
 
 
-def entry_bytes(backbone: vision.Backbone, tmp_path: Path) -> int:
+def entry_bytes(backbone: backbones.Backbone, tmp_path: Path) -> int:
     probe = vision.ImageVectorizer(backbone, tmp_path / "probe")
     probe.probabilities([PHOTOS[0]])
     return next((tmp_path / "probe").rglob("*.npy")).stat().st_size
@@ -45,7 +47,7 @@ def test_uploads_beyond_the_cap_push_out_the_least_recently_used(backbone, tmp_p
     uploads.probabilities([fourth])
 
     kept = cached_files(tmp_path / "uploads")
-    assert kept == {vision.content_hash(photo) for photo in (first, third, fourth)}
+    assert kept == {content_hash(photo) for photo in (first, third, fourth)}
     assert sum(path.stat().st_size for path in (tmp_path / "uploads").rglob("*.npy")) <= cap
     assert not (tmp_path / "collection").exists()
 
@@ -59,7 +61,7 @@ def test_a_new_process_keeps_the_cap_over_what_earlier_ones_left(backbone, tmp_p
     later.probabilities([PHOTOS[4]])
 
     assert len(cached_files(tmp_path / "uploads")) == 2
-    assert vision.content_hash(PHOTOS[4]) in cached_files(tmp_path / "uploads")
+    assert content_hash(PHOTOS[4]) in cached_files(tmp_path / "uploads")
 
 
 def test_a_collection_photo_is_read_from_the_collection_cache_and_not_copied(backbone, tmp_path):
@@ -84,6 +86,4 @@ def test_a_visitors_photo_search_leaves_the_collections_cache_as_it_was(service)
     service.search(Query(image=buffer.getvalue()), k=5)
 
     assert cached_files(collection_cache) == before
-    assert vision.content_hash(buffer.getvalue()) in cached_files(
-        service.settings.cache_dir / "uploads"
-    )
+    assert content_hash(buffer.getvalue()) in cached_files(service.settings.cache_dir / "uploads")

@@ -1,4 +1,5 @@
-"""Specification of core.reading.vision: photos -> ImageNet probabilities -> visual words.
+"""Specification of core.reading.images, core.reading.backbones and core.reading.vision: photos ->
+ImageNet probabilities -> visual words.
 
 Runs the real SqueezeNet and EfficientNet-Lite0 weights (core/assets) on real photos
 (tests/fixtures/images); each model is built once per module.
@@ -19,7 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.reading.vision as vision  # through `core`, so BigARTM is loaded before TensorFlow
+import core.reading.backbones as backbones  # through `core`: BigARTM loads before TensorFlow
+import core.reading.vision as vision
+from core.reading.images import ImageError, content_hash, load_image
 from core.settings import DEFAULT_BACKBONE, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
@@ -28,9 +31,9 @@ DOG_BREEDS = {vision.visual_token(i) for i in range(151, 269)}
 
 
 @pytest.fixture(scope="module", params=["squeezenet", "efficientnet_lite0"])
-def backbone(request: pytest.FixtureRequest) -> vision.Backbone:
+def backbone(request: pytest.FixtureRequest) -> backbones.Backbone:
     """Every shipped backbone passes the same contract."""
-    return vision.load_backbone(request.param)
+    return backbones.load_backbone(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,8 @@ def photos() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def probs(backbone: vision.Backbone, photos: dict[str, Path]) -> dict[str, np.ndarray]:
-    rows = backbone.predict([vision.load_image(path) for path in photos.values()])
+def probs(backbone: backbones.Backbone, photos: dict[str, Path]) -> dict[str, np.ndarray]:
+    rows = backbone.predict([load_image(path) for path in photos.values()])
     return dict(zip(photos, rows, strict=True))
 
 
@@ -48,10 +51,10 @@ def names(pairs: list[tuple[str, float]]) -> list[str]:
     return [vision.visual_display(token) for token, _ in pairs]
 
 
-class CountingBackbone(vision.Backbone):
+class CountingBackbone(backbones.Backbone):
     """A real backbone that records how many images it was asked to classify."""
 
-    def __init__(self, inner: vision.Backbone) -> None:
+    def __init__(self, inner: backbones.Backbone) -> None:
         self.inner = inner
         self.name = inner.name
         self.batches: list[int] = []
@@ -83,9 +86,9 @@ def encoded(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
 
 
 def test_given_photos_when_predicted_then_each_gets_1000_probabilities_summing_to_one(
-    backbone: vision.Backbone, photos: dict[str, Path]
+    backbone: backbones.Backbone, photos: dict[str, Path]
 ) -> None:
-    result = backbone.predict([vision.load_image(path) for path in photos.values()])
+    result = backbone.predict([load_image(path) for path in photos.values()])
 
     assert result.shape == (len(photos), 1000)
     assert result.dtype == np.float32
@@ -93,7 +96,7 @@ def test_given_photos_when_predicted_then_each_gets_1000_probabilities_summing_t
     np.testing.assert_allclose(result.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_given_no_photos_when_predicted_then_an_empty_table(backbone: vision.Backbone) -> None:
+def test_given_no_photos_when_predicted_then_an_empty_table(backbone: backbones.Backbone) -> None:
     assert backbone.predict([]).shape == (0, 1000)
 
 
@@ -118,9 +121,9 @@ def test_given_an_animal_or_flower_photo_then_the_top_class_names_it(
 
 
 def test_given_several_threads_when_they_predict_at_once_then_each_gets_the_same_answer(
-    backbone: vision.Backbone, photos: dict[str, Path], probs: dict[str, np.ndarray]
+    backbone: backbones.Backbone, photos: dict[str, Path], probs: dict[str, np.ndarray]
 ) -> None:
-    dog = vision.load_image(photos["dog"])
+    dog = load_image(photos["dog"])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: backbone.predict([dog])[0], range(8)))
@@ -130,19 +133,19 @@ def test_given_several_threads_when_they_predict_at_once_then_each_gets_the_same
 
 
 def test_given_the_same_settings_twice_then_the_same_backbone_object_is_shared() -> None:
-    assert vision.load_backbone(Settings()) is vision.load_backbone(DEFAULT_BACKBONE)
+    assert backbones.load_backbone(Settings()) is backbones.load_backbone(DEFAULT_BACKBONE)
 
 
 def test_given_an_unknown_backbone_name_then_a_value_error_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="squeezenet"):
-        vision.load_backbone("alexnet")
+        backbones.load_backbone("alexnet")
 
 
 def test_given_no_inception_weights_then_the_error_says_where_to_put_them(tmp_path: Path) -> None:
     missing = tmp_path / "inception_v3.h5"
 
-    with pytest.raises(vision.BackboneUnavailable) as error:
-        vision.load_backbone(Settings(backbone="inception_v3", inception_weights=missing))
+    with pytest.raises(backbones.BackboneUnavailable) as error:
+        backbones.load_backbone(Settings(backbone="inception_v3", inception_weights=missing))
 
     message = str(error.value)
     assert str(missing) in message
@@ -151,11 +154,11 @@ def test_given_no_inception_weights_then_the_error_says_where_to_put_them(tmp_pa
 
 
 def test_given_preloaded_photos_when_throughput_is_measured_then_it_reports_images_per_second(
-    backbone: vision.Backbone, photos: dict[str, Path]
+    backbone: backbones.Backbone, photos: dict[str, Path]
 ) -> None:
-    images = [vision.load_image(path) for path in photos.values()]
+    images = [load_image(path) for path in photos.values()]
 
-    report = vision.measure_throughput(backbone, images, batch_size=3)
+    report = backbones.measure_throughput(backbone, images, batch_size=3)
 
     assert report["images"] == len(images)
     assert report["images_per_second"] > 0
@@ -298,7 +301,7 @@ def test_given_invalid_input_then_flattening_raises_value_error(
 
 
 def test_given_the_same_seed_then_the_same_visual_words(probs: dict[str, np.ndarray]) -> None:
-    seed = vision.content_hash(FIXTURES / "dog.jpg")
+    seed = content_hash(FIXTURES / "dog.jpg")
 
     first = vision.sample_visual_words(probs["dog"], seed=seed)
     second = vision.sample_visual_words(probs["dog"], seed=seed)
@@ -331,7 +334,7 @@ def test_given_invalid_sampling_parameters_then_a_value_error(
 
 
 def test_given_a_second_run_then_every_vector_comes_from_the_cache(
-    backbone: vision.Backbone, photos: dict[str, Path], tmp_path: Path
+    backbone: backbones.Backbone, photos: dict[str, Path], tmp_path: Path
 ) -> None:
     sources = list(photos.values())
     counting = CountingBackbone(backbone)
@@ -344,7 +347,7 @@ def test_given_a_second_run_then_every_vector_comes_from_the_cache(
 
     assert counting.batches == [4, 2]
     assert progress == [(4, 6), (6, 6)]
-    digest = vision.content_hash(sources[0])
+    digest = content_hash(sources[0])
     assert (tmp_path / "vision" / backbone.name / digest[:2] / f"{digest}.npy").is_file()
 
     counting.batches.clear()
@@ -361,12 +364,12 @@ def test_given_a_second_run_then_every_vector_comes_from_the_cache(
 
 
 def test_given_a_damaged_cache_entry_then_that_photo_is_recomputed(
-    backbone: vision.Backbone, photos: dict[str, Path], tmp_path: Path
+    backbone: backbones.Backbone, photos: dict[str, Path], tmp_path: Path
 ) -> None:
     counting = CountingBackbone(backbone)
     vectorizer = vision.ImageVectorizer(counting, tmp_path)
     first = vectorizer.probabilities([photos["horse"]])
-    digest = vision.content_hash(photos["horse"])
+    digest = content_hash(photos["horse"])
     entry = tmp_path / "vision" / backbone.name / digest[:2] / f"{digest}.npy"
     entry.write_bytes(entry.read_bytes()[:100])
 
@@ -377,7 +380,7 @@ def test_given_a_damaged_cache_entry_then_that_photo_is_recomputed(
 
 
 def test_given_the_same_photo_as_path_and_bytes_then_it_is_computed_once(
-    backbone: vision.Backbone, photos: dict[str, Path], tmp_path: Path
+    backbone: backbones.Backbone, photos: dict[str, Path], tmp_path: Path
 ) -> None:
     counting = CountingBackbone(backbone)
     vectorizer = vision.ImageVectorizer(counting, tmp_path)
@@ -386,23 +389,21 @@ def test_given_the_same_photo_as_path_and_bytes_then_it_is_computed_once(
 
     assert counting.batches == [1]
     np.testing.assert_array_equal(result[0], result[1])
-    assert vision.content_hash(photos["dog"]) == vision.content_hash(photos["dog"].read_bytes())
-    assert (
-        vision.content_hash(photos["dog"]) == hashlib.sha256(photos["dog"].read_bytes()).hexdigest()
-    )
+    assert content_hash(photos["dog"]) == content_hash(photos["dog"].read_bytes())
+    assert content_hash(photos["dog"]) == hashlib.sha256(photos["dog"].read_bytes()).hexdigest()
 
 
 def test_given_an_unreadable_file_then_the_error_names_it_or_on_error_skips_it(
-    backbone: vision.Backbone, photos: dict[str, Path], tmp_path: Path
+    backbone: backbones.Backbone, photos: dict[str, Path], tmp_path: Path
 ) -> None:
     broken = tmp_path / "notes.jpg"
     broken.write_text("not a photo")
     vectorizer = vision.ImageVectorizer(backbone, tmp_path / "cache")
 
-    with pytest.raises(vision.ImageError, match=r"notes\.jpg"):
+    with pytest.raises(ImageError, match=r"notes\.jpg"):
         vectorizer.probabilities([photos["dog"], broken])
 
-    failures: list[tuple[int, vision.ImageError]] = []
+    failures: list[tuple[int, ImageError]] = []
     result = vectorizer.probabilities(
         [photos["dog"], broken, photos["tiger"]],
         on_error=lambda position, error: failures.append((position, error)),
@@ -420,15 +421,15 @@ def test_given_an_empty_file_then_image_error_says_it_is_empty(tmp_path: Path) -
     empty = tmp_path / "empty.jpg"
     empty.touch()
 
-    with pytest.raises(vision.ImageError, match="empty"):
-        vision.load_image(empty)
+    with pytest.raises(ImageError, match="empty"):
+        load_image(empty)
 
 
 def test_given_a_truncated_jpeg_then_image_error(photos: dict[str, Path]) -> None:
     data = photos["dog"].read_bytes()
 
-    with pytest.raises(vision.ImageError, match="damaged or truncated"):
-        vision.load_image(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        load_image(data[: len(data) // 2])
 
 
 def test_given_a_text_file_named_jpg_then_image_error_says_it_is_not_an_image(
@@ -437,8 +438,8 @@ def test_given_a_text_file_named_jpg_then_image_error_says_it_is_not_an_image(
     fake = tmp_path / "cat.jpg"
     fake.write_text("I am a cat, honest.\n")
 
-    with pytest.raises(vision.ImageError, match="not an image") as error:
-        vision.load_image(fake)
+    with pytest.raises(ImageError, match="not an image") as error:
+        load_image(fake)
     assert "cat.jpg" in str(error.value)
 
 
@@ -449,19 +450,19 @@ def test_given_a_tiny_png_declaring_a_huge_canvas_then_image_error_before_decodi
     bomb = png_header(side, side)
     start = time.perf_counter()
 
-    with pytest.raises(vision.ImageError, match=r"large|limit"):
-        vision.load_image(bomb)
+    with pytest.raises(ImageError, match=r"large|limit"):
+        load_image(bomb)
     assert time.perf_counter() - start < 1.0
 
 
 def test_given_a_file_over_the_size_limit_then_image_error(photos: dict[str, Path]) -> None:
-    with pytest.raises(vision.ImageError, match="limit"):
-        vision.load_image(photos["dog"], max_bytes=1000)
+    with pytest.raises(ImageError, match="limit"):
+        load_image(photos["dog"], max_bytes=1000)
 
 
 def test_given_a_missing_file_then_image_error_names_it(tmp_path: Path) -> None:
-    with pytest.raises(vision.ImageError, match=r"nowhere\.jpg"):
-        vision.load_image(tmp_path / "nowhere.jpg")
+    with pytest.raises(ImageError, match=r"nowhere\.jpg"):
+        load_image(tmp_path / "nowhere.jpg")
 
 
 def test_given_images_in_other_modes_then_they_load_as_rgb() -> None:
@@ -478,7 +479,7 @@ def test_given_images_in_other_modes_then_they_load_as_rgb() -> None:
         "animated": animated,
     }
 
-    loaded = {kind: vision.load_image(data) for kind, data in sources.items()}
+    loaded = {kind: load_image(data) for kind, data in sources.items()}
 
     assert {image.mode for image in loaded.values()} == {"RGB"}
     assert loaded["16-bit"].getpixel((0, 0)) == (127, 127, 127)  # not clipped to white
@@ -487,7 +488,7 @@ def test_given_images_in_other_modes_then_they_load_as_rgb() -> None:
 
 
 def test_given_efficientnet_lite0_then_16_mbconv_blocks_from_32_to_320_filters() -> None:
-    blocks = vision.efficientnet_lite_blocks(0)
+    blocks = backbones.efficientnet_lite_blocks(0)
 
     assert len(blocks) == 16
     assert blocks[0][3] == 32 and blocks[-1][4] == 320
@@ -496,4 +497,4 @@ def test_given_efficientnet_lite0_then_16_mbconv_blocks_from_32_to_320_filters()
 
 def test_given_an_unknown_efficientnet_lite_variant_then_a_value_error() -> None:
     with pytest.raises(ValueError, match="variant"):
-        vision.efficientnet_lite_blocks(7)
+        backbones.efficientnet_lite_blocks(7)

@@ -13,7 +13,7 @@ import pytest
 from admin import auth, modalities
 from core.building.worker import Worker
 from core.cli import main as command_line
-from core.storage import jobs, store
+from core.storage import database, jobs
 from core.storage.admin_tables import Job, JobWorker
 from core.storage.job_kinds import ReindexParams
 from tests.conftest import both_databases, run_queued_jobs, running_worker
@@ -32,7 +32,7 @@ HEARTBEAT_S = 0.3
 
 @pytest.fixture
 def sessions(deployment):
-    return store.open_database(deployment.database_url)
+    return database.open_database(deployment.database_url)
 
 
 @pytest.fixture

@@ -28,9 +28,11 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Protocol
 
+from core.reading.backbones import load_backbone
 from core.reading.collection import Document, TokenCounts
+from core.reading.images import content_hash
 from core.reading.text import TextProcessor
-from core.reading.vision import VISUAL, ImageVectorizer, content_hash, load_backbone
+from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.model import ModelParams
 from core.serving.reader import visual_words
 from core.settings import Settings

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.building.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.building.topic_labels import distinct_labels
+from core.reading.backbones import load_backbone
 from core.reading.collection import Document, RowProblem, TokenCounts, import_collection
 from core.reading.text import TAG, TEXT, DisplayForms, TextProcessor
-from core.reading.vision import VISUAL, ImageVectorizer, load_backbone
+from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import FittedModel, ModelParams
@@ -39,7 +40,7 @@ from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
 from core.serving.version_files import PreparedCorpus, VersionFiles
 from core.settings import Settings
-from core.storage import store
+from core.storage import database, store
 
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
@@ -121,7 +122,7 @@ def build(
     index_params = index_params or IndexParams()
     collection = Path(collection or settings.collection)
     timings: dict[str, float] = {}
-    sessions = store.open_database(settings.database_url)
+    sessions = database.open_database(settings.database_url)
 
     started = time.perf_counter()
     imported = import_collection(collection)
@@ -409,8 +410,8 @@ def copy_deployment(source: Settings, data_dir: Path, database_url: str = "") ->
     source.cache_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "cache").symlink_to(source.cache_dir.resolve(), target_is_directory=True)
     copy = Settings(data_dir=data_dir, collection=source.collection, database_url=database_url)
-    store.copy_database(source.database_url, copy.database_url)
-    with store.open_database(copy.database_url)() as session:
+    database.copy_database(source.database_url, copy.database_url)
+    with database.open_database(copy.database_url)() as session:
         for version in store.list_versions(session):
             if version.artifact_dir:  # always a folder directly in models/
                 version.artifact_dir = str(copy.models_dir / Path(version.artifact_dir).name)
@@ -480,7 +481,7 @@ def _derive(
     activate: bool,
     changes: dict | None = None,
 ) -> BuildReport:
-    sessions = store.open_database(settings.database_url)
+    sessions = database.open_database(settings.database_url)
     with sessions() as session:
         base = store.get_version(session, parent)
         if base is None or base.status != "ready":

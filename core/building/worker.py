@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.building import pipeline
 from core.building.job_runners import JobContext, JobOutcome, run_job
 from core.settings import Settings
-from core.storage import jobs, store
+from core.storage import database, jobs, store
 from core.storage.admin_tables import Job, JobWorker
 from core.storage.job_kinds import params_from_json
 
@@ -69,9 +69,9 @@ class Worker:
         self._unrecorded: list[tuple[Job, str, dict[str, Any]]] = []  # outcomes to write again
 
     def __enter__(self) -> Worker:
-        store.upgrade_database(self.settings.database_url)
-        self._engine = store.create_db_engine(self.settings.database_url)
-        self._sessions = store.session_factory(self._engine)
+        database.upgrade_database(self.settings.database_url)
+        self._engine = database.create_db_engine(self.settings.database_url)
+        self._sessions = database.session_factory(self._engine)
         try:
             with self._sessions() as session:
                 self._row = jobs.register_worker(session, self.name, self.heartbeat_every_s)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from core.cli import building, measurement, serving
 from core.cli.common import CommandError, Subcommands, unknown_tokens
-from core.reading.vision import ImageError
+from core.reading.images import ImageError
 from core.serving.inference import NothingRecognized
 from core.serving.service import NoActiveModel
 from core.settings import load_settings

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.cli.common import CommandError, Subcommands, modality_weights, progress_printer
 from core.settings import Settings
-from core.storage import store
+from core.storage import database, store
 
 
 def add_build(commands: Subcommands) -> None:
@@ -52,7 +52,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     from core.serving.model import ModelParams
 
     if args.if_missing:
-        with store.open_database(settings.database_url)() as session:
+        with database.open_database(settings.database_url)() as session:
             version = store.active_version(session)
         if version is not None:
             print(f"model {version.name} is active; not building (drop --if-missing to rebuild)")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.settings import REPO_ROOT, Settings
-from core.storage import store
+from core.storage import database, store
 from core.weights import validate_weights
 
 
@@ -89,7 +89,7 @@ def progress_printer() -> Callable[[str, int, int], None]:
 
 def active_version_dir(settings: Settings) -> Path:
     """The active version's directory, or a ``CommandError`` saying to build one."""
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         version = store.active_version(session)
     if version is None:
         raise CommandError("no active model version; run `python -m core build` first")

@@ -19,7 +19,7 @@ from core.cli.common import (
 )
 from core.measurement.scale import TRAINING_SIZES
 from core.settings import BUILTIN_COLLECTION, Settings
-from core.storage import store
+from core.storage import database, store
 
 
 def add_bench(commands: Subcommands) -> None:
@@ -114,7 +114,8 @@ def add_eval(commands: Subcommands) -> None:
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     import core.building.artm_loader  # noqa: F401  (eval trains after loading the backbone)
     from core.measurement.eval import evaluate_and_report
-    from core.reading.vision import ImageVectorizer, load_backbone
+    from core.reading.backbones import load_backbone
+    from core.reading.vision import ImageVectorizer
 
     report = evaluate_and_report(
         args.collection or settings.data_dir / "benchmark" / "collection",
@@ -282,7 +283,7 @@ def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
     from core.measurement.index_bench import run_index_benchmark
     from core.serving.version_files import VersionFiles
 
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         version = store.active_version(session)
     base = None if version is None else VersionFiles(Path(version.artifact_dir)).read_index()
     rows = run_index_benchmark(

@@ -16,7 +16,7 @@ from core.cli.common import (
 from core.serving.engine import Query
 from core.serving.service import Service
 from core.settings import Settings
-from core.storage import store
+from core.storage import database, store
 
 
 def _query(args: argparse.Namespace) -> Query:
@@ -149,7 +149,7 @@ def add_topics(commands: Subcommands) -> None:
 
 
 def _topics(args: argparse.Namespace, settings: Settings) -> int:
-    sessions = store.open_database(settings.database_url)
+    sessions = database.open_database(settings.database_url)
     with sessions() as session:
         version = store.active_version(session)
         if version is None:
@@ -204,7 +204,7 @@ def add_models(commands: Subcommands) -> None:
 
 
 def _models_list(args: argparse.Namespace, settings: Settings) -> int:
-    sessions = store.open_database(settings.database_url)
+    sessions = database.open_database(settings.database_url)
     with sessions() as session:
         active = store.active_version(session)
         rows = [
@@ -223,7 +223,7 @@ def _models_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
-    sessions = store.open_database(settings.database_url)
+    sessions = database.open_database(settings.database_url)
     key = int(args.version) if args.version.isdigit() else args.version
     with sessions() as session:
         version = store.get_version(session, key)

@@ -33,9 +33,11 @@ from core.building.topic_model import (
 )
 from core.measurement.index_bench import CONTENDERS, dirichlet_thetas, measure, realistic_thetas
 from core.measurement.page_cost import with_page_cost_section
+from core.reading.backbones import load_backbone, measure_throughput
 from core.reading.collection import Document, TokenCounts, import_collection
+from core.reading.images import load_image
 from core.reading.text import TextProcessor
-from core.reading.vision import ImageVectorizer, load_backbone, load_image, measure_throughput
+from core.reading.vision import ImageVectorizer
 from core.serving.engine import Query, SearchEngine
 from core.serving.index import NeighborIndex
 from core.serving.model import ModelParams, Phi

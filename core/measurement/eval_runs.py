@@ -24,14 +24,10 @@ from core.measurement.eval_methods import (
     load_benchmark,
 )
 from core.measurement.eval_search import RANKINGS, builtin_concepts
+from core.reading.backbones import load_backbone, measure_throughput
+from core.reading.images import load_image
 from core.reading.text import TAG, TEXT, TextProcessor
-from core.reading.vision import (
-    VISUAL,
-    ImageVectorizer,
-    load_backbone,
-    load_image,
-    measure_throughput,
-)
+from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.annotation import TOPICS_ONLY, AnnotationParams
 from core.serving.engine import Query, SearchEngine
 from core.serving.fit import KINDS, FitReference

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.reading.vision import ImageError, load_image
+from core.reading.images import ImageError, load_image
 
 TokenCounts = dict[str, Counter[str]]  # a document's or a query's tokens per modality
 

@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from core.reading.backbones import N_CLASSES
 from core.reading.collection import TokenCounts
+from core.reading.images import content_hash
 from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
 from core.reading.twins import tag_twins
-from core.reading.vision import N_CLASSES, VISUAL, content_hash
+from core.reading.vision import VISUAL
 from core.serving.answers import Annotation, Query
 from core.serving.index import NeighborIndex
 from core.serving.inference import ThetaInferencer

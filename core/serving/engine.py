@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from core.reading.collection import Document, TokenCounts
+from core.reading.images import content_hash
 from core.reading.text import TAG, TEXT, TextProcessor
-from core.reading.vision import VISUAL, ImageVectorizer, content_hash
+from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.annotation import QueryAnnotator
 from core.serving.answers import Hit, Query, SearchResult, TypicalDocument, UnknownDocument
 from core.serving.fit import FitReference, QueryFit, perplexity

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from core.reading.collection import Document, TokenCounts
+from core.reading.images import content_hash
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import (
     VISUAL,
     ImageVectorizer,
-    content_hash,
     flatten_probabilities,
     sample_visual_words,
     top_classes,

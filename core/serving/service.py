@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
+from core.reading.backbones import load_backbone
+from core.reading.images import content_hash
 from core.reading.text import TextProcessor
-from core.reading.vision import content_hash, load_backbone
 from core.serving import explain
 from core.serving.answers import (
     Annotation,
@@ -47,7 +48,7 @@ from core.serving.inference import NothingRecognized
 from core.serving.ranking import ARTICLE_RANKING, RankingParams
 from core.serving.upload_cache import UploadVectorizer
 from core.settings import BUILTIN_COLLECTION, Settings
-from core.storage import store
+from core.storage import database, store
 from core.storage.admin_tables import hidden_document_ids, hidden_generation
 from core.storage.outage import (
     DatabaseUnavailable,
@@ -134,7 +135,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         with translated_outage():
-            self.sessions = store.open_database(settings.database_url)
+            self.sessions = database.open_database(settings.database_url)
         self.processor = TextProcessor()
         self._vectorizers: dict[str, UploadVectorizer] = {}  # backbone name -> vectorizer
         self._engine: SearchEngine | None = None

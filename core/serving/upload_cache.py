@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.reading.vision import Backbone, ImageVectorizer
+from core.reading.backbones import Backbone
+from core.reading.vision import ImageVectorizer
 
 UPLOAD_CACHE_BYTES = 64 * 2**20  # about 16,000 photos
 

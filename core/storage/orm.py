@@ -1,17 +1,21 @@
 """What every table of the metadata database shares: the declarative base with its naming
-convention, a UTC datetime column type, and small helpers for columns and constraints.
+convention, a UTC datetime column type, small helpers for columns and constraints, and the
+all-or-nothing transaction that the writing functions commit through.
 
-``core.storage.store`` (versions, topics, searches) and ``core.storage.admin_tables`` (accounts,
-audit log, jobs) both build on it; ``core.storage.store`` imports ``core.storage.admin_tables`` so
-that ``Base.metadata`` is complete wherever the store is used (copying a database, migrations).
+``core.storage.store`` (versions, topics), ``core.storage.searches`` (searches and votes) and
+``core.storage.admin_tables`` (accounts, audit log, jobs) all build on it; ``core.storage.store``
+imports the other two so that ``Base.metadata`` is complete wherever the store is used, and
+``core.storage.database`` imports all three (copying a database, migrations).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -58,3 +62,14 @@ class Base(DeclarativeBase):
             "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         }
     )
+
+
+@contextmanager
+def _committing(session: Session) -> Iterator[None]:
+    """Commit what the block wrote, or roll all of it back if the block raises."""
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

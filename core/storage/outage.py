@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.storage import store
+from core.storage import searches
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def guarded(sessions: sessionmaker[Session]) -> Callable[[], AbstractContextMana
 
 @dataclass(frozen=True)
 class PendingSearch:
-    """A search as ``store.record_search`` takes it, with the id votes use until it is stored."""
+    """A search as ``searches.record_search`` takes it, with the id votes use until it is stored."""
 
     provisional_id: int
     visitor: str
@@ -128,8 +128,8 @@ class WriteBehind:
     def record_vote(self, vote: PendingVote) -> bool:
         """True once stored, False if it waits for the database. Raises ``ValueError`` for a vote
         that does not fit its search, ``DatabaseUnavailable`` if ``limit`` writes wait."""
-        if vote.vote not in store.VOTES:
-            raise store.VoteRefused("not_a_vote", vote=vote.vote)
+        if vote.vote not in searches.VOTES:
+            raise searches.VoteRefused("not_a_vote", vote=vote.vote)
         return self._write_now_or_keep(vote) is not None
 
     def stored_id(self, search_id: int) -> int | None:
@@ -175,10 +175,10 @@ class WriteBehind:
             if isinstance(item, PendingVote):
                 search_id = self.stored_id(item.search_id)
                 if search_id is None:
-                    raise store.VoteRefused("unknown_search", search_id=item.search_id)
-                store.record_vote(session, search_id, item.doc_id, item.vote)
+                    raise searches.VoteRefused("unknown_search", search_id=item.search_id)
+                searches.record_vote(session, search_id, item.doc_id, item.vote)
                 return 1
-            stored = store.record_search(
+            stored = searches.record_search(
                 session,
                 visitor=item.visitor,
                 version_name=item.version_name,

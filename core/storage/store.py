@@ -1,11 +1,9 @@
-"""The metadata database: model versions, the active version, modalities and their live weights,
-topics with their top terms, the documents of each version, and the searches visitors made with
-their relevance votes.
+"""The metadata database's model versions: versions, the active version, modalities and their
+live weights, topics with their top terms, and the documents of each version.
 
-SQLite under the data directory is the embedded default and PostgreSQL the production database;
-the same code serves both through a SQLAlchemy URL. The schema is created and changed only by the
-Alembic migrations in ``migrations/`` (``upgrade_database``); the ORM classes below mirror it, and
-a test checks that they agree.
+The schema is created and changed only by the Alembic migrations in ``migrations/`` (see
+``core.storage.database``); the ORM classes below mirror it, and a test checks that they agree.
+The searches visitors made, with their relevance votes, are ``core.storage.searches``.
 
 Model versions are immutable: a build starts a ``building`` row (``start_version``), then writes
 everything it made and marks the row ``ready`` in one transaction (``finish_version``), or marks it
@@ -19,21 +17,14 @@ all of it, or (if they raise) none of it, and the session stays usable either wa
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    Engine,
     Float,
     ForeignKey,
     Index,
@@ -41,38 +32,22 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    create_engine,
-    event,
-    func,
     insert,
-    make_url,
     select,
     text,
     update,
 )
-from sqlalchemy.orm import (
-    Mapped,
-    Session,
-    mapped_column,
-    relationship,
-    selectinload,
-    sessionmaker,
-)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from core.reading.collection import Document
-from core.storage import admin_tables  # noqa: F401  (its tables complete Base.metadata: copy_database)
-from core.storage.orm import Base, UTCDateTime, one_of, utcnow
+from core.storage import admin_tables, searches  # noqa: F401  (their tables complete Base.metadata)
+from core.storage.orm import Base, UTCDateTime, _committing, one_of, utcnow
 from core.weights import validate_weights
-
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 VERSION_STATUSES = ("building", "ready", "failed")
 TOPIC_STATUSES = ("normal", "background", "junk")
-VOTES = (-1, 1)
 
 STALE_BUILD_ERROR = "the build process stopped before the version was finished"
-CONNECT_TIMEOUT_S = 5
-_MIGRATING = threading.Lock()  # Alembic keeps its running migration in module globals
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,159 +163,6 @@ class DocumentRow(Base):
     tags: Mapped[list[str]] = mapped_column(JSON)
     image: Mapped[str | None] = mapped_column(String)
     image_hash: Mapped[str | None] = mapped_column(String(128))
-
-
-class Search(Base):
-    """A query a visitor made and what it returned: the record relevance evaluation starts from.
-
-    The version is kept by name, not by key, so deleting a version keeps its searches and votes.
-    """
-
-    __tablename__ = "searches"
-    __table_args__ = (Index(None, "created_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    visitor: Mapped[str] = mapped_column(String(64))
-    version_name: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
-    image_hash: Mapped[str | None] = mapped_column(String(128))
-    weights: Mapped[dict[str, float]] = mapped_column(JSON)
-    latency_ms: Mapped[float] = mapped_column(Float)
-    result_ids: Mapped[list[str]] = mapped_column(JSON)
-
-
-class RelevanceVote(Base):
-    """A visitor's judgement of one result of a search: +1 relevant, -1 not (the latest counts)."""
-
-    __tablename__ = "relevance_votes"
-    __table_args__ = (
-        UniqueConstraint("search_id", "doc_id"),
-        CheckConstraint(f"vote IN {VOTES}", name="up_or_down"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id", ondelete="CASCADE"))
-    doc_id: Mapped[str] = mapped_column(String)
-    vote: Mapped[int] = mapped_column(Integer)
-    voted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# --------------------------------------------------------------------------------------------------
-# Engine, sessions, migrations
-# --------------------------------------------------------------------------------------------------
-
-
-def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, creates the file's directory and turns on foreign keys
-    and WAL (readers don't wait for the writer) on every connection.
-
-    A database server's connections are checked before use, so after the server restarted the
-    next query reconnects instead of failing on a dead connection; a PostgreSQL server that does
-    not answer within ``CONNECT_TIMEOUT_S`` counts as unreachable.
-    """
-    backend = make_url(url).get_backend_name()
-    if backend != "sqlite":
-        timeout = {"connect_timeout": CONNECT_TIMEOUT_S} if backend == "postgresql" else {}
-        return create_engine(url, pool_pre_ping=True, connect_args=timeout)
-    engine = create_engine(url)
-
-    database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    return engine
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions on ``engine``; objects stay readable after commit and after the session closes."""
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-def _alembic_config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    # Config values are interpolated, so a literal "%" (as in an escaped password) must be doubled.
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
-def upgrade_database(url: str) -> None:
-    """Create or bring the schema of the database at ``url`` up to the newest migration.
-
-    Running it on an up-to-date database changes nothing. Threads of one process take turns.
-    """
-    with _MIGRATING:
-        command.upgrade(_alembic_config(url), "head")
-
-
-def head_revision() -> str:
-    """The newest migration's revision: what ``upgrade_database`` brings a database to."""
-    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
-
-
-def downgrade_database(url: str, revision: str = "base") -> None:
-    """Undo migrations down to ``revision``; ``"base"`` drops every table."""
-    command.downgrade(_alembic_config(url), revision)
-
-
-def copy_database(source_url: str, target_url: str) -> None:
-    """Copy every row of the database at ``source_url`` into the empty database at
-    ``target_url`` (e.g. an embedded SQLite store into PostgreSQL), keeping primary keys.
-
-    The target's schema is brought up to date first and its id sequences continue after the
-    copied rows. Raises ``ValueError`` (and copies nothing) if the target already has rows.
-    """
-    upgrade_database(source_url)
-    upgrade_database(target_url)
-    source, target = create_db_engine(source_url), create_db_engine(target_url)
-    try:
-        with source.connect() as reading, target.begin() as writing:
-            tables = Base.metadata.sorted_tables  # parents before the tables that refer to them
-            if any(writing.scalar(select(func.count()).select_from(t)) for t in tables):
-                raise ValueError("the target database already has rows; copy into an empty one")
-            for table in tables:
-                ordered = select(table).order_by(*table.primary_key.columns)  # parents first
-                rows = [dict(row) for row in reading.execute(ordered).mappings()]
-                if rows:
-                    writing.execute(insert(table), rows)
-            if writing.dialect.name == "postgresql":
-                for table in tables:
-                    if (column := table.autoincrement_column) is not None:
-                        writing.execute(
-                            text(
-                                f"SELECT setval(pg_get_serial_sequence('{table.name}',"
-                                f" '{column.name}'), coalesce(max({column.name}), 0) + 1, false)"
-                                f" FROM {table.name}"
-                            )
-                        )
-    finally:
-        source.dispose()
-        target.dispose()
-
-
-def open_database(url: str) -> sessionmaker[Session]:
-    """Sessions on the database at ``url``, its schema brought up to date first."""
-    upgrade_database(url)
-    return session_factory(create_db_engine(url))
-
-
-@contextmanager
-def _committing(session: Session) -> Iterator[None]:
-    """Commit what the block wrote, or roll all of it back if the block raises."""
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 # --------------------------------------------------------------------------------------------------
@@ -632,86 +454,3 @@ def topic_labels(session: Session, version_id: int) -> dict[int, str]:
     """Topic index -> label of a version: one light query, cheap enough for every page view."""
     rows = session.execute(select(Topic.index, Topic.label).where(Topic.version_id == version_id))
     return {index: label for index, label in rows}
-
-
-# --------------------------------------------------------------------------------------------------
-# Searches and relevance votes
-# --------------------------------------------------------------------------------------------------
-
-
-def record_search(
-    session: Session,
-    *,
-    visitor: str,
-    version_name: str,
-    text: str,
-    image_hash: str | None,
-    weights: dict[str, float],
-    latency_ms: float,
-    result_ids: list[str],
-) -> Search:
-    """Store a search as it was answered; votes on its results refer to it."""
-    search = Search(
-        visitor=visitor,
-        version_name=version_name,
-        text=text,
-        image_hash=image_hash,
-        weights=dict(weights),
-        latency_ms=float(latency_ms),
-        result_ids=list(result_ids),
-    )
-    with _committing(session):
-        session.add(search)
-    return search
-
-
-# Why a vote is refused, in English.
-VOTE_PROBLEMS = {
-    "not_a_vote": "a vote is +1 or -1, not {vote!r}",
-    "unknown_search": "there is no search with id {search_id}",
-    "not_a_result": "document {doc_id!r} was not a result of search {search_id}",
-}
-
-
-class VoteRefused(ValueError):
-    """A vote that does not fit: not +1/-1, an unknown search, or a document the search did not
-    return. ``reason`` (a key of ``VOTE_PROBLEMS``) and ``details`` let an interface say it in
-    another language."""
-
-    def __init__(self, reason: str, **details: object) -> None:
-        self.reason, self.details = reason, details
-        super().__init__(VOTE_PROBLEMS[reason].format(**details))
-
-
-def record_vote(session: Session, search_id: int, doc_id: str, vote: int) -> None:
-    """Record +1 or -1 for a result of a search; voting again replaces the earlier vote.
-
-    Raises ``VoteRefused`` (and changes nothing) for another vote value, an unknown search, or a
-    document that was not among that search's results.
-    """
-    if vote not in VOTES:
-        raise VoteRefused("not_a_vote", vote=vote)
-    search = session.get(Search, search_id)
-    if search is None:
-        raise VoteRefused("unknown_search", search_id=search_id)
-    if doc_id not in search.result_ids:
-        raise VoteRefused("not_a_result", doc_id=doc_id, search_id=search_id)
-    with _committing(session):
-        existing = session.scalar(
-            select(RelevanceVote).where(
-                RelevanceVote.search_id == search_id, RelevanceVote.doc_id == doc_id
-            )
-        )
-        if existing is None:
-            session.add(RelevanceVote(search_id=search_id, doc_id=doc_id, vote=vote))
-        else:
-            existing.vote = vote
-            existing.voted_at = utcnow()
-
-
-def search_votes(session: Session, search_id: int) -> dict[str, int]:
-    """Document id -> the latest vote on it, for one search."""
-    rows = session.execute(
-        select(RelevanceVote.doc_id, RelevanceVote.vote).where(RelevanceVote.search_id == search_id)
-    )
-    return {doc_id: vote for doc_id, vote in rows}

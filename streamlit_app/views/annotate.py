@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from core.reading.images import ImageError
 from core.reading.text import TAG, TEXT
-from core.reading.vision import ImageError
 from core.serving.answers import Query
 from core.serving.inference import NothingRecognized
 from interface.errors import error_text

@@ -5,7 +5,8 @@ import hashlib
 
 import streamlit as st
 
-from core.reading.vision import VISUAL, ImageError
+from core.reading.images import ImageError
+from core.reading.vision import VISUAL
 from core.serving.answers import MAX_QUERY_CHARS, Query, SearchResult, UnknownDocument
 from core.serving.inference import NothingRecognized
 from interface.errors import error_text
