@@ -65,7 +65,7 @@ class Base(DeclarativeBase):
 
 
 @contextmanager
-def _committing(session: Session) -> Iterator[None]:
+def committing(session: Session) -> Iterator[None]:
     """Commit what the block wrote, or roll all of it back if the block raises."""
     try:
         yield

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.storage.orm import Base, UTCDateTime, _committing, utcnow
+from core.storage.orm import Base, UTCDateTime, committing, utcnow
 
 VOTES = (-1, 1)
 
@@ -90,7 +90,7 @@ def record_search(
         latency_ms=float(latency_ms),
         result_ids=list(result_ids),
     )
-    with _committing(session):
+    with committing(session):
         session.add(search)
     return search
 
@@ -126,7 +126,7 @@ def record_vote(session: Session, search_id: int, doc_id: str, vote: int) -> Non
         raise VoteRefused("unknown_search", search_id=search_id)
     if doc_id not in search.result_ids:
         raise VoteRefused("not_a_result", doc_id=doc_id, search_id=search_id)
-    with _committing(session):
+    with committing(session):
         existing = session.scalar(
             select(RelevanceVote).where(
                 RelevanceVote.search_id == search_id, RelevanceVote.doc_id == doc_id

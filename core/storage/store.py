@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selecti
 
 from core.reading.collection import Document
 from core.storage import admin_tables, searches  # noqa: F401  (their tables complete Base.metadata)
-from core.storage.orm import Base, UTCDateTime, _committing, one_of, utcnow
+from core.storage.orm import Base, UTCDateTime, committing, one_of, utcnow
 from core.weights import validate_weights
 
 VERSION_STATUSES = ("building", "ready", "failed")
@@ -221,7 +221,7 @@ def start_version(
         num_topics=num_topics,
         parent_id=parent_id,
     )
-    with _committing(session):
+    with committing(session):
         session.add(version)
     return version
 
@@ -245,7 +245,7 @@ def finish_version(
     if version.status != "building":
         raise ValueError(f"version {version.name} is {version.status}; only a build can finish")
     validate_weights({name: weight for name, (weight, _) in modalities.items()})
-    with _committing(session):
+    with committing(session):
         session.add(version)  # the version may come from an earlier, closed session
         session.add_all(
             VersionModality(version_id=version.id, name=name, weight=weight, vocabulary_size=size)
@@ -294,7 +294,7 @@ def fail_version(session: Session, version: ModelVersion, error: str) -> None:
     """Mark the build ``version`` failed with ``error`` (a ready version can't fail)."""
     if version.status != "building":
         raise ValueError(f"version {version.name} is {version.status}; only a build can fail")
-    with _committing(session):
+    with committing(session):
         session.add(version)  # the version may come from an earlier, closed session
         version.status = "failed"
         version.error = error
@@ -307,7 +307,7 @@ def mark_stale_builds_failed(session: Session) -> int:
     Builds run one at a time, so before a new one starts any version left ``building`` belongs to a
     process that was killed.
     """
-    with _committing(session):
+    with committing(session):
         result = session.execute(
             update(ModelVersion)
             .where(ModelVersion.status == "building")
@@ -328,7 +328,7 @@ def activate_version(session: Session, version_id: int) -> None:
         raise ValueError(
             f"version {version.name} is {version.status}; only a ready version can be activated"
         )
-    with _committing(session):
+    with committing(session):
         updated = session.execute(
             update(ActiveVersion).where(ActiveVersion.id == 1).values(version_id=version_id)
         )
@@ -375,7 +375,7 @@ def delete_version(session: Session, version_id: int) -> str | None:
         raise ValueError(f"version {version.name} is active; activate another one first")
     if version.status == "building":
         raise ValueError(f"version {version.name} is still building")
-    with _committing(session):
+    with committing(session):
         session.execute(
             update(ModelVersion).where(ModelVersion.parent_id == version_id).values(parent_id=None)
         )
@@ -425,7 +425,7 @@ def set_modality_weights(session: Session, version_id: int, weights: dict[str, f
     Raises ``ValueError`` (and changes nothing) as ``set_modality_weight`` does.
     """
     validate_weights(weights)
-    with _committing(session):
+    with committing(session):
         for name, weight in weights.items():
             result = session.execute(
                 update(VersionModality)
