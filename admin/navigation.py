@@ -41,12 +41,8 @@ ADMIN_PAGES = [
 
 
 def visible_admin_pages(state: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
-    """The entries of ``ADMIN_PAGES`` that the session's signed-in user may open (none while the
-    metadata database is unreachable: roles cannot be checked)."""
-    try:
-        user = signed_in_user(state)
-    except DatabaseUnavailable:
-        return []
+    """The entries of ``ADMIN_PAGES`` that the session's signed-in user may open."""
+    user = signed_in_user(state)
     return [page for page in ADMIN_PAGES if auth.allowed(user, page[3])]
 
 
@@ -56,7 +52,12 @@ def admin_sections(state: Mapping[str, Any]) -> dict[str, list[st.Page]]:
     account = st.Page(
         PAGES_DIR / "account.py", title=t("nav_account"), icon=":material/key:", url_path="account"
     )
-    visible = visible_admin_pages(state)
+    try:
+        visible = visible_admin_pages(state)
+    except DatabaseUnavailable:
+        # Roles cannot be checked: no admin page and no stand-in, so an admin page's address
+        # shows the public search (served from memory) until the database is back.
+        return {t("nav_section_account"): [account]}
     pages = [
         st.Page(PAGES_DIR / file, title=t(title), icon=icon, url_path=_url_path(file))
         for file, title, icon, _ in visible
