@@ -1,15 +1,22 @@
 """Staff sessions in a real browser (issue 20): a moderator stays signed in across a reload and
-a second tab, signing out in one tab signs the other out, and an admin page's address opened
-signed out asks to sign in, then shows that page. Screenshots go to ``test-artifacts/``."""
+a second tab; signing out in one tab, or the session's expiry, signs every tab out; an admin
+page's address opened signed out asks to sign in, then shows that page; the cookie is HttpOnly
+and SameSite=Strict, and a tampered id or one kept from before a sign-out signs in nobody.
+Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from playwright.sync_api import BrowserContext, Page
+from sqlalchemy import update
 
 from admin import auth
 from core.building.pipeline import copy_deployment
+from core.settings import Settings
 from core.storage import store
+from core.storage.admin_tables import SignInSession
 from interface.messages import MESSAGES
 from tests.browser import ARTIFACTS, chromium, serve_app, wait_until_idle
 
@@ -21,13 +28,18 @@ REVIEW = "admin-review_topics"  # the topic review page's address
 
 
 @pytest.fixture(scope="module")
-def app_url(small_template, tmp_path_factory):
-    """The app over a private copy of the small build, with moderator "mia"."""
+def deployment_copy(small_template, tmp_path_factory) -> Settings:
+    """A private copy of the small build, with moderator "mia"."""
     data_dir = tmp_path_factory.mktemp("sessions") / "data"
     settings = copy_deployment(small_template, data_dir)
     with store.open_database(settings.database_url)() as session:
         auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
-    with serve_app(settings.data_dir) as url:
+    return settings
+
+
+@pytest.fixture(scope="module")
+def app_url(deployment_copy):
+    with serve_app(deployment_copy.data_dir) as url:
         yield url
 
 
@@ -95,6 +107,26 @@ def test_signing_out_in_one_tab_signs_the_other_out_at_its_next_action(app_url, 
     assert second.get_by_role("link", name=EN["nav_review_topics"]).count() == 0
     second.reload()
     second.get_by_role("button", name=EN["sign_in"]).wait_for(timeout=60_000)
+
+
+def test_an_expired_session_signs_every_tab_out_at_its_next_action(
+    app_url, context, deployment_copy
+):
+    first = open_page(context, f"{app_url}/account")
+    sign_in(first)
+    first.get_by_text("Signed in as mia").wait_for()
+    second = open_page(context, f"{app_url}/{REVIEW}")
+    sees_review_page(second)
+
+    with store.open_database(deployment_copy.database_url)() as session:  # 8 hours later
+        session.execute(update(SignInSession).values(expires_at=datetime.now(UTC)))
+        session.commit()
+
+    for page in (first, second):
+        page.get_by_role("link", name=EN["nav_account"]).click()
+        page.get_by_role("button", name=EN["sign_in"]).wait_for(timeout=60_000)
+    with store.open_database(deployment_copy.database_url)() as session:
+        assert auth.audit_log(session)[0].action == "session_expired"
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
