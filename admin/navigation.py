@@ -86,7 +86,6 @@ def _stand_in(title: str) -> Callable[[], None]:
             st.title(t(title))
             st.error(t("role_cannot_open", role=t(f"role_{user.role}")))
 
-    stand_in.__name__ = f"stand_in_{title}"
     return stand_in
 
 
