@@ -2,9 +2,14 @@
 
 Passwords are stored as scrypt hashes (memory-hard and slow, from the standard library). After
 ``MAX_FAILED_SIGN_INS`` wrong passwords in a row an account is locked for ``LOCK_DURATION``. A
-sign-in returns a random token; only its SHA-256 is stored, and it expires after
-``SESSION_DURATION``. Every admin action is a function decorated with ``@action(permission)``: it
-checks the acting user's role on the server and writes who did what, when, to the audit log.
+sign-in returns a random session id (32 bytes); only its SHA-256 is stored, and it expires after
+``SESSION_DURATION``. The browser keeps a session of its own in the ``SESSION_COOKIE`` cookie, so
+that a reload or a second tab stays signed in: the tab that signed in gets a one-time code
+(``hand_off``) that ``admin.session_cookie`` redeems for it. A user's sessions all end together,
+on sign-out, a password reset, a role change or the account's removal.
+
+Every admin action is a function decorated with ``@action(permission)``: it checks the acting
+user's role on the server and writes who did what, when, to the audit log.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import hashlib
 import hmac
 import inspect
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -27,6 +33,7 @@ from core.storage.admin_tables import (
     ROLES,
     AuditEntry,
     PermissionDenied,
+    SessionHandoff,
     SignInError,
     SignInSession,
     User,
@@ -35,6 +42,8 @@ from core.storage.admin_tables import (
 MAX_FAILED_SIGN_INS = 5
 LOCK_DURATION = timedelta(minutes=15)
 SESSION_DURATION = timedelta(hours=8)
+HANDOFF_DURATION = timedelta(minutes=1)
+SESSION_COOKIE = "topicsearch_session"
 MIN_PASSWORD_LENGTH = 8
 
 # scrypt cost: 2**15 x 8 x 128 bytes = 32 MiB and about 0.1 s per hash.
@@ -135,9 +144,7 @@ def reset_user(
     session: Session, name: str, password: str, by: str, role: str | None = None
 ) -> User:
     """New password (and optionally role); unlocks the account and ends its sessions."""
-    user = find_user(session, name)
-    if user is None:
-        raise ValueError(f"there is no user {name!r}")
+    user = _existing_user(session, name)
     if role is not None and role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     check_password_rules(password)
@@ -145,10 +152,33 @@ def reset_user(
     user.role = role or user.role
     user.failed_sign_ins = 0
     user.locked_until = None
-    session.execute(delete(SignInSession).where(SignInSession.user_id == user.id))
-    _audit(session, by, "reset_user", "ok", {"name": name, "role": user.role})
+    ended = _end_sessions(session, user.id)
+    _audit(session, by, "reset_user", "ok", {"name": name, "role": user.role, "sessions": ended})
     session.commit()
     return user
+
+
+def set_role(session: Session, name: str, role: str, by: str) -> User:
+    """Give an account another role; its sessions end, so it signs in again under the new one."""
+    user = _existing_user(session, name)
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    before, user.role = user.role, role
+    ended = _end_sessions(session, user.id)
+    _audit(
+        session, by, "set_role", "ok", {"name": name, "from": before, "to": role, "sessions": ended}
+    )
+    session.commit()
+    return user
+
+
+def remove_user(session: Session, name: str, by: str) -> None:
+    """Delete an account and end its sessions (the audit log keeps its name)."""
+    user = _existing_user(session, name)
+    ended = _end_sessions(session, user.id)
+    session.delete(user)
+    _audit(session, by, "remove_user", "ok", {"name": name, "role": user.role, "sessions": ended})
+    session.commit()
 
 
 def list_users(session: Session) -> list[User]:
@@ -157,6 +187,13 @@ def list_users(session: Session) -> list[User]:
 
 def find_user(session: Session, name: str) -> User | None:
     return session.scalar(select(User).where(User.name == name))
+
+
+def _existing_user(session: Session, name: str) -> User:
+    user = find_user(session, name)
+    if user is None:
+        raise ValueError(f"there is no user {name!r}")
+    return user
 
 
 # --------------------------------------------------------------------------------------------------
@@ -191,41 +228,118 @@ def sign_in(session: Session, name: str, password: str, now: datetime | None = N
         raise SignInError()
     user.failed_sign_ins = 0
     user.locked_until = None
-    session.execute(delete(SignInSession).where(SignInSession.expires_at <= now))
-    token = secrets.token_urlsafe(32)
-    session.add(
-        SignInSession(
-            token_hash=_token_hash(token),
-            user_id=user.id,
-            created_at=now,
-            expires_at=now + SESSION_DURATION,
-        )
-    )
+    _end_expired(session, now)
+    token = _new_session(session, user.id, now, now + SESSION_DURATION)
     _audit(session, name, "sign_in", "ok", {})
     session.commit()
     return token
 
 
 def current_user(session: Session, token: str | None, now: datetime | None = None) -> User | None:
-    """The user a token signs in, or None if there is none, it is unknown or it expired."""
+    """The user a session id signs in, or None if it is unknown (forged, altered, or ended) or
+    expired; an expired session is ended and audited here, the first time it is presented."""
     if not token:
         return None
     now = now or datetime.now(UTC)
     signed_in = session.scalar(
         select(SignInSession).where(SignInSession.token_hash == _token_hash(token))
     )
-    if signed_in is None or signed_in.expires_at <= now:
+    if signed_in is None:
+        return None
+    if signed_in.expires_at <= now:
+        _end_expired(session, now)
+        session.commit()
         return None
     return session.get(User, signed_in.user_id)
 
 
 def sign_out(session: Session, token: str) -> None:
-    """End the session of ``token`` (nothing happens for an unknown token)."""
+    """End every session of the user whose id ``token`` is: each tab and browser of theirs is
+    signed out at its next run (nothing happens for an unknown id)."""
     user = current_user(session, token)
-    session.execute(delete(SignInSession).where(SignInSession.token_hash == _token_hash(token)))
-    if user is not None:
-        _audit(session, user.name, "sign_out", "ok", {})
+    if user is None:
+        return
+    ended = _end_sessions(session, user.id)
+    _audit(session, user.name, "sign_out", "ok", {"sessions": ended})
     session.commit()
+
+
+def hand_off(session: Session, token: str, now: datetime | None = None) -> str:
+    """A one-time code, good for ``HANDOFF_DURATION``, that ``redeem_handoff`` turns into a
+    session for the browser's cookie: the page carries only this code, never a session id."""
+    now = now or datetime.now(UTC)
+    signed_in = session.scalar(
+        select(SignInSession).where(
+            SignInSession.token_hash == _token_hash(token), SignInSession.expires_at > now
+        )
+    )
+    if signed_in is None:
+        raise ValueError("no live session to hand off")
+    code = secrets.token_urlsafe(32)
+    session.add(
+        SessionHandoff(
+            code_hash=_token_hash(code), session_id=signed_in.id, expires_at=now + HANDOFF_DURATION
+        )
+    )
+    session.commit()
+    return code
+
+
+def redeem_handoff(
+    session: Session, code: str, now: datetime | None = None
+) -> tuple[str, datetime] | None:
+    """A new session id for the cookie and when it expires (with the session handed off), or
+    None for an unknown, used or stale code. The code is used up either way, atomically: two
+    requests with one code cannot both win."""
+    now = now or datetime.now(UTC)
+    handed = session.execute(
+        delete(SessionHandoff)
+        .where(SessionHandoff.code_hash == _token_hash(code))
+        .returning(SessionHandoff.session_id, SessionHandoff.expires_at)
+    ).one_or_none()
+    original = session.get(SignInSession, handed.session_id) if handed else None
+    if handed is None or handed.expires_at <= now or original is None:
+        session.commit()
+        return None
+    if original.expires_at <= now:
+        _end_expired(session, now)
+        session.commit()
+        return None
+    token = _new_session(session, original.user_id, now, original.expires_at)
+    session.commit()
+    return token, original.expires_at
+
+
+def _new_session(session: Session, user_id: int, now: datetime, expires_at: datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        SignInSession(
+            token_hash=_token_hash(token), user_id=user_id, created_at=now, expires_at=expires_at
+        )
+    )
+    return token
+
+
+def _end_sessions(session: Session, user_id: int) -> int:
+    """Delete every session of a user (their handoff codes go with them); how many there were."""
+    ended = session.execute(delete(SignInSession).where(SignInSession.user_id == user_id))
+    return ended.rowcount
+
+
+def _end_expired(session: Session, now: datetime) -> None:
+    """Delete expired sessions and stale handoff codes; one audit entry per user whose sessions
+    expired."""
+    session.execute(delete(SessionHandoff).where(SessionHandoff.expires_at <= now))
+    expired = Counter(
+        session.scalars(
+            select(User.name)
+            .join(SignInSession, SignInSession.user_id == User.id)
+            .where(SignInSession.expires_at <= now)
+        )
+    )
+    session.execute(delete(SignInSession).where(SignInSession.expires_at <= now))
+    for name, count in sorted(expired.items()):
+        _audit(session, name, "session_expired", "ok", {"sessions": count})
 
 
 def _token_hash(token: str) -> str:

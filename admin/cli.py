@@ -1,4 +1,4 @@
-"""Command line of the admin panel's accounts: ``python -m admin users add|reset|list``.
+"""Command line of the admin panel's accounts: ``python -m admin users add|reset|role|remove|list``.
 
 Accounts are created here, on the server, never in the browser: the first admin cannot sign in
 to create themselves. The password is typed without echo, or read from the environment variable
@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     users = commands.add_parser(
         "users",
         help="admin panel accounts",
-        description="Create, reset and list the accounts that can sign in to the admin panel.",
+        description="Create, reset, change, remove and list the accounts that can sign in to the "
+        "admin panel.",
     )
     user_commands = users.add_subparsers(required=True, metavar="ACTION")
     add = user_commands.add_parser("add", help="create an account")
@@ -55,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
             help="read the password from this environment variable (default: prompt, no echo)",
         )
         command.set_defaults(handler=handler)
+    role = user_commands.add_parser("role", help="change a role; signs out everywhere")
+    role.add_argument("name")
+    role.add_argument("--role", required=True, choices=ROLES)
+    role.set_defaults(handler=_users_role)
+    remove = user_commands.add_parser("remove", help="delete an account; signs out everywhere")
+    remove.add_argument("name")
+    remove.set_defaults(handler=_users_remove)
     user_listing = user_commands.add_parser("list", help="list accounts")
     user_listing.add_argument("--json", action="store_true")
     user_listing.set_defaults(handler=_users_list)
@@ -79,6 +87,20 @@ def _users_reset(args: argparse.Namespace, settings: Settings) -> int:
     with database.open_database(settings.database_url)() as session:
         user = auth.reset_user(session, args.name, password, by=_operator(), role=args.role)
         print(f"reset {user.role} {user.name}: unlocked, signed out everywhere")
+    return 0
+
+
+def _users_role(args: argparse.Namespace, settings: Settings) -> int:
+    with store.open_database(settings.database_url)() as session:
+        auth.set_role(session, args.name, args.role, by=_operator())
+    print(f"{args.name} is now {args.role}: signed out everywhere")
+    return 0
+
+
+def _users_remove(args: argparse.Namespace, settings: Settings) -> int:
+    with store.open_database(settings.database_url)() as session:
+        auth.remove_user(session, args.name, by=_operator())
+    print(f"removed {args.name}: signed out everywhere")
     return 0
 
 

@@ -240,7 +240,11 @@ EN: dict[str, str | dict[str, str]] = {
     "account_password": "Password",
     "sign_in": "Sign in",
     "signed_in_as": "Signed in as {name} ({role}).",
+    "signed_in_caption": "Every tab of this browser stays signed in for up to {hours} hours; "
+    "signing out signs you out everywhere.",
     "sign_out": "Sign out",
+    "sign_in_to_open": "Sign in to open the {page} page.",
+    "role_cannot_open": "Your role ({role}) does not allow this page.",
     # Topic review
     "review_title": "Topic review",
     "review_term": "Label or term",
@@ -392,6 +396,9 @@ EN: dict[str, str | dict[str, str]] = {
     "action_reset_user": "reset a user",
     "action_sign_in": "sign in",
     "action_sign_out": "sign out",
+    "action_set_role": "change a role",
+    "action_remove_user": "remove a user",
+    "action_session_expired": "session expired",
 }
 
 RU: dict[str, str | dict[str, str]] = {
@@ -635,7 +642,11 @@ RU: dict[str, str | dict[str, str]] = {
     "account_password": "Пароль",
     "sign_in": "Войти",
     "signed_in_as": "Вы вошли как {name} ({role}).",
+    "signed_in_caption": "Вход действует во всех вкладках этого браузера до {hours} ч; "
+    "выход завершает его везде.",
     "sign_out": "Выйти",
+    "sign_in_to_open": "Войдите, чтобы открыть страницу «{page}».",
+    "role_cannot_open": "Ваша роль ({role}) не даёт доступа к этой странице.",
     # Topic review
     "review_title": "Проверка тем",
     "review_term": "Название или слово",
@@ -813,6 +824,9 @@ RU: dict[str, str | dict[str, str]] = {
     "action_reset_user": "сброс пользователя",
     "action_sign_in": "вход",
     "action_sign_out": "выход",
+    "action_set_role": "смена роли",
+    "action_remove_user": "удаление пользователя",
+    "action_session_expired": "сеанс истёк",
 }
 
 MESSAGES = {"en": EN, "ru": RU}

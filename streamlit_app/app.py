@@ -1,4 +1,4 @@
-"""Entry point: ``streamlit run streamlit_app/app.py``. Registers the pages."""
+"""The app's script: registers the pages (served by ``streamlit run streamlit_app/server.py``)."""
 
 import sys
 from pathlib import Path
@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st
 
-from admin.navigation import admin_sections
+from admin.navigation import admin_sections, adopt_session_cookie, send_cookie_requests
 from core.storage.outage import DatabaseUnavailable
 from interface.errors import error_text
 from interface.i18n import language_switch, t
@@ -23,8 +23,12 @@ public_pages = [
     st.Page("views/topics.py", title=t("nav_topics"), icon=":material/category:"),
     st.Page("views/about.py", title=t("nav_about"), icon=":material/info:"),
 ]
+# A reload or a new tab signs in with the browser's session cookie.
+adopt_session_cookie(st.session_state, st.context.cookies)
 # Admin pages are registered only for a signed-in user whose role allows them.
 page = st.navigation({t("app_title"): public_pages, **admin_sections(st.session_state)})
+with st.sidebar:
+    send_cookie_requests(st.session_state)
 try:
     page.run()
 except DatabaseUnavailable as error:

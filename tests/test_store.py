@@ -65,6 +65,7 @@ TABLES = {
     "relevance_votes",
     "users",
     "sign_in_sessions",
+    "session_handoffs",
     "audit_log",
     "document_labels",
     "hidden_documents",

@@ -1,10 +1,10 @@
-"""The admin tables of the metadata database: accounts, sign-in sessions, the audit log,
-moderators' document labels, documents hidden by the junk filter, background jobs and the
-workers that run them.
+"""The admin tables of the metadata database: accounts, sign-in sessions and the one-time codes
+that hand a session to its cookie, the audit log, moderators' document labels, documents hidden by
+the junk filter, background jobs and the workers that run them.
 
 They share ``core.storage.orm.Base`` with ``core.storage.store`` (which imports this module, so
-``Base.metadata`` is always complete) and are created by migrations 0003 and 0004. Serving reads
-only the hidden documents, through ``hidden_documents``; jobs and workers belong to
+``Base.metadata`` is always complete) and are created by migrations 0003, 0004 and 0005. Serving
+reads only the hidden documents, through ``hidden_documents``; jobs and workers belong to
 ``core.storage.jobs``; everything else is written and read by the ``admin`` package. The errors of
 signing in and of permissions live here too, beside the accounts, so that the interface can say
 them in a visitor's language without importing the ``admin`` package that sits above it.
@@ -65,6 +65,19 @@ class SignInSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SessionHandoff(Base):
+    """A one-time code, good for a minute, that lets the browser tab which just signed in get a
+    session cookie from the server (``admin.session_cookie``), so that the id in the cookie never
+    appears in the page. Only a hash of the code is stored; it dies with its session."""
+
+    __tablename__ = "session_handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sign_in_sessions.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
