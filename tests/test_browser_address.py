@@ -175,3 +175,18 @@ def test_a_slider_moved_after_going_back_to_everyones_weights_moves_only_itself(
     assert weights(service, last) == {"@tag": 1.0, "@text": 1.0, "@visual": 0.01}
     assert params(page) == {"q": ["цветы"], "w-visual": ["0.01"]}
     page.context.close()
+
+
+def test_a_broken_link_says_what_was_left_out_in_the_visitors_language(served):
+    url, browser = served
+    page = visitor(browser, "ru")
+    page.goto(f"{url}/?q=%D1%86%D0%B2%D0%B5%D1%82%D1%8B&photo={'0' * 64}&w-text=lots&w-smell=1")
+    shown_search(page)
+    page.screenshot(path=ARTIFACTS / "address-broken-link-ru.png", full_page=True)
+
+    messages = MESSAGES["ru"]
+    assert page.get_by_text(messages["link_photo_gone"]).count() == 1
+    assert page.get_by_text("«lots» для «Слова»").count() == 1
+    assert page.get_by_text("«smell»").count() == 1
+    assert params(page) == {"q": ["цветы"]}
+    page.context.close()
