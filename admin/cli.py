@@ -91,14 +91,14 @@ def _users_reset(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _users_role(args: argparse.Namespace, settings: Settings) -> int:
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         auth.set_role(session, args.name, args.role, by=_operator())
     print(f"{args.name} is now {args.role}: signed out everywhere")
     return 0
 
 
 def _users_remove(args: argparse.Namespace, settings: Settings) -> int:
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         auth.remove_user(session, args.name, by=_operator())
     print(f"removed {args.name}: signed out everywhere")
     return 0

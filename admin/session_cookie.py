@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from admin import auth
 from core.settings import load_settings
-from core.storage import store
+from core.storage import database
 
 START_PATH = "/staff-session"
 END_PATH = "/staff-session/end"
@@ -35,7 +35,7 @@ MAX_CODE_LENGTH = 100
 
 @functools.cache
 def _sessions() -> sessionmaker[Session]:
-    return store.open_database(load_settings().database_url)
+    return database.open_database(load_settings().database_url)
 
 
 def _same_origin(request: Request) -> bool:

@@ -118,6 +118,18 @@ EN: dict[str, str | dict[str, str]] = {
     "weight_off": "Off",
     "global_weight": "Everyone's weight: {weight}",
     "back_to_global": "Back to everyone's weights",
+    # The search in the address (issue 20)
+    "keep_linked_photo": "Search with this photo too",
+    "link_words_too_long": "The words in this link are longer than {limit} characters and were "
+    "left out.",
+    "link_bad_photo": "The photo reference in this link is not valid and was left out.",
+    "link_photo_gone": "The photo of this link is no longer kept on the server: searching with "
+    "the rest of the link.",
+    "link_bad_document": "The document reference in this link is not valid and was left out.",
+    "link_unknown_modality": "This model has no modality “{name}”: its weight in the link was "
+    "left out.",
+    "link_bad_weight": "The {modality} weight “{value}” in this link is not one of the slider's "
+    "steps and was left out.",
     # Annotate
     "annotate_title": "Words and hashtags for a photo",
     "annotate_caption": "The photo becomes 'visual words' (ImageNet classes drawn from the CNN's "
@@ -512,6 +524,16 @@ RU: dict[str, str | dict[str, str]] = {
     "weight_off": "Выкл.",
     "global_weight": "Общий вес: {weight}",
     "back_to_global": "Вернуть общие веса",
+    # The search in the address (issue 20)
+    "keep_linked_photo": "Искать и по этой фотографии",
+    "link_words_too_long": "Слова в этой ссылке длиннее {limit} символов, они не учтены.",
+    "link_bad_photo": "Ссылка на фотографию в этом адресе неверна, она не учтена.",
+    "link_photo_gone": "Фотография из этой ссылки больше не хранится на сервере: поиск идёт по "
+    "остальной части ссылки.",
+    "link_bad_document": "Ссылка на документ в этом адресе неверна, она не учтена.",
+    "link_unknown_modality": "У этой модели нет модальности «{name}»: её вес из ссылки не учтён.",
+    "link_bad_weight": "Вес «{value}» для «{modality}» в этой ссылке не совпадает ни с одним "
+    "шагом ползунка и не учтён.",
     # Annotate
     "annotate_title": "Слова и хэштеги для фотографии",
     "annotate_caption": "Фотография превращается в «визуальные слова» (классы ImageNet, "

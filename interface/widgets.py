@@ -7,7 +7,7 @@ escaped before it reaches Markdown, so it is always shown as typed, never render
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -16,15 +16,13 @@ from core.reading.vision import VISUAL, visual_display
 from core.serving.answers import Hit
 from core.serving.explain import TokenReading, TopicShare, WhyNothing
 from core.serving.service import ActiveModel
+from interface.address import WEIGHT_STEPS, more_like_params
 from interface.i18n import language, modality_name, t
 
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # A known format spares Streamlit opening the image once more on every run just to detect it.
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 CAPTION_CHARS = 140  # longer captions are cut, with the full text one click away
-LIKE_KEY = "like"  # the document a visitor asked "more like this" for
-# A log-like scale: each step changes a modality's pull on the query visibly.
-WEIGHT_STEPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 WEIGHT_KEY = "weight:"
 # The image of a card (a column with a button: result and topic cards) keeps a square box from
 # the first paint, before its file arrives: otherwise the rows grow as images load, after the
@@ -78,8 +76,7 @@ def document_card(
         help="\n\n".join(part for part in tooltip if part) or None,
     )
     if st.button(t("more_like_this"), key=f"like-{key}-{hit.id}", icon=":material/manage_search:"):
-        st.session_state[LIKE_KEY] = (hit.id, hit.text)
-        st.switch_page("views/search.py")
+        st.switch_page("views/search.py", query_params=more_like_params(hit.id))
 
 
 def why_matched(topics: Sequence[TopicShare]) -> str:
@@ -124,22 +121,26 @@ def weight_text(weight: float) -> str:
     return t("weight_off") if weight == 0 else f"{weight:g}"
 
 
-def weight_sliders(active: ActiveModel) -> dict[str, float]:
-    """This visitor's weight overrides, from sliders in the sidebar.
+def weight_sliders(
+    active: ActiveModel,
+    overrides: Mapping[str, float],
+    set_weight: Callable[[str, float | None], None],
+    clear_weights: Callable[[], None],
+) -> None:
+    """Sliders in the sidebar that show and change this visitor's weight ``overrides``.
 
-    A slider starts at the live global weight; only the modalities the visitor moves override
-    it, so a weight changed by an administrator still reaches every modality left alone. The
-    steps are on a log-like scale, so that each one visibly changes the ranking.
+    The overrides (kept by the caller, e.g. in the address) are the one truth: every run sets
+    each slider to its modality's override, else the live global weight, so a slider always
+    shows the weight the search uses (a browser keeps showing a slider's old value unless the
+    app sets it). Moving one calls ``set_weight`` (None: back at the global weight), so only
+    the modalities the visitor moves override, and a weight changed by an administrator still
+    reaches every modality left alone; the reset button calls ``clear_weights``. The steps are
+    on a log-like scale, so that each one visibly changes the ranking.
     """
-    overrides: dict[str, float] = st.session_state.setdefault("weight_overrides", {})
 
-    def remember(modality: str, key: str) -> None:
-        overrides[modality] = float(st.session_state[key])
-
-    def back_to_global() -> None:
-        overrides.clear()
-        for key in [key for key in st.session_state if str(key).startswith(WEIGHT_KEY)]:
-            del st.session_state[key]
+    def moved(modality: str, key: str, global_weight: float) -> None:
+        weight = float(st.session_state[key])
+        set_weight(modality, None if weight == global_weight else weight)
 
     with st.sidebar:
         st.subheader(t("weights_title"))
@@ -147,20 +148,19 @@ def weight_sliders(active: ActiveModel) -> dict[str, float]:
         for modality in active.modalities:
             global_weight = active.weights.get(modality, 0.0)
             value = overrides.get(modality, global_weight)
-            key = f"{WEIGHT_KEY}{active.version.name}:{modality}:{global_weight}"
+            key = f"{WEIGHT_KEY}{modality}"
+            st.session_state[key] = value
             st.select_slider(
                 modality_name(modality),
                 options=sorted({*WEIGHT_STEPS, global_weight, value}),
-                value=value,
                 format_func=weight_text,
                 key=key,
-                on_change=remember,
-                args=(modality, key),
+                on_change=moved,
+                args=(modality, key, global_weight),
                 help=t("global_weight", weight=weight_text(global_weight)),
             )
         if overrides:
-            st.button(t("back_to_global"), on_click=back_to_global)
-    return dict(overrides)
+            st.button(t("back_to_global"), on_click=clear_weights)
 
 
 def nothing_recognized_message(why: WhyNothing) -> str:

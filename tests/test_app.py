@@ -127,7 +127,7 @@ def test_moving_a_weight_slider_changes_the_ranking_for_this_visitor_only(app, s
 
     after = cards(app)
     assert after != before
-    assert app.session_state["weight_overrides"] == {"@visual": 1.0}
+    assert app.query_params["w-visual"] == "1"  # the visitor's weight, in the address
     with service.sessions() as session:
         version = store.active_version(session)
         assert store.modality_weights(session, version.id)["@visual"] == pytest.approx(
@@ -315,7 +315,7 @@ def test_back_to_everyones_weights_puts_the_sliders_back(app):
 
     next(b for b in app.button if b.label == "Back to everyone's weights").click().run()
 
-    assert app.session_state["weight_overrides"] == {}
+    assert not [key for key in app.query_params if key.startswith("w-")]
     assert slider(app, "Words").value == 1.0
 
 

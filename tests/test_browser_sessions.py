@@ -15,7 +15,7 @@ from sqlalchemy import update
 from admin import auth
 from core.building.pipeline import copy_deployment
 from core.settings import Settings
-from core.storage import store
+from core.storage import database
 from core.storage.admin_tables import SignInSession
 from interface.messages import MESSAGES
 from tests.browser import ARTIFACTS, chromium, serve_app, wait_until_idle
@@ -32,7 +32,7 @@ def deployment_copy(small_template, tmp_path_factory) -> Settings:
     """A private copy of the small build, with moderator "mia"."""
     data_dir = tmp_path_factory.mktemp("sessions") / "data"
     settings = copy_deployment(small_template, data_dir)
-    with store.open_database(settings.database_url)() as session:
+    with database.open_database(settings.database_url)() as session:
         auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
     return settings
 
@@ -118,14 +118,14 @@ def test_an_expired_session_signs_every_tab_out_at_its_next_action(
     second = open_page(context, f"{app_url}/{REVIEW}")
     sees_review_page(second)
 
-    with store.open_database(deployment_copy.database_url)() as session:  # 8 hours later
+    with database.open_database(deployment_copy.database_url)() as session:  # 8 hours later
         session.execute(update(SignInSession).values(expires_at=datetime.now(UTC)))
         session.commit()
 
     for page in (first, second):
         page.get_by_role("link", name=EN["nav_account"]).click()
         page.get_by_role("button", name=EN["sign_in"]).wait_for(timeout=60_000)
-    with store.open_database(deployment_copy.database_url)() as session:
+    with database.open_database(deployment_copy.database_url)() as session:
         assert auth.audit_log(session)[0].action == "session_expired"
 
 

@@ -16,7 +16,7 @@ from admin import auth, session_cookie
 from admin.cli import main
 from admin.navigation import adopt_session_cookie
 from admin.ui import TOKEN_KEY
-from core.storage import store
+from core.storage import database
 from core.storage.admin_tables import SessionHandoff, SignInSession, User
 from tests.postgres import DATABASES, database_url_for
 
@@ -27,7 +27,7 @@ NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 @pytest.fixture(params=DATABASES)
 def session(request: pytest.FixtureRequest, tmp_path) -> Iterator[Session]:
     """A session on an empty store with moderator "mia", in SQLite and in PostgreSQL."""
-    sessions = store.open_database(database_url_for(request, tmp_path / "metadata.sqlite3"))
+    sessions = database.open_database(database_url_for(request, tmp_path / "metadata.sqlite3"))
     with sessions() as session:
         auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
         yield session
@@ -162,7 +162,7 @@ def test_sign_out_with_an_unknown_id_changes_nothing(session):
 
 def test_the_command_line_changes_a_role_and_removes_a_user(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(tmp_path))
-    sessions = store.open_database(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
+    sessions = database.open_database(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
     with sessions() as session:
         auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
         token = auth.sign_in(session, "mia", PASSWORD)

@@ -1,7 +1,8 @@
 """Search page: by words, by a photo or both, or documents like one found; per-visitor weights;
-results with explanations and relevance votes."""
+results with explanations and relevance votes. The search lives in the address
+(``interface.address``): a reload or a shared link shows the same results."""
 
-import hashlib
+from dataclasses import replace
 
 import streamlit as st
 
@@ -9,6 +10,17 @@ from core.reading.images import ImageError
 from core.reading.vision import VISUAL
 from core.serving.answers import MAX_QUERY_CHARS, Query, SearchResult, UnknownDocument
 from core.serving.inference import NothingRecognized
+from interface.address import (
+    clear_weights,
+    document_caption,
+    leave_like,
+    notice_text,
+    photo_store,
+    read_search,
+    set_weight,
+    words_box,
+    write_search,
+)
 from interface.errors import error_text
 from interface.i18n import modality_name, plural, t
 from interface.state import (
@@ -21,7 +33,6 @@ from interface.state import (
     vote_key,
 )
 from interface.widgets import (
-    LIKE_KEY,
     clamped,
     document_card,
     escape_markdown,
@@ -40,30 +51,42 @@ COLUMNS = 4
 active = active_model_or_stop()
 search_service = service()
 store_new_votes(search_service)
+photos = photo_store(search_service.settings.cache_dir)
+address, photo_file, notices = read_search(active, photos)
 
 st.title(t("search_title"))
 st.caption(t("search_caption"))
 
+words_box(address.text, "words")
 with st.form("search-form"):
     text = st.text_input(t("words_field"), placeholder=t("words_placeholder"), key="words")
     st.caption(t("hashtag_hint"))
     photo = photo_uploader()
-    if st.form_submit_button(t("search_button"), type="primary"):
-        st.session_state.pop(LIKE_KEY, None)
+    # A reload or a link brings the photo in the address, not in the upload field.
+    keep_linked = photo is None and photo_file is not None
+    if keep_linked:
+        st.image(photo_file, width=80)
+        keep_linked = st.checkbox(t("keep_linked_photo"), value=True)
+    submitted = st.form_submit_button(t("search_button"), type="primary")
+    if submitted:
         st.session_state.shown = PAGE_SIZE
         if len(text) > MAX_QUERY_CHARS:
-            st.session_state.search_query = None
             st.error(t("query_too_long", limit=f"{MAX_QUERY_CHARS:,}", length=f"{len(text):,}"))
             st.stop()
-        st.session_state.search_query = Query(text=text, image=photo.getvalue() if photo else None)
+        digest = photos.keep(photo.getvalue()) if photo else address.photo if keep_linked else None
+        photo_file = photos.photo(digest) if digest else None
+        address = replace(address, text=text, photo=digest, like=None)
+        write_search(address)
 
-overrides = weight_sliders(active)
-like: tuple[str, str] | None = st.session_state.get(LIKE_KEY)  # (id, caption)
-query: Query | None = None if like else st.session_state.get("search_query")
-if like is None and query is None:
-    st.stop()
+for notice in notices:
+    st.warning(escape_markdown(notice_text(notice)))
+overrides = address.weights
+weight_sliders(active, overrides, set_weight, clear_weights)
+like = address.like
+query = None if like else Query(text=address.text, image=photo_file)
 if query is not None and query.is_empty():
-    st.warning(t("empty_query"))
+    if submitted or address.text:
+        st.warning(t("empty_query"))
     st.stop()
 
 
@@ -71,17 +94,13 @@ def answer(overrides: dict[str, float], k: int) -> SearchResult:
     """The search for this query (or "more like" document), weights and size, repeated only
     when one of them or the model (version, live weights, hidden documents) changes, not on
     every rerun (e.g. a vote)."""
-    if like is not None:
-        asked = ("like", like[0])
-    else:
-        image_key = hashlib.sha256(query.image).hexdigest() if query.image else None
-        asked = (query.text, image_key)
+    asked = ("like", like) if like is not None else (query.text, address.photo)
     key = (asked, tuple(sorted(overrides.items())), k, active.cache_key)
     cached = st.session_state.get("answer")
     if cached is None or cached[0] != key:
         if like is not None:
             result = search_service.more_like(
-                like[0], k, overrides, visitor=visitor_id(), active=active
+                like, k, overrides, visitor=visitor_id(), active=active
             )
         else:
             result = search_service.search(query, k, overrides, visitor=visitor_id(), active=active)
@@ -99,7 +118,7 @@ except ImageError as error:
     st.error(escape_markdown(t("photo_unreadable", error=error_text(error))))
     st.stop()
 except UnknownDocument as error:  # asked for "more like" it before another version was activated
-    st.session_state.pop(LIKE_KEY, None)
+    write_search(replace(address, like=None))
     st.error(escape_markdown(error_text(error)))
     st.stop()
 
@@ -122,10 +141,9 @@ st.caption(
 )
 show_fit(result.fit)
 if like is not None:
-    st.info(escape_markdown(t("like_info", caption=clamped(like[1], 80) or like[0])))
-    if st.button(t("back_to_search")):
-        st.session_state.pop(LIKE_KEY)
-        st.rerun()
+    caption = clamped(document_caption(active, like), 80) or like
+    st.info(escape_markdown(t("like_info", caption=caption)))
+    st.button(t("back_to_search"), on_click=leave_like)
 elif query.image is not None and not query.text.strip():
     weight = overrides.get(VISUAL, active.weights.get(VISUAL, 0.0))
     st.info(t("photo_only", picture=modality_name(VISUAL), weight=f"{weight:g}"))
