@@ -19,8 +19,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.serving.answers import MAX_QUERY_CHARS
-from core.serving.service import ActiveModel
+from core.serving.answers import MAX_QUERY_CHARS, UnknownDocument
+from core.serving.service import ActiveModel, Service
 from core.serving.upload_cache import PHOTO_HASH, PhotoStore
 from interface.i18n import modality_name, t
 
@@ -208,8 +208,9 @@ def more_like_params(doc_id: str) -> dict[str, str]:
     return {**{key: value for key, value in params.items() if is_search_param(key)}, LIKE: doc_id}
 
 
-def document_caption(active: ActiveModel, doc_id: str) -> str:
+def document_caption(service: Service, active: ActiveModel, doc_id: str) -> str:
     """The caption of a document of the active version ("" for an unknown one)."""
-    engine = active.engine
-    row = engine.rows_by_id.get(doc_id)
-    return "" if row is None else engine.documents[row]["text"]
+    try:
+        return service.document(doc_id, active).text
+    except UnknownDocument:
+        return ""

@@ -192,6 +192,13 @@ class SearchEngine:
         bags = self.documents[row].tokens
         return row, Query(extra={modality: Counter(bag) for modality, bag in bags.items()})
 
+    def document(self, doc_id: str) -> Hit:
+        """A collection document as a hit at distance 0; raises ``UnknownDocument``."""
+        row = self.rows_by_id.get(doc_id)
+        if row is None:
+            raise UnknownDocument(doc_id, self.version_name)
+        return document_hit(self.documents, row, 0.0)
+
     @cached_property
     def rows_by_id(self) -> dict[str, int]:
         return {doc.id: row for row, doc in enumerate(self.documents)}

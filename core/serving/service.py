@@ -290,6 +290,12 @@ class Service:
         hiding = replace(active, allowed=allowed)
         return self.search(query, k, weights, visitor, hiding, ARTICLE_RANKING)
 
+    def document(self, doc_id: str, active: ActiveModel | None = None) -> Hit:
+        """A document of ``active`` (default: the active model now), e.g. the one a "more like
+        this" link names; raises ``UnknownDocument`` for an id it does not have."""
+        active = active or self.active()
+        return active.engine.document(doc_id)
+
     def typical_documents(
         self, topic: int, n: int = 8, active: ActiveModel | None = None
     ) -> list[TypicalDocument]:

@@ -141,7 +141,7 @@ st.caption(
 )
 show_fit(result.fit)
 if like is not None:
-    caption = clamped(document_caption(active, like), 80) or like
+    caption = clamped(document_caption(search_service, active, like), 80) or like
     st.info(escape_markdown(t("like_info", caption=caption)))
     st.button(t("back_to_search"), on_click=leave_like)
 elif query.image is not None and not query.text.strip():
