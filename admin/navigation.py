@@ -1,6 +1,6 @@
 """Which admin pages a browser session sees, and the staff session it runs under.
 
-``streamlit_app/app.py`` merges ``admin_sections(st.session_state)`` into its ``st.navigation``:
+``streamlit_app/main.py`` merges ``admin_sections(st.session_state)`` into its ``st.navigation``:
 an admin page's script is registered only for a signed-in user whose role allows it, so no URL
 runs it for anyone else. Its address is taken by a hidden stand-in instead, which asks to sign
 in (or says the role does not allow the page); after a sign-in the same address, rerun, finds

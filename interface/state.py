@@ -40,7 +40,7 @@ def service() -> Service:
 def active_model_or_stop() -> ActiveModel:
     """The active model (with a notice while the metadata database is unreachable), or a page
     that says how to build one (no model built yet). With no model read yet and the database
-    unreachable, ``DatabaseUnavailable`` goes up to ``app.py``, which says so."""
+    unreachable, ``DatabaseUnavailable`` goes up to ``main.py``, which says so."""
     try:
         active = service().active()
     except NoActiveModel:

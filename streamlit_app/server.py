@@ -1,4 +1,4 @@
-"""The web server: ``streamlit run streamlit_app/server.py``. It serves the pages of ``app.py``
+"""The web server: ``streamlit run streamlit_app/server.py``. It serves the pages of ``main.py``
 and, beside them, the two endpoints that set and clear the staff session cookie
 (``admin.session_cookie``), which a Streamlit script alone cannot do."""
 
@@ -12,4 +12,4 @@ import streamlit as st
 
 from admin.session_cookie import ROUTES
 
-app = st.App("app.py", routes=ROUTES)
+app = st.App("main.py", routes=ROUTES)

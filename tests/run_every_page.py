@@ -35,7 +35,7 @@ def run_every_page() -> dict:
     with database.open_database(settings.database_url)() as session:
         auth.add_user(session, USER, "admin", PASSWORD, by="tests.run_every_page")
         token = auth.sign_in(session, USER, PASSWORD)
-    app = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=180)
+    app = AppTest.from_file(str(APP_DIR / "main.py"), default_timeout=180)
     app.session_state[TOKEN_KEY] = token
     app.run()
     errors = {}

@@ -21,7 +21,7 @@ from core.storage.jobs import START_A_WORKER
 from interface.messages import MESSAGES
 from tests.conftest import running_worker
 
-APP = str(REPO_ROOT / "streamlit_app" / "app.py")
+APP = str(REPO_ROOT / "streamlit_app" / "main.py")
 PAGE_FILES = [file for file, *_ in ADMIN_PAGES]
 TITLE_KEYS = [
     "review_title",

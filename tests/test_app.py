@@ -18,7 +18,7 @@ from interface.messages import MESSAGES
 from interface.widgets import escape_markdown
 from streamlit_app import charts
 
-APP = str(REPO_ROOT / "streamlit_app" / "app.py")
+APP = str(REPO_ROOT / "streamlit_app" / "main.py")
 PHOTOS = REPO_ROOT / "tests" / "fixtures" / "images"
 CARD_DETAIL = ":small[:gray["  # the detail line of a result card
 PAGES = ["views/search.py", "views/annotate.py", "views/topics.py", "views/about.py"]
