@@ -2,7 +2,7 @@
 
 A Streamlit script cannot set a cookie (``st.context.cookies`` only reads the ones the browser
 sent when the page connected), and JavaScript's ``document.cookie`` cannot set ``HttpOnly``. But
-Streamlit's ``st.App`` serves extra Starlette routes (``streamlit_app/server.py``), and their
+Streamlit's ``st.App`` serves extra Starlette routes (``streamlit_app/app.py``), and their
 responses may set any cookie. So after a sign-in the page posts a one-time code
 (``auth.hand_off``) to ``START_PATH``, which answers with a new session id in ``Set-Cookie`` with
 ``HttpOnly; SameSite=Strict; Path=/; Max-Age=<the rest of the session>`` (and ``Secure`` when the

@@ -8,7 +8,7 @@ bash scripts/setup.sh requirements.txt
 
 .venv/bin/python -m core worker &
 worker=$!
-.venv/bin/python -m streamlit run streamlit_app/server.py \
+.venv/bin/python -m streamlit run streamlit_app/app.py \
   --server.headless true --browser.gatherUsageStats false "$@" &
 app=$!
 

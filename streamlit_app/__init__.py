@@ -1,1 +1,1 @@
-"""The Streamlit app: thin pages over ``core`` (served by ``streamlit_app/server.py``)."""
+"""The Streamlit app: thin pages over ``core`` (served by ``streamlit_app/app.py``)."""

@@ -1,4 +1,5 @@
-"""The app's script: registers the pages (served by ``streamlit run streamlit_app/server.py``)."""
+"""The app's script: registers the pages (served by ``streamlit run streamlit_app/app.py``, whose
+``st.App`` runs this file)."""
 
 import sys
 from pathlib import Path

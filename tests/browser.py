@@ -106,7 +106,7 @@ def served_app(data_dir: Path, timeout: float = 120) -> Iterator[ServedApp]:
                 "-m",
                 "streamlit",
                 "run",
-                "streamlit_app/server.py",
+                "streamlit_app/app.py",
                 "--server.port",
                 str(port),
                 "--server.address",

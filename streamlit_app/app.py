@@ -1,6 +1,6 @@
-"""The web server: ``streamlit run streamlit_app/server.py``. It serves the pages of ``main.py``
-and, beside them, the two endpoints that set and clear the staff session cookie
-(``admin.session_cookie``), which a Streamlit script alone cannot do."""
+"""The app: ``streamlit run streamlit_app/app.py``. Streamlit finds the ``st.App`` below and
+serves the pages of ``main.py`` and, beside them, the two endpoints that set and clear the staff
+session cookie (``admin.session_cookie``), which a Streamlit script alone cannot do."""
 
 import sys
 from pathlib import Path
