@@ -79,6 +79,10 @@ EN: dict[str, str | dict[str, str]] = {
     "back_to_search": "Back to my search",
     "more_like_this": "More like this",
     "unknown_ignored": "Not known to the model (ignored): {words}",
+    # the search box: did you mean, -word / NOT word, near-identical documents as one card
+    "did_you_mean": "Did you mean: {words}?",
+    "excluded_words": "Left out: results with {words}.",
+    "similar_documents": {"one": "{n} similar", "other": "{n} similar"},
     "understood_title": "What the model understood",
     "your_photo": "Your photo",
     "tokens_used": "Tokens used",
@@ -483,6 +487,10 @@ RU: dict[str, str | dict[str, str]] = {
     "back_to_search": "Вернуться к моему поиску",
     "more_like_this": "Похожие",
     "unknown_ignored": "Модель не знает (пропущено): {words}",
+    # поисковая строка: «возможно, вы искали», -слово / НЕ слово, почти одинаковые документы
+    "did_you_mean": "Возможно, вы искали: {words}?",
+    "excluded_words": "Исключены результаты со словами: {words}.",
+    "similar_documents": {"one": "{n} похожий", "few": "{n} похожих", "many": "{n} похожих"},
     "understood_title": "Что поняла модель",
     "your_photo": "Ваша фотография",
     "tokens_used": "Использованные токены",

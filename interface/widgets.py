@@ -17,7 +17,7 @@ from core.serving.answers import Hit
 from core.serving.explain import TokenReading, TopicShare, WhyNothing
 from core.serving.service import ActiveModel
 from interface.address import WEIGHT_STEPS, more_like_params
-from interface.i18n import language, modality_name, t
+from interface.i18n import language, modality_name, plural, t
 
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # A known format spares Streamlit opening the image once more on every run just to detect it.
@@ -77,6 +77,15 @@ def document_card(
     )
     if st.button(t("more_like_this"), key=f"like-{key}-{hit.id}", icon=":material/manage_search:"):
         st.switch_page("views/search.py", query_params=more_like_params(hit.id))
+
+
+def similar_documents(similar: Sequence[Hit]) -> None:
+    """The near-identical documents a result card stands for (``Hit.similar``: the same
+    caption, alike photos), one click away: a popover with their photos."""
+    with st.popover(plural("similar_documents", len(similar)), icon=":material/photo_library:"):
+        photos = [hit.image for hit in similar if hit.image and Path(hit.image).is_file()]
+        if photos:
+            st.image(photos, width=96)
 
 
 def why_matched(topics: Sequence[TopicShare]) -> str:

@@ -66,7 +66,8 @@ class Hit:
     ``matched`` lists the query tokens the document itself contains; ``weak`` marks a hit that
     shares no token with the query and either answers a query that fits the model badly or is
     farther from it than the collection's own queries usually are from their nearest document
-    (see ``core.serving.fit``).
+    (see ``core.serving.fit``); ``similar`` holds the ids of the near-identical documents it
+    stands for (``core.serving.similar``).
     """
 
     row: int
@@ -78,6 +79,7 @@ class Hit:
     same_photo: bool = False
     matched: list[str] = field(default_factory=list)
     weak: bool = False
+    similar: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,7 +93,9 @@ class Annotation:
 class SearchResult:
     """The hits of a query, with what the model made of it: its tokens, theta and weights.
 
-    ``search_id`` and ``latency_ms`` are filled in by the service that records the search.
+    ``search_id`` and ``latency_ms`` are filled in by the service that records the search;
+    ``excluded`` names the words, hashtags and translations whose documents the query left out
+    (``-word``, ``core.serving.query_syntax``), as a visitor reads them.
     """
 
     model_version: str
@@ -103,6 +107,7 @@ class SearchResult:
     latency_ms: float = 0.0
     fit: QueryFit | None = None
     ranking: str = ""
+    excluded: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -83,6 +83,10 @@ class Lexicon:
                 table[english] = (float(frequency), russian.split(","))
         return cls(table)
 
+    def knows(self, token: str) -> bool:
+        """Whether ``token`` (of either language) is one of the dictionary's words."""
+        return token in self._russian or token in self._english
+
     def english_tokens(self) -> list[str]:
         return sorted(self._russian)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -23,20 +24,26 @@ from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.annotation import QueryAnnotator
 from core.serving.answers import Hit, Query, SearchResult, TypicalDocument, UnknownDocument
+from core.serving.bilingual import default_lexicon
 from core.serving.fit import FitReference, QueryFit, perplexity
 from core.serving.inference import QueryTheta, ThetaInferencer
+from core.serving.query_syntax import parse_query
 from core.serving.ranking import (
     DocumentTokens,
     QueryTerm,
     RankedDocuments,
     RankingParams,
     ranker_for,
+    term_columns,
     topic_distances,
 )
 from core.serving.reader import QueryReader, display_form, token_counts
+from core.serving.similar import collapse_similar as collapse_similar_hits
+from core.serving.suggestions import Suggester
 from core.serving.version_files import VersionFiles
 
 TOP_TERMS_KEPT = 32
+SIMILAR_FETCH = 2  # rank this many times k documents, so that k stay once similar ones collapse
 
 
 class SearchEngine:
@@ -176,7 +183,7 @@ class SearchEngine:
         dictionary, the fit reference, the rows by id), so that a serving process can freeze
         them with the rest of the loaded model (``core.serving.service``) instead of having the
         garbage collector walk them after every page."""
-        _ = self.reader.translations, self.fit_reference, self.rows_by_id
+        _ = self.reader.translations, self.fit_reference, self.rows_by_id, self.suggester
 
     @cached_property
     def topic_prior(self) -> np.ndarray:
@@ -227,6 +234,7 @@ class SearchEngine:
         weights: Mapping[str, float] | None = None,
         allowed: np.ndarray | None = None,
         ranking: RankingParams | None = None,
+        collapse_similar: bool = True,
     ) -> SearchResult:
         """The k best documents for the query by the version's ranking, or ``ranking``
         (``core.serving.ranking``): nearest topic vectors (L1), or the query's likelihood with
@@ -237,26 +245,43 @@ class SearchEngine:
         Every hit says which query tokens it contains and whether it is weak: it contains none
         of them, and it lies beyond the collection's usual distances or answers a query that
         fits badly (``core.serving.fit``), or other hits of a words-only query do contain them.
+
+        Words the text excludes (``-word``, ``NOT word``: ``core.serving.query_syntax``) leave
+        out every document with one of their forms before ranking; with ``collapse_similar``,
+        near-identical documents are one hit (``core.serving.similar``), and k hits still come.
         """
         if k < 1:  # the likelihood ranking never asks the index, which would refuse it too
             raise ValueError(f"k must be >= 1, got {k}")
         weights = self._weights(weights)
         ranking = ranking or self.ranking
+        syntax = parse_query(query.text)
+        query = replace(query, text=syntax.text)
+        excluded = self.reader.excluded_terms(syntax.excluded, ranking)
+        allowed = self._without(excluded, allowed)
         tokens, surfaces = self.tokens_of(query)
         inferred = self.reader.infer(tokens, surfaces, weights, ranking)
         terms = self.reader.query_terms(tokens, ranking)
-        ranked = ranker_for(ranking, self.ranked).rank(inferred.theta, terms, k, weights, allowed)
-        hits = [
-            self._hit(int(row), float(distance))
-            for row, distance in zip(ranked.rows, ranked.distances, strict=True)
-        ]
+        ranker = ranker_for(ranking, self.ranked)
         same = self._same_photo_rows(query, allowed, weights)
-        if same:
-            distances = topic_distances(self.thetas, inferred.theta, same)
-            hits = [
-                self._hit(row, float(distance), True)
-                for row, distance in zip(same, distances, strict=True)
-            ] + [hit for hit in hits if hit.row not in same]
+        same_hits = [
+            self._hit(row, float(distance), True)
+            for row, distance in zip(
+                same, topic_distances(self.thetas, inferred.theta, same), strict=True
+            )
+        ]
+        fetch = k * SIMILAR_FETCH if collapse_similar else k
+        while True:
+            ranked = ranker.rank(inferred.theta, terms, fetch, weights, allowed)
+            hits = same_hits + [
+                self._hit(int(row), float(distance))
+                for row, distance in zip(ranked.rows, ranked.distances, strict=True)
+                if row not in same
+            ]
+            if collapse_similar:
+                hits = collapse_similar_hits(hits, self.documents)
+            if len(hits) >= k or len(ranked.rows) < fetch:
+                break
+            fetch *= 2
         hits = hits[:k]
         fit = self._fit(inferred.theta, self.reader.readable(tokens, ranking), weights)
         for hit in hits:
@@ -268,8 +293,56 @@ class SearchEngine:
             guessed = outworded or fit.weak or fit.is_weak(hit.distance)
             hit.weak = not hit.same_photo and not hit.matched and guessed
         return SearchResult(
-            self.version_name, inferred, hits, tokens, weights, fit=fit, ranking=ranking.label
+            self.version_name,
+            inferred,
+            hits,
+            tokens,
+            weights,
+            fit=fit,
+            ranking=ranking.label,
+            excluded=self._forms(excluded),
         )
+
+    def _without(self, terms: Sequence[QueryTerm], allowed: np.ndarray | None) -> np.ndarray | None:
+        """``allowed`` (None: every row) less the documents that contain a form of ``terms``."""
+        rows = self.ranked.own.rows_with(terms, self.model.phi)
+        if not len(rows):
+            return allowed
+        kept = np.ones(len(self.documents), dtype=bool) if allowed is None else allowed.copy()
+        kept[rows] = False
+        return kept
+
+    def _forms(self, terms: Sequence[QueryTerm]) -> list[str]:
+        """Every form of ``terms`` that the model knows (no document has another), as a visitor
+        reads it (a hashtag with its '#'), once."""
+        phi = self.model.phi
+        forms = (
+            ("#" if modality == TAG else "") + self.display(modality, phi[modality].tokens[column])
+            for term in terms
+            for modality, column, _ in term_columns(term, phi)
+        )
+        return list(dict.fromkeys(forms))
+
+    @cached_property
+    def suggester(self) -> Suggester:
+        """ "Did you mean" over the words and hashtags the model knows, by their frequency."""
+        forms: dict[str, float] = {}
+        for modality in (TEXT, TAG) if TAG in self.model.phi else (TEXT,):
+            frequencies = self.ranked.own.collection[modality]
+            for column, token in enumerate(self.model.phi[modality].tokens):
+                form = self.display(modality, token)
+                forms[form] = max(forms.get(form, 0.0), float(frequencies[column]))
+        lexicon = default_lexicon()
+        return Suggester(
+            forms,
+            lambda word: self.reader.can_read(word, self.ranking),
+            lambda word: lexicon.knows(self.processor.word_token(word) or word),
+        )
+
+    def did_you_mean(self, text: str) -> str | None:
+        """``text`` with its unknown words replaced by the nearest known ones
+        (``core.serving.suggestions``), or None."""
+        return self.suggester.did_you_mean(text)
 
     def document_tokens(self) -> list[TokenCounts]:
         """Each document's tokens as counts per modality, as the model was trained on them."""

@@ -240,6 +240,7 @@ class Service:
         visitor: str | None = None,
         active: ActiveModel | None = None,
         ranking: RankingParams | None = None,
+        collapse_similar: bool = True,
     ) -> SearchResult:
         """Nearest documents; ``weights`` (per visitor) override the live global weights.
 
@@ -247,12 +248,15 @@ class Service:
         ids) and its ``search_id`` is what the visitor's relevance votes refer to. ``active`` is
         the snapshot to answer from (default: the active model now); a page passes the one it
         read first, so that a version activated meanwhile cannot mix into what it shows.
-        ``ranking`` replaces the version's own ranking (``more_like`` ranks by topics).
+        ``ranking`` replaces the version's own ranking (``more_like`` ranks by topics);
+        ``collapse_similar`` False shows near-identical documents one by one.
         """
         started = time.perf_counter()
         active = active or self.active()
         merged = _merged(active.weights, weights)
-        result = active.engine.search(query, k, merged, active.allowed, ranking)
+        result = active.engine.search(
+            query, k, merged, active.allowed, ranking, collapse_similar=collapse_similar
+        )
         result.latency_ms = (time.perf_counter() - started) * 1000
         if visitor is not None:
             result.search_id = self.writes.record_search(
@@ -289,6 +293,12 @@ class Service:
         allowed[row] = False
         hiding = replace(active, allowed=allowed)
         return self.search(query, k, weights, visitor, hiding, ARTICLE_RANKING)
+
+    def did_you_mean(self, text: str, active: ActiveModel | None = None) -> str | None:
+        """``text`` with the words the model does not know replaced by the nearest ones it does
+        (``core.serving.suggestions``), or None when there is nothing to suggest."""
+        active = active or self.active()
+        return active.engine.did_you_mean(text)
 
     def document(self, doc_id: str, active: ActiveModel | None = None) -> Hit:
         """A document of ``active`` (default: the active model now), e.g. the one a "more like

@@ -37,6 +37,7 @@ from interface.widgets import (
     document_card,
     escape_markdown,
     nothing_recognized_message,
+    similar_documents,
     token_text,
     weight_sliders,
     why_matched,
@@ -108,10 +109,23 @@ def answer(overrides: dict[str, float], k: int) -> SearchResult:
     return cached[1]
 
 
+def offer_did_you_mean() -> bool:
+    """A button that runs the search again with its unknown words corrected, if any can be."""
+    meant = search_service.did_you_mean(address.text, active) if like is None else None
+    if meant:
+        corrected = replace(address, text=meant, like=None)
+        label = t("did_you_mean", words=escape_markdown(meant))
+        st.button(label, on_click=write_search, args=(corrected,), icon=":material/spellcheck:")
+    return bool(meant)
+
+
 try:
     result = answer(overrides, st.session_state.get("shown", PAGE_SIZE))
 except NothingRecognized as error:
+    offered = offer_did_you_mean()
     why = search_service.why_nothing_recognized(query or Query(), error, overrides, active)
+    if offered:  # the correction says more than the collection's most common words
+        why = replace(why, suggestions=[])
     st.warning(escape_markdown(nothing_recognized_message(why)))
     st.stop()
 except ImageError as error:
@@ -150,6 +164,9 @@ elif query.image is not None and not query.text.strip():
 if reading.unknown:
     unknown = ", ".join(token for tokens in reading.unknown.values() for token in tokens)
     st.info(escape_markdown(t("unknown_ignored", words=unknown)))
+    offer_did_you_mean()
+if result.excluded:
+    st.info(escape_markdown(t("excluded_words", words=", ".join(result.excluded))))
 
 # On demand: the topic chart alone costs the web process more than the rest of the page's text.
 if st.toggle(t("understood_title"), key="show-understood"):
@@ -173,6 +190,9 @@ for start in range(0, len(result.hits), COLUMNS):
             detail = t("distance", distance=f"{hit.distance:.3f}", same=same) + hit_marks(hit)
             why = why_matched(search_service.explain_hit(result, hit, labels, active))
             document_card(hit, detail, "result", why)
+            if hit.similar:
+                similar = [search_service.document(doc_id, active) for doc_id in hit.similar]
+                similar_documents(similar)
             if result.search_id is not None:
                 st.feedback("thumbs", key=vote_key(result.search_id, hit.id))
 
