@@ -30,8 +30,10 @@ def app(monkeypatch, built) -> AppTest:
 
 
 def in_language(app: AppTest, language: str) -> AppTest:
-    app.session_state["language"] = language
-    return app.run()
+    """The app after the visitor picks ``language`` (English is the default)."""
+    if language == "en":
+        return app
+    return app.segmented_control(key="language").set_value(language).run()
 
 
 def visible_texts(app: AppTest) -> list[str]:
@@ -68,8 +70,9 @@ def test_a_suggested_word_is_a_link_that_runs_its_search(app):
     annotate(app, jpeg("dog.jpg"))
     links = app.get("page_link")
 
-    assert links and all(link.proto.page.endswith("search") for link in links)
-    hashtags = [link for link in links if link.proto.label.startswith("#")]
+    # the search page is the app's default page, served at the root
+    assert links and {link.proto.page for link in links} == {""}
+    hashtags = [link for link in links if link.proto.label.startswith("\\#")]
     assert hashtags and "q=%23" in hashtags[0].proto.query_string
 
     query = dict(part.split("=", 1) for part in hashtags[0].proto.query_string.split("&"))
@@ -184,11 +187,12 @@ def test_the_core_pixel_message_names_the_pixel_count():
 
 
 def test_a_too_long_query_keeps_the_sliders(app):
-    search(app, "собака")
     search(app, "собака " * 500)
 
     assert "at most 2,000 characters" in app.error[0].value
     assert [s.label for s in app.select_slider] == ["Hashtags", "Words", "Picture"]
+    search(app, "собака")  # the step after: a shorter query searches
+    assert any("12 results" in caption.value for caption in app.caption)
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
