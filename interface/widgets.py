@@ -34,6 +34,10 @@ IMAGE_BOX_STYLE = (
 )
 
 
+# The uploader's own button (before a file is chosen; after, it has icon buttons only).
+UPLOAD_BUTTON = "[data-testid='stFileUploaderDropzone'] [data-testid='stBaseButton-secondary']"
+
+
 def streamlit_hints_style() -> str:
     """CSS that replaces Streamlit's own English texts, which it cannot translate
     (streamlit/streamlit#13500): the uploader's "10MB per file • JPG..." hint (our label says
@@ -43,10 +47,8 @@ def streamlit_hints_style() -> str:
     return (
         "<style>[data-testid='stFileUploaderDropzoneInstructions'],"
         " [data-testid='InputInstructions'] {display: none;}"
-        " [data-testid='stFileUploaderDropzone'] button {font-size: 0;}"
-        " [data-testid='stFileUploaderDropzone'] button span {display: none;}"
-        f" [data-testid='stFileUploaderDropzone'] button::after {{content: {button};"
-        " font-size: 1rem;}</style>"
+        f" {UPLOAD_BUTTON} span {{display: none;}}"
+        f" {UPLOAD_BUTTON}::after {{content: {button}; white-space: nowrap;}}</style>"
     )
 
 
