@@ -82,6 +82,17 @@ def error_message(error: BaseException) -> Message | None:
     return None
 
 
+# A photo refused for its size: another format would not help, a smaller copy would.
+SIZE_PROBLEMS = frozenset({"file_too_large", "too_many_pixels", "far_too_large"})
+
+
+def photo_refusal(error: ImageError) -> str:
+    """Why a visitor's photo was refused, with what to try: a smaller copy for a size problem,
+    another format for the rest."""
+    key = "photo_too_large" if error.reason in SIZE_PROBLEMS else "photo_unreadable"
+    return t(key, error=error_text(error))
+
+
 def error_text(error: BaseException) -> str:
     """What to tell the person who met ``error``, in this session's language."""
     message = error_message(error)

@@ -30,8 +30,8 @@ EN: dict[str, str | dict[str, str]] = {
     "image_unreadable": "cannot read the file",
     "image_file_too_large": "the file is {size_mb:.1f} MB, more than the {limit_mb:.1f} MB limit",
     "image_empty": "the file is empty",
-    "image_too_many_pixels": "{width} × {height} pixels is more than the {megapixels:g} "
-    "megapixel limit",
+    "image_too_many_pixels": "the picture has {width} × {height} pixels ({found:g} megapixels), "
+    "more than the {megapixels:g} megapixel limit; a smaller copy of it will do",
     "image_far_too_large": "the image is far too large to open",
     "image_not_an_image": "not an image, or an unsupported image format",
     "image_damaged": "the image is damaged or truncated",
@@ -68,8 +68,7 @@ EN: dict[str, str | dict[str, str]] = {
     "Shorten it and search again.",
     "empty_query": "Type a few words or choose a photo to search for.",
     "photo_unreadable": "Could not read the photo: {error}. Try JPEG, PNG or WebP.",
-    "results_caption": "Model {version}{search} · {results} · {ms} ms · distance is L1 between "
-    "topic vectors (0 to 2)",
+    "results_caption": "Model {version}{search} · {results} · {ms} ms",
     "results": {"one": "{n} result", "other": "{n} results"},
     "search_number": " · search #{number}",
     "search_saved_later": " · search saved once the database is back",
@@ -89,28 +88,42 @@ EN: dict[str, str | dict[str, str]] = {
     "tokens_switched_off": "Known, but switched off by a weight of 0",
     "query_topics": "The query's main topics",
     "same_photo": " · same photo",
-    "distance": "L1 distance {distance}{same}",
     "why_matched": "Why it matched",
     "topic_share": "{label} (#{index}): {share:.0%} of the match",
     "weak_match": "A weak match: no topic it shares with the query makes up 1% of the match.",
     "show_more": "Show more results",
-    "fit_weak": "This query fits the model badly: the collection has nothing close to it, so the "
-    "results below are guesses (perplexity {perplexity}; {share} of the collection's own {kind} "
-    "queries are as perplexing; hits sharing no word are weak beyond L1 {threshold}).",
-    "fit_ok": "The query fits the model: perplexity {perplexity}; {share} of the collection's own "
-    "{kind} queries are as perplexing (hits sharing no word are weak beyond L1 {threshold}).",
     "fit_kind_words": "word",
     "fit_kind_photo": "photo",
     "fit_kind_words+photo": "word and photo",
+    "fit_sentence_ok_words": "The model knows words like these, so the answers are about what "
+    "you asked.",
+    "fit_sentence_weak_words": "The model knows little about words like these: the collection "
+    "has nothing close, so the answers are only the nearest things it has.",
+    "fit_sentence_ok_photo": "The model knows photos like this one, so the answers are about "
+    "what it shows.",
+    "fit_sentence_weak_photo": "The model knows little about photos like this one: the "
+    "collection has nothing close, so the answers are only the nearest things it has.",
+    "fit_sentence_ok_words+photo": "The model knows words and photos like these, so the answers "
+    "are about what you asked.",
+    "fit_sentence_weak_words+photo": "The model knows little about words and photos like these: "
+    "the collection has nothing close, so the answers are only the nearest things it has.",
+    "fit_figures": "Fit: perplexity {perplexity}; {share} of the collection's own {kind} queries "
+    "are as perplexing; hits sharing no word are weak beyond L1 {threshold}.",
+    "hit_figures": "L1 distance {distance} · ranking score {score}",
+    "strength_strong": "Strong match",
+    "strength_good": "Good match",
+    "strength_weak": "Weak match",
+    "suggestions_caption": "Click a word or hashtag to search for it.",
+    "upload_button": "Choose a photo",
+    "photo_too_large": "The photo is too large: {error}.",
     "hit_contains": " · contains {words}",
-    "hit_weak": " · weak match",
     "no_image": "(no image)",
     "full_caption": "Full caption",
     "vote_saved": "Thank you: your vote is saved.",
     "vote_kept": "Your vote is kept and will be saved as soon as the metadata database is back.",
     "vote_refused": "Your vote was not recorded: {error}",
-    "nothing_switched_off": "Your query has only tokens of {names}, and that slider is at 0, so "
-    "nothing is left to search with: move it up in the sidebar.",
+    "nothing_switched_off": "Your query has only {names}, and the slider of each is at 0, so "
+    "nothing is left to search with: move a slider up in the sidebar.",
     "nothing_unknown": "The model does not know any of these words: {words}.",
     "nothing_no_words": "The query has no letters the model can read: emoji, punctuation and "
     "numbers are left out.",
@@ -440,7 +453,8 @@ RU: dict[str, str | dict[str, str]] = {
     "image_unreadable": "не удалось прочитать файл",
     "image_file_too_large": "файл весит {size_mb:.1f} МБ, больше предела в {limit_mb:.1f} МБ",
     "image_empty": "файл пуст",
-    "image_too_many_pixels": "{width} × {height} пикселей — больше предела в {megapixels:g} Мп",
+    "image_too_many_pixels": "в картинке {width} × {height} пикселей ({found:g} Мп), больше "
+    "предела в {megapixels:g} Мп; подойдёт её уменьшенная копия",
     "image_far_too_large": "изображение слишком велико, чтобы его открыть",
     "image_not_an_image": "это не изображение или его формат не поддерживается",
     "image_damaged": "изображение повреждено или обрезано",
@@ -476,8 +490,7 @@ RU: dict[str, str | dict[str, str]] = {
     "Сократите его и повторите поиск.",
     "empty_query": "Напишите несколько слов или выберите фотографию.",
     "photo_unreadable": "Не удалось прочитать фотографию: {error}. Попробуйте JPEG, PNG или WebP.",
-    "results_caption": "Модель {version}{search} · {results} · {ms} мс · расстояние: L1 между "
-    "тематическими векторами (от 0 до 2)",
+    "results_caption": "Модель {version}{search} · {results} · {ms} мс",
     "results": {"one": "{n} результат", "few": "{n} результата", "many": "{n} результатов"},
     "search_number": " · поиск №{number}",
     "search_saved_later": " · поиск сохранится, когда база вернётся",
@@ -497,30 +510,42 @@ RU: dict[str, str | dict[str, str]] = {
     "tokens_switched_off": "Известны, но отключены весом 0",
     "query_topics": "Главные темы запроса",
     "same_photo": " · та же фотография",
-    "distance": "Расстояние L1 {distance}{same}",
     "why_matched": "Почему найдено",
     "topic_share": "{label} (#{index}): {share:.0%} совпадения",
     "weak_match": "Слабое совпадение: ни одна общая с запросом тема не даёт и 1% совпадения.",
     "show_more": "Показать ещё",
-    "fit_weak": "Запрос плохо согласуется с моделью: в коллекции нет ничего близкого, так что "
-    "результаты ниже — догадки (перплексия {perplexity}; столь же неожиданны {share} "
-    "собственных запросов коллекции вида «{kind}»; результаты без общих слов слабы дальше "
-    "L1 {threshold}).",
-    "fit_ok": "Запрос согласуется с моделью: перплексия {perplexity}; столь же неожиданны {share} "
-    "собственных запросов коллекции вида «{kind}» (результаты без общих слов слабы дальше "
-    "L1 {threshold}).",
     "fit_kind_words": "слова",
     "fit_kind_photo": "фото",
     "fit_kind_words+photo": "слова и фото",
+    "fit_sentence_ok_words": "Модель знает такие слова, поэтому ответы — о том, что вы спросили.",
+    "fit_sentence_weak_words": "Модель мало знает о таких словах: в коллекции нет ничего "
+    "близкого, поэтому ответы — лишь самое близкое, что в ней есть.",
+    "fit_sentence_ok_photo": "Модель знает такие фотографии, поэтому ответы — о том, что на "
+    "снимке.",
+    "fit_sentence_weak_photo": "Модель мало знает о таких фотографиях: в коллекции нет ничего "
+    "близкого, поэтому ответы — лишь самое близкое, что в ней есть.",
+    "fit_sentence_ok_words+photo": "Модель знает такие слова и фотографии, поэтому ответы — о "
+    "том, что вы спросили.",
+    "fit_sentence_weak_words+photo": "Модель мало знает о таких словах и фотографиях: в "
+    "коллекции нет ничего близкого, поэтому ответы — лишь самое близкое, что в ней есть.",
+    "fit_figures": "Согласие с моделью: перплексия {perplexity}; столь же неожиданны {share} "
+    "собственных запросов коллекции вида «{kind}»; результаты без общих слов слабы дальше "
+    "L1 {threshold}.",
+    "hit_figures": "Расстояние L1 {distance} · оценка ранжирования {score}",
+    "strength_strong": "Сильное совпадение",
+    "strength_good": "Хорошее совпадение",
+    "strength_weak": "Слабое совпадение",
+    "suggestions_caption": "Нажмите на слово или хэштег, чтобы найти его.",
+    "upload_button": "Выбрать фото",
+    "photo_too_large": "Фотография слишком велика: {error}.",
     "hit_contains": " · содержит {words}",
-    "hit_weak": " · слабое совпадение",
     "no_image": "(нет изображения)",
     "full_caption": "Подпись целиком",
     "vote_saved": "Спасибо: оценка сохранена.",
     "vote_kept": "Ваша оценка сохранится, как только база метаданных вернётся.",
     "vote_refused": "Оценка не записана: {error}",
-    "nothing_switched_off": "В запросе есть только токены модальности «{names}», а её ползунок "
-    "стоит на 0, так что искать не по чему: передвиньте его на боковой панели.",
+    "nothing_switched_off": "В запросе есть только «{names}», а ползунок каждого стоит на 0, "
+    "так что искать не по чему: передвиньте ползунок на боковой панели.",
     "nothing_unknown": "Модель не знает ни одного из этих слов: {words}.",
     "nothing_no_words": "В запросе нет букв, которые модель может прочесть: эмодзи, знаки "
     "препинания и числа не учитываются.",

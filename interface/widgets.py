@@ -6,6 +6,7 @@ escaped before it reaches Markdown, so it is always shown as typed, never render
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -13,10 +14,10 @@ from pathlib import Path
 import streamlit as st
 
 from core.reading.vision import VISUAL, visual_display
-from core.serving.answers import Hit
+from core.serving.answers import Annotation, Hit
 from core.serving.explain import TokenReading, TopicShare, WhyNothing
 from core.serving.service import ActiveModel
-from interface.address import WEIGHT_STEPS, more_like_params
+from interface.address import WEIGHT_STEPS, WORDS, more_like_params
 from interface.i18n import language, modality_name, plural, t
 
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -31,6 +32,24 @@ IMAGE_BOX_STYLE = (
     "<style>[data-testid='stColumn']:has([data-testid='stButton']) [data-testid='stImage'] img"
     " {aspect-ratio: 1; object-fit: contain;}</style>"
 )
+
+
+# The uploader's own button (before a file is chosen; after, it has icon buttons only).
+UPLOAD_BUTTON = "[data-testid='stFileUploaderDropzone'] [data-testid='stBaseButton-secondary']"
+
+
+def streamlit_hints_style() -> str:
+    """CSS that replaces Streamlit's own English texts, which it cannot translate
+    (streamlit/streamlit#13500): the uploader's "10MB per file • JPG..." hint (our label says
+    it), its "Upload" button text (ours instead) and a form's "Press Enter to submit form"
+    (Enter still submits)."""
+    button = json.dumps(t("upload_button"), ensure_ascii=False)
+    return (
+        "<style>[data-testid='stFileUploaderDropzoneInstructions'],"
+        " [data-testid='InputInstructions'] {display: none;}"
+        f" {UPLOAD_BUTTON} span {{display: none;}}"
+        f" {UPLOAD_BUTTON}::after {{content: {button}; white-space: nowrap;}}</style>"
+    )
 
 
 def escape_markdown(text: str) -> str:
@@ -88,9 +107,10 @@ def similar_documents(similar: Sequence[Hit]) -> None:
             st.image(photos, width=96)
 
 
-def why_matched(topics: Sequence[TopicShare]) -> str:
+def why_matched(topics: Sequence[TopicShare], figures: str = "") -> str:
     """Markdown for a hit's tooltip: the topics it shares with the query, each with its share
-    of the match and its top terms per modality (a weak match says so instead)."""
+    of the match and its top terms per modality (a weak match says so instead); then
+    ``figures`` (distance and score, for a visitor who opened "What the model understood")."""
     blocks = [f"**{t('why_matched')}**"]
     if not topics:
         blocks.append(t("weak_match"))
@@ -101,6 +121,8 @@ def why_matched(topics: Sequence[TopicShare]) -> str:
             for modality, terms in topic.terms.items()
         ]
         blocks.append("  \n".join([f"*{escape_markdown(share)}*", *terms]))
+    if figures:
+        blocks.append(f":gray[{escape_markdown(figures)}]")
     return "\n\n".join(blocks)
 
 
@@ -170,6 +192,18 @@ def weight_sliders(
             )
         if overrides:
             st.button(t("back_to_global"), on_click=clear_weights)
+
+
+def suggestion_links(annotations: Sequence[Annotation]) -> None:
+    """Suggested hashtags or words as links that run their search (``Annotation.query``: a
+    hashtag as ``#tag``) on the search page, one row that wraps."""
+    with st.container(horizontal=True, gap="small"):
+        for annotation in annotations:
+            st.page_link(
+                "views/search.py",
+                label=escape_markdown(annotation.query),
+                query_params={WORDS: annotation.query},
+            )
 
 
 def nothing_recognized_message(why: WhyNothing) -> str:

@@ -9,24 +9,42 @@ from core.serving.fit import QueryFit
 from interface.i18n import t
 
 
+def fit_sentence(fit: QueryFit) -> str:
+    """One plain sentence, the same on every page: whether the model knows this kind of query
+    (words, a photo, both) and what that means for the answers."""
+    return t(f"fit_sentence_{'weak' if fit.weak else 'ok'}_{fit.kind}")
+
+
 def show_fit(fit: QueryFit | None) -> None:
-    """A warning when the query fits the model badly; otherwise one quiet line."""
+    """The fit sentence: a warning when the query fits the model badly, else one quiet line."""
     if fit is None:
         return
-    figures = {
-        "perplexity": f"{fit.perplexity:.0f}",
-        "share": f"{fit.share_as_far:.0%}",
-        "kind": t(f"fit_kind_{fit.kind}"),
-        "threshold": f"{fit.threshold:.2f}",
-    }
     if fit.weak:
-        st.warning(t("fit_weak", **figures))
+        st.warning(fit_sentence(fit))
     else:
-        st.caption(t("fit_ok", **figures))
+        st.caption(fit_sentence(fit))
 
 
-def hit_marks(hit: Hit) -> str:
-    """Text to add to a result card's detail line: the query words it contains, or 'weak'."""
+def fit_figures(fit: QueryFit) -> str:
+    """The figures behind the sentence, for "What the model understood"."""
+    return t(
+        "fit_figures",
+        perplexity=f"{fit.perplexity:.0f}",
+        share=f"{fit.share_as_far:.0%}",
+        kind=t(f"fit_kind_{fit.kind}"),
+        threshold=f"{fit.threshold:.2f}",
+    )
+
+
+def hit_detail(hit: Hit) -> str:
+    """A result card's detail line: how strong a match it is (by the score that ranked it, so
+    never stronger than a card above), the same photo, the query words it contains."""
+    parts = [t(f"strength_{hit.strength}") if hit.strength else ""]
+    parts.append(t("same_photo") if hit.same_photo else "")
     if hit.matched:
-        return t("hit_contains", words=", ".join(hit.matched))
-    return t("hit_weak") if hit.weak else ""
+        parts.append(t("hit_contains", words=", ".join(hit.matched)))
+    return "".join(parts).removeprefix(" · ")
+
+
+def hit_figures(hit: Hit) -> str:
+    return t("hit_figures", distance=f"{hit.distance:.3f}", score=f"{hit.score:.3f}")

@@ -32,11 +32,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
-RESULTS_CAPTION = "[data-testid='stCaptionContainer']:has-text('L1 between topic vectors')"
+# The results caption: "Model v0001 · 12 results · 85 ms" ("Модель v0001 · 12 результатов ...").
+RESULTS_CAPTION = (
+    "[data-testid='stCaptionContainer']:is(:has-text(' result'), :has-text(' результат'))"
+)
 # Page-side predicates for wait_for_function, shared with the async load test.
 NEW_RESULTS_SCRIPT = """(before) => {
     const captions = [...document.querySelectorAll("[data-testid='stCaptionContainer']")];
-    const results = captions.find(e => e.innerText.includes("L1 between topic vectors"));
+    const results = captions.find(e => /· [0-9]+ (ms|мс)$/.test(e.innerText.trim()));
     return results !== undefined && results.innerText !== before;
 }"""
 SCRIPT_IDLE_SCRIPT = """() => {

@@ -13,13 +13,8 @@ from core.reading.backbones import N_CLASSES
 from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
 from core.reading.twins import tag_twins
 from core.reading.vision import visual_token
-from core.serving.annotation import (
-    TOPICS_ONLY,
-    AnnotationParams,
-    ClassNameWords,
-    as_words,
-    class_names,
-)
+from core.serving.annotation import TOPICS_ONLY, AnnotationParams, as_words
+from core.serving.class_words import ClassNameWords, class_names
 from core.serving.engine import Query
 from core.serving.model import ModelParams
 from core.serving.reader import expected_visual_words

@@ -30,7 +30,7 @@ SHOWN = [
     ImageError("unreadable", None, cause="Permission denied"),
     ImageError("file_too_large", None, size_mb=31.5, limit_mb=30.0),
     ImageError("empty", None),
-    ImageError("too_many_pixels", None, width=10_000, height=6_000, megapixels=50.0),
+    ImageError("too_many_pixels", None, width=10_000, height=6_000, found=60.0, megapixels=50.0),
     ImageError("far_too_large", None, cause="decompression bomb"),
     ImageError("not_an_image", None),
     ImageError("damaged", None, cause="broken data stream"),

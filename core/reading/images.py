@@ -26,7 +26,8 @@ IMAGE_PROBLEMS = {
     "unreadable": "cannot read the file ({cause})",
     "file_too_large": "the file is {size_mb:.1f} MB, more than the {limit_mb:.1f} MB limit",
     "empty": "the file is empty",
-    "too_many_pixels": "{width} x {height} pixels is more than the {megapixels:g} megapixel limit",
+    "too_many_pixels": "the picture has {width} x {height} pixels ({found:g} megapixels), more "
+    "than the {megapixels:g} megapixel limit; a smaller copy of it will do",
     "far_too_large": "the image is far too large to open ({cause})",
     "not_an_image": "not an image, or an unsupported image format",
     "damaged": "the image is damaged or truncated ({cause})",
@@ -110,7 +111,12 @@ def _decode(
         width, height = image.size
         if width * height > max_pixels:
             raise ImageError(
-                "too_many_pixels", label, width=width, height=height, megapixels=max_pixels / 1e6
+                "too_many_pixels",
+                label,
+                width=width,
+                height=height,
+                found=round(width * height / 1e6, 1),
+                megapixels=max_pixels / 1e6,
             )
         if reduced_side:
             image.draft(None, (reduced_side, reduced_side))

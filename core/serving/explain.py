@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from core.reading.text import TEXT, TextProcessor
+from core.reading.vision import VISUAL
 from core.serving.answers import Hit, Query, SearchResult
 from core.serving.engine import SearchEngine
 from core.serving.inference import NothingRecognized
@@ -162,11 +163,20 @@ def why_nothing_recognized(
     engine: SearchEngine, query: Query, error: NothingRecognized, weights: Mapping[str, float]
 ) -> WhyNothing:
     tokens, _ = engine.tokens_of(query)
-    switched_off = [m for m in engine.modalities if tokens.get(m) and weights.get(m, 0.0) <= 0]
+    given = given_modalities(engine, query)
+    switched_off = [m for m in engine.modalities if m in given and weights.get(m, 0.0) <= 0]
     unknown = [token for tokens in error.unknown.values() for token in tokens]
     no_words = not any(tokens.values())
     suggestions = engine.popular_terms(TEXT, 8) if unknown or no_words else []
     return WhyNothing(switched_off, unknown, no_words, suggestions)
+
+
+def given_modalities(engine: SearchEngine, query: Query) -> set[str]:
+    """The modalities a visitor gave the query: typed words, typed hashtags, a photo, extra
+    tokens (not the hashtags a word also counts as, nor the word of a typed hashtag)."""
+    typed = {modality for modality, _, _ in engine.processor.analyze(query.text).surfaces}
+    photo = {VISUAL} if query.image is not None else set()
+    return typed | photo | {modality for modality, bag in query.extra.items() if bag}
 
 
 def visible_topics(

@@ -29,6 +29,7 @@ from core.reading.vision import (
 )
 from core.serving.answers import PhotoReading, Query
 from core.serving.bilingual import Translations, default_lexicon
+from core.serving.class_words import ClassNameWords
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.model import ModelParams, Phi
 from core.serving.ranking import QueryTerm, RankingParams, query_terms
@@ -96,7 +97,36 @@ class QueryReader:
                         tokens.setdefault(TAG, Counter())[tag] += count
         if query.image is not None:
             tokens[VISUAL] = self.visual_words(query.image)
+        self._read_unknown_words(tokens)
         return tokens, surfaces
+
+    def _read_unknown_words(self, tokens: TokenCounts) -> None:
+        """A word the model's ``@text`` vocabulary lacks stands for what the model knows by it:
+        its hashtags (already among ``tokens``), else its translations (``readable``), else the
+        visual words of the ImageNet classes it names (``ClassNameWords``), which annotation
+        suggests for photos of things the collection never shows. Changes ``tokens``."""
+        words = tokens.get(TEXT)
+        known = self.phi[TEXT].index if TEXT in self.phi else {}
+        visual = self.phi[VISUAL].index if VISUAL in self.phi else {}
+        for word in [word for word in words or () if word not in known]:
+            if self.tags_by_word.get(word):
+                del words[word]
+                continue
+            if any(translation in known for translation, _ in self.translations.of(word)):
+                continue
+            named = self.class_words.visual_tokens(word)
+            named = {token: share for token, share in named.items() if token in visual}
+            if named:
+                count = words.pop(word)
+                bag = tokens.setdefault(VISUAL, Counter())
+                total = sum(named.values())
+                for token, share in named.items():
+                    bag[token] += count * share / total
+
+    @cached_property
+    def class_words(self) -> ClassNameWords:
+        """The backbone's class names as words (the table is built on first use)."""
+        return ClassNameWords(self.processor)
 
     def visual_words(self, image: bytes | Path) -> Counter[str]:
         """The photo's sampled visual words (deterministic for the same image content)."""

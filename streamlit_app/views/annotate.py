@@ -6,10 +6,15 @@ from core.reading.images import ImageError
 from core.reading.text import TAG, TEXT
 from core.serving.answers import Query
 from core.serving.inference import NothingRecognized
-from interface.errors import error_text
+from interface.errors import photo_refusal
 from interface.i18n import modality_name, t
 from interface.state import active_model_or_stop, photo_uploader, service
-from interface.widgets import escape_markdown, nothing_recognized_message, visual_name
+from interface.widgets import (
+    escape_markdown,
+    nothing_recognized_message,
+    suggestion_links,
+    visual_name,
+)
 from streamlit_app import charts
 from streamlit_app.fit_notice import show_fit
 
@@ -35,7 +40,7 @@ try:
     )
     fit = annotation_service.query_fit(Query(image=image), active=active)
 except ImageError as error:
-    st.error(escape_markdown(t("photo_unreadable", error=error_text(error))))
+    st.error(escape_markdown(photo_refusal(error)))
     st.stop()
 except NothingRecognized as error:
     why = annotation_service.why_nothing_recognized(Query(image=image), error, active=active)
@@ -51,9 +56,11 @@ with left:
 with right:
     st.caption(t("model_version", version=version))
     show_fit(fit)
+    st.caption(t("suggestions_caption"))
     for modality in (TAG, TEXT):
         if annotations.get(modality):
             st.markdown(f"**{modality_name(modality)}**")
+            suggestion_links(annotations[modality])
             st.plotly_chart(
                 charts.annotation_probabilities(annotations[modality]), key=f"annotation{modality}"
             )

@@ -21,7 +21,7 @@ from interface.address import (
     words_box,
     write_search,
 )
-from interface.errors import error_text
+from interface.errors import error_text, photo_refusal
 from interface.i18n import modality_name, plural, t
 from interface.state import (
     active_model_or_stop,
@@ -43,7 +43,7 @@ from interface.widgets import (
     why_matched,
 )
 from streamlit_app import charts
-from streamlit_app.fit_notice import hit_marks, show_fit
+from streamlit_app.fit_notice import fit_figures, hit_detail, hit_figures, show_fit
 
 PAGE_SIZE = 12
 MAX_RESULTS = 96
@@ -59,6 +59,7 @@ st.title(t("search_title"))
 st.caption(t("search_caption"))
 
 words_box(address.text, "words")
+too_long = False
 with st.form("search-form"):
     text = st.text_input(t("words_field"), placeholder=t("words_placeholder"), key="words")
     st.caption(t("hashtag_hint"))
@@ -71,18 +72,22 @@ with st.form("search-form"):
     submitted = st.form_submit_button(t("search_button"), type="primary")
     if submitted:
         st.session_state.shown = PAGE_SIZE
-        if len(text) > MAX_QUERY_CHARS:
+        too_long = len(text) > MAX_QUERY_CHARS
+        if too_long:  # the page stops after the sidebar's sliders, which stay
             st.error(t("query_too_long", limit=f"{MAX_QUERY_CHARS:,}", length=f"{len(text):,}"))
-            st.stop()
-        digest = photos.keep(photo.getvalue()) if photo else address.photo if keep_linked else None
-        photo_file = photos.photo(digest) if digest else None
-        address = replace(address, text=text, photo=digest, like=None)
-        write_search(address)
+        else:
+            linked = address.photo if keep_linked else None
+            digest = photos.keep(photo.getvalue()) if photo else linked
+            photo_file = photos.photo(digest) if digest else None
+            address = replace(address, text=text, photo=digest, like=None)
+            write_search(address)
 
 for notice in notices:
     st.warning(escape_markdown(notice_text(notice)))
 overrides = address.weights
 weight_sliders(active, overrides, set_weight, clear_weights)
+if too_long:
+    st.stop()
 like = address.like
 query = None if like else Query(text=address.text, image=photo_file)
 if query is not None and query.is_empty():
@@ -129,7 +134,7 @@ except NothingRecognized as error:
     st.warning(escape_markdown(nothing_recognized_message(why)))
     st.stop()
 except ImageError as error:
-    st.error(escape_markdown(t("photo_unreadable", error=error_text(error))))
+    st.error(escape_markdown(photo_refusal(error)))
     st.stop()
 except UnknownDocument as error:  # asked for "more like" it before another version was activated
     write_search(replace(address, like=None))
@@ -169,7 +174,10 @@ if result.excluded:
     st.info(escape_markdown(t("excluded_words", words=", ".join(result.excluded))))
 
 # On demand: the topic chart alone costs the web process more than the rest of the page's text.
-if st.toggle(t("understood_title"), key="show-understood"):
+figures_shown = st.toggle(t("understood_title"), key="show-understood")
+if figures_shown:
+    if result.fit is not None:
+        st.caption(fit_figures(result.fit))
     if query is not None and query.image is not None:
         st.image(query.image, caption=t("your_photo"), width=200)
     st.markdown(f"**{t('tokens_used')}**")
@@ -186,10 +194,9 @@ for start in range(0, len(result.hits), COLUMNS):
     row = result.hits[start : start + COLUMNS]
     for column, hit in zip(st.columns(COLUMNS), row, strict=False):
         with column:
-            same = t("same_photo") if hit.same_photo else ""
-            detail = t("distance", distance=f"{hit.distance:.3f}", same=same) + hit_marks(hit)
-            why = why_matched(search_service.explain_hit(result, hit, labels, active))
-            document_card(hit, detail, "result", why)
+            topics = search_service.explain_hit(result, hit, labels, active)
+            why = why_matched(topics, hit_figures(hit) if figures_shown else "")
+            document_card(hit, hit_detail(hit), "result", why)
             if hit.similar:
                 similar = [search_service.document(doc_id, active) for doc_id in hit.similar]
                 similar_documents(similar)
