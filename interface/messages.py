@@ -384,7 +384,7 @@ EN: dict[str, str | dict[str, str]] = {
     "tokens_from_file": "a CSV or JSONL file",
     "tokens_from_collection": "a column of the collection",
     "modality_name": "Modality name",
-    "modality_file": "File: id,tokens (CSV) or {{id, tokens}} lines (JSONL)",
+    "modality_file": "File: `id,tokens` (CSV) or `{{id, tokens}}` lines (JSONL)",
     "no_collection_modality": "The collection has no @modality column the active version lacks.",
     "documents_with_tokens": "{documents} with tokens of {name}.",
     "the_new_modality": "the new modality",
@@ -594,8 +594,8 @@ RU: dict[str, str | dict[str, str]] = {
     "axis_share_of_zeros": "доля нулей",
     "curve_cnn_output": "выход нейросети",
     "curve_flattened": "после сглаживания",
-    "curve_phi": "phi: {modality}",
-    "curve_theta": "theta (документы)",
+    "curve_phi": "Φ: {modality}",
+    "curve_theta": "Θ (документы)",
     # Topics
     "topics_title": "Темы",
     "topics_caption": "Модель {version}: {topics}; каждая тема — распределение по словам, "
@@ -643,9 +643,9 @@ RU: dict[str, str | dict[str, str]] = {
     "about_how_title": "Как это работает",
     "about_how": "Каждый документ — мешок токенов нескольких *модальностей*: слова, хэштеги и "
     "«визуальные слова» картинки. Модель выучивает **темы**; для каждой модальности матрица "
-    "**phi** хранит, насколько вероятен каждый токен в каждой теме (в теме о кошках: «кошка», "
-    "#cats, «полосатый»), а **theta** — насколько документ посвящён каждой теме. Запрос получает "
-    "свою theta; результаты упорядочены так, как сказано выше о ранжировании: по близости theta "
+    "**Φ** хранит, насколько вероятен каждый токен в каждой теме (в теме о кошках: «кошка», "
+    "#cats, «полосатый»), а **Θ** — насколько документ посвящён каждой теме. Запрос получает "
+    "свою Θ; результаты упорядочены так, как сказано выше о ранжировании: по близости Θ "
     "или по тому, насколько вероятны слова запроса в документе, где недостающие слова "
     "дополняют его темы.",
     "about_modalities": "Модальности",
@@ -654,10 +654,10 @@ RU: dict[str, str | dict[str, str]] = {
     "col_training_weight": "вес при обучении",
     "col_vocabulary": "различных токенов",
     "about_training": "Обучение",
-    "reg_sparse_phi": "предметные темы держат мало характерных токенов (разреживание phi)",
-    "reg_sparse_theta": "документ посвящён немногим предметным темам (разреживание theta)",
-    "reg_smooth_phi": "фоновые темы собирают общие токены (сглаживание phi)",
-    "reg_smooth_theta": "в каждом документе есть немного фона (сглаживание theta)",
+    "reg_sparse_phi": "предметные темы держат мало характерных токенов (разреживание Φ)",
+    "reg_sparse_theta": "документ посвящён немногим предметным темам (разреживание Θ)",
+    "reg_smooth_phi": "фоновые темы собирают общие токены (сглаживание Φ)",
+    "reg_smooth_theta": "в каждом документе есть немного фона (сглаживание Θ)",
     "reg_decorrelation": "темы отталкиваются друг от друга (декорреляция)",
     "reg_none": "без регуляризаторов: обычный PLSA",
     "training_passes": "{passes} по коллекции, {inner} внутренних проходов по документу",
@@ -668,8 +668,8 @@ RU: dict[str, str | dict[str, str]] = {
     "perplexity_explained": "**Перплексия** по модальностям: насколько модель «удивлена» токенами "
     "документов — словно она выбирает из стольких же равновероятных токенов; чем меньше, тем "
     "лучше.",
-    "sparsity_explained": "**Разреженность**: доля нулей в phi по модальностям (у темы мало "
-    "токенов) и в theta (у документа мало тем).",
+    "sparsity_explained": "**Разреженность**: доля нулей в Φ по модальностям (у темы мало "
+    "токенов) и в Θ (у документа мало тем).",
     "no_scores": "Для этой версии метрики по проходам не записаны.",
     # Admin: shared
     "staff_only": "Эта страница только для вошедших сотрудников. Войдите на странице «Вход».",
@@ -786,7 +786,7 @@ RU: dict[str, str | dict[str, str]] = {
     "apply_live_help": "Следующий запрос каждого посетителя использует их.",
     "applied_live": "Применено: следующий запрос использует новые веса.",
     "reindex": "Переиндексировать с этими весами",
-    "reindex_help": "Новая версия: theta каждого документа выводится заново; пока она строится, "
+    "reindex_help": "Новая версия: Θ каждого документа выводится заново; пока она строится, "
     "работает текущая.",
     "reindex_started": "Переиндексация поставлена в очередь.",
     # Versions
@@ -833,7 +833,7 @@ RU: dict[str, str | dict[str, str]] = {
     "tokens_from_file": "файл CSV или JSONL",
     "tokens_from_collection": "столбец коллекции",
     "modality_name": "Имя модальности",
-    "modality_file": "Файл: id,tokens (CSV) или строки {{id, tokens}} (JSONL)",
+    "modality_file": "Файл: `id,tokens` (CSV) или строки `{{id, tokens}}` (JSONL)",
     "no_collection_modality": "В коллекции нет столбца @модальности, которого нет в активной "
     "версии.",
     "documents_with_tokens": "Токены {name} есть у документов: {documents}.",
@@ -845,7 +845,7 @@ RU: dict[str, str | dict[str, str]] = {
     },
     "weight": "Вес",
     "train": "Обучение",
-    "train_frozen": "Только phi новой модальности (пространство тем не меняется)",
+    "train_frozen": "Только Φ новой модальности (пространство тем не меняется)",
     "train_retrain": "Переобучить все матрицы",
     "start": "Начать",
     "started_in_background": "В очереди: текущая версия работает, пока новая не будет готова.",

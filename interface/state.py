@@ -10,7 +10,7 @@ from core.settings import load_settings
 from core.storage.outage import DatabaseUnavailable
 from interface.errors import error_text
 from interface.i18n import t
-from interface.widgets import escape_markdown, streamlit_hints_style
+from interface.widgets import escape_markdown
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 VOTE_KEY = "vote:"
@@ -64,8 +64,8 @@ def upload_limit_mb() -> int:
 
 def photo_uploader(key: str | None = None) -> st.runtime.uploaded_file_manager.UploadedFile | None:
     """The photo upload field, with the accepted formats and size limit in its label (in the
-    visitor's language) instead of Streamlit's English hint and button text."""
-    st.html(streamlit_hints_style())
+    visitor's language) instead of Streamlit's English hint and button text (hidden by
+    ``streamlit_hints_style``, on every page)."""
     return st.file_uploader(t("photo_field", mb=upload_limit_mb()), type=UPLOAD_TYPES, key=key)
 
 

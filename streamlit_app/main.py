@@ -13,11 +13,12 @@ from admin.navigation import admin_sections, adopt_session_cookie, send_cookie_r
 from core.storage.outage import DatabaseUnavailable
 from interface.errors import error_text
 from interface.i18n import language_switch, t
-from interface.widgets import IMAGE_BOX_STYLE, escape_markdown
+from interface.widgets import IMAGE_BOX_STYLE, escape_markdown, streamlit_hints_style
 
 language_switch()
 st.set_page_config(page_title=t("app_title"), page_icon="🔎", layout="wide")
-st.html(IMAGE_BOX_STYLE)
+# Every page: Streamlit's own English hints are hidden or replaced (text fields are on most).
+st.html(IMAGE_BOX_STYLE + streamlit_hints_style())
 public_pages = [
     st.Page("views/search.py", title=t("nav_search"), icon=":material/search:", default=True),
     st.Page("views/annotate.py", title=t("nav_annotate"), icon=":material/sell:"),
