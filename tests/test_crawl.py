@@ -121,7 +121,8 @@ VISIBLE_TEXT_SCRIPT = """() => {
     while (walker.nextNode()) {
         const node = walker.currentNode;
         const parent = node.parentElement;
-        if (!parent || parent.closest("[data-testid='stIconMaterial'], style, script")) continue;
+        const skipped = "[data-testid='stIconMaterial'], code, style, script";
+        if (!parent || parent.closest(skipped)) continue;
         const box = parent.getBoundingClientRect();
         if (box.width === 0 || box.height === 0 || box.right <= 0 || box.bottom <= 0) continue;
         if (getComputedStyle(parent).visibility === "hidden") continue;
