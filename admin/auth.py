@@ -9,7 +9,8 @@ that a reload or a second tab stays signed in: the tab that signed in gets a one
 on sign-out, a password reset, a role change or the account's removal.
 
 Every admin action is a function decorated with ``@action(permission)``: it checks the acting
-user's role on the server and writes who did what, when, to the audit log.
+user's role on the server and writes who did what, when, to the audit log; the action adds what it
+changed, from what to what, with ``audit_note``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import inspect
 import secrets
 from collections import Counter
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -357,6 +359,17 @@ def allowed(user: User | None, permission: str) -> bool:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+_NOTES: ContextVar[dict[str, Any] | None] = ContextVar("audit_notes", default=None)
+
+
+def audit_note(**details: Any) -> None:
+    """Add to the audit entry of the admin action running now what it changed, from what to
+    what (``label={"from": "x", "to": "y"}``), or a summary in place of an argument too bulky to
+    record (``tokens=3201``); written with the entry whether the action then succeeds or fails."""
+    notes = _NOTES.get()
+    if notes is None:
+        raise RuntimeError("audit_note is for the admin actions (functions under @action)")
+    notes.update({key: _loggable(value, limit=None) for key, value in details.items()})
 
 
 def action(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -365,7 +378,8 @@ def action(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     The role, as stored now, is checked before the function runs (so a role changed on the
     command line applies at once); the audit log gets one entry per call: ``ok``,
     ``denied`` (then ``PermissionDenied`` is raised) or ``error`` (the function's exception is
-    re-raised). The entry's details are the call's arguments after ``session`` and ``user``.
+    re-raised). The entry's details are the call's arguments after ``session`` and ``user``,
+    then what the function noted with ``audit_note`` (which replaces an argument of its name).
     """
 
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
@@ -382,14 +396,19 @@ def action(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 _audit(session, who, function.__name__, "denied", details)
                 session.commit()
                 raise PermissionDenied(who, function.__name__, permission)
+            notes: dict[str, Any] = {}
+            noting = _NOTES.set(notes)
             try:
                 result = function(*args, **kwargs)
             except Exception as error:
                 session.rollback()
-                _audit(session, who, function.__name__, "error", {**details, "error": str(error)})
+                failed = {**details, **notes, "error": str(error)}
+                _audit(session, who, function.__name__, "error", failed)
                 session.commit()
                 raise
-            _audit(session, who, function.__name__, "ok", details)
+            finally:
+                _NOTES.reset(noting)
+            _audit(session, who, function.__name__, "ok", {**details, **notes})
             session.commit()
             return result
 
@@ -408,12 +427,14 @@ def _audit(session: Session, who: str, what: str, outcome: str, details: dict[st
     session.add(AuditEntry(user_name=who, action=what, outcome=outcome, details=details))
 
 
-def _loggable(value: Any) -> Any:
-    """JSON-safe and short: the audit log records what was asked, not bulk data."""
+def _loggable(value: Any, limit: int | None = 20) -> Any:
+    """JSON-safe and short: the audit log records what was asked, not bulk data (collections of
+    more than ``limit`` items; None: what an action noted itself, any size)."""
     if isinstance(value, str | int | float | bool) or value is None:
         return value
-    if isinstance(value, dict) and len(value) <= 20:
-        return {str(k): _loggable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple) and len(value) <= 20:
-        return [_loggable(v) for v in value]
+    fits = limit is None or len(value) <= limit if isinstance(value, dict | list | tuple) else False
+    if isinstance(value, dict) and fits:
+        return {str(k): _loggable(v, limit) for k, v in value.items()}
+    if isinstance(value, list | tuple) and fits:
+        return [_loggable(v, limit) for v in value]
     return f"<{type(value).__name__}>"

@@ -1,6 +1,6 @@
 """The junk filter (the article's linear SVM): moderators label documents wanted or unwanted,
 a linear SVM on their bags of words learns the difference, and the documents it predicts
-unwanted are hidden from search until a moderator restores them.
+unwanted are hidden from search until a moderator restores them. A label can be cleared again.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from admin.auth import action
+from admin.auth import action, audit_note
 from admin.versions import active_or_raise
 from core.reading.collection import Document
 from core.storage import jobs, store
@@ -31,6 +31,18 @@ def hidden_documents(session: Session) -> dict[str, float | None]:
     return dict(session.execute(select(HiddenDocument.doc_id, HiddenDocument.score)).all())
 
 
+def labelled_documents(session: Session, limit: int = 50) -> list[tuple[Document, str]]:
+    """Documents of the active version moderators labelled, with the label, newest label first."""
+    version = active_or_raise(session)
+    documents = {d.id: d for d in store.version_documents(session, version.id)}
+    rows = session.execute(
+        select(DocumentLabel.doc_id, DocumentLabel.label).order_by(
+            DocumentLabel.labeled_at.desc(), DocumentLabel.id.desc()
+        )
+    )
+    return [(documents[doc_id], label) for doc_id, label in rows if doc_id in documents][:limit]
+
+
 def review_queue(session: Session, limit: int = 20) -> list[Document]:
     """Documents of the active version to judge: hidden ones first, then unlabeled ones."""
     version = active_or_raise(session)
@@ -46,6 +58,7 @@ def label_document(session: Session, user: User, doc_id: str, label: str) -> Non
     if label not in LABELS:
         raise ValueError(f"a label is one of {LABELS}, not {label!r}")
     existing = session.scalar(select(DocumentLabel).where(DocumentLabel.doc_id == doc_id))
+    audit_note(**{"from": existing.label if existing else None})
     if existing is None:
         session.add(DocumentLabel(doc_id=doc_id, label=label, labeled_by=user.name))
     else:
@@ -60,12 +73,25 @@ def label_document(session: Session, user: User, doc_id: str, label: str) -> Non
             bump_hidden_generation(session)
 
 
+@action("label_documents")
+def clear_document_label(session: Session, user: User, doc_id: str) -> None:
+    """Take a document's label back: it is unlabelled again (and in the review queue). A
+    document the filter hid stays hidden."""
+    existing = session.scalar(select(DocumentLabel).where(DocumentLabel.doc_id == doc_id))
+    if existing is None:
+        raise ValueError(f"document {doc_id} has no label")
+    audit_note(**{"from": existing.label})
+    session.delete(existing)
+
+
 @action("junk_filter")
 def start_junk_filter_training(session: Session, user: User) -> Job:
     """Queue the SVM's training on the labeled documents of the active version; the worker
     stores its report (cross-validated precision and recall, what it would hide) with the job."""
     active_or_raise(session)
-    return jobs.submit(session, JunkFilterParams(), user.name)
+    job = jobs.submit(session, JunkFilterParams(), user.name)
+    audit_note(job=job.id)
+    return job
 
 
 def latest_junk_filter_report(session: Session) -> JunkFilterReport | None:
@@ -83,6 +109,8 @@ def latest_junk_filter_report(session: Session) -> JunkFilterReport | None:
 def apply_junk_filter(session: Session, user: User, report: JunkFilterReport) -> int:
     """Hide exactly the documents the report predicts unwanted (replacing any earlier filter);
     returns how many."""
+    before = len(hidden_documents(session))
+    audit_note(report=len(report.predicted_unwanted), hidden_before=before)
     session.execute(delete(HiddenDocument))
     session.add_all(
         HiddenDocument(doc_id=doc_id, score=score)
@@ -95,5 +123,6 @@ def apply_junk_filter(session: Session, user: User, report: JunkFilterReport) ->
 @action("junk_filter")
 def unhide_all(session: Session, user: User) -> None:
     """Switch the filter off: every document is searchable again (labels are kept)."""
+    audit_note(hidden_before=len(hidden_documents(session)))
     session.execute(delete(HiddenDocument))
     bump_hidden_generation(session)

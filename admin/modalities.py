@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from admin.auth import action
+from admin.auth import action, audit_note
 from admin.versions import active_or_raise
 from core.reading.collection import _parse_tokens, import_collection
 from core.storage import jobs, store
@@ -113,25 +113,43 @@ def start_add_modality(
     tokens: dict[str, Counter[str]],
     weight: float,
     retrain: bool,
+    activate: bool = False,
 ) -> Job:
     """Queue a job making a new version of the active one with ``modality`` added: only its phi
-    trained (``retrain=False``, topic space unchanged) or every matrix retrained."""
+    trained (``retrain=False``, topic space unchanged) or every matrix retrained. The new
+    version waits for activation unless ``activate``."""
+    audit_note(tokens=int(sum(sum(bag.values()) for bag in tokens.values())), documents=len(tokens))
     validate_weights({modality: weight})
     version = active_or_raise(session)
+    audit_note(parent=version.name)
     if modality in store.modality_weights(session, version.id):
         raise ValueError(f"version {version.name} already has modality {modality}")
     params = AddModalityParams(
-        parent=version.name, modality=modality, tokens=tokens, weight=weight, retrain=retrain
+        parent=version.name,
+        modality=modality,
+        tokens=tokens,
+        weight=weight,
+        retrain=retrain,
+        activate=activate,
     )
-    return jobs.submit(session, params, user.name)
+    job = jobs.submit(session, params, user.name)
+    audit_note(job=job.id)
+    return job
 
 
 @action("weights")
-def start_reindex(session: Session, user: User, weights: dict[str, float]) -> Job:
-    """Queue a job making a new version whose document thetas use ``weights``."""
+def start_reindex(
+    session: Session, user: User, weights: dict[str, float], activate: bool = False
+) -> Job:
+    """Queue a job making a new version whose document thetas use ``weights``; it waits for
+    activation unless ``activate``."""
     validate_weights(weights)
     parent = active_or_raise(session).name
-    return jobs.submit(session, ReindexParams(parent=parent, weights=weights), user.name)
+    job = jobs.submit(
+        session, ReindexParams(parent=parent, weights=weights, activate=activate), user.name
+    )
+    audit_note(parent=parent, job=job.id)
+    return job
 
 
 @action("versions")

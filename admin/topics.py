@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin.auth import action
+from admin.auth import action, audit_note
 from admin.versions import active_or_raise
 from core.reading.text import TextProcessor
 from core.serving.explain import topic_matches
@@ -90,14 +90,20 @@ def _topic_terms(
 def edit_topic(
     session: Session, user: User, topic_id: int, label: str, status: str, note: str = ""
 ) -> None:
-    """Change a topic's label, status (normal / background / junk) and note."""
+    """Change a topic's label, status (normal / background / junk) and note; the audit log
+    says which of them changed, from what to what."""
     _check_status(status)
     if not label.strip():
         raise ValueError("a topic needs a non-empty label")
     topic = session.get(store.Topic, topic_id)
     if topic is None:
         raise ValueError(f"there is no topic with id {topic_id}")
-    topic.label, topic.status, topic.note = label.strip(), status, note
+    version = session.get(store.ModelVersion, topic.version_id)
+    audit_note(version=version.name, topic=topic.index)
+    for name, value in (("label", label.strip()), ("status", status), ("note", note)):
+        if getattr(topic, name) != value:
+            audit_note(**{name: {"from": getattr(topic, name), "to": value}})
+            setattr(topic, name, value)
 
 
 @action("review_topics")
@@ -114,7 +120,8 @@ def set_topic_statuses(session: Session, user: User, topic_ids: list[int], statu
     ).all()
     if len(topics) != len(set(topic_ids)):
         raise ValueError("some of the chosen topics are not topics of the active version")
-    changed = [topic for topic in topics if topic.status != status]
+    changed = sorted((topic for topic in topics if topic.status != status), key=lambda t: t.index)
+    audit_note(version=version.name, changed=[[topic.index, topic.status] for topic in changed])
     for topic in changed:
         topic.status = status
     return len(changed)

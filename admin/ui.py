@@ -1,4 +1,11 @@
-"""What every admin page shares: the database, the signed-in user, and the role gate."""
+"""What every admin page shares: the database, the signed-in user, the role gate, and running an
+action so that the page shows its result at once.
+
+A page reads what it shows (topics, versions, labels) before its buttons run, in the same run of
+its script; an action's result would show only on the next run. So ``perform`` reruns the page
+after every action that succeeds, and the next run, reading everything again, shows the action's
+message under the page's title (``require``).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from interface.errors import error_text
 from interface.i18n import language, t, t_or
 
 TOKEN_KEY = "admin_token"
+NOTICE_KEY = "admin_notice"  # what the last action did, shown once by the next run
 T = TypeVar("T")
 
 
@@ -44,28 +52,42 @@ def signed_in_user(state: Mapping[str, Any]) -> User | None:
         return auth.current_user(session, token)
 
 
-def require(permission: str) -> User:
-    """The signed-in user if their role allows ``permission``; otherwise the page stops here."""
+def require(permission: str, title: str | None = None) -> User:
+    """The signed-in user if their role allows ``permission``; otherwise the page stops here.
+    With a ``title``, the page's title follows, then what the last action did, if anything."""
     user = signed_in_user(st.session_state)
     if not auth.allowed(user, permission):
         st.error(t("staff_only"))
         st.stop()
+    if title is not None:
+        st.title(title)
+    if notice := st.session_state.pop(NOTICE_KEY, None):
+        st.success(notice)
     return user
 
 
 def perform(
-    action: Callable[..., T], user: User, *args: Any, done: str = "", **kwargs: Any
-) -> T | None:
-    """Run an admin action as ``user`` and say ``done``; a refusal or bad input is shown."""
+    action: Callable[..., T],
+    user: User,
+    *args: Any,
+    done: str | Callable[[T], str] = "",
+    then: Callable[[T], None] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Run an admin action as ``user``. A refusal or bad input is shown here and the page goes
+    on; on success ``then(result)`` runs, and the page runs again from the top, so that all it
+    shows is read after the action, with ``done`` (or ``done(result)``) under its title."""
     try:
         with db() as session:
             result = action(session, user, *args, **kwargs)
     except (ValueError, auth.PermissionDenied) as error:
         st.error(t("action_failed", error=error_text(error)))
-        return None
-    if done:
-        st.success(done)
-    return result
+        return
+    if then is not None:
+        then(result)
+    if message := done(result) if callable(done) else done:
+        st.session_state[NOTICE_KEY] = message
+    st.rerun()
 
 
 def worker_notice() -> None:
@@ -96,6 +118,8 @@ def job_panel(user: User) -> None:
             )
             if not job.cancel_requested and st.button(t("cancel"), key=f"cancel-{job.id}"):
                 perform(cancel_job, user, job.id)
+        elif job.status == "done" and (job.result or {}).get("activated") is False:
+            st.success(t("job_done_waiting", job=title, version=job.version_name))
         elif job.status == "done":
             st.success(t("job_done", job=title, version=job.version_name or ""))
         else:
@@ -111,16 +135,3 @@ def active_version_or_stop() -> store.ModelVersion:
         st.info(t("no_active_version"))
         st.stop()
     return version
-
-
-def details_text(details: Mapping[str, Any] | None) -> str:
-    """An audit entry's details as "name: value" pairs, lists and maps written out plainly."""
-
-    def plain(value: Any) -> str:
-        if isinstance(value, Mapping):
-            return ", ".join(f"{key}={plain(item)}" for key, item in value.items())
-        if isinstance(value, list | tuple):
-            return ", ".join(plain(item) for item in value)
-        return str(value)
-
-    return "; ".join(f"{key}: {plain(value)}" for key, value in (details or {}).items())

@@ -3,7 +3,9 @@
 Weights set here are the active version's global weights: every session's next query reads them.
 Activation and rollback flip the single active-version row in one transaction; a query already
 running finishes on the engine it started with. Building and retraining are queued as jobs for a
-worker (``python -m core worker``).
+worker (``python -m core worker``); a version a retrain or a re-index makes waits for an admin's
+activation, unless it was asked to go live when done, and ``compare_with_active`` sets it beside
+the active one first.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from admin.auth import action
+from admin.auth import action, audit_note
+from core.reading.text import TextProcessor
+from core.serving.engine import SearchEngine
+from core.serving.service import ActiveModel
+from core.serving.topic_matching import CarryOver
+from core.serving.version_comparison import VersionComparison, compare_versions, version_figures
 from core.storage import jobs, store
 from core.storage.admin_tables import Job, User
 from core.storage.job_kinds import BuildParams, RetrainParams
@@ -34,6 +42,7 @@ class VersionRow:
     documents: int
     topics: int
     parent: str | None
+    waiting: bool  # ready, newer than the active version and not active: a candidate
     derived: str
     weights: dict[str, float]
     scores: dict[str, Any]
@@ -63,6 +72,7 @@ def version_rows(session: Session) -> list[VersionRow]:
             documents=version.num_documents,
             topics=version.num_topics,
             parent=names.get(version.parent_id) if version.parent_id else None,
+            waiting=version.status == "ready" and active is not None and version.id > active.id,
             derived=version.params.get("derived", "build"),
             weights=store.modality_weights(session, version.id),
             scores=_final_scores(version.scores),
@@ -79,6 +89,35 @@ def _final_scores(scores: Any) -> dict[str, Any]:
     return {k: round(v, 4) for k, v in last.items() if isinstance(v, float)}
 
 
+def compare_with_active(
+    session: Session, candidate_name: str, active: ActiveModel, processor: TextProcessor
+) -> VersionComparison:
+    """``candidate_name`` beside the active version (``core.serving.version_comparison``): the
+    candidate's engine is loaded for its concept queries (text only: no image backbone), the
+    active one's is the one serving."""
+    candidate = store.get_version(session, candidate_name)
+    if candidate is None or candidate.status != "ready":
+        raise ValueError(f"there is no ready version {candidate_name!r}")
+    engine = SearchEngine(Path(candidate.artifact_dir), candidate.name, processor, None)
+    weights = store.modality_weights(session, candidate.id)
+    return compare_versions(
+        version_figures(
+            active.version.name, active.version.scores, active.engine, active.weights, processor
+        ),
+        version_figures(candidate.name, candidate.scores, engine, weights, processor),
+        active.engine.model.phi,
+        engine.model.phi,
+    )
+
+
+def carried_reviews(session: Session, version_name: str) -> CarryOver | None:
+    """How moderators' reviews of its parent's topics went over to a retrained version (None:
+    not a retrain, or made before reviews were carried)."""
+    job = jobs.job_that_made(session, version_name)
+    reviews = (job.result or {}).get("reviews") if job is not None else None
+    return CarryOver.from_json(reviews) if reviews else None
+
+
 @action("weights")
 def apply_live_weights(session: Session, user: User, weights: dict[str, float]) -> None:
     """Set the active version's global weights; all of them or, on bad input, none."""
@@ -90,14 +129,23 @@ def apply_live_weights(session: Session, user: User, weights: dict[str, float]) 
     validate_weights(weights)
     if not any(weights.get(name, weight) > 0 for name, weight in known.items()):
         raise ValueError("at least one modality needs a weight above 0")
+    changed = {
+        name: {"from": known[name], "to": float(weight)}
+        for name, weight in weights.items()
+        if known[name] != weight
+    }
+    audit_note(version=version.name, weights=changed)
     store.set_modality_weights(session, version.id, weights)
 
 
 @action("versions")
 def activate(session: Session, user: User, version_name: str) -> None:
+    """Make ``version_name`` the version every query uses, in place of the active one."""
     version = store.get_version(session, version_name)
     if version is None:
         raise ValueError(f"there is no version {version_name!r}")
+    current = store.active_version(session)
+    audit_note(**{"from": current.name if current else None, "to": version.name})
     store.activate_version(session, version.id)
 
 
@@ -106,6 +154,7 @@ def roll_back(session: Session, user: User) -> str:
     """Activate the version the active one was made from, else the newest older ready one."""
     current = active_or_raise(session)
     target = _roll_back_version(session, current)
+    audit_note(**{"from": current.name, "to": target.name if target else None})
     if target is None:
         raise ValueError(f"there is no ready version before {current.name} to roll back to")
     store.activate_version(session, target.id)
@@ -140,15 +189,23 @@ def delete_version(session: Session, user: User, version_name: str) -> None:
 def start_build(session: Session, user: User, collection: str = "") -> Job:
     """Queue a build of a new version from ``collection`` (a folder the worker can read; empty:
     the worker's configured collection) with the default model parameters."""
-    return jobs.submit(session, BuildParams(collection=collection.strip() or None), user.name)
+    job = jobs.submit(session, BuildParams(collection=collection.strip() or None), user.name)
+    audit_note(job=job.id)
+    return job
 
 
 @action("versions")
-def start_retrain(session: Session, user: User, changes: dict[str, Any] | None = None) -> Job:
+def start_retrain(
+    session: Session, user: User, changes: dict[str, Any] | None = None, activate: bool = False
+) -> Job:
     """Queue a retraining of the active version's documents, its model parameters updated by
-    ``changes`` (e.g. ``{"num_topics": 50}``): a new topic space."""
+    ``changes`` (e.g. ``{"num_topics": 50}``): a new topic space, which moderators' reviews
+    follow where topics match. The new version waits for activation unless ``activate``."""
     parent = active_or_raise(session)
     unknown = sorted(set(changes or {}) - set(parent.params["model"]))
     if unknown:
         raise ValueError(f"unknown model parameter(s) {unknown}")
-    return jobs.submit(session, RetrainParams(parent=parent.name, changes=changes), user.name)
+    params = RetrainParams(parent=parent.name, changes=changes, activate=activate)
+    job = jobs.submit(session, params, user.name)
+    audit_note(parent=parent.name, job=job.id)
+    return job

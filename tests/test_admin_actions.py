@@ -105,13 +105,18 @@ def test_bad_weights_change_nothing(sessions, admin):
 
 
 @both_databases
-def test_reindex_makes_a_new_version_while_the_old_one_serves(deployment, sessions, admin):
+def test_reindex_makes_a_new_version_that_waits_while_the_old_one_serves(
+    deployment, sessions, admin
+):
     old = active(sessions)
     with sessions() as session:
         queued = modalities.start_reindex(session, admin, {"@visual": 0.0})
     job = run_job(queued, deployment)
 
     assert (job.status, job.stage, job.done, job.total) == ("done", "index", 1, 1)
+    assert job.result == {"activated": False} and active(sessions).id == old.id
+    with sessions() as session:
+        versions.activate(session, admin, job.version_name)
     new = active(sessions)
     assert (new.name, new.parent_id) == (job.version_name, old.id)
     with sessions() as session:
@@ -125,7 +130,7 @@ def test_reindex_makes_a_new_version_while_the_old_one_serves(deployment, sessio
 def test_activate_roll_back_and_delete(deployment, sessions, admin):
     first = active(sessions)
     with sessions() as session:
-        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}), deployment)
+        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}, True), deployment)
     second = active(sessions)
     assert second.id != first.id
 
@@ -143,7 +148,7 @@ def test_activate_roll_back_and_delete(deployment, sessions, admin):
 def test_deleting_a_version_keeps_the_versions_made_from_it(deployment, sessions, admin):
     first = active(sessions)
     with sessions() as session:
-        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}), deployment)
+        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}, True), deployment)
         versions.delete_version(session, admin, first.name)
         (row,) = versions.version_rows(session)
     assert (row.active, row.parent, row.derived) == (True, None, "reindex")
@@ -154,7 +159,7 @@ def test_deleting_a_version_keeps_the_versions_made_from_it(deployment, sessions
 def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, admin):
     first = active(sessions).name
     with sessions() as session:
-        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}), deployment)
+        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}, True), deployment)
     second = active(sessions).name
     service, errors, stop = Service(deployment), [], threading.Event()
 
@@ -180,7 +185,7 @@ def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, 
 @both_databases
 def test_versions_are_listed_with_parameters_and_scores(deployment, sessions, admin):
     with sessions() as session:
-        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}), deployment)
+        run_job(modalities.start_reindex(session, admin, {"@tag": 0.5}, True), deployment)
         rows = versions.version_rows(session)
 
     assert [(row.active, row.derived) for row in rows] == [(True, "reindex"), (False, "build")]
@@ -288,7 +293,7 @@ def test_a_modality_trained_with_frozen_phi_leaves_the_topic_space_exactly_as_it
         topic = topics.review_topics(session)[3]
         topics.edit_topic(session, admin, topic.id, "Labelled", "background", "kept")
         queued = modalities.start_add_modality(
-            session, admin, "@category", tokens, 1.0, retrain=False
+            session, admin, "@category", tokens, 1.0, retrain=False, activate=True
         )
     job = run_job(queued, deployment)
     assert job.status == "done", job.error
@@ -319,7 +324,7 @@ def test_a_full_retrain_with_the_new_modality_changes_the_topic_space(deployment
     old = active(sessions)
     with sessions() as session:
         queued = modalities.start_add_modality(
-            session, admin, "@category", category_tokens(sessions), 1.0, retrain=True
+            session, admin, "@category", category_tokens(sessions), 1.0, True, activate=True
         )
     assert run_job(queued, deployment).status == "done"
 
@@ -336,8 +341,9 @@ def test_a_retrain_job_trains_the_active_versions_documents_anew(deployment, ses
     with sessions() as session:
         with pytest.raises(ValueError, match=r"unknown model parameter\(s\) \['topics'\]"):
             versions.start_retrain(session, admin, {"topics": 4})
-        queued = versions.start_retrain(session, admin, {"num_topics": 4})
-    assert run_job(queued, deployment).status == "done"
+        queued = versions.start_retrain(session, admin, {"num_topics": 4}, activate=True)
+    job = run_job(queued, deployment)
+    assert (job.status, job.result["activated"]) == ("done", True)
 
     new = active(sessions)
     assert (new.parent_id, new.num_topics, new.params["derived"]) == (old.id, 4, "retrain")

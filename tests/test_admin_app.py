@@ -194,7 +194,9 @@ def test_an_admin_uploads_a_modality_file_sees_its_problems_and_a_worker_trains_
         app.run()
         assert not any(START_A_WORKER in warning.value for warning in app.warning)
     with sessions() as session:
-        assert "@category" in store.modality_weights(session, store.active_version(session).id)
+        made = store.get_version(session, job.version_name)
+        assert "@category" in store.modality_weights(session, made.id)
+        assert store.active_version(session).id != made.id  # it waits for an admin
 
 
 def test_a_live_weight_reaches_two_visitor_sessions_from_their_next_query(sessions):

@@ -143,6 +143,32 @@ def test_an_allowed_action_that_fails_is_audited_as_an_error(session):
     assert "no model version is active" in entry.details["error"]
 
 
+@auth.action("versions")
+def rename_everything(session: Session, user: User, tokens: dict, fail: bool) -> None:
+    """An action for the tests below: notes a summary of ``tokens`` and a change."""
+    auth.audit_note(tokens=sum(tokens.values()), name={"from": "a", "to": "b"})
+    if fail:
+        raise ValueError("it went wrong")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_what_an_action_notes_replaces_its_arguments_in_the_audit_log(session, fail):
+    admin = auth.add_user(session, "anna", "admin", PASSWORD, by="test")
+    tokens = {f"token{n}": n for n in range(30)}  # too many to record as they are
+
+    if fail:
+        with pytest.raises(ValueError, match="went wrong"):
+            rename_everything(session, admin, tokens, fail)
+    else:
+        rename_everything(session, admin, tokens, fail)
+
+    details = auth.audit_log(session)[0].details
+    assert details["tokens"] == 435 and details["name"] == {"from": "a", "to": "b"}
+    assert details["fail"] is fail and ("error" in details) is fail
+    with pytest.raises(RuntimeError, match="admin actions"):
+        auth.audit_note(tokens=1)  # outside an action there is no entry to add to
+
+
 def test_the_command_line_adds_resets_and_lists_users(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ADMIN_PASSWORD", PASSWORD)
@@ -199,6 +225,7 @@ MODERATOR = [
     (topics.edit_topic, (1, "cats", "normal")),
     (topics.set_topic_statuses, ([1], "junk")),
     (junk_filter.label_document, ("doc", "wanted")),
+    (junk_filter.clear_document_label, ("doc",)),
 ]
 
 

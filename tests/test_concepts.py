@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from core.measurement.concepts import (
+from core.measurement.concepts import Context, load_contexts, phrase_asker, run_phrases
+from core.reading.text import TextProcessor
+from core.reading.twins import TagTwins, read_tag_twins, tag_twins
+from core.serving.concepts import (
     Concept,
-    Context,
     concept_tokens,
     document_words,
     load_concepts,
-    load_contexts,
-    phrase_asker,
     precision_at,
     relevant_rows,
     run_concepts,
-    run_phrases,
 )
-from core.reading.text import TextProcessor
-from core.reading.twins import TagTwins, read_tag_twins, tag_twins
 
 
 @pytest.fixture(scope="module")

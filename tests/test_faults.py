@@ -48,7 +48,7 @@ def test_given_a_reindex_killed_while_writing_files_then_the_parent_serves_and_t
     assert_every_ready_version_loads(deployment)
     assert_serving(deployment, parent)
 
-    report = reindex_version(deployment, parent, {"@visual": 0.0})
+    report = reindex_version(deployment, parent, {"@visual": 0.0}, activate=True)
     active, versions = state(deployment)
     assert active == report.version_name == "v0003"
     assert versions["v0002"] == ("failed", None)

@@ -11,7 +11,7 @@ import pytest
 
 from core.building.job_runners import RUNNERS
 from core.storage.admin_tables import Job
-from core.storage.job_kinds import JOB_KINDS, JobParams, params_from_json
+from core.storage.job_kinds import JOB_KINDS, DerivedVersionParams, JobParams, params_from_json
 from core.storage.jobs import describe
 from interface.i18n import LANGUAGES
 
@@ -92,3 +92,17 @@ def test_a_stored_job_no_kind_reads_is_named_by_its_kind():
     assert describe(Job(kind="reindex", params={})) == "reindex"
     with pytest.raises(ValueError, match="a job kind is one of"):
         params_from_json("compress", {})
+
+
+def test_a_new_version_from_a_retrain_reindex_or_new_modality_waits_unless_asked():
+    derived = sorted(
+        k for k, params in JOB_KINDS.items() if issubclass(params, DerivedVersionParams)
+    )
+    assert derived == ["add_modality", "reindex", "retrain"]
+    for kind in derived:
+        stored_before_the_flag = params_from_json(kind, STORED[kind])
+        assert stored_before_the_flag.activate is False
+        asked = params_from_json(kind, {**STORED[kind], "activate": True})
+        assert asked.activate and JOB_KINDS[kind].from_json(asked.to_json()) == asked
+        assert asked.describe("en").endswith(", then activate it")
+        assert asked.describe("ru").endswith(", затем активация")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.building.ingest import LocalIngest
-from core.building.pipeline import build, prepare_corpus
+from core.building.pipeline import build, prepare_corpus, reindex_version, retrain_version
 from core.building.topic_model import artm_transform, fit
 from core.reading.backbones import load_backbone
 from core.reading.collection import import_collection
@@ -18,6 +18,7 @@ from core.reading.vision import ImageVectorizer
 from core.serving.inference import ThetaInferencer
 from core.serving.model import ModelParams
 from core.settings import REPO_ROOT
+from core.storage import database, store
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import (
     SMALL,
@@ -168,3 +169,42 @@ def test_given_a_build_killed_between_renaming_its_dir_and_marking_it_ready_then
 
     assert_a_killed_build_left_the_previous_version_serving(small, first.version_name)
     assert_the_next_build_succeeds_and_cleans_up(small)
+
+
+# --------------------------------------------------------------------------------------------------
+# Versions derived from another one
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_derived_version_waits_for_activation_unless_asked(deployment):
+    parent, _ = state(deployment)
+
+    waiting = reindex_version(deployment, parent, {"@visual": 0.0})
+    active, versions = state(deployment)
+    assert active == parent and versions[waiting.version_name][0] == "ready"
+
+    asked = reindex_version(deployment, parent, {"@visual": 0.5}, activate=True)
+    assert state(deployment)[0] == asked.version_name
+
+
+def test_a_retrain_carries_moderators_reviews_to_the_topics_that_match(deployment):
+    parent, _ = state(deployment)
+    sessions = database.open_database(deployment.database_url)
+    with sessions() as session:
+        old = store.version_topics(session, store.get_version(session, parent).id)
+        old[0].label, old[0].note = "Birds of the shore", "named by mia"
+        old[3].status = "junk"
+        automatic = (old[5].label, old[5].status)
+        session.commit()
+
+    # The same parameters train the same topics, so every topic matches itself.
+    report = retrain_version(deployment, parent, {})
+
+    with sessions() as session:
+        new = store.version_topics(session, store.get_version(session, report.version_name).id)
+    assert (new[0].label, new[0].note) == ("Birds of the shore", "named by mia")
+    assert new[3].status == "junk" and (new[5].label, new[5].status) == automatic
+    assert [(m.old, m.new, m.carried) for m in report.carried.moves] == [
+        (0, 0, True), (3, 3, True),
+    ]  # fmt: skip
+    assert report.carried.source == parent and report.carried.unmatched == []

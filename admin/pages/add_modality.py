@@ -17,8 +17,7 @@ from core.storage import store
 from interface.errors import error_text
 from interface.i18n import plural, t
 
-user = require("modalities")
-st.title(t("add_modality_title"))
+user = require("modalities", t("add_modality_title"))
 
 version = active_version_or_stop()
 with db() as session:
@@ -66,6 +65,7 @@ if imported is not None:
 weight = st.number_input(t("weight"), min_value=0.0, value=1.0, step=0.1)
 RETRAIN = "retrain"
 way = st.radio(t("train"), ["frozen", RETRAIN], format_func=lambda option: t(f"train_{option}"))
+go_live = st.checkbox(t("activate_when_done"), key="modality-activate")
 if st.button(t("start"), type="primary", disabled=not imported or not imported.tokens):
     perform(
         start_add_modality,
@@ -74,6 +74,7 @@ if st.button(t("start"), type="primary", disabled=not imported or not imported.t
         imported.tokens,
         weight,
         way == RETRAIN,
-        done=t("started_in_background"),
+        go_live,
+        done=t("started_live") if go_live else t("started_in_background"),
     )
 job_panel(user)

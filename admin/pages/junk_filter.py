@@ -1,5 +1,5 @@
-"""The junk filter: label documents wanted / unwanted, train the linear SVM, hide what it
-predicts unwanted, and restore documents hidden by mistake."""
+"""The junk filter: label documents wanted / unwanted (and take a label back), train the linear
+SVM, hide what it predicts unwanted, and restore documents hidden by mistake."""
 
 from pathlib import Path
 
@@ -8,8 +8,10 @@ import streamlit as st
 from admin import auth
 from admin.junk_filter import (
     apply_junk_filter,
+    clear_document_label,
     hidden_documents,
     label_document,
+    labelled_documents,
     latest_junk_filter_report,
     review_queue,
     start_junk_filter_training,
@@ -24,12 +26,12 @@ from interface.i18n import plural, t
 from interface.state import service
 from interface.widgets import clamped, escape_markdown
 
-user = require("label_documents")
-st.title(t("junk_title"))
+user = require("label_documents", t("junk_title"))
 
 version = active_version_or_stop()
 with db() as session:
     queue = review_queue(session, limit=12)
+    labelled = labelled_documents(session, limit=30)
     labels = document_labels(session)
     hidden = hidden_documents(session)
 
@@ -44,19 +46,34 @@ def judge(doc_id: str, text: str, image: str | None, where: str) -> None:
         state = t("hidden_mark") if doc_id in hidden else ""
         label = t(f"label_{labels[doc_id]}") if doc_id in labels else t("label_none")
         st.caption(f"{doc_id} · {state}{label}")
-        wanted, unwanted = st.columns(2)
-        if wanted.button(t("wanted"), key=f"{where}-wanted-{doc_id}"):
-            perform(label_document, user, doc_id, "wanted")
-        if unwanted.button(t("unwanted"), key=f"{where}-unwanted-{doc_id}"):
-            perform(label_document, user, doc_id, "unwanted")
+        wanted, unwanted, clear = st.columns(3)
+        for column, value in ((wanted, "wanted"), (unwanted, "unwanted")):
+            if column.button(
+                t(value), key=f"{where}-{value}-{doc_id}", disabled=labels.get(doc_id) == value
+            ):
+                done = t("document_labelled", document=doc_id, label=t(f"label_{value}"))
+                perform(label_document, user, doc_id, value, done=done)
+        if doc_id in labels and clear.button(t("clear_label"), key=f"{where}-clear-{doc_id}"):
+            done = t("label_cleared", document=doc_id)
+            perform(clear_document_label, user, doc_id, done=done)
 
 
-queue_tab, search_tab, filter_tab = st.tabs([t("tab_queue"), t("tab_search"), t("tab_filter")])
+def image_of(document) -> str | None:
+    return str(Path(version.collection) / document.image_ref) if document.image_ref else None
+
+
+queue_tab, labelled_tab, search_tab, filter_tab = st.tabs(
+    [t("tab_queue"), t("tab_labelled"), t("tab_search"), t("tab_filter")]
+)
 with queue_tab:
     st.caption(t("queue_caption"))
     for document in queue:
-        image = str(Path(version.collection) / document.image_ref) if document.image_ref else None
-        judge(document.id, document.text, image, "queue")
+        judge(document.id, document.text, image_of(document), "queue")
+
+with labelled_tab:
+    st.caption(t("labelled_caption"))
+    for document, _ in labelled:
+        judge(document.id, document.text, image_of(document), "labelled")
 
 with search_tab:
     text = st.text_input(t("search_collection"), key="junk-search")
@@ -94,8 +111,6 @@ with filter_tab:
         recall.metric(t("recall_cv"), f"{report.recall:.2f}")
         hides.metric(t("would_hide"), len(report.predicted_unwanted))
         if st.button(t("apply_hide")):
-            count = perform(apply_junk_filter, user, report)
-            if count is not None:
-                st.success(plural("documents_hidden", count))
+            perform(apply_junk_filter, user, report, done=lambda n: plural("documents_hidden", n))
     if hidden and st.button(t("unhide_all")):
         perform(unhide_all, user, done=t("all_searchable"))

@@ -15,8 +15,7 @@ TERMS = 10
 THUMBNAILS = 5
 PICK = "pick-topic:"
 
-user = require("review_topics")
-st.title(t("review_title"))
+user = require("review_topics", t("review_title"))
 
 version = active_version_or_stop()
 with db() as session:
@@ -49,6 +48,13 @@ def pick_page(value: bool) -> None:
 
 
 picked = [row.id for row in rows if st.session_state.get(f"{PICK}{row.id}")]
+
+
+def unpick(_: int) -> None:
+    for topic_id in picked:
+        st.session_state.pop(f"{PICK}{topic_id}", None)
+
+
 with st.container(border=True):
     count, choose, apply, select_all, clear = st.columns([2, 2, 2, 2, 2])
     count.markdown(plural("topics_picked", len(picked)))
@@ -60,16 +66,16 @@ with st.container(border=True):
         key="bulk-status",
     )
     if apply.button(t("apply_to_picked"), disabled=not picked, type="primary"):
-        changed = perform(set_topic_statuses, user, picked, bulk_status)
-        if changed is not None:
-            for topic_id in picked:
-                del st.session_state[f"{PICK}{topic_id}"]
-            st.session_state.review_notice = plural("topics_changed", changed)
-            st.rerun()
+        perform(
+            set_topic_statuses,
+            user,
+            picked,
+            bulk_status,
+            done=lambda changed: plural("topics_changed", changed),
+            then=unpick,
+        )
     select_all.button(t("pick_page"), on_click=pick_page, args=(True,))
     clear.button(t("unpick_page"), on_click=pick_page, args=(False,))
-if notice := st.session_state.pop("review_notice", None):
-    st.success(notice)
 
 thumbnails = service().topic_thumbnails(version, [row.index for row in shown], THUMBNAILS)
 for row in shown:

@@ -1,5 +1,9 @@
-"""Model versions: parameters and scores; activate, roll back, delete inactive ones; queue a
-build or a retraining for the job worker."""
+"""Model versions: parameters and scores; compare a version with the active one, then activate it
+(confirmed); roll back, delete inactive ones; queue a build or a retraining for the job worker.
+
+A version a retrain or a re-index made waits here for activation (unless it was asked to go
+live when done): the comparison shows perplexity per modality, the concept queries' precision
+and how many topics match, and how moderators' reviews went over to it."""
 
 import pandas as pd
 import streamlit as st
@@ -7,6 +11,8 @@ import streamlit as st
 from admin.ui import db, job_panel, perform, require
 from admin.versions import (
     activate,
+    carried_reviews,
+    compare_with_active,
     delete_version,
     roll_back,
     roll_back_target,
@@ -14,10 +20,14 @@ from admin.versions import (
     start_retrain,
     version_rows,
 )
-from interface.i18n import t, t_or
+from core.serving.version_comparison import VersionComparison
+from core.storage import store
+from interface.i18n import plural, t, t_or
+from interface.state import active_model_or_stop, service
 
-user = require("versions")
-st.title(t("versions_title"))
+CONFIRM_KEY = "confirm_activation"  # the version whose activation waits for "Confirm"
+
+user = require("versions", t("versions_title"))
 
 with db() as session:
     rows = version_rows(session)
@@ -26,13 +36,18 @@ if not rows:
     st.info(t("no_versions"))
     st.stop()
 
+
+def status_of(row) -> str:
+    return t("status_waiting") if row.waiting else t_or(f"status_{row.status}", row.status)
+
+
 # The main table holds what tells versions apart; weights, scores and parameters of one
 # version are in the details below, so the table fits the page.
 table = pd.DataFrame(
     {
         t("col_version"): row.name,
         t("col_active"): row.active,
-        t("col_status"): t_or(f"status_{row.status}", row.status),
+        t("col_status"): status_of(row),
         t("col_made_by"): t_or(f"derived_{row.derived}", row.derived),
         t("col_from"): row.parent or "",
         t("col_created"): row.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -51,22 +66,138 @@ with st.expander(t("version_details")):
         st.dataframe(pd.DataFrame([chosen_row.scores]), hide_index=True)
     st.json(chosen_row.params, expanded=False)
 
-ready = [row.name for row in rows if row.status == "ready" and not row.active]
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def comparison(candidate: str, active_key: tuple, database_url: str) -> VersionComparison:
+    """Versions never change and ``active_key`` (version, live weights, hidden documents)
+    changes with anything that changes the active side: one computation per pair (and
+    database, for a process that serves several, as the tests do)."""
+    with db() as session:
+        return compare_with_active(session, candidate, service().active(), service().processor)
+
+
+def rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def show_comparison(found: VersionComparison) -> None:
+    active, candidate = found.active.name, found.candidate.name
+    figures = [
+        {
+            t("col_figure"): t("figure_perplexity", modality=modality),
+            active: rounded(found.active.perplexity.get(modality), 1),
+            candidate: rounded(found.candidate.perplexity.get(modality), 1),
+        }
+        for modality in found.modalities
+    ]
+    figures += [
+        {
+            t("col_figure"): t("figure_precision", language=language),
+            active: rounded(found.active.precision.get(language), 2),
+            candidate: rounded(found.candidate.precision.get(language), 2),
+        }
+        for language in sorted(set(found.active.precision) | set(found.candidate.precision))
+    ]
+    figures.append(
+        {
+            t("col_figure"): t("figure_topics"),
+            active: found.active.topics,
+            candidate: found.candidate.topics,
+        }
+    )
+    st.dataframe(pd.DataFrame(figures), hide_index=True, width="stretch")
+    st.caption(t("figures_explained", concepts=plural("concepts", found.candidate.concepts)))
+    st.write(
+        t(
+            "topics_matched",
+            matched=found.matched_topics,
+            topics=plural("topics", found.active.topics),
+            active=active,
+            candidate=candidate,
+            threshold=found.threshold,
+        )
+    )
+
+
+def show_reviews(version: str) -> None:
+    """How moderators' labels and marks went over to ``version``; the reviewed topics that no
+    topic of it matches, for review."""
+    with db() as session:
+        account = carried_reviews(session, version)
+        new = store.get_version(session, version)
+        labels = store.topic_labels(session, new.id)
+    if account is None:
+        return
+    st.write(
+        t(
+            "reviews_carried",
+            source=account.source,
+            carried=len(account.carried),
+            reviewed=plural("reviewed_topics", len(account.moves)),
+        )
+    )
+    if account.unmatched:
+        st.warning(plural("reviews_unmatched", len(account.unmatched), source=account.source))
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    t("col_topic_of", version=account.source): f"#{move.old} {move.label}",
+                    t("col_status"): t(f"topic_{move.status}"),
+                    t("col_most_similar", version=version): f"#{move.new} {labels[move.new]}",
+                    t("col_similarity"): move.similarity,
+                }
+                for move in account.unmatched
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+
+ready = [row for row in rows if row.status == "ready" and not row.active]
+waiting = [row.name for row in rows if row.waiting]
+if waiting:
+    st.info(t("versions_waiting", versions=", ".join(waiting)))
+st.subheader(t("compare_title"))
+if not ready:
+    st.caption(t("nothing_to_compare"))
+else:
+    names = [row.name for row in ready]
+    chosen = st.selectbox(
+        t("compare_with_active"),
+        names,
+        index=names.index(waiting[0]) if waiting else None,
+        placeholder=t("a_ready_version"),
+        key="compare-version",
+    )
+    if chosen is not None:
+        active = active_model_or_stop()
+        with st.spinner(t("comparing", version=chosen, active=active.version.name)):
+            found = comparison(chosen, active.cache_key, service().settings.database_url)
+        show_comparison(found)
+        show_reviews(chosen)
+        if st.session_state.get(CONFIRM_KEY) != chosen:
+            if st.button(t("activate_version", version=chosen), type="primary"):
+                st.session_state[CONFIRM_KEY] = chosen
+                st.rerun()
+        else:
+            st.warning(t("confirm_activation", version=chosen, active=active.version.name))
+            confirm, cancel = st.columns(2)
+            if confirm.button(t("confirm"), type="primary"):
+                st.session_state.pop(CONFIRM_KEY)
+                perform(activate, user, chosen, done=t("is_active", version=chosen))
+            if cancel.button(t("cancel")):
+                st.session_state.pop(CONFIRM_KEY)
+                st.rerun()
+
 inactive = [row.name for row in rows if not row.active and row.status != "building"]
-left, middle, right = st.columns(3)
+left, right = st.columns(2)
 with left:
-    chosen = st.selectbox(t("activate"), ready, index=None, placeholder=t("a_ready_version"))
-    if st.button(t("activate"), disabled=chosen is None):
-        perform(activate, user, chosen, done=t("is_active", version=chosen))
-with middle:
     if target is None:
         st.caption(t("roll_back_none"))
     else:
         st.caption(t("roll_back_to", version=target))
     if st.button(t("roll_back"), disabled=target is None):
-        rolled = perform(roll_back, user)
-        if rolled:
-            st.success(t("is_active", version=rolled))
+        perform(roll_back, user, done=lambda rolled: t("is_active", version=rolled))
 with right:
     doomed = st.selectbox(t("delete"), inactive, index=None, placeholder=t("an_inactive_version"))
     if st.button(t("delete"), disabled=doomed is None):
@@ -80,6 +211,8 @@ with st.expander(t("build_or_retrain")):
         min_value=2,
         value=next((r.topics for r in rows if r.active), rows[0].topics),
     )
+    go_live = st.checkbox(t("activate_when_done"), key="retrain-activate")
     if st.button(t("retrain_active")):
-        perform(start_retrain, user, {"num_topics": int(topics)}, done=t("retrain_queued"))
+        done = t("retrain_queued_live") if go_live else t("retrain_queued")
+        perform(start_retrain, user, {"num_topics": int(topics)}, go_live, done=done)
 job_panel(user)

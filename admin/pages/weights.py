@@ -8,8 +8,7 @@ from admin.versions import apply_live_weights
 from core.storage import store
 from interface.i18n import t
 
-user = require("weights")
-st.title(t("weights_admin_title"))
+user = require("weights", t("weights_admin_title"))
 
 version = active_version_or_stop()
 with db() as session:
@@ -33,7 +32,9 @@ apply, reindex = st.columns(2)
 if apply.button(t("apply_live"), type="primary"):
     perform(apply_live_weights, user, new_weights, done=t("applied_live"))
 apply.caption(t("apply_live_help"))
+go_live = reindex.checkbox(t("activate_when_done"), key="reindex-activate")
 if reindex.button(t("reindex")):
-    perform(start_reindex, user, new_weights, done=t("reindex_started"))
+    done = t("reindex_started_live") if go_live else t("reindex_started")
+    perform(start_reindex, user, new_weights, go_live, done=done)
 reindex.caption(t("reindex_help"))
 job_panel(user)

@@ -65,11 +65,20 @@ def run_build(params: BuildParams, context: JobContext) -> JobOutcome:
     )
 
 
+def derived_outcome(report: pipeline.BuildReport, activated: bool) -> JobOutcome:
+    """A derived version's job: the version, whether it went live, and (a retrain) how the
+    moderators' reviews of its parent's topics went over to its topics."""
+    result: dict[str, Any] = {"activated": activated}
+    if report.carried is not None:
+        result["reviews"] = report.carried.to_json()
+    return JobOutcome(report.version_name, result)
+
+
 def run_reindex(params: ReindexParams, context: JobContext) -> JobOutcome:
     report = pipeline.reindex_version(
-        context.settings, params.parent, params.weights, context.progress
+        context.settings, params.parent, params.weights, context.progress, params.activate
     )
-    return JobOutcome(report.version_name)
+    return derived_outcome(report, params.activate)
 
 
 def run_add_modality(params: AddModalityParams, context: JobContext) -> JobOutcome:
@@ -81,15 +90,16 @@ def run_add_modality(params: AddModalityParams, context: JobContext) -> JobOutco
         params.weight,
         params.retrain,
         context.progress,
+        params.activate,
     )
-    return JobOutcome(report.version_name)
+    return derived_outcome(report, params.activate)
 
 
 def run_retrain(params: RetrainParams, context: JobContext) -> JobOutcome:
     report = pipeline.retrain_version(
-        context.settings, params.parent, params.changes, context.progress
+        context.settings, params.parent, params.changes, context.progress, params.activate
     )
-    return JobOutcome(report.version_name)
+    return derived_outcome(report, params.activate)
 
 
 def run_junk_filter(params: JunkFilterParams, context: JobContext) -> JobOutcome:

@@ -1,9 +1,10 @@
 """Build: collection -> tokens -> visual words -> junk filter -> ARTM -> thetas -> index -> version.
 
 The version is written under a temporary directory name and renamed when complete; only then
-does one database transaction mark it ready and active. A build that fails or is killed leaves
-the previous version active and nothing half-written marked ready. The files of a version are
-read and written by ``core.serving.version_files`` only.
+does one database transaction mark it ready and (a build from a collection, or a derived version
+asked to) active; a derived version otherwise waits for an admin's activation. A build that fails
+or is killed leaves the previous version active and nothing half-written marked ready. The files
+of a version are read and written by ``core.serving.version_files`` only.
 
 Importing this module does not load BigARTM (the web process imports it to re-index and to show
 jobs); the steps that train import ``core.building.topic_model`` when they run. BigARTM cannot load
@@ -38,6 +39,13 @@ from core.serving.inference import ThetaInferencer
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
+from core.serving.topic_matching import (
+    CarryOver,
+    TopicReview,
+    carry_over,
+    match_topics,
+    topic_similarity,
+)
 from core.serving.version_files import PreparedCorpus, VersionFiles
 from core.settings import Settings
 from core.storage import database, store
@@ -60,6 +68,7 @@ class BuildReport:
     junk_filtered: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     scores: list[dict] = field(default_factory=list)
+    carried: CarryOver | None = None  # a retrain: how moderators' reviews went over
 
 
 def significant_token_count(tokens: TokenCounts) -> int:
@@ -424,10 +433,11 @@ def reindex_version(
     parent: str,
     weights: dict[str, float],
     progress: ProgressCallback | None = None,
-    activate: bool = True,
+    activate: bool = False,
 ) -> BuildReport:
     """A new version with the parent's phi and every document's theta re-inferred with
-    ``weights``; topics keep their labels (the topic space is the parent's)."""
+    ``weights``; topics keep their labels (the topic space is the parent's). It waits for an
+    admin's activation unless ``activate``."""
     return _derive(settings, parent, "reindex", weights, {}, progress, activate)
 
 
@@ -439,13 +449,15 @@ def add_modality_version(
     weight: float,
     retrain: bool,
     progress: ProgressCallback | None = None,
-    activate: bool = True,
+    activate: bool = False,
 ) -> BuildReport:
-    """A new version with one more modality (``tokens`` by document id).
+    """A new version with one more modality (``tokens`` by document id); it waits for an admin's
+    activation unless ``activate``.
 
     Without ``retrain`` only the new modality's phi is trained, every other matrix and every
     document's theta stay exactly the parent's, and topics keep their labels. With ``retrain``
-    every matrix is trained anew and the topic space changes.
+    every matrix is trained anew and the topic space changes: reviews follow the topics that
+    match (``carry_reviews``).
     """
     return _derive(
         settings,
@@ -463,11 +475,12 @@ def retrain_version(
     parent: str,
     changes: dict | None = None,
     progress: ProgressCallback | None = None,
-    activate: bool = True,
+    activate: bool = False,
 ) -> BuildReport:
     """A new version trained anew on the parent's documents and tokens, with the parent's model
     parameters updated by ``changes`` (e.g. ``{"num_topics": 50, "seed": 2}``); the topic space
-    changes, so topic labels start afresh."""
+    changes, so moderators' labels, statuses and notes go over to the new topics that match the
+    old ones (``carry_reviews``). It waits for an admin's activation unless ``activate``."""
     return _derive(settings, parent, "retrain", {}, {}, progress, activate, changes or {})
 
 
@@ -487,7 +500,6 @@ def _derive(
         if base is None or base.status != "ready":
             raise ValueError(f"there is no ready version {parent!r} to start from")
         documents = store.version_documents(session, base.id)
-        old_topics = store.version_topics(session, base.id)
     parent = VersionFiles(Path(base.artifact_dir))
     parent_model = parent.read_model()
     old_params = ModelParams.from_dict(base.params["model"])
@@ -544,7 +556,15 @@ def _derive(
         files.write(params, model, corpus, parent.read_ranking())
         files.remove_training_files()
         topics = topic_records(model, params, corpus.display_forms)
-        if how != "retrain":
+        carried = None
+        with sessions() as session:  # as moderators left them while this version was made
+            old_topics = store.version_topics(session, base.id)
+        if how == "retrain":
+            automatic = topic_records(parent_model, old_params, corpus.display_forms)
+            topics, carried = carry_reviews(
+                base.name, old_topics, automatic, parent_model, model, topics
+            )
+        else:
             topics = [
                 replace(topic, label=old.label, status=old.status, note=old.note)
                 for topic, old in zip(topics, old_topics, strict=True)
@@ -558,4 +578,34 @@ def _derive(
             documents=documents,
             activate=activate,
         )
-    return BuildReport(created.name, created.id, len(documents), scores=model.scores)
+    return BuildReport(
+        created.name, created.id, len(documents), scores=model.scores, carried=carried
+    )
+
+
+def carry_reviews(
+    source: str,
+    old_topics: list[store.Topic],
+    old_automatic: list[store.TopicRecord],
+    old_model: FittedModel,
+    new_model: FittedModel,
+    new_topics: list[store.TopicRecord],
+) -> tuple[list[store.TopicRecord], CarryOver]:
+    """The new topics with the reviews of the old topics they match by phi
+    (``core.serving.topic_matching``), and the account of every reviewed old topic.
+
+    A topic is reviewed when moderators changed it: its label, status or note differs from what
+    the build gave it (``old_automatic``, the old model's ``topic_records``)."""
+    reviewed = {
+        topic.index: TopicReview(topic.label, topic.status, topic.note)
+        for topic, automatic in zip(old_topics, old_automatic, strict=True)
+        if (topic.label, topic.status, topic.note) != (automatic.label, automatic.status, "")
+    }
+    matches = match_topics(topic_similarity(old_model.phi, new_model.phi))
+    reviews, account = carry_over(source, matches, reviewed)
+    return [
+        replace(topic, label=review.label, status=review.status, note=review.note)
+        if (review := reviews.get(topic.index))
+        else topic
+        for topic in new_topics
+    ], account

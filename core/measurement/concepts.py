@@ -1,56 +1,29 @@
 """The concept-query benchmark (``data/eval/concepts.json``, rule in ``data/eval/CONCEPTS.md``).
 
-Each concept is asked once in English and once in Russian; a document is relevant when its
-caption or its tags (twins read back as their tag) contain one of the concept's listed words,
-compared as ``@text`` tokens. Precision@5 is divided by min(5, relevant documents).
-
-The phrase benchmark (``data/eval/phrases.json``) asks the same concepts as phrases: the concept's
-query followed by a fixed everyday context ("bird in the city"), judged by the concept's rule.
+The concepts, their relevance rule and score are ``core.serving.concepts`` (serving asks them of
+a version too). The phrase benchmark (``data/eval/phrases.json``) asks the same concepts as
+phrases: the concept's query followed by a fixed everyday context ("bird in the city"), judged by
+the concept's rule.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from core.reading.text import TextProcessor
+from core.serving.concepts import (
+    CONCEPTS_FILE,
+    Asker,
+    Concept,
+    Ranker,
+    load_concepts,
+    run_concepts,
+)
 
-from core.reading.text import TEXT, WORD_PATTERN, TextProcessor
-from core.reading.twins import TagTwins, tag_twins
-from core.serving.inference import NothingRecognized
-
-CONCEPTS_FILE = Path(__file__).resolve().parents[2] / "data" / "eval" / "concepts.json"
 PHRASES_FILE = CONCEPTS_FILE.with_name("phrases.json")
-LANGUAGES = ("en", "ru")
-CUTOFF = 5
-
-
-@dataclass(frozen=True)
-class Concept:
-    id: str
-    en: str
-    ru: str
-    words: tuple[str, ...]
-
-    def query(self, language: str) -> str:
-        if language not in LANGUAGES:
-            raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
-        return getattr(self, language)
-
-
-Asker = Callable[[Concept, str], str]  # (concept, language) -> the query asked
-
-
-def load_concepts(path: Path = CONCEPTS_FILE) -> list[Concept]:
-    """The committed concepts; a concept without both queries or without words is an error."""
-    concepts = []
-    for row in json.loads(Path(path).read_text(encoding="utf-8"))["concepts"]:
-        if not (row.get("en") and row.get("ru") and row.get("words")):
-            raise ValueError(f"{path}: concept {row.get('id')!r} needs en, ru and words")
-        concepts.append(Concept(row["id"], row["en"], row["ru"], tuple(row["words"])))
-    return concepts
 
 
 @dataclass(frozen=True)
@@ -81,77 +54,6 @@ def phrase_asker(contexts: Sequence[Context], concepts: Sequence[Concept]) -> As
     return ask
 
 
-def document_words(
-    text: str, tags: Iterable[str], processor: TextProcessor, twins: TagTwins | None = None
-) -> set[str]:
-    """The tokens a document is judged by: its caption's and its original tags' words."""
-    twins = twins or tag_twins()
-    words = set(processor.analyze(text).tokens[TEXT])
-    for tag in tags:
-        for word in WORD_PATTERN.findall(twins.original(tag).lower()):
-            token = processor.word_token(word)
-            if token is not None:
-                words.add(token)
-    return words
-
-
-def concept_tokens(concept: Concept, processor: TextProcessor) -> set[str]:
-    tokens = {processor.word_token(word.lower()) for word in concept.words}
-    return {t for t in tokens if t is not None}
-
-
-def relevant_rows(
-    concept: Concept, words: Sequence[set[str]], processor: TextProcessor
-) -> set[int]:
-    wanted = concept_tokens(concept, processor)
-    return {row for row, doc in enumerate(words) if doc & wanted}
-
-
-def precision_at(ranked: Sequence[int], relevant: set[int], k: int = CUTOFF) -> float:
-    """Relevant documents among the first k, divided by min(k, relevant documents)."""
-    if not relevant:
-        raise ValueError("no relevant documents")
-    return len(set(ranked[:k]) & relevant) / min(k, len(relevant))
-
-
-Ranker = Callable[[str, int], list[int]]
-
-
-def run_concepts(
-    rank: Ranker,
-    words: Sequence[set[str]],
-    processor: TextProcessor,
-    concepts: Sequence[Concept] | None = None,
-    ask: Asker | None = None,
-) -> dict:
-    """Precision@5 per language of ``rank(query, k) -> rows`` over documents judged by
-    ``words``; a query the model cannot read (``NothingRecognized``) scores 0. ``ask(concept,
-    language)`` is the query asked (default: the concept's own)."""
-    concepts = load_concepts() if concepts is None else concepts
-    ask = ask or Concept.query
-    rows = []
-    for concept in concepts:
-        relevant = relevant_rows(concept, words, processor)
-        if not relevant:
-            continue
-        row = {"concept": concept.id, "relevant": len(relevant)}
-        for language in LANGUAGES:
-            row[f"query_{language}"] = asked = ask(concept, language)
-            try:
-                ranked = rank(asked, CUTOFF)
-            except NothingRecognized:
-                ranked = []
-            row[language] = precision_at(ranked, relevant)
-        rows.append(row)
-    return {
-        "concepts": len(rows),
-        "concepts_without_relevant": len(concepts) - len(rows),
-        "queries": 2 * len(rows),
-        **{f"precision@5_{lang}": float(np.mean([r[lang] for r in rows])) for lang in LANGUAGES},
-        "rows": rows,
-    }
-
-
 def run_phrases(
     rank: Ranker,
     words: Sequence[set[str]],
@@ -163,18 +65,3 @@ def run_phrases(
     concepts = load_concepts() if concepts is None else concepts
     contexts = load_contexts() if contexts is None else contexts
     return run_concepts(rank, words, processor, concepts, phrase_asker(contexts, concepts))
-
-
-def engine_words(engine, processor: TextProcessor) -> list[set[str]]:
-    """The judged words of every document a ``SearchEngine`` can return, by row."""
-    return [document_words(doc.text, doc.tags, processor) for doc in engine.documents]
-
-
-def engine_ranker(engine, ranking=None) -> Ranker:
-    """``rank(query, k)`` through the engine's real search (its own ranking unless given)."""
-    from core.serving.engine import Query
-
-    def rank(text: str, k: int) -> list[int]:
-        return [hit.row for hit in engine.search(Query(text=text), k, ranking=ranking).hits]
-
-    return rank

@@ -2,7 +2,7 @@
 
 Every ranking of ``core.serving.ranking`` is measured on the same trained model, since a ranking is
 a query-time choice: text -> image (a test document's text against the test photos alone) and the
-concept-query benchmark (``core.measurement.concepts``) on the benchmark's test split and on the
+concept-query benchmark (``core.serving.concepts``) on the benchmark's test split and on the
 built-in collection. ``RANKINGS`` names the rows; the first is the article's pure-topic setup.
 """
 
@@ -17,17 +17,12 @@ import numpy as np
 
 from core.building.ingest import LocalIngest
 from core.building.pipeline import document_thetas, prepare_corpus, train_and_write_version
-from core.measurement.concepts import (
-    LANGUAGES,
-    engine_ranker,
-    engine_words,
-    run_concepts,
-    run_phrases,
-)
+from core.measurement.concepts import run_phrases
 from core.reading.collection import Document, TokenCounts, import_collection
 from core.reading.text import TextProcessor
 from core.reading.twins import tag_twins
 from core.reading.vision import ImageVectorizer
+from core.serving.concepts import LANGUAGES, engine_ranker, engine_words, run_concepts
 from core.serving.engine import Query, SearchEngine
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import NothingRecognized

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from core.measurement.concepts import LANGUAGES
 from core.measurement.eval_methods import (
     ANNOTATED,
     Benchmark,
@@ -21,6 +20,7 @@ from core.measurement.eval_methods import (
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import ImageVectorizer
 from core.serving.annotation import AnnotationParams
+from core.serving.concepts import LANGUAGES
 from core.serving.engine import SearchEngine
 from core.serving.model import ModelParams
 from core.serving.ranking import BEFORE_PHRASES, RankingParams

@@ -13,6 +13,7 @@ there. ``tests/test_job_kinds.py`` holds every kind to this contract.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -120,24 +121,39 @@ class BuildParams(JobParams):
 
 
 @dataclass(frozen=True)
-class ReindexParams(JobParams):
-    """A new version of ``parent`` whose documents' thetas are inferred with ``weights``."""
+class DerivedVersionParams(JobParams):
+    """A job making a new version from ``parent``. The new version waits for an admin's
+    activation unless ``activate`` (a job stored before the flag existed reads as waiting)."""
 
-    kind: ClassVar[str] = "reindex"
     parent: str
-    weights: dict[str, float]
+    activate: bool = dataclasses.field(default=False, kw_only=True)
 
-    def describe(self, language: str = "en") -> str:
-        return {"en": "re-index {}", "ru": "переиндексация {}"}[language].format(self.parent)
+    def _then(self, language: str) -> str:
+        """What the job's description adds when the new version goes live by itself."""
+        if not self.activate:
+            return ""
+        return {"en": ", then activate it", "ru": ", затем активация"}[language]
 
 
 @dataclass(frozen=True)
-class AddModalityParams(JobParams):
+class ReindexParams(DerivedVersionParams):
+    """A new version of ``parent`` whose documents' thetas are inferred with ``weights``."""
+
+    kind: ClassVar[str] = "reindex"
+    weights: dict[str, float]
+
+    def describe(self, language: str = "en") -> str:
+        return {"en": "re-index {}", "ru": "переиндексация {}"}[language].format(
+            self.parent
+        ) + self._then(language)
+
+
+@dataclass(frozen=True)
+class AddModalityParams(DerivedVersionParams):
     """A new version of ``parent`` with ``modality`` (``tokens``: document id -> token ->
     count) at ``weight``: only its phi trained, or every matrix retrained (``retrain``)."""
 
     kind: ClassVar[str] = "add_modality"
-    parent: str
     modality: str
     tokens: dict[str, dict[str, float]]
     weight: float
@@ -153,20 +169,21 @@ class AddModalityParams(JobParams):
             "en": ("add {} (frozen phi)", "add {} (retrain)"),
             "ru": ("добавление {} (прочие phi заморожены)", "добавление {} (переобучение)"),
         }[language][self.retrain]
-        return template.format(self.modality)
+        return template.format(self.modality) + self._then(language)
 
 
 @dataclass(frozen=True)
-class RetrainParams(JobParams):
+class RetrainParams(DerivedVersionParams):
     """A new version trained anew on ``parent``'s documents, its model parameters updated by
     ``changes`` (e.g. ``{"num_topics": 50}``)."""
 
     kind: ClassVar[str] = "retrain"
-    parent: str
     changes: dict[str, Any] | None = None
 
     def describe(self, language: str = "en") -> str:
-        return {"en": "retrain {}", "ru": "переобучение {}"}[language].format(self.parent)
+        return {"en": "retrain {}", "ru": "переобучение {}"}[language].format(
+            self.parent
+        ) + self._then(language)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,17 @@ def request_cancel(session: Session, job_id: int) -> None:
     session.commit()
 
 
+def job_that_made(session: Session, version_name: str) -> Job | None:
+    """The finished job that made the version ``version_name`` (None: made otherwise, e.g. by
+    ``python -m core build``)."""
+    return session.scalar(
+        select(Job)
+        .where(Job.version_name == version_name, Job.status == "done")
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+
+
 def recent_jobs(session: Session, limit: int = 10) -> list[Job]:
     """Newest first, as stored now (workers update them); jobs of dead workers are failed first."""
     fail_jobs_of_dead_workers(session)
