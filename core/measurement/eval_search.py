@@ -28,6 +28,7 @@ from core.reading.collection import Document, TokenCounts, import_collection
 from core.reading.text import TextProcessor
 from core.reading.twins import tag_twins
 from core.reading.vision import ImageVectorizer
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query, SearchEngine
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import NothingRecognized
@@ -103,10 +104,10 @@ def text_to_image_distances(
     for row, text in enumerate(texts):
         query = Query(text=text)
         try:
-            theta = engine.infer(query, weights, ranking).theta
+            theta = engine.infer(SearchRequest(query, weights=weights, ranking=ranking)).theta
         except NothingRecognized:
             continue
-        tokens, _ = engine.tokens_of(query)
+        tokens, _ = engine.reader.tokens_of(query)
         distances[row] = -ranker.scores(theta, engine.reader.query_terms(tokens, ranking), weights)
     return distances
 
