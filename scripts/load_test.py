@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from admin import auth, versions
 from core.building.pipeline import build, copy_deployment
 from core.reading.images import content_hash
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query, SearchEngine
 from core.serving.model import ModelParams
 from core.serving.service import Service
@@ -225,7 +226,7 @@ def check_rankings(settings: Settings, first_search_id: int) -> dict:
                 )
             query = Query(text=recorded.text, image=photos.get(recorded.image_hash))
             again = engines[recorded.version_name].search(
-                query, len(recorded.result_ids) or PAGE_SIZE, recorded.weights
+                SearchRequest(query, len(recorded.result_ids) or PAGE_SIZE, recorded.weights)
             )
             same = [hit.id for hit in again.hits] == recorded.result_ids
             key = f"{recorded.version_name} {json.dumps(recorded.weights, sort_keys=True)}"

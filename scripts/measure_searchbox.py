@@ -24,7 +24,7 @@ from core.measurement.concepts import (
     relevant_rows,
 )
 from core.reading.text import TextProcessor
-from core.serving.answers import Query
+from core.serving.answers import Query, SearchRequest
 from core.serving.inference import NothingRecognized
 from core.serving.service import Service
 from core.serving.similar import caption_key
@@ -54,7 +54,9 @@ def main() -> None:
 
     def hits(text: str, k: int, collapse: bool = True) -> list:
         try:
-            result = service.search(Query(text=text), k, active=active, collapse_similar=collapse)
+            result = service.search(
+                SearchRequest(Query(text=text), k, collapse_similar=collapse), active=active
+            )
             return result.hits
         except NothingRecognized:
             return []

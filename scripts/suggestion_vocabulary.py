@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.reading.collection import import_collection
 from core.reading.text import TAG, TEXT
-from core.serving.answers import Query
+from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.serving.inference import NothingRecognized
 from core.serving.service import Service
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, load_settings
@@ -33,7 +33,7 @@ def photos() -> dict[str, list[Path]]:
 def understood(service: Service, words: str, cache: dict[str, bool]) -> bool:
     if words not in cache:
         try:
-            result = service.search(Query(text=words), 5)
+            result = service.search(SearchRequest(Query(text=words), 5))
             cache[words] = bool(result.hits) and not any(result.query.unknown.values())
         except NothingRecognized:
             cache[words] = False
@@ -47,7 +47,9 @@ def main() -> None:
         total = found = 0
         missed: set[str] = set()
         for path in paths:
-            _, suggested = service.annotate(Query(image=Path(path)), [TAG, TEXT], SUGGESTIONS)
+            _, suggested = service.annotate(
+                AnnotationRequest(Query(image=Path(path)), [TAG, TEXT], SUGGESTIONS)
+            )
             for annotation in (a for found_words in suggested.values() for a in found_words):
                 total += 1
                 if understood(service, annotation.query, cache):

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.reading.text import TextProcessor
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query, SearchEngine
 from core.serving.model import ModelParams
 from core.serving.service import Service
@@ -91,6 +92,6 @@ def assert_every_ready_version_loads(settings: Settings) -> None:
 
 def assert_serving(settings: Settings, version_name: str) -> None:
     """``version_name`` is the active version and answers a search."""
-    result = Service(settings).search(Query(text=builtin_rows()[0]["text"]), k=3)
+    result = Service(settings).search(SearchRequest(Query(text=builtin_rows()[0]["text"]), k=3))
     assert result.model_version == version_name
     assert result.hits

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from admin import auth, junk_filter, modalities, topics, versions
+from core.serving.answers import AnnotationRequest, SearchRequest
 from core.serving.engine import Query
 from core.serving.service import Service
 from core.serving.version_files import VersionFiles
@@ -78,14 +79,18 @@ def test_live_weights_reach_every_session_from_its_next_query(deployment, sessio
     first, second = Service(deployment), Service(deployment)
     photo = next((deployment.collection / "images").iterdir()).read_bytes()
     query = Query(text="bird", image=photo)
-    before = [ids(first.search(query)), ids(second.search(query))]
+    before = [ids(first.search(SearchRequest(query))), ids(second.search(SearchRequest(query)))]
     key_before = first.active().cache_key
 
     with sessions() as session:
         versions.apply_live_weights(session, admin, {"@visual": 0.0})
 
-    text_only = ids(first.search(Query(text="bird")))
-    assert ids(first.search(query)) == ids(second.search(query)) == text_only
+    text_only = ids(first.search(SearchRequest(Query(text="bird"))))
+    assert (
+        ids(first.search(SearchRequest(query)))
+        == ids(second.search(SearchRequest(query)))
+        == text_only
+    )
     assert before[0] == before[1] != text_only
     assert second.active().cache_key != key_before  # pages caching answers see the change
 
@@ -166,7 +171,7 @@ def test_switching_versions_never_fails_a_query_in_flight(deployment, sessions, 
     def visitor() -> None:
         while not stop.is_set():
             try:
-                assert service.search(Query(text="bird"), k=5).hits
+                assert service.search(SearchRequest(Query(text="bird"), k=5)).hits
             except Exception as error:  # any failure at all is what this test looks for
                 errors.append(error)
 
@@ -314,9 +319,9 @@ def test_a_modality_trained_with_frozen_phi_leaves_the_topic_space_exactly_as_it
 
     service = Service(deployment)
     category = next(iter(tokens.values()))
-    _, annotations = service.annotate(Query(text="bird"), ["@category"], k=3)
+    _, annotations = service.annotate(AnnotationRequest(Query(text="bird"), ["@category"], k=3))
     assert all(a.token.startswith("cat-") for a in annotations["@category"])
-    by_category = service.search(Query(extra={"@category": category}), k=5)
+    by_category = service.search(SearchRequest(Query(extra={"@category": category}), k=5))
     assert by_category.query.recognized == {"@category": dict(category)}
 
 
@@ -347,7 +352,9 @@ def test_a_retrain_job_trains_the_active_versions_documents_anew(deployment, ses
 
     new = active(sessions)
     assert (new.parent_id, new.num_topics, new.params["derived"]) == (old.id, 4, "retrain")
-    assert Service(deployment).search(Query(text="bird"), k=3).model_version == new.name
+    assert (
+        Service(deployment).search(SearchRequest(Query(text="bird"), k=3)).model_version == new.name
+    )
 
 
 def test_a_build_job_makes_a_version_from_a_collection_folder(
@@ -451,27 +458,27 @@ def test_the_junk_filter_hides_what_it_predicts_unwanted_and_a_moderator_can_res
 
     service = Service(deployment)
     monument = monuments[0].id
-    shown_before = ids(service.search(Query(text="bird"), k=len(documents)))
+    shown_before = ids(service.search(SearchRequest(Query(text="bird"), k=len(documents))))
     key_before = service.active().cache_key
     with sessions() as session:
         assert junk_filter.apply_junk_filter(session, admin, report) == len(
             report.predicted_unwanted
         )
     assert service.active().cache_key != key_before
-    shown = ids(service.search(Query(text="bird"), k=len(documents)))
+    shown = ids(service.search(SearchRequest(Query(text="bird"), k=len(documents))))
     assert monument in shown_before and not set(shown) & set(report.predicted_unwanted)
 
     with sessions() as session:
         assert junk_filter.review_queue(session)[0].id in report.predicted_unwanted
         junk_filter.label_document(session, moderator, monument, "wanted")
         assert monument not in junk_filter.hidden_documents(session)
-    assert monument in ids(service.search(Query(text="bird"), k=len(documents)))
+    assert monument in ids(service.search(SearchRequest(Query(text="bird"), k=len(documents))))
 
     with sessions() as session:
         junk_filter.unhide_all(session, admin)
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.user_name == "anna"))
         assert {"start_junk_filter_training", "apply_junk_filter", "unhide_all"} <= set(actions)
-    assert ids(service.search(Query(text="bird"), k=len(documents))) == shown_before
+    assert ids(service.search(SearchRequest(Query(text="bird"), k=len(documents)))) == shown_before
 
 
 def test_moderators_label_documents_but_cannot_run_the_filter(sessions, moderator):

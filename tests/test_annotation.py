@@ -14,6 +14,7 @@ from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
 from core.reading.twins import tag_twins
 from core.reading.vision import visual_token
 from core.serving.annotation import TOPICS_ONLY, AnnotationParams, as_words
+from core.serving.answers import AnnotationRequest
 from core.serving.class_words import ClassNameWords, class_names
 from core.serving.engine import Query
 from core.serving.model import ModelParams
@@ -27,7 +28,9 @@ def tag_hit_rate(service, documents, params: AnnotationParams) -> float:
     engine = service.active().engine
     hits = []
     for doc in documents:
-        found = engine.annotate(Query(image=doc.image), [TAG], k=5, params=params)
+        found = engine.annotation.annotate(
+            AnnotationRequest(Query(image=doc.image), [TAG], k=5, params=params)
+        )
         hits.append(bool({a.token for a in found[TAG]} & set(doc.tags)))
     return float(np.mean(hits))
 
@@ -44,7 +47,9 @@ def test_label_transfer_names_held_out_photos_at_least_as_often_as_topics_alone(
 
 def test_annotation_scores_are_a_ranked_distribution(service, built):
     engine = service.active().engine
-    found = engine.annotate(Query(image=built.held_out[0].image), [TAG, TEXT], k=8)
+    found = engine.annotation.annotate(
+        AnnotationRequest(Query(image=built.held_out[0].image), [TAG, TEXT], k=8)
+    )
     for words in found.values():
         scores = [a.p for a in words]
         assert scores == sorted(scores, reverse=True)
@@ -85,7 +90,9 @@ def test_given_a_cat_photo_from_outside_the_collection_then_class_names_bring_th
     engine = service.active().engine
     photo = Query(image=HELDOUT / "cat.jpg")
     # when annotated with the backbone's class names as words
-    found = engine.annotate(photo, [TEXT], k=5, params=AnnotationParams(class_name_weight=0.5))
+    found = engine.annotation.annotate(
+        AnnotationRequest(photo, [TEXT], k=5, params=AnnotationParams(class_name_weight=0.5))
+    )
     # then "cat" is among the top words, shown as a word rather than a stem
     assert "cat" in [a.display for a in found[TEXT]]
 
@@ -110,8 +117,10 @@ def test_a_text_query_is_annotated_from_its_nearest_documents_too(service):
     # given a word query (no photo, so neighbours come from the documents nearest its theta)
     engine = service.active().engine
     # when annotated with label transfer only
-    found = engine.annotate(
-        Query(text="bird"), [TAG], k=5, params=AnnotationParams(transfer_weight=1.0)
+    found = engine.annotation.annotate(
+        AnnotationRequest(
+            Query(text="bird"), [TAG], k=5, params=AnnotationParams(transfer_weight=1.0)
+        )
     )
     # then the hashtag of the birds is among its tags
     assert "birds" in [a.token for a in found[TAG]]
@@ -130,7 +139,9 @@ def test_given_a_collection_photo_then_transfer_from_one_neighbour_copies_its_ow
         transfer_weight=1.0, neighbours=1, neighbour_space=space, class_name_weight=0.0
     )
     # when annotated from its single nearest document alone
-    found = engine.annotate(Query(image=Path(doc.image)), [TAG], k=len(own), params=only_neighbour)
+    found = engine.annotation.annotate(
+        AnnotationRequest(Query(image=Path(doc.image)), [TAG], k=len(own), params=only_neighbour)
+    )
     # then its tags are that document's own
     assert {a.token for a in found[TAG]} == own
 
@@ -155,8 +166,12 @@ def test_given_a_dog_photo_then_a_pseudo_caption_of_its_class_names_moves_its_wo
     assert "dog" in engine.model.phi[TEXT].index
     # when its theta is inferred with a pseudo-caption of its class-name words as well
     captioned = replace(topics_only, class_name_caption=2.0)
-    before = engine.annotate(photo, [TEXT], k=5, params=topics_only)[TEXT]
-    after = engine.annotate(photo, [TEXT], k=5, params=captioned)[TEXT]
+    before = engine.annotation.annotate(AnnotationRequest(photo, [TEXT], k=5, params=topics_only))[
+        TEXT
+    ]
+    after = engine.annotation.annotate(AnnotationRequest(photo, [TEXT], k=5, params=captioned))[
+        TEXT
+    ]
     # then p(w|d) puts "dog" among its top words, above where the visual words alone put it
     assert "dog" in [a.token for a in after]
     score = {a.token: a.p for a in before}.get("dog", 0.0)
@@ -199,7 +214,17 @@ def test_with_cooccurrence_the_class_names_reach_hashtags_of_documents_with_thos
     names_only = AnnotationParams(transfer_weight=0.0, class_name_weight=1.0)
     cooccurring = replace(names_only, class_name_cooccurrence=True)
     k = len(engine.model.phi[TAG].tokens)
-    before = {a.token: a.p for a in engine.annotate(photo, [TAG], k, params=names_only)[TAG]}
-    after = {a.token: a.p for a in engine.annotate(photo, [TAG], k, params=cooccurring)[TAG]}
+    before = {
+        a.token: a.p
+        for a in engine.annotation.annotate(AnnotationRequest(photo, [TAG], k, params=names_only))[
+            TAG
+        ]
+    }
+    after = {
+        a.token: a.p
+        for a in engine.annotation.annotate(AnnotationRequest(photo, [TAG], k, params=cooccurring))[
+            TAG
+        ]
+    }
     # then every such hashtag scores higher than through the hashtags named like the words
     assert all(after[tag] > before.get(tag, 0.0) for tag in unnamed)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from core.reading.vision import visual_display, visual_token
+from core.serving.answers import SearchRequest
 from core.serving.explain import visible_topics
 from core.serving.model import ModelParams
 from core.serving.ranking import RankingParams
@@ -424,7 +425,7 @@ def test_more_like_this_ranks_by_the_documents_own_topics_and_leaves_it_out(app,
 
     assert not app.exception
     result = app.session_state["answer"][1]
-    expected = service.more_like(first.id, len(result.hits))
+    expected = service.more_like(first.id, SearchRequest(k=len(result.hits)))
     assert [hit.id for hit in result.hits] == [hit.id for hit in expected.hits]
     assert first.id not in {hit.id for hit in result.hits}
     assert any(first.text[:20] in shown(info) for info in app.info)

@@ -21,7 +21,7 @@ from PIL import Image
 
 from core.reading.collection import import_collection
 from core.reading.images import ImageError
-from core.serving.answers import MAX_QUERY_CHARS, Query
+from core.serving.answers import MAX_QUERY_CHARS, AnnotationRequest, Query, SearchRequest
 from core.serving.inference import NothingRecognized
 from core.settings import REPO_ROOT
 from core.storage import searches
@@ -101,17 +101,17 @@ def test_an_unreadable_upload_is_refused_with_a_message_naming_the_problem(servi
     data, message = UNREADABLE_UPLOADS[case]
 
     with pytest.raises(ImageError, match=message):
-        service.search(Query(image=data), visitor="catalogue")
+        service.search(SearchRequest(Query(image=data)), visitor="catalogue")
     with pytest.raises(ImageError, match=message):
-        service.annotate(Query(image=data))
+        service.annotate(AnnotationRequest(Query(image=data)))
 
 
 @pytest.mark.parametrize("case", ODD_BUT_VALID_UPLOADS, ids=list(ODD_BUT_VALID_UPLOADS))
 def test_an_odd_but_valid_upload_is_searched_and_annotated(service, case):
     data = ODD_BUT_VALID_UPLOADS[case]
 
-    result = service.search(Query(image=data), visitor="catalogue")
-    _, annotations = service.annotate(Query(image=data))
+    result = service.search(SearchRequest(Query(image=data)), visitor="catalogue")
+    _, annotations = service.annotate(AnnotationRequest(Query(image=data)))
 
     assert result.hits and result.tokens["@visual"]
     assert annotations["@tag"]
@@ -174,7 +174,9 @@ TEXTS_WITH_NOTHING_TO_READ = {
 
 @pytest.mark.parametrize("case", TEXTS_WITH_RESULTS, ids=list(TEXTS_WITH_RESULTS))
 def test_odd_query_text_is_read_as_words_and_recorded_as_asked(service, case):
-    result = service.search(Query(text=TEXTS_WITH_RESULTS[case]), visitor="catalogue")
+    result = service.search(
+        SearchRequest(Query(text=TEXTS_WITH_RESULTS[case])), visitor="catalogue"
+    )
 
     assert result.hits
     with service.sessions() as session:
@@ -186,7 +188,9 @@ def test_odd_query_text_is_read_as_words_and_recorded_as_asked(service, case):
 @pytest.mark.parametrize("case", TEXTS_WITH_NOTHING_TO_READ, ids=list(TEXTS_WITH_NOTHING_TO_READ))
 def test_query_text_with_nothing_to_read_is_answered_nothing_recognized(service, case):
     with pytest.raises(NothingRecognized):
-        service.search(Query(text=TEXTS_WITH_NOTHING_TO_READ[case]), visitor="catalogue")
+        service.search(
+            SearchRequest(Query(text=TEXTS_WITH_NOTHING_TO_READ[case])), visitor="catalogue"
+        )
 
 
 @pytest.mark.parametrize("length", [MAX_QUERY_CHARS + 1, 2**20])
@@ -212,17 +216,17 @@ def test_query_text_that_is_not_a_string_is_refused(text):
 )
 def test_invalid_weights_are_refused_with_the_reason(service, weights, message):
     with pytest.raises(ValueError, match=message):
-        service.search(Query(text="cat"), weights=weights)
+        service.search(SearchRequest(Query(text="cat"), weights=weights))
 
 
 @pytest.mark.parametrize("k", [0, -3])
 def test_asking_for_no_results_is_refused(service, k):
     with pytest.raises(ValueError, match="k must be >= 1"):
-        service.search(Query(text="cat"), k=k)
+        service.search(SearchRequest(Query(text="cat"), k=k))
 
 
 def test_asking_for_more_results_than_documents_returns_them_all(service):
-    result = service.search(Query(text="cat"), k=10**9)
+    result = service.search(SearchRequest(Query(text="cat"), k=10**9))
 
     assert len(result.hits) == len(service.active().engine.documents)
 

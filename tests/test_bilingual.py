@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.reading.text import TEXT, TextProcessor
+from core.serving.answers import SearchRequest
 from core.serving.bilingual import LEXICON_SHARE, Lexicon, Translations, default_lexicon
 from core.serving.engine import Query
 from core.serving.inference import NothingRecognized
@@ -80,13 +81,15 @@ def test_a_russian_word_the_collection_never_uses_finds_documents_with_its_engli
     russian, english = _untranslated_pair(engine)
     with_english = {doc.id for doc in engine.documents if doc.tokens.get(TEXT, {}).get(english)}
     # when it is searched with the default ranking
-    result = service.search(Query(text=russian), k=5)
+    result = service.search(SearchRequest(Query(text=russian), k=5))
     # then the best hit has the English word, and says it was found through the translation
     assert result.hits[0].id in with_english
     assert any(shown.startswith(f"{russian} → ") for shown in result.hits[0].matched)
     # and without the dictionary the word is not understood at all
     try:
-        alone = service.search(Query(text=russian), k=5, ranking=RankingParams(lexicon=False))
+        alone = service.search(
+            SearchRequest(Query(text=russian), k=5, ranking=RankingParams(lexicon=False))
+        )
     except NothingRecognized:
         return
     assert not any(hit.matched for hit in alone.hits)

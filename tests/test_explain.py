@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.reading.vision import VISUAL
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query
 from core.serving.explain import (
     explain_hit,
@@ -45,8 +46,10 @@ def test_shared_topics_refuse_vectors_of_different_lengths():
 def test_a_mixed_query_is_read_as_kept_switched_off_and_unknown_tokens(service):
     engine = service.active().engine
     result = engine.search(
-        Query(text="собака qwertyzzz", image=TIGER),
-        weights={"@text": 1.0, "@tag": 1.0, VISUAL: 0.0},
+        SearchRequest(
+            Query(text="собака qwertyzzz", image=TIGER),
+            weights={"@text": 1.0, "@tag": 1.0, VISUAL: 0.0},
+        )
     )
 
     reading = read_query(engine, result, {})
@@ -61,7 +64,7 @@ def test_a_mixed_query_is_read_as_kept_switched_off_and_unknown_tokens(service):
 
 def test_each_hit_is_explained_by_labelled_topics_with_their_top_terms(service):
     engine = service.active().engine
-    result = engine.search(Query(text="цветы"), k=3)
+    result = engine.search(SearchRequest(Query(text="цветы"), k=3))
     labels = service.topic_labels()
 
     for hit in result.hits:
@@ -75,21 +78,21 @@ def test_each_hit_is_explained_by_labelled_topics_with_their_top_terms(service):
 def test_advice_for_an_unreadable_query_names_the_unknown_words_and_suggests_known_ones(service):
     engine = service.active().engine
     with pytest.raises(NothingRecognized) as caught:
-        engine.search(Query(text="qwertyzzz"))
+        engine.search(SearchRequest(Query(text="qwertyzzz")))
 
     advice = nothing_recognized_advice(engine, caught.value, engine.default_weights)
 
     assert "does not know any of these words: qwertyzzz" in advice
     suggested = advice.split("e.g. ")[1].rstrip(".").split(", ")
     assert len(suggested) == 8
-    assert engine.search(Query(text=" ".join(suggested))).hits
+    assert engine.search(SearchRequest(Query(text=" ".join(suggested)))).hits
 
 
 def test_advice_names_the_switched_off_modality_when_that_is_why(service):
     engine = service.active().engine
     weights = {**engine.default_weights, VISUAL: 0.0}
     with pytest.raises(NothingRecognized) as caught:
-        engine.search(Query(image=TIGER), weights=weights)
+        engine.search(SearchRequest(Query(image=TIGER), weights=weights))
 
     assert "Switched off (weight 0): @visual" in nothing_recognized_advice(
         engine, caught.value, weights

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from core.serving.answers import SearchRequest
 from core.storage import store
 from tests.test_cli import run
 
@@ -18,7 +19,7 @@ def test_documents_like_one_are_ranked_by_its_own_topic_vector_without_it(servic
     doc_id = active.engine.documents[0].id
     theta = active.engine.document_theta(0)
 
-    result = service.more_like(doc_id, k=10)
+    result = service.more_like(doc_id, SearchRequest(k=10))
 
     assert doc_id not in [hit.id for hit in result.hits]
     assert len(result.hits) == 10
@@ -35,8 +36,8 @@ def test_documents_like_one_follow_the_weights_of_the_search(service):
         if len(doc.tokens.get("@text", {})) > 3 and doc.tokens.get("@visual")
     )
 
-    by_words = service.more_like(doc_id, k=10, weights={"@tag": 0.0, "@visual": 0.0})
-    by_picture = service.more_like(doc_id, k=10, weights={"@tag": 0.0, "@text": 0.0})
+    by_words = service.more_like(doc_id, SearchRequest(k=10, weights={"@tag": 0.0, "@visual": 0.0}))
+    by_picture = service.more_like(doc_id, SearchRequest(k=10, weights={"@tag": 0.0, "@text": 0.0}))
 
     assert [hit.id for hit in by_words.hits] != [hit.id for hit in by_picture.hits]
     assert by_picture.weights["@text"] == 0.0
@@ -45,11 +46,11 @@ def test_documents_like_one_follow_the_weights_of_the_search(service):
 def test_a_document_hidden_by_the_junk_filter_is_not_found_like_another(service):
     active = service.active()
     allowed = np.ones(len(active.engine.documents), dtype=bool)
-    first = service.more_like(active.engine.documents[0].id, k=3, active=active)
+    first = service.more_like(active.engine.documents[0].id, SearchRequest(k=3), active=active)
     allowed[first.hits[0].row] = False
     hiding = replace(active, allowed=allowed)
 
-    again = service.more_like(active.engine.documents[0].id, k=3, active=hiding)
+    again = service.more_like(active.engine.documents[0].id, SearchRequest(k=3), active=hiding)
 
     assert first.hits[0].id not in [hit.id for hit in again.hits]
 
@@ -69,6 +70,6 @@ def test_the_command_line_searches_like_a_document(built, service):
     assert result.returncode == 0, result.stderr
     ids = [row["id"] for row in json.loads(result.stdout)["results"]]
     assert len(ids) == 5 and doc_id not in ids
-    assert ids == [hit.id for hit in service.more_like(doc_id, k=5).hits]
+    assert ids == [hit.id for hit in service.more_like(doc_id, SearchRequest(k=5)).hits]
     refused = run(["search", "--like", "nope"], built.settings)
     assert refused.returncode == 2 and "no document 'nope'" in refused.stderr

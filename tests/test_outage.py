@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from admin import auth
 from admin.ui import TOKEN_KEY
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query
 from core.serving.service import Service
 from core.settings import Settings
@@ -42,11 +43,11 @@ def test_given_a_service_that_served_when_the_database_stops_then_search_goes_on
     deployment: Settings, postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     service = Service(deployment)
-    before = service.search(Query(text="bird"), k=3, visitor="visitor")
+    before = service.search(SearchRequest(Query(text="bird"), k=3), visitor="visitor")
     first, second = (hit.id for hit in before.hits[:2])
 
     with postgres_server.stopped():
-        during = service.search(Query(text="bird"), k=3, visitor="visitor")
+        during = service.search(SearchRequest(Query(text="bird"), k=3), visitor="visitor")
         kept = [
             service.vote(before.search_id, first, 1),
             service.vote(before.search_id, first, -1),  # changed their mind: the latest counts

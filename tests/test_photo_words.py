@@ -7,6 +7,7 @@ from __future__ import annotations
 from core.building.pipeline import build
 from core.reading.text import TAG, TEXT
 from core.reading.vision import VISUAL
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query
 from core.serving.model import ModelParams
 from core.serving.service import Service
@@ -38,11 +39,11 @@ def test_a_photo_without_words_is_found_by_the_words_of_the_photos_like_it(tmp_p
         doc = engine.documents[rows_of[doc_id]]
         assert not doc.tokens.get(TEXT) and not doc.tokens.get(TAG)
         assert doc.tokens.get(VISUAL)
-        words = engine.photo_words(doc.tokens[VISUAL], rows_of[doc_id])
+        words = engine.annotation.photo_words(doc.tokens[VISUAL], rows_of[doc_id])
         assert words[TEXT] and words[TAG]
         predicted_tag += CATEGORY in words[TAG]
     assert predicted_tag >= len(wordless) / 2
 
     # and the category's word finds some of them among its first 20 hits
-    hits = Service(settings).search(Query(text=CATEGORY), k=20).hits
+    hits = Service(settings).search(SearchRequest(Query(text=CATEGORY), k=20)).hits
     assert wordless & {hit.id for hit in hits}

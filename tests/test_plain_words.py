@@ -15,7 +15,7 @@ from core.reading.images import ImageError, load_image
 from core.reading.text import TAG, TEXT
 from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL
-from core.serving.answers import Query
+from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.settings import REPO_ROOT
 from interface.messages import MESSAGES
 from tests.test_app import jpeg, open_app, search, shown, slider, understood
@@ -54,13 +54,15 @@ def annotate(app: AppTest, photo: tuple[str, bytes, str]) -> AppTest:
 
 @pytest.mark.parametrize("photo", PHOTOS, ids=lambda path: path.name)
 def test_every_word_annotate_suggests_is_understood_by_search(service, photo):
-    _, suggested = service.annotate(Query(image=photo.read_bytes()), [TAG, TEXT], 15)
+    _, suggested = service.annotate(
+        AnnotationRequest(Query(image=photo.read_bytes()), [TAG, TEXT], 15)
+    )
 
     not_understood = []
     for modality, found in suggested.items():
         for annotation in found:
             words = f"#{annotation.token}" if modality == TAG else annotation.display
-            result = service.search(Query(text=words), 5)
+            result = service.search(SearchRequest(Query(text=words), 5))
             if any(result.query.unknown.values()) or not result.hits:
                 not_understood.append(words)
     assert not_understood == []
@@ -125,7 +127,7 @@ def fit_sentence(text: str, language: str) -> bool:
 
 @pytest.mark.parametrize("words", ["dog", "собака", "red flower"])
 def test_match_strength_never_rises_down_the_list(service, words):
-    hits = service.search(Query(text=words), 12).hits
+    hits = service.search(SearchRequest(Query(text=words), 12)).hits
     order = ["strong", "good", "weak"]
 
     assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
@@ -135,7 +137,7 @@ def test_match_strength_never_rises_down_the_list(service, words):
 
 def test_with_words_off_a_card_does_not_say_it_contains_words(service):
     weights = {TEXT: 0.0, TAG: 1.0, VISUAL: 0.01}
-    result = service.search(Query(text="red flower"), 12, weights)
+    result = service.search(SearchRequest(Query(text="red flower"), 12, weights))
 
     contained = [word for hit in result.hits for word in hit.matched]
     assert [word for word in contained if not word.startswith("#")] == []
@@ -210,7 +212,7 @@ def test_hashtags_read_as_the_collection_writes_them(service):
     twins = tag_twins().twins
 
     assert twins["explore"] == "ПознаваемМир"
-    hits = service.search(Query(text="#познаваеммир"), 3).hits
+    hits = service.search(SearchRequest(Query(text="#познаваеммир"), 3)).hits
     assert hits and all("ПознаваемМир" in hit.tags for hit in hits)
-    tokens, _ = service.active().engine.tokens_of(Query(text="#ПознаваемМир"))
+    tokens, _ = service.active().engine.reader.tokens_of(Query(text="#ПознаваемМир"))
     assert "познаваеммир" in tokens[TAG]

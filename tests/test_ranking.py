@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query
 from core.serving.fit import FitReference, leave_one_out_phi, perplexity, query_kind, topic_mass
 from core.serving.model import Phi
@@ -181,16 +182,16 @@ def test_a_word_its_hashtags_and_its_translations_are_one_term_a_document_needs_
 
 def test_a_typed_hashtag_finds_what_its_word_finds(service):
     engine = service.active().engine
-    by_word = [h.id for h in service.search(Query(text="birds"), k=10).hits]
-    by_tag = [h.id for h in service.search(Query(text="#birds"), k=10).hits]
-    tokens, _ = engine.tokens_of(Query(text="#birds"))
+    by_word = [h.id for h in service.search(SearchRequest(Query(text="birds"), k=10)).hits]
+    by_tag = [h.id for h in service.search(SearchRequest(Query(text="#birds"), k=10)).hits]
+    tokens, _ = engine.reader.tokens_of(Query(text="#birds"))
     assert tokens["@text"] == Counter(bird=1) and tokens["@tag"] == Counter(birds=1)
     assert len(set(by_word) & set(by_tag)) >= 8
 
 
 def test_a_russian_query_reaches_the_documents_of_the_twin_of_its_category_tag(service):
     # given the built-in collection, whose category tags carry Russian twins (#birds, #птицы)
-    hits = service.search(Query(text="птица"), k=5).hits
+    hits = service.search(SearchRequest(Query(text="птица"), k=5)).hits
     # then the Russian word finds the birds through the twin hashtag and says so
     assert all("birds" in hit.tags for hit in hits), [hit.id for hit in hits]
     assert all(hit.matched and not hit.weak for hit in hits)
@@ -198,7 +199,7 @@ def test_a_russian_query_reaches_the_documents_of_the_twin_of_its_category_tag(s
 
 def test_a_phrase_finds_the_documents_with_its_words_first_and_marks_the_others_weak(service):
     # given the built-in collection and a phrase of a collection word and everyday context words
-    hits = service.search(Query(text="horse on the street at noon"), k=20).hits
+    hits = service.search(SearchRequest(Query(text="horse on the street at noon"), k=20)).hits
     matched = [bool(hit.matched) for hit in hits]
     # then the documents that contain a word of it come first
     assert matched[0] and not matched[-1]
@@ -210,7 +211,7 @@ def test_a_phrase_finds_the_documents_with_its_words_first_and_marks_the_others_
 
 def test_the_article_ranking_orders_by_topic_distance(service):
     engine = service.active().engine
-    result = engine.search(Query(text="horse"), k=10, ranking=ARTICLE_RANKING)
+    result = engine.search(SearchRequest(Query(text="horse"), k=10, ranking=ARTICLE_RANKING))
     distances = [hit.distance for hit in result.hits]
     assert distances == sorted(distances)
     assert "topics" in result.ranking
@@ -218,18 +219,21 @@ def test_the_article_ranking_orders_by_topic_distance(service):
 
 def test_every_search_says_how_well_the_query_fits(service, built):
     # a query word of the collection fits; its best hits contain it and are not weak
-    result = service.search(Query(text="apple"), k=5)
+    result = service.search(SearchRequest(Query(text="apple"), k=5))
     assert result.fit is not None and not result.fit.weak
     assert result.fit.kind == "words"
     assert result.hits[0].matched == ["apple"] and not result.hits[0].weak
     # photos of the kind the collection shows, which the model was never trained on (the held-
     # out tenth of the collection), fit: the reference asks each document left out, as these are
-    fits = [service.search(Query(image=doc.image.read_bytes()), k=5).fit for doc in built.held_out]
+    fits = [
+        service.search(SearchRequest(Query(image=doc.image.read_bytes()), k=5)).fit
+        for doc in built.held_out
+    ]
     assert {fit.kind for fit in fits} == {"photo"}
     assert sum(fit.weak for fit in fits) <= 0.1 * len(fits), [fit.perplexity for fit in fits]
     photo = max(fits, key=lambda fit: fit.share_as_far)
     # a photo of what the collection never shows (a galaxy) does not, and fits worse
-    galaxy = service.search(Query(image=GALAXY), k=5)
+    galaxy = service.search(SearchRequest(Query(image=GALAXY), k=5))
     assert galaxy.fit.weak and galaxy.fit.share_as_far < photo.share_as_far
     # and the galaxy's hits, which share no word with a photo query, are all marked weak
     assert all(hit.weak for hit in galaxy.hits)
@@ -290,11 +294,13 @@ def test_a_large_collection_ranks_candidates_only_and_finds_the_same_best_docume
     service, monkeypatch
 ):
     engine = service.active().engine
-    full = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
+    full = [hit.id for hit in engine.search(SearchRequest(Query(text="bird flower"), k=5)).hits]
     # when the collection counts as large, only documents with a query term and the nearest
     # ones by topics are scored
     monkeypatch.setattr("core.serving.ranking.LIKELIHOOD_CANDIDATES", 50)
-    candidates = [hit.id for hit in engine.search(Query(text="bird flower"), k=5).hits]
+    candidates = [
+        hit.id for hit in engine.search(SearchRequest(Query(text="bird flower"), k=5)).hits
+    ]
     assert candidates == full
 
 
@@ -306,8 +312,8 @@ def test_every_ranker_returns_the_best_allowed_rows_in_order_with_their_distance
     # given the built collection, a query and the ranker ``method`` names
     engine = service.active().engine
     ranking = RankingParams(method=method)
-    tokens, _ = engine.tokens_of(Query(text=text))
-    theta = engine.infer(Query(text=text), ranking=ranking).theta
+    tokens, _ = engine.reader.tokens_of(Query(text=text))
+    theta = engine.infer(SearchRequest(Query(text=text), ranking=ranking)).theta
     terms = engine.reader.query_terms(tokens, ranking)
     weights = engine.default_weights
     ranker = ranker_for(ranking, engine.ranked)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from core.reading.text import TAG, TEXT
-from core.serving.answers import Query
+from core.serving.answers import Query, SearchRequest
 from core.serving.query_syntax import QuerySyntax, parse_query
 
 # --------------------------------------------------------------------------------- the syntax
@@ -50,10 +50,10 @@ RED = {"red", "#red", "красный", "#красный"}
 def test_an_excluded_word_leaves_out_documents_with_it_its_hashtag_or_its_translation(
     service, typed
 ):
-    plain = service.search(Query(text=typed.split()[0] + " red"), 12)
+    plain = service.search(SearchRequest(Query(text=typed.split()[0] + " red"), 12))
     assert any(words_of(service, hit.id) & RED for hit in plain.hits)  # red ones come first
 
-    result = service.search(Query(text=typed), 12)
+    result = service.search(SearchRequest(Query(text=typed), 12))
 
     assert len(result.hits) == 12  # the page is still full, of clean results
     assert not [hit.text for hit in result.hits if words_of(service, hit.id) & RED]
@@ -62,7 +62,7 @@ def test_an_excluded_word_leaves_out_documents_with_it_its_hashtag_or_its_transl
 
 
 def test_an_excluded_hashtag_word_leaves_out_the_documents_tagged_in_both_languages(service):
-    result = service.search(Query(text="animals -birds"), 12)
+    result = service.search(SearchRequest(Query(text="animals -birds"), 12))
 
     tagged = [hit.text for hit in result.hits if {"birds", "птицы"} & set(hit.tags)]
     assert not tagged
@@ -71,7 +71,7 @@ def test_an_excluded_hashtag_word_leaves_out_the_documents_tagged_in_both_langua
 
 @pytest.mark.parametrize("typed", ["red-flower", "wi-fi flower", "flower -"])
 def test_a_dash_inside_a_word_or_alone_excludes_nothing(service, typed):
-    result = service.search(Query(text=typed), 12)
+    result = service.search(SearchRequest(Query(text=typed), 12))
 
     assert result.excluded == []
 
@@ -107,7 +107,7 @@ FLOWER = "A flower. Цветок."
 def test_documents_with_one_caption_and_alike_photos_collapse_into_one_hit(service, built):
     flowers = [doc.id for doc in service.active().engine.documents if doc.text == FLOWER]
 
-    result = service.search(Query(text="flower"), 12)
+    result = service.search(SearchRequest(Query(text="flower"), 12))
 
     shown = [hit for hit in result.hits if hit.text == FLOWER]
     assert len(shown) == 1
@@ -118,8 +118,8 @@ def test_documents_with_one_caption_and_alike_photos_collapse_into_one_hit(servi
 
 
 def test_collapsing_keeps_apart_documents_whose_captions_differ(service):
-    before = service.search(Query(text="lion"), 12, collapse_similar=False)
-    after = service.search(Query(text="lion"), 12)
+    before = service.search(SearchRequest(Query(text="lion"), 12, collapse_similar=False))
+    after = service.search(SearchRequest(Query(text="lion"), 12))
 
     assert len({hit.text for hit in before.hits[:5]}) < len({hit.text for hit in after.hits[:5]})
     assert [hit.text for hit in after.hits].count("A lion. Лев.") == 1

@@ -12,7 +12,7 @@ import pytest
 
 from core.building.pipeline import build
 from core.reading.backbones import load_backbone
-from core.serving.answers import Query
+from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.serving.inference import NothingRecognized
 from core.serving.model import ModelParams
 from core.serving.ranking import RankingParams
@@ -26,9 +26,15 @@ QUERIES = ["flower", "рыба", "horse", "корова", "car", "птица", "
 
 
 def test_concurrent_queries_give_the_same_answers_as_sequential_ones(service):
-    expected = {q: [h.id for h in service.search(Query(text=q), k=10).hits] for q in QUERIES}
+    expected = {
+        q: [h.id for h in service.search(SearchRequest(Query(text=q), k=10)).hits] for q in QUERIES
+    }
     with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(lambda q: (q, service.search(Query(text=q), k=10)), QUERIES * 25))
+        answers = list(
+            pool.map(
+                lambda q: (q, service.search(SearchRequest(Query(text=q), k=10))), QUERIES * 25
+            )
+        )
     assert all([h.id for h in result.hits] == expected[q] for q, result in answers)
 
 
@@ -48,14 +54,14 @@ def test_the_loaded_model_is_left_out_of_full_garbage_collections(service):
 def test_a_global_weight_change_in_the_database_reaches_the_next_query(service, built):
     photo = built.held_out[2].image.read_bytes()
     query = Query(text="flower", image=photo)
-    before = [h.id for h in service.search(query, k=10).hits]
+    before = [h.id for h in service.search(SearchRequest(query, k=10)).hits]
     with service.sessions() as session:
         version = store.active_version(session)
         weights = store.modality_weights(session, version.id)
         store.set_modality_weight(session, version.id, "@visual", 0.0)
     try:
-        after = [h.id for h in service.search(query, k=10).hits]
-        text_only = [h.id for h in service.search(Query(text="flower"), k=10).hits]
+        after = [h.id for h in service.search(SearchRequest(query, k=10)).hits]
+        text_only = [h.id for h in service.search(SearchRequest(Query(text="flower"), k=10)).hits]
     finally:
         with service.sessions() as session:
             store.set_modality_weight(session, version.id, "@visual", weights["@visual"])
@@ -74,13 +80,15 @@ def test_activating_another_version_switches_queries_without_failing_those_in_fl
     for version in (first, second):
         with service.sessions() as session:
             store.activate_version(session, version.version_id)
-        expected[version.version_name] = [h.id for h in service.search(Query(text="flower")).hits]
+        expected[version.version_name] = [
+            h.id for h in service.search(SearchRequest(Query(text="flower"))).hits
+        ]
     stop = threading.Event()
 
     def keep_searching() -> list[tuple[str, list[str]]]:
         answers = []
         while not stop.is_set():
-            result = service.search(Query(text="flower"))
+            result = service.search(SearchRequest(Query(text="flower")))
             answers.append((result.model_version, [h.id for h in result.hits]))
         return answers
 
@@ -105,22 +113,27 @@ def test_a_page_that_read_the_model_before_another_version_was_activated_is_answ
     build(deployment, params=ModelParams(num_topics=4, passes=2))  # activates a smaller model
     query = Query(text="bird")
 
-    result = service.search(query, k=5, active=snapshot)
-    _, annotations = service.annotate(query, ["@tag"], k=3, active=snapshot)
+    result = service.search(SearchRequest(query, k=5), active=snapshot)
+    _, annotations = service.annotate(AnnotationRequest(query, ["@tag"], k=3), active=snapshot)
 
     topics_now = service.active().engine.inferencer.num_topics
     topics_then = snapshot.engine.inferencer.num_topics
     assert topics_now == 4 != topics_then
     assert result.model_version == snapshot.version.name
     assert result.query.theta.shape == (topics_then,)
-    assert [h.id for h in result.hits] == [h.id for h in snapshot.engine.search(query, 5).hits]
+    assert [h.id for h in result.hits] == [
+        h.id for h in snapshot.engine.search(SearchRequest(query, 5)).hits
+    ]
     assert set(service.topic_labels(snapshot)) == set(range(topics_then))
-    assert annotations["@tag"] == snapshot.engine.annotate(query, ["@tag"], 3)["@tag"]
+    assert (
+        annotations["@tag"]
+        == snapshot.engine.annotation.annotate(AnnotationRequest(query, ["@tag"], 3))["@tag"]
+    )
 
 
 def test_the_service_reads_a_query_and_explains_its_hits_with_the_model_that_answered(service):
     active = service.active()
-    result = service.search(Query(text="собака qwertyzzz"), k=3, active=active)
+    result = service.search(SearchRequest(Query(text="собака qwertyzzz"), k=3), active=active)
     labels = service.topic_labels(active)
 
     reading = service.read_query(result, labels, active)
@@ -139,27 +152,29 @@ def test_the_service_reads_a_query_and_explains_its_hits_with_the_model_that_ans
 def test_why_nothing_was_recognized_counts_the_visitors_weights_over_the_live_ones(service):
     query = Query(text="flower")
     with pytest.raises(NothingRecognized) as caught:
-        service.search(query, weights={"@text": 0.0, "@tag": 0.0})
+        service.search(SearchRequest(query, weights={"@text": 0.0, "@tag": 0.0}))
 
-    why = service.why_nothing_recognized(query, caught.value, {"@text": 0.0, "@tag": 0.0})
+    why = service.why_nothing_recognized(
+        SearchRequest(query, weights={"@text": 0.0, "@tag": 0.0}), caught.value
+    )
 
     # the visitor typed a word: the answer names Words, not the hashtag twin read beside it
     assert set(why.switched_off) == {"@text"}
     assert not why.unknown and not why.no_words
-    assert service.why_nothing_recognized(query, caught.value).switched_off == []
+    assert service.why_nothing_recognized(SearchRequest(query), caught.value).switched_off == []
 
 
 def test_a_photo_is_read_and_fitted_through_the_service(service, built):
     photo = built.held_out[2].image.read_bytes()
 
     reading = service.read_photo(photo)
-    fit = service.query_fit(Query(image=photo))
+    fit = service.query_fit(SearchRequest(Query(image=photo)))
 
     assert reading.samples == service.describe().visual_samples
     assert sum(reading.visual_words.values()) == reading.samples
     assert fit.perplexity > 0
     with pytest.raises(NothingRecognized):
-        service.query_fit(Query(image=photo), {"@visual": 0.0})
+        service.query_fit(SearchRequest(Query(image=photo), weights={"@visual": 0.0}))
 
 
 def test_the_description_says_which_configuration_answers_queries(service, built):

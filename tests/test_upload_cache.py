@@ -14,6 +14,7 @@ from PIL import Image
 import core.reading.backbones as backbones  # through `core`: BigARTM loads before TensorFlow
 import core.reading.vision as vision
 from core.reading.images import content_hash
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query
 from core.serving.upload_cache import UploadVectorizer
 
@@ -83,7 +84,7 @@ def test_a_visitors_photo_search_leaves_the_collections_cache_as_it_was(service)
     buffer = io.BytesIO()
     photo.save(buffer, "JPEG")
 
-    service.search(Query(image=buffer.getvalue()), k=5)
+    service.search(SearchRequest(Query(image=buffer.getvalue()), k=5))
 
     assert cached_files(collection_cache) == before
     assert content_hash(buffer.getvalue()) in cached_files(service.settings.cache_dir / "uploads")

@@ -18,7 +18,7 @@ from admin.junk_filter import (
     unhide_all,
 )
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
-from core.serving.answers import Query
+from core.serving.answers import Query, SearchRequest
 from core.serving.inference import NothingRecognized
 from core.storage.junk_labels import MIN_LABELS_PER_CLASS, document_labels
 from interface.errors import error_text
@@ -79,7 +79,7 @@ with search_tab:
     text = st.text_input(t("search_collection"), key="junk-search")
     if text.strip():
         try:
-            result = service().search(Query(text=text), k=12)
+            result = service().search(SearchRequest(Query(text=text), k=12))
         except NothingRecognized as error:
             st.warning(escape_markdown(error_text(error)))
         else:

@@ -13,6 +13,7 @@ from core.cli.common import (
     positive,
     unknown_tokens,
 )
+from core.serving.answers import AnnotationRequest, SearchRequest
 from core.serving.engine import Query
 from core.serving.service import Service
 from core.settings import Settings
@@ -58,11 +59,13 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         if args.text or args.image is not None:
             raise CommandError("--like takes no text or --image: the document is the query")
         try:
-            result = Service(settings).more_like(args.like, args.k, args.weights)
+            result = Service(settings).more_like(
+                args.like, SearchRequest(k=args.k, weights=args.weights)
+            )
         except ValueError as error:
             raise CommandError(str(error)) from None
     else:
-        result = Service(settings).search(_query(args), args.k, args.weights)
+        result = Service(settings).search(SearchRequest(_query(args), args.k, args.weights))
     payload = {
         "model_version": result.model_version,
         "ranking": result.ranking,
@@ -119,7 +122,9 @@ def add_annotate(commands: Subcommands) -> None:
 
 def _annotate(args: argparse.Namespace, settings: Settings) -> int:
     version, annotations = Service(settings).annotate(
-        _query(args), args.modality, args.k, exclude_query_tokens=args.exclude_query_tokens
+        AnnotationRequest(
+            _query(args), args.modality, args.k, exclude_query_tokens=args.exclude_query_tokens
+        )
     )
     payload = {
         "model_version": version,

@@ -38,6 +38,7 @@ from core.reading.collection import Document, TokenCounts, import_collection
 from core.reading.images import load_image
 from core.reading.text import TextProcessor
 from core.reading.vision import ImageVectorizer
+from core.serving.answers import SearchRequest
 from core.serving.engine import Query, SearchEngine
 from core.serving.index import NeighborIndex
 from core.serving.model import ModelParams, Phi
@@ -115,7 +116,7 @@ def time_each(queries: Sequence[Query], run: Callable[[Query], object]) -> list[
 def service_latency(service: Service, photos: list[Path], count: int) -> dict[str, dict]:
     """Search latency through the service (live weights, engine, index, hits) per query kind."""
     return {
-        kind: percentiles(time_each(queries, lambda q: service.search(q, k=10)))
+        kind: percentiles(time_each(queries, lambda q: service.search(SearchRequest(q, k=10))))
         for kind, queries in query_kinds(photos, count).items()
     }
 
@@ -130,7 +131,7 @@ def scaled_latency(
     build_seconds = time.perf_counter() - started
 
     def run(query: Query) -> None:
-        index.query(engine.infer(query).theta, 10)
+        index.query(engine.infer(SearchRequest(query)).theta, 10)
 
     return {
         "documents": len(thetas),

@@ -36,6 +36,7 @@ from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.annotation import AnnotationParams
+from core.serving.answers import AnnotationRequest, SearchRequest
 from core.serving.engine import Query, SearchEngine
 from core.serving.index import IndexParams
 from core.serving.inference import NothingRecognized
@@ -213,8 +214,11 @@ def evaluate_topic_model(
     engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
 
     photos = [Query(image=bench.documents[i].image) for i in test]
-    photo_thetas = np.stack([engine.infer(q).theta for q in photos])
-    annotations = [engine.annotate(q, list(ANNOTATED), k=ANNOTATION_SIZE) for q in photos]
+    photo_thetas = np.stack([engine.infer(SearchRequest(q)).theta for q in photos])
+    annotations = [
+        engine.annotation.annotate(AnnotationRequest(q, list(ANNOTATED), k=ANNOTATION_SIZE))
+        for q in photos
+    ]
     predicted = {m: [[a.token for a in found[m]] for found in annotations] for m in ANNOTATED}
     predicted[TAG] = [
         list(dict.fromkeys(map(tag_twins().slot, tokens))) for tokens in predicted[TAG]
@@ -224,7 +228,8 @@ def evaluate_topic_model(
     recognized = np.ones(len(test), dtype=bool)
     for row, doc_id in enumerate(test):
         try:
-            text_thetas[row] = engine.infer(Query(text=bench.documents[doc_id].text)).theta
+            text_query = SearchRequest(Query(text=bench.documents[doc_id].text))
+            text_thetas[row] = engine.infer(text_query).theta
         except NothingRecognized:
             recognized[row] = False
     text_distances = distance(text_thetas, photo_thetas)
@@ -234,7 +239,9 @@ def evaluate_topic_model(
     if rankings:
         texts = [bench.documents[i].text for i in test]
         # as the engine indexes a photo without words: its predicted words are its own
-        photo_words = [engine.photo_words(engine.tokens_of(q)[0][VISUAL]) for q in photos]
+        photo_words = [
+            engine.annotation.photo_words(engine.reader.tokens_of(q)[0][VISUAL]) for q in photos
+        ]
         by_ranking = {name: (ranking, photo_words) for name, ranking in rankings.items()}
         by_ranking[WORDLESS_PHOTOS] = (RankingParams(), None)
         searched["text_to_image_by_ranking"] = {
@@ -277,7 +284,9 @@ def annotate_photos(
 ) -> dict[str, list[list[str]]]:
     """The top ``ANNOTATION_SIZE`` tokens per annotated modality of each photo alone."""
     found = [
-        engine.annotate(Query(image=photo), list(ANNOTATED), ANNOTATION_SIZE, params=params)
+        engine.annotation.annotate(
+            AnnotationRequest(Query(image=photo), list(ANNOTATED), ANNOTATION_SIZE, params=params)
+        )
         for photo in photos
     ]
     return {m: [[a.token for a in one[m]] for one in found] for m in ANNOTATED}

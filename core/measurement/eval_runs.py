@@ -29,6 +29,7 @@ from core.reading.images import load_image
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.annotation import TOPICS_ONLY, AnnotationParams
+from core.serving.answers import AnnotationRequest, SearchRequest
 from core.serving.engine import Query, SearchEngine
 from core.serving.fit import KINDS, FitReference
 from core.serving.inference import NothingRecognized
@@ -135,7 +136,7 @@ def fit_calibration(
             Query(text=words, image=doc.image),
         ):
             try:
-                fit = engine.query_fit(query)
+                fit = engine.query_fit(SearchRequest(query))
             except NothingRecognized:
                 continue
             before = as_trained.fit_kind(fit.kind, fit.perplexity)
@@ -166,7 +167,7 @@ def heldout_annotation(
     rows = []
     for entry in entries:
         photo = Query(image=directory / entry["file"])
-        found = engine.annotate(photo, list(ANNOTATED), 5)
+        found = engine.annotation.annotate(AnnotationRequest(photo, list(ANNOTATED), 5))
         accepted = {processor.word_token(w.lower()) for w in entry["words"]} - {None}
         matched = [
             a.display for m in ANNOTATED for a in found[m] if as_word(m, a.token) in accepted
@@ -179,7 +180,7 @@ def heldout_annotation(
                 "words": [a.display for a in found[TEXT]],
                 "matched": matched,
                 "named": bool(matched),
-                "fits": not engine.query_fit(photo).weak,
+                "fits": not engine.query_fit(SearchRequest(photo)).weak,
             }
         )
     return rows

@@ -22,6 +22,7 @@ from core.reading.collection import Document, TokenCounts, import_collection
 from core.reading.text import TextProcessor
 from core.reading.twins import tag_twins
 from core.reading.vision import ImageVectorizer
+from core.serving.answers import SearchRequest
 from core.serving.concepts import LANGUAGES, engine_ranker, engine_words, run_concepts
 from core.serving.engine import Query, SearchEngine
 from core.serving.index import IndexParams, NeighborIndex
@@ -98,10 +99,10 @@ def text_to_image_distances(
     for row, text in enumerate(texts):
         query = Query(text=text)
         try:
-            theta = engine.infer(query, weights, ranking).theta
+            theta = engine.infer(SearchRequest(query, weights=weights, ranking=ranking)).theta
         except NothingRecognized:
             continue
-        tokens, _ = engine.tokens_of(query)
+        tokens, _ = engine.reader.tokens_of(query)
         distances[row] = -ranker.scores(theta, engine.reader.query_terms(tokens, ranking), weights)
     return distances
 

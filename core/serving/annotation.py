@@ -30,7 +30,7 @@ from core.reading.images import content_hash
 from core.reading.text import TAG, TEXT, normalize_tag
 from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL
-from core.serving.answers import Annotation, Query
+from core.serving.answers import Annotation, AnnotationRequest, Query
 from core.serving.class_words import ClassNameWords
 from core.serving.index import NeighborIndex
 from core.serving.inference import ThetaInferencer
@@ -381,21 +381,15 @@ class QueryAnnotator:
             tag_twins().slot,
         )
 
-    def annotate(
-        self,
-        query: Query,
-        modalities: list[str] | None = None,
-        k: int = 10,
-        weights: Mapping[str, float] | None = None,
-        exclude_query_tokens: bool = False,
-        params: AnnotationParams | None = None,
-    ) -> dict[str, list[Annotation]]:
-        """Top-k tokens per modality: p(w|d) = phi @ theta of the query blended with label
-        transfer from the nearest documents and, for a photo, the backbone's class names
-        (see the module)."""
-        params = params or self.params
-        weights = dict(self.default_weights if weights is None else weights)
-        modalities = modalities or [m for m in (TAG, TEXT) if m in self.phi]
+    def annotate(self, request: AnnotationRequest) -> dict[str, list[Annotation]]:
+        """The request's top-k tokens per modality: p(w|d) = phi @ theta of the query blended
+        with label transfer from the nearest documents and, for a photo, the backbone's class
+        names (see the module). The request's weights are used as given (None: the version's
+        training weights)."""
+        query, k, exclude_query_tokens = request.query, request.k, request.exclude_query_tokens
+        params = request.params or self.params
+        weights = dict(self.default_weights if request.weights is None else request.weights)
+        modalities = list(request.modalities or ()) or [m for m in (TAG, TEXT) if m in self.phi]
         unknown = [m for m in modalities if m not in self.phi]
         if unknown:
             raise ValueError(f"unknown modality {unknown[0]}; known: {list(self.phi)}")

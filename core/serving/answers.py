@@ -1,21 +1,32 @@
-"""What crosses the service's door: a query, and what search and annotation answer with.
+"""What crosses the service's door: a query, the requests that ask with it, and what search and
+annotation answer with.
 
-Pages and the CLI build ``Query`` objects and read these results without importing the engine
-that computes them (``core.serving.engine``), so they depend only on the service and these shapes.
+Pages and the CLI build ``Query`` objects and requests (``SearchRequest``, ``AnnotationRequest``)
+and read these results without importing the engine that computes them
+(``core.serving.engine``), so they depend only on the service and these shapes. The service and
+the engine take the same request, so a new parameter of a search or an annotation is one new
+field of its request.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.reading.collection import TokenCounts
 from core.serving.fit import QueryFit
 from core.serving.inference import QueryTheta
+from core.serving.ranking import RankingParams
+from core.weights import validate_weights
+
+if TYPE_CHECKING:  # annotation.py imports this module
+    from core.serving.annotation import AnnotationParams
 
 MAX_QUERY_CHARS = 2000
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -56,6 +67,88 @@ class Query:
 
     def is_empty(self) -> bool:
         return not self.text.strip() and self.image is None and not any(self.extra.values())
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search: what to look for and how, as both ``Service.search`` and
+    ``SearchEngine.search`` take it (a new search parameter is a new field here).
+
+    ``k``: how many hits, at least 1 (more than the collection holds returns all of it).
+    ``weights``: modality -> weight (0 switches a modality off); the engine reads the query with
+    exactly these (None: the version's training weights), the service lays them over the live
+    global weights (None: the live weights alone). ``ranking`` replaces the version's own
+    ranking (None: the version's). ``collapse_similar``: near-identical documents are one hit
+    (``core.serving.similar``); False shows them one by one. ``Service.more_like`` takes a
+    request without a query: the document is the query. Checked on construction, so a bad
+    request fails where it is made.
+    """
+
+    query: Query = field(default_factory=Query)
+    k: int = 10
+    weights: Mapping[str, float] | None = None
+    ranking: RankingParams | None = None
+    collapse_similar: bool = True
+
+    def __post_init__(self) -> None:
+        _check_query(self.query)
+        _check_k(self.k)
+        object.__setattr__(self, "weights", _checked_weights(self.weights))
+        if self.ranking is not None and not isinstance(self.ranking, RankingParams):
+            raise TypeError(
+                f"ranking must be a RankingParams or None, not {type(self.ranking).__name__}"
+            )
+
+
+@dataclass(frozen=True)
+class AnnotationRequest:
+    """One annotation: the top ``k`` tokens of each of ``modalities`` (None: the hashtags and
+    words the version has) for ``query``, as both ``Service.annotate`` and the engine's
+    ``QueryAnnotator.annotate`` take it (a new annotation parameter is a new field here).
+
+    ``weights`` as in ``SearchRequest``; ``exclude_query_tokens`` leaves out tokens the query
+    already has; ``params`` replaces the version's ``AnnotationParams`` (how words are ranked).
+    """
+
+    query: Query
+    modalities: Sequence[str] | None = None
+    k: int = 10
+    weights: Mapping[str, float] | None = None
+    exclude_query_tokens: bool = False
+    params: AnnotationParams | None = None
+
+    def __post_init__(self) -> None:
+        _check_query(self.query)
+        if self.modalities is not None:
+            if isinstance(self.modalities, str):
+                raise TypeError(
+                    f"modalities is a list of modality names, e.g. [{self.modalities!r}]"
+                )
+            object.__setattr__(self, "modalities", tuple(self.modalities))
+        _check_k(self.k)
+        object.__setattr__(self, "weights", _checked_weights(self.weights))
+
+
+def _check_query(query: Query) -> None:
+    if not isinstance(query, Query):
+        raise TypeError(f"query must be a Query, not {type(query).__name__}")
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise TypeError(f"k must be a whole number, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+
+
+def _checked_weights(weights: Mapping[str, float] | None) -> dict[str, float] | None:
+    """A copy of ``weights`` (the caller's dict may change later), checked by the one rule
+    for modality weights (``core.weights``)."""
+    if weights is None:
+        return None
+    weights = dict(weights)
+    validate_weights(weights)
+    return weights
 
 
 @dataclass

@@ -130,9 +130,10 @@ def engine_words(engine, processor: TextProcessor) -> list[set[str]]:
 
 def engine_ranker(engine, ranking=None) -> Ranker:
     """``rank(query, k)`` through the engine's real search (its own ranking unless given)."""
-    from core.serving.engine import Query
+    from core.serving.answers import Query, SearchRequest
 
     def rank(text: str, k: int) -> list[int]:
-        return [hit.row for hit in engine.search(Query(text=text), k, ranking=ranking).hits]
+        request = SearchRequest(Query(text=text), k, ranking=ranking)
+        return [hit.row for hit in engine.search(request).hits]
 
     return rank

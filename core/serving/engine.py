@@ -4,7 +4,9 @@ The engine composes three parts over the version's files: ``QueryReader`` (a que
 terms and a theta, ``core.serving.reader``), a ``Ranker`` (the version's ranking or the one a
 search asks for, ``core.serving.ranking``) and ``QueryAnnotator`` (words for a query,
 ``core.serving.annotation``). Search adds what a hit shows: its distance, the query words it
-contains, and whether it is weak (``core.serving.fit``). Everything here is read-only after
+contains, and whether it is weak (``core.serving.fit``). Searches, thetas and fits take a
+``SearchRequest`` (``core.serving.answers``), annotations (``engine.annotation.annotate``) an
+``AnnotationRequest``: the same requests the service takes. Everything here is read-only after
 loading, so one engine serves many threads.
 """
 
@@ -23,7 +25,14 @@ from core.reading.images import content_hash
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.annotation import QueryAnnotator
-from core.serving.answers import Hit, Query, SearchResult, TypicalDocument, UnknownDocument
+from core.serving.answers import (
+    Hit,
+    Query,
+    SearchRequest,
+    SearchResult,
+    TypicalDocument,
+    UnknownDocument,
+)
 from core.serving.bilingual import default_lexicon
 from core.serving.fit import FitReference, QueryFit, perplexity
 from core.serving.inference import QueryTheta, ThetaInferencer
@@ -32,7 +41,6 @@ from core.serving.ranking import (
     DocumentTokens,
     QueryTerm,
     RankedDocuments,
-    RankingParams,
     ranker_for,
     term_columns,
     topic_distances,
@@ -89,10 +97,6 @@ class SearchEngine:
             self.display_forms,
             self.default_weights,
         )
-        # the parts' own calls, under the names the engine's callers know
-        self.tokens_of = self.reader.tokens_of
-        self.annotate = self.annotation.annotate
-        self.photo_words = self.annotation.photo_words
         self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
         self.ranked = RankedDocuments(self.thetas, self.index, self.model.phi, self._own_tokens())
         self.rows_by_image_hash: dict[str, list[int]] = {}
@@ -114,7 +118,8 @@ class SearchEngine:
         if not wordless:
             return written
         for row in wordless:
-            documents[row] = {**documents[row], **self.photo_words(documents[row][VISUAL], row)}
+            words = self.annotation.photo_words(documents[row][VISUAL], row)
+            documents[row] = {**documents[row], **words}
         return DocumentTokens(self.model.phi, documents, written.collection)
 
     @property
@@ -218,28 +223,17 @@ class SearchEngine:
         if not 0 <= topic < self.inferencer.num_topics:
             raise ValueError(f"topic must be in 0..{self.inferencer.num_topics - 1}, got {topic}")
 
-    def infer(
-        self,
-        query: Query,
-        weights: Mapping[str, float] | None = None,
-        ranking: RankingParams | None = None,
-    ) -> QueryTheta:
-        """Theta of the query; raises ``NothingRecognized`` (with the unknown tokens)."""
-        tokens, surfaces = self.tokens_of(query)
-        return self.reader.infer(tokens, surfaces, self._weights(weights), ranking or self.ranking)
+    def infer(self, request: SearchRequest) -> QueryTheta:
+        """Theta of the request's query, as ``search`` reads it; raises ``NothingRecognized``
+        (with the unknown tokens)."""
+        tokens, surfaces = self.reader.tokens_of(request.query)
+        ranking = request.ranking or self.ranking
+        return self.reader.infer(tokens, surfaces, self._weights(request.weights), ranking)
 
-    def search(
-        self,
-        query: Query,
-        k: int = 10,
-        weights: Mapping[str, float] | None = None,
-        allowed: np.ndarray | None = None,
-        ranking: RankingParams | None = None,
-        collapse_similar: bool = True,
-    ) -> SearchResult:
-        """The k best documents for the query by the version's ranking, or ``ranking``
-        (``core.serving.ranking``): nearest topic vectors (L1), or the query's likelihood with
-        topic smoothing.
+    def search(self, request: SearchRequest, allowed: np.ndarray | None = None) -> SearchResult:
+        """The request's k best documents (of the ``allowed`` rows; None: all) by the version's
+        ranking, or the request's (``core.serving.ranking``): nearest topic vectors (L1), or the
+        query's likelihood with topic smoothing.
 
         A query photo that is itself in the collection (same bytes) puts its document(s) first:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
@@ -248,23 +242,23 @@ class SearchEngine:
         fits badly (``core.serving.fit``), or other hits of a words-only query do contain them.
 
         Words the text excludes (``-word``, ``NOT word``: ``core.serving.query_syntax``) leave
-        out every document with one of their forms before ranking; with ``collapse_similar``,
-        near-identical documents are one hit (``core.serving.similar``), and k hits still come.
+        out every document with one of their forms before ranking; with the request's
+        ``collapse_similar``, near-identical documents are one hit (``core.serving.similar``),
+        and k hits still come.
         """
-        if k < 1:  # the likelihood ranking never asks the index, which would refuse it too
-            raise ValueError(f"k must be >= 1, got {k}")
-        weights = self._weights(weights)
-        ranking = ranking or self.ranking
+        query, k = request.query, request.k  # k >= 1: the request checks it
+        weights = self._weights(request.weights)
+        ranking = request.ranking or self.ranking
         syntax = parse_query(query.text)
         query = replace(query, text=syntax.text)
         excluded = self.reader.excluded_terms(syntax.excluded, ranking)
         allowed = self._without(excluded, allowed)
-        tokens, surfaces = self.tokens_of(query)
+        tokens, surfaces = self.reader.tokens_of(query)
         inferred = self.reader.infer(tokens, surfaces, weights, ranking)
         terms = self.reader.query_terms(tokens, ranking)
         ranker = ranker_for(ranking, self.ranked)
         same = self._same_photo_rows(query, allowed, weights)
-        fetch = k * SIMILAR_FETCH if collapse_similar else k
+        fetch = k * SIMILAR_FETCH if request.collapse_similar else k
         while True:
             ranked = ranker.rank(inferred.theta, terms, fetch, weights, allowed)
             hits = [
@@ -281,7 +275,7 @@ class SearchEngine:
                     self._hit(row, float(distance), True, top)
                     for row, distance in zip(same, distances, strict=True)
                 ] + hits
-            if collapse_similar:
+            if request.collapse_similar:
                 hits = collapse_similar_hits(hits, self.documents)
             if len(hits) >= k or len(ranked.rows) < fetch:
                 break
@@ -374,13 +368,14 @@ class SearchEngine:
             words_of=lambda row: self.reader.typed_words(self.documents[row], self.ranking),
         )
 
-    def query_fit(self, query: Query, weights: Mapping[str, float] | None = None) -> QueryFit:
-        """How well the query fits the model (``core.serving.fit``); raises
-        ``NothingRecognized``."""
-        weights = self._weights(weights)
-        tokens, surfaces = self.tokens_of(query)
-        inferred = self.reader.infer(tokens, surfaces, weights, self.ranking)
-        return self._fit(inferred.theta, self.reader.readable(tokens, self.ranking), weights)
+    def query_fit(self, request: SearchRequest) -> QueryFit:
+        """How well the request's query fits the model (``core.serving.fit``) under its weights
+        and ranking; raises ``NothingRecognized``."""
+        weights = self._weights(request.weights)
+        ranking = request.ranking or self.ranking
+        tokens, surfaces = self.reader.tokens_of(request.query)
+        inferred = self.reader.infer(tokens, surfaces, weights, ranking)
+        return self._fit(inferred.theta, self.reader.readable(tokens, ranking), weights)
 
     def _fit(
         self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float]

@@ -162,7 +162,7 @@ class WhyNothing:
 def why_nothing_recognized(
     engine: SearchEngine, query: Query, error: NothingRecognized, weights: Mapping[str, float]
 ) -> WhyNothing:
-    tokens, _ = engine.tokens_of(query)
+    tokens, _ = engine.reader.tokens_of(query)
     given = given_modalities(engine, query)
     switched_off = [m for m in engine.modalities if m in given and weights.get(m, 0.0) <= 0]
     unknown = [token for tokens in error.unknown.values() for token in tokens]

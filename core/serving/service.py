@@ -25,6 +25,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -35,9 +36,10 @@ from core.reading.text import TextProcessor
 from core.serving import explain
 from core.serving.answers import (
     Annotation,
+    AnnotationRequest,
     Hit,
     PhotoReading,
-    Query,
+    SearchRequest,
     SearchResult,
     TypicalDocument,
 )
@@ -234,29 +236,23 @@ class Service:
 
     def search(
         self,
-        query: Query,
-        k: int = 10,
-        weights: Mapping[str, float] | None = None,
+        request: SearchRequest,
+        *,
         visitor: str | None = None,
         active: ActiveModel | None = None,
-        ranking: RankingParams | None = None,
-        collapse_similar: bool = True,
     ) -> SearchResult:
-        """Nearest documents; ``weights`` (per visitor) override the live global weights.
+        """The request's nearest documents; its ``weights`` (per visitor) override the live
+        global weights.
 
         A search made for a ``visitor`` is recorded (query, weights, version, latency, result
         ids) and its ``search_id`` is what the visitor's relevance votes refer to. ``active`` is
         the snapshot to answer from (default: the active model now); a page passes the one it
         read first, so that a version activated meanwhile cannot mix into what it shows.
-        ``ranking`` replaces the version's own ranking (``more_like`` ranks by topics);
-        ``collapse_similar`` False shows near-identical documents one by one.
         """
         started = time.perf_counter()
         active = active or self.active()
-        merged = _merged(active.weights, weights)
-        result = active.engine.search(
-            query, k, merged, active.allowed, ranking, collapse_similar=collapse_similar
-        )
+        query = request.query
+        result = active.engine.search(_live(request, active), active.allowed)
         result.latency_ms = (time.perf_counter() - started) * 1000
         if visitor is not None:
             result.search_id = self.writes.record_search(
@@ -276,15 +272,20 @@ class Service:
     def more_like(
         self,
         doc_id: str,
-        k: int = 10,
-        weights: Mapping[str, float] | None = None,
+        request: SearchRequest | None = None,
+        *,
         visitor: str | None = None,
         active: ActiveModel | None = None,
     ) -> SearchResult:
-        """Documents like ``doc_id``: a search with the document's own tokens, ranked by
-        topics (L1), so by its topic vector under these weights; the document itself is never
-        among them. Recorded for a ``visitor`` like any search. Raises ``ValueError`` for an
-        unknown id."""
+        """Documents like ``doc_id``: the ``request`` (k, weights; default ``SearchRequest()``)
+        searched with the document's own tokens as its query, ranked by topics (L1) unless it
+        names another ranking, so by the document's topic vector under these weights; the
+        document itself is never among them. Recorded for a ``visitor`` like any search.
+        Raises ``ValueError`` for an unknown id (``UnknownDocument``) or a request that has a
+        query of its own."""
+        request = request or SearchRequest()
+        if not request.query.is_empty():
+            raise ValueError("more_like takes a request without a query: the document is the query")
         active = active or self.active()
         row, query = active.engine.document_query(doc_id)
         allowed = np.ones(len(active.engine.documents), dtype=bool)
@@ -292,7 +293,8 @@ class Service:
             allowed &= active.allowed
         allowed[row] = False
         hiding = replace(active, allowed=allowed)
-        return self.search(query, k, weights, visitor, hiding, ARTICLE_RANKING)
+        like = replace(request, query=query, ranking=request.ranking or ARTICLE_RANKING)
+        return self.search(like, visitor=visitor, active=hiding)
 
     def did_you_mean(self, text: str, active: ActiveModel | None = None) -> str | None:
         """``text`` with the words the model does not know replaced by the nearest ones it does
@@ -373,20 +375,12 @@ class Service:
         return labels
 
     def annotate(
-        self,
-        query: Query,
-        modalities: list[str] | None = None,
-        k: int = 10,
-        weights: Mapping[str, float] | None = None,
-        exclude_query_tokens: bool = False,
-        active: ActiveModel | None = None,
+        self, request: AnnotationRequest, *, active: ActiveModel | None = None
     ) -> tuple[str, dict[str, list[Annotation]]]:
-        """(version name, top-k tokens per modality) for the query, from ``active`` (default:
-        the active model now)."""
+        """(version name, the request's top-k tokens per modality), from ``active`` (default:
+        the active model now); the request's ``weights`` override the live global weights."""
         active = active or self.active()
-        annotations = active.engine.annotate(
-            query, modalities, k, _merged(active.weights, weights), exclude_query_tokens
-        )
+        annotations = active.engine.annotation.annotate(_live(request, active))
         return active.engine.version_name, annotations
 
     def describe(self, active: ActiveModel | None = None) -> ModelDescription:
@@ -433,28 +427,24 @@ class Service:
         """The steps from a photo to its visual words, for showing them (raises ``ImageError``)."""
         return (active or self.active()).engine.reader.read_photo(image)
 
-    def query_fit(
-        self,
-        query: Query,
-        weights: Mapping[str, float] | None = None,
-        active: ActiveModel | None = None,
-    ) -> QueryFit:
-        """How well the query fits the model (``core.serving.fit``); raises "
-        "``NothingRecognized``."""
+    def query_fit(self, request: SearchRequest, *, active: ActiveModel | None = None) -> QueryFit:
+        """How well the request's query fits the model (``core.serving.fit``): the fit its
+        search reports; raises ``NothingRecognized``."""
         active = active or self.active()
-        return active.engine.query_fit(query, _merged(active.weights, weights))
+        return active.engine.query_fit(_live(request, active))
 
     def why_nothing_recognized(
         self,
-        query: Query,
+        request: SearchRequest,
         error: NothingRecognized,
-        weights: Mapping[str, float] | None = None,
+        *,
         active: ActiveModel | None = None,
     ) -> WhyNothing:
-        """Why ``query`` gave the model nothing to go on under these weights, and words to try."""
+        """Why the request's query gave the model nothing to go on under its weights (``error``
+        is what its search raised), and words to try."""
         active = active or self.active()
-        merged = _merged(active.weights, weights)
-        return explain.why_nothing_recognized(active.engine, query, error, merged)
+        live = _live(request, active)
+        return explain.why_nothing_recognized(active.engine, live.query, error, live.weights)
 
     def read_query(
         self, result: SearchResult, labels: Mapping[int, str], active: ActiveModel
@@ -486,5 +476,9 @@ def _freeze_long_lived_objects() -> None:
     gc.freeze()
 
 
-def _merged(live: Mapping[str, float], override: Mapping[str, float] | None) -> dict[str, float]:
-    return {**live, **(override or {})}
+_Request = TypeVar("_Request", SearchRequest, AnnotationRequest)
+
+
+def _live(request: _Request, active: ActiveModel) -> _Request:
+    """The request as the engine takes it: its weights laid over the live global weights."""
+    return replace(request, weights={**active.weights, **(request.weights or {})})

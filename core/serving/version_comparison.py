@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.reading.text import TextProcessor
-from core.serving.answers import Query
+from core.serving.answers import Query, SearchRequest
 from core.serving.concepts import LANGUAGES, Ranker, engine_words, run_concepts
 from core.serving.engine import SearchEngine
 from core.serving.model import Phi
@@ -69,7 +69,8 @@ def searcher(engine: SearchEngine, weights: Mapping[str, float]) -> Ranker:
     """``rank(text, k)`` by the engine's own search with these weights."""
 
     def rank(text: str, k: int) -> list[int]:
-        return [hit.row for hit in engine.search(Query(text=text), k, weights).hits]
+        request = SearchRequest(Query(text=text), k, weights)
+        return [hit.row for hit in engine.search(request).hits]
 
     return rank
 

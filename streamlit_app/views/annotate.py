@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.reading.images import ImageError
 from core.reading.text import TAG, TEXT
-from core.serving.answers import Query
+from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.serving.inference import NothingRecognized
 from interface.errors import photo_refusal
 from interface.i18n import modality_name, t
@@ -33,17 +33,19 @@ image = photo.getvalue()
 try:
     reading = annotation_service.read_photo(image, active)
     version, annotations = annotation_service.annotate(
-        Query(image=image),
-        [m for m in (TAG, TEXT) if m in active.modalities],
-        SUGGESTIONS,
+        AnnotationRequest(
+            Query(image=image), [m for m in (TAG, TEXT) if m in active.modalities], SUGGESTIONS
+        ),
         active=active,
     )
-    fit = annotation_service.query_fit(Query(image=image), active=active)
+    fit = annotation_service.query_fit(SearchRequest(Query(image=image)), active=active)
 except ImageError as error:
     st.error(escape_markdown(photo_refusal(error)))
     st.stop()
 except NothingRecognized as error:
-    why = annotation_service.why_nothing_recognized(Query(image=image), error, active=active)
+    why = annotation_service.why_nothing_recognized(
+        SearchRequest(Query(image=image)), error, active=active
+    )
     st.warning(escape_markdown(nothing_recognized_message(why)))
     st.stop()
 

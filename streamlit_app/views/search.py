@@ -8,7 +8,13 @@ import streamlit as st
 
 from core.reading.images import ImageError
 from core.reading.vision import VISUAL
-from core.serving.answers import MAX_QUERY_CHARS, Query, SearchResult, UnknownDocument
+from core.serving.answers import (
+    MAX_QUERY_CHARS,
+    Query,
+    SearchRequest,
+    SearchResult,
+    UnknownDocument,
+)
 from core.serving.inference import NothingRecognized
 from interface.address import (
     clear_weights,
@@ -106,10 +112,12 @@ def answer(overrides: dict[str, float], k: int) -> SearchResult:
     if cached is None or cached[0] != key:
         if like is not None:
             result = search_service.more_like(
-                like, k, overrides, visitor=visitor_id(), active=active
+                like, SearchRequest(k=k, weights=overrides), visitor=visitor_id(), active=active
             )
         else:
-            result = search_service.search(query, k, overrides, visitor=visitor_id(), active=active)
+            result = search_service.search(
+                SearchRequest(query, k, overrides), visitor=visitor_id(), active=active
+            )
         st.session_state.answer = cached = (key, result)
     return cached[1]
 
@@ -128,7 +136,9 @@ try:
     result = answer(overrides, st.session_state.get("shown", PAGE_SIZE))
 except NothingRecognized as error:
     offered = offer_did_you_mean()
-    why = search_service.why_nothing_recognized(query or Query(), error, overrides, active)
+    why = search_service.why_nothing_recognized(
+        SearchRequest(query or Query(), weights=overrides), error, active=active
+    )
     if offered:  # the correction says more than the collection's most common words
         why = replace(why, suggestions=[])
     st.warning(escape_markdown(nothing_recognized_message(why)))
