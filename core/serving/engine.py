@@ -224,8 +224,8 @@ class SearchEngine:
             raise ValueError(f"topic must be in 0..{self.inferencer.num_topics - 1}, got {topic}")
 
     def infer(self, request: SearchRequest) -> QueryTheta:
-        """Theta of the request's query, as ``search`` reads it; raises ``NothingRecognized``
-        (with the unknown tokens)."""
+        """Theta of the request's query under its weights and ranking; raises
+        ``NothingRecognized`` (with the unknown tokens)."""
         tokens, surfaces = self.reader.tokens_of(request.query)
         ranking = request.ranking or self.ranking
         return self.reader.infer(tokens, surfaces, self._weights(request.weights), ranking)
