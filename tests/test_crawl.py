@@ -44,7 +44,7 @@ STAFF = ("moderator", "admin")  # each signs in under the name of its role
 DESTRUCTIVE = (
     "delete",
     "roll_back",
-    "activate",
+    "activate_version",
     "build_new",
     "retrain_active",
     "reindex",
@@ -207,7 +207,11 @@ class Crawl:
         self.language = language
         self.allowed = allowed
         messages = MESSAGES[language]
-        self.skipped = {messages[key] for key in DESTRUCTIVE}
+        # "Activate {version}" skips "Activate v0002"
+        self.skipped = [
+            re.compile(re.sub(r"\\\{\w*\\\}", ".+", re.escape(messages[key])) + "$")
+            for key in DESTRUCTIVE
+        ]
         self.failures: list[str] = []
         self.worked: list[str] = []
 
@@ -256,7 +260,8 @@ class Crawl:
 
     def next_control(self, worked: set[tuple[str, str]]) -> Control | None:
         for index, (kind, label) in enumerate(self.page.evaluate(CONTROLS_SCRIPT)):
-            if (kind, label) not in worked and label not in self.skipped:
+            skipped = any(template.match(label) for template in self.skipped)
+            if (kind, label) not in worked and not skipped:
                 return Control(kind, label, index)
         return None
 
