@@ -7,7 +7,7 @@ hashtags, read from the deployment, and a few proper names).
 
 Controls that delete, roll back, activate, start a job or sign out are skipped, named by their
 message keys so the list survives rewording. A control is worked once per page (the first of
-those sharing a label: one "Ещё похожие" stands for every card's), at most ``MAX_ACTIONS`` per
+those sharing a label: one "Похожие" stands for every card's), at most ``MAX_ACTIONS`` per
 page to keep a case within its CI budget. Screenshots of failures go to ``test-artifacts/``.
 """
 
@@ -44,7 +44,7 @@ STAFF = ("moderator", "admin")  # each signs in under the name of its role
 DESTRUCTIVE = (
     "delete",
     "roll_back",
-    "activate",
+    "activate_version",
     "build_new",
     "retrain_active",
     "reindex",
@@ -133,8 +133,8 @@ VISIBLE_TEXT_SCRIPT = """() => {
     return parts.join("\\n");
 }"""
 
-SIDEBAR_PAGES_SCRIPT = """() => [...document.querySelectorAll("[data-testid='stSidebarNav'] a")]
-    .map(link => [link.href, link.querySelector("span[label]").getAttribute("label")])"""
+SIDEBAR_LINKS_SCRIPT = """() => [...document.querySelectorAll("[data-testid='stSidebarNav'] a")]
+    .map(link => link.href)"""
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,11 @@ class Crawl:
         self.language = language
         self.allowed = allowed
         messages = MESSAGES[language]
-        self.skipped = {messages[key] for key in DESTRUCTIVE}
+        # "Activate {version}" skips "Activate v0002"
+        self.skipped = [
+            re.compile(re.sub(r"\\\{\w*\\\}", ".+", re.escape(messages[key])) + "$")
+            for key in DESTRUCTIVE
+        ]
         self.failures: list[str] = []
         self.worked: list[str] = []
 
@@ -256,7 +260,8 @@ class Crawl:
 
     def next_control(self, worked: set[tuple[str, str]]) -> Control | None:
         for index, (kind, label) in enumerate(self.page.evaluate(CONTROLS_SCRIPT)):
-            if (kind, label) not in worked and label not in self.skipped:
+            skipped = any(template.match(label) for template in self.skipped)
+            if (kind, label) not in worked and not skipped:
                 return Control(kind, label, index)
         return None
 
@@ -293,8 +298,6 @@ KNOWN_DEFECTS = {
     ("ru", "admin-review_topics"): "the topic review shows each topic's terms under raw modality "
     "ids ('tag:', 'text:', 'visual:') and its visual words as English ImageNet names without "
     "'(англ.)' (Alpine, bullfrog, ...) in the Russian interface (admin/pages/review_topics.py)",
-    ("ru", "admin-versions"): "the versions page shows modality weights under raw modality ids "
-    "(tag, text, visual) in the Russian interface (admin/pages/versions.py)",
 }
 
 
@@ -315,9 +318,7 @@ def test_the_sidebar_links_to_the_pages_the_role_may_see(app_url, browser, role)
         else:
             page.goto(app_url)
             wait_until_idle(page)
-        links = [
-            link.removeprefix(f"{app_url}/") for link, _ in page.evaluate(SIDEBAR_PAGES_SCRIPT)
-        ]
+        links = [link.removeprefix(f"{app_url}/") for link in page.evaluate(SIDEBAR_LINKS_SCRIPT)]
         assert sorted(links) == sorted(pages_of(role))
     finally:
         context.close()
@@ -340,6 +341,7 @@ def test_every_control_of_the_page_works_without_errors_in_the_interface_languag
         page = context.new_page()
         if role in STAFF:
             sign_in(page, app_url, role, MESSAGES[language])
+        # Account shows the signed-in user's name, which is data ("Вы вошли как moderator").
         crawl = Crawl(page, language, collection_words | set(STAFF))
         crawl.crawl_page(f"{app_url}/{address}", f"/{address}")
     finally:
