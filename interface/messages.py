@@ -396,7 +396,7 @@ EN: dict[str, str | dict[str, str]] = {
     "col_figure": "figure",
     "figure_perplexity": "perplexity {modality} (lower is better)",
     "figure_precision": "concept queries ({language}): precision@5",
-    "figure_topics": "topics",
+    "figure_topics": "number of topics",
     "figures_explained": "Perplexity: the last training pass's, on the version's own documents. "
     "Concept queries: the {concepts} of the benchmark that this collection has documents about, "
     "asked in English and in Russian of each version with the weights it serves with; "
@@ -941,7 +941,7 @@ RU: dict[str, str | dict[str, str]] = {
     "col_figure": "показатель",
     "figure_perplexity": "перплексия {modality} (чем ниже, тем лучше)",
     "figure_precision": "запросы-понятия ({language}): точность@5",
-    "figure_topics": "тем",
+    "figure_topics": "число тем",
     "figures_explained": "Перплексия: последнего прохода обучения, на собственных документах "
     "версии. Запросы-понятия: {concepts} тестового набора, о которых в этой коллекции есть "
     "документы, заданные по-английски и по-русски каждой версии с теми весами, с которыми она "
