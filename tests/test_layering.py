@@ -17,7 +17,7 @@ import pytest
 
 from core.settings import REPO_ROOT
 
-BASE = "base"  # core itself, core.settings, core.weights: importable by every room
+BASE = "base"  # core itself, core.settings, core.weights, core.durable: importable by every room
 
 MAY_IMPORT: dict[str, set[str]] = {
     BASE: {BASE},
@@ -43,7 +43,7 @@ def room_of(module: str) -> str | None:
     standard library and third-party packages other than BigARTM and Streamlit)."""
     parts = module.split(".")
     if parts[0] == "core":
-        if len(parts) == 1 or parts[1] in ("settings", "weights"):
+        if len(parts) == 1 or parts[1] in ("settings", "weights", "durable"):
             return BASE
         if parts[1] in CORE_ROOMS:
             return parts[1]
