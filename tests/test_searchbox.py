@@ -174,6 +174,18 @@ def test_a_russian_visitor_gets_did_you_mean_in_russian(app):
     assert labels and "собака" in labels[0]
 
 
+def test_a_russian_visitor_searching_a_word_the_model_lacks_is_told_so_not_corrected(app):
+    from tests.test_app import search
+
+    app.segmented_control(key="language").set_value("ru").run()
+    search(app, "собака на траве")
+
+    assert not app.exception
+    assert any("траве" in info.value for info in app.info)  # "Модель не знает (пропущено)"
+    assert not [b for b in app.button if b.label.startswith("Возможно, вы искали")]
+    assert any("12 результатов" in caption.value for caption in app.caption)
+
+
 def popover_labels(node) -> list[str]:
     """The labels of every popover under ``node`` (AppTest has no popover element of its own)."""
     proto = getattr(node, "proto", None)
@@ -195,3 +207,14 @@ def test_one_card_stands_for_its_similar_documents(app, service):
     assert len(flower_cards) == 1
     assert "4 similar" in popover_labels(app._tree)
     assert len(cards(app)) == 12
+
+
+@pytest.mark.parametrize("typed", ["траве", "трава", "grass"])
+def test_a_real_word_the_model_does_not_know_is_not_called_a_typo(service, typed):
+    """A correctly spelled word is not "corrected" into a near one that means something else
+    ("траве" into "трире"): the page already says the model does not know it."""
+    engine = service.active().engine
+    assert not engine.reader.can_read(typed, engine.ranking)
+
+    assert service.did_you_mean(typed) is None
+    assert service.did_you_mean(f"dgo {typed}") == f"dog {typed}"

@@ -15,8 +15,11 @@ neither the word, nor a hashtag of its form, nor a translation of it):
    4 letters, 2 for longer ones; ties go to the word more frequent in the collection;
 3. else the same for its transliteration.
 
-A word with no candidate stays as typed; when no word changed there is no suggestion. The
-suggestion is the query as typed with those words replaced (exclusions and all).
+A word the dictionary has is not a typo, only a word the collection lacks ("трава" is not
+"corrected" into "врага", nor "grass" into "brass"): it stays as typed, and the page says the
+model does not know it. A word with no candidate stays as typed; when no word changed there is
+no suggestion. The suggestion is the query as typed with those words replaced (exclusions and
+all).
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ class Suggester:
         included = parse_query(text).text.casefold()
         replacements = {}
         for word in dict.fromkeys(WORD_PATTERN.findall(included)):
-            if not self.readable(word):
+            if not self.readable(word) and not self.in_dictionary(word):
                 suggestion = self.suggest(word)
                 if suggestion is not None:
                     replacements[word] = suggestion
