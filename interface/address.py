@@ -166,6 +166,14 @@ def write_search(address: SearchAddress) -> None:
             st.query_params[key] = value
 
 
+def write_typed_search(address: SearchAddress) -> None:
+    """Put the search the visitor just submitted in the address. The words box already shows
+    its words: marking them as shown keeps the next run from taking the new address for a link
+    opened from outside and putting these words back over the next ones typed."""
+    write_search(address)
+    st.session_state[WORDS_SHOWN_KEY] = address.text
+
+
 def notice_text(notice: Notice) -> str:
     """A notice as the visitor reads it."""
     values = dict(notice.values)

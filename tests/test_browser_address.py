@@ -190,3 +190,38 @@ def test_a_broken_link_says_what_was_left_out_in_the_visitors_language(served):
     assert page.get_by_text("«smell»").count() == 1
     assert params(page) == {"q": ["цветы"]}
     page.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_visitor_searching_again_gets_what_they_typed_then_their_photo_alone(
+    served, service, language
+):
+    """Type, search, type something else, search: the second search is the new words (it used
+    to come back as the first ones), and clearing the words for a photo searches the photo."""
+    url, browser = served
+    page = visitor(browser, language)
+    page.goto(url)
+    messages = MESSAGES[language]
+    box = page.get_by_role("textbox", name=messages["words_field"])
+    search_button = page.get_by_role("button", name=messages["search_button"], exact=True)
+
+    first = searched(page, language, "flower")
+    box.fill("dog")
+    search_button.click()
+    second = shown_search(page, after=first)
+
+    assert box.input_value() == "dog"
+    assert params(page)["q"] == ["dog"]
+    with service.sessions() as session:
+        assert session.get(searches.Search, second).text == "dog"
+
+    box.fill("")
+    page.locator("input[type=file]").first.set_input_files(TIGER)
+    search_button.click()
+    third = shown_search(page, after=second)
+
+    assert box.input_value() == ""
+    assert "q" not in params(page) and "photo" in params(page)
+    with service.sessions() as session:
+        assert session.get(searches.Search, third).text == ""
+    page.screenshot(path=ARTIFACTS / f"search-again-{language}.png", full_page=True)

@@ -104,6 +104,19 @@ def test_a_words_search_lives_in_the_address_and_a_new_session_shows_its_results
     assert cards(again) == cards(app)
 
 
+def test_each_new_search_searches_what_was_typed_not_the_search_before(app):
+    """The page writes each search into the address; the next run must not take that for a
+    link opened from outside and put the previous words back over the ones just typed."""
+    for typed in ["cat", "dog", "цветы", ""]:
+        photo = jpeg("tiger.jpg") if not typed else None
+        search(app, typed, photo)
+
+        assert not app.exception
+        assert app.query_params.get("q", "") == typed
+        assert app.text_input[0].value == typed
+        assert app.session_state["answer"][0][0][0] == typed  # the words that were searched
+
+
 def test_a_photo_search_link_is_answered_in_a_new_session(app, monkeypatch, built):
     search(app, "", jpeg("tiger.jpg"))
     digest = hashlib.sha256(jpeg("tiger.jpg")[1]).hexdigest()

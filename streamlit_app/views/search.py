@@ -26,6 +26,7 @@ from interface.address import (
     set_weight,
     words_box,
     write_search,
+    write_typed_search,
 )
 from interface.errors import error_text, photo_refusal
 from interface.i18n import modality_name, plural, t
@@ -86,7 +87,7 @@ with st.form("search-form"):
             digest = photos.keep(photo.getvalue()) if photo else linked
             photo_file = photos.photo(digest) if digest else None
             address = replace(address, text=text, photo=digest, like=None)
-            write_search(address)
+            write_typed_search(address)
 
 for notice in notices:
     st.warning(escape_markdown(notice_text(notice)))
