@@ -15,6 +15,7 @@ import streamlit as st
 
 from core.reading.vision import VISUAL, visual_display
 from core.serving.answers import Annotation, Hit
+from core.serving.bilingual import script_of
 from core.serving.explain import TokenReading, TopicShare, WhyNothing
 from core.serving.service import ActiveModel
 from interface.address import WEIGHT_STEPS, WORDS, more_like_params
@@ -196,14 +197,24 @@ def weight_sliders(
 
 def suggestion_links(annotations: Sequence[Annotation]) -> None:
     """Suggested hashtags or words as links that run their search (``Annotation.query``: a
-    hashtag as ``#tag``) on the search page, one row that wraps."""
+    hashtag as ``#tag``) on the search page, one row that wraps; a hashtag written in both
+    languages is offered in the visitor's."""
     with st.container(horizontal=True, gap="small"):
         for annotation in annotations:
+            query = in_visitors_language(annotation)
             st.page_link(
-                "views/search.py",
-                label=escape_markdown(annotation.query),
-                query_params={WORDS: annotation.query},
+                "views/search.py", label=escape_markdown(query), query_params={WORDS: query}
             )
+
+
+def in_visitors_language(annotation: Annotation) -> str:
+    """The suggestion's search text, or its twin's when only the twin is in the visitor's
+    alphabet."""
+    wanted = "cyrillic" if language() == "ru" else "latin"
+    twin = annotation.twin_query
+    if twin and script_of(annotation.query) != wanted and script_of(twin) == wanted:
+        return twin
+    return annotation.query
 
 
 def nothing_recognized_message(why: WhyNothing) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import unquote
 
 import pytest
 from PIL import Image
@@ -83,6 +84,26 @@ def test_a_suggested_word_is_a_link_that_runs_its_search(app):
     assert not app.exception
     assert any("results" in caption.value for caption in app.caption)
     assert not [info for info in app.info if "Not known" in info.value]
+
+
+@pytest.mark.parametrize(("language", "script"), [("ru", "[а-яё]"), ("en", "[a-z]")])
+def test_suggested_hashtags_are_links_in_the_visitors_language(app, language, script):
+    """A hashtag the collection writes in both languages (#animals and #животные) is offered in
+    the visitor's: a Russian visitor clicks #животные, an English one #animals."""
+    in_language(app, language)
+    annotate(app, jpeg("dog.jpg"))
+    hashtags = [link.proto for link in app.get("page_link") if link.proto.label.startswith("\\#")]
+    paired = [link for link in hashtags if has_twin(link.label.removeprefix("\\#"))]
+
+    assert paired
+    assert all(re.search(script, link.label, re.IGNORECASE) for link in paired)
+    assert all(link.label.removeprefix("\\") in unquote(link.query_string) for link in paired)
+
+
+def has_twin(tag: str) -> bool:
+    twins = tag_twins().twins
+    folded = tag.casefold()
+    return any(folded in (key.casefold(), value.casefold()) for key, value in twins.items())
 
 
 # --------------------------------------------------------------------------------------------------

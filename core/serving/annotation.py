@@ -428,6 +428,7 @@ class QueryAnnotator:
                     self._display(modality, token),
                     scores[token],
                     self._search_text(modality, token),
+                    self._twin_search_text(modality, token),
                 )
                 for token in ranked[:k]
             ]
@@ -480,10 +481,8 @@ class QueryAnnotator:
         if modality == TEXT and token not in self.display_forms.get(TEXT, {}):
             return self.annotator.class_names.display(token)
         shown = display_form(self.display_forms, modality, token)
-        twin = self.tag_twin_tokens.get(token) if modality == TAG else None
-        if twin is not None and twin in self.phi[TAG].index:
-            return f"{shown} / {display_form(self.display_forms, TAG, twin)}"
-        return shown
+        twin = self._twin_search_text(modality, token)
+        return f"{shown} / {twin.removeprefix('#')}" if twin else shown
 
     def _search_text(self, modality: str, token: str) -> str:
         """What searches a suggestion: a hashtag as ``#tag`` as the collection writes it, a
@@ -492,7 +491,18 @@ class QueryAnnotator:
             return "#" + display_form(self.display_forms, TAG, token)
         return self._display(modality, token)
 
+    def _twin_search_text(self, modality: str, token: str) -> str:
+        """What searches the hashtag's twin in the other language; "" if it has none."""
+        twin = self.tag_twin_tokens.get(token) if modality == TAG else None
+        if twin is None or twin not in self.phi[TAG].index:
+            return ""
+        return "#" + display_form(self.display_forms, TAG, twin)
+
     @cached_property
     def tag_twin_tokens(self) -> dict[str, str]:
-        """The Russian twin's token of each category tag's token (``core.reading.twins``)."""
-        return {normalize_tag(tag): normalize_tag(twin) for tag, twin in tag_twins().twins.items()}
+        """Each category tag's token -> its twin's in the other language, both ways
+        (``core.reading.twins``)."""
+        pairs = [
+            (normalize_tag(tag), normalize_tag(twin)) for tag, twin in tag_twins().twins.items()
+        ]
+        return {**{ru: en for en, ru in pairs}, **dict(pairs)}

@@ -182,12 +182,15 @@ class Hit:
 @dataclass
 class Annotation:
     """A suggested token, as shown, with its score; ``query`` is the search text that finds it
-    (a hashtag as ``#tag``, a word as the collection writes it)."""
+    (a hashtag as ``#tag``, a word as the collection writes it), ``twin_query`` that of the
+    hashtag's twin in the other language where the collection pairs them (``#животные`` for
+    ``#animals``), so that a page can offer the one in its visitor's language."""
 
     token: str
     display: str
     p: float
     query: str = ""
+    twin_query: str = ""
 
 
 @dataclass
