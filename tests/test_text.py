@@ -57,5 +57,18 @@ def test_display_form_is_the_most_frequent_surface(processor):
     assert display["run"] in {"running", "run"}
 
 
+def test_a_russian_word_shows_in_its_dictionary_form_not_its_most_frequent_case(processor):
+    """A Russian lemma is readable (unlike an English stem): "скорлупа", not the "скорлупе" of
+    "орех в скорлупе"; a form with ё is kept."""
+    forms = DisplayForms()
+    for text in ("Орех в скорлупе.", "Орехи в скорлупе.", "Ёжики и ёж.", "Статуя Христа"):
+        forms.update(processor.analyze(text))
+    display = forms.to_dict()[TEXT]
+    assert display["скорлупа"] == "скорлупа"
+    assert display["орех"] == "орех"
+    assert display["еж"] == "ёж"
+    assert display["христос"] == "христос"
+
+
 def test_normalize_tag_keeps_word_characters_only():
     assert normalize_tag("#Hello-World!") == "helloworld"

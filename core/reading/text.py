@@ -151,7 +151,11 @@ def normalize_tag(tag: str) -> str:
 
 
 class DisplayForms:
-    """Remembers, for every token, its most frequent surface form (stems are unreadable)."""
+    """Remembers, for every token, its most frequent surface form (stems are unreadable).
+
+    A Russian word's token is its lemma, which reads better than any of its cases ("скорлупа",
+    not the "скорлупе" of "орех в скорлупе"): it shows as itself, spelt with ё where the texts
+    spell it so."""
 
     def __init__(self) -> None:
         self._counts: dict[tuple[str, str], Counter[str]] = {}
@@ -168,6 +172,9 @@ class DisplayForms:
         """{modality: {token: display form}}, ties broken alphabetically for determinism."""
         forms: dict[str, dict[str, str]] = {}
         for (modality, token), surfaces in sorted(self._counts.items()):
+            if modality == TEXT and CYRILLIC_WORD.match(token):
+                lemmas = {s: n for s, n in surfaces.items() if s.replace("ё", "е") == token}
+                surfaces = Counter(lemmas or {token: 1})
             best = min(surfaces.items(), key=lambda item: (-item[1], item[0]))[0]
             forms.setdefault(modality, {})[token] = best
         return forms
