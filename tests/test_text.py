@@ -27,6 +27,13 @@ def test_stop_words_numbers_and_punctuation_are_dropped(processor):
     assert {"мы", "и", "они", "в", "2020", "the", "and"} <= set(analyzed.dropped)
 
 
+def test_the_russian_copula_is_a_stop_word_as_english_is_is(processor):
+    """ "является" carries no subject, as "is" carries none: neither may be suggested for a
+    photo or match a query."""
+    analyzed = processor.analyze("Статуя является символом. The statue is a symbol.")
+    assert set(analyzed.tokens[TEXT]) == {"статуя", "символ", "statu", "symbol"}
+
+
 def test_explicit_tags_join_hashtags(processor):
     analyzed = processor.analyze("Собака #пёс", ["Animals", "#dogs"])
     assert analyzed.tokens[TAG] == {"пёс": 1, "animals": 1, "dogs": 1}

@@ -30,6 +30,7 @@ RUSSIAN_STOP_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED"})
 RUSSIAN_STOP_LEMMAS = frozenset(
     [
         "быть",
+        "являться",
         "это",
         "весь",
         "свой",
