@@ -62,6 +62,7 @@ class Op:
     offset: int = 0
     data: bytes = b""
     database: bool = False  # an operation on the SQLite database's own files
+    directory: bool = False  # the inode is a directory (it stays one whatever else is lost)
 
     def directories(self) -> tuple[int, ...]:
         """The directories whose fsync makes this name operation durable."""
@@ -124,8 +125,9 @@ class Tree:
     def apply(self, op: Op) -> None:
         """Apply ``op`` whatever else was kept or lost: names point at inodes, data goes to the
         inode (reachable or not)."""
-        if op.kind == "mkdir":
+        if op.directory:
             self.entries.setdefault(op.inode, {})
+        if op.kind == "mkdir":
             self.entries.setdefault(op.parent, {})[op.name] = op.inode
         elif op.kind == "create":
             self.contents.setdefault(op.inode, bytearray())
@@ -499,7 +501,8 @@ class _Parser:
         else:
             inode = self.tree.lookup(parts)
         if parent is not None and inode is not None:
-            self.emit(Op(kind, inode, parent, parts[-1]), parts)
+            directory = inode in self.tree.entries
+            self.emit(Op(kind, inode, parent, parts[-1], directory=directory), parts)
 
     def rename(self, source: list[str] | None, target: list[str] | None) -> None:
         if source is None or target is None:
@@ -510,7 +513,11 @@ class _Parser:
         to_parent = self.tree.lookup(target[:-1])
         if inode is None or parent is None or to_parent is None:
             return
-        self.emit(Op("rename", inode, parent, source[-1], to_parent, target[-1]), target)
+        directory = inode in self.tree.entries
+        self.emit(
+            Op("rename", inode, parent, source[-1], to_parent, target[-1], directory=directory),
+            target,
+        )
 
     def open(self, call: str, args: list[str], result: int) -> None:
         if call == "openat":
