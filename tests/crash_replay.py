@@ -42,9 +42,8 @@ UNSUPPORTED = {"link", "linkat", "symlink", "symlinkat", "sendfile", "copy_file_
 NAME_OPS = {"mkdir", "create", "rename", "unlink"}
 DATA_OPS = {"write", "truncate"}
 SQLITE_SHM = "-shm"
-MAX_WRITE = (
-    2**28
-)  # bytes strace shows of one write (its largest -s); a longer write fails the parse
+# Bytes strace shows of one write (its largest -s); a longer write fails the parse.
+MAX_WRITE = 2**28
 
 
 @dataclass(frozen=True)
@@ -259,15 +258,15 @@ def synced_at(ops: Sequence[Op]) -> list[int]:
     """For each operation, the index of the fsync that makes it durable (len(ops) if none)."""
     never = len(ops)
     result = [never] * len(ops)
-    last_fsync: dict[int, int] = {}
+    next_fsync: dict[int, int] = {}
     for index in range(len(ops) - 1, -1, -1):
         op = ops[index]
         if op.kind == "fsync":
-            last_fsync[op.inode] = index
+            next_fsync[op.inode] = index
         elif op.kind in DATA_OPS:
-            result[index] = last_fsync.get(op.inode, never)
+            result[index] = next_fsync.get(op.inode, never)
         elif op.kind in NAME_OPS:
-            result[index] = max(last_fsync.get(d, never) for d in op.directories())
+            result[index] = max(next_fsync.get(d, never) for d in op.directories())
     return result
 
 
