@@ -169,3 +169,28 @@ def test_a_power_cut_during_an_activation_leaves_one_whole_version(recorded):
 def test_a_power_cut_at_any_point_of_a_build_leaves_one_whole_version(recorded):
     report = replayed(recorded.build, recorded.cache)
     assert report.failures == []
+
+
+def crash_contents(tmp_path: Path, write: str) -> set[bytes | None]:
+    """What ``data/file`` holds (None: missing) in each state a power cut during ``write`` (Python
+    run with ``path`` bound to it, ``data/file`` holding b"old" before) may leave."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    path = data_dir / "file"
+    path.write_bytes(b"old")
+    program = f"from pathlib import Path; from core import durable; path = Path({str(path)!r}); "
+    trace = record(
+        [sys.executable, "-c", program + write], data_dir, data_dir / "none", {}, REPO_ROOT
+    )
+    contents: set[bytes | None] = set()
+    replay(trace, lambda root: contents.add(path.read_bytes() if path.exists() else None))
+    return contents
+
+
+def test_a_durable_write_leaves_the_old_file_or_the_new_one(tmp_path):
+    assert crash_contents(tmp_path, "durable.write_bytes(path, b'new')") == {b"old", b"new"}
+
+
+def test_a_write_and_rename_without_fsync_can_leave_an_empty_file(tmp_path):
+    plain = "path.with_name('tmp').write_bytes(b'new'); path.with_name('tmp').replace(path)"
+    assert b"" in crash_contents(tmp_path, plain)
