@@ -51,7 +51,7 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     removed and ``path`` is untouched. Directories on the way are created (and synced).
     """
     path = Path(path)
-    _make_directories(path.parent)
+    make_directories(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -103,8 +103,9 @@ def publish_directory(temporary: Path, final: Path) -> None:
     sync_directory(Path(final).parent)
 
 
-def _make_directories(directory: Path) -> None:
-    """``mkdir -p`` whose new directories' names are durable too."""
+def make_directories(directory: Path) -> None:
+    """``mkdir -p`` whose new directories' names are durable too: a file synced into a directory
+    whose own name a power cut takes back is lost with it."""
     missing = []
     while not directory.exists():
         missing.append(directory)

@@ -15,7 +15,6 @@ that trains after loading a backbone imports ``core.building.artm_loader`` first
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import time
 import uuid
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import durable
 from core.building.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.building.topic_labels import distinct_labels
 from core.reading.backbones import load_backbone
@@ -204,7 +204,7 @@ def new_version(
     If the block raises (or is cancelled), the version is marked failed and its files removed;
     the previous version keeps serving.
     """
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    durable.make_directories(settings.models_dir)
     with _exclusive_build_lock(settings.models_dir):
         _clean_up_killed_builds(settings, sessions)
         with sessions() as session:
@@ -240,8 +240,10 @@ def publish(
     documents: list[Document],
     activate: bool = True,
 ) -> None:
-    """Move the complete directory into place, then mark the version ready (and active)."""
-    os.replace(created.workdir, created.final_dir)
+    """Move the complete directory into place durably (its files, then the rename, synced: see
+    ``core.durable``), then mark the version ready (and active): the row never points at files a
+    power cut could still take back."""
+    durable.publish_directory(created.workdir, created.final_dir)
     with sessions() as session:
         store.finish_version(
             session,

@@ -21,8 +21,6 @@ vectorizer; reading images is ``core.reading.images``' job and classifying them
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core import durable
 from core.reading.backbones import ASSETS_DIR, N_CLASSES, Backbone
 from core.reading.images import (
     DEFAULT_MAX_BYTES,
@@ -300,13 +299,5 @@ class ImageVectorizer:
         return row if row.shape == (N_CLASSES,) else None
 
     def _store(self, digest: str, row: np.ndarray) -> None:
-        path = self._path(digest)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.save(file, np.asarray(row, dtype=np.float32))
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with durable.atomic_writer(self._path(digest)) as file:
+            np.save(file, np.asarray(row, dtype=np.float32))

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
+from core import durable
 from core.reading.backbones import Backbone
 from core.reading.images import content_hash
 from core.reading.vision import ImageVectorizer
@@ -129,15 +129,7 @@ class PhotoStore:
         if path.is_file():
             self.files.used(path)
             return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(image)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        durable.write_bytes(path, image)
         self.files.added(path)
         return digest
 
