@@ -290,7 +290,7 @@ class ImageVectorizer:
         return result
 
     def _path(self, digest: str) -> Path:
-        return self.cache_dir / "vision" / self.backbone.name / digest[:2] / f"{digest}.npy"
+        return _cache_file(self.cache_dir, self.backbone.name, digest)
 
     def _load(self, digest: str) -> np.ndarray | None:
         try:
@@ -310,3 +310,15 @@ class ImageVectorizer:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _cache_file(cache_dir: Path, backbone: str, digest: str) -> Path:
+    """Where ``ImageVectorizer`` keeps the probabilities of the photo ``digest``."""
+    return Path(cache_dir) / "vision" / backbone / digest[:2] / f"{digest}.npy"
+
+
+def cached_probability_files(cache_dir: Path, digest: str) -> list[Path]:
+    """The cached probabilities of the photo ``digest`` under every backbone: a take-down
+    deletes them with the photo."""
+    pattern = _cache_file(Path(), "*", digest)
+    return sorted(Path(cache_dir).glob(str(pattern)))

@@ -120,7 +120,8 @@ class HiddenDocument(Base):
 
 
 class HiddenGeneration(Base):
-    """One row counting changes to the hidden documents, so serving re-reads them only then."""
+    """One row counting changes to what serving may return (hidden, added, taken-down
+    documents), so serving re-reads them only then (the table keeps its first name)."""
 
     __tablename__ = "hidden_generation"
     __table_args__ = (CheckConstraint("id = 1", name="singleton"),)
@@ -168,8 +169,9 @@ class JobWorker(Base):
     job_id: Mapped[int | None] = mapped_column(Integer)
 
 
-def hidden_generation(session: Session) -> int:
-    """How many times the hidden documents changed: a cheap check before re-reading them."""
+def collection_generation(session: Session) -> int:
+    """How many times what serving may return changed (documents hidden or restored, added or
+    taken down): the cheap check a replica makes on every request before re-reading them."""
     return session.scalar(select(HiddenGeneration.generation)) or 0
 
 
@@ -178,8 +180,8 @@ def hidden_document_ids(session: Session) -> set[str]:
     return set(session.scalars(select(HiddenDocument.doc_id)))
 
 
-def bump_hidden_generation(session: Session) -> None:
-    """Mark the hidden documents changed (inside the caller's transaction)."""
+def bump_collection_generation(session: Session) -> None:
+    """Mark what serving may return changed (inside the caller's transaction)."""
     updated = session.execute(
         update(HiddenGeneration)
         .where(HiddenGeneration.id == 1)
