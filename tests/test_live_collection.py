@@ -179,7 +179,10 @@ def test_sigkill_in_an_add_leaves_every_document_searchable_or_absent(deployment
 
 def test_the_add_command_prints_a_summary(deployment, tmp_path):
     rows = new_rows(2)
-    folder = copy_collection([rows[0], {**rows[1], "image": "images/missing.jpg"}], tmp_path / "c")
+    folder = copy_collection([rows[0]], tmp_path / "c")
+    missing = {**rows[1], "image": "images/missing.jpg"}
+    with (folder / "documents.jsonl").open("a") as documents:
+        documents.write(json.dumps(missing, ensure_ascii=False) + "\n")
     adding = run_core(["add", str(folder)], deployment, stdout=subprocess.PIPE)
     output, _ = adding.communicate(timeout=300)
     assert adding.returncode == 0, output
