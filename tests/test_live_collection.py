@@ -10,19 +10,39 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.building.additions import add_documents
+from core.building.pipeline import build, reindex_version
 from core.serving.answers import Query, SearchRequest, UnknownDocument
+from core.serving.model import ModelParams
 from core.serving.service import Service
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings
 from core.storage import collection_changes, database, store
 from tests.conftest import both_databases, builtin_rows, copy_collection
 
 TEMPLATE_DOCUMENTS = 120  # the small build's documents are the built-in collection's first 120
+
+
+@pytest.fixture
+def deployment(deployment: Settings, tmp_path: Path) -> Settings:
+    """The small build's private copy, with a private copy of its collection folder too: a
+    take-down deletes photos, which other tests' builds still import."""
+    own = tmp_path / "own-collection"
+    with database.open_database(deployment.database_url)() as session:
+        versions = store.list_versions(session)
+        shared = versions[0].collection
+        shutil.copytree(shared, own)
+        for version in versions:
+            version.collection = str(own)
+            records = Path(version.artifact_dir) / "documents.jsonl"
+            records.write_text(records.read_text().replace(shared, str(own)))
+        session.commit()
+    return replace(deployment, collection=own)
 
 
 def new_rows(count: int, start: int = TEMPLATE_DOCUMENTS) -> list[dict]:
@@ -292,3 +312,59 @@ def test_an_add_does_not_copy_files_outside_the_data_dir(deployment, tmp_path):
     hit = Service(deployment).document(row["id"])
     assert Path(hit.image).is_relative_to(deployment.data_dir)
     assert Path(hit.image).is_file()
+
+
+# --------------------------------------------------------------------------------------------------
+# Versions
+# --------------------------------------------------------------------------------------------------
+
+
+def activate(settings: Settings, name: str) -> None:
+    with database.open_database(settings.database_url)() as session:
+        store.activate_version(session, store.get_version(session, name).id)
+
+
+def found_by_its_photo(service: Service, row: dict) -> bool:
+    photo = (BUILTIN_COLLECTION / row["image"]).read_bytes()
+    return search_ids(service, SearchRequest(Query(image=photo), k=1)) == [row["id"]]
+
+
+def test_versions_before_and_after_an_add_serve_it_and_never_a_take_down(deployment, tmp_path):
+    """A rollback to a version made before the add, and a version made after it, both serve
+    the addition (inferred with their own phi) and neither serves what was taken down."""
+    first = Service(deployment).active().version.name
+    reindexed = reindex_version(deployment, first, {"@visual": 0.01}, activate=True).version_name
+    row = findable_rows()[0]
+    add_documents(deployment, copy_collection([row], tmp_path / "new"))
+    victim = builtin_rows()[0]
+    with database.open_database(deployment.database_url)() as session:
+        collection_changes.take_down(session, deployment, victim["id"], "ada", "asked")
+    later = reindex_version(deployment, first, {"@visual": 0.02}).version_name
+
+    for name in (first, later, reindexed):
+        activate(deployment, name)
+        serving = Service(deployment)
+        assert serving.active().version.name == name
+        assert found_by_its_photo(serving, row)
+        assert victim["id"] not in search_ids(
+            serving, SearchRequest(Query(text=words_of(victim)), k=20)
+        )
+
+
+def test_a_rebuild_trains_on_the_collection_plus_additions_minus_take_downs(deployment, tmp_path):
+    rows = findable_rows()
+    add_documents(deployment, copy_collection(rows, tmp_path / "new"))
+    victims = [builtin_rows()[1]["id"], rows[1]["id"]]  # one imported, one added
+    with database.open_database(deployment.database_url)() as session:
+        for victim in victims:
+            collection_changes.take_down(session, deployment, victim, "ada", "asked")
+
+    report = build(deployment, params=ModelParams(num_topics=10, passes=2))
+
+    with database.open_database(deployment.database_url)() as session:
+        trained = {doc.id for doc in store.version_documents(session, report.version_id)}
+        assert collection_changes.version_additions(session, report.version_id) == []
+    expected = {row["id"] for row in builtin_rows()[:TEMPLATE_DOCUMENTS]} | {r["id"] for r in rows}
+    assert trained == expected - set(victims)
+    assert not any(problem.id in victims for problem in report.problems)
+    assert found_by_its_photo(Service(deployment), rows[0])

@@ -73,27 +73,40 @@ def add_documents(
     report = AddReport(refused=list(imported.problems))
     sessions = database.open_database(settings.database_url)
     with sessions() as session:
-        version = store.active_version(session)
-        if version is None:
+        active = store.active_version(session)
+        if active is None:
             raise ValueError("no active model version; run `python -m core build` first")
-        fresh = _screen(session, version.id, imported.documents, imported.rows, report)
-    ingested = _ingest(settings, version, fresh, progress, executor)
+        others = [
+            v for v in store.list_versions(session) if v.status == "ready" and v.id != active.id
+        ]
+        fresh = _screen(session, active.id, imported.documents, imported.rows, report)
+    ingested = _ingest(settings, active, fresh, progress, executor)
     kept = {document.id for document, _ in ingested}
     for document in fresh:
         if document.id not in kept:
-            report.refused.append(
-                RowProblem(imported.rows[document.id], document.id, TOO_FEW_TOKENS)
-            )
+            row = imported.rows[document.id]
+            report.refused.append(RowProblem(row, document.id, TOO_FEW_TOKENS))
+    # every other ready version reads them too: a rollback or a later activation serves them
+    elsewhere = {
+        version.id: {
+            doc.id: (doc.tokens, theta) for doc, theta in _ingest(settings, version, fresh)
+        }
+        for version in others
+    }
     extra = {document.id: document.tokens for document in fresh}
     for done, (document, theta) in enumerate(ingested, start=1):
         document = _keep_photo(settings, document)
+        readings = {active.id: (document.tokens, theta)}
+        for version_id, read in elsewhere.items():
+            if document.id in read:
+                readings[version_id] = read[document.id]
         with sessions() as session:
             try:
                 collection_changes.record_addition(
-                    session, document, extra[document.id], version.id, theta, added_by
+                    session, document, extra[document.id], readings, added_by
                 )
             except IntegrityError:  # another process added its id or photo meanwhile
-                if _screen(session, version.id, [document], imported.rows, report):
+                if _screen(session, active.id, [document], imported.rows, report):
                     raise
                 if document.id not in report.linked and document.image is not None:
                     durable.remove(document.image)  # refused: no row points at its copy
@@ -143,8 +156,8 @@ def _ingest(
     settings: Settings,
     version: store.ModelVersion,
     documents: Sequence[Document],
-    progress: ProgressCallback | None,
-    executor: IngestExecutor | None,
+    progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
 ) -> list[tuple[Document, np.ndarray]]:
     """(document with its tokens under ``version``, its theta) for each document the build's
     ingest keeps, inferred with the version's phi fixed, as the build infers its own."""

@@ -3,8 +3,12 @@
 Every query checks which version is active and reads its live modality weights from the metadata
 database (one cheap query), so an activation or a weight change made elsewhere reaches every
 session from its next query on. A newly active version is loaded once, under a lock; queries in
-flight keep the engine they started with. Documents the junk filter hid are left out of every
-search; the hidden set is re-read only when its generation counter in the database changes.
+flight keep the engine they started with. The collection is live (``core.storage.
+collection_changes``): documents added since the version was built are appended to its engine
+(their thetas come from the database, so no replica needs another's files), and documents the
+junk filter hid or a moderator took down are left out of every answer. Both are re-read only
+when the collection's generation counter in the database changes, so every replica sees an add
+or a take-down on its next query.
 
 When the metadata database is unreachable, the service keeps serving from what it last read
 (the active version, its live weights, the hidden set: nothing can change them while the database

@@ -18,6 +18,7 @@ additions and the documents it must leave out.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -91,6 +92,9 @@ class TakenDown(Base):
     reason: Mapped[str] = mapped_column(Text)
 
 
+Reading = tuple[TokenCounts, np.ndarray]  # a document's tokens and theta in one version
+
+
 @dataclass(frozen=True)
 class Addition:
     """An added document as a version serves it: tokens per modality, and its theta."""
@@ -109,13 +113,13 @@ def record_addition(
     session: Session,
     document: Document,
     extra: TokenCounts,
-    version_id: int,
-    theta: np.ndarray,
+    readings: Mapping[int, Reading],
     added_by: str,
 ) -> None:
-    """Add ``document`` (its photo already durable at ``document.image``) with its tokens and
-    theta for ``version_id``, in one transaction: searchable on every replica after the commit,
-    or absent. Raises ``sqlalchemy.exc.IntegrityError`` if its id or photo is already added."""
+    """Add ``document`` (its photo already durable at ``document.image``) with how each
+    version reads it (``readings``: version id -> tokens, theta), in one transaction:
+    searchable on every replica after the commit, or absent. Raises
+    ``sqlalchemy.exc.IntegrityError`` if its id or photo is already added."""
     with committing(session):
         added = AddedDocument(
             doc_id=document.id,
@@ -128,7 +132,8 @@ def record_addition(
         )
         session.add(added)
         session.flush()
-        session.add(_theta_row(added.id, version_id, document.tokens, theta))
+        for version_id, (tokens, theta) in readings.items():
+            session.add(_theta_row(added.id, version_id, tokens, theta))
         bump_collection_generation(session)
 
 
