@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
+from admin import auth
+from admin.collection import NewPhoto, queue_photos, take_down_document
 from core.building.additions import add_documents
 from core.building.pipeline import build, reindex_version
 from core.serving.answers import Query, SearchRequest, UnknownDocument
@@ -23,7 +26,8 @@ from core.serving.model import ModelParams
 from core.serving.service import Service
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings
 from core.storage import collection_changes, database, store
-from tests.conftest import both_databases, builtin_rows, copy_collection
+from core.storage.admin_tables import AuditEntry, Job, User
+from tests.conftest import both_databases, builtin_rows, copy_collection, run_queued_jobs
 
 TEMPLATE_DOCUMENTS = 120  # the small build's documents are the built-in collection's first 120
 
@@ -368,3 +372,70 @@ def test_a_rebuild_trains_on_the_collection_plus_additions_minus_take_downs(depl
     assert trained == expected - set(victims)
     assert not any(problem.id in victims for problem in report.problems)
     assert found_by_its_photo(Service(deployment), rows[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# Staff: the admin page "Add photos" and the "Take down" button
+# --------------------------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def staff(settings: Settings, name: str, role: str) -> User:
+    with database.open_database(settings.database_url)() as session:
+        return auth.add_user(session, name, role, PASSWORD, by="test")
+
+
+def test_photos_uploaded_by_an_admin_are_added_by_the_job_worker(deployment):
+    anna = staff(deployment, "anna", "admin")
+    rows = findable_rows()[:2]
+    photos = [
+        NewPhoto(
+            Path(row["image"]).name,
+            (BUILTIN_COLLECTION / row["image"]).read_bytes(),
+            row["text"],
+            " ".join("#" + tag for tag in row["tags"]),
+        )
+        for row in rows
+    ]
+    photos.append(NewPhoto("notes.txt", b"not a photo", "a text file", ""))
+    with database.open_database(deployment.database_url)() as session:
+        job = queue_photos(session, anna, deployment, photos)
+        folder = Path(job.params["folder"])
+    assert (folder / "documents.jsonl").is_file()
+
+    assert run_queued_jobs(deployment) == 1
+    with database.open_database(deployment.database_url)() as session:
+        done = session.get(Job, job.id)
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert done.status == "done", done.error
+    assert len(done.result["added"]) == 2 and len(done.result["refused"]) == 1
+    assert "unreadable" in done.result["refused"][0]
+    assert (entry.user_name, entry.action, entry.outcome) == ("anna", "queue_photos", "ok")
+    assert not folder.exists()  # the collection keeps its own copies
+    serving = Service(deployment)
+    for row in rows:
+        photo = (BUILTIN_COLLECTION / row["image"]).read_bytes()
+        hit = serving.search(SearchRequest(Query(image=photo), k=1)).hits[0]
+        assert hit.same_photo and hit.text == row["text"] and hit.tags == row["tags"]
+
+
+def test_a_moderator_takes_a_document_down_and_the_audit_log_says_who_and_why(deployment):
+    mia = staff(deployment, "mia", "moderator")
+    victim = builtin_rows()[2]["id"]
+    with database.open_database(deployment.database_url)() as session:
+        with pytest.raises(ValueError, match="why"):
+            take_down_document(session, mia, deployment, victim, "  ")
+        take_down_document(session, mia, deployment, victim, "posted without consent")
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "take_down_document")
+        )
+        outcomes = [(e.user_name, e.outcome, e.details.get("reason")) for e in entries]
+        record = collection_changes.taken_down_record(session, victim)
+    assert outcomes == [
+        ("mia", "error", "  "),
+        ("mia", "ok", "posted without consent"),
+    ]
+    assert record.taken_down_by == "mia"
+    with pytest.raises(UnknownDocument):
+        Service(deployment).document(victim)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import durable
 from core.reading.collection import Document, TokenCounts
+from core.reading.images import content_hash
 from core.reading.vision import cached_probability_files
 from core.settings import Settings
 from core.storage.admin_tables import AuditEntry, bump_collection_generation
@@ -107,6 +108,11 @@ def added_photo_path(settings: Settings, image_hash: str, suffix: str) -> Path:
     """Where the collection keeps the photo of an added document: by content, so that an add
     that was killed and run again writes the same file."""
     return settings.data_dir / ADDED_PHOTOS / image_hash[:2] / f"{image_hash}{suffix.lower()}"
+
+
+def photo_id(data: bytes) -> str:
+    """A short id for a photo that came without one (an upload): the start of its content hash."""
+    return content_hash(data)[:16]
 
 
 def record_addition(
