@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
 
 from admin import auth
 from admin.collection import NewPhoto, queue_photos, take_down_document
+from admin.ui import TOKEN_KEY
 from core.building.additions import add_documents
 from core.building.pipeline import build, reindex_version
 from core.serving.answers import Query, SearchRequest, UnknownDocument
@@ -439,3 +441,43 @@ def test_a_moderator_takes_a_document_down_and_the_audit_log_says_who_and_why(de
     assert record.taken_down_by == "mia"
     with pytest.raises(UnknownDocument):
         Service(deployment).document(victim)
+
+
+def test_a_moderator_takes_a_result_down_from_the_search_page(deployment, monkeypatch):
+    monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(deployment.data_dir))
+    from interface.state import get_service
+
+    get_service.clear()
+    staff(deployment, "mia", "moderator")
+    with database.open_database(deployment.database_url)() as session:
+        token = auth.sign_in(session, "mia", PASSWORD)
+    app = AppTest.from_file(str(REPO_ROOT / "streamlit_app" / "main.py"), default_timeout=120)
+    app.session_state[TOKEN_KEY] = token
+    app.run()
+    app.text_input[0].input("bird")
+    app.button[0].click().run()
+    first = next(box for box in app.text_input if box.key.startswith("take-down-reason-hit-"))
+    doc_id = first.key.removeprefix("take-down-reason-hit-")
+
+    first.input("a copy of someone else's photo").run()
+    app.button(key=f"take-down-hit-{doc_id}").click().run()
+
+    assert not app.exception
+    assert any(doc_id in notice.value for notice in app.success)
+    remaining = [box.key for box in app.text_input if box.key.startswith("take-down-reason-")]
+    assert remaining and f"take-down-reason-hit-{doc_id}" not in remaining
+    with database.open_database(deployment.database_url)() as session:
+        assert collection_changes.taken_down_record(session, doc_id).taken_down_by == "mia"
+
+
+def test_a_visitor_sees_no_take_down_button(deployment, monkeypatch):
+    monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(deployment.data_dir))
+    from interface.state import get_service
+
+    get_service.clear()
+    app = AppTest.from_file(str(REPO_ROOT / "streamlit_app" / "main.py"), default_timeout=120)
+    app.run()
+    app.text_input[0].input("bird")
+    app.button[0].click().run()
+    assert not app.exception and app.markdown
+    assert not [box for box in app.text_input if (box.key or "").startswith("take-down-")]
