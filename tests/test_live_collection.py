@@ -481,3 +481,43 @@ def test_a_visitor_sees_no_take_down_button(deployment, monkeypatch):
     app.button[0].click().run()
     assert not app.exception and app.markdown
     assert not [box for box in app.text_input if (box.key or "").startswith("take-down-")]
+
+
+# --------------------------------------------------------------------------------------------------
+# Two replicas at once
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
+def test_two_replicas_adding_at_once_lose_nothing_and_add_a_shared_photo_once(deployment, tmp_path):
+    rows = new_rows(16, start=200)
+    shared = builtin_rows()[260]
+    batches = [
+        [*rows[:8], {**shared, "id": "shared-from-a"}],
+        [*rows[8:], {**shared, "id": "shared-from-b"}],
+    ]
+    folders = [copy_collection(batch, tmp_path / f"replica-{n}") for n, batch in enumerate(batches)]
+    serving = Service(deployment)
+    photo = (BUILTIN_COLLECTION / rows[0]["image"]).read_bytes()
+    adding = [
+        run_core(["add", str(folder), "--json"], deployment, stdout=subprocess.PIPE)
+        for folder in folders
+    ]
+    slowest = 0.0
+    while any(process.poll() is None for process in adding):  # visitors search meanwhile
+        started = time.monotonic()
+        serving.search(SearchRequest(Query(image=photo), k=5))
+        slowest = max(slowest, time.monotonic() - started)
+    reports = [json.loads(process.communicate()[0]) for process in adding]
+
+    assert [process.returncode for process in adding] == [0, 0]
+    added = [doc_id for report in reports for doc_id in report["added"]]
+    linked = {new: old for report in reports for new, old in report["linked"].items()}
+    assert sorted(added) == sorted([row["id"] for row in rows] + list(set(linked.values())))
+    assert len(linked) == 1 and set(linked.items()) < {
+        ("shared-from-a", "shared-from-b"),
+        ("shared-from-b", "shared-from-a"),
+    }
+    assert sorted(additions_recorded(deployment)) == sorted(added)
+    assert all(found_by_its_photo(serving, row) for row in rows)
+    assert slowest < 2.0

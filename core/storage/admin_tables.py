@@ -27,8 +27,8 @@ from sqlalchemy import (
     Text,
     false,
     select,
-    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.storage.orm import Base, UTCDateTime, one_of, utcnow
@@ -181,14 +181,18 @@ def hidden_document_ids(session: Session) -> set[str]:
 
 
 def bump_collection_generation(session: Session) -> None:
-    """Mark what serving may return changed (inside the caller's transaction)."""
-    updated = session.execute(
-        update(HiddenGeneration)
-        .where(HiddenGeneration.id == 1)
-        .values(generation=HiddenGeneration.generation + 1)
+    """Mark what serving may return changed (inside the caller's transaction): one upsert, so
+    that two replicas bumping it at once for the first time both count."""
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        upsert(HiddenGeneration)
+        .values(id=1, generation=1)
+        .on_conflict_do_update(
+            index_elements=[HiddenGeneration.id],
+            set_={"generation": HiddenGeneration.generation + 1},
+        )
     )
-    if updated.rowcount == 0:
-        session.add(HiddenGeneration(id=1, generation=1))
 
 
 class PermissionDenied(PermissionError):
