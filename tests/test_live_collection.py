@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
-from admin import auth
+from admin import auth, versions
 from admin.collection import NewPhoto, queue_photos, take_down_document
 from admin.ui import TOKEN_KEY
 from core.building.additions import add_documents
@@ -29,6 +29,7 @@ from core.serving.service import Service
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings
 from core.storage import collection_changes, database, store
 from core.storage.admin_tables import AuditEntry, Job, User
+from core.storage.collection_changes import AdditionTheta
 from tests.conftest import both_databases, builtin_rows, copy_collection, run_queued_jobs
 
 TEMPLATE_DOCUMENTS = 120  # the small build's documents are the built-in collection's first 120
@@ -524,3 +525,24 @@ def test_two_replicas_adding_at_once_lose_nothing_and_add_a_shared_photo_once(de
     # answered all along: no search waits for an add (on a loaded 2-core machine the slowest,
     # the one that appends the new documents, took up to 4 s)
     assert len(latencies) >= 10 and max(latencies) < 10
+
+
+def test_an_admin_activating_a_version_that_lacks_an_addition_queues_reading_it_in(
+    deployment, tmp_path
+):
+    """A version that became ready while an add ran may lack its documents: activating it
+    from the admin panel queues the job that reads them in with its phi."""
+    anna = staff(deployment, "anna", "admin")
+    first = Service(deployment).active().version.name
+    later = reindex_version(deployment, first, {"@visual": 0.02}).version_name
+    row = findable_rows()[0]
+    add_documents(deployment, copy_collection([row], tmp_path / "new"))
+    with database.open_database(deployment.database_url)() as session:
+        version = store.get_version(session, later)
+        session.execute(delete(AdditionTheta).where(AdditionTheta.version_id == version.id))
+        session.commit()  # as if the add had listed the ready versions before this one
+        versions.activate(session, anna, later)
+
+    assert run_queued_jobs(deployment) == 1
+    serving = Service(deployment)
+    assert serving.active().version.name == later and found_by_its_photo(serving, row)

@@ -21,16 +21,18 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.building import pipeline
-from core.building.additions import add_documents
+from core.building.additions import add_documents, read_additions_into
 from core.building.junk_filter import train_junk_filter
 from core.serving.model import ModelParams
 from core.settings import Settings
+from core.storage import store
 from core.storage.job_kinds import (
     AddDocumentsParams,
     AddModalityParams,
     BuildParams,
     JobParams,
     JunkFilterParams,
+    ReadAdditionsParams,
     ReindexParams,
     RetrainParams,
 )
@@ -115,6 +117,15 @@ def run_add_documents(params: AddDocumentsParams, context: JobContext) -> JobOut
     return JobOutcome(result=report.to_json())
 
 
+def run_read_additions(params: ReadAdditionsParams, context: JobContext) -> JobOutcome:
+    with context.sessions() as session:
+        version = store.get_version(session, params.version)
+    if version is None:
+        raise ValueError(f"there is no version {params.version!r}")
+    read = read_additions_into(context.settings, version.id, context.progress)
+    return JobOutcome(params.version, {"documents": read})
+
+
 def run_junk_filter(params: JunkFilterParams, context: JobContext) -> JobOutcome:
     with context.sessions() as session:
         report = train_junk_filter(session, context.progress)
@@ -130,6 +141,7 @@ RUNNERS: dict[str, Runner] = {
     RetrainParams.kind: run_retrain,
     JunkFilterParams.kind: run_junk_filter,
     AddDocumentsParams.kind: run_add_documents,
+    ReadAdditionsParams.kind: run_read_additions,
 }
 
 

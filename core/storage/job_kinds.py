@@ -211,6 +211,21 @@ class AddDocumentsParams(JobParams):
         )
 
 
+@dataclass(frozen=True)
+class ReadAdditionsParams(JobParams):
+    """Reading the documents added to the collection that ``version`` lacks into it, with its
+    phi (queued when a version is activated from the admin panel and lacks some)."""
+
+    kind: ClassVar[str] = "read_additions"
+    version: str
+
+    def describe(self, language: str = "en") -> str:
+        return {
+            "en": "read the added photos into {}",
+            "ru": "добавленные фотографии в версию {}",
+        }[language].format(self.version)
+
+
 JOB_KINDS: dict[str, type[JobParams]] = {
     params.kind: params
     for params in (
@@ -220,6 +235,7 @@ JOB_KINDS: dict[str, type[JobParams]] = {
         RetrainParams,
         JunkFilterParams,
         AddDocumentsParams,
+        ReadAdditionsParams,
     )
 }
 
