@@ -190,6 +190,11 @@ SENTENCES: dict[str, Callable[[Details], str | None]] = {
     "delete_version": lambda d: t("audit_deleted_version", version=d["version_name"]),
     "apply_live_weights": _live_weights,
     "start_build": _start_build,
+    "queue_photos": lambda d: t(
+        "audit_queued_photos", photos=plural("audit_photos", d["photos"]), job=d["job"]
+    ),
+    "take_down_document": lambda d: t("audit_took_down", document=d["doc_id"], reason=d["reason"]),
+    "take_down": lambda d: t("audit_took_down", document=d["document"], reason=d["reason"]),
     "start_retrain": _start_retrain,
     "start_add_modality": _start_add_modality,
     "start_reindex": _start_reindex,

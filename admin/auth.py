@@ -52,11 +52,13 @@ MIN_PASSWORD_LENGTH = 8
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "moderator": frozenset({"review_topics", "label_documents"}),
+    "moderator": frozenset({"review_topics", "label_documents", "take_down"}),
     "admin": frozenset(
         {
             "review_topics",
             "label_documents",
+            "take_down",
+            "add_documents",
             "junk_filter",
             "weights",
             "versions",

@@ -20,7 +20,7 @@ from core.storage.admin_tables import (
     HiddenDocument,
     Job,
     User,
-    bump_hidden_generation,
+    bump_collection_generation,
 )
 from core.storage.job_kinds import JunkFilterParams
 from core.storage.junk_labels import JunkFilterReport, document_labels
@@ -70,7 +70,7 @@ def label_document(session: Session, user: User, doc_id: str, label: str) -> Non
     if label == "wanted":
         removed = session.execute(delete(HiddenDocument).where(HiddenDocument.doc_id == doc_id))
         if removed.rowcount:
-            bump_hidden_generation(session)
+            bump_collection_generation(session)
 
 
 @action("label_documents")
@@ -116,7 +116,7 @@ def apply_junk_filter(session: Session, user: User, report: JunkFilterReport) ->
         HiddenDocument(doc_id=doc_id, score=score)
         for doc_id, score in report.predicted_unwanted.items()
     )
-    bump_hidden_generation(session)
+    bump_collection_generation(session)
     return len(report.predicted_unwanted)
 
 
@@ -125,4 +125,4 @@ def unhide_all(session: Session, user: User) -> None:
     """Switch the filter off: every document is searchable again (labels are kept)."""
     audit_note(hidden_before=len(hidden_documents(session)))
     session.execute(delete(HiddenDocument))
-    bump_hidden_generation(session)
+    bump_collection_generation(session)

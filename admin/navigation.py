@@ -36,6 +36,7 @@ ADMIN_PAGES = [
     ("weights.py", "nav_weights", ":material/tune:", "weights"),
     ("versions.py", "nav_versions", ":material/history:", "versions"),
     ("add_modality.py", "nav_add_modality", ":material/add_circle:", "modalities"),
+    ("add_photos.py", "nav_add_photos", ":material/add_photo_alternate:", "add_documents"),
     ("audit_log.py", "nav_audit_log", ":material/receipt_long:", "users"),
 ]
 

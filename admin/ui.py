@@ -9,7 +9,7 @@ message under the page's title (``require``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -17,10 +17,12 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from admin import auth
+from admin.collection import take_down_document
 from admin.modalities import cancel_job
 from core.settings import load_settings
 from core.storage import database, jobs, store
 from core.storage.admin_tables import User
+from core.storage.job_kinds import AddDocumentsParams
 from core.storage.outage import translated_outage
 from interface.errors import error_text
 from interface.i18n import language, t, t_or
@@ -61,9 +63,46 @@ def require(permission: str, title: str | None = None) -> User:
         st.stop()
     if title is not None:
         st.title(title)
+    show_notice()
+    return user
+
+
+def show_notice() -> None:
+    """What the last action did (``perform``), once."""
     if notice := st.session_state.pop(NOTICE_KEY, None):
         st.success(notice)
-    return user
+
+
+def take_down_control(user: User | None, documents: Sequence[tuple[str, str]], key: str) -> None:
+    """A moderator's "Take down" for one of ``documents`` (id, caption) shown beside it: pick
+    it (when there are several), say why, then confirm; nothing for anyone else."""
+    if not documents or not auth.allowed(user, "take_down"):
+        return
+    captions = dict(documents)
+    with st.popover(t("take_down")):
+        doc_id = st.selectbox(
+            t("take_down_which"),
+            list(captions),
+            format_func=lambda doc: captions[doc] or doc,
+            key=f"take-down-which-{key}",
+            disabled=len(captions) == 1,
+        )
+        reason = st.text_input(t("take_down_reason"), key=f"take-down-reason-{key}")
+        st.caption(t("take_down_warning"))
+        if st.button(
+            t("take_down_confirm"),
+            key=f"take-down-{key}",
+            type="primary",
+            disabled=not reason.strip(),
+        ):
+            perform(
+                take_down_document,
+                user,
+                load_settings(),
+                doc_id,
+                reason,
+                done=t("taken_down_notice", document=doc_id),
+            )
 
 
 def perform(
@@ -118,6 +157,19 @@ def job_panel(user: User) -> None:
             )
             if not job.cancel_requested and st.button(t("cancel"), key=f"cancel-{job.id}"):
                 perform(cancel_job, user, job.id)
+        elif job.status == "done" and job.kind == AddDocumentsParams.kind:
+            added = job.result or {}
+            st.success(
+                t(
+                    "job_done_added",
+                    job=title,
+                    added=len(added.get("added", [])),
+                    linked=len(added.get("linked", {})),
+                    refused=len(added.get("refused", [])),
+                )
+            )
+            for problem in added.get("refused", [])[:20]:
+                st.caption(problem)
         elif job.status == "done" and (job.result or {}).get("activated") is False:
             st.success(t("job_done_waiting", job=title, version=job.version_name))
         elif job.status == "done":

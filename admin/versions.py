@@ -24,9 +24,9 @@ from core.serving.engine import SearchEngine
 from core.serving.service import ActiveModel
 from core.serving.topic_matching import CarryOver
 from core.serving.version_comparison import VersionComparison, compare_versions, version_figures
-from core.storage import jobs, store
+from core.storage import collection_changes, jobs, store
 from core.storage.admin_tables import Job, User
-from core.storage.job_kinds import BuildParams, RetrainParams
+from core.storage.job_kinds import BuildParams, ReadAdditionsParams, RetrainParams
 from core.weights import validate_weights
 
 
@@ -147,6 +147,7 @@ def activate(session: Session, user: User, version_name: str) -> None:
     current = store.active_version(session)
     audit_note(**{"from": current.name if current else None, "to": version.name})
     store.activate_version(session, version.id)
+    read_missing_additions(session, user, version)
 
 
 @action("versions")
@@ -158,7 +159,17 @@ def roll_back(session: Session, user: User) -> str:
     if target is None:
         raise ValueError(f"there is no ready version before {current.name} to roll back to")
     store.activate_version(session, target.id)
+    read_missing_additions(session, user, target)
     return target.name
+
+
+def read_missing_additions(session: Session, user: User, version: store.ModelVersion) -> None:
+    """Queue reading into ``version`` the added documents it lacks, if any: every add reads
+    its documents into every ready version, but a version that became ready while an add ran
+    may have missed them."""
+    if collection_changes.additions_missing_from(session, version.id):
+        job = jobs.submit(session, ReadAdditionsParams(version.name), user.name)
+        audit_note(job=job.id)
 
 
 def roll_back_target(session: Session) -> str | None:

@@ -45,6 +45,11 @@ class Settings:
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Photos uploaded on the admin page "Add photos", until the job worker adds them."""
+        return self.data_dir / "uploads"
+
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Settings from ``environ`` (default: ``os.environ``) and the optional config file."""

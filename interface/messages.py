@@ -521,6 +521,30 @@ EN: dict[str, str | dict[str, str]] = {
     "audit_signed_out": "signed out, ending {sessions}",
     "audit_session_expired": "{sessions} expired",
     "audit_sessions": {"one": "{n} session", "other": "{n} sessions"},
+    "nav_add_photos": "Add photos",
+    "add_photos_title": "Add photos",
+    "add_photos_caption": "Photos added here join version {version} without a retrain: the job "
+    "worker reads each one as a build would, and it is searchable on every replica seconds "
+    "later. A photo already in the collection is recognised and not added twice.",
+    "photos_to_add": "Photos",
+    "photo_caption": "Caption",
+    "photo_hashtags": "Hashtags",
+    "add_these_photos": "Add these photos",
+    "photos_queued": "Queued: the photos become searchable as soon as the job below adds them.",
+    "job_done_added": "{job}: {added} added, {linked} already in the collection, {refused} refused",
+    "take_down": "Take down",
+    "take_down_which": "Document",
+    "take_down_reason": "Why (recorded)",
+    "take_down_warning": "It disappears from every search within seconds and its photo is "
+    "deleted. This cannot be undone.",
+    "take_down_confirm": "Take it down",
+    "taken_down_notice": "{document} is taken down.",
+    "action_queue_photos": "add photos",
+    "action_take_down_document": "take down a document",
+    "action_take_down": "take down a document",
+    "audit_queued_photos": "queued {photos} to add (job {job})",
+    "audit_took_down": "took down {document}: {reason}",
+    "audit_photos": {"one": "{n} photo", "other": "{n} photos"},
 }
 
 RU: dict[str, str | dict[str, str]] = {
@@ -1077,6 +1101,32 @@ RU: dict[str, str | dict[str, str]] = {
     "audit_signed_out": "выход; завершено: {sessions}",
     "audit_session_expired": "истёк срок: {sessions}",
     "audit_sessions": {"one": "{n} сеанс", "few": "{n} сеанса", "many": "{n} сеансов"},
+    "nav_add_photos": "Добавить фото",
+    "add_photos_title": "Добавление фотографий",
+    "add_photos_caption": "Добавленные здесь фотографии входят в версию {version} без "
+    "переобучения: обработчик задач читает каждую так же, как сборка, и через несколько секунд "
+    "её находят все реплики. Фотография, которая уже есть в коллекции, не добавляется дважды.",
+    "photos_to_add": "Фотографии",
+    "photo_caption": "Подпись",
+    "photo_hashtags": "Хештеги",
+    "add_these_photos": "Добавить эти фотографии",
+    "photos_queued": "В очереди: фотографии станут доступны для поиска, как только задача ниже "
+    "их добавит.",
+    "job_done_added": "{job}: добавлено {added}, уже были в коллекции {linked}, "
+    "отклонено {refused}",
+    "take_down": "Снять",
+    "take_down_which": "Документ",
+    "take_down_reason": "Причина (записывается)",
+    "take_down_warning": "Документ исчезнет из поиска за несколько секунд, его фотография будет "
+    "удалена. Отменить это нельзя.",
+    "take_down_confirm": "Снять документ",
+    "taken_down_notice": "Документ {document} снят.",
+    "action_queue_photos": "добавление фотографий",
+    "action_take_down_document": "снятие документа",
+    "action_take_down": "снятие документа",
+    "audit_queued_photos": "в очереди добавление: {photos} (задача {job})",
+    "audit_took_down": "снят документ {document}: {reason}",
+    "audit_photos": {"one": "{n} фотография", "few": "{n} фотографии", "many": "{n} фотографий"},
 }
 
 MESSAGES = {"en": EN, "ru": RU}

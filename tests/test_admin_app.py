@@ -29,6 +29,7 @@ TITLE_KEYS = [
     "weights_admin_title",
     "versions_title",
     "add_modality_title",
+    "add_photos_title",
     "audit_title",
 ]
 PASSWORD = "correct horse battery"
@@ -143,7 +144,9 @@ def test_a_moderator_relabels_a_topic_on_the_review_page(sessions):
     assert (topic.label, topic.status) == ("Monuments of the world", "junk")
 
 
-@pytest.mark.parametrize("page", ["versions.py", "add_modality.py", "junk_filter.py"])
+@pytest.mark.parametrize(
+    "page", ["versions.py", "add_modality.py", "junk_filter.py", "add_photos.py"]
+)
 def test_the_other_admin_pages_render_for_an_admin(sessions, page):
     app = app_signed_in_as(sessions, "anna").switch_page(f"../admin/pages/{page}").run()
 

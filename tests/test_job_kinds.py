@@ -29,6 +29,8 @@ STORED = {
     },
     "retrain": {"parent": "v0001", "changes": {"num_topics": 50}},
     "junk_filter": {},
+    "add_documents": {"folder": "/data/uploads/1", "added_by": "ada"},
+    "read_additions": {"version": "v0002"},
 }
 REFUSED = {
     "build": ({"collection": 7}, "collection"),
@@ -36,6 +38,8 @@ REFUSED = {
     "add_modality": ({**STORED["add_modality"], "tokens": {}}, "no document has tokens"),
     "retrain": ({"changes": {}}, "parent"),
     "junk_filter": ({"collection": "/data"}, "collection"),
+    "add_documents": ({"folder": None, "added_by": "ada"}, "folder"),
+    "read_additions": ({"version": 2}, "version"),
 }
 
 kinds = pytest.mark.parametrize("kind", sorted(JOB_KINDS))

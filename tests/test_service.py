@@ -19,7 +19,7 @@ from core.serving.ranking import RankingParams
 from core.serving.service import Service
 from core.settings import DEFAULT_BACKBONE
 from core.storage import store
-from core.storage.admin_tables import HiddenDocument, bump_hidden_generation
+from core.storage.admin_tables import HiddenDocument, bump_collection_generation
 from tests.conftest import builtin_rows, copy_collection, settings_for
 
 QUERIES = ["flower", "рыба", "horse", "корова", "car", "птица", "apple", "дом"]
@@ -204,7 +204,7 @@ def test_topic_thumbnails_come_from_the_version_files_without_loading_the_model(
         assert service._engine is None  # a moderator's first page does not load the model
         hidden = engine_free[3][0].hit.id
         session.add(HiddenDocument(doc_id=hidden, score=1.0))
-        bump_hidden_generation(session)
+        bump_collection_generation(session)
         session.commit()
 
     without_hidden = Service(deployment).topic_thumbnails(version, [3], 4)[3]

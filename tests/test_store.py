@@ -72,6 +72,9 @@ TABLES = {
     "hidden_generation",
     "jobs",
     "workers",
+    "added_documents",
+    "addition_thetas",
+    "taken_down",
 }
 
 

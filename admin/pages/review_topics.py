@@ -4,7 +4,7 @@ typical photos, label them, and mark many junk or background at once."""
 import streamlit as st
 
 from admin.topics import SORT_KEYS, edit_topic, review_topics, set_topic_statuses
-from admin.ui import active_version_or_stop, db, perform, require
+from admin.ui import active_version_or_stop, db, perform, require, take_down_control
 from core.storage import store
 from interface.i18n import plural, t
 from interface.state import service
@@ -106,3 +106,5 @@ for row in shown:
                 st.image(images, width=72, caption=[f"{doc.share:.0%}" for doc in typical])
             else:
                 st.caption(t("no_typical_documents"))
+            shown_documents = [(doc.hit.id, doc.hit.text) for doc in typical]
+            take_down_control(user, shown_documents, f"topic-{row.id}")

@@ -11,6 +11,7 @@ module. ``tests/test_job_kinds.py`` holds every kind to this contract.
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,14 +21,18 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.building import pipeline
+from core.building.additions import add_documents, read_additions_into
 from core.building.junk_filter import train_junk_filter
 from core.serving.model import ModelParams
 from core.settings import Settings
+from core.storage import store
 from core.storage.job_kinds import (
+    AddDocumentsParams,
     AddModalityParams,
     BuildParams,
     JobParams,
     JunkFilterParams,
+    ReadAdditionsParams,
     ReindexParams,
     RetrainParams,
 )
@@ -102,6 +107,25 @@ def run_retrain(params: RetrainParams, context: JobContext) -> JobOutcome:
     return derived_outcome(report, params.activate)
 
 
+def run_add_documents(params: AddDocumentsParams, context: JobContext) -> JobOutcome:
+    """The documents added, linked and refused; a folder the admin page uploaded into goes
+    once they are in (the collection keeps its own copies of the photos)."""
+    folder = Path(params.folder)
+    report = add_documents(context.settings, folder, params.added_by, context.progress)
+    if folder.resolve().is_relative_to(context.settings.uploads_dir.resolve()):
+        shutil.rmtree(folder, ignore_errors=True)
+    return JobOutcome(result=report.to_json())
+
+
+def run_read_additions(params: ReadAdditionsParams, context: JobContext) -> JobOutcome:
+    with context.sessions() as session:
+        version = store.get_version(session, params.version)
+    if version is None:
+        raise ValueError(f"there is no version {params.version!r}")
+    read = read_additions_into(context.settings, version.id, context.progress)
+    return JobOutcome(params.version, {"documents": read})
+
+
 def run_junk_filter(params: JunkFilterParams, context: JobContext) -> JobOutcome:
     with context.sessions() as session:
         report = train_junk_filter(session, context.progress)
@@ -116,6 +140,8 @@ RUNNERS: dict[str, Runner] = {
     AddModalityParams.kind: run_add_modality,
     RetrainParams.kind: run_retrain,
     JunkFilterParams.kind: run_junk_filter,
+    AddDocumentsParams.kind: run_add_documents,
+    ReadAdditionsParams.kind: run_read_additions,
 }
 
 

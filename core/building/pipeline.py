@@ -31,7 +31,14 @@ from core import durable
 from core.building.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
 from core.building.topic_labels import distinct_labels
 from core.reading.backbones import load_backbone
-from core.reading.collection import Document, RowProblem, TokenCounts, import_collection
+from core.reading.collection import (
+    Document,
+    ImportReport,
+    RowProblem,
+    TokenCounts,
+    import_collection,
+)
+from core.reading.images import content_hash
 from core.reading.text import TAG, TEXT, DisplayForms, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.index import IndexParams, NeighborIndex
@@ -48,7 +55,7 @@ from core.serving.topic_matching import (
 )
 from core.serving.version_files import PreparedCorpus, VersionFiles
 from core.settings import Settings
-from core.storage import database, store
+from core.storage import collection_changes, database, store
 
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
@@ -134,7 +141,7 @@ def build(
     sessions = database.open_database(settings.database_url)
 
     started = time.perf_counter()
-    imported = import_collection(collection)
+    imported = live_collection(sessions, import_collection(collection))
     timings["import"] = time.perf_counter() - started
     if not imported.documents:
         raise ValueError(f"no usable documents in {collection} ({len(imported.problems)} bad rows)")
@@ -160,6 +167,7 @@ def build(
         )
         started = time.perf_counter()
         publish(
+            settings,
             sessions,
             created,
             model=model,
@@ -176,6 +184,32 @@ def build(
         corpus.junk_filtered,
         timings,
         model.scores,
+    )
+
+
+def live_collection(sessions: sessionmaker[Session], imported: ImportReport) -> ImportReport:
+    """The collection a build trains on: the imported one plus the documents added since,
+    minus the ones taken down (by id or by photo), whose rows are no problem of the import."""
+    with sessions() as session:
+        taken_down = collection_changes.taken_down_ids(session)
+        taken_down_photos = collection_changes.taken_down_photos(session)
+        added = collection_changes.added_documents(session)
+
+    def kept(document: Document) -> bool:
+        if document.id in taken_down:
+            return False
+        return not (
+            taken_down_photos
+            and document.image
+            and content_hash(document.image) in taken_down_photos
+        )
+
+    documents = [document for document in imported.documents if kept(document)]
+    ids = {document.id for document in documents}
+    return replace(
+        imported,
+        documents=documents + [document for document in added if document.id not in ids],
+        problems=[problem for problem in imported.problems if problem.id not in taken_down],
     )
 
 
@@ -231,6 +265,7 @@ def new_version(
 
 
 def publish(
+    settings: Settings,
     sessions: sessionmaker[Session],
     created: NewVersion,
     *,
@@ -241,8 +276,9 @@ def publish(
     activate: bool = True,
 ) -> None:
     """Move the complete directory into place durably (its files, then the rename, synced: see
-    ``core.durable``), then mark the version ready (and active): the row never points at files a
-    power cut could still take back."""
+    ``core.durable``), mark the version ready (the row never points at files a power cut could
+    still take back), give it the documents added meanwhile (``core.building.additions``), then
+    (if asked) make it active."""
     durable.publish_directory(created.workdir, created.final_dir)
     with sessions() as session:
         store.finish_version(
@@ -258,7 +294,11 @@ def publish(
             topics=topics,
             documents=documents,
         )
-        if activate:
+    from core.building.additions import read_additions_into  # it builds on this module
+
+    read_additions_into(settings, created.id)
+    if activate:
+        with sessions() as session:
             store.activate_version(session, created.id)
 
 
@@ -572,6 +612,7 @@ def _derive(
                 for topic, old in zip(topics, old_topics, strict=True)
             ]
         publish(
+            settings,
             sessions,
             created,
             model=model,

@@ -1,4 +1,5 @@
-"""Command line: ``python -m core build|worker|search|annotate|topics|models|eval|bench|scale-*``.
+"""Command line: ``python -m core build|worker|add|remove|search|annotate|topics|models|eval|
+bench|scale-*``.
 
 Every command has ``--help``; ``--json`` prints machine-readable output on stdout, while progress
 and problems go to stderr. Admin panel accounts have their own command line, ``python -m admin
@@ -24,6 +25,8 @@ from core.settings import load_settings
 COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     building.add_build,
     building.add_worker,
+    building.add_add,
+    building.add_remove,
     serving.add_search,
     serving.add_annotate,
     serving.add_topics,

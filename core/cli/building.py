@@ -141,3 +141,62 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     except WorkerRefused as refused:
         raise CommandError(str(refused)) from None
     return 0
+
+
+def add_add(commands: Subcommands) -> None:
+    """``add``: documents into the active version without a retrain."""
+    parser = commands.add_parser(
+        "add",
+        help="add documents (photos with captions and hashtags) to the active model version",
+        description="Add the documents of a collection folder (photos with a documents.csv or "
+        "documents.jsonl, the format `build` imports) to the collection: each is searchable "
+        "as soon as it is added, on every replica, without a new version.",
+    )
+    parser.add_argument("path", type=Path, help="collection folder or its documents file")
+    parser.add_argument("--by", default="command line", help="who adds them (for the record)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=_add)
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> int:
+    from core.building.additions import add_documents
+
+    report = add_documents(settings, args.path, args.by, progress_printer())
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+        return 0
+    print(f"added {len(report.added)} document(s): {', '.join(report.added)}")
+    if report.linked:
+        print(f"linked {len(report.linked)} already in the collection (same photo):")
+        for new, existing in report.linked.items():
+            print(f"  {new} -> {existing}")
+    if report.refused:
+        print(f"refused {len(report.refused)} row(s):")
+        for problem in report.refused:
+            print(f"  {problem}")
+    return 0
+
+
+def add_remove(commands: Subcommands) -> None:
+    """``remove``: take a document down."""
+    parser = commands.add_parser(
+        "remove",
+        help="take a document down: gone from every answer, its photo deleted",
+        description="Take a document down: within seconds it is gone from every search, "
+        "'more like this' and topic page on every replica, in every version; its photo and "
+        "cached visual words are deleted, and it can never be added again. Who, when and why "
+        "are recorded.",
+    )
+    parser.add_argument("doc_id", help="the document's id")
+    parser.add_argument("--reason", required=True, help="why it is taken down (recorded)")
+    parser.add_argument("--by", default="command line", help="who takes it down (recorded)")
+    parser.set_defaults(handler=_remove)
+
+
+def _remove(args: argparse.Namespace, settings: Settings) -> int:
+    from core.storage.collection_changes import take_down
+
+    with database.open_database(settings.database_url)() as session:
+        take_down(session, settings, args.doc_id, args.by, args.reason)
+    print(f"took down {args.doc_id}")
+    return 0

@@ -11,6 +11,7 @@ from core.cli.common import (
     Subcommands,
     modality_weights,
     positive,
+    progress_printer,
     unknown_tokens,
 )
 from core.serving.answers import AnnotationRequest, SearchRequest
@@ -232,10 +233,17 @@ def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
     key = int(args.version) if args.version.isdigit() else args.version
     with sessions() as session:
         version = store.get_version(session, key)
-        if version is None:
-            raise CommandError(f"no model version {args.version!r}")
+    if version is None:
+        raise CommandError(f"no model version {args.version!r}")
+    if version.status == "ready":
+        from core.building.additions import read_additions_into
+
+        # every add reads its documents into every ready version; this covers a version that
+        # became ready while an add was running
+        read_additions_into(settings, version.id, progress_printer())
+    with sessions() as session:
         store.activate_version(session, version.id)
-        name = version.name
+    name = version.name
     if args.json:
         print(json.dumps({"active": name}))
     else:

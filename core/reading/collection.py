@@ -62,6 +62,7 @@ class ImportReport:
     folder: Path
     documents: list[Document] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # document id -> its row in the file
 
 
 def find_documents_file(folder: Path) -> Path:
@@ -102,6 +103,7 @@ def import_collection(path: Path, check_images: bool = True) -> ImportReport:
             continue
         seen.add(document.id)
         report.documents.append(document)
+        report.rows[document.id] = row_number
     return report
 
 

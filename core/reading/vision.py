@@ -289,7 +289,7 @@ class ImageVectorizer:
         return result
 
     def _path(self, digest: str) -> Path:
-        return self.cache_dir / "vision" / self.backbone.name / digest[:2] / f"{digest}.npy"
+        return _cache_file(self.cache_dir, self.backbone.name, digest)
 
     def _load(self, digest: str) -> np.ndarray | None:
         try:
@@ -301,3 +301,15 @@ class ImageVectorizer:
     def _store(self, digest: str, row: np.ndarray) -> None:
         with durable.atomic_writer(self._path(digest)) as file:
             np.save(file, np.asarray(row, dtype=np.float32))
+
+
+def _cache_file(cache_dir: Path, backbone: str, digest: str) -> Path:
+    """Where ``ImageVectorizer`` keeps the probabilities of the photo ``digest``."""
+    return Path(cache_dir) / "vision" / backbone / digest[:2] / f"{digest}.npy"
+
+
+def cached_probability_files(cache_dir: Path, digest: str) -> list[Path]:
+    """The cached probabilities of the photo ``digest`` under every backbone: a take-down
+    deletes them with the photo."""
+    pattern = _cache_file(Path(), "*", digest)
+    return sorted(Path(cache_dir).glob(str(pattern)))

@@ -12,6 +12,7 @@ loading, so one engine serves many threads.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -35,6 +36,7 @@ from core.serving.answers import (
 )
 from core.serving.bilingual import default_lexicon
 from core.serving.fit import FitReference, QueryFit, perplexity
+from core.serving.index import NeighborIndex
 from core.serving.inference import QueryTheta, ThetaInferencer
 from core.serving.query_syntax import parse_query
 from core.serving.ranking import (
@@ -73,10 +75,6 @@ class SearchEngine:
         self.ranking = files.read_ranking()
         self.model = files.read_model()
         self.display_forms = files.read_display_forms()
-        self.documents = files.read_documents()
-        self.index = files.read_index()
-        # A plain view of the (memory-mapped) thetas: every slice of a memmap builds a memmap.
-        self.thetas = np.asarray(self.index.thetas)
         self.inferencer = ThetaInferencer.from_params(self.model.phi, self.params)
         self.processor = processor
         self.vectorizer = vectorizer
@@ -88,6 +86,16 @@ class SearchEngine:
             vectorizer,
             self.document_tokens,
         )
+        self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
+        self._index_documents(files.read_documents(), files.read_index())
+        self.base_documents = len(self.documents)  # rows from the version's files; then additions
+
+    def _index_documents(self, documents: list[Document], index: NeighborIndex) -> None:
+        """What search, ranking and annotation keep about the documents, in row order."""
+        self.documents = documents
+        self.index = index
+        # A plain view of the (memory-mapped) thetas: every slice of a memmap builds a memmap.
+        self.thetas = np.asarray(self.index.thetas)
         self.annotation = QueryAnnotator(
             self.reader,
             self.documents,
@@ -97,12 +105,26 @@ class SearchEngine:
             self.display_forms,
             self.default_weights,
         )
-        self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
         self.ranked = RankedDocuments(self.thetas, self.index, self.model.phi, self._own_tokens())
         self.rows_by_image_hash: dict[str, list[int]] = {}
         for row, doc in enumerate(self.documents):
             if doc.image_hash:
                 self.rows_by_image_hash.setdefault(doc.image_hash, []).append(row)
+
+    def with_additions(self, documents: Sequence[Document], thetas: np.ndarray) -> SearchEngine:
+        """This version's engine with ``documents`` (each with its tokens under this version)
+        appended, ``thetas`` their rows: exact search over the version's documents and the
+        additions. The model, the query reader and the fit reference are shared (a collection's
+        fit is measured on what the model was trained on); this engine does not change, so
+        searches in flight go on with it while the new one is made."""
+        extended = copy.copy(self)
+        for derived in ("topic_prior", "rows_by_id", "suggester"):
+            extended.__dict__.pop(derived, None)
+        base = slice(0, self.base_documents)
+        rows = np.vstack([self.thetas[base], np.asarray(thetas, dtype=np.float32)])
+        index = NeighborIndex(rows, self.index.params).build()
+        extended._index_documents([*self.documents[base], *documents], index)
+        return extended
 
     def _own_tokens(self) -> DocumentTokens:
         """Each document's own tokens for the likelihood ranking; a photo without words or

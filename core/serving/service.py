@@ -3,8 +3,12 @@
 Every query checks which version is active and reads its live modality weights from the metadata
 database (one cheap query), so an activation or a weight change made elsewhere reaches every
 session from its next query on. A newly active version is loaded once, under a lock; queries in
-flight keep the engine they started with. Documents the junk filter hid are left out of every
-search; the hidden set is re-read only when its generation counter in the database changes.
+flight keep the engine they started with. The collection is live (``core.storage.
+collection_changes``): documents added since the version was built are appended to its engine
+(their thetas come from the database, so no replica needs another's files), and documents the
+junk filter hid or a moderator took down are left out of every answer. Both are re-read only
+when the collection's generation counter in the database changes, so every replica sees an add
+or a take-down on its next query.
 
 When the metadata database is unreachable, the service keeps serving from what it last read
 (the active version, its live weights, the hidden set: nothing can change them while the database
@@ -31,6 +35,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from core.reading.backbones import load_backbone
+from core.reading.collection import Document
 from core.reading.images import content_hash
 from core.reading.text import TextProcessor
 from core.serving import explain
@@ -42,6 +47,7 @@ from core.serving.answers import (
     SearchRequest,
     SearchResult,
     TypicalDocument,
+    UnknownDocument,
 )
 from core.serving.engine import SearchEngine, TopicCatalog
 from core.serving.explain import QueryReading, TopicShare, WhyNothing
@@ -51,7 +57,8 @@ from core.serving.ranking import ARTICLE_RANKING, RankingParams
 from core.serving.upload_cache import UploadVectorizer
 from core.settings import BUILTIN_COLLECTION, Settings
 from core.storage import database, store
-from core.storage.admin_tables import hidden_document_ids, hidden_generation
+from core.storage.admin_tables import collection_generation, hidden_document_ids
+from core.storage.collection_changes import taken_down_ids, version_additions
 from core.storage.outage import (
     DatabaseUnavailable,
     PendingSearch,
@@ -79,7 +86,8 @@ class ActiveModel:
     weights: dict[str, float]
     version: store.ModelVersion
     allowed: np.ndarray | None = None
-    hidden_generation: int = 0
+    collection_generation: int = 0
+    taken_down: frozenset[str] = frozenset()
     database_down: bool = False  # served from what was read before the database went away
 
     @property
@@ -90,7 +98,7 @@ class ActiveModel:
     @property
     def cache_key(self) -> tuple:
         """Changes whenever an answer could: another version, live weights or hidden set."""
-        return self.version.name, tuple(sorted(self.weights.items())), self.hidden_generation
+        return self.version.name, tuple(sorted(self.weights.items())), self.collection_generation
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,9 @@ class Service:
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
         self._vectorizer_lock = threading.Lock()
-        self._allowed: tuple[tuple[str, int], np.ndarray | None] | None = None
+        self._allowed: tuple[tuple[str, int, int], _Unservable] | None = None
+        self._served: _Served | None = None  # the active version's engine with its additions
+        self._extending = threading.Lock()
         self._topic_catalog: tuple[str, TopicCatalog] | None = None  # version name, catalog
         self._last_active: ActiveModel | None = None
         self._labels: tuple[int, dict[int, str]] | None = None  # version id -> labels, last read
@@ -174,8 +184,8 @@ class Service:
         with self._database() as session:
             version = self._version_row(session, store.active_version_id(session))
             weights = store.modality_weights(session, version.id)
-            generation = hidden_generation(session)
-            name, directory = version.name, version.artifact_dir
+            generation = collection_generation(session)
+            version_id, name, directory = version.id, version.name, version.artifact_dir
             backbone = self.backbone_of(version)
         engine = self._engine
         if engine is None or engine.version_name != name:
@@ -186,8 +196,47 @@ class Service:
                     loaded.warm_up()
                     self._engine = loaded
                 engine = self._engine
-        allowed = self._allowed_rows(engine.version_name, engine.documents, generation)
-        return ActiveModel(engine, weights, version, allowed, generation)
+        engine = self._with_additions(engine, version_id, generation)
+        allowed, taken_down = self._allowed_rows(engine.version_name, engine.documents, generation)
+        return ActiveModel(engine, weights, version, allowed, generation, taken_down)
+
+    def _with_additions(self, base: SearchEngine, version_id: int, generation: int) -> SearchEngine:
+        """``base`` with the documents added to the collection since its version was built, as
+        of ``generation``: re-read when the generation changes, extended off the lock that
+        loads versions, and swapped in whole. While one thread extends it, the others go on
+        answering from the engine served until then."""
+        served = self._served
+        if served is not None and served.version == base.version_name:
+            if served.generation == generation:
+                return served.engine
+            if not self._extending.acquire(blocking=False):
+                return served.engine
+        else:
+            self._extending.acquire()
+        try:
+            served = self._served
+            if served is not None and (served.version, served.generation) == (
+                base.version_name,
+                generation,
+            ):
+                return served.engine
+            with self._database() as session:
+                additions = version_additions(session, version_id)
+            ids = tuple(addition.document.id for addition in additions)
+            if served is not None and (served.version, served.ids) == (base.version_name, ids):
+                engine = served.engine
+            elif additions:
+                engine = base.with_additions(
+                    [addition.document for addition in additions],
+                    np.vstack([addition.theta for addition in additions]),
+                )
+                engine.warm_up()
+            else:
+                engine = base
+            self._served = _Served(base.version_name, generation, ids, engine)
+            return engine
+        finally:
+            self._extending.release()
 
     def _version_row(self, session: Session, version_id: int | None) -> store.ModelVersion:
         """The active version's row, read again only when another version became active: a
@@ -221,18 +270,20 @@ class Service:
             return self._vectorizers[backbone]
 
     def _allowed_rows(
-        self, version_name: str, documents: Sequence[Mapping], generation: int
-    ) -> np.ndarray | None:
-        """Rows of the version's ``documents`` that are not hidden, cached per (version,
-        hidden generation)."""
+        self, version_name: str, documents: Sequence[Document], generation: int
+    ) -> _Unservable:
+        """Rows of ``documents`` that are neither hidden nor taken down (None: all), and the
+        ids taken down; cached per (version, collection generation, documents)."""
+        key = (version_name, generation, len(documents))
         cached = self._allowed
-        if cached is not None and cached[0] == (version_name, generation):
+        if cached is not None and cached[0] == key:
             return cached[1]
         with self._database() as session:
-            hidden = hidden_document_ids(session)
-        allowed = np.array([doc.id not in hidden for doc in documents]) if hidden else None
-        self._allowed = ((version_name, generation), allowed)
-        return allowed
+            taken_down = frozenset(taken_down_ids(session))
+            left_out = hidden_document_ids(session) | taken_down
+        allowed = np.array([doc.id not in left_out for doc in documents]) if left_out else None
+        self._allowed = (key, (allowed, taken_down))
+        return allowed, taken_down
 
     def search(
         self,
@@ -287,6 +338,7 @@ class Service:
         if not request.query.is_empty():
             raise ValueError("more_like takes a request without a query: the document is the query")
         active = active or self.active()
+        _check_not_taken_down(doc_id, active)
         row, query = active.engine.document_query(doc_id)
         allowed = np.ones(len(active.engine.documents), dtype=bool)
         if active.allowed is not None:
@@ -306,6 +358,7 @@ class Service:
         """A document of ``active`` (default: the active model now), e.g. the one a "more like
         this" link names; raises ``UnknownDocument`` for an id it does not have."""
         active = active or self.active()
+        _check_not_taken_down(doc_id, active)
         return active.engine.document(doc_id)
 
     def typical_documents(
@@ -323,16 +376,16 @@ class Service:
         for the moderators' topic review: from the loaded engine if it is this version's, else
         from the version's files alone (``TopicCatalog``), so that a process that has not
         loaded the model yet does not load all of it for thumbnails."""
-        engine = self._engine
-        if engine is not None and engine.version_name == version.name:
-            source: SearchEngine | TopicCatalog = engine
-            documents = engine.documents
+        served = self._served
+        if served is not None and served.version == version.name:
+            source: SearchEngine | TopicCatalog = served.engine
+            documents = served.engine.documents
         else:
             source = self._catalog(version)
             documents = source.documents
         with self._database() as session:
-            generation = hidden_generation(session)
-        allowed = self._allowed_rows(version.name, documents, generation)
+            generation = collection_generation(session)
+        allowed, _ = self._allowed_rows(version.name, documents, generation)
         return {topic: source.typical_documents(topic, n, allowed=allowed) for topic in topics}
 
     def _catalog(self, version: store.ModelVersion) -> TopicCatalog:
@@ -459,6 +512,25 @@ class Service:
         """The topics the query behind ``result`` and ``hit`` share most, with labels and terms;
         ``active`` is the snapshot that answered it."""
         return explain.explain_hit(active.engine, result, hit, labels)
+
+
+_Unservable = tuple[np.ndarray | None, frozenset[str]]  # allowed rows, ids taken down
+
+
+@dataclass(frozen=True)
+class _Served:
+    """The engine a version serves with its additions as of a collection generation."""
+
+    version: str
+    generation: int
+    ids: tuple[str, ...]  # the additions it holds, in row order
+    engine: SearchEngine
+
+
+def _check_not_taken_down(doc_id: str, active: ActiveModel) -> None:
+    """A document taken down is unknown, as if it had never been there."""
+    if doc_id in active.taken_down:
+        raise UnknownDocument(doc_id, active.engine.version_name)
 
 
 def _freeze_long_lived_objects() -> None:

@@ -27,8 +27,8 @@ from sqlalchemy import (
     Text,
     false,
     select,
-    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.storage.orm import Base, UTCDateTime, one_of, utcnow
@@ -120,7 +120,8 @@ class HiddenDocument(Base):
 
 
 class HiddenGeneration(Base):
-    """One row counting changes to the hidden documents, so serving re-reads them only then."""
+    """One row counting changes to what serving may return (hidden, added, taken-down
+    documents), so serving re-reads them only then (the table keeps its first name)."""
 
     __tablename__ = "hidden_generation"
     __table_args__ = (CheckConstraint("id = 1", name="singleton"),)
@@ -168,8 +169,9 @@ class JobWorker(Base):
     job_id: Mapped[int | None] = mapped_column(Integer)
 
 
-def hidden_generation(session: Session) -> int:
-    """How many times the hidden documents changed: a cheap check before re-reading them."""
+def collection_generation(session: Session) -> int:
+    """How many times what serving may return changed (documents hidden or restored, added or
+    taken down): the cheap check a replica makes on every request before re-reading them."""
     return session.scalar(select(HiddenGeneration.generation)) or 0
 
 
@@ -178,15 +180,19 @@ def hidden_document_ids(session: Session) -> set[str]:
     return set(session.scalars(select(HiddenDocument.doc_id)))
 
 
-def bump_hidden_generation(session: Session) -> None:
-    """Mark the hidden documents changed (inside the caller's transaction)."""
-    updated = session.execute(
-        update(HiddenGeneration)
-        .where(HiddenGeneration.id == 1)
-        .values(generation=HiddenGeneration.generation + 1)
+def bump_collection_generation(session: Session) -> None:
+    """Mark what serving may return changed (inside the caller's transaction): one upsert, so
+    that two replicas bumping it at once for the first time both count."""
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        upsert(HiddenGeneration)
+        .values(id=1, generation=1)
+        .on_conflict_do_update(
+            index_elements=[HiddenGeneration.id],
+            set_={"generation": HiddenGeneration.generation + 1},
+        )
     )
-    if updated.rowcount == 0:
-        session.add(HiddenGeneration(id=1, generation=1))
 
 
 class PermissionDenied(PermissionError):

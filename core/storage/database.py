@@ -18,7 +18,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, func, insert, make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.storage import admin_tables, searches, store  # noqa: F401  (complete Base.metadata)
+from core.storage import (  # noqa: F401  (complete Base.metadata)
+    admin_tables,
+    collection_changes,
+    searches,
+    store,
+)
 from core.storage.orm import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"

@@ -196,9 +196,47 @@ class JunkFilterParams(JobParams):
         return {"en": "train the junk filter", "ru": "обучение фильтра мусора"}[language]
 
 
+@dataclass(frozen=True)
+class AddDocumentsParams(JobParams):
+    """Adding the documents of a collection ``folder`` the worker can read (photos with a
+    documents file) to the active version, on behalf of ``added_by``."""
+
+    kind: ClassVar[str] = "add_documents"
+    folder: str
+    added_by: str
+
+    def describe(self, language: str = "en") -> str:
+        return {"en": "add the photos of {}", "ru": "добавление фотографий из {}"}[language].format(
+            self.folder
+        )
+
+
+@dataclass(frozen=True)
+class ReadAdditionsParams(JobParams):
+    """Reading the documents added to the collection that ``version`` lacks into it, with its
+    phi (queued when a version is activated from the admin panel and lacks some)."""
+
+    kind: ClassVar[str] = "read_additions"
+    version: str
+
+    def describe(self, language: str = "en") -> str:
+        return {
+            "en": "read the added photos into {}",
+            "ru": "добавленные фотографии в версию {}",
+        }[language].format(self.version)
+
+
 JOB_KINDS: dict[str, type[JobParams]] = {
     params.kind: params
-    for params in (BuildParams, ReindexParams, AddModalityParams, RetrainParams, JunkFilterParams)
+    for params in (
+        BuildParams,
+        ReindexParams,
+        AddModalityParams,
+        RetrainParams,
+        JunkFilterParams,
+        AddDocumentsParams,
+        ReadAdditionsParams,
+    )
 }
 
 

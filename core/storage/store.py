@@ -154,7 +154,7 @@ class DocumentRow(Base):
     """A document of a version's collection (read as ``core.reading.collection.Document``)."""
 
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("version_id", "doc_id"),)
+    __table_args__ = (UniqueConstraint("version_id", "doc_id"), Index(None, "image_hash"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))

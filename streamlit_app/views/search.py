@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from admin.ui import show_notice, signed_in_user, take_down_control
 from core.reading.images import ImageError
 from core.reading.vision import VISUAL
 from core.serving.answers import (
@@ -201,6 +202,8 @@ if figures_shown:
 
 
 show_vote_messages()
+show_notice()
+staff = signed_in_user(st.session_state)
 for start in range(0, len(result.hits), COLUMNS):
     row = result.hits[start : start + COLUMNS]
     for column, hit in zip(st.columns(COLUMNS), row, strict=False):
@@ -213,6 +216,7 @@ for start in range(0, len(result.hits), COLUMNS):
                 similar_documents(similar)
             if result.search_id is not None:
                 st.feedback("thumbs", key=vote_key(result.search_id, hit.id))
+            take_down_control(staff, [(hit.id, hit.text)], f"hit-{hit.id}")
 
 
 def show_more() -> None:
