@@ -126,6 +126,22 @@ class TextProcessor:
         with self._lock:
             return _porter_stem(self._stemmer, word)
 
+    def russian_tag(self, word: str, *grammemes: str):
+        """pymorphy3's tag of the most likely reading of a Russian ``word`` that has all
+        ``grammemes`` ('NOUN', 'nomn'), or None: part of speech, case, gender, number."""
+        with self._lock:
+            for parse in self._morph.parse(word.replace("ё", "е")):
+                if all(g in parse.tag for g in grammemes):
+                    return parse.tag
+        return None
+
+    def inflect(self, word: str, grammemes: set[str]) -> str:
+        """A Russian ``word`` in the form of ``grammemes`` ('красный' -> 'красная' for
+        {'femn', 'sing', 'nomn'}), or as given when pymorphy3 cannot make it."""
+        with self._lock:
+            form = self._morph.parse(word)[0].inflect(grammemes)
+        return form.word if form is not None else word
+
     def _lemma(self, word: str) -> str | None:
         with self._lock:
             return _russian_lemma(self._morph, word)
