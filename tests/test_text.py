@@ -59,3 +59,24 @@ def test_display_form_is_the_most_frequent_surface(processor):
 
 def test_normalize_tag_keeps_word_characters_only():
     assert normalize_tag("#Hello-World!") == "helloworld"
+
+
+@pytest.mark.parametrize(
+    ("text", "head"),
+    [
+        ("a dog playing on the grass", {"dog"}),
+        ("apples in a wicker basket", {"appl"}),
+        ("a piece of cheese on a wooden board", {"piec", "chees"}),
+        ("bird", {"bird"}),
+        ("собака играет на траве", {"собака"}),
+        ("яблоки в плетёной корзине", {"яблоко"}),
+        ("кусок сыра на деревянной доске", {"кусок", "сыр"}),
+        ("свежие фрукты на тарелке", {"свежий", "фрукт"}),
+        ("рыба ночью", {"рыба"}),
+        ("в городе", set()),
+    ],
+)
+def test_the_head_of_a_phrase_is_its_words_before_the_first_preposition_or_verb(
+    processor, text, head
+):
+    assert processor.head_tokens(text) == head

@@ -103,7 +103,8 @@ def text_to_image_distances(
         except NothingRecognized:
             continue
         tokens, _ = engine.reader.tokens_of(query)
-        distances[row] = -ranker.scores(theta, engine.reader.query_terms(tokens, ranking), weights)
+        terms = engine.reader.query_terms(tokens, ranking, text)
+        distances[row] = -ranker.scores(theta, terms, weights)
     return distances
 
 
