@@ -129,6 +129,10 @@ def test_with_context_weighted_down_the_head_of_a_sentence_outranks_a_document_o
     # and a query that is all head is unchanged
     assert context_weighted(terms, {"flower", "garden"}, 0.25) == terms
     assert context_weighted(terms, set(), 0.25) == terms
+    # and a head the model knows only as a hashtag still weighs its context down
+    toys = QueryTerm((("@tag", "toys", 1.0),))
+    weighted = context_weighted([toys, GARDEN], {"toy"}, 0.25)
+    assert [term.count for term in weighted] == [1.0, 0.25]
 
 
 def test_with_rarity_a_word_few_documents_contain_outweighs_a_common_one():
@@ -255,6 +259,26 @@ def test_a_phrase_finds_the_documents_with_its_words_first_and_marks_the_others_
     # and the ones found by topics alone, containing none of its words, are marked weak
     assert all(hit.weak for hit in hits if not hit.matched)
     assert not any(hit.weak for hit in hits if hit.matched)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "head"),
+    [
+        ("a horse standing in the garden near the house", "hors"),
+        ("a frog sitting on a stone by the water", "frog"),
+        ("сова сидит на ветке в лесу", "сова"),
+    ],
+)
+def test_a_sentence_finds_its_object_before_documents_of_its_context(service, sentence, head):
+    # given the built-in collection, where gardens, houses, water and forests are in many
+    # captions, and a sentence of an object in such a scene
+    engine = service.active().engine
+    hits = engine.search(SearchRequest(Query(text=sentence), k=2)).hits
+    # then the default ranking's first two results are of the object the sentence opens with
+    for hit in hits:
+        document = engine.documents[hit.row]
+        words = engine.reader.processor.analyze(document.text, list(document.tags)).tokens
+        assert head in words["@text"], (sentence, [h.id for h in hits])
 
 
 def test_the_article_ranking_orders_by_topic_distance(service):

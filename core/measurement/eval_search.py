@@ -32,6 +32,7 @@ from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_PHRASES,
+    BEFORE_SENTENCES,
     DocumentTokens,
     RankedDocuments,
     RankingParams,
@@ -44,7 +45,9 @@ RANKINGS: dict[str, RankingParams] = {
     "topics": ARTICLE_RANKING,
     "likelihood before phrases": BEFORE_PHRASES,
     "likelihood, no dictionary": RankingParams(lexicon=False),
+    "likelihood before sentences": BEFORE_SENTENCES,
     "likelihood": RankingParams(),
+    "likelihood, + rarity": RankingParams(rarity=0.5),
 }
 WORDLESS_PHOTOS = "likelihood, photos without predicted words"
 RANKING_NAMES = {
@@ -52,9 +55,13 @@ RANKING_NAMES = {
     "likelihood before phrases": "query likelihood alone (lambda 0.5), no bonus per query word a"
     " document contains: the default before the phrase benchmark",
     "likelihood, no dictionary": "query likelihood, translations learned from the collection only",
-    "likelihood": "query likelihood with topic smoothing (Wei & Croft), dictionary "
-    "translations (core/assets/lexicon_en_ru.tsv) and coordination (a bonus per query word a"
-    " document contains), the default",
+    "likelihood before sentences": "query likelihood with topic smoothing (Wei & Croft),"
+    " dictionary translations (core/assets/lexicon_en_ru.tsv) and coordination (a bonus per"
+    " query word a document contains): the default before the sentence benchmark",
+    "likelihood": "the same, with the words after the phrase's head (its first noun phrase,"
+    " up to a preposition or verb) counted 0.25, the default",
+    "likelihood, + rarity": "the default, with each word weighted by its rarity (idf / mean"
+    " idf) ** 0.5 (left off)",
     WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
     "SearchEngine.photo_words)",
 }
