@@ -290,7 +290,8 @@ def ranking_sweep_section(record: dict | None) -> list[str]:
     if recorded."""
     if not record:
         return []
-    best = RankingParams.from_dict(record["best"])
+    # a sweep recorded before the context weight existed read every word alike
+    best = RankingParams.from_dict({"context_weight": 1.0, **record["best"]})
     default = "the default" if best == RankingParams() else f"the default: {RankingParams().label}"
     lines = [
         "## Ranking sweep (validation split: model trained on train, validation documents"
