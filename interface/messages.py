@@ -207,8 +207,9 @@ EN: dict[str, str | dict[str, str]] = {
     "query's (L1 distance), the article's setup",
     "ranking_likelihood": "**by query likelihood**: how likely each document makes the query's "
     "own words, smoothed by its topics (λ = {own_weight:g} for the document's own words, "
-    "μ = {mu:g}), plus {coordination:g} for each query word it contains; Russian and English "
-    "words meet through translations {translations}",
+    "μ = {mu:g}), plus {coordination:g} for each query word it contains; the words after the "
+    'phrase\'s head ("on the grass" of "a dog on the grass") count {context:g}; Russian and '
+    "English words meet through translations {translations}",
     "translations_dictionary": "learned from the collection and from the shipped dictionary",
     "translations_collection": "learned from the collection",
     "config_backbone": "Image backbone: **{backbone}**",
@@ -749,7 +750,8 @@ RU: dict[str, str | dict[str, str]] = {
     "(расстояние L1), как в статье",
     "ranking_likelihood": "**по правдоподобию запроса**: насколько вероятны слова запроса в "
     "каждом документе, со сглаживанием по его темам (λ = {own_weight:g} для собственных слов "
-    "документа, μ = {mu:g}), плюс {coordination:g} за каждое слово запроса в документе; русские "
+    "документа, μ = {mu:g}), плюс {coordination:g} за каждое слово запроса в документе; слова "
+    'после главного во фразе ("на траве" в "собака на траве") весят {context:g}; русские '
     "и английские слова сходятся через переводы {translations}",
     "translations_dictionary": "из коллекции и из встроенного словаря",
     "translations_collection": "из коллекции",

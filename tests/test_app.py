@@ -282,6 +282,7 @@ def test_the_about_page_says_which_configuration_answers_queries(
     assert f"**{built.settings.collection.name}**" in lines[0]
     assert f"{built.report.num_documents} " in lines[0] and "**300**" in lines[1]
     assert ranking in lines[2] and f"λ = {RankingParams().own_weight:g}" in lines[2]
+    assert f" {RankingParams().context_weight:g};" in lines[2]  # what the phrase's context counts
     assert index in lines[4]
     picture = MESSAGES[language]["modality@visual"]
     assert f"{picture} 0.005" in lines[5]

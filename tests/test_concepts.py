@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from core.measurement.concepts import Context, load_contexts, phrase_asker, run_phrases
+from core.measurement.concepts import (
+    Attribute,
+    Context,
+    Sentence,
+    attribute_query,
+    load_contexts,
+    load_sentences,
+    phrase_asker,
+    run_attributes,
+    run_phrases,
+    run_sentences,
+)
 from core.reading.text import TextProcessor
 from core.reading.twins import TagTwins, read_tag_twins, tag_twins
 from core.serving.concepts import (
@@ -111,3 +122,90 @@ def test_a_phrase_is_judged_by_its_concept_alone(processor):
     assert asked == ["bird in the city", "птица в городе"]
     assert result["precision@5_en"] == result["precision@5_ru"] == 1.0
     assert result["rows"][0]["query_en"] == "bird in the city"
+
+
+def test_every_sentence_names_its_concept_and_every_concept_has_one(processor):
+    concepts = {c.id: c for c in load_concepts()}
+    sentences = load_sentences()
+    assert len(sentences) >= 60
+    assert {s.concept for s in sentences} <= set(concepts)
+    for sentence in sentences:
+        wanted = concept_tokens(concepts[sentence.concept], processor)
+        for language in ("en", "ru"):
+            words = document_words(getattr(sentence, language), [], processor)
+            assert words & wanted, (sentence, language)
+            assert len(words) >= 2, f"{sentence} has no context in {language}"
+
+
+def test_a_sentence_is_judged_by_its_concept_alone(processor):
+    # given a document about a dog and one about grass only
+    concepts = [Concept("dog", "dog", "собака", ("dog", "собака"))]
+    sentences = [Sentence("dog", "a dog playing on the grass", "собака играет на траве")]
+    words = [{"dog"}, {"grass"}]
+    asked = []
+
+    def rank(query: str, k: int) -> list[int]:
+        asked.append(query)
+        return [1, 0]
+
+    # when the sentence is asked, only the dog is relevant
+    result = run_sentences(rank, words, processor, concepts, sentences)
+    assert asked == ["a dog playing on the grass", "собака играет на траве"]
+    assert result["precision@5_en"] == result["precision@5_ru"] == 1.0
+
+
+def test_an_attribute_agrees_with_the_russian_noun_it_describes(processor):
+    red = Attribute("red", "red", "красный", ("red", "красный"))
+    wooden = Attribute("wooden", "wooden", "деревянный", ("wooden", "деревянный"))
+    bird = Concept("bird", "bird", "птица", ("bird", "птица"))
+    fruit = Concept("fruit", "fruit", "фрукты", ("fruit", "фрукт"))
+    toy = Concept("toy", "toy", "игрушка", ("toy", "игрушка"))
+    house = Concept("house", "house", "дом", ("house", "дом"))
+    assert attribute_query(red, bird, "en", processor) == "red bird"
+    assert attribute_query(red, bird, "ru", processor) == "красная птица"
+    assert attribute_query(red, fruit, "ru", processor) == "красные фрукты"
+    assert attribute_query(wooden, toy, "ru", processor) == "деревянная игрушка"
+    assert attribute_query(wooden, house, "ru", processor) == "деревянный дом"
+
+
+def test_a_pair_is_relevant_when_both_hold_and_scored_when_three_documents_are(processor):
+    # given red birds, a blue bird, a red car and a red bird told only in Russian
+    red = Attribute("red", "red", "красный", ("red", "красный"))
+    blue = Attribute("blue", "blue", "синий", ("blue", "синий"))
+    concepts = [
+        Concept("bird", "bird", "птица", ("bird", "птица")),
+        Concept("car", "car", "автомобиль", ("car", "автомобиль")),
+    ]
+    words = [
+        document_words("A red bird", [], processor),
+        document_words("Red cardinal", ["birds"], processor),
+        document_words("A blue bird", [], processor),
+        document_words("A red car", [], processor),
+        document_words("Красная птица", [], processor),
+    ]
+
+    def rank(query: str, k: int) -> list[int]:
+        return [2, 3, 0, 1, 4]
+
+    # when the pairs are run, only 'red bird' has three relevant documents (0, 1, 4)
+    result = run_attributes(rank, words, processor, concepts, [red, blue], min_relevant=3)
+    assert [row["concept"] for row in result["rows"]] == ["red bird"]
+    assert result["rows"][0]["relevant"] == 3
+    assert result["precision@5_en"] == result["precision@5_ru"] == 1.0  # all 3 in the top 5
+
+
+def test_precision_at_ten_is_reported_for_concepts_with_ten_relevant_documents(processor):
+    concepts = [
+        Concept("bird", "bird", "птица", ("bird", "птица")),
+        Concept("camel", "camel", "верблюд", ("camel", "верблюд")),
+    ]
+    words = [{"bird"}] * 12 + [{"camel"}] * 3 + [{"car"}] * 5
+
+    def rank(query: str, k: int) -> list[int]:
+        order = list(range(5)) + list(range(15, 20)) + list(range(5, 15))
+        return order[:k] if query in ("bird", "птица") else list(range(12, 15))[:k]
+
+    result = run_concepts(rank, words, processor, concepts)
+    assert result["concepts@10"] == 1
+    assert result["precision@10_en"] == result["precision@10_ru"] == 0.5
+    assert result["precision@5_en"] == 1.0

@@ -256,6 +256,18 @@ def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vis
         assert 0 <= scores["precision@5_en"] <= 1 and 0 <= scores["precision@5_ru"] <= 1
     text = report.read_text()
     assert "Concept queries" in text and "Phrase queries" in text and "--quick" in text
+    # and the sentence and attribute sets beside them, with the checks past the first five
+    for name in ("sentences", "attributes"):
+        assert set(ours[f"{name}_by_ranking"]) == set(RANKINGS)
+        assert len(results[f"builtin_{name}"]) == 2 * len(RANKINGS)
+    assert ours["sentences_by_ranking"]["likelihood"]["concepts"] > 0
+    for checks in (ours, results["builtin_checks"]):
+        assert 0 <= checks["topic_lists_word"]["share"] <= 1
+        assert checks["duplicates"]["distinct_top5_on"] >= checks["duplicates"]["distinct_top5_off"]
+        assert checks["exclusion"]["pairs"] > 0
+    assert ours["suggestions_understood"]["suggested"] > 0
+    assert "Sentence queries" in text and "Attribute + object queries" in text
+    assert "Targets past the first five" in text
     assert "![eval-concepts](eval-concepts.png)" in text
     assert (tmp_path / "reports" / "eval-concepts.png").stat().st_size > 1000
     # and the annotation levers, both backbones and every held-out photo with its top 5

@@ -20,11 +20,13 @@ from core.serving.ranking import (
     DocumentTokens,
     QueryTerm,
     RankingParams,
+    context_weighted,
     coordination_levels,
     likelihood_scores,
     query_terms,
     ranker_for,
     ranking_scores,
+    rarity_weighted,
     top_rows,
 )
 
@@ -109,6 +111,56 @@ def test_with_coordination_documents_that_contain_more_of_the_query_come_first()
             [FLOWER, GARDEN], {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, None, params
         ).tolist()
     )
+
+
+def test_with_context_weighted_down_the_head_of_a_sentence_outranks_a_document_of_its_context():
+    # given 'flower in the garden': the flower is its head, the garden its context, and the
+    # rare context word 'garden' lies in the spade's caption only
+    thetas, own = household_and_flowers()
+    terms = [FLOWER, GARDEN]
+    params = RankingParams(coordination_weight=4.0)
+    plain = ranking_scores(terms, {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, own, params)
+    # then with every word alike the spade (context only) outranks the flower (head only)
+    assert plain[0] > plain[2]
+    # and with the context weighted down the flower comes first, the flower bed above it
+    weighted = context_weighted(terms, {"flower"}, 0.25)
+    scores = ranking_scores(weighted, {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, own, params)
+    assert scores[3] > scores[2] > scores[0]
+    # and a query that is all head is unchanged
+    assert context_weighted(terms, {"flower", "garden"}, 0.25) == terms
+    assert context_weighted(terms, set(), 0.25) == terms
+    # and a head the model knows only as a hashtag still weighs its context down
+    toys = QueryTerm((("@tag", "toys", 1.0),))
+    weighted = context_weighted([toys, GARDEN], {"toy"}, 0.25)
+    assert [term.count for term in weighted] == [1.0, 0.25]
+
+
+def test_with_rarity_a_word_few_documents_contain_outweighs_a_common_one():
+    # given a long caption that names a cat once, and three short ones of tables: 'table' is
+    # common, 'cat' rare
+    phi = {"@text": Phi(["cat", "table", "basket"], np.full((3, 1), 1 / 3))}
+    thetas = np.ones((5, 1))
+    documents = [
+        {"@text": Counter(cat=1, basket=6)},
+        {"@text": Counter(table=1)},
+        {"@text": Counter(table=1, basket=1)},
+        {"@text": Counter(table=2)},
+        {"@text": Counter(basket=1)},
+    ]
+    own = DocumentTokens(phi, documents)
+    cat, table = (QueryTerm((("@text", word, 1.0),)) for word in ("cat", "table"))
+    plain = RankingParams(coordination_weight=4.0)
+    # when 'cat table' is ranked with every word alike, a table without a cat comes first
+    scores = ranking_scores([cat, table], {"@text": 1.0}, phi, thetas, own, plain)
+    assert top_rows(scores, 1).tolist() == [3]
+    # and with words weighted by rarity the cat comes first, and the words' mean weight is 1
+    weighted = rarity_weighted([cat, table], own, phi, 1.0)
+    assert weighted[0].count > 1 > weighted[1].count
+    assert (weighted[0].count + weighted[1].count) / 2 == pytest.approx(1.0)
+    scores = ranking_scores(weighted, {"@text": 1.0}, phi, thetas, own, plain)
+    assert top_rows(scores, 1).tolist() == [0]
+    # and a one-word query is unchanged
+    assert rarity_weighted([cat], own, phi, 1.0) == [cat]
 
 
 def test_a_translation_counts_by_its_share_and_visual_words_do_not_count_as_words():
@@ -207,6 +259,26 @@ def test_a_phrase_finds_the_documents_with_its_words_first_and_marks_the_others_
     # and the ones found by topics alone, containing none of its words, are marked weak
     assert all(hit.weak for hit in hits if not hit.matched)
     assert not any(hit.weak for hit in hits if hit.matched)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "head"),
+    [
+        ("a horse standing in the garden near the house", "hors"),
+        ("a frog sitting on a stone by the water", "frog"),
+        ("сова сидит на ветке в лесу", "сова"),
+    ],
+)
+def test_a_sentence_finds_its_object_before_documents_of_its_context(service, sentence, head):
+    # given the built-in collection, where gardens, houses, water and forests are in many
+    # captions, and a sentence of an object in such a scene
+    engine = service.active().engine
+    hits = engine.search(SearchRequest(Query(text=sentence), k=2)).hits
+    # then the default ranking's first two results are of the object the sentence opens with
+    for hit in hits:
+        document = engine.documents[hit.row]
+        words = engine.reader.processor.analyze(document.text, list(document.tags)).tokens
+        assert head in words["@text"], (sentence, [h.id for h in hits])
 
 
 def test_the_article_ranking_orders_by_topic_distance(service):

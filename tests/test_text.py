@@ -79,3 +79,24 @@ def test_a_russian_word_shows_in_its_dictionary_form_not_its_most_frequent_case(
 
 def test_normalize_tag_keeps_word_characters_only():
     assert normalize_tag("#Hello-World!") == "helloworld"
+
+
+@pytest.mark.parametrize(
+    ("text", "head"),
+    [
+        ("a dog playing on the grass", {"dog"}),
+        ("apples in a wicker basket", {"appl"}),
+        ("a piece of cheese on a wooden board", {"piec", "chees"}),
+        ("bird", {"bird"}),
+        ("собака играет на траве", {"собака"}),
+        ("яблоки в плетёной корзине", {"яблоко"}),
+        ("кусок сыра на деревянной доске", {"кусок", "сыр"}),
+        ("свежие фрукты на тарелке", {"свежий", "фрукт"}),
+        ("рыба ночью", {"рыба"}),
+        ("в городе", set()),
+    ],
+)
+def test_the_head_of_a_phrase_is_its_words_before_the_first_preposition_or_verb(
+    processor, text, head
+):
+    assert processor.head_tokens(text) == head

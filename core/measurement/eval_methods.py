@@ -14,7 +14,7 @@ import numpy as np
 
 from core.building.ingest import LocalIngest
 from core.building.pipeline import prepare_corpus, train_and_write_version
-from core.measurement.concepts import run_phrases
+from core.measurement.concepts import run_attributes, run_phrases, run_sentences
 from core.measurement.eval_metrics import (
     cosine_distances,
     l1_distances,
@@ -197,12 +197,14 @@ def evaluate_topic_model(
     metric: str = "l1",
     rankings: Mapping[str, RankingParams] | None = None,
     extras: Callable[[SearchEngine], dict] | None = None,
+    test_extras: Callable[[SearchEngine], dict] | None = None,
 ) -> dict:
     """Trains a model version on ``train`` and queries it through the real engine.
 
     ``rankings`` (name -> ranking) are also measured on the same model: text -> image and the
-    concept queries on the test documents indexed into it (``core.measurement.eval_search``);
-    ``extras(engine)`` adds further measurements of the same model to the result.
+    concept, phrase, sentence and attribute queries on the test documents indexed into it
+    (``core.measurement.eval_search``); ``extras(engine)`` adds further measurements of the same
+    model to the result, ``test_extras(engine)`` of the test documents indexed into it.
     """
     distance = {"l1": l1_distances, "cosine": cosine_distances}[metric]
     shutil.rmtree(workdir, ignore_errors=True)
@@ -263,9 +265,14 @@ def evaluate_topic_model(
             engine,
         )
         searched["concepts_by_ranking"] = concept_scores(test_engine, processor, rankings)
-        searched["phrases_by_ranking"] = concept_scores(
-            test_engine, processor, rankings, run_phrases
-        )
+        for name, run in (
+            ("phrases", run_phrases),
+            ("sentences", run_sentences),
+            ("attributes", run_attributes),
+        ):
+            searched[f"{name}_by_ranking"] = concept_scores(test_engine, processor, rankings, run)
+        if test_extras:
+            searched.update(test_extras(test_engine))
         shutil.rmtree(test_engine.directory, ignore_errors=True)
     shutil.rmtree(workdir, ignore_errors=True)
     return {

@@ -24,6 +24,7 @@ from core.measurement.eval_methods import (
     load_benchmark,
 )
 from core.measurement.eval_search import RANKINGS, builtin_concepts
+from core.measurement.search_checks import suggestions_understood, test_split_checks
 from core.reading.backbones import load_backbone, measure_throughput
 from core.reading.images import load_image
 from core.reading.text import TAG, TEXT, TextProcessor
@@ -226,10 +227,14 @@ def run_evaluation(
     say("ours: ModelParams() defaults, every ranking, the annotation levers, held-out photos")
 
     def levers_and_heldout(engine: SearchEngine) -> dict:
+        photos = [bench.documents[i].image for i in test]
+        heldout = json.loads((HELDOUT_PHOTOS / "photos.json").read_text())["photos"]
+        photos += [HELDOUT_PHOTOS / entry["file"] for entry in heldout]
         return {
             "annotation_levers": annotation_levers(engine, bench, train, test),
             "heldout": heldout_annotation(engine, processor),
             "fit_calibration": fit_calibration(engine, bench, test),
+            "suggestions_understood": suggestions_understood(engine, photos),
         }
 
     results["ours"] = evaluate_topic_model(
@@ -242,15 +247,14 @@ def run_evaluation(
         vectorizer,
         rankings=RANKINGS,
         extras=levers_and_heldout,
+        test_extras=lambda engine: test_split_checks(engine, processor),
     )
     default = next(name for name, r in RANKINGS.items() if r == RankingParams())
     results["ours"]["text_to_image"] = results["ours"]["text_to_image_by_ranking"][default]
     extra = {}
     if builtin is not None:
         say("concept queries on the built-in collection")
-        extra["builtin_concepts"], extra["builtin_phrases"] = builtin_concepts(
-            workdir, ours, processor, vectorizer, builtin, say
-        )
+        extra = builtin_concepts(workdir, ours, processor, vectorizer, builtin, say)
     return {
         "documents": {part: len(ids) for part, ids in bench.splits.items()},
         "train_documents": len(train),

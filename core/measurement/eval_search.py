@@ -17,7 +17,8 @@ import numpy as np
 
 from core.building.ingest import LocalIngest
 from core.building.pipeline import document_thetas, prepare_corpus, train_and_write_version
-from core.measurement.concepts import run_phrases
+from core.measurement.concepts import run_attributes, run_phrases, run_sentences
+from core.measurement.search_checks import checks_section, test_split_checks
 from core.reading.collection import Document, TokenCounts, import_collection
 from core.reading.text import TextProcessor
 from core.reading.twins import tag_twins
@@ -31,6 +32,7 @@ from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_PHRASES,
+    BEFORE_SENTENCES,
     DocumentTokens,
     RankedDocuments,
     RankingParams,
@@ -43,7 +45,9 @@ RANKINGS: dict[str, RankingParams] = {
     "topics": ARTICLE_RANKING,
     "likelihood before phrases": BEFORE_PHRASES,
     "likelihood, no dictionary": RankingParams(lexicon=False),
+    "likelihood before sentences": BEFORE_SENTENCES,
     "likelihood": RankingParams(),
+    "likelihood, + rarity": RankingParams(rarity=0.5),
 }
 WORDLESS_PHOTOS = "likelihood, photos without predicted words"
 RANKING_NAMES = {
@@ -51,9 +55,13 @@ RANKING_NAMES = {
     "likelihood before phrases": "query likelihood alone (lambda 0.5), no bonus per query word a"
     " document contains: the default before the phrase benchmark",
     "likelihood, no dictionary": "query likelihood, translations learned from the collection only",
-    "likelihood": "query likelihood with topic smoothing (Wei & Croft), dictionary "
-    "translations (core/assets/lexicon_en_ru.tsv) and coordination (a bonus per query word a"
-    " document contains), the default",
+    "likelihood before sentences": "query likelihood with topic smoothing (Wei & Croft),"
+    " dictionary translations (core/assets/lexicon_en_ru.tsv) and coordination (a bonus per"
+    " query word a document contains): the default before the sentence benchmark",
+    "likelihood": "the same, with the words after the phrase's head (its first noun phrase,"
+    " up to a preposition or verb) counted 0.25, the default",
+    "likelihood, + rarity": "the default, with each word weighted by its rarity (idf / mean"
+    " idf) ** 0.5 (left off)",
     WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
     "SearchEngine.photo_words)",
 }
@@ -103,7 +111,8 @@ def text_to_image_distances(
         except NothingRecognized:
             continue
         tokens, _ = engine.reader.tokens_of(query)
-        distances[row] = -ranker.scores(theta, engine.reader.query_terms(tokens, ranking), weights)
+        terms = engine.reader.query_terms(tokens, ranking, text)
+        distances[row] = -ranker.scores(theta, terms, weights)
     return distances
 
 
@@ -146,6 +155,14 @@ def concept_scores(
     }
 
 
+BUILTIN_SETS = {
+    "builtin_concepts": run_concepts,
+    "builtin_phrases": run_phrases,
+    "builtin_sentences": run_sentences,
+    "builtin_attributes": run_attributes,
+}
+
+
 def builtin_concepts(
     workdir: Path,
     params: ModelParams,
@@ -153,12 +170,13 @@ def builtin_concepts(
     vectorizer: ImageVectorizer,
     collection: Path = BUILTIN_COLLECTION,
     progress: Progress | None = None,
-) -> tuple[dict[str, dict], dict[str, dict]]:
-    """The concept and the phrase benchmarks on the built-in collection, with and without the
-    Russian twins of its category tags: a model trained on all of it per variant, every ranking
-    on each."""
+) -> dict[str, dict]:
+    """The concept, phrase, sentence and attribute benchmarks on the built-in collection
+    (``BUILTIN_SETS``: set -> setup -> scores), with and without the Russian twins of its
+    category tags: a model trained on all of it per variant, every ranking on each; and, with
+    twins, the checks past precision@5 (``builtin_checks``)."""
     documents = import_collection(collection).documents
-    results, phrases = {}, {}
+    results: dict[str, dict] = {name: {} for name in BUILTIN_SETS}
     for twins in (False, True):
         if progress:
             progress(f"built-in collection, twins {'on' if twins else 'off'}: training")
@@ -171,26 +189,37 @@ def builtin_concepts(
         train_and_write_version(directory, corpus, params, IndexParams(), None, {})
         engine = SearchEngine(directory, directory.name, processor, vectorizer)
         variant = f"twins {'on' if twins else 'off'}"
-        for name, scores in concept_scores(engine, processor, RANKINGS).items():
-            results[f"{name}, {variant}"] = scores
-        for name, scores in concept_scores(engine, processor, RANKINGS, run_phrases).items():
-            phrases[f"{name}, {variant}"] = scores
+        for name, run in BUILTIN_SETS.items():
+            for ranking, scores in concept_scores(engine, processor, RANKINGS, run).items():
+                results[name][f"{ranking}, {variant}"] = scores
+        if twins:
+            results["builtin_checks"] = test_split_checks(engine, processor)
         shutil.rmtree(directory, ignore_errors=True)
-    return results, phrases
+    return results
 
 
 # --------------------------------------------------------------------------- the report
 
 
-def concept_table(rows: Mapping[str, dict]) -> list[str]:
-    lines = [
-        "| setup | concepts | P@5 English | P@5 Russian | Russian / English |",
-        "|---|---|---|---|---|",
-    ]
+def concept_table(rows: Mapping[str, dict], second_five: bool = False) -> list[str]:
+    """P@5 per language per setup; with ``second_five`` also P@10 over the concepts with at
+    least 10 relevant documents."""
+    head = "| setup | concepts | P@5 English | P@5 Russian | Russian / English |"
+    rule = "|---|---|---|---|---|"
+    if second_five:
+        head += " concepts with >= 10 | P@10 English | P@10 Russian |"
+        rule += "---|---|---|"
+    lines = [head, rule]
     for name, scores in rows.items():
         en, ru = (scores[f"precision@5_{lang}"] for lang in LANGUAGES)
         ratio = f"{ru / en:.2f}" if en else "n/a"
-        lines.append(f"| {name} | {scores['concepts']} | {en:.3f} | {ru:.3f} | {ratio} |")
+        line = f"| {name} | {scores['concepts']} | {en:.3f} | {ru:.3f} | {ratio} |"
+        if second_five:
+            line += (
+                f" {scores.get('concepts@10', 0)} | {scores.get('precision@10_en', 0):.3f}"
+                f" | {scores.get('precision@10_ru', 0):.3f} |"
+            )
+        lines.append(line)
     return lines
 
 
@@ -231,7 +260,8 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
                 "(c) article's setup (50 topics, weights 1), topics": results["methods"]["article"][
                     "concepts_by_ranking"
                 ]["topics"],
-            }
+            },
+            second_five=True,
         ),
         "",
     ]
@@ -240,13 +270,16 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
             "### Built-in collection (model trained on all of it; twins: Russian twins of the"
             " category hashtags)",
             "",
-            *concept_table(results["builtin_concepts"]),
+            *concept_table(results["builtin_concepts"], second_five=True),
             "",
             "`topics, twins off` is the setup before issue 11 (the article's ranking on the"
             " collection without twins).",
             "",
         ]
     lines += phrase_section(results)
+    lines += query_set_section(results, "sentences", SENTENCES_INTRO)
+    lines += query_set_section(results, "attributes", ATTRIBUTES_INTRO)
+    lines += checks_section(results)
     lines += ranking_sweep_section(results.get("ranking_sweep"))
     lines += [f"![{Path(plot).stem}]({plot})" for plot in plots]
     return [*lines, "", *search_targets(results)]
@@ -257,7 +290,8 @@ def ranking_sweep_section(record: dict | None) -> list[str]:
     if recorded."""
     if not record:
         return []
-    best = RankingParams.from_dict(record["best"])
+    # a sweep recorded before the context weight existed read every word alike
+    best = RankingParams.from_dict({"context_weight": 1.0, **record["best"]})
     default = "the default" if best == RankingParams() else f"the default: {RankingParams().label}"
     lines = [
         "## Ranking sweep (validation split: model trained on train, validation documents"
@@ -304,6 +338,48 @@ def phrase_section(results: dict) -> list[str]:
             "### Built-in collection",
             "",
             *concept_table(results["builtin_phrases"]),
+            "",
+        ]
+    return lines
+
+
+SENTENCES_INTRO = (
+    "## Sentence queries (`data/eval/sentences.json`, rule in `data/eval/SENTENCES.md`)",
+    "One natural sentence per concept: the object with an action, a place or other things of the"
+    " scene ('a dog playing on the grass', 'яблоки в плетёной корзине'); a document is relevant"
+    " when it is relevant to the concept; precision@5 as for the concepts; P@10 over the"
+    " concepts with at least 10 relevant documents.",
+)
+ATTRIBUTES_INTRO = (
+    "## Attribute + object queries (`data/eval/attributes.json`, rule in `data/eval/SENTENCES.md`)",
+    "Every attribute (colour, size, material, age) with every concept ('red bird', 'красная"
+    " птица'); relevant when the document is of the concept and carries the attribute's word;"
+    " only pairs with at least 3 relevant documents are scored (the 'concepts' column counts"
+    " pairs).",
+)
+
+
+def query_set_section(results: dict, name: str, intro: tuple[str, str]) -> list[str]:
+    """A query set's tables (``{name}_by_ranking`` on the test split, ``builtin_{name}``)."""
+    ours = results["methods"]["ours"]
+    if f"{name}_by_ranking" not in ours:
+        return []
+    by_ranking = ours[f"{name}_by_ranking"]
+    lines = [
+        intro[0],
+        "",
+        intro[1],
+        "",
+        "### Benchmark test split",
+        "",
+        *concept_table({RANKING_NAMES[n]: s for n, s in by_ranking.items()}, second_five=True),
+        "",
+    ]
+    if results.get(f"builtin_{name}"):
+        lines += [
+            "### Built-in collection",
+            "",
+            *concept_table(results[f"builtin_{name}"], second_five=True),
             "",
         ]
     return lines

@@ -69,6 +69,44 @@ RUSSIAN_STOP_LEMMAS = frozenset(
 )
 MAX_TEXT_CHARS = 100_000
 
+# A phrase's head is the noun phrase it opens with ("a dog" of "a dog playing on the grass",
+# "яблоки" of "яблоки в плетёной корзине"); it ends at the first word of these parts of speech
+# (pymorphy3) in Russian, and in English at the first of these prepositions or, after its first
+# word, at a participle ("-ing"). "of" is no end: "a piece of cheese" names the cheese.
+RUSSIAN_HEAD_ENDS = frozenset({"PREP", "VERB", "INFN", "GRND", "ADVB", "CONJ", "PRCL", "PRED"})
+ENGLISH_HEAD_ENDS = frozenset(
+    [
+        "on",
+        "in",
+        "at",
+        "with",
+        "under",
+        "near",
+        "by",
+        "over",
+        "above",
+        "across",
+        "along",
+        "through",
+        "from",
+        "for",
+        "into",
+        "onto",
+        "to",
+        "against",
+        "behind",
+        "beside",
+        "between",
+        "around",
+        "among",
+        "inside",
+        "outside",
+        "during",
+        "after",
+        "before",
+    ]
+)
+
 
 @dataclass
 class AnalyzedText:
@@ -126,6 +164,40 @@ class TextProcessor:
             return None
         with self._lock:
             return _porter_stem(self._stemmer, word)
+
+    def head_tokens(self, text: str) -> set[str]:
+        """The `@text` tokens of the phrase's head (see ``RUSSIAN_HEAD_ENDS``): what a visitor
+        asks to see, the rest being context; empty when the text opens with its context."""
+        head: set[str] = set()
+        for position, word in enumerate(WORD_PATTERN.findall(HASHTAG_PATTERN.sub(" ", text))):
+            word = word.lower()
+            if CYRILLIC_WORD.match(word):
+                with self._lock:
+                    ends = self._morph.parse(word.replace("ё", "е"))[0].tag.POS in RUSSIAN_HEAD_ENDS
+            else:
+                ends = word in ENGLISH_HEAD_ENDS or (position > 0 and word.endswith("ing"))
+            if ends:
+                break
+            token = self.word_token(word)
+            if token is not None:
+                head.add(token)
+        return head
+
+    def russian_tag(self, word: str, *grammemes: str):
+        """pymorphy3's tag of the most likely reading of a Russian ``word`` that has all
+        ``grammemes`` ('NOUN', 'nomn'), or None: part of speech, case, gender, number."""
+        with self._lock:
+            for parse in self._morph.parse(word.replace("ё", "е")):
+                if all(g in parse.tag for g in grammemes):
+                    return parse.tag
+        return None
+
+    def inflect(self, word: str, grammemes: set[str]) -> str:
+        """A Russian ``word`` in the form of ``grammemes`` ('красный' -> 'красная' for
+        {'femn', 'sing', 'nomn'}), or as given when pymorphy3 cannot make it."""
+        with self._lock:
+            form = self._morph.parse(word)[0].inflect(grammemes)
+        return form.word if form is not None else word
 
     def _lemma(self, word: str) -> str | None:
         with self._lock:

@@ -24,6 +24,7 @@ from core.serving.inference import NothingRecognized
 CONCEPTS_FILE = Path(__file__).resolve().parents[2] / "data" / "eval" / "concepts.json"
 LANGUAGES = ("en", "ru")
 CUTOFF = 5
+SECOND_CUTOFF = 10  # "the second five": precision@10 over concepts with at least 10 relevant
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def precision_at(ranked: Sequence[int], relevant: set[int], k: int = CUTOFF) -> 
 
 
 Ranker = Callable[[str, int], list[int]]
+Judge = Callable[[Concept], set[int]]  # concept -> the rows relevant to it
 
 
 def run_concepts(
@@ -94,33 +96,47 @@ def run_concepts(
     processor: TextProcessor,
     concepts: Sequence[Concept] | None = None,
     ask: Asker | None = None,
+    judge: Judge | None = None,
+    min_relevant: int = 1,
 ) -> dict:
     """Precision@5 per language of ``rank(query, k) -> rows`` over documents judged by
     ``words``; a query the model cannot read (``NothingRecognized``) scores 0. ``ask(concept,
-    language)`` is the query asked (default: the concept's own)."""
+    language)`` is the query asked (default: the concept's own); ``judge(concept)`` the relevant
+    rows (default: the concept rule); a concept with fewer than ``min_relevant`` is left out.
+    Precision@10 is reported over the concepts with at least 10 relevant documents."""
     concepts = load_concepts() if concepts is None else concepts
     ask = ask or Concept.query
+    judge = judge or (lambda concept: relevant_rows(concept, words, processor))
     rows = []
     for concept in concepts:
-        relevant = relevant_rows(concept, words, processor)
-        if not relevant:
+        relevant = judge(concept)
+        if not relevant or len(relevant) < min_relevant:
             continue
         row = {"concept": concept.id, "relevant": len(relevant)}
         for language in LANGUAGES:
             row[f"query_{language}"] = asked = ask(concept, language)
             try:
-                ranked = rank(asked, CUTOFF)
+                ranked = rank(asked, SECOND_CUTOFF)
             except NothingRecognized:
                 ranked = []
             row[language] = precision_at(ranked, relevant)
+            row[f"{language}@10"] = precision_at(ranked, relevant, SECOND_CUTOFF)
         rows.append(row)
+    many = [r for r in rows if r["relevant"] >= SECOND_CUTOFF]
     return {
         "concepts": len(rows),
         "concepts_without_relevant": len(concepts) - len(rows),
         "queries": 2 * len(rows),
-        **{f"precision@5_{lang}": float(np.mean([r[lang] for r in rows])) for lang in LANGUAGES},
+        **{f"precision@5_{lang}": _mean([r[lang] for r in rows]) for lang in LANGUAGES},
+        "concepts@10": len(many),
+        **{f"precision@10_{lang}": _mean([r[f"{lang}@10"] for r in many]) for lang in LANGUAGES},
         "rows": rows,
     }
+
+
+def _mean(values: Sequence[float]) -> float:
+    """The mean, 0 for no values (a set with nothing to judge scores nothing)."""
+    return float(np.mean(values)) if values else 0.0
 
 
 def engine_words(engine, processor: TextProcessor) -> list[set[str]]:

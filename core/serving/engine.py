@@ -277,7 +277,7 @@ class SearchEngine:
         allowed = self._without(excluded, allowed)
         tokens, surfaces = self.reader.tokens_of(query)
         inferred = self.reader.infer(tokens, surfaces, weights, ranking)
-        terms = self.reader.query_terms(tokens, ranking)
+        terms = self.reader.query_terms(tokens, ranking, query.text)
         ranker = ranker_for(ranking, self.ranked)
         same = self._same_photo_rows(query, allowed, weights)
         fetch = k * SIMILAR_FETCH if request.collapse_similar else k

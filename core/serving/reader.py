@@ -32,7 +32,7 @@ from core.serving.bilingual import Translations, default_lexicon
 from core.serving.class_words import ClassNameWords
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.model import ModelParams, Phi
-from core.serving.ranking import QueryTerm, RankingParams, query_terms
+from core.serving.ranking import QueryTerm, RankingParams, context_weighted, query_terms
 
 Surfaces = dict[str, dict[str, str]]  # modality -> token -> its form in the query
 
@@ -168,10 +168,16 @@ class QueryReader:
         result.unknown = _surface_forms(result.unknown, surfaces)
         return result
 
-    def query_terms(self, tokens: TokenCounts, ranking: RankingParams) -> list[QueryTerm]:
+    def query_terms(
+        self, tokens: TokenCounts, ranking: RankingParams, text: str = ""
+    ) -> list[QueryTerm]:
         """The query's tokens grouped into terms: a word with its hashtags and translations
-        (``core.serving.ranking``), the dictionary's among them if ``ranking`` wants them."""
-        return query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
+        (``core.serving.ranking``), the dictionary's among them if ``ranking`` wants them; the
+        words after the head of the typed ``text`` count ``ranking.context_weight``."""
+        terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
+        if ranking.context_weight == 1.0 or not text:
+            return terms
+        return context_weighted(terms, self.processor.head_tokens(text), ranking.context_weight)
 
     def excluded_terms(self, words: Sequence[str], ranking: RankingParams) -> list[QueryTerm]:
         """The terms of words a query excludes (``-word``), grouped as the query's own words

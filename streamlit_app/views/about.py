@@ -49,6 +49,7 @@ configuration = [
             own_weight=ranking.own_weight,
             mu=ranking.dirichlet_mu,
             coordination=ranking.coordination_weight,
+            context=ranking.context_weight,
             translations=t(f"translations_{'dictionary' if ranking.lexicon else 'collection'}"),
         ),
     ),
