@@ -117,7 +117,7 @@ def test_an_admin_signs_in_and_switches_a_modality_off_live(sessions):
 
     app.switch_page("../admin/pages/weights.py").run()
     assert app.title[0].value == "Modality weights"
-    next(box for box in app.number_input if box.label == "@visual").set_value(0.0)
+    next(box for box in app.number_input if box.label == "Picture (@visual)").set_value(0.0)
     next(button for button in app.button if button.label == "Apply live").click().run()
 
     assert not app.exception and "Applied" in app.success[0].value
@@ -174,7 +174,9 @@ def test_an_admin_uploads_a_modality_file_sees_its_problems_and_a_worker_trains_
     app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/add_modality.py").run()
     assert START_A_WORKER in app.warning[0].value  # no worker is alive yet
 
-    app.text_input[0].input("@category")
+    app.text_input(key="modality-id").input("@category")
+    app.text_input(key="modality-name-en").input("Category")
+    app.text_input(key="modality-name-ru").input("Категория")
     app.get("file_uploader")[0].set_value(("cats.jsonl", content, "application/json")).run()
     assert "unknown document id 'nope'" in app.text[0].value
     next(button for button in app.button if button.label == "Start").click().run()
@@ -239,14 +241,14 @@ def test_a_search_that_finds_a_queued_document_shows_it_in_both_tabs(sessions):
 
 def test_after_applying_weights_live_the_next_edit_is_kept(sessions):
     app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/weights.py").run()
-    visual = next(box for box in app.number_input if box.label == "@visual")
+    visual = next(box for box in app.number_input if box.label == "Picture (@visual)")
     visual.set_value(0.006)
     next(button for button in app.button if button.label == "Apply live").click().run()
 
-    next(box for box in app.number_input if box.label == "@visual").set_value(0.004).run()
+    next(box for box in app.number_input if box.label == "Picture (@visual)").set_value(0.004).run()
 
     assert not app.exception
-    assert next(box for box in app.number_input if box.label == "@visual").value == 0.004
+    assert next(box for box in app.number_input if box.label == "Picture (@visual)").value == 0.004
 
 
 def test_topic_review_finds_whole_words_not_parts_of_words(sessions):

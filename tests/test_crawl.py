@@ -293,19 +293,8 @@ def pages_of(role: str) -> list[str]:
     return [*PUBLIC_PAGES, *staff]
 
 
-# Defects the crawl finds that are not fixed yet: the case fails until they are, then XPASSes.
-KNOWN_DEFECTS = {
-    ("ru", "admin-review_topics"): "the topic review shows each topic's terms under raw modality "
-    "ids ('tag:', 'text:', 'visual:') and its visual words as English ImageNet names without "
-    "'(англ.)' (Alpine, bullfrog, ...) in the Russian interface (admin/pages/review_topics.py)",
-}
-
-
 def crawl_case(role: str, language: str, address: str) -> pytest.param:
-    marks = []
-    if reason := KNOWN_DEFECTS.get((language, address)):
-        marks.append(pytest.mark.xfail(strict=True, reason=reason))
-    return pytest.param(role, language, address, id=f"{role}-{language}-/{address}", marks=marks)
+    return pytest.param(role, language, address, id=f"{role}-{language}-/{address}")
 
 
 @pytest.mark.parametrize("role", ["visitor", *STAFF])

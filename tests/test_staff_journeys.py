@@ -21,6 +21,7 @@ from core.serving.version_files import VersionFiles
 from core.settings import REPO_ROOT
 from core.storage import database, store
 from core.storage.junk_labels import document_labels
+from core.storage.modality_names import BUILT_IN
 from interface import i18n
 from interface.i18n import CHOSEN_LANGUAGE_KEY
 from interface.messages import MESSAGES
@@ -181,12 +182,12 @@ SENTENCES = {
     "en": [
         "renamed topic 0 from '{old}' to 'Cats and kittens'",
         "rolled back from {second} to {first}",
-        "added modality @source (3,201 tokens)",
+        "added modality Source (@source) (3,201 tokens)",
     ],
     "ru": [
         "тема 0 переименована из «{old}» в «Cats and kittens»",
         "откат с {second} на {first}",
-        "добавление модальности @source (3201 токен)",
+        "добавление модальности Источник (@source) (3201 токен)",
     ],
 }
 
@@ -205,7 +206,9 @@ def test_the_audit_log_says_what_changed_from_what_to_what(deployment, sessions,
         versions.roll_back(session, anna)
         tokens = {doc.id: Counter({"source-b": 26}) for doc in documents[1:]}
         tokens[documents[0].id] = Counter({"source-a": 3201 - 26 * (len(documents) - 1)})
-        modalities.start_add_modality(session, anna, "@source", tokens, 1.0, False)
+        modalities.start_add_modality(
+            session, anna, "@source", tokens, 1.0, False, name_en="Source", name_ru="Источник"
+        )
 
     app = staff_app(sessions, "anna", "audit_log.py", language)
 
@@ -263,8 +266,9 @@ def test_a_retrain_waits_is_compared_with_the_active_version_and_activated_when_
     figures = frame_with(app, text["col_figure"])
     assert list(figures.columns) == [text["col_figure"], first, second]
     rows = list(figures[text["col_figure"]])
-    for modality in ("@tag", "@text", "@visual"):
-        assert text["figure_perplexity"].format(modality=modality) in rows
+    for modality, name in BUILT_IN.items():
+        staff_label = f"{name.in_language(language)} ({modality})"  # "Хэштеги (@tag)"
+        assert text["figure_perplexity"].format(modality=staff_label) in rows
     for lang in ("en", "ru"):
         assert text["figure_precision"].format(language=lang) in rows
     assert list(figures.iloc[-1][[first, second]]) == [10, 4]

@@ -30,14 +30,13 @@ st.caption(
     t("add_modality_caption", version=version.name, documents=plural("documents", len(known_ids)))
 )
 FROM_FILE, FROM_COLLECTION = "file", "collection"
-source = st.radio(
-    t("tokens_from"),
-    [FROM_FILE, FROM_COLLECTION],
-    format_func=lambda option: t(f"tokens_from_{option}"),
-)
+# Option texts are looked up once per run, in the session's language (a format function is
+# also called outside the run, e.g. by AppTest, where the session's language is not known).
+sources = {option: t(f"tokens_from_{option}") for option in (FROM_FILE, FROM_COLLECTION)}
+source = st.radio(t("tokens_from"), list(sources), format_func=sources.__getitem__)
 imported, name = None, ""
 if source == FROM_FILE:
-    name = st.text_input(t("modality_name"), placeholder="@category")
+    name = st.text_input(t("modality_id"), placeholder="@category", key="modality-id")
     upload = st.file_uploader(t("modality_file"), type=["csv", "jsonl"])
     if upload is not None:
         try:
@@ -45,7 +44,7 @@ if source == FROM_FILE:
         except ValueError as error:
             st.error(error_text(error))
 elif in_collection:
-    name = st.selectbox(t("modality"), in_collection)
+    name = st.selectbox(t("modality_id"), in_collection)
     imported = modality_from_collection(collection, name, known_ids)
 else:
     st.info(t("no_collection_modality"))
@@ -62,9 +61,13 @@ if imported is not None:
         with st.expander(plural("rows_not_used", len(imported.problems)), expanded=True):
             st.text("\n".join(imported.problems[:200]))
 
+english, russian = st.columns(2)
+name_en = english.text_input(t("modality_display_en"), key="modality-name-en")
+name_ru = russian.text_input(t("modality_display_ru"), key="modality-name-ru")
 weight = st.number_input(t("weight"), min_value=0.0, value=1.0, step=0.1)
 RETRAIN = "retrain"
-way = st.radio(t("train"), ["frozen", RETRAIN], format_func=lambda option: t(f"train_{option}"))
+ways = {option: t(f"train_{option}") for option in ("frozen", RETRAIN)}
+way = st.radio(t("train"), list(ways), format_func=ways.__getitem__)
 go_live = st.checkbox(t("activate_when_done"), key="modality-activate")
 if st.button(t("start"), type="primary", disabled=not imported or not imported.tokens):
     perform(
@@ -75,6 +78,8 @@ if st.button(t("start"), type="primary", disabled=not imported or not imported.t
         weight,
         way == RETRAIN,
         go_live,
+        name_en=name_en,
+        name_ru=name_ru,
         done=t("started_live") if go_live else t("started_in_background"),
     )
 job_panel(user)

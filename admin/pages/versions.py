@@ -22,7 +22,7 @@ from admin.versions import (
 )
 from core.serving.version_comparison import VersionComparison
 from core.storage import store
-from interface.i18n import plural, t, t_or
+from interface.i18n import modality_label, plural, t, t_or
 from interface.state import active_model_or_stop, service
 
 CONFIRM_KEY = "confirm_activation"  # the version whose activation waits for "Confirm"
@@ -61,7 +61,9 @@ st.dataframe(table, hide_index=True, width="stretch")
 with st.expander(t("version_details")):
     shown = st.selectbox(t("col_version"), [row.name for row in rows])
     chosen_row = next(row for row in rows if row.name == shown)
-    st.text(", ".join(f"{m} = {w:g}" for m, w in chosen_row.weights.items()))
+    weights = chosen_row.weights.items()
+    names = chosen_row.display_names
+    st.text(", ".join(f"{modality_label(m, names, staff=True)} = {w:g}" for m, w in weights))
     if chosen_row.scores:
         st.dataframe(pd.DataFrame([chosen_row.scores]), hide_index=True)
     st.json(chosen_row.params, expanded=False)
@@ -82,9 +84,13 @@ def rounded(value: float | None, digits: int) -> float | None:
 
 def show_comparison(found: VersionComparison) -> None:
     active, candidate = found.active.name, found.candidate.name
+    by_name = {row.name: row.display_names for row in rows}
+    names = {**by_name.get(active, {}), **by_name.get(candidate, {})}
     figures = [
         {
-            t("col_figure"): t("figure_perplexity", modality=modality),
+            t("col_figure"): t(
+                "figure_perplexity", modality=modality_label(modality, names, staff=True)
+            ),
             active: rounded(found.active.perplexity.get(modality), 1),
             candidate: rounded(found.candidate.perplexity.get(modality), 1),
         }
