@@ -10,7 +10,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from admin import auth
+from admin import auth, versions
 from admin.junk_filter import document_labels, review_queue
 from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
@@ -330,3 +330,17 @@ def test_every_admin_page_renders_in_both_languages(sessions, page, language):
     assert not app.exception
     title = {"account.py": "account_title", **dict(zip(PAGE_FILES, TITLE_KEYS, strict=True))}[page]
     assert app.title[0].value == MESSAGES[language][title]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_queued_jobs_stage_reads_in_the_interface_language(sessions, language):
+    with sessions() as session:
+        versions.start_retrain(session, auth.find_user(session, "anna"), {"num_topics": 4})
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state["language"] = language
+    app.session_state[TOKEN_KEY] = token_of(sessions, "anna")
+    app.run().switch_page("../admin/pages/versions.py").run()
+
+    progress = [element.proto.text for element in app.get("progress")]
+    assert len(progress) == 1
+    assert progress[0].endswith(f": {MESSAGES[language]['job_stage_queued']} 0/0")

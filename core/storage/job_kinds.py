@@ -182,7 +182,8 @@ class AddModalityParams(DerivedVersionParams):
             "en": ("add {} (frozen phi)", "add {} (retrain)"),
             "ru": ("добавление {} (прочие phi заморожены)", "добавление {} (переобучение)"),
         }[language][self.retrain]
-        return template.format(self.modality) + self._then(language)
+        named = f"{self.display_name.in_language(language)} ({self.modality})"
+        return template.format(named) + self._then(language)
 
 
 @dataclass(frozen=True)
