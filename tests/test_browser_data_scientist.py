@@ -21,7 +21,7 @@ from admin import auth, topics
 from core.settings import Settings
 from core.storage import database, jobs, store
 from interface.messages import MESSAGES
-from tests.browser import ARTIFACTS, RESULTS_CAPTION, wait_until_idle
+from tests.browser import ARTIFACTS, RESULTS_CAPTION, filled, wait_until_idle
 from tests.conftest import STAFF_PASSWORD, running_worker, staff_deployment
 
 pytestmark = pytest.mark.browser
@@ -115,17 +115,6 @@ def wait_for_jobs(settings: Settings, timeout: float = 300) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"jobs still unfinished after {timeout:.0f} s")
-
-
-def filled(template: str, **values: str) -> re.Pattern[str]:
-    """A message as a page shows it: ``values`` filled in, any other placeholder anything."""
-    parts = re.split(r"\{(\w+)(?::[^}]*)?\}", template)
-    return re.compile(
-        "".join(
-            (re.escape(values[part]) if part in values else ".+") if odd else re.escape(part)
-            for odd, part in ((i % 2 == 1, part) for i, part in enumerate(parts))
-        )
-    )
 
 
 def shot(page: Page, language: str, step: str) -> None:
