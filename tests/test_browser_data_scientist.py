@@ -218,6 +218,9 @@ def test_a_data_scientist_changes_a_weight_adds_a_modality_retrains_and_rolls_ba
         admin.get_by_role("button", name=text["roll_back"]).click()
         admin.get_by_text(text["is_active"].format(version=second)).wait_for(timeout=60_000)
         assert active_name(deployment_copy) == second
+        again = text["activate_version"].format(version=third)  # compared with it anew
+        admin.get_by_role("button", name=again).wait_for(timeout=120_000)
+        wait_until_idle(admin)
         shot(admin, language, "8-rolled-back")
     except BaseException:
         shot(admin, language, "failed-admin")

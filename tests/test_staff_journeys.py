@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from admin import auth, modalities, topics, versions
 from admin.ui import TOKEN_KEY
-from core.building.pipeline import reindex_version
+from core.building.pipeline import reindex_version, retrain_version
 from core.serving.version_files import VersionFiles
 from core.settings import REPO_ROOT
 from core.storage import database, store
@@ -316,3 +316,21 @@ def test_a_retrain_asked_to_go_live_when_done_is_active_at_once(deployment, sess
     assert run_queued_jobs(deployment) == 1
 
     assert active_name(sessions) != first
+
+
+def test_after_a_roll_back_the_version_rolled_back_from_is_compared_again(deployment, sessions):
+    first = active_name(sessions)
+    second = retrain_version(deployment, first, {"num_topics": 4}).version_name
+    app = staff_app(sessions, "anna", "versions.py")
+    button(app, f"Activate {second}").click().run()
+    button(app, "Confirm").click().run()
+    assert active_name(sessions) == second
+
+    button(app, "Roll back").click().run()
+
+    assert not app.exception and active_name(sessions) == first
+    assert f"Waiting for activation: {second}. Compare below, then activate." in [
+        info.value for info in app.info
+    ]
+    assert app.selectbox(key="compare-version").value == second
+    assert button(app, f"Activate {second}")

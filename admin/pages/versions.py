@@ -26,6 +26,14 @@ from interface.i18n import modality_label, plural, t, t_or
 from interface.state import active_model_or_stop, service
 
 CONFIRM_KEY = "confirm_activation"  # the version whose activation waits for "Confirm"
+COMPARE_KEY = "compare-version"
+
+
+def compare_anew(_: object) -> None:
+    """After another version became active, the comparison starts from the version waiting
+    first again (the choice kept from before would be one that was active, or none)."""
+    st.session_state.pop(COMPARE_KEY, None)
+
 
 user = require("versions", t("versions_title"))
 
@@ -173,7 +181,7 @@ else:
         names,
         index=names.index(waiting[0]) if waiting else None,
         placeholder=t("a_ready_version"),
-        key="compare-version",
+        key=COMPARE_KEY,
     )
     if chosen is not None:
         active = active_model_or_stop()
@@ -190,7 +198,8 @@ else:
             confirm, cancel = st.columns(2)
             if confirm.button(t("confirm"), type="primary"):
                 st.session_state.pop(CONFIRM_KEY)
-                perform(activate, user, chosen, done=t("is_active", version=chosen))
+                done = t("is_active", version=chosen)
+                perform(activate, user, chosen, done=done, then=compare_anew)
             if cancel.button(t("cancel")):
                 st.session_state.pop(CONFIRM_KEY)
                 st.rerun()
@@ -203,7 +212,12 @@ with left:
     else:
         st.caption(t("roll_back_to", version=target))
     if st.button(t("roll_back"), disabled=target is None):
-        perform(roll_back, user, done=lambda rolled: t("is_active", version=rolled))
+        perform(
+            roll_back,
+            user,
+            done=lambda rolled: t("is_active", version=rolled),
+            then=compare_anew,
+        )
 with right:
     doomed = st.selectbox(t("delete"), inactive, index=None, placeholder=t("an_inactive_version"))
     if st.button(t("delete"), disabled=doomed is None):
