@@ -17,6 +17,7 @@ from admin.ui import TOKEN_KEY
 from core.building.pipeline import copy_deployment
 from core.settings import REPO_ROOT, Settings
 from core.storage import database, jobs, store
+from interface import i18n
 from interface.messages import MESSAGES
 from tests.conftest import run_queued_jobs
 
@@ -51,7 +52,18 @@ def with_source(small_template, tmp_path_factory) -> Settings:
     return settings
 
 
+@pytest.fixture(autouse=True)
+def thread_language() -> Iterator[None]:
+    """Leave the test thread's language as it was (``open_app`` sets it)."""
+    before = i18n._THIS_RUN.set(None)
+    yield
+    i18n._THIS_RUN.reset(before)
+
+
 def open_app(monkeypatch: pytest.MonkeyPatch, settings: Settings, language: str) -> AppTest:
+    """The app in ``language``; AppTest formats a widget's options in the test's own thread,
+    so the language is set for this thread too, as each run of a page sets it."""
+    i18n._THIS_RUN.set(language)
     monkeypatch.setenv("TOPICSEARCH_DATA_DIR", str(settings.data_dir))
     from interface.state import get_service
 

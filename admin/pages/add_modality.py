@@ -30,10 +30,11 @@ st.caption(
     t("add_modality_caption", version=version.name, documents=plural("documents", len(known_ids)))
 )
 FROM_FILE, FROM_COLLECTION = "file", "collection"
-# Option texts are looked up once per run, in the session's language (a format function is
-# also called outside the run, e.g. by AppTest, where the session's language is not known).
-sources = {option: t(f"tokens_from_{option}") for option in (FROM_FILE, FROM_COLLECTION)}
-source = st.radio(t("tokens_from"), list(sources), format_func=sources.__getitem__)
+source = st.radio(
+    t("tokens_from"),
+    [FROM_FILE, FROM_COLLECTION],
+    format_func=lambda option: t(f"tokens_from_{option}"),
+)
 imported, name = None, ""
 if source == FROM_FILE:
     name = st.text_input(t("modality_id"), placeholder="@category", key="modality-id")
@@ -66,8 +67,7 @@ name_en = english.text_input(t("modality_display_en"), key="modality-name-en")
 name_ru = russian.text_input(t("modality_display_ru"), key="modality-name-ru")
 weight = st.number_input(t("weight"), min_value=0.0, value=1.0, step=0.1)
 RETRAIN = "retrain"
-ways = {option: t(f"train_{option}") for option in ("frozen", RETRAIN)}
-way = st.radio(t("train"), list(ways), format_func=ways.__getitem__)
+way = st.radio(t("train"), ["frozen", RETRAIN], format_func=lambda option: t(f"train_{option}"))
 go_live = st.checkbox(t("activate_when_done"), key="modality-activate")
 if st.button(t("start"), type="primary", disabled=not imported or not imported.tokens):
     perform(
