@@ -207,9 +207,9 @@ def test_a_data_scientist_changes_a_weight_adds_a_modality_retrains_and_rolls_ba
 
         # The moderators' labels went over to the new topics.
         open_admin(admin, app_url, "review_topics")
-        headers = admin.get_by_text(re.compile(rf"^#\d+ · {LABEL[language]} \d+ · "))
-        assert headers.count() >= 1
-        assert admin.get_by_text(f"{SOURCE[language]} (@source): ").count() >= 1
+        header = admin.get_by_text(re.compile(rf"^#\d+ · {LABEL[language]} \d+ · ")).first
+        header.wait_for(timeout=60_000)
+        admin.get_by_text(f"{SOURCE[language]} (@source): ").first.wait_for()
         shot(admin, language, "7-labels-carried")
 
         # Rolled back: the version before the retrain serves again.
@@ -221,6 +221,8 @@ def test_a_data_scientist_changes_a_weight_adds_a_modality_retrains_and_rolls_ba
         again = text["activate_version"].format(version=third)  # compared with it anew
         admin.get_by_role("button", name=again).wait_for(timeout=120_000)
         wait_until_idle(admin)
+        compared = admin.get_by_role("combobox", name=text["compare_with_active"])
+        assert compared.input_value() == third
         shot(admin, language, "8-rolled-back")
     except BaseException:
         shot(admin, language, "failed-admin")

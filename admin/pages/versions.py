@@ -26,14 +26,7 @@ from interface.i18n import modality_label, plural, t, t_or
 from interface.state import active_model_or_stop, service
 
 CONFIRM_KEY = "confirm_activation"  # the version whose activation waits for "Confirm"
-COMPARE_KEY = "compare-version"
-
-
-def compare_anew(_: object) -> None:
-    """After another version became active, the comparison starts from the version waiting
-    first again (the choice kept from before would be one that was active, or none)."""
-    st.session_state.pop(COMPARE_KEY, None)
-
+COMPARE_KEY = "compare-version"  # the version compared with the active one
 
 user = require("versions", t("versions_title"))
 
@@ -176,12 +169,12 @@ if not ready:
     st.caption(t("nothing_to_compare"))
 else:
     names = [row.name for row in ready]
+    # Set, not a default index: after an activation or a roll back the choice kept from before
+    # is the version now active, or none, and the browser shows only what is set here.
+    if st.session_state.get(COMPARE_KEY) not in names:
+        st.session_state[COMPARE_KEY] = waiting[0] if waiting else None
     chosen = st.selectbox(
-        t("compare_with_active"),
-        names,
-        index=names.index(waiting[0]) if waiting else None,
-        placeholder=t("a_ready_version"),
-        key=COMPARE_KEY,
+        t("compare_with_active"), names, placeholder=t("a_ready_version"), key=COMPARE_KEY
     )
     if chosen is not None:
         active = active_model_or_stop()
@@ -198,8 +191,7 @@ else:
             confirm, cancel = st.columns(2)
             if confirm.button(t("confirm"), type="primary"):
                 st.session_state.pop(CONFIRM_KEY)
-                done = t("is_active", version=chosen)
-                perform(activate, user, chosen, done=done, then=compare_anew)
+                perform(activate, user, chosen, done=t("is_active", version=chosen))
             if cancel.button(t("cancel")):
                 st.session_state.pop(CONFIRM_KEY)
                 st.rerun()
@@ -212,12 +204,7 @@ with left:
     else:
         st.caption(t("roll_back_to", version=target))
     if st.button(t("roll_back"), disabled=target is None):
-        perform(
-            roll_back,
-            user,
-            done=lambda rolled: t("is_active", version=rolled),
-            then=compare_anew,
-        )
+        perform(roll_back, user, done=lambda rolled: t("is_active", version=rolled))
 with right:
     doomed = st.selectbox(t("delete"), inactive, index=None, placeholder=t("an_inactive_version"))
     if st.button(t("delete"), disabled=doomed is None):
