@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.storage.admin_tables import AuditEntry
-from interface.i18n import plural, t, t_or
+from core.storage.modality_names import DisplayName
+from interface.i18n import modality_label, plural, t, t_or
 
 Details = Mapping[str, Any]
 
@@ -116,7 +117,8 @@ def _live_weights(details: Details) -> str:
     if not changes:
         return t("audit_weights_unchanged", version=details["version"])
     listed = ", ".join(
-        f"{name} {_number(change['from'])} → {_number(change['to'])}"
+        f"{modality_label(name, {}, staff=True)} {_number(change['from'])} → "
+        f"{_number(change['to'])}"
         for name, change in changes.items()
     )
     return t("audit_weights", version=details["version"], changes=listed)
@@ -139,9 +141,12 @@ def _start_retrain(details: Details) -> str:
 
 
 def _start_add_modality(details: Details) -> str:
+    modality = details["modality"]
+    named = "name_en" in details  # entries written before names existed have none
+    names = {modality: DisplayName(details["name_en"], details["name_ru"])} if named else {}
     return t(
         "audit_add_modality",
-        modality=details["modality"],
+        modality=modality_label(modality, names, staff=True),
         tokens=plural("audit_tokens", details["tokens"]),
         parent=details["parent"],
         how=t("audit_retrain_all") if details["retrain"] else t("audit_frozen"),

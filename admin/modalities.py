@@ -23,6 +23,7 @@ from core.reading.collection import _parse_tokens, import_collection
 from core.storage import jobs, store
 from core.storage.admin_tables import Job, User
 from core.storage.job_kinds import AddModalityParams, ReindexParams
+from core.storage.modality_names import checked_display_name
 from core.weights import validate_weights
 
 
@@ -114,11 +115,16 @@ def start_add_modality(
     weight: float,
     retrain: bool,
     activate: bool = False,
+    *,
+    name_en: str,
+    name_ru: str,
 ) -> Job:
-    """Queue a job making a new version of the active one with ``modality`` added: only its phi
-    trained (``retrain=False``, topic space unchanged) or every matrix retrained. The new
-    version waits for activation unless ``activate``."""
+    """Queue a job making a new version of the active one with ``modality`` added, called
+    ``name_en`` / ``name_ru`` (visitors read the name, never the id): only its phi trained
+    (``retrain=False``, topic space unchanged) or every matrix retrained. The new version waits
+    for activation unless ``activate``."""
     audit_note(tokens=int(sum(sum(bag.values()) for bag in tokens.values())), documents=len(tokens))
+    named = checked_display_name(name_en, name_ru)
     validate_weights({modality: weight})
     version = active_or_raise(session)
     audit_note(parent=version.name)
@@ -131,6 +137,8 @@ def start_add_modality(
         weight=weight,
         retrain=retrain,
         activate=activate,
+        name_en=named.en,
+        name_ru=named.ru,
     )
     job = jobs.submit(session, params, user.name)
     audit_note(job=job.id)

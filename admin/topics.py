@@ -30,7 +30,7 @@ class TopicRow:
     label: str
     status: str
     note: str
-    terms: dict[str, list[str]]  # modality -> displayed top terms, best first
+    terms: dict[str, list[tuple[str, str]]]  # modality -> top (term, display), best first
 
 
 def review_topics(
@@ -59,7 +59,7 @@ def review_topics(
         terms: dict[str, list[str]] = {}
         searchable = [label]
         for term_modality, token, display in terms_of.get(topic_id, ()):
-            terms.setdefault(term_modality, []).append(display)
+            terms.setdefault(term_modality, []).append((token, display))
             searchable += [display, token]
         if not topic_matches(term, searchable, processor):
             continue

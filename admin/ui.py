@@ -153,7 +153,13 @@ def job_panel(user: User) -> None:
             fraction = job.done / job.total if job.total else 0.0
             st.progress(
                 fraction,
-                text=t("job_running", job=title, stage=job.stage, done=job.done, total=job.total),
+                text=t(
+                    "job_running",
+                    job=title,
+                    stage=t_or(f"job_stage_{job.stage}", job.stage),
+                    done=job.done,
+                    total=job.total,
+                ),
             )
             if not job.cancel_requested and st.button(t("cancel"), key=f"cancel-{job.id}"):
                 perform(cancel_job, user, job.id)

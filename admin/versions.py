@@ -27,6 +27,7 @@ from core.serving.version_comparison import VersionComparison, compare_versions,
 from core.storage import collection_changes, jobs, store
 from core.storage.admin_tables import Job, User
 from core.storage.job_kinds import BuildParams, ReadAdditionsParams, RetrainParams
+from core.storage.modality_names import DisplayName
 from core.weights import validate_weights
 
 
@@ -45,6 +46,7 @@ class VersionRow:
     waiting: bool  # ready, newer than the active version and not active: a candidate
     derived: str
     weights: dict[str, float]
+    display_names: dict[str, DisplayName]
     scores: dict[str, Any]
     params: dict[str, Any]
     error: str | None
@@ -75,6 +77,7 @@ def version_rows(session: Session) -> list[VersionRow]:
             waiting=version.status == "ready" and active is not None and version.id > active.id,
             derived=version.params.get("derived", "build"),
             weights=store.modality_weights(session, version.id),
+            display_names=store.modality_display_names(session, version.id),
             scores=_final_scores(version.scores),
             params=version.params,
             error=version.error,

@@ -22,7 +22,8 @@ import streamlit as st
 from core.serving.answers import MAX_QUERY_CHARS, UnknownDocument
 from core.serving.service import ActiveModel, Service
 from core.serving.upload_cache import PHOTO_HASH, PhotoStore
-from interface.i18n import modality_name, t
+from core.storage.modality_names import DisplayName
+from interface.i18n import modality_label, t
 
 WORDS = "q"
 PHOTO = "photo"
@@ -174,11 +175,11 @@ def write_typed_search(address: SearchAddress) -> None:
     st.session_state[WORDS_SHOWN_KEY] = address.text
 
 
-def notice_text(notice: Notice) -> str:
-    """A notice as the visitor reads it."""
+def notice_text(notice: Notice, names: Mapping[str, DisplayName]) -> str:
+    """A notice as the visitor reads it (a modality by its display ``names``)."""
     values = dict(notice.values)
     if "modality" in values:
-        values["modality"] = modality_name(values["modality"])
+        values["modality"] = modality_label(values["modality"], names)
     return t(notice.key, **values)
 
 

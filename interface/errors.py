@@ -16,6 +16,7 @@ from core.serving.answers import UnknownDocument
 from core.serving.inference import NothingRecognized
 from core.serving.service import NoActiveModel
 from core.storage.admin_tables import PermissionDenied, SignInError
+from core.storage.modality_names import MissingDisplayName
 from core.storage.outage import DatabaseUnavailable
 from core.storage.searches import VoteRefused
 from interface.i18n import t, t_or
@@ -61,6 +62,10 @@ def _no_model(error: NoActiveModel) -> Message:
     return "no_model", {}
 
 
+def _unnamed_modality(error: MissingDisplayName) -> Message:
+    return "modality_needs_names", {}
+
+
 ERROR_MESSAGES: dict[type[Exception], Callable[..., Message]] = {
     ImageError: _image,
     VoteRefused: _vote,
@@ -70,6 +75,7 @@ ERROR_MESSAGES: dict[type[Exception], Callable[..., Message]] = {
     SignInError: _sign_in,
     PermissionDenied: _permission,
     NoActiveModel: _no_model,
+    MissingDisplayName: _unnamed_modality,
 }
 
 

@@ -11,6 +11,7 @@ from contextvars import ContextVar
 
 import streamlit as st
 
+from core.storage.modality_names import DisplayName, default_display_name
 from interface.messages import MESSAGES
 
 LANGUAGES = {"en": "English", "ru": "Русский"}
@@ -112,6 +113,9 @@ def plural(key: str, n: float, **values: object) -> str:
     return forms[plural_form(lang, n)].format(n=n, **values)
 
 
-def modality_name(modality: str) -> str:
-    """How a visitor reads a modality ("Hashtags" for ``@tag``); other modalities keep their id."""
-    return t_or(f"modality{modality}", modality)
+def modality_label(modality: str, names: Mapping[str, DisplayName], staff: bool = False) -> str:
+    """How a page names a modality, from its display ``names`` (the version's, e.g.
+    ``ActiveModel.display_names``): a visitor reads the name in their language ("Hashtags"),
+    never the id; staff read both ("Hashtags (@tag)")."""
+    name = (names.get(modality) or default_display_name(modality)).in_language(language())
+    return f"{name} ({modality})" if staff else name

@@ -3,7 +3,8 @@
 A plain entry is a ``str.format`` template; a plural entry is a map from plural form to
 template (English: one/other; Russian: one/few/many, e.g. 1 тема, 2 темы, 5 тем) with ``{n}``
 for the count. Both tables have the same keys and the same placeholders (a test checks).
-Modality names visitors read are ``modality@tag`` etc.; admin pages show the ids.
+Modality names are not here: every version stores its modalities' names in both languages
+(``core.storage.modality_names``; ``interface.i18n.modality_label`` shows them).
 """
 
 EN: dict[str, str | dict[str, str]] = {
@@ -50,10 +51,6 @@ EN: dict[str, str | dict[str, str]] = {
     "serving_from_memory": "The metadata database is not reachable right now. You see the model "
     "as it was a moment ago; your searches and votes are kept and saved as soon as the database "
     "is back.",
-    # Modalities as visitors read them
-    "modality@tag": "Hashtags",
-    "modality@text": "Words",
-    "modality@visual": "Picture",
     # Search
     "search_title": "Search photos by meaning",
     "search_caption": "Words in Russian or English, a photo, or both: the topic model finds "
@@ -254,6 +251,12 @@ EN: dict[str, str | dict[str, str]] = {
     "job_done_waiting": "{job}: done; {version} waits for activation on the Model versions page.",
     "job_other": "{job}: {status}. {error}",
     "job_status_failed": "failed",
+    "job_stage_queued": "queued",
+    "job_stage_starting": "starting",
+    "job_stage_vectorize": "reading the photos and texts",
+    "job_stage_train": "training",
+    "job_stage_thetas": "topic vectors of the documents",
+    "job_stage_index": "indexing",
     "job_status_cancelled": "cancelled",
     "no_worker": "No job worker is alive, so jobs wait in the queue: start one with "
     "`python -m core worker`.",
@@ -427,7 +430,11 @@ EN: dict[str, str | dict[str, str]] = {
     "tokens_from": "Tokens from",
     "tokens_from_file": "a CSV or JSONL file",
     "tokens_from_collection": "a column of the collection",
-    "modality_name": "Modality name",
+    "modality_id": "Modality id",
+    "modality_display_en": "Name visitors read, in English",
+    "modality_display_ru": "Name visitors read, in Russian",
+    "modality_needs_names": "Name the new modality in English and in Russian: visitors read "
+    "its name, never its id.",
     "modality_file": "File: `id,tokens` (CSV) or `{{id, tokens}}` lines (JSONL)",
     "no_collection_modality": "The collection has no @modality column the active version lacks.",
     "documents_with_tokens": "{documents} with tokens of {name}.",
@@ -590,10 +597,6 @@ RU: dict[str, str | dict[str, str]] = {
     "приложения), затем обновите страницу.",
     "serving_from_memory": "База метаданных сейчас недоступна. Вы видите модель такой, какой она "
     "была минуту назад; ваши поиски и оценки сохранятся, как только база вернётся.",
-    # Modalities as visitors read them
-    "modality@tag": "Хэштеги",
-    "modality@text": "Слова",
-    "modality@visual": "Картинка",
     # Search
     "search_title": "Поиск фотографий по смыслу",
     "search_caption": "Слова по-русски или по-английски, фотография или и то и другое: "
@@ -798,6 +801,12 @@ RU: dict[str, str | dict[str, str]] = {
     "job_done": "{job}: готово {version}",
     "job_done_waiting": "{job}: готово; {version} ждёт активации на странице «Версии модели».",
     "job_other": "{job}: {status}. {error}",
+    "job_stage_queued": "в очереди",
+    "job_stage_starting": "запуск",
+    "job_stage_vectorize": "чтение фотографий и текстов",
+    "job_stage_train": "обучение",
+    "job_stage_thetas": "векторы тем документов",
+    "job_stage_index": "индексация",
     "job_status_failed": "ошибка",
     "job_status_cancelled": "отменена",
     "no_worker": "Ни один обработчик задач не запущен, и задачи ждут в очереди: запустите его "
@@ -1003,7 +1012,11 @@ RU: dict[str, str | dict[str, str]] = {
     "tokens_from": "Откуда токены",
     "tokens_from_file": "файл CSV или JSONL",
     "tokens_from_collection": "столбец коллекции",
-    "modality_name": "Имя модальности",
+    "modality_id": "Идентификатор модальности",
+    "modality_display_en": "Имя для посетителей по-английски",
+    "modality_display_ru": "Имя для посетителей по-русски",
+    "modality_needs_names": "Назовите новую модальность по-английски и по-русски: посетители "
+    "видят её имя, а не идентификатор.",
     "modality_file": "Файл: `id,tokens` (CSV) или строки `{{id, tokens}}` (JSONL)",
     "no_collection_modality": "В коллекции нет столбца @модальности, которого нет в активной "
     "версии.",

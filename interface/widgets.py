@@ -18,8 +18,9 @@ from core.serving.answers import Annotation, Hit
 from core.serving.bilingual import script_of
 from core.serving.explain import TokenReading, TopicShare, WhyNothing
 from core.serving.service import ActiveModel
+from core.storage.modality_names import DisplayName
 from interface.address import WEIGHT_STEPS, WORDS, more_like_params
-from interface.i18n import language, modality_name, plural, t
+from interface.i18n import language, modality_label, plural, t
 
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # A known format spares Streamlit opening the image once more on every run just to detect it.
@@ -108,9 +109,12 @@ def similar_documents(similar: Sequence[Hit]) -> None:
             st.image(photos, width=96)
 
 
-def why_matched(topics: Sequence[TopicShare], figures: str = "") -> str:
+def why_matched(
+    topics: Sequence[TopicShare], names: Mapping[str, DisplayName], figures: str = ""
+) -> str:
     """Markdown for a hit's tooltip: the topics it shares with the query, each with its share
-    of the match and its top terms per modality (a weak match says so instead); then
+    of the match and its top terms per modality (by its display ``names``; a weak match says
+    so instead); then
     ``figures`` (distance and score, for a visitor who opened "What the model understood")."""
     blocks = [f"**{t('why_matched')}**"]
     if not topics:
@@ -118,7 +122,7 @@ def why_matched(topics: Sequence[TopicShare], figures: str = "") -> str:
     for topic in topics:
         share = t("topic_share", label=topic.label, index=topic.index, share=topic.share)
         terms = [
-            f"{escape_markdown(modality_name(modality))}: {escape_markdown(', '.join(terms))}"
+            escape_markdown(f"{modality_label(modality, names)}: {', '.join(terms)}")
             for modality, terms in topic.terms.items()
         ]
         blocks.append("  \n".join([f"*{escape_markdown(share)}*", *terms]))
@@ -139,13 +143,14 @@ def token_display(modality: str, token: str, display: str) -> str:
     return visual_name(token) if modality == VISUAL else display
 
 
-def token_text(readings: dict[str, list[TokenReading]]) -> str:
-    """One line per modality: the tokens in display form, with counts above one."""
+def token_text(readings: dict[str, list[TokenReading]], names: Mapping[str, DisplayName]) -> str:
+    """One line per modality (by its display ``names``): the tokens in display form, with
+    counts above one."""
     lines = []
     for modality, tokens in readings.items():
         shown = [(token_display(modality, r.token, r.display), r.count) for r in tokens]
         words = [name if count == 1 else f"{name} ×{count:g}" for name, count in shown]
-        lines.append(f"{modality_name(modality)}: {', '.join(words)}")
+        lines.append(f"{modality_label(modality, names)}: {', '.join(words)}")
     return "\n".join(lines)
 
 
@@ -183,7 +188,7 @@ def weight_sliders(
             key = f"{WEIGHT_KEY}{modality}"
             st.session_state[key] = value
             st.select_slider(
-                modality_name(modality),
+                modality_label(modality, active.display_names),
                 options=sorted({*WEIGHT_STEPS, global_weight, value}),
                 format_func=weight_text,
                 key=key,
@@ -217,12 +222,13 @@ def in_visitors_language(annotation: Annotation) -> str:
     return annotation.query
 
 
-def nothing_recognized_message(why: WhyNothing) -> str:
-    """What to tell a visitor whose query gave the model nothing, and what to change."""
+def nothing_recognized_message(why: WhyNothing, names: Mapping[str, DisplayName]) -> str:
+    """What to tell a visitor whose query gave the model nothing, and what to change (the
+    modalities by their display ``names``)."""
     parts = []
     if why.switched_off:
-        names = ", ".join(modality_name(m) for m in why.switched_off)
-        parts.append(t("nothing_switched_off", names=names))
+        off = ", ".join(modality_label(m, names) for m in why.switched_off)
+        parts.append(t("nothing_switched_off", names=off))
     if why.unknown:
         parts.append(t("nothing_unknown", words=", ".join(why.unknown)))
     if why.no_words:

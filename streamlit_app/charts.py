@@ -4,7 +4,7 @@ subset of HTML in text, and a caption or a topic label must never become markup.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 from core.reading.vision import visual_token
 from core.serving.answers import Annotation, PhotoReading
 from core.serving.explain import TopicShare
-from interface.i18n import modality_name, t
+from core.storage.modality_names import DisplayName
+from interface.i18n import modality_label, t
 from interface.widgets import visual_name
 
 BAR_HEIGHT = 26
@@ -107,9 +108,14 @@ def flattening(reading: PhotoReading, top: int = 100) -> go.Figure:
 
 
 def training_curves(
-    scores: Sequence[dict], prefix: str, y_title: str, log_y: bool = False
+    scores: Sequence[dict],
+    modality_names: Mapping[str, DisplayName],
+    prefix: str,
+    y_title: str,
+    log_y: bool = False,
 ) -> go.Figure:
-    """One line per score whose name starts with ``prefix`` (e.g. one per modality), by pass."""
+    """One line per score whose name starts with ``prefix`` (e.g. one per modality, named by
+    its display name), by pass."""
     passes = [score["pass"] for score in scores]
     names = sorted({key for score in scores for key in score if key.startswith(prefix)})
     figure = go.Figure()
@@ -119,7 +125,7 @@ def training_curves(
                 x=passes,
                 y=[score.get(name) for score in scores],
                 mode="lines",
-                name=plain(curve_name(name)),
+                name=plain(curve_name(name, modality_names)),
             )
         )
     figure.update_layout(
@@ -132,12 +138,12 @@ def training_curves(
     return figure
 
 
-def curve_name(score: str) -> str:
+def curve_name(score: str, names: Mapping[str, DisplayName]) -> str:
     """A training score's legend entry: "perplexity@tag" -> "Hashtags", "sparsity_phi@tag" ->
     "phi: Hashtags", "sparsity_theta" -> "theta (documents)"."""
     if score == "sparsity_theta":
         return t("curve_theta")
     modality = score[score.index("@") :] if "@" in score else score
     if score.startswith("sparsity_phi"):
-        return t("curve_phi", modality=modality_name(modality))
-    return modality_name(modality)
+        return t("curve_phi", modality=modality_label(modality, names))
+    return modality_label(modality, names)

@@ -7,6 +7,7 @@ Used by the browser tests, ``scripts/measure_app.py`` and ``scripts/load_test.py
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -195,3 +196,14 @@ def page_clock(page: Page) -> float:
 def last_change(page: Page) -> float:
     """When the page last changed, on the page's clock (after ``watch_changes``)."""
     return page.evaluate("() => window.topicsearchLastChange")
+
+
+def filled(template: str, **values: str) -> re.Pattern[str]:
+    """A message as a page shows it: ``values`` filled in, any other placeholder anything."""
+    pattern = ""
+    for number, part in enumerate(re.split(r"\{(\w+)(?::[^}]*)?\}", template)):
+        if number % 2 == 0:  # the text between placeholders
+            pattern += re.escape(part)
+        else:
+            pattern += re.escape(values[part]) if part in values else ".+"
+    return re.compile(pattern)

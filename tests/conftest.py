@@ -15,17 +15,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import core.building.artm_loader  # noqa: F401
+from admin.auth import add_user
 from core.building.pipeline import BuildReport, build, copy_deployment
 from core.building.worker import Worker
 from core.reading.collection import Document, import_collection
 from core.serving.model import ModelParams
 from core.settings import BUILTIN_COLLECTION, Settings
+from core.storage.database import open_database
 from tests.postgres import DATABASES, database_url_for
 from tests.postgres import postgres_server as postgres_server  # for any test: the session's server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 HELD_OUT_EVERY = 10
 both_databases = pytest.mark.parametrize("deployment", DATABASES, indirect=True)
@@ -126,6 +132,37 @@ def running_worker(settings: Settings, **options: float) -> Iterator[Worker]:
         finally:
             worker.stop()
             loop.join()
+
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+def staff_deployment(template: Settings, data_dir: Path, staff: dict[str, str]) -> Settings:
+    """A private copy of ``template`` in ``data_dir`` with an account per name -> role in
+    ``staff``, each with ``STAFF_PASSWORD``."""
+    settings = copy_deployment(template, data_dir)
+    with open_database(settings.database_url)() as session:
+        for name, role in staff.items():
+            add_user(session, name, role, STAFF_PASSWORD, by="test")
+    return settings
+
+
+@pytest.fixture(scope="module")
+def app_url(deployment_copy: Settings) -> Iterator[str]:
+    """The app served by a real ``streamlit run`` over the module's own ``deployment_copy``."""
+    from tests.browser import serve_app
+
+    with serve_app(deployment_copy.data_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium, one per module (each test opens its own contexts)."""
+    from tests.browser import chromium
+
+    with chromium() as browser:
+        yield browser
 
 
 def run_queued_jobs(settings: Settings) -> int:

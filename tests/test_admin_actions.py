@@ -207,13 +207,13 @@ def test_versions_are_listed_with_parameters_and_scores(deployment, sessions, ad
 def test_moderators_find_topics_by_term_and_edit_them(sessions, moderator):
     with sessions() as session:
         every = topics.review_topics(session)
-        term = every[0].terms["@text"][0]
+        _, term = every[0].terms["@text"][0]  # (token, display)
         found = topics.review_topics(session, term=term.upper(), modality="@text")
         topics.edit_topic(session, moderator, found[0].id, "Cats", "junk", "ads, mostly")
         edited = topics.review_topics(session, status="junk")
 
     assert len(every) == 10 and found and all(set(row.terms) == {"@text"} for row in found)
-    assert any(term in row.terms["@text"] for row in found)
+    assert any(term in dict(row.terms["@text"]).values() for row in found)
     assert [(row.label, row.status, row.note) for row in edited] == [
         ("Cats", "junk", "ads, mostly")
     ]
@@ -238,6 +238,9 @@ def test_topics_sort_by_label(sessions):
 # --------------------------------------------------------------------------------------------------
 # Adding a modality
 # --------------------------------------------------------------------------------------------------
+
+
+CATEGORY = {"name_en": "Category", "name_ru": "Категория"}  # what visitors read
 
 
 def category_tokens(sessions) -> dict[str, Counter[str]]:
@@ -298,7 +301,7 @@ def test_a_modality_trained_with_frozen_phi_leaves_the_topic_space_exactly_as_it
         topic = topics.review_topics(session)[3]
         topics.edit_topic(session, admin, topic.id, "Labelled", "background", "kept")
         queued = modalities.start_add_modality(
-            session, admin, "@category", tokens, 1.0, retrain=False, activate=True
+            session, admin, "@category", tokens, 1.0, retrain=False, activate=True, **CATEGORY
         )
     job = run_job(queued, deployment)
     assert job.status == "done", job.error
@@ -329,7 +332,7 @@ def test_a_full_retrain_with_the_new_modality_changes_the_topic_space(deployment
     old = active(sessions)
     with sessions() as session:
         queued = modalities.start_add_modality(
-            session, admin, "@category", category_tokens(sessions), 1.0, True, activate=True
+            session, admin, "@category", category_tokens(sessions), 1.0, True, True, **CATEGORY
         )
     assert run_job(queued, deployment).status == "done"
 
@@ -402,7 +405,7 @@ def test_a_running_modality_job_can_be_cancelled_and_leaves_the_old_version_serv
     monkeypatch.setattr(jobs, "report_progress", hold_at_the_first_pass)
     with sessions() as session:
         queued = modalities.start_add_modality(
-            session, admin, "@category", category_tokens(sessions), 1.0, retrain=True
+            session, admin, "@category", category_tokens(sessions), 1.0, retrain=True, **CATEGORY
         )
     with running_worker(deployment):
         assert training.wait(120)
@@ -423,7 +426,7 @@ def test_a_running_modality_job_can_be_cancelled_and_leaves_the_old_version_serv
 def test_a_modality_the_version_has_is_refused(deployment, sessions, admin):
     with sessions() as session, pytest.raises(ValueError, match="already has modality @tag"):
         modalities.start_add_modality(
-            session, admin, "@tag", {"x": Counter("a")}, 1.0, retrain=False
+            session, admin, "@tag", {"x": Counter("a")}, 1.0, retrain=False, **CATEGORY
         )
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from admin import auth
+from admin import auth, versions
 from admin.junk_filter import document_labels, review_queue
 from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
@@ -118,7 +118,7 @@ def test_an_admin_signs_in_and_switches_a_modality_off_live(sessions):
 
     app.switch_page("../admin/pages/weights.py").run()
     assert app.title[0].value == "Modality weights"
-    next(box for box in app.number_input if box.label == "@visual").set_value(0.0)
+    next(box for box in app.number_input if box.label == "Picture (@visual)").set_value(0.0)
     next(button for button in app.button if button.label == "Apply live").click().run()
 
     assert not app.exception and "Applied" in app.success[0].value
@@ -177,7 +177,9 @@ def test_an_admin_uploads_a_modality_file_sees_its_problems_and_a_worker_trains_
     app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/add_modality.py").run()
     assert START_A_WORKER in app.warning[0].value  # no worker is alive yet
 
-    app.text_input[0].input("@category")
+    app.text_input(key="modality-id").input("@category")
+    app.text_input(key="modality-name-en").input("Category")
+    app.text_input(key="modality-name-ru").input("Категория")
     app.get("file_uploader")[0].set_value(("cats.jsonl", content, "application/json")).run()
     assert "unknown document id 'nope'" in app.text[0].value
     next(button for button in app.button if button.label == "Start").click().run()
@@ -242,14 +244,14 @@ def test_a_search_that_finds_a_queued_document_shows_it_in_both_tabs(sessions):
 
 def test_after_applying_weights_live_the_next_edit_is_kept(sessions):
     app = app_signed_in_as(sessions, "anna").switch_page("../admin/pages/weights.py").run()
-    visual = next(box for box in app.number_input if box.label == "@visual")
+    visual = next(box for box in app.number_input if box.label == "Picture (@visual)")
     visual.set_value(0.006)
     next(button for button in app.button if button.label == "Apply live").click().run()
 
-    next(box for box in app.number_input if box.label == "@visual").set_value(0.004).run()
+    next(box for box in app.number_input if box.label == "Picture (@visual)").set_value(0.004).run()
 
     assert not app.exception
-    assert next(box for box in app.number_input if box.label == "@visual").value == 0.004
+    assert next(box for box in app.number_input if box.label == "Picture (@visual)").value == 0.004
 
 
 def test_topic_review_finds_whole_words_not_parts_of_words(sessions):
@@ -331,3 +333,17 @@ def test_every_admin_page_renders_in_both_languages(sessions, page, language):
     assert not app.exception
     title = {"account.py": "account_title", **dict(zip(PAGE_FILES, TITLE_KEYS, strict=True))}[page]
     assert app.title[0].value == MESSAGES[language][title]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_queued_jobs_stage_reads_in_the_interface_language(sessions, language):
+    with sessions() as session:
+        versions.start_retrain(session, auth.find_user(session, "anna"), {"num_topics": 4})
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state["language"] = language
+    app.session_state[TOKEN_KEY] = token_of(sessions, "anna")
+    app.run().switch_page("../admin/pages/versions.py").run()
+
+    progress = [element.proto.text for element in app.get("progress")]
+    assert len(progress) == 1
+    assert progress[0].endswith(f": {MESSAGES[language]['job_stage_queued']} 0/0")

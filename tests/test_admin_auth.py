@@ -221,6 +221,7 @@ ADMIN_ONLY = [
     (junk_filter.apply_junk_filter, (None,)),
     (junk_filter.unhide_all, ()),
 ]
+KEYWORDS = {modalities.start_add_modality: {"name_en": "Category", "name_ru": "Категория"}}
 MODERATOR = [
     (topics.edit_topic, (1, "cats", "normal")),
     (topics.set_topic_statuses, ([1], "junk")),
@@ -250,7 +251,7 @@ def test_every_model_action_refuses_a_moderator(session, action, args):
     moderator = auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
 
     with pytest.raises(auth.PermissionDenied, match="mia may not"):
-        action(session, moderator, *args)
+        action(session, moderator, *args, **KEYWORDS.get(action, {}))
 
 
 @pytest.mark.parametrize(
@@ -258,4 +259,4 @@ def test_every_model_action_refuses_a_moderator(session, action, args):
 )
 def test_every_action_refuses_an_anonymous_caller(session, action, args):
     with pytest.raises(auth.PermissionDenied, match=r"\(anonymous\) may not"):
-        action(session, None, *args)
+        action(session, None, *args, **KEYWORDS.get(action, {}))

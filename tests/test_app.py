@@ -15,6 +15,7 @@ from core.serving.model import ModelParams
 from core.serving.ranking import RankingParams
 from core.settings import DEFAULT_BACKBONE, REPO_ROOT
 from core.storage import database, searches, store
+from core.storage.modality_names import BUILT_IN
 from interface.messages import MESSAGES
 from interface.widgets import escape_markdown
 from streamlit_app import charts
@@ -284,7 +285,7 @@ def test_the_about_page_says_which_configuration_answers_queries(
     assert ranking in lines[2] and f"λ = {RankingParams().own_weight:g}" in lines[2]
     assert f" {RankingParams().context_weight:g};" in lines[2]  # what the phrase's context counts
     assert index in lines[4]
-    picture = MESSAGES[language]["modality@visual"]
+    picture = BUILT_IN["@visual"].in_language(language)
     assert f"{picture} 0.005" in lines[5]
 
 

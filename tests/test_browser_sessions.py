@@ -13,16 +13,16 @@ from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import update
 
 from admin import auth
-from core.building.pipeline import copy_deployment
 from core.settings import Settings
 from core.storage import database
 from core.storage.admin_tables import SignInSession
 from interface.messages import MESSAGES
-from tests.browser import ARTIFACTS, chromium, serve_app, wait_until_idle
+from tests.browser import ARTIFACTS, wait_until_idle
+from tests.conftest import STAFF_PASSWORD, staff_deployment
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery"
+PASSWORD = STAFF_PASSWORD
 EN = MESSAGES["en"]
 REVIEW = "admin-review_topics"  # the topic review page's address
 
@@ -31,22 +31,7 @@ REVIEW = "admin-review_topics"  # the topic review page's address
 def deployment_copy(small_template, tmp_path_factory) -> Settings:
     """A private copy of the small build, with moderator "mia"."""
     data_dir = tmp_path_factory.mktemp("sessions") / "data"
-    settings = copy_deployment(small_template, data_dir)
-    with database.open_database(settings.database_url)() as session:
-        auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
-    return settings
-
-
-@pytest.fixture(scope="module")
-def app_url(deployment_copy):
-    with serve_app(deployment_copy.data_dir) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
+    return staff_deployment(small_template, data_dir, {"mia": "moderator"})
 
 
 @pytest.fixture

@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from admin import auth
-from core.building.pipeline import copy_deployment, retrain_version
+from core.building.pipeline import retrain_version
 from core.settings import Settings
 from core.storage import database, store
 from interface.messages import MESSAGES
-from tests.browser import ARTIFACTS, chromium, serve_app, wait_until_idle
+from tests.browser import ARTIFACTS, wait_until_idle
+from tests.conftest import STAFF_PASSWORD, staff_deployment
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery"
+PASSWORD = STAFF_PASSWORD
 EN, RU = MESSAGES["en"], MESSAGES["ru"]
 
 
@@ -24,25 +24,12 @@ EN, RU = MESSAGES["en"], MESSAGES["ru"]
 def deployment_copy(small_template, tmp_path_factory) -> Settings:
     """A private copy of the small build with a retrain (4 topics) waiting for activation, an
     admin "anna" and a moderator "mia"."""
-    settings = copy_deployment(small_template, tmp_path_factory.mktemp("journeys") / "data")
+    data_dir = tmp_path_factory.mktemp("journeys") / "data"
+    settings = staff_deployment(small_template, data_dir, {"anna": "admin", "mia": "moderator"})
     with database.open_database(settings.database_url)() as session:
-        auth.add_user(session, "anna", "admin", PASSWORD, by="test")
-        auth.add_user(session, "mia", "moderator", PASSWORD, by="test")
         parent = store.active_version(session).name
     retrain_version(settings, parent, {"num_topics": 4})
     return settings
-
-
-@pytest.fixture(scope="module")
-def app_url(deployment_copy):
-    with serve_app(deployment_copy.data_dir) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def signed_in(browser, app_url: str, name: str, language: str) -> tuple[BrowserContext, Page]:

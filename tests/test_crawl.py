@@ -24,16 +24,15 @@ from playwright.sync_api import Page
 
 from admin import auth
 from admin.navigation import ADMIN_PAGES
-from core.building.pipeline import copy_deployment
 from core.settings import Settings
-from core.storage import database
 from interface.i18n import LANGUAGES
 from interface.messages import MESSAGES
-from tests.browser import ARTIFACTS, chromium, serve_app, wait_until_idle
+from tests.browser import ARTIFACTS, wait_until_idle
+from tests.conftest import STAFF_PASSWORD, staff_deployment
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery"
+PASSWORD = STAFF_PASSWORD
 QUERY = {"ru": "собака", "en": "dog"}
 LOCALE = {"ru": "ru-RU", "en": "en-US"}
 MAX_ACTIONS = 30  # per page: every page of the small build has fewer distinct controls
@@ -148,11 +147,7 @@ class Control:
 def deployment_copy(small_template, tmp_path_factory) -> Settings:
     """A private copy of the small build, with a moderator and an admin."""
     data_dir = tmp_path_factory.mktemp("crawl") / "data"
-    settings = copy_deployment(small_template, data_dir)
-    with database.open_database(settings.database_url)() as session:
-        for role in STAFF:
-            auth.add_user(session, role, role, PASSWORD, by="test")
-    return settings
+    return staff_deployment(small_template, data_dir, {role: role for role in STAFF})
 
 
 @pytest.fixture(scope="module")
@@ -172,18 +167,6 @@ def collection_words(deployment_copy) -> set[str]:
         for bag in forms.values():
             words.update(w for form in bag.values() for w in LATIN_WORD.findall(form))
     return words
-
-
-@pytest.fixture(scope="module")
-def app_url(deployment_copy):
-    with serve_app(deployment_copy.data_dir) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def stray_latin(text: str, allowed: set[str]) -> list[str]:
@@ -293,19 +276,8 @@ def pages_of(role: str) -> list[str]:
     return [*PUBLIC_PAGES, *staff]
 
 
-# Defects the crawl finds that are not fixed yet: the case fails until they are, then XPASSes.
-KNOWN_DEFECTS = {
-    ("ru", "admin-review_topics"): "the topic review shows each topic's terms under raw modality "
-    "ids ('tag:', 'text:', 'visual:') and its visual words as English ImageNet names without "
-    "'(англ.)' (Alpine, bullfrog, ...) in the Russian interface (admin/pages/review_topics.py)",
-}
-
-
 def crawl_case(role: str, language: str, address: str) -> pytest.param:
-    marks = []
-    if reason := KNOWN_DEFECTS.get((language, address)):
-        marks.append(pytest.mark.xfail(strict=True, reason=reason))
-    return pytest.param(role, language, address, id=f"{role}-{language}-/{address}", marks=marks)
+    return pytest.param(role, language, address, id=f"{role}-{language}-/{address}")
 
 
 @pytest.mark.parametrize("role", ["visitor", *STAFF])

@@ -19,6 +19,7 @@ from core.serving.answers import UnknownDocument
 from core.serving.inference import NothingRecognized
 from core.serving.service import NoActiveModel
 from core.storage.admin_tables import PermissionDenied, SignInError
+from core.storage.modality_names import MissingDisplayName
 from core.storage.outage import DatabaseUnavailable
 from core.storage.searches import VOTE_PROBLEMS, VoteRefused
 from interface.errors import ERROR_MESSAGES, error_message
@@ -45,6 +46,7 @@ SHOWN = [
     SignInError(datetime(2026, 11, 30, 9, 45, tzinfo=UTC)),
     PermissionDenied("mia", "apply_live_weights", "live_weights"),
     NoActiveModel(),
+    MissingDisplayName(),
 ]
 # Named errors that never reach a page, and why.
 NOT_SHOWN = {

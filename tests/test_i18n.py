@@ -155,6 +155,5 @@ def test_values_shown_by_name_have_a_message_for_every_value():
         *(f"role_{role}" for role in ROLES),
         *(f"sort_{key}" for key in SORT_KEYS),
         *(f"label_{label}" for label in LABELS),
-        *(f"modality{modality}" for modality in ("@tag", "@text", "@visual")),
     ]
     assert not [key for key in needed if key not in EN]

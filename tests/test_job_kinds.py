@@ -110,3 +110,16 @@ def test_a_new_version_from_a_retrain_reindex_or_new_modality_waits_unless_asked
         assert asked.activate and JOB_KINDS[kind].from_json(asked.to_json()) == asked
         assert asked.describe("en").endswith(", then activate it")
         assert asked.describe("ru").endswith(", затем активация")
+
+
+def test_an_added_modality_is_described_by_its_name_and_its_id():
+    named = {**STORED["add_modality"], "name_en": "Category", "name_ru": "Категория"}
+
+    assert describe(Job(kind="add_modality", params=named), "en").startswith(
+        "add Category (@category) "
+    )
+    assert describe(Job(kind="add_modality", params=named), "ru").startswith(
+        "добавление Категория (@category) "
+    )
+    stored_before_names = Job(kind="add_modality", params=STORED["add_modality"])
+    assert describe(stored_before_names, "en").startswith("add category (@category) ")

@@ -16,11 +16,12 @@ from streamlit.testing.v1 import AppTest
 
 from admin import auth, modalities, topics, versions
 from admin.ui import TOKEN_KEY
-from core.building.pipeline import reindex_version
+from core.building.pipeline import reindex_version, retrain_version
 from core.serving.version_files import VersionFiles
 from core.settings import REPO_ROOT
 from core.storage import database, store
 from core.storage.junk_labels import document_labels
+from core.storage.modality_names import BUILT_IN
 from interface import i18n
 from interface.i18n import CHOSEN_LANGUAGE_KEY
 from interface.messages import MESSAGES
@@ -181,12 +182,12 @@ SENTENCES = {
     "en": [
         "renamed topic 0 from '{old}' to 'Cats and kittens'",
         "rolled back from {second} to {first}",
-        "added modality @source (3,201 tokens)",
+        "added modality Source (@source) (3,201 tokens)",
     ],
     "ru": [
         "тема 0 переименована из «{old}» в «Cats and kittens»",
         "откат с {second} на {first}",
-        "добавление модальности @source (3201 токен)",
+        "добавление модальности Источник (@source) (3201 токен)",
     ],
 }
 
@@ -205,7 +206,9 @@ def test_the_audit_log_says_what_changed_from_what_to_what(deployment, sessions,
         versions.roll_back(session, anna)
         tokens = {doc.id: Counter({"source-b": 26}) for doc in documents[1:]}
         tokens[documents[0].id] = Counter({"source-a": 3201 - 26 * (len(documents) - 1)})
-        modalities.start_add_modality(session, anna, "@source", tokens, 1.0, False)
+        modalities.start_add_modality(
+            session, anna, "@source", tokens, 1.0, False, name_en="Source", name_ru="Источник"
+        )
 
     app = staff_app(sessions, "anna", "audit_log.py", language)
 
@@ -263,8 +266,9 @@ def test_a_retrain_waits_is_compared_with_the_active_version_and_activated_when_
     figures = frame_with(app, text["col_figure"])
     assert list(figures.columns) == [text["col_figure"], first, second]
     rows = list(figures[text["col_figure"]])
-    for modality in ("@tag", "@text", "@visual"):
-        assert text["figure_perplexity"].format(modality=modality) in rows
+    for modality, name in BUILT_IN.items():
+        staff_label = f"{name.in_language(language)} ({modality})"  # "Хэштеги (@tag)"
+        assert text["figure_perplexity"].format(modality=staff_label) in rows
     for lang in ("en", "ru"):
         assert text["figure_precision"].format(language=lang) in rows
     assert list(figures.iloc[-1][[first, second]]) == [10, 4]
@@ -312,3 +316,21 @@ def test_a_retrain_asked_to_go_live_when_done_is_active_at_once(deployment, sess
     assert run_queued_jobs(deployment) == 1
 
     assert active_name(sessions) != first
+
+
+def test_after_a_roll_back_the_version_rolled_back_from_is_compared_again(deployment, sessions):
+    first = active_name(sessions)
+    second = retrain_version(deployment, first, {"num_topics": 4}).version_name
+    app = staff_app(sessions, "anna", "versions.py")
+    button(app, f"Activate {second}").click().run()
+    button(app, "Confirm").click().run()
+    assert active_name(sessions) == second
+
+    button(app, "Roll back").click().run()
+
+    assert not app.exception and active_name(sessions) == first
+    assert f"Waiting for activation: {second}. Compare below, then activate." in [
+        info.value for info in app.info
+    ]
+    assert app.selectbox(key="compare-version").value == second
+    assert button(app, f"Activate {second}")

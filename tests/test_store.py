@@ -31,6 +31,7 @@ from core.storage.database import (
     session_factory,
     upgrade_database,
 )
+from core.storage.modality_names import DisplayName
 from core.storage.searches import Search, record_search, record_vote, search_votes
 from core.storage.store import (
     STALE_BUILD_ERROR,
@@ -46,6 +47,7 @@ from core.storage.store import (
     get_version,
     list_versions,
     mark_stale_builds_failed,
+    modality_display_names,
     modality_weights,
     next_version_name,
     set_modality_weight,
@@ -514,3 +516,41 @@ def test_a_store_copied_into_an_empty_database_has_every_row_and_keeps_counting_
         assert ready_version(target).id == version.id + 1  # the id sequences continue
     with pytest.raises(ValueError, match="already has rows"):
         copy_database(source_url, database_url)
+
+
+def test_the_upgrade_names_the_modalities_of_versions_made_before_names_existed(
+    database_url: str,
+) -> None:
+    upgrade_database(database_url)
+    downgrade_database(database_url, "0005")
+    engine = create_db_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO model_versions (id, name, created_at, status, params, scores, "
+                "collection, num_documents, num_topics) VALUES (1, 'v0001', "
+                "'2026-12-01 00:00:00', 'ready', '{}', '{}', 'data/collection', 2, 2)"
+            )
+        )
+        for number, name in enumerate(["@text", "@tag", "@visual", "@source"], 1):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO version_modalities (id, version_id, name, weight, "
+                    "vocabulary_size) VALUES (:id, 1, :name, 1.0, 10)"
+                ),
+                {"id": number, "name": name},
+            )
+    engine.dispose()
+
+    upgrade_database(database_url)
+
+    engine = create_db_engine(database_url)
+    with session_factory(engine)() as session:
+        names = modality_display_names(session, 1)
+    engine.dispose()
+    assert names == {
+        "@text": DisplayName("Words", "Слова"),
+        "@tag": DisplayName("Hashtags", "Хэштеги"),
+        "@visual": DisplayName("Picture", "Картинка"),
+        "@source": DisplayName("source", "source"),
+    }

@@ -37,7 +37,7 @@ source = st.radio(
 )
 imported, name = None, ""
 if source == FROM_FILE:
-    name = st.text_input(t("modality_name"), placeholder="@category")
+    name = st.text_input(t("modality_id"), placeholder="@category", key="modality-id")
     upload = st.file_uploader(t("modality_file"), type=["csv", "jsonl"])
     if upload is not None:
         try:
@@ -45,7 +45,7 @@ if source == FROM_FILE:
         except ValueError as error:
             st.error(error_text(error))
 elif in_collection:
-    name = st.selectbox(t("modality"), in_collection)
+    name = st.selectbox(t("modality_id"), in_collection)
     imported = modality_from_collection(collection, name, known_ids)
 else:
     st.info(t("no_collection_modality"))
@@ -62,6 +62,9 @@ if imported is not None:
         with st.expander(plural("rows_not_used", len(imported.problems)), expanded=True):
             st.text("\n".join(imported.problems[:200]))
 
+english, russian = st.columns(2)
+name_en = english.text_input(t("modality_display_en"), key="modality-name-en")
+name_ru = russian.text_input(t("modality_display_ru"), key="modality-name-ru")
 weight = st.number_input(t("weight"), min_value=0.0, value=1.0, step=0.1)
 RETRAIN = "retrain"
 way = st.radio(t("train"), ["frozen", RETRAIN], format_func=lambda option: t(f"train_{option}"))
@@ -75,6 +78,8 @@ if st.button(t("start"), type="primary", disabled=not imported or not imported.t
         weight,
         way == RETRAIN,
         go_live,
+        name_en=name_en,
+        name_ru=name_ru,
         done=t("started_live") if go_live else t("started_in_background"),
     )
 job_panel(user)

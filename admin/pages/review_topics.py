@@ -6,9 +6,9 @@ import streamlit as st
 from admin.topics import SORT_KEYS, edit_topic, review_topics, set_topic_statuses
 from admin.ui import active_version_or_stop, db, perform, require, take_down_control
 from core.storage import store
-from interface.i18n import plural, t
+from interface.i18n import modality_label, plural, t
 from interface.state import service
-from interface.widgets import escape_markdown
+from interface.widgets import escape_markdown, token_display
 
 PER_PAGE = 20
 TERMS = 10
@@ -19,12 +19,15 @@ user = require("review_topics", t("review_title"))
 
 version = active_version_or_stop()
 with db() as session:
-    modalities = list(store.modality_weights(session, version.id))
+    names = store.modality_display_names(session, version.id)
 
 search, modality, status, sort = st.columns([3, 2, 2, 2])
 term = search.text_input(t("review_term"), key="review-term", placeholder=t("review_term_hint"))
 chosen_modality = modality.selectbox(
-    t("modality"), [None, *modalities], format_func=lambda m: m or t("all")
+    t("modality"),
+    [None, *names],
+    format_func=lambda m: modality_label(m, names, staff=True) if m else t("all"),
+    key="review-modality",
 )
 chosen_status = status.selectbox(
     t("field_status"),
@@ -86,8 +89,9 @@ for row in shown:
                 escape_markdown(f"#{row.index} · {row.label} · {t(f'topic_{row.status}')}"),
                 key=f"{PICK}{row.id}",
             )
-            for name, words in row.terms.items():
-                st.text(f"{name}: {', '.join(words[:TERMS])}")
+            for modality_id, terms in row.terms.items():
+                words = [token_display(modality_id, *term) for term in terms[:TERMS]]
+                st.text(f"{modality_label(modality_id, names, staff=True)}: {', '.join(words)}")
             with st.expander(t("edit_topic")), st.form(f"topic-{row.id}"):
                 label = st.text_input(t("label"), row.label)
                 status_value = st.selectbox(

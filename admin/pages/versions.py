@@ -22,10 +22,11 @@ from admin.versions import (
 )
 from core.serving.version_comparison import VersionComparison
 from core.storage import store
-from interface.i18n import plural, t, t_or
+from interface.i18n import modality_label, plural, t, t_or
 from interface.state import active_model_or_stop, service
 
 CONFIRM_KEY = "confirm_activation"  # the version whose activation waits for "Confirm"
+COMPARE_KEY = "compare-version"  # the version compared with the active one
 
 user = require("versions", t("versions_title"))
 
@@ -61,7 +62,9 @@ st.dataframe(table, hide_index=True, width="stretch")
 with st.expander(t("version_details")):
     shown = st.selectbox(t("col_version"), [row.name for row in rows])
     chosen_row = next(row for row in rows if row.name == shown)
-    st.text(", ".join(f"{m} = {w:g}" for m, w in chosen_row.weights.items()))
+    weights = chosen_row.weights.items()
+    names = chosen_row.display_names
+    st.text(", ".join(f"{modality_label(m, names, staff=True)} = {w:g}" for m, w in weights))
     if chosen_row.scores:
         st.dataframe(pd.DataFrame([chosen_row.scores]), hide_index=True)
     st.json(chosen_row.params, expanded=False)
@@ -82,9 +85,13 @@ def rounded(value: float | None, digits: int) -> float | None:
 
 def show_comparison(found: VersionComparison) -> None:
     active, candidate = found.active.name, found.candidate.name
+    by_name = {row.name: row.display_names for row in rows}
+    names = {**by_name.get(active, {}), **by_name.get(candidate, {})}
     figures = [
         {
-            t("col_figure"): t("figure_perplexity", modality=modality),
+            t("col_figure"): t(
+                "figure_perplexity", modality=modality_label(modality, names, staff=True)
+            ),
             active: rounded(found.active.perplexity.get(modality), 1),
             candidate: rounded(found.candidate.perplexity.get(modality), 1),
         }
@@ -162,12 +169,12 @@ if not ready:
     st.caption(t("nothing_to_compare"))
 else:
     names = [row.name for row in ready]
+    # Set, not a default index: after an activation or a roll back the choice kept from before
+    # is the version now active, or none, and the browser shows only what is set here.
+    if st.session_state.get(COMPARE_KEY) not in names:
+        st.session_state[COMPARE_KEY] = waiting[0] if waiting else None
     chosen = st.selectbox(
-        t("compare_with_active"),
-        names,
-        index=names.index(waiting[0]) if waiting else None,
-        placeholder=t("a_ready_version"),
-        key="compare-version",
+        t("compare_with_active"), names, placeholder=t("a_ready_version"), key=COMPARE_KEY
     )
     if chosen is not None:
         active = active_model_or_stop()

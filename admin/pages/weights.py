@@ -6,20 +6,21 @@ from admin.modalities import start_reindex
 from admin.ui import active_version_or_stop, db, job_panel, perform, require
 from admin.versions import apply_live_weights
 from core.storage import store
-from interface.i18n import t
+from interface.i18n import modality_label, t
 
 user = require("weights", t("weights_admin_title"))
 
 version = active_version_or_stop()
 with db() as session:
     weights = store.modality_weights(session, version.id)
+    names = store.modality_display_names(session, version.id)
 
 st.caption(t("weights_admin_caption", version=version.name))
 # Keys tie each field to its modality, not to the stored value: a field whose value came from
 # the database would become a new widget after "Apply live" and drop the next edit.
 new_weights = {
     name: st.number_input(
-        name,
+        modality_label(name, names, staff=True),
         min_value=0.0,
         value=float(weight),
         step=0.001,

@@ -96,6 +96,7 @@ def run_add_modality(params: AddModalityParams, context: JobContext) -> JobOutco
         params.retrain,
         context.progress,
         params.activate,
+        params.display_name,
     )
     return derived_outcome(report, params.activate)
 

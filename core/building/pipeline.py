@@ -56,6 +56,7 @@ from core.serving.topic_matching import (
 from core.serving.version_files import PreparedCorpus, VersionFiles
 from core.settings import Settings
 from core.storage import collection_changes, database, store
+from core.storage.modality_names import DisplayName, default_display_name
 
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
@@ -274,6 +275,7 @@ def publish(
     topics: list[store.TopicRecord],
     documents: list[Document],
     activate: bool = True,
+    display_names: dict[str, DisplayName] | None = None,
 ) -> None:
     """Move the complete directory into place durably (its files, then the rename, synced: see
     ``core.durable``), mark the version ready (the row never points at files a power cut could
@@ -293,6 +295,7 @@ def publish(
             },
             topics=topics,
             documents=documents,
+            display_names=display_names,
         )
     from core.building.additions import read_additions_into  # it builds on this module
 
@@ -492,9 +495,11 @@ def add_modality_version(
     retrain: bool,
     progress: ProgressCallback | None = None,
     activate: bool = False,
+    display_name: DisplayName | None = None,
 ) -> BuildReport:
-    """A new version with one more modality (``tokens`` by document id); it waits for an admin's
-    activation unless ``activate``.
+    """A new version with one more modality (``tokens`` by document id), called
+    ``display_name`` (None: ``default_display_name``); it waits for an admin's activation
+    unless ``activate``.
 
     Without ``retrain`` only the new modality's phi is trained, every other matrix and every
     document's theta stay exactly the parent's, and topics keep their labels. With ``retrain``
@@ -509,6 +514,7 @@ def add_modality_version(
         {modality: tokens},
         progress,
         activate,
+        names={modality: display_name or default_display_name(modality)},
     )
 
 
@@ -523,7 +529,7 @@ def retrain_version(
     parameters updated by ``changes`` (e.g. ``{"num_topics": 50, "seed": 2}``); the topic space
     changes, so moderators' labels, statuses and notes go over to the new topics that match the
     old ones (``carry_reviews``). It waits for an admin's activation unless ``activate``."""
-    return _derive(settings, parent, "retrain", {}, {}, progress, activate, changes or {})
+    return _derive(settings, parent, "retrain", {}, {}, progress, activate, changes=changes or {})
 
 
 def _derive(
@@ -534,14 +540,19 @@ def _derive(
     new_tokens: dict[str, dict[str, Counter[str]]],
     progress: ProgressCallback | None,
     activate: bool,
+    *,
     changes: dict | None = None,
+    names: dict[str, DisplayName] | None = None,
 ) -> BuildReport:
+    """A new version from ``parent`` (see the three callers above); its modalities keep the
+    parent's display names, a new one gets its own from ``names``."""
     sessions = database.open_database(settings.database_url)
     with sessions() as session:
         base = store.get_version(session, parent)
         if base is None or base.status != "ready":
             raise ValueError(f"there is no ready version {parent!r} to start from")
         documents = store.version_documents(session, base.id)
+        display_names = {**store.modality_display_names(session, base.id), **(names or {})}
     parent = VersionFiles(Path(base.artifact_dir))
     parent_model = parent.read_model()
     old_params = ModelParams.from_dict(base.params["model"])
@@ -620,6 +631,7 @@ def _derive(
             topics=topics,
             documents=documents,
             activate=activate,
+            display_names=display_names,
         )
     return BuildReport(
         created.name, created.id, len(documents), scores=model.scores, carried=carried

@@ -59,6 +59,7 @@ from core.settings import BUILTIN_COLLECTION, Settings
 from core.storage import database, store
 from core.storage.admin_tables import collection_generation, hidden_document_ids
 from core.storage.collection_changes import taken_down_ids, version_additions
+from core.storage.modality_names import DisplayName, default_display_name
 from core.storage.outage import (
     DatabaseUnavailable,
     PendingSearch,
@@ -79,12 +80,13 @@ class NoActiveModel(RuntimeError):
 
 @dataclass(frozen=True)
 class ActiveModel:
-    """The engine of the active version, its live global weights and which documents search
-    may return (None: all) at query time."""
+    """The engine of the active version, its live global weights, its modalities' display
+    names and which documents search may return (None: all) at query time."""
 
     engine: SearchEngine
     weights: dict[str, float]
     version: store.ModelVersion
+    display_names: dict[str, DisplayName]
     allowed: np.ndarray | None = None
     collection_generation: int = 0
     taken_down: frozenset[str] = frozenset()
@@ -103,12 +105,14 @@ class ActiveModel:
 
 @dataclass(frozen=True)
 class ModalityDescription:
-    """One modality of the active version: its live and training weights, vocabulary size."""
+    """One modality of the active version: its live and training weights, vocabulary size
+    and what people call it."""
 
     name: str
     live_weight: float
     training_weight: float
     vocabulary: int
+    display_name: DisplayName
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ class Service:
         with self._database() as session:
             version = self._version_row(session, store.active_version_id(session))
             weights = store.modality_weights(session, version.id)
+            names = self._display_names(session, version)
             generation = collection_generation(session)
             version_id, name, directory = version.id, version.name, version.artifact_dir
             backbone = self.backbone_of(version)
@@ -198,7 +203,7 @@ class Service:
                 engine = self._engine
         engine = self._with_additions(engine, version_id, generation)
         allowed, taken_down = self._allowed_rows(engine.version_name, engine.documents, generation)
-        return ActiveModel(engine, weights, version, allowed, generation, taken_down)
+        return ActiveModel(engine, weights, version, names, allowed, generation, taken_down)
 
     def _with_additions(self, base: SearchEngine, version_id: int, generation: int) -> SearchEngine:
         """``base`` with the documents added to the collection since its version was built, as
@@ -251,6 +256,16 @@ class Service:
         if version is None:  # deleted between the two reads
             raise NoActiveModel()
         return version
+
+    def _display_names(
+        self, session: Session, version: store.ModelVersion
+    ) -> dict[str, DisplayName]:
+        """The version's modalities' display names, read again only when another version
+        became active (a version's names do not change)."""
+        last = self._last_active
+        if last is not None and last.version.id == version.id:
+            return last.display_names
+        return store.modality_display_names(session, version.id)
 
     def backbone_of(self, version: store.ModelVersion) -> str:
         """The image backbone ``version``'s photos went through (every build records it);
@@ -465,6 +480,7 @@ class Service:
                     active.weights.get(modality, 0.0),
                     float(params.modality_weights.get(modality, 1.0)),
                     len(phi.tokens),
+                    active.display_names.get(modality) or default_display_name(modality),
                 )
                 for modality, phi in engine.model.phi.items()
             ],

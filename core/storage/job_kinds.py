@@ -21,6 +21,8 @@ from dataclasses import MISSING, dataclass, fields
 from types import NoneType, UnionType
 from typing import Any, ClassVar, Self, get_args, get_origin, get_type_hints
 
+from core.storage.modality_names import DisplayName, checked_display_name, default_display_name
+
 
 @dataclass(frozen=True)
 class JobParams(ABC):
@@ -151,25 +153,37 @@ class ReindexParams(DerivedVersionParams):
 @dataclass(frozen=True)
 class AddModalityParams(DerivedVersionParams):
     """A new version of ``parent`` with ``modality`` (``tokens``: document id -> token ->
-    count) at ``weight``: only its phi trained, or every matrix retrained (``retrain``)."""
+    count) at ``weight``: only its phi trained, or every matrix retrained (``retrain``).
+    ``name_en`` and ``name_ru`` are what people call it (a job stored before names existed
+    has none: its modality gets ``default_display_name``)."""
 
     kind: ClassVar[str] = "add_modality"
     modality: str
     tokens: dict[str, dict[str, float]]
     weight: float
     retrain: bool
+    name_en: str = dataclasses.field(default="", kw_only=True)
+    name_ru: str = dataclasses.field(default="", kw_only=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.tokens:
             raise ValueError(f"no document has tokens of {self.modality}")
 
+    @property
+    def display_name(self) -> DisplayName:
+        """What people call the new modality."""
+        if not self.name_en and not self.name_ru:
+            return default_display_name(self.modality)
+        return checked_display_name(self.name_en, self.name_ru)
+
     def describe(self, language: str = "en") -> str:
         template = {
             "en": ("add {} (frozen phi)", "add {} (retrain)"),
             "ru": ("добавление {} (прочие phi заморожены)", "добавление {} (переобучение)"),
         }[language][self.retrain]
-        return template.format(self.modality) + self._then(language)
+        named = f"{self.display_name.in_language(language)} ({self.modality})"
+        return template.format(named) + self._then(language)
 
 
 @dataclass(frozen=True)

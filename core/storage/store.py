@@ -17,6 +17,7 @@ all of it, or (if they raise) none of it, and the session stays usable either wa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selecti
 
 from core.reading.collection import Document
 from core.storage import admin_tables, searches  # noqa: F401  (their tables complete Base.metadata)
+from core.storage.modality_names import MAX_NAME_CHARS, DisplayName, default_display_name
 from core.storage.orm import Base, UTCDateTime, committing, one_of, utcnow
 from core.weights import validate_weights
 
@@ -90,7 +92,8 @@ class ActiveVersion(Base):
 
 
 class VersionModality(Base):
-    """A modality of a version; the weight of the active version's row is the live global weight."""
+    """A modality of a version; the weight of the active version's row is the live global weight.
+    ``display_en`` and ``display_ru`` are what people call it (``core.storage.modality_names``)."""
 
     __tablename__ = "version_modalities"
     __table_args__ = (
@@ -103,6 +106,8 @@ class VersionModality(Base):
     name: Mapped[str] = mapped_column(String(64))
     weight: Mapped[float] = mapped_column(Float)
     vocabulary_size: Mapped[int] = mapped_column(Integer)
+    display_en: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
+    display_ru: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
 
 
 class Topic(Base):
@@ -236,21 +241,33 @@ def finish_version(
     modalities: dict[str, tuple[float, int]],
     topics: list[TopicRecord],
     documents: list[Document],
+    display_names: Mapping[str, DisplayName] | None = None,
 ) -> None:
     """Store what a build made and mark ``version`` ready, all in one transaction.
 
-    ``modalities`` maps a modality name to its (weight, vocabulary size). Raises ``ValueError`` if
-    the version is not ``building`` or a weight is invalid; then nothing is written.
+    ``modalities`` maps a modality name to its (weight, vocabulary size); ``display_names`` what
+    people call them (a modality it leaves out gets ``default_display_name``). Raises
+    ``ValueError`` if the version is not ``building`` or a weight is invalid; then nothing is
+    written.
     """
+    display_names = display_names or {}
     if version.status != "building":
         raise ValueError(f"version {version.name} is {version.status}; only a build can finish")
     validate_weights({name: weight for name, (weight, _) in modalities.items()})
     with committing(session):
         session.add(version)  # the version may come from an earlier, closed session
-        session.add_all(
-            VersionModality(version_id=version.id, name=name, weight=weight, vocabulary_size=size)
-            for name, (weight, size) in modalities.items()
-        )
+        for name, (weight, size) in modalities.items():
+            display = display_names.get(name) or default_display_name(name)
+            session.add(
+                VersionModality(
+                    version_id=version.id,
+                    name=name,
+                    weight=weight,
+                    vocabulary_size=size,
+                    display_en=display.en,
+                    display_ru=display.ru,
+                )
+            )
         session.add_all(
             Topic(
                 version_id=version.id,
@@ -408,6 +425,16 @@ def modality_weights(session: Session, version_id: int) -> dict[str, float]:
         .order_by(VersionModality.name)
     )
     return {name: weight for name, weight in rows}
+
+
+def modality_display_names(session: Session, version_id: int) -> dict[str, DisplayName]:
+    """Modality name -> what people call it, for every modality of a version."""
+    rows = session.execute(
+        select(VersionModality.name, VersionModality.display_en, VersionModality.display_ru)
+        .where(VersionModality.version_id == version_id)
+        .order_by(VersionModality.name)
+    )
+    return {name: DisplayName(en, ru) for name, en, ru in rows}
 
 
 def set_modality_weight(session: Session, version_id: int, name: str, weight: float) -> None:

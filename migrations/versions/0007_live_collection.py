@@ -2,7 +2,7 @@
 taken down, and an index on the documents' photo hashes for finding a photo already there.
 
 Revision ID: 0007
-Revises: 0005 (re-chained onto 0006 when merged)
+Revises: 0006
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,12 +4,13 @@ in plain words."""
 import pandas as pd
 import streamlit as st
 
-from interface.i18n import modality_name, plural, t, t_or
+from interface.i18n import modality_label, plural, t, t_or
 from interface.state import active_model_or_stop, service
 from interface.widgets import escape_markdown
 from streamlit_app import charts
 
 about = service().describe(active_model_or_stop())
+names = {modality.name: modality.display_name for modality in about.modalities}
 
 st.title(t("about_title"))
 st.markdown(
@@ -31,7 +32,7 @@ else:
 st.subheader(t("about_config_title"))
 ranking = about.ranking
 weights = ", ".join(
-    f"{escape_markdown(modality_name(m.name))} {m.live_weight:g}" for m in about.modalities
+    f"{escape_markdown(modality_label(m.name, names))} {m.live_weight:g}" for m in about.modalities
 )
 configuration = [
     t(
@@ -67,7 +68,7 @@ st.dataframe(
     pd.DataFrame(
         [
             {
-                t("col_modality"): f"{modality_name(modality.name)} ({modality.name})",
+                t("col_modality"): modality_label(modality.name, names),
                 t("col_live_weight"): modality.live_weight,
                 t("col_training_weight"): modality.training_weight,
                 t("col_vocabulary"): modality.vocabulary,
@@ -93,12 +94,12 @@ if about.scores:
     st.subheader(t("scores_title"))
     st.markdown(t("perplexity_explained"))
     st.plotly_chart(
-        charts.training_curves(about.scores, "perplexity", t("axis_perplexity"), log_y=True),
+        charts.training_curves(about.scores, names, "perplexity", t("axis_perplexity"), log_y=True),
         key="perplexity",
     )
     st.markdown(t("sparsity_explained"))
     st.plotly_chart(
-        charts.training_curves(about.scores, "sparsity", t("axis_share_of_zeros")),
+        charts.training_curves(about.scores, names, "sparsity", t("axis_share_of_zeros")),
         key="sparsity",
     )
 else:

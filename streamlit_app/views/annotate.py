@@ -7,7 +7,7 @@ from core.reading.text import TAG, TEXT
 from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.serving.inference import NothingRecognized
 from interface.errors import photo_refusal
-from interface.i18n import modality_name, t
+from interface.i18n import modality_label, t
 from interface.state import active_model_or_stop, photo_uploader, service
 from interface.widgets import (
     escape_markdown,
@@ -46,7 +46,7 @@ except NothingRecognized as error:
     why = annotation_service.why_nothing_recognized(
         SearchRequest(Query(image=image)), error, active=active
     )
-    st.warning(escape_markdown(nothing_recognized_message(why)))
+    st.warning(escape_markdown(nothing_recognized_message(why, active.display_names)))
     st.stop()
 
 left, right = st.columns([1, 2])
@@ -61,7 +61,7 @@ with right:
     st.caption(t("suggestions_caption"))
     for modality in (TAG, TEXT):
         if annotations.get(modality):
-            st.markdown(f"**{modality_name(modality)}**")
+            st.markdown(f"**{modality_label(modality, active.display_names)}**")
             suggestion_links(annotations[modality])
             st.plotly_chart(
                 charts.annotation_probabilities(annotations[modality]), key=f"annotation{modality}"

@@ -30,7 +30,7 @@ from interface.address import (
     write_typed_search,
 )
 from interface.errors import error_text, photo_refusal
-from interface.i18n import modality_name, plural, t
+from interface.i18n import modality_label, plural, t
 from interface.state import (
     active_model_or_stop,
     photo_uploader,
@@ -91,7 +91,7 @@ with st.form("search-form"):
             write_typed_search(address)
 
 for notice in notices:
-    st.warning(escape_markdown(notice_text(notice)))
+    st.warning(escape_markdown(notice_text(notice, active.display_names)))
 overrides = address.weights
 weight_sliders(active, overrides, set_weight, clear_weights)
 if too_long:
@@ -143,7 +143,7 @@ except NothingRecognized as error:
     )
     if offered:  # the correction says more than the collection's most common words
         why = replace(why, suggestions=[])
-    st.warning(escape_markdown(nothing_recognized_message(why)))
+    st.warning(escape_markdown(nothing_recognized_message(why, active.display_names)))
     st.stop()
 except ImageError as error:
     st.error(escape_markdown(photo_refusal(error)))
@@ -177,7 +177,8 @@ if like is not None:
     st.button(t("back_to_search"), on_click=leave_like)
 elif query.image is not None and not query.text.strip():
     weight = overrides.get(VISUAL, active.weights.get(VISUAL, 0.0))
-    st.info(t("photo_only", picture=modality_name(VISUAL), weight=f"{weight:g}"))
+    picture = modality_label(VISUAL, active.display_names)
+    st.info(t("photo_only", picture=picture, weight=f"{weight:g}"))
 if reading.unknown:
     unknown = ", ".join(token for tokens in reading.unknown.values() for token in tokens)
     st.info(escape_markdown(t("unknown_ignored", words=unknown)))
@@ -193,10 +194,10 @@ if figures_shown:
     if query is not None and query.image is not None:
         st.image(query.image, caption=t("your_photo"), width=200)
     st.markdown(f"**{t('tokens_used')}**")
-    st.text(token_text(reading.kept))
+    st.text(token_text(reading.kept, active.display_names))
     if reading.switched_off:
         st.markdown(f"**{t('tokens_switched_off')}**")
-        st.text(token_text(reading.switched_off))
+        st.text(token_text(reading.switched_off, active.display_names))
     st.markdown(f"**{t('query_topics')}**")
     st.plotly_chart(charts.topic_shares(reading.topics), key="query-topics")
 
@@ -209,7 +210,8 @@ for start in range(0, len(result.hits), COLUMNS):
     for column, hit in zip(st.columns(COLUMNS), row, strict=False):
         with column:
             topics = search_service.explain_hit(result, hit, labels, active)
-            why = why_matched(topics, hit_figures(hit) if figures_shown else "")
+            figures = hit_figures(hit) if figures_shown else ""
+            why = why_matched(topics, active.display_names, figures)
             document_card(hit, hit_detail(hit), "result", why)
             if hit.similar:
                 similar = [search_service.document(doc_id, active) for doc_id in hit.similar]

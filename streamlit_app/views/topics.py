@@ -6,7 +6,7 @@ Topics moderators marked junk are not shown; background topics only on request.
 import streamlit as st
 
 from core.serving.explain import visible_topics
-from interface.i18n import modality_name, plural, t
+from interface.i18n import modality_label, plural, t
 from interface.state import active_model_or_stop, service
 from interface.widgets import document_card, escape_markdown, token_display
 
@@ -50,7 +50,7 @@ for topic in topics[(page - 1) * PER_PAGE : page * PER_PAGE]:
             if term.modality == modality
         ][:TERMS]
         if terms:
-            st.text(f"{modality_name(modality)}: {', '.join(terms)}")
+            st.text(f"{modality_label(modality, active.display_names)}: {', '.join(terms)}")
     typical_documents = topic_service.typical_documents(topic.index, THUMBNAILS, active)
     for column, typical in zip(st.columns(THUMBNAILS), typical_documents, strict=False):
         with column:
