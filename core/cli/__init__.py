@@ -38,6 +38,7 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     measurement.add_scale_footprint,
     measurement.add_scale_report,
     measurement.add_bench_index,
+    measurement.add_bench_live,
 )
 
 

@@ -1,5 +1,5 @@
-"""The commands that measure and write reports: ``bench``, ``eval``, ``scale-*`` and
-``bench-index``."""
+"""The commands that measure and write reports: ``bench``, ``eval``, ``scale-*``,
+``bench-index`` and ``bench-live``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.cli.common import (
     SOURCE_HELP,
+    CommandError,
     Subcommands,
     active_version_dir,
     add_report_command,
@@ -298,4 +299,71 @@ def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for row in rows:
         print("  ".join(f"{k}={v}" for k, v in row.items()))
+    return 0
+
+
+def add_bench_live(commands: Subcommands) -> None:
+    """``bench-live``: adds to the live collection, seen from another replica."""
+    parser = add_report_command(
+        commands,
+        _bench_live,
+        "bench-live",
+        help="add latency, batch throughput and search latency during adds (reports/live.md)",
+        description="Build a version from --collection in its own data dir, then add documents "
+        "from --additions while another replica (a second process) watches and searches: "
+        "per-document latency until searchable there, one batch add's throughput, and "
+        "visitors' search latency with and without the batch (see "
+        "core/measurement/live_bench.py).",
+    )
+    parser.add_argument(
+        "--collection",
+        type=Path,
+        default=BUILTIN_COLLECTION,
+        help="base collection the version is built from (default: the built-in one)",
+    )
+    parser.add_argument(
+        "--additions",
+        type=Path,
+        help="collection folder the added documents come from (default: DATA_DIR/benchmark/"
+        "collection)",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, help="image probability cache (default: DATA_DIR/cache)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="its data dir goes here (default: DATA_DIR/bench-live)"
+    )
+    parser.add_argument("--latency-adds", type=positive, default=20, help="single-document adds")
+    parser.add_argument("--batch", type=positive, default=1000, help="documents in the batch add")
+    parser.add_argument(
+        "--quiet-seconds",
+        type=float,
+        default=20.0,
+        help="seconds of visitors' searches with no add running",
+    )
+
+
+def _bench_live(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement.live_bench import LiveBenchOptions, live_bench_and_report
+
+    additions = args.additions or settings.data_dir / "benchmark" / "collection"
+    if not additions.is_dir():
+        raise CommandError(f"no collection of documents to add at {additions} (see --additions)")
+    options = LiveBenchOptions(
+        workdir=args.workdir or settings.data_dir / "bench-live",
+        collection=args.collection,
+        additions=additions,
+        cache_dir=args.cache_dir or settings.cache_dir,
+        latency_adds=args.latency_adds,
+        batch=args.batch,
+        quiet_seconds=args.quiet_seconds,
+    )
+    command = " ".join(["python -m core bench-live", *sys.argv[2:]])
+    report = live_bench_and_report(
+        options,
+        args.reports,
+        command,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {report}")
     return 0
