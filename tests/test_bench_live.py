@@ -34,7 +34,9 @@ def test_bench_live_writes_every_figure(tmp_path: Path, vision_cache: Path) -> N
     assert results["machine"]["cores"] >= 1 and results["command"].startswith("python -m core")
     latency = results["add_latency"]
     assert latency["documents"] == 2 and latency["add_call"]["queries"] == 2
-    assert latency["searchable_on_other_replica"]["queries"] == 2 - len(latency["refused"])
+    found = 2 - len(latency["refused"])
+    assert latency["searchable_on_other_replica"]["queries"] == found
+    assert latency["finding_search"]["queries"] == found
     assert results["batch"]["documents"] == 5 and results["batch"]["documents_per_s"] > 0
     assert set(results["batch"]["stages_s"]) == {"screen_and_ingest", "infer_thetas", "commit"}
     search = results["search"]
@@ -45,6 +47,7 @@ def test_bench_live_writes_every_figure(tmp_path: Path, vision_cache: Path) -> N
     for row in (
         "| add call returns |",
         "| searchable on the other replica |",
+        "| of which the replica's search that found it |",
         "documents/s",
         "| no add | all |",
         "| during the batch | all |",

@@ -302,6 +302,9 @@ def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+LIVE_DEFAULTS = {"latency_adds": 20, "batch": 1000, "quiet_seconds": 20.0}  # bench-live's
+
+
 def add_bench_live(commands: Subcommands) -> None:
     """``bench-live``: adds to the live collection, seen from another replica."""
     parser = add_report_command(
@@ -333,14 +336,12 @@ def add_bench_live(commands: Subcommands) -> None:
     parser.add_argument(
         "--workdir", type=Path, help="its data dir goes here (default: DATA_DIR/bench-live)"
     )
-    parser.add_argument("--latency-adds", type=positive, default=20, help="single-document adds")
-    parser.add_argument("--batch", type=positive, default=1000, help="documents in the batch add")
+    parser.add_argument("--latency-adds", type=positive, help="single-document adds")
+    parser.add_argument("--batch", type=positive, help="documents in the batch add")
     parser.add_argument(
-        "--quiet-seconds",
-        type=float,
-        default=20.0,
-        help="seconds of visitors' searches with no add running",
+        "--quiet-seconds", type=float, help="seconds of visitors' searches with no add running"
     )
+    parser.set_defaults(**LIVE_DEFAULTS)
 
 
 def _bench_live(args: argparse.Namespace, settings: Settings) -> int:
@@ -358,7 +359,18 @@ def _bench_live(args: argparse.Namespace, settings: Settings) -> int:
         batch=args.batch,
         quiet_seconds=args.quiet_seconds,
     )
-    command = " ".join(["python -m core bench-live", *sys.argv[2:]])
+    given = {
+        "collection": args.collection != BUILTIN_COLLECTION and args.collection,
+        "additions": args.additions,
+        "cache_dir": args.cache_dir,
+        "workdir": args.workdir,
+        **{
+            name: getattr(args, name) != value and getattr(args, name)
+            for name, value in LIVE_DEFAULTS.items()
+        },
+    }
+    flags = [f"--{name.replace('_', '-')} {value}" for name, value in given.items() if value]
+    command = " ".join(["python -m core bench-live", *flags])
     report = live_bench_and_report(
         options,
         args.reports,

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -50,38 +50,40 @@ class LiveBenchOptions:
     collection: Path
     additions: Path
     cache_dir: Path
-    latency_adds: int = 20
-    batch: int = 1000
-    quiet_seconds: float = 20.0
+    latency_adds: int
+    batch: int
+    quiet_seconds: float
 
 
-def new_documents(base: Path, additions: Path) -> Iterator[tuple[Document, dict]]:
-    """Documents of ``additions`` (with their import rows) whose photo is neither in the base
-    collection nor an earlier one of these: each is added, not linked to a document that has
-    its photo."""
-    seen = {content_hash(d.image) for d in import_collection(base, False).documents if d.image}
-    base_ids = {d.id for d in import_collection(base, False).documents}
-    rows = {}
-    for line in (additions / "documents.jsonl").read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            rows[str(row.get("id"))] = row
+def new_documents(base: Path, additions: Path, count: int) -> list[Document]:
+    """Up to ``count`` documents of ``additions`` whose photo is neither in the base collection
+    nor an earlier one of these: each is added, not linked to a document that has its photo."""
+    known = import_collection(base, False).documents
+    seen = {content_hash(d.image) for d in known if d.image}
+    base_ids = {d.id for d in known}
+    fresh = []
     for document in import_collection(additions, False).documents:
+        if len(fresh) == count:
+            break
         if document.image is None or document.id in base_ids:
             continue
         digest = content_hash(document.image)
         if digest not in seen:
             seen.add(digest)
-            yield document, rows[document.id]
+            fresh.append(document)
+    return fresh
 
 
-def write_folder(folder: Path, pairs: Sequence[tuple[Document, dict]]) -> Path:
-    """A collection folder (the format ``core add`` reads) with copies of the pairs' photos."""
+def write_folder(folder: Path, documents: Sequence[Document]) -> Path:
+    """A collection folder (the format ``core add`` reads) with copies of the documents'
+    photos."""
     (folder / "images").mkdir(parents=True)
     lines = []
-    for document, row in pairs:
+    for document in documents:
         name = f"images/{document.image.name}"
         shutil.copy(document.image, folder / name)
+        row = {"id": document.id, "text": document.text, "tags": list(document.tags)}
+        row.update({modality: dict(bag) for modality, bag in document.tokens.items()})
         lines.append(json.dumps({**row, "image": name}, ensure_ascii=False))
     (folder / "documents.jsonl").write_text("\n".join(lines) + "\n")
     return folder
@@ -107,8 +109,9 @@ def replica(settings: Settings, orders: Connection, stop: Event, photos: list[by
             service.search(request)
             orders.send("watching")
             while not stop.is_set():
+                started = time.monotonic()
                 if any(hit.id == doc_id for hit in service.search(request).hits):
-                    orders.send(time.monotonic())
+                    orders.send((started, time.monotonic()))
                     break
                 time.sleep(POLL_SECONDS)
             else:
@@ -145,9 +148,9 @@ class Replica:
         self.orders.send(("watch", document.id, document.image.read_bytes()))
         self.orders.recv()  # "watching": it has searched once, without the document
 
-    def seen_at(self, added: bool) -> float | None:
-        """When the watched document appeared (monotonic clock, shared by the processes);
-        None when the add did not add it."""
+    def seen_at(self, added: bool) -> tuple[float, float] | None:
+        """When the search that returned the watched document started and ended (monotonic
+        clock, shared by the processes); None when the add did not add it."""
         if not added:
             self.stop.set()
         return self.orders.recv()
@@ -181,9 +184,11 @@ def run_live_bench(options: LiveBenchOptions, progress: Progress) -> dict:
     built = build(settings)
     build_seconds = time.perf_counter() - started
 
-    candidates = new_documents(options.collection, options.additions)
-    singles = [next(candidates) for _ in range(options.latency_adds)]
-    batch = [pair for pair, _ in zip(candidates, range(options.batch), strict=False)]
+    wanted = options.latency_adds + options.batch
+    fresh = new_documents(options.collection, options.additions, wanted)
+    if len(fresh) <= options.latency_adds:
+        raise ValueError(f"{options.additions} has {len(fresh)} documents new to the base")
+    singles, batch = fresh[: options.latency_adds], fresh[options.latency_adds :]
     folders = options.workdir / "additions"
     if folders.exists():
         shutil.rmtree(folders)
@@ -193,6 +198,7 @@ def run_live_bench(options: LiveBenchOptions, progress: Progress) -> dict:
     try:
         latency = _add_latency(settings, other, singles, folders, progress)
         progress(f"visitors' searches for {options.quiet_seconds:.0f} s with no add running")
+        load = {"before_quiet": os.getloadavg()[0]}
         quiet = other.visit(lambda: time.sleep(options.quiet_seconds))
         batch_folder = write_folder(folders / "batch", batch)
         backbone = load_backbone(settings).name
@@ -201,18 +207,24 @@ def run_live_bench(options: LiveBenchOptions, progress: Progress) -> dict:
                 f.parent.parent.name == backbone
                 for f in cached_probability_files(options.cache_dir, content_hash(document.image))
             )
-            for document, _ in batch
+            for document in batch
         )
         progress(f"adding a batch of {len(batch)} documents while visitors search")
         throughput: dict = {}
+        load["before_batch"] = os.getloadavg()[0]
         during = other.visit(lambda: throughput.update(_batch_add(settings, batch_folder)))
+        load["after_batch"] = os.getloadavg()[0]
     finally:
         other.close()
     throughput["photos_cached_before"] = cached
     quiet_all = percentiles([t for timings in quiet.values() for t in timings])
     during_all = percentiles([t for timings in during.values() for t in timings])
     return {
-        "machine": {"cores": os.cpu_count(), "processes": 2},
+        "machine": {
+            "cores": os.cpu_count(),
+            "processes": 2,
+            "load_1min": {moment: round(value, 2) for moment, value in load.items()},
+        },
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "base": {
             "collection": str(options.collection),
@@ -238,15 +250,16 @@ def run_live_bench(options: LiveBenchOptions, progress: Progress) -> dict:
 def _add_latency(
     settings: Settings,
     other: Replica,
-    singles: Sequence[tuple[Document, dict]],
+    singles: Sequence[Document],
     folders: Path,
     progress: Progress,
 ) -> dict:
-    """Per document: seconds the add call took, and from calling it until the other replica's
-    search by the document's photo returned it."""
-    calls, searchable, refused = [], [], []
-    for number, (document, row) in enumerate(singles, start=1):
-        folder = write_folder(folders / f"single-{number}", [(document, row)])
+    """Per document, milliseconds: of the add call; from calling it until the other replica's
+    search by the document's photo returned it; of that search alone (the first after the
+    commit, it re-reads the additions and extends the replica's engine)."""
+    calls, searchable, finding, refused = [], [], [], []
+    for number, document in enumerate(singles, start=1):
+        folder = write_folder(folders / f"single-{number}", [document])
         other.watch(document)
         started = time.monotonic()
         report = add_documents(settings, folder, added_by="bench-live")
@@ -255,13 +268,15 @@ def _add_latency(
         if seen is None:
             refused.append(document.id)
         else:
-            searchable.append((seen - started) * 1000)
+            searchable.append((seen[1] - started) * 1000)
+            finding.append((seen[1] - seen[0]) * 1000)
         progress(f"single add {number}/{len(singles)}: {calls[-1]:.0f} ms")
     return {
         "documents": len(singles),
         "refused": refused,
         "add_call": percentiles(calls),
         "searchable_on_other_replica": percentiles(searchable) if searchable else None,
+        "finding_search": percentiles(finding) if finding else None,
     }
 
 
@@ -299,8 +314,10 @@ def render_report(results: dict, command: str) -> str:
     """reports/live.md: every figure of ``results`` with what it means."""
     latency, batch, search = results["add_latency"], results["batch"], results["search"]
     seen = latency["searchable_on_other_replica"] or {}
+    finding = latency["finding_search"] or {}
     quiet, during = search["without_add"], search["during_batch"]
     cached = batch["photos_cached_before"]
+    load = results["machine"]["load_1min"]
     cache_state = (
         "cold" if cached == 0 else "warm" if cached == batch["documents"] else "partly warm"
     )
@@ -311,7 +328,9 @@ def render_report(results: dict, command: str) -> str:
         f"Made by `{command}` on {results['date']}, on a machine with "
         f"{results['machine']['cores']} cores, shared by {results['machine']['processes']} "
         "processes of this benchmark (the adding process and the other replica) and whatever "
-        "else ran on it.",
+        "else ran on it: the 1-minute load average was "
+        + ", ".join(f"{value} {moment.replace('_', ' ')}" for moment, value in load.items())
+        + ".",
         "",
         f"Base: a version built from `{results['base']['collection']}` "
         f"({results['base']['documents']} documents, default model parameters, "
@@ -336,6 +355,12 @@ def render_report(results: dict, command: str) -> str:
         f"| {latency['add_call']['p95_ms']} |",
         f"| searchable on the other replica | {seen.get('queries', 0)} | {seen.get('p50_ms')} "
         f"| {seen.get('p95_ms')} |",
+        f"| of which the replica's search that found it | {finding.get('queries', 0)} | "
+        f"{finding.get('p50_ms')} | {finding.get('p95_ms')} |",
+        "",
+        "The search that finds a new document is the replica's first after the add's commit: "
+        "it re-reads the version's additions from the database and extends its engine with "
+        "them before answering.",
         "",
         f"Refused by the add (too few tokens): {', '.join(latency['refused']) or 'none'}.",
         "",
