@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import admin
-from admin import auth, junk_filter, modalities, topics, versions
+from admin import auth, collection, junk_filter, modalities, topics, versions
 from admin.cli import main
 from admin.topics import edit_topic
 from admin.versions import apply_live_weights
@@ -220,6 +220,7 @@ ADMIN_ONLY = [
     (junk_filter.start_junk_filter_training, ()),
     (junk_filter.apply_junk_filter, (None,)),
     (junk_filter.unhide_all, ()),
+    (collection.queue_photos, (None, [])),  # refused before the settings are read
 ]
 KEYWORDS = {modalities.start_add_modality: {"name_en": "Category", "name_ru": "Категория"}}
 MODERATOR = [
@@ -227,6 +228,7 @@ MODERATOR = [
     (topics.set_topic_statuses, ([1], "junk")),
     (junk_filter.label_document, ("doc", "wanted")),
     (junk_filter.clear_document_label, ("doc",)),
+    (collection.take_down_document, (None, "doc", "asked by its author")),
 ]
 
 
