@@ -562,7 +562,7 @@ RU: dict[str, str | dict[str, str]] = {
     "nav_annotate": "Подписать фото",
     "nav_topics": "Темы",
     "nav_about": "О модели",
-    "nav_account": "Вход",
+    "nav_account": "Учётная запись",
     "nav_section_admin": "Управление",
     "nav_section_account": "Сотрудникам",
     "nav_review_topics": "Проверка тем",
