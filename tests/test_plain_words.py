@@ -13,9 +13,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.reading.images import ImageError, load_image
-from core.reading.text import TAG, TEXT
+from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL
+from core.serving.annotation import hashtag_query
 from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.settings import REPO_ROOT
 from interface.messages import MESSAGES
@@ -67,6 +68,27 @@ def test_every_word_annotate_suggests_is_understood_by_search(service, photo):
             if any(result.query.unknown.values()) or not result.hits:
                 not_understood.append(words)
     assert not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("shown", "token"),
+    [
+        ("ПознаваемМир", "познаваеммир"),
+        ("science space earth globe", "sciencespaceearthglobe"),
+        ("hash(0x8a09834)", "hash0x8a09834"),
+        ("pere noel", "perenoel"),
+    ],
+)
+def test_a_suggested_hashtag_searches_exactly_that_hashtag(shown, token):
+    """A collection keyword written with spaces or signs is still one hashtag: its suggestion
+    must not search a shorter hashtag and loose words."""
+    query = hashtag_query(shown, token)
+    read = TextProcessor().analyze(query)
+
+    assert dict(read.tokens[TAG]) == {token: 1}
+    assert not read.tokens[TEXT]
+    if shown == "ПознаваемМир":
+        assert query == "#ПознаваемМир"  # as the collection writes it
 
 
 def test_a_suggested_word_is_a_link_that_runs_its_search(app):

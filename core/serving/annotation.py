@@ -27,7 +27,7 @@ from scipy import sparse
 
 from core.reading.collection import TokenCounts
 from core.reading.images import content_hash
-from core.reading.text import TAG, TEXT, normalize_tag
+from core.reading.text import HASHTAG_PATTERN, TAG, TEXT, normalize_tag
 from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL
 from core.serving.answers import Annotation, AnnotationRequest, Query
@@ -488,7 +488,7 @@ class QueryAnnotator:
         """What searches a suggestion: a hashtag as ``#tag`` as the collection writes it, a
         word as shown (search reads a class-name word the model lacks by its classes)."""
         if modality == TAG:
-            return "#" + display_form(self.display_forms, TAG, token)
+            return hashtag_query(display_form(self.display_forms, TAG, token), token)
         return self._display(modality, token)
 
     def _twin_search_text(self, modality: str, token: str) -> str:
@@ -496,7 +496,7 @@ class QueryAnnotator:
         twin = self.tag_twin_tokens.get(token) if modality == TAG else None
         if twin is None or twin not in self.phi[TAG].index:
             return ""
-        return "#" + display_form(self.display_forms, TAG, twin)
+        return hashtag_query(display_form(self.display_forms, TAG, twin), twin)
 
     @cached_property
     def tag_twin_tokens(self) -> dict[str, str]:
@@ -506,3 +506,14 @@ class QueryAnnotator:
             (normalize_tag(tag), normalize_tag(twin)) for tag, twin in tag_twins().twins.items()
         ]
         return {**{ru: en for en, ru in pairs}, **dict(pairs)}
+
+
+def hashtag_query(shown: str, token: str) -> str:
+    """The search text of the hashtag ``token``: as the collection writes it (``shown``,
+    "#ПознаваемМир") when the query reader reads that as this one hashtag, else the token itself:
+    a collection keyword written with spaces or signs ("science space earth", "hash(0x8a0)")
+    would be read as a shorter hashtag and loose words."""
+    query = "#" + shown
+    return (
+        query if HASHTAG_PATTERN.fullmatch(query) and normalize_tag(shown) == token else "#" + token
+    )
