@@ -4,10 +4,13 @@ reordered, as ALICE models it: ``tests/crash_replay.py``), then the app answers 
 before the workload or as it did after it, never from half a version, and every cached file is
 whole.
 
-The default suite replays every ``SAMPLE_EVERY``-th crash point of the build and every point of
-the activation; ``-m slow`` every point of the build. Another workload (an addition, a take-down)
-is one more ``recorded_workload(data_dir, *cli_arguments)`` in the fixture and one more test
-calling ``replayed``.
+The workloads: a build, an addition of a photo to the live collection (``python -m core add``),
+its take-down (``python -m core remove``) and an activation. The addition is one document, so
+that "before or after" is exact: a batch commits each document on its own, and a state between
+two of its documents is neither. The default suite replays every ``SAMPLE_EVERY``-th crash point
+of the build and every point of the others; ``-m slow`` every point of the build. Another
+workload is one more ``recorded_workload(data_dir, *cli_arguments)`` in the fixture and one more
+test calling ``replayed``.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ from pathlib import Path
 import pytest
 
 from core.building.pipeline import BUILDING_PREFIX, build
+from core.reading.images import content_hash
 from core.serving.answers import Query, SearchRequest
+from core.serving.inference import NothingRecognized
 from core.serving.model import ModelParams
 from core.settings import REPO_ROOT, Settings
 from tests.conftest import builtin_rows, copy_collection
 from tests.crash_replay import ReplayReport, Trace, record, replay
 
-QUERIES = ("cat", "farm animals", "ферма", "music")
+QUERIES = ("cat", "farm animals", "ферма", "music", "berlin cathedral", "brandenburg gate")
 PARAMS = ("--topics", "4", "--passes", "3")
 FIRST, SECOND = 20, 24  # documents of the first and the second build: 4 photos new to the cache
+ADDED = 25  # document SECOND is added to the live collection (Berlin Cathedral)
 SAMPLE_EVERY = 4
 
 
@@ -43,13 +49,17 @@ def answers_of(data_dir: Path) -> Outcome:
     from core.serving.service import Service
 
     service = Service(Settings(data_dir=data_dir))
+
+    def hit_ids(text: str, active) -> list[str]:
+        try:
+            answer = service.search(SearchRequest(Query(text), k=8), active=active)
+        except NothingRecognized:  # a version whose vocabulary lacks the words answers that
+            return []
+        return [hit.id for hit in answer.hits]
+
     try:
         active = service.active()
-        hits = [
-            [hit.id for hit in service.search(SearchRequest(Query(text), k=8), active=active).hits]
-            for text in QUERIES
-        ]
-        return active.version.name, hits
+        return active.version.name, [hit_ids(text, active) for text in QUERIES]
     finally:
         service.sessions.kw["bind"].dispose()
 
@@ -81,24 +91,39 @@ def recorded_workload(data_dir: Path, *arguments: str) -> Workload:
 @dataclass
 class Recorded:
     build: Workload
+    addition: Workload
+    take_down: Workload
     activation: Workload
-    cache: dict[Path, bytes]  # every cache file as the workloads left it (entries never change)
+    # every cache file any workload left (an entry never changes; a take-down only deletes)
+    cache: dict[Path, bytes]
+    added_id: str  # the added document the take-down took down
 
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> Recorded:
     """v0001 built in this process; then, recorded: a build of v0002 from a collection with four
-    more photos (new visual-word cache files), and the activation of v0001 again."""
+    more photos (new visual-word cache files), an addition of one more photo to the live
+    collection (read into both versions), its take-down, and the activation of v0001 again."""
     root = tmp_path_factory.mktemp("crash")
     rows = builtin_rows()
     first = copy_collection(rows[:FIRST], root / "first")
     second = copy_collection(rows[:SECOND], root / "second")
+    additions = copy_collection(rows[SECOND:ADDED], root / "additions")
     data_dir = root / "data"
     build(Settings(data_dir=data_dir), first, ModelParams(num_topics=4, passes=3))
-    built = recorded_workload(data_dir, "build", "--collection", str(second), *PARAMS)
-    activation = recorded_workload(data_dir, "models", "activate", "v0001")
-    cache = {p: p.read_bytes() for p in (data_dir / "cache").rglob("*") if p.is_file()}
-    return Recorded(built, activation, cache)
+    cache: dict[Path, bytes] = {}
+
+    def recorded_with_cache(*arguments: str) -> Workload:
+        workload = recorded_workload(data_dir, *arguments)
+        cache.update({p: p.read_bytes() for p in (data_dir / "cache").rglob("*") if p.is_file()})
+        return workload
+
+    built = recorded_with_cache("build", "--collection", str(second), *PARAMS)
+    addition = recorded_with_cache("add", str(additions))
+    added_id = rows[SECOND]["id"]
+    take_down = recorded_with_cache("remove", added_id, "--reason", "asked by its author")
+    activation = recorded_with_cache("models", "activate", "v0001")
+    return Recorded(built, addition, take_down, activation, cache, added_id)
 
 
 def serves_before_or_after(workload: Workload, cache: dict[Path, bytes]) -> Callable[[Path], None]:
@@ -110,8 +135,21 @@ def serves_before_or_after(workload: Workload, cache: dict[Path, bytes]) -> Call
         assert outcome in (workload.before, workload.after), f"{outcome[0]} answers otherwise"
         for path in (data_dir / "cache").rglob("*.npy"):
             assert path.read_bytes() == cache[path], f"{path.name} is not whole"
+        for photo, image_hash in added_photos(data_dir):
+            assert photo.is_file(), f"added photo {photo.name} is missing"
+            assert content_hash(photo) == image_hash, f"added photo {photo.name} is not whole"
 
     return check
+
+
+def added_photos(data_dir: Path) -> list[tuple[Path, str]]:
+    """(photo file, content hash) of every added document the database records."""
+    connection = sqlite3.connect(data_dir / "metadata.sqlite3")
+    try:
+        rows = connection.execute("SELECT image, image_hash FROM added_documents").fetchall()
+    finally:
+        connection.close()
+    return [(Path(image), image_hash) for image, image_hash in rows if image]
 
 
 def what_the_app_reads(data_dir: Path) -> tuple:
@@ -146,17 +184,35 @@ def replayed(workload: Workload, cache: dict[Path, bytes], every: int = 1) -> Re
 
 
 def test_the_workloads_write_fsync_and_rename_under_the_data_dir(recorded):
-    """The recording sees the build's files, renames and fsyncs, and the two workloads change
-    what the app answers (a trace that saw nothing, or workloads that changed nothing, would
-    make every replay pass)."""
+    """The recording sees the build's files, renames and fsyncs, the addition's photos and the
+    take-down's deletions, and each workload changes what the app answers (a trace that saw
+    nothing, or workloads that changed nothing, would make every replay pass)."""
     counts = recorded.build.trace.counts()
     assert counts["write"] > 0 and counts["rename"] > 0 and counts["fsync"] > 0
     assert [recorded.build.before[0], recorded.build.after[0]] == ["v0001", "v0002"]
-    assert recorded.activation.after == recorded.build.before
+    assert recorded.addition.trace.counts()["create"] >= 1
+    assert recorded.take_down.trace.counts()["unlink"] >= 1
+    for workload in (recorded.addition, recorded.take_down, recorded.activation):
+        assert workload.after != workload.before
+    added = {hit for hits in recorded.addition.after[1] for hit in hits} - {
+        hit for hits in recorded.addition.before[1] for hit in hits
+    }
+    assert recorded.added_id in added
+    assert all(recorded.added_id not in hits for hits in recorded.take_down.after[1])
 
 
 def test_a_power_cut_during_a_build_leaves_one_whole_version(recorded):
     report = replayed(recorded.build, recorded.cache, every=SAMPLE_EVERY)
+    assert report.failures == []
+
+
+def test_a_power_cut_during_an_addition_leaves_each_document_searchable_or_absent(recorded):
+    report = replayed(recorded.addition, recorded.cache)
+    assert report.failures == []
+
+
+def test_a_power_cut_during_a_take_down_leaves_the_document_served_or_gone(recorded):
+    report = replayed(recorded.take_down, recorded.cache)
     assert report.failures == []
 
 
