@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import durable
 from core.building.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
-from core.building.topic_labels import distinct_labels
 from core.reading.backbones import load_backbone
 from core.reading.collection import (
     Document,
@@ -46,6 +45,7 @@ from core.serving.inference import ThetaInferencer
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
+from core.serving.topic_labels import distinct_labels
 from core.serving.topic_matching import (
     CarryOver,
     TopicReview,
