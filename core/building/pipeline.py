@@ -38,14 +38,14 @@ from core.reading.collection import (
     import_collection,
 )
 from core.reading.images import content_hash
-from core.reading.text import TAG, TEXT, DisplayForms, TextProcessor
+from core.reading.text import DisplayForms, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
-from core.serving.topic_labels import distinct_labels
+from core.serving.topic_labels import LABELLED_MODALITIES, distinct_labels
 from core.serving.topic_matching import (
     CarryOver,
     TopicReview,
@@ -422,7 +422,7 @@ def topic_records(
     """Top terms per topic per modality, with a provisional label of its most specific terms."""
     records = []
     background = set(params.background_topics)
-    labels = distinct_labels(model.phi, (TAG, TEXT), display_forms, model.topic_names)
+    labels = distinct_labels(model.phi, LABELLED_MODALITIES, display_forms, model.topic_names)
     for column, topic in enumerate(model.topic_names):
         terms = []
         for modality, phi in model.phi.items():

@@ -54,6 +54,7 @@ from core.serving.explain import QueryReading, TopicShare, WhyNothing
 from core.serving.fit import QueryFit
 from core.serving.inference import NothingRecognized
 from core.serving.ranking import ARTICLE_RANKING, RankingParams
+from core.serving.topic_labels import LanguageLabels, labels_in_language
 from core.serving.upload_cache import UploadVectorizer
 from core.settings import BUILTIN_COLLECTION, Settings
 from core.storage import database, store
@@ -161,6 +162,7 @@ class Service:
         self._topic_catalog: tuple[str, TopicCatalog] | None = None  # version name, catalog
         self._last_active: ActiveModel | None = None
         self._labels: tuple[int, dict[int, str]] | None = None  # version id -> labels, last read
+        self._language_labels: dict[tuple[int, str], LanguageLabels] = {}  # (version id, language)
         self._database = guarded(self.sessions)
         self.writes = WriteBehind(self._database)
 
@@ -428,19 +430,31 @@ class Service:
         with self._database() as session:
             return store.version_topics(session, version_id)
 
-    def topic_labels(self, active: ActiveModel | None = None) -> dict[int, str]:
+    def topic_labels(
+        self, active: ActiveModel | None = None, language: str | None = None
+    ) -> dict[int, str]:
         """Topic index -> label, as moderators last set them, for ``active`` (default: the
-        active model now)."""
-        version_id = (active or self.active()).version.id
+        active model now); for a reader of ``language``, a label still as the build wrote it
+        is in that language (``topic_labels.labels_in_language``)."""
+        active = active or self.active()
+        version_id = active.version.id
         try:
             with self._database() as session:
                 labels = store.topic_labels(session, version_id)
         except DatabaseUnavailable:
             if self._labels is None or self._labels[0] != version_id:
                 raise
-            return self._labels[1]  # labels can't change while the database is down
+            labels = self._labels[1]  # labels can't change while the database is down
         self._labels = (version_id, labels)
-        return labels
+        if language is None:
+            return labels
+        key = (version_id, language)
+        if key not in self._language_labels:
+            engine = active.engine
+            self._language_labels[key] = labels_in_language(
+                engine.model.phi, engine.display_forms, engine.model.topic_names, language
+            )
+        return self._language_labels[key].read(labels)
 
     def annotate(
         self, request: AnnotationRequest, *, active: ActiveModel | None = None

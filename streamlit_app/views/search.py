@@ -30,7 +30,7 @@ from interface.address import (
     write_typed_search,
 )
 from interface.errors import error_text, photo_refusal
-from interface.i18n import modality_label, plural, t
+from interface.i18n import language, modality_label, plural, t
 from interface.state import (
     active_model_or_stop,
     photo_uploader,
@@ -153,7 +153,7 @@ except UnknownDocument as error:  # asked for "more like" it before another vers
     st.error(escape_markdown(error_text(error)))
     st.stop()
 
-labels = search_service.topic_labels(active)
+labels = search_service.topic_labels(active, language())
 reading = search_service.read_query(result, labels, active)
 if result.search_id is None:  # not recorded: no visitor, or too much waited for the database
     search_label = ""

@@ -6,7 +6,7 @@ Topics moderators marked junk are not shown; background topics only on request.
 import streamlit as st
 
 from core.serving.explain import visible_topics
-from interface.i18n import modality_label, plural, t
+from interface.i18n import language, modality_label, plural, t
 from interface.state import active_model_or_stop, service
 from interface.widgets import document_card, escape_markdown, token_display
 
@@ -36,11 +36,12 @@ topics = visible_topics(
 if not topics:
     st.info(t("no_topic_matches"))
     st.stop()
+labels = topic_service.topic_labels(active, language())
 
 pages = (len(topics) + PER_PAGE - 1) // PER_PAGE
 page = st.number_input(t("page_of", pages=pages), 1, pages, 1) if pages > 1 else 1
 for topic in topics[(page - 1) * PER_PAGE : page * PER_PAGE]:
-    st.subheader(escape_markdown(f"{topic.label} (#{topic.index})"))
+    st.subheader(escape_markdown(f"{labels.get(topic.index, topic.label)} (#{topic.index})"))
     if topic.status == "background":
         st.caption(t("background_topic"))
     for modality in active.modalities:
