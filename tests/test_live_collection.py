@@ -204,6 +204,41 @@ def test_sigkill_in_an_add_leaves_every_document_searchable_or_absent(deployment
     assert set(report.linked) == set(recorded)
 
 
+def test_a_photo_a_killed_add_copied_but_never_recorded_is_deleted_by_the_next_add(
+    deployment, tmp_path
+):
+    """A photo in the added-photos folder that no document records (the add was killed between
+    copying it and committing) is gone after the next add, unless it is young enough to be
+    another add in flight; the photos of documents added stay."""
+    added = add_documents(deployment, copy_collection(new_rows(1), tmp_path / "first"))
+    kept = additions_photos(deployment)
+    assert len(added.added) == 1 and len(kept) == 1
+    folder = kept[0].parent.parent
+    stray = folder / "ab" / f"ab{'0' * 62}.jpg"
+    in_flight = folder / "cd" / f"cd{'0' * 62}.jpg"
+    for photo in (stray, in_flight):
+        photo.parent.mkdir(exist_ok=True)
+        photo.write_bytes(kept[0].read_bytes())
+    an_hour_ago = time.time() - 3600
+    os.utime(stray, (an_hour_ago, an_hour_ago))
+
+    add_documents(
+        deployment, copy_collection(new_rows(1, start=TEMPLATE_DOCUMENTS + 1), tmp_path / "next")
+    )
+
+    assert not stray.exists()
+    assert in_flight.exists()
+    assert all(photo.is_file() for photo in additions_photos(deployment))
+    assert len(additions_photos(deployment)) == 2
+
+
+def additions_photos(settings: Settings) -> list[Path]:
+    with database.open_database(settings.database_url)() as session:
+        return [
+            Path(image) for image in session.scalars(select(collection_changes.AddedDocument.image))
+        ]
+
+
 def test_the_add_command_prints_a_summary(deployment, tmp_path):
     rows = new_rows(2)
     folder = copy_collection([rows[0]], tmp_path / "c")

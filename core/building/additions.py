@@ -7,7 +7,8 @@ inference the build gives its own documents (``pipeline.document_thetas``). Its 
 durably into the data dir, then the document and its theta are committed in one transaction
 (``core.storage.collection_changes``): each document is searchable on every replica from its
 commit on, or absent, whatever kills the process. Run the same add again and what it already
-added is recognised by its photo.
+added is recognised by its photo; the photo a killed add copied and never committed is deleted
+by the next add (``collection_changes.remove_stray_photos``).
 
 A photo already in the collection (the same bytes, under any id) is linked to the document
 that has it, not added twice; a photo or id taken down is refused; bad rows are listed and the
@@ -76,6 +77,7 @@ def add_documents(
         active = store.active_version(session)
         if active is None:
             raise ValueError("no active model version; run `python -m core build` first")
+        collection_changes.remove_stray_photos(session, settings)
         others = [
             v for v in store.list_versions(session) if v.status == "ready" and v.id != active.id
         ]

@@ -48,6 +48,9 @@ from core.storage.orm import Base, UTCDateTime, committing, utcnow
 from core.storage.store import DocumentRow, ModelVersion
 
 ADDED_PHOTOS = "added"  # folder of the data dir that keeps the photos of added documents
+# A photo no row records is a stray once this old: an add writes a photo moments before its
+# commit, so a younger one may be another process's add in flight.
+STRAY_AFTER_SECONDS = 600.0
 
 
 class AddedDocument(Base):
@@ -108,6 +111,35 @@ def added_photo_path(settings: Settings, image_hash: str, suffix: str) -> Path:
     """Where the collection keeps the photo of an added document: by content, so that an add
     that was killed and run again writes the same file."""
     return settings.data_dir / ADDED_PHOTOS / image_hash[:2] / f"{image_hash}{suffix.lower()}"
+
+
+def remove_stray_photos(
+    session: Session, settings: Settings, older_than: float = STRAY_AFTER_SECONDS
+) -> list[Path]:
+    """Delete the photos of the added-photos folder that no added document records and that
+    are older than ``older_than`` seconds, and return them: an add killed between copying a
+    photo and committing its document leaves one, as does a take-down killed between its commit
+    and the deletion. Each add starts with this, so neither outlives the next add."""
+    folder = settings.data_dir / ADDED_PHOTOS
+    if not folder.is_dir():
+        return []
+    # by name (the photo's content hash): a data dir copied elsewhere keeps its rows' old paths
+    recorded = {
+        Path(image).name
+        for image in session.scalars(select(AddedDocument.image))
+        if image is not None
+    }
+    now = datetime.now().timestamp()
+    strays = [
+        photo
+        for photo in folder.glob("*/*")
+        if photo.is_file()
+        and photo.name not in recorded
+        and now - photo.stat().st_mtime > older_than
+    ]
+    for photo in strays:
+        durable.remove(photo)
+    return strays
 
 
 def photo_id(data: bytes) -> str:
