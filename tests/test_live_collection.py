@@ -338,12 +338,11 @@ def test_every_replica_sees_an_add_and_a_take_down_on_its_next_request(deploymen
     add_documents(deployment, copy_collection([row], tmp_path / "new"))
     query = SearchRequest(Query(text=words_of(row)), k=5)
 
-    started = time.monotonic()
+    # on the very next request, with no wait: the seconds it takes are bench-live's figure
     assert all(row["id"] in search_ids(replica, query) for replica in replicas)
     with database.open_database(deployment.database_url)() as session:
         collection_changes.take_down(session, deployment, row["id"], "ada", "spam")
     assert all(row["id"] not in search_ids(replica, query) for replica in replicas)
-    assert time.monotonic() - started < 10
 
 
 def test_an_add_does_not_copy_files_outside_the_data_dir(deployment, tmp_path):
