@@ -154,7 +154,6 @@ class DriftReport:
             "reasons": self.reasons,
         }
 
-
     def lines(self) -> list[str]:
         """The report as text, the same fields as ``to_dict`` (each addition left out)."""
         verdict = "a retrain is due" if self.retrain_due else "no retrain is due"
@@ -176,8 +175,10 @@ class DriftReport:
             for kind, row in self.reference.items()
         ]
         if self.batches:
-            found.append("additions by batch: first added, last added, additions, fit badly, "
-                         "median perplexity per kind")
+            found.append(
+                "additions by batch: first added, last added, additions, fit badly, "
+                "median perplexity per kind"
+            )
         for batch in self.batches:
             medians = ", ".join(f"{k} {v:.1f}" for k, v in batch.median_perplexity.items())
             found.append(
@@ -276,7 +277,7 @@ def reference_summary(engine: SearchEngine) -> dict[str, dict[str, float]]:
         values = values[np.isfinite(values)] if values is not None else np.empty(0)
         if len(values):
             summary[kind] = {
-                "documents": int(len(values)),
+                "documents": len(values),
                 "median_perplexity": round(float(np.median(values)), 3),
                 "bad_fit_above": round(float(np.quantile(values, 1 - WEAK_SHARE)), 3),
             }
