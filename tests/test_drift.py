@@ -11,12 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from core.building.additions import add_documents
-from core.serving.drift import RetrainRule, drift_report
+from core.serving.drift import BAD_FIT, MANY_ADDITIONS, RetrainRule, drift_report
 from core.serving.service import Service
 from core.settings import REPO_ROOT, Settings
+from core.storage import collection_changes, database
 from tests.conftest import builtin_rows, copy_collection
 
 LIKE_THE_COLLECTION = range(120, 160)  # fish, insects: animals, as the build's documents are
@@ -44,12 +43,75 @@ def test_with_no_additions_no_retrain_is_due(deployment):
     assert set(report.reference) >= {"words+photo", "photo"}
 
 
-def test_explore(deployment, tmp_path):
-    add_rows(deployment, LIKE_THE_COLLECTION, tmp_path / "like")
-    like = report_of(deployment)
-    print("LIKE", like.bad_fit_share, like.measured, like.lines()[:12])
-    add_rows(deployment, NEVER_SHOWN, tmp_path / "never")
-    both = report_of(deployment)
-    never = both.fits[like.measured:]
-    print("NEVER", sum(f.fit.weak for f in never) / len(never), len(never))
-    print("\n".join(both.lines()))
+def test_additions_like_the_training_documents_count_against_the_share_of_training(
+    deployment, tmp_path
+):
+    add_rows(deployment, LIKE_THE_COLLECTION[:30], tmp_path / "like")
+    with database.open_database(deployment.database_url)() as session:
+        taken = builtin_rows()[LIKE_THE_COLLECTION[0]]["id"]
+        collection_changes.take_down(session, deployment, taken, "ada", "a duplicate")
+
+    below = report_of(deployment, RetrainRule(max_added_share=0.5, min_additions=10))
+    above = report_of(deployment, RetrainRule(max_added_share=0.2, min_additions=10))
+
+    assert below.training_documents == 120 and below.additions == 29 and below.taken_down == 1
+    assert below.measured == 29 and below.bad_fit_share <= below.rule.max_bad_fit_share
+    assert not below.retrain_due and below.reasons == []
+    assert above.retrain_due and above.reasons == [MANY_ADDITIONS]
+    assert "29 additions are 24% of the 120 training documents" in above.explain(MANY_ADDITIONS)
+
+
+def test_many_additions_of_things_the_collection_never_shows_make_a_retrain_due(
+    deployment, tmp_path
+):
+    add_rows(deployment, NEVER_SHOWN[:60], tmp_path / "never")
+
+    report = report_of(deployment, RetrainRule(max_added_share=1.0))
+
+    assert report.additions == report.measured == 60
+    assert report.bad_fit_share > 0.5
+    assert report.retrain_due and report.reasons == [BAD_FIT]
+    assert "additions fit the model badly" in report.explain(BAD_FIT)
+    assert [batch.additions for batch in report.batches] == [50, 10]
+    assert report.batches[0].first_added <= report.batches[1].last_added
+    words_and_photo = report.reference["words+photo"]
+    assert words_and_photo["bad_fit_above"] > words_and_photo["median_perplexity"]
+    assert report.batches[0].median_perplexity["words+photo"] > words_and_photo["median_perplexity"]
+
+
+def test_the_command_line_gives_the_report_as_json_and_as_text(deployment, tmp_path):
+    add_rows(deployment, NEVER_SHOWN[:5], tmp_path / "few")
+    env = {**os.environ, "TOPICSEARCH_DATA_DIR": str(deployment.data_dir)}
+    env["TOPICSEARCH_DATABASE_URL"] = deployment.database_url
+
+    def run(*flags: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "core", "models", "drift", *flags],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    found = json.loads(run("--json"))
+    text = run()
+
+    assert found["training_documents"] == 120 and found["additions"] == 5
+    assert set(found) >= {
+        "version",
+        "taken_down",
+        "added_share",
+        "bad_fit_share",
+        "reference",
+        "batches",
+        "additions_fit",
+        "rule",
+        "retrain_due",
+        "reasons",
+    }
+    assert len(found["additions_fit"]) == 5 and found["batches"][0]["additions"] == 5
+    assert found["retrain_due"] is False  # 5 additions: too few to judge their fit
+    assert "no retrain is due" in text and "training documents 120; additions 5" in text

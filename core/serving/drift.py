@@ -117,11 +117,25 @@ class DriftReport:
     fits: list[AdditionFit]
     rule: RetrainRule
     retrain_due: bool
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # of ``REASONS``
 
     @property
     def added_share(self) -> float:
         return self.additions / max(self.training_documents, 1)
+
+    def explain(self, reason: str) -> str:
+        """A reason of ``reasons`` in plain English (the admin page says it in its language)."""
+        if reason == BAD_FIT:
+            return (
+                f"{self.bad_fit_share:.0%} of {self.measured} additions fit the model badly "
+                f"(more than {self.rule.max_bad_fit_share:.0%}; documents like the training "
+                f"ones: about {WEAK_SHARE:.0%})"
+            )
+        return (
+            f"{self.additions} additions are {self.added_share:.0%} of the "
+            f"{self.training_documents} training documents (more than "
+            f"{self.rule.max_added_share:.0%})"
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -151,7 +165,7 @@ class DriftReport:
                 "reference_bad_fit_share": WEAK_SHARE,
             },
             "retrain_due": self.retrain_due,
-            "reasons": self.reasons,
+            "reasons": [{"code": code, "text": self.explain(code)} for code in self.reasons],
         }
 
     def lines(self) -> list[str]:
@@ -160,7 +174,7 @@ class DriftReport:
         bad = "-" if self.bad_fit_share is None else f"{self.bad_fit_share:.1%}"
         found = [
             f"version {self.version}: {verdict}",
-            *(f"  because {reason}" for reason in self.reasons),
+            *(f"  because {self.explain(reason)}" for reason in self.reasons),
             f"training documents {self.training_documents}; additions {self.additions} "
             f"({self.added_share:.1%}); taken down {self.taken_down}",
             f"additions measured {self.measured}; fit badly {bad} "
@@ -221,23 +235,21 @@ def bad_fit_share(fits: Sequence[AdditionFit]) -> float | None:
     return float(np.mean([one.fit.weak for one in fits])) if fits else None
 
 
+BAD_FIT = "bad_fit"  # reason: too many additions fit badly
+MANY_ADDITIONS = "many_additions"  # reason: the additions are too many for the training ones
+REASONS = (BAD_FIT, MANY_ADDITIONS)
+
+
 def judge(
     training_documents: int, additions: int, fits: Sequence[AdditionFit], rule: RetrainRule
 ) -> list[str]:
-    """The reasons a retrain is due under ``rule`` (none: not due)."""
+    """The reasons (of ``REASONS``) a retrain is due under ``rule``; none: not due."""
     reasons = []
     share = bad_fit_share(fits)
     if share is not None and len(fits) >= rule.min_additions and share > rule.max_bad_fit_share:
-        reasons.append(
-            f"{share:.0%} of {len(fits)} additions fit the model badly "
-            f"(more than {rule.max_bad_fit_share:.0%}; documents like the training ones: "
-            f"about {WEAK_SHARE:.0%})"
-        )
+        reasons.append(BAD_FIT)
     if additions > rule.max_added_share * training_documents:
-        reasons.append(
-            f"{additions} additions are {additions / max(training_documents, 1):.0%} of the "
-            f"{training_documents} training documents (more than {rule.max_added_share:.0%})"
-        )
+        reasons.append(MANY_ADDITIONS)
     return reasons
 
 
