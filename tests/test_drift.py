@@ -11,12 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.building.additions import add_documents
+from core.measurement.drift_bench import DriftBenchOptions, drift_bench_and_report
+from core.reading.backbones import load_backbone
+from core.reading.vision import ImageVectorizer
 from core.serving.drift import BAD_FIT, MANY_ADDITIONS, RetrainRule, drift_report
 from core.serving.service import Service
 from core.settings import REPO_ROOT, Settings
 from core.storage import collection_changes, database
 from tests.conftest import builtin_rows, copy_collection
+from tests.test_eval import small_benchmark
 
 LIKE_THE_COLLECTION = range(120, 160)  # fish, insects: animals, as the build's documents are
 NEVER_SHOWN = range(230, 360)  # clothes, food, hobbies, household: nothing the build shows
@@ -115,3 +121,28 @@ def test_the_command_line_gives_the_report_as_json_and_as_text(deployment, tmp_p
     assert len(found["additions_fit"]) == 5 and found["batches"][0]["additions"] == 5
     assert found["retrain_due"] is False  # 5 additions: too few to judge their fit
     assert "no retrain is due" in text and "training documents 120; additions 5" in text
+
+
+@pytest.mark.slow
+def test_bench_drift_sets_added_beside_retrained_on_the_curve_and_the_test_split(
+    tmp_path, vision_cache
+):
+    # given a benchmark cut from the built-in collection (its animals and food are what the
+    # "never shown" side leaves out of training)
+    collection = small_benchmark(builtin_rows()[::2], tmp_path / "collection")
+    vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
+    options = DriftBenchOptions(collection, tmp_path / "work", fractions=(0.25, 0.5))
+    # when the measurement runs
+    report = drift_bench_and_report(
+        options, vectorizer, tmp_path / "reports", "python -m core bench-drift", lambda _: None
+    )
+    # then both sides of the curve and the test split set added beside retrained
+    results = json.loads((tmp_path / "reports" / "drift.json").read_text())
+    assert set(results["curve"]) == {"like the collection", "never shown"}
+    points = [*results["curve"]["like the collection"]["points"], results["test_split"]]
+    assert [point["added_share"] for point in points[:2]] == pytest.approx([0.25, 0.5], abs=0.03)
+    for point in points:
+        assert 0 <= point["bad_fit_share"] <= 1 and point["measured"] <= point["additions"]
+        for figure, gap in point["gap"].items():
+            assert gap == pytest.approx(point["retrained"][figure] - point["added"][figure])
+    assert "## Added vs retrained on the test split" in report.read_text()
