@@ -171,6 +171,7 @@ def curve(arms: Arms, pool: Sequence[str], fractions: Sequence[float], say: Prog
 
 
 def run_drift_bench(options: DriftBenchOptions, vectorizer: ImageVectorizer, say: Progress) -> dict:
+    """The curve on both sides (seeded), then added vs retrained on the test split."""
     processor = TextProcessor()
     say(f"loading {options.collection}")
     bench = load_benchmark(options.collection, processor, vectorizer)
