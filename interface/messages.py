@@ -393,6 +393,40 @@ EN: dict[str, str | dict[str, str]] = {
     "retrain_queued": "Retraining queued; the new version will wait for activation here.",
     "retrain_queued_live": "Retraining queued; the new version goes live when done.",
     "versions_waiting": "Waiting for activation: {versions}. Compare below, then activate.",
+    "drift_title": "When to retrain",
+    "drift_intro": "Documents added since {version} was trained get their topics from its model "
+    "as it is. Each is measured as the fit notice measures the collection's own documents: an "
+    "addition fits badly when it is more perplexing than 95% of the training documents (each "
+    "left out), so about {weak:.0%} of additions like the training documents do.",
+    "drift_training": "Training documents",
+    "drift_additions": "Additions",
+    "drift_taken_down": "Taken down",
+    "drift_bad_fit": "Additions that fit badly",
+    "drift_share_of_training": "{share:.0%} of training",
+    "drift_of_measured": "of {measured} measured",
+    "drift_due": "A retrain is due.",
+    "drift_not_due": "No retrain is due yet.",
+    "drift_reason_bad_fit": "{share:.0%} of {measured} additions fit the model badly (more "
+    "than {limit:.0%}).",
+    "drift_reason_many_additions": "The additions are {share:.0%} of the training documents "
+    "(more than {limit:.0%}).",
+    "drift_rule": "The rule: a retrain is due when at least {min_additions} additions are "
+    "measured and more than {bad:.0%} of them fit badly, or when the additions are more than "
+    "{added:.0%} of the training documents. The thresholds were measured on the benchmark by "
+    "`python -m core bench-drift` (reports/drift.md).",
+    "drift_no_additions": "Nothing has been added since this version was trained.",
+    "drift_computing": "Measuring how the additions fit…",
+    "drift_axis_added": "added",
+    "drift_axis_perplexity": "perplexity (log scale)",
+    "drift_bad_fit_above": "fits badly above ({kind})",
+    "drift_kind_words": "words",
+    "drift_kind_photo": "photo",
+    "drift_kind_words+photo": "words and photo",
+    "col_first_added": "first added",
+    "col_last_added": "last added",
+    "col_additions": "additions",
+    "col_bad_fit": "fit badly",
+    "col_median_perplexity": "median perplexity",
     "compare_title": "Compare with the active version, then activate",
     "nothing_to_compare": "No other ready version.",
     "compare_with_active": "Version to compare",
@@ -969,6 +1003,41 @@ RU: dict[str, str | dict[str, str]] = {
     "retrain_queued_live": "Переобучение поставлено в очередь; новая версия станет активной, как "
     "только будет готова.",
     "versions_waiting": "Ждут активации: {versions}. Сравните ниже, затем активируйте.",
+    "drift_title": "Когда переобучать",
+    "drift_intro": "Документы, добавленные после обучения {version}, получают темы от её модели "
+    "как она есть. Каждый измеряется так же, как уведомление о соответствии измеряет документы "
+    "самой коллекции: добавленный документ плохо соответствует модели, если он перплексивнее "
+    "95% обучающих документов (каждый исключён из обучения), так что у добавленных документов, "
+    "похожих на обучающие, таких около {weak:.0%}.",
+    "drift_training": "Обучающих документов",
+    "drift_additions": "Добавлено",
+    "drift_taken_down": "Снято",
+    "drift_bad_fit": "Плохо соответствуют модели",
+    "drift_share_of_training": "{share:.0%} от обучающих",
+    "drift_of_measured": "из {measured} измеренных",
+    "drift_due": "Пора переобучить модель.",
+    "drift_not_due": "Переобучать пока рано.",
+    "drift_reason_bad_fit": "{share:.0%} из {measured} добавленных документов плохо "
+    "соответствуют модели (больше {limit:.0%}).",
+    "drift_reason_many_additions": "Добавленных документов {share:.0%} от обучающих (больше "
+    "{limit:.0%}).",
+    "drift_rule": "Правило: переобучать пора, когда измерено не меньше {min_additions} "
+    "добавленных документов и больше {bad:.0%} из них плохо соответствуют модели, или когда "
+    "добавленных больше {added:.0%} от обучающих. Пороги измерены на эталонной коллекции "
+    "командой `python -m core bench-drift` (reports/drift.md).",
+    "drift_no_additions": "После обучения этой версии ничего не добавлялось.",
+    "drift_computing": "Измеряем, как добавленные документы соответствуют модели…",
+    "drift_axis_added": "добавлен",
+    "drift_axis_perplexity": "перплексия (логарифмическая шкала)",
+    "drift_bad_fit_above": "плохо соответствует выше ({kind})",
+    "drift_kind_words": "слова",
+    "drift_kind_photo": "фото",
+    "drift_kind_words+photo": "слова и фото",
+    "col_first_added": "первый добавлен",
+    "col_last_added": "последний добавлен",
+    "col_additions": "добавлено",
+    "col_bad_fit": "плохо соответствуют",
+    "col_median_perplexity": "медиана перплексии",
     "compare_title": "Сравнить с активной версией и активировать",
     "nothing_to_compare": "Других готовых версий нет.",
     "compare_with_active": "Версия для сравнения",

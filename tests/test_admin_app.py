@@ -15,11 +15,12 @@ from admin.junk_filter import document_labels, review_queue
 from admin.navigation import ADMIN_PAGES, visible_admin_pages
 from admin.ui import TOKEN_KEY
 from admin.versions import apply_live_weights
+from core.building.additions import add_documents
 from core.settings import REPO_ROOT
 from core.storage import database, jobs, store
 from core.storage.jobs import START_A_WORKER
 from interface.messages import MESSAGES
-from tests.conftest import running_worker
+from tests.conftest import builtin_rows, copy_collection, running_worker
 
 APP = str(REPO_ROOT / "streamlit_app" / "main.py")
 PAGE_FILES = [file for file, *_ in ADMIN_PAGES]
@@ -347,3 +348,22 @@ def test_a_queued_jobs_stage_reads_in_the_interface_language(sessions, language)
     progress = [element.proto.text for element in app.get("progress")]
     assert len(progress) == 1
     assert progress[0].endswith(f": {MESSAGES[language]['job_stage_queued']} 0/0")
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_versions_page_says_when_to_retrain_in_both_languages(
+    sessions, deployment, tmp_path, language
+):
+    never_shown = [builtin_rows()[number] for number in range(230, 265)]  # clothes, food
+    add_documents(deployment, copy_collection(never_shown, tmp_path / "new"))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state["language"] = language
+    app.session_state[TOKEN_KEY] = token_of(sessions, "anna")
+    app.run().switch_page("../admin/pages/versions.py").run()
+
+    assert not app.exception
+    messages = MESSAGES[language]
+    assert messages["drift_title"] in [header.value for header in app.subheader]
+    assert messages["drift_due"] in [warning.value for warning in app.warning]
+    assert len(app.get("plotly_chart")) == 1
+    assert [metric.value for metric in app.metric][:2] == ["120", "35"]

@@ -20,7 +20,9 @@ COMMANDS = [
     ["models"],
     ["models", "list"],
     ["models", "activate"],
+    ["models", "drift"],
     ["bench-index"],
+    ["bench-drift"],
 ]
 
 

@@ -3,9 +3,12 @@
 
 A version a retrain or a re-index made waits here for activation (unless it was asked to go
 live when done): the comparison shows perplexity per modality, the concept queries' precision
-and how many topics match, and how moderators' reviews went over to it."""
+and how many topics match, and how moderators' reviews went over to it. "When to retrain" shows
+how the documents added since the active version was trained fit its model, and whether the
+rule of ``core.serving.drift`` says a retrain is due."""
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from admin.ui import db, job_panel, perform, require
@@ -20,6 +23,8 @@ from admin.versions import (
     start_retrain,
     version_rows,
 )
+from core.serving.drift import BAD_FIT, DriftReport, drift_report
+from core.serving.fit import WEAK_SHARE
 from core.serving.version_comparison import VersionComparison
 from core.storage import store
 from interface.i18n import modality_label, plural, t, t_or
@@ -68,6 +73,97 @@ with st.expander(t("version_details")):
     if chosen_row.scores:
         st.dataframe(pd.DataFrame([chosen_row.scores]), hide_index=True)
     st.json(chosen_row.params, expanded=False)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def drift(active_key: tuple, database_url: str) -> DriftReport:
+    """``active_key`` (version, live weights, collection generation) changes with every add or
+    take-down: one measurement per state of the collection."""
+    with db() as session:
+        return drift_report(service().active(), session)
+
+
+def drift_chart(report: DriftReport) -> go.Figure:
+    """Each addition's perplexity by when it was added, per kind of document, with the
+    perplexity beyond which one of that kind fits badly."""
+    figure = go.Figure()
+    for kind in dict.fromkeys(one.fit.kind for one in report.fits):
+        shown = [one for one in report.fits if one.fit.kind == kind]
+        figure.add_trace(
+            go.Scatter(
+                x=[one.added_at for one in shown],
+                y=[one.fit.perplexity for one in shown],
+                mode="markers",
+                name=t(f"drift_kind_{kind}"),
+                marker={"symbol": ["x" if one.fit.weak else "circle" for one in shown]},
+            )
+        )
+        if kind in report.reference:
+            figure.add_hline(
+                y=report.reference[kind]["bad_fit_above"],
+                line_dash="dash",
+                annotation_text=t("drift_bad_fit_above", kind=t(f"drift_kind_{kind}")),
+            )
+    figure.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 40},
+        xaxis_title=t("drift_axis_added"),
+        yaxis={"type": "log", "title": t("drift_axis_perplexity")},
+    )
+    return figure
+
+
+def show_drift(report: DriftReport) -> None:
+    st.subheader(t("drift_title"))
+    st.caption(t("drift_intro", version=report.version, weak=WEAK_SHARE))
+    training, added, taken_down, bad = st.columns(4)
+    training.metric(t("drift_training"), report.training_documents)
+    added.metric(t("drift_additions"), report.additions)
+    added.caption(t("drift_share_of_training", share=report.added_share))
+    taken_down.metric(t("drift_taken_down"), report.taken_down)
+    bad_share = report.bad_fit_share
+    bad.metric(t("drift_bad_fit"), "–" if bad_share is None else f"{bad_share:.0%}")
+    bad.caption(t("drift_of_measured", measured=report.measured))
+    rule = report.rule
+    if report.retrain_due:
+        st.warning(t("drift_due"))
+        for reason in report.reasons:
+            share, limit = (
+                (bad_share, rule.max_bad_fit_share)
+                if reason == BAD_FIT
+                else (report.added_share, rule.max_added_share)
+            )
+            st.write(
+                t(f"drift_reason_{reason}", share=share, measured=report.measured, limit=limit)
+            )
+    else:
+        st.success(t("drift_not_due"))
+    if report.fits:
+        st.plotly_chart(drift_chart(report), key="drift-chart")
+        batches = pd.DataFrame(
+            {
+                t("col_first_added"): batch.first_added,
+                t("col_last_added"): batch.last_added,
+                t("col_additions"): batch.additions,
+                t("col_bad_fit"): f"{batch.bad_fit_share:.0%}",
+                t("col_median_perplexity"): ", ".join(
+                    f"{t(f'drift_kind_{kind}')} {value:.0f}"
+                    for kind, value in batch.median_perplexity.items()
+                ),
+            }
+            for batch in report.batches
+        )
+        st.dataframe(batches, hide_index=True, width="stretch")
+    else:
+        st.caption(t("drift_no_additions"))
+    st.caption(
+        t(
+            "drift_rule",
+            min_additions=rule.min_additions,
+            bad=rule.max_bad_fit_share,
+            added=rule.max_added_share,
+        )
+    )
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -159,6 +255,11 @@ def show_reviews(version: str) -> None:
             width="stretch",
         )
 
+
+if any(row.active for row in rows):
+    active_now = active_model_or_stop()
+    with st.spinner(t("drift_computing")):
+        show_drift(drift(active_now.cache_key, service().settings.database_url))
 
 ready = [row for row in rows if row.status == "ready" and not row.active]
 waiting = [row.name for row in rows if row.waiting]

@@ -39,6 +39,7 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     measurement.add_scale_report,
     measurement.add_bench_index,
     measurement.add_bench_live,
+    measurement.add_bench_drift,
 )
 
 

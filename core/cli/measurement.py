@@ -379,3 +379,47 @@ def _bench_live(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(f"wrote {report}")
     return 0
+
+
+def add_bench_drift(commands: Subcommands) -> None:
+    """``bench-drift``: documents added vs a model retrained with them (the retrain rule)."""
+    parser = add_report_command(
+        commands,
+        _bench_drift,
+        "bench-drift",
+        help="added vs retrained: the measurement behind the retrain rule (reports/drift.md)",
+        description="On the benchmark collection, add documents to a trained model as the live "
+        "collection does, or retrain with them, and compare annotation and search; the curve "
+        "of growing additions sets the rule of core/serving/drift.py (see "
+        "core/measurement/drift_bench.py).",
+    )
+    parser.add_argument(
+        "--collection",
+        type=Path,
+        help="benchmark collection (default: DATA_DIR/benchmark/collection)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: every 8th document of each split, 3 training passes (figures mean little)",
+    )
+
+
+def _bench_drift(args: argparse.Namespace, settings: Settings) -> int:
+    import core.building.artm_loader  # noqa: F401  (it trains after loading the backbone)
+    from core.measurement.drift_bench import DriftBenchOptions, drift_bench_and_report
+    from core.reading.backbones import load_backbone
+    from core.reading.vision import ImageVectorizer
+
+    collection = args.collection or settings.data_dir / "benchmark" / "collection"
+    options = DriftBenchOptions(collection, settings.data_dir / "bench-drift", quick=args.quick)
+    flags = [f"--collection {args.collection}" if args.collection else "", "--quick" * args.quick]
+    report = drift_bench_and_report(
+        options,
+        ImageVectorizer(load_backbone(settings), settings.cache_dir),
+        args.reports,
+        " ".join(["python -m core bench-drift", *filter(None, flags)]),
+        lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {report}")
+    return 0

@@ -207,6 +207,14 @@ def add_models(commands: Subcommands) -> None:
     activate.add_argument("version", help="version id or name (e.g. 3 or v0003)")
     activate.add_argument("--json", action="store_true")
     activate.set_defaults(handler=_models_activate)
+    drift = model_commands.add_parser(
+        "drift",
+        help="how the additions fit the active version, and whether a retrain is due",
+        description="The additions to the live collection against the active version's "
+        "training documents, their fit over time and the retrain rule (core/serving/drift.py).",
+    )
+    drift.add_argument("--json", action="store_true")
+    drift.set_defaults(handler=_models_drift)
 
 
 def _models_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -248,6 +256,20 @@ def _models_activate(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps({"active": name}))
     else:
         print(f"activated {name}")
+    return 0
+
+
+def _models_drift(args: argparse.Namespace, settings: Settings) -> int:
+    from core.serving.drift import drift_report
+
+    service = Service(settings)
+    active = service.active()
+    with service.sessions() as session:
+        report = drift_report(active, session)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print("\n".join(report.lines()))
     return 0
 
 

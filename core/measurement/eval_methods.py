@@ -40,7 +40,7 @@ from core.serving.answers import AnnotationRequest, SearchRequest
 from core.serving.engine import Query, SearchEngine
 from core.serving.index import IndexParams
 from core.serving.inference import NothingRecognized
-from core.serving.model import ModelParams
+from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 
 ANNOTATED = (TAG, TEXT)
@@ -207,38 +207,13 @@ def evaluate_topic_model(
     model to the result, ``test_extras(engine)`` of the test documents indexed into it.
     """
     distance = {"l1": l1_distances, "cosine": cosine_distances}[metric]
-    shutil.rmtree(workdir, ignore_errors=True)
-    corpus = prepare_corpus(
-        [bench.documents[i] for i in train], params, LocalIngest(processor, vectorizer)
-    )
     timings: dict[str, float] = {}
-    model = train_and_write_version(workdir, corpus, params, IndexParams(), None, timings)
-    engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
+    engine, model = train_engine(bench, train, params, workdir, processor, vectorizer, timings)
 
-    photos = [Query(image=bench.documents[i].image) for i in test]
-    photo_thetas = np.stack([engine.infer(SearchRequest(q)).theta for q in photos])
-    annotations = [
-        engine.annotation.annotate(AnnotationRequest(q, list(ANNOTATED), k=ANNOTATION_SIZE))
-        for q in photos
-    ]
-    predicted = {m: [[a.token for a in found[m]] for found in annotations] for m in ANNOTATED}
-    predicted[TAG] = [
-        list(dict.fromkeys(map(tag_twins().slot, tokens))) for tokens in predicted[TAG]
-    ]
-
-    text_thetas = np.zeros_like(photo_thetas)
-    recognized = np.ones(len(test), dtype=bool)
-    for row, doc_id in enumerate(test):
-        try:
-            text_query = SearchRequest(Query(text=bench.documents[doc_id].text))
-            text_thetas[row] = engine.infer(text_query).theta
-        except NothingRecognized:
-            recognized[row] = False
-    text_distances = distance(text_thetas, photo_thetas)
-    text_distances[~recognized] = np.inf
-    ranks = target_ranks(text_distances, np.arange(len(test)))
+    scores, photo_thetas = query_scores(engine, bench, train, test, distance)
     searched = extras(engine) if extras else {}
     if rankings:
+        photos = [Query(image=bench.documents[i].image) for i in test]
         texts = [bench.documents[i].text for i in test]
         # as the engine indexes a photo without words: its predicted words are its own
         photo_words = [
@@ -275,15 +250,68 @@ def evaluate_topic_model(
             searched.update(test_extras(test_engine))
         shutil.rmtree(test_engine.directory, ignore_errors=True)
     shutil.rmtree(workdir, ignore_errors=True)
+    return {**searched, **scores, "train_seconds": round(timings["train"], 1)}
+
+
+def train_engine(
+    bench: Benchmark,
+    train: Sequence[str],
+    params: ModelParams,
+    workdir: Path,
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+    timings: dict[str, float] | None = None,
+) -> tuple[SearchEngine, FittedModel]:
+    """A model version trained on the ``train`` documents, written to ``workdir`` (emptied
+    first), and its engine; ``timings`` gets the training's seconds."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    corpus = prepare_corpus(
+        [bench.documents[i] for i in train], params, LocalIngest(processor, vectorizer)
+    )
+    timings = {} if timings is None else timings
+    model = train_and_write_version(workdir, corpus, params, IndexParams(), None, timings)
+    return SearchEngine(workdir, workdir.name, processor, vectorizer), model
+
+
+def query_scores(
+    engine: SearchEngine,
+    bench: Benchmark,
+    train: Sequence[str],
+    test: Sequence[str],
+    distance: Callable[[np.ndarray, np.ndarray], np.ndarray] = l1_distances,
+) -> tuple[dict, np.ndarray]:
+    """Annotation, text -> image and image -> image scores of the ``test`` documents asked of
+    ``engine`` (``train``: the documents the engine holds, whose words annotation can know),
+    and the test photos' thetas."""
+    photos = [Query(image=bench.documents[i].image) for i in test]
+    photo_thetas = np.stack([engine.infer(SearchRequest(q)).theta for q in photos])
+    annotations = [
+        engine.annotation.annotate(AnnotationRequest(q, list(ANNOTATED), k=ANNOTATION_SIZE))
+        for q in photos
+    ]
+    predicted = {m: [[a.token for a in found[m]] for found in annotations] for m in ANNOTATED}
+    predicted[TAG] = [
+        list(dict.fromkeys(map(tag_twins().slot, tokens))) for tokens in predicted[TAG]
+    ]
+
+    text_thetas = np.zeros_like(photo_thetas)
+    recognized = np.ones(len(test), dtype=bool)
+    for row, doc_id in enumerate(test):
+        try:
+            text_query = SearchRequest(Query(text=bench.documents[doc_id].text))
+            text_thetas[row] = engine.infer(text_query).theta
+        except NothingRecognized:
+            recognized[row] = False
+    text_distances = distance(text_thetas, photo_thetas)
+    text_distances[~recognized] = np.inf
+    ranks = target_ranks(text_distances, np.arange(len(test)))
     return {
-        **searched,
         "annotation": annotation_scores(bench, train, test, predicted),
         "text_to_image": retrieval_scores(ranks),
         "text_queries": len(test),
         "text_queries_unrecognized": int((~recognized).sum()),
         "image_to_image_map@10": image_to_image(bench, test, distance(photo_thetas, photo_thetas)),
-        "train_seconds": round(timings["train"], 1),
-    }
+    }, photo_thetas
 
 
 def annotate_photos(

@@ -230,6 +230,12 @@ def additions_missing_from(session: Session, version_id: int) -> list[Document]:
     return [_document(added, {m: Counter(bag) for m, bag in added.extra.items()}) for added in rows]
 
 
+def addition_dates(session: Session) -> dict[str, datetime]:
+    """When each added document was added, by id."""
+    rows = session.execute(select(AddedDocument.doc_id, AddedDocument.added_at))
+    return {doc_id: added_at for doc_id, added_at in rows}
+
+
 def added_documents(session: Session) -> list[Document]:
     """Every added document, as a rebuild imports it (tokens: the extra modalities it brought)."""
     rows = session.scalars(select(AddedDocument).order_by(AddedDocument.id))
