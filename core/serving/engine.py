@@ -257,7 +257,8 @@ class SearchEngine:
     def search(self, request: SearchRequest, allowed: np.ndarray | None = None) -> SearchResult:
         """The request's k best documents (of the ``allowed`` rows; None: all) by the version's
         ranking, or the request's (``core.serving.ranking``): nearest topic vectors (L1), or the
-        query's likelihood with topic smoothing.
+        query's likelihood with topic smoothing; a photo asked alone also by the hashtags and
+        words its annotation predicts (``ranked_terms``).
 
         A query photo that is itself in the collection (same bytes) puts its document(s) first:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
