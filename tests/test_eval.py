@@ -28,8 +28,18 @@ from core.measurement.eval_metrics import (
     target_ranks,
 )
 from core.measurement.eval_runs import ANNOTATION_LEVERS, HELDOUT_PHOTOS
-from core.measurement.eval_search import RANKINGS, WORDLESS_PHOTOS
-from core.measurement.eval_sweeps import sweep_annotation, sweep_rankings, with_setting
+from core.measurement.eval_search import (
+    PHOTO_RANKINGS,
+    PHOTO_WORDS_TOLERANCE,
+    RANKINGS,
+    WORDLESS_PHOTOS,
+)
+from core.measurement.eval_sweeps import (
+    sweep_annotation,
+    sweep_photo_search,
+    sweep_rankings,
+    with_setting,
+)
 from core.reading.backbones import load_backbone
 from core.reading.text import TAG, TextProcessor
 from core.reading.vision import ImageVectorizer
@@ -226,6 +236,35 @@ def test_the_annotation_sweep_scores_each_value_on_validation_against_baseline_b
     assert record["start"]["class_name_weight"] == record["best"]["class_name_weight"] == 0.0
 
 
+def test_the_photo_search_sweep_scores_each_weight_on_validation_by_image_to_image(
+    tmp_path, vision_cache
+):
+    # given a small benchmark cut from the built-in collection
+    collection = small_benchmark(builtin_rows()[::3], tmp_path / "collection")
+    vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
+    bench = load_benchmark(collection, TextProcessor(), vectorizer)
+    # when two hashtag weights and three word weights are swept on one trained model
+    grid = (("photo_tags", (0.0, 1.0)), ("photo_words", (0.0, 0.5, 1.0)))
+    record = sweep_photo_search(bench, tmp_path / "work", TextProcessor(), vectorizer, grid)
+    # then every row is a mAP@10 on the validation photos, from the visual words alone
+    assert [(row["setting"], row["value"]) for row in record["rows"]] == [
+        ("photo_tags", 0.0),
+        ("photo_tags", 1.0),
+        ("photo_words", 0.0),
+        ("photo_words", 0.5),
+        ("photo_words", 1.0),
+    ]
+    assert all(0 <= row["map@10"] <= 1 for row in record["rows"])
+    assert record["start"] == RankingParams(photo_tags=0.0, photo_words=0.0).to_dict()
+    # and the hashtags keep their best value, the words the largest within the tolerance
+    tags = [row for row in record["rows"] if row["setting"] == "photo_tags"]
+    assert record["best"]["photo_tags"] == max(tags, key=lambda r: r["map@10"])["value"]
+    words = [row for row in record["rows"] if row["setting"] == "photo_words"]
+    top = max(row["map@10"] for row in words)
+    near = [row["value"] for row in words if row["map@10"] >= top - PHOTO_WORDS_TOLERANCE]
+    assert record["best"]["photo_words"] == max(near)
+
+
 def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vision_cache):
     # given a small benchmark cut from the built-in collection, with a seeded split
     rows = builtin_rows()[::2]
@@ -244,6 +283,10 @@ def test_quick_eval_measures_every_ranking_and_the_concept_queries(tmp_path, vis
     results = json.loads((tmp_path / "reports" / "eval.json").read_text())
     ours = results["methods"]["ours"]
     assert set(ours["text_to_image_by_ranking"]) == {*RANKINGS, WORDLESS_PHOTOS}
+    # and image -> image as the engine searches by photo, beside L1 between topic vectors
+    assert set(ours["image_to_image_by_ranking"]) == set(PHOTO_RANKINGS)
+    assert all(0 <= value <= 1 for value in ours["image_to_image_by_ranking"].values())
+    assert "Photo search (image -> image" in report.read_text()
     measured = [
         *ours["concepts_by_ranking"].values(),
         *results["builtin_concepts"].values(),

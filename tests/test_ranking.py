@@ -23,6 +23,7 @@ from core.serving.ranking import (
     context_weighted,
     coordination_levels,
     likelihood_scores,
+    predicted_terms,
     query_terms,
     ranker_for,
     ranking_scores,
@@ -45,6 +46,10 @@ def test_ranking_params_refuse_what_cannot_rank():
         RankingParams(coordination_weight=-1.0)
     with pytest.raises(ValueError, match="coordination_weight"):
         RankingParams(coordination_weight=float("inf"))
+    with pytest.raises(ValueError, match="photo_tags"):
+        RankingParams(photo_tags=-0.1)
+    with pytest.raises(ValueError, match="photo_words"):
+        RankingParams(photo_words=float("inf"))
     assert RankingParams.from_dict(None) == ARTICLE_RANKING  # versions from before rankings
     assert RankingParams.from_dict(RankingParams().to_dict()) == RankingParams()
     # a version written before coordination existed keeps its settings and gets today's weight
@@ -181,6 +186,36 @@ def test_a_translation_counts_by_its_share_and_visual_words_do_not_count_as_word
     assert coordination_levels([bird, visual], phi, own, 3).tolist() == pytest.approx(
         [1.0, 0.6, 0.0]
     )
+
+
+def test_a_photos_predicted_hashtags_and_words_rank_by_likelihood_without_coordination():
+    # given a photo's predicted hashtags and words, and three documents: one with the predicted
+    # hashtag, one with the predicted word, one with neither
+    phi = {
+        "@tag": Phi(["animals"], np.array([[1.0]])),
+        "@text": Phi(["giraffe", "car"], np.array([[0.5], [0.5]])),
+    }
+    own = DocumentTokens(
+        phi,
+        [{"@tag": Counter(animals=1)}, {"@text": Counter(giraffe=1)}, {"@text": Counter(car=1)}],
+    )
+    predicted = {"@tag": Counter(animals=4.0), "@text": Counter(giraffe=2.0)}
+    # when they are the photo query's terms, hashtags weighing 0.25 and words 0.1
+    terms = predicted_terms(predicted, RankingParams(photo_tags=0.25, photo_words=0.1))
+    # then each token is a term of its own, counted by its weight, and marked predicted
+    assert [(t.forms[0][1], t.count, t.predicted) for t in terms] == [
+        ("animals", 1.0, True),
+        ("giraffe", pytest.approx(0.2), True),
+    ]
+    # and the documents that contain one of them come before the one that contains neither
+    scores = ranking_scores(
+        terms, {"@tag": 1.0, "@text": 1.0}, phi, np.ones((3, 1)), own, RankingParams()
+    )
+    assert top_rows(scores, 3).tolist()[-1] == 2
+    # and no coordination bonus: the visitor asked for none of them
+    assert coordination_levels(terms, phi, own, 3).tolist() == [0.0, 0.0, 0.0]
+    # and a weight of 0 leaves its modality out
+    assert predicted_terms(predicted, RankingParams(photo_tags=0.0, photo_words=0.0)) == []
 
 
 def test_a_document_with_the_query_word_outranks_one_that_only_shares_its_topic():

@@ -92,6 +92,12 @@ def add_eval(commands: Subcommands) -> None:
         "(writes reports/annotation_sweep.json)",
     )
     parser.add_argument(
+        "--sweep-photo",
+        action="store_true",
+        help="first measure how a photo query weighs its predicted hashtags and words on the "
+        "validation split (writes reports/photo_sweep.json)",
+    )
+    parser.add_argument(
         "--sweeps-only",
         action="store_true",
         help="stop after the requested sweeps, without the evaluation on the test split",
@@ -130,6 +136,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         run_ranking_sweep=args.sweep_ranking,
         run_annotation_sweep=args.sweep_annotation,
         sweeps_only=args.sweeps_only,
+        run_photo_sweep=args.sweep_photo,
     )
     print(f"wrote {report}")
     return 0

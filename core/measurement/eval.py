@@ -47,7 +47,12 @@ from core.measurement.eval_methods import Progress, load_benchmark
 from core.measurement.eval_report import render_report
 from core.measurement.eval_runs import QUICK_SHARE, compare_backbones, run_evaluation
 from core.measurement.eval_search import write_plots
-from core.measurement.eval_sweeps import sweep, sweep_annotation, sweep_rankings
+from core.measurement.eval_sweeps import (
+    sweep,
+    sweep_annotation,
+    sweep_photo_search,
+    sweep_rankings,
+)
 from core.reading.text import TextProcessor
 from core.reading.vision import ImageVectorizer
 from core.serving.model import ModelParams
@@ -65,6 +70,7 @@ def evaluate_and_report(
     run_ranking_sweep: bool = False,
     run_annotation_sweep: bool = False,
     sweeps_only: bool = False,
+    run_photo_sweep: bool = False,
 ) -> Path:
     """The whole ``python -m core eval``: optional sweeps, evaluation, reports; returns eval.md
     (or, with ``sweeps_only``, the reports folder, where the sweeps wrote their records).
@@ -95,6 +101,12 @@ def evaluate_and_report(
             bench, workdir / "annotation-sweep", processor, vectorizer, progress=say
         )
         annotation_file.write_text(json.dumps(annotation_record, indent=1) + "\n")
+    photo_file = reports / "photo_sweep.json"
+    if run_photo_sweep:
+        photo_record = sweep_photo_search(
+            bench, workdir / "photo-sweep", processor, vectorizer, progress=say
+        )
+        photo_file.write_text(json.dumps(photo_record, indent=1) + "\n")
     if sweeps_only:
         return reports
     results = run_evaluation(
@@ -107,12 +119,15 @@ def evaluate_and_report(
         results["ranking_sweep"] = json.loads(ranking_file.read_text())
     if annotation_file.is_file():
         results["annotation_sweep"] = json.loads(annotation_file.read_text())
+    if photo_file.is_file():
+        results["photo_sweep"] = json.loads(photo_file.read_text())
     (reports / "eval.json").write_text(json.dumps(results, indent=1) + "\n")
     command = (
         "python -m core eval"
         + (" --sweep" if run_sweep else "")
         + (" --sweep-ranking" if run_ranking_sweep else "")
         + (" --sweep-annotation" if run_annotation_sweep else "")
+        + (" --sweep-photo" if run_photo_sweep else "")
         + (" --quick" if quick else "")
     )
     report = reports / "eval.md"

@@ -26,6 +26,7 @@ from core.measurement.eval_metrics import (
 )
 from core.measurement.eval_search import (
     WORDLESS_PHOTOS,
+    PhotoSearch,
     concept_scores,
     index_documents,
     text_to_image_distances,
@@ -34,7 +35,7 @@ from core.measurement.eval_search import (
 from core.reading.collection import Document, import_collection
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.twins import tag_twins
-from core.reading.vision import VISUAL, ImageVectorizer
+from core.reading.vision import ImageVectorizer
 from core.serving.annotation import AnnotationParams
 from core.serving.answers import AnnotationRequest, SearchRequest
 from core.serving.engine import Query, SearchEngine
@@ -198,6 +199,7 @@ def evaluate_topic_model(
     rankings: Mapping[str, RankingParams] | None = None,
     extras: Callable[[SearchEngine], dict] | None = None,
     test_extras: Callable[[SearchEngine], dict] | None = None,
+    photo_rankings: Mapping[str, RankingParams] | None = None,
 ) -> dict:
     """Trains a model version on ``train`` and queries it through the real engine.
 
@@ -205,6 +207,8 @@ def evaluate_topic_model(
     concept, phrase, sentence and attribute queries on the test documents indexed into it
     (``core.measurement.eval_search``); ``extras(engine)`` adds further measurements of the same
     model to the result, ``test_extras(engine)`` of the test documents indexed into it.
+    ``photo_rankings`` (name -> ranking) measure image -> image as the engine searches by photo
+    (``PhotoSearch``); the result's ``image_to_image_map@10`` stays L1 between topic vectors.
     """
     distance = {"l1": l1_distances, "cosine": cosine_distances}[metric]
     timings: dict[str, float] = {}
@@ -212,14 +216,18 @@ def evaluate_topic_model(
 
     scores, photo_thetas = query_scores(engine, bench, train, test, distance)
     searched = extras(engine) if extras else {}
-    if rankings:
-        photos = [Query(image=bench.documents[i].image) for i in test]
+    photo_search = None
+    if rankings or photo_rankings:
+        photo_search = PhotoSearch(engine, [bench.documents[i].image for i in test], photo_thetas)
+    if photo_search and photo_rankings:
+        searched["image_to_image_by_ranking"] = {
+            name: image_to_image(bench, test, photo_search.distances(ranking))
+            for name, ranking in photo_rankings.items()
+        }
+    if photo_search and rankings:
         texts = [bench.documents[i].text for i in test]
         # as the engine indexes a photo without words: its predicted words are its own
-        photo_words = [
-            engine.annotation.photo_words(engine.reader.tokens_of(q)[0][VISUAL]) for q in photos
-        ]
-        by_ranking = {name: (ranking, photo_words) for name, ranking in rankings.items()}
+        by_ranking = {name: (ranking, photo_search.words) for name, ranking in rankings.items()}
         by_ranking[WORDLESS_PHOTOS] = (RankingParams(), None)
         searched["text_to_image_by_ranking"] = {
             name: retrieval_scores(

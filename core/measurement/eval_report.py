@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from core.measurement.eval_methods import ANNOTATED
 from core.measurement.eval_runs import FIT_SAMPLE
-from core.measurement.eval_search import search_section
+from core.measurement.eval_search import photo_search_section, search_section
 from core.reading.text import TAG, TEXT
 from core.serving.annotation import AnnotationParams
 from core.serving.fit import KINDS, WEAK_SHARE
@@ -89,7 +89,15 @@ def render_report(
             _cell(scores.get("image_to_image_map@10")),
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if "image_to_image_by_ranking" in ours:
+        lines += [
+            "",
+            "Image -> image of ours above is L1 between the photos' topic vectors (the"
+            " article's search), not what the engine does when a visitor searches by photo:"
+            " that is the next section's default row.",
+        ]
     lines += ["", *_targets(ours, article, neighbours), ""]
+    lines += photo_search_section(results)
     lines += _annotation_sections(results)
     if "concepts_by_ranking" in ours:
         lines += [*search_section(results, plots), ""]

@@ -23,7 +23,7 @@ from core.measurement.eval_methods import (
     evaluate_topic_model,
     load_benchmark,
 )
-from core.measurement.eval_search import RANKINGS, builtin_concepts
+from core.measurement.eval_search import PHOTO_RANKINGS, RANKINGS, builtin_concepts
 from core.measurement.search_checks import suggestions_understood, test_split_checks
 from core.reading.backbones import load_backbone, measure_throughput
 from core.reading.images import load_image
@@ -247,6 +247,7 @@ def run_evaluation(
         vectorizer,
         rankings=RANKINGS,
         extras=levers_and_heldout,
+        photo_rankings=PHOTO_RANKINGS,
         test_extras=lambda engine: test_split_checks(engine, processor),
     )
     default = next(name for name, r in RANKINGS.items() if r == RankingParams())

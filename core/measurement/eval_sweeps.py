@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
+
 from core.measurement.eval_methods import (
     ANNOTATED,
     Benchmark,
@@ -16,12 +18,15 @@ from core.measurement.eval_methods import (
     annotation_scores,
     evaluate_neighbours,
     evaluate_topic_model,
+    image_to_image,
 )
+from core.measurement.eval_search import PHOTO_WORDS_TOLERANCE, PhotoSearch
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import ImageVectorizer
 from core.serving.annotation import AnnotationParams
+from core.serving.answers import SearchRequest
 from core.serving.concepts import LANGUAGES
-from core.serving.engine import SearchEngine
+from core.serving.engine import Query, SearchEngine
 from core.serving.model import ModelParams
 from core.serving.ranking import BEFORE_PHRASES, RankingParams
 
@@ -254,3 +259,73 @@ def sweep_annotation(
         extras=lambda engine: {"annotation_sweep": coordinate_search(engine)},
     )["annotation_sweep"]
     return {"baseline": baseline, **record}
+
+
+# --------------------------------------------------------------------------- the photo search sweep
+
+# A photo query's predicted hashtags and words are a query-time choice: one model
+# (``ModelParams()``) trained on the training part, each validation photo asked alone against the
+# other validation photos indexed without words (``PhotoSearch``). Coordinate search from the
+# photo search before (visual words alone), one setting after another, each fixed at its best
+# before the next. Objective: image -> image mAP@10 (relevant: the photos that share a tag); ties
+# go to the value listed first. Shared hashtags are mostly categories ('animals'), which the
+# predicted hashtags match; the predicted words name the object (a giraffe's 'giraffe'), which
+# the objective does not see: ``photo_words`` takes the largest value within
+# ``PHOTO_WORDS_TOLERANCE`` of its best mAP@10 (rule set after the first validation run).
+PHOTO_SWEEP: tuple[tuple[str, tuple], ...] = (
+    ("photo_tags", (0.0, 0.1, 0.25, 1.0, 4.0)),
+    ("photo_words", (0.0, 0.1, 0.25, 0.5, 1.0)),
+)
+
+
+def sweep_photo_search(
+    bench: Benchmark,
+    workdir: Path,
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+    grid: Sequence[tuple[str, Sequence]] = PHOTO_SWEEP,
+    progress: Progress | None = None,
+) -> dict:
+    """Coordinate search over ``RankingParams``' photo settings on the validation split (never
+    the test split), from ``RankingParams(photo_tags=0, photo_words=0)``; returns the rows and
+    the best ranking."""
+    say = progress or (lambda _: None)
+    train, validation = bench.splits["train"], bench.splits["validation"]
+    start = RankingParams(photo_tags=0.0, photo_words=0.0)
+
+    def coordinate_search(engine: SearchEngine) -> dict:
+        images = [bench.documents[i].image for i in validation]
+        thetas = np.stack(
+            [engine.infer(SearchRequest(Query(image=image))).theta for image in images]
+        )
+        search = PhotoSearch(engine, images, thetas)
+        best, measured, rows = start, {}, []
+        for name, values in grid:
+            tried = []
+            for value in values:
+                ranking = replace(best, **{name: value})
+                if ranking not in measured:
+                    measured[ranking] = image_to_image(bench, validation, search.distances(ranking))
+                row = {"setting": name, "value": value, "map@10": measured[ranking]}
+                say(f"photo search sweep: {name}={value:g}: mAP@10 {row['map@10']:.4f}")
+                tried.append((row, ranking))
+            rows += [row for row, _ in tried]
+            top = max(row["map@10"] for row, _ in tried)
+            if name == "photo_words":
+                near = [item for item in tried if item[0]["map@10"] >= top - PHOTO_WORDS_TOLERANCE]
+                best = max(near, key=lambda item: item[0]["value"])[1]
+            else:
+                best = next(ranking for row, ranking in tried if row["map@10"] == top)
+        return {"start": start.to_dict(), "best": best.to_dict(), "rows": rows}
+
+    say("photo search sweep: training ModelParams() on the training part")
+    return evaluate_topic_model(
+        bench,
+        train,
+        validation,
+        ModelParams(),
+        workdir,
+        processor,
+        vectorizer,
+        extras=lambda engine: {"photo_sweep": coordinate_search(engine)},
+    )["photo_sweep"]

@@ -43,6 +43,8 @@ from core.serving.ranking import (
     DocumentTokens,
     QueryTerm,
     RankedDocuments,
+    RankingParams,
+    predicted_terms,
     ranker_for,
     term_columns,
     topic_distances,
@@ -255,7 +257,8 @@ class SearchEngine:
     def search(self, request: SearchRequest, allowed: np.ndarray | None = None) -> SearchResult:
         """The request's k best documents (of the ``allowed`` rows; None: all) by the version's
         ranking, or the request's (``core.serving.ranking``): nearest topic vectors (L1), or the
-        query's likelihood with topic smoothing.
+        query's likelihood with topic smoothing; a photo asked alone also by the hashtags and
+        words its annotation predicts (``ranked_terms``).
 
         A query photo that is itself in the collection (same bytes) puts its document(s) first:
         topic vectors of different photos can tie, identical bytes cannot be a worse match.
@@ -278,11 +281,12 @@ class SearchEngine:
         tokens, surfaces = self.reader.tokens_of(query)
         inferred = self.reader.infer(tokens, surfaces, weights, ranking)
         terms = self.reader.query_terms(tokens, ranking, query.text)
+        ranked_terms = self.ranked_terms(query, tokens, terms, ranking)
         ranker = ranker_for(ranking, self.ranked)
         same = self._same_photo_rows(query, allowed, weights)
         fetch = k * SIMILAR_FETCH if request.collapse_similar else k
         while True:
-            ranked = ranker.rank(inferred.theta, terms, fetch, weights, allowed)
+            ranked = ranker.rank(inferred.theta, ranked_terms, fetch, weights, allowed)
             hits = [
                 self._hit(int(row), float(distance), score=float(score))
                 for row, distance, score in zip(
@@ -331,6 +335,25 @@ class SearchEngine:
             ranking=ranking.label,
             excluded=self._forms(excluded),
         )
+
+    def ranked_terms(
+        self,
+        query: Query,
+        tokens: TokenCounts,
+        terms: Sequence[QueryTerm],
+        ranking: RankingParams,
+    ) -> list[QueryTerm]:
+        """What the ranking orders by: the query's ``terms`` (of its ``tokens``) and, for a
+        photo asked alone, the hashtags and words its annotation predicts
+        (``QueryAnnotator.photo_words``, weighted by ``ranking.photo_tags`` and
+        ``photo_words``): its visual words alone found photos that look alike before photos of
+        the same thing (a giraffe's search gave a pigeon, a rosella and a bull first). What a
+        hit shows as matched stays what the visitor asked."""
+        alone = query.image is not None and not query.text.strip() and not query.extra
+        if not alone or not (ranking.photo_tags or ranking.photo_words) or not tokens.get(VISUAL):
+            return list(terms)
+        words = self.annotation.photo_words(tokens[VISUAL])
+        return [*terms, *predicted_terms(words, ranking)]
 
     def _without(self, terms: Sequence[QueryTerm], allowed: np.ndarray | None) -> np.ndarray | None:
         """``allowed`` (None: every row) less the documents that contain a form of ``terms``."""

@@ -21,6 +21,11 @@
   garden" answered by household objects from the garden spade's topic); the bonus puts the
   documents that contain more of what was asked first, and likelihood orders them within.
 
+  A photo asked alone is also searched by the hashtags (and, if asked for, the words) its
+  annotation predicts (``predicted_terms``): its visual words find photos that look alike, the
+  predicted hashtags photos of the same thing. They weigh in the likelihood, not in coordination,
+  which counts what the visitor asked for.
+
 Each is a ``Ranker`` (``TopicRanker``, ``LikelihoodRanker``) over a version's ``RankedDocuments``;
 ``ranker_for`` is the one place that picks one by ``RankingParams.method``. Both are read-only
 after construction and safe to share between threads.
@@ -67,6 +72,8 @@ class RankingParams:
     coordination_weight: float = 16.0  # beta: log-likelihood bonus per query word contained
     context_weight: float = 0.25  # a word after the phrase's head counts this much (1: as the head)
     rarity: float = 0.0  # exponent of a word's weight by its rarity (0: every word alike)
+    photo_tags: float = 0.25  # a photo alone: weight of its predicted hashtags (0: visual words)
+    photo_words: float = 0.1  # a photo alone: weight of its predicted words
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -83,6 +90,10 @@ class RankingParams:
             raise ValueError(f"context_weight must be in (0, 1], got {self.context_weight}")
         if not 0.0 <= self.rarity <= 4.0:
             raise ValueError(f"rarity must be in [0, 4], got {self.rarity}")
+        for name in ("photo_tags", "photo_words"):
+            value = getattr(self, name)
+            if not 0.0 <= value < float("inf"):
+                raise ValueError(f"{name} must be finite and >= 0, got {value}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,6 +161,16 @@ class DocumentTokens:
             return np.empty(0, dtype=np.int64)
         return matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]]
 
+    def column(self, modality: str, column: int, count: int) -> np.ndarray:
+        """The ``count`` documents' counts of the token at ``column``, dense: read straight from
+        the compressed columns (scipy's column slice cost about 1 ms a term, most of a photo
+        query's ranking time with its ~150 visual words)."""
+        matrix = self.counts[modality]
+        start, end = matrix.indptr[column], matrix.indptr[column + 1]
+        counts = np.zeros(count)
+        counts[matrix.indices[start:end]] = matrix.data[start:end]
+        return counts
+
     def without_tokens(self, count: int) -> DocumentTokens:
         """``count`` documents with no tokens of their own (photos alone) in this collection:
         their p_own is the collection frequency, as for any document without words."""
@@ -178,6 +199,7 @@ class QueryTerm:
 
     forms: tuple[tuple[str, str, float], ...]
     count: float = 1.0
+    predicted: bool = False  # predicted for a photo, not asked for: no coordination bonus
 
 
 def query_terms(
@@ -202,6 +224,21 @@ def query_terms(
             if (modality, token) not in covered:
                 terms.append(QueryTerm(((modality, token, 1.0),), float(count)))
     return terms
+
+
+def predicted_terms(words: TokenCounts, params: RankingParams) -> list[QueryTerm]:
+    """A photo's predicted hashtags and words (``words``: counts per modality, as a photo's
+    annotation gives them) as terms of its query, each counted ``params.photo_tags`` or
+    ``params.photo_words`` times its count: one term per token, so a word does not take its
+    hashtags' counts."""
+    weights = {TAG: params.photo_tags, TEXT: params.photo_words}
+    return [
+        QueryTerm(((modality, token, 1.0),), weight * float(count), predicted=True)
+        for modality, weight in weights.items()
+        if weight > 0
+        for token, count in words.get(modality, {}).items()
+        if count > 0
+    ]
 
 
 def context_weighted(terms: Sequence[QueryTerm], head: set[str], weight: float) -> list[QueryTerm]:
@@ -260,12 +297,13 @@ def term_columns(term: QueryTerm, phi: Mapping[str, Phi]) -> list[tuple[str, int
 def coordination_levels(
     terms: Sequence[QueryTerm], phi: Mapping[str, Phi], own: DocumentTokens, count: int
 ) -> np.ndarray:
-    """How many of the query's word terms (words and hashtags, not visual words) each of the
-    ``count`` documents contains: a term counts its query count times the largest share of its
-    forms the document has (1 for the word itself or its hashtag, below 1 for a translation)."""
+    """How many of the query's word terms (words and hashtags, not visual words, nor words
+    predicted for a photo) each of the ``count`` documents contains: a term counts its query
+    count times the largest share of its forms the document has (1 for the word itself or its
+    hashtag, below 1 for a translation)."""
     levels = np.zeros(count)
     for term in terms:
-        if term.forms[0][0] not in WORD_MODALITIES:
+        if term.forms[0][0] not in WORD_MODALITIES or term.predicted:
             continue
         found = np.zeros(count)
         for modality, column, share in term_columns(term, phi):
@@ -306,6 +344,8 @@ def likelihood_scores(
     visual word with the small `@visual` weight, as in theta inference). ``own`` None means the
     documents have no tokens of their own (e.g. photos alone): only their topics speak.
     """
+    # phi is float64: cast the thetas once, not once per term (a photo query has ~150 terms)
+    thetas = np.asarray(thetas, dtype=np.float64)
     scores = np.zeros(len(thetas))
     for term in terms:
         total, mass, weights_known = np.zeros(len(thetas)), 0.0, []
@@ -335,8 +375,7 @@ def _form_probability(
     if own is not None:
         lengths = own.lengths[modality]
         background = own.collection[modality][column]
-        own_counts = own.counts[modality][:, column].toarray().ravel()
-        p += lam * (own_counts + mu * background) / (lengths + mu)
+        p += lam * (own.column(modality, column, len(thetas)) + mu * background) / (lengths + mu)
     return p
 
 
@@ -450,10 +489,16 @@ class LikelihoodRanker:
             else ""
         )
         rarity = f"; words weighted by rarity ** {params.rarity:g}" if params.rarity else ""
+        photo = (
+            f"; a photo alone also by its predicted hashtags x {params.photo_tags:g}, words x "
+            f"{params.photo_words:g}"
+            if params.photo_tags or params.photo_words
+            else ""
+        )
         return (
             f"query likelihood with topic smoothing (lambda {params.own_weight:g}, "
             f"mu {params.dirichlet_mu:g}; translations: {translations}{coordination}{context}"
-            f"{rarity})"
+            f"{rarity}{photo})"
         )
 
     def rank(
