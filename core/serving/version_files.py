@@ -170,8 +170,9 @@ class VersionFiles:
 
     def read_document_lines(self) -> list[str]:
         """The document records unparsed, one JSON object a line (what parsing them costs is
-        measured by ``core.measurement.scale``)."""
-        return (self.directory / "documents.jsonl").read_text().splitlines()
+        measured by ``core.measurement.scale``). Split at newlines only: a caption may hold a
+        line separator (U+2028) that JSON leaves as it is and ``splitlines`` would cut at."""
+        return (self.directory / "documents.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
 
     def bytes_on_disk(self) -> dict[str, int]:
         """Bytes of the model's files, the index's and the document records."""
