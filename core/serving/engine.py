@@ -6,8 +6,10 @@ search asks for, ``core.serving.ranking``) and ``QueryAnnotator`` (words for a q
 ``core.serving.annotation``). Search adds what a hit shows: its distance, the query words it
 contains, and whether it is weak (``core.serving.fit``). Searches, thetas and fits take a
 ``SearchRequest`` (``core.serving.answers``), annotations (``engine.annotation.annotate``) an
-``AnnotationRequest``: the same requests the service takes. Everything here is read-only after
-loading, so one engine serves many threads.
+``AnnotationRequest``: the same requests the service takes. The documents' records and token
+counts stay in the version's memory-mapped files (``core.serving.records``,
+``DocumentTokens.load``): a hit's record is read when it is shown. Everything here is read-only
+after loading, so one engine serves many threads.
 """
 
 from __future__ import annotations
@@ -212,7 +214,7 @@ class SearchEngine:
 
     def warm_up(self) -> None:
         """Computes now what searches would compute on first use (the translations with the
-        dictionary, the fit reference, the rows by id), so that a serving process can freeze
+        dictionary, the fit reference, the suggester), so that a serving process can freeze
         them with the rest of the loaded model (``core.serving.service``) instead of having the
         garbage collector walk them after every page."""
         _ = self.reader.translations, self.fit_reference, self.suggester
