@@ -25,7 +25,9 @@ from core.building.additions import add_documents
 from core.building.pipeline import build, reindex_version
 from core.serving.answers import Query, SearchRequest, UnknownDocument
 from core.serving.model import ModelParams
+from core.serving.records import write_record_index
 from core.serving.service import Service
+from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION, REPO_ROOT, Settings
 from core.storage import collection_changes, database, store
 from core.storage.admin_tables import AuditEntry, Job, User
@@ -46,8 +48,14 @@ def deployment(deployment: Settings, tmp_path: Path) -> Settings:
         shutil.copytree(shared, own)
         for version in versions:
             version.collection = str(own)
-            records = Path(version.artifact_dir) / "documents.jsonl"
-            records.write_text(records.read_text().replace(shared, str(own)))
+            files = VersionFiles(Path(version.artifact_dir))
+            moved = [
+                replace(doc, image=Path(str(doc.image).replace(shared, str(own))))
+                if doc.image
+                else doc
+                for doc in files.read_documents()
+            ]
+            write_record_index(files.directory, moved)
         session.commit()
     return replace(deployment, collection=own)
 

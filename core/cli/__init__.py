@@ -36,6 +36,7 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     measurement.add_scale_train,
     measurement.add_scale_ingest,
     measurement.add_scale_footprint,
+    measurement.add_scale_replica,
     measurement.add_scale_report,
     measurement.add_bench_index,
     measurement.add_bench_live,

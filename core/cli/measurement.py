@@ -251,6 +251,34 @@ def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_scale_replica(commands: Subcommands) -> None:
+    """``scale-replica``: a serving replica's start time and memory, lean and as before."""
+    parser = add_report_command(
+        commands,
+        _scale_replica,
+        "scale-replica",
+        help="a replica's start time and memory on a synthetic version (into scale.json)",
+        description="Write a version of synthetic documents drawn like a built version's, then "
+        "start a replica on it in a fresh process, with its records and token counts "
+        "memory-mapped and as before (every record parsed into memory): seconds to load, warm "
+        "up and answer a few queries, and the resident and unique memory it added.",
+    )
+    parser.add_argument("--source", type=Path, help=SOURCE_HELP)
+    parser.add_argument("--documents", type=positive, default=100_000)
+    parser.add_argument("--workdir", type=Path, help="scratch space (default: DATA_DIR/scale)")
+
+
+def _scale_replica(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale
+
+    workdir = args.workdir or settings.data_dir / "scale"
+    source = args.source or active_version_dir(settings)
+    result = scale.measure_replica_start(source, args.documents, workdir)
+    scale.record(args.reports, "replica", str(args.documents), result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def add_scale_report(commands: Subcommands) -> None:
     """``scale-report``: the scale report and capacity plan."""
     add_report_command(
@@ -283,21 +311,31 @@ def add_bench_index(commands: Subcommands) -> None:
     parser.add_argument("--documents", type=positive, default=100_000)
     parser.add_argument("--topics", type=positive, default=50)
     parser.add_argument("--queries", type=positive, default=200)
+    parser.add_argument(
+        "--methods",
+        default="",
+        help="comma-separated backends to measure (default: all), e.g. bounds,bounds-float16",
+    )
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=_bench_index)
 
 
 def _bench_index(args: argparse.Namespace, settings: Settings) -> int:
-    from core.measurement.index_bench import run_index_benchmark
+    from core.measurement.index_bench import CONTENDERS, run_index_benchmark
     from core.serving.version_files import VersionFiles
 
     with database.open_database(settings.database_url)() as session:
         version = store.active_version(session)
     base = None if version is None else VersionFiles(Path(version.artifact_dir)).read_index()
+    methods = {method for method in args.methods.split(",") if method}
+    contenders = [c for c in CONTENDERS if not methods or c.method in methods]
+    if not contenders:
+        raise CommandError(f"no backend named {args.methods!r}")
     rows = run_index_benchmark(
         args.documents,
         args.topics,
         args.queries,
+        contenders,
         base=None if base is None else base.thetas,
         progress=lambda message: print(message, file=sys.stderr, flush=True),
     )

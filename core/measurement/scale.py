@@ -295,6 +295,114 @@ def measure_training(
     }
 
 
+# --------------------------------------------------------------------------- replica start
+
+
+REPLICA_QUERIES = ("flower", "cat on a window", "дом", "red car", "птица", "apple tree")
+
+
+def synthetic_version(source_dir: Path, count: int, target: Path, seed: int = 0) -> None:
+    """A version of ``count`` synthetic documents with the ``source_dir`` version's model: tokens
+    drawn like its documents' (``synthetic_documents``), thetas resampled from its
+    (``core.measurement.index_bench.realistic_thetas``), each document's caption its words and
+    its hashtags its ``@tag`` tokens; written as a build writes a version."""
+    from core.measurement.index_bench import realistic_thetas
+    from core.reading.collection import Document
+    from core.reading.text import TAG, TEXT
+    from core.serving.index import NeighborIndex
+    from core.serving.version_files import PreparedCorpus
+
+    source = VersionFiles(source_dir)
+    documents = [
+        Document(
+            f"synthetic-{number}",
+            " ".join(tokens.get(TEXT, {})),
+            tuple(tokens.get(TAG, {})),
+            Path(f"images/synthetic-{number}.jpg"),
+            image_hash=f"{number:064x}",
+            tokens=tokens,
+        )
+        for number, tokens in enumerate(
+            synthetic_documents(read_source_corpus(source_dir), count, seed)
+        )
+    ]
+    files = VersionFiles(target)
+    target.mkdir(parents=True)
+    files.write_index(NeighborIndex(realistic_thetas(source.read_index().thetas, count, seed)))
+    corpus = PreparedCorpus(documents, source.read_display_forms(), [])
+    files.write(source.read_params(), source.read_model(), corpus, source.read_ranking())
+
+
+def without_mapped_files(version: Path, target: Path) -> None:
+    """A copy of ``version`` as one written before its records and counts were mapped: a
+    replica of it parses every record into memory, as replicas did before."""
+    shutil.copytree(version, target)
+    for mapped in target.glob("documents.*.npy"):
+        mapped.unlink()
+    shutil.rmtree(target / "tokens")
+
+
+RESIDENT_KINDS = {"anonymous": "RssAnon", "file": "RssFile"}
+
+
+def _resident_kinds() -> dict[str, int]:
+    """This process's resident bytes by kind (Linux): ``anonymous`` (its own heap, which no
+    other replica shares) and ``file`` (mapped file pages, which a node's replicas share
+    through the page cache)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return {kind: int(fields[name].split()[0]) * 1024 for kind, name in RESIDENT_KINDS.items()}
+
+
+def _replica_start(directory: str) -> dict:
+    """In a fresh process: seconds to load and warm up an engine of the version (what a
+    replica does before it serves), then to answer ``REPLICA_QUERIES``, and the resident
+    memory that added, by kind (``_resident_kinds``)."""
+    from core.reading.text import TextProcessor
+    from core.serving.answers import Query, SearchRequest
+    from core.serving.engine import SearchEngine
+
+    processor = TextProcessor()
+    processor.analyze("warm up the lemmatizer")
+    before = _resident_kinds()
+    started = time.perf_counter()
+    engine = SearchEngine(Path(directory), "synthetic", processor, None)
+    loaded = time.perf_counter() - started
+    engine.warm_up()
+    warm = time.perf_counter() - started
+    for text in REPLICA_QUERIES:
+        engine.search(SearchRequest(Query(text=text), k=10))
+    answered = time.perf_counter() - started
+    after = _resident_kinds()
+    return {
+        "load_seconds": loaded,
+        "load_and_warm_up_seconds": warm,
+        "until_queries_answered_seconds": answered,
+        **{f"resident_{kind}_mb": (after[kind] - before[kind]) / 1e6 for kind in after},
+    }
+
+
+def measure_replica_start(source_dir: Path, documents: int, workdir: Path, seed: int = 0) -> dict:
+    """A replica's start time and memory on a synthetic version of ``documents`` documents
+    (``synthetic_version``): lean (records and token counts memory-mapped) and as before (the
+    same version without the mapped files, every record parsed into memory), each in its own
+    fresh process; the files under ``workdir`` are removed afterwards."""
+    workdir = Path(workdir) / f"replica-{documents}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        started = time.perf_counter()
+        synthetic_version(source_dir, documents, workdir / "lean", seed)
+        write_seconds = time.perf_counter() - started
+        without_mapped_files(workdir / "lean", workdir / "before")
+        result = {"documents": documents, "write_seconds": write_seconds}
+        for kind in ("before", "lean"):
+            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+                result[kind] = pool.submit(_replica_start, str(workdir / kind)).result()
+        result["bytes_on_disk"] = VersionFiles(workdir / "lean").bytes_on_disk()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {**result, "cpu_count": os.cpu_count(), "load_average_at_end": os.getloadavg()[0]}
+
+
 # --------------------------------------------------------------------------- results file
 
 

@@ -6,8 +6,10 @@ search asks for, ``core.serving.ranking``) and ``QueryAnnotator`` (words for a q
 ``core.serving.annotation``). Search adds what a hit shows: its distance, the query words it
 contains, and whether it is weak (``core.serving.fit``). Searches, thetas and fits take a
 ``SearchRequest`` (``core.serving.answers``), annotations (``engine.annotation.annotate``) an
-``AnnotationRequest``: the same requests the service takes. Everything here is read-only after
-loading, so one engine serves many threads.
+``AnnotationRequest``: the same requests the service takes. The documents' records and token
+counts stay in the version's memory-mapped files (``core.serving.records``,
+``DocumentTokens.load``): a hit's record is read when it is shown. Everything here is read-only
+after loading, so one engine serves many threads.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from core.serving.ranking import (
     topic_distances,
 )
 from core.serving.reader import QueryReader, display_form, token_counts
+from core.serving.records import DocumentRecords, RecordTokens, RowsById
 from core.serving.similar import collapse_similar as collapse_similar_hits
 from core.serving.strength import match_strengths
 from core.serving.suggestions import Suggester
@@ -89,11 +92,18 @@ class SearchEngine:
             self.document_tokens,
         )
         self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
-        self._index_documents(files.read_documents(), files.read_index())
+        self.base_records = files.read_records()
+        self.base_tokens = files.read_document_tokens(self.model.phi) or DocumentTokens(
+            self.model.phi, RecordTokens(self.base_records)
+        )
+        self._index_documents(self.base_records, files.read_index(), self.base_tokens)
         self.base_documents = len(self.documents)  # rows from the version's files; then additions
 
-    def _index_documents(self, documents: list[Document], index: NeighborIndex) -> None:
-        """What search, ranking and annotation keep about the documents, in row order."""
+    def _index_documents(
+        self, documents: DocumentRecords, index: NeighborIndex, written: DocumentTokens
+    ) -> None:
+        """What search, ranking and annotation keep about the documents, in row order;
+        ``written``: their token counts as stored."""
         self.documents = documents
         self.index = index
         # A plain view of the (memory-mapped) thetas: every slice of a memmap builds a memmap.
@@ -107,11 +117,9 @@ class SearchEngine:
             self.display_forms,
             self.default_weights,
         )
-        self.ranked = RankedDocuments(self.thetas, self.index, self.model.phi, self._own_tokens())
-        self.rows_by_image_hash: dict[str, list[int]] = {}
-        for row, doc in enumerate(self.documents):
-            if doc.image_hash:
-                self.rows_by_image_hash.setdefault(doc.image_hash, []).append(row)
+        self.ranked = RankedDocuments(
+            self.thetas, self.index, self.model.phi, self._own_tokens(written)
+        )
 
     def with_additions(self, documents: Sequence[Document], thetas: np.ndarray) -> SearchEngine:
         """This version's engine with ``documents`` (each with its tokens under this version)
@@ -120,31 +128,29 @@ class SearchEngine:
         fit is measured on what the model was trained on); this engine does not change, so
         searches in flight go on with it while the new one is made."""
         extended = copy.copy(self)
-        for derived in ("topic_prior", "rows_by_id", "suggester"):
+        for derived in ("topic_prior", "suggester"):
             extended.__dict__.pop(derived, None)
         base = slice(0, self.base_documents)
         rows = np.vstack([self.thetas[base], np.asarray(thetas, dtype=np.float32)])
         index = NeighborIndex(rows, self.index.params).build()
-        extended._index_documents([*self.documents[base], *documents], index)
+        added = DocumentTokens(self.model.phi, [token_counts(doc.tokens) for doc in documents])
+        extended._index_documents(
+            self.base_records.extended(documents), index, self.base_tokens.appended(added)
+        )
         return extended
 
-    def _own_tokens(self) -> DocumentTokens:
-        """Each document's own tokens for the likelihood ranking; a photo without words or
-        hashtags is given its predicted ones (``photo_words``), so words can find it. The
-        collection frequencies that smooth them stay those of the real words."""
-        documents = self.document_tokens()
-        written = DocumentTokens(self.model.phi, documents)
-        wordless = [
-            row
-            for row, doc in enumerate(documents)
-            if doc.get(VISUAL) and not any(doc.get(m) for m in (TEXT, TAG))
-        ]
-        if not wordless:
+    def _own_tokens(self, written: DocumentTokens) -> DocumentTokens:
+        """Each document's own tokens for the likelihood ranking: the ``written`` ones; a
+        photo without words or hashtags is given its predicted ones (``photo_words``), so words
+        can find it. The collection frequencies that smooth them stay those of the real words."""
+        rows = written.wordless_photos
+        if not len(rows):
             return written
-        for row in wordless:
-            words = self.annotation.photo_words(documents[row][VISUAL], row)
-            documents[row] = {**documents[row], **words}
-        return DocumentTokens(self.model.phi, documents, written.collection)
+        words = [
+            self.annotation.photo_words(Counter(self.documents[row].tokens[VISUAL]), int(row))
+            for row in rows
+        ]
+        return written.with_words(rows, words, self.model.phi)
 
     @property
     def own_tokens(self) -> DocumentTokens:
@@ -210,10 +216,10 @@ class SearchEngine:
 
     def warm_up(self) -> None:
         """Computes now what searches would compute on first use (the translations with the
-        dictionary, the fit reference, the rows by id), so that a serving process can freeze
+        dictionary, the fit reference, the suggester), so that a serving process can freeze
         them with the rest of the loaded model (``core.serving.service``) instead of having the
         garbage collector walk them after every page."""
-        _ = self.reader.translations, self.fit_reference, self.rows_by_id, self.suggester
+        _ = self.reader.translations, self.fit_reference, self.suggester
 
     @cached_property
     def topic_prior(self) -> np.ndarray:
@@ -236,9 +242,9 @@ class SearchEngine:
             raise UnknownDocument(doc_id, self.version_name)
         return document_hit(self.documents, row, 0.0)
 
-    @cached_property
-    def rows_by_id(self) -> dict[str, int]:
-        return {doc.id: row for row, doc in enumerate(self.documents)}
+    @property
+    def rows_by_id(self) -> RowsById:
+        return RowsById(self.documents)
 
     def document_theta(self, row: int) -> np.ndarray:
         return self.thetas[row]
@@ -396,9 +402,10 @@ class SearchEngine:
         (``core.serving.suggestions``), or None."""
         return self.suggester.did_you_mean(text)
 
-    def document_tokens(self) -> list[TokenCounts]:
-        """Each document's tokens as counts per modality, as the model was trained on them."""
-        return [token_counts(doc.tokens) for doc in self.documents]
+    def document_tokens(self) -> Sequence[TokenCounts]:
+        """Each document's tokens as counts per modality, as the model was trained on them
+        (read from its record when asked for)."""
+        return RecordTokens(self.documents)
 
     @cached_property
     def fit_reference(self) -> FitReference:
@@ -469,8 +476,8 @@ class SearchEngine:
     ) -> list[int]:
         if query.image is None or weights.get(VISUAL, 0.0) <= 0:
             return []
-        rows = self.rows_by_image_hash.get(content_hash(query.image), [])
-        return [row for row in rows if allowed is None or allowed[row]]
+        rows = self.documents.rows_of_image(content_hash(query.image))
+        return [int(row) for row in rows if allowed is None or allowed[row]]
 
     def _hit(self, row: int, distance: float, same_photo: bool = False, score: float = 0.0) -> Hit:
         hit = document_hit(self.documents, row, distance, same_photo)
@@ -485,7 +492,7 @@ class TopicCatalog:
 
     def __init__(self, directory: Path) -> None:
         files = VersionFiles(Path(directory))
-        self.documents = files.read_documents()
+        self.documents = files.read_records()
         self.shares = files.read_topic_shares()  # topics x documents
 
     def typical_documents(

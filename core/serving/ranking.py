@@ -33,8 +33,10 @@ after construction and safe to share between threads.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -42,6 +44,7 @@ from scipy import sparse
 
 from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT
+from core.reading.vision import VISUAL
 from core.serving.index import NeighborIndex, l1_distances
 from core.serving.model import Phi
 
@@ -111,7 +114,14 @@ class RankingParams:
 
 
 class DocumentTokens:
-    """Each document's own token counts per modality, over the model's vocabulary."""
+    """Each document's own token counts per modality, over the model's vocabulary.
+
+    A modality's counts are blocks of documents x tokens (CSC: the ranking reads a token's
+    column), each of the full shape and holding its own rows: a version's stored counts
+    (memory-mapped by ``load``, shared by a node's replicas), a collection's additions
+    (``appended``) and the words predicted for photos without any (``with_words``) add up
+    without copying the stored ones. No two blocks hold the same (row, token).
+    """
 
     def __init__(
         self,
@@ -121,28 +131,30 @@ class DocumentTokens:
     ) -> None:
         """``collection``: the token frequencies that smooth p_own, when ``documents`` are not
         the collection itself (default: theirs)."""
-        self.counts: dict[str, sparse.csc_matrix] = {}
-        self.lengths: dict[str, np.ndarray] = {}
-        self.collection: dict[str, np.ndarray] = {}
-        for modality, modality_phi in phi.items():
-            rows, cols, values = [], [], []
-            for row, doc in enumerate(documents):
-                for token, count in doc.get(modality, {}).items():
-                    col = modality_phi.index.get(token)
-                    if col is not None and count > 0:
-                        rows.append(row)
-                        cols.append(col)
-                        values.append(float(count))
-            matrix = sparse.csc_matrix(
-                (values, (rows, cols)), shape=(len(documents), len(modality_phi.tokens))
-            )
-            self.counts[modality] = matrix
-            self.lengths[modality] = np.asarray(matrix.sum(axis=1)).ravel()
-            total = matrix.sum()
-            column_totals = np.asarray(matrix.sum(axis=0)).ravel()
-            self.collection[modality] = column_totals / total if total > 0 else column_totals
-        if collection is not None:
-            self.collection = dict(collection)
+        self.num_documents = len(documents)
+        self.parts = {
+            m: [_count_matrix(m, p, documents, range(len(documents)), len(documents))]
+            for m, p in phi.items()
+        }
+        self.lengths = {m: _row_sums(parts[0]) for m, parts in self.parts.items()}
+        self.totals = {m: _column_sums(parts[0]) for m, parts in self.parts.items()}
+        self.collection = _frequencies(self.totals) if collection is None else dict(collection)
+        self.wordless_photos = np.array(
+            [
+                row
+                for row, doc in enumerate(documents)
+                if doc.get(VISUAL) and not any(doc.get(m) for m in WORD_MODALITIES)
+            ],
+            dtype=np.int64,
+        )
+
+    def column(self, modality: str, column: int) -> np.ndarray:
+        """Every document's count of the token at ``column`` of ``modality``."""
+        counts = np.zeros(self.num_documents)
+        for part in self.parts[modality]:
+            start, end = part.indptr[column], part.indptr[column + 1]
+            counts[part.indices[start:end]] += part.data[start:end]
+        return counts
 
     def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
         """The documents that contain any form of any of the terms (sorted rows)."""
@@ -156,37 +168,148 @@ class DocumentTokens:
 
     def rows_containing(self, modality: str, column: int) -> np.ndarray:
         """The documents whose own tokens include the token at ``column`` of ``modality``."""
-        matrix = self.counts.get(modality)
-        if matrix is None:
-            return np.empty(0, dtype=np.int64)
-        return matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]]
-
-    def column(self, modality: str, column: int, count: int) -> np.ndarray:
-        """The ``count`` documents' counts of the token at ``column``, dense: read straight from
-        the compressed columns (scipy's column slice cost about 1 ms a term, most of a photo
-        query's ranking time with its ~150 visual words)."""
-        matrix = self.counts[modality]
-        start, end = matrix.indptr[column], matrix.indptr[column + 1]
-        counts = np.zeros(count)
-        counts[matrix.indices[start:end]] = matrix.data[start:end]
-        return counts
+        found = [
+            part.indices[part.indptr[column] : part.indptr[column + 1]]
+            for part in self.parts.get(modality, [])
+        ]
+        return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
     def without_tokens(self, count: int) -> DocumentTokens:
         """``count`` documents with no tokens of their own (photos alone) in this collection:
         their p_own is the collection frequency, as for any document without words."""
-        part = object.__new__(DocumentTokens)
-        part.counts = {m: sparse.csc_matrix((count, m_.shape[1])) for m, m_ in self.counts.items()}
-        part.lengths = {m: np.zeros(count) for m in self.lengths}
-        part.collection = self.collection
-        return part
+        shapes = {m: parts[0].shape[1] for m, parts in self.parts.items()}
+        return self._made(
+            count,
+            {m: [sparse.csc_matrix((count, width))] for m, width in shapes.items()},
+            {m: np.zeros(count) for m in self.lengths},
+            np.empty(0, dtype=np.int64),
+        )
 
     def subset(self, rows: np.ndarray) -> DocumentTokens:
         """The same counts for ``rows`` only; collection frequencies stay the whole collection's."""
-        part = object.__new__(DocumentTokens)
-        part.counts = {m: matrix[rows] for m, matrix in self.counts.items()}
-        part.lengths = {m: lengths[rows] for m, lengths in self.lengths.items()}
-        part.collection = self.collection
-        return part
+        return self._made(
+            len(rows),
+            {
+                m: [sparse.csc_matrix(sum(part[rows] for part in parts))]
+                for m, parts in self.parts.items()
+            },
+            {m: lengths[rows] for m, lengths in self.lengths.items()},
+            np.empty(0, dtype=np.int64),
+        )
+
+    def appended(self, other: DocumentTokens) -> DocumentTokens:
+        """These documents, then ``other``'s (a collection's additions): the collection
+        frequencies are both's."""
+        total = self.num_documents + other.num_documents
+        parts = {
+            m: [_reshaped(part, total, 0) for part in parts]
+            + [_reshaped(part, total, self.num_documents) for part in other.parts[m]]
+            for m, parts in self.parts.items()
+        }
+        lengths = {m: np.concatenate([self.lengths[m], other.lengths[m]]) for m in self.lengths}
+        wordless = np.concatenate(
+            [self.wordless_photos, other.wordless_photos + self.num_documents]
+        )
+        joined = self._made(total, parts, lengths, wordless)
+        joined.totals = {m: self.totals[m] + other.totals[m] for m in self.totals}
+        joined.collection = _frequencies(joined.totals)
+        return joined
+
+    def with_words(
+        self, rows: Sequence[int], words: Sequence[TokenCounts], phi: Mapping[str, Phi]
+    ) -> DocumentTokens:
+        """These counts with ``words`` (each a document's bags) added at ``rows`` that have none
+        of those modalities; the collection frequencies stay these documents' own."""
+        parts, lengths = {}, {}
+        for m, own in self.parts.items():
+            added = _count_matrix(m, phi[m], words, rows, self.num_documents)
+            parts[m] = [*own, added] if added.nnz else own
+            lengths[m] = self.lengths[m] + _row_sums(added) if added.nnz else self.lengths[m]
+        return self._made(self.num_documents, parts, lengths, self.wordless_photos)
+
+    def _made(self, count: int, parts: dict, lengths: dict, wordless: np.ndarray) -> DocumentTokens:
+        made = object.__new__(DocumentTokens)
+        made.num_documents, made.parts, made.lengths = count, parts, lengths
+        made.totals, made.collection, made.wordless_photos = self.totals, self.collection, wordless
+        return made
+
+    def save(self, directory: Path) -> None:
+        """Writes the counts as ``load`` maps them (one block: what a version's documents have)."""
+        if any(len(parts) != 1 for parts in self.parts.values()):
+            raise ValueError("only a version's own counts are saved, not additions or words")
+        directory.mkdir(parents=True, exist_ok=True)
+        modalities = list(self.parts)
+        for i, modality in enumerate(modalities):
+            (matrix,) = self.parts[modality]
+            for name, array in (
+                ("indptr", matrix.indptr),
+                ("indices", matrix.indices),
+                ("data", matrix.data),
+                ("lengths", self.lengths[modality]),
+                ("totals", self.totals[modality]),
+            ):
+                np.save(directory / f"{i}.{name}.npy", array)
+        np.save(directory / "wordless_photos.npy", self.wordless_photos)
+        (directory / "tokens.json").write_text(
+            json.dumps({"modalities": modalities, "documents": self.num_documents})
+        )
+
+    @classmethod
+    def load(cls, directory: Path, phi: Mapping[str, Phi]) -> DocumentTokens:
+        """The counts ``save`` wrote, memory-mapped."""
+        manifest = json.loads((directory / "tokens.json").read_text())
+        count = manifest["documents"]
+        loaded = object.__new__(cls)
+        loaded.num_documents, loaded.parts, loaded.lengths, loaded.totals = count, {}, {}, {}
+        for i, modality in enumerate(manifest["modalities"]):
+            arrays = {
+                name: np.load(directory / f"{i}.{name}.npy", mmap_mode="r")
+                for name in ("indptr", "indices", "data", "lengths", "totals")
+            }
+            shape = (count, len(phi[modality].tokens))
+            matrix = (arrays["data"], arrays["indices"], arrays["indptr"])
+            loaded.parts[modality] = [sparse.csc_matrix(matrix, shape=shape)]
+            loaded.lengths[modality] = arrays["lengths"]
+            loaded.totals[modality] = arrays["totals"]
+        loaded.collection = _frequencies(loaded.totals)
+        loaded.wordless_photos = np.load(directory / "wordless_photos.npy")
+        return loaded
+
+
+def _count_matrix(
+    modality: str, phi: Phi, documents: Sequence[TokenCounts], rows: Sequence[int], count: int
+) -> sparse.csc_matrix:
+    """``count`` documents x ``modality``'s tokens: ``documents[i]``'s counts at ``rows[i]``
+    (unknown tokens and counts <= 0 left out)."""
+    at, cols, values = [], [], []
+    for row, doc in zip(rows, documents, strict=True):
+        for token, value in doc.get(modality, {}).items():
+            col = phi.index.get(token)
+            if col is not None and value > 0:
+                at.append(row)
+                cols.append(col)
+                values.append(float(value))
+    return sparse.csc_matrix((values, (at, cols)), shape=(count, len(phi.tokens)))
+
+
+def _reshaped(matrix: sparse.csc_matrix, count: int, first_row: int) -> sparse.csc_matrix:
+    """``matrix``'s rows from ``first_row`` on in ``count`` rows (shifted only if needed: a
+    memory-mapped block stays mapped)."""
+    indices = matrix.indices if first_row == 0 else matrix.indices + first_row
+    return sparse.csc_matrix((matrix.data, indices, matrix.indptr), shape=(count, matrix.shape[1]))
+
+
+def _row_sums(matrix: sparse.csc_matrix) -> np.ndarray:
+    return np.asarray(matrix.sum(axis=1)).ravel()
+
+
+def _column_sums(matrix: sparse.csc_matrix) -> np.ndarray:
+    return np.asarray(matrix.sum(axis=0)).ravel()
+
+
+def _frequencies(totals: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """p(w | C) per modality from its column totals."""
+    return {m: t / t.sum() if t.sum() > 0 else np.asarray(t) for m, t in totals.items()}
 
 
 @dataclass(frozen=True)
@@ -270,7 +393,7 @@ def rarity_weighted(
     words = [i for i, term in enumerate(terms) if term.forms[0][0] in WORD_MODALITIES]
     if exponent == 0 or len(words) < 2:
         return list(terms)
-    documents = next(iter(own.counts.values())).shape[0]
+    documents = own.num_documents
     idf = {}
     for i in words:
         exact = QueryTerm(tuple(form for form in terms[i].forms if form[2] == 1.0))
@@ -375,7 +498,7 @@ def _form_probability(
     if own is not None:
         lengths = own.lengths[modality]
         background = own.collection[modality][column]
-        p += lam * (own.column(modality, column, len(thetas)) + mu * background) / (lengths + mu)
+        p += lam * (own.column(modality, column) + mu * background) / (lengths + mu)
     return p
 
 

@@ -35,7 +35,6 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from core.reading.backbones import load_backbone
-from core.reading.collection import Document
 from core.reading.images import content_hash
 from core.reading.text import TextProcessor
 from core.serving import explain
@@ -54,6 +53,7 @@ from core.serving.explain import QueryReading, TopicShare, WhyNothing
 from core.serving.fit import QueryFit
 from core.serving.inference import NothingRecognized
 from core.serving.ranking import ARTICLE_RANKING, RankingParams
+from core.serving.records import DocumentRecords
 from core.serving.topic_labels import LanguageLabels, labels_in_language
 from core.serving.upload_cache import UploadVectorizer
 from core.settings import BUILTIN_COLLECTION, Settings
@@ -287,7 +287,7 @@ class Service:
             return self._vectorizers[backbone]
 
     def _allowed_rows(
-        self, version_name: str, documents: Sequence[Document], generation: int
+        self, version_name: str, documents: DocumentRecords, generation: int
     ) -> _Unservable:
         """Rows of ``documents`` that are neither hidden nor taken down (None: all), and the
         ids taken down; cached per (version, collection generation, documents)."""
@@ -298,7 +298,11 @@ class Service:
         with self._database() as session:
             taken_down = frozenset(taken_down_ids(session))
             left_out = hidden_document_ids(session) | taken_down
-        allowed = np.array([doc.id not in left_out for doc in documents]) if left_out else None
+        allowed = None
+        if left_out:
+            allowed = np.ones(len(documents), dtype=bool)
+            for doc_id in left_out:
+                allowed[documents.rows_of_id(doc_id)] = False
         self._allowed = (key, (allowed, taken_down))
         return allowed, taken_down
 

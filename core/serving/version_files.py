@@ -6,7 +6,11 @@ models/<version>/
   model/            phi per modality (``core.serving.model.FittedModel`` owns the files inside)
   index/            document thetas and the index over them (``core.serving.index.NeighborIndex``)
   display.json      how tokens are shown, per modality
-  documents.jsonl   the documents the version was trained on, with their tokens
+  documents.jsonl   the documents the version was trained on, with their tokens, one a line
+  documents.*.npy   the lines' byte offsets, ids and photo hashes sorted with their rows
+                    (``core.serving.records.MappedRecords`` reads a hit's line alone)
+  tokens/           the documents' token counts, memory-mapped by the ranking
+                    (``core.serving.ranking.DocumentTokens``)
   training/         BigARTM's batches and other scratch files, only while the version is built
 ```
 
@@ -22,7 +26,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +34,15 @@ import numpy as np
 
 from core.reading.collection import Document, TokenCounts
 from core.serving.index import NeighborIndex
-from core.serving.model import FittedModel, ModelParams
-from core.serving.ranking import RankingParams
+from core.serving.model import FittedModel, ModelParams, Phi
+from core.serving.ranking import DocumentTokens, RankingParams
+from core.serving.records import (
+    DocumentRecords,
+    InMemoryRecords,
+    MappedRecords,
+    document_from_line,
+    write_record_index,
+)
 
 
 @dataclass
@@ -63,6 +74,10 @@ class VersionFiles:
     def _index_dir(self) -> Path:
         return self.directory / "index"
 
+    @property
+    def _tokens_dir(self) -> Path:
+        return self.directory / "tokens"
+
     def write(
         self,
         params: ModelParams,
@@ -74,9 +89,8 @@ class VersionFiles:
         ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits."""
         model.save(self.directory / "model")
         self._write_json("display.json", corpus.display_forms)
-        with (self.directory / "documents.jsonl").open("w") as handle:
-            for document in corpus.documents:
-                handle.write(_document_line(document) + "\n")
+        write_record_index(self.directory, corpus.documents)
+        DocumentTokens(model.phi, corpus.tokens).save(self._tokens_dir)
         manifest = {
             "params": params.to_dict(),
             "ranking": (ranking or RankingParams()).to_dict(),
@@ -127,7 +141,21 @@ class VersionFiles:
 
     def read_documents(self) -> list[Document]:
         """The documents the version was trained on, with their tokens, in index order."""
-        return [_document_from_line(line) for line in self.read_document_lines()]
+        return [document_from_line(line) for line in self.read_document_lines()]
+
+    def read_records(self) -> DocumentRecords:
+        """The documents by row, memory-mapped; a version written before the mapped files
+        existed is parsed into memory (versions are immutable: it is not converted)."""
+        if MappedRecords.exists(self.directory):
+            return MappedRecords(self.directory)
+        return InMemoryRecords(self.read_documents())
+
+    def read_document_tokens(self, phi: Mapping[str, Phi]) -> DocumentTokens | None:
+        """The documents' token counts memory-mapped, or None for a version written before
+        they were stored (its counts are built from its documents)."""
+        if not (self._tokens_dir / "tokens.json").is_file():
+            return None
+        return DocumentTokens.load(self._tokens_dir, phi)
 
     def read_corpus(self) -> PreparedCorpus:
         """The documents and display forms the version was trained on."""
@@ -142,8 +170,9 @@ class VersionFiles:
 
     def read_document_lines(self) -> list[str]:
         """The document records unparsed, one JSON object a line (what parsing them costs is
-        measured by ``core.measurement.scale``)."""
-        return (self.directory / "documents.jsonl").read_text().splitlines()
+        measured by ``core.measurement.scale``). Split at newlines only: a caption may hold a
+        line separator (U+2028) that JSON leaves as it is and ``splitlines`` would cut at."""
+        return (self.directory / "documents.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
 
     def bytes_on_disk(self) -> dict[str, int]:
         """Bytes of the model's files, the index's and the document records."""
@@ -157,28 +186,3 @@ class VersionFiles:
             "index": size(self._index_dir),
             "documents": size(self.directory / "documents.jsonl"),
         }
-
-
-def _document_line(document: Document) -> str:
-    """One line of ``documents.jsonl``: id, text, tags, image (its path), image_hash, tokens."""
-    record = {
-        "id": document.id,
-        "text": document.text,
-        "tags": list(document.tags),
-        "image": str(document.image) if document.image else None,
-        "image_hash": document.image_hash,
-        "tokens": {modality: dict(bag) for modality, bag in document.tokens.items()},
-    }
-    return json.dumps(record, ensure_ascii=False)
-
-
-def _document_from_line(line: str) -> Document:
-    record = json.loads(line)
-    return Document(
-        record["id"],
-        record["text"],
-        tuple(record["tags"]),
-        image=Path(record["image"]) if record["image"] else None,
-        image_hash=record["image_hash"],
-        tokens={modality: Counter(bag) for modality, bag in record["tokens"].items()},
-    )
