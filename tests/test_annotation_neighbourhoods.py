@@ -39,7 +39,9 @@ def photo_distances(engine, image: Path, params: AnnotationParams) -> np.ndarray
 
 def tag_scores(engine, image: Path, params: AnnotationParams) -> dict[str, float]:
     k = len(engine.model.phi[TAG].tokens)
-    found = engine.annotation.annotate(AnnotationRequest(Query(image=image), [TAG], k, params))
+    found = engine.annotation.annotate(
+        AnnotationRequest(Query(image=image), [TAG], k, params=params)
+    )
     return {a.token: a.p for a in found[TAG]}
 
 
