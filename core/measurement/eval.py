@@ -30,6 +30,10 @@ each setting scored against baseline (b) on the validation photos,
 ``reports/annotation_sweep.json``): with EfficientNet-Lite0, votes 1/i^8 from 5 neighbours and a
 pseudo-caption of 0.25 class-name words took validation F1@5 from 1.01 to 1.11 x (b) for `@tag`
 and from 1.10 to 1.14 x (b) for `@text`.
+The neighbour levers after them (2PKNN's per-word neighbourhoods, a visual distance learned on
+the training hashtags, the topic distance as a second view) did not raise the smaller ratio on
+validation (2PKNN, 2 examples per word, exp(-50 x L1): 1.113 / 1.146 x (b) against the defaults'
+1.116 / 1.138; a gentler decay or more examples per word fell further), so they are off.
 
 This module runs the whole command; the parts: ``eval_metrics`` (the scores), ``eval_methods``
 (each method on one split), ``eval_runs`` (the test-split run and the backbones),

@@ -91,6 +91,22 @@ ANNOTATION_LEVERS: tuple[tuple[str, AnnotationParams], ...] = (
         "+ class names reach hashtags by co-occurrence (left off)",
         replace(AnnotationParams(), class_name_cooccurrence=True),
     ),
+    (
+        "defaults + 2PKNN: each word's 2 nearest examples pooled, votes exp(-50 x L1) (left off)",
+        replace(AnnotationParams(), label_neighbours=2, distance_decay=50.0),
+    ),
+    (
+        "2PKNN as above, p(w|d) prior share 0.4 instead of 0.2 (left off)",
+        replace(AnnotationParams(), label_neighbours=2, distance_decay=50.0, transfer_weight=0.6),
+    ),
+    (
+        "defaults + visual distance learned on the training hashtags (left off)",
+        replace(AnnotationParams(), learned_distance=True),
+    ),
+    (
+        "defaults + topic space as a second view, visual L1 + 0.2 x topic L1 (left off)",
+        replace(AnnotationParams(), topic_distance_weight=0.2),
+    ),
 )
 
 

@@ -180,8 +180,14 @@ def sweep_rankings(
 # time, one setting after another, each fixed at its best before the next.
 # Objective, fixed before the first run: the smaller of the `@tag` and `@text` F1@5 ratios to
 # baseline (b) (the target asks both to reach ``ANNOTATION_TARGET``); ties go to the value
-# listed first.
+# listed first. The neighbour levers (2PKNN, the learned distance, the topic view) come first,
+# from the defaults they were added to; the share of p(w|d) (``transfer_weight``, the prior the
+# votes are mixed with) is swept after them.
 ANNOTATION_SWEEP: tuple[tuple[str, tuple], ...] = (
+    ("label_neighbours", (0, 1, 2, 3)),
+    ("distance_decay", (20.0, 50.0, 100.0)),
+    ("learned_distance", (False, True)),
+    ("topic_distance_weight", (0.0, 0.2, 0.5)),
     ("vote_decay", (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)),
     ("neighbours", (5, 10, 20)),
     ("class_name_caption", (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)),

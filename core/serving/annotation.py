@@ -13,6 +13,13 @@ Neighbours are searched in one of two spaces, both derived from what the model a
   sampled visual words, normalized); for a photo query this is close to comparing the CNN outputs.
 * ``topics``: L1 between the query's theta and each document's theta inferred from its visual
   words alone (a photo compared with photos, in topic space).
+
+The visual distance can add the topic distance as a second view (``topic_distance_weight``).
+The neighbours vote in one of two ways: the ``neighbours`` nearest documents by rank (JEC-like,
+1/i^decay), or 2PKNN's two passes (Verma & Jawahar, "Image annotation using metric learning in
+semantic neighbourhoods", ECCV 2012): each word's own nearest examples are pooled, so a rare
+word whose examples are far down the overall ranking is still weighed, and then every pooled
+document votes by exp(-decay x distance).
 """
 
 from __future__ import annotations
@@ -62,6 +69,10 @@ class AnnotationParams:
     ``class_name_cooccurrence`` gives a class-name word's score to the hashtags of the
     collection's documents that contain the word (p(tag | word), each document's hashtags
     sharing one vote) instead of only to the hashtags named like it.
+    ``label_neighbours`` > 0 switches a photo's votes to 2PKNN (see the module): each word's
+    that many nearest examples are pooled and vote by exp(-``distance_decay`` x distance)
+    (0: the ``neighbours`` nearest documents vote by rank). ``topic_distance_weight`` (mu)
+    measures a photo's visual distance as visual L1 + mu x the topic L1 of the ``topics`` space.
 
     The defaults are the best setting of ``python -m core eval --sweep-annotation`` (validation
     photos of the benchmark collection, EfficientNet-Lite0; ``reports/annotation_sweep.json``).
@@ -75,6 +86,10 @@ class AnnotationParams:
     class_name_weight: float = 0.5
     class_name_caption: float = 0.25
     class_name_cooccurrence: bool = False
+    label_neighbours: int = 0
+    distance_decay: float = 50.0
+    topic_distance_weight: float = 0.0
+    learned_distance: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.transfer_weight <= 1.0:
@@ -91,6 +106,14 @@ class AnnotationParams:
             raise ValueError(f"class_name_weight must be in [0, 1], got {self.class_name_weight}")
         if self.class_name_caption < 0:
             raise ValueError(f"class_name_caption must be >= 0, got {self.class_name_caption}")
+        if self.label_neighbours < 0:
+            raise ValueError(f"label_neighbours must be >= 0, got {self.label_neighbours}")
+        if self.distance_decay < 0:
+            raise ValueError(f"distance_decay must be >= 0, got {self.distance_decay}")
+        if self.topic_distance_weight < 0:
+            raise ValueError(
+                f"topic_distance_weight must be >= 0, got {self.topic_distance_weight}"
+            )
 
 
 # The article's annotation: p(w|d) alone, from sampled visual words.
@@ -120,15 +143,62 @@ def as_words(
     return words
 
 
-def _l1_to_rows(query: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
-    """L1 between a dense non-negative vector and every row of a non-negative sparse matrix:
-    |q| + |d| - 2 sum min(q, d), computed over the rows' nonzero entries only."""
+def _l1_to_rows(
+    query: np.ndarray, matrix: sparse.csr_matrix, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """L1 between a dense non-negative vector and every row of a non-negative sparse matrix,
+    each column weighted by ``weights`` (None: all 1): w.q + w.d - 2 sum w min(q, d), computed
+    over the rows' nonzero entries only."""
+    weights = np.ones(matrix.shape[1]) if weights is None else weights
     overlap = sparse.csr_matrix(
-        (np.minimum(matrix.data, query[matrix.indices]), matrix.indices, matrix.indptr),
+        (
+            np.minimum(matrix.data, query[matrix.indices]) * weights[matrix.indices],
+            matrix.indices,
+            matrix.indptr,
+        ),
         shape=matrix.shape,
     )
     shared = np.asarray(overlap.sum(axis=1)).ravel()
-    return query.sum() + np.asarray(matrix.sum(axis=1)).ravel() - 2.0 * shared
+    return query @ weights + matrix @ weights - 2.0 * shared
+
+
+# Random document pairs (of each kind) that fit the learned visual distance; a fixed seed.
+METRIC_PAIRS = 4000
+METRIC_SEED = 0
+
+
+def fit_visual_weights(
+    visual: sparse.csr_matrix, tags: sparse.csr_matrix, pairs: int = METRIC_PAIRS
+) -> np.ndarray:
+    """Per visual word weights of the L1 distance, fitted on the documents' hashtags: how much
+    more the word's share differs between random documents that share no hashtag than between
+    random documents that share one (smoothed), scaled so that the mean weighted distance of
+    the unrelated pairs is their plain L1. All 1 where the documents give no pairs of a kind."""
+    rng = np.random.default_rng(METRIC_SEED)
+    usable = np.flatnonzero((np.diff(visual.indptr) > 0) & (np.diff(tags.indptr) > 0))
+    by_tag = sparse.csc_matrix(tags[usable])
+    sizes = np.diff(by_tag.indptr)
+    shared_tags = np.flatnonzero(sizes > 1)
+    if len(shared_tags) == 0 or len(usable) < 2:
+        return np.ones(visual.shape[1])
+    chosen = rng.choice(shared_tags, pairs, p=sizes[shared_tags] / sizes[shared_tags].sum())
+    starts, counts = by_tag.indptr[chosen], sizes[chosen]
+    first = by_tag.indices[starts + (rng.random(pairs) * counts).astype(int)]
+    second = by_tag.indices[starts + (rng.random(pairs) * counts).astype(int)]
+    together = usable[first[first != second]], usable[second[first != second]]
+    left, right = rng.choice(usable, pairs), rng.choice(usable, pairs)
+    apart = (tags[left].multiply(tags[right]).sum(axis=1).A1 == 0) & (left != right)
+    if not apart.any() or not len(together[0]):
+        return np.ones(visual.shape[1])
+
+    def mean_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(abs(visual[a] - visual[b]).mean(axis=0)).ravel()
+
+    unrelated = mean_difference(left[apart], right[apart])
+    related = mean_difference(*together)
+    smoothing = unrelated.mean()
+    weights = (unrelated + smoothing) / (related + smoothing)
+    return weights * unrelated.sum() / (weights @ unrelated)
 
 
 def _distribution(bag: Mapping[str, float], index: Mapping[str, int]) -> np.ndarray:
@@ -194,29 +264,76 @@ class LabelTransfer:
             cache[key] = self.inferencer.transform_many(photos, {VISUAL: key})
         return cache[key]
 
-    def nearest(
+    @cached_property
+    def _visual_weights(self) -> np.ndarray:
+        """The learned distance's weight of each visual word (``fit_visual_weights``)."""
+        if TAG not in self._labels:
+            return np.ones(self._visual.shape[1])
+        return fit_visual_weights(self._visual, self._labels[TAG])
+
+    @cached_property
+    def _labels(self) -> dict[str, sparse.csr_matrix]:
+        """documents x the modality's tokens, 1 where the document has the token (2PKNN)."""
+        labels = {}
+        for modality, words in self._words.items():
+            present = words.copy()
+            present.data[:] = 1.0
+            labels[modality] = present
+        return labels
+
+    def distances(
         self,
         params: AnnotationParams,
         visual: Mapping[str, float],
         theta: np.ndarray,
         weights: Mapping[str, float],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the ``params.neighbours`` documents nearest to the query photo (its visual
-        words, or its theta), nearest first, and their L1 distances (0 to 2). Documents without
-        visual words are never neighbours, nor are documents without words: they have no labels
-        to pass on (and a photo without words is not its own neighbour).
-        """
+    ) -> np.ndarray:
+        """The query photo's distance to every document (its visual words, its theta or, with
+        ``topic_distance_weight``, both); inf for a document that cannot pass labels on: one
+        without visual words or without words (a photo without words is not its own
+        neighbour)."""
         if params.neighbour_space == "visual":
-            distances = _l1_to_rows(_distribution(visual, self.phi[VISUAL].index), self._visual)
+            query = _distribution(visual, self.phi[VISUAL].index)
+            weights_by_word = self._visual_weights if params.learned_distance else None
+            distances = _l1_to_rows(query, self._visual, weights_by_word)
+            if params.topic_distance_weight > 0:
+                topics = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
+                distances = distances + params.topic_distance_weight * topics
         else:
             distances = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
-        distances = np.where(self._can_pass_labels, distances, np.inf)
-        k = min(params.neighbours, int(self._can_pass_labels.sum()))
+        return np.where(self._can_pass_labels, distances, np.inf)
+
+    @staticmethod
+    def nearest(params: AnnotationParams, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the ``params.neighbours`` nearest documents by ``distances``, nearest first,
+        and their distances (only finite ones)."""
+        k = min(params.neighbours, int(np.isfinite(distances).sum()))
         if k == 0:
             return np.zeros(0, dtype=int), np.zeros(0)
         nearest = np.argpartition(distances, k - 1)[:k]
         nearest = nearest[np.argsort(distances[nearest], kind="stable")]
         return nearest, distances[nearest]
+
+    def _label_votes(
+        self, modality: str, params: AnnotationParams, distances: np.ndarray
+    ) -> np.ndarray:
+        """2PKNN: the documents among each token's ``label_neighbours`` nearest examples are
+        pooled; a token scores the sum of exp(-``distance_decay`` x distance) over the pooled
+        documents that have it; normalized to sum 1. One sort of the documents, then sparse
+        operations over all tokens at once (no loop over tokens)."""
+        labels = self._labels[modality]
+        order = np.argsort(distances, kind="stable")
+        order = order[np.isfinite(distances[order])]
+        by_token = sparse.csc_matrix(labels[order])
+        by_token.sort_indices()
+        rank = np.arange(by_token.nnz) - np.repeat(by_token.indptr[:-1], np.diff(by_token.indptr))
+        pooled = np.unique(order[by_token.indices[rank < params.label_neighbours]])
+        weight = np.zeros(len(distances))
+        if len(pooled):
+            near = distances[pooled]
+            weight[pooled] = np.exp(-params.distance_decay * (near - near.min()))
+        votes = np.asarray(labels.T @ weight).ravel()
+        return votes / votes.sum() if votes.sum() > 0 else votes
 
     def scores(
         self,
@@ -224,15 +341,24 @@ class LabelTransfer:
         params: AnnotationParams,
         theta: np.ndarray,
         neighbours: np.ndarray,
+        distances: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Each token's score in ``modality``: the blend of p(w|d) and the neighbours' votes."""
+        """Each token's score in ``modality``: the blend of p(w|d) and the neighbours' votes,
+        2PKNN's when ``params.label_neighbours`` is set and the query photo's ``distances`` to
+        every document are known, else ``neighbours`` (nearest first) by rank."""
         phi = self.phi[modality].matrix
         topic = phi @ theta
         score = (1.0 - params.transfer_weight) * topic
-        if params.transfer_weight > 0 and len(neighbours) and modality in self._words:
-            votes = 1.0 / np.arange(1, len(neighbours) + 1) ** params.vote_decay
-            transfer = self._words[modality][neighbours].T @ votes / votes.sum()
-            score = score + params.transfer_weight * np.asarray(transfer).ravel()
+        if params.transfer_weight > 0 and modality in self._words:
+            if params.label_neighbours > 0 and distances is not None:
+                transfer = self._label_votes(modality, params, distances)
+            elif len(neighbours):
+                votes = 1.0 / np.arange(1, len(neighbours) + 1) ** params.vote_decay
+                transfer = np.asarray(self._words[modality][neighbours].T @ votes).ravel()
+                transfer = transfer / votes.sum()
+            else:
+                return score
+            score = score + params.transfer_weight * transfer
         return score
 
 
@@ -271,22 +397,24 @@ class Annotator:
         ``params.neighbour_space``; a query without a photo takes the documents nearest to its
         theta, as search does.
         """
-        neighbours, distances = np.zeros(0, dtype=int), np.zeros(0)
+        neighbours, nearest, everywhere = np.zeros(0, dtype=int), np.zeros(0), None
         if photo_words:
-            neighbours, distances = self.transfer.nearest(params, photo_words, theta, weights)
+            everywhere = self.transfer.distances(params, photo_words, theta, weights)
+            neighbours, nearest = self.transfer.nearest(params, everywhere)
         elif params.transfer_weight > 0:
             neighbours, _ = index.query(theta, params.neighbours)
         named: dict[str, float] = {}
         name_share = 0.0
         if probabilities is not None and params.class_name_weight > 0:
             named = self.class_names.scores(probabilities)
-            novelty = min(1.0, float(distances[0]) / 2.0) if len(distances) else 1.0
+            farthest = 2.0 * (1.0 + params.topic_distance_weight)
+            novelty = min(1.0, float(nearest[0]) / farthest) if len(nearest) else 1.0
             name_share = params.class_name_weight * novelty
         share = 1.0 - name_share
         result = {}
         for modality in modalities:
             phi = self.transfer.phi[modality]
-            blend = share * self.transfer.scores(modality, params, theta, neighbours)
+            blend = share * self.transfer.scores(modality, params, theta, neighbours, everywhere)
             top = np.argsort(-blend, kind="stable")[: 2 * limit if modality == TAG else limit]
             scores = {phi.tokens[row]: float(blend[row]) for row in top}
             for token, score in self._named_tokens(modality, named, params).items():
