@@ -13,7 +13,7 @@ from core.serving.annotation import AnnotationParams
 from core.serving.fit import KINDS, WEAK_SHARE
 
 ANNOTATION_TARGET = 1.1  # ours must reach this multiple of baseline (b)'s F1@5
-HELDOUT_TARGET = 0.75  # share of held-out photos whose top 5 must name what they show
+HELDOUT_TARGET = 0.90  # share of held-out photos whose top 5 must name what they show (issue 21)
 
 
 METHOD_NAMES = {
