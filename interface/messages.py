@@ -413,7 +413,7 @@ EN: dict[str, str | dict[str, str]] = {
     "drift_rule": "The rule: a retrain is due when at least {min_additions} additions are "
     "measured and more than {bad:.0%} of them fit badly, or when the additions are more than "
     "{added:.0%} of the training documents. The thresholds were measured on the benchmark by "
-    "`python -m core bench-drift` (reports/drift.md).",
+    "`python -m core bench-drift` (`reports/drift.md`).",
     "drift_no_additions": "Nothing has been added since this version was trained.",
     "drift_computing": "Measuring how the additions fit…",
     "drift_axis_added": "added",
@@ -1024,7 +1024,7 @@ RU: dict[str, str | dict[str, str]] = {
     "drift_rule": "Правило: переобучать пора, когда измерено не меньше {min_additions} "
     "добавленных документов и больше {bad:.0%} из них плохо соответствуют модели, или когда "
     "добавленных больше {added:.0%} от обучающих. Пороги измерены на эталонной коллекции "
-    "командой `python -m core bench-drift` (reports/drift.md).",
+    "командой `python -m core bench-drift` (`reports/drift.md`).",
     "drift_no_additions": "После обучения этой версии ничего не добавлялось.",
     "drift_computing": "Измеряем, как добавленные документы соответствуют модели…",
     "drift_axis_added": "добавлен",
