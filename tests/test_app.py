@@ -249,9 +249,10 @@ def test_finding_topics_by_a_term_lists_only_the_topics_that_have_it(app, servic
     app.text_input[0].input("dog").run()
 
     expected = visible_topics(service.topics(), "dog", include_background=False)
+    labels = service.topic_labels(language="en")  # as an English visitor reads them
     shown = [header.value for header in app.subheader]
     assert 0 < len(shown) == min(len(expected), 10)
-    assert shown == [escape_markdown(f"{t.label} (#{t.index})") for t in expected[:10]]
+    assert shown == [escape_markdown(f"{labels[t.index]} (#{t.index})") for t in expected[:10]]
 
 
 def test_the_about_page_shows_the_version_modalities_and_training_curves(app):
