@@ -124,14 +124,15 @@ def test_a_topic_marked_junk_says_junk_at_once_and_the_mark_can_be_taken_back(se
     app.expander[0].button[0].click().run()
 
     assert header_of(app, 0) == f"#0 · {label} · {text['topic_junk']}"
-    assert f"{label} (#0)" not in public_topic_titles(app)
+    # visitors read topic 0 by its label in their language, so it is found by its number
+    assert not any(title.endswith("(#0)") for title in public_topic_titles(app))
 
     app.switch_page("../admin/pages/review_topics.py").run()
     app.expander[0].selectbox[0].set_value("normal")
     app.expander[0].button[0].click().run()
 
     assert header_of(app, 0) == f"#0 · {label} · {text['topic_normal']}"
-    assert f"{label} (#0)" in public_topic_titles(app)
+    assert any(title.endswith("(#0)") for title in public_topic_titles(app))
 
 
 @languages
