@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from admin.collection import NewPhoto, queue_photos, take_down_document
 from admin.ui import TOKEN_KEY
 from core.building.additions import add_documents
 from core.building.pipeline import build, reindex_version
+from core.building.priority import BACKGROUND_NICENESS
 from core.serving.answers import Query, SearchRequest, UnknownDocument
 from core.serving.model import ModelParams
 from core.serving.records import write_record_index
@@ -547,11 +549,14 @@ def test_two_replicas_adding_at_once_lose_nothing_and_add_a_shared_photo_once(de
         run_core(["add", str(folder), "--json"], deployment, stdout=subprocess.PIPE)
         for folder in folders
     ]
-    latencies = []
+    latencies, niceness = [], {}
     while any(process.poll() is None for process in adding):  # visitors search meanwhile
         started = time.monotonic()
         serving.search(SearchRequest(Query(image=photo), k=5))
         latencies.append(time.monotonic() - started)
+        for process in adding:
+            with suppress(ProcessLookupError):  # ended since the poll
+                niceness[process.pid] = os.getpriority(os.PRIO_PROCESS, process.pid)
     reports = [json.loads(process.communicate()[0]) for process in adding]
 
     assert [process.returncode for process in adding] == [0, 0]
@@ -567,6 +572,8 @@ def test_two_replicas_adding_at_once_lose_nothing_and_add_a_shared_photo_once(de
     # answered all along: no search waits for an add (on a loaded 2-core machine the slowest,
     # the one that appends the new documents, took up to 4 s)
     assert len(latencies) >= 10 and max(latencies) < 10
+    # the adds yield the cores to visitors (seen last while they ran)
+    assert niceness == {process.pid: BACKGROUND_NICENESS for process in adding}
 
 
 def test_an_admin_activating_a_version_that_lacks_an_addition_queues_reading_it_in(

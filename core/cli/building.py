@@ -127,9 +127,11 @@ def add_worker(commands: Subcommands) -> None:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.building.priority import lower_to_background
     from core.building.worker import Worker
     from core.storage.jobs import WorkerRefused
 
+    lower_to_background()
     try:
         with Worker(settings, args.heartbeat, args.poll) as worker:
             for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -160,7 +162,9 @@ def add_add(commands: Subcommands) -> None:
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
     from core.building.additions import add_documents
+    from core.building.priority import lower_to_background
 
+    lower_to_background()
     report = add_documents(settings, args.path, args.by, progress_printer())
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))

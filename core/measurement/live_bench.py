@@ -27,6 +27,7 @@ from pathlib import Path
 
 from core.building.additions import add_documents
 from core.building.pipeline import build
+from core.building.priority import lower_to_background
 from core.measurement.bench import TEXT_QUERIES, percentiles, unseen_photos
 from core.reading.backbones import load_backbone
 from core.reading.collection import Document, import_collection
@@ -195,6 +196,8 @@ def run_live_bench(options: LiveBenchOptions, progress: Progress) -> dict:
     base_photos = [d.image for d in import_collection(options.collection, False).documents][:8]
     progress("starting the other replica")
     other = Replica(settings, unseen_photos([p for p in base_photos if p], 2 * VISITOR_QUERIES))
+    niceness = lower_to_background()  # as `python -m core add` and the worker run; after the
+    # replica started, which must not inherit it
     try:
         latency = _add_latency(settings, other, singles, folders, progress)
         progress(f"visitors' searches for {options.quiet_seconds:.0f} s with no add running")
@@ -223,6 +226,7 @@ def run_live_bench(options: LiveBenchOptions, progress: Progress) -> dict:
         "machine": {
             "cores": os.cpu_count(),
             "processes": 2,
+            "adding_niceness": niceness,
             "load_1min": {moment: round(value, 2) for moment, value in load.items()},
         },
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -341,7 +345,9 @@ def render_report(results: dict, command: str) -> str:
         "The other replica is a second process (`multiprocessing`, spawned) with its own "
         "`Service` on the same data dir and database, already serving before any add. Adds are "
         "made in the benchmark's main process by `add_documents`, the function `python -m core "
-        "add` calls.",
+        "add` calls, at the background priority that command and the job worker take "
+        f"(niceness {results['machine'].get('adding_niceness', 0)}; `core/building/priority.py`): "
+        "the replica runs at the normal priority, as a web process does.",
         "",
         "## Per-document add latency",
         "",
@@ -400,10 +406,8 @@ def render_report(results: dict, command: str) -> str:
         "ratio moves with whatever else shares them: the load averages at the top say how busy "
         "the machine was.",
         "",
-        "## Not measured",
-        "",
-        "- The drift figures (issue 22, item 4): the rule for when additions fit the model "
-        "measurably worse is not built yet.",
+        "The drift figures (issue 22, item 4) are in `reports/drift.md`, by "
+        "`python -m core bench-drift`.",
         "",
     ]
     return "\n".join(lines)
