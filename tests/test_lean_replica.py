@@ -127,7 +127,10 @@ def test_the_counts_a_lean_replica_ranks_by_are_one_matrix_over_the_whole_collec
     for modality, (matrix,) in whole.parts.items():
         assert np.array_equal(sum(part.toarray() for part in own.parts[modality]), matrix.toarray())
         for column in range(matrix.shape[1]):
-            assert np.array_equal(own.column(modality, column), matrix[:, column].toarray().ravel())
+            assert np.array_equal(
+                own.columns(modality, [column]).toarray().ravel(),
+                matrix[:, column].toarray().ravel(),
+            )
             assert np.array_equal(
                 own.rows_containing(modality, column), whole.rows_containing(modality, column)
             )

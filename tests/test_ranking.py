@@ -183,9 +183,7 @@ def test_a_translation_counts_by_its_share_and_visual_words_do_not_count_as_word
     )
     bird = QueryTerm((("@text", "bird", 1.0), ("@text", "птица", 0.6)))
     visual = QueryTerm((("@visual", "v1", 1.0),), 5.0)
-    assert coordination_levels([bird, visual], phi, own, 3).tolist() == pytest.approx(
-        [1.0, 0.6, 0.0]
-    )
+    assert coordination_levels([bird, visual], phi, own).tolist() == pytest.approx([1.0, 0.6, 0.0])
 
 
 def test_a_photos_predicted_hashtags_and_words_rank_by_likelihood_without_coordination():
@@ -213,7 +211,7 @@ def test_a_photos_predicted_hashtags_and_words_rank_by_likelihood_without_coordi
     )
     assert top_rows(scores, 3).tolist()[-1] == 2
     # and no coordination bonus: the visitor asked for none of them
-    assert coordination_levels(terms, phi, own, 3).tolist() == [0.0, 0.0, 0.0]
+    assert coordination_levels(terms, phi, own).tolist() == [0.0, 0.0, 0.0]
     # and a weight of 0 leaves its modality out
     assert predicted_terms(predicted, RankingParams(photo_tags=0.0, photo_words=0.0)) == []
 
@@ -234,6 +232,56 @@ def test_a_document_with_the_query_word_outranks_one_that_only_shares_its_topic(
     assert top_rows(topical, 3).tolist()[-1] == 2
     # and hidden rows are never returned
     assert 1 not in top_rows(scores, 3, allowed=np.array([True, False, True])).tolist()
+
+
+def test_the_likelihood_is_the_formula_form_by_form_for_terms_mixing_modalities():
+    # given two topics, words and hashtags, and terms whose forms alternate between them: a word
+    # with its hashtag, a hashtag alone, a word with a translation, and one named twice
+    phi = {
+        "@text": Phi(["bird", "птица", "car"], np.array([[0.6, 0.1], [0.3, 0.1], [0.1, 0.8]])),
+        "@tag": Phi(["birds", "cars"], np.array([[0.9, 0.2], [0.1, 0.8]])),
+    }
+    thetas = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [1.0, 0.0]])
+    documents = [
+        {"@text": Counter(bird=2), "@tag": Counter(birds=1)},
+        {"@text": Counter(car=1), "@tag": Counter(cars=2)},
+        {"@text": Counter({"птица": 1})},
+        {},
+    ]
+    own = DocumentTokens(phi, documents)
+    terms = [
+        QueryTerm((("@text", "bird", 1.0), ("@tag", "birds", 1.0), ("@text", "птица", 0.5))),
+        QueryTerm((("@tag", "cars", 1.0),), count=2.0),
+        QueryTerm((("@text", "car", 1.0), ("@text", "car", 0.5)), count=0.25),
+    ]
+    weights, params = {"@text": 1.0, "@tag": 0.5}, RankingParams()
+    lam, mu = params.own_weight, params.dirichlet_mu
+
+    def p(modality: str, token: str) -> np.ndarray:
+        column = phi[modality].index[token]
+        counts = np.array([d.get(modality, {}).get(token, 0) for d in documents], dtype=float)
+        lengths = np.array([sum(d.get(modality, {}).values()) for d in documents], dtype=float)
+        background = own.collection[modality][column]
+        topical = thetas @ phi[modality].matrix[column]
+        return lam * (counts + mu * background) / (lengths + mu) + (1 - lam) * topical
+
+    expected = np.zeros(len(thetas))
+    for term in terms:
+        total = sum(weights[m] * share * p(m, token) for m, token, share in term.forms)
+        mass = sum(weights[m] * share for m, _, share in term.forms)
+        mean_weight = np.mean([weights[m] for m, _, _ in term.forms])
+        expected += term.count * mean_weight * np.log(total / mass + 1e-12)
+    # when every document is scored, and when only some are
+    scores = likelihood_scores(terms, weights, phi, thetas, own, params)
+    some = likelihood_scores(terms, weights, phi, thetas, own, params, np.array([1, 3]))
+    # then each is that sum over terms of the forms' smoothed probabilities
+    assert scores.tolist() == pytest.approx(expected.tolist(), rel=1e-12)
+    assert some.tolist() == pytest.approx(expected[[1, 3]].tolist(), rel=1e-12)
+    # and with coordination too, the documents asked for score as they do among all
+    full = ranking_scores(terms, weights, phi, thetas, own, params)
+    assert ranking_scores(terms, weights, phi, thetas, own, params, np.array([0, 2])).tolist() == (
+        pytest.approx(full[[0, 2]].tolist(), rel=1e-12)
+    )
 
 
 def test_a_word_its_hashtags_and_its_translations_are_one_term_a_document_needs_once():

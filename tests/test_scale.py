@@ -17,9 +17,17 @@ from core.measurement.scale import (
     read_source_corpus,
     record,
     synthetic_documents,
+    synthetic_version,
 )
 from core.measurement.scale_plan import CapacityTargets, render_report
+from core.reading.backbones import load_backbone
+from core.reading.text import TextProcessor
+from core.reading.vision import ImageVectorizer
+from core.serving.answers import Query, SearchRequest
+from core.serving.engine import SearchEngine
 from core.serving.model import ModelParams
+from core.serving.ranking import LIKELIHOOD_CANDIDATES
+from core.settings import BUILTIN_COLLECTION
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import SMALL
 
@@ -115,3 +123,26 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
     assert "1.2 h per pass" in report and "**50 h**" in report
     assert "### First bottleneck" in report
     assert np.isfinite(results["footprint"]["source"]["python_bytes_per_document"])
+
+
+def test_past_the_candidate_limit_a_search_finds_what_scoring_every_document_finds(
+    version_dir, tmp_path, vision_cache
+) -> None:
+    # given a synthetic version with more documents than the likelihood ranking scores at once
+    documents = LIKELIHOOD_CANDIDATES + 1000
+    synthetic_version(version_dir, documents, tmp_path / "version")
+    vectorizer = ImageVectorizer(load_backbone(), vision_cache)
+    engine = SearchEngine(tmp_path / "version", "synthetic", TextProcessor(), vectorizer)
+    photos = [(BUILTIN_COLLECTION / row["image"]).read_bytes() for row in builtin_rows()[5:8]]
+    queries = [
+        Query(text="cat"),
+        Query(text="кошка на окне"),
+        *(Query(image=photo) for photo in photos),  # visual words name no candidates
+        Query(text="red flower", image=photos[0]),
+    ]
+    for query in queries:
+        request = SearchRequest(query, k=10, collapse_similar=False)
+        # when searched as a visitor searches (candidates) and with every document scored
+        found = [hit.row for hit in engine.search(request).hits]
+        # then the same ten documents come first, in the same order
+        assert found == engine.exhaustive_rows(request).tolist()

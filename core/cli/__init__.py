@@ -37,6 +37,7 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     measurement.add_scale_ingest,
     measurement.add_scale_footprint,
     measurement.add_scale_replica,
+    measurement.add_scale_query,
     measurement.add_scale_report,
     measurement.add_bench_index,
     measurement.add_bench_live,

@@ -279,6 +279,34 @@ def _scale_replica(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_scale_query(commands: Subcommands) -> None:
+    """``scale-query``: the default ranking's latency and recall on a large synthetic version."""
+    parser = add_report_command(
+        commands,
+        _scale_query,
+        "scale-query",
+        help="query latency and recall of the version's ranking at scale (into scale.json)",
+        description="Write a version of synthetic documents drawn like a built version's, then "
+        "search it on one core of a fresh process with words, photos and both: p50/p95 ms of "
+        "each kind, and recall@10 against the same ranking scoring every document.",
+    )
+    parser.add_argument("--source", type=Path, help=SOURCE_HELP)
+    parser.add_argument("--documents", type=positive, default=100_000)
+    parser.add_argument("--rounds", type=positive, default=5, help="times each query is asked")
+    parser.add_argument("--workdir", type=Path, help="scratch space (default: DATA_DIR/scale)")
+
+
+def _scale_query(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale
+
+    workdir = args.workdir or settings.data_dir / "scale"
+    source = args.source or active_version_dir(settings)
+    result = scale.measure_query_latency(source, args.documents, workdir, settings, args.rounds)
+    scale.record(args.reports, "query", str(args.documents), result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def add_scale_report(commands: Subcommands) -> None:
     """``scale-report``: the scale report and capacity plan."""
     add_report_command(

@@ -403,6 +403,87 @@ def measure_replica_start(source_dir: Path, documents: int, workdir: Path, seed:
     return {**result, "cpu_count": os.cpu_count(), "load_average_at_end": os.getloadavg()[0]}
 
 
+QUERY_KINDS = ("text", "photo", "both")
+
+
+def _query_latency(directory: str, settings: Settings, photos: list[bytes], rounds: int) -> dict:
+    """In a fresh process on one core: each kind of query (``REPLICA_QUERIES`` as words,
+    ``photos``, the two together) asked ``rounds`` times through ``SearchEngine.search`` with
+    the version's own ranking, and each query's recall@10 against ``exhaustive_rows`` (the
+    same ranking scoring every document). Each photo is read once before timing (its CNN
+    probabilities cached, as a repeated photo's are): the CNN's own time does not grow with the
+    collection and is in ``reports/bench.md``."""
+    from core.measurement.bench import percentiles
+    from core.reading.backbones import load_backbone
+    from core.reading.text import TextProcessor
+    from core.reading.vision import ImageVectorizer
+    from core.serving.answers import Query, SearchRequest
+    from core.serving.engine import SearchEngine
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
+    engine = SearchEngine(Path(directory), "synthetic", TextProcessor(), vectorizer)
+    engine.warm_up()
+    texts = REPLICA_QUERIES[: len(photos)]
+    requests = {
+        "text": [Query(text=text) for text in texts],
+        "photo": [Query(image=photo) for photo in photos],
+        "both": [Query(text=text, image=photo) for text, photo in zip(texts, photos, strict=True)],
+    }
+    result: dict = {"ranking": engine.ranking.label}
+    for kind, queries in requests.items():
+        asked = [SearchRequest(query, k=10, collapse_similar=False) for query in queries]
+        recalls = []
+        for request in asked:  # first use: reads the photo, warms what a kind needs
+            found = {hit.row for hit in engine.search(request).hits}
+            exhaustive = {int(row) for row in engine.exhaustive_rows(request)}
+            recalls.append(len(found & exhaustive) / max(len(exhaustive), 1))
+        timings = []
+        for _ in range(rounds):
+            for request in asked:
+                started = time.perf_counter()
+                engine.search(request)
+                timings.append((time.perf_counter() - started) * 1000)
+        result[kind] = {
+            **percentiles(timings),
+            "recall_at_10": float(np.mean(recalls)),
+            "queries": len(asked),
+        }
+    return result
+
+
+def measure_query_latency(
+    source_dir: Path, documents: int, workdir: Path, settings: Settings, rounds: int = 5
+) -> dict:
+    """Query latency of the default ranking on a synthetic version of ``documents`` documents
+    (``synthetic_version``), on one core of a fresh process (``_query_latency``), with photos
+    of ``settings.collection``; the files under ``workdir`` are removed afterwards."""
+    from core.measurement.bench import unseen_photos
+    from core.reading.collection import import_collection
+
+    imported = import_collection(settings.collection, False).documents
+    photos = unseen_photos([d.image for d in imported if d.image][:4], 4)
+    workdir = Path(workdir) / f"query-{documents}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        started = time.perf_counter()
+        synthetic_version(source_dir, documents, workdir / "version")
+        write_seconds = time.perf_counter() - started
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            latency = pool.submit(
+                _query_latency, str(workdir / "version"), settings, photos, rounds
+            ).result()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "documents": documents,
+        "write_seconds": write_seconds,
+        **latency,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg()[0],
+    }
+
+
 # --------------------------------------------------------------------------- results file
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -49,6 +49,7 @@ from core.serving.ranking import (
     predicted_terms,
     ranker_for,
     term_columns,
+    top_rows,
     topic_distances,
 )
 from core.serving.reader import QueryReader, display_form, token_counts
@@ -60,6 +61,22 @@ from core.serving.version_files import VersionFiles
 
 TOP_TERMS_KEPT = 32
 SIMILAR_FETCH = 2  # rank this many times k documents, so that k stay once similar ones collapse
+
+
+@dataclass(frozen=True)
+class _AskedSearch:
+    """A search request as the engine reads it, before ranking (``SearchEngine._read``)."""
+
+    query: Query
+    weights: Mapping[str, float]
+    ranking: RankingParams
+    excluded: list[QueryTerm]
+    allowed: np.ndarray | None
+    tokens: TokenCounts
+    surfaces: dict[str, dict[str, str]]
+    inferred: QueryTheta
+    terms: list[QueryTerm]
+    ranked_terms: list[QueryTerm]
 
 
 class SearchEngine:
@@ -277,22 +294,14 @@ class SearchEngine:
         ``collapse_similar``, near-identical documents are one hit (``core.serving.similar``),
         and k hits still come.
         """
-        query, k = request.query, request.k  # k >= 1: the request checks it
-        weights = self._weights(request.weights)
-        ranking = request.ranking or self.ranking
-        syntax = parse_query(query.text)
-        query = replace(query, text=syntax.text)
-        excluded = self.reader.excluded_terms(syntax.excluded, ranking)
-        allowed = self._without(excluded, allowed)
-        tokens, surfaces = self.reader.tokens_of(query)
-        inferred = self.reader.infer(tokens, surfaces, weights, ranking)
-        terms = self.reader.query_terms(tokens, ranking, query.text)
-        ranked_terms = self.ranked_terms(query, tokens, terms, ranking)
+        k = request.k  # k >= 1: the request checks it
+        asked = self._read(request, allowed)
+        query, weights, ranking, allowed = asked.query, asked.weights, asked.ranking, asked.allowed
         ranker = ranker_for(ranking, self.ranked)
         same = self._same_photo_rows(query, allowed, weights)
         fetch = k * SIMILAR_FETCH if request.collapse_similar else k
         while True:
-            ranked = ranker.rank(inferred.theta, ranked_terms, fetch, weights, allowed)
+            ranked = ranker.rank(asked.inferred.theta, asked.ranked_terms, fetch, weights, allowed)
             hits = [
                 self._hit(int(row), float(distance), score=float(score))
                 for row, distance, score in zip(
@@ -302,7 +311,7 @@ class SearchEngine:
             ]
             if same:  # first, as good as the best the ranking found
                 top = float(ranked.scores[0]) if len(ranked.scores) else 0.0
-                distances = topic_distances(self.thetas, inferred.theta, same)
+                distances = topic_distances(self.thetas, asked.inferred.theta, same)
                 hits = [
                     self._hit(row, float(distance), True, top)
                     for row, distance in zip(same, distances, strict=True)
@@ -313,9 +322,9 @@ class SearchEngine:
                 break
             fetch *= 2
         hits = hits[:k]
-        fit = self._fit(inferred.theta, self.reader.readable(tokens, ranking), weights)
+        fit = self._fit(asked.inferred.theta, self.reader.readable(asked.tokens, ranking), weights)
         for hit in hits:
-            hit.matched = self._matched(terms, hit.row, surfaces, weights)
+            hit.matched = self._matched(asked.terms, hit.row, asked.surfaces, weights)
         # a words-only query whose words some hits contain: a hit with none of them is a guess
         # by topics, however near its topic vector lies
         outworded = query.image is None and any(hit.matched for hit in hits)
@@ -325,7 +334,7 @@ class SearchEngine:
         strengths = match_strengths(
             [hit.score for hit in hits],
             ranking.method,
-            sum(term.count for term in terms),
+            sum(term.count for term in asked.terms),
             ranking.coordination_weight,
             [hit.weak for hit in hits],
         )
@@ -333,14 +342,46 @@ class SearchEngine:
             hit.strength = strength
         return SearchResult(
             self.version_name,
-            inferred,
+            asked.inferred,
             hits,
-            tokens,
+            asked.tokens,
             weights,
             fit=fit,
             ranking=ranking.label,
-            excluded=self._forms(excluded),
+            excluded=self._forms(asked.excluded),
         )
+
+    def _read(self, request: SearchRequest, allowed: np.ndarray | None) -> _AskedSearch:
+        """What ``search`` ranks with: the request read, its exclusions applied to ``allowed``."""
+        weights = self._weights(request.weights)
+        ranking = request.ranking or self.ranking
+        syntax = parse_query(request.query.text)
+        query = replace(request.query, text=syntax.text)
+        excluded = self.reader.excluded_terms(syntax.excluded, ranking)
+        tokens, surfaces = self.reader.tokens_of(query)
+        inferred = self.reader.infer(tokens, surfaces, weights, ranking)
+        terms = self.reader.query_terms(tokens, ranking, query.text)
+        return _AskedSearch(
+            query,
+            weights,
+            ranking,
+            excluded,
+            self._without(excluded, allowed),
+            tokens,
+            surfaces,
+            inferred,
+            terms,
+            self.ranked_terms(query, tokens, terms, ranking),
+        )
+
+    def exhaustive_rows(self, request: SearchRequest) -> np.ndarray:
+        """The ``request.k`` rows its ranking puts first when it scores every document, which a
+        large collection's ``search`` does not (it scores candidates, ``core.serving.ranking``):
+        what the candidates' recall is measured against. Same-photo rows and collapsing aside."""
+        asked = self._read(request, None)
+        ranker = ranker_for(asked.ranking, self.ranked)
+        scores = ranker.scores(asked.inferred.theta, asked.ranked_terms, asked.weights)
+        return top_rows(scores, request.k, asked.allowed)
 
     def ranked_terms(
         self,

@@ -148,13 +148,11 @@ class DocumentTokens:
             dtype=np.int64,
         )
 
-    def column(self, modality: str, column: int) -> np.ndarray:
-        """Every document's count of the token at ``column`` of ``modality``."""
-        counts = np.zeros(self.num_documents)
-        for part in self.parts[modality]:
-            start, end = part.indptr[column], part.indptr[column + 1]
-            counts[part.indices[start:end]] += part.data[start:end]
-        return counts
+    def columns(self, modality: str, columns: Sequence[int]) -> sparse.csr_matrix:
+        """Every document's counts of the tokens at ``columns`` of ``modality`` (documents x
+        columns, rows ready to slice)."""
+        blocks = [part[:, columns] for part in self.parts[modality]]
+        return sparse.csr_matrix(sum(blocks[1:], blocks[0]))
 
     def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
         """The documents that contain any form of any of the terms (sorted rows)."""
@@ -182,18 +180,6 @@ class DocumentTokens:
             count,
             {m: [sparse.csc_matrix((count, width))] for m, width in shapes.items()},
             {m: np.zeros(count) for m in self.lengths},
-            np.empty(0, dtype=np.int64),
-        )
-
-    def subset(self, rows: np.ndarray) -> DocumentTokens:
-        """The same counts for ``rows`` only; collection frequencies stay the whole collection's."""
-        return self._made(
-            len(rows),
-            {
-                m: [sparse.csc_matrix(sum(part[rows] for part in parts))]
-                for m, parts in self.parts.items()
-            },
-            {m: lengths[rows] for m, lengths in self.lengths.items()},
             np.empty(0, dtype=np.int64),
         )
 
@@ -418,20 +404,24 @@ def term_columns(term: QueryTerm, phi: Mapping[str, Phi]) -> list[tuple[str, int
 
 
 def coordination_levels(
-    terms: Sequence[QueryTerm], phi: Mapping[str, Phi], own: DocumentTokens, count: int
+    terms: Sequence[QueryTerm],
+    phi: Mapping[str, Phi],
+    own: DocumentTokens,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """How many of the query's word terms (words and hashtags, not visual words, nor words
-    predicted for a photo) each of the ``count`` documents contains: a term counts its query
-    count times the largest share of its forms the document has (1 for the word itself or its
-    hashtag, below 1 for a translation)."""
-    levels = np.zeros(count)
+    predicted for a photo) each document of ``rows`` (None: all) contains: a term counts its
+    query count times the largest share of its forms the document has (1 for the word itself
+    or its hashtag, below 1 for a translation)."""
+    rows = np.arange(own.num_documents) if rows is None else np.asarray(rows)
+    levels = np.zeros(len(rows))
     for term in terms:
         if term.forms[0][0] not in WORD_MODALITIES or term.predicted:
             continue
-        found = np.zeros(count)
+        found = np.zeros(len(rows))
         for modality, column, share in term_columns(term, phi):
-            rows = own.rows_containing(modality, column)
-            found[rows] = np.maximum(found[rows], share)
+            contains = np.isin(rows, own.rows_containing(modality, column), assume_unique=True)
+            found[contains] = np.maximum(found[contains], share)
         levels += term.count * found
     return levels
 
@@ -443,12 +433,13 @@ def ranking_scores(
     thetas: np.ndarray,
     own: DocumentTokens | None,
     params: RankingParams,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """What the likelihood ranking orders by (higher is better): log p(q | d), plus
-    ``coordination_weight`` per query word term the document contains."""
-    scores = likelihood_scores(terms, weights, phi, thetas, own, params)
+    """What the likelihood ranking orders by (higher is better) for the documents of ``rows``
+    (None: all): log p(q | d), plus ``coordination_weight`` per query word term it contains."""
+    scores = likelihood_scores(terms, weights, phi, thetas, own, params, rows)
     if own is not None and params.coordination_weight > 0:
-        scores += params.coordination_weight * coordination_levels(terms, phi, own, len(thetas))
+        scores += params.coordination_weight * coordination_levels(terms, phi, own, rows)
     return scores
 
 
@@ -459,46 +450,96 @@ def likelihood_scores(
     thetas: np.ndarray,
     own: DocumentTokens | None,
     params: RankingParams,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """log p(q | d) for every document (higher is better); 0 everywhere if nothing is known.
+    """log p(q | d) for the documents of ``rows`` (None: all; higher is better); 0 where
+    nothing is known.
 
     A term's probability is the mean over its forms of the smoothed p(form | d), weighted by
     modality weight x share; the term counts with the mean modality weight of its forms (a
     visual word with the small `@visual` weight, as in theta inference). ``own`` None means the
     documents have no tokens of their own (e.g. photos alone): only their topics speak.
+
+    All forms' p(form | d) come from one product of the documents' thetas with phi's rows of
+    the query's forms (a photo query has ~150), and the terms' from one product of those with
+    the forms' weights, ``SCORED_ROWS`` documents at a time: one pass over the thetas, not one
+    per form, and memory that does not grow with the collection.
     """
-    # phi is float64: cast the thetas once, not once per term (a photo query has ~150 terms)
-    thetas = np.asarray(thetas, dtype=np.float64)
-    scores = np.zeros(len(thetas))
+    forms: dict[tuple[str, int], int] = {}  # (modality, column) -> its place in the products
+    weighting, coefficients = [], []  # per term: {form place: weight x share}, count x weight
     for term in terms:
-        total, mass, weights_known = np.zeros(len(thetas)), 0.0, []
+        weighted: dict[int, float] = {}  # a token named twice (a word and its translation) adds up
+        modality_weights = []
         for modality, column, share in term_columns(term, phi):
             weight = float(weights.get(modality, 0.0))
-            if weight <= 0 or share <= 0:
-                continue
-            total += weight * share * _form_probability(modality, column, phi, thetas, own, params)
-            mass += weight * share
-            weights_known.append(weight)
-        if weights_known and term.count > 0:
-            scores += term.count * float(np.mean(weights_known)) * np.log(total / mass + TINY)
+            if weight > 0 and share > 0:
+                place = forms.setdefault((modality, column), len(forms))
+                weighted[place] = weighted.get(place, 0.0) + weight * share
+                modality_weights.append(weight)
+        if weighted and term.count > 0:
+            weighting.append(weighted)
+            coefficients.append(term.count * float(np.mean(modality_weights)))
+    count = len(thetas) if rows is None else len(rows)
+    scores = np.zeros(count)
+    if not weighting:
+        return scores
+    form_weights = np.zeros((len(forms), len(weighting)))
+    for term, weighted in enumerate(weighting):
+        for place, weight in weighted.items():
+            form_weights[place, term] = weight
+    mass = form_weights.sum(axis=0)
+    by_modality: dict[str, list[int]] = {}
+    for modality, column in forms:
+        by_modality.setdefault(modality, []).append(column)
+    # the products' columns come modality by modality: the forms' weights in that order
+    form_weights = form_weights[
+        [forms[m, c] for m, columns in by_modality.items() for c in columns]
+    ]
+    own_counts = (
+        {m: own.columns(m, columns) for m, columns in by_modality.items()}
+        if own is not None
+        else {}
+    )
+    for start in range(0, count, SCORED_ROWS):
+        block = slice(start, min(start + SCORED_ROWS, count))
+        at = block if rows is None else np.asarray(rows[block])
+        # phi is float64: cast the thetas once per block, not once per form
+        block_thetas = np.asarray(thetas[at], dtype=np.float64)
+        probabilities = np.hstack(
+            [
+                _form_probabilities(
+                    m, columns, phi, block_thetas, own, own_counts.get(m), at, params
+                )
+                for m, columns in by_modality.items()
+            ]
+        )
+        totals = probabilities @ form_weights
+        scores[block] = np.log(totals / mass + TINY) @ np.asarray(coefficients)
     return scores
 
 
-def _form_probability(
+SCORED_ROWS = 32_768  # documents scored at once: 32k x 150 forms x 8 bytes = 39 MB
+
+
+def _form_probabilities(
     modality: str,
-    column: int,
+    columns: list[int],
     phi: Mapping[str, Phi],
     thetas: np.ndarray,
     own: DocumentTokens | None,
+    own_counts: sparse.csr_matrix | None,
+    rows: slice | np.ndarray,
     params: RankingParams,
 ) -> np.ndarray:
-    """lambda * p_own(w | d) + (1 - lambda) * sum_t phi_wt theta_td for every document."""
+    """lambda * p_own(w | d) + (1 - lambda) * sum_t phi_wt theta_td for the documents at
+    ``rows`` (whose ``thetas`` these are) and the tokens at ``columns`` of ``modality``: rows x
+    columns, in the order of ``columns``."""
     lam, mu = params.own_weight, params.dirichlet_mu
-    p = (1.0 - lam) * (thetas @ phi[modality].matrix[column])
-    if own is not None:
-        lengths = own.lengths[modality]
-        background = own.collection[modality][column]
-        p += lam * (own.column(modality, column) + mu * background) / (lengths + mu)
+    p = (1.0 - lam) * (thetas @ phi[modality].matrix[columns].T)
+    if own is not None and own_counts is not None:
+        lengths = own.lengths[modality][rows][:, None]
+        background = own.collection[modality][columns]
+        p += lam * (own_counts[rows].toarray() + mu * background) / (lengths + mu)
     return p
 
 
@@ -632,18 +673,20 @@ class LikelihoodRanker:
         weights: Mapping[str, float],
         allowed: np.ndarray | None = None,
     ) -> Ranked:
-        """A large collection scores only candidates: the documents that contain a query term
-        and the ``LIKELIHOOD_CANDIDATES`` nearest by topics (a document with neither cannot be
-        likely)."""
+        """A large collection scores only candidates: the documents that contain a query word
+        or hashtag and the ``LIKELIHOOD_CANDIDATES`` nearest by topics (a document with neither
+        cannot be likely). Visual words do not name candidates: nearly every photo has some of
+        a query photo's, and the topic-nearest documents stand for them (``python -m core
+        scale-query`` measures the recall against scoring every document)."""
         docs = self.documents
         terms = rarity_weighted(terms, docs.own, docs.phi, self.params.rarity)
         thetas, own, candidates = docs.thetas, docs.own, None
         if len(thetas) > LIKELIHOOD_CANDIDATES:
             nearest, _ = docs.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
-            candidates = np.union1d(nearest, own.rows_with(terms, docs.phi)).astype(int)
-            thetas, own = np.asarray(thetas[candidates]), own.subset(candidates)
+            worded = [term for term in terms if term.forms[0][0] != VISUAL]
+            candidates = np.union1d(nearest, own.rows_with(worded, docs.phi)).astype(int)
             allowed = None if allowed is None else allowed[candidates]
-        scores = ranking_scores(terms, weights, docs.phi, thetas, own, self.params)
+        scores = ranking_scores(terms, weights, docs.phi, thetas, own, self.params, candidates)
         best = top_rows(scores, k, allowed)
         rows = best if candidates is None else candidates[best]
         return Ranked(rows, scores[best], topic_distances(docs.thetas, theta, rows))
