@@ -50,13 +50,19 @@ def realistic_thetas(base: np.ndarray, n: int, seed: int) -> np.ndarray:
     weight = rng.uniform(0, MAX_BLEND, size=(n, 1)).astype(np.float32)
     rows = (1 - weight) * base[rng.integers(len(base), size=n)]
     rows += weight * base[rng.integers(len(base), size=n)]
-    for start in range(0, n, 65536):  # lognormal noise, drawn in float32 a block at a time
-        block = rows[start : start + 65536]
+    return with_noise(rows, rng)
+
+
+def with_noise(thetas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``thetas`` (float32, changed in place) times lognormal noise, renormalized, as stored:
+    drawn a block at a time so memory stays flat."""
+    for start in range(0, len(thetas), 65536):
+        block = thetas[start : start + 65536]
         noise = rng.standard_normal(size=block.shape, dtype=np.float32)
         noise *= NOISE_SIGMA
         block *= np.exp(noise, out=noise)
         block /= block.sum(axis=1, keepdims=True)
-    return stored_thetas(rows)
+    return stored_thetas(thetas)
 
 
 def dirichlet_thetas(n: int, topics: int, seed: int) -> np.ndarray:

@@ -92,6 +92,18 @@ def synthetic_documents(
 ) -> Iterator[TokenCounts]:
     """``count`` documents drawn like the ``source`` corpus (see the module docstring), made
     ``chunk`` at a time with array operations."""
+    for _, document in drawn_documents(source, count, seed, noise, chunk):
+        yield document
+
+
+def drawn_documents(
+    source: Sequence[TokenCounts],
+    count: int,
+    seed: int = 0,
+    noise: float = 0.2,
+    chunk: int = 10_000,
+) -> Iterator[tuple[int, TokenCounts]]:
+    """``synthetic_documents``, each with the row of the source document it was drawn from."""
     if not source:
         raise ValueError("the source corpus is empty")
     if not 0 <= noise <= 1:
@@ -120,7 +132,7 @@ def synthetic_documents(
             for doc in np.flatnonzero(lengths):
                 low, high = bounds[doc], bounds[doc + 1]
                 docs[doc][modality] = dict(zip(names[low:high], counts[low:high], strict=True))
-        yield from docs
+        yield from zip(picked.tolist(), docs, strict=True)
 
 
 def write_vowpal_wabbit(
@@ -301,18 +313,28 @@ def measure_training(
 REPLICA_QUERIES = ("flower", "cat on a window", "дом", "red car", "птица", "apple tree")
 
 
+def thetas_near(base: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
+    """The thetas of ``base`` at ``rows``, each with the lognormal noise of
+    ``core.measurement.index_bench.realistic_thetas``."""
+    from core.measurement.index_bench import with_noise
+
+    thetas = np.asarray(base, dtype=np.float32)[rows]
+    return with_noise(thetas, np.random.default_rng(seed))
+
+
 def synthetic_version(source_dir: Path, count: int, target: Path, seed: int = 0) -> None:
     """A version of ``count`` synthetic documents with the ``source_dir`` version's model: tokens
-    drawn like its documents' (``synthetic_documents``), thetas resampled from its
-    (``core.measurement.index_bench.realistic_thetas``), each document's caption its words and
-    its hashtags its ``@tag`` tokens; written as a build writes a version."""
-    from core.measurement.index_bench import realistic_thetas
+    drawn like its documents' (``drawn_documents``), each theta its source document's with
+    noise (``thetas_near``), so that topics and words agree as in a built version and pruning
+    by topics is measured fairly; each document's caption its words and its hashtags its
+    ``@tag`` tokens; written as a build writes a version."""
     from core.reading.collection import Document
     from core.reading.text import TAG, TEXT
     from core.serving.index import NeighborIndex
     from core.serving.version_files import PreparedCorpus
 
     source = VersionFiles(source_dir)
+    drawn = list(drawn_documents(read_source_corpus(source_dir), count, seed))
     documents = [
         Document(
             f"synthetic-{number}",
@@ -322,13 +344,12 @@ def synthetic_version(source_dir: Path, count: int, target: Path, seed: int = 0)
             image_hash=f"{number:064x}",
             tokens=tokens,
         )
-        for number, tokens in enumerate(
-            synthetic_documents(read_source_corpus(source_dir), count, seed)
-        )
+        for number, (_, tokens) in enumerate(drawn)
     ]
+    sources = np.array([row for row, _ in drawn], dtype=np.int64)
     files = VersionFiles(target)
     target.mkdir(parents=True)
-    files.write_index(NeighborIndex(realistic_thetas(source.read_index().thetas, count, seed)))
+    files.write_index(NeighborIndex(thetas_near(source.read_index().thetas, sources, seed)))
     corpus = PreparedCorpus(documents, source.read_display_forms(), [])
     files.write(source.read_params(), source.read_model(), corpus, source.read_ranking())
 

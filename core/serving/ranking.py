@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import reduce
 from pathlib import Path
 from typing import Protocol
 
@@ -51,6 +52,7 @@ from core.serving.model import Phi
 WORD_MODALITIES = (TEXT, TAG)
 TINY = 1e-12
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
+WORD_CANDIDATES = 8000  # of the documents that contain a query word, at most this many nearest
 
 
 @dataclass(frozen=True)
@@ -673,23 +675,58 @@ class LikelihoodRanker:
         weights: Mapping[str, float],
         allowed: np.ndarray | None = None,
     ) -> Ranked:
-        """A large collection scores only candidates: the documents that contain a query word
-        or hashtag and the ``LIKELIHOOD_CANDIDATES`` nearest by topics (a document with neither
-        cannot be likely). Visual words do not name candidates: nearly every photo has some of
-        a query photo's, and the topic-nearest documents stand for them (``python -m core
-        scale-query`` measures the recall against scoring every document)."""
+        """A large collection scores only candidates (``candidates``)."""
         docs = self.documents
         terms = rarity_weighted(terms, docs.own, docs.phi, self.params.rarity)
-        thetas, own, candidates = docs.thetas, docs.own, None
-        if len(thetas) > LIKELIHOOD_CANDIDATES:
-            nearest, _ = docs.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
-            worded = [term for term in terms if term.forms[0][0] != VISUAL]
-            candidates = np.union1d(nearest, own.rows_with(worded, docs.phi)).astype(int)
+        candidates = None
+        if len(docs.thetas) > LIKELIHOOD_CANDIDATES:
+            candidates = self.candidates(theta, terms, allowed)
             allowed = None if allowed is None else allowed[candidates]
-        scores = ranking_scores(terms, weights, docs.phi, thetas, own, self.params, candidates)
+        scores = ranking_scores(
+            terms, weights, docs.phi, docs.thetas, docs.own, self.params, candidates
+        )
         best = top_rows(scores, k, allowed)
         rows = best if candidates is None else candidates[best]
         return Ranked(rows, scores[best], topic_distances(docs.thetas, theta, rows))
+
+    def candidates(
+        self, theta: np.ndarray, terms: Sequence[QueryTerm], allowed: np.ndarray | None
+    ) -> np.ndarray:
+        """The rows worth scoring (sorted): the ``LIKELIHOOD_CANDIDATES`` nearest by topics, and
+        the documents that contain a query word or hashtag (a document with neither cannot be
+        likely). Where more than ``WORD_CANDIDATES`` contain one, the nearest by topics of
+        those that contain every word asked, and of those that contain any, stand for them.
+        Visual words name no candidates: nearly every photo has some of a query photo's, and
+        the topic-nearest stand for them. ``python -m core scale-query`` measures the recall
+        against scoring every document."""
+        docs = self.documents
+        nearest, _ = docs.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
+        worded = [term for term in terms if term.forms[0][0] != VISUAL]
+        containing = docs.own.rows_with(worded, docs.phi)
+        if len(containing) > WORD_CANDIDATES:
+            asked = [t for t in worded if not t.predicted and t.forms[0][0] in WORD_MODALITIES]
+            pools = [containing]
+            if len(asked) > 1:
+                pools.append(
+                    reduce(np.intersect1d, (docs.own.rows_with([t], docs.phi) for t in asked))
+                )
+            containing = np.concatenate([self._nearest_of(theta, pool, allowed) for pool in pools])
+        return np.union1d(nearest, containing).astype(np.int64)
+
+    def _nearest_of(
+        self, theta: np.ndarray, rows: np.ndarray, allowed: np.ndarray | None
+    ) -> np.ndarray:
+        """The ``WORD_CANDIDATES`` of ``rows`` (and ``allowed``) nearest to ``theta`` by topics."""
+        if len(rows) <= WORD_CANDIDATES:
+            return rows
+        among = np.zeros(len(self.documents.thetas), dtype=bool)
+        among[rows] = True
+        if allowed is not None:
+            among &= allowed
+        if not among.any():
+            return np.empty(0, dtype=np.int64)
+        nearest, _ = self.documents.index.query(theta, WORD_CANDIDATES, among)
+        return nearest
 
     def scores(
         self, theta: np.ndarray, terms: Sequence[QueryTerm], weights: Mapping[str, float]
