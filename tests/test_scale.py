@@ -12,6 +12,7 @@ import pytest
 
 from core.building.pipeline import build
 from core.measurement.scale import (
+    measure_query_latency,
     measure_training,
     model_footprint,
     read_source_corpus,
@@ -146,3 +147,23 @@ def test_past_the_candidate_limit_a_search_finds_what_scoring_every_document_fin
         found = [hit.row for hit in engine.search(request).hits]
         # then the same ten documents come first, in the same order
         assert found == engine.exhaustive_rows(request).tolist()
+
+
+def test_scale_query_times_each_kind_of_query_and_the_report_shows_it(
+    version_dir, tmp_path, vision_cache
+) -> None:
+    # given a synthetic version past the candidate limit, searched as scale-query searches
+    settings = settings_for(tmp_path / "data", vision_cache, BUILTIN_COLLECTION)
+    documents = LIKELIHOOD_CANDIDATES + 500
+    result = measure_query_latency(version_dir, documents, tmp_path / "work", settings, rounds=1)
+    # then each kind has its latency and its recall against scoring every document
+    for kind in ("text", "photo", "both"):
+        assert result[kind]["queries"] == 4 and result[kind]["p95_ms"] > 0
+        assert 0 <= result[kind]["recall_at_10"] <= 1
+    assert not (tmp_path / "work" / f"query-{documents}").exists()  # its files are gone
+    # and the report shows them as measured rows
+    record(tmp_path, "query", str(documents), result)
+    report = render_report(json.loads((tmp_path / "scale.json").read_text()), bench={})
+    assert "## The default ranking at scale (measured, `python -m core scale-query`)" in report
+    photo = result["photo"]
+    assert f"| {documents:,} | photo | {photo['p50_ms']:.1f} | {photo['p95_ms']:.1f} |" in report

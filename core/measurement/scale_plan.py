@@ -182,8 +182,64 @@ def render_report(
         ]
         out.append("")
 
+    out += _ranking_at_scale(results.get("query", {}))
+    out += _replica_start(results.get("replica", {}))
     out += _capacity_plan(t, ingest, training, footprint, bench, page_cost or {})
     return "\n".join(out) + "\n"
+
+
+def _ranking_at_scale(query: dict) -> list[str]:
+    """The default ranking's latency per query kind on synthetic versions (``scale-query``)."""
+    out = ["## The default ranking at scale (measured, `python -m core scale-query`)", ""]
+    if not query:
+        return [*out, "Not measured yet: run `python -m core scale-query --documents N`.", ""]
+    rows = sorted(query.values(), key=lambda r: r["documents"])
+    out += [
+        "Synthetic documents drawn like the built version's (each theta its source document's "
+        "with noise), searched on one core of a fresh process through `SearchEngine.search` "
+        f"with the version's ranking ({rows[-1]['ranking']}); recall@10 against the same "
+        "ranking scoring every document. A photo's CNN read is cached (its time does not grow "
+        "with the collection: `reports/bench.md`).",
+        "",
+        "| documents | query | p50 ms | p95 ms | recall@10 | load avg | measured at |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out += [
+            f"| {r['documents']:,} | {kind} | {r[kind]['p50_ms']:.1f} | {r[kind]['p95_ms']:.1f} "
+            f"| {r[kind]['recall_at_10']:.2f} | {r['load_average_at_end']:.1f} "
+            f"| {r['measured_at']} |"
+            for kind in ("text", "photo", "both")
+            if kind in r
+        ]
+    return [*out, ""]
+
+
+def _replica_start(replica: dict) -> list[str]:
+    """A replica's start time and memory, lean and as before (``scale-replica``)."""
+    out = ["## Replica start and memory (measured, `python -m core scale-replica`)", ""]
+    if not replica:
+        return [*out, "Not measured yet: run `python -m core scale-replica --documents N`.", ""]
+    out += [
+        "A fresh process loads a synthetic version, warms it up and answers a few queries; "
+        "'as before' parses every record into memory, 'lean' maps records and token counts. "
+        "Own heap is memory no other replica shares; mapped files are shared by a node's "
+        "replicas through the page cache.",
+        "",
+        "| documents | replica | load s | load + warm-up s | own heap MB | mapped MB "
+        "| load avg | measured at |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(replica.values(), key=lambda r: r["documents"]):
+        out += [
+            f"| {r['documents']:,} | {kind} | {r[kind]['load_seconds']:.2f} "
+            f"| {r[kind]['load_and_warm_up_seconds']:.1f} "
+            f"| {r[kind]['resident_anonymous_mb']:,.0f} | {r[kind]['resident_file_mb']:,.0f} "
+            f"| {r['load_average_at_end']:.1f} | {r['measured_at']} |"
+            for kind in ("before", "lean")
+            if kind in r
+        ]
+    return [*out, ""]
 
 
 def _capacity_plan(
