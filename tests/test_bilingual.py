@@ -7,10 +7,17 @@ import pytest
 
 from core.reading.text import TEXT, TextProcessor
 from core.serving.answers import SearchRequest
-from core.serving.bilingual import LEXICON_SHARE, Lexicon, Translations, default_lexicon
-from core.serving.engine import Query
+from core.serving.bilingual import (
+    LEXICON_SHARE,
+    Lexicon,
+    Translations,
+    default_lexicon,
+    learn_translations,
+)
+from core.serving.engine import Query, SearchEngine
 from core.serving.inference import NothingRecognized
 from core.serving.ranking import RankingParams
+from core.serving.version_files import VersionFiles
 
 
 def test_a_russian_word_lists_the_common_english_words_it_translates_first():
@@ -93,3 +100,21 @@ def test_a_russian_word_the_collection_never_uses_finds_documents_with_its_engli
     except NothingRecognized:
         return
     assert not any(hit.matched for hit in alone.hits)
+
+
+def test_a_built_version_stores_its_word_pairs_and_a_replica_reads_them_not_the_records(
+    service, monkeypatch
+):
+    # given the built version, whose build learned the pairs of its bilingual documents
+    engine = service.active().engine
+    stored = VersionFiles(engine.directory).read_translations(default_lexicon())
+    learned = learn_translations(engine.document_tokens(), engine.processor)
+    # then what it stored is what its documents teach, dictionary included
+    assert stored is not None and stored.table and stored.table == learned.table
+    assert stored.of("птица") == learned.of("птица")
+    # and a replica starting on it reads them without reading a record's tokens
+    replica = SearchEngine(engine.directory, engine.version_name, engine.processor, None)
+    monkeypatch.setattr(
+        SearchEngine, "document_tokens", lambda self: pytest.fail("read every record")
+    )
+    assert replica.reader.translations.table == learned.table

@@ -40,6 +40,7 @@ from core.reading.collection import (
 from core.reading.images import content_hash
 from core.reading.text import DisplayForms, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
+from core.serving.bilingual import learn_translations
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import FittedModel, ModelParams
@@ -82,6 +83,19 @@ class BuildReport:
 def significant_token_count(tokens: TokenCounts) -> int:
     """Tokens a person wrote or attached (all modalities but the sampled visual words)."""
     return int(sum(sum(bag.values()) for modality, bag in tokens.items() if modality != VISUAL))
+
+
+def _write_version(
+    files: VersionFiles,
+    params: ModelParams,
+    model: FittedModel,
+    corpus: PreparedCorpus,
+    ranking: RankingParams | None,
+) -> None:
+    """A trained version's files, with the word pairs its documents teach (learned here once,
+    not by every replica that starts on it); the manifest last."""
+    files.write_translations(learn_translations(corpus.tokens, TextProcessor()))
+    files.write(params, model, corpus, ranking)
 
 
 def prepare_corpus(
@@ -338,7 +352,7 @@ def train_and_write_version(
     timings["index"] = time.perf_counter() - started
     if progress:
         progress("index", 1, 1)
-    files.write(params, model, corpus, ranking)
+    _write_version(files, params, model, corpus, ranking)
     files.remove_training_files()
     return model
 
@@ -606,7 +620,7 @@ def _derive(
             files.write_index(NeighborIndex(thetas, index_params).build())
         if progress:
             progress("index", 1, 1)
-        files.write(params, model, corpus, parent.read_ranking())
+        _write_version(files, params, model, corpus, parent.read_ranking())
         files.remove_training_files()
         topics = topic_records(model, params, corpus.display_forms)
         carried = None

@@ -329,7 +329,8 @@ def synthetic_version(source_dir: Path, count: int, target: Path, seed: int = 0)
     by topics is measured fairly; each document's caption its words and its hashtags its
     ``@tag`` tokens; written as a build writes a version."""
     from core.reading.collection import Document
-    from core.reading.text import TAG, TEXT
+    from core.reading.text import TAG, TEXT, TextProcessor
+    from core.serving.bilingual import learn_translations
     from core.serving.index import NeighborIndex
     from core.serving.version_files import PreparedCorpus
 
@@ -351,6 +352,11 @@ def synthetic_version(source_dir: Path, count: int, target: Path, seed: int = 0)
     target.mkdir(parents=True)
     files.write_index(NeighborIndex(thetas_near(source.read_index().thetas, sources, seed)))
     corpus = PreparedCorpus(documents, source.read_display_forms(), [])
+    # the source's word pairs: the synthetic documents are drawn from its documents
+    files.write_translations(
+        source.read_translations(None)
+        or learn_translations(read_source_corpus(source_dir), TextProcessor())
+    )
     files.write(source.read_params(), source.read_model(), corpus, source.read_ranking())
 
 

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from core.reading.collection import TokenCounts
-from core.reading.text import TAG, TEXT
+from core.reading.text import TAG, TEXT, TextProcessor
 
 CYRILLIC = re.compile(r"[а-яё]")
 LATIN = re.compile(r"[a-z]")
@@ -117,6 +117,15 @@ class Translations:
         self.lexicon = lexicon
         self.per_word = per_word
 
+    def to_json(self) -> dict:
+        """The collection's own pairs (the dictionary is the project's, not the version's)."""
+        return {"per_word": self.per_word, "table": self.table}
+
+    @classmethod
+    def from_json(cls, data: Mapping, lexicon: Lexicon | None = None) -> Translations:
+        table = {word: [(w, float(d)) for w, d in pairs] for word, pairs in data["table"].items()}
+        return cls(table, lexicon, int(data["per_word"]))
+
     def learned_only(self) -> Translations:
         """The collection's own pairs, without the dictionary."""
         return Translations(self.table, None, self.per_word)
@@ -168,6 +177,12 @@ class Translations:
                 : params.per_word
             ]
         return cls(table, lexicon, params.per_word)
+
+
+def learn_translations(documents: Sequence[TokenCounts], processor: TextProcessor) -> Translations:
+    """The pairs of ``documents`` (a hashtag's word as ``processor`` reads it) and the shipped
+    dictionary: what a build stores with a version (``VersionFiles.write_translations``)."""
+    return Translations.learn(documents, processor.word_token, lexicon=default_lexicon())
 
 
 def _document_words(

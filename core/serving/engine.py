@@ -36,7 +36,7 @@ from core.serving.answers import (
     TypicalDocument,
     UnknownDocument,
 )
-from core.serving.bilingual import default_lexicon
+from core.serving.bilingual import Translations, default_lexicon, learn_translations
 from core.serving.fit import FitReference, QueryFit, perplexity
 from core.serving.index import NeighborIndex
 from core.serving.inference import QueryTheta, ThetaInferencer
@@ -106,7 +106,7 @@ class SearchEngine:
             self.inferencer,
             processor,
             vectorizer,
-            self.document_tokens,
+            self._version_translations,
         )
         self._top_term_rows: dict[str, np.ndarray] = {}  # modality -> topics x TOP_TERMS_KEPT
         self.base_records = files.read_records()
@@ -230,6 +230,12 @@ class SearchEngine:
         return [
             self.display(modality, phi.tokens[row]) for row in np.argsort(-p, kind="stable")[:n]
         ]
+
+    def _version_translations(self) -> Translations:
+        """The word pairs the build learned and stored; a version written before they were
+        stored learns them now from every document's record (slow on a large collection)."""
+        stored = VersionFiles(self.directory).read_translations(default_lexicon())
+        return stored or learn_translations(self.document_tokens(), self.processor)
 
     def warm_up(self) -> None:
         """Computes now what searches would compute on first use (the translations with the

@@ -28,7 +28,7 @@ from core.reading.vision import (
     visual_token,
 )
 from core.serving.answers import PhotoReading, Query
-from core.serving.bilingual import Translations, default_lexicon
+from core.serving.bilingual import Translations
 from core.serving.class_words import ClassNameWords
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.model import ModelParams, Phi
@@ -40,8 +40,8 @@ Surfaces = dict[str, dict[str, str]]  # modality -> token -> its form in the que
 class QueryReader:
     """Turns what a visitor asks with into what the model reads: tokens, terms, theta.
 
-    ``documents`` gives the collection's token counts once, when the translations are first
-    learned from its bilingual documents.
+    ``translations`` gives the word pairs across the two languages once, on first use (the
+    version's stored ones, or learned from its documents: ``SearchEngine``).
     """
 
     def __init__(
@@ -51,14 +51,14 @@ class QueryReader:
         inferencer: ThetaInferencer,
         processor: TextProcessor,
         vectorizer: ImageVectorizer | None,
-        documents: Callable[[], Sequence[TokenCounts]],
+        translations: Callable[[], Translations],
     ) -> None:
         self.phi = phi
         self.params = params
         self.inferencer = inferencer
         self.processor = processor
         self.vectorizer = vectorizer
-        self._documents = documents
+        self._translations_of_version = translations
         self.tags_by_word = self._tags_by_word()
 
     def _tags_by_word(self) -> dict[str, list[str]]:
@@ -236,11 +236,7 @@ class QueryReader:
     def translations(self) -> Translations:
         """Word pairs across Russian and English learned from the bilingual documents, then
         the shipped dictionary's (``core.serving.bilingual``)."""
-        return Translations.learn(
-            self._documents(),
-            self.processor.word_token,
-            lexicon=default_lexicon(),
-        )
+        return self._translations_of_version()
 
 
 def token_counts(tokens: Mapping[str, Mapping[str, float]]) -> TokenCounts:

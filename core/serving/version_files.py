@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from core.reading.collection import Document, TokenCounts
+from core.serving.bilingual import Lexicon, Translations
 from core.serving.index import NeighborIndex
 from core.serving.model import FittedModel, ModelParams, Phi
 from core.serving.ranking import DocumentTokens, RankingParams
@@ -135,6 +136,19 @@ class VersionFiles:
         if by_topic.is_file():
             return np.load(by_topic, mmap_mode="r")
         return np.ascontiguousarray(np.load(self._index_dir / "thetas.npy", mmap_mode="r").T)
+
+    def write_translations(self, translations: Translations) -> None:
+        """The word pairs learned from the version's documents (``Translations.learn``), so a
+        replica reads them instead of learning them again from every record."""
+        self._write_json("translations.json", translations.to_json())
+
+    def read_translations(self, lexicon: Lexicon | None) -> Translations | None:
+        """The stored pairs with ``lexicon``, or None for a version written before they were
+        stored."""
+        path = self.directory / "translations.json"
+        if not path.is_file():
+            return None
+        return Translations.from_json(json.loads(path.read_text()), lexicon)
 
     def read_display_forms(self) -> dict[str, dict[str, str]]:
         return json.loads((self.directory / "display.json").read_text())
