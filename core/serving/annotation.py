@@ -42,7 +42,7 @@ from core.serving.class_words import ClassNameWords
 from core.serving.index import NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import Phi
-from core.serving.ranking import RankingParams
+from core.serving.ranking import DocumentTokens, RankingParams
 from core.serving.reader import QueryReader, display_form, expected_visual_words, visual_words
 
 NEIGHBOUR_SPACES = ("visual", "topics")
@@ -211,32 +211,36 @@ def _distribution(bag: Mapping[str, float], index: Mapping[str, int]) -> np.ndar
 
 
 class LabelTransfer:
-    """The documents' words and visual words as sparse matrices, for neighbour votes."""
+    """The documents' words and visual words as sparse matrices, for neighbour votes.
+
+    Made from the documents' stored token counts (``DocumentTokens``, memory-mapped), not from
+    their records: on a large collection parsing every record costs minutes and gigabytes.
+    """
 
     def __init__(
         self,
-        document_tokens: Sequence[TokenCounts],
+        counts: DocumentTokens,
         phi: Mapping[str, Phi],
         inferencer: ThetaInferencer,
     ) -> None:
         self.phi = dict(phi)
         self.inferencer = inferencer
-        self.document_tokens = list(document_tokens)
+        self.counts = counts
+
+    def _counts(self, modality: str) -> sparse.csr_matrix:
+        """documents x the modality's phi tokens: each document's counts, a row at hand."""
+        parts = self.counts.parts[modality]
+        return sparse.csr_matrix(sum(parts[1:], parts[0]), dtype=np.float64)
 
     def _matrix(self, modality: str, normalize: str) -> sparse.csr_matrix:
         """documents x the modality's phi tokens; rows sum to 1 (``counts``: by count, ``set``:
         every present token alike)."""
-        index = self.phi[modality].index
-        rows, cols, values = [], [], []
-        for row, tokens in enumerate(self.document_tokens):
-            bag = {index[t]: c for t, c in tokens.get(modality, {}).items() if t in index and c > 0}
-            total = sum(bag.values()) if normalize == "counts" else len(bag)
-            for col, count in bag.items():
-                rows.append(row)
-                cols.append(col)
-                values.append((count if normalize == "counts" else 1.0) / total)
-        shape = (len(self.document_tokens), len(index))
-        return sparse.csr_matrix((values, (rows, cols)), shape=shape, dtype=np.float64)
+        matrix = self._counts(modality)
+        if normalize == "set":
+            matrix.data[:] = 1.0
+        totals = np.asarray(matrix.sum(axis=1)).ravel()
+        scale = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
+        return sparse.csr_matrix(sparse.diags(scale) @ matrix)
 
     @cached_property
     def _visual(self) -> sparse.csr_matrix:
@@ -260,7 +264,12 @@ class LabelTransfer:
         key = float(weights.get(VISUAL, 0.0))
         cache = self.__dict__.setdefault("_photo_theta_cache", {})
         if key not in cache:
-            photos = [{VISUAL: tokens.get(VISUAL, Counter())} for tokens in self.document_tokens]
+            counts, tokens = self._counts(VISUAL), self.phi[VISUAL].tokens
+            photos = []
+            for start, end in zip(counts.indptr[:-1], counts.indptr[1:], strict=True):
+                columns, values = counts.indices[start:end], counts.data[start:end]
+                bag = {tokens[c]: float(v) for c, v in zip(columns, values, strict=True)}
+                photos.append({VISUAL: Counter(bag)})
             cache[key] = self.inferencer.transform_many(photos, {VISUAL: key})
         return cache[key]
 
@@ -477,15 +486,18 @@ class QueryAnnotator:
         self,
         reader: QueryReader,
         documents: Sequence[Mapping],
+        counts: DocumentTokens,
         thetas: np.ndarray,
         index: NeighborIndex,
         ranking: RankingParams,
         display_forms: Mapping[str, Mapping[str, str]],
         default_weights: Mapping[str, float],
     ) -> None:
-        """``ranking``: the version's, whose translations read the query's words."""
+        """``counts``: the documents' token counts as written (no predicted words);
+        ``ranking``: the version's, whose translations read the query's words."""
         self.reader = reader
         self.documents = documents
+        self.counts = counts
         self.thetas = thetas
         self.index = index
         self.ranking = ranking
@@ -500,8 +512,7 @@ class QueryAnnotator:
     @cached_property
     def annotator(self) -> Annotator:
         """Scores words for annotation (its document tables are built on the first use)."""
-        tokens = [doc.tokens for doc in self.documents]
-        transfer = LabelTransfer(tokens, self.phi, self.reader.inferencer)
+        transfer = LabelTransfer(self.counts, self.phi, self.reader.inferencer)
         return Annotator(
             transfer,
             self.reader.class_words,

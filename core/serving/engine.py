@@ -128,6 +128,7 @@ class SearchEngine:
         self.annotation = QueryAnnotator(
             self.reader,
             self.documents,
+            written,
             self.thetas,
             self.index,
             self.ranking,
