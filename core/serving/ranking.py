@@ -34,6 +34,7 @@ after construction and safe to share between threads.
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import reduce
@@ -229,14 +230,14 @@ class DocumentTokens:
         modalities = list(self.parts)
         for i, modality in enumerate(modalities):
             (matrix,) = self.parts[modality]
-            for name, array in (
+            for name, values in (
                 ("indptr", matrix.indptr),
                 ("indices", matrix.indices),
                 ("data", matrix.data),
                 ("lengths", self.lengths[modality]),
                 ("totals", self.totals[modality]),
             ):
-                np.save(directory / f"{i}.{name}.npy", array)
+                np.save(directory / f"{i}.{name}.npy", values)
         np.save(directory / "wordless_photos.npy", self.wordless_photos)
         (directory / "tokens.json").write_text(
             json.dumps({"modalities": modalities, "documents": self.num_documents})
@@ -268,8 +269,9 @@ def _count_matrix(
     modality: str, phi: Phi, documents: Sequence[TokenCounts], rows: Sequence[int], count: int
 ) -> sparse.csc_matrix:
     """``count`` documents x ``modality``'s tokens: ``documents[i]``'s counts at ``rows[i]``
-    (unknown tokens and counts <= 0 left out)."""
-    at, cols, values = [], [], []
+    (unknown tokens and counts <= 0 left out). The entries gather in typed arrays, 8 bytes
+    each, not lists of Python numbers: a million documents hold tens of millions of them."""
+    at, cols, values = array("q"), array("q"), array("d")
     for row, doc in zip(rows, documents, strict=True):
         for token, value in doc.get(modality, {}).items():
             col = phi.index.get(token)
@@ -277,7 +279,8 @@ def _count_matrix(
                 at.append(row)
                 cols.append(col)
                 values.append(float(value))
-    return sparse.csc_matrix((values, (at, cols)), shape=(count, len(phi.tokens)))
+    entries = (np.frombuffer(values), (np.frombuffer(at, np.int64), np.frombuffer(cols, np.int64)))
+    return sparse.csc_matrix(entries, shape=(count, len(phi.tokens)))
 
 
 def _reshaped(matrix: sparse.csc_matrix, count: int, first_row: int) -> sparse.csc_matrix:
