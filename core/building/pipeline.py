@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,6 +72,7 @@ from core.storage.modality_names import DisplayName, default_display_name
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
 ProgressCallback = Callable[[str, int, int], None]
+Item = TypeVar("Item")
 
 
 class BuildInProgress(RuntimeError):
@@ -416,15 +418,15 @@ def _remove_leftover_build_dirs(models_dir: Path, failed_versions: list[str]) ->
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def training_sample(tokens: list[TokenCounts], params: ModelParams) -> list[TokenCounts]:
-    """The documents phi is trained on: all of them, or ``params.training_sample`` of them
-    drawn at random with ``params.seed`` (in collection order), so a rerun trains the same
-    model."""
+def training_sample(documents: list[Item], params: ModelParams) -> list[Item]:
+    """The documents (token bags, or anything in their order) phi is trained on: all of them,
+    or ``params.training_sample`` of them drawn at random with ``params.seed`` (in collection
+    order), so a rerun trains the same model."""
     size = params.training_sample
-    if size is None or size >= len(tokens):
-        return tokens
-    rows = np.random.default_rng(params.seed).choice(len(tokens), size, replace=False)
-    return [tokens[row] for row in np.sort(rows)]
+    if size is None or size >= len(documents):
+        return documents
+    rows = np.random.default_rng(params.seed).choice(len(documents), size, replace=False)
+    return [documents[row] for row in np.sort(rows)]
 
 
 def document_thetas(
