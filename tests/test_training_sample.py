@@ -4,6 +4,7 @@ sample the build trains the model it always trained."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,13 @@ import pytest
 
 from core.building.pipeline import build, training_sample
 from core.building.topic_model import fit
+from core.measurement.sample_bench import (
+    ALL_FIGURES,
+    SampleBenchOptions,
+    sample_bench_and_report,
+)
+from core.reading.backbones import load_backbone
+from core.reading.vision import ImageVectorizer
 from core.serving.answers import Query, SearchRequest
 from core.serving.model import ModelParams
 from core.serving.service import Service
@@ -20,6 +28,7 @@ from core.settings import Settings
 from core.storage import database, store
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import SMALL
+from tests.test_eval import small_benchmark
 
 SAMPLE = 12
 
@@ -110,3 +119,38 @@ def test_given_no_sample_then_the_build_trains_on_every_document_as_before(
 def test_a_sample_too_small_to_train_on_is_refused(size):
     with pytest.raises(ValueError, match="training_sample"):
         ModelParams(training_sample=size)
+
+
+@pytest.mark.slow
+def test_bench_sample_sets_the_shares_side_by_side_and_times_the_inference(tmp_path, vision_cache):
+    # given a benchmark cut from the built-in collection
+    collection = small_benchmark(builtin_rows()[::2], tmp_path / "collection")
+    settings = settings_for(tmp_path / "data", vision_cache, collection)
+    vectorizer = ImageVectorizer(load_backbone(settings), vision_cache)
+    options = SampleBenchOptions(
+        collection, tmp_path / "work", shares=(0.5, 1.0), workers=1, throughput_documents=300
+    )
+    # when the measurement runs
+    report = sample_bench_and_report(
+        options,
+        settings,
+        vectorizer,
+        tmp_path / "reports",
+        "python -m core bench-sample",
+        lambda _: None,
+    )
+    # then each share and the next seed have the eval's figures, phi trained on that share
+    results = json.loads((tmp_path / "reports" / "sample.json").read_text())
+    arms = results["arms"]
+    assert [(arm["share"], arm["seed"]) for arm in arms] == [(0.5, 1), (1.0, 1), (1.0, 2)]
+    assert arms[0]["training_documents"] == round(0.5 * results["splits"]["train"])
+    assert all(arm["training_documents"] == arm["documents"] for arm in arms[1:])
+    for arm in arms:
+        assert set(arm["figures"]) == {key for key, _ in ALL_FIGURES}
+        assert all(0 <= value <= 1 for value in arm["figures"].values())
+    # and the workers infer the thetas this process infers
+    rows = results["throughput"]["rows"]
+    assert [row["workers"] for row in rows] == [0, 1]
+    assert rows[1]["max_difference"] < 1e-9 and rows[1]["documents_per_second"] > 0
+    assert results["chosen_share"] in (0.5, 1.0)
+    assert "## Which sample" in report.read_text()
