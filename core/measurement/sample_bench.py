@@ -48,7 +48,7 @@ from core.settings import Settings
 Progress = Callable[[str], None]
 SHARES = (0.25, 0.5, 1.0)  # of the train split's documents, phi trained on
 TOLERANCE = 0.02  # a sample is good enough when no figure falls further below 100%'s
-THROUGHPUT_DOCUMENTS = 20_000  # the train split's token bags repeated to this many
+THROUGHPUT_DOCUMENTS = 50_000  # the train split's token bags repeated to this many
 CONCEPT_RANKINGS = {"likelihood": RankingParams(), "topics": ARTICLE_RANKING}
 CONCEPT_FIGURES = tuple(
     (f"concept_p@5_{language}_{name}", f"concept P@5 {language} ({name})")
