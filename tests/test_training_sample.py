@@ -69,24 +69,19 @@ def test_given_a_sample_then_every_document_has_a_theta(sampled):
     assert np.allclose(engine.thetas.sum(axis=1), 1.0, atol=1e-4)
 
 
-def test_given_a_sample_then_each_document_outside_it_is_found_by_its_own_words(sampled):
+def test_given_a_sample_then_each_document_outside_it_is_found_by_its_photo_and_words(sampled):
     service = Service(sampled)
     documents = service.active().engine.documents
     trained = set(training_sample([doc.id for doc in documents], service.active().engine.params))
     inferred = [doc for doc in documents if doc.id not in trained]
     assert len(inferred) == len(documents) - SAMPLE
 
-    missed = [
-        doc.id
-        for doc in inferred
-        if doc.id
-        not in [
-            hit.id
-            for hit in service.search(
-                SearchRequest(Query(text=doc.text), k=5, collapse_similar=False)
-            ).hits
-        ]
-    ]
+    missed = []
+    for doc in inferred:
+        query = Query(text=doc.text, image=Path(doc.image))
+        hits = service.search(SearchRequest(query, k=5, collapse_similar=False)).hits
+        if doc.id not in [hit.id for hit in hits]:
+            missed.append(doc.id)
 
     assert missed == []
 
