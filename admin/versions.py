@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from admin.auth import action, audit_note
 from core.reading.text import TextProcessor
 from core.serving.engine import SearchEngine
+from core.serving.model import ModelParams
 from core.serving.service import ActiveModel
 from core.serving.topic_matching import CarryOver
 from core.serving.version_comparison import VersionComparison, compare_versions, version_figures
@@ -200,10 +201,15 @@ def delete_version(session: Session, user: User, version_name: str) -> None:
 
 
 @action("versions")
-def start_build(session: Session, user: User, collection: str = "") -> Job:
+def start_build(
+    session: Session, user: User, collection: str = "", training_sample: int | None = None
+) -> Job:
     """Queue a build of a new version from ``collection`` (a folder the worker can read; empty:
-    the worker's configured collection) with the default model parameters."""
-    job = jobs.submit(session, BuildParams(collection=collection.strip() or None), user.name)
+    the worker's configured collection) with the default model parameters, phi trained on a
+    random sample of ``training_sample`` documents (None: on every document)."""
+    model = ModelParams(training_sample=training_sample).to_dict() if training_sample else None
+    params = BuildParams(collection=collection.strip() or None, model=model)
+    job = jobs.submit(session, params, user.name)
     audit_note(job=job.id)
     return job
 

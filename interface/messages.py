@@ -386,6 +386,8 @@ EN: dict[str, str | dict[str, str]] = {
     "deleted": "{version} deleted.",
     "build_or_retrain": "Build or retrain (runs in the job worker)",
     "collection_folder": "Collection folder (empty: the worker's configured collection)",
+    "training_sample": "Train the topics on a random sample of this many documents, the others "
+    "placed among them afterwards (0: train on every document)",
     "build_new": "Build a new version",
     "build_queued": "Build queued.",
     "retrain_topics": "Topics for the retraining",
@@ -994,6 +996,8 @@ RU: dict[str, str | dict[str, str]] = {
     "deleted": "{version} удалена.",
     "build_or_retrain": "Построить или переобучить (выполняет обработчик задач)",
     "collection_folder": "Папка коллекции (пусто: коллекция из настроек обработчика)",
+    "training_sample": "Обучить темы на случайной выборке из стольких документов, остальные "
+    "разместить по темам потом (0: обучать на всех документах)",
     "build_new": "Построить новую версию",
     "build_queued": "Сборка поставлена в очередь.",
     "retrain_topics": "Число тем для переобучения",

@@ -374,6 +374,23 @@ def test_a_build_job_makes_a_version_from_a_collection_folder(
     assert (new.name, new.num_documents, new.collection) == (job.version_name, 30, str(collection))
 
 
+def test_a_build_job_with_a_training_sample_trains_phi_on_that_many_documents(
+    deployment, sessions, admin, tmp_path
+):
+    collection = copy_collection(builtin_rows()[:30], tmp_path / "thirty")
+    with sessions() as session:
+        queued = versions.start_build(session, admin, str(collection), training_sample=12)
+    job = run_job(queued, deployment)
+
+    assert (job.status, job.result["documents"], job.result["training_documents"]) == (
+        "done",
+        30,
+        12,
+    )
+    new = active(sessions)
+    assert (new.params["model"]["training_sample"], new.params["training_documents"]) == (12, 12)
+
+
 @both_databases
 def test_a_queued_job_is_cancelled_at_once_and_never_runs(deployment, sessions, admin):
     old = active(sessions)

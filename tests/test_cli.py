@@ -23,6 +23,7 @@ COMMANDS = [
     ["models", "drift"],
     ["bench-index"],
     ["bench-drift"],
+    ["bench-sample"],
 ]
 
 

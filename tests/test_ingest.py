@@ -1,5 +1,6 @@
-"""Ingest executors: in this process or on a Dask cluster, the same batches give the same tokens,
-a build on the cluster equals a local build, and a worker killed mid-batch costs only a retry."""
+"""Ingest executors: in this process or on a Dask cluster, the same batches give the same tokens
+and the same chunks the same thetas, a build on the cluster equals a local build, and a worker
+killed mid-batch costs only a retry."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from core.building.ingest import DaskIngest, LocalIngest, batches_of, ingest_batch, parse_cluster
+from core.building.ingest import (
+    DaskIngest,
+    LocalIngest,
+    batches_of,
+    infer_chunk,
+    ingest_batch,
+    parse_cluster,
+)
 from core.building.pipeline import build
 from core.reading.backbones import load_backbone
 from core.reading.collection import import_collection
@@ -20,6 +28,7 @@ from core.reading.images import ImageError
 from core.reading.text import TextProcessor
 from core.reading.vision import ImageVectorizer
 from core.serving.model import ModelParams
+from core.serving.version_files import VersionFiles
 from core.settings import DEFAULT_BACKBONE, Settings
 from tests.conftest import builtin_rows, copy_collection
 from tests.fault_helpers import SMALL
@@ -89,6 +98,20 @@ def test_contract_an_unreadable_image_is_raised_with_its_path(
 
     with pytest.raises(ImageError, match=r"broken\.jpg"):
         list(executor.run(batches_of(documents, executor.batch_size), ModelParams()))
+
+
+def test_contract_every_chunk_once_with_the_thetas_infer_chunk_gives(executor, local_build):
+    files = VersionFiles(local_build.models_dir / "v0001")
+    phi, tokens = files.read_model().phi, files.read_corpus().tokens
+    chunks = [tokens[start : start + 5] for start in range(0, len(tokens), 5)]
+
+    results = dict(executor.infer(chunks, phi, SMALL, SMALL.modality_weights))
+
+    assert sorted(results) == list(range(len(chunks)))
+    for number, chunk in enumerate(chunks):
+        expected = infer_chunk(chunk, phi, SMALL, SMALL.modality_weights)
+        assert results[number].shape == (len(chunk), SMALL.num_topics)
+        assert np.allclose(results[number], expected, rtol=0, atol=1e-12)
 
 
 def version_files(settings: Settings, name: str) -> tuple[str, dict[str, np.ndarray]]:

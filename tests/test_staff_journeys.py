@@ -252,7 +252,8 @@ def test_a_retrain_waits_is_compared_with_the_active_version_and_activated_when_
     before = review(sessions, first)
 
     app = staff_app(sessions, "anna", "versions.py", language)
-    app.expander[1].number_input[0].set_value(4)
+    topics_box = app.expander[1].number_input
+    next(box for box in topics_box if box.label == text["retrain_topics"]).set_value(4)
     button(app, text["retrain_active"], app.expander[1]).click().run()
     assert app.success[0].value == text["retrain_queued"]
     assert run_queued_jobs(deployment) == 1

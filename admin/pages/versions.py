@@ -312,8 +312,9 @@ with right:
         perform(delete_version, user, doomed, done=t("deleted", version=doomed))
 with st.expander(t("build_or_retrain")):
     folder = st.text_input(t("collection_folder"))
+    sample = st.number_input(t("training_sample"), min_value=0, value=0, step=1000)
     if st.button(t("build_new")):
-        perform(start_build, user, folder, done=t("build_queued"))
+        perform(start_build, user, folder, int(sample) or None, done=t("build_queued"))
     topics = st.number_input(
         t("retrain_topics"),
         min_value=2,

@@ -162,7 +162,8 @@ def _ingest(
     executor: IngestExecutor | None = None,
 ) -> list[tuple[Document, np.ndarray]]:
     """(document with its tokens under ``version``, its theta) for each document the build's
-    ingest keeps, inferred with the version's phi fixed, as the build infers its own."""
+    ingest keeps, inferred with the version's phi fixed on ``executor``, as the build infers
+    its own."""
     if not documents:
         return []
     files = VersionFiles(Path(version.artifact_dir))
@@ -176,7 +177,9 @@ def _ingest(
     corpus = prepare_corpus(list(documents), params, executor, progress)
     if not corpus.documents:
         return []
-    thetas = document_thetas(files.read_model(), params, corpus.tokens, params.modality_weights)
+    thetas = document_thetas(
+        files.read_model(), params, corpus.tokens, params.modality_weights, executor=executor
+    )
     return list(zip(corpus.documents, thetas, strict=True))
 
 

@@ -16,24 +16,31 @@ Executors (:class:`IngestExecutor`):
   :class:`~core.settings.Settings`. A batch whose worker dies is run again on another worker by
   the scheduler (``retries`` more times for ordinary errors), so a lost worker costs that
   batch, not the build.
+
+The same executors infer document thetas with phi fixed (:func:`infer_chunk`, the inference
+queries use), chunk by chunk: a build trained on a sample (``ModelParams.training_sample``)
+infers every document's theta there, and on a cluster phi goes to each worker once.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 from core.reading.backbones import load_backbone
 from core.reading.collection import Document, TokenCounts
 from core.reading.images import content_hash
 from core.reading.text import TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
-from core.serving.model import ModelParams
+from core.serving.inference import ThetaInferencer
+from core.serving.model import ModelParams, Phi
 from core.serving.reader import visual_words
 from core.settings import Settings
 
@@ -85,17 +92,47 @@ def batches_of(documents: Sequence[Document], size: int = BATCH_SIZE) -> list[li
     return [list(documents[start : start + size]) for start in range(0, len(documents), size)]
 
 
+def infer_chunk(
+    tokens: Sequence[TokenCounts],
+    phi: Mapping[str, Phi],
+    params: ModelParams,
+    weights: Mapping[str, float],
+) -> np.ndarray:
+    """Thetas of one chunk of documents (n x topics) with ``phi`` fixed, by the inference
+    queries use, so that distances between documents and queries compare alike."""
+    return ThetaInferencer.from_params(phi, params).transform_many(list(tokens), weights)
+
+
+def infer_locally(
+    chunks: Sequence[Sequence[TokenCounts]],
+    phi: Mapping[str, Phi],
+    params: ModelParams,
+    weights: Mapping[str, float],
+) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`infer_chunk` over every chunk in this process, in order."""
+    for number, chunk in enumerate(chunks):
+        yield number, infer_chunk(chunk, phi, params, weights)
+
+
 class IngestExecutor(Protocol):
-    """Runs :func:`ingest_batch` over batches somewhere; yields ``(batch number, result)`` as
-    batches finish, in any order, every batch exactly once. An error that retries cannot cure
-    is raised from the iterator, and the work not yet done is cancelled. Callers cut the
-    documents into batches of ``batch_size``."""
+    """Runs :func:`ingest_batch` over batches (``run``) and :func:`infer_chunk` over chunks of
+    token bags (``infer``) somewhere; yields ``(number, result)`` as they finish, in any order,
+    each exactly once. An error that retries cannot cure is raised from the iterator, and the
+    work not yet done is cancelled. Callers cut the documents into batches of ``batch_size``."""
 
     batch_size: int
 
     def run(
         self, batches: Sequence[Sequence[Document]], params: ModelParams
     ) -> Iterator[tuple[int, list[IngestedDocument]]]: ...
+
+    def infer(
+        self,
+        chunks: Sequence[Sequence[TokenCounts]],
+        phi: Mapping[str, Phi],
+        params: ModelParams,
+        weights: Mapping[str, float],
+    ) -> Iterator[tuple[int, np.ndarray]]: ...
 
 
 class LocalIngest:
@@ -113,6 +150,15 @@ class LocalIngest:
     ) -> Iterator[tuple[int, list[IngestedDocument]]]:
         for number, batch in enumerate(batches):
             yield number, ingest_batch(batch, params, self.processor, self.vectorizer)
+
+    def infer(
+        self,
+        chunks: Sequence[Sequence[TokenCounts]],
+        phi: Mapping[str, Phi],
+        params: ModelParams,
+        weights: Mapping[str, float],
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        return infer_locally(chunks, phi, params, weights)
 
 
 @cache
@@ -155,20 +201,40 @@ class DaskIngest:
     def run(
         self, batches: Sequence[Sequence[Document]], params: ModelParams
     ) -> Iterator[tuple[int, list[IngestedDocument]]]:
+        return self._map(_ingest_on_worker, "ingest-batch", batches, params, self.settings)
+
+    def infer(
+        self,
+        chunks: Sequence[Sequence[TokenCounts]],
+        phi: Mapping[str, Phi],
+        params: ModelParams,
+        weights: Mapping[str, float],
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Phi goes to every worker once (scattered), not with every chunk."""
+        [shared] = self.client.scatter([dict(phi)], broadcast=True, hash=False)
+        try:
+            yield from self._map(infer_chunk, "theta-chunk", chunks, shared, params, weights)
+        finally:
+            shared.release()
+
+    def _map(
+        self, function: Callable, name: str, items: Sequence, *arguments: Any
+    ) -> Iterator[tuple[int, Any]]:
+        """``function(item, *arguments)`` as one task per item, at most ``window`` submitted
+        at a time; ``(number, result)`` as they finish."""
         from distributed import as_completed
 
-        waiting = iter(enumerate(batches))
-        submitted = {}  # future -> batch number
+        waiting = iter(enumerate(items))
+        submitted = {}  # future -> item number
         finished = as_completed()
 
         def submit_next() -> None:
-            for number, batch in waiting:
+            for number, item in waiting:
                 future = self.client.submit(
-                    _ingest_on_worker,
-                    batch,
-                    params,
-                    self.settings,
-                    key=f"ingest-batch-{number}-{os.urandom(4).hex()}",
+                    function,
+                    item,
+                    *arguments,
+                    key=f"{name}-{number}-{os.urandom(4).hex()}",
                     retries=self.retries,
                     pure=False,
                 )

@@ -64,6 +64,7 @@ def run_build(params: BuildParams, context: JobContext) -> JobOutcome:
         report.version_name,
         {
             "documents": report.num_documents,
+            "training_documents": report.training_documents,
             "skipped_rows": [str(problem) for problem in report.problems],
             "junk_filtered": len(report.junk_filtered),
         },

@@ -1,5 +1,10 @@
 """Build: collection -> tokens -> visual words -> junk filter -> ARTM -> thetas -> index -> version.
 
+ARTM trains on every document, or on a seeded random sample of them
+(``ModelParams.training_sample``); either way every document's theta is then inferred with phi
+fixed, on the executor that ingested it (``core.building.ingest``: this process or the Dask
+workers), so every document of the version is searchable alike.
+
 The version is written under a temporary directory name and renamed when complete; only then
 does one database transaction mark it ready and (a build from a collection, or a derived version
 asked to) active; a derived version otherwise waits for an admin's activation. A build that fails
@@ -23,12 +28,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import durable
-from core.building.ingest import IngestedDocument, IngestExecutor, LocalIngest, batches_of
+from core.building.ingest import (
+    IngestedDocument,
+    IngestExecutor,
+    LocalIngest,
+    batches_of,
+    infer_locally,
+)
 from core.reading.backbones import load_backbone
 from core.reading.collection import (
     Document,
@@ -42,7 +54,6 @@ from core.reading.text import DisplayForms, TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.bilingual import learn_translations
 from core.serving.index import IndexParams, NeighborIndex
-from core.serving.inference import ThetaInferencer
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
@@ -62,6 +73,7 @@ from core.storage.modality_names import DisplayName, default_display_name
 BUILDING_PREFIX = ".building-"
 THETA_CHUNK = 1000
 ProgressCallback = Callable[[str, int, int], None]
+Item = TypeVar("Item")
 
 
 class BuildInProgress(RuntimeError):
@@ -78,6 +90,7 @@ class BuildReport:
     timings: dict[str, float] = field(default_factory=dict)
     scores: list[dict] = field(default_factory=list)
     carried: CarryOver | None = None  # a retrain: how moderators' reviews went over
+    training_documents: int | None = None  # how many of the documents phi was trained on
 
 
 def significant_token_count(tokens: TokenCounts) -> int:
@@ -178,7 +191,7 @@ def build(
         )
         corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
         model = train_and_write_version(
-            created.workdir, corpus, params, index_params, progress, timings, ranking
+            created.workdir, corpus, params, index_params, progress, timings, ranking, executor
         )
         started = time.perf_counter()
         publish(
@@ -199,6 +212,7 @@ def build(
         corpus.junk_filtered,
         timings,
         model.scores,
+        training_documents=model.training_documents,
     )
 
 
@@ -310,6 +324,7 @@ def publish(
             topics=topics,
             documents=documents,
             display_names=display_names,
+            training_documents=model.training_documents,
         )
     from core.building.additions import read_additions_into  # it builds on this module
 
@@ -327,8 +342,11 @@ def train_and_write_version(
     progress: ProgressCallback | None,
     timings: dict[str, float],
     ranking: RankingParams | None = None,
+    executor: IngestExecutor | None = None,
 ) -> FittedModel:
-    """Trains, indexes and writes every file of the version into ``workdir``."""
+    """Trains (on the sample ``params`` asks for), infers every document's theta (on
+    ``executor``; default: this process), indexes and writes every file of the version into
+    ``workdir``."""
     if len(corpus.documents) < 2:
         raise ValueError(
             f"only {len(corpus.documents)} document(s) have at least "
@@ -339,7 +357,7 @@ def train_and_write_version(
     files = VersionFiles(workdir)
     started = time.perf_counter()
     model = fit(
-        corpus.tokens,
+        training_sample(corpus.tokens, params),
         params,
         files.training_dir,
         on_pass=(lambda n, total, _: progress("train", n, total)) if progress else None,
@@ -347,7 +365,9 @@ def train_and_write_version(
     timings["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    thetas = document_thetas(model, params, corpus.tokens, params.modality_weights, progress)
+    thetas = document_thetas(
+        model, params, corpus.tokens, params.modality_weights, progress, executor
+    )
     files.write_index(NeighborIndex(thetas, index_params).build())
     timings["index"] = time.perf_counter() - started
     if progress:
@@ -412,22 +432,38 @@ def _remove_leftover_build_dirs(models_dir: Path, failed_versions: list[str]) ->
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+def training_sample(documents: list[Item], params: ModelParams) -> list[Item]:
+    """The documents (token bags, or anything in their order) phi is trained on: all of them,
+    or ``params.training_sample`` of them drawn at random with ``params.seed`` (in collection
+    order), so a rerun trains the same model."""
+    size = params.training_sample
+    if size is None or size >= len(documents):
+        return documents
+    rows = np.random.default_rng(params.seed).choice(len(documents), size, replace=False)
+    return [documents[row] for row in np.sort(rows)]
+
+
 def document_thetas(
     model: FittedModel,
     params: ModelParams,
     tokens: list[TokenCounts],
     weights,
     progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
 ) -> np.ndarray:
-    """Every document's theta by the same inference queries use, so distances compare alike;
-    reports progress (stage ``thetas``) every ``THETA_CHUNK`` documents."""
-    inferencer = ThetaInferencer.from_params(model.phi, params)
-    chunks = []
-    for start in range(0, len(tokens), THETA_CHUNK):
-        chunks.append(inferencer.transform_many(tokens[start : start + THETA_CHUNK], weights))
+    """Every document's theta by the same inference queries use, so distances compare alike,
+    in chunks of ``THETA_CHUNK`` on ``executor`` (default: this process); reports progress
+    (stage ``thetas``) as chunks finish."""
+    chunks = [tokens[start : start + THETA_CHUNK] for start in range(0, len(tokens), THETA_CHUNK)]
+    infer = executor.infer if executor is not None else infer_locally
+    thetas: list[np.ndarray | None] = [None] * len(chunks)
+    done = 0
+    for number, chunk in infer(chunks, model.phi, params, weights):
+        thetas[number] = chunk
+        done += len(chunk)
         if progress:
-            progress("thetas", start + len(chunks[-1]), len(tokens))
-    return np.vstack(chunks) if chunks else np.zeros((0, params.num_topics))
+            progress("thetas", done, len(tokens))
+    return np.vstack(thetas) if chunks else np.zeros((0, params.num_topics))
 
 
 def topic_records(
@@ -605,12 +641,13 @@ def _derive(
         else:
             from core.building import topic_model
 
+            sample = training_sample(corpus.tokens, params)
             if how == "frozen":
                 model = topic_model.fit_with_frozen_phi(
-                    corpus.tokens, params, files.training_dir, parent_model.phi, on_pass
+                    sample, params, files.training_dir, parent_model.phi, on_pass
                 )
             else:
-                model = topic_model.fit(corpus.tokens, params, files.training_dir, on_pass)
+                model = topic_model.fit(sample, params, files.training_dir, on_pass)
         if how == "frozen":
             files.copy_index_from(parent)
         else:
@@ -648,7 +685,12 @@ def _derive(
             display_names=display_names,
         )
     return BuildReport(
-        created.name, created.id, len(documents), scores=model.scores, carried=carried
+        created.name,
+        created.id,
+        len(documents),
+        scores=model.scores,
+        carried=carried,
+        training_documents=model.training_documents,
     )
 
 

@@ -147,6 +147,7 @@ def _fit(
         topic_names=params.topic_names,
         phi=phi,
         scores=scores,
+        training_documents=len(documents),
         artm_model=None if frozen else model,
     )
 

@@ -42,6 +42,7 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     measurement.add_bench_index,
     measurement.add_bench_live,
     measurement.add_bench_drift,
+    measurement.add_bench_sample,
 )
 
 

@@ -8,7 +8,13 @@ import signal
 import sys
 from pathlib import Path
 
-from core.cli.common import CommandError, Subcommands, modality_weights, progress_printer
+from core.cli.common import (
+    CommandError,
+    Subcommands,
+    modality_weights,
+    positive,
+    progress_printer,
+)
 from core.settings import Settings
 from core.storage import database, store
 
@@ -25,6 +31,14 @@ def add_build(commands: Subcommands) -> None:
     parser.add_argument("--passes", type=int, help="training passes over the collection")
     parser.add_argument(
         "--weights", type=modality_weights, help="modality weights, e.g. @visual=0.05"
+    )
+    parser.add_argument(
+        "--training-sample",
+        type=positive,
+        metavar="N",
+        help="train the topic model on a random sample of N documents (seeded) and infer the "
+        "topics of the others with it (on the Dask workers with --dask); default: train on "
+        "every document (see reports/sample.md for what a sample costs)",
     )
     parser.add_argument(
         "--ranking",
@@ -64,6 +78,8 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         overrides["passes"] = args.passes
     if args.weights:
         overrides["modality_weights"] = {**ModelParams().modality_weights, **args.weights}
+    if args.training_sample:
+        overrides["training_sample"] = args.training_sample
     params = ModelParams(**overrides)
     from core.serving.ranking import RankingParams
 
@@ -91,6 +107,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         "documents": report.num_documents,
         "skipped_rows": [str(p) for p in report.problems],
         "junk_filtered": report.junk_filtered,
+        "training_documents": report.training_documents,
         "timings_seconds": {k: round(v, 3) for k, v in report.timings.items()},
         "final_scores": {k: v for k, v in report.scores[-1].items() if not k.startswith("top")},
     }
@@ -98,8 +115,9 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         print(
-            f"built and activated {report.version_name}: {report.num_documents} documents, "
-            f"{len(report.problems)} rows skipped, {len(report.junk_filtered)} filtered as junk"
+            f"built and activated {report.version_name}: {report.num_documents} documents "
+            f"(trained on {report.training_documents}), {len(report.problems)} rows skipped, "
+            f"{len(report.junk_filtered)} filtered as junk"
         )
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
     return 0

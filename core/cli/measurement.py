@@ -1,5 +1,5 @@
 """The commands that measure and write reports: ``bench``, ``eval``, ``scale-*``,
-``bench-index`` and ``bench-live``."""
+``bench-index``, ``bench-live``, ``bench-drift`` and ``bench-sample``."""
 
 from __future__ import annotations
 
@@ -492,6 +492,62 @@ def _bench_drift(args: argparse.Namespace, settings: Settings) -> int:
         ImageVectorizer(load_backbone(settings), settings.cache_dir),
         args.reports,
         " ".join(["python -m core bench-drift", *filter(None, flags)]),
+        lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {report}")
+    return 0
+
+
+def add_bench_sample(commands: Subcommands) -> None:
+    """``bench-sample``: what training phi on a sample costs, and the inference throughput."""
+    parser = add_report_command(
+        commands,
+        _bench_sample,
+        "bench-sample",
+        help="phi trained on 25%%, 50%% and 100%% of the training split, the rest inferred: "
+        "quality side by side and inference throughput per worker (reports/sample.md)",
+        description="On the benchmark collection, train versions whose phi comes from a "
+        "sample of the train split (every document's theta inferred with phi fixed), compare "
+        "the eval's annotation, text -> image and concept figures on the validation split, and "
+        "time the inference of thetas on local Dask workers (see "
+        "core/measurement/sample_bench.py).",
+    )
+    parser.add_argument(
+        "--collection",
+        type=Path,
+        help="benchmark collection (default: DATA_DIR/benchmark/collection)",
+    )
+    parser.add_argument(
+        "--workers", type=positive, default=2, help="Dask worker processes (default: 2)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: every 8th document of each split, 3 training passes (figures mean little)",
+    )
+
+
+def _bench_sample(args: argparse.Namespace, settings: Settings) -> int:
+    import core.building.artm_loader  # noqa: F401  (it trains after loading the backbone)
+    from core.measurement.sample_bench import SampleBenchOptions, sample_bench_and_report
+    from core.reading.backbones import load_backbone
+    from core.reading.vision import ImageVectorizer
+
+    collection = args.collection or settings.data_dir / "benchmark" / "collection"
+    options = SampleBenchOptions(
+        collection, settings.data_dir / "bench-sample", quick=args.quick, workers=args.workers
+    )
+    flags = [
+        f"--collection {args.collection}" if args.collection else "",
+        f"--workers {args.workers}" if args.workers != 2 else "",
+        "--quick" * args.quick,
+    ]
+    report = sample_bench_and_report(
+        options,
+        settings,
+        ImageVectorizer(load_backbone(settings), settings.cache_dir),
+        args.reports,
+        " ".join(["python -m core bench-sample", *filter(None, flags)]),
         lambda message: print(message, file=sys.stderr, flush=True),
     )
     print(f"wrote {report}")

@@ -29,6 +29,11 @@ class ModelParams:
     --sweep``, on the validation part of the 5,337-document benchmark collection): many small
     topics and a very small `@visual` weight; sparsing phi or theta hurt there, as it did on the
     built-in collection, since most words occur in few documents.
+
+    ``training_sample`` (None: every document) trains phi on a random sample of that many
+    documents, drawn with ``seed``; every document's theta is inferred with phi fixed either way,
+    so the others are searchable alike (issue 23: training on every one of ten million documents
+    takes days; ``reports/sample.md`` measures what a sample costs).
     """
 
     num_topics: int = 300
@@ -48,6 +53,7 @@ class ModelParams:
     flattening_strength: int = 2
     top_terms: int = 15
     seed: int = 1
+    training_sample: int | None = None
 
     def __post_init__(self) -> None:
         if self.num_topics < 2:
@@ -66,6 +72,8 @@ class ModelParams:
             raise ValueError("sparsing coefficients must be <= 0")
         if self.smooth_phi_tau < 0 or self.smooth_theta_tau < 0 or self.decorrelation_tau < 0:
             raise ValueError("smoothing and decorrelation coefficients must be >= 0")
+        if self.training_sample is not None and self.training_sample < 2:
+            raise ValueError(f"training_sample must be >= 2 documents, got {self.training_sample}")
         validate_weights(self.modality_weights)
 
     @property
@@ -106,11 +114,13 @@ class Phi:
 
 @dataclass
 class FittedModel:
-    """What training produces: phi per modality, topic names, per-pass scores."""
+    """What training produces: phi per modality, topic names, per-pass scores, and how many
+    documents phi was trained on (None: a version written before it was recorded)."""
 
     topic_names: list[str]
     phi: dict[str, Phi]
     scores: list[dict]
+    training_documents: int | None = None
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -120,6 +130,7 @@ class FittedModel:
             "topic_names": self.topic_names,
             "tokens": {name: phi.tokens for name, phi in self.phi.items()},
             "scores": self.scores,
+            "training_documents": self.training_documents,
         }
         (directory / "phi.json").write_text(json.dumps(meta, ensure_ascii=False))
 
@@ -130,7 +141,12 @@ class FittedModel:
             phi = {
                 name: Phi(tokens, arrays[f"phi{name}"]) for name, tokens in meta["tokens"].items()
             }
-        return cls(topic_names=meta["topic_names"], phi=phi, scores=meta["scores"])
+        return cls(
+            topic_names=meta["topic_names"],
+            phi=phi,
+            scores=meta["scores"],
+            training_documents=meta.get("training_documents"),
+        )
 
 
 def theta_regularizer_taus(params: ModelParams) -> np.ndarray:

@@ -154,7 +154,8 @@ class VersionFiles:
         return json.loads((self.directory / "display.json").read_text())
 
     def read_documents(self) -> list[Document]:
-        """The documents the version was trained on, with their tokens, in index order."""
+        """The version's documents, with their tokens, in index order (phi was trained on all
+        of them or on a sample: ``ModelParams.training_sample``)."""
         return [document_from_line(line) for line in self.read_document_lines()]
 
     def read_records(self) -> DocumentRecords:
@@ -172,7 +173,7 @@ class VersionFiles:
         return DocumentTokens.load(self._tokens_dir, phi)
 
     def read_corpus(self) -> PreparedCorpus:
-        """The documents and display forms the version was trained on."""
+        """The version's documents and display forms."""
         return PreparedCorpus(
             documents=self.read_documents(),
             display_forms=self.read_display_forms(),

@@ -242,11 +242,14 @@ def finish_version(
     topics: list[TopicRecord],
     documents: list[Document],
     display_names: Mapping[str, DisplayName] | None = None,
+    training_documents: int | None = None,
 ) -> None:
     """Store what a build made and mark ``version`` ready, all in one transaction.
 
     ``modalities`` maps a modality name to its (weight, vocabulary size); ``display_names`` what
-    people call them (a modality it leaves out gets ``default_display_name``). Raises
+    people call them (a modality it leaves out gets ``default_display_name``);
+    ``training_documents``, how many documents phi was trained on, goes into the version's
+    params (a build on a sample trains on fewer than ``num_documents``). Raises
     ``ValueError`` if the version is not ``building`` or a weight is invalid; then nothing is
     written.
     """
@@ -303,6 +306,8 @@ def finish_version(
         version.artifact_dir = str(artifact_dir)
         version.scores = scores
         version.num_documents = num_documents
+        if training_documents is not None:
+            version.params = {**version.params, "training_documents": training_documents}
         version.status = "ready"
         version.finished_at = utcnow()
 
