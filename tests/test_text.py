@@ -100,3 +100,26 @@ def test_the_head_of_a_phrase_is_its_words_before_the_first_preposition_or_verb(
     processor, text, head
 ):
     assert processor.head_tokens(text) == head
+
+
+@pytest.mark.parametrize(
+    ("text", "head"),
+    [
+        ("на ветке сидит птица", {"птица"}),
+        ("в плетёной корзине яблоки", {"яблоко"}),
+        ("траву ест корова", {"корова"}),
+        ("красная птица", {"красный", "птица"}),
+        ("кусок сыра на деревянной доске", {"кусок", "сыр"}),
+        ("молоток и гвозди на верстаке", {"молоток", "гвоздь"}),
+        ("собака играет на траве", {"собака"}),
+        ("в городе", set()),
+        ("красное", set()),
+        ("a dog playing on the grass", {"dog"}),
+    ],
+)
+def test_read_by_case_the_head_of_a_russian_phrase_is_its_noun_in_the_nominative(
+    processor, text, head
+):
+    # a noun after a preposition or in another case is context wherever it stands; an English
+    # phrase keeps the position rule
+    assert processor.head_tokens(text, by_case=True) == head

@@ -335,6 +335,7 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
     lines += query_set_section(results, "attributes", ATTRIBUTES_INTRO)
     lines += checks_section(results)
     lines += ranking_sweep_section(results.get("ranking_sweep"))
+    lines += sentence_sweep_section(results.get("sentence_sweep"))
     lines += [f"![{Path(plot).stem}]({plot})" for plot in plots]
     return [*lines, "", *search_targets(results)]
 
@@ -418,6 +419,39 @@ def ranking_sweep_section(record: dict | None) -> list[str]:
             f"| {row['concept_p@5_en']:.3f} | {row['concept_p@5_ru']:.3f} "
             f"| {row['phrase_p@5_en']:.3f} | {row['phrase_p@5_ru']:.3f} "
             f"| {row['text_to_image_recall@10']:.3f} |"
+        )
+    return [*lines, ""]
+
+
+def sentence_sweep_section(record: dict | None) -> list[str]:
+    """The sentence sweep on the validation split (``core.measurement.eval_sweeps.
+    sweep_sentences``), if recorded."""
+    if not record:
+        return []
+    best = RankingParams.from_dict(record["best"])
+    default = "the default" if best == RankingParams() else f"the default: {RankingParams().label}"
+    lines = [
+        "## Sentence sweep (validation split: model trained on train, validation documents"
+        " indexed into it)",
+        "",
+        "The levers for sentences and attribute + object queries, coordinate search from the"
+        " default ranking, one setting after another, each fixed at its best value before the"
+        " next; objective = the mean of concept, phrase, sentence and attribute P@5, each the"
+        f" mean of the two languages. Best: {best.label} ({default}).",
+        "",
+        "| setting | value | objective | concept P@5 en | ru | phrase P@5 en | ru "
+        "| sentence P@5 en | ru | attribute P@5 en | ru (pairs) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in record["rows"]:
+        lines.append(
+            f"| {row['setting']} | {row['value']:g} | {row['objective']:.4f} | "
+            + " | ".join(
+                f"{row[f'{name}_p@5_{lang}']:.3f}"
+                for name in ("concept", "phrase", "sentence", "attribute")
+                for lang in LANGUAGES
+            )
+            + f" ({row['attribute_pairs']}) |"
         )
     return [*lines, ""]
 

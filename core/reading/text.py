@@ -74,6 +74,13 @@ MAX_TEXT_CHARS = 100_000
 # (pymorphy3) in Russian, and in English at the first of these prepositions or, after its first
 # word, at a participle ("-ing"). "of" is no end: "a piece of cheese" names the cheese.
 RUSSIAN_HEAD_ENDS = frozenset({"PREP", "VERB", "INFN", "GRND", "ADVB", "CONJ", "PRCL", "PRED"})
+# Read by case instead (``head_tokens(by_case=True)``, a Russian text): the head is the first noun
+# that can be in the nominative and follows no preposition, with the adjectives just before it,
+# then what hangs on it in the genitive or the nominative ("кусок сыра", "чашка горячего кофе",
+# "молоток и гвозди"); a noun after a preposition or in another case is context, wherever it
+# stands ("на ветке сидит птица": the bird).
+RUSSIAN_MODIFIERS = frozenset({"ADJF", "PRTF", "NUMR"})
+RUSSIAN_HEAD_CASES = frozenset({"nomn", "gent"})
 ENGLISH_HEAD_ENDS = frozenset(
     [
         "on",
@@ -165,12 +172,16 @@ class TextProcessor:
         with self._lock:
             return _porter_stem(self._stemmer, word)
 
-    def head_tokens(self, text: str) -> set[str]:
+    def head_tokens(self, text: str, by_case: bool = False) -> set[str]:
         """The `@text` tokens of the phrase's head (see ``RUSSIAN_HEAD_ENDS``): what a visitor
-        asks to see, the rest being context; empty when the text opens with its context."""
+        asks to see, the rest being context; empty when the text opens with its context. With
+        ``by_case`` a text all in Russian is read by case (``RUSSIAN_MODIFIERS``): empty when
+        no noun can be its subject."""
+        words = [w.lower() for w in WORD_PATTERN.findall(HASHTAG_PATTERN.sub(" ", text))]
+        if by_case and words and all(CYRILLIC_WORD.match(word) for word in words):
+            return self._nominative_head(words)
         head: set[str] = set()
-        for position, word in enumerate(WORD_PATTERN.findall(HASHTAG_PATTERN.sub(" ", text))):
-            word = word.lower()
+        for position, word in enumerate(words):
             if CYRILLIC_WORD.match(word):
                 with self._lock:
                     ends = self._morph.parse(word.replace("ё", "е"))[0].tag.POS in RUSSIAN_HEAD_ENDS
@@ -182,6 +193,34 @@ class TextProcessor:
             if token is not None:
                 head.add(token)
         return head
+
+    def _nominative_head(self, words: list[str]) -> set[str]:
+        """The head of a Russian phrase read by case (see ``RUSSIAN_HEAD_CASES``)."""
+        with self._lock:
+            readings = [self._morph.parse(word.replace("ё", "е")) for word in words]
+        head: list[str] = []
+        pending: list[str] = []  # modifiers that may agree with the noun after them
+        governed = False  # after a preposition, until its noun
+        for word, parses in zip(words, readings, strict=True):
+            part = parses[0].tag.POS  # the likeliest reading's part of speech, any of its cases
+            tags = [parse.tag for parse in parses if part in parse.tag]
+            cases = {case for case in RUSSIAN_HEAD_CASES if any(case in tag for tag in tags)}
+            if head:
+                if part == "CONJ" and word in ("и", "или"):
+                    continue
+                if part not in RUSSIAN_MODIFIERS | {"NOUN"} or not cases:
+                    break
+                head.append(word)
+            elif part == "PREP":
+                governed, pending = True, []
+            elif part in RUSSIAN_MODIFIERS and not governed and "nomn" in cases:
+                pending.append(word)
+            elif part == "NOUN" and not governed and "nomn" in cases:
+                head = [*pending, word]
+            elif part not in RUSSIAN_MODIFIERS:
+                governed, pending = False, []
+        tokens = (self.word_token(word) for word in head)
+        return {token for token in tokens if token is not None}
 
     def russian_tag(self, word: str, *grammemes: str):
         """pymorphy3's tag of the most likely reading of a Russian ``word`` that has all

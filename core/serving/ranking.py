@@ -74,6 +74,8 @@ class RankingParams:
     )
     coordination_weight: float = 16.0  # beta: log-likelihood bonus per query word contained
     context_weight: float = 0.25  # a word after the phrase's head counts this much (1: as the head)
+    head_by_case: bool = False  # a Russian head read by case, not by position (TextProcessor)
+    head_bonus: float = 0.0  # bonus for containing every word of a head of two or more
     rarity: float = 0.0  # exponent of a word's weight by its rarity (0: every word alike)
     photo_tags: float = 0.25  # a photo alone: weight of its predicted hashtags (0: visual words)
     photo_words: float = 0.1  # a photo alone: weight of its predicted words
@@ -91,6 +93,8 @@ class RankingParams:
             )
         if not 0.0 < self.context_weight <= 1.0:
             raise ValueError(f"context_weight must be in (0, 1], got {self.context_weight}")
+        if not 0.0 <= self.head_bonus < float("inf"):
+            raise ValueError(f"head_bonus must be finite and >= 0, got {self.head_bonus}")
         if not 0.0 <= self.rarity <= 4.0:
             raise ValueError(f"rarity must be in [0, 4], got {self.rarity}")
         for name in ("photo_tags", "photo_words"):
@@ -165,6 +169,13 @@ class DocumentTokens:
         ]
         found = [rows for rows in found if len(rows)]
         return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+    def document_frequency(self, modality: str, column: int) -> int:
+        """How many documents contain the token at ``column`` of ``modality`` (no two blocks
+        hold the same row and token, so their column lengths add up)."""
+        return sum(
+            int(part.indptr[column + 1] - part.indptr[column]) for part in self.parts[modality]
+        )
 
     def rows_containing(self, modality: str, column: int) -> np.ndarray:
         """The documents whose own tokens include the token at ``column`` of ``modality``."""
@@ -323,6 +334,7 @@ class QueryTerm:
     forms: tuple[tuple[str, str, float], ...]
     count: float = 1.0
     predicted: bool = False  # predicted for a photo, not asked for: no coordination bonus
+    head: bool = False  # a word of the phrase's head (``context_weighted``)
 
 
 def query_terms(
@@ -365,18 +377,24 @@ def predicted_terms(words: TokenCounts, params: RankingParams) -> list[QueryTerm
 
 
 def context_weighted(terms: Sequence[QueryTerm], head: set[str], weight: float) -> list[QueryTerm]:
-    """The terms with every `@text` word outside the phrase's ``head`` (its context: "on the
-    grass" of "a dog playing on the grass") counted ``weight`` times as much, in the likelihood
-    and in coordination alike, so that a document of the context alone falls below one of the
-    head. A query that is all head, or has none (it opens with its context), is unchanged; a
-    head word the model knows only as a hashtag or a photo's class is a term of its own, so its
-    context is still weighted down."""
+    """The terms with the `@text` words of the phrase's ``head`` marked as its head and every
+    other `@text` word (its context: "on the grass" of "a dog playing on the grass") counted
+    ``weight`` times as much, in the likelihood and in coordination alike, so that a document
+    of the context alone falls below one of the head. A query that is all head keeps its
+    counts, one that has none (it opens with its context) is unchanged; a head word the model
+    knows only as a hashtag or a photo's class is a term of its own, so its context is still
+    weighted down."""
     words = {term.forms[0][1] for term in terms if term.forms[0][0] == TEXT}
-    if weight == 1.0 or not head or words <= head:
+    if not head:
         return list(terms)
+    weight = 1.0 if words <= head else weight
     return [
-        replace(term, count=term.count * weight)
-        if term.forms[0][0] == TEXT and term.forms[0][1] not in head
+        (
+            replace(term, head=True)
+            if term.forms[0][1] in head
+            else replace(term, count=term.count * weight)
+        )
+        if term.forms[0][0] == TEXT
         else term
         for term in terms
     ]
@@ -386,10 +404,11 @@ def rarity_weighted(
     terms: Sequence[QueryTerm], own: DocumentTokens, phi: Mapping[str, Phi], exponent: float
 ) -> list[QueryTerm]:
     """The terms with each word term counted by its rarity in the collection: (idf / the mean
-    idf of the query's word terms) ** ``exponent``, idf = log((N + 1) / (df + 1)) over the
-    documents that contain the word or its hashtag. A word that captions of many objects share
-    ("table", "garden") weighs less than the object's own ("cat"); the weights' mean stays 1, so
-    a one-word query is unchanged."""
+    idf of the query's word terms) ** ``exponent``, idf = log((N + 1) / (df + 1)), df the most
+    documents any of the term's own forms (the word, its hashtag) is in, read from the counts'
+    column pointers (``DocumentTokens.document_frequency``: nothing per document at query time).
+    A word that captions of many objects share ("table", "garden") weighs less than the
+    object's own ("cat"); the weights' mean stays 1, so a one-word query is unchanged."""
     words = [i for i, term in enumerate(terms) if term.forms[0][0] in WORD_MODALITIES]
     if exponent == 0 or len(words) < 2:
         return list(terms)
@@ -397,7 +416,8 @@ def rarity_weighted(
     idf = {}
     for i in words:
         exact = QueryTerm(tuple(form for form in terms[i].forms if form[2] == 1.0))
-        idf[i] = np.log((documents + 1) / (len(own.rows_with([exact], phi)) + 1))
+        found = [own.document_frequency(m, column) for m, column, _ in term_columns(exact, phi)]
+        idf[i] = np.log((documents + 1) / (max(found, default=0) + 1))
     mean = float(np.mean(list(idf.values())))
     if mean <= 0:
         return list(terms)
@@ -418,13 +438,19 @@ def term_columns(term: QueryTerm, phi: Mapping[str, Phi]) -> list[tuple[str, int
 
 
 def coordination_levels(
-    terms: Sequence[QueryTerm], phi: Mapping[str, Phi], own: DocumentTokens, count: int
+    terms: Sequence[QueryTerm],
+    phi: Mapping[str, Phi],
+    own: DocumentTokens,
+    count: int,
+    head_bonus: float = 0.0,
 ) -> np.ndarray:
     """How many of the query's word terms (words and hashtags, not visual words, nor words
     predicted for a photo) each of the ``count`` documents contains: a term counts its query
     count times the largest share of its forms the document has (1 for the word itself or its
-    hashtag, below 1 for a translation)."""
-    levels = np.zeros(count)
+    hashtag, below 1 for a translation). A head of two or more words (an attribute with its
+    object: "red bird") adds ``head_bonus`` times the least share of them the document has, so
+    that a document with both outranks one with the object and the context."""
+    levels, least, head = np.zeros(count), np.ones(count), 0
     for term in terms:
         if term.forms[0][0] not in WORD_MODALITIES or term.predicted:
             continue
@@ -433,7 +459,9 @@ def coordination_levels(
             rows = own.rows_containing(modality, column)
             found[rows] = np.maximum(found[rows], share)
         levels += term.count * found
-    return levels
+        if term.head:
+            least, head = np.minimum(least, found), head + 1
+    return levels + head_bonus * least if head >= 2 else levels
 
 
 def ranking_scores(
@@ -445,10 +473,13 @@ def ranking_scores(
     params: RankingParams,
 ) -> np.ndarray:
     """What the likelihood ranking orders by (higher is better): log p(q | d), plus
-    ``coordination_weight`` per query word term the document contains."""
+    ``coordination_weight`` per query word term the document contains (and ``head_bonus`` per
+    complete head: ``coordination_levels``)."""
     scores = likelihood_scores(terms, weights, phi, thetas, own, params)
     if own is not None and params.coordination_weight > 0:
-        scores += params.coordination_weight * coordination_levels(terms, phi, own, len(thetas))
+        scores += params.coordination_weight * coordination_levels(
+            terms, phi, own, len(thetas), params.head_bonus
+        )
     return scores
 
 
@@ -611,6 +642,13 @@ class LikelihoodRanker:
             if params.context_weight < 1
             else ""
         )
+        if params.context_weight < 1 and params.head_by_case:
+            context += " (a Russian head read by case)"
+        head = (
+            f"; a document with every word of the head counts {params.head_bonus:g} words more"
+            if params.head_bonus
+            else ""
+        )
         rarity = f"; words weighted by rarity ** {params.rarity:g}" if params.rarity else ""
         photo = (
             f"; a photo alone also by its predicted hashtags x {params.photo_tags:g}, words x "
@@ -621,7 +659,7 @@ class LikelihoodRanker:
         return (
             f"query likelihood with topic smoothing (lambda {params.own_weight:g}, "
             f"mu {params.dirichlet_mu:g}; translations: {translations}{coordination}{context}"
-            f"{rarity}{photo})"
+            f"{head}{rarity}{photo})"
         )
 
     def rank(
