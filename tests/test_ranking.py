@@ -168,7 +168,7 @@ def test_a_russian_sentence_read_by_case_ranks_its_subjects_documents_above_its_
     thetas = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
 
     def ranked(by_case: bool) -> list[int]:
-        head = processor.head_tokens(text, by_case=by_case)
+        head = processor.phrase_head(text, by_case=by_case).words
         weighted = context_weighted(terms, head, 0.25)
         params = RankingParams(coordination_weight=4.0)
         scores = ranking_scores(weighted, {"@text": 1.0}, FIELD_AND_TOYS, thetas, own, params)
@@ -178,6 +178,37 @@ def test_a_russian_sentence_read_by_case_ranks_its_subjects_documents_above_its_
     assert ranked(by_case=False).index(0) < ranked(by_case=False).index(1)
     # when read by case, the ball on the grass comes first, then the ball, then the mower
     assert ranked(by_case=True) == [2, 1, 0]
+
+
+def test_an_attribute_query_ranks_documents_with_both_above_those_with_only_the_object():
+    # given 'old flag', whose object is the flag and 'old' its attribute, and four captions: an
+    # old car, a flag among many words of a ship, an old flag, an old flag on a ship
+    phi = {"@text": Phi(["old", "flag", "car", "ship"], np.full((4, 1), 0.25))}
+    documents = [
+        {"@text": Counter(old=1, car=1)},
+        {"@text": Counter(flag=1, ship=6)},
+        {"@text": Counter(old=1, flag=1)},
+        {"@text": Counter(old=1, flag=1, ship=8)},
+    ]
+    own = DocumentTokens(phi, documents)
+    processor = TextProcessor()
+    head = processor.phrase_head("old flag")
+    terms = query_terms(processor.analyze("old flag").tokens, {})
+    terms = context_weighted(terms, head.words, 0.25, head.attributes)
+
+    def ranked(params: RankingParams) -> list[int]:
+        scores = ranking_scores(terms, {"@text": 1.0}, phi, np.ones((4, 1)), own, params)
+        return top_rows(scores, 4).tolist()
+
+    # when every word counts alike, the old car outranks the flag
+    alike = RankingParams(coordination_weight=4.0)
+    assert ranked(alike) == [2, 3, 0, 1]
+    # when the attribute counts half without its object, the documents with both come first,
+    # then the flag, then the old car
+    assert ranked(replace(alike, attribute_weight=0.5)) == [2, 3, 1, 0]
+    # and a bonus for the whole head counts a document with both as one with one more word
+    levels = coordination_levels(terms, phi, own, 4, replace(alike, head_bonus=1.0))
+    assert levels.tolist() == pytest.approx([1.0, 1.0, 3.0, 3.0])
 
 
 def test_with_rarity_a_word_few_documents_contain_outweighs_a_common_one():

@@ -184,6 +184,7 @@ def sweep_rankings(
 SENTENCE_SWEEP: tuple[tuple[str, tuple], ...] = (
     ("head_by_case", (False, True)),
     ("rarity", (0.0, 0.25, 0.5, 1.0)),
+    ("attribute_weight", (1.0, 0.75, 0.5, 0.25)),
     ("head_bonus", (0.0, 0.5, 1.0, 2.0)),
     ("context_weight", (0.25, 0.1, 0.5)),
     ("own_weight", (0.7, 0.5, 0.9, 0.95)),

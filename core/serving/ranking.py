@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -76,6 +77,7 @@ class RankingParams:
     context_weight: float = 0.25  # a word after the phrase's head counts this much (1: as the head)
     head_by_case: bool = False  # a Russian head read by case, not by position (TextProcessor)
     head_bonus: float = 0.0  # bonus for containing every word of a head of two or more
+    attribute_weight: float = 1.0  # an attribute ('red' of 'red bird') without the object counts
     rarity: float = 0.0  # exponent of a word's weight by its rarity (0: every word alike)
     photo_tags: float = 0.25  # a photo alone: weight of its predicted hashtags (0: visual words)
     photo_words: float = 0.1  # a photo alone: weight of its predicted words
@@ -95,6 +97,8 @@ class RankingParams:
             raise ValueError(f"context_weight must be in (0, 1], got {self.context_weight}")
         if not 0.0 <= self.head_bonus < float("inf"):
             raise ValueError(f"head_bonus must be finite and >= 0, got {self.head_bonus}")
+        if not 0.0 <= self.attribute_weight <= 1.0:
+            raise ValueError(f"attribute_weight must be in [0, 1], got {self.attribute_weight}")
         if not 0.0 <= self.rarity <= 4.0:
             raise ValueError(f"rarity must be in [0, 4], got {self.rarity}")
         for name in ("photo_tags", "photo_words"):
@@ -335,6 +339,7 @@ class QueryTerm:
     count: float = 1.0
     predicted: bool = False  # predicted for a photo, not asked for: no coordination bonus
     head: bool = False  # a word of the phrase's head (``context_weighted``)
+    attribute: bool = False  # an attribute of the head's object ('red' of 'red bird')
 
 
 def query_terms(
@@ -376,21 +381,26 @@ def predicted_terms(words: TokenCounts, params: RankingParams) -> list[QueryTerm
     ]
 
 
-def context_weighted(terms: Sequence[QueryTerm], head: set[str], weight: float) -> list[QueryTerm]:
-    """The terms with the `@text` words of the phrase's ``head`` marked as its head and every
-    other `@text` word (its context: "on the grass" of "a dog playing on the grass") counted
-    ``weight`` times as much, in the likelihood and in coordination alike, so that a document
-    of the context alone falls below one of the head. A query that is all head keeps its
-    counts, one that has none (it opens with its context) is unchanged; a head word the model
-    knows only as a hashtag or a photo's class is a term of its own, so its context is still
-    weighted down."""
+def context_weighted(
+    terms: Sequence[QueryTerm],
+    head: AbstractSet[str],
+    weight: float,
+    attributes: AbstractSet[str] = frozenset(),
+) -> list[QueryTerm]:
+    """The terms with the `@text` words of the phrase's ``head`` marked as its head (and those
+    of ``attributes`` as attributes of its object) and every other `@text` word (its context:
+    "on the grass" of "a dog playing on the grass") counted ``weight`` times as much, in the
+    likelihood and in coordination alike, so that a document of the context alone falls below
+    one of the head. A query that is all head keeps its counts, one that has none (it opens
+    with its context) is unchanged; a head word the model knows only as a photo's class is a
+    term of its own, so its context is still weighted down."""
     words = {term.forms[0][1] for term in terms if term.forms[0][0] == TEXT}
     if not head:
         return list(terms)
     weight = 1.0 if words <= head else weight
     return [
         (
-            replace(term, head=True)
+            replace(term, head=True, attribute=term.forms[0][1] in attributes)
             if term.forms[0][1] in head
             else replace(term, count=term.count * weight)
         )
@@ -442,26 +452,33 @@ def coordination_levels(
     phi: Mapping[str, Phi],
     own: DocumentTokens,
     count: int,
-    head_bonus: float = 0.0,
+    params: RankingParams | None = None,
 ) -> np.ndarray:
     """How many of the query's word terms (words and hashtags, not visual words, nor words
     predicted for a photo) each of the ``count`` documents contains: a term counts its query
     count times the largest share of its forms the document has (1 for the word itself or its
-    hashtag, below 1 for a translation). A head of two or more words (an attribute with its
-    object: "red bird") adds ``head_bonus`` times the least share of them the document has, so
-    that a document with both outranks one with the object and the context."""
-    levels, least, head = np.zeros(count), np.ones(count), 0
+    hashtag, below 1 for a translation). With ``params``, an attribute of the head's object
+    ('red' of 'red bird') counts ``attribute_weight`` as much in a document without the object
+    (the red car is not a red bird), and a head of two or more words adds ``head_bonus`` times
+    the least share of them the document has (a red bird outranks a bird on a branch)."""
+    params = params or RankingParams(head_bonus=0.0, attribute_weight=1.0)
+    found = []
     for term in terms:
         if term.forms[0][0] not in WORD_MODALITIES or term.predicted:
             continue
-        found = np.zeros(count)
+        shares = np.zeros(count)
         for modality, column, share in term_columns(term, phi):
             rows = own.rows_containing(modality, column)
-            found[rows] = np.maximum(found[rows], share)
-        levels += term.count * found
-        if term.head:
-            least, head = np.minimum(least, found), head + 1
-    return levels + head_bonus * least if head >= 2 else levels
+            shares[rows] = np.maximum(shares[rows], share)
+        found.append((term, shares))
+    objects = [shares for term, shares in found if term.head and not term.attribute]
+    with_object = np.max(objects, axis=0) if objects else np.ones(count)
+    attribute = params.attribute_weight + (1.0 - params.attribute_weight) * with_object
+    levels = np.zeros(count)
+    for term, shares in found:
+        levels += term.count * shares * (attribute if term.attribute else 1.0)
+    head = [shares for term, shares in found if term.head]
+    return levels + params.head_bonus * np.min(head, axis=0) if len(head) >= 2 else levels
 
 
 def ranking_scores(
@@ -473,12 +490,12 @@ def ranking_scores(
     params: RankingParams,
 ) -> np.ndarray:
     """What the likelihood ranking orders by (higher is better): log p(q | d), plus
-    ``coordination_weight`` per query word term the document contains (and ``head_bonus`` per
-    complete head: ``coordination_levels``)."""
+    ``coordination_weight`` per query word term the document contains (an attribute without
+    its object, a complete head: ``coordination_levels``)."""
     scores = likelihood_scores(terms, weights, phi, thetas, own, params)
     if own is not None and params.coordination_weight > 0:
         scores += params.coordination_weight * coordination_levels(
-            terms, phi, own, len(thetas), params.head_bonus
+            terms, phi, own, len(thetas), params
         )
     return scores
 
@@ -649,6 +666,11 @@ class LikelihoodRanker:
             if params.head_bonus
             else ""
         )
+        if params.attribute_weight < 1:
+            head += (
+                f"; an attribute without its object ('red' of 'red bird') counts"
+                f" {params.attribute_weight:g}"
+            )
         rarity = f"; words weighted by rarity ** {params.rarity:g}" if params.rarity else ""
         photo = (
             f"; a photo alone also by its predicted hashtags x {params.photo_tags:g}, words x "

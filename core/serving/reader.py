@@ -176,10 +176,11 @@ class QueryReader:
         (``core.serving.ranking``), the dictionary's among them if ``ranking`` wants them; the
         words after the head of the typed ``text`` count ``ranking.context_weight``."""
         terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
-        if (ranking.context_weight == 1.0 and not ranking.head_bonus) or not text:
+        plain = ranking.context_weight == 1 and not ranking.head_bonus
+        if (plain and ranking.attribute_weight == 1) or not text:
             return terms
-        head = self.processor.head_tokens(text, by_case=ranking.head_by_case)
-        return context_weighted(terms, head, ranking.context_weight)
+        head = self.processor.phrase_head(text, by_case=ranking.head_by_case)
+        return context_weighted(terms, head.words, ranking.context_weight, head.attributes)
 
     def excluded_terms(self, words: Sequence[str], ranking: RankingParams) -> list[QueryTerm]:
         """The terms of words a query excludes (``-word``), grouped as the query's own words
