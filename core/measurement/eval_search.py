@@ -31,6 +31,7 @@ from core.serving.inference import NothingRecognized
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
+    BEFORE_ATTRIBUTES,
     BEFORE_PHRASES,
     BEFORE_SENTENCES,
     DocumentTokens,
@@ -46,7 +47,11 @@ RANKINGS: dict[str, RankingParams] = {
     "likelihood before phrases": BEFORE_PHRASES,
     "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood before sentences": BEFORE_SENTENCES,
+    "likelihood before attributes": BEFORE_ATTRIBUTES,
     "likelihood": RankingParams(),
+    "likelihood, Russian head by case": RankingParams(head_by_case=True),
+    "likelihood, + head bonus": RankingParams(head_bonus=1.0),
+    "likelihood, lambda 0.7": RankingParams(own_weight=0.7),
     "likelihood, + rarity": RankingParams(rarity=0.5),
 }
 WORDLESS_PHOTOS = "likelihood, photos without predicted words"
@@ -58,8 +63,17 @@ RANKING_NAMES = {
     "likelihood before sentences": "query likelihood with topic smoothing (Wei & Croft),"
     " dictionary translations (core/assets/lexicon_en_ru.tsv) and coordination (a bonus per"
     " query word a document contains): the default before the sentence benchmark",
-    "likelihood": "the same, with the words after the phrase's head (its first noun phrase,"
-    " up to a preposition or verb) counted 0.25, the default",
+    "likelihood before attributes": "the same, with the words after the phrase's head (its"
+    " first noun phrase, up to a preposition or verb) counted 0.25: the default before the"
+    " attribute levers",
+    "likelihood": "the same, with an attribute of the head's object ('red' of 'red bird')"
+    " counted 0.5 in a document without the object, the context 0.1 and lambda 0.9 (topics"
+    " 0.1): the default",
+    "likelihood, Russian head by case": "the default, with a Russian head read by case (the"
+    " noun in the nominative, not after a preposition, with its adjectives; left off)",
+    "likelihood, + head bonus": "the default, with a document containing every word of a"
+    " head of two or more counted one word more (left off)",
+    "likelihood, lambda 0.7": "the default, with lambda 0.7 (topics 0.3), as before",
     "likelihood, + rarity": "the default, with each word weighted by its rarity (idf / mean"
     " idf) ** 0.5 (left off)",
     WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
@@ -397,8 +411,10 @@ def ranking_sweep_section(record: dict | None) -> list[str]:
     if recorded."""
     if not record:
         return []
-    # a sweep recorded before the context weight existed read every word alike
-    best = RankingParams.from_dict({"context_weight": 1.0, **record["best"]})
+    # a sweep recorded before the context and attribute weights read every word alike
+    best = RankingParams.from_dict(
+        {"context_weight": 1.0, "attribute_weight": 1.0, **record["best"]}
+    )
     default = "the default" if best == RankingParams() else f"the default: {RankingParams().label}"
     lines = [
         "## Ranking sweep (validation split: model trained on train, validation documents"

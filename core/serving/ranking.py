@@ -65,19 +65,28 @@ class RankingParams:
     split) took sentence P@5 from 0.786 to 0.901 (English) and 0.691 to 0.823 (Russian) and
     phrase P@5 from 0.813 / 0.802 to 0.898 / 0.854, concept P@5 unchanged; weighting words by
     rarity (0.5, 1, 2) lowered both alone and changed little with it (0.5: sentences 0.905 /
-    0.820), so it is left off (``BEFORE_SENTENCES``: the default before)."""
+    0.820), so it is left off (``BEFORE_SENTENCES``: the default before).
+
+    The sentence levers were then chosen by ``python -m core eval --sweep-sentences`` (same
+    split, ``reports/sentence_sweep.json``; objective: the mean of concept, phrase, sentence
+    and attribute P@5): an attribute without its object counts 0.5 (of 1, 0.75, 0.5, 0.25;
+    objective 0.7664 -> 0.7989: sentences ru 0.868 -> 0.878, attribute pairs en 0.25 -> 0.5,
+    on 2 pairs only), context 0.1 (0.7992) and lambda 0.9 (0.8000) by margins within noise;
+    the Russian head read by case, the bonus for a whole head (0.5-2) and rarity (0.25-1:
+    0.7508-0.7499) did not raise it, so they are off (``BEFORE_ATTRIBUTES``: the default
+    before)."""
 
     method: str = "likelihood"
-    own_weight: float = 0.7  # lambda: the document's own tokens against its topics
+    own_weight: float = 0.9  # lambda: the document's own tokens against its topics
     dirichlet_mu: float = 10.0  # pseudo-tokens of collection frequency in p_own
     lexicon: bool = (
         True  # a query word's dictionary translations count too (core.serving.bilingual)
     )
     coordination_weight: float = 16.0  # beta: log-likelihood bonus per query word contained
-    context_weight: float = 0.25  # a word after the phrase's head counts this much (1: as the head)
+    context_weight: float = 0.1  # a word after the phrase's head counts this much (1: as the head)
     head_by_case: bool = False  # a Russian head read by case, not by position (TextProcessor)
     head_bonus: float = 0.0  # bonus for containing every word of a head of two or more
-    attribute_weight: float = 1.0  # an attribute ('red' of 'red bird') without the object counts
+    attribute_weight: float = 0.5  # an attribute ('red' of 'red bird') without the object counts
     rarity: float = 0.0  # exponent of a word's weight by its rarity (0: every word alike)
     photo_tags: float = 0.25  # a photo alone: weight of its predicted hashtags (0: visual words)
     photo_words: float = 0.1  # a photo alone: weight of its predicted words
@@ -735,4 +744,5 @@ def ranker_for(params: RankingParams, documents: RankedDocuments) -> Ranker:
 
 ARTICLE_RANKING = RankingParams(method="topics")
 BEFORE_PHRASES = RankingParams(own_weight=0.5, coordination_weight=0.0, context_weight=1.0)
-BEFORE_SENTENCES = RankingParams(context_weight=1.0)
+BEFORE_SENTENCES = RankingParams(own_weight=0.7, context_weight=1.0, attribute_weight=1.0)
+BEFORE_ATTRIBUTES = RankingParams(own_weight=0.7, context_weight=0.25, attribute_weight=1.0)
