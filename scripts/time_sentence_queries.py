@@ -14,12 +14,15 @@ commas: ``head_by_case=1,head_bonus=1``).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from contextlib import suppress
 from dataclasses import fields, replace
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from core.measurement.concepts import attribute_query, load_attributes, load_sentences
 from core.serving.answers import Query, SearchRequest
 from core.serving.concepts import LANGUAGES, load_concepts

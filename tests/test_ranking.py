@@ -201,7 +201,7 @@ def test_an_attribute_query_ranks_documents_with_both_above_those_with_only_the_
         return top_rows(scores, 4).tolist()
 
     # when every word counts alike, the old car outranks the flag
-    alike = RankingParams(coordination_weight=4.0)
+    alike = RankingParams(coordination_weight=4.0, attribute_weight=1.0)
     assert ranked(alike) == [2, 3, 0, 1]
     # when the attribute counts half without its object, the documents with both come first,
     # then the flag, then the old car

@@ -51,7 +51,7 @@ RANKINGS: dict[str, RankingParams] = {
     "likelihood": RankingParams(),
     "likelihood, Russian head by case": RankingParams(head_by_case=True),
     "likelihood, + head bonus": RankingParams(head_bonus=1.0),
-    "likelihood, lambda 0.7": RankingParams(own_weight=0.7),
+    "likelihood, lambda 0.9": RankingParams(own_weight=0.9),
     "likelihood, + rarity": RankingParams(rarity=0.5),
 }
 WORDLESS_PHOTOS = "likelihood, photos without predicted words"
@@ -67,13 +67,12 @@ RANKING_NAMES = {
     " first noun phrase, up to a preposition or verb) counted 0.25: the default before the"
     " attribute levers",
     "likelihood": "the same, with an attribute of the head's object ('red' of 'red bird')"
-    " counted 0.5 in a document without the object, the context 0.1 and lambda 0.9 (topics"
-    " 0.1): the default",
+    " counted 0.5 in a document without the object: the default",
     "likelihood, Russian head by case": "the default, with a Russian head read by case (the"
     " noun in the nominative, not after a preposition, with its adjectives; left off)",
     "likelihood, + head bonus": "the default, with a document containing every word of a"
     " head of two or more counted one word more (left off)",
-    "likelihood, lambda 0.7": "the default, with lambda 0.7 (topics 0.3), as before",
+    "likelihood, lambda 0.9": "the default, with lambda 0.9: topics 0.1, a tie-breaker (left off)",
     "likelihood, + rarity": "the default, with each word weighted by its rarity (idf / mean"
     " idf) ** 0.5 (left off)",
     WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
