@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.reading.text import TEXT, TextProcessor
+from core.reading.text import TAG, TEXT, TextProcessor
 from core.serving.answers import SearchRequest
 from core.serving.bilingual import (
     LEXICON_SHARE,
@@ -118,3 +118,26 @@ def test_a_built_version_stores_its_word_pairs_and_a_replica_reads_them_not_the_
         SearchEngine, "document_tokens", lambda self: pytest.fail("read every record")
     )
     assert replica.reader.translations.table == learned.table
+
+
+def test_a_word_the_model_knows_only_as_a_hashtag_is_also_searched_by_its_translations(service):
+    # given a Russian word no caption of the collection uses, the name of a hashtag (a twin of
+    # a category tag), whose translation captions do use
+    engine = service.active().engine
+    vocabulary = engine.model.phi[TEXT].index
+    found = [
+        (word, tags, english)
+        for word, tags in engine.reader.tags_by_word.items()
+        if word not in vocabulary
+        for english, _ in engine.reader.translations.of(word)[:1]
+        if english in vocabulary
+    ]
+    assert found, "no word known only as a hashtag"
+    word, tags, english = found[0]
+    # when it is searched, its terms are read
+    tokens, _ = engine.reader.tokens_of(Query(text=word))
+    (term,) = engine.reader.query_terms(tokens, RankingParams(), word)
+    # then its hashtags and its translation are forms of one term: a document with the
+    # translation is found by it as a document with the hashtag is
+    forms = {(modality, token) for modality, token, _ in term.forms}
+    assert {(TAG, tag) for tag in tags} | {(TEXT, english)} <= forms

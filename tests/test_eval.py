@@ -35,9 +35,11 @@ from core.measurement.eval_search import (
     WORDLESS_PHOTOS,
 )
 from core.measurement.eval_sweeps import (
+    SENTENCE_SETS,
     sweep_annotation,
     sweep_photo_search,
     sweep_rankings,
+    sweep_sentences,
     with_setting,
 )
 from core.reading.backbones import load_backbone
@@ -205,6 +207,35 @@ def test_the_ranking_sweep_measures_each_value_on_validation_and_keeps_the_best(
             assert 0 <= row[key] <= 1
     best = max(record["rows"], key=lambda row: row["objective"])
     assert record["best"] == best["ranking"] and record["start"] == start.to_dict()
+
+
+def test_the_sentence_sweep_asks_every_query_set_on_validation_and_keeps_the_best(
+    tmp_path, vision_cache
+):
+    # given a small benchmark cut from the built-in collection
+    collection = small_benchmark(builtin_rows()[::3], tmp_path / "collection")
+    vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
+    bench = load_benchmark(collection, TextProcessor(), vectorizer)
+    # when the head's reading and its bonus are swept on one trained model, from the default
+    grid = (("head_by_case", (False, True)), ("head_bonus", (0.0, 1.0)))
+    record = sweep_sentences(bench, tmp_path / "work", TextProcessor(), vectorizer, grid)
+    # then each value has a row of shares over the four query sets, and the objective is their
+    # mean (each the mean of the languages)
+    assert [(row["setting"], row["value"]) for row in record["rows"]] == [
+        ("head_by_case", False),
+        ("head_by_case", True),
+        ("head_bonus", 0.0),
+        ("head_bonus", 1.0),
+    ]
+    for row in record["rows"]:
+        shares = [row[f"{name}_p@5_{lang}"] for name in SENTENCE_SETS for lang in ("en", "ru")]
+        assert all(0 <= share <= 1 for share in shares)
+        assert row["objective"] == pytest.approx(sum(shares) / len(shares))
+    # and the best ranking keeps each setting at its best row's value (the first of equals)
+    assert record["start"] == RankingParams().to_dict()
+    for setting in ("head_by_case", "head_bonus"):
+        tried = [row for row in record["rows"] if row["setting"] == setting]
+        assert record["best"][setting] == max(tried, key=lambda r: r["objective"])["value"]
 
 
 def test_the_annotation_sweep_scores_each_value_on_validation_against_baseline_b(

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.reading.text import TextProcessor
 from core.serving.answers import SearchRequest
 from core.serving.engine import Query
 from core.serving.fit import FitReference, leave_one_out_phi, perplexity, query_kind, topic_mass
@@ -131,13 +132,83 @@ def test_with_context_weighted_down_the_head_of_a_sentence_outranks_a_document_o
     weighted = context_weighted(terms, {"flower"}, 0.25)
     scores = ranking_scores(weighted, {"@text": 1.0}, HOUSEHOLD_AND_FLOWERS, thetas, own, params)
     assert scores[3] > scores[2] > scores[0]
-    # and a query that is all head is unchanged
-    assert context_weighted(terms, {"flower", "garden"}, 0.25) == terms
+    # and a query that is all head keeps its counts, its words marked as the head
+    whole = context_weighted(terms, {"flower", "garden"}, 0.25)
+    assert [(term.count, term.head) for term in whole] == [(1.0, True), (1.0, True)]
     assert context_weighted(terms, set(), 0.25) == terms
     # and a head the model knows only as a hashtag still weighs its context down
     toys = QueryTerm((("@tag", "toys", 1.0),))
     weighted = context_weighted([toys, GARDEN], {"toy"}, 0.25)
     assert [term.count for term in weighted] == [1.0, 0.25]
+
+
+# A field topic (grass, a lawn mower) and a toy topic (a ball); 'трава' is rare in the
+# collection, as a scene word of a few captions is.
+FIELD_AND_TOYS = {
+    "@text": Phi(
+        ["мяч", "трава", "лежать", "косилка"],
+        np.array([[0.0, 0.9], [0.3, 0.0], [0.3, 0.1], [0.4, 0.0]]),
+    )
+}
+
+
+def test_a_russian_sentence_read_by_case_ranks_its_subjects_documents_above_its_contexts():
+    # given 'на траве лежит мяч' (on the grass lies a ball): it opens with its context, and its
+    # subject, the ball, is the noun in the nominative; and three documents: a lawn mower on the
+    # grass, a ball, a ball on the grass
+    processor = TextProcessor()
+    text = "на траве лежит мяч"
+    terms = query_terms(processor.analyze(text).tokens, {})
+    documents = [
+        {"@text": Counter(трава=1, косилка=1)},
+        {"@text": Counter(мяч=1)},
+        {"@text": Counter(мяч=1, трава=1)},
+    ]
+    own = DocumentTokens(FIELD_AND_TOYS, documents, {"@text": np.array([0.01, 0.001, 0.01, 0.01])})
+    thetas = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+
+    def ranked(by_case: bool) -> list[int]:
+        head = processor.phrase_head(text, by_case=by_case).words
+        weighted = context_weighted(terms, head, 0.25)
+        params = RankingParams(coordination_weight=4.0)
+        scores = ranking_scores(weighted, {"@text": 1.0}, FIELD_AND_TOYS, thetas, own, params)
+        return top_rows(scores, 3).tolist()
+
+    # when its head is read by position, it has none, and the mower outranks the ball
+    assert ranked(by_case=False).index(0) < ranked(by_case=False).index(1)
+    # when read by case, the ball on the grass comes first, then the ball, then the mower
+    assert ranked(by_case=True) == [2, 1, 0]
+
+
+def test_an_attribute_query_ranks_documents_with_both_above_those_with_only_the_object():
+    # given 'old flag', whose object is the flag and 'old' its attribute, and four captions: an
+    # old car, a flag among many words of a ship, an old flag, an old flag on a ship
+    phi = {"@text": Phi(["old", "flag", "car", "ship"], np.full((4, 1), 0.25))}
+    documents = [
+        {"@text": Counter(old=1, car=1)},
+        {"@text": Counter(flag=1, ship=6)},
+        {"@text": Counter(old=1, flag=1)},
+        {"@text": Counter(old=1, flag=1, ship=8)},
+    ]
+    own = DocumentTokens(phi, documents)
+    processor = TextProcessor()
+    head = processor.phrase_head("old flag")
+    terms = query_terms(processor.analyze("old flag").tokens, {})
+    terms = context_weighted(terms, head.words, 0.25, head.attributes)
+
+    def ranked(params: RankingParams) -> list[int]:
+        scores = ranking_scores(terms, {"@text": 1.0}, phi, np.ones((4, 1)), own, params)
+        return top_rows(scores, 4).tolist()
+
+    # when every word counts alike, the old car outranks the flag
+    alike = RankingParams(coordination_weight=4.0, attribute_weight=1.0)
+    assert ranked(alike) == [2, 3, 0, 1]
+    # when the attribute counts half without its object, the documents with both come first,
+    # then the flag, then the old car
+    assert ranked(replace(alike, attribute_weight=0.5)) == [2, 3, 1, 0]
+    # and a bonus for the whole head counts a document with both as one with one more word
+    levels = coordination_levels(terms, phi, own, params=replace(alike, head_bonus=1.0))
+    assert levels.tolist() == pytest.approx([1.0, 1.0, 3.0, 3.0])
 
 
 def test_with_rarity_a_word_few_documents_contain_outweighs_a_common_one():

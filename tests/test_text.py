@@ -99,4 +99,47 @@ def test_normalize_tag_keeps_word_characters_only():
 def test_the_head_of_a_phrase_is_its_words_before_the_first_preposition_or_verb(
     processor, text, head
 ):
-    assert processor.head_tokens(text) == head
+    assert processor.phrase_head(text).words == head
+
+
+@pytest.mark.parametrize(
+    ("text", "head"),
+    [
+        ("на ветке сидит птица", {"птица"}),
+        ("в плетёной корзине яблоки", {"яблоко"}),
+        ("траву ест корова", {"корова"}),
+        ("красная птица", {"красный", "птица"}),
+        ("кусок сыра на деревянной доске", {"кусок", "сыр"}),
+        ("молоток и гвозди на верстаке", {"молоток", "гвоздь"}),
+        ("собака играет на траве", {"собака"}),
+        ("в городе", set()),
+        ("красное", set()),
+        ("a dog playing on the grass", {"dog"}),
+    ],
+)
+def test_read_by_case_the_head_of_a_russian_phrase_is_its_noun_in_the_nominative(
+    processor, text, head
+):
+    # a noun after a preposition or in another case is context wherever it stands; an English
+    # phrase keeps the position rule
+    assert processor.phrase_head(text, by_case=True).words == head
+
+
+@pytest.mark.parametrize(
+    ("text", "by_case", "attributes"),
+    [
+        ("red bird", False, {"red"}),
+        ("a cup of hot coffee", False, {"hot"}),
+        ("bread and butter for breakfast", False, set()),
+        ("a dog playing on the grass", False, set()),
+        ("красная птица", False, {"красный"}),
+        ("красная птица", True, {"красный"}),
+        ("на ветке сидит маленькая птица", True, {"маленький"}),
+        ("кусок сыра", True, set()),
+    ],
+)
+def test_the_attributes_of_a_heads_object_are_its_adjectives_and_words_before_its_noun(
+    processor, text, by_case, attributes
+):
+    head = processor.phrase_head(text, by_case=by_case)
+    assert head.attributes == attributes and head.attributes <= head.words

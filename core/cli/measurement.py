@@ -98,6 +98,12 @@ def add_eval(commands: Subcommands) -> None:
         "validation split (writes reports/photo_sweep.json)",
     )
     parser.add_argument(
+        "--sweep-sentences",
+        action="store_true",
+        help="first measure the ranking's levers for sentence and attribute queries on the "
+        "validation split (writes reports/sentence_sweep.json)",
+    )
+    parser.add_argument(
         "--sweeps-only",
         action="store_true",
         help="stop after the requested sweeps, without the evaluation on the test split",
@@ -137,6 +143,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         run_annotation_sweep=args.sweep_annotation,
         sweeps_only=args.sweeps_only,
         run_photo_sweep=args.sweep_photo,
+        run_sentence_sweep=args.sweep_sentences,
     )
     print(f"wrote {report}")
     return 0

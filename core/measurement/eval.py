@@ -56,6 +56,7 @@ from core.measurement.eval_sweeps import (
     sweep_annotation,
     sweep_photo_search,
     sweep_rankings,
+    sweep_sentences,
 )
 from core.reading.text import TextProcessor
 from core.reading.vision import ImageVectorizer
@@ -75,6 +76,7 @@ def evaluate_and_report(
     run_annotation_sweep: bool = False,
     sweeps_only: bool = False,
     run_photo_sweep: bool = False,
+    run_sentence_sweep: bool = False,
 ) -> Path:
     """The whole ``python -m core eval``: optional sweeps, evaluation, reports; returns eval.md
     (or, with ``sweeps_only``, the reports folder, where the sweeps wrote their records).
@@ -111,6 +113,12 @@ def evaluate_and_report(
             bench, workdir / "photo-sweep", processor, vectorizer, progress=say
         )
         photo_file.write_text(json.dumps(photo_record, indent=1) + "\n")
+    sentence_file = reports / "sentence_sweep.json"
+    if run_sentence_sweep:
+        sentence_record = sweep_sentences(
+            bench, workdir / "sentence-sweep", processor, vectorizer, progress=say
+        )
+        sentence_file.write_text(json.dumps(sentence_record, indent=1) + "\n")
     if sweeps_only:
         return reports
     results = run_evaluation(
@@ -125,6 +133,8 @@ def evaluate_and_report(
         results["annotation_sweep"] = json.loads(annotation_file.read_text())
     if photo_file.is_file():
         results["photo_sweep"] = json.loads(photo_file.read_text())
+    if sentence_file.is_file():
+        results["sentence_sweep"] = json.loads(sentence_file.read_text())
     (reports / "eval.json").write_text(json.dumps(results, indent=1) + "\n")
     command = (
         "python -m core eval"
@@ -132,6 +142,7 @@ def evaluate_and_report(
         + (" --sweep-ranking" if run_ranking_sweep else "")
         + (" --sweep-annotation" if run_annotation_sweep else "")
         + (" --sweep-photo" if run_photo_sweep else "")
+        + (" --sweep-sentences" if run_sentence_sweep else "")
         + (" --quick" if quick else "")
     )
     report = reports / "eval.md"

@@ -31,6 +31,7 @@ from core.serving.inference import NothingRecognized
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
+    BEFORE_ATTRIBUTES,
     BEFORE_PHRASES,
     BEFORE_SENTENCES,
     DocumentTokens,
@@ -46,7 +47,11 @@ RANKINGS: dict[str, RankingParams] = {
     "likelihood before phrases": BEFORE_PHRASES,
     "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood before sentences": BEFORE_SENTENCES,
+    "likelihood before attributes": BEFORE_ATTRIBUTES,
     "likelihood": RankingParams(),
+    "likelihood, Russian head by case": RankingParams(head_by_case=True),
+    "likelihood, + head bonus": RankingParams(head_bonus=1.0),
+    "likelihood, lambda 0.9": RankingParams(own_weight=0.9),
     "likelihood, + rarity": RankingParams(rarity=0.5),
 }
 WORDLESS_PHOTOS = "likelihood, photos without predicted words"
@@ -58,8 +63,16 @@ RANKING_NAMES = {
     "likelihood before sentences": "query likelihood with topic smoothing (Wei & Croft),"
     " dictionary translations (core/assets/lexicon_en_ru.tsv) and coordination (a bonus per"
     " query word a document contains): the default before the sentence benchmark",
-    "likelihood": "the same, with the words after the phrase's head (its first noun phrase,"
-    " up to a preposition or verb) counted 0.25, the default",
+    "likelihood before attributes": "the same, with the words after the phrase's head (its"
+    " first noun phrase, up to a preposition or verb) counted 0.25: the default before the"
+    " attribute levers",
+    "likelihood": "the same, with an attribute of the head's object ('red' of 'red bird')"
+    " counted 0.5 in a document without the object: the default",
+    "likelihood, Russian head by case": "the default, with a Russian head read by case (the"
+    " noun in the nominative, not after a preposition, with its adjectives; left off)",
+    "likelihood, + head bonus": "the default, with a document containing every word of a"
+    " head of two or more counted one word more (left off)",
+    "likelihood, lambda 0.9": "the default, with lambda 0.9: topics 0.1, a tie-breaker (left off)",
     "likelihood, + rarity": "the default, with each word weighted by its rarity (idf / mean"
     " idf) ** 0.5 (left off)",
     WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
@@ -335,6 +348,7 @@ def search_section(results: dict, plots: Sequence[str] = ()) -> list[str]:
     lines += query_set_section(results, "attributes", ATTRIBUTES_INTRO)
     lines += checks_section(results)
     lines += ranking_sweep_section(results.get("ranking_sweep"))
+    lines += sentence_sweep_section(results.get("sentence_sweep"))
     lines += [f"![{Path(plot).stem}]({plot})" for plot in plots]
     return [*lines, "", *search_targets(results)]
 
@@ -396,8 +410,10 @@ def ranking_sweep_section(record: dict | None) -> list[str]:
     if recorded."""
     if not record:
         return []
-    # a sweep recorded before the context weight existed read every word alike
-    best = RankingParams.from_dict({"context_weight": 1.0, **record["best"]})
+    # a sweep recorded before the context and attribute weights read every word alike
+    best = RankingParams.from_dict(
+        {"context_weight": 1.0, "attribute_weight": 1.0, **record["best"]}
+    )
     default = "the default" if best == RankingParams() else f"the default: {RankingParams().label}"
     lines = [
         "## Ranking sweep (validation split: model trained on train, validation documents"
@@ -418,6 +434,39 @@ def ranking_sweep_section(record: dict | None) -> list[str]:
             f"| {row['concept_p@5_en']:.3f} | {row['concept_p@5_ru']:.3f} "
             f"| {row['phrase_p@5_en']:.3f} | {row['phrase_p@5_ru']:.3f} "
             f"| {row['text_to_image_recall@10']:.3f} |"
+        )
+    return [*lines, ""]
+
+
+def sentence_sweep_section(record: dict | None) -> list[str]:
+    """The sentence sweep on the validation split (``core.measurement.eval_sweeps.
+    sweep_sentences``), if recorded."""
+    if not record:
+        return []
+    best = RankingParams.from_dict(record["best"])
+    default = "the default" if best == RankingParams() else f"the default: {RankingParams().label}"
+    lines = [
+        "## Sentence sweep (validation split: model trained on train, validation documents"
+        " indexed into it)",
+        "",
+        "The levers for sentences and attribute + object queries, coordinate search from the"
+        " default ranking, one setting after another, each fixed at its best value before the"
+        " next; objective = the mean of concept, phrase, sentence and attribute P@5, each the"
+        f" mean of the two languages. Best: {best.label} ({default}).",
+        "",
+        "| setting | value | objective | concept P@5 en | ru | phrase P@5 en | ru "
+        "| sentence P@5 en | ru | attribute P@5 en | ru (pairs) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in record["rows"]:
+        lines.append(
+            f"| {row['setting']} | {row['value']:g} | {row['objective']:.4f} | "
+            + " | ".join(
+                f"{row[f'{name}_p@5_{lang}']:.3f}"
+                for name in ("concept", "phrase", "sentence", "attribute")
+                for lang in LANGUAGES
+            )
+            + f" ({row['attribute_pairs']}) |"
         )
     return [*lines, ""]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.measurement.concepts import run_attributes, run_phrases, run_sentences
 from core.measurement.eval_methods import (
     ANNOTATED,
     Benchmark,
@@ -25,7 +26,7 @@ from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import ImageVectorizer
 from core.serving.annotation import AnnotationParams
 from core.serving.answers import SearchRequest
-from core.serving.concepts import LANGUAGES
+from core.serving.concepts import LANGUAGES, engine_ranker, engine_words, run_concepts
 from core.serving.engine import Query, SearchEngine
 from core.serving.model import ModelParams
 from core.serving.ranking import BEFORE_PHRASES, RankingParams
@@ -170,6 +171,103 @@ def sweep_rankings(
         rows += [row for row, _ in tried]
         best = max(tried, key=lambda item: item[0]["objective"])[1]
     return {"start": start.to_dict(), "best": best.to_dict(), "rows": rows}
+
+
+# --------------------------------------------------------------------------- the sentence sweep
+
+# The levers of issue 21 for sentences and attribute + object queries are query-time choices: one
+# model (``ModelParams()``) trained on the training part, the validation documents indexed into
+# it, each candidate ranking asked the four query sets (``SENTENCE_SETS``). Coordinate search from
+# today's default ranking, one setting after another, each fixed at its best before the next.
+# Objective, fixed before the first run: the mean of concept, phrase, sentence and attribute +
+# object P@5, each the mean of the two languages; ties go to the value listed first (today's).
+SENTENCE_SWEEP: tuple[tuple[str, tuple], ...] = (
+    ("head_by_case", (False, True)),
+    ("rarity", (0.0, 0.25, 0.5, 1.0)),
+    ("attribute_weight", (1.0, 0.75, 0.5, 0.25)),
+    ("head_bonus", (0.0, 0.5, 1.0, 2.0)),
+    ("context_weight", (0.25, 0.1, 0.5)),
+    ("own_weight", (0.7, 0.5, 0.9, 0.95)),
+)
+SENTENCE_SETS = {
+    "concept": run_concepts,
+    "phrase": run_phrases,
+    "sentence": run_sentences,
+    "attribute": run_attributes,
+}
+
+
+def sentence_objective(scores: dict[str, dict]) -> float:
+    """The mean over ``SENTENCE_SETS`` of P@5, each the mean of the languages."""
+    return float(
+        np.mean(
+            [
+                np.mean([scores[name][f"precision@5_{lang}"] for lang in LANGUAGES])
+                for name in SENTENCE_SETS
+            ]
+        )
+    )
+
+
+def sweep_sentences(
+    bench: Benchmark,
+    workdir: Path,
+    processor: TextProcessor,
+    vectorizer: ImageVectorizer,
+    grid: Sequence[tuple[str, Sequence]] = SENTENCE_SWEEP,
+    start: RankingParams | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Coordinate search over ``RankingParams`` settings for sentence and attribute queries on
+    the validation split (never the test split), from ``start`` (default: ``RankingParams()``);
+    returns the rows and the best ranking. A ranking already measured is not asked again."""
+    say = progress or (lambda _: None)
+    start = start or RankingParams()
+
+    def coordinate_search(engine: SearchEngine) -> dict:
+        words = engine_words(engine, processor)
+        measured: dict[RankingParams, dict] = {}
+        best, rows = start, []
+        for name, values in grid:
+            tried = []
+            for value in values:
+                ranking = replace(best, **{name: value})
+                if ranking not in measured:
+                    rank = engine_ranker(engine, ranking)
+                    measured[ranking] = {
+                        set_name: run(rank, words, processor)
+                        for set_name, run in SENTENCE_SETS.items()
+                    }
+                scores = measured[ranking]
+                row = {
+                    "setting": name,
+                    "value": value,
+                    "objective": sentence_objective(scores),
+                    **{
+                        f"{set_name}_p@5_{lang}": scores[set_name][f"precision@5_{lang}"]
+                        for set_name in SENTENCE_SETS
+                        for lang in LANGUAGES
+                    },
+                    "attribute_pairs": scores["attribute"]["concepts"],
+                }
+                say(f"sentence sweep: {name}={value:g}: objective {row['objective']:.4f}")
+                tried.append((row, ranking))
+            rows += [row for row, _ in tried]
+            best = max(tried, key=lambda item: item[0]["objective"])[1]
+        return {"start": start.to_dict(), "best": best.to_dict(), "rows": rows}
+
+    say("sentence sweep: training ModelParams() on the training part")
+    return evaluate_topic_model(
+        bench,
+        bench.splits["train"],
+        bench.splits["validation"],
+        ModelParams(),
+        workdir,
+        processor,
+        vectorizer,
+        rankings={"default": start},
+        test_extras=lambda engine: {"sentence_sweep": coordinate_search(engine)},
+    )["sentence_sweep"]
 
 
 # --------------------------------------------------------------------------- the annotation sweep

@@ -74,6 +74,14 @@ MAX_TEXT_CHARS = 100_000
 # (pymorphy3) in Russian, and in English at the first of these prepositions or, after its first
 # word, at a participle ("-ing"). "of" is no end: "a piece of cheese" names the cheese.
 RUSSIAN_HEAD_ENDS = frozenset({"PREP", "VERB", "INFN", "GRND", "ADVB", "CONJ", "PRCL", "PRED"})
+# Read by case instead (``phrase_head(by_case=True)``, a Russian text): the head is the first noun
+# that can be in the nominative and follows no preposition, with the adjectives just before it,
+# then what hangs on it in the genitive or the nominative ("кусок сыра", "чашка горячего кофе",
+# "молоток и гвозди"); a noun after a preposition or in another case is context, wherever it
+# stands ("на ветке сидит птица": the bird).
+RUSSIAN_MODIFIERS = frozenset({"ADJF", "PRTF", "NUMR"})  # a head's attributes in Russian
+ENGLISH_PHRASE_JOINS = frozenset({"of", "and", "or"})  # start another noun phrase of the head
+RUSSIAN_HEAD_CASES = frozenset({"nomn", "gent"})
 ENGLISH_HEAD_ENDS = frozenset(
     [
         "on",
@@ -123,6 +131,15 @@ class AnalyzedText:
         self.surfaces.append((modality, token, surface))
 
 
+@dataclass(frozen=True)
+class PhraseHead:
+    """The `@text` tokens of a phrase's head, and those of them that are attributes of its
+    object ('red' of 'a red bird', 'красный' of 'красная птица'), not objects themselves."""
+
+    words: frozenset[str] = frozenset()
+    attributes: frozenset[str] = frozenset()
+
+
 class TextProcessor:
     """Turns comments into `@text` and `@tag` token counts. Safe to share between threads."""
 
@@ -165,22 +182,73 @@ class TextProcessor:
         with self._lock:
             return _porter_stem(self._stemmer, word)
 
-    def head_tokens(self, text: str) -> set[str]:
-        """The `@text` tokens of the phrase's head (see ``RUSSIAN_HEAD_ENDS``): what a visitor
-        asks to see, the rest being context; empty when the text opens with its context."""
-        head: set[str] = set()
-        for position, word in enumerate(WORD_PATTERN.findall(HASHTAG_PATTERN.sub(" ", text))):
-            word = word.lower()
+    def phrase_head(self, text: str, by_case: bool = False) -> PhraseHead:
+        """The phrase's head (see ``RUSSIAN_HEAD_ENDS``): what a visitor asks to see, the rest
+        being context; empty when the text opens with its context. With ``by_case`` a text all
+        in Russian is read by case (``RUSSIAN_MODIFIERS``): empty when no noun can be its
+        subject."""
+        words = [w.lower() for w in WORD_PATTERN.findall(HASHTAG_PATTERN.sub(" ", text))]
+        if by_case and words and all(CYRILLIC_WORD.match(word) for word in words):
+            head = self._nominative_head(words)
+        else:
+            head = self._leading_head(words)
+        tokens = [(self.word_token(word), attribute) for word, attribute in head]
+        objects = {token for token, attribute in tokens if token is not None and not attribute}
+        attributes = {token for token, attribute in tokens if token is not None and attribute}
+        return PhraseHead(frozenset(objects | attributes), frozenset(attributes - objects))
+
+    def _leading_head(self, words: list[str]) -> list[tuple[str, bool]]:
+        """The words of the head a phrase opens with, each marked whether it is an attribute:
+        a Russian adjective, participle or numeral; an English word before the last of its noun
+        phrase ("red" of "a red bird"; "of" and "and" start another: "a cup of hot coffee")."""
+        head: list[tuple[str, bool]] = []
+        phrases: list[list[int]] = [[]]  # the English words' places in ``head``, by noun phrase
+        for position, word in enumerate(words):
             if CYRILLIC_WORD.match(word):
                 with self._lock:
-                    ends = self._morph.parse(word.replace("ё", "е"))[0].tag.POS in RUSSIAN_HEAD_ENDS
-            else:
-                ends = word in ENGLISH_HEAD_ENDS or (position > 0 and word.endswith("ing"))
-            if ends:
+                    part = self._morph.parse(word.replace("ё", "е"))[0].tag.POS
+                if part in RUSSIAN_HEAD_ENDS:
+                    break
+                head.append((word, part in RUSSIAN_MODIFIERS))
+            elif word in ENGLISH_HEAD_ENDS or (position > 0 and word.endswith("ing")):
                 break
-            token = self.word_token(word)
-            if token is not None:
-                head.add(token)
+            elif word in ENGLISH_PHRASE_JOINS:
+                phrases.append([])
+            else:
+                if self.word_token(word) is not None:
+                    phrases[-1].append(len(head))
+                head.append((word, False))
+        for phrase in phrases:
+            for place in phrase[:-1]:
+                head[place] = (head[place][0], True)
+        return head
+
+    def _nominative_head(self, words: list[str]) -> list[tuple[str, bool]]:
+        """The words of a Russian phrase's head read by case (see ``RUSSIAN_HEAD_CASES``), each
+        marked whether it is an attribute (a modifier, not a noun)."""
+        with self._lock:
+            readings = [self._morph.parse(word.replace("ё", "е")) for word in words]
+        head: list[tuple[str, bool]] = []
+        pending: list[tuple[str, bool]] = []  # modifiers that may agree with the noun after them
+        governed = False  # after a preposition, until its noun
+        for word, parses in zip(words, readings, strict=True):
+            part = parses[0].tag.POS  # the likeliest reading's part of speech, any of its cases
+            tags = [parse.tag for parse in parses if part in parse.tag]
+            cases = {case for case in RUSSIAN_HEAD_CASES if any(case in tag for tag in tags)}
+            if head:
+                if part == "CONJ" and word in ("и", "или"):
+                    continue
+                if part not in RUSSIAN_MODIFIERS | {"NOUN"} or not cases:
+                    break
+                head.append((word, part in RUSSIAN_MODIFIERS))
+            elif part == "PREP":
+                governed, pending = True, []
+            elif part in RUSSIAN_MODIFIERS and not governed and "nomn" in cases:
+                pending.append((word, True))
+            elif part == "NOUN" and not governed and "nomn" in cases:
+                head = [*pending, (word, False)]
+            elif part not in RUSSIAN_MODIFIERS:
+                governed, pending = False, []
         return head
 
     def russian_tag(self, word: str, *grammemes: str):

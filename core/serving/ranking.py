@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 from array import array
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, replace
 from functools import reduce
 from pathlib import Path
@@ -67,7 +68,18 @@ class RankingParams:
     split) took sentence P@5 from 0.786 to 0.901 (English) and 0.691 to 0.823 (Russian) and
     phrase P@5 from 0.813 / 0.802 to 0.898 / 0.854, concept P@5 unchanged; weighting words by
     rarity (0.5, 1, 2) lowered both alone and changed little with it (0.5: sentences 0.905 /
-    0.820), so it is left off (``BEFORE_SENTENCES``: the default before)."""
+    0.820), so it is left off (``BEFORE_SENTENCES``: the default before).
+
+    The sentence levers were then chosen by ``python -m core eval --sweep-sentences`` (same
+    split, ``reports/sentence_sweep.json``; objective: the mean of concept, phrase, sentence
+    and attribute P@5): an attribute without its object counts 0.5 (of 1, 0.75, 0.5, 0.25;
+    objective 0.7664 -> 0.7989: sentences ru 0.868 -> 0.878, attribute pairs en 0.25 -> 0.5,
+    on 2 pairs only); the Russian head read by case, the bonus for a whole head (0.5-2) and
+    rarity (0.25-1: 0.7508-0.7499) did not raise it, so they are off (``BEFORE_ATTRIBUTES``:
+    the default before). Context 0.1 (0.7992) and then lambda 0.9 (0.8000) won by margins of
+    one query; context 0.1 lets a document of the topic alone outrank one that contains a
+    context word, so that weak hits come among matched ones ("horse on the street at noon",
+    ``tests/test_ranking.py``), and lambda 0.9 was measured after it: both stay as they were."""
 
     method: str = "likelihood"
     own_weight: float = 0.7  # lambda: the document's own tokens against its topics
@@ -77,6 +89,9 @@ class RankingParams:
     )
     coordination_weight: float = 16.0  # beta: log-likelihood bonus per query word contained
     context_weight: float = 0.25  # a word after the phrase's head counts this much (1: as the head)
+    head_by_case: bool = False  # a Russian head read by case, not by position (TextProcessor)
+    head_bonus: float = 0.0  # bonus for containing every word of a head of two or more
+    attribute_weight: float = 0.5  # an attribute ('red' of 'red bird') without the object counts
     rarity: float = 0.0  # exponent of a word's weight by its rarity (0: every word alike)
     photo_tags: float = 0.25  # a photo alone: weight of its predicted hashtags (0: visual words)
     photo_words: float = 0.1  # a photo alone: weight of its predicted words
@@ -94,6 +109,10 @@ class RankingParams:
             )
         if not 0.0 < self.context_weight <= 1.0:
             raise ValueError(f"context_weight must be in (0, 1], got {self.context_weight}")
+        if not 0.0 <= self.head_bonus < float("inf"):
+            raise ValueError(f"head_bonus must be finite and >= 0, got {self.head_bonus}")
+        if not 0.0 <= self.attribute_weight <= 1.0:
+            raise ValueError(f"attribute_weight must be in [0, 1], got {self.attribute_weight}")
         if not 0.0 <= self.rarity <= 4.0:
             raise ValueError(f"rarity must be in [0, 4], got {self.rarity}")
         for name in ("photo_tags", "photo_words"):
@@ -166,6 +185,13 @@ class DocumentTokens:
         ]
         found = [rows for rows in found if len(rows)]
         return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+    def document_frequency(self, modality: str, column: int) -> int:
+        """How many documents contain the token at ``column`` of ``modality`` (no two blocks
+        hold the same row and token, so their column lengths add up)."""
+        return sum(
+            int(part.indptr[column + 1] - part.indptr[column]) for part in self.parts[modality]
+        )
 
     def rows_containing(self, modality: str, column: int) -> np.ndarray:
         """The documents whose own tokens include the token at ``column`` of ``modality``."""
@@ -314,6 +340,8 @@ class QueryTerm:
     forms: tuple[tuple[str, str, float], ...]
     count: float = 1.0
     predicted: bool = False  # predicted for a photo, not asked for: no coordination bonus
+    head: bool = False  # a word of the phrase's head (``context_weighted``)
+    attribute: bool = False  # an attribute of the head's object ('red' of 'red bird')
 
 
 def query_terms(
@@ -355,19 +383,30 @@ def predicted_terms(words: TokenCounts, params: RankingParams) -> list[QueryTerm
     ]
 
 
-def context_weighted(terms: Sequence[QueryTerm], head: set[str], weight: float) -> list[QueryTerm]:
-    """The terms with every `@text` word outside the phrase's ``head`` (its context: "on the
-    grass" of "a dog playing on the grass") counted ``weight`` times as much, in the likelihood
-    and in coordination alike, so that a document of the context alone falls below one of the
-    head. A query that is all head, or has none (it opens with its context), is unchanged; a
-    head word the model knows only as a hashtag or a photo's class is a term of its own, so its
-    context is still weighted down."""
+def context_weighted(
+    terms: Sequence[QueryTerm],
+    head: AbstractSet[str],
+    weight: float,
+    attributes: AbstractSet[str] = frozenset(),
+) -> list[QueryTerm]:
+    """The terms with the `@text` words of the phrase's ``head`` marked as its head (and those
+    of ``attributes`` as attributes of its object) and every other `@text` word (its context:
+    "on the grass" of "a dog playing on the grass") counted ``weight`` times as much, in the
+    likelihood and in coordination alike, so that a document of the context alone falls below
+    one of the head. A query that is all head keeps its counts, one that has none (it opens
+    with its context) is unchanged; a head word the model knows only as a photo's class is a
+    term of its own, so its context is still weighted down."""
     words = {term.forms[0][1] for term in terms if term.forms[0][0] == TEXT}
-    if weight == 1.0 or not head or words <= head:
+    if not head:
         return list(terms)
+    weight = 1.0 if words <= head else weight
     return [
-        replace(term, count=term.count * weight)
-        if term.forms[0][0] == TEXT and term.forms[0][1] not in head
+        (
+            replace(term, head=True, attribute=term.forms[0][1] in attributes)
+            if term.forms[0][1] in head
+            else replace(term, count=term.count * weight)
+        )
+        if term.forms[0][0] == TEXT
         else term
         for term in terms
     ]
@@ -377,10 +416,11 @@ def rarity_weighted(
     terms: Sequence[QueryTerm], own: DocumentTokens, phi: Mapping[str, Phi], exponent: float
 ) -> list[QueryTerm]:
     """The terms with each word term counted by its rarity in the collection: (idf / the mean
-    idf of the query's word terms) ** ``exponent``, idf = log((N + 1) / (df + 1)) over the
-    documents that contain the word or its hashtag. A word that captions of many objects share
-    ("table", "garden") weighs less than the object's own ("cat"); the weights' mean stays 1, so
-    a one-word query is unchanged."""
+    idf of the query's word terms) ** ``exponent``, idf = log((N + 1) / (df + 1)), df the most
+    documents any of the term's own forms (the word, its hashtag) is in, read from the counts'
+    column pointers (``DocumentTokens.document_frequency``: nothing per document at query time).
+    A word that captions of many objects share ("table", "garden") weighs less than the
+    object's own ("cat"); the weights' mean stays 1, so a one-word query is unchanged."""
     words = [i for i, term in enumerate(terms) if term.forms[0][0] in WORD_MODALITIES]
     if exponent == 0 or len(words) < 2:
         return list(terms)
@@ -388,7 +428,8 @@ def rarity_weighted(
     idf = {}
     for i in words:
         exact = QueryTerm(tuple(form for form in terms[i].forms if form[2] == 1.0))
-        idf[i] = np.log((documents + 1) / (len(own.rows_with([exact], phi)) + 1))
+        found = [own.document_frequency(m, column) for m, column, _ in term_columns(exact, phi)]
+        idf[i] = np.log((documents + 1) / (max(found, default=0) + 1))
     mean = float(np.mean(list(idf.values())))
     if mean <= 0:
         return list(terms)
@@ -413,22 +454,35 @@ def coordination_levels(
     phi: Mapping[str, Phi],
     own: DocumentTokens,
     rows: np.ndarray | None = None,
+    params: RankingParams | None = None,
 ) -> np.ndarray:
     """How many of the query's word terms (words and hashtags, not visual words, nor words
     predicted for a photo) each document of ``rows`` (None: all) contains: a term counts its
     query count times the largest share of its forms the document has (1 for the word itself
-    or its hashtag, below 1 for a translation)."""
+    or its hashtag, below 1 for a translation). With ``params``, an attribute of the head's
+    object ('red' of 'red bird') counts ``attribute_weight`` as much in a document without the
+    object (the red car is not a red bird), and a head of two or more words adds ``head_bonus``
+    times the least share of them the document has (a red bird outranks a bird on a branch)."""
     rows = np.arange(own.num_documents) if rows is None else np.asarray(rows)
-    levels = np.zeros(len(rows))
+    count = len(rows)
+    params = params or RankingParams(head_bonus=0.0, attribute_weight=1.0)
+    found = []
     for term in terms:
         if term.forms[0][0] not in WORD_MODALITIES or term.predicted:
             continue
-        found = np.zeros(len(rows))
+        shares = np.zeros(count)
         for modality, column, share in term_columns(term, phi):
             contains = np.isin(rows, own.rows_containing(modality, column), assume_unique=True)
-            found[contains] = np.maximum(found[contains], share)
-        levels += term.count * found
-    return levels
+            shares[contains] = np.maximum(shares[contains], share)
+        found.append((term, shares))
+    objects = [shares for term, shares in found if term.head and not term.attribute]
+    with_object = np.max(objects, axis=0) if objects else np.ones(count)
+    attribute = params.attribute_weight + (1.0 - params.attribute_weight) * with_object
+    levels = np.zeros(count)
+    for term, shares in found:
+        levels += term.count * shares * (attribute if term.attribute else 1.0)
+    head = [shares for term, shares in found if term.head]
+    return levels + params.head_bonus * np.min(head, axis=0) if len(head) >= 2 else levels
 
 
 def ranking_scores(
@@ -441,10 +495,11 @@ def ranking_scores(
     rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """What the likelihood ranking orders by (higher is better) for the documents of ``rows``
-    (None: all): log p(q | d), plus ``coordination_weight`` per query word term it contains."""
+    (None: all): log p(q | d), plus ``coordination_weight`` per query word term it contains
+    (an attribute without its object, a complete head: ``coordination_levels``)."""
     scores = likelihood_scores(terms, weights, phi, thetas, own, params, rows)
     if own is not None and params.coordination_weight > 0:
-        scores += params.coordination_weight * coordination_levels(terms, phi, own, rows)
+        scores += params.coordination_weight * coordination_levels(terms, phi, own, rows, params)
     return scores
 
 
@@ -657,6 +712,18 @@ class LikelihoodRanker:
             if params.context_weight < 1
             else ""
         )
+        if params.context_weight < 1 and params.head_by_case:
+            context += " (a Russian head read by case)"
+        head = (
+            f"; a document with every word of the head counts {params.head_bonus:g} words more"
+            if params.head_bonus
+            else ""
+        )
+        if params.attribute_weight < 1:
+            head += (
+                f"; an attribute without its object ('red' of 'red bird') counts"
+                f" {params.attribute_weight:g}"
+            )
         rarity = f"; words weighted by rarity ** {params.rarity:g}" if params.rarity else ""
         photo = (
             f"; a photo alone also by its predicted hashtags x {params.photo_tags:g}, words x "
@@ -667,7 +734,7 @@ class LikelihoodRanker:
         return (
             f"query likelihood with topic smoothing (lambda {params.own_weight:g}, "
             f"mu {params.dirichlet_mu:g}; translations: {translations}{coordination}{context}"
-            f"{rarity}{photo})"
+            f"{head}{rarity}{photo})"
         )
 
     def rank(
@@ -758,4 +825,5 @@ def ranker_for(params: RankingParams, documents: RankedDocuments) -> Ranker:
 
 ARTICLE_RANKING = RankingParams(method="topics")
 BEFORE_PHRASES = RankingParams(own_weight=0.5, coordination_weight=0.0, context_weight=1.0)
-BEFORE_SENTENCES = RankingParams(context_weight=1.0)
+BEFORE_SENTENCES = RankingParams(context_weight=1.0, attribute_weight=1.0)
+BEFORE_ATTRIBUTES = RankingParams(attribute_weight=1.0)

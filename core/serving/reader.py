@@ -102,17 +102,18 @@ class QueryReader:
 
     def _read_unknown_words(self, tokens: TokenCounts) -> None:
         """A word the model's ``@text`` vocabulary lacks stands for what the model knows by it:
-        its hashtags (already among ``tokens``), else its translations (``readable``), else the
-        visual words of the ImageNet classes it names (``ClassNameWords``), which annotation
-        suggests for photos of things the collection never shows. Changes ``tokens``."""
+        its hashtags (already among ``tokens``) or its translations (both ``readable``), else
+        the visual words of the ImageNet classes it names (``ClassNameWords``), which
+        annotation suggests for photos of things the collection never shows. Changes
+        ``tokens``; a word known by hashtags or translations stays, so that the ranking finds
+        documents by all of them (``query_terms``)."""
         words = tokens.get(TEXT)
         known = self.phi[TEXT].index if TEXT in self.phi else {}
         visual = self.phi[VISUAL].index if VISUAL in self.phi else {}
         for word in [word for word in words or () if word not in known]:
-            if self.tags_by_word.get(word):
-                del words[word]
-                continue
-            if any(translation in known for translation, _ in self.translations.of(word)):
+            if self.tags_by_word.get(word) or any(
+                translation in known for translation, _ in self.translations.of(word)
+            ):
                 continue
             named = self.class_words.visual_tokens(word)
             named = {token: share for token, share in named.items() if token in visual}
@@ -175,9 +176,11 @@ class QueryReader:
         (``core.serving.ranking``), the dictionary's among them if ``ranking`` wants them; the
         words after the head of the typed ``text`` count ``ranking.context_weight``."""
         terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
-        if ranking.context_weight == 1.0 or not text:
+        plain = ranking.context_weight == 1 and not ranking.head_bonus
+        if (plain and ranking.attribute_weight == 1) or not text:
             return terms
-        return context_weighted(terms, self.processor.head_tokens(text), ranking.context_weight)
+        head = self.processor.phrase_head(text, by_case=ranking.head_by_case)
+        return context_weighted(terms, head.words, ranking.context_weight, head.attributes)
 
     def excluded_terms(self, words: Sequence[str], ranking: RankingParams) -> list[QueryTerm]:
         """The terms of words a query excludes (``-word``), grouped as the query's own words
@@ -201,14 +204,17 @@ class QueryReader:
 
     def readable(self, tokens: TokenCounts, ranking: RankingParams) -> TokenCounts:
         """The query's tokens as the model can read them: a word it does not know stands for
-        its translations that it does, its count shared among them by their shares (so a
-        Russian word the collection never uses still places the query in topic space)."""
+        its hashtags (already among the tokens: the word is dropped), else for its translations
+        that it does, its count shared among them by their shares (so a Russian word the
+        collection never uses still places the query in topic space)."""
         words = tokens.get(TEXT)
         known = self.phi[TEXT].index if TEXT in self.phi else {}
         if not words or all(word in known for word in words):
             return tokens
         translations, readable = self._translations(ranking), Counter()
         for word, count in words.items():
+            if word not in known and self.tags_by_word.get(word):
+                continue
             found = [(w, s) for w, s in translations.of(word) if w in known]
             if word in known or not found:
                 readable[word] += count
