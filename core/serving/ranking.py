@@ -77,6 +77,9 @@ class RankingParams:
     rarity: float = 0.0  # exponent of a word's weight by its rarity (0: every word alike)
     photo_tags: float = 0.25  # a photo alone: weight of its predicted hashtags (0: visual words)
     photo_words: float = 0.1  # a photo alone: weight of its predicted words
+    # a photo alone: predicted as Annotate annotates it, class names of the backbone included
+    # (False: from its visual words alone, as a collection document's)
+    photo_as_annotated: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -612,9 +615,10 @@ class LikelihoodRanker:
             else ""
         )
         rarity = f"; words weighted by rarity ** {params.rarity:g}" if params.rarity else ""
+        predicted = "as annotated" if params.photo_as_annotated else "from its visual words"
         photo = (
             f"; a photo alone also by its predicted hashtags x {params.photo_tags:g}, words x "
-            f"{params.photo_words:g}"
+            f"{params.photo_words:g} ({predicted})"
             if params.photo_tags or params.photo_words
             else ""
         )
