@@ -75,6 +75,7 @@ PHOTO_RANKINGS: dict[str, RankingParams] = {
     "before annotation": PHOTO_SEARCH_BEFORE,
     "hashtags and words": RankingParams(photo_tags=1.0, photo_words=1.0),
     "hashtags": RankingParams(photo_tags=1.0, photo_words=0.0),
+    "swept weights": RankingParams(photo_tags=1.0, photo_words=0.25),
     "likelihood": RankingParams(),
 }
 PHOTO_RANKING_NAMES = {
@@ -88,6 +89,9 @@ PHOTO_RANKING_NAMES = {
     "hashtags and words": "+ the hashtags and words of its annotation as Annotate gives it,"
     " weight 1 each",
     "hashtags": "+ the hashtags of its annotation as Annotate gives it, weight 1, no words",
+    "swept weights": "+ the hashtags of its annotation as Annotate gives it, weight 1, and its"
+    " words, weight 0.25 (the validation sweep's best; left off: a deer before the second"
+    " giraffe in tests/test_photo_search.py)",
     "likelihood": "+ the hashtags of its annotation as Annotate gives it, weight"
     f" {RankingParams().photo_tags:g}, and its words, weight {RankingParams().photo_words:g}"
     " (the default)",
