@@ -395,7 +395,7 @@ def photo_search_section(results: dict) -> list[str]:
             " image mAP@10; the words take the largest weight within"
             f" {PHOTO_WORDS_TOLERANCE:g} of their best (they name the object, which sharing a"
             f" tag does not see). Best: {describe_photo_search(best)}"
-            + (" (the default)." if best == RankingParams() else "."),
+            + (" (the default)." if best == RankingParams() else " (not the default: above)."),
             "",
             "| setting | value | mAP@10 |",
             "|---|---|---|",
