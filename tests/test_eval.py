@@ -30,6 +30,7 @@ from core.measurement.eval_metrics import (
 from core.measurement.eval_runs import ANNOTATION_LEVERS, HELDOUT_PHOTOS
 from core.measurement.eval_search import (
     PHOTO_RANKINGS,
+    PHOTO_SEARCH_BEFORE,
     PHOTO_WORDS_TOLERANCE,
     RANKINGS,
     WORDLESS_PHOTOS,
@@ -274,11 +275,18 @@ def test_the_photo_search_sweep_scores_each_weight_on_validation_by_image_to_ima
     collection = small_benchmark(builtin_rows()[::3], tmp_path / "collection")
     vectorizer = ImageVectorizer(load_backbone(Settings()), vision_cache)
     bench = load_benchmark(collection, TextProcessor(), vectorizer)
-    # when two hashtag weights and three word weights are swept on one trained model
-    grid = (("photo_tags", (0.0, 1.0)), ("photo_words", (0.0, 0.5, 1.0)))
+    # when the predicted terms' source (the photo's visual words, or its annotation as Annotate
+    # gives it), two hashtag weights and three word weights are swept on one trained model
+    grid = (
+        ("photo_as_annotated", (False, True)),
+        ("photo_tags", (0.0, 1.0)),
+        ("photo_words", (0.0, 0.5, 1.0)),
+    )
     record = sweep_photo_search(bench, tmp_path / "work", TextProcessor(), vectorizer, grid)
-    # then every row is a mAP@10 on the validation photos, from the visual words alone
+    # then every row is a mAP@10 on the validation photos, from the photo search before
     assert [(row["setting"], row["value"]) for row in record["rows"]] == [
+        ("photo_as_annotated", False),
+        ("photo_as_annotated", True),
         ("photo_tags", 0.0),
         ("photo_tags", 1.0),
         ("photo_words", 0.0),
@@ -286,8 +294,12 @@ def test_the_photo_search_sweep_scores_each_weight_on_validation_by_image_to_ima
         ("photo_words", 1.0),
     ]
     assert all(0 <= row["map@10"] <= 1 for row in record["rows"])
-    assert record["start"] == RankingParams(photo_tags=0.0, photo_words=0.0).to_dict()
-    # and the hashtags keep their best value, the words the largest within the tolerance
+    assert record["start"] == PHOTO_SEARCH_BEFORE.to_dict()
+    # and the source and the hashtags keep their best value, the words the largest within the
+    # tolerance
+    source = [row for row in record["rows"] if row["setting"] == "photo_as_annotated"]
+    best_source = max(source, key=lambda r: r["map@10"])["value"]
+    assert record["best"]["photo_as_annotated"] == best_source
     tags = [row for row in record["rows"] if row["setting"] == "photo_tags"]
     assert record["best"]["photo_tags"] == max(tags, key=lambda r: r["map@10"])["value"]
     words = [row for row in record["rows"] if row["setting"] == "photo_words"]

@@ -1,12 +1,15 @@
 """A photo searched alone finds photos of the same thing: its visual words, and the hashtags and
-words its annotation predicts (``RankingParams.photo_tags``, ``photo_words``)."""
+words its annotation predicts (``RankingParams.photo_tags``, ``photo_words``): the annotation the
+Annotate page shows for it (``RankingParams.photo_as_annotated``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from core.building.pipeline import build
-from core.serving.answers import SearchRequest
+from core.reading.text import TAG, TEXT
+from core.serving.annotation import PHOTO_WORDS
+from core.serving.answers import AnnotationRequest, SearchRequest
 from core.serving.engine import Query
 from core.serving.model import ModelParams
 from core.serving.service import Service
@@ -15,6 +18,7 @@ from tests.conftest import builtin_rows, copy_collection, settings_for
 
 GIRAFFES = ("tux-animals-mammals-giraffe", "gcompris-world-animals-giraffe")
 PIGEON = "tux-animals-birds-pigeon"
+FLY = "tux-animals-insects-fly"  # left out of the collection below; the backbone sees a fly
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +55,24 @@ def test_a_giraffe_photo_searched_alone_ranks_the_giraffes_first_then_animals(gi
     assert all("-animals-" in doc_id for doc_id in ids)
     # and what a hit shows as matched stays what the visitor asked: nothing was typed
     assert not any(hit.matched for hit in hits)
+
+
+def test_a_photo_searched_alone_finds_what_annotate_says_it_shows(giraffes_and_others):
+    # given a small real collection with five insects (one of them "a spider dancing with a
+    # fly"), and a photo of a fly that it does not hold
+    engine = giraffes_and_others
+    insects = {row for row, doc in enumerate(engine.documents) if "insects" in doc.tags}
+    assert len(insects) == 5 and FLY not in {doc.id for doc in engine.documents}
+    query = Query(image=photo(FLY))
+    # when the photo is searched alone
+    hits = engine.search(SearchRequest(query, k=8)).hits
+    # then the insects come first, the fly among them (its predicted terms from its visual words
+    # alone put eight birds first)
+    assert {hit.row for hit in hits[:5]} == insects
+    # and what the search predicts for the photo is the top of what Annotate shows for it
+    tokens, _ = engine.reader.tokens_of(query)
+    terms = engine.ranked_terms(query, tokens, [], engine.ranking)
+    predicted = [term.forms[0][:2] for term in terms if term.predicted]
+    shown = engine.annotation.annotate(AnnotationRequest(query, [TAG, TEXT], k=PHOTO_WORDS))
+    assert predicted == [(m, a.token) for m in (TAG, TEXT) for a in shown[m] if a.p > 0]
+    assert predicted[0] == (TAG, "insects")

@@ -94,8 +94,8 @@ def add_eval(commands: Subcommands) -> None:
     parser.add_argument(
         "--sweep-photo",
         action="store_true",
-        help="first measure how a photo query weighs its predicted hashtags and words on the "
-        "validation split (writes reports/photo_sweep.json)",
+        help="first measure where a photo query's predicted hashtags and words come from and how "
+        "it weighs them on the validation split (writes reports/photo_sweep.json)",
     )
     parser.add_argument(
         "--sweep-sentences",

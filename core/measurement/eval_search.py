@@ -78,23 +78,36 @@ RANKING_NAMES = {
     WORDLESS_PHOTOS: "the default, but a photo without words has none of its own (before "
     "SearchEngine.photo_words)",
 }
+# The photo search before its predicted terms were its annotation as Annotate gives it: hashtags
+# and words predicted from its visual words alone (no class names of the backbone).
+PHOTO_SEARCH_BEFORE = RankingParams(photo_tags=0.25, photo_words=0.1, photo_as_annotated=False)
 # Image -> image through the engine's photo search, one row per ranking (``PhotoSearch``).
 PHOTO_RANKINGS: dict[str, RankingParams] = {
     "topics": ARTICLE_RANKING,
     "visual words": RankingParams(photo_tags=0.0, photo_words=0.0),
+    "before annotation": PHOTO_SEARCH_BEFORE,
     "hashtags and words": RankingParams(photo_tags=1.0, photo_words=1.0),
     "hashtags": RankingParams(photo_tags=1.0, photo_words=0.0),
+    "swept weights": RankingParams(photo_tags=1.0, photo_words=0.25),
     "likelihood": RankingParams(),
 }
 PHOTO_RANKING_NAMES = {
     "topics": "topics only: L1 between topic vectors (the article's search; the Retrieval"
     " table's row)",
     "visual words": "query likelihood of the photo's visual words (the engine's photo search"
-    " before)",
-    "hashtags and words": "+ the hashtags and words its annotation predicts, weight 1 each",
-    "hashtags": "+ the hashtags its annotation predicts, weight 1, no words",
-    "likelihood": f"+ the hashtags its annotation predicts, weight {RankingParams().photo_tags:g},"
-    f" and its words, weight {RankingParams().photo_words:g} (the default)",
+    " before predicted terms)",
+    "before annotation": f"+ the hashtags (weight {PHOTO_SEARCH_BEFORE.photo_tags:g}) and words"
+    f" (weight {PHOTO_SEARCH_BEFORE.photo_words:g}) predicted from its visual words alone,"
+    " without the backbone's class names (before the photo was searched by what Annotate says)",
+    "hashtags and words": "+ the hashtags and words of its annotation as Annotate gives it,"
+    " weight 1 each",
+    "hashtags": "+ the hashtags of its annotation as Annotate gives it, weight 1, no words",
+    "swept weights": "+ the hashtags of its annotation as Annotate gives it, weight 1, and its"
+    " words, weight 0.25 (the validation sweep's best; left off: a deer before the second"
+    " giraffe in tests/test_photo_search.py)",
+    "likelihood": "+ the hashtags of its annotation as Annotate gives it, weight"
+    f" {RankingParams().photo_tags:g}, and its words, weight {RankingParams().photo_words:g}"
+    " (the default)",
 }
 IMAGE_TO_IMAGE_TARGET = 0.35
 PHOTO_WORDS_TOLERANCE = 0.01  # the photo search sweep's rule for the words' weight
@@ -390,19 +403,37 @@ def photo_search_section(results: dict) -> list[str]:
         lines += [
             "### Photo search sweep (validation split: model trained on train)",
             "",
-            "Coordinate search from the photo's visual words alone, one setting after another,"
-            " each fixed at its best value before the next; objective = image -> image mAP@10;"
-            " the words take the largest weight within"
+            "Coordinate search from the photo search of the time"
+            f" ({describe_photo_search(RankingParams.from_dict(record['start']))}), one setting"
+            " after another, each fixed at its best value before the next; objective = image ->"
+            " image mAP@10; the words take the largest weight within"
             f" {PHOTO_WORDS_TOLERANCE:g} of their best (they name the object, which sharing a"
-            f" tag does not see). Best: hashtags x {best.photo_tags:g}, words x"
-            f" {best.photo_words:g}" + (" (the default)." if best == RankingParams() else "."),
+            f" tag does not see). Best: {describe_photo_search(best)}"
+            + (" (the default)." if best == RankingParams() else " (not the default: above)."),
             "",
             "| setting | value | mAP@10 |",
             "|---|---|---|",
-            *(f"| {r['setting']} | {r['value']:g} | {r['map@10']:.4f} |" for r in record["rows"]),
+            *(
+                f"| {r['setting']} | {setting_value(r['value'])} | {r['map@10']:.4f} |"
+                for r in record["rows"]
+            ),
             "",
         ]
     return lines
+
+
+def describe_photo_search(ranking: RankingParams) -> str:
+    """A photo search's settings as a sweep names them."""
+    source = "annotation as Annotate gives it" if ranking.photo_as_annotated else "visual words"
+    return (
+        f"hashtags x {ranking.photo_tags:g}, words x {ranking.photo_words:g}, predicted from"
+        f" its {source}"
+    )
+
+
+def setting_value(value: object) -> str:
+    """A swept value as a table shows it: a switch as on/off, a number as short as it goes."""
+    return ("on" if value else "off") if isinstance(value, bool) else f"{value:g}"
 
 
 def ranking_sweep_section(record: dict | None) -> list[str]:

@@ -21,7 +21,12 @@ from core.measurement.eval_methods import (
     evaluate_topic_model,
     image_to_image,
 )
-from core.measurement.eval_search import PHOTO_WORDS_TOLERANCE, PhotoSearch
+from core.measurement.eval_search import (
+    PHOTO_SEARCH_BEFORE,
+    PHOTO_WORDS_TOLERANCE,
+    PhotoSearch,
+    setting_value,
+)
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.reading.vision import ImageVectorizer
 from core.serving.annotation import AnnotationParams
@@ -370,13 +375,17 @@ def sweep_annotation(
 # A photo query's predicted hashtags and words are a query-time choice: one model
 # (``ModelParams()``) trained on the training part, each validation photo asked alone against the
 # other validation photos indexed without words (``PhotoSearch``). Coordinate search from the
-# photo search before (visual words alone), one setting after another, each fixed at its best
-# before the next. Objective: image -> image mAP@10 (relevant: the photos that share a tag); ties
-# go to the value listed first. Shared hashtags are mostly categories ('animals'), which the
-# predicted hashtags match; the predicted words name the object (a giraffe's 'giraffe'), which
-# the objective does not see: ``photo_words`` takes the largest value within
-# ``PHOTO_WORDS_TOLERANCE`` of its best mAP@10 (rule set after the first validation run).
+# photo search before (``PHOTO_SEARCH_BEFORE``: hashtags and words predicted from the photo's
+# visual words alone), one setting after another, each fixed at its best before the next: first
+# whether the predicted terms are the photo's annotation as Annotate gives it
+# (``photo_as_annotated``), then the weights again with it. Objective: image -> image mAP@10
+# (relevant: the photos that share a tag); ties go to the value listed first. Shared hashtags are
+# mostly categories ('animals'), which the predicted hashtags match; the predicted words name the
+# object (a giraffe's 'giraffe'), which the objective does not see: ``photo_words`` takes the
+# largest value within ``PHOTO_WORDS_TOLERANCE`` of its best mAP@10 (rule set after the first
+# validation run).
 PHOTO_SWEEP: tuple[tuple[str, tuple], ...] = (
+    ("photo_as_annotated", (False, True)),
     ("photo_tags", (0.0, 0.1, 0.25, 1.0, 4.0)),
     ("photo_words", (0.0, 0.1, 0.25, 0.5, 1.0)),
 )
@@ -388,14 +397,13 @@ def sweep_photo_search(
     processor: TextProcessor,
     vectorizer: ImageVectorizer,
     grid: Sequence[tuple[str, Sequence]] = PHOTO_SWEEP,
+    start: RankingParams = PHOTO_SEARCH_BEFORE,
     progress: Progress | None = None,
 ) -> dict:
     """Coordinate search over ``RankingParams``' photo settings on the validation split (never
-    the test split), from ``RankingParams(photo_tags=0, photo_words=0)``; returns the rows and
-    the best ranking."""
+    the test split), from ``start``; returns the rows and the best ranking."""
     say = progress or (lambda _: None)
     train, validation = bench.splits["train"], bench.splits["validation"]
-    start = RankingParams(photo_tags=0.0, photo_words=0.0)
 
     def coordinate_search(engine: SearchEngine) -> dict:
         images = [bench.documents[i].image for i in validation]
@@ -411,7 +419,9 @@ def sweep_photo_search(
                 if ranking not in measured:
                     measured[ranking] = image_to_image(bench, validation, search.distances(ranking))
                 row = {"setting": name, "value": value, "map@10": measured[ranking]}
-                say(f"photo search sweep: {name}={value:g}: mAP@10 {row['map@10']:.4f}")
+                say(
+                    f"photo search sweep: {name}={setting_value(value)}: mAP@10 {row['map@10']:.4f}"
+                )
                 tried.append((row, ranking))
             rows += [row for row, _ in tried]
             top = max(row["map@10"] for row, _ in tried)

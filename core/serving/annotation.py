@@ -43,7 +43,13 @@ from core.serving.index import NeighborIndex
 from core.serving.inference import ThetaInferencer
 from core.serving.model import Phi
 from core.serving.ranking import DocumentTokens, RankingParams
-from core.serving.reader import QueryReader, display_form, expected_visual_words, visual_words
+from core.serving.reader import (
+    QueryReader,
+    Surfaces,
+    display_form,
+    expected_visual_words,
+    visual_words,
+)
 
 NEIGHBOUR_SPACES = ("visual", "topics")
 
@@ -533,29 +539,14 @@ class QueryAnnotator:
         if unknown:
             raise ValueError(f"unknown modality {unknown[0]}; known: {list(self.phi)}")
         tokens, surfaces = self.reader.tokens_of(Query(query.text, None, query.extra))
-        probabilities, expected = None, Counter()
+        probabilities = None
         if query.image is not None:
-            model_params = self.reader.params
             probabilities = self.reader.probabilities(query.image)
-            expected = expected_visual_words(probabilities, model_params)
-            if params.expected_visual:
-                tokens[VISUAL] = expected
-            else:
-                image_hash = content_hash(query.image)
-                tokens[VISUAL] = visual_words(probabilities, model_params, image_hash)
-        inferred = self.reader.infer(
-            self._with_caption(tokens, probabilities, params), surfaces, weights, self.ranking
-        )
-        scored = self.annotator.scores(
-            params,
-            modalities,
-            tokens,
-            inferred.theta,
-            weights,
-            probabilities,
-            expected,
-            self.index,
-            limit=k + sum(len(tokens.get(m, ())) for m in modalities if exclude_query_tokens),
+            image_hash = content_hash(query.image)
+            tokens[VISUAL] = visual_words(probabilities, self.reader.params, image_hash)
+        limit = k + sum(len(tokens.get(m, ())) for m in modalities if exclude_query_tokens)
+        scored = self._scored(
+            params, modalities, tokens, surfaces, weights, limit, probabilities=probabilities
         )
         annotations = {}
         for modality, scores in scored.items():
@@ -573,32 +564,67 @@ class QueryAnnotator:
             ]
         return annotations
 
-    def photo_words(self, visual: Mapping[str, float], row: int | None = None) -> TokenCounts:
+    def photo_words(
+        self,
+        visual: Mapping[str, float],
+        row: int | None = None,
+        probabilities: np.ndarray | None = None,
+    ) -> TokenCounts:
         """What a photo without words is searched by: the top ``PHOTO_WORDS`` words and
-        hashtags of its annotation from its visual words alone (label transfer from the
-        documents that have words, blended with p(w|d)), as a document of their own
-        (``as_words``). ``row``: the photo's document, whose theta is known."""
-        theta = (
-            self.thetas[row]
-            if row is not None
-            else self.reader.inferencer.transform(
-                {VISUAL: Counter(visual)}, self.default_weights
-            ).theta
-        )
+        hashtags of its annotation, as a document of their own (``as_words``).
+
+        A query photo, whose backbone ``probabilities`` are at hand, is annotated exactly as
+        ``annotate`` annotates it (the backbone's class names included), so that searching by
+        a photo looks for what the Annotate page says it shows. A collection document (a
+        version keeps its ``visual`` words, not its probabilities) is annotated from its visual
+        words alone: label transfer from the documents like it, blended with p(w|d) of its
+        theta (its ``row``'s, if given).
+        """
         modalities = [m for m in (TAG, TEXT) if m in self.phi]
-        scored = self.annotator.scores(
+        scored = self._scored(
             self.params,
             modalities,
             {VISUAL: Counter(visual)},
-            theta,
+            {},
             self.default_weights,
-            None,
-            visual,
-            self.index,
-            limit=PHOTO_WORDS,
+            PHOTO_WORDS,
+            probabilities=probabilities,
+            photo_visual=True,
+            theta=None if row is None else self.thetas[row],
         )
         best = {m: sorted(found.items(), key=lambda item: -item[1]) for m, found in scored.items()}
         return as_words({m: found[:PHOTO_WORDS] for m, found in best.items()})
+
+    def _scored(
+        self,
+        params: AnnotationParams,
+        modalities: Sequence[str],
+        tokens: TokenCounts,
+        surfaces: Surfaces,
+        weights: Mapping[str, float],
+        limit: int,
+        probabilities: np.ndarray | None = None,
+        photo_visual: bool = False,
+        theta: np.ndarray | None = None,
+    ) -> dict[str, dict[str, float]]:
+        """The annotation of a query's ``tokens`` (``Annotator.scores``), the one that both
+        ``annotate`` and ``photo_words`` read. A photo given by its ``probabilities`` finds its
+        neighbours by its expected visual words and gets its class names, its theta inferred
+        with their pseudo-caption; a photo known by its visual words alone (``photo_visual``)
+        finds them by those words; ``theta``, if given, is the query's."""
+        photo: Mapping[str, float] = Counter()
+        if probabilities is not None:
+            photo = expected_visual_words(probabilities, self.reader.params)
+            if params.expected_visual:
+                tokens = {**tokens, VISUAL: photo}
+        elif photo_visual:
+            photo = tokens[VISUAL]
+        if theta is None:
+            with_caption = self._with_caption(tokens, probabilities, params)
+            theta = self.reader.infer(with_caption, surfaces, weights, self.ranking).theta
+        return self.annotator.scores(
+            params, modalities, tokens, theta, weights, probabilities, photo, self.index, limit
+        )
 
     def _with_caption(
         self,

@@ -401,12 +401,18 @@ class SearchEngine:
         photo asked alone, the hashtags and words its annotation predicts
         (``QueryAnnotator.photo_words``, weighted by ``ranking.photo_tags`` and
         ``photo_words``): its visual words alone found photos that look alike before photos of
-        the same thing (a giraffe's search gave a pigeon, a rosella and a bull first). What a
-        hit shows as matched stays what the visitor asked."""
+        the same thing (a giraffe's search gave a pigeon, a rosella and a bull first). With
+        ``ranking.photo_as_annotated`` the photo is annotated from its backbone probabilities
+        (read again from the vectorizer's cache) as the Annotate page annotates it, so a photo
+        search looks for what Annotate says the photo shows. What a hit shows as matched stays
+        what the visitor asked."""
         alone = query.image is not None and not query.text.strip() and not query.extra
         if not alone or not (ranking.photo_tags or ranking.photo_words) or not tokens.get(VISUAL):
             return list(terms)
-        words = self.annotation.photo_words(tokens[VISUAL])
+        probabilities = (
+            self.reader.probabilities(query.image) if ranking.photo_as_annotated else None
+        )
+        words = self.annotation.photo_words(tokens[VISUAL], probabilities=probabilities)
         return [*terms, *predicted_terms(words, ranking)]
 
     def _without(self, terms: Sequence[QueryTerm], allowed: np.ndarray | None) -> np.ndarray | None:
