@@ -61,7 +61,7 @@ def queue_photos(
         )
     lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     durable.write_text(folder / UPLOADS_FILE, lines)
-    job = jobs.submit(session, AddDocumentsParams(str(folder), user.name), user.name)
+    job = jobs.submit(session, AddDocumentsParams(str(folder), user.name, len(photos)), user.name)
     audit_note(job=job.id)
     return job
 

@@ -123,3 +123,15 @@ def test_an_added_modality_is_described_by_its_name_and_its_id():
     )
     stored_before_names = Job(kind="add_modality", params=STORED["add_modality"])
     assert describe(stored_before_names, "en").startswith("add category (@category) ")
+
+
+@pytest.mark.parametrize(
+    ("photos", "expected"),
+    [
+        (1, {"en": "add 1 photo uploaded by ada", "ru": "добавление 1 фото от ada"}),
+        (3, {"en": "add 3 photos uploaded by ada", "ru": "добавление 3 фото от ada"}),
+    ],
+)
+def test_an_upload_is_named_by_its_photos_and_who_uploaded_them_not_by_its_folder(photos, expected):
+    job = Job(kind="add_documents", params={**STORED["add_documents"], "photos": photos})
+    assert {language: describe(job, language) for language in LANGUAGES} == expected

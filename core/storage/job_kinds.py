@@ -213,16 +213,24 @@ class JunkFilterParams(JobParams):
 @dataclass(frozen=True)
 class AddDocumentsParams(JobParams):
     """Adding the documents of a collection ``folder`` the worker can read (photos with a
-    documents file) to the active version, on behalf of ``added_by``."""
+    documents file) to the active version, on behalf of ``added_by``. ``photos`` (how many were
+    uploaded) names the job by what the person did rather than by the folder the upload was
+    kept in; a job stored without it is named by its folder."""
 
     kind: ClassVar[str] = "add_documents"
     folder: str
     added_by: str
+    photos: int | None = None
 
     def describe(self, language: str = "en") -> str:
-        return {"en": "add the photos of {}", "ru": "добавление фотографий из {}"}[language].format(
-            self.folder
-        )
+        if self.photos is None:
+            return {"en": "add the photos of {}", "ru": "добавление фотографий из {}"}[
+                language
+            ].format(self.folder)
+        if language == "ru":  # "фото" does not change with the number
+            return f"добавление {self.photos} фото от {self.added_by}"
+        noun = "photo" if self.photos == 1 else "photos"
+        return f"add {self.photos} {noun} uploaded by {self.added_by}"
 
 
 @dataclass(frozen=True)
