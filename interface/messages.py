@@ -352,8 +352,9 @@ EN: dict[str, str | dict[str, str]] = {
     "reindex_started": "Re-indexing queued; the new version will wait for activation on the "
     "Model versions page.",
     "reindex_started_live": "Re-indexing queued; the new version goes live when done.",
-    "activate_when_done": "Activate the new version when done (otherwise it waits for an admin's "
-    "activation on the Model versions page)",
+    "activate_when_done": "Activate the new version when ready",
+    "activate_when_done_help": "Otherwise the new version waits for an admin's activation on "
+    "the Model versions page.",
     # Versions
     "versions_title": "Model versions",
     "no_versions": "No versions yet: build one with `python -m core build`.",
@@ -962,8 +963,9 @@ RU: dict[str, str | dict[str, str]] = {
     "активации на странице «Версии модели».",
     "reindex_started_live": "Переиндексация поставлена в очередь; новая версия станет активной, "
     "как только будет готова.",
-    "activate_when_done": "Активировать новую версию, как только она будет готова (иначе она ждёт "
-    "активации администратором на странице «Версии модели»)",
+    "activate_when_done": "Активировать новую версию, когда будет готова",
+    "activate_when_done_help": "Иначе новая версия ждёт активации администратором на странице "
+    "«Версии модели».",
     # Versions
     "versions_title": "Версии модели",
     "no_versions": "Версий пока нет: постройте первую командой `python -m core build`.",

@@ -68,7 +68,9 @@ name_ru = russian.text_input(t("modality_display_ru"), key="modality-name-ru")
 weight = st.number_input(t("weight"), min_value=0.0, value=1.0, step=0.1)
 RETRAIN = "retrain"
 way = st.radio(t("train"), ["frozen", RETRAIN], format_func=lambda option: t(f"train_{option}"))
-go_live = st.checkbox(t("activate_when_done"), key="modality-activate")
+go_live = st.checkbox(
+    t("activate_when_done"), help=t("activate_when_done_help"), key="modality-activate"
+)
 if st.button(t("start"), type="primary", disabled=not imported or not imported.tokens):
     perform(
         start_add_modality,

@@ -320,7 +320,9 @@ with st.expander(t("build_or_retrain")):
         min_value=2,
         value=next((r.topics for r in rows if r.active), rows[0].topics),
     )
-    go_live = st.checkbox(t("activate_when_done"), key="retrain-activate")
+    go_live = st.checkbox(
+        t("activate_when_done"), help=t("activate_when_done_help"), key="retrain-activate"
+    )
     if st.button(t("retrain_active")):
         done = t("retrain_queued_live") if go_live else t("retrain_queued")
         perform(start_retrain, user, {"num_topics": int(topics)}, go_live, done=done)

@@ -33,7 +33,9 @@ apply, reindex = st.columns(2)
 if apply.button(t("apply_live"), type="primary"):
     perform(apply_live_weights, user, new_weights, done=t("applied_live"))
 apply.caption(t("apply_live_help"))
-go_live = reindex.checkbox(t("activate_when_done"), key="reindex-activate")
+go_live = reindex.checkbox(
+    t("activate_when_done"), help=t("activate_when_done_help"), key="reindex-activate"
+)
 if reindex.button(t("reindex")):
     done = t("reindex_started_live") if go_live else t("reindex_started")
     perform(start_reindex, user, new_weights, go_live, done=done)
