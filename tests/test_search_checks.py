@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from core.measurement.search_checks import (
     duplicate_scores,
     exclusion_scores,
+    more_like_scores,
     suggestions_understood,
     topic_lists_word,
 )
 from core.reading.text import TextProcessor
+from core.serving.answers import SearchRequest
 from core.serving.concepts import Concept, engine_words
 
 
@@ -50,3 +54,20 @@ def test_topic_explanations_and_suggestions_are_shares_of_what_was_asked(service
     suggested = suggestions_understood(engine, photos)
     assert suggested["suggested"] == 3 * 2 * 5
     assert 0 <= suggested["understood"] <= suggested["suggested"]
+
+
+def test_more_like_this_is_scored_by_each_ranking_against_documents_sharing_a_hashtag(service):
+    # given the built-in collection, whose documents carry category hashtags
+    engine = service.active().engine
+    # when every document is asked as "more like this", by topics and by the default ranking
+    scores = more_like_scores(engine)
+    # then each ranking gets a mean average precision, and the page's "more like this" is the
+    # measured one: the service ranks as the engine's like_request says
+    assert set(scores) == {"topics", "default"}
+    assert all(0 < score <= 1 for score in scores.values())
+    doc_id = engine.documents[0].id
+    row, request = engine.like_request(doc_id, SearchRequest(k=10))
+    allowed = np.ones(len(engine.documents), dtype=bool)
+    allowed[row] = False
+    measured = [hit.id for hit in engine.search(request, allowed).hits]
+    assert [hit.id for hit in service.more_like(doc_id, SearchRequest(k=10)).hits] == measured

@@ -10,6 +10,9 @@
 * **Duplicates**: near-identical documents among the first 5 results of each concept query, with
   the engine's collapse (``core.serving.similar``) off and on: the distinct documents left once
   the 5 are collapsed.
+* **More like this**: every document asked as "more like this" (its own tokens as the query,
+  itself left out), once ranked by topic vectors (the article's search) and once by the
+  version's default ranking; relevant = sharing a hashtag with it; mAP@``CUTOFF_MORE_LIKE``.
 * **Suggestions that search**: every word and hashtag annotation suggests for the given photos,
   searched as its ``query`` (what the page links to): the share the engine understands (hits, no
   unknown word).
@@ -21,10 +24,12 @@ figure was seen.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from core.measurement.eval_metrics import mean_average_precision
 from core.reading.text import TAG, TEXT, TextProcessor
 from core.serving.answers import AnnotationRequest, SearchRequest
 from core.serving.concepts import (
@@ -39,7 +44,7 @@ from core.serving.concepts import (
 )
 from core.serving.engine import Query, SearchEngine
 from core.serving.inference import NothingRecognized
-from core.serving.ranking import RankingParams
+from core.serving.ranking import ARTICLE_RANKING, RankingParams
 from core.serving.similar import collapse_similar
 
 TOP_TERMS = 20
@@ -133,6 +138,33 @@ def duplicate_scores(
     return {f"distinct_top5_{s}": float(np.mean(v)) if v else 0.0 for s, v in distinct.items()}
 
 
+CUTOFF_MORE_LIKE = 10
+MORE_LIKE_RANKINGS = {"topics": ARTICLE_RANKING, "default": RankingParams()}
+
+
+def more_like_scores(engine: SearchEngine) -> dict[str, float]:
+    """mAP@10 of "more like this" over every document with a hashtag, by each of
+    ``MORE_LIKE_RANKINGS`` (see the module)."""
+    documents = engine.documents
+    tags = [set(documents[row].tags) for row in range(len(documents))]
+    asked = [row for row, own in enumerate(tags) if own]
+    relevant = np.array([[bool(tags[row] & other) for other in tags] for row in asked])
+    relevant[np.arange(len(asked)), asked] = False
+    scores = {}
+    for name, ranking in MORE_LIKE_RANKINGS.items():
+        distances = np.full(relevant.shape, np.inf)
+        for query, row in enumerate(asked):
+            _, request = engine.like_request(
+                documents[row].id, SearchRequest(k=CUTOFF_MORE_LIKE, ranking=ranking)
+            )
+            allowed = np.ones(len(documents), dtype=bool)
+            allowed[row] = False
+            hits = engine.search(replace(request, collapse_similar=False), allowed).hits
+            distances[query, [hit.row for hit in hits]] = np.arange(len(hits))
+        scores[name] = mean_average_precision(distances, relevant, CUTOFF_MORE_LIKE)
+    return scores
+
+
 def suggestions_understood(engine: SearchEngine, photos: Sequence[Path | bytes]) -> dict:
     """How many of the words and hashtags annotation suggests for ``photos`` search finds."""
     understood, suggested, missed = 0, 0, []
@@ -179,6 +211,7 @@ def test_split_checks(engine: SearchEngine, processor: TextProcessor) -> dict:
         "topic_lists_word": topic_lists_word(engine, processor),
         "exclusion": exclusion_scores(engine, engine_words(engine, processor), processor),
         "duplicates": duplicate_scores(engine),
+        "more_like": more_like_scores(engine),
     }
 
 
@@ -274,6 +307,18 @@ def checks_section(results: dict) -> list[str]:
                 f"- Exclusion: no result of the excluded concept in the top 5 and P@5 within "
                 f"{EXCLUSION_TOLERANCE} of the plain query, {where}: " + _met(none and close)
             )
+    more_like = [
+        f"{where} {checks['more_like']['topics']:.3f} -> {checks['more_like']['default']:.3f}"
+        for where, (checks, _) in places.items()
+        if checks.get("more_like")
+    ]
+    if more_like:
+        lines += [
+            "",
+            "More like this (every document asked with its own tokens, itself left out; relevant"
+            f" = sharing a hashtag), mAP@{CUTOFF_MORE_LIKE}, ranked by topic vectors (the"
+            " article's search) -> by the default ranking: " + "; ".join(more_like) + ".",
+        ]
     suggested = ours.get("suggestions_understood")
     if suggested:
         missed = ", ".join(suggested["not_understood"]) or "none"

@@ -52,7 +52,7 @@ from core.serving.engine import SearchEngine, TopicCatalog
 from core.serving.explain import QueryReading, TopicShare, WhyNothing
 from core.serving.fit import QueryFit
 from core.serving.inference import NothingRecognized
-from core.serving.ranking import ARTICLE_RANKING, RankingParams
+from core.serving.ranking import RankingParams
 from core.serving.records import DocumentRecords
 from core.serving.topic_labels import LanguageLabels, labels_in_language
 from core.serving.upload_cache import UploadVectorizer
@@ -350,9 +350,9 @@ class Service:
         active: ActiveModel | None = None,
     ) -> SearchResult:
         """Documents like ``doc_id``: the ``request`` (k, weights; default ``SearchRequest()``)
-        searched with the document's own tokens as its query, ranked by topics (L1) unless it
-        names another ranking, so by the document's topic vector under these weights; the
-        document itself is never among them. Recorded for a ``visitor`` like any search.
+        searched with the document's own tokens as its query, ranked as
+        ``SearchEngine.like_request`` says unless it names a ranking; the document itself is
+        never among them. Recorded for a ``visitor`` like any search.
         Raises ``ValueError`` for an unknown id (``UnknownDocument``) or a request that has a
         query of its own."""
         request = request or SearchRequest()
@@ -360,13 +360,12 @@ class Service:
             raise ValueError("more_like takes a request without a query: the document is the query")
         active = active or self.active()
         _check_not_taken_down(doc_id, active)
-        row, query = active.engine.document_query(doc_id)
+        row, like = active.engine.like_request(doc_id, request)
         allowed = np.ones(len(active.engine.documents), dtype=bool)
         if active.allowed is not None:
             allowed &= active.allowed
         allowed[row] = False
         hiding = replace(active, allowed=allowed)
-        like = replace(request, query=query, ranking=request.ranking or ARTICLE_RANKING)
         return self.search(like, visitor=visitor, active=hiding)
 
     def did_you_mean(self, text: str, active: ActiveModel | None = None) -> str | None:
