@@ -12,8 +12,15 @@ import pytest
 from core.reading.backbones import N_CLASSES
 from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
 from core.reading.twins import tag_twins
-from core.reading.vision import visual_token
-from core.serving.annotation import TOPICS_ONLY, AnnotationParams, as_words
+from core.reading.vision import VISUAL, visual_token
+from core.serving.annotation import (
+    TOPICS_ONLY,
+    AnnotationParams,
+    _distribution,
+    _l1_to_counts,
+    _l1_to_rows,
+    as_words,
+)
 from core.serving.answers import AnnotationRequest
 from core.serving.class_words import ClassNameWords, class_names
 from core.serving.engine import Query
@@ -228,3 +235,28 @@ def test_with_cooccurrence_the_class_names_reach_hashtags_of_documents_with_thos
     }
     # then every such hashtag scores higher than through the hashtags named like the words
     assert all(after[tag] > before.get(tag, 0.0) for tag in unnamed)
+
+
+def test_label_transfer_reads_the_stored_counts_in_place_with_the_answers_of_whole_matrices(
+    service, built
+):
+    # given the built-in collection's label transfer and held-out photos' visual words
+    engine = service.active().engine
+    transfer = engine.annotation.annotator.transfer
+    photos = [doc.image for doc in built.held_out[:3]]
+    for photo in photos:
+        probabilities = engine.reader.probabilities(photo)
+        visual = expected_visual_words(probabilities, engine.params)
+        query = _distribution(visual, transfer.phi[VISUAL].index)
+        # when the distances are read from the memory-mapped counts, column block by block
+        lean = _l1_to_counts(
+            query, engine.base_tokens.parts[VISUAL], transfer.counts.lengths[VISUAL]
+        )
+        # then they are the distances to the whole document x token matrix's rows
+        assert np.allclose(lean, _l1_to_rows(query, transfer._visual))
+        # and the nearest documents' votes, read from their records, are the matrix rows'
+        neighbours, _ = transfer.nearest(AnnotationParams(), lean)
+        votes = 1.0 / np.arange(1, len(neighbours) + 1) ** 8
+        for modality in (TAG, TEXT):
+            whole = np.asarray(transfer._words[modality][neighbours].T @ votes).ravel()
+            assert np.allclose(transfer._votes(modality, neighbours, votes), whole)

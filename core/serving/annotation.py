@@ -32,7 +32,7 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
-from core.reading.collection import TokenCounts
+from core.reading.collection import Document, TokenCounts
 from core.reading.images import content_hash
 from core.reading.text import HASHTAG_PATTERN, TAG, TEXT, normalize_tag
 from core.reading.twins import tag_twins
@@ -168,6 +168,25 @@ def _l1_to_rows(
     return query @ weights + matrix @ weights - 2.0 * shared
 
 
+def _l1_to_counts(
+    query: np.ndarray, parts: Sequence[sparse.csc_matrix], lengths: np.ndarray
+) -> np.ndarray:
+    """L1 between a dense distribution and every document's counts as a distribution (counts /
+    ``lengths``), read in place from the token-major ``parts`` (memory-mapped: no document x
+    token copy), one token's column at a time (its rows are distinct, so no scatter-add):
+    sum(q) + 1 - 2 sum min(q, d) for a document with tokens, sum(q) for one without. Equals
+    ``_l1_to_rows`` over the normalized rows."""
+    shared = np.zeros(len(lengths))
+    scale = np.divide(1.0, lengths, out=np.zeros(len(lengths)), where=lengths > 0)
+    for part in parts:
+        indptr = np.asarray(part.indptr)
+        for column in np.flatnonzero((query > 0) & (np.diff(indptr) > 0)):
+            low, high = indptr[column], indptr[column + 1]
+            rows = part.indices[low:high]
+            shared[rows] += np.minimum(part.data[low:high] * scale[rows], query[column])
+    return query.sum() + (lengths > 0) - 2.0 * shared
+
+
 # Random document pairs (of each kind) that fit the learned visual distance; a fixed seed.
 METRIC_PAIRS = 4000
 METRIC_SEED = 0
@@ -217,10 +236,14 @@ def _distribution(bag: Mapping[str, float], index: Mapping[str, int]) -> np.ndar
 
 
 class LabelTransfer:
-    """The documents' words and visual words as sparse matrices, for neighbour votes.
+    """Neighbour votes over the documents' words and visual words.
 
-    Made from the documents' stored token counts (``DocumentTokens``, memory-mapped), not from
-    their records: on a large collection parsing every record costs minutes and gigabytes.
+    The default path (neighbours by visual words, votes by rank) reads the documents' stored
+    token counts (``DocumentTokens``, memory-mapped and shared by a node's replicas) in place and
+    the few neighbours' words from their records: a replica holds no copy of the collection's
+    counts, which at ten million documents would be gigabytes per replica. The other settings
+    (2PKNN, the learned distance, the topic space, class names by co-occurrence) build document
+    x token matrices in memory on their first use.
     """
 
     def __init__(
@@ -228,10 +251,13 @@ class LabelTransfer:
         counts: DocumentTokens,
         phi: Mapping[str, Phi],
         inferencer: ThetaInferencer,
+        documents: Sequence[Document],
     ) -> None:
+        """``documents``: the same documents' records, in row order (their tokens)."""
         self.phi = dict(phi)
         self.inferencer = inferencer
         self.counts = counts
+        self.documents = documents
 
     def _counts(self, modality: str) -> sparse.csr_matrix:
         """documents x the modality's phi tokens: each document's counts, a row at hand."""
@@ -263,8 +289,9 @@ class LabelTransfer:
     @cached_property
     def _can_pass_labels(self) -> np.ndarray:
         """Documents with visual words and with words: the only possible neighbours."""
-        has_words = sum(np.diff(matrix.indptr) for matrix in self._words.values()) > 0
-        return (np.diff(self._visual.indptr) > 0) & has_words
+        lengths = self.counts.lengths
+        has_words = sum(lengths[m] for m in self.phi if m != VISUAL) > 0
+        return (lengths[VISUAL] > 0) & has_words
 
     def _photo_thetas(self, weights: Mapping[str, float]) -> np.ndarray:
         key = float(weights.get(VISUAL, 0.0))
@@ -309,8 +336,12 @@ class LabelTransfer:
         neighbour)."""
         if params.neighbour_space == "visual":
             query = _distribution(visual, self.phi[VISUAL].index)
-            weights_by_word = self._visual_weights if params.learned_distance else None
-            distances = _l1_to_rows(query, self._visual, weights_by_word)
+            if params.learned_distance:
+                distances = _l1_to_rows(query, self._visual, self._visual_weights)
+            else:
+                distances = _l1_to_counts(
+                    query, self.counts.parts[VISUAL], self.counts.lengths[VISUAL]
+                )
             if params.topic_distance_weight > 0:
                 topics = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
                 distances = distances + params.topic_distance_weight * topics
@@ -328,6 +359,21 @@ class LabelTransfer:
         nearest = np.argpartition(distances, k - 1)[:k]
         nearest = nearest[np.argsort(distances[nearest], kind="stable")]
         return nearest, distances[nearest]
+
+    def _votes(self, modality: str, rows: np.ndarray, votes: np.ndarray) -> np.ndarray:
+        """Each token's share of the ``votes`` of the documents at ``rows``, every document's
+        tokens of ``modality`` (those phi knows) sharing its vote alike."""
+        index = self.phi[modality].index
+        transfer = np.zeros(len(index))
+        for row, vote in zip(rows, votes, strict=True):
+            own = [
+                index[token]
+                for token in self.documents[row].tokens.get(modality, ())
+                if token in index
+            ]
+            if own:
+                transfer[own] += vote / len(own)
+        return transfer
 
     def _label_votes(
         self, modality: str, params: AnnotationParams, distances: np.ndarray
@@ -364,13 +410,12 @@ class LabelTransfer:
         phi = self.phi[modality].matrix
         topic = phi @ theta
         score = (1.0 - params.transfer_weight) * topic
-        if params.transfer_weight > 0 and modality in self._words:
+        if params.transfer_weight > 0 and modality in self.phi and modality != VISUAL:
             if params.label_neighbours > 0 and distances is not None:
                 transfer = self._label_votes(modality, params, distances)
             elif len(neighbours):
                 votes = 1.0 / np.arange(1, len(neighbours) + 1) ** params.vote_decay
-                transfer = np.asarray(self._words[modality][neighbours].T @ votes).ravel()
-                transfer = transfer / votes.sum()
+                transfer = self._votes(modality, neighbours, votes) / votes.sum()
             else:
                 return score
             score = score + params.transfer_weight * transfer
@@ -518,7 +563,7 @@ class QueryAnnotator:
     @cached_property
     def annotator(self) -> Annotator:
         """Scores words for annotation (its document tables are built on the first use)."""
-        transfer = LabelTransfer(self.counts, self.phi, self.reader.inferencer)
+        transfer = LabelTransfer(self.counts, self.phi, self.reader.inferencer, self.documents)
         return Annotator(
             transfer,
             self.reader.class_words,
