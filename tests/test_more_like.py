@@ -1,5 +1,6 @@
-""" "More like this": documents ranked by a document's own topic vector under the weights of the
-search, never the document itself; from the service and from the command line."""
+""" "More like this": documents ranked as the version's searches are, with a document's own tokens
+as the query, under the weights of the search, never the document itself; from the service and
+from the command line."""
 
 from __future__ import annotations
 
@@ -10,19 +11,37 @@ import numpy as np
 import pytest
 
 from core.serving.answers import SearchRequest
+from core.serving.ranking import ARTICLE_RANKING
 from core.storage import store
 from tests.test_cli import run
 
 
-def test_documents_like_one_are_ranked_by_its_own_topic_vector_without_it(service):
+def test_documents_like_one_are_those_of_its_kind_ranked_as_searches_are_without_it(service):
+    # given the built-in collection and a document whose hashtag three other documents carry
+    engine = service.active().engine
+    documents = [engine.documents[row] for row in range(len(engine.documents))]
+    tagged = [set(doc.tags) for doc in documents]
+    row = next(
+        row for row, tags in enumerate(tagged) if sum(bool(tags & other) for other in tagged) > 4
+    )
+    doc_id = documents[row].id
+    # when documents like it are asked for
+    result = service.more_like(doc_id, SearchRequest(k=10))
+    # then it is not among them, they are ranked as the version's searches are, and the first
+    # three share one of its hashtags
+    assert doc_id not in [hit.id for hit in result.hits] and len(result.hits) == 10
+    assert result.ranking == engine.ranking.label
+    assert all(tagged[row] & set(hit.tags) for hit in result.hits[:3])
+
+
+def test_documents_like_one_by_topics_are_ranked_by_its_own_topic_vector(service):
     active = service.active()
     doc_id = active.engine.documents[0].id
     theta = active.engine.document_theta(0)
 
-    result = service.more_like(doc_id, SearchRequest(k=10))
+    result = service.more_like(doc_id, SearchRequest(k=10, ranking=ARTICLE_RANKING))
 
     assert doc_id not in [hit.id for hit in result.hits]
-    assert len(result.hits) == 10
     # With the weights it was indexed with, the document's tokens give back its stored theta.
     assert np.abs(result.query.theta - theta).sum() < 0.05
     distances = [hit.distance for hit in result.hits]

@@ -42,7 +42,6 @@ from core.serving.index import NeighborIndex
 from core.serving.inference import QueryTheta, ThetaInferencer
 from core.serving.query_syntax import parse_query
 from core.serving.ranking import (
-    ARTICLE_RANKING,
     DocumentTokens,
     QueryTerm,
     RankedDocuments,
@@ -62,9 +61,6 @@ from core.serving.version_files import VersionFiles
 
 TOP_TERMS_KEPT = 32
 SIMILAR_FETCH = 2  # rank this many times k documents, so that k stay once similar ones collapse
-# "More like this" ranks by the document's topic vector (the article's search); the eval's "More
-# like this" row measures it against the version's own ranking (core.measurement.search_checks).
-MORE_LIKE_RANKING = ARTICLE_RANKING
 
 
 @dataclass(frozen=True)
@@ -264,12 +260,14 @@ class SearchEngine:
         return row, Query(extra={modality: Counter(bag) for modality, bag in bags.items()})
 
     def like_request(self, doc_id: str, request: SearchRequest) -> tuple[int, SearchRequest]:
-        """(row, request) of "more like this" ``doc_id``: ``request`` (k, weights) with the
-        document's own tokens as its query, ranked by ``MORE_LIKE_RANKING`` unless it names a
-        ranking. The caller leaves the row itself out of the allowed rows."""
+        """(row, request) of "more like this" ``doc_id``: ``request`` (k, weights, ranking)
+        with the document's own tokens as its query; the caller leaves the row itself out of
+        the allowed rows. Without a ranking of its own it ranks as the version's searches do:
+        measured against ranking by the document's topic vector (the article's search),
+        relevant = sharing a hashtag, mAP@10 0.920 against 0.706 on the benchmark's validation
+        split (``core.measurement.search_checks.more_like_scores``)."""
         row, query = self.document_query(doc_id)
-        ranking = request.ranking or MORE_LIKE_RANKING
-        return row, replace(request, query=query, ranking=ranking)
+        return row, replace(request, query=query)
 
     def document(self, doc_id: str) -> Hit:
         """A collection document as a hit at distance 0; raises ``UnknownDocument``."""

@@ -350,8 +350,8 @@ class Service:
         active: ActiveModel | None = None,
     ) -> SearchResult:
         """Documents like ``doc_id``: the ``request`` (k, weights; default ``SearchRequest()``)
-        searched with the document's own tokens as its query, ranked as
-        ``SearchEngine.like_request`` says unless it names a ranking; the document itself is
+        searched with the document's own tokens as its query, ranked as the version's searches
+        are unless it names a ranking (``SearchEngine.like_request``); the document itself is
         never among them. Recorded for a ``visitor`` like any search.
         Raises ``ValueError`` for an unknown id (``UnknownDocument``) or a request that has a
         query of its own."""
