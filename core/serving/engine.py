@@ -265,7 +265,7 @@ class SearchEngine:
         the allowed rows. Without a ranking of its own it ranks as the version's searches do:
         measured against ranking by the document's topic vector (the article's search),
         relevant = sharing a hashtag, mAP@10 0.920 against 0.706 on the benchmark's validation
-        split (``core.measurement.search_checks.more_like_scores``)."""
+        split (``scripts/measure_more_like.py``)."""
         row, query = self.document_query(doc_id)
         return row, replace(request, query=query)
 
