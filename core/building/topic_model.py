@@ -1,7 +1,8 @@
 """The multimodal ARTM model: BigARTM training with progress and per-pass scores.
 
 A document is a bag of tokens per modality (``TokenCounts``). Training writes BigARTM batches to
-disk (one per processor; BigARTM trains out of core from them), adds only the regularizers that
+disk (one per processor; BigARTM trains out of core from them) from documents it takes one at a
+time, so they may stream from disk, adds only the regularizers that
 act (tau != 0), fits one pass at a time so progress and scores are reported per pass, then
 exports one phi matrix per modality as plain numpy (``core.serving.model``) and takes the top
 tokens of every topic from it.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 from core.building.artm_loader import artm
 from core.reading.collection import TokenCounts
 from core.serving.model import FittedModel, ModelParams, Phi
+from core.serving.records import chunked
 
 PassCallback = Callable[[int, int, dict], None]
 TOP_TOKENS = 10  # per topic and modality, in the last pass's scores
@@ -41,18 +43,23 @@ class TrainedModel(FittedModel):
 
 
 def write_batches(
-    documents: Sequence[TokenCounts], directory: Path, batch_size: int = 1000
-) -> None:
-    """Writes documents as BigARTM batches; item ``i`` gets id ``i`` (its row in theta)."""
+    documents: Iterable[TokenCounts], directory: Path, batch_size: int = 1000
+) -> set[str]:
+    """Writes documents as BigARTM batches, taking them one at a time (a build streams them
+    from disk); item ``i`` gets id ``i`` (its row in theta). Returns the modalities that some
+    document has tokens of."""
     directory.mkdir(parents=True, exist_ok=True)
-    for start in range(0, len(documents), batch_size):
+    modalities: set[str] = set()
+    for number, part in enumerate(chunked(documents, batch_size)):
+        start = number * batch_size
         batch = artm.messages.Batch()
         batch.id = str(uuid.uuid4())
         token_ids: dict[tuple[str, str], int] = {}
-        for offset, doc in enumerate(documents[start : start + batch_size]):
+        for offset, doc in enumerate(part):
             item = batch.item.add()
             item.id = start + offset
             item.title = str(start + offset)
+            modalities.update(m for m in doc if doc[m])
             for modality in sorted(doc):
                 for token, count in sorted(doc[modality].items()):
                     key = (modality, token)
@@ -62,7 +69,8 @@ def write_batches(
                         batch.class_id.append(modality)
                     item.token_id.append(token_ids[key])
                     item.token_weight.append(float(count))
-        (directory / f"{start // batch_size:06d}.batch").write_bytes(batch.SerializeToString())
+        (directory / f"{number:06d}.batch").write_bytes(batch.SerializeToString())
+    return modalities
 
 
 def training_processors(documents: int) -> int:
@@ -72,7 +80,7 @@ def training_processors(documents: int) -> int:
 
 
 def fit(
-    documents: Sequence[TokenCounts],
+    documents: Collection[TokenCounts],
     params: ModelParams,
     workdir: Path,
     on_pass: PassCallback | None = None,
@@ -85,7 +93,7 @@ def fit(
 
 
 def fit_with_frozen_phi(
-    documents: Sequence[TokenCounts],
+    documents: Collection[TokenCounts],
     params: ModelParams,
     workdir: Path,
     frozen: Mapping[str, Phi],
@@ -103,20 +111,22 @@ def fit_with_frozen_phi(
 
 
 def _fit(
-    documents: Sequence[TokenCounts],
+    documents: Collection[TokenCounts],
     params: ModelParams,
     workdir: Path,
     on_pass: PassCallback | None,
     frozen: Mapping[str, Phi],
 ) -> TrainedModel:
-    modalities = sorted({m for doc in documents for m in doc if doc[m]} | set(frozen))
-    if not documents or not modalities:
+    if not documents:
+        raise ValueError("cannot train on an empty collection")
+    batches_dir = workdir / "batches"
+    processors = training_processors(len(documents))
+    written = write_batches(documents, batches_dir, batch_size=-(-len(documents) // processors))
+    modalities = sorted(written | set(frozen))
+    if not modalities:
         raise ValueError("cannot train on an empty collection")
     if set(frozen) == set(modalities):
         raise ValueError("every modality is frozen: there is nothing to train")
-    batches_dir = workdir / "batches"
-    processors = training_processors(len(documents))
-    write_batches(documents, batches_dir, batch_size=-(-len(documents) // processors))
     vectorizer = artm.BatchVectorizer(data_path=str(batches_dir), data_format="batches")
     dictionary = artm.Dictionary()
     dictionary.gather(data_path=str(batches_dir))
@@ -253,7 +263,9 @@ def _phi_of(model: artm.ARTM, modality: str, topic_names: list[str]) -> tuple[np
     return np.ascontiguousarray(values[:, order], dtype=np.float64), tokens
 
 
-def artm_transform(model: artm.ARTM, documents: Sequence[TokenCounts], workdir: Path) -> np.ndarray:
+def artm_transform(
+    model: artm.ARTM, documents: Collection[TokenCounts], workdir: Path
+) -> np.ndarray:
     """BigARTM's own theta for ``documents`` (n_docs x n_topics), for agreement checks."""
     batches_dir = workdir / f"transform-{uuid.uuid4().hex}"
     write_batches(documents, batches_dir)

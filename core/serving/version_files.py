@@ -11,7 +11,8 @@ models/<version>/
                     (``core.serving.records.MappedRecords`` reads a hit's line alone)
   tokens/           the documents' token counts, memory-mapped by the ranking
                     (``core.serving.ranking.DocumentTokens``)
-  training/         BigARTM's batches and other scratch files, only while the version is built
+  training/         scratch files, only while the version is built: the ingested documents in
+                    shards (``core.building.shards``) and BigARTM's batches
 ```
 
 A version is written once, under a temporary name (see ``core.building.pipeline``), and only read
@@ -26,7 +27,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,16 +49,33 @@ from core.serving.records import (
 
 @dataclass
 class PreparedCorpus:
-    """Documents that survived import and filtering, each with its tokens per modality."""
+    """Documents that survived import and filtering, each with its tokens per modality: in a
+    list, or on disk (a build's shards, read again on every pass: ``core.building.shards``)."""
 
-    documents: list[Document]
+    documents: Collection[Document]
     display_forms: dict[str, dict[str, str]]
     junk_filtered: list[str]
 
     @property
-    def tokens(self) -> list[TokenCounts]:
+    def tokens(self) -> TokenBags:
         """The documents' tokens in their order: what training and inference take."""
-        return [document.tokens for document in self.documents]
+        return TokenBags(self.documents)
+
+
+@dataclass(frozen=True)
+class TokenBags(Collection[TokenCounts]):
+    """Each document's tokens, taken from ``documents`` as they are read."""
+
+    documents: Collection[Document]
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __iter__(self) -> Iterator[TokenCounts]:
+        return (document.tokens for document in self.documents)
+
+    def __contains__(self, tokens: object) -> bool:
+        return any(bag == tokens for bag in self)
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,11 @@ class VersionFiles:
     def training_dir(self) -> Path:
         """Scratch space for training (BigARTM's batches); ``remove_training_files`` removes it."""
         return self.directory / "training"
+
+    @property
+    def corpus_dir(self) -> Path:
+        """Where a build's ingest writes the documents' shards (scratch, under training)."""
+        return self.training_dir / "corpus"
 
     @property
     def _index_dir(self) -> Path:
@@ -87,11 +110,12 @@ class VersionFiles:
         ranking: RankingParams | None = None,
     ) -> None:
         """Everything serving and retraining need besides the index; the manifest comes last.
-        ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits."""
+        ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits.
+        The documents are read in passes, never all held (they may be a build's shards)."""
         model.save(self.directory / "model")
         self._write_json("display.json", corpus.display_forms)
         write_record_index(self.directory, corpus.documents)
-        DocumentTokens(model.phi, corpus.tokens).save(self._tokens_dir)
+        DocumentTokens.write(self._tokens_dir, model.phi, corpus.tokens)
         manifest = {
             "params": params.to_dict(),
             "ranking": (ranking or RankingParams()).to_dict(),
