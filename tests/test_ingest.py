@@ -24,8 +24,8 @@ from core.building.ingest import (
     parse_cluster,
     sift,
 )
-from core.building.shards import Shard
 from core.building.pipeline import build
+from core.building.shards import Shard
 from core.reading.backbones import load_backbone
 from core.reading.collection import import_collection
 from core.reading.images import ImageError
@@ -117,7 +117,7 @@ def test_contract_an_unreadable_image_is_raised_with_its_path(
 
 def test_contract_every_chunk_once_with_the_thetas_infer_chunk_gives(executor, local_build):
     files = VersionFiles(local_build.models_dir / "v0001")
-    phi, tokens = files.read_model().phi, list(files.read_corpus().tokens)
+    phi, tokens = files.read_model().phi, files.read_corpus().tokens
     chunks = [tokens[start : start + 5] for start in range(0, len(tokens), 5)]
 
     results = dict(executor.infer(chunks, phi, SMALL, SMALL.modality_weights))

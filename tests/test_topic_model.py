@@ -24,7 +24,7 @@ def tokens(vision_cache) -> list:
     """Text, tag and visual tokens of every fourth document of the built-in collection."""
     documents = import_collection(BUILTIN_COLLECTION).documents[::4]
     vectorizer = ImageVectorizer(load_backbone("squeezenet"), vision_cache)
-    return list(prepare_corpus(documents, PARAMS, LocalIngest(TextProcessor(), vectorizer)).tokens)
+    return prepare_corpus(documents, PARAMS, LocalIngest(TextProcessor(), vectorizer)).tokens
 
 
 @pytest.fixture(scope="module")

@@ -291,7 +291,7 @@ def run_benchmark(
     vectorizer = ImageVectorizer(backbone, settings.cache_dir)
     say("training vs plain BigARTM")
     corpus = prepare_corpus(documents, params, LocalIngest(TextProcessor(), vectorizer))
-    results["training"] = training_throughput(list(corpus.tokens), params, bench_dir / "training")
+    results["training"] = training_throughput(corpus.tokens, params, bench_dir / "training")
 
     say("query latency on the built-in collection")
     build(bench_settings)

@@ -93,7 +93,7 @@ def measure_share(
     params = replace(params, training_sample=size if size < len(train) else None)
     timings: dict[str, float] = {}
     engine, model = train_engine(bench, train, params, workdir, processor, vectorizer, timings)
-    tokens = list(VersionFiles(workdir).read_corpus().tokens)
+    tokens = VersionFiles(workdir).read_corpus().tokens
     found = figures(query_scores(engine, bench, train, queries)[0])
     held = index_documents(
         workdir.with_name(workdir.name + "-validation"),

@@ -27,9 +27,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -63,8 +64,9 @@ class PreparedCorpus:
 
 
 @dataclass(frozen=True)
-class TokenBags(Collection[TokenCounts]):
-    """Each document's tokens, taken from ``documents`` as they are read."""
+class TokenBags(Sequence[TokenCounts]):
+    """Each document's tokens, taken from ``documents`` as they are read; by row too when the
+    documents are in a list."""
 
     documents: Collection[Document]
 
@@ -74,8 +76,18 @@ class TokenBags(Collection[TokenCounts]):
     def __iter__(self) -> Iterator[TokenCounts]:
         return (document.tokens for document in self.documents)
 
-    def __contains__(self, tokens: object) -> bool:
-        return any(bag == tokens for bag in self)
+    @overload
+    def __getitem__(self, row: int) -> TokenCounts: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[TokenCounts]: ...
+
+    def __getitem__(self, row):
+        if not isinstance(self.documents, Sequence):
+            raise TypeError("documents stored on disk are read in order, not by row")
+        if isinstance(row, slice):
+            return [document.tokens for document in self.documents[row]]
+        return self.documents[row].tokens
 
 
 @dataclass(frozen=True)
