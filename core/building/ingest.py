@@ -144,9 +144,10 @@ def ingest_batch(
     documents: Sequence[Document],
     params: ModelParams,
     processor: TextProcessor,
-    vectorizer: ImageVectorizer,
+    vectorizer: ImageVectorizer | None,
 ) -> list[IngestedDocument]:
-    """Tokens of every document of one batch: text and tags, extra modalities, visual words."""
+    """Tokens of every document of one batch: text and tags, extra modalities, visual words
+    (``vectorizer`` None: a collection without photos, which loads no image backbone)."""
     bags: list[TokenCounts] = []
     surfaces = []
     for doc in documents:
@@ -157,6 +158,8 @@ def ingest_batch(
         surfaces.append(analyzed.surfaces)
     hashes: list[str | None] = [None] * len(documents)
     with_image = [i for i, doc in enumerate(documents) if doc.image is not None]
+    if with_image and vectorizer is None:
+        raise ValueError("this ingest has no image backbone, and the collection has photos")
     if with_image:
         probabilities = vectorizer.probabilities([documents[i].image for i in with_image])
         for i, probs in zip(with_image, probabilities, strict=True):
@@ -221,10 +224,14 @@ class IngestExecutor(Protocol):
 
 
 class LocalIngest:
-    """Every batch in this process, in order, with the given tools."""
+    """Every batch in this process, in order, with the given tools (no ``vectorizer``: a
+    collection without photos)."""
 
     def __init__(
-        self, processor: TextProcessor, vectorizer: ImageVectorizer, batch_size: int = BATCH_SIZE
+        self,
+        processor: TextProcessor,
+        vectorizer: ImageVectorizer | None,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self.processor = processor
         self.vectorizer = vectorizer

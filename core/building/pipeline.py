@@ -31,7 +31,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -622,13 +622,11 @@ def _derive(
     }
     params = replace(old_params, **changes)
     index_params = IndexParams(**base.params["index"])
-    corpus = parent.read_corpus()
-    for modality, by_id in new_tokens.items():
+    for modality in new_tokens:
         if modality in parent_model.phi:
             raise ValueError(f"version {base.name} already has modality {modality}")
-        for doc in corpus.documents:
-            if by_id.get(doc.id):
-                doc.tokens[modality] = Counter(by_id[doc.id])
+    corpus = parent.read_corpus()
+    corpus = replace(corpus, documents=WithTokens(corpus.documents, new_tokens))
     on_pass = (lambda n, total, _: progress("train", n, total)) if progress else None
 
     with new_version(
@@ -697,6 +695,30 @@ def _derive(
         carried=carried,
         training_documents=model.training_documents,
     )
+
+
+@dataclass(frozen=True)
+class WithTokens(Collection[Document]):
+    """``documents`` with more modalities' tokens (modality -> document id -> counts), added
+    to each document as it is read."""
+
+    documents: Collection[Document]
+    added: Mapping[str, Mapping[str, Mapping[str, int]]]
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __iter__(self) -> Iterator[Document]:
+        for document in self.documents:
+            extra = {
+                modality: Counter(by_id[document.id])
+                for modality, by_id in self.added.items()
+                if by_id.get(document.id)
+            }
+            yield replace(document, tokens={**document.tokens, **extra}) if extra else document
+
+    def __contains__(self, document: object) -> bool:
+        return any(mine == document for mine in self)
 
 
 def carry_reviews(

@@ -1,11 +1,11 @@
 """The multimodal ARTM model: BigARTM training with progress and per-pass scores.
 
 A document is a bag of tokens per modality (``TokenCounts``). Training writes BigARTM batches to
-disk (one per processor; BigARTM trains out of core from them) from documents it takes one at a
-time, so they may stream from disk, adds only the regularizers that
-act (tau != 0), fits one pass at a time so progress and scores are reported per pass, then
-exports one phi matrix per modality as plain numpy (``core.serving.model``) and takes the top
-tokens of every topic from it.
+disk (one per processor, of at most ``BATCH_DOCUMENTS`` each; BigARTM trains out of core from
+them) from documents taken one at a time, so they may stream from disk; adds only the
+regularizers that act (tau != 0), fits one pass at a time so progress and scores are reported per
+pass, then exports one phi matrix per modality as plain numpy (``core.serving.model``) and takes
+the top tokens of every topic from it.
 Query-time inference does not touch BigARTM (see ``core.serving.inference``); ``artm_transform`` is
 kept for checking that our inference agrees with BigARTM's own. Only processes that train import
 this module: importing it loads BigARTM (``core.building.artm_loader``).
@@ -32,6 +32,11 @@ TOP_TOKENS = 10  # per topic and modality, in the last pass's scores
 # batches on two processors the sum is the same either way (a + b = b + a) and phi is
 # bit-identical between runs with the same seed; with more batches it is not.
 MAX_PROCESSORS = 2
+# A batch is one protobuf message built in memory and loaded whole by a processor, so a large
+# collection is cut into batches of at most this many documents: the training's memory stays
+# flat. Up to processors x BATCH_DOCUMENTS documents there is one batch per processor (phi
+# bit-identical between runs); past that, only one processor gives phi to the last bit.
+BATCH_DOCUMENTS = 20_000
 
 
 @dataclass
@@ -121,7 +126,8 @@ def _fit(
         raise ValueError("cannot train on an empty collection")
     batches_dir = workdir / "batches"
     processors = training_processors(len(documents))
-    written = write_batches(documents, batches_dir, batch_size=-(-len(documents) // processors))
+    batch_size = min(-(-len(documents) // processors), BATCH_DOCUMENTS)
+    written = write_batches(documents, batches_dir, batch_size)
     modalities = sorted(written | set(frozen))
     if not modalities:
         raise ValueError("cannot train on an empty collection")

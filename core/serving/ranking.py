@@ -260,8 +260,11 @@ class DocumentTokens:
         chunk: int = WRITE_CHUNK,
     ) -> None:
         """Writes the counts of ``documents`` as ``load`` maps them, in two passes over them
-        (each column's length, then every entry into its place in the mapped files) holding
-        ``chunk`` documents' entries at a time: a build streams its documents from disk."""
+        (each column's length, then every entry into its place) taking ``chunk`` documents at
+        a time: a build streams its documents from disk, and only the counts (12 bytes an
+        entry, the size of the files) are held, not the documents. The files are written
+        plainly, not through a memory map, so their writes are ordinary writes that an fsync
+        and the crash replay (``tests/crash_replay.py``) see."""
         count = len(documents)
         modalities = list(phi)
         widths = {m: len(phi[m].tokens) for m in modalities}
@@ -279,19 +282,15 @@ class DocumentTokens:
                 )
             wordless.extend(first + i for i, doc in enumerate(part) if _wordless_photo(doc))
 
-        directory.mkdir(parents=True, exist_ok=True)
-        places, indices, data = {}, {}, {}
-        for i, m in enumerate(modalities):
-            indptr = np.concatenate([[0], np.cumsum(per_column[m])])
-            nnz = int(indptr[-1])
+        indptr, indices, data, places = {}, {}, {}, {}
+        for m in modalities:
+            indptr[m] = np.concatenate([[0], np.cumsum(per_column[m])])
+            nnz = int(indptr[m][-1])
             small = max(count, widths[m], nnz) <= np.iinfo(np.int32).max
             kind = np.int32 if small else np.int64  # as scipy keeps them: one type, no copy
-            np.save(directory / f"{i}.indptr.npy", indptr.astype(kind))
-            indices[m] = _open_array(directory / f"{i}.indices.npy", kind, nnz)
-            data[m] = _open_array(directory / f"{i}.data.npy", np.float64, nnz)
-            places[m] = indptr[:-1].copy()
-            np.save(directory / f"{i}.lengths.npy", lengths[m])
-            np.save(directory / f"{i}.totals.npy", totals[m])
+            indptr[m] = indptr[m].astype(kind)
+            indices[m], data[m] = np.empty(nnz, dtype=kind), np.empty(nnz)
+            places[m] = indptr[m][:-1].astype(np.int64)
         for first, part in _numbered_chunks(documents, chunk):
             for m in modalities:
                 rows, cols, values = _entries(m, phi[m], part, range(first, first + len(part)))
@@ -302,9 +301,17 @@ class DocumentTokens:
                 indices[m][at] = rows[order]
                 data[m][at] = values[order]
                 places[m] += np.bincount(cols, minlength=widths[m])
-        for mapped in [*indices.values(), *data.values()]:
-            if isinstance(mapped, np.memmap):
-                mapped.flush()
+
+        directory.mkdir(parents=True, exist_ok=True)
+        for i, m in enumerate(modalities):
+            for name, values in (
+                ("indptr", indptr[m]),
+                ("indices", indices[m]),
+                ("data", data[m]),
+                ("lengths", lengths[m]),
+                ("totals", totals[m]),
+            ):
+                np.save(directory / f"{i}.{name}.npy", values)
         np.save(directory / "wordless_photos.npy", np.frombuffer(wordless, dtype=np.int64))
         (directory / "tokens.json").write_text(
             json.dumps({"modalities": modalities, "documents": count})
@@ -366,14 +373,6 @@ def _numbered_chunks(
     for part in chunked(documents, size):
         yield first, part
         first += len(part)
-
-
-def _open_array(path: Path, dtype: type, length: int) -> np.ndarray:
-    """A new ``.npy`` file of ``length`` values, mapped for writing (numpy cannot map none)."""
-    if length == 0:
-        np.save(path, np.zeros(0, dtype=dtype))
-        return np.zeros(0, dtype=dtype)
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(length,))
 
 
 def _wordless_photo(doc: TokenCounts) -> bool:

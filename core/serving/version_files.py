@@ -209,9 +209,10 @@ class VersionFiles:
         return DocumentTokens.load(self._tokens_dir, phi)
 
     def read_corpus(self) -> PreparedCorpus:
-        """The version's documents and display forms."""
+        """The version's documents (its records, each read when it is needed) and display
+        forms: what a version derived from this one is written from."""
         return PreparedCorpus(
-            documents=self.read_documents(),
+            documents=self.read_records(),
             display_forms=self.read_display_forms(),
             junk_filtered=[],
         )
