@@ -22,7 +22,7 @@ ingested: :class:`KeepInMemory` returns the kept documents themselves (additions
 :class:`ShardWriter` writes them to a shard of the version's work directory (on shared storage,
 so a Dask worker writes its own) and returns only what the driver counts: how many were kept,
 the ids of those dropped for too few significant tokens, and the display forms' surface counts.
-A build's driver therefore never holds the collection's documents (``core.building.shards``).
+A build's driver therefore never holds the documents' token bags (``core.building.shards``).
 
 The same executors infer document thetas with phi fixed (:func:`infer_chunk`, the inference
 queries use), chunk by chunk: a build trained on a sample (``ModelParams.training_sample``)
@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.building.shards import Shard, StoredDocuments, write_shard
+from core.building.shards import StoredDocuments, write_shard
 from core.reading.backbones import load_backbone
 from core.reading.collection import Document, TokenCounts
 from core.reading.images import content_hash
@@ -137,7 +137,7 @@ class ShardWriter:
         return SiftedBatch(write_shard(self.directory, number, kept), dropped, surfaces)
 
     def joined(self, parts: Sequence[Collection[Document]]) -> StoredDocuments:
-        return StoredDocuments([part for part in parts if isinstance(part, Shard)])
+        return StoredDocuments(list(parts))
 
 
 def ingest_batch(

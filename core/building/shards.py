@@ -43,9 +43,10 @@ class Shard(Collection[Document]):
 
 @dataclass(frozen=True)
 class StoredDocuments(Collection[Document]):
-    """The documents of every shard, in the shards' order; read from disk on every pass."""
+    """The documents of every shard (``Shard``), in the shards' order; read from disk on every
+    pass."""
 
-    shards: Sequence[Shard]
+    shards: Sequence[Collection[Document]]
 
     def __len__(self) -> int:
         return sum(shard.count for shard in self.shards)
