@@ -17,7 +17,9 @@ import os
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, count, islice
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -37,6 +39,7 @@ MAX_PROCESSORS = 2
 # flat. Up to processors x BATCH_DOCUMENTS documents there is one batch per processor (phi
 # bit-identical between runs); past that, only one processor gives phi to the last bit.
 BATCH_DOCUMENTS = 20_000
+BATCH_PIECE = 1000  # documents of a batch held at a time while it is written
 
 
 @dataclass
@@ -48,34 +51,56 @@ class TrainedModel(FittedModel):
 
 
 def write_batches(
-    documents: Iterable[TokenCounts], directory: Path, batch_size: int = 1000
+    documents: Iterable[TokenCounts],
+    directory: Path,
+    batch_size: int = 1000,
+    piece: int = BATCH_PIECE,
 ) -> set[str]:
-    """Writes documents as BigARTM batches, taking them one at a time (a build streams them
-    from disk); item ``i`` gets id ``i`` (its row in theta). Returns the modalities that some
-    document has tokens of."""
+    """Writes documents as BigARTM batches of ``batch_size``, taking them one at a time (a
+    build streams them from disk) and holding ``piece`` of them at a time (``_write_batch``);
+    item ``i`` gets id ``i`` (its row in theta). Returns the modalities that some document has
+    tokens of."""
     directory.mkdir(parents=True, exist_ok=True)
     modalities: set[str] = set()
-    for number, part in enumerate(chunked(documents, batch_size)):
-        start = number * batch_size
+    rows = enumerate(documents)
+    for number in count():
+        first = next(rows, None)
+        if first is None:
+            break
+        with (directory / f"{number:06d}.batch").open("wb") as handle:
+            batch = chain([first], islice(rows, batch_size - 1))
+            _write_batch(handle, batch, piece, modalities)
+    return modalities
+
+
+def _write_batch(
+    handle: BinaryIO, rows: Iterable[tuple[int, TokenCounts]], piece: int, modalities: set[str]
+) -> None:
+    """One batch in pieces of ``piece`` documents: protobuf reads serialized messages written
+    one after another as one message whose repeated fields are the pieces' in order, so the file
+    is the batch of every document (items, and tokens in the order they first appear) while
+    only one piece is held in memory (the pure-Python protobuf costs kilobytes a document)."""
+    header = artm.messages.Batch()
+    header.id = str(uuid.uuid4())
+    handle.write(header.SerializeToString())
+    token_ids: dict[tuple[str, str], int] = {}
+    for part in chunked(rows, piece):
         batch = artm.messages.Batch()
-        batch.id = str(uuid.uuid4())
-        token_ids: dict[tuple[str, str], int] = {}
-        for offset, doc in enumerate(part):
+        for row, doc in part:
             item = batch.item.add()
-            item.id = start + offset
-            item.title = str(start + offset)
+            item.id = row
+            item.title = str(row)
             modalities.update(m for m in doc if doc[m])
             for modality in sorted(doc):
-                for token, count in sorted(doc[modality].items()):
+                for token, weight in sorted(doc[modality].items()):
                     key = (modality, token)
                     if key not in token_ids:
                         token_ids[key] = len(token_ids)
                         batch.token.append(token)
                         batch.class_id.append(modality)
                     item.token_id.append(token_ids[key])
-                    item.token_weight.append(float(count))
-        (directory / f"{number:06d}.batch").write_bytes(batch.SerializeToString())
-    return modalities
+                    item.token_weight.append(float(weight))
+        handle.write(batch.SerializeToString())
 
 
 def training_processors(documents: int) -> int:

@@ -53,7 +53,7 @@ from core.serving.model import Phi
 from core.serving.records import chunked
 
 WORD_MODALITIES = (TEXT, TAG)
-WRITE_CHUNK = 10_000  # documents whose entries ``DocumentTokens.write`` holds at a time
+WRITE_CHUNK = 1000  # documents ``DocumentTokens.write`` holds at a time (their bags, entries)
 TINY = 1e-12
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 WORD_CANDIDATES = 8000  # of the documents that contain a query word, at most this many nearest
