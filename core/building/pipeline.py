@@ -5,12 +5,14 @@ ARTM trains on every document, or on a seeded random sample of them
 fixed, on the executor that ingested it (``core.building.ingest``: this process or the Dask
 workers), so every document of the version is searchable alike.
 
-A build from a collection never holds its documents' tokens: each ingested batch is written to a
-shard of the version's work directory where it was ingested (``core.building.shards``), and the
-driver keeps counts (documents kept per shard, the ids dropped, display forms). BigARTM's
+A build from a collection never holds its documents' token bags: each ingested batch is written
+to a shard of the version's work directory where it was ingested (``core.building.shards``), and
+the driver keeps counts (documents kept per shard, the ids dropped, display forms). BigARTM's
 batches, the thetas (chunk by chunk), the records, the ranking's counts, the translations and the
-database rows (in chunks) are each made in one pass over the shards. Its memory grows with the
-number of documents only by the thetas (the index itself), ids and photo hashes.
+database rows (in chunks) are each made in one pass over the shards. What still grows with the
+collection in the driver: the imported documents (ids, texts, photo paths, and any modality the
+collection file brings), the thetas (the index itself), ids and photo hashes for the records'
+sorted indexes, and the ranking's counts while they are written (12 bytes a token entry).
 
 The version is written under a temporary directory name and renamed when complete; only then
 does one database transaction mark it ready and (a build from a collection, or a derived version
