@@ -11,8 +11,8 @@ collection. The documents go to a Vowpal Wabbit file that BigARTM turns into bat
 itself; training then reads the batches pass by pass (out of core), with its processors on every
 core, in a child process, so the peak memory measured is the trainer's alone.
 
-The build's driver is measured on synthetic collections drawn the same way, without photos (their
-visual words given as tokens): ``measure_build`` traces its Python allocations and resident set
+The build's driver is measured on synthetic collections drawn the same way, without photos (so
+without visual words): ``measure_build`` traces its Python allocations and resident set
 through a whole build, streamed (``core.building.shards``) or holding every document.
 
 Every figure here comes from ``python -m core scale-train`` / ``scale-ingest`` /
@@ -319,9 +319,11 @@ def synthetic_collection(
 ) -> Path:
     """A collection folder of ``count`` documents drawn like ``source`` (``drawn_documents``)
     without photos: each caption its ``@text`` tokens (a token as often as it was drawn), its
-    hashtags its ``@tag`` tokens, and its other modalities (the visual words) given as tokens,
-    as a collection may bring any modality. Written one document at a time."""
+    hashtags its ``@tag`` tokens, and any extra modality of the source as tokens. The visual
+    words are left out: a build makes them from the photos on the workers, so a collection
+    file does not hold them (the driver's import would). Written one document at a time."""
     from core.reading.text import TAG, TEXT
+    from core.reading.vision import VISUAL
 
     folder.mkdir(parents=True)
     with (folder / "documents.jsonl").open("w", encoding="utf-8") as handle:
@@ -331,7 +333,7 @@ def synthetic_collection(
                 "id": f"synthetic-{number}",
                 "text": " ".join(words) or f"synthetic {number}",
                 "tags": list(tokens.get(TAG, {})),
-                **{m: bag for m, bag in tokens.items() if m not in (TEXT, TAG)},
+                **{m: bag for m, bag in tokens.items() if m not in (TEXT, TAG, VISUAL)},
             }
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return folder
