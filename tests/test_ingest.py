@@ -15,13 +15,17 @@ from distributed import Client, LocalCluster
 
 from core.building.ingest import (
     DaskIngest,
+    KeepInMemory,
     LocalIngest,
+    ShardWriter,
     batches_of,
     infer_chunk,
     ingest_batch,
     parse_cluster,
+    sift,
 )
 from core.building.pipeline import build
+from core.building.shards import Shard
 from core.reading.backbones import load_backbone
 from core.reading.collection import import_collection
 from core.reading.images import ImageError
@@ -66,26 +70,35 @@ def executor(request, tmp_path):
     return DaskIngest(request.getfixturevalue("client"), settings, batch_size=BATCH, window=2)
 
 
+@pytest.mark.parametrize("sink", ["memory", "shards"])
 def test_contract_every_batch_once_with_the_tokens_ingest_batch_gives(
-    executor, collection, vision_cache
+    executor, collection, vision_cache, sink, tmp_path
 ) -> None:
+    """Kept in memory, the documents come back; written to shards (where the batch ran), only
+    the shard's name and size come back, and the shard holds the same documents."""
     documents = import_collection(collection).documents
     batches = batches_of(documents, executor.batch_size)
-    params = ModelParams()
+    params = replace(ModelParams(), min_significant_tokens=4)
+    chosen = KeepInMemory() if sink == "memory" else ShardWriter(tmp_path / "shards")
 
-    results = dict(executor.run(batches, params))
+    results = dict(executor.run(batches, params, chosen))
 
     assert sorted(results) == list(range(len(batches)))
     reference = LocalIngest(
         TextProcessor(), ImageVectorizer(load_backbone(DEFAULT_BACKBONE), vision_cache)
     )
+    dropped = []
     for number, batch in enumerate(batches):
         expected = ingest_batch(batch, params, reference.processor, reference.vectorizer)
-        assert [r.document.tokens for r in results[number]] == [e.document.tokens for e in expected]
-        assert [r.document.image_hash for r in results[number]] == [
-            e.document.image_hash for e in expected
-        ]
-        assert [r.surfaces for r in results[number]] == [e.surfaces for e in expected]
+        kept, expected_dropped, surfaces = sift(expected, params)
+        result = results[number]
+        assert isinstance(result.kept, list if sink == "memory" else Shard)
+        assert len(result.kept) == len(kept)
+        assert [d.tokens for d in result.kept] == [d.tokens for d in kept]
+        assert [d.image_hash for d in result.kept] == [d.image_hash for d in kept]
+        assert (result.dropped, result.surfaces) == (expected_dropped, surfaces)
+        dropped += result.dropped
+    assert dropped  # the threshold drops some documents of this collection
 
 
 def test_contract_an_unreadable_image_is_raised_with_its_path(
@@ -97,7 +110,9 @@ def test_contract_an_unreadable_image_is_raised_with_its_path(
     documents[1] = replace(documents[1], image=broken)
 
     with pytest.raises(ImageError, match=r"broken\.jpg"):
-        list(executor.run(batches_of(documents, executor.batch_size), ModelParams()))
+        list(
+            executor.run(batches_of(documents, executor.batch_size), ModelParams(), KeepInMemory())
+        )
 
 
 def test_contract_every_chunk_once_with_the_thetas_infer_chunk_gives(executor, local_build):

@@ -12,6 +12,8 @@ import pytest
 
 from core.building.pipeline import build
 from core.measurement.scale import (
+    SyntheticDocuments,
+    measure_build,
     measure_query_latency,
     measure_training,
     model_footprint,
@@ -28,6 +30,7 @@ from core.serving.answers import Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.model import ModelParams
 from core.serving.ranking import LIKELIHOOD_CANDIDATES
+from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import SMALL
@@ -124,6 +127,34 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
     assert "1.2 h per pass" in report and "**50 h**" in report
     assert "### First bottleneck" in report
     assert np.isfinite(results["footprint"]["source"]["python_bytes_per_document"])
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_scale_build_measures_the_drivers_memory_and_leaves_nothing(
+    source, tmp_path, streamed
+) -> None:
+    # given a synthetic collection without photos, built in a child process
+    result = measure_build(source, 300, tmp_path, SMALL, streamed=streamed)
+    # then the driver's peak memory is measured, and the collection and version are gone
+    assert 0 < result["documents"] <= 300 and result["streamed"] is streamed
+    assert 0 < result["traced_peak_bytes"] < result["peak_rss_bytes"]
+    assert result["timings"]["ingest"] > 0 and result["timings"]["train"] > 0
+    assert not (tmp_path / "build-300").exists()
+
+
+def test_a_synthetic_version_is_written_from_documents_drawn_again_on_every_pass(
+    source, version_dir, tmp_path
+) -> None:
+    documents = SyntheticDocuments(source, 50, seed=2)
+    first, again = list(documents), list(documents)
+    assert len(first) == 50 and first == again
+    assert documents.source_rows().shape == (50,)
+
+    synthetic_version(version_dir, 50, tmp_path / "version", seed=2)
+    written = VersionFiles(tmp_path / "version").read_documents()
+    assert [(d.id, d.text, d.tags, d.tokens) for d in written] == [
+        (d.id, d.text, d.tags, d.tokens) for d in first
+    ]
 
 
 def test_past_the_candidate_limit_a_search_finds_what_scoring_every_document_finds(

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import core.building.topic_model as topic_model
+from core.building.artm_loader import artm
 from core.building.ingest import LocalIngest
 from core.building.pipeline import prepare_corpus
-from core.building.topic_model import fit, regularizers, training_processors
+from core.building.topic_model import fit, regularizers, training_processors, write_batches
 from core.reading.backbones import load_backbone
 from core.reading.collection import import_collection
 from core.reading.text import TextProcessor
@@ -95,3 +96,22 @@ def test_top_tokens_of_the_last_pass_are_the_most_probable_tokens_of_the_final_p
             rest = np.delete(phi.matrix[:, column], [phi.index[token] for token in top])
             assert len(top) == 10 or not (rest > 0).any()
             assert rest.max(initial=0) <= min(weights, default=np.inf)
+
+
+def test_a_batch_written_in_pieces_reads_as_the_batch_written_at_once(tokens, tmp_path) -> None:
+    # given the same documents written as batches of 40, held 7 at a time and all at once
+    pieces = write_batches(iter(tokens), tmp_path / "pieces", batch_size=40, piece=7)
+    whole = write_batches(tokens, tmp_path / "whole", batch_size=40, piece=40)
+
+    # then every batch file parses to the same items and tokens (only the random ids differ)
+    assert pieces == whole == {"@tag", "@text", "@visual"}
+    names = sorted(p.name for p in (tmp_path / "whole").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "pieces").iterdir())
+    assert len(names) == -(-len(tokens) // 40) > 1
+    for name in names:
+        first, second = artm.messages.Batch(), artm.messages.Batch()
+        first.ParseFromString((tmp_path / "pieces" / name).read_bytes())
+        second.ParseFromString((tmp_path / "whole" / name).read_bytes())
+        assert first.id != second.id
+        first.id = second.id
+        assert first == second and len(first.item) > 0

@@ -17,6 +17,13 @@ Executors (:class:`IngestExecutor`):
   the scheduler (``retries`` more times for ordinary errors), so a lost worker costs that
   batch, not the build.
 
+What comes back from a batch is a sink's choice (:class:`BatchSink`), made where the batch was
+ingested: :class:`KeepInMemory` returns the kept documents themselves (additions, evaluations);
+:class:`ShardWriter` writes them to a shard of the version's work directory (on shared storage,
+so a Dask worker writes its own) and returns only what the driver counts: how many were kept,
+the ids of those dropped for too few significant tokens, and the display forms' surface counts.
+A build's driver therefore never holds the documents' token bags (``core.building.shards``).
+
 The same executors infer document thetas with phi fixed (:func:`infer_chunk`, the inference
 queries use), chunk by chunk: a build trained on a sample (``ModelParams.training_sample``)
 infers every document's theta there, and on a cluster phi goes to each worker once.
@@ -26,14 +33,16 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from core.building.shards import StoredDocuments, write_shard
 from core.reading.backbones import load_backbone
 from core.reading.collection import Document, TokenCounts
 from core.reading.images import content_hash
@@ -57,13 +66,88 @@ class IngestedDocument:
     surfaces: list[tuple[str, str, str]]
 
 
+def significant_token_count(tokens: TokenCounts) -> int:
+    """Tokens a person wrote or attached (all modalities but the sampled visual words)."""
+    return int(sum(sum(bag.values()) for modality, bag in tokens.items() if modality != VISUAL))
+
+
+@dataclass(frozen=True)
+class SiftedBatch:
+    """One ingested batch as the driver takes it: the documents kept (in a list, or a shard on
+    disk), the ids of those dropped for too few significant tokens, and how often each
+    ``(modality, token, surface)`` was seen (the display forms are counted from these)."""
+
+    kept: Collection[Document]
+    dropped: list[str]
+    surfaces: Counter[tuple[str, str, str]]
+
+
+def sift(
+    ingested: Sequence[IngestedDocument], params: ModelParams
+) -> tuple[list[Document], list[str], Counter[tuple[str, str, str]]]:
+    """The documents with at least ``params.min_significant_tokens`` significant tokens, the ids
+    of the others, and every document's surface counts."""
+    kept, dropped = [], []
+    surfaces: Counter[tuple[str, str, str]] = Counter()
+    for item in ingested:
+        surfaces.update(item.surfaces)
+        enough = significant_token_count(item.document.tokens) >= params.min_significant_tokens
+        if enough:
+            kept.append(item.document)
+        else:
+            dropped.append(item.document.id)
+    return kept, dropped, surfaces
+
+
+class BatchSink(Protocol):
+    """What becomes of an ingested batch where it was ingested (picklable: it travels to the
+    Dask workers), and how the driver joins the kept parts of every batch, in batch order."""
+
+    def __call__(
+        self, number: int, ingested: Sequence[IngestedDocument], params: ModelParams
+    ) -> SiftedBatch: ...
+
+    def joined(self, parts: Sequence[Collection[Document]]) -> Collection[Document]: ...
+
+
+@dataclass(frozen=True)
+class KeepInMemory:
+    """The kept documents come back to the driver: for small collections (additions, evals)."""
+
+    def __call__(
+        self, number: int, ingested: Sequence[IngestedDocument], params: ModelParams
+    ) -> SiftedBatch:
+        return SiftedBatch(*sift(ingested, params))
+
+    def joined(self, parts: Sequence[Collection[Document]]) -> list[Document]:
+        return [document for part in parts for document in part]
+
+
+@dataclass(frozen=True)
+class ShardWriter:
+    """The kept documents go to shard ``number`` in ``directory`` (shared storage when the
+    batches run on a cluster); the driver gets the shard's name and size back, not documents."""
+
+    directory: Path
+
+    def __call__(
+        self, number: int, ingested: Sequence[IngestedDocument], params: ModelParams
+    ) -> SiftedBatch:
+        kept, dropped, surfaces = sift(ingested, params)
+        return SiftedBatch(write_shard(self.directory, number, kept), dropped, surfaces)
+
+    def joined(self, parts: Sequence[Collection[Document]]) -> StoredDocuments:
+        return StoredDocuments(list(parts))
+
+
 def ingest_batch(
     documents: Sequence[Document],
     params: ModelParams,
     processor: TextProcessor,
-    vectorizer: ImageVectorizer,
+    vectorizer: ImageVectorizer | None,
 ) -> list[IngestedDocument]:
-    """Tokens of every document of one batch: text and tags, extra modalities, visual words."""
+    """Tokens of every document of one batch: text and tags, extra modalities, visual words
+    (``vectorizer`` None: a collection without photos, which loads no image backbone)."""
     bags: list[TokenCounts] = []
     surfaces = []
     for doc in documents:
@@ -74,6 +158,8 @@ def ingest_batch(
         surfaces.append(analyzed.surfaces)
     hashes: list[str | None] = [None] * len(documents)
     with_image = [i for i, doc in enumerate(documents) if doc.image is not None]
+    if with_image and vectorizer is None:
+        raise ValueError("this ingest has no image backbone, and the collection has photos")
     if with_image:
         probabilities = vectorizer.probabilities([documents[i].image for i in with_image])
         for i, probs in zip(with_image, probabilities, strict=True):
@@ -104,7 +190,7 @@ def infer_chunk(
 
 
 def infer_locally(
-    chunks: Sequence[Sequence[TokenCounts]],
+    chunks: Iterable[Sequence[TokenCounts]],
     phi: Mapping[str, Phi],
     params: ModelParams,
     weights: Mapping[str, float],
@@ -115,20 +201,22 @@ def infer_locally(
 
 
 class IngestExecutor(Protocol):
-    """Runs :func:`ingest_batch` over batches (``run``) and :func:`infer_chunk` over chunks of
-    token bags (``infer``) somewhere; yields ``(number, result)`` as they finish, in any order,
-    each exactly once. An error that retries cannot cure is raised from the iterator, and the
-    work not yet done is cancelled. Callers cut the documents into batches of ``batch_size``."""
+    """Runs :func:`ingest_batch` over batches, handing each result to ``sink`` where it ran
+    (``run``), and :func:`infer_chunk` over chunks of token bags (``infer``) somewhere; yields
+    ``(number, result)`` as they finish, in any order, each exactly once. An error that retries
+    cannot cure is raised from the iterator, and the work not yet done is cancelled. Callers
+    cut the documents into batches of ``batch_size``; chunks may come from a generator (they
+    are taken as work is submitted)."""
 
     batch_size: int
 
     def run(
-        self, batches: Sequence[Sequence[Document]], params: ModelParams
-    ) -> Iterator[tuple[int, list[IngestedDocument]]]: ...
+        self, batches: Sequence[Sequence[Document]], params: ModelParams, sink: BatchSink
+    ) -> Iterator[tuple[int, SiftedBatch]]: ...
 
     def infer(
         self,
-        chunks: Sequence[Sequence[TokenCounts]],
+        chunks: Iterable[Sequence[TokenCounts]],
         phi: Mapping[str, Phi],
         params: ModelParams,
         weights: Mapping[str, float],
@@ -136,24 +224,29 @@ class IngestExecutor(Protocol):
 
 
 class LocalIngest:
-    """Every batch in this process, in order, with the given tools."""
+    """Every batch in this process, in order, with the given tools (no ``vectorizer``: a
+    collection without photos)."""
 
     def __init__(
-        self, processor: TextProcessor, vectorizer: ImageVectorizer, batch_size: int = BATCH_SIZE
+        self,
+        processor: TextProcessor,
+        vectorizer: ImageVectorizer | None,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self.processor = processor
         self.vectorizer = vectorizer
         self.batch_size = batch_size
 
     def run(
-        self, batches: Sequence[Sequence[Document]], params: ModelParams
-    ) -> Iterator[tuple[int, list[IngestedDocument]]]:
+        self, batches: Sequence[Sequence[Document]], params: ModelParams, sink: BatchSink
+    ) -> Iterator[tuple[int, SiftedBatch]]:
         for number, batch in enumerate(batches):
-            yield number, ingest_batch(batch, params, self.processor, self.vectorizer)
+            ingested = ingest_batch(batch, params, self.processor, self.vectorizer)
+            yield number, sink(number, ingested, params)
 
     def infer(
         self,
-        chunks: Sequence[Sequence[TokenCounts]],
+        chunks: Iterable[Sequence[TokenCounts]],
         phi: Mapping[str, Phi],
         params: ModelParams,
         weights: Mapping[str, float],
@@ -168,9 +261,13 @@ def worker_tools(settings: Settings) -> tuple[TextProcessor, ImageVectorizer]:
 
 
 def _ingest_on_worker(
-    batch: Sequence[Document], params: ModelParams, settings: Settings
-) -> list[IngestedDocument]:
-    return ingest_batch(batch, params, *worker_tools(settings))
+    numbered: tuple[int, Sequence[Document]],
+    params: ModelParams,
+    settings: Settings,
+    sink: BatchSink,
+) -> SiftedBatch:
+    number, batch = numbered
+    return sink(number, ingest_batch(batch, params, *worker_tools(settings)), params)
 
 
 class DaskIngest:
@@ -199,13 +296,14 @@ class DaskIngest:
         self.window = window
 
     def run(
-        self, batches: Sequence[Sequence[Document]], params: ModelParams
-    ) -> Iterator[tuple[int, list[IngestedDocument]]]:
-        return self._map(_ingest_on_worker, "ingest-batch", batches, params, self.settings)
+        self, batches: Sequence[Sequence[Document]], params: ModelParams, sink: BatchSink
+    ) -> Iterator[tuple[int, SiftedBatch]]:
+        numbered = ((number, batch) for number, batch in enumerate(batches))
+        return self._map(_ingest_on_worker, "ingest-batch", numbered, params, self.settings, sink)
 
     def infer(
         self,
-        chunks: Sequence[Sequence[TokenCounts]],
+        chunks: Iterable[Sequence[TokenCounts]],
         phi: Mapping[str, Phi],
         params: ModelParams,
         weights: Mapping[str, float],
@@ -218,7 +316,7 @@ class DaskIngest:
             shared.release()
 
     def _map(
-        self, function: Callable, name: str, items: Sequence, *arguments: Any
+        self, function: Callable, name: str, items: Iterable, *arguments: Any
     ) -> Iterator[tuple[int, Any]]:
         """``function(item, *arguments)`` as one task per item, at most ``window`` submitted
         at a time; ``(number, result)`` as they finish."""

@@ -5,6 +5,15 @@ ARTM trains on every document, or on a seeded random sample of them
 fixed, on the executor that ingested it (``core.building.ingest``: this process or the Dask
 workers), so every document of the version is searchable alike.
 
+A build from a collection never holds its documents' token bags: each ingested batch is written
+to a shard of the version's work directory where it was ingested (``core.building.shards``), and
+the driver keeps counts (documents kept per shard, the ids dropped, display forms). BigARTM's
+batches, the thetas (chunk by chunk), the records, the ranking's counts, the translations and the
+database rows (in chunks) are each made in one pass over the shards. What still grows with the
+collection in the driver: the imported documents (ids, texts, photo paths, and any modality the
+collection file brings), the thetas (the index itself), ids and photo hashes for the records'
+sorted indexes, and the ranking's counts while they are written (12 bytes a token entry).
+
 The version is written under a temporary directory name and renamed when complete; only then
 does one database transaction mark it ready and (a build from a collection, or a derived version
 asked to) active; a derived version otherwise waits for an admin's activation. A build that fails
@@ -24,7 +33,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,9 +44,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import durable
 from core.building.ingest import (
-    IngestedDocument,
+    BatchSink,
     IngestExecutor,
+    KeepInMemory,
     LocalIngest,
+    ShardWriter,
     batches_of,
     infer_locally,
 )
@@ -51,12 +62,13 @@ from core.reading.collection import (
 )
 from core.reading.images import content_hash
 from core.reading.text import DisplayForms, TextProcessor
-from core.reading.vision import VISUAL, ImageVectorizer
+from core.reading.vision import ImageVectorizer
 from core.serving.bilingual import learn_translations
 from core.serving.index import IndexParams, NeighborIndex
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
+from core.serving.records import chunked
 from core.serving.topic_labels import LABELLED_MODALITIES, distinct_labels
 from core.serving.topic_matching import (
     CarryOver,
@@ -93,11 +105,6 @@ class BuildReport:
     training_documents: int | None = None  # how many of the documents phi was trained on
 
 
-def significant_token_count(tokens: TokenCounts) -> int:
-    """Tokens a person wrote or attached (all modalities but the sampled visual words)."""
-    return int(sum(sum(bag.values()) for modality, bag in tokens.items() if modality != VISUAL))
-
-
 def _write_version(
     files: VersionFiles,
     params: ModelParams,
@@ -117,32 +124,30 @@ def prepare_corpus(
     executor: IngestExecutor,
     progress: ProgressCallback | None = None,
     timings: dict[str, float] | None = None,
+    sink: BatchSink | None = None,
 ) -> PreparedCorpus:
     """Tokens for every document, ingested batch by batch on ``executor`` (stage ``vectorize``
-    reports documents done); drops documents with too few significant tokens."""
+    reports documents done); drops documents with too few significant tokens. ``sink`` says
+    where the kept documents go: back here (default), or to shards on disk (a build)."""
     timings = {} if timings is None else timings
+    sink = sink or KeepInMemory()
     started = time.perf_counter()
     batches = batches_of(documents, executor.batch_size)
-    ingested: list[list[IngestedDocument] | None] = [None] * len(batches)
+    kept: list[Collection[Document]] = [[] for _ in batches]
+    dropped: list[list[str]] = [[] for _ in batches]
+    forms = DisplayForms()
     done = 0
-    for number, result in executor.run(batches, params):
-        ingested[number] = result
-        done += len(result)
+    for number, result in executor.run(batches, params, sink):
+        kept[number], dropped[number] = result.kept, result.dropped
+        forms.update_surfaces(list(result.surfaces.elements()))
+        done += len(batches[number])
         if progress:
             progress("vectorize", done, len(documents))
     timings["ingest"] = time.perf_counter() - started
-
-    forms = DisplayForms()
-    kept, dropped = [], []
-    for batch in ingested:
-        for item in batch:
-            forms.update_surfaces(item.surfaces)
-            enough = significant_token_count(item.document.tokens) >= params.min_significant_tokens
-            (kept if enough else dropped).append(item.document)
     return PreparedCorpus(
-        documents=kept,
+        documents=sink.joined(kept),
         display_forms=forms.to_dict(),
-        junk_filtered=[d.id for d in dropped],
+        junk_filtered=[doc_id for batch in dropped for doc_id in batch],
     )
 
 
@@ -189,7 +194,8 @@ def build(
         executor = executor or LocalIngest(
             TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
         )
-        corpus = prepare_corpus(imported.documents, params, executor, progress, timings)
+        shards = ShardWriter(VersionFiles(created.workdir).corpus_dir)
+        corpus = prepare_corpus(imported.documents, params, executor, progress, timings, shards)
         model = train_and_write_version(
             created.workdir, corpus, params, index_params, progress, timings, ranking, executor
         )
@@ -201,7 +207,6 @@ def build(
             model=model,
             params=params,
             topics=topic_records(model, params, corpus.display_forms),
-            documents=corpus.documents,
         )
         timings["store"] = time.perf_counter() - started
     return BuildReport(
@@ -301,15 +306,18 @@ def publish(
     model: FittedModel,
     params: ModelParams,
     topics: list[store.TopicRecord],
-    documents: list[Document],
+    documents: Collection[Document] | None = None,
     activate: bool = True,
     display_names: dict[str, DisplayName] | None = None,
 ) -> None:
     """Move the complete directory into place durably (its files, then the rename, synced: see
-    ``core.durable``), mark the version ready (the row never points at files a power cut could
+    ``core.durable``), mark the version ready with its ``documents`` (default: the records it
+    was written with, read one at a time) (the row never points at files a power cut could
     still take back), give it the documents added meanwhile (``core.building.additions``), then
     (if asked) make it active."""
     durable.publish_directory(created.workdir, created.final_dir)
+    if documents is None:
+        documents = VersionFiles(created.final_dir).read_records()
     with sessions() as session:
         store.finish_version(
             session,
@@ -432,38 +440,37 @@ def _remove_leftover_build_dirs(models_dir: Path, failed_versions: list[str]) ->
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def training_sample(documents: list[Item], params: ModelParams) -> list[Item]:
+def training_sample(documents: Collection[Item], params: ModelParams) -> Collection[Item]:
     """The documents (token bags, or anything in their order) phi is trained on: all of them,
     or ``params.training_sample`` of them drawn at random with ``params.seed`` (in collection
-    order), so a rerun trains the same model."""
+    order, taken in one pass), so a rerun trains the same model."""
     size = params.training_sample
     if size is None or size >= len(documents):
         return documents
-    rows = np.random.default_rng(params.seed).choice(len(documents), size, replace=False)
-    return [documents[row] for row in np.sort(rows)]
+    rows = set(np.random.default_rng(params.seed).choice(len(documents), size, replace=False))
+    return [item for row, item in enumerate(documents) if row in rows]
 
 
 def document_thetas(
     model: FittedModel,
     params: ModelParams,
-    tokens: list[TokenCounts],
+    tokens: Collection[TokenCounts],
     weights,
     progress: ProgressCallback | None = None,
     executor: IngestExecutor | None = None,
 ) -> np.ndarray:
     """Every document's theta by the same inference queries use, so distances compare alike,
-    in chunks of ``THETA_CHUNK`` on ``executor`` (default: this process); reports progress
-    (stage ``thetas``) as chunks finish."""
-    chunks = [tokens[start : start + THETA_CHUNK] for start in range(0, len(tokens), THETA_CHUNK)]
+    in chunks of ``THETA_CHUNK`` taken from ``tokens`` as they are sent to ``executor``
+    (default: this process); reports progress (stage ``thetas``) as chunks finish."""
     infer = executor.infer if executor is not None else infer_locally
-    thetas: list[np.ndarray | None] = [None] * len(chunks)
+    thetas: list[np.ndarray] = [np.zeros((0, params.num_topics))] * -(-len(tokens) // THETA_CHUNK)
     done = 0
-    for number, chunk in infer(chunks, model.phi, params, weights):
+    for number, chunk in infer(chunked(tokens, THETA_CHUNK), model.phi, params, weights):
         thetas[number] = chunk
         done += len(chunk)
         if progress:
             progress("thetas", done, len(tokens))
-    return np.vstack(thetas) if chunks else np.zeros((0, params.num_topics))
+    return np.vstack(thetas) if thetas else np.zeros((0, params.num_topics))
 
 
 def topic_records(
@@ -617,13 +624,11 @@ def _derive(
     }
     params = replace(old_params, **changes)
     index_params = IndexParams(**base.params["index"])
-    corpus = parent.read_corpus()
-    for modality, by_id in new_tokens.items():
+    for modality in new_tokens:
         if modality in parent_model.phi:
             raise ValueError(f"version {base.name} already has modality {modality}")
-        for doc in corpus.documents:
-            if by_id.get(doc.id):
-                doc.tokens[modality] = Counter(by_id[doc.id])
+    corpus = parent.read_corpus()
+    corpus = replace(corpus, documents=WithTokens(corpus.documents, new_tokens))
     on_pass = (lambda n, total, _: progress("train", n, total)) if progress else None
 
     with new_version(
@@ -692,6 +697,30 @@ def _derive(
         carried=carried,
         training_documents=model.training_documents,
     )
+
+
+@dataclass(frozen=True)
+class WithTokens(Collection[Document]):
+    """``documents`` with more modalities' tokens (modality -> document id -> counts), added
+    to each document as it is read."""
+
+    documents: Collection[Document]
+    added: Mapping[str, Mapping[str, Mapping[str, int]]]
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __iter__(self) -> Iterator[Document]:
+        for document in self.documents:
+            extra = {
+                modality: Counter(by_id[document.id])
+                for modality, by_id in self.added.items()
+                if by_id.get(document.id)
+            }
+            yield replace(document, tokens={**document.tokens, **extra}) if extra else document
+
+    def __contains__(self, document: object) -> bool:
+        return any(mine == document for mine in self)
 
 
 def carry_reviews(

@@ -1,10 +1,11 @@
 """The multimodal ARTM model: BigARTM training with progress and per-pass scores.
 
 A document is a bag of tokens per modality (``TokenCounts``). Training writes BigARTM batches to
-disk (one per processor; BigARTM trains out of core from them), adds only the regularizers that
-act (tau != 0), fits one pass at a time so progress and scores are reported per pass, then
-exports one phi matrix per modality as plain numpy (``core.serving.model``) and takes the top
-tokens of every topic from it.
+disk (one per processor, of at most ``BATCH_DOCUMENTS`` each; BigARTM trains out of core from
+them) from documents taken one at a time, so they may stream from disk; adds only the
+regularizers that act (tau != 0), fits one pass at a time so progress and scores are reported per
+pass, then exports one phi matrix per modality as plain numpy (``core.serving.model``) and takes
+the top tokens of every topic from it.
 Query-time inference does not touch BigARTM (see ``core.serving.inference``); ``artm_transform`` is
 kept for checking that our inference agrees with BigARTM's own. Only processes that train import
 this module: importing it loads BigARTM (``core.building.artm_loader``).
@@ -14,15 +15,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, count, islice
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from core.building.artm_loader import artm
 from core.reading.collection import TokenCounts
 from core.serving.model import FittedModel, ModelParams, Phi
+from core.serving.records import chunked
 
 PassCallback = Callable[[int, int, dict], None]
 TOP_TOKENS = 10  # per topic and modality, in the last pass's scores
@@ -30,6 +34,12 @@ TOP_TOKENS = 10  # per topic and modality, in the last pass's scores
 # batches on two processors the sum is the same either way (a + b = b + a) and phi is
 # bit-identical between runs with the same seed; with more batches it is not.
 MAX_PROCESSORS = 2
+# A batch is one protobuf message built in memory and loaded whole by a processor, so a large
+# collection is cut into batches of at most this many documents: the training's memory stays
+# flat. Up to processors x BATCH_DOCUMENTS documents there is one batch per processor (phi
+# bit-identical between runs); past that, only one processor gives phi to the last bit.
+BATCH_DOCUMENTS = 20_000
+BATCH_PIECE = 1000  # documents of a batch held at a time while it is written
 
 
 @dataclass
@@ -41,28 +51,56 @@ class TrainedModel(FittedModel):
 
 
 def write_batches(
-    documents: Sequence[TokenCounts], directory: Path, batch_size: int = 1000
-) -> None:
-    """Writes documents as BigARTM batches; item ``i`` gets id ``i`` (its row in theta)."""
+    documents: Iterable[TokenCounts],
+    directory: Path,
+    batch_size: int = 1000,
+    piece: int = BATCH_PIECE,
+) -> set[str]:
+    """Writes documents as BigARTM batches of ``batch_size``, taking them one at a time (a
+    build streams them from disk) and holding ``piece`` of them at a time (``_write_batch``);
+    item ``i`` gets id ``i`` (its row in theta). Returns the modalities that some document has
+    tokens of."""
     directory.mkdir(parents=True, exist_ok=True)
-    for start in range(0, len(documents), batch_size):
+    modalities: set[str] = set()
+    rows = enumerate(documents)
+    for number in count():
+        first = next(rows, None)
+        if first is None:
+            break
+        with (directory / f"{number:06d}.batch").open("wb") as handle:
+            batch = chain([first], islice(rows, batch_size - 1))
+            _write_batch(handle, batch, piece, modalities)
+    return modalities
+
+
+def _write_batch(
+    handle: BinaryIO, rows: Iterable[tuple[int, TokenCounts]], piece: int, modalities: set[str]
+) -> None:
+    """One batch in pieces of ``piece`` documents: protobuf reads serialized messages written
+    one after another as one message whose repeated fields are the pieces' in order, so the file
+    is the batch of every document (items, and tokens in the order they first appear) while
+    only one piece is held in memory (the pure-Python protobuf costs kilobytes a document)."""
+    header = artm.messages.Batch()
+    header.id = str(uuid.uuid4())
+    handle.write(header.SerializeToString())
+    token_ids: dict[tuple[str, str], int] = {}
+    for part in chunked(rows, piece):
         batch = artm.messages.Batch()
-        batch.id = str(uuid.uuid4())
-        token_ids: dict[tuple[str, str], int] = {}
-        for offset, doc in enumerate(documents[start : start + batch_size]):
+        for row, doc in part:
             item = batch.item.add()
-            item.id = start + offset
-            item.title = str(start + offset)
+            item.id = row
+            item.title = str(row)
+            modalities.update(m for m in doc if doc[m])
             for modality in sorted(doc):
-                for token, count in sorted(doc[modality].items()):
+                for token, weight in sorted(doc[modality].items()):
                     key = (modality, token)
                     if key not in token_ids:
                         token_ids[key] = len(token_ids)
                         batch.token.append(token)
                         batch.class_id.append(modality)
                     item.token_id.append(token_ids[key])
-                    item.token_weight.append(float(count))
-        (directory / f"{start // batch_size:06d}.batch").write_bytes(batch.SerializeToString())
+                    item.token_weight.append(float(weight))
+        handle.write(batch.SerializeToString())
 
 
 def training_processors(documents: int) -> int:
@@ -72,7 +110,7 @@ def training_processors(documents: int) -> int:
 
 
 def fit(
-    documents: Sequence[TokenCounts],
+    documents: Collection[TokenCounts],
     params: ModelParams,
     workdir: Path,
     on_pass: PassCallback | None = None,
@@ -85,7 +123,7 @@ def fit(
 
 
 def fit_with_frozen_phi(
-    documents: Sequence[TokenCounts],
+    documents: Collection[TokenCounts],
     params: ModelParams,
     workdir: Path,
     frozen: Mapping[str, Phi],
@@ -103,20 +141,23 @@ def fit_with_frozen_phi(
 
 
 def _fit(
-    documents: Sequence[TokenCounts],
+    documents: Collection[TokenCounts],
     params: ModelParams,
     workdir: Path,
     on_pass: PassCallback | None,
     frozen: Mapping[str, Phi],
 ) -> TrainedModel:
-    modalities = sorted({m for doc in documents for m in doc if doc[m]} | set(frozen))
-    if not documents or not modalities:
+    if not documents:
+        raise ValueError("cannot train on an empty collection")
+    batches_dir = workdir / "batches"
+    processors = training_processors(len(documents))
+    batch_size = min(-(-len(documents) // processors), BATCH_DOCUMENTS)
+    written = write_batches(documents, batches_dir, batch_size)
+    modalities = sorted(written | set(frozen))
+    if not modalities:
         raise ValueError("cannot train on an empty collection")
     if set(frozen) == set(modalities):
         raise ValueError("every modality is frozen: there is nothing to train")
-    batches_dir = workdir / "batches"
-    processors = training_processors(len(documents))
-    write_batches(documents, batches_dir, batch_size=-(-len(documents) // processors))
     vectorizer = artm.BatchVectorizer(data_path=str(batches_dir), data_format="batches")
     dictionary = artm.Dictionary()
     dictionary.gather(data_path=str(batches_dir))
@@ -253,7 +294,9 @@ def _phi_of(model: artm.ARTM, modality: str, topic_names: list[str]) -> tuple[np
     return np.ascontiguousarray(values[:, order], dtype=np.float64), tokens
 
 
-def artm_transform(model: artm.ARTM, documents: Sequence[TokenCounts], workdir: Path) -> np.ndarray:
+def artm_transform(
+    model: artm.ARTM, documents: Collection[TokenCounts], workdir: Path
+) -> np.ndarray:
     """BigARTM's own theta for ``documents`` (n_docs x n_topics), for agreement checks."""
     batches_dir = workdir / f"transform-{uuid.uuid4().hex}"
     write_batches(documents, batches_dir)

@@ -35,6 +35,7 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     measurement.add_eval,
     measurement.add_scale_train,
     measurement.add_scale_ingest,
+    measurement.add_scale_build,
     measurement.add_scale_footprint,
     measurement.add_scale_replica,
     measurement.add_scale_query,

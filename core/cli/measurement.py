@@ -236,6 +236,57 @@ def _scale_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_scale_build(commands: Subcommands) -> None:
+    """``scale-build``: the build driver's peak memory at several collection sizes."""
+    parser = add_report_command(
+        commands,
+        _scale_build,
+        "scale-build",
+        help="peak memory of a build's driver at several collection sizes (into scale.json)",
+        description="Build synthetic collections drawn from a built version's documents "
+        "(without photos) in a child process and trace its memory: streamed (the build) or, "
+        "with --in-memory, holding every document (see core/measurement/scale.py).",
+    )
+    parser.add_argument(
+        "--documents", type=sizes, default=(20_000, 80_000), help="sizes, comma-separated"
+    )
+    parser.add_argument("--passes", type=positive, default=2, help="training passes")
+    parser.add_argument("--topics", type=positive, default=50, help="number of topics")
+    parser.add_argument("--source", type=Path, help=SOURCE_HELP)
+    parser.add_argument(
+        "--in-memory", action="store_true", help="the reference that holds every document"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="where the collections go (default: DATA_DIR/scale)"
+    )
+
+
+def _scale_build(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale
+    from core.serving.model import ModelParams
+
+    source = args.source or active_version_dir(settings)
+    corpus = scale.read_source_corpus(source)
+    params = ModelParams(num_topics=args.topics, passes=args.passes)
+    how = "in-memory" if args.in_memory else "streamed"
+    for documents in args.documents:
+        result = scale.measure_build(
+            corpus,
+            documents,
+            args.workdir or settings.data_dir / "scale",
+            params,
+            streamed=not args.in_memory,
+        )
+        result["source"] = str(source)
+        scale.record(args.reports, f"build-{how}", str(documents), result)
+        print(
+            f"{documents:,} documents, {how}: driver peak Python allocations "
+            f"{result['traced_peak_bytes'] / 2**20:,.0f} MB, peak RSS "
+            f"{result['peak_rss_bytes'] / 2**20:,.0f} MB, {result['seconds']:.0f} s"
+        )
+    return 0
+
+
 def add_scale_footprint(commands: Subcommands) -> None:
     """``scale-footprint``: a built version's sizes per document."""
     parser = add_report_command(

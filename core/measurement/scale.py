@@ -11,9 +11,13 @@ collection. The documents go to a Vowpal Wabbit file that BigARTM turns into bat
 itself; training then reads the batches pass by pass (out of core), with its processors on every
 core, in a child process, so the peak memory measured is the trainer's alone.
 
-Every figure here comes from ``python -m core scale-train`` / ``scale-ingest``, stored in
-``reports/scale.json``; ``python -m core scale-report`` renders ``reports/scale.md`` from it
-(``core.measurement.scale_plan``).
+The build's driver is measured on synthetic collections drawn the same way, without photos (so
+without visual words): ``measure_build`` traces its Python allocations and resident set
+through a whole build, streamed (``core.building.shards``) or holding every document.
+
+Every figure here comes from ``python -m core scale-train`` / ``scale-ingest`` /
+``scale-build``, stored in ``reports/scale.json``; ``python -m core scale-report`` renders
+``reports/scale.md`` from it (``core.measurement.scale_plan``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import resource
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -307,6 +311,117 @@ def measure_training(
     }
 
 
+# --------------------------------------------------------------------------- the build's driver
+
+
+def synthetic_collection(
+    source: Sequence[TokenCounts], count: int, folder: Path, seed: int = 0
+) -> Path:
+    """A collection folder of ``count`` documents drawn like ``source`` (``drawn_documents``)
+    without photos: each caption its ``@text`` tokens (a token as often as it was drawn), its
+    hashtags its ``@tag`` tokens, and any extra modality of the source as tokens. The visual
+    words are left out: a build makes them from the photos on the workers, so a collection
+    file does not hold them (the driver's import would). Written one document at a time."""
+    from core.reading.text import TAG, TEXT
+    from core.reading.vision import VISUAL
+
+    folder.mkdir(parents=True)
+    with (folder / "documents.jsonl").open("w", encoding="utf-8") as handle:
+        for number, tokens in enumerate(synthetic_documents(source, count, seed)):
+            words = [token for token, n in tokens.get(TEXT, {}).items() for _ in range(n)]
+            row = {
+                "id": f"synthetic-{number}",
+                "text": " ".join(words) or f"synthetic {number}",
+                "tags": list(tokens.get(TAG, {})),
+                **{m: bag for m, bag in tokens.items() if m not in (TEXT, TAG, VISUAL)},
+            }
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return folder
+
+
+def _build_in_child(collection: str, data_dir: str, params_dict: dict, streamed: bool) -> dict:
+    """Runs in a child process: a build of ``collection`` with the driver's Python allocations
+    traced. ``streamed``: ``pipeline.build`` (documents to shards, rows into the database);
+    otherwise the reference that holds every document (ingested into memory, the version
+    written from them, no database)."""
+    import tracemalloc
+
+    from core.building import artm_loader  # noqa: F401  (BigARTM before anything else)
+    from core.building.ingest import LocalIngest
+    from core.building.pipeline import build, prepare_corpus, train_and_write_version
+    from core.reading.collection import import_collection
+    from core.reading.text import TextProcessor
+    from core.serving.index import IndexParams
+
+    params = ModelParams.from_dict(params_dict)
+    settings = Settings(data_dir=Path(data_dir), collection=Path(collection))
+    executor = LocalIngest(TextProcessor(), None)  # the documents have no photos
+    timings: dict[str, float] = {}
+    tracemalloc.start()
+    with _PeakMemory() as memory:
+        started = time.perf_counter()
+        if streamed:
+            report = build(settings, params=params, executor=executor)
+            documents, timings = report.num_documents, report.timings
+        else:
+            imported = import_collection(Path(collection)).documents
+            corpus = prepare_corpus(imported, params, executor, timings=timings)
+            workdir = settings.models_dir / "in-memory"
+            train_and_write_version(workdir, corpus, params, IndexParams(), None, timings)
+            documents = len(corpus.documents)
+        seconds = time.perf_counter() - started
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "documents": documents,
+        "seconds": seconds,
+        "timings": timings,
+        "traced_peak_bytes": traced_peak,
+        "peak_rss_bytes": memory.peak,
+        "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def measure_build(
+    source: Sequence[TokenCounts],
+    documents: int,
+    workdir: Path,
+    params: ModelParams | None = None,
+    streamed: bool = True,
+    seed: int = 0,
+) -> dict:
+    """The driver's peak memory while it builds ``documents`` synthetic documents
+    (``synthetic_collection``) in a child process: its Python allocations (tracemalloc: what
+    holding documents costs) and its resident set (with BigARTM's own); the collection, data
+    dir and version are made under ``workdir`` and removed afterwards."""
+    params = params or ModelParams()
+    workdir = Path(workdir) / f"build-{documents}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    load_before = os.getloadavg()[0]
+    try:
+        collection = synthetic_collection(source, documents, workdir / "collection", seed)
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            result = pool.submit(
+                _build_in_child,
+                str(collection),
+                str(workdir / "data"),
+                params.to_dict(),
+                streamed,
+            ).result()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        **result,
+        "synthetic_documents": documents,
+        "streamed": streamed,
+        "passes": params.passes,
+        "num_topics": params.num_topics,
+        "source_documents": len(source),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": load_before,
+    }
+
+
 # --------------------------------------------------------------------------- replica start
 
 
@@ -322,40 +437,63 @@ def thetas_near(base: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
     return with_noise(thetas, np.random.default_rng(seed))
 
 
+@dataclass(frozen=True)
+class SyntheticDocuments(Collection):
+    """``count`` documents drawn like ``source`` (``drawn_documents`` with ``seed``), drawn
+    afresh on every pass, so a version of millions of them is written without holding them:
+    each caption its words, its hashtags its ``@tag`` tokens, its photo a name and a hash."""
+
+    source: Sequence[TokenCounts]
+    count: int
+    seed: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator:
+        from core.reading.collection import Document
+        from core.reading.text import TAG, TEXT
+
+        for number, (_, tokens) in enumerate(drawn_documents(self.source, self.count, self.seed)):
+            yield Document(
+                f"synthetic-{number}",
+                " ".join(tokens.get(TEXT, {})),
+                tuple(tokens.get(TAG, {})),
+                Path(f"images/synthetic-{number}.jpg"),
+                image_hash=f"{number:064x}",
+                tokens=tokens,
+            )
+
+    def __contains__(self, document: object) -> bool:
+        return any(mine == document for mine in self)
+
+    def source_rows(self) -> np.ndarray:
+        """The row of the source document each one was drawn from."""
+        drawn = drawn_documents(self.source, self.count, self.seed)
+        return np.fromiter((row for row, _ in drawn), dtype=np.int64, count=self.count)
+
+
 def synthetic_version(source_dir: Path, count: int, target: Path, seed: int = 0) -> None:
-    """A version of ``count`` synthetic documents with the ``source_dir`` version's model: tokens
-    drawn like its documents' (``drawn_documents``), each theta its source document's with
-    noise (``thetas_near``), so that topics and words agree as in a built version and pruning
-    by topics is measured fairly; each document's caption its words and its hashtags its
-    ``@tag`` tokens; written as a build writes a version."""
-    from core.reading.collection import Document
-    from core.reading.text import TAG, TEXT, TextProcessor
+    """A version of ``count`` synthetic documents (``SyntheticDocuments``) with the
+    ``source_dir`` version's model, each theta its source document's with noise
+    (``thetas_near``), so that topics and words agree as in a built version and pruning by
+    topics is measured fairly; written as a build writes a version, one document at a time."""
+    from core.reading.text import TextProcessor
     from core.serving.bilingual import learn_translations
     from core.serving.index import NeighborIndex
     from core.serving.version_files import PreparedCorpus
 
     source = VersionFiles(source_dir)
-    drawn = list(drawn_documents(read_source_corpus(source_dir), count, seed))
-    documents = [
-        Document(
-            f"synthetic-{number}",
-            " ".join(tokens.get(TEXT, {})),
-            tuple(tokens.get(TAG, {})),
-            Path(f"images/synthetic-{number}.jpg"),
-            image_hash=f"{number:064x}",
-            tokens=tokens,
-        )
-        for number, (_, tokens) in enumerate(drawn)
-    ]
-    sources = np.array([row for row, _ in drawn], dtype=np.int64)
+    documents = SyntheticDocuments(read_source_corpus(source_dir), count, seed)
     files = VersionFiles(target)
     target.mkdir(parents=True)
-    files.write_index(NeighborIndex(thetas_near(source.read_index().thetas, sources, seed)))
+    thetas = thetas_near(source.read_index().thetas, documents.source_rows(), seed)
+    files.write_index(NeighborIndex(thetas))
+    del thetas
     corpus = PreparedCorpus(documents, source.read_display_forms(), [])
     # the source's word pairs: the synthetic documents are drawn from its documents
     files.write_translations(
-        source.read_translations(None)
-        or learn_translations(read_source_corpus(source_dir), TextProcessor())
+        source.read_translations(None) or learn_translations(documents.source, TextProcessor())
     )
     files.write(source.read_params(), source.read_model(), corpus, source.read_ranking())
 

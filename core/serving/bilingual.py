@@ -141,13 +141,14 @@ class Translations:
     @classmethod
     def learn(
         cls,
-        documents: Sequence[TokenCounts],
+        documents: Iterable[TokenCounts],
         word_of_tag: Callable[[str], str | None],
         params: TranslationParams | None = None,
         lexicon: Lexicon | None = None,
     ) -> Translations:
         """From the documents whose words (``@text`` tokens and the words of their hashtags)
-        come in both scripts; ``lexicon`` fills in what they do not pair."""
+        come in both scripts, in one pass that keeps counts only (a build streams its
+        documents from disk); ``lexicon`` fills in what they do not pair."""
         params = params or TranslationParams()
         seen: Counter[str] = Counter()
         together: Counter[tuple[str, str]] = Counter()
@@ -179,7 +180,7 @@ class Translations:
         return cls(table, lexicon, params.per_word)
 
 
-def learn_translations(documents: Sequence[TokenCounts], processor: TextProcessor) -> Translations:
+def learn_translations(documents: Iterable[TokenCounts], processor: TextProcessor) -> Translations:
     """The pairs of ``documents`` (a hashtag's word as ``processor`` reads it) and the shipped
     dictionary: what a build stores with a version (``VersionFiles.write_translations``)."""
     return Translations.learn(documents, processor.word_token, lexicon=default_lexicon())

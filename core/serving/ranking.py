@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, replace
 from functools import reduce
@@ -50,8 +50,10 @@ from core.reading.text import TAG, TEXT
 from core.reading.vision import VISUAL
 from core.serving.index import NeighborIndex, l1_distances
 from core.serving.model import Phi
+from core.serving.records import chunked
 
 WORD_MODALITIES = (TEXT, TAG)
+WRITE_CHUNK = 1000  # documents ``DocumentTokens.write`` holds at a time (their bags, entries)
 TINY = 1e-12
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 WORD_CANDIDATES = 8000  # of the documents that contain a query word, at most this many nearest
@@ -169,12 +171,7 @@ class DocumentTokens:
         self.totals = {m: _column_sums(parts[0]) for m, parts in self.parts.items()}
         self.collection = _frequencies(self.totals) if collection is None else dict(collection)
         self.wordless_photos = np.array(
-            [
-                row
-                for row, doc in enumerate(documents)
-                if doc.get(VISUAL) and not any(doc.get(m) for m in WORD_MODALITIES)
-            ],
-            dtype=np.int64,
+            [row for row, doc in enumerate(documents) if _wordless_photo(doc)], dtype=np.int64
         )
 
     def columns(self, modality: str, columns: Sequence[int]) -> sparse.csr_matrix:
@@ -255,25 +252,69 @@ class DocumentTokens:
         made.totals, made.collection, made.wordless_photos = self.totals, self.collection, wordless
         return made
 
-    def save(self, directory: Path) -> None:
-        """Writes the counts as ``load`` maps them (one block: what a version's documents have)."""
-        if any(len(parts) != 1 for parts in self.parts.values()):
-            raise ValueError("only a version's own counts are saved, not additions or words")
+    @staticmethod
+    def write(
+        directory: Path,
+        phi: Mapping[str, Phi],
+        documents: Collection[TokenCounts],
+        chunk: int = WRITE_CHUNK,
+    ) -> None:
+        """Writes the counts of ``documents`` as ``load`` maps them, in two passes over them
+        (each column's length, then every entry into its place) taking ``chunk`` documents at
+        a time: a build streams its documents from disk, and only the counts (12 bytes an
+        entry, the size of the files) are held, not the documents. The files are written
+        plainly, not through a memory map, so their writes are ordinary writes that an fsync
+        and the crash replay (``tests/crash_replay.py``) see."""
+        count = len(documents)
+        modalities = list(phi)
+        widths = {m: len(phi[m].tokens) for m in modalities}
+        per_column = {m: np.zeros(widths[m], dtype=np.int64) for m in modalities}
+        lengths = {m: np.zeros(count) for m in modalities}
+        totals = {m: np.zeros(widths[m]) for m in modalities}
+        wordless = array("q")
+        for first, part in _numbered_chunks(documents, chunk):
+            for m in modalities:
+                rows, cols, values = _entries(m, phi[m], part, range(first, first + len(part)))
+                per_column[m] += np.bincount(cols, minlength=widths[m])
+                totals[m] += np.bincount(cols, weights=values, minlength=widths[m])
+                lengths[m][first : first + len(part)] = np.bincount(
+                    rows - first, weights=values, minlength=len(part)
+                )
+            wordless.extend(first + i for i, doc in enumerate(part) if _wordless_photo(doc))
+
+        indptr, indices, data, places = {}, {}, {}, {}
+        for m in modalities:
+            indptr[m] = np.concatenate([[0], np.cumsum(per_column[m])])
+            nnz = int(indptr[m][-1])
+            small = max(count, widths[m], nnz) <= np.iinfo(np.int32).max
+            kind = np.int32 if small else np.int64  # as scipy keeps them: one type, no copy
+            indptr[m] = indptr[m].astype(kind)
+            indices[m], data[m] = np.empty(nnz, dtype=kind), np.empty(nnz)
+            places[m] = indptr[m][:-1].astype(np.int64)
+        for first, part in _numbered_chunks(documents, chunk):
+            for m in modalities:
+                rows, cols, values = _entries(m, phi[m], part, range(first, first + len(part)))
+                order = np.argsort(cols, kind="stable")  # rows stay ascending within a column
+                cols = cols[order]
+                rank = np.arange(len(cols)) - np.searchsorted(cols, cols, side="left")
+                at = places[m][cols] + rank
+                indices[m][at] = rows[order]
+                data[m][at] = values[order]
+                places[m] += np.bincount(cols, minlength=widths[m])
+
         directory.mkdir(parents=True, exist_ok=True)
-        modalities = list(self.parts)
-        for i, modality in enumerate(modalities):
-            (matrix,) = self.parts[modality]
+        for i, m in enumerate(modalities):
             for name, values in (
-                ("indptr", matrix.indptr),
-                ("indices", matrix.indices),
-                ("data", matrix.data),
-                ("lengths", self.lengths[modality]),
-                ("totals", self.totals[modality]),
+                ("indptr", indptr[m]),
+                ("indices", indices[m]),
+                ("data", data[m]),
+                ("lengths", lengths[m]),
+                ("totals", totals[m]),
             ):
                 np.save(directory / f"{i}.{name}.npy", values)
-        np.save(directory / "wordless_photos.npy", self.wordless_photos)
+        np.save(directory / "wordless_photos.npy", np.frombuffer(wordless, dtype=np.int64))
         (directory / "tokens.json").write_text(
-            json.dumps({"modalities": modalities, "documents": self.num_documents})
+            json.dumps({"modalities": modalities, "documents": count})
         )
 
     @classmethod
@@ -301,9 +342,18 @@ class DocumentTokens:
 def _count_matrix(
     modality: str, phi: Phi, documents: Sequence[TokenCounts], rows: Sequence[int], count: int
 ) -> sparse.csc_matrix:
-    """``count`` documents x ``modality``'s tokens: ``documents[i]``'s counts at ``rows[i]``
-    (unknown tokens and counts <= 0 left out). The entries gather in typed arrays, 8 bytes
-    each, not lists of Python numbers: a million documents hold tens of millions of them."""
+    """``count`` documents x ``modality``'s tokens: ``documents[i]``'s counts at ``rows[i]``."""
+    at, cols, values = _entries(modality, phi, documents, rows)
+    return sparse.csc_matrix((values, (at, cols)), shape=(count, len(phi.tokens)))
+
+
+def _entries(
+    modality: str, phi: Phi, documents: Iterable[TokenCounts], rows: Iterable[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (row, column, count) of every token of ``modality`` in ``documents`` (unknown tokens
+    and counts <= 0 left out), rows ascending as ``rows`` are. The entries gather in typed
+    arrays, 8 bytes each, not lists of Python numbers: a million documents hold tens of
+    millions of them."""
     at, cols, values = array("q"), array("q"), array("d")
     for row, doc in zip(rows, documents, strict=True):
         for token, value in doc.get(modality, {}).items():
@@ -312,8 +362,22 @@ def _count_matrix(
                 at.append(row)
                 cols.append(col)
                 values.append(float(value))
-    entries = (np.frombuffer(values), (np.frombuffer(at, np.int64), np.frombuffer(cols, np.int64)))
-    return sparse.csc_matrix(entries, shape=(count, len(phi.tokens)))
+    return np.frombuffer(at, np.int64), np.frombuffer(cols, np.int64), np.frombuffer(values)
+
+
+def _numbered_chunks(
+    documents: Iterable[TokenCounts], size: int
+) -> Iterator[tuple[int, list[TokenCounts]]]:
+    """``documents`` in lists of ``size``, each with the row of its first document."""
+    first = 0
+    for part in chunked(documents, size):
+        yield first, part
+        first += len(part)
+
+
+def _wordless_photo(doc: TokenCounts) -> bool:
+    """A photo without words or hashtags of its own."""
+    return bool(doc.get(VISUAL)) and not any(doc.get(m) for m in WORD_MODALITIES)
 
 
 def _reshaped(matrix: sparse.csc_matrix, count: int, first_row: int) -> sparse.csc_matrix:

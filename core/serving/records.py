@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import mmap
+from array import array
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, overload, runtime_checkable
+from typing import Protocol, TypeVar, overload, runtime_checkable
 
 import numpy as np
 
@@ -25,6 +26,7 @@ LINES = "documents.jsonl"
 OFFSETS = "documents.offsets.npy"  # n + 1 byte offsets: record i is [offsets[i], offsets[i+1])
 IDS, ID_ROWS = "documents.ids.npy", "documents.id_rows.npy"  # ids sorted (UTF-8), their rows
 HASHES, HASH_ROWS = "documents.image_hashes.npy", "documents.image_hash_rows.npy"
+Item = TypeVar("Item")
 
 
 @runtime_checkable
@@ -165,38 +167,58 @@ def _rows_of(keys: np.ndarray, rows: np.ndarray, key: str) -> np.ndarray:
     return np.sort(np.asarray(rows[start:end], dtype=np.int64))
 
 
-def write_record_index(directory: Path, documents: Sequence[Document]) -> None:
-    """Writes ``documents.jsonl`` and the arrays ``MappedRecords`` reads it by."""
+def write_record_index(directory: Path, documents: Iterable[Document]) -> None:
+    """Writes ``documents.jsonl`` and the arrays ``MappedRecords`` reads it by, in one pass over
+    ``documents`` (a build streams them from its shards): only ids and photo hashes are kept."""
     directory = Path(directory)
-    offsets = [0]
+    offsets = array("q", [0])
+    ids: list[str] = []
+    hashes: list[str] = []
+    hash_rows = array("q")
     with (directory / LINES).open("wb") as handle:
-        for document in documents:
+        for row, document in enumerate(documents):
             line = (document_line(document) + "\n").encode("utf-8")
             handle.write(line)
             offsets.append(offsets[-1] + len(line))
-    np.save(directory / OFFSETS, np.array(offsets, dtype=np.int64))
+            ids.append(document.id)
+            if document.image_hash:
+                hashes.append(document.image_hash)
+                hash_rows.append(row)
+    np.save(directory / OFFSETS, np.frombuffer(offsets, dtype=np.int64))
+    _save_sorted(directory / IDS, directory / ID_ROWS, ids, np.arange(len(ids), dtype=np.int64))
     _save_sorted(
-        directory / IDS, directory / ID_ROWS, [(doc.id, row) for row, doc in enumerate(documents)]
+        directory / HASHES, directory / HASH_ROWS, hashes, np.frombuffer(hash_rows, np.int64)
     )
-    hashed = [(doc.image_hash, row) for row, doc in enumerate(documents) if doc.image_hash]
-    _save_sorted(directory / HASHES, directory / HASH_ROWS, hashed)
 
 
-def _save_sorted(keys_path: Path, rows_path: Path, pairs: Sequence[tuple[str, int]]) -> None:
-    keys = np.array([key.encode("utf-8") for key, _ in pairs] or [b""], dtype=bytes)[: len(pairs)]
-    rows = np.array([row for _, row in pairs], dtype=np.int64)
-    order = np.argsort(keys, kind="stable")
-    np.save(keys_path, keys[order])
+def _save_sorted(keys_path: Path, rows_path: Path, keys: list[str], rows: np.ndarray) -> None:
+    encoded = np.array([key.encode("utf-8") for key in keys] or [b""], dtype=bytes)[: len(keys)]
+    order = np.argsort(encoded, kind="stable")
+    np.save(keys_path, encoded[order])
     np.save(rows_path, rows[order])
 
 
+def chunked(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """``items`` in consecutive lists of ``size`` (the last may be shorter), taken as needed."""
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def document_line(document: Document) -> str:
-    """One line of ``documents.jsonl``: id, text, tags, image (its path), image_hash, tokens."""
+    """One line of ``documents.jsonl``: id, text, tags, image (its path), image_ref (its name
+    in the collection file), image_hash, tokens."""
     record = {
         "id": document.id,
         "text": document.text,
         "tags": list(document.tags),
         "image": str(document.image) if document.image else None,
+        "image_ref": document.image_ref,
         "image_hash": document.image_hash,
         "tokens": {modality: dict(bag) for modality, bag in document.tokens.items()},
     }
@@ -210,6 +232,7 @@ def document_from_line(line: str) -> Document:
         record["text"],
         tuple(record["tags"]),
         image=Path(record["image"]) if record["image"] else None,
+        image_ref=record.get("image_ref"),  # a version written before it was kept has none
         image_hash=record["image_hash"],
         tokens={modality: Counter(bag) for modality, bag in record["tokens"].items()},
     )

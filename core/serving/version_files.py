@@ -11,7 +11,8 @@ models/<version>/
                     (``core.serving.records.MappedRecords`` reads a hit's line alone)
   tokens/           the documents' token counts, memory-mapped by the ranking
                     (``core.serving.ranking.DocumentTokens``)
-  training/         BigARTM's batches and other scratch files, only while the version is built
+  training/         scratch files, only while the version is built: the ingested documents in
+                    shards (``core.building.shards``) and BigARTM's batches
 ```
 
 A version is written once, under a temporary name (see ``core.building.pipeline``), and only read
@@ -26,9 +27,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -48,16 +50,44 @@ from core.serving.records import (
 
 @dataclass
 class PreparedCorpus:
-    """Documents that survived import and filtering, each with its tokens per modality."""
+    """Documents that survived import and filtering, each with its tokens per modality: in a
+    list, or on disk (a build's shards, read again on every pass: ``core.building.shards``)."""
 
-    documents: list[Document]
+    documents: Collection[Document]
     display_forms: dict[str, dict[str, str]]
     junk_filtered: list[str]
 
     @property
-    def tokens(self) -> list[TokenCounts]:
+    def tokens(self) -> TokenBags:
         """The documents' tokens in their order: what training and inference take."""
-        return [document.tokens for document in self.documents]
+        return TokenBags(self.documents)
+
+
+@dataclass(frozen=True)
+class TokenBags(Sequence[TokenCounts]):
+    """Each document's tokens, taken from ``documents`` as they are read; by row too when the
+    documents are in a list."""
+
+    documents: Collection[Document]
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __iter__(self) -> Iterator[TokenCounts]:
+        return (document.tokens for document in self.documents)
+
+    @overload
+    def __getitem__(self, row: int) -> TokenCounts: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[TokenCounts]: ...
+
+    def __getitem__(self, row):
+        if not isinstance(self.documents, Sequence):
+            raise TypeError("documents stored on disk are read in order, not by row")
+        if isinstance(row, slice):
+            return [document.tokens for document in self.documents[row]]
+        return self.documents[row].tokens
 
 
 @dataclass(frozen=True)
@@ -70,6 +100,11 @@ class VersionFiles:
     def training_dir(self) -> Path:
         """Scratch space for training (BigARTM's batches); ``remove_training_files`` removes it."""
         return self.directory / "training"
+
+    @property
+    def corpus_dir(self) -> Path:
+        """Where a build's ingest writes the documents' shards (scratch, under training)."""
+        return self.training_dir / "corpus"
 
     @property
     def _index_dir(self) -> Path:
@@ -87,11 +122,12 @@ class VersionFiles:
         ranking: RankingParams | None = None,
     ) -> None:
         """Everything serving and retraining need besides the index; the manifest comes last.
-        ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits."""
+        ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits.
+        The documents are read in passes, never all held (they may be a build's shards)."""
         model.save(self.directory / "model")
         self._write_json("display.json", corpus.display_forms)
         write_record_index(self.directory, corpus.documents)
-        DocumentTokens(model.phi, corpus.tokens).save(self._tokens_dir)
+        DocumentTokens.write(self._tokens_dir, model.phi, corpus.tokens)
         manifest = {
             "params": params.to_dict(),
             "ranking": (ranking or RankingParams()).to_dict(),
@@ -173,9 +209,10 @@ class VersionFiles:
         return DocumentTokens.load(self._tokens_dir, phi)
 
     def read_corpus(self) -> PreparedCorpus:
-        """The version's documents and display forms."""
+        """The version's documents (its records, each read when it is needed) and display
+        forms: what a version derived from this one is written from."""
         return PreparedCorpus(
-            documents=self.read_documents(),
+            documents=self.read_records(),
             display_forms=self.read_display_forms(),
             junk_filtered=[],
         )

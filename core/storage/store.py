@@ -17,9 +17,10 @@ all of it, or (if they raise) none of it, and the session stays usable either wa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ VERSION_STATUSES = ("building", "ready", "failed")
 TOPIC_STATUSES = ("normal", "background", "junk")
 
 STALE_BUILD_ERROR = "the build process stopped before the version was finished"
+INSERT_CHUNK = 5000  # document rows per INSERT of finish_version
 
 
 # --------------------------------------------------------------------------------------------------
@@ -240,11 +242,14 @@ def finish_version(
     num_documents: int,
     modalities: dict[str, tuple[float, int]],
     topics: list[TopicRecord],
-    documents: list[Document],
+    documents: Iterable[Document],
     display_names: Mapping[str, DisplayName] | None = None,
     training_documents: int | None = None,
 ) -> None:
     """Store what a build made and mark ``version`` ready, all in one transaction.
+
+    The documents' rows go in ``INSERT_CHUNK`` at a time as ``documents`` yields them (a build
+    streams them from disk), as plain inserts that the session does not keep.
 
     ``modalities`` maps a modality name to its (weight, vocabulary size); ``display_names`` what
     people call them (a modality it leaves out gets ``default_display_name``);
@@ -292,17 +297,19 @@ def finish_version(
             )
             for topic in topics
         )
-        session.add_all(
-            DocumentRow(
-                version_id=version.id,
-                doc_id=document.id,
-                text=document.text,
-                tags=list(document.tags),
-                image=document.image_ref,
-                image_hash=document.image_hash,
-            )
+        rows = (
+            {
+                "version_id": version.id,
+                "doc_id": document.id,
+                "text": document.text,
+                "tags": list(document.tags),
+                "image": document.image_ref,
+                "image_hash": document.image_hash,
+            }
             for document in documents
         )
+        for chunk in iter(lambda: list(islice(rows, INSERT_CHUNK)), []):
+            session.execute(insert(DocumentRow), chunk)
         version.artifact_dir = str(artifact_dir)
         version.scores = scores
         version.num_documents = num_documents

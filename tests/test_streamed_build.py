@@ -1,0 +1,205 @@
+"""A build whose driver holds counts, not documents (issue 23, item 3): every ingested batch goes
+to a shard on disk where it was ingested, and everything after reads the shards.
+
+The reference is the build as it was before, in memory: the same collection ingested into one
+list (``KeepInMemory``) and written by the same ``train_and_write_version``. The streamed build
+gives the same version, file for file, and the same answers."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.building.ingest import LocalIngest, ShardWriter
+from core.building.pipeline import build, prepare_corpus, train_and_write_version
+from core.reading.backbones import load_backbone
+from core.reading.collection import Document, import_collection
+from core.reading.text import TextProcessor
+from core.reading.vision import VISUAL, ImageVectorizer
+from core.serving.answers import Query, SearchRequest
+from core.serving.engine import SearchEngine
+from core.serving.index import IndexParams
+from core.serving.model import ModelParams
+from core.serving.ranking import ARTICLE_RANKING, DocumentTokens, RankingParams
+from core.serving.version_files import VersionFiles
+from core.settings import BUILTIN_COLLECTION
+from core.storage import database, store
+from tests.conftest import builtin_rows, copy_collection, settings_for
+from tests.fault_helpers import model_dirs, state
+
+PARAMS = ModelParams(num_topics=8, num_background_topics=1, passes=4, min_significant_tokens=3)
+BUILT = 80
+
+
+def without_words(rows: list[dict]) -> list[dict]:
+    """Every seventh photo without caption or hashtags (dropped by the threshold, or wordless)."""
+    return [
+        {**row, "text": "", "tags": [], "lang_text": {}} if number % 7 == 0 else row
+        for number, row in enumerate(rows)
+    ]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, vision_cache):
+    """The collection built (streamed), and the same collection written in memory."""
+    root = tmp_path_factory.mktemp("streamed")
+    collection = copy_collection(without_words(builtin_rows()[:BUILT]), root / "collection")
+    settings = settings_for(root / "data", vision_cache, collection)
+    report = build(settings, params=PARAMS)
+
+    executor = LocalIngest(
+        TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
+    )
+    corpus = prepare_corpus(import_collection(collection).documents, PARAMS, executor)
+    reference = root / "in-memory"
+    train_and_write_version(
+        reference, corpus, PARAMS, IndexParams(), None, {}, RankingParams(), executor
+    )
+    return settings, report, corpus, reference
+
+
+def arrays(path: Path) -> dict[str, np.ndarray]:
+    if path.suffix == ".npz":
+        with np.load(path) as stored:
+            return {key: stored[key] for key in stored.files}
+    return {"": np.load(path)}
+
+
+def test_a_streamed_build_writes_the_version_the_in_memory_build_writes(built) -> None:
+    settings, report, corpus, reference = built
+    streamed = settings.models_dir / report.version_name
+
+    # the same documents kept and dropped, in the same records, with the same sorted indexes
+    assert report.junk_filtered == corpus.junk_filtered and report.junk_filtered
+    assert report.num_documents == len(corpus.documents) < BUILT
+    for name in ["documents.jsonl", *(p.name for p in reference.glob("documents.*.npy"))]:
+        assert (streamed / name).read_bytes() == (reference / name).read_bytes(), name
+    # the same phi (two batches on two processors: to the bit) and thetas
+    for name in ["model/phi.npz", "index/thetas.npy"]:
+        mine, theirs = arrays(streamed / name), arrays(reference / name)
+        assert sorted(mine) == sorted(theirs)
+        for key, array in theirs.items():
+            assert np.array_equal(mine[key], array), (name, key)
+    # the same token counts the ranking maps, display forms and word pairs
+    for path in sorted((reference / "tokens").iterdir()):
+        mine = streamed / "tokens" / path.name
+        if path.suffix == ".npy":
+            assert np.array_equal(np.load(mine), np.load(path)), path.name
+        else:
+            assert mine.read_text() == path.read_text()
+    for name in ["display.json", "translations.json"]:
+        assert json.loads((streamed / name).read_text()) == json.loads(
+            (reference / name).read_text()
+        )
+    # and nothing of the shards is left in the version
+    assert not (streamed / "training").exists()
+    assert model_dirs(settings) == [report.version_name]
+
+
+def test_a_streamed_build_answers_as_the_in_memory_build(built) -> None:
+    settings, report, _, reference = built
+    processor = TextProcessor()
+    vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
+    streamed = SearchEngine(settings.models_dir / report.version_name, "v", processor, vectorizer)
+    in_memory = SearchEngine(reference, "v", processor, vectorizer)
+    rows = builtin_rows()
+    for query in [
+        Query(text="cat"),
+        Query(text="кошка на окне"),
+        Query(text=rows[20]["text"]),
+        Query(image=(BUILTIN_COLLECTION / rows[10]["image"]).read_bytes()),
+        Query(text="dog", image=(BUILTIN_COLLECTION / rows[300]["image"]).read_bytes()),
+    ]:
+        for ranking in (None, ARTICLE_RANKING):
+            request = SearchRequest(query, k=10, ranking=ranking)
+            # ids, order, scores and distances, to the last bit (a hit compares every field)
+            expected = in_memory.search(request).hits
+            assert expected and streamed.search(request).hits == expected
+
+
+def test_a_streamed_build_stores_every_kept_document_row_in_order(built) -> None:
+    settings, report, corpus, _ = built
+    with database.open_database(settings.database_url)() as session:
+        rows = store.version_documents(session, report.version_id)
+    assert [(d.id, d.text, d.tags, d.image_ref, d.image_hash) for d in rows] == [
+        (d.id, d.text, d.tags, d.image_ref, d.image_hash) for d in corpus.documents
+    ]
+
+
+def test_given_a_build_failing_after_its_first_shards_then_no_shard_is_left_and_the_old_serves(
+    built, tmp_path, vision_cache
+) -> None:
+    settings = built[0]
+    data = settings_for(tmp_path / "data", vision_cache, settings.collection)
+    first = build(data, params=PARAMS)
+    seen: list[Path] = []
+
+    def fail_once_shards_are_written(stage: str, done: int, total: int) -> None:
+        if stage == "vectorize":
+            seen.extend(data.models_dir.glob(".building-*/training/corpus/*.jsonl"))
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        build(data, params=PARAMS, progress=fail_once_shards_are_written)
+
+    assert seen  # the batch's shard was on disk when it failed
+    active, versions = state(data)
+    assert active == first.version_name and versions["v0002"] == ("failed", None)
+    assert model_dirs(data) == [first.version_name]
+
+
+def test_the_ingest_of_a_build_brings_the_driver_counts_not_documents(tmp_path) -> None:
+    """Documents with their tokens given (no photos): kept in memory, the driver's peak grows
+    with the collection; written to shards, it stays at a few batches' worth."""
+    words = [f"w{n}" for n in range(500)]
+    rng = np.random.default_rng(0)
+    documents = [
+        Document(
+            f"d{n}",
+            " ".join(rng.choice(words, 30)),
+            tokens={"@author": Counter({f"a{n % 50}": 1})},
+        )
+        for n in range(3000)
+    ]
+    executor = LocalIngest(TextProcessor(), ImageVectorizer(load_backbone(), tmp_path / "c"))
+    peaks = {}
+    for name, sink in [("memory", None), ("shards", ShardWriter(tmp_path / "shards"))]:
+        tracemalloc.start()
+        corpus = prepare_corpus(documents, PARAMS, executor, sink=sink)
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(corpus.documents) == len(documents)
+    assert peaks["shards"] < peaks["memory"] / 5, peaks
+
+
+def test_counts_written_in_two_passes_are_the_counts_made_in_memory(built, tmp_path) -> None:
+    """Chunks of 7 documents: entries of a column come from many chunks; unknown tokens and
+    counts of 0 are left out; a photo without words is one."""
+    settings, report, corpus, _ = built
+    phi = VersionFiles(settings.models_dir / report.version_name).read_model().phi
+    documents = [
+        *corpus.tokens,
+        {"@text": Counter({"never-seen": 3, next(iter(phi["@text"].tokens)): 0})},
+        {VISUAL: Counter({phi[VISUAL].tokens[0]: 2})},
+        {},
+    ]
+
+    DocumentTokens.write(tmp_path, phi, documents, chunk=7)
+
+    written, expected = DocumentTokens.load(tmp_path, phi), DocumentTokens(phi, documents)
+    assert written.num_documents == expected.num_documents == len(documents)
+    assert np.array_equal(written.wordless_photos, expected.wordless_photos)
+    assert len(documents) - 2 in written.wordless_photos
+    for modality, (matrix,) in expected.parts.items():
+        (mine,) = written.parts[modality]
+        assert mine.dtype == matrix.dtype and mine.indices.dtype == matrix.indices.dtype
+        assert np.array_equal(mine.indptr, matrix.indptr)
+        assert np.array_equal(mine.indices, matrix.indices)
+        assert np.array_equal(mine.data, matrix.data)
+        assert np.array_equal(written.lengths[modality], expected.lengths[modality])
+        assert np.array_equal(written.totals[modality], expected.totals[modality])
