@@ -48,6 +48,22 @@ def test_the_collection_pairs_come_first_and_the_dictionary_fills_in_at_a_lower_
     assert full.of("книга") == [("booklet", 0.6), ("tome", 0.5)]
 
 
+def test_a_pair_is_confirmed_when_the_other_word_translates_back_first_or_the_dictionary_has_it():
+    # given big cats tagged 'кошки': 'lion' shares documents with 'кошка', whose best is 'cat'
+    lexicon = Lexicon({"lion": (4.5, ["лев"]), "cat": (5.0, ["кошка"])})
+    table = {
+        "lion": [("лев", 0.9), ("кошка", 0.6)],
+        "лев": [("lion", 0.9)],
+        "кошка": [("cat", 0.92), ("lion", 0.6)],
+        "cat": [("кошка", 0.92)],
+    }
+    translations = Translations(table, lexicon, per_word=3)
+    # then 'lion' is confirmed as 'лев' only, and a dictionary pair needs no confirmation
+    assert translations.of("lion") == [("лев", 0.9), ("кошка", 0.6)]
+    assert translations.confirmed("lion") == [("лев", 0.9)]
+    assert Translations({}, lexicon).confirmed("cat") == [("кошка", LEXICON_SHARE)]
+
+
 def test_the_shipped_dictionary_is_in_the_projects_own_tokens():
     # given the shipped dictionary's Russian tokens (every 25th English entry's)
     processor = TextProcessor()

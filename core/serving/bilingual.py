@@ -138,6 +138,19 @@ class Translations:
         extra = [w for w in self.lexicon.of(word, self.per_word) if w not in known and w != word]
         return learned + [(w, LEXICON_SHARE) for w in extra[: self.per_word - len(learned)]]
 
+    def confirmed(self, word: str) -> list[tuple[str, float]]:
+        """The translations of ``word`` (``of``) that name the same thing: the dictionary's,
+        and the collection's pairs whose other word has ``word`` as its own best translation
+        ('лев' -> 'lion' first, so 'lion' -> 'кошка' is not confirmed): what an excluded word
+        leaves out (``QueryReader.excluded_terms``), where a related word costs relevant
+        documents."""
+        learned = {other for other, _ in self.table.get(word, [])}
+        return [
+            (other, share)
+            for other, share in self.of(word)
+            if other not in learned or self.table[other][0][0] == word
+        ]
+
     @classmethod
     def learn(
         cls,
