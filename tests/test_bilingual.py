@@ -48,19 +48,36 @@ def test_the_collection_pairs_come_first_and_the_dictionary_fills_in_at_a_lower_
     assert full.of("книга") == [("booklet", 0.6), ("tome", 0.5)]
 
 
-def test_a_pair_is_confirmed_when_the_other_word_translates_back_first_or_the_dictionary_has_it():
-    # given big cats tagged 'кошки': 'lion' shares documents with 'кошка', whose best is 'cat'
-    lexicon = Lexicon({"lion": (4.5, ["лев"]), "cat": (5.0, ["кошка"])})
+def test_a_pair_is_confirmed_by_the_other_words_best_or_the_dictionarys_first_translation():
+    # given pairs learned from documents: big cats tagged 'кошки', French flags, coins as money
+    lexicon = Lexicon(
+        {
+            "lion": (4.5, ["лев"]),
+            "cat": (5.0, ["кошка"]),
+            "flag": (4.6, ["флаг", "знамя"]),
+            "coin": (4.3, ["монета", "деньга"]),
+            "money": (5.6, ["деньга"]),
+        }
+    )
     table = {
         "lion": [("лев", 0.9), ("кошка", 0.6)],
         "лев": [("lion", 0.9)],
         "кошка": [("cat", 0.92), ("lion", 0.6)],
-        "cat": [("кошка", 0.92)],
+        "flag": [("франция", 0.69), ("флаг", 0.6)],
+        "франция": [("france", 0.9), ("flag", 0.69)],
+        "coin": [("монета", 1.0), ("деньга", 0.75)],
+        "монета": [("coin", 1.0)],
+        "деньга": [("money", 1.0), ("coin", 0.75)],
     }
     translations = Translations(table, lexicon, per_word=3)
-    # then 'lion' is confirmed as 'лев' only, and a dictionary pair needs no confirmation
+    # then a pair counts when the other word translates back first ('лев' -> 'lion') or the
+    # dictionary translates it first ('flag' -> 'флаг'), not a related word of the same
+    # documents ('кошка', 'франция') or a later sense ('деньги')
     assert translations.of("lion") == [("лев", 0.9), ("кошка", 0.6)]
     assert translations.confirmed("lion") == [("лев", 0.9)]
+    assert translations.confirmed("flag") == [("флаг", 0.6), ("знамя", LEXICON_SHARE)]
+    assert translations.confirmed("coin") == [("монета", 1.0)]
+    # and the dictionary's own pairs need no confirmation
     assert Translations({}, lexicon).confirmed("cat") == [("кошка", LEXICON_SHARE)]
 
 

@@ -87,6 +87,11 @@ class Lexicon:
         """Whether ``token`` (of either language) is one of the dictionary's words."""
         return token in self._russian or token in self._english
 
+    def pairs_first(self, word: str, other: str) -> bool:
+        """Whether the dictionary's first translation of ``word`` is ``other``, or of ``other``
+        is ``word``: a later one is often another sense ('coin' -> 'монета', then 'деньги')."""
+        return self.of(word, 1) == [other] or self.of(other, 1) == [word]
+
     def english_tokens(self) -> list[str]:
         return sorted(self._russian)
 
@@ -140,15 +145,17 @@ class Translations:
 
     def confirmed(self, word: str) -> list[tuple[str, float]]:
         """The translations of ``word`` (``of``) that name the same thing: the dictionary's,
-        and the collection's pairs whose other word has ``word`` as its own best translation
-        ('лев' -> 'lion' first, so 'lion' -> 'кошка' is not confirmed): what an excluded word
-        leaves out (``QueryReader.excluded_terms``), where a related word costs relevant
-        documents."""
+        and the collection's pairs that the dictionary translates first or whose other word has
+        ``word`` as its own best translation ('кошка' -> 'cat' first, so 'lion' -> 'кошка' is
+        not confirmed): what an excluded word leaves out (``QueryReader.excluded_terms``),
+        where a related word costs relevant documents."""
         learned = {other for other, _ in self.table.get(word, [])}
         return [
             (other, share)
             for other, share in self.of(word)
-            if other not in learned or self.table[other][0][0] == word
+            if other not in learned
+            or [w for w, _ in self.table.get(other, [])][:1] == [word]
+            or (self.lexicon is not None and self.lexicon.pairs_first(word, other))
         ]
 
     @classmethod
