@@ -7,7 +7,7 @@ these pairs by the Dice coefficient over those documents, so a query word can be
 in the other language too, in documents that have only that one (``core.serving.ranking``).
 
 What the collection never says in both languages (a book drawn with an English title only) comes
-from a general dictionary instead: ``Lexicon``, the first senses of Mueller's English-Russian
+from a general dictionary instead: ``Lexicon``, the first two senses of Mueller's English-Russian
 dictionary as ``@text`` tokens (``core/assets/lexicon_en_ru.tsv``, built by
 ``scripts/build_lexicon.py``). Its translations know no context, so they count for less than the
 collection's own (``LEXICON_SHARE``) and come after them.
