@@ -94,6 +94,14 @@ def test_the_shipped_dictionary_is_in_the_projects_own_tokens():
     assert len(changed) <= 0.01 * len(sample), changed
 
 
+def test_the_shipped_dictionary_reads_second_senses_and_later_homonyms():
+    # given the shipped dictionary: 'ball' is 1) шар, 2) мяч; 'truck' I is barter, II a lorry
+    lexicon = default_lexicon()
+    # then both are there, each way, and the first sense still comes first
+    assert lexicon.of("ball", 3)[0] == "шар" and "мяч" in lexicon.of("ball", 5)
+    assert lexicon.of("мяч", 1) == ["ball"] and "truck" in lexicon.of("грузовик", 3)
+
+
 def _untranslated_pair(engine) -> tuple[str, str]:
     """A dictionary pair (Russian, English) whose English token some document contains and
     whose Russian token no document does, nor any pair the collection learned."""
