@@ -48,6 +48,39 @@ def test_the_collection_pairs_come_first_and_the_dictionary_fills_in_at_a_lower_
     assert full.of("книга") == [("booklet", 0.6), ("tome", 0.5)]
 
 
+def test_a_pair_is_confirmed_by_the_other_words_best_or_the_dictionarys_first_translation():
+    # given pairs learned from documents: big cats tagged 'кошки', French flags, coins as money
+    lexicon = Lexicon(
+        {
+            "lion": (4.5, ["лев"]),
+            "cat": (5.0, ["кошка"]),
+            "flag": (4.6, ["флаг", "знамя"]),
+            "coin": (4.3, ["монета", "деньга"]),
+            "money": (5.6, ["деньга"]),
+        }
+    )
+    table = {
+        "lion": [("лев", 0.9), ("кошка", 0.6)],
+        "лев": [("lion", 0.9)],
+        "кошка": [("cat", 0.92), ("lion", 0.6)],
+        "flag": [("франция", 0.69), ("флаг", 0.6)],
+        "франция": [("france", 0.9), ("flag", 0.69)],
+        "coin": [("монета", 1.0), ("деньга", 0.75)],
+        "монета": [("coin", 1.0)],
+        "деньга": [("money", 1.0), ("coin", 0.75)],
+    }
+    translations = Translations(table, lexicon, per_word=3)
+    # then a pair counts when the other word translates back first ('лев' -> 'lion') or the
+    # dictionary translates it first ('flag' -> 'флаг'), not a related word of the same
+    # documents ('кошка', 'франция') or a later sense ('деньги')
+    assert translations.of("lion") == [("лев", 0.9), ("кошка", 0.6)]
+    assert translations.confirmed("lion") == [("лев", 0.9)]
+    assert translations.confirmed("flag") == [("флаг", 0.6), ("знамя", LEXICON_SHARE)]
+    assert translations.confirmed("coin") == [("монета", 1.0)]
+    # and the dictionary's own pairs need no confirmation
+    assert Translations({}, lexicon).confirmed("cat") == [("кошка", LEXICON_SHARE)]
+
+
 def test_the_shipped_dictionary_is_in_the_projects_own_tokens():
     # given the shipped dictionary's Russian tokens (every 25th English entry's)
     processor = TextProcessor()
@@ -59,6 +92,14 @@ def test_the_shipped_dictionary_is_in_the_projects_own_tokens():
     # token finds them; pymorphy's lemma of a lemma is now and then another word ('чара')
     changed = [w for w in sample if processor.word_token(w) != w]
     assert len(changed) <= 0.01 * len(sample), changed
+
+
+def test_the_shipped_dictionary_reads_second_senses_and_later_homonyms():
+    # given the shipped dictionary: 'ball' is 1) шар, 2) мяч; 'truck' I is barter, II a lorry
+    lexicon = default_lexicon()
+    # then both are there, each way, and the first sense still comes first
+    assert lexicon.of("ball", 3)[0] == "шар" and "мяч" in lexicon.of("ball", 5)
+    assert lexicon.of("мяч", 1) == ["ball"] and "truck" in lexicon.of("грузовик", 3)
 
 
 def _untranslated_pair(engine) -> tuple[str, str]:

@@ -69,6 +69,36 @@ def test_an_excluded_hashtag_word_leaves_out_the_documents_tagged_in_both_langua
     assert "#birds" in result.excluded and "#птицы" in result.excluded
 
 
+CAR = {"car", "#car", "#cars", "машина", "автомобиль"}
+
+
+def test_an_excluded_word_leaves_out_what_the_same_word_asked_would_count_as_containing_it(
+    service,
+):
+    # given the built-in collection, where fire and tow trucks are "машина" in their Russian
+    # captions ('car' in the dictionary) and the collection pairs 'car' with 'седан' first
+    asked = service.search(SearchRequest(Query(text="truck car"), 12))
+    assert any(words_of(service, hit.id) & CAR for hit in asked.hits)
+    # when the visitor leaves cars out
+    result = service.search(SearchRequest(Query(text="truck -car"), 12))
+    # then no document that "car" would count as containing is left: not by the word, its
+    # hashtag or its dictionary translation
+    assert not [hit.text for hit in result.hits if words_of(service, hit.id) & CAR]
+    assert {"car", "машина"} <= set(result.excluded)
+    assert all("truck" in words_of(service, hit.id) for hit in result.hits[:2])  # trucks first
+
+
+def test_a_word_the_model_knows_only_as_a_photo_class_excludes_no_photo_by_its_look(service):
+    # given the built-in collection, whose captions never say 'краб' (crab): the model knows
+    # it only as ImageNet's crab classes, which sea animals' photos sample too
+    plain = service.search(SearchRequest(Query(text="рыба"), 12))
+    # when a visitor leaves crabs out of fish
+    result = service.search(SearchRequest(Query(text="рыба -краб"), 12))
+    # then no fish leaves for looking like a crab: nothing contains the word
+    assert result.excluded == []
+    assert [hit.id for hit in result.hits] == [hit.id for hit in plain.hits]
+
+
 @pytest.mark.parametrize("typed", ["red-flower", "wi-fi flower", "flower -"])
 def test_a_dash_inside_a_word_or_alone_excludes_nothing(service, typed):
     result = service.search(SearchRequest(Query(text=typed), 12))

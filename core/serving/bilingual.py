@@ -7,7 +7,7 @@ these pairs by the Dice coefficient over those documents, so a query word can be
 in the other language too, in documents that have only that one (``core.serving.ranking``).
 
 What the collection never says in both languages (a book drawn with an English title only) comes
-from a general dictionary instead: ``Lexicon``, the first senses of Mueller's English-Russian
+from a general dictionary instead: ``Lexicon``, the first two senses of Mueller's English-Russian
 dictionary as ``@text`` tokens (``core/assets/lexicon_en_ru.tsv``, built by
 ``scripts/build_lexicon.py``). Its translations know no context, so they count for less than the
 collection's own (``LEXICON_SHARE``) and come after them.
@@ -87,6 +87,11 @@ class Lexicon:
         """Whether ``token`` (of either language) is one of the dictionary's words."""
         return token in self._russian or token in self._english
 
+    def pairs_first(self, word: str, other: str) -> bool:
+        """Whether the dictionary's first translation of ``word`` is ``other``, or of ``other``
+        is ``word``: a later one is often another sense ('coin' -> 'монета', then 'деньги')."""
+        return self.of(word, 1) == [other] or self.of(other, 1) == [word]
+
     def english_tokens(self) -> list[str]:
         return sorted(self._russian)
 
@@ -137,6 +142,21 @@ class Translations:
         known = {w for w, _ in learned}
         extra = [w for w in self.lexicon.of(word, self.per_word) if w not in known and w != word]
         return learned + [(w, LEXICON_SHARE) for w in extra[: self.per_word - len(learned)]]
+
+    def confirmed(self, word: str) -> list[tuple[str, float]]:
+        """The translations of ``word`` (``of``) that name the same thing: the dictionary's,
+        and the collection's pairs that the dictionary translates first or whose other word has
+        ``word`` as its own best translation ('кошка' -> 'cat' first, so 'lion' -> 'кошка' is
+        not confirmed): what an excluded word leaves out (``QueryReader.excluded_terms``),
+        where a related word costs relevant documents."""
+        learned = {other for other, _ in self.table.get(word, [])}
+        return [
+            (other, share)
+            for other, share in self.of(word)
+            if other not in learned
+            or [w for w, _ in self.table.get(other, [])][:1] == [word]
+            or (self.lexicon is not None and self.lexicon.pairs_first(word, other))
+        ]
 
     @classmethod
     def learn(

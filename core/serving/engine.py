@@ -49,6 +49,7 @@ from core.serving.ranking import (
     predicted_terms,
     ranker_for,
     term_columns,
+    term_shares,
     top_rows,
     topic_distances,
 )
@@ -426,13 +427,14 @@ class SearchEngine:
         return [*terms, *predicted_terms(words, ranking)]
 
     def _without(self, terms: Sequence[QueryTerm], allowed: np.ndarray | None) -> np.ndarray | None:
-        """``allowed`` (None: every row) less the documents that contain a form of ``terms``."""
-        rows = self.ranked.own.rows_with(terms, self.model.phi)
-        if not len(rows):
+        """``allowed`` (None: every row) less the documents that contain one of ``terms`` as the
+        ranking counts a query word contained (``term_shares``)."""
+        contained = np.zeros(len(self.documents), dtype=bool)
+        for term in terms:
+            contained |= term_shares(term, self.model.phi, self.ranked.own) > 0
+        if not contained.any():
             return allowed
-        kept = np.ones(len(self.documents), dtype=bool) if allowed is None else allowed.copy()
-        kept[rows] = False
-        return kept
+        return ~contained if allowed is None else allowed & ~contained
 
     def _forms(self, terms: Sequence[QueryTerm]) -> list[str]:
         """Every form of ``terms`` that the model knows (no document has another), as a visitor

@@ -520,6 +520,26 @@ def term_columns(term: QueryTerm, phi: Mapping[str, Phi]) -> list[tuple[str, int
     return columns
 
 
+def term_shares(
+    term: QueryTerm, phi: Mapping[str, Phi], own: DocumentTokens, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """How far each document of ``rows`` (None: all) contains ``term``: 1 for the word itself or
+    its hashtag, a translation's share for a translation alone, 0 for none of its forms. Only
+    words and hashtags count: a photo's visual words say what it looks like, not what it is
+    called. The one rule for "this document contains the query word": coordination counts it
+    (``coordination_levels``) and an excluded word leaves out every document it finds
+    (``SearchEngine``), so that "-рыба" leaves out what "рыба" would count as a fish."""
+    shares = np.zeros(own.num_documents if rows is None else len(rows))
+    for modality, column, share in term_columns(term, phi):
+        if modality not in WORD_MODALITIES:
+            continue
+        found = own.rows_containing(modality, column)
+        if rows is not None:
+            found = np.flatnonzero(np.isin(rows, found, assume_unique=True))
+        shares[found] = np.maximum(shares[found], share)
+    return shares
+
+
 def coordination_levels(
     terms: Sequence[QueryTerm],
     phi: Mapping[str, Phi],
@@ -529,23 +549,18 @@ def coordination_levels(
 ) -> np.ndarray:
     """How many of the query's word terms (words and hashtags, not visual words, nor words
     predicted for a photo) each document of ``rows`` (None: all) contains: a term counts its
-    query count times the largest share of its forms the document has (1 for the word itself
-    or its hashtag, below 1 for a translation). With ``params``, an attribute of the head's
-    object ('red' of 'red bird') counts ``attribute_weight`` as much in a document without the
-    object (the red car is not a red bird), and a head of two or more words adds ``head_bonus``
-    times the least share of them the document has (a red bird outranks a bird on a branch)."""
-    rows = np.arange(own.num_documents) if rows is None else np.asarray(rows)
-    count = len(rows)
+    query count times the largest share of its forms the document has (``term_shares``). With
+    ``params``, an attribute of the head's object ('red' of 'red bird') counts
+    ``attribute_weight`` as much in a document without the object (the red car is not a red
+    bird), and a head of two or more words adds ``head_bonus`` times the least share of them
+    the document has (a red bird outranks a bird on a branch)."""
+    count = own.num_documents if rows is None else len(rows)
     params = params or RankingParams(head_bonus=0.0, attribute_weight=1.0)
-    found = []
-    for term in terms:
-        if term.forms[0][0] not in WORD_MODALITIES or term.predicted:
-            continue
-        shares = np.zeros(count)
-        for modality, column, share in term_columns(term, phi):
-            contains = np.isin(rows, own.rows_containing(modality, column), assume_unique=True)
-            shares[contains] = np.maximum(shares[contains], share)
-        found.append((term, shares))
+    found = [
+        (term, term_shares(term, phi, own, rows))
+        for term in terms
+        if term.forms[0][0] in WORD_MODALITIES and not term.predicted
+    ]
     objects = [shares for term, shares in found if term.head and not term.attribute]
     with_object = np.max(objects, axis=0) if objects else np.ones(count)
     attribute = params.attribute_weight + (1.0 - params.attribute_weight) * with_object

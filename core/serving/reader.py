@@ -32,7 +32,13 @@ from core.serving.bilingual import Translations
 from core.serving.class_words import ClassNameWords
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.model import ModelParams, Phi
-from core.serving.ranking import QueryTerm, RankingParams, context_weighted, query_terms
+from core.serving.ranking import (
+    WORD_MODALITIES,
+    QueryTerm,
+    RankingParams,
+    context_weighted,
+    query_terms,
+)
 
 Surfaces = dict[str, dict[str, str]]  # modality -> token -> its form in the query
 
@@ -184,14 +190,16 @@ class QueryReader:
 
     def excluded_terms(self, words: Sequence[str], ranking: RankingParams) -> list[QueryTerm]:
         """The terms of words a query excludes (``-word``), grouped as the query's own words
-        are, but with the best translation only: the next ones learned are often related words,
-        not the same ('lion' -> 'лев', then 'кошка'), and excluding them took every cat from
-        "cat -lion" (P@5 1.0 -> 0.2 on the built-in collection)."""
+        are (the word, its hashtags), with the translations the pair confirms both ways
+        (``Translations.confirmed``): a learned pair's other word is often a related word of
+        the same documents ('lion' -> 'кошка', 'flag' -> 'франция'), and leaving those out
+        took every cat from "cat -lion". A word the model knows only as photos' classes
+        excludes nothing: a photo's visual words say what it looks like, not what it shows."""
         if not words:
             return []
         tokens, _ = self.tokens_of(Query(text=" ".join(words)))
-        translations = self._translations(ranking)
-        return query_terms(tokens, self.tags_by_word, lambda word: translations.of(word)[:1])
+        terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).confirmed)
+        return [term for term in terms if term.forms[0][0] in WORD_MODALITIES]
 
     def can_read(self, word: str, ranking: RankingParams) -> bool:
         """Whether a typed word reaches the model: it knows the word, a hashtag of its form or a
