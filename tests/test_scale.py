@@ -128,6 +128,31 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
     assert "### First bottleneck" in report
     assert np.isfinite(results["footprint"]["source"]["python_bytes_per_document"])
 
+    # with a streamed build measured at two sizes and a lean replica, the plan takes theirs
+    for documents, peak in ((10_000, 50 * 2**20), (20_000, 90 * 2**20)):
+        build = {
+            "documents": documents,
+            "traced_peak_bytes": peak,
+            "peak_rss_bytes": 2 * peak,
+            "seconds": 10.0,
+            "load_average_at_start": 1.0,
+            "measured_at": "now",
+        }
+        record(tmp_path, "build-streamed", str(documents), build)
+    lean = {"load_seconds": 0.3, "load_and_warm_up_seconds": 2.0, "resident_file_mb": 600.0}
+    replica = {
+        "documents": 100_000,
+        "lean": {**lean, "resident_anonymous_mb": 100.0},
+        "load_average_at_end": 1.0,
+        "measured_at": "now",
+    }
+    record(tmp_path, "replica", "100000", replica)
+    report = render_report(json.loads((tmp_path / "scale.json").read_text()), bench={})
+    assert "| 20,000 | streamed (the build) | 90 MB | 180 MB |" in report
+    # (90 - 50) MB / 10,000 documents = 4.1 KB per document, from 90 MB at 20,000
+    assert "still grows by 4.1 KB per document" in report
+    assert "A lean replica (measured above, `scale-replica`)" in report
+
 
 @pytest.mark.parametrize("streamed", [True, False])
 def test_scale_build_measures_the_drivers_memory_and_leaves_nothing(

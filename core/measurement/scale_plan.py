@@ -23,6 +23,7 @@ class CapacityTargets:
     votes_per_search: float = 0.1  # assumed: one search in ten gets a thumbs up or down
     replica_utilization: float = 0.6  # keep a replica's core 40 % idle for bursts
     node_cores: int = 2  # nodes like this machine
+    replicas_per_node: int = 2  # one Streamlit process per core
     vocabulary_cap: int = 1_000_000  # tokens kept per modality after pruning rare ones
     search_row_bytes: int = 450  # assumed, see the report
     vote_row_bytes: int = 120
@@ -30,11 +31,13 @@ class CapacityTargets:
 
 
 REMEDIES = {
-    "serving replica memory": "keep document records out of the replica (texts and tags read "
-    "from PostgreSQL for the 10 hits shown; token bags only as the likelihood ranking's sparse "
-    "counts, see above), leaving phi, those counts and the memory-mapped index",
-    "build driver memory": "stream the workers' token bags to BigARTM batches on the shared "
-    "store instead of collecting them in the driver (BigARTM already trains from disk)",
+    "serving replica memory": "replicas are lean (records, counts and index mapped and shared); "
+    "what a node must hold is the index and the counts a query reads: float32 counts and phi, a "
+    "smaller topic-major copy, and neighbours of a photo from an index rather than a scan of "
+    "every document's visual words",
+    "build driver memory": "the token bags already stream to shards; read the collection's "
+    "records as the batches go out instead of importing them all first, and count the "
+    "translations' word pairs in arrays rather than Python counters",
     "training time on one node": "a node with many cores (BigARTM's processors scale on one "
     "machine), online training with fewer passes, or training on a sample and inferring the "
     "rest's thetas on the Dask workers",
@@ -182,10 +185,74 @@ def render_report(
         ]
         out.append("")
 
+    out += _build_driver(results)
     out += _ranking_at_scale(results.get("query", {}))
     out += _replica_start(results.get("replica", {}))
-    out += _capacity_plan(t, ingest, training, footprint, bench, page_cost or {})
+    out += _capacity_plan(
+        t,
+        ingest,
+        training,
+        footprint,
+        bench,
+        page_cost or {},
+        driver_growth(results),
+        lean_replica(results),
+    )
     return "\n".join(out) + "\n"
+
+
+BUILD_MODES = {
+    "build-streamed": "streamed (the build)",
+    "build-in-memory": "holding every document",
+}
+
+
+def _build_driver(results: dict) -> list[str]:
+    """The build driver's peak memory by collection size, streamed and holding every document
+    (``scale-build``)."""
+    out = ["## Build driver memory (measured, `python -m core scale-build`)", ""]
+    rows = [(mode, r) for mode in BUILD_MODES for r in results.get(mode, {}).values()]
+    if not rows:
+        return [*out, "Not measured yet: run `python -m core scale-build`.", ""]
+    out += [
+        "A build of synthetic text-only documents (drawn from a built version's, no photos) in a "
+        "child process: its Python allocations at their peak (tracemalloc) and its peak RSS.",
+        "",
+        "| documents | driver | peak Python allocations | peak RSS | s | load avg | measured at |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for mode, r in sorted(rows, key=lambda row: (row[1]["documents"], row[0])):
+        out.append(
+            f"| {r['documents']:,} | {BUILD_MODES[mode]} | {_mb(r['traced_peak_bytes'])} "
+            f"| {_mb(r['peak_rss_bytes'])} | {r['seconds']:.0f} "
+            f"| {r['load_average_at_start']:.1f} | {r['measured_at']} |"
+        )
+    return [*out, ""]
+
+
+def driver_growth(results: dict) -> tuple[float, int, float] | None:
+    """(bytes per document, largest size, its peak) of the streamed build's driver, from its two
+    largest measured sizes; None without two."""
+    sizes = sorted(results.get("build-streamed", {}).values(), key=lambda r: r["documents"])
+    if len(sizes) < 2:
+        return None
+    small, large = sizes[-2], sizes[-1]
+    slope = (large["traced_peak_bytes"] - small["traced_peak_bytes"]) / (
+        large["documents"] - small["documents"]
+    )
+    return slope, large["documents"], float(large["traced_peak_bytes"])
+
+
+def lean_replica(results: dict) -> dict | None:
+    """The largest measured lean replica: its documents and own heap (bytes); None if none."""
+    rows = [r for r in results.get("replica", {}).values() if "lean" in r]
+    if not rows:
+        return None
+    largest = max(rows, key=lambda r: r["documents"])
+    return {
+        "documents": largest["documents"],
+        "heap_bytes": largest["lean"]["resident_anonymous_mb"] * 1e6,
+    }
 
 
 def _ranking_at_scale(query: dict) -> list[str]:
@@ -249,6 +316,8 @@ def _capacity_plan(
     footprint: dict | None,
     bench: dict,
     page_cost: dict,
+    streamed: tuple[float, int, float] | None = None,
+    lean: dict | None = None,
 ) -> list[str]:
     out = [
         f"## Capacity plan: {t.photos:,} photos, {t.queries_per_second:.0f} queries per second "
@@ -285,7 +354,25 @@ def _capacity_plan(
 
     # Driver memory and training
     per_doc = footprint["python_bytes_per_document"]
-    driver = per_doc * t.photos
+    if streamed:
+        slope, largest_build, peak = streamed
+        driver = peak + slope * (t.photos - largest_build)
+        driver_text = (
+            f"- The build streams each ingested batch to a shard on disk and its driver keeps "
+            f"counts, but it still grows by {slope / 1024:.1f} KB per document (measured above, "
+            f"streamed, between the two largest sizes: the imported collection's records and the "
+            f"translations' word-pair counts grow with it): {_mb(peak)} at "
+            f"{largest_build:,} + {slope / 1024:.1f} KB x ({t.photos:,} - {largest_build:,}) = "
+            f"**{_gb(driver)}**, against {_gb(footprint['machine_memory_bytes'])} on this machine."
+        )
+    else:
+        driver = per_doc * t.photos
+        driver_text = (
+            f"- The build's driver keeps every document's token bags in memory: "
+            f"{per_doc / 1024:.1f} KB per document (measured, Python objects) x {t.photos:,} = "
+            f"**{_gb(driver)}**, against {_gb(footprint['machine_memory_bytes'])} on this "
+            "machine."
+        )
     limits.append((driver / footprint["machine_memory_bytes"], "build driver memory"))
     largest = training[max(training, key=int)]
     pass_cpu = float(np.mean(largest["pass_cpu_seconds"]))
@@ -298,9 +385,7 @@ def _capacity_plan(
     out += [
         "### Build driver and training",
         "",
-        f"- The build's driver keeps every document's token bags in memory: "
-        f"{per_doc / 1024:.1f} KB per document (measured, Python objects) x {t.photos:,} = "
-        f"**{_gb(driver)}**, against {_gb(footprint['machine_memory_bytes'])} on this machine.",
+        driver_text,
         f"- Training reads batches from disk, so its memory does not grow with the collection "
         f"(peak RSS above); time does: {pass_cpu:,.0f} CPU s per pass at "
         f"{largest['documents']:,} documents (measured; {pass_wall:,.0f} s wall on the shared "
@@ -328,6 +413,23 @@ def _capacity_plan(
         index_bytes = max(index_bytes, per_document * t.photos)
     records = per_doc * t.photos
     replica = phi_bytes + index_bytes + records
+    counts_bytes = footprint.get("ranking_counts_bytes_per_document", 0) * t.photos
+    lean_text = []
+    if lean:
+        heap_per_document = lean["heap_bytes"] / lean["documents"]
+        own = phi_bytes + heap_per_document * t.photos
+        replica = t.replicas_per_node * own + index_bytes + counts_bytes
+        lean_text = [
+            f"- A lean replica (measured above, `scale-replica`) maps the records, the token "
+            f"counts and the index; a node's replicas share them through the page cache. Its "
+            f"own memory: phi {_gb(phi_bytes)} + its heap, {_mb(lean['heap_bytes'])} at "
+            f"{lean['documents']:,} documents x {t.photos / lean['documents']:,.0f} = "
+            f"{_gb(heap_per_document * t.photos)} (an upper bound: the heap measured includes "
+            f"TensorFlow and the backbone, which do not grow) = {_gb(own)}. A node of "
+            f"{t.replicas_per_node} replicas answers from memory with {t.replicas_per_node} x "
+            f"{_gb(own)} + the index {_gb(index_bytes)} + the ranking's counts "
+            f"{_gb(counts_bytes)} = **{_gb(replica)}**."
+        ]
     limits.append((replica / footprint["machine_memory_bytes"], "serving replica memory"))
     growth_text = "; ".join(
         f"{m}: {g['vocabulary']:,} x ({t.photos:,} / {footprint['documents']})^"
@@ -345,9 +447,10 @@ def _capacity_plan(
         f"{footprint['index_bytes_per_document']:,.0f} bytes per document (measured) x "
         f"{t.photos:,} = **{_gb(index_bytes)}** (or the default index's measured size per "
         "document, when larger).",
-        f"- Document records (ids, texts, tags, token bags) loaded by every replica: "
-        f"{per_doc / 1024:.1f} KB x {t.photos:,} = **{_gb(records)}**. Of these, the likelihood "
-        "ranking needs only each document's token counts, as a sparse matrix: "
+        f"- Document records (ids, texts, tags, token bags): {per_doc / 1024:.1f} KB x "
+        f"{t.photos:,} = {_gb(records)} as Python objects (a replica that parsed them all)"
+        f". Of these, the likelihood ranking needs only each document's token counts, as a "
+        "sparse matrix: "
         + (
             f"{footprint['ranking_counts_bytes_per_document']:,.0f} bytes per document "
             f"(measured: distinct tokens x {SPARSE_ENTRY_BYTES} bytes) x {t.photos:,} = "
@@ -355,7 +458,7 @@ def _capacity_plan(
             if "ranking_counts_bytes_per_document" in footprint
             else "not measured yet (rerun `python -m core scale-footprint`)."
         ),
-        f"- Per replica: **{_gb(replica)}**; per node, the index counts once.",
+        *(lean_text or [f"- Per replica: **{_gb(replica)}**; per node, the index counts once."]),
         "",
     ]
 
