@@ -11,19 +11,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page
 
 from core.settings import Settings
 from core.storage import database, jobs
 from interface.messages import MESSAGES
 from tests.browser import ARTIFACTS, RESULTS_CAPTION, wait_until_idle
-from tests.conftest import (
-    BUILTIN_COLLECTION,
-    STAFF_PASSWORD,
-    builtin_rows,
-    running_worker,
-    staff_deployment,
-)
+from tests.conftest import BUILTIN_COLLECTION, builtin_rows, running_worker, staff_deployment
+from tests.test_browser_data_scientist import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +39,6 @@ def worker(deployment_copy) -> Iterator[None]:
         yield
 
 
-def sign_in(page: Page, app_url: str) -> None:
-    page.goto(f"{app_url}/account")
-    wait_until_idle(page)
-    page.get_by_role("textbox", name=RU["account_name"]).fill("anna")
-    page.get_by_role("textbox", name=RU["account_password"]).fill(STAFF_PASSWORD)
-    page.get_by_role("button", name=RU["sign_in"]).click()
-    page.get_by_role("button", name=RU["sign_out"]).wait_for(timeout=60_000)
-    wait_until_idle(page)
-
-
 def finished_jobs(settings: Settings, timeout: float = 300) -> list:
     """The jobs once the worker has finished every one queued so far."""
     deadline = time.monotonic() + timeout
@@ -74,7 +58,7 @@ def test_added_photos_are_named_by_what_the_admin_did_clear_the_form_and_are_fou
     context = browser.new_context(viewport={"width": 1400, "height": 1400}, locale="ru-RU")
     page = context.new_page()
     try:
-        sign_in(page, app_url)
+        sign_in(page, app_url, "ru")
         page.goto(f"{app_url}/admin-add_photos")
         wait_until_idle(page)
         page.locator("input[type=file]").first.set_input_files(
