@@ -70,11 +70,14 @@ def test_every_backend_never_returns_hidden_rows(backend, thetas):
 
 
 def test_every_backend_answers_the_same_after_save_and_load(backend, thetas, queries, tmp_path):
-    backend.save(tmp_path)
-    loaded = type(backend).load(tmp_path, backend.thetas, IndexParams())
-    for query in queries[:5]:
-        expected = backend.query(query, 10, None)[0].tolist()
-        assert loaded.query(query, 10, None)[0].tolist() == expected
+    (tmp_path / "saved").mkdir(), (tmp_path / "written").mkdir()
+    backend.save(tmp_path / "saved")
+    type(backend).write(tmp_path / "written", backend.thetas)
+    for directory in ("saved", "written"):
+        loaded = type(backend).load(tmp_path / directory, backend.thetas, IndexParams())
+        for query in queries[:5]:
+            expected = backend.query(query, 10, None)[0].tolist()
+            assert loaded.query(query, 10, None)[0].tolist() == expected
 
 
 @pytest.mark.parametrize("method", EXACT)
@@ -155,6 +158,33 @@ def test_saved_index_loads_memory_mapped_and_answers_like_the_original(thetas, t
     assert isinstance(loaded.thetas, np.memmap) and loaded.method == "bounds"
     assert np.array_equal(loaded.thetas, index.thetas)
     assert loaded.query(thetas[9], 10)[0].tolist() == index.query(thetas[9], 10)[0].tolist()
+
+
+def test_an_index_written_a_block_at_a_time_is_the_saved_one_file_for_file(
+    thetas, tmp_path, monkeypatch
+):
+    # given thetas too many to hold twice: written in blocks, the topic-major copy too
+    monkeypatch.setattr("core.serving.index.WRITE_ROWS", 700)
+    NeighborIndex(thetas).save(tmp_path / "saved")
+    blocks = (thetas[start : start + 1000] for start in range(0, len(thetas), 1000))
+    NeighborIndex.write(tmp_path / "written", blocks, thetas.shape)
+    # then every file is the same, and so is every answer
+    for name in ("thetas.npy", "thetas_by_topic.npy", "index.json"):
+        assert (tmp_path / "saved" / name).read_bytes() == (
+            tmp_path / "written" / name
+        ).read_bytes()
+    loaded = NeighborIndex.load(tmp_path / "written")
+    assert (
+        loaded.query(thetas[9], 10)[0].tolist()
+        == NeighborIndex(thetas).query(thetas[9], 10)[0].tolist()
+    )
+
+
+def test_blocks_that_do_not_make_the_shape_are_refused(thetas, tmp_path):
+    with pytest.raises(ValueError, match="held 1000 rows, not the 3000"):
+        NeighborIndex.write(tmp_path, [thetas[:1000]], thetas.shape)
+    with pytest.raises(ValueError, match="do not fit"):
+        NeighborIndex.write(tmp_path, [thetas, thetas[:1]], thetas.shape)
 
 
 def test_a_version_saved_with_annoy_or_auto_loads_with_the_bounds_backend(thetas, tmp_path):

@@ -14,9 +14,11 @@ from core.building.pipeline import build
 from core.measurement.scale import (
     SyntheticDocuments,
     measure_build,
+    measure_node,
     measure_query_latency,
     measure_training,
     model_footprint,
+    query_latency,
     read_source_corpus,
     record,
     synthetic_documents,
@@ -203,6 +205,33 @@ def test_past_the_candidate_limit_a_search_finds_what_scoring_every_document_fin
         found = [hit.row for hit in engine.search(request).hits]
         # then the same ten documents come first, in the same order
         assert found == engine.exhaustive_rows(request).tolist()
+
+
+def test_a_kept_synthetic_version_is_measured_as_it_is_by_scale_query_and_scale_node(
+    version_dir, tmp_path, vision_cache
+) -> None:
+    # given a synthetic version past the candidate limit, written once and kept
+    settings = settings_for(tmp_path / "data", vision_cache, BUILTIN_COLLECTION)
+    documents = LIKELIHOOD_CANDIDATES + 500
+    synthetic_version(version_dir, documents, tmp_path / "kept")
+    # when its queries are timed, with one exhaustive run of each kind for recall
+    latency = query_latency(tmp_path / "kept", settings, rounds=1, recall_queries=1)
+    for kind in ("text", "photo", "both"):
+        assert latency[kind]["queries"] == 4 and latency[kind]["recall_queries"] == 1
+        assert 0 <= latency[kind]["recall_at_10"] <= 1
+    # and two replicas start on it together
+    node = measure_node(tmp_path / "kept", settings, replicas=2)
+    # then each answered every kind, and their shared pages count once for the node
+    assert latency["documents"] == node["documents"] == documents and node["replicas"] == 2
+    for replica in node["each"]:
+        assert 0 < replica["load_and_warm_up_seconds"] <= replica["until_queries_answered_seconds"]
+        assert 0 < replica["anonymous_gb"] < replica["rss_gb"]
+    assert node["node_rss_gb"] < sum(replica["rss_gb"] for replica in node["each"])
+    assert (tmp_path / "kept" / "version.json").is_file()  # measured as it is, and kept
+    # and the report shows the node's row
+    record(tmp_path, "node", f"{documents}x2", node)
+    report = render_report(json.loads((tmp_path / "scale.json").read_text()), bench={})
+    assert f"| {documents:,} | 2 | {node['node_rss_gb']:.2f} |" in report
 
 
 def test_scale_query_times_each_kind_of_query_and_the_report_shows_it(

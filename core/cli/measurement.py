@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from core.cli.common import (
@@ -337,6 +338,42 @@ def _scale_replica(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_scale_version(commands: Subcommands) -> None:
+    """``scale-version``: a synthetic version kept for the other scale commands."""
+    parser = commands.add_parser(
+        "scale-version",
+        help="write a version of synthetic documents and keep it (for scale-query, scale-node)",
+        description="Write a version of synthetic documents drawn like a built version's "
+        "(core/measurement/scale.py), a block of documents at a time, into --target, and "
+        "print the seconds it took and its bytes on disk.",
+    )
+    parser.add_argument("--source", type=Path, help=SOURCE_HELP)
+    parser.add_argument("--documents", type=positive, default=100_000)
+    parser.add_argument("--target", type=Path, required=True, help="a directory not there yet")
+    parser.set_defaults(handler=_scale_version)
+
+
+def _scale_version(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale
+    from core.serving.version_files import VersionFiles
+
+    if args.target.exists():
+        raise CommandError(f"{args.target} is there already: name a new directory")
+    source = args.source or active_version_dir(settings)
+    started = time.perf_counter()
+    scale.synthetic_version(source, args.documents, args.target)
+    result = {
+        "documents": args.documents,
+        "write_seconds": time.perf_counter() - started,
+        "bytes_on_disk": VersionFiles(args.target).bytes_on_disk(),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+VERSION_HELP = "a version written by scale-version, measured as it is and kept"
+
+
 def add_scale_query(commands: Subcommands) -> None:
     """``scale-query``: the default ranking's latency and recall on a large synthetic version."""
     parser = add_report_command(
@@ -344,23 +381,58 @@ def add_scale_query(commands: Subcommands) -> None:
         _scale_query,
         "scale-query",
         help="query latency and recall of the version's ranking at scale (into scale.json)",
-        description="Write a version of synthetic documents drawn like a built version's, then "
-        "search it on one core of a fresh process with words, photos and both: p50/p95 ms of "
-        "each kind, and recall@10 against the same ranking scoring every document.",
+        description="Write a version of synthetic documents drawn like a built version's (or "
+        "take one, --version), then search it on one core of a fresh process with words, "
+        "photos and both: p50/p95 ms of each kind, and recall@10 against the same ranking "
+        "scoring every document.",
     )
     parser.add_argument("--source", type=Path, help=SOURCE_HELP)
     parser.add_argument("--documents", type=positive, default=100_000)
+    parser.add_argument("--version", type=Path, help=VERSION_HELP)
     parser.add_argument("--rounds", type=positive, default=5, help="times each query is asked")
+    parser.add_argument(
+        "--recall-queries",
+        type=int,
+        default=4,
+        help="queries of each kind whose recall is measured (an exhaustive run of each)",
+    )
     parser.add_argument("--workdir", type=Path, help="scratch space (default: DATA_DIR/scale)")
 
 
 def _scale_query(args: argparse.Namespace, settings: Settings) -> int:
     from core.measurement import scale
 
-    workdir = args.workdir or settings.data_dir / "scale"
-    source = args.source or active_version_dir(settings)
-    result = scale.measure_query_latency(source, args.documents, workdir, settings, args.rounds)
-    scale.record(args.reports, "query", str(args.documents), result)
+    if args.version is not None:
+        result = scale.query_latency(args.version, settings, args.rounds, args.recall_queries)
+    else:
+        workdir = args.workdir or settings.data_dir / "scale"
+        source = args.source or active_version_dir(settings)
+        result = scale.measure_query_latency(source, args.documents, workdir, settings, args.rounds)
+    scale.record(args.reports, "query", str(result["documents"]), result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def add_scale_node(commands: Subcommands) -> None:
+    """``scale-node``: replicas of one version started together on this node."""
+    parser = add_report_command(
+        commands,
+        _scale_node,
+        "scale-node",
+        help="start time and memory of replicas sharing this node (into scale.json)",
+        description="Start --replicas replicas of a version written by scale-version together, "
+        "each in its own process; once each has answered words, photos and both, their start "
+        "times and memory, and the node's resident memory with shared pages counted once.",
+    )
+    parser.add_argument("--version", type=Path, required=True, help=VERSION_HELP)
+    parser.add_argument("--replicas", type=positive, default=2)
+
+
+def _scale_node(args: argparse.Namespace, settings: Settings) -> int:
+    from core.measurement import scale
+
+    result = scale.measure_node(args.version, settings, args.replicas)
+    scale.record(args.reports, "node", f"{result['documents']}x{args.replicas}", result)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -94,6 +94,10 @@ class AnnoySearch:
         self.annoy.save(str(directory / "index.ann"))
 
     @classmethod
+    def write(cls, directory: Path, thetas: np.ndarray) -> None:
+        cls.build(thetas, IndexParams()).save(directory)
+
+    @classmethod
     def load(cls, directory: Path, thetas: np.ndarray, params: IndexParams) -> AnnoySearch:
         annoy = AnnoyIndex(thetas.shape[1], "manhattan")
         annoy.load(str(directory / "index.ann"))
@@ -134,6 +138,10 @@ class FaissSearch:
         import faiss
 
         faiss.write_index(self.index, str(directory / f"{self.name}.faiss"))
+
+    @classmethod
+    def write(cls, directory: Path, thetas: np.ndarray) -> None:
+        cls.build(thetas, IndexParams()).save(directory)
 
     @classmethod
     def load(cls, directory: Path, thetas: np.ndarray, params: IndexParams) -> FaissSearch:
@@ -182,6 +190,10 @@ class HalfBoundsSearch(TopicBoundsSearch):
     def save(self, directory: Path) -> None:
         np.save(directory / "thetas.npy", self.thetas)
         super().save(directory)
+
+    @classmethod
+    def write(cls, directory: Path, thetas: np.ndarray) -> None:
+        cls.build(thetas, IndexParams()).save(directory)
 
 
 COMPARED: dict[str, type[NeighborBackend]] = {

@@ -428,13 +428,15 @@ def measure_build(
 REPLICA_QUERIES = ("flower", "cat on a window", "дом", "red car", "птица", "apple tree")
 
 
-def thetas_near(base: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
+NOISE_BLOCK = 4 * 65_536  # thetas drawn at a time (a multiple of ``with_noise``'s block)
+
+
+def thetas_near(base: np.ndarray, rows: np.ndarray, noise: np.random.Generator) -> np.ndarray:
     """The thetas of ``base`` at ``rows``, each with the lognormal noise of
-    ``core.measurement.index_bench.realistic_thetas``."""
+    ``core.measurement.index_bench.realistic_thetas`` drawn from ``noise``."""
     from core.measurement.index_bench import with_noise
 
-    thetas = np.asarray(base, dtype=np.float32)[rows]
-    return with_noise(thetas, np.random.default_rng(seed))
+    return with_noise(np.asarray(base, dtype=np.float32)[rows], noise)
 
 
 @dataclass(frozen=True)
@@ -480,16 +482,22 @@ def synthetic_version(source_dir: Path, count: int, target: Path, seed: int = 0)
     topics is measured fairly; written as a build writes a version, one document at a time."""
     from core.reading.text import TextProcessor
     from core.serving.bilingual import learn_translations
-    from core.serving.index import NeighborIndex
     from core.serving.version_files import PreparedCorpus
 
     source = VersionFiles(source_dir)
     documents = SyntheticDocuments(read_source_corpus(source_dir), count, seed)
     files = VersionFiles(target)
     target.mkdir(parents=True)
-    thetas = thetas_near(source.read_index().thetas, documents.source_rows(), seed)
-    files.write_index(NeighborIndex(thetas))
-    del thetas
+    base = source.read_index().thetas
+    rows = documents.source_rows()
+    noise = np.random.default_rng(seed)
+    files.write_index_blocks(
+        (
+            thetas_near(base, rows[start : start + NOISE_BLOCK], noise)
+            for start in range(0, count, NOISE_BLOCK)
+        ),
+        (count, base.shape[1]),
+    )
     corpus = PreparedCorpus(documents, source.read_display_forms(), [])
     # the source's word pairs: the synthetic documents are drawn from its documents
     files.write_translations(
@@ -571,79 +579,197 @@ def measure_replica_start(source_dir: Path, documents: int, workdir: Path, seed:
 QUERY_KINDS = ("text", "photo", "both")
 
 
-def _query_latency(directory: str, settings: Settings, photos: list[bytes], rounds: int) -> dict:
+def _query_latency(
+    directory: str, settings: Settings, photos: list[bytes], rounds: int, recall_queries: int
+) -> dict:
     """In a fresh process on one core: each kind of query (``REPLICA_QUERIES`` as words,
     ``photos``, the two together) asked ``rounds`` times through ``SearchEngine.search`` with
-    the version's own ranking, and each query's recall@10 against ``exhaustive_rows`` (the
-    same ranking scoring every document). Each photo is read once before timing (its CNN
-    probabilities cached, as a repeated photo's are): the CNN's own time does not grow with the
-    collection and is in ``reports/bench.md``."""
+    the version's own ranking, and recall@10 against ``exhaustive_rows`` (the same ranking
+    scoring every document) of the first ``recall_queries`` of each kind: at ten million
+    documents one exhaustive photo query takes minutes. Each photo is read once before timing
+    (its CNN probabilities cached, as a repeated photo's are): the CNN's own time does not grow
+    with the collection and is in ``reports/bench.md``."""
     from core.measurement.bench import percentiles
-    from core.reading.backbones import load_backbone
-    from core.reading.text import TextProcessor
-    from core.reading.vision import ImageVectorizer
-    from core.serving.answers import Query, SearchRequest
-    from core.serving.engine import SearchEngine
+    from core.serving.answers import SearchRequest
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
-    engine = SearchEngine(Path(directory), "synthetic", TextProcessor(), vectorizer)
-    engine.warm_up()
-    texts = REPLICA_QUERIES[: len(photos)]
-    requests = {
-        "text": [Query(text=text) for text in texts],
-        "photo": [Query(image=photo) for photo in photos],
-        "both": [Query(text=text, image=photo) for text, photo in zip(texts, photos, strict=True)],
-    }
+    engine = _replica_engine(directory, settings)
     result: dict = {"ranking": engine.ranking.label}
-    for kind, queries in requests.items():
+    for kind, queries in _replica_queries(photos).items():
         asked = [SearchRequest(query, k=10, collapse_similar=False) for query in queries]
         recalls = []
-        for request in asked:  # first use: reads the photo, warms what a kind needs
+        for number, request in enumerate(asked):  # first use: reads the photo, warms a kind
             found = {hit.row for hit in engine.search(request).hits}
-            exhaustive = {int(row) for row in engine.exhaustive_rows(request)}
-            recalls.append(len(found & exhaustive) / max(len(exhaustive), 1))
+            if number < recall_queries:
+                exhaustive = {int(row) for row in engine.exhaustive_rows(request)}
+                recalls.append(len(found & exhaustive) / max(len(exhaustive), 1))
         timings = []
         for _ in range(rounds):
             for request in asked:
                 started = time.perf_counter()
                 engine.search(request)
                 timings.append((time.perf_counter() - started) * 1000)
-        result[kind] = {
+        result[kind] = {  # a row as reports/scale.json keeps it, readable alone
+            "documents": len(engine.ranked.thetas),
+            "ranking": engine.ranking.method,
+            "query": kind,
+            "measured": True,
             **percentiles(timings),
-            "recall_at_10": float(np.mean(recalls)),
+            "recall_at_10": float(np.mean(recalls)) if recalls else None,
+            "recall_queries": len(recalls),
             "queries": len(asked),
         }
     return result
 
 
-def measure_query_latency(
-    source_dir: Path, documents: int, workdir: Path, settings: Settings, rounds: int = 5
-) -> dict:
-    """Query latency of the default ranking on a synthetic version of ``documents`` documents
-    (``synthetic_version``), on one core of a fresh process (``_query_latency``), with photos
-    of ``settings.collection``; the files under ``workdir`` are removed afterwards."""
+def _replica_engine(directory: str, settings: Settings):
+    """A search engine on the version as a replica serves it: words, photos, warmed up."""
+    from core.reading.backbones import load_backbone
+    from core.reading.text import TextProcessor
+    from core.reading.vision import ImageVectorizer
+    from core.serving.engine import SearchEngine
+
+    vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
+    engine = SearchEngine(Path(directory), "synthetic", TextProcessor(), vectorizer)
+    engine.warm_up()
+    return engine
+
+
+def _replica_queries(photos: list[bytes]) -> dict:
+    """The queries of each kind a measured replica is asked: ``REPLICA_QUERIES`` as words, the
+    ``photos``, and the two together."""
+    from core.serving.answers import Query
+
+    texts = REPLICA_QUERIES[: len(photos)]
+    return {
+        "text": [Query(text=text) for text in texts],
+        "photo": [Query(image=photo) for photo in photos],
+        "both": [Query(text=text, image=photo) for text, photo in zip(texts, photos, strict=True)],
+    }
+
+
+def _measured_photos(settings: Settings) -> list[bytes]:
+    """Four photos of ``settings.collection`` made unlike any document (``unseen_photos``)."""
     from core.measurement.bench import unseen_photos
     from core.reading.collection import import_collection
 
     imported = import_collection(settings.collection, False).documents
-    photos = unseen_photos([d.image for d in imported if d.image][:4], 4)
+    return unseen_photos([d.image for d in imported if d.image][:4], 4)
+
+
+def query_latency(
+    version: Path, settings: Settings, rounds: int = 5, recall_queries: int = 4
+) -> dict:
+    """Query latency of ``version``'s ranking (``_query_latency``) on one core of a fresh
+    process, with photos of ``settings.collection``."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        latency = pool.submit(
+            _query_latency,
+            str(version),
+            settings,
+            _measured_photos(settings),
+            rounds,
+            recall_queries,
+        ).result()
+    return {
+        "documents": len(VersionFiles(version).read_index().thetas),
+        **latency,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg()[0],
+    }
+
+
+def measure_query_latency(
+    source_dir: Path, documents: int, workdir: Path, settings: Settings, rounds: int = 5
+) -> dict:
+    """``query_latency`` on a synthetic version of ``documents`` documents
+    (``synthetic_version``) written under ``workdir`` and removed afterwards."""
     workdir = Path(workdir) / f"query-{documents}"
     shutil.rmtree(workdir, ignore_errors=True)
     try:
         started = time.perf_counter()
         synthetic_version(source_dir, documents, workdir / "version")
         write_seconds = time.perf_counter() - started
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-            latency = pool.submit(
-                _query_latency, str(workdir / "version"), settings, photos, rounds
-            ).result()
+        latency = query_latency(workdir / "version", settings, rounds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return {"write_seconds": write_seconds, **latency}
+
+
+def _serve_as_replica(
+    directory: str, settings: Settings, photos: list[bytes], answered, stop
+) -> None:
+    """A replica in its own process: load and warm up the version, answer every kind of query
+    once, report its times on ``answered`` and keep its memory until ``stop`` is set."""
+    from core.serving.answers import SearchRequest
+
+    started = time.perf_counter()
+    engine = _replica_engine(directory, settings)
+    warm = time.perf_counter() - started
+    for queries in _replica_queries(photos).values():
+        for query in queries:
+            engine.search(SearchRequest(query, k=10))
+    answered.put(
+        {
+            "pid": os.getpid(),
+            "load_and_warm_up_seconds": warm,
+            "until_queries_answered_seconds": time.perf_counter() - started,
+        }
+    )
+    stop.wait()
+
+
+def _memory_of(pid: int) -> dict[str, int]:
+    """A process's memory in bytes (Linux ``smaps_rollup``): ``rss`` resident, ``pss`` its
+    proportional share (a page shared by n processes counts 1/n, so the sum over a node's
+    replicas counts shared pages once), ``anonymous`` its own heap, ``file`` mapped files."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0]) * 1024
     return {
-        "documents": documents,
-        "write_seconds": write_seconds,
-        **latency,
+        "rss": fields["Rss"],
+        "pss": fields["Pss"],
+        "anonymous": fields["Anonymous"],
+        "file": fields["Rss"] - fields["Anonymous"],
+    }
+
+
+def measure_node(version: Path, settings: Settings, replicas: int = 2) -> dict:
+    """``replicas`` replicas of ``version`` started together on this node, as a node runs them
+    (``_serve_as_replica``): each one's start and answer times and memory once all have
+    answered, and ``node_rss_gb``: their resident memory together, pages they share (the
+    mapped records, counts and index) counted once (the sum of their proportional sets)."""
+    context = get_context("spawn")
+    answered, stop = context.Queue(), context.Event()
+    photos = _measured_photos(settings)
+    processes = [
+        context.Process(
+            target=_serve_as_replica, args=(str(version), settings, photos, answered, stop)
+        )
+        for _ in range(replicas)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        started = [answered.get(timeout=6 * 3600) for _ in processes]
+        memory = [_memory_of(replica["pid"]) for replica in started]
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.terminate()
+    return {
+        "documents": len(VersionFiles(version).read_index().thetas),
+        "replicas": replicas,
+        "node_rss_gb": sum(m["pss"] for m in memory) / 1e9,
+        "measured": True,
+        "each": [
+            {**times, **{f"{kind}_gb": value / 1e9 for kind, value in used.items()}}
+            for times, used in zip(started, memory, strict=True)
+        ],
+        "bytes_on_disk": VersionFiles(version).bytes_on_disk(),
         "cpu_count": os.cpu_count(),
         "load_average_at_end": os.getloadavg()[0],
     }

@@ -188,6 +188,7 @@ def render_report(
     out += _build_driver(results)
     out += _ranking_at_scale(results.get("query", {}))
     out += _replica_start(results.get("replica", {}))
+    out += _node(results.get("node", {}))
     out += _capacity_plan(
         t,
         ingest,
@@ -274,11 +275,51 @@ def _ranking_at_scale(query: dict) -> list[str]:
     for r in rows:
         out += [
             f"| {r['documents']:,} | {kind} | {r[kind]['p50_ms']:.1f} | {r[kind]['p95_ms']:.1f} "
-            f"| {r[kind]['recall_at_10']:.2f} | {r['load_average_at_end']:.1f} "
-            f"| {r['measured_at']} |"
+            f"| {_recall(r[kind])} | {r['load_average_at_end']:.1f} | {r['measured_at']} |"
             for kind in ("text", "photo", "both")
             if kind in r
         ]
+    return [*out, ""]
+
+
+def _recall(row: dict) -> str:
+    """recall@10, and over how many of the queries when not all (``--recall-queries``)."""
+    if row["recall_at_10"] is None:
+        return "not measured"
+    measured = row.get("recall_queries", row["queries"])
+    return f"{row['recall_at_10']:.2f}" + (
+        f" ({measured} of {row['queries']})" if measured < row["queries"] else ""
+    )
+
+
+def _node(node: dict) -> list[str]:
+    """Replicas started together on one node (``scale-node``)."""
+    out = ["## A node of replicas (measured, `python -m core scale-node`)", ""]
+    if not node:
+        return [*out, "Not measured yet: run `python -m core scale-node --version DIR`.", ""]
+    out += [
+        "Replicas of one synthetic version (`python -m core scale-version`) started together, "
+        "each in its own process; once each has loaded, warmed up and answered words, photos "
+        "and both, the node's resident memory counts the pages they share (records, counts and "
+        "index, mapped) once: the sum of their proportional sets. Own heap is each replica's "
+        "anonymous memory; disk is the version's files.",
+        "",
+        "| documents | replicas | node resident GB | own heap GB, each | resident GB, each "
+        "| start + answers s, each | disk GB | load avg | measured at |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(node.values(), key=lambda r: (r["documents"], r["replicas"])):
+
+        def each(field: str, digits: int, r: dict = r) -> str:
+            return ", ".join(f"{replica[field]:.{digits}f}" for replica in r["each"])
+
+        out.append(
+            f"| {r['documents']:,} | {r['replicas']} | {r['node_rss_gb']:.2f} "
+            f"| {each('anonymous_gb', 2)} | {each('rss_gb', 2)} "
+            f"| {each('until_queries_answered_seconds', 0)} "
+            f"| {sum(r['bytes_on_disk'].values()) / 1e9:.1f} "
+            f"| {r['load_average_at_end']:.1f} | {r['measured_at']} |"
+        )
     return [*out, ""]
 
 

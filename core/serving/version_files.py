@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
@@ -139,6 +139,10 @@ class VersionFiles:
     def write_index(self, index: NeighborIndex) -> None:
         index.save(self._index_dir)
 
+    def write_index_blocks(self, blocks: Iterable[np.ndarray], shape: tuple[int, int]) -> None:
+        """The index of thetas too many to hold, given a block of rows at a time."""
+        NeighborIndex.write(self._index_dir, blocks, shape)
+
     def copy_index_from(self, other: VersionFiles) -> None:
         """The same documents with the same thetas: the other version's index as it is."""
         shutil.copytree(other._index_dir, self._index_dir)
@@ -227,7 +231,8 @@ class VersionFiles:
         return (self.directory / "documents.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
 
     def bytes_on_disk(self) -> dict[str, int]:
-        """Bytes of the model's files, the index's and the document records."""
+        """Bytes of the model's files, the index's, the document records, the maps into them
+        (row by id, by photo) and the token counts."""
 
         def size(path: Path) -> int:
             files = path.rglob("*") if path.is_dir() else [path]
@@ -237,4 +242,6 @@ class VersionFiles:
             "model": size(self.directory / "model"),
             "index": size(self._index_dir),
             "documents": size(self.directory / "documents.jsonl"),
+            "document_maps": sum(size(path) for path in self.directory.glob("documents.*.npy")),
+            "tokens": size(self.directory / "tokens"),
         }
