@@ -141,15 +141,29 @@ def scan_nearest(
     return nearest(np.arange(len(thetas)), distances, k, allowed)
 
 
-def write_topic_major(path: Path, thetas: np.ndarray) -> None:
-    """The topic-major copy of ``thetas`` (its transpose, as stored), ``WRITE_ROWS`` rows at a
-    time: a copy made in memory would double the thetas'."""
+def _half_sums(thetas: np.ndarray) -> np.ndarray:
+    """Each row's mass halved (float32), ``WRITE_ROWS`` rows at a time."""
+    sums = np.empty(len(thetas), dtype=np.float32)
+    for start in range(0, len(thetas), WRITE_ROWS):
+        block = thetas[start : start + WRITE_ROWS]
+        sums[start : start + WRITE_ROWS] = block.sum(axis=1, dtype=np.float64) / 2
+    return sums
+
+
+def _write_bounds(directory: Path, thetas: np.ndarray, half_sums: np.ndarray) -> None:
+    """What ``TopicBoundsSearch.load`` reads besides the thetas: their topic-major copy (the
+    transpose, ``WRITE_ROWS`` rows at a time: a copy made in memory would double the thetas')
+    and the rows' half sums."""
     by_topic = np.lib.format.open_memmap(
-        path, mode="w+", dtype=thetas.dtype, shape=(thetas.shape[1], len(thetas))
+        directory / "thetas_by_topic.npy",
+        mode="w+",
+        dtype=thetas.dtype,
+        shape=(thetas.shape[1], len(thetas)),
     )
     for start in range(0, len(thetas), WRITE_ROWS):
         by_topic[:, start : start + WRITE_ROWS] = thetas[start : start + WRITE_ROWS].T
     by_topic.flush()
+    np.save(directory / "half_sums.npy", half_sums)
 
 
 class TopicBoundsSearch:
@@ -165,10 +179,14 @@ class TopicBoundsSearch:
     START_LEFTOVER = 1e-2  # first bound: the query's top topics up to this share of leftover
     START_TOPICS = 4  # ... but at most this many
 
-    def __init__(self, thetas: np.ndarray, by_topic: np.ndarray) -> None:
+    def __init__(
+        self, thetas: np.ndarray, by_topic: np.ndarray, half_sums: np.ndarray | None = None
+    ) -> None:
+        """``half_sums``: each row's mass halved (``half_sums``), when stored: computing it
+        reads every theta, which at ten million documents makes 12 GB resident at start."""
         self.thetas = thetas
         self.by_topic = by_topic
-        self.half_sums = (thetas.sum(axis=1, dtype=np.float64) / 2).astype(np.float32)
+        self.half_sums = _half_sums(thetas) if half_sums is None else half_sums
         self.stride = max(1, len(thetas) // self.SAMPLE)
 
     @classmethod
@@ -176,18 +194,19 @@ class TopicBoundsSearch:
         return cls(thetas, np.ascontiguousarray(thetas.T))
 
     def save(self, directory: Path) -> None:
-        write_topic_major(directory / "thetas_by_topic.npy", self.thetas)
+        _write_bounds(directory, self.thetas, self.half_sums)
 
     @classmethod
     def write(cls, directory: Path, thetas: np.ndarray) -> None:
-        write_topic_major(directory / "thetas_by_topic.npy", thetas)
+        _write_bounds(directory, thetas, _half_sums(thetas))
 
     @classmethod
     def load(cls, directory: Path, thetas: np.ndarray, params: IndexParams) -> TopicBoundsSearch:
         path = directory / "thetas_by_topic.npy"
         if not path.exists():  # a version saved before this backend: derive the copy
             return cls.build(thetas, params)
-        return cls(thetas, np.load(path, mmap_mode="r"))
+        sums = directory / "half_sums.npy"  # a version saved before they were stored: derive
+        return cls(thetas, np.load(path, mmap_mode="r"), np.load(sums) if sums.exists() else None)
 
     def query(
         self, theta: np.ndarray, k: int, allowed: np.ndarray | None
