@@ -301,13 +301,20 @@ def add_scale_footprint(commands: Subcommands) -> None:
     parser.add_argument("--source", type=Path, help=SOURCE_HELP)
 
 
+def _recorded(args: argparse.Namespace, section: str, key: str, result: dict) -> int:
+    """Stores a measurement in ``reports/scale.json`` and prints it."""
+    from core.measurement import scale
+
+    scale.record(args.reports, section, key, result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def _scale_footprint(args: argparse.Namespace, settings: Settings) -> int:
     from core.measurement import scale
 
     result = scale.model_footprint(args.source or active_version_dir(settings))
-    scale.record(args.reports, "footprint", "source", result)
-    print(json.dumps(result, indent=2))
-    return 0
+    return _recorded(args, "footprint", "source", result)
 
 
 def add_scale_replica(commands: Subcommands) -> None:
@@ -333,9 +340,7 @@ def _scale_replica(args: argparse.Namespace, settings: Settings) -> int:
     workdir = args.workdir or settings.data_dir / "scale"
     source = args.source or active_version_dir(settings)
     result = scale.measure_replica_start(source, args.documents, workdir)
-    scale.record(args.reports, "replica", str(args.documents), result)
-    print(json.dumps(result, indent=2))
-    return 0
+    return _recorded(args, "replica", str(args.documents), result)
 
 
 def add_scale_version(commands: Subcommands) -> None:
@@ -408,9 +413,7 @@ def _scale_query(args: argparse.Namespace, settings: Settings) -> int:
         workdir = args.workdir or settings.data_dir / "scale"
         source = args.source or active_version_dir(settings)
         result = scale.measure_query_latency(source, args.documents, workdir, settings, args.rounds)
-    scale.record(args.reports, "query", str(result["documents"]), result)
-    print(json.dumps(result, indent=2))
-    return 0
+    return _recorded(args, "query", str(result["documents"]), result)
 
 
 def add_scale_node(commands: Subcommands) -> None:
@@ -432,9 +435,7 @@ def _scale_node(args: argparse.Namespace, settings: Settings) -> int:
     from core.measurement import scale
 
     result = scale.measure_node(args.version, settings, args.replicas)
-    scale.record(args.reports, "node", f"{result['documents']}x{args.replicas}", result)
-    print(json.dumps(result, indent=2))
-    return 0
+    return _recorded(args, "node", f"{result['documents']}x{args.replicas}", result)
 
 
 def add_scale_report(commands: Subcommands) -> None:
