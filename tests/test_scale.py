@@ -155,6 +155,35 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
     assert "still grows by 4.1 KB per document" in report
     assert "A lean replica (measured above, `scale-replica`)" in report
 
+    # with a node and queries measured at the plan's size, the plan takes them, not estimates
+    gb = 10**9
+    disk = {"model": gb, "index": 24 * gb, "documents": 14 * gb, "document_maps": gb}
+    node = {
+        "documents": 10_000_000,
+        "replicas": 2,
+        "node_rss_gb": 9.0,
+        "each": [{"anonymous_gb": 0.5, "rss_gb": 8.0, "until_queries_answered_seconds": 60}] * 2,
+        "bytes_on_disk": {**disk, "tokens": 15 * gb},
+        "load_average_at_end": 1.0,
+        "measured_at": "now",
+    }
+    record(tmp_path, "node", "10000000x2", node)
+    kinds = {"text": 800.0, "photo": 30_000.0, "both": 9_000.0}
+    query = {
+        kind: {"p50_ms": p50, "p95_ms": 2 * p50, "recall_at_10": 1.0, "queries": 4}
+        for kind, p50 in kinds.items()
+    }
+    query.update(documents=10_000_000, ranking="r", load_average_at_end=1.0, measured_at="now")
+    record(tmp_path, "query", "10000000", query)
+    report = render_report(json.loads((tmp_path / "scale.json").read_text()), bench={})
+    assert "**Measured at 10,000,000 documents** (`scale-node`, above)" in report
+    assert "| 10,000,000 | 2 | 9.00 | 0.50, 0.50 | 8.00, 8.00 | 60, 60 | 55.0 |" in report
+    # index 24 GB + counts 15 GB + heaps 1 GB are read over a day: 40e9 bytes = 37.3 GiB + phi
+    assert "22.4 GB + 14.0 GB + the heaps 0.9 GB" in report
+    # 100 q/s x 30 s / 0.6 = 5,000 cores
+    assert "p50 30,000 ms for the slowest kind (photo)" in report
+    assert "= 5,000.0 cores: **5,000 replicas**" in report
+
 
 @pytest.mark.parametrize("streamed", [True, False])
 def test_scale_build_measures_the_drivers_memory_and_leaves_nothing(

@@ -198,8 +198,20 @@ def render_report(
         page_cost or {},
         driver_growth(results),
         lean_replica(results),
+        measured_at_size(results, t.photos),
     )
     return "\n".join(out) + "\n"
+
+
+def measured_at_size(results: dict, documents: int) -> dict:
+    """The rows measured at the plan's size itself: the node of replicas with the most
+    replicas (``scale-node``) and the query latency (``scale-query``); absent when not run."""
+    nodes = [r for r in results.get("node", {}).values() if r["documents"] == documents]
+    query = results.get("query", {}).get(str(documents))
+    return {
+        **({"node": max(nodes, key=lambda r: r["replicas"])} if nodes else {}),
+        **({"query": query} if query else {}),
+    }
 
 
 BUILD_MODES = {
@@ -359,7 +371,11 @@ def _capacity_plan(
     page_cost: dict,
     streamed: tuple[float, int, float] | None = None,
     lean: dict | None = None,
+    at_size: dict | None = None,
 ) -> list[str]:
+    """``at_size``: rows measured at ``t.photos`` (``measured_at_size``), which replace the
+    estimates of a node's memory and of a query's time."""
+    at_size = at_size or {}
     out = [
         f"## Capacity plan: {t.photos:,} photos, {t.queries_per_second:.0f} queries per second "
         "(estimates)",
@@ -471,6 +487,28 @@ def _capacity_plan(
             f"{_gb(own)} + the index {_gb(index_bytes)} + the ranking's counts "
             f"{_gb(counts_bytes)} = **{_gb(replica)}**."
         ]
+    node = at_size.get("node")
+    if node:
+        disk = node["bytes_on_disk"]
+        heaps = sum(replica["anonymous_gb"] for replica in node["each"]) * 1e9
+        read = disk["index"] + disk["tokens"]  # what queries read: index and counts, all of it
+        replica = read + heaps + node["replicas"] * phi_bytes
+        lean_text = [
+            f"- **Measured at {node['documents']:,} documents** (`scale-node`, above): "
+            f"{node['replicas']} replicas resident together "
+            f"{_gb(node['node_rss_gb'] * 1e9)} once each had answered words, photos and both "
+            f"(own heap {_gb(heaps / node['replicas'])} each; shared pages counted once). That "
+            f"is what a few queries made resident: the files the replicas map hold "
+            f"{_gb(sum(disk.values()))}, and queries over a day read all of the index "
+            f"({_gb(disk['index'])}: every topic's column, every document's theta) and of the "
+            f"token counts ({_gb(disk['tokens'])}: every word's column), while the records "
+            f"({_gb(disk['documents'] + disk['document_maps'])}) are read only for the hits "
+            f"shown. A node that answers from memory needs {_gb(disk['index'])} + "
+            f"{_gb(disk['tokens'])} + the heaps {_gb(heaps)} + phi {_gb(phi_bytes)} for each "
+            f"replica (the synthetic version keeps its source's small vocabulary; a real "
+            f"collection's phi is estimated above) = **{_gb(replica)}**; with less, the page "
+            "cache reads the rest from disk at every miss."
+        ]
     limits.append((replica / footprint["machine_memory_bytes"], "serving replica memory"))
     growth_text = "; ".join(
         f"{m}: {g['vocabulary']:,} x ({t.photos:,} / {footprint['documents']})^"
@@ -509,7 +547,29 @@ def _capacity_plan(
         for e in bench.get("latency_scaled", [])
     }
     index_of = {e["documents"]: e.get("index", "?") for e in bench.get("latency_scaled", [])}
-    if len(slowest) >= 2:
+    measured = at_size.get("query")
+    if measured:
+        kinds = ("text", "photo", "both")
+        query_ms = max(measured[kind]["p50_ms"] for kind in kinds)
+        slowest_kind = max(kinds, key=lambda kind: measured[kind]["p50_ms"])
+        page_ms = page_cost.get("warm_page_server_cpu_ms") or 0.0
+        per_query = query_ms + page_ms
+        cores = t.queries_per_second * per_query / 1000 / t.replica_utilization
+        replicas = int(np.ceil(cores))
+        out += [
+            "### App replicas",
+            "",
+            f"- A query at {measured['documents']:,} documents (measured, `scale-query` above, "
+            f"one core, the default ranking): p50 {query_ms:,.0f} ms for the slowest kind "
+            f"({slowest_kind}); + {page_ms:.0f} ms of server CPU per warm search page "
+            f"(`reports/page_cost.json`) = {per_query:,.0f} ms of CPU per query.",
+            f"- {t.queries_per_second:.0f} q/s x {per_query / 1000:.3f} s / "
+            f"{t.replica_utilization} utilization = {cores:,.1f} cores: **{replicas:,} "
+            f"replicas**, {int(np.ceil(replicas / t.node_cores)):,} {t.node_cores}-core nodes "
+            "by CPU, behind a proxy with sticky sessions.",
+            "",
+        ]
+    elif len(slowest) >= 2:
         small, large = sorted(slowest)[-2:]
         per_document = (slowest[large] - slowest[small]) / (large - small)
         query_ms = slowest[large] + per_document * (t.photos - large)
