@@ -27,11 +27,11 @@ from core.measurement.scale import (
 from core.measurement.scale_plan import CapacityTargets, render_report
 from core.reading.backbones import load_backbone
 from core.reading.text import TextProcessor
-from core.reading.vision import ImageVectorizer
+from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.answers import Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.model import ModelParams
-from core.serving.ranking import LIKELIHOOD_CANDIDATES
+from core.serving.ranking import LIKELIHOOD_CANDIDATES, LikelihoodRanker, WeightedForms
 from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION
 from tests.conftest import builtin_rows, copy_collection, settings_for
@@ -234,6 +234,33 @@ def test_past_the_candidate_limit_a_search_finds_what_scoring_every_document_fin
         found = [hit.row for hit in engine.search(request).hits]
         # then the same ten documents come first, in the same order
         assert found == engine.exhaustive_rows(request).tolist()
+
+
+def test_words_prove_the_top_ten_by_bounds_without_the_topic_index(
+    version_dir, tmp_path, monkeypatch
+) -> None:
+    # given a synthetic version past the candidate limit, its ranking's bounds for a query
+    synthetic_version(version_dir, LIKELIHOOD_CANDIDATES + 1000, tmp_path / "version")
+    engine = SearchEngine(tmp_path / "version", "synthetic", TextProcessor(), None)
+    ranker = LikelihoodRanker(engine.ranking, engine.ranked)
+    for text in ("cat", "кошка на окне", "red flower in a garden"):
+        request = SearchRequest(Query(text=text), k=10, collapse_similar=False)
+        asked = engine._read(request, None)
+        query = WeightedForms.of(asked.ranked_terms, asked.weights, engine.ranked.phi)
+        every = ranker.scores(asked.inferred.theta, asked.ranked_terms, asked.weights)
+        worded = [t for t in asked.ranked_terms if t.forms[0][0] != VISUAL]
+        containing = engine.ranked.own.rows_with(worded, engine.ranked.phi)
+        upper, rest = ranker.upper_bounds(query, asked.ranked_terms, containing)
+        # then every bound holds: each document's, and the one of those without the words
+        assert np.all(every[containing] <= upper + 1e-9)
+        assert np.all(np.delete(every, containing) <= rest + 1e-9)
+        # and the words alone give the ten that scoring every document gives, in its order,
+        # with the topic index never asked
+        expected = engine.exhaustive_rows(request).tolist()
+        engine.search(request)  # warmed up: the fit's reference samples the index once
+        monkeypatch.setattr(engine.ranked.index, "query", lambda *a: pytest.fail("index"))
+        assert [hit.row for hit in engine.search(request).hits] == expected
+        monkeypatch.undo()
 
 
 def test_a_kept_synthetic_version_is_measured_as_it_is_by_scale_query_and_scale_node(

@@ -57,6 +57,8 @@ WRITE_CHUNK = 1000  # documents ``DocumentTokens.write`` holds at a time (their 
 TINY = 1e-12
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 WORD_CANDIDATES = 8000  # of the documents that contain a query word, at most this many nearest
+PROVEN_CHUNK = 2000  # documents scored at a time while proving the top k by bounds
+BOUND_SLACK = 1e-9  # float64 rounding of a score and its bound is far below this
 
 
 @dataclass(frozen=True)
@@ -174,11 +176,34 @@ class DocumentTokens:
             [row for row, doc in enumerate(documents) if _wordless_photo(doc)], dtype=np.int64
         )
 
-    def columns(self, modality: str, columns: Sequence[int]) -> sparse.csr_matrix:
-        """Every document's counts of the tokens at ``columns`` of ``modality`` (documents x
-        columns, rows ready to slice)."""
-        blocks = [part[:, columns] for part in self.parts[modality]]
-        return sparse.csr_matrix(sum(blocks[1:], blocks[0]))
+    def counts_at(
+        self, modality: str, columns: Sequence[int], rows: slice | np.ndarray
+    ) -> np.ndarray:
+        """The counts of the tokens at ``columns`` of ``modality`` in the documents at ``rows``
+        (a range, or rows ascending): rows x columns, dense. Only those rows' entries are
+        read, found by binary search in each token's column (rows ascend within a column in
+        every block), not whole columns: at ten million documents a photo's visual words'
+        columns hold hundreds of millions of entries, and a query scores a few thousand
+        candidates."""
+        span = isinstance(rows, slice)
+        count = rows.stop - rows.start if span else len(rows)
+        counts = np.zeros((count, len(columns)))
+        for part in self.parts[modality]:
+            for place, column in enumerate(columns):
+                low, high = int(part.indptr[column]), int(part.indptr[column + 1])
+                if low == high:
+                    continue
+                found = part.indices[low:high]
+                if span:
+                    first, last = np.searchsorted(found, [rows.start, rows.stop])
+                    counts[found[first:last] - rows.start, place] += part.data[
+                        low + first : low + last
+                    ]
+                    continue
+                at = np.minimum(np.searchsorted(found, rows), high - low - 1)
+                hit = found[at] == rows
+                counts[hit, place] += part.data[low:high][at[hit]]
+        return counts
 
     def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
         """The documents that contain any form of any of the terms (sorted rows)."""
@@ -611,41 +636,11 @@ def likelihood_scores(
     the forms' weights, ``SCORED_ROWS`` documents at a time: one pass over the thetas, not one
     per form, and memory that does not grow with the collection.
     """
-    forms: dict[tuple[str, int], int] = {}  # (modality, column) -> its place in the products
-    weighting, coefficients = [], []  # per term: {form place: weight x share}, count x weight
-    for term in terms:
-        weighted: dict[int, float] = {}  # a token named twice (a word and its translation) adds up
-        modality_weights = []
-        for modality, column, share in term_columns(term, phi):
-            weight = float(weights.get(modality, 0.0))
-            if weight > 0 and share > 0:
-                place = forms.setdefault((modality, column), len(forms))
-                weighted[place] = weighted.get(place, 0.0) + weight * share
-                modality_weights.append(weight)
-        if weighted and term.count > 0:
-            weighting.append(weighted)
-            coefficients.append(term.count * float(np.mean(modality_weights)))
+    query = WeightedForms.of(terms, weights, phi)
     count = len(thetas) if rows is None else len(rows)
     scores = np.zeros(count)
-    if not weighting:
+    if query is None:
         return scores
-    form_weights = np.zeros((len(forms), len(weighting)))
-    for term, weighted in enumerate(weighting):
-        for place, weight in weighted.items():
-            form_weights[place, term] = weight
-    mass = form_weights.sum(axis=0)
-    by_modality: dict[str, list[int]] = {}
-    for modality, column in forms:
-        by_modality.setdefault(modality, []).append(column)
-    # the products' columns come modality by modality: the forms' weights in that order
-    form_weights = form_weights[
-        [forms[m, c] for m, columns in by_modality.items() for c in columns]
-    ]
-    own_counts = (
-        {m: own.columns(m, columns) for m, columns in by_modality.items()}
-        if own is not None
-        else {}
-    )
     for start in range(0, count, SCORED_ROWS):
         block = slice(start, min(start + SCORED_ROWS, count))
         at = block if rows is None else np.asarray(rows[block])
@@ -653,15 +648,60 @@ def likelihood_scores(
         block_thetas = np.asarray(thetas[at], dtype=np.float64)
         probabilities = np.hstack(
             [
-                _form_probabilities(
-                    m, columns, phi, block_thetas, own, own_counts.get(m), at, params
-                )
-                for m, columns in by_modality.items()
+                _form_probabilities(m, columns, phi, block_thetas, own, at, params)
+                for m, columns in query.by_modality.items()
             ]
         )
-        totals = probabilities @ form_weights
-        scores[block] = np.log(totals / mass + TINY) @ np.asarray(coefficients)
+        scores[block] = query.log_likelihood(probabilities)
     return scores
+
+
+@dataclass(frozen=True)
+class WeightedForms:
+    """The query's forms as the likelihood weighs them: each term's probability is the mean
+    of its forms' p(form | d) weighted by modality weight x share (``form_weights``: forms x
+    terms, forms modality by modality as ``by_modality`` lists them), and the term counts
+    ``coefficients`` times (its count x the mean modality weight of its forms)."""
+
+    by_modality: dict[str, list[int]]
+    form_weights: np.ndarray
+    coefficients: np.ndarray
+
+    @classmethod
+    def of(
+        cls, terms: Sequence[QueryTerm], weights: Mapping[str, float], phi: Mapping[str, Phi]
+    ) -> WeightedForms | None:
+        """None when no term has a form the model knows with a weight above 0."""
+        forms: dict[tuple[str, int], int] = {}  # (modality, column) -> its place
+        weighting, coefficients = [], []  # per term: {form place: weight x share}
+        for term in terms:
+            weighted: dict[int, float] = {}  # a token named twice (word, translation) adds up
+            modality_weights = []
+            for modality, column, share in term_columns(term, phi):
+                weight = float(weights.get(modality, 0.0))
+                if weight > 0 and share > 0:
+                    place = forms.setdefault((modality, column), len(forms))
+                    weighted[place] = weighted.get(place, 0.0) + weight * share
+                    modality_weights.append(weight)
+            if weighted and term.count > 0:
+                weighting.append(weighted)
+                coefficients.append(term.count * float(np.mean(modality_weights)))
+        if not weighting:
+            return None
+        form_weights = np.zeros((len(forms), len(weighting)))
+        for term, weighted in enumerate(weighting):
+            for place, weight in weighted.items():
+                form_weights[place, term] = weight
+        by_modality: dict[str, list[int]] = {}
+        for modality, column in forms:
+            by_modality.setdefault(modality, []).append(column)
+        order = [forms[m, c] for m, columns in by_modality.items() for c in columns]
+        return cls(by_modality, form_weights[order], np.asarray(coefficients))
+
+    def log_likelihood(self, probabilities: np.ndarray) -> np.ndarray:
+        """log p(q | d) of documents x forms ``probabilities`` (in ``by_modality``'s order)."""
+        totals = probabilities @ self.form_weights
+        return np.log(totals / self.form_weights.sum(axis=0) + TINY) @ self.coefficients
 
 
 SCORED_ROWS = 32_768  # documents scored at once: 32k x 150 forms x 8 bytes = 39 MB
@@ -673,7 +713,6 @@ def _form_probabilities(
     phi: Mapping[str, Phi],
     thetas: np.ndarray,
     own: DocumentTokens | None,
-    own_counts: sparse.csr_matrix | None,
     rows: slice | np.ndarray,
     params: RankingParams,
 ) -> np.ndarray:
@@ -682,10 +721,10 @@ def _form_probabilities(
     columns, in the order of ``columns``."""
     lam, mu = params.own_weight, params.dirichlet_mu
     p = (1.0 - lam) * (thetas @ phi[modality].matrix[columns].T)
-    if own is not None and own_counts is not None:
+    if own is not None:
         lengths = own.lengths[modality][rows][:, None]
         background = own.collection[modality][columns]
-        p += lam * (own_counts[rows].toarray() + mu * background) / (lengths + mu)
+        p += lam * (own.counts_at(modality, columns, rows) + mu * background) / (lengths + mu)
     return p
 
 
@@ -832,11 +871,16 @@ class LikelihoodRanker:
         weights: Mapping[str, float],
         allowed: np.ndarray | None = None,
     ) -> Ranked:
-        """A large collection scores only candidates (``candidates``)."""
+        """A large collection scores only the documents with the query's words, when their
+        scores prove the top k (``proven_by_words``), or else candidates (``candidates``)."""
         docs = self.documents
         terms = rarity_weighted(terms, docs.own, docs.phi, self.params.rarity)
         candidates = None
         if len(docs.thetas) > LIKELIHOOD_CANDIDATES:
+            proven = self.proven_by_words(terms, k, weights, allowed)
+            if proven is not None:
+                rows, scores = proven
+                return Ranked(rows, scores, topic_distances(docs.thetas, theta, rows))
             candidates = self.candidates(theta, terms, allowed)
             allowed = None if allowed is None else allowed[candidates]
         scores = ranking_scores(
@@ -845,6 +889,85 @@ class LikelihoodRanker:
         best = top_rows(scores, k, allowed)
         rows = best if candidates is None else candidates[best]
         return Ranked(rows, scores[best], topic_distances(docs.thetas, theta, rows))
+
+    def proven_by_words(
+        self,
+        terms: Sequence[QueryTerm],
+        k: int,
+        weights: Mapping[str, float],
+        allowed: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rows, scores) of exactly the k best of every document, found by scoring only
+        documents that contain a query word or hashtag, ``PROVEN_CHUNK`` at a time in the
+        order of an upper bound on their score (``upper_bounds``), until the k-th best score
+        found beats the bound of every document not scored yet: those with none of the words
+        share one bound. None when that is not proven within ``WORD_CANDIDATES`` documents
+        (fewer than k documents with the words, or visual words whose bound is loose): the
+        topic candidates answer then. At ten million documents this reads the words' columns
+        and a few thousand documents' thetas, not a pass over every theta."""
+        docs = self.documents
+        query = WeightedForms.of(terms, weights, docs.phi)
+        worded = [term for term in terms if term.forms[0][0] != VISUAL]
+        if docs.own is None or query is None or not worded:
+            return None
+        containing = docs.own.rows_with(worded, docs.phi)
+        if allowed is not None:
+            containing = containing[allowed[containing]]
+        if len(containing) < k:
+            return None
+        upper, rest = self.upper_bounds(query, terms, containing)
+        order = np.argsort(-upper, kind="stable")
+        found_rows, found_scores = [], []
+        for start in range(0, min(len(order), WORD_CANDIDATES), PROVEN_CHUNK):
+            chunk = np.sort(containing[order[start : start + PROVEN_CHUNK]])
+            found_rows.append(chunk)
+            found_scores.append(
+                ranking_scores(terms, weights, docs.phi, docs.thetas, docs.own, self.params, chunk)
+            )
+            scores = np.concatenate(found_scores)
+            if len(scores) < k:
+                continue
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            if kth <= rest + BOUND_SLACK:
+                return None  # the documents without the words might beat it: not proven
+            following = start + PROVEN_CHUNK
+            unscored = upper[order[following]] if following < len(order) else -np.inf
+            if kth > unscored + BOUND_SLACK:
+                rows = np.concatenate(found_rows)
+                by_row = np.argsort(rows)  # ties go by row, as when every document is scored
+                rows, scores = rows[by_row], scores[by_row]
+                best = top_rows(scores, k)
+                return rows[best], scores[best]
+        return None
+
+    def upper_bounds(
+        self, query: WeightedForms, terms: Sequence[QueryTerm], rows: np.ndarray
+    ) -> tuple[np.ndarray, float]:
+        """An upper bound on the score of each document of ``rows`` (ascending), and one for
+        every document without any of the query's words and hashtags. A theta sums to 1, so
+        sum_t phi_wt theta_td <= max_t phi_wt; p_own is exact for words and hashtags (the
+        document's counts; a document without them has at most the collection frequency) and
+        at most 1 for other tokens (visual words); coordination is exact (0 without them)."""
+        docs, params = self.documents, self.params
+        lam, mu = params.own_weight, params.dirichlet_mu
+        bounds, rest = [], []
+        for modality, columns in query.by_modality.items():
+            topics = (1.0 - lam) * docs.phi[modality].matrix[columns].max(axis=1)
+            if modality in WORD_MODALITIES:
+                background = docs.own.collection[modality][columns]
+                lengths = np.asarray(docs.own.lengths[modality][rows])[:, None]
+                counts = docs.own.counts_at(modality, columns, rows)
+                bounds.append(topics + lam * (counts + mu * background) / (lengths + mu))
+                rest.append(topics + lam * background)
+            else:
+                bounds.append(np.broadcast_to(topics + lam, (len(rows), len(columns))))
+                rest.append(topics + lam)
+        upper = query.log_likelihood(np.hstack(bounds))
+        without = float(query.log_likelihood(np.hstack(rest)[None, :])[0])
+        if params.coordination_weight > 0:
+            levels = coordination_levels(terms, docs.phi, docs.own, rows, params)
+            upper = upper + params.coordination_weight * levels
+        return upper, without
 
     def candidates(
         self, theta: np.ndarray, terms: Sequence[QueryTerm], allowed: np.ndarray | None
