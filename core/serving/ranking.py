@@ -902,14 +902,15 @@ class LikelihoodRanker:
         order of an upper bound on their score (``upper_bounds``), until the k-th best score
         found beats the bound of every document not scored yet: those with none of the words
         share one bound. None when that is not proven within ``WORD_CANDIDATES`` documents
-        (fewer than k documents with the words, or visual words whose bound is loose): the
-        topic candidates answer then. At ten million documents this reads the words' columns
-        and a few thousand documents' thetas, not a pass over every theta."""
+        (fewer than k documents with the words), or asked with visual words (a photo), whose
+        bound is too loose: the topic candidates answer then. At ten million documents this
+        reads the words' columns and a few thousand documents' thetas, not a pass over every
+        theta."""
         docs = self.documents
         query = WeightedForms.of(terms, weights, docs.phi)
         worded = [term for term in terms if term.forms[0][0] != VISUAL]
-        if docs.own is None or query is None or not worded:
-            return None
+        if docs.own is None or query is None or not worded or VISUAL in query.by_modality:
+            return None  # a visual word's bound (p_own <= 1) is too loose to prove anything
         containing = docs.own.rows_with(worded, docs.phi)
         if allowed is not None:
             containing = containing[allowed[containing]]
