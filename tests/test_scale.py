@@ -183,6 +183,9 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
     # 100 q/s x 30 s / 0.6 = 5,000 cores
     assert "p50 30,000 ms for the slowest kind (photo)" in report
     assert "= 5,000.0 cores: **5,000 replicas**" in report
+    # a photo's p95 of 60 s against the 200 ms target: 300x, the first bottleneck
+    assert "- query latency on one core: 300.0x" in report
+    assert "The first bottleneck is **query latency on one core** (300.0x)" in report
 
 
 @pytest.mark.parametrize("streamed", [True, False])

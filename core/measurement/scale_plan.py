@@ -24,6 +24,7 @@ class CapacityTargets:
     replica_utilization: float = 0.6  # keep a replica's core 40 % idle for bursts
     node_cores: int = 2  # nodes like this machine
     replicas_per_node: int = 2  # one Streamlit process per core
+    query_p95_ms: float = 200.0  # a query on one core, every kind (issue 23)
     vocabulary_cap: int = 1_000_000  # tokens kept per modality after pruning rare ones
     search_row_bytes: int = 450  # assumed, see the report
     vote_row_bytes: int = 120
@@ -38,6 +39,11 @@ REMEDIES = {
     "build driver memory": "the token bags already stream to shards; read the collection's "
     "records as the batches go out instead of importing them all first, and count the "
     "translations' word pairs in arrays rather than Python counters",
+    "query latency on one core": "more replicas add throughput, not speed: a photo's "
+    "neighbours for its annotation come from a scan of every document's visual words and its "
+    "candidates from two passes of the topic bounds over every theta; an index of the photos' "
+    "features (approximate nearest neighbours, its recall measured) would give both from a few "
+    "thousand documents, as the words' bounds now give a text query's",
     "training time on one node": "a node with many cores (BigARTM's processors scale on one "
     "machine), online training with fewer passes, or training on a sample and inferring the "
     "rest's thetas on the Dask workers",
@@ -556,6 +562,8 @@ def _capacity_plan(
         per_query = query_ms + page_ms
         cores = t.queries_per_second * per_query / 1000 / t.replica_utilization
         replicas = int(np.ceil(cores))
+        slowest_p95 = max(measured[kind]["p95_ms"] for kind in kinds)
+        limits.append((slowest_p95 / t.query_p95_ms, "query latency on one core"))
         out += [
             "### App replicas",
             "",
