@@ -5,7 +5,6 @@ search by a photo's words finds it. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -13,11 +12,10 @@ from urllib.parse import quote
 import pytest
 
 from core.settings import Settings
-from core.storage import database, jobs
 from interface.messages import MESSAGES
 from tests.browser import ARTIFACTS, RESULTS_CAPTION, wait_until_idle
 from tests.conftest import BUILTIN_COLLECTION, builtin_rows, running_worker, staff_deployment
-from tests.test_browser_data_scientist import sign_in
+from tests.test_browser_data_scientist import finished_jobs, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,18 +35,6 @@ def deployment_copy(small_template, tmp_path_factory) -> Settings:
 def worker(deployment_copy) -> Iterator[None]:
     with running_worker(deployment_copy, heartbeat_every_s=0.2):
         yield
-
-
-def finished_jobs(settings: Settings, timeout: float = 300) -> list:
-    """The jobs once the worker has finished every one queued so far."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with database.open_database(settings.database_url)() as session:
-            latest = jobs.recent_jobs(session)
-        if latest and all(job.status not in ("queued", "running") for job in latest):
-            return latest
-        time.sleep(0.5)
-    raise AssertionError(f"jobs still unfinished after {timeout:.0f} s")
 
 
 def test_added_photos_are_named_by_what_the_admin_did_clear_the_form_and_are_found(

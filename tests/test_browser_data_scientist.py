@@ -104,17 +104,22 @@ def active_name(settings: Settings) -> str:
         return store.active_version(session).name
 
 
-def wait_for_jobs(settings: Settings, timeout: float = 300) -> None:
-    """Until the worker has finished every job queued so far (each must succeed)."""
+def finished_jobs(settings: Settings, timeout: float = 300) -> list:
+    """The jobs once the worker has finished every one queued so far."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with database.open_database(settings.database_url)() as session:
             latest = jobs.recent_jobs(session)
         if latest and all(job.status not in ("queued", "running") for job in latest):
-            assert [(job.status, job.error) for job in latest] == [("done", None)] * len(latest)
-            return
+            return latest
         time.sleep(0.5)
     raise AssertionError(f"jobs still unfinished after {timeout:.0f} s")
+
+
+def wait_for_jobs(settings: Settings) -> None:
+    """Until the worker has finished every job queued so far; each must succeed."""
+    latest = finished_jobs(settings)
+    assert [(job.status, job.error) for job in latest] == [("done", None)] * len(latest)
 
 
 def shot(page: Page, language: str, step: str) -> None:
