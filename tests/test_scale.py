@@ -168,6 +168,8 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
         "measured_at": "now",
     }
     record(tmp_path, "node", "10000000x2", node)
+    written = {"documents": 10_000_000, "write_seconds": 3300.0, "load_average_at_end": 1.0}
+    record(tmp_path, "version", "10000000", {**written, "peak_rss_bytes": 17 * 2**30})
     kinds = {"text": 800.0, "photo": 30_000.0, "both": 9_000.0}
     query = {
         kind: {"p50_ms": p50, "p95_ms": 2 * p50, "recall_at_10": 1.0, "queries": 4}
@@ -177,6 +179,7 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
     record(tmp_path, "query", "10000000", query)
     report = render_report(json.loads((tmp_path / "scale.json").read_text()), bench={})
     assert "**Measured at 10,000,000 documents** (`scale-node`, above)" in report
+    assert "(`scale-version`) took 55 min with a peak RSS of 17.0 GB" in report
     assert "| 10,000,000 | 2 | 9.00 | 0.50, 0.50 | 8.00, 8.00 | 60, 60 | 55.0 |" in report
     # index 24 GB + counts 15 GB + heaps 1 GB are read over a day: 40e9 bytes = 37.3 GiB + phi
     assert "22.4 GB + 14.0 GB + the heaps 0.9 GB" in report

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -345,17 +347,18 @@ def _scale_replica(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_scale_version(commands: Subcommands) -> None:
     """``scale-version``: a synthetic version kept for the other scale commands."""
-    parser = commands.add_parser(
+    parser = add_report_command(
+        commands,
+        _scale_version,
         "scale-version",
         help="write a version of synthetic documents and keep it (for scale-query, scale-node)",
         description="Write a version of synthetic documents drawn like a built version's "
-        "(core/measurement/scale.py), a block of documents at a time, into --target, and "
-        "print the seconds it took and its bytes on disk.",
+        "(core/measurement/scale.py), a block of documents at a time, into --target: the "
+        "seconds it took, the writer's peak memory and the version's bytes on disk.",
     )
     parser.add_argument("--source", type=Path, help=SOURCE_HELP)
     parser.add_argument("--documents", type=positive, default=100_000)
     parser.add_argument("--target", type=Path, required=True, help="a directory not there yet")
-    parser.set_defaults(handler=_scale_version)
 
 
 def _scale_version(args: argparse.Namespace, settings: Settings) -> int:
@@ -370,10 +373,11 @@ def _scale_version(args: argparse.Namespace, settings: Settings) -> int:
     result = {
         "documents": args.documents,
         "write_seconds": time.perf_counter() - started,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "bytes_on_disk": VersionFiles(args.target).bytes_on_disk(),
+        "load_average_at_end": os.getloadavg()[0],
     }
-    print(json.dumps(result, indent=2))
-    return 0
+    return _recorded(args, "version", str(args.documents), result)
 
 
 VERSION_HELP = "a version written by scale-version, measured as it is and kept"

@@ -194,7 +194,7 @@ def render_report(
     out += _build_driver(results)
     out += _ranking_at_scale(results.get("query", {}))
     out += _replica_start(results.get("replica", {}))
-    out += _node(results.get("node", {}))
+    out += _node(results.get("node", {}), results.get("version", {}))
     out += _capacity_plan(
         t,
         ingest,
@@ -310,8 +310,9 @@ def _recall(row: dict) -> str:
     )
 
 
-def _node(node: dict) -> list[str]:
-    """Replicas started together on one node (``scale-node``)."""
+def _node(node: dict, written: dict) -> list[str]:
+    """Replicas started together on one node (``scale-node``), and what writing the version
+    they serve took (``scale-version``)."""
     out = ["## A node of replicas (measured, `python -m core scale-node`)", ""]
     if not node:
         return [*out, "Not measured yet: run `python -m core scale-node --version DIR`.", ""]
@@ -338,6 +339,14 @@ def _node(node: dict) -> list[str]:
             f"| {sum(r['bytes_on_disk'].values()) / 1e9:.1f} "
             f"| {r['load_average_at_end']:.1f} | {r['measured_at']} |"
         )
+    for r in sorted(written.values(), key=lambda r: r["documents"]):
+        out += [
+            "",
+            f"Writing the version of {r['documents']:,} documents (`scale-version`) took "
+            f"{r['write_seconds'] / 60:,.0f} min with a peak RSS of {_gb(r['peak_rss_bytes'])} "
+            f"(load {r['load_average_at_end']:.1f}, {r['measured_at']}): the token counts are "
+            "held whole while their columns are filled.",
+        ]
     return [*out, ""]
 
 
