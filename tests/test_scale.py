@@ -282,9 +282,10 @@ def test_a_kept_synthetic_version_is_measured_as_it_is_by_scale_query_and_scale_
         assert latency[kind]["queries"] == 4 and latency[kind]["recall_queries"] == 1
         assert 0 <= latency[kind]["recall_at_10"] <= 1
     # and two replicas start on it together
-    node = measure_node(tmp_path / "kept", settings, replicas=2)
+    node = measure_node(tmp_path / "kept", settings, replicas=2, queries=1)
     # then each answered every kind, and their shared pages count once for the node
     assert latency["documents"] == node["documents"] == documents and node["replicas"] == 2
+    assert node["queries_per_kind"] == 1
     for replica in node["each"]:
         assert 0 < replica["load_and_warm_up_seconds"] <= replica["until_queries_answered_seconds"]
         assert 0 < replica["anonymous_gb"] < replica["rss_gb"]

@@ -433,12 +433,15 @@ def add_scale_node(commands: Subcommands) -> None:
     )
     parser.add_argument("--version", type=Path, required=True, help=VERSION_HELP)
     parser.add_argument("--replicas", type=positive, default=2)
+    parser.add_argument(
+        "--queries", type=positive, default=4, help="queries of each kind each replica answers"
+    )
 
 
 def _scale_node(args: argparse.Namespace, settings: Settings) -> int:
     from core.measurement import scale
 
-    result = scale.measure_node(args.version, settings, args.replicas)
+    result = scale.measure_node(args.version, settings, args.replicas, args.queries)
     return _recorded(args, "node", f"{result['documents']}x{args.replicas}", result)
 
 
