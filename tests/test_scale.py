@@ -179,10 +179,10 @@ def test_the_report_marks_measured_rows_and_shows_the_plans_arithmetic(
     record(tmp_path, "query", "10000000", query)
     report = render_report(json.loads((tmp_path / "scale.json").read_text()), bench={})
     assert "**Measured at 10,000,000 documents** (`scale-node`, above)" in report
-    assert "(`scale-version`) took 55 min with a peak RSS of 17.0 GB" in report
+    assert "(`scale-version`) took 55 min with a peak RSS of 18.3 GB" in report
     assert "| 10,000,000 | 2 | 9.00 | 0.50, 0.50 | 8.00, 8.00 | 60, 60 | 55.0 |" in report
-    # index 24 GB + counts 15 GB + heaps 1 GB are read over a day: 40e9 bytes = 37.3 GiB + phi
-    assert "22.4 GB + 14.0 GB + the heaps 0.9 GB" in report
+    # index 24 GB + counts 15 GB + heaps 1 GB are read over a day, + phi per replica
+    assert "24.0 GB + 15.0 GB + the heaps 1.0 GB" in report
     # 100 q/s x 30 s / 0.6 = 5,000 cores
     assert "p50 30,000 ms for the slowest kind (photo)" in report
     assert "= 5,000.0 cores: **5,000 replicas**" in report

@@ -55,7 +55,8 @@ def _mb(n_bytes: float) -> str:
 
 
 def _gb(n_bytes: float) -> str:
-    return f"{n_bytes / 2**30:,.1f} GB"
+    """Decimal gigabytes, as ``scale-node`` reports a node's memory."""
+    return f"{n_bytes / 1e9:,.1f} GB"
 
 
 def _default_index_rows(bench: dict) -> list[dict]:
@@ -340,12 +341,13 @@ def _node(node: dict, written: dict) -> list[str]:
             f"| {r['load_average_at_end']:.1f} | {r['measured_at']} |"
         )
     for r in sorted(written.values(), key=lambda r: r["documents"]):
+        load = f"load {r['load_average_at_end']:.1f}, " if "load_average_at_end" in r else ""
         out += [
             "",
             f"Writing the version of {r['documents']:,} documents (`scale-version`) took "
             f"{r['write_seconds'] / 60:,.0f} min with a peak RSS of {_gb(r['peak_rss_bytes'])} "
-            f"(load {r['load_average_at_end']:.1f}, {r['measured_at']}): the token counts are "
-            "held whole while their columns are filled.",
+            f"({load}{r['measured_at']}): the token counts are held whole while their columns "
+            "are filled.",
         ]
     return [*out, ""]
 
