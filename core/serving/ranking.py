@@ -58,6 +58,9 @@ TINY = 1e-12
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 WORD_CANDIDATES = 8000  # of the documents that contain a query word, at most this many nearest
 PROVEN_CHUNK = 2000  # documents scored at a time while proving the top k by bounds
+# A photo has tens to hundreds of visual words; proving its top k failed, and cost more than
+# its candidates at 100k documents. Words that name ImageNet classes bring a few.
+PROVABLE_VISUAL_WORDS = 16
 BOUND_SLACK = 1e-9  # float64 rounding of a score and its bound is far below this
 
 
@@ -902,15 +905,18 @@ class LikelihoodRanker:
         order of an upper bound on their score (``upper_bounds``), until the k-th best score
         found beats the bound of every document not scored yet: those with none of the words
         share one bound. None when that is not proven within ``WORD_CANDIDATES`` documents
-        (fewer than k documents with the words), or asked with visual words (a photo), whose
-        bound is too loose: the topic candidates answer then. At ten million documents this
+        (fewer than k documents with the words), or asked with a photo's visual words, whose
+        bound is too loose (a text query's few class-name visual words are not): the topic
+        candidates answer then. At ten million documents this
         reads the words' columns and a few thousand documents' thetas, not a pass over every
         theta."""
         docs = self.documents
         query = WeightedForms.of(terms, weights, docs.phi)
         worded = [term for term in terms if term.forms[0][0] != VISUAL]
-        if docs.own is None or query is None or not worded or VISUAL in query.by_modality:
-            return None  # a visual word's bound (p_own <= 1) is too loose to prove anything
+        if docs.own is None or query is None or not worded:
+            return None
+        if len(query.by_modality.get(VISUAL, ())) > PROVABLE_VISUAL_WORDS:
+            return None  # a photo's visual words: their bound (p_own <= 1) proves nothing
         containing = docs.own.rows_with(worded, docs.phi)
         if allowed is not None:
             containing = containing[allowed[containing]]
