@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import BinaryIO, ClassVar, Protocol
 
 import numpy as np
 
@@ -150,19 +150,31 @@ def _half_sums(thetas: np.ndarray) -> np.ndarray:
     return sums
 
 
+def _npy_header(handle: BinaryIO, dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    """Writes the header of a ``.npy`` file of ``shape`` (C order) and returns its length."""
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": tuple(shape),
+    }
+    np.lib.format.write_array_header_1_0(handle, header)
+    return handle.tell()
+
+
 def _write_bounds(directory: Path, thetas: np.ndarray, half_sums: np.ndarray) -> None:
     """What ``TopicBoundsSearch.load`` reads besides the thetas: their topic-major copy (the
-    transpose, ``WRITE_ROWS`` rows at a time: a copy made in memory would double the thetas')
-    and the rows' half sums."""
-    by_topic = np.lib.format.open_memmap(
-        directory / "thetas_by_topic.npy",
-        mode="w+",
-        dtype=thetas.dtype,
-        shape=(thetas.shape[1], len(thetas)),
-    )
-    for start in range(0, len(thetas), WRITE_ROWS):
-        by_topic[:, start : start + WRITE_ROWS] = thetas[start : start + WRITE_ROWS].T
-    by_topic.flush()
+    transpose, ``WRITE_ROWS`` rows at a time, each topic's part written at its place: a copy
+    made in memory would double the thetas') and the rows' half sums. Plain writes, not a
+    memory map: the crash replay (``tests/crash_replay.py``) and an fsync see them."""
+    count, topics = thetas.shape
+    with open(directory / "thetas_by_topic.npy", "wb") as handle:
+        start_of_data = _npy_header(handle, thetas.dtype, (topics, count))
+        handle.truncate(start_of_data + thetas.dtype.itemsize * topics * count)
+        for start in range(0, count, WRITE_ROWS):
+            block = np.ascontiguousarray(thetas[start : start + WRITE_ROWS].T)
+            for topic, row in enumerate(block):
+                handle.seek(start_of_data + thetas.dtype.itemsize * (topic * count + start))
+                handle.write(row.tobytes())
     np.save(directory / "half_sums.npy", half_sums)
 
 
@@ -306,20 +318,19 @@ class NeighborIndex:
         thetas and twice that would not fit a node's memory. ``load`` reads it back."""
         params = params or IndexParams()
         directory.mkdir(parents=True, exist_ok=True)
-        thetas = np.lib.format.open_memmap(
-            directory / "thetas.npy", mode="w+", dtype=np.float32, shape=tuple(shape)
-        )
         written = 0
-        for block in blocks:
-            block = stored_thetas(block)
-            if block.shape[1] != shape[1] or written + len(block) > shape[0]:
-                raise ValueError(f"blocks of shape {block.shape} do not fit thetas of {shape}")
-            thetas[written : written + len(block)] = block
-            written += len(block)
+        with open(directory / "thetas.npy", "wb") as handle:  # plain writes, as _write_bounds
+            _npy_header(handle, np.dtype(np.float32), tuple(shape))
+            for block in blocks:
+                block = stored_thetas(block)
+                if block.shape[1] != shape[1] or written + len(block) > shape[0]:
+                    raise ValueError(f"blocks of shape {block.shape} do not fit thetas of {shape}")
+                handle.write(block.tobytes())
+                written += len(block)
         if written != shape[0]:
             raise ValueError(f"blocks held {written} rows, not the {shape[0]} of {shape}")
-        thetas.flush()
         (directory / "index.json").write_text(json.dumps(asdict(params)))
+        thetas = np.load(directory / "thetas.npy", mmap_mode="r")
         BACKENDS[params.method].write(directory, thetas)
 
     @classmethod
