@@ -3,6 +3,7 @@ seconds per pass and memory, and the report shows measured rows apart from estim
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from core.building.pipeline import build
+from core.cli.measurement import _scale_query
 from core.measurement.scale import (
     SyntheticDocuments,
     measure_build,
@@ -291,6 +293,15 @@ def test_a_kept_synthetic_version_is_measured_as_it_is_by_scale_query_and_scale_
         assert 0 < replica["anonymous_gb"] < replica["rss_gb"]
     assert node["node_rss_gb"] < sum(replica["rss_gb"] for replica in node["each"])
     assert (tmp_path / "kept" / "version.json").is_file()  # measured as it is, and kept
+    # and when scale-query measures only its text queries again, the photo rows stay as they were
+    record(tmp_path, "query", str(documents), latency)
+    again = argparse.Namespace(
+        version=tmp_path / "kept", rounds=1, recall_queries=0, kinds=("text",), reports=tmp_path
+    )
+    assert _scale_query(again, settings) == 0
+    rows = json.loads((tmp_path / "scale.json").read_text())["query"][str(documents)]
+    assert rows["photo"] == latency["photo"] and rows["both"] == latency["both"]
+    assert rows["text"]["recall_queries"] == 0 and rows["text"]["queries"] == 4
     # and the report shows the node's row
     record(tmp_path, "node", f"{documents}x2", node)
     report = render_report(json.loads((tmp_path / "scale.json").read_text()), bench={})

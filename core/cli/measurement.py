@@ -21,7 +21,7 @@ from core.cli.common import (
     progress_printer,
     sizes,
 )
-from core.measurement.scale import TRAINING_SIZES
+from core.measurement.scale import QUERY_KINDS, TRAINING_SIZES
 from core.settings import BUILTIN_COLLECTION, Settings
 from core.storage import database, store
 
@@ -405,18 +405,42 @@ def add_scale_query(commands: Subcommands) -> None:
         default=4,
         help="queries of each kind whose recall is measured (an exhaustive run of each)",
     )
+    parser.add_argument(
+        "--kinds",
+        type=query_kinds,
+        default=QUERY_KINDS,
+        help="kinds of query measured, comma-separated (default: text,photo,both); the rows "
+        "of the others already recorded for the version's size are kept",
+    )
     parser.add_argument("--workdir", type=Path, help="scratch space (default: DATA_DIR/scale)")
+
+
+def query_kinds(text: str) -> tuple[str, ...]:
+    """``--kinds``: some of ``QUERY_KINDS``, comma-separated."""
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    unknown = [kind for kind in kinds if kind not in QUERY_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"kinds of query are {', '.join(QUERY_KINDS)}; got {text!r}"
+        )
+    return kinds
 
 
 def _scale_query(args: argparse.Namespace, settings: Settings) -> int:
     from core.measurement import scale
 
     if args.version is not None:
-        result = scale.query_latency(args.version, settings, args.rounds, args.recall_queries)
+        result = scale.query_latency(
+            args.version, settings, args.rounds, args.recall_queries, args.kinds
+        )
+        earlier = scale.recorded(args.reports, "query", str(result["documents"]))
+        result = {**{k: earlier[k] for k in QUERY_KINDS if k in earlier}, **result}
     else:
         workdir = args.workdir or settings.data_dir / "scale"
         source = args.source or active_version_dir(settings)
-        result = scale.measure_query_latency(source, args.documents, workdir, settings, args.rounds)
+        result = scale.measure_query_latency(
+            source, args.documents, workdir, settings, args.rounds, args.kinds
+        )
     return _recorded(args, "query", str(result["documents"]), result)
 
 

@@ -580,15 +580,20 @@ QUERY_KINDS = ("text", "photo", "both")
 
 
 def _query_latency(
-    directory: str, settings: Settings, photos: list[bytes], rounds: int, recall_queries: int
+    directory: str,
+    settings: Settings,
+    photos: list[bytes],
+    rounds: int,
+    recall_queries: int,
+    kinds: tuple[str, ...] = QUERY_KINDS,
 ) -> dict:
     """In a fresh process on one core: each kind of query (``REPLICA_QUERIES`` as words,
     ``photos``, the two together) asked ``rounds`` times through ``SearchEngine.search`` with
     the version's own ranking, and recall@10 against ``exhaustive_rows`` (the same ranking
     scoring every document) of the first ``recall_queries`` of each kind: at ten million
-    documents one exhaustive photo query takes minutes. Each photo is read once before timing
-    (its CNN probabilities cached, as a repeated photo's are): the CNN's own time does not grow
-    with the collection and is in ``reports/bench.md``."""
+    documents one exhaustive photo query takes minutes. Only the ``kinds`` asked are measured.
+    Each photo is read once before timing (its CNN probabilities cached, as a repeated photo's
+    are): the CNN's own time does not grow with the collection and is in ``reports/bench.md``."""
     from core.measurement.bench import percentiles
     from core.serving.answers import SearchRequest
 
@@ -596,6 +601,8 @@ def _query_latency(
     engine = _replica_engine(directory, settings)
     result: dict = {"ranking": engine.ranking.label}
     for kind, queries in _replica_queries(photos).items():
+        if kind not in kinds:
+            continue
         asked = [SearchRequest(query, k=10, collapse_similar=False) for query in queries]
         recalls = []
         for number, request in enumerate(asked):  # first use: reads the photo, warms a kind
@@ -618,6 +625,7 @@ def _query_latency(
             "recall_at_10": float(np.mean(recalls)) if recalls else None,
             "recall_queries": len(recalls),
             "queries": len(asked),
+            "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }
     return result
 
@@ -658,10 +666,14 @@ def _measured_photos(settings: Settings) -> list[bytes]:
 
 
 def query_latency(
-    version: Path, settings: Settings, rounds: int = 5, recall_queries: int = 4
+    version: Path,
+    settings: Settings,
+    rounds: int = 5,
+    recall_queries: int = 4,
+    kinds: tuple[str, ...] = QUERY_KINDS,
 ) -> dict:
     """Query latency of ``version``'s ranking (``_query_latency``) on one core of a fresh
-    process, with photos of ``settings.collection``."""
+    process, with photos of ``settings.collection``, for the ``kinds`` of query asked."""
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         latency = pool.submit(
             _query_latency,
@@ -670,6 +682,7 @@ def query_latency(
             _measured_photos(settings),
             rounds,
             recall_queries,
+            kinds,
         ).result()
     return {
         "documents": len(VersionFiles(version).read_index().thetas),
@@ -680,7 +693,12 @@ def query_latency(
 
 
 def measure_query_latency(
-    source_dir: Path, documents: int, workdir: Path, settings: Settings, rounds: int = 5
+    source_dir: Path,
+    documents: int,
+    workdir: Path,
+    settings: Settings,
+    rounds: int = 5,
+    kinds: tuple[str, ...] = QUERY_KINDS,
 ) -> dict:
     """``query_latency`` on a synthetic version of ``documents`` documents
     (``synthetic_version``) written under ``workdir`` and removed afterwards."""
@@ -690,7 +708,7 @@ def measure_query_latency(
         started = time.perf_counter()
         synthetic_version(source_dir, documents, workdir / "version")
         write_seconds = time.perf_counter() - started
-        latency = query_latency(workdir / "version", settings, rounds)
+        latency = query_latency(workdir / "version", settings, rounds, kinds=kinds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {"write_seconds": write_seconds, **latency}
@@ -797,6 +815,13 @@ def record(reports: Path, section: str, key: str, result: dict) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     os.replace(temporary, path)
+
+
+def recorded(reports: Path, section: str, key: str) -> dict:
+    """The measurement ``record`` stored under ``section`` and ``key`` (empty if none)."""
+    path = reports / RESULTS_FILE
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    return results.get(section, {}).get(key, {})
 
 
 # --------------------------------------------------------------------------- ingest throughput
