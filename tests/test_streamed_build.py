@@ -25,7 +25,7 @@ from core.serving.answers import Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.index import IndexParams
 from core.serving.model import ModelParams
-from core.serving.ranking import ARTICLE_RANKING, DocumentTokens, RankingParams
+from core.serving.ranking import ARTICLE_RANKING, WRITE_BUFFER, DocumentTokens, RankingParams
 from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION
 from core.storage import database, store
@@ -177,9 +177,13 @@ def test_the_ingest_of_a_build_brings_the_driver_counts_not_documents(tmp_path) 
     assert peaks["shards"] < peaks["memory"] / 5, peaks
 
 
-def test_counts_written_in_two_passes_are_the_counts_made_in_memory(built, tmp_path) -> None:
-    """Chunks of 7 documents: entries of a column come from many chunks; unknown tokens and
-    counts of 0 are left out; a photo without words is one."""
+@pytest.mark.parametrize("buffer", [WRITE_BUFFER, 50])
+def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
+    built, tmp_path, buffer
+) -> None:
+    """Chunks of 7 documents: entries of a column come from many chunks (and, with a buffer of
+    50 entries, are written in many writes); unknown tokens and counts of 0 are left out; a
+    photo without words is one."""
     settings, report, corpus, _ = built
     phi = VersionFiles(settings.models_dir / report.version_name).read_model().phi
     documents = [
@@ -189,7 +193,7 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(built, tmp_p
         {},
     ]
 
-    DocumentTokens.write(tmp_path, phi, documents, chunk=7)
+    DocumentTokens.write(tmp_path, phi, documents, chunk=7, buffer=buffer)
 
     written, expected = DocumentTokens.load(tmp_path, phi), DocumentTokens(phi, documents)
     assert written.num_documents == expected.num_documents == len(documents)
@@ -203,3 +207,22 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(built, tmp_p
         assert np.array_equal(mine.data, matrix.data)
         assert np.array_equal(written.lengths[modality], expected.lengths[modality])
         assert np.array_equal(written.totals[modality], expected.totals[modality])
+
+
+def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_path) -> None:
+    """What the writer holds grows with the documents (a length each), not with the counts
+    that its buffer passes through."""
+    settings, report, corpus, _ = built
+    phi = VersionFiles(settings.models_dir / report.version_name).read_model().phi
+    held, entries = {}, {}
+    for times in (1, 8):
+        documents = list(corpus.tokens) * times
+        tracemalloc.start()
+        DocumentTokens.write(tmp_path / str(times), phi, documents, chunk=7, buffer=1000)
+        held[times] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        loaded = DocumentTokens.load(tmp_path / str(times), phi)
+        entries[times] = sum(matrix.nnz for (matrix,) in loaded.parts.values())
+    assert entries[8] == 8 * entries[1]
+    grown_bytes = 12 * (entries[8] - entries[1])  # what they take on disk (int32 and float64)
+    assert held[8] - held[1] < grown_bytes / 4, (held, entries)

@@ -150,7 +150,7 @@ def _half_sums(thetas: np.ndarray) -> np.ndarray:
     return sums
 
 
-def _npy_header(handle: BinaryIO, dtype: np.dtype, shape: tuple[int, ...]) -> int:
+def npy_header(handle: BinaryIO, dtype: np.dtype, shape: tuple[int, ...]) -> int:
     """Writes the header of a ``.npy`` file of ``shape`` (C order) and returns its length."""
     header = {
         "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
@@ -168,7 +168,7 @@ def _write_bounds(directory: Path, thetas: np.ndarray, half_sums: np.ndarray) ->
     memory map: the crash replay (``tests/crash_replay.py``) and an fsync see them."""
     count, topics = thetas.shape
     with open(directory / "thetas_by_topic.npy", "wb") as handle:
-        start_of_data = _npy_header(handle, thetas.dtype, (topics, count))
+        start_of_data = npy_header(handle, thetas.dtype, (topics, count))
         handle.truncate(start_of_data + thetas.dtype.itemsize * topics * count)
         for start in range(0, count, WRITE_ROWS):
             block = np.ascontiguousarray(thetas[start : start + WRITE_ROWS].T)
@@ -320,7 +320,7 @@ class NeighborIndex:
         directory.mkdir(parents=True, exist_ok=True)
         written = 0
         with open(directory / "thetas.npy", "wb") as handle:  # plain writes, as _write_bounds
-            _npy_header(handle, np.dtype(np.float32), tuple(shape))
+            npy_header(handle, np.dtype(np.float32), tuple(shape))
             for block in blocks:
                 block = stored_thetas(block)
                 if block.shape[1] != shape[1] or written + len(block) > shape[0]:
