@@ -301,6 +301,7 @@ def test_a_kept_synthetic_version_is_measured_as_it_is_by_scale_query_and_scale_
     assert _scale_query(again, settings) == 0
     rows = json.loads((tmp_path / "scale.json").read_text())["query"][str(documents)]
     assert rows["photo"] == latency["photo"] and rows["both"] == latency["both"]
+    assert rows["text"]["measured_at"] >= rows["photo"]["measured_at"]
     assert rows["text"]["recall_queries"] == 0 and rows["text"]["queries"] == 4
     # and the report shows the node's row
     record(tmp_path, "node", f"{documents}x2", node)

@@ -434,7 +434,13 @@ def _scale_query(args: argparse.Namespace, settings: Settings) -> int:
             args.version, settings, args.rounds, args.recall_queries, args.kinds
         )
         earlier = scale.recorded(args.reports, "query", str(result["documents"]))
-        result = {**{k: earlier[k] for k in QUERY_KINDS if k in earlier}, **result}
+        kept = {  # each kept row says when, and under what load, it was measured
+            kind: {key: earlier.get(key) for key in ("measured_at", "load_average_at_end")}
+            | earlier[kind]
+            for kind in QUERY_KINDS
+            if kind in earlier
+        }
+        result = {**kept, **result}
     else:
         workdir = args.workdir or settings.data_dir / "scale"
         source = args.source or active_version_dir(settings)

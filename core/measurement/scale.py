@@ -626,6 +626,7 @@ def _query_latency(
             "recall_queries": len(recalls),
             "queries": len(asked),
             "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_average_at_end": os.getloadavg()[0],
         }
     return result
 
