@@ -184,7 +184,7 @@ class DocumentTokens:
         self, modality: str, columns: Sequence[int], rows: slice | np.ndarray
     ) -> np.ndarray:
         """The counts of the tokens at ``columns`` of ``modality`` in the documents at ``rows``
-        (a range, or rows ascending): rows x columns, dense. Only those rows' entries are
+        (a range, or distinct rows ascending): rows x columns, dense. Only those rows' entries are
         read, found by binary search in each token's column (rows ascend within a column in
         every block), not whole columns: at ten million documents a photo's visual words'
         columns hold hundreds of millions of entries, and a query scores a few thousand
@@ -203,6 +203,11 @@ class DocumentTokens:
                     counts[found[first:last] - rows.start, place] += part.data[
                         low + first : low + last
                     ]
+                    continue
+                if len(found) < len(rows):  # the fewer looked up among the more
+                    at = np.minimum(np.searchsorted(rows, found), len(rows) - 1)
+                    hit = rows[at] == found
+                    counts[at[hit], place] += part.data[low:high][hit]
                     continue
                 at = np.minimum(np.searchsorted(found, rows), high - low - 1)
                 hit = found[at] == rows
