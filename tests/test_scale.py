@@ -302,6 +302,11 @@ def test_a_kept_synthetic_version_is_measured_as_it_is_by_scale_query_and_scale_
     rows = json.loads((tmp_path / "scale.json").read_text())["query"][str(documents)]
     assert rows["photo"] == latency["photo"] and rows["both"] == latency["both"]
     assert rows["text"]["measured_at"] >= rows["photo"]["measured_at"]
+    # and the report shows each row with the load it was measured under
+    rows["photo"]["load_average_at_end"] = 0.25  # as if the photos had been timed quietly
+    report = render_report({"query": {str(documents): rows}}, bench={})
+    assert f"| {documents:,} | photo | {rows['photo']['p50_ms']:.1f} |" in report
+    assert f"| 0.2 | {rows['photo']['measured_at']} |" in report
     assert rows["text"]["recall_queries"] == 0 and rows["text"]["queries"] == 4
     # and the report shows the node's row
     record(tmp_path, "node", f"{documents}x2", node)
