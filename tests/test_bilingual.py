@@ -81,6 +81,22 @@ def test_a_pair_is_confirmed_by_the_other_words_best_or_the_dictionarys_first_tr
     assert Translations({}, lexicon).confirmed("cat") == [("кошка", LEXICON_SHARE)]
 
 
+def test_an_excluded_word_keeps_the_dictionarys_translation_when_the_collection_fills_its_list():
+    # given a collection that pairs 'автомобиль' with per_word words of the same few documents
+    # (a car's brand, a celebrity's car), none of them 'car'
+    lexicon = Lexicon({"car": (5.3, ["автомобиль", "машина"])})
+    table = {
+        "автомобиль": [("auto", 1.0), ("chevi", 0.67), ("celebr", 0.67)],
+        "auto": [("автомобиль", 1.0)],
+    }
+    translations = Translations(table, lexicon, per_word=3)
+    # then search reads the word by the collection's pairs alone (its list is full)
+    assert [w for w, _ in translations.of("автомобиль")] == ["auto", "chevi", "celebr"]
+    # but what "-автомобиль" leaves out still counts the dictionary's translation: a car
+    # captioned in English is a car to a visitor who excludes cars in Russian
+    assert translations.confirmed("автомобиль") == [("auto", 1.0), ("car", LEXICON_SHARE)]
+
+
 def test_the_shipped_dictionary_is_in_the_projects_own_tokens():
     # given the shipped dictionary's Russian tokens (every 25th English entry's)
     processor = TextProcessor()
