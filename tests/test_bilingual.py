@@ -81,20 +81,23 @@ def test_a_pair_is_confirmed_by_the_other_words_best_or_the_dictionarys_first_tr
     assert Translations({}, lexicon).confirmed("cat") == [("кошка", LEXICON_SHARE)]
 
 
-def test_an_excluded_word_keeps_the_dictionarys_translation_when_the_collection_fills_its_list():
+def test_an_excluded_word_keeps_the_dictionarys_first_translation_past_a_full_list():
     # given a collection that pairs 'автомобиль' with per_word words of the same few documents
-    # (a car's brand, a celebrity's car), none of them 'car'
-    lexicon = Lexicon({"car": (5.3, ["автомобиль", "машина"])})
+    # (a car's brand, a celebrity's car), none of them 'car'; 'вагон' is a railway car
+    lexicon = Lexicon({"car": (5.3, ["автомобиль", "машина", "вагон"])})
     table = {
         "автомобиль": [("auto", 1.0), ("chevi", 0.67), ("celebr", 0.67)],
         "auto": [("автомобиль", 1.0)],
+        "car": [("автомобиль", 0.5), ("гонка", 0.33)],
     }
     translations = Translations(table, lexicon, per_word=3)
     # then search reads the word by the collection's pairs alone (its list is full)
     assert [w for w, _ in translations.of("автомобиль")] == ["auto", "chevi", "celebr"]
-    # but what "-автомобиль" leaves out still counts the dictionary's translation: a car
+    # but what "-автомобиль" leaves out still counts the dictionary's first translation: a car
     # captioned in English is a car to a visitor who excludes cars in Russian
     assert translations.confirmed("автомобиль") == [("auto", 1.0), ("car", LEXICON_SHARE)]
+    # and no later sense comes with it: "train -car" keeps the railway cars
+    assert translations.confirmed("car") == [("автомобиль", 0.5), ("машина", LEXICON_SHARE)]
 
 
 def test_the_shipped_dictionary_is_in_the_projects_own_tokens():

@@ -144,23 +144,25 @@ class Translations:
         return learned + [(w, LEXICON_SHARE) for w in extra[: self.per_word - len(learned)]]
 
     def confirmed(self, word: str) -> list[tuple[str, float]]:
-        """The translations of ``word`` that name the same thing: the collection's pairs that
-        the dictionary translates first or whose other word has ``word`` as its own best
-        translation ('кошка' -> 'cat' first, so 'lion' -> 'кошка' is not confirmed), then the
-        dictionary's, even where the collection's pairs fill ``of``'s list ('автомобиль' ->
-        'car' behind 'auto' and a brand): what an excluded word leaves out
-        (``QueryReader.excluded_terms``), where a related word costs relevant documents and a
-        missed translation lets the excluded thing through."""
-        learned = self.table.get(word, [])
+        """The translations of ``word`` (``of``) that name the same thing: the dictionary's,
+        and the collection's pairs that the dictionary translates first or whose other word has
+        ``word`` as its own best translation ('кошка' -> 'cat' first, so 'lion' -> 'кошка' is
+        not confirmed); and the dictionary's first translation even where the collection's
+        pairs fill ``of``'s list ('автомобиль' -> 'car' behind 'auto' and a car brand): what
+        an excluded word leaves out (``QueryReader.excluded_terms``), where a related word
+        costs relevant documents and a missed translation lets the excluded thing through."""
+        listed = self.of(word)
+        learned = {other for other, _ in self.table.get(word, [])}
         kept = [
             (other, share)
-            for other, share in learned
-            if [w for w, _ in self.table.get(other, [])][:1] == [word]
+            for other, share in listed
+            if other not in learned
+            or [w for w, _ in self.table.get(other, [])][:1] == [word]
             or (self.lexicon is not None and self.lexicon.pairs_first(word, other))
         ]
-        named = {other for other, _ in learned} | {word}
-        dictionary = self.lexicon.of(word, self.per_word) if self.lexicon is not None else []
-        return kept + [(other, LEXICON_SHARE) for other in dictionary if other not in named]
+        first = self.lexicon.of(word, 1) if self.lexicon is not None else []
+        named = {other for other, _ in listed}
+        return kept + [(other, LEXICON_SHARE) for other in first if other not in named]
 
     @classmethod
     def learn(
