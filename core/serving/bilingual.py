@@ -110,7 +110,8 @@ def default_lexicon() -> Lexicon:
 
 class Translations:
     """word -> [(word of the other script, share)], best first: the collection's own pairs
-    with their Dice coefficient, then the lexicon's with ``LEXICON_SHARE``, ``per_word`` in all."""
+    with their Dice coefficient, then the lexicon's with ``LEXICON_SHARE``, ``per_word`` in all
+    but for the lexicon's first translation, which always comes (``of``)."""
 
     def __init__(
         self,
@@ -136,33 +137,34 @@ class Translations:
         return Translations(self.table, None, self.per_word)
 
     def of(self, word: str) -> list[tuple[str, float]]:
+        """The collection's pairs, then the dictionary's translations while fewer than
+        ``per_word``; the dictionary's first translation comes even past a full list: the
+        collection pairs a word with related words of the same few documents too ('автомобиль'
+        with 'auto' and a car brand), and without 'car' a Russian query for cars, or one
+        leaving cars out, missed the cars captioned in English."""
         learned = self.table.get(word, [])
-        if self.lexicon is None or len(learned) >= self.per_word:
+        if self.lexicon is None:
             return learned
         known = {w for w, _ in learned}
-        extra = [w for w in self.lexicon.of(word, self.per_word) if w not in known and w != word]
-        return learned + [(w, LEXICON_SHARE) for w in extra[: self.per_word - len(learned)]]
+        room = self.per_word - len(learned)
+        offered = self.lexicon.of(word, self.per_word if room > 0 else 1)
+        extra = [w for w in offered if w not in known and w != word]
+        return learned + [(w, LEXICON_SHARE) for w in extra[: max(room, 1)]]
 
     def confirmed(self, word: str) -> list[tuple[str, float]]:
         """The translations of ``word`` (``of``) that name the same thing: the dictionary's,
         and the collection's pairs that the dictionary translates first or whose other word has
         ``word`` as its own best translation ('кошка' -> 'cat' first, so 'lion' -> 'кошка' is
-        not confirmed); and the dictionary's first translation even where the collection's
-        pairs fill ``of``'s list ('автомобиль' -> 'car' behind 'auto' and a car brand): what
-        an excluded word leaves out (``QueryReader.excluded_terms``), where a related word
-        costs relevant documents and a missed translation lets the excluded thing through."""
-        listed = self.of(word)
+        not confirmed): what an excluded word leaves out (``QueryReader.excluded_terms``),
+        where a related word costs relevant documents."""
         learned = {other for other, _ in self.table.get(word, [])}
-        kept = [
+        return [
             (other, share)
-            for other, share in listed
+            for other, share in self.of(word)
             if other not in learned
             or [w for w, _ in self.table.get(other, [])][:1] == [word]
             or (self.lexicon is not None and self.lexicon.pairs_first(word, other))
         ]
-        first = self.lexicon.of(word, 1) if self.lexicon is not None else []
-        named = {other for other, _ in listed}
-        return kept + [(other, LEXICON_SHARE) for other in first if other not in named]
 
     @classmethod
     def learn(
