@@ -457,8 +457,9 @@ class SearchEngine:
         return False
 
     def _forms(self, terms: Sequence[QueryTerm]) -> list[str]:
-        """Every form of ``terms`` that the model knows (no document has another), as a visitor
-        reads it (a hashtag with its '#'), once."""
+        """Every form of ``terms`` that the model knows, as a visitor reads it (a hashtag with
+        its '#'), once; a form only an added document says is left out unlisted
+        (``_says_unlearned``)."""
         phi = self.model.phi
         forms = (
             ("#" if modality == TAG else "") + self.display(modality, phi[modality].tokens[column])
