@@ -99,6 +99,26 @@ def test_a_word_keeps_the_dictionarys_first_translation_past_a_full_list():
     assert translations.confirmed("car") == [("автомобиль", 0.5), ("машина", LEXICON_SHARE)]
 
 
+def test_a_query_word_also_reaches_its_synonyms_through_the_other_language():
+    # given a collection that pairs 'ship' with 'корабль', and a dictionary that translates
+    # 'корабль' as 'ship' and 'boat'; 'lion' -> 'кошка' is a related word, not a translation
+    lexicon = Lexicon({"ship": (4.9, ["корабль"]), "boat": (4.7, ["лодка", "корабль"])})
+    table = {
+        "ship": [("корабль", 0.75)],
+        "корабль": [("ship", 0.75)],
+        "lion": [("лев", 0.9), ("кошка", 0.6)],
+        "лев": [("lion", 0.9)],
+        "кошка": [("cat", 0.92), ("lion", 0.6)],
+    }
+    translations = Translations(table, lexicon, per_word=3)
+    # then 'ship' also finds boats, at the product of the two shares, after its translations
+    found = translations.with_synonyms("ship")
+    assert found[: len(translations.of("ship"))] == translations.of("ship")
+    assert ("boat", 0.75 * LEXICON_SHARE) in found
+    # and only through translations both ways: 'lion' does not reach 'cat' through 'кошка'
+    assert "cat" not in [word for word, _ in translations.with_synonyms("lion")]
+
+
 def test_the_shipped_dictionary_is_in_the_projects_own_tokens():
     # given the shipped dictionary's Russian tokens (every 25th English entry's)
     processor = TextProcessor()

@@ -184,10 +184,11 @@ class QueryReader:
     def query_terms(
         self, tokens: TokenCounts, ranking: RankingParams, text: str = ""
     ) -> list[QueryTerm]:
-        """The query's tokens grouped into terms: a word with its hashtags and translations
-        (``core.serving.ranking``), the dictionary's among them if ``ranking`` wants them; the
+        """The query's tokens grouped into terms: a word with its hashtags, translations and
+        synonyms through them (``core.serving.ranking``, ``Translations.with_synonyms``), the
+        dictionary's among them if ``ranking`` wants them; the
         words after the head of the typed ``text`` count ``ranking.context_weight``."""
-        terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
+        terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).with_synonyms)
         plain = ranking.context_weight == 1 and not ranking.head_bonus
         if (plain and ranking.attribute_weight == 1) or not text:
             return terms
