@@ -43,9 +43,9 @@ def test_the_collection_pairs_come_first_and_the_dictionary_fills_in_at_a_lower_
     assert translations.of("книга") == [("booklet", 0.6), ("book", LEXICON_SHARE)]
     assert translations.learned_only().of("книга") == [("booklet", 0.6)]
     assert Translations({}, lexicon, per_word=3).of("том") == [("volum", LEXICON_SHARE)]
-    # and a word the collection already pairs per_word times gets nothing from the dictionary
+    # and a word the collection already pairs per_word times gets the dictionary's first only
     full = Translations({"книга": [("booklet", 0.6), ("tome", 0.5)]}, lexicon, per_word=2)
-    assert full.of("книга") == [("booklet", 0.6), ("tome", 0.5)]
+    assert full.of("книга") == [("booklet", 0.6), ("tome", 0.5), ("book", LEXICON_SHARE)]
 
 
 def test_a_pair_is_confirmed_by_the_other_words_best_or_the_dictionarys_first_translation():
@@ -79,6 +79,44 @@ def test_a_pair_is_confirmed_by_the_other_words_best_or_the_dictionarys_first_tr
     assert translations.confirmed("coin") == [("монета", 1.0)]
     # and the dictionary's own pairs need no confirmation
     assert Translations({}, lexicon).confirmed("cat") == [("кошка", LEXICON_SHARE)]
+
+
+def test_a_word_keeps_the_dictionarys_first_translation_past_a_full_list():
+    # given a collection that pairs 'автомобиль' with per_word words of the same few documents
+    # (a car's brand, a celebrity's car), none of them 'car'; 'вагон' is a railway car
+    lexicon = Lexicon({"car": (5.3, ["автомобиль", "машина", "вагон"])})
+    table = {
+        "автомобиль": [("auto", 1.0), ("chevi", 0.67), ("celebr", 0.67)],
+        "auto": [("автомобиль", 1.0)],
+        "car": [("автомобиль", 0.5), ("гонка", 0.33)],
+    }
+    translations = Translations(table, lexicon, per_word=3)
+    # then a Russian query for cars, or one leaving cars out, still reaches the cars captioned
+    # in English
+    assert translations.of("автомобиль")[-1] == ("car", LEXICON_SHARE)
+    assert translations.confirmed("автомобиль") == [("auto", 1.0), ("car", LEXICON_SHARE)]
+    # and no later sense comes with it: "train -car" keeps the railway cars
+    assert translations.confirmed("car") == [("автомобиль", 0.5), ("машина", LEXICON_SHARE)]
+
+
+def test_a_query_word_also_reaches_its_synonyms_through_the_other_language():
+    # given a collection that pairs 'ship' with 'корабль', and a dictionary that translates
+    # 'корабль' as 'ship' and 'boat'; 'lion' -> 'кошка' is a related word, not a translation
+    lexicon = Lexicon({"ship": (4.9, ["корабль"]), "boat": (4.7, ["лодка", "корабль"])})
+    table = {
+        "ship": [("корабль", 0.75)],
+        "корабль": [("ship", 0.75)],
+        "lion": [("лев", 0.9), ("кошка", 0.6)],
+        "лев": [("lion", 0.9)],
+        "кошка": [("cat", 0.92), ("lion", 0.6)],
+    }
+    translations = Translations(table, lexicon, per_word=3)
+    # then 'ship' also finds boats, at the product of the two shares, after its translations
+    found = translations.with_synonyms("ship")
+    assert found[: len(translations.of("ship"))] == translations.of("ship")
+    assert ("boat", 0.75 * LEXICON_SHARE) in found
+    # and only through translations both ways: 'lion' does not reach 'cat' through 'кошка'
+    assert "cat" not in [word for word, _ in translations.with_synonyms("lion")]
 
 
 def test_the_shipped_dictionary_is_in_the_projects_own_tokens():

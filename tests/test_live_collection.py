@@ -111,6 +111,39 @@ def test_an_added_photo_is_found_by_words_by_photo_and_more_like_this(deployment
     assert {bison["id"], rows[1]["id"]} <= {hit.id for hit in like_sheep.hits}
 
 
+@pytest.mark.parametrize(
+    ("typed", "word"),
+    [
+        ("fish -shrimp", "shrimp"),  # a word the model never learned
+        ("рыба -креветка", "креветка"),
+        ("fish -lobster", "lobster"),  # a word the model knows only as photos' ImageNet classes
+    ],
+)
+def test_an_excluded_word_the_model_never_learned_leaves_out_the_added_documents_saying_it(
+    deployment, tmp_path, typed, word
+):
+    # given the small build, whose training documents never say 'shrimp', 'креветка' or
+    # 'lobster', and a shrimp and a spiny lobster added to it, both tagged #fish
+    rows = [builtin_rows()[number] for number in (129, 132)]
+    add_documents(deployment, copy_collection(rows, tmp_path / "new"))
+    serving = Service(deployment)
+    engine = serving.active().engine
+    assert word not in engine.model.phi["@text"].index
+    added = {row["id"]: row for row in rows}
+    every = SearchRequest(Query(text=typed.split(" -")[0]), k=len(engine.documents))
+    assert set(added) <= set(search_ids(serving, replace(every, collapse_similar=False)))
+    # when a visitor leaves the word out, however far down the results they look
+    found = search_ids(serving, replace(every, query=Query(text=typed), collapse_similar=False))
+    # then no document whose caption says it is left, and the others still are
+    saying = {
+        i
+        for i, row in added.items()
+        if word in engine.processor.analyze(row["text"]).tokens["@text"]
+    }
+    assert saying and not saying & set(found)
+    assert set(added) - saying <= set(found)
+
+
 def test_an_added_copy_of_a_training_photo_gets_a_theta_next_to_the_built_one(deployment, tmp_path):
     """Same picture, other bytes (a trailing byte JPEG readers ignore): not a duplicate, and
     its theta, inferred with phi fixed, lies next to the one the build gave the original."""

@@ -110,7 +110,8 @@ def default_lexicon() -> Lexicon:
 
 class Translations:
     """word -> [(word of the other script, share)], best first: the collection's own pairs
-    with their Dice coefficient, then the lexicon's with ``LEXICON_SHARE``, ``per_word`` in all."""
+    with their Dice coefficient, then the lexicon's with ``LEXICON_SHARE``, ``per_word`` in all
+    but for the lexicon's first translation, which always comes (``of``)."""
 
     def __init__(
         self,
@@ -136,12 +137,19 @@ class Translations:
         return Translations(self.table, None, self.per_word)
 
     def of(self, word: str) -> list[tuple[str, float]]:
+        """The collection's pairs, then the dictionary's translations while fewer than
+        ``per_word``; the dictionary's first translation comes even past a full list: the
+        collection pairs a word with related words of the same few documents too ('автомобиль'
+        with 'auto' and a car brand), and without 'car' a Russian query for cars, or one
+        leaving cars out, missed the cars captioned in English."""
         learned = self.table.get(word, [])
-        if self.lexicon is None or len(learned) >= self.per_word:
+        if self.lexicon is None:
             return learned
         known = {w for w, _ in learned}
-        extra = [w for w in self.lexicon.of(word, self.per_word) if w not in known and w != word]
-        return learned + [(w, LEXICON_SHARE) for w in extra[: self.per_word - len(learned)]]
+        room = self.per_word - len(learned)
+        offered = self.lexicon.of(word, self.per_word if room > 0 else 1)
+        extra = [w for w in offered if w not in known and w != word]
+        return learned + [(w, LEXICON_SHARE) for w in extra[: max(room, 1)]]
 
     def confirmed(self, word: str) -> list[tuple[str, float]]:
         """The translations of ``word`` (``of``) that name the same thing: the dictionary's,
@@ -157,6 +165,22 @@ class Translations:
             or [w for w, _ in self.table.get(other, [])][:1] == [word]
             or (self.lexicon is not None and self.lexicon.pairs_first(word, other))
         ]
+
+    def with_synonyms(self, word: str) -> list[tuple[str, float]]:
+        """``of``, then the words of ``word``'s own language that its confirmed translations
+        translate back to, confirmed too, at the product of the two shares: 'ship' -> 'корабль'
+        -> 'boat', 'telephone' -> 'телефон' -> 'phone'. What a query word reaches in the
+        ranking (``QueryReader.query_terms``): a collection says one thing in many words, and
+        the two languages name their synonyms; only confirmed pairs, so a related word of the
+        same documents ('lion' -> 'кошка') brings no 'cat'."""
+        found = list(self.of(word))  # of's list may be the table's own
+        seen = {word, *(other for other, _ in found)}
+        for other, share in self.confirmed(word):
+            for back, back_share in self.confirmed(other):
+                if back not in seen:
+                    seen.add(back)
+                    found.append((back, share * back_share))
+        return found
 
     @classmethod
     def learn(

@@ -308,7 +308,8 @@ class SearchEngine:
         fits badly (``core.serving.fit``), or other hits of a words-only query do contain them.
 
         Words the text excludes (``-word``, ``NOT word``: ``core.serving.query_syntax``) leave
-        out every document with one of their forms before ranking; with the request's
+        out every document with one of their forms: before ranking by the model's vocabulary,
+        and by each hit's record for words the model never learned; with the request's
         ``collapse_similar``, near-identical documents are one hit (``core.serving.similar``),
         and k hits still come.
         """
@@ -325,7 +326,7 @@ class SearchEngine:
                 for row, distance, score in zip(
                     ranked.rows, ranked.distances, ranked.scores, strict=True
                 )
-                if row not in same
+                if row not in same and not self._says_unlearned(int(row), asked.excluded)
             ]
             if same:  # first, as good as the best the ranking found
                 top = float(ranked.scores[0]) if len(ranked.scores) else 0.0
@@ -436,9 +437,29 @@ class SearchEngine:
             return allowed
         return ~contained if allowed is None else allowed & ~contained
 
+    def _says_unlearned(self, row: int, terms: Sequence[QueryTerm]) -> bool:
+        """Whether the document's record says one of ``terms`` in a word or hashtag the model
+        never learned (a document added after training brings new words), which ``_without``
+        cannot find: it reads the model's vocabulary. Its hashtag says the word of its form."""
+        if not terms:
+            return False
+        forms = {(modality, token) for term in terms for modality, token, _ in term.forms}
+        phi, tokens = self.model.phi, self.documents[row].tokens
+        for modality in (TEXT, TAG):
+            known = phi[modality].index if modality in phi else {}
+            for token in tokens.get(modality, ()):
+                if token in known:
+                    continue
+                if (modality, token) in forms:
+                    return True
+                if modality == TAG and (TEXT, self.processor.word_token(token)) in forms:
+                    return True
+        return False
+
     def _forms(self, terms: Sequence[QueryTerm]) -> list[str]:
-        """Every form of ``terms`` that the model knows (no document has another), as a visitor
-        reads it (a hashtag with its '#'), once."""
+        """Every form of ``terms`` that the model knows, as a visitor reads it (a hashtag with
+        its '#'), once; a form only an added document says is left out unlisted
+        (``_says_unlearned``)."""
         phi = self.model.phi
         forms = (
             ("#" if modality == TAG else "") + self.display(modality, phi[modality].tokens[column])

@@ -33,7 +33,6 @@ from core.serving.class_words import ClassNameWords
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.model import ModelParams, Phi
 from core.serving.ranking import (
-    WORD_MODALITIES,
     QueryTerm,
     RankingParams,
     context_weighted,
@@ -77,7 +76,17 @@ class QueryReader:
         return tags
 
     def tokens_of(self, query: Query) -> tuple[TokenCounts, Surfaces]:
-        """Bags of tokens per modality, and each token's surface form in the query.
+        """Bags of tokens per modality, and each token's surface form in the query: its words
+        and hashtags (``typed_tokens``), its photo's visual words, and for a word the model
+        does not know what the model knows by it (``_read_unknown_words``)."""
+        tokens, surfaces = self.typed_tokens(query)
+        if query.image is not None:
+            tokens[VISUAL] = self.visual_words(query.image)
+        self._read_unknown_words(tokens)
+        return tokens, surfaces
+
+    def typed_tokens(self, query: Query) -> tuple[TokenCounts, Surfaces]:
+        """The query's text and extra tokens as bags per modality, each with its surface form.
 
         A word and a hashtag of the same normalized form are one thing to a visitor: every query
         word also counts as the hashtags that share its form ('bird' as #birds, and #птицы for
@@ -101,9 +110,6 @@ class QueryReader:
                 for tag in self.tags_by_word.get(token, ()):
                     if tag not in analyzed.tokens[TAG]:
                         tokens.setdefault(TAG, Counter())[tag] += count
-        if query.image is not None:
-            tokens[VISUAL] = self.visual_words(query.image)
-        self._read_unknown_words(tokens)
         return tokens, surfaces
 
     def _read_unknown_words(self, tokens: TokenCounts) -> None:
@@ -178,10 +184,11 @@ class QueryReader:
     def query_terms(
         self, tokens: TokenCounts, ranking: RankingParams, text: str = ""
     ) -> list[QueryTerm]:
-        """The query's tokens grouped into terms: a word with its hashtags and translations
-        (``core.serving.ranking``), the dictionary's among them if ``ranking`` wants them; the
+        """The query's tokens grouped into terms: a word with its hashtags, translations and
+        synonyms through them (``core.serving.ranking``, ``Translations.with_synonyms``), the
+        dictionary's among them if ``ranking`` wants them; the
         words after the head of the typed ``text`` count ``ranking.context_weight``."""
-        terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).of)
+        terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).with_synonyms)
         plain = ranking.context_weight == 1 and not ranking.head_bonus
         if (plain and ranking.attribute_weight == 1) or not text:
             return terms
@@ -193,13 +200,13 @@ class QueryReader:
         are (the word, its hashtags), with the translations the pair confirms both ways
         (``Translations.confirmed``): a learned pair's other word is often a related word of
         the same documents ('lion' -> 'кошка', 'flag' -> 'франция'), and leaving those out
-        took every cat from "cat -lion". A word the model knows only as photos' classes
-        excludes nothing: a photo's visual words say what it looks like, not what it shows."""
+        took every cat from "cat -lion". A word stays the word as typed even where the model
+        does not know it, or knows it only as photos' classes: what is left out is what says
+        it (``SearchEngine``), never a photo for how it looks."""
         if not words:
             return []
-        tokens, _ = self.tokens_of(Query(text=" ".join(words)))
-        terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).confirmed)
-        return [term for term in terms if term.forms[0][0] in WORD_MODALITIES]
+        tokens, _ = self.typed_tokens(Query(text=" ".join(words)))
+        return query_terms(tokens, self.tags_by_word, self._translations(ranking).confirmed)
 
     def can_read(self, word: str, ranking: RankingParams) -> bool:
         """Whether a typed word reaches the model: it knows the word, a hashtag of its form or a
