@@ -54,7 +54,7 @@ from core.serving.records import chunked
 
 WORD_MODALITIES = (TEXT, TAG)
 WRITE_CHUNK = 1000  # documents ``DocumentTokens.write`` holds at a time (their bags, entries)
-WRITE_BUFFER = 1 << 24  # entries ``DocumentTokens.write`` gathers before writing: 400 MB
+WRITE_BUFFER = 1 << 22  # entries ``DocumentTokens.write`` gathers before writing: 100 MB
 TINY = 1e-12
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 WORD_CANDIDATES = 8000  # of the documents that contain a query word, at most this many nearest
