@@ -185,7 +185,11 @@ START_COLUMNS = 4  # ... but at most this many
 
 
 def bounded_candidates(
-    half: np.ndarray, query: np.ndarray, lower: Callable[[int], None], k: int
+    half: np.ndarray,
+    query: np.ndarray,
+    lower: Callable[[int], None],
+    k: int,
+    cheap: Callable[[int, int], bool],
 ) -> np.ndarray:
     """The rows that can be among the k nearest to the distribution ``query`` by L1 (see the
     module docstring), sorted; ``k`` at most the finite rows of ``half``.
@@ -193,10 +197,10 @@ def bounded_candidates(
     ``half`` holds each row's mass halved (inf for a row that may not be returned);
     ``lower(column)`` subtracts from it, in place, min(the row's value at ``column``,
     ``query[column]``). It is called for the query's columns, heaviest first, their number
-    doubling until the rows left are no more than ``len(half) / len(query)`` (checking them
-    exactly, ``len(query)`` values each, costs about one more column's pass) or every column is
-    in. The topic index (dense topic-major columns) and annotation's neighbours by visual words
-    (sparse token columns) both prune this way.
+    doubling until ``cheap(rows left, columns read)`` says that checking the rows left exactly
+    costs less than reading more columns, or every column is in. The topic index (dense
+    topic-major columns) and annotation's neighbours by visual words (sparse token columns)
+    both prune this way.
     """
     columns = np.argsort(-query, kind="stable")[: int(np.count_nonzero(query))]
     leftover = np.cumsum(query[columns][::-1], dtype=np.float64)[::-1]  # mass from m on
@@ -209,7 +213,7 @@ def bounded_candidates(
             lower(int(column))
         used = m
         candidates = _within_bounds(half, k, float(leftover[m]), stride)
-        if m == len(columns) or len(candidates) * len(query) <= len(half):
+        if m == len(columns) or cheap(len(candidates), m):
             return candidates
         m = min(2 * m, len(columns))
 
@@ -285,7 +289,10 @@ class TopicBoundsSearch:
             np.minimum(self.by_topic[topic], theta[topic], out=term)
             np.subtract(half, term, out=half)
 
-        candidates = bounded_candidates(half, theta, lower, k)
+        def cheap(candidates: int, topics: int) -> bool:  # a row's theta, or a topic's pass
+            return candidates * len(theta) <= n
+
+        candidates = bounded_candidates(half, theta, lower, k, cheap)
         distances = l1_distances(self.thetas[candidates], theta)
         return nearest(candidates, distances, k)
 

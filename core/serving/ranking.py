@@ -192,21 +192,45 @@ class DocumentTokens:
         count = rows.stop - rows.start if span else len(rows)
         counts = np.zeros((count, len(columns)))
         for part in self.parts[modality]:
+            # plain views of the mapped arrays: a memmap's every index and slice is slow
+            indptr, indices, data = (np.asarray(a) for a in (part.indptr, part.indices, part.data))
             for place, column in enumerate(columns):
-                low, high = int(part.indptr[column]), int(part.indptr[column + 1])
+                low, high = int(indptr[column]), int(indptr[column + 1])
                 if low == high:
                     continue
-                found = part.indices[low:high]
+                found = indices[low:high]
                 if span:
                     first, last = np.searchsorted(found, [rows.start, rows.stop])
-                    counts[found[first:last] - rows.start, place] += part.data[
-                        low + first : low + last
-                    ]
+                    counts[found[first:last] - rows.start, place] += data[low + first : low + last]
                     continue
                 at = np.minimum(np.searchsorted(found, rows), high - low - 1)
                 hit = found[at] == rows
-                counts[hit, place] += part.data[low:high][at[hit]]
+                counts[hit, place] += data[low:high][at[hit]]
         return counts
+
+    def inverse_lengths(self, modality: str) -> np.ndarray:
+        """Each document's 1 / its number of ``modality`` tokens (0 without any), made on the
+        first use: what makes its counts a distribution (``column_shares``)."""
+        made = self.__dict__.setdefault("_inverse_lengths", {})
+        if modality not in made:
+            lengths = np.asarray(self.lengths[modality], dtype=np.float64)
+            made[modality] = np.divide(1.0, lengths, out=np.zeros(len(lengths)), where=lengths > 0)
+        return made[modality]
+
+    def column_shares(
+        self, modality: str, column: int, cap: float
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """For each block, the documents that have the token at ``column`` of ``modality``:
+        their rows (distinct) and min(the token's share of the document's tokens, ``cap``).
+        Summed over a query distribution's tokens (``cap``: its share of each), that is
+        sum_t min(q_t, d_t), the mass a document shares with the query (L1 between the two
+        distributions is sum(q) + 1 - 2 x that), read one column at a time."""
+        scale = self.inverse_lengths(modality)
+        for part in self.parts[modality]:
+            low, high = int(part.indptr[column]), int(part.indptr[column + 1])
+            if low < high:
+                rows = np.asarray(part.indices[low:high])
+                yield rows, np.minimum(np.asarray(part.data[low:high]) * scale[rows], cap)
 
     def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
         """The documents that contain any form of any of the terms (sorted rows)."""
