@@ -198,7 +198,8 @@ def bounded_candidates(
     ``lower(column)`` subtracts from it, in place, min(the row's value at ``column``,
     ``query[column]``). It is called for the query's columns, heaviest first, their number
     doubling until ``cheap(rows left, columns read)`` says that checking the rows left exactly
-    costs less than reading more columns, or every column is in. The topic index (dense
+    costs less than reading more columns (asked first of an estimate from a sample of the
+    rows), or every column is in. The topic index (dense
     topic-major columns) and annotation's neighbours by visual words (sparse token columns)
     both prune this way.
     """
@@ -212,10 +213,23 @@ def bounded_candidates(
         for column in columns[used:m]:
             lower(int(column))
         used = m
-        candidates = _within_bounds(half, k, float(leftover[m]), stride)
-        if m == len(columns) or cheap(len(candidates), m):
-            return candidates
+        margin = float(leftover[m])
+        if m == len(columns) or cheap(_sampled_count(half, margin, stride), m):
+            candidates = _within_bounds(half, k, margin, stride)
+            if m == len(columns) or cheap(len(candidates), m):
+                return candidates
         m = min(2 * m, len(columns))
+
+
+def _sampled_count(half: np.ndarray, margin: float, stride: int) -> int:
+    """About how many rows ``_within_bounds`` would keep, from the sample (every ``stride``-th
+    row) alone: its rows within ``margin`` of its best bound, scaled up. Where that is far too
+    many, more columns are read before a pass over every row, which would keep nearly all."""
+    sample = half[::stride]
+    finite = sample[np.isfinite(sample)]
+    if not len(finite):
+        return 0
+    return stride * int(np.count_nonzero(finite <= finite.min() + margin + SLACK))
 
 
 def _within_bounds(half: np.ndarray, k: int, margin: float, stride: int) -> np.ndarray:
