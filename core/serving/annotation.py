@@ -39,7 +39,7 @@ from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL
 from core.serving.answers import Annotation, AnnotationRequest, Query
 from core.serving.class_words import ClassNameWords
-from core.serving.index import NeighborIndex, bounded_candidates
+from core.serving.index import NeighborIndex, bounded_candidates, heaviest_first
 from core.serving.inference import ThetaInferencer
 from core.serving.model import Phi
 from core.serving.ranking import DocumentTokens, RankingParams
@@ -176,27 +176,31 @@ def _l1_to_counts(query: np.ndarray, counts: DocumentTokens) -> np.ndarray:
     a distribution, read in place from the token-major ``counts`` (memory-mapped: no document x
     token copy), one token's column at a time (``DocumentTokens.column_shares``): sum(q) + 1 -
     2 sum min(q, d) for a document with visual words, sum(q) for one without. Equals
-    ``_l1_to_rows`` over the normalized rows. A document's terms are added in the order of
-    their columns, as ``_l1_to_counts_at`` adds them: the two give bit-equal distances."""
+    ``_l1_to_rows`` over the normalized rows. The columns are read heaviest first
+    (``heaviest_first``), as the bounds read them, and ``_l1_to_counts_at`` adds the rest in
+    the same order: the two give bit-equal distances."""
     scale = counts.inverse_lengths(VISUAL)
     shared = np.zeros(len(scale))
-    for column in np.flatnonzero(query > 0):
+    for column in heaviest_first(query):
         for rows, shares in counts.column_shares(VISUAL, int(column), query[column]):
             shared[rows] += shares
     return query.sum() + (scale > 0) - 2.0 * shared
 
 
-def _l1_to_counts_at(query: np.ndarray, counts: DocumentTokens, rows: np.ndarray) -> np.ndarray:
-    """``_l1_to_counts`` of the documents at ``rows`` (ascending) alone, bit for bit: their
-    visual words' counts read by binary search in the query's columns (``counts_at``), the
-    terms summed in column order (a token a document lacks adds an exact 0)."""
+def _l1_to_counts_at(
+    query: np.ndarray, counts: DocumentTokens, rows: np.ndarray, shared: np.ndarray, read: int
+) -> np.ndarray:
+    """``_l1_to_counts`` of the documents at ``rows`` (ascending) alone, bit for bit, given the
+    mass they share with the query over its ``read`` heaviest columns (``shared``, summed in
+    that order): the other columns' counts read by binary search (``counts_at``) and added
+    in their order (a token a document lacks adds an exact 0)."""
     scale = counts.inverse_lengths(VISUAL)[rows]
-    columns = np.flatnonzero(query > 0)
-    shared = np.zeros(len(rows))
+    columns = heaviest_first(query)[read:]
     if len(columns):
         found = counts.counts_at(VISUAL, columns, rows)
         terms = np.minimum(found * scale[:, None], query[columns])
-        shared = np.cumsum(terms, axis=1)[:, -1]  # a running sum: left to right, as above
+        # a running sum, left to right, as the full pass adds them
+        shared = np.cumsum(np.column_stack([shared, terms]), axis=1)[:, -1]
     return query.sum() + (scale > 0) - 2.0 * shared
 
 
@@ -403,20 +407,26 @@ class LabelTransfer:
         k = min(k, self._passing)
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        half = np.where(allowed, 0.5, np.inf)  # each has visual words: a distribution's half
+        # minus the mass each shares over the columns read (the bounds need a row's half mass
+        # only up to a constant, the same 1/2 for every distribution): read back exactly
+        half = np.where(allowed, 0.0, np.inf)
+        read = []
 
         def lower(column: int) -> None:
+            read.append(column)
             for rows, shares in self.counts.column_shares(VISUAL, column, query[column]):
                 half[rows] -= shares
 
         entries = sum(int(part.indptr[-1]) for part in self.counts.parts[VISUAL])
         mean_column = entries / len(query)
+        columns = int(np.count_nonzero(query))
 
-        def cheap(candidates: int, columns: int) -> bool:  # the next columns cost more
-            return candidates * len(query) * CHECK_COST <= columns * mean_column
+        def cheap(candidates: int, done: int) -> bool:  # the next columns cost more
+            return candidates * (columns - done) * CHECK_COST <= done * mean_column
 
-        candidates = bounded_candidates(half, query, lower, k, cheap)
-        return _nearest(candidates, _l1_to_counts_at(query, self.counts, candidates), k)
+        rows = bounded_candidates(half, query, lower, k, cheap)
+        distances = _l1_to_counts_at(query, self.counts, rows, -half[rows], len(read))
+        return _nearest(rows, distances, k)
 
     @cached_property
     def _passing(self) -> int:

@@ -203,7 +203,7 @@ def bounded_candidates(
     topic-major columns) and annotation's neighbours by visual words (sparse token columns)
     both prune this way.
     """
-    columns = np.argsort(-query, kind="stable")[: int(np.count_nonzero(query))]
+    columns = heaviest_first(query)
     leftover = np.cumsum(query[columns][::-1], dtype=np.float64)[::-1]  # mass from m on
     leftover = np.append(leftover, 0.0)
     stride = max(1, len(half) // SAMPLE)
@@ -230,6 +230,11 @@ def _sampled_count(half: np.ndarray, margin: float, stride: int) -> int:
     if not len(finite):
         return 0
     return stride * int(np.count_nonzero(finite <= finite.min() + margin + SLACK))
+
+
+def heaviest_first(query: np.ndarray) -> np.ndarray:
+    """The columns where ``query`` is above 0, heaviest first (ties by column)."""
+    return np.argsort(-query, kind="stable")[: int(np.count_nonzero(query))]
 
 
 def _within_bounds(half: np.ndarray, k: int, margin: float, stride: int) -> np.ndarray:
