@@ -11,6 +11,8 @@ Neighbours are searched in one of two spaces, both derived from what the model a
 
 * ``visual``: L1 between the query's distribution of visual words and each document's (its
   sampled visual words, normalized); for a photo query this is close to comparing the CNN outputs.
+  The nearest are found exactly by bounds over the query's heaviest visual words
+  (``LabelTransfer.neighbours``), not by a distance to every document.
 * ``topics``: L1 between the query's theta and each document's theta inferred from its visual
   words alone (a photo compared with photos, in topic space).
 

@@ -11,7 +11,8 @@ sum_t min(q_t, d_t). Summing the min only over the query's top m topics, read fr
 copy of the thetas, gives an upper bound on every distance; subtracting twice the query's
 leftover mass (its mass outside those topics) gives a lower bound. Only rows whose lower bound
 beats the k-th best upper bound can be among the k nearest; they alone are checked exactly, and
-m grows until that check is cheap. ``python -m core bench`` (reports/bench.md) measures it next
+m grows until that check is cheap (``bounded_candidates``, which annotation's neighbours by
+visual words share). ``python -m core bench`` (reports/bench.md) measures it next
 to annoy and faiss (flat and HNSW) in the same protocol on the same thetas: annoy, once the
 default for large collections, was slower than ``bounds`` on every row and approximate, so it
 went.
