@@ -3,6 +3,7 @@ backbone's class names, on the real build of the built-in collection (see confte
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from core.reading.vision import VISUAL, visual_token
 from core.serving.annotation import (
     TOPICS_ONLY,
     AnnotationParams,
+    LabelTransfer,
     _distribution,
     _l1_to_counts,
     _l1_to_rows,
@@ -25,6 +27,7 @@ from core.serving.answers import AnnotationRequest
 from core.serving.class_words import ClassNameWords, class_names
 from core.serving.engine import Query
 from core.serving.model import ModelParams
+from core.serving.ranking import DocumentTokens
 from core.serving.reader import expected_visual_words
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
@@ -249,14 +252,68 @@ def test_label_transfer_reads_the_stored_counts_in_place_with_the_answers_of_who
         visual = expected_visual_words(probabilities, engine.params)
         query = _distribution(visual, transfer.phi[VISUAL].index)
         # when the distances are read from the memory-mapped counts, column block by block
-        lean = _l1_to_counts(
-            query, engine.base_tokens.parts[VISUAL], transfer.counts.lengths[VISUAL]
-        )
+        lean = _l1_to_counts(query, engine.base_tokens)
         # then they are the distances to the whole document x token matrix's rows
         assert np.allclose(lean, _l1_to_rows(query, transfer._visual))
         # and the nearest documents' votes, read from their records, are the matrix rows'
-        neighbours, _ = transfer.nearest(AnnotationParams(), lean)
+        neighbours, _, _ = transfer.neighbours(AnnotationParams(), visual, None, {})
         votes = 1.0 / np.arange(1, len(neighbours) + 1) ** 8
         for modality in (TAG, TEXT):
             whole = np.asarray(transfer._words[modality][neighbours].T @ votes).ravel()
             assert np.allclose(transfer._votes(modality, neighbours, votes), whole)
+
+
+def nearest_of_every_distance(distances: np.ndarray, k: int) -> list[int]:
+    """The k rows of finite distance, nearest first, ties by row: the plain definition."""
+    finite = [row for row in range(len(distances)) if np.isfinite(distances[row])]
+    return sorted(finite, key=lambda row: (distances[row], row))[:k]
+
+
+def test_given_a_photo_then_its_neighbours_found_by_bounds_are_exactly_those_of_every_distance(
+    service, built
+):
+    # given held-out photos (expected visual words) and collection photos (their own sampled
+    # visual words: the document itself ties at distance 0 with any duplicate)
+    engine = service.active().engine
+    transfer = engine.annotation.annotator.transfer
+    photos = [
+        expected_visual_words(engine.reader.probabilities(doc.image), engine.params)
+        for doc in built.held_out[:4]
+    ] + [Counter(engine.documents[row].tokens[VISUAL]) for row in (0, 9, 99)]
+    for visual in photos:
+        for k in (1, 5, 60):
+            params = AnnotationParams(neighbours=k)
+            # when the neighbours are found by bounds over the heaviest visual words
+            rows, distances, everywhere = transfer.neighbours(params, visual, None, {})
+            # then they are the k nearest by the distance to every document, same order,
+            # ties by row, bit-equal distances, and no distance to every document was made
+            full = transfer.distances(params, visual, None, {})
+            expected = nearest_of_every_distance(full, k)
+            assert rows.tolist() == expected
+            assert distances.tolist() == full[expected].tolist()
+            assert everywhere is None
+
+
+def test_documents_that_cannot_pass_labels_on_are_never_neighbours_found_by_bounds(service, built):
+    # given the collection plus additions that cannot pass labels on: a photo without words
+    # whose visual words are the query's own (distance 0) and a caption without a photo
+    engine = service.active().engine
+    shown = engine.annotation.annotator.transfer
+    visual = expected_visual_words(
+        engine.reader.probabilities(built.held_out[1].image), engine.params
+    )
+    tag = engine.model.phi[TAG].tokens[0]
+    added = DocumentTokens(
+        engine.model.phi, [{VISUAL: visual}, {TAG: Counter({tag: 1})}, {VISUAL: visual}]
+    )
+    counts = engine.base_tokens.appended(added)
+    transfer = LabelTransfer(counts, shown.phi, shown.inferencer, engine.documents)
+    params = AnnotationParams(neighbours=5)
+    # when its neighbours are found by bounds
+    rows, distances, _ = transfer.neighbours(params, visual, None, {})
+    # then none is an addition, and they are the nearest of those that can pass labels on
+    full = transfer.distances(params, visual, None, {})
+    assert not np.isfinite(full[engine.base_tokens.num_documents :]).any()
+    assert rows.tolist() == nearest_of_every_distance(full, 5)
+    assert distances.tolist() == full[rows].tolist()
+    assert rows.max() < engine.base_tokens.num_documents

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
+import core.serving.index as index_module
 from core.measurement.index_bench import COMPARED, dirichlet_thetas, realistic_thetas
 from core.serving.index import (
     IndexParams,
     NeighborIndex,
-    TopicBoundsSearch,
     l1_scan,
     recall_at_k,
     scan_nearest,
@@ -121,11 +121,11 @@ def test_ties_are_broken_by_row_the_way_the_full_scan_breaks_them(thetas):
 
 def test_the_bounds_check_few_rows_exactly_on_concentrated_thetas(thetas, queries, monkeypatch):
     checked = []
-    original = TopicBoundsSearch._candidates
+    original = index_module.bounded_candidates
     monkeypatch.setattr(
-        TopicBoundsSearch,
-        "_candidates",
-        lambda self, *args: checked.append(len(found := original(self, *args))) or found,
+        index_module,
+        "bounded_candidates",
+        lambda *args: checked.append(len(found := original(*args))) or found,
     )
     index = NeighborIndex(thetas)
     for query in queries:

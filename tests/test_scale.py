@@ -33,7 +33,12 @@ from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.answers import Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.model import ModelParams
-from core.serving.ranking import LIKELIHOOD_CANDIDATES, LikelihoodRanker, WeightedForms
+from core.serving.ranking import (
+    LIKELIHOOD_CANDIDATES,
+    LikelihoodRanker,
+    QueryTerm,
+    WeightedForms,
+)
 from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION
 from tests.conftest import builtin_rows, copy_collection, settings_for
@@ -264,6 +269,36 @@ def test_words_prove_the_top_ten_by_bounds_without_the_topic_index(
         assert np.all(np.delete(every, containing) <= rest + 1e-9)
         # and the words alone give the ten that scoring every document gives, in its order,
         # with the topic index never asked
+        expected = engine.exhaustive_rows(request).tolist()
+        engine.search(request)  # warmed up: the fit's reference samples the index once
+        monkeypatch.setattr(engine.ranked.index, "query", lambda *a: pytest.fail("index"))
+        assert [hit.row for hit in engine.search(request).hits] == expected
+        monkeypatch.undo()
+
+
+def test_a_photos_search_scores_the_documents_that_look_like_it_without_the_topic_index(
+    version_dir, tmp_path, vision_cache, monkeypatch
+) -> None:
+    # given a synthetic version past the candidate limit
+    synthetic_version(version_dir, LIKELIHOOD_CANDIDATES + 1000, tmp_path / "version")
+    vectorizer = ImageVectorizer(load_backbone(), vision_cache)
+    engine = SearchEngine(tmp_path / "version", "synthetic", TextProcessor(), vectorizer)
+    ranker = LikelihoodRanker(engine.ranking, engine.ranked)
+    # when a document's own visual words are asked as a photo, the few that look most like it
+    # (share the most of its heaviest visual words) include the document itself
+    monkeypatch.setattr("core.serving.ranking.LOOKALIKE_CANDIDATES", 20)
+    for row in (7, 1234):
+        own = engine.documents[row].tokens[VISUAL]
+        terms = [QueryTerm(((VISUAL, token, 1.0),), count) for token, count in own.items()]
+        alike = ranker.looking_alike(terms, None)
+        assert len(alike) == 20 and row in alike
+    monkeypatch.undo()
+    # and a photo searched alone or with words finds the ten that scoring every document
+    # finds, in its order, with the topic index never asked
+    photos = [(BUILTIN_COLLECTION / row["image"]).read_bytes() for row in builtin_rows()[5:7]]
+    queries = [Query(image=photos[0]), Query(image=photos[1]), Query("red flower", photos[0])]
+    for query in queries:
+        request = SearchRequest(query, k=10, collapse_similar=False)
         expected = engine.exhaustive_rows(request).tolist()
         engine.search(request)  # warmed up: the fit's reference samples the index once
         monkeypatch.setattr(engine.ranked.index, "query", lambda *a: pytest.fail("index"))

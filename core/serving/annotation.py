@@ -11,6 +11,8 @@ Neighbours are searched in one of two spaces, both derived from what the model a
 
 * ``visual``: L1 between the query's distribution of visual words and each document's (its
   sampled visual words, normalized); for a photo query this is close to comparing the CNN outputs.
+  The nearest are found exactly by bounds over the query's heaviest visual words
+  (``LabelTransfer.neighbours``), not by a distance to every document.
 * ``topics``: L1 between the query's theta and each document's theta inferred from its visual
   words alone (a photo compared with photos, in topic space).
 
@@ -39,7 +41,7 @@ from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL
 from core.serving.answers import Annotation, AnnotationRequest, Query
 from core.serving.class_words import ClassNameWords
-from core.serving.index import NeighborIndex
+from core.serving.index import NeighborIndex, bounded_candidates, heaviest_first
 from core.serving.inference import ThetaInferencer
 from core.serving.model import Phi
 from core.serving.ranking import DocumentTokens, RankingParams
@@ -52,6 +54,9 @@ from core.serving.reader import (
 )
 
 NEIGHBOUR_SPACES = ("visual", "topics")
+# A document's exact visual distance (a binary search in each of the query's columns) costs
+# about as much as reading this many entries of each column (measured at 300k documents).
+CHECK_COST = 8
 
 
 @dataclass(frozen=True)
@@ -168,23 +173,48 @@ def _l1_to_rows(
     return query @ weights + matrix @ weights - 2.0 * shared
 
 
-def _l1_to_counts(
-    query: np.ndarray, parts: Sequence[sparse.csc_matrix], lengths: np.ndarray
+def _l1_to_counts(query: np.ndarray, counts: DocumentTokens) -> np.ndarray:
+    """L1 between a dense distribution over visual words and every document's visual words as
+    a distribution, read in place from the token-major ``counts`` (memory-mapped: no document x
+    token copy), one token's column at a time (``DocumentTokens.column_shares``): sum(q) + 1 -
+    2 sum min(q, d) for a document with visual words, sum(q) for one without. Equals
+    ``_l1_to_rows`` over the normalized rows. The columns are read heaviest first
+    (``heaviest_first``), as the bounds read them, and ``_l1_to_counts_at`` adds the rest in
+    the same order: the two give bit-equal distances."""
+    scale = counts.inverse_lengths(VISUAL)
+    shared = np.zeros(len(scale))
+    for column in heaviest_first(query):
+        for rows, shares in counts.column_shares(VISUAL, int(column), query[column]):
+            shared[rows] += shares
+    return query.sum() + (scale > 0) - 2.0 * shared
+
+
+def _l1_to_counts_at(
+    query: np.ndarray, counts: DocumentTokens, rows: np.ndarray, shared: np.ndarray, read: int
 ) -> np.ndarray:
-    """L1 between a dense distribution and every document's counts as a distribution (counts /
-    ``lengths``), read in place from the token-major ``parts`` (memory-mapped: no document x
-    token copy), one token's column at a time (its rows are distinct, so no scatter-add):
-    sum(q) + 1 - 2 sum min(q, d) for a document with tokens, sum(q) for one without. Equals
-    ``_l1_to_rows`` over the normalized rows."""
-    shared = np.zeros(len(lengths))
-    scale = np.divide(1.0, lengths, out=np.zeros(len(lengths)), where=lengths > 0)
-    for part in parts:
-        indptr = np.asarray(part.indptr)
-        for column in np.flatnonzero((query > 0) & (np.diff(indptr) > 0)):
-            low, high = indptr[column], indptr[column + 1]
-            rows = part.indices[low:high]
-            shared[rows] += np.minimum(part.data[low:high] * scale[rows], query[column])
-    return query.sum() + (lengths > 0) - 2.0 * shared
+    """``_l1_to_counts`` of the documents at ``rows`` (ascending) alone, bit for bit, given the
+    mass they share with the query over its ``read`` heaviest columns (``shared``, summed in
+    that order): the other columns' counts read by binary search (``counts_at``) and added
+    in their order (a token a document lacks adds an exact 0)."""
+    scale = counts.inverse_lengths(VISUAL)[rows]
+    columns = heaviest_first(query)[read:]
+    if len(columns):
+        found = counts.counts_at(VISUAL, columns, rows)
+        terms = np.minimum(found * scale[:, None], query[columns])
+        # a running sum, left to right, as the full pass adds them
+        shared = np.cumsum(np.column_stack([shared, terms]), axis=1)[:, -1]
+    return query.sum() + (scale > 0) - 2.0 * shared
+
+
+def _nearest(rows: np.ndarray, distances: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k of ``rows`` with the smallest finite ``distances`` (aligned with them), nearest
+    first, ties by row, and their distances."""
+    finite = np.flatnonzero(np.isfinite(distances))
+    if len(finite) > k > 0:
+        kth = np.partition(distances[finite], k - 1)[k - 1]
+        finite = finite[distances[finite] <= kth]
+    order = finite[np.lexsort((rows[finite], distances[finite]))][:k]
+    return rows[order].astype(np.int64), distances[order]
 
 
 # Random document pairs (of each kind) that fit the learned visual distance; a fixed seed.
@@ -339,9 +369,7 @@ class LabelTransfer:
             if params.learned_distance:
                 distances = _l1_to_rows(query, self._visual, self._visual_weights)
             else:
-                distances = _l1_to_counts(
-                    query, self.counts.parts[VISUAL], self.counts.lengths[VISUAL]
-                )
+                distances = _l1_to_counts(query, self.counts)
             if params.topic_distance_weight > 0:
                 topics = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
                 distances = distances + params.topic_distance_weight * topics
@@ -349,16 +377,63 @@ class LabelTransfer:
             distances = np.abs(self._photo_thetas(weights) - theta).sum(axis=1)
         return np.where(self._can_pass_labels, distances, np.inf)
 
-    @staticmethod
-    def nearest(params: AnnotationParams, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the ``params.neighbours`` nearest documents by ``distances``, nearest first,
-        and their distances (only finite ones)."""
-        k = min(params.neighbours, int(np.isfinite(distances).sum()))
+    def neighbours(
+        self,
+        params: AnnotationParams,
+        visual: Mapping[str, float],
+        theta: np.ndarray,
+        weights: Mapping[str, float],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The ``params.neighbours`` documents nearest to the query photo (nearest first, ties
+        by row), their distances, and the photo's distance to every document (``distances``)
+        where the setting needs them: 2PKNN's votes, or a distance other than L1 over visual
+        words. Where it does not (the default), the nearest are found by bounds
+        (``_nearest_by_visual``) and the third is None."""
+        plain = not (params.learned_distance or params.topic_distance_weight > 0)
+        if params.neighbour_space == "visual" and plain and params.label_neighbours == 0:
+            query = _distribution(visual, self.phi[VISUAL].index)
+            return (*self._nearest_by_visual(query, params.neighbours), None)
+        everywhere = self.distances(params, visual, theta, weights)
+        return (*_nearest(np.arange(len(everywhere)), everywhere, params.neighbours), everywhere)
+
+    def _nearest_by_visual(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k documents that can pass labels on nearest to the distribution ``query`` by
+        L1 over visual words, and their distances: exactly ``_l1_to_counts``'s k best, without
+        a distance to every document. Summing min(q, d) over the query's heaviest words only,
+        read from their columns, bounds each document's distance (``bounded_candidates``: a
+        document with none of them has a bound of its own, the query's leftover mass); the
+        few documents left are measured exactly (``_l1_to_counts_at``). A photo's expected
+        visual words spread over nearly every column, which the full pass reads whole: at ten
+        million documents, hundreds of millions of entries per query."""
+        allowed = self._can_pass_labels
+        k = min(k, self._passing)
         if k == 0:
-            return np.zeros(0, dtype=int), np.zeros(0)
-        nearest = np.argpartition(distances, k - 1)[:k]
-        nearest = nearest[np.argsort(distances[nearest], kind="stable")]
-        return nearest, distances[nearest]
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        # minus the mass each shares over the columns read (the bounds need a row's half mass
+        # only up to a constant, the same 1/2 for every distribution): read back exactly
+        half = np.where(allowed, 0.0, np.inf)
+        read = []
+
+        def lower(column: int) -> None:
+            read.append(column)
+            for rows, shares in self.counts.column_shares(VISUAL, column, query[column]):
+                half[rows] -= shares
+
+        entries = sum(int(part.indptr[-1]) for part in self.counts.parts[VISUAL])
+        mean_column = entries / len(query)
+        columns = int(np.count_nonzero(query))
+
+        def cheap(candidates: int, done: int) -> bool:  # the next columns cost more
+            return candidates * (columns - done) * CHECK_COST <= done * mean_column
+
+        rows = bounded_candidates(half, query, lower, k, cheap)
+        distances = _l1_to_counts_at(query, self.counts, rows, -half[rows], len(read))
+        return _nearest(rows, distances, k)
+
+    @cached_property
+    def _passing(self) -> int:
+        """How many documents can pass labels on."""
+        return int(np.count_nonzero(self._can_pass_labels))
 
     def _votes(self, modality: str, rows: np.ndarray, votes: np.ndarray) -> np.ndarray:
         """Each token's share of the ``votes`` of the documents at ``rows``, every document's
@@ -459,8 +534,9 @@ class Annotator:
         """
         neighbours, nearest, everywhere = np.zeros(0, dtype=int), np.zeros(0), None
         if photo_words:
-            everywhere = self.transfer.distances(params, photo_words, theta, weights)
-            neighbours, nearest = self.transfer.nearest(params, everywhere)
+            neighbours, nearest, everywhere = self.transfer.neighbours(
+                params, photo_words, theta, weights
+            )
         elif params.transfer_weight > 0:
             neighbours, _ = index.query(theta, params.neighbours)
         named: dict[str, float] = {}

@@ -11,7 +11,8 @@ sum_t min(q_t, d_t). Summing the min only over the query's top m topics, read fr
 copy of the thetas, gives an upper bound on every distance; subtracting twice the query's
 leftover mass (its mass outside those topics) gives a lower bound. Only rows whose lower bound
 beats the k-th best upper bound can be among the k nearest; they alone are checked exactly, and
-m grows until that check is cheap. ``python -m core bench`` (reports/bench.md) measures it next
+m grows until that check is cheap (``bounded_candidates``, which annotation's neighbours by
+visual words share). ``python -m core bench`` (reports/bench.md) measures it next
 to annoy and faiss (flat and HNSW) in the same protocol on the same thetas: annoy, once the
 default for large collections, was slower than ``bounds`` on every row and approximate, so it
 went.
@@ -23,7 +24,7 @@ slow every scan (about 1.8x) without changing any distance that matters.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol
@@ -178,18 +179,90 @@ def _write_bounds(directory: Path, thetas: np.ndarray, half_sums: np.ndarray) ->
     np.save(directory / "half_sums.npy", half_sums)
 
 
+SAMPLE = 4096  # rows whose k-th best bound pre-filters the full pass
+SLACK = 1e-4  # float32 rounding of bounds and distances is far below this
+START_LEFTOVER = 1e-2  # first bound: the query's top columns up to this share of leftover
+START_COLUMNS = 4  # ... but at most this many
+
+
+def bounded_candidates(
+    half: np.ndarray,
+    query: np.ndarray,
+    lower: Callable[[int], None],
+    k: int,
+    cheap: Callable[[int, int], bool],
+) -> np.ndarray:
+    """The rows that can be among the k nearest to the distribution ``query`` by L1 (see the
+    module docstring), sorted; ``k`` at most the finite rows of ``half``.
+
+    ``half`` holds each row's mass halved (inf for a row that may not be returned);
+    ``lower(column)`` subtracts from it, in place, min(the row's value at ``column``,
+    ``query[column]``). It is called for the query's columns, heaviest first, their number
+    doubling until ``cheap(rows left, columns read)`` says that checking the rows left exactly
+    costs less than reading more columns (asked first of an estimate from a sample of the
+    rows), or every column is in. The topic index (dense
+    topic-major columns) and annotation's neighbours by visual words (sparse token columns)
+    both prune this way.
+    """
+    columns = heaviest_first(query)
+    leftover = np.cumsum(query[columns][::-1], dtype=np.float64)[::-1]  # mass from m on
+    leftover = np.append(leftover, 0.0)
+    stride = max(1, len(half) // SAMPLE)
+    m = max(1, int(np.count_nonzero(leftover > START_LEFTOVER * leftover[0])))
+    used, m = 0, min(m, START_COLUMNS, len(columns))
+    while True:
+        for column in columns[used:m]:
+            lower(int(column))
+        used = m
+        margin = float(leftover[m])
+        if m == len(columns) or cheap(_sampled_count(half, margin, stride), m):
+            candidates = _within_bounds(half, k, margin, stride)
+            if m == len(columns) or cheap(len(candidates), m):
+                return candidates
+        m = min(2 * m, len(columns))
+
+
+def _sampled_count(half: np.ndarray, margin: float, stride: int) -> int:
+    """About how many rows ``_within_bounds`` would keep, from the sample (every ``stride``-th
+    row) alone: its rows within ``margin`` of its best bound, scaled up. Where that is far too
+    many, more columns are read before a pass over every row, which would keep nearly all."""
+    sample = half[::stride]
+    finite = sample[np.isfinite(sample)]
+    if not len(finite):
+        return 0
+    return stride * int(np.count_nonzero(finite <= finite.min() + margin + SLACK))
+
+
+def heaviest_first(query: np.ndarray) -> np.ndarray:
+    """The columns where ``query`` is above 0, heaviest first (ties by column)."""
+    return np.argsort(-query, kind="stable")[: int(np.count_nonzero(query))]
+
+
+def _within_bounds(half: np.ndarray, k: int, margin: float, stride: int) -> np.ndarray:
+    """Rows whose lower bound (half - margin) is within the k-th best upper bound (half).
+
+    The k-th best bound of a sample (every ``stride``-th row) is a valid (looser) threshold:
+    one pass keeps the rows under it, and the exact k-th best bound is found among those few.
+    """
+    sample = half[::stride]
+    finite = sample[np.isfinite(sample)]
+    threshold = np.partition(finite, k - 1)[k - 1] if len(finite) >= k else np.inf
+    slack = margin + SLACK
+    rows = np.flatnonzero(half <= threshold + slack)
+    bounds = half[rows]
+    kth = np.partition(bounds, k - 1)[k - 1]
+    return rows[bounds <= kth + slack]
+
+
 class TopicBoundsSearch:
     """Exact top-k by topic bounds (see the module docstring).
 
     Works on half distances h = S_d / 2 - sum min(q_t, d_t) (L1 = S_q + 2h), accumulated topic
-    by topic over contiguous topic-major columns: two cheap passes over the rows per topic.
+    by topic over contiguous topic-major columns (``bounded_candidates``): two cheap passes
+    over the rows per topic.
     """
 
     name: ClassVar[str] = "bounds"
-    SAMPLE = 4096  # rows whose k-th best bound pre-filters the full pass
-    SLACK = 1e-4  # float32 rounding of bounds and distances is far below this
-    START_LEFTOVER = 1e-2  # first bound: the query's top topics up to this share of leftover
-    START_TOPICS = 4  # ... but at most this many
 
     def __init__(
         self, thetas: np.ndarray, by_topic: np.ndarray, half_sums: np.ndarray | None = None
@@ -199,7 +272,6 @@ class TopicBoundsSearch:
         self.thetas = thetas
         self.by_topic = by_topic
         self.half_sums = _half_sums(thetas) if half_sums is None else half_sums
-        self.stride = max(1, len(thetas) // self.SAMPLE)
 
     @classmethod
     def build(cls, thetas: np.ndarray, params: IndexParams) -> TopicBoundsSearch:
@@ -228,41 +300,21 @@ class TopicBoundsSearch:
         k = min(k, n - (0 if hidden is None else len(hidden)))
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        topics = np.argsort(-theta, kind="stable")[: int(np.count_nonzero(theta))]
-        leftover = np.cumsum(theta[topics][::-1], dtype=np.float64)[::-1]  # mass from m on
-        leftover = np.append(leftover, 0.0)
         half = self.half_sums.copy()
         if hidden is not None:
             half[hidden] = np.inf
         term = np.empty(n, dtype=np.float32)
-        m = max(1, int(np.count_nonzero(leftover > self.START_LEFTOVER * leftover[0])))
-        used, m = 0, min(m, self.START_TOPICS, len(topics))
-        while True:
-            for topic in topics[used:m]:
-                np.minimum(self.by_topic[topic], theta[topic], out=term)
-                half -= term
-            used = m
-            candidates = self._candidates(half, k, float(leftover[m]))
-            if m == len(topics) or len(candidates) * self.thetas.shape[1] <= n:
-                break
-            m = min(2 * m, len(topics))
+
+        def lower(topic: int) -> None:
+            np.minimum(self.by_topic[topic], theta[topic], out=term)
+            np.subtract(half, term, out=half)
+
+        def cheap(candidates: int, topics: int) -> bool:  # a row's theta, or a topic's pass
+            return candidates * len(theta) <= n
+
+        candidates = bounded_candidates(half, theta, lower, k, cheap)
         distances = l1_distances(self.thetas[candidates], theta)
         return nearest(candidates, distances, k)
-
-    def _candidates(self, half: np.ndarray, k: int, margin: float) -> np.ndarray:
-        """Rows whose lower bound (half - margin) is within the k-th best upper bound.
-
-        The k-th best bound of a strided sample is a valid (looser) threshold: one pass keeps
-        the rows under it, and the exact k-th best bound is found among those few.
-        """
-        sample = half[:: self.stride]
-        finite = sample[np.isfinite(sample)]
-        threshold = np.partition(finite, k - 1)[k - 1] if len(finite) >= k else np.inf
-        slack = margin + self.SLACK
-        rows = np.flatnonzero(half <= threshold + slack)
-        bounds = half[rows]
-        kth = np.partition(bounds, k - 1)[k - 1]
-        return rows[bounds <= kth + slack]
 
 
 BACKENDS: dict[str, type[NeighborBackend]] = {TopicBoundsSearch.name: TopicBoundsSearch}
