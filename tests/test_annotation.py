@@ -14,6 +14,7 @@ from core.reading.backbones import N_CLASSES
 from core.reading.text import TAG, TEXT, TextProcessor, normalize_tag
 from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL, visual_token
+from core.serving import annotation
 from core.serving.annotation import (
     TOPICS_ONLY,
     AnnotationParams,
@@ -317,3 +318,37 @@ def test_documents_that_cannot_pass_labels_on_are_never_neighbours_found_by_boun
     assert rows.tolist() == nearest_of_every_distance(full, 5)
     assert distances.tolist() == full[rows].tolist()
     assert rows.max() < engine.base_tokens.num_documents
+
+
+def test_past_the_exact_limit_a_photos_neighbours_are_the_nearest_of_its_look_alikes(
+    service, built, monkeypatch
+):
+    # given a collection taken as too large to prove a photo's neighbours (the limit at 0),
+    # with few look-alikes per photo, and photos from outside it and from it
+    engine = service.active().engine
+    transfer = engine.annotation.annotator.transfer
+    monkeypatch.setattr(annotation, "EXACT_NEIGHBOURS", 0)
+    monkeypatch.setattr(annotation, "LOOKALIKE_CANDIDATES", 40)
+    photos = [
+        expected_visual_words(engine.reader.probabilities(doc.image), engine.params)
+        for doc in built.held_out[:3]
+    ] + [Counter(engine.documents[row].tokens[VISUAL]) for row in (0, 99)]
+    params = AnnotationParams(neighbours=5)
+    for visual in photos:
+        # when annotation finds its neighbours
+        rows, distances, _ = transfer.neighbours(params, visual, None, {})
+        # then they are the nearest of its 40 look-alikes by the exact distance
+        full = transfer.distances(params, visual, None, {})
+        query = _distribution(visual, transfer.phi[VISUAL].index)
+        columns = np.flatnonzero(query)
+        alike = transfer.counts.look_alike(columns, query[columns], 40, transfer._can_pass_labels)
+        nearest_alike = [r for r in nearest_of_every_distance(full, len(full)) if r in alike]
+        assert len(alike) == 40 and rows.tolist() == nearest_alike[:5]
+        assert distances.tolist() == full[rows].tolist()
+        # and the exact ones are still there to measure them against
+        assert transfer.visual_neighbours(visual, 5, exact=True).tolist() == (
+            nearest_of_every_distance(full, 5)
+        )
+    # a collection photo finds itself (or a duplicate at distance 0) first
+    own = Counter(engine.documents[0].tokens[VISUAL])
+    assert transfer.neighbours(params, own, None, {})[1][0] == pytest.approx(0.0, abs=1e-12)

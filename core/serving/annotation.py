@@ -44,7 +44,7 @@ from core.serving.class_words import ClassNameWords
 from core.serving.index import NeighborIndex, bounded_candidates, heaviest_first
 from core.serving.inference import ThetaInferencer
 from core.serving.model import Phi
-from core.serving.ranking import DocumentTokens, RankingParams
+from core.serving.ranking import LOOKALIKE_CANDIDATES, DocumentTokens, RankingParams
 from core.serving.reader import (
     QueryReader,
     Surfaces,
@@ -57,6 +57,11 @@ NEIGHBOUR_SPACES = ("visual", "topics")
 # A document's exact visual distance (a binary search in each of the query's columns) costs
 # about as much as reading this many entries of each column (measured at 300k documents).
 CHECK_COST = 8
+# Past this many documents that can pass labels on, a photo's neighbours are the nearest of its
+# look-alikes (``DocumentTokens.look_alike``), not proven the nearest of all: the bounds read
+# about half of every visual word's entries (a photo's expected visual words spread), seconds
+# a photo at ten million documents. ``python -m core scale-query`` reports their recall.
+EXACT_NEIGHBOURS = 100_000
 
 
 @dataclass(frozen=True)
@@ -396,7 +401,18 @@ class LabelTransfer:
         everywhere = self.distances(params, visual, theta, weights)
         return (*_nearest(np.arange(len(everywhere)), everywhere, params.neighbours), everywhere)
 
-    def _nearest_by_visual(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def visual_neighbours(
+        self, visual: Mapping[str, float], k: int, exact: bool = False
+    ) -> np.ndarray:
+        """The rows of the photo's ``k`` nearest documents by visual words, as annotation
+        finds them, or (``exact``) proven the nearest of all at any size: what their recall
+        is measured against."""
+        query = _distribution(visual, self.phi[VISUAL].index)
+        return self._nearest_by_visual(query, k, exact)[0]
+
+    def _nearest_by_visual(
+        self, query: np.ndarray, k: int, exact: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The k documents that can pass labels on nearest to the distribution ``query`` by
         L1 over visual words, and their distances: exactly ``_l1_to_counts``'s k best, without
         a distance to every document. Summing min(q, d) over the query's heaviest words only,
@@ -404,11 +420,17 @@ class LabelTransfer:
         document with none of them has a bound of its own, the query's leftover mass); the
         few documents left are measured exactly (``_l1_to_counts_at``). A photo's expected
         visual words spread over nearly every column, which the full pass reads whole: at ten
-        million documents, hundreds of millions of entries per query."""
+        million documents, hundreds of millions of entries per query. Past ``EXACT_NEIGHBOURS``
+        documents (unless ``exact``), the nearest of the photo's look-alikes instead."""
         allowed = self._can_pass_labels
         k = min(k, self._passing)
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if self._passing > EXACT_NEIGHBOURS and not exact:
+            columns = np.flatnonzero(query)
+            rows = self.counts.look_alike(columns, query[columns], LOOKALIKE_CANDIDATES, allowed)
+            distances = _l1_to_counts_at(query, self.counts, rows, np.zeros(len(rows)), 0)
+            return _nearest(rows, distances, k)
         # minus the mass each shares over the columns read (the bounds need a row's half mass
         # only up to a constant, the same 1/2 for every distribution): read back exactly
         half = np.where(allowed, 0.0, np.inf)

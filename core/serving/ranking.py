@@ -244,6 +244,25 @@ class DocumentTokens:
                 rows = np.asarray(part.indices[low:high])
                 yield rows, np.minimum(np.asarray(part.data[low:high]) * scale[rows], cap)
 
+    def look_alike(
+        self,
+        columns: np.ndarray,
+        query: np.ndarray,
+        count: int,
+        allowed: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The ``count`` (``allowed``) documents, sorted, that share the most of a photo's
+        ``LOOKALIKE_WORDS`` heaviest visual words: sum_t min(q_t, d_t) over those words, q the
+        distribution ``query`` over visual ``columns``, d a document's (``column_shares``).
+        Reads those words' columns only: what stands for a photo's nearest documents where a
+        collection is too large to measure every document (a photo's search, its annotation's
+        neighbours past ``EXACT_NEIGHBOURS``)."""
+        shared = np.zeros(self.num_documents)
+        for place in np.argsort(-query, kind="stable")[:LOOKALIKE_WORDS]:
+            for rows, shares in self.column_shares(VISUAL, int(columns[place]), query[place]):
+                shared[rows] += shares
+        return np.sort(top_rows(shared, count, allowed))
+
     def rows_with(self, terms: Sequence[QueryTerm], phi: Mapping[str, Phi]) -> np.ndarray:
         """The documents that contain any form of any of the terms (sorted rows)."""
         found = [
@@ -1146,12 +1165,7 @@ class LikelihoodRanker:
                 weights[column] = weights.get(column, 0.0) + term.count * share
         columns = np.fromiter(weights, dtype=np.int64, count=len(weights))
         query = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
-        query /= query.sum()
-        shared = np.zeros(own.num_documents)
-        for place in np.argsort(-query, kind="stable")[:LOOKALIKE_WORDS]:
-            for rows, shares in own.column_shares(VISUAL, int(columns[place]), query[place]):
-                shared[rows] += shares
-        return np.sort(top_rows(shared, LOOKALIKE_CANDIDATES, allowed))
+        return own.look_alike(columns, query / query.sum(), LOOKALIKE_CANDIDATES, allowed)
 
     def _nearest_of(
         self, theta: np.ndarray, rows: np.ndarray, allowed: np.ndarray | None, spread: bool
