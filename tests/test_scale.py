@@ -318,6 +318,8 @@ def test_a_kept_synthetic_version_is_measured_as_it_is_by_scale_query_and_scale_
     for kind in ("text", "photo", "both"):
         assert latency[kind]["queries"] == 4 and latency[kind]["recall_queries"] == 1
         assert 0 <= latency[kind]["recall_at_10"] <= 1
+    # (below EXACT_NEIGHBOURS a photo's annotation finds its proven nearest documents)
+    assert latency["photo"]["neighbour_recall_at_5"] == 1.0
     # and two replicas start on it together
     node = measure_node(tmp_path / "kept", settings, replicas=2, queries=1)
     # then each answered every kind, and their shared pages count once for the node

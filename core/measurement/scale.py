@@ -604,12 +604,14 @@ def _query_latency(
         if kind not in kinds:
             continue
         asked = [SearchRequest(query, k=10, collapse_similar=False) for query in queries]
-        recalls = []
+        recalls, neighbour_recalls = [], []
         for number, request in enumerate(asked):  # first use: reads the photo, warms a kind
             found = {hit.row for hit in engine.search(request).hits}
             if number < recall_queries:
                 exhaustive = {int(row) for row in engine.exhaustive_rows(request)}
                 recalls.append(len(found & exhaustive) / max(len(exhaustive), 1))
+                if kind == "photo":
+                    neighbour_recalls.append(_neighbour_recall(engine, request))
         timings = []
         for _ in range(rounds):
             for request in asked:
@@ -624,11 +626,30 @@ def _query_latency(
             **percentiles(timings),
             "recall_at_10": float(np.mean(recalls)) if recalls else None,
             "recall_queries": len(recalls),
+            **(
+                {"neighbour_recall_at_5": float(np.mean(neighbour_recalls))}
+                if neighbour_recalls
+                else {}
+            ),
             "queries": len(asked),
             "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "load_average_at_end": os.getloadavg()[0],
         }
     return result
+
+
+def _neighbour_recall(engine, request) -> float:
+    """The share of a photo's nearest documents by visual words, as its annotation finds them
+    (past ``EXACT_NEIGHBOURS`` among its look-alikes), that are proven the nearest of all:
+    ``exhaustive_rows`` ranks with the same annotation, so its recall does not see theirs."""
+    from core.reading.vision import VISUAL
+
+    transfer = engine.annotation.annotator.transfer
+    visual = engine.reader.tokens_of(request.query)[0][VISUAL]
+    k = engine.annotation.params.neighbours
+    exact = set(transfer.visual_neighbours(visual, k, exact=True).tolist())
+    found = set(transfer.visual_neighbours(visual, k).tolist())
+    return len(found & exact) / max(len(exact), 1)
 
 
 def _replica_engine(directory: str, settings: Settings):
