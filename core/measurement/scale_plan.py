@@ -40,10 +40,12 @@ REMEDIES = {
     "records as the batches go out instead of importing them all first, and count the "
     "translations' word pairs in arrays rather than Python counters",
     "query latency on one core": "more replicas add throughput, not speed: a photo's "
-    "neighbours for its annotation come from a scan of every document's visual words and its "
-    "candidates from two passes of the topic bounds over every theta; an index of the photos' "
-    "features (approximate nearest neighbours, its recall measured) would give both from a few "
-    "thousand documents, as the words' bounds now give a text query's",
+    "annotation neighbours and candidates now come from its look-alikes (the documents that "
+    "share its heaviest visual words), but scoring them reads each of its visual words' "
+    "columns (a binary search per word, about a thousand words), and a text query still "
+    "bounds every document that has a common word; bounds kept per block of a column "
+    "(block-max) and a photo scored by its heaviest visual words with the rest bounded would "
+    "read a few blocks instead",
     "training time on one node": "a node with many cores (BigARTM's processors scale on one "
     "machine), online training with fewer passes, or training on a sample and inferring the "
     "rest's thetas on the Dask workers",
