@@ -696,7 +696,7 @@ RU: dict[str, str | dict[str, str]] = {
     "suggestions_caption": "Нажмите на слово или хэштег, чтобы найти его.",
     "upload_button": "Выбрать фото",
     "photo_too_large": "Фотография слишком велика: {error}.",
-    "hit_contains": " · содержит {words}",
+    "hit_contains": " · содержит: {words}",
     "no_image": "(нет изображения)",
     "full_caption": "Подпись целиком",
     "vote_saved": "Спасибо: оценка сохранена.",

@@ -158,6 +158,20 @@ def test_search_and_annotate_say_the_same_sentence_about_a_photo(app, language):
     assert len(on_search) == 1 and on_search == on_annotate
 
 
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_typed_words_read_as_photo_classes_are_called_words_not_a_photo(app, service, language):
+    # given the built-in collection, whose captions never say 'краб' (crab): the model reads
+    # the typed word as the visual words of ImageNet's crab classes
+    fit = service.search(SearchRequest(Query(text="краб"), 12)).fit
+    assert fit.kind == "photo" and fit.asked_kind == "words"
+    # when a visitor types it, with no photo
+    in_language(app, language)
+    search(app, "краб")
+    # then the page's sentence speaks of their words, not of a photo they never gave
+    said = [text for text in visible_texts(app) if fit_sentence(text, language)]
+    assert said == [MESSAGES[language][f"fit_sentence_{'weak' if fit.weak else 'ok'}_words"]]
+
+
 def fit_sentence(text: str, language: str) -> bool:
     sentences = [value for key, value in MESSAGES[language].items() if "fit_sentence_" in key]
     return text in sentences

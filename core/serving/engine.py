@@ -37,7 +37,7 @@ from core.serving.answers import (
     UnknownDocument,
 )
 from core.serving.bilingual import Translations, default_lexicon, learn_translations
-from core.serving.fit import FitReference, QueryFit, perplexity
+from core.serving.fit import FitReference, QueryFit, kind_of, perplexity
 from core.serving.index import NeighborIndex
 from core.serving.inference import QueryTheta, ThetaInferencer
 from core.serving.query_syntax import parse_query
@@ -341,7 +341,9 @@ class SearchEngine:
                 break
             fetch *= 2
         hits = hits[:k]
-        fit = self._fit(asked.inferred.theta, self.reader.readable(asked.tokens, ranking), weights)
+        fit = self._fit(
+            asked.inferred.theta, self.reader.readable(asked.tokens, ranking), weights, query
+        )
         for hit in hits:
             hit.matched = self._matched(asked.terms, hit.row, asked.surfaces, weights)
         # a words-only query whose words some hits contain: a hit with none of them is a guess
@@ -514,12 +516,23 @@ class SearchEngine:
         ranking = request.ranking or self.ranking
         tokens, surfaces = self.reader.tokens_of(request.query)
         inferred = self.reader.infer(tokens, surfaces, weights, ranking)
-        return self._fit(inferred.theta, self.reader.readable(tokens, ranking), weights)
+        return self._fit(
+            inferred.theta, self.reader.readable(tokens, ranking), weights, request.query
+        )
 
     def _fit(
-        self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float]
+        self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float], query: Query
     ) -> QueryFit:
-        return self.fit_reference.fit(perplexity(self.model.phi, tokens, weights, theta), tokens)
+        """The fit of ``query`` read as ``tokens``, saying what the visitor gave: typed words the
+        model knows only as ImageNet classes are read as visual words, yet were not a photo."""
+        extra_words = any(bag for modality, bag in query.extra.items() if modality != VISUAL)
+        asked = kind_of(
+            bool(query.text.strip()) or extra_words,
+            query.image is not None or bool(query.extra.get(VISUAL)),
+        )
+        return self.fit_reference.fit(
+            perplexity(self.model.phi, tokens, weights, theta), tokens, asked
+        )
 
     def _matched(
         self,
