@@ -856,7 +856,7 @@ RU: dict[str, str | dict[str, str]] = {
     "role_admin": "администратор",
     "role_moderator": "модератор",
     # Account
-    "account_title": "Вход",
+    "account_title": "Учётная запись",
     "account_caption": "Только для сотрудников: модераторы проверяют темы и размечают документы; "
     "администраторы управляют моделью.",
     "account_name": "Имя",
