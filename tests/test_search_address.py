@@ -149,7 +149,8 @@ def test_a_link_whose_photo_is_gone_says_so_and_searches_with_its_words(
     assert [warning.value for warning in app.warning] == [
         escape_markdown(MESSAGES[language]["link_photo_gone"])
     ]
-    assert app.query_params == {"q": "цветы"}
+    chosen = {} if language == "en" else {"lang": language}  # not the browser's: kept
+    assert app.query_params == {"q": "цветы", **chosen}
     assert len(app.session_state["answer"][1].hits) == 12
 
 
