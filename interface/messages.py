@@ -92,6 +92,8 @@ EN: dict[str, str | dict[str, str]] = {
     "fit_kind_words": "word",
     "fit_kind_photo": "photo",
     "fit_kind_words+photo": "word and photo",
+    "fit_sentence_unlearned": "The model has not learnt these words yet: the answers that say "
+    "them were added since it was trained; the rest are only the nearest things it has.",
     "fit_sentence_ok_words": "The model knows words like these, so the answers are about what "
     "you asked.",
     "fit_sentence_weak_words": "The model knows little about words like these: the collection "
@@ -675,6 +677,8 @@ RU: dict[str, str | dict[str, str]] = {
     "fit_kind_words": "слова",
     "fit_kind_photo": "фото",
     "fit_kind_words+photo": "слова и фото",
+    "fit_sentence_unlearned": "Модель ещё не знает этих слов: ответы, в которых они есть, "
+    "добавлены после её обучения; остальные — лишь самое близкое, что в ней есть.",
     "fit_sentence_ok_words": "Модель знает такие слова, поэтому ответы — о том, что вы спросили.",
     "fit_sentence_weak_words": "Модель мало знает о таких словах: в коллекции нет ничего "
     "близкого, поэтому ответы — лишь самое близкое, что в ней есть.",

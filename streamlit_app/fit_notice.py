@@ -12,14 +12,19 @@ from interface.i18n import t
 def fit_sentence(fit: QueryFit) -> str:
     """One plain sentence, the same on every page: whether the model knows this kind of query
     (words, a photo, both) and what that means for the answers."""
+    if fit.unlearned:
+        return t("fit_sentence_unlearned")
     return t(f"fit_sentence_{'weak' if fit.weak else 'ok'}_{fit.asked_kind}")
 
 
 def show_fit(fit: QueryFit | None) -> None:
-    """The fit sentence: a warning when the query fits the model badly, else one quiet line."""
+    """The fit sentence: a warning when the query fits the model badly, a note when only
+    documents added since training say its words, else one quiet line."""
     if fit is None:
         return
-    if fit.weak:
+    if fit.unlearned:
+        st.info(fit_sentence(fit))
+    elif fit.weak:
         st.warning(fit_sentence(fit))
     else:
         st.caption(fit_sentence(fit))

@@ -93,5 +93,6 @@ def test_added_photos_are_named_by_what_the_admin_did_clear_the_form_and_are_fou
         first_card_ends = min(at for at in strengths if at >= 0)  # the first card's detail line
         assert 0 <= results.find(rows[0]["text"]) < first_card_ends
         assert page.get_by_text(RU["unknown_ignored"].split(":")[0]).count() == 0
+        assert page.get_by_text(RU["fit_sentence_unlearned"]).count() == 1
     finally:
         context.close()

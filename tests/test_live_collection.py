@@ -144,8 +144,14 @@ def test_an_excluded_word_the_model_never_learned_leaves_out_the_added_documents
     assert set(added) - saying <= set(found)
 
 
-@pytest.mark.parametrize("word", ["shrimp", "креветка"])
-def test_a_word_only_an_added_document_says_finds_it_first(deployment, tmp_path, word):
+@pytest.mark.parametrize(
+    ("word", "unlearned"),
+    [
+        ("shrimp", False),  # the model reads it through the dictionary's 'маленький' (small)
+        ("креветка", True),  # nothing of it: the page says only added documents say it
+    ],
+)
+def test_a_word_only_an_added_document_says_finds_it_first(deployment, tmp_path, word, unlearned):
     # given the small build, whose training documents never say 'shrimp' or 'креветка', and a
     # shrimp ("A shrimp. Креветка.") and a spiny lobster added to it, both tagged #fish
     rows = [builtin_rows()[number] for number in (129, 132)]
@@ -161,6 +167,7 @@ def test_a_word_only_an_added_document_says_finds_it_first(deployment, tmp_path,
     assert alone.hits[0].id == shrimp and alone.hits[0].matched == [word]
     assert with_fish.hits[0].id == shrimp and set(with_fish.hits[0].matched) == {"fish", word}
     assert alone.query.unknown == {} and serving.did_you_mean(word) is None
+    assert alone.fit.unlearned == unlearned
     # and the visitor who then leaves it out sees it named among the words left out
     without = serving.search(SearchRequest(Query(text=f"fish -{word}"), k=5))
     assert shrimp not in [hit.id for hit in without.hits] and word in without.excluded

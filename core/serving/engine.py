@@ -371,6 +371,10 @@ class SearchEngine:
         fit = self._fit(
             asked.inferred.theta, self.reader.readable(asked.tokens, ranking), weights, query
         )
+        # words the model reads none of, which documents added since training say
+        said = self._said_words.intersection(asked.tokens.get(TEXT, ()))
+        read = any(asked.inferred.recognized.get(modality) for modality in (TEXT, TAG))
+        fit = replace(fit, unlearned=bool(said) and not read and query.image is None)
         for hit in hits:
             hit.matched = self._matched(asked.terms, hit.row, asked.surfaces, weights)
         # a words-only query whose words some hits contain: a hit with none of them is a guess
