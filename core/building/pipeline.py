@@ -67,7 +67,7 @@ from core.reading.images import content_hash
 from core.reading.text import DisplayForms, TextProcessor
 from core.reading.vision import ImageVectorizer
 from core.serving.bilingual import learn_translations
-from core.serving.index import IndexParams, NeighborIndex
+from core.serving.index import IndexParams
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
@@ -388,10 +388,7 @@ def train_and_write_version(
     timings["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    thetas = document_thetas(
-        model, params, corpus.tokens, params.modality_weights, progress, executor
-    )
-    files.write_index(NeighborIndex(thetas, index_params).build())
+    write_document_index(files, model, params, corpus.tokens, index_params, progress, executor)
     timings["index"] = time.perf_counter() - started
     if progress:
         progress("index", 1, 1)
@@ -474,18 +471,50 @@ def document_thetas(
     progress: ProgressCallback | None = None,
     executor: IngestExecutor | None = None,
 ) -> np.ndarray:
+    """Every document's theta (``theta_blocks``) in one array."""
+    blocks = list(theta_blocks(model, params, tokens, weights, progress, executor))
+    return np.vstack(blocks) if blocks else np.zeros((0, params.num_topics))
+
+
+def theta_blocks(
+    model: FittedModel,
+    params: ModelParams,
+    tokens: Collection[TokenCounts],
+    weights,
+    progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
+) -> Iterator[np.ndarray]:
     """Every document's theta by the same inference queries use, so distances compare alike,
     in chunks of ``THETA_CHUNK`` taken from ``tokens`` as they are sent to ``executor``
-    (default: this process); reports progress (stage ``thetas``) as chunks finish."""
+    (default: this process), given in row order (a chunk that finishes early waits for the
+    ones before it); reports progress (stage ``thetas``) as chunks finish."""
     infer = executor.infer if executor is not None else infer_locally
-    thetas: list[np.ndarray] = [np.zeros((0, params.num_topics))] * -(-len(tokens) // THETA_CHUNK)
-    done = 0
+    finished: dict[int, np.ndarray] = {}
+    done = given = 0
     for number, chunk in infer(chunked(tokens, THETA_CHUNK), model.phi, params, weights):
-        thetas[number] = chunk
+        finished[number] = chunk
         done += len(chunk)
         if progress:
             progress("thetas", done, len(tokens))
-    return np.vstack(thetas) if thetas else np.zeros((0, params.num_topics))
+        while given in finished:
+            yield finished.pop(given)
+            given += 1
+
+
+def write_document_index(
+    files: VersionFiles,
+    model: FittedModel,
+    params: ModelParams,
+    tokens: Collection[TokenCounts],
+    index_params: IndexParams,
+    progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
+) -> None:
+    """The index of every document's theta (``theta_blocks``, with the version's weights),
+    written a chunk at a time: the driver never holds the thetas (ten million documents have
+    2 GB of them)."""
+    blocks = theta_blocks(model, params, tokens, params.modality_weights, progress, executor)
+    files.write_index_blocks(blocks, (len(tokens), params.num_topics), index_params)
 
 
 def topic_records(
@@ -671,10 +700,7 @@ def _derive(
         if how == "frozen":
             files.copy_index_from(parent)
         else:
-            thetas = document_thetas(
-                model, params, corpus.tokens, params.modality_weights, progress
-            )
-            files.write_index(NeighborIndex(thetas, index_params).build())
+            write_document_index(files, model, params, corpus.tokens, index_params, progress)
         if progress:
             progress("index", 1, 1)
         _write_version(files, params, model, corpus, parent.read_ranking())
