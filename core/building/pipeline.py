@@ -9,12 +9,12 @@ A build from a collection never holds its documents: the collection file is chec
 first, keeping the problems and a count (``scan_collection``), and read again as the batches go
 out; each ingested batch is written to a shard of the version's work directory where it was
 ingested (``core.building.shards``), and the driver keeps counts (documents kept per shard, the
-ids dropped, display forms). BigARTM's batches, the thetas (chunk by chunk), the records, the
-ranking's counts, the translations (word pairs counted in arrays) and the database rows (in
-chunks) are each made in one pass over the shards. What still grows with the collection in the
-driver: the ids the scan has seen (to report a repeated one), the thetas (the index itself),
-ids and photo hashes for the records' sorted indexes, and a length per document and modality
-while the ranking's counts are written.
+ids dropped, display forms). BigARTM's batches, the thetas (chunk by chunk, into the index), the
+records, the ranking's counts, the translations (word pairs counted in arrays) and the database
+rows (in chunks) are each made in one pass over the shards. What still grows with the
+collection in the driver: the distinct word pairs' counts, the ids the scan has seen (to report
+a repeated one), ids and photo hashes for the records' sorted indexes, and a length per
+document and modality while the ranking's counts are written.
 
 The version is written under a temporary directory name and renamed when complete; only then
 does one database transaction mark it ready and (a build from a collection, or a derived version
