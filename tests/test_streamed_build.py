@@ -12,12 +12,19 @@ import json
 import tracemalloc
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from core.building import pipeline
 from core.building.ingest import LocalIngest, ShardWriter
-from core.building.pipeline import build, prepare_corpus, train_and_write_version
+from core.building.pipeline import (
+    build,
+    prepare_corpus,
+    theta_blocks,
+    train_and_write_version,
+)
 from core.reading.backbones import load_backbone
 from core.reading.collection import Document, import_collection
 from core.reading.text import TextProcessor
@@ -178,6 +185,22 @@ def test_the_ingest_of_a_build_brings_the_driver_counts_not_documents(tmp_path) 
         tracemalloc.stop()
         assert len(corpus.documents) == len(documents)
     assert peaks["shards"] < peaks["memory"] / 5, peaks
+
+
+def test_thetas_finishing_out_of_order_go_to_the_index_in_row_order(monkeypatch) -> None:
+    # given an executor whose chunks of thetas finish last first (as they may on a cluster)
+    class LastFirst:
+        def infer(self, chunks, phi, params, weights):
+            finished = [(n, np.full((len(chunk), 2), n)) for n, chunk in enumerate(chunks)]
+            return reversed(finished)
+
+    monkeypatch.setattr(pipeline, "THETA_CHUNK", 3)
+    model = SimpleNamespace(phi={})
+    # when the thetas of ten documents are given for the index
+    blocks = list(theta_blocks(model, ModelParams(), [{}] * 10, {}, executor=LastFirst()))
+    # then every chunk comes once, in row order
+    assert [block[0, 0] for block in blocks] == [0, 1, 2, 3]
+    assert [len(block) for block in blocks] == [3, 3, 3, 1]
 
 
 def bilingual_captions(folder: Path, count: int) -> Path:
