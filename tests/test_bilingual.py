@@ -3,13 +3,17 @@ and the shipped dictionary for what the collection never says in both languages.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from core.reading.text import TAG, TEXT, TextProcessor
+from core.serving import bilingual
 from core.serving.answers import SearchRequest
 from core.serving.bilingual import (
     LEXICON_SHARE,
     Lexicon,
+    TranslationParams,
     Translations,
     default_lexicon,
     learn_translations,
@@ -46,6 +50,34 @@ def test_the_collection_pairs_come_first_and_the_dictionary_fills_in_at_a_lower_
     # and a word the collection already pairs per_word times gets the dictionary's first only
     full = Translations({"книга": [("booklet", 0.6), ("tome", 0.5)]}, lexicon, per_word=2)
     assert full.of("книга") == [("booklet", 0.6), ("tome", 0.5), ("book", LEXICON_SHARE)]
+
+
+@pytest.mark.parametrize("merge_every", [1, 5, bilingual.PAIR_MERGE])
+def test_pairs_are_learned_by_the_dice_coefficient_of_the_documents_they_share(
+    merge_every, monkeypatch
+):
+    # given three bilingual documents (a word twice in one document counts once) and one
+    # in a single script, which teaches no pair
+    documents = [
+        {TEXT: Counter({"кот": 2, "cat": 1, "dog": 1})},
+        {TEXT: Counter({"кот": 1}), TAG: Counter({"cat": 1})},
+        {TEXT: Counter({"собака": 1, "dog": 1, "cat": 1, "2024": 1})},
+        {TEXT: Counter({"собака": 1, "пёс": 1})},
+    ]
+    # when their pairs are counted, merged into the running counts every few pairs
+    monkeypatch.setattr(bilingual, "PAIR_MERGE", merge_every)
+    params = TranslationParams(min_documents=1, min_dice=0.5, relative=0.1)
+    learned = Translations.learn(documents, lambda tag: tag, params)
+    # then a pair's coefficient is twice its documents over its words' bilingual documents
+    # (кот 2, cat 3, dog 2, собака 1); 'кот'-'dog' and 'собака'-'cat' just reach 0.5
+    assert learned.table == {
+        "cat": [("кот", 0.8), ("собака", 0.5)],
+        "dog": [("собака", 2 / 3), ("кот", 0.5)],
+        "кот": [("cat", 0.8), ("dog", 0.5)],
+        "собака": [("dog", 2 / 3), ("cat", 0.5)],
+    }
+    # and the table is in word order, so a version's file is the same on every run
+    assert list(learned.table) == sorted(learned.table)
 
 
 def test_a_pair_is_confirmed_by_the_other_words_best_or_the_dictionarys_first_translation():

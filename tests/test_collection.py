@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.reading.collection import import_collection
+from core.reading.collection import import_collection, scan_collection
 from core.settings import BUILTIN_COLLECTION
 
 PHOTOS = sorted((BUILTIN_COLLECTION / "images").glob("*.jpg"))[:3]
@@ -59,6 +59,39 @@ def test_good_rows_are_imported_and_each_bad_row_is_reported(folder):
     assert report.documents[1].tokens == {"@category": {"pets": 2}}
     assert report.documents[2].tokens == {"@user": {"u1": 2, "u2": 1}}
     assert report.documents[0].tags == ("dogs",)
+
+
+def test_a_builds_scan_reports_what_the_import_reports_and_reads_the_rest_again(folder):
+    # given a collection with good and bad rows
+    write_jsonl(
+        folder,
+        [
+            {"id": "a", "image": "img/p0.jpg", "text": "A dog", "tags": ["dogs"]},
+            {"id": "b", "image": "img/broken.jpg", "text": "truncated"},
+            "{not json",
+            {"id": "a", "image": "img/p1.jpg", "text": "same id again"},
+            {"id": "g", "text": "text only", "@category": {"pets": 2}},
+            {"id": "h", "image": "img/p2.jpg", "text": ""},
+        ],
+    )
+    # when a build scans it
+    rows, problems = scan_collection(folder)
+    # then it has the problems and documents of the import, read again on every pass
+    imported = import_collection(folder)
+    assert problems == imported.problems and len(problems) == 3
+    assert len(rows) == 3 and list(rows) == list(rows) == imported.documents
+    assert [row for row, _ in rows.numbered()] == [1, 5, 6]
+    # and rows taken out afterwards are skipped too
+    assert [d.id for d in rows.without([5])] == ["a", "h"] and len(rows.without([5])) == 2
+
+
+def test_a_caption_holding_a_line_separator_is_one_row(folder):
+    # given captions with characters that end a line in Python's splitlines, not in JSON lines
+    write_jsonl(folder, [{"id": "a", "text": "first\u2028second"}, {"id": "b", "text": "x\x85y"}])
+    # then each is one row, its caption whole
+    report = import_collection(folder)
+    assert not report.problems
+    assert [d.text for d in report.documents] == ["first\u2028second", "x\x85y"]
 
 
 def test_csv_collections_take_tags_and_token_counts_as_text(folder):

@@ -77,7 +77,7 @@ def test_contract_every_batch_once_with_the_tokens_ingest_batch_gives(
     """Kept in memory, the documents come back; written to shards (where the batch ran), only
     the shard's name and size come back, and the shard holds the same documents."""
     documents = import_collection(collection).documents
-    batches = batches_of(documents, executor.batch_size)
+    batches = list(batches_of(documents, executor.batch_size))
     params = replace(ModelParams(), min_significant_tokens=4)
     chosen = KeepInMemory() if sink == "memory" else ShardWriter(tmp_path / "shards")
 

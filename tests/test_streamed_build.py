@@ -7,33 +7,43 @@ gives the same version, file for file, and the same answers."""
 
 from __future__ import annotations
 
+import gc
 import json
 import tracemalloc
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from core.building import pipeline
 from core.building.ingest import LocalIngest, ShardWriter
-from core.building.pipeline import build, prepare_corpus, train_and_write_version
+from core.building.pipeline import (
+    build,
+    prepare_corpus,
+    theta_blocks,
+    train_and_write_version,
+)
 from core.reading.backbones import load_backbone
 from core.reading.collection import Document, import_collection
 from core.reading.text import TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
+from core.serving import bilingual
 from core.serving.answers import Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.index import IndexParams
 from core.serving.model import ModelParams
 from core.serving.ranking import ARTICLE_RANKING, WRITE_BUFFER, DocumentTokens, RankingParams
 from core.serving.version_files import VersionFiles
-from core.settings import BUILTIN_COLLECTION
+from core.settings import BUILTIN_COLLECTION, Settings
 from core.storage import database, store
 from tests.conftest import builtin_rows, copy_collection, settings_for
 from tests.fault_helpers import model_dirs, state
 
 PARAMS = ModelParams(num_topics=8, num_background_topics=1, passes=4, min_significant_tokens=3)
 BUILT = 80
+DRIVER_DOCUMENTS = 1000  # documents held at a time by the build's steps, at most
 
 
 def without_words(rows: list[dict]) -> list[dict]:
@@ -175,6 +185,70 @@ def test_the_ingest_of_a_build_brings_the_driver_counts_not_documents(tmp_path) 
         tracemalloc.stop()
         assert len(corpus.documents) == len(documents)
     assert peaks["shards"] < peaks["memory"] / 5, peaks
+
+
+def test_thetas_finishing_out_of_order_go_to_the_index_in_row_order(monkeypatch) -> None:
+    # given an executor whose chunks of thetas finish last first (as they may on a cluster)
+    class LastFirst:
+        def infer(self, chunks, phi, params, weights):
+            finished = [(n, np.full((len(chunk), 2), n)) for n, chunk in enumerate(chunks)]
+            return reversed(finished)
+
+    monkeypatch.setattr(pipeline, "THETA_CHUNK", 3)
+    model = SimpleNamespace(phi={})
+    # when the thetas of ten documents are given for the index
+    blocks = list(theta_blocks(model, ModelParams(), [{}] * 10, {}, executor=LastFirst()))
+    # then every chunk comes once, in row order
+    assert [block[0, 0] for block in blocks] == [0, 1, 2, 3]
+    assert [len(block) for block in blocks] == [3, 3, 3, 1]
+
+
+def bilingual_captions(folder: Path, count: int) -> Path:
+    """A collection of ``count`` captions without photos, each of thirty English and thirty
+    Russian words drawn from eight of each (made-up words)."""
+    rng = np.random.default_rng(count)
+    english, russian = (
+        ["".join(rng.choice(list(letters), 7)) for _ in range(8)]
+        for letters in ("abcdefghijklmnopqrstuvwxyz", "абвгдежзиклмнопрстуфхцчшэюя")
+    )
+    folder.mkdir(parents=True)
+    with (folder / "documents.jsonl").open("w", encoding="utf-8") as lines:
+        for number in range(count):
+            words = [*rng.choice(english, 30), *rng.choice(russian, 30)]
+            lines.write(json.dumps({"id": f"d{number}", "text": " ".join(words)}) + "\n")
+    return folder
+
+
+def test_a_builds_driver_holds_little_more_for_four_times_the_documents(
+    tmp_path, monkeypatch
+) -> None:
+    """The driver's peak Python allocations grow by a few hundred bytes a document (450 here):
+    the collection's records are read as the batches go out, the word pairs counted in arrays
+    and the thetas written to the index a chunk at a time (imported whole, counted in Counters
+    and stacked, they grew by 1.9 KB a document here). The build's buffers of a constant size
+    that a few thousand documents do not fill (database rows inserted at a time, word pairs
+    merged at a time) are made small, so that they are as full at the smaller size as at the
+    larger; the ranking's counts gather up to 4M entries (``WRITE_BUFFER``): a few words a
+    caption keep theirs small."""
+    monkeypatch.setattr(bilingual, "PAIR_MERGE", 4096)
+    monkeypatch.setattr(store, "INSERT_CHUNK", 100)
+    executor = LocalIngest(TextProcessor(), None)
+    params = ModelParams(num_topics=8, num_background_topics=1, passes=2)
+
+    def driver_peak(count: int) -> int:
+        collection = bilingual_captions(tmp_path / f"collection-{count}", count)
+        settings = Settings(data_dir=tmp_path / f"data-{count}", collection=collection)
+        gc.collect()  # no garbage of earlier tests in the peak
+        tracemalloc.start()
+        report = build(settings, params=params, executor=executor)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert report.num_documents == count
+        return peak
+
+    driver_peak(100)  # what every build loads once (the dictionary, the database's tables)
+    small, large = driver_peak(DRIVER_DOCUMENTS), driver_peak(4 * DRIVER_DOCUMENTS)
+    assert (large - small) / (3 * DRIVER_DOCUMENTS) < 1024, (small, large)
 
 
 @pytest.mark.parametrize("buffer", [WRITE_BUFFER, 50])

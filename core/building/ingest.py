@@ -51,6 +51,7 @@ from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving.inference import ThetaInferencer
 from core.serving.model import ModelParams, Phi
 from core.serving.reader import visual_words
+from core.serving.records import chunked
 from core.settings import Settings
 
 BATCH_SIZE = 64  # documents per batch: two CNN batches of 32, a few seconds of work
@@ -171,11 +172,12 @@ def ingest_batch(
     ]
 
 
-def batches_of(documents: Sequence[Document], size: int = BATCH_SIZE) -> list[list[Document]]:
-    """The documents cut into consecutive batches of ``size`` (the last one may be shorter)."""
+def batches_of(documents: Iterable[Document], size: int = BATCH_SIZE) -> Iterator[list[Document]]:
+    """The documents cut into consecutive batches of ``size`` (the last one may be shorter),
+    taken from ``documents`` as the batches are asked for."""
     if size < 1:
         raise ValueError(f"batch size must be >= 1, got {size}")
-    return [list(documents[start : start + size]) for start in range(0, len(documents), size)]
+    return chunked(documents, size)
 
 
 def infer_chunk(
@@ -211,7 +213,7 @@ class IngestExecutor(Protocol):
     batch_size: int
 
     def run(
-        self, batches: Sequence[Sequence[Document]], params: ModelParams, sink: BatchSink
+        self, batches: Iterable[Sequence[Document]], params: ModelParams, sink: BatchSink
     ) -> Iterator[tuple[int, SiftedBatch]]: ...
 
     def infer(
@@ -238,7 +240,7 @@ class LocalIngest:
         self.batch_size = batch_size
 
     def run(
-        self, batches: Sequence[Sequence[Document]], params: ModelParams, sink: BatchSink
+        self, batches: Iterable[Sequence[Document]], params: ModelParams, sink: BatchSink
     ) -> Iterator[tuple[int, SiftedBatch]]:
         for number, batch in enumerate(batches):
             ingested = ingest_batch(batch, params, self.processor, self.vectorizer)
@@ -296,7 +298,7 @@ class DaskIngest:
         self.window = window
 
     def run(
-        self, batches: Sequence[Sequence[Document]], params: ModelParams, sink: BatchSink
+        self, batches: Iterable[Sequence[Document]], params: ModelParams, sink: BatchSink
     ) -> Iterator[tuple[int, SiftedBatch]]:
         numbered = ((number, batch) for number, batch in enumerate(batches))
         return self._map(_ingest_on_worker, "ingest-batch", numbered, params, self.settings, sink)

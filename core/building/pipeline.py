@@ -5,14 +5,16 @@ ARTM trains on every document, or on a seeded random sample of them
 fixed, on the executor that ingested it (``core.building.ingest``: this process or the Dask
 workers), so every document of the version is searchable alike.
 
-A build from a collection never holds its documents' token bags: each ingested batch is written
-to a shard of the version's work directory where it was ingested (``core.building.shards``), and
-the driver keeps counts (documents kept per shard, the ids dropped, display forms). BigARTM's
-batches, the thetas (chunk by chunk), the records, the ranking's counts, the translations and the
-database rows (in chunks) are each made in one pass over the shards. What still grows with the
-collection in the driver: the imported documents (ids, texts, photo paths, and any modality the
-collection file brings), the thetas (the index itself), ids and photo hashes for the records'
-sorted indexes, and the ranking's counts while they are written (12 bytes a token entry).
+A build from a collection never holds its documents: the collection file is checked row by row
+first, keeping the problems and a count (``scan_collection``), and read again as the batches go
+out; each ingested batch is written to a shard of the version's work directory where it was
+ingested (``core.building.shards``), and the driver keeps counts (documents kept per shard, the
+ids dropped, display forms). BigARTM's batches, the thetas (chunk by chunk, into the index), the
+records, the ranking's counts, the translations (word pairs counted in arrays) and the database
+rows (in chunks) are each made in one pass over the shards. What still grows with the
+collection in the driver: the distinct word pairs' counts, the ids the scan has seen (to report
+a repeated one), ids and photo hashes for the records' sorted indexes, and a length per
+document and modality while the ranking's counts are written.
 
 The version is written under a temporary directory name and renamed when complete; only then
 does one database transaction mark it ready and (a build from a collection, or a derived version
@@ -52,19 +54,20 @@ from core.building.ingest import (
     batches_of,
     infer_locally,
 )
+from core.building.shards import StoredDocuments
 from core.reading.backbones import load_backbone
 from core.reading.collection import (
+    CollectionRows,
     Document,
-    ImportReport,
     RowProblem,
     TokenCounts,
-    import_collection,
+    scan_collection,
 )
 from core.reading.images import content_hash
 from core.reading.text import DisplayForms, TextProcessor
 from core.reading.vision import ImageVectorizer
 from core.serving.bilingual import learn_translations
-from core.serving.index import IndexParams, NeighborIndex
+from core.serving.index import IndexParams
 from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.reader import display_form
@@ -119,7 +122,7 @@ def _write_version(
 
 
 def prepare_corpus(
-    documents: list[Document],
+    documents: Collection[Document],
     params: ModelParams,
     executor: IngestExecutor,
     progress: ProgressCallback | None = None,
@@ -127,27 +130,29 @@ def prepare_corpus(
     sink: BatchSink | None = None,
 ) -> PreparedCorpus:
     """Tokens for every document, ingested batch by batch on ``executor`` (stage ``vectorize``
-    reports documents done); drops documents with too few significant tokens. ``sink`` says
-    where the kept documents go: back here (default), or to shards on disk (a build)."""
+    reports documents done), the batches taken from ``documents`` as they go out (a build
+    reads them from the collection file); drops documents with too few significant tokens.
+    ``sink`` says where the kept documents go: back here (default), or to shards on disk (a
+    build)."""
     timings = {} if timings is None else timings
     sink = sink or KeepInMemory()
     started = time.perf_counter()
-    batches = batches_of(documents, executor.batch_size)
-    kept: list[Collection[Document]] = [[] for _ in batches]
-    dropped: list[list[str]] = [[] for _ in batches]
+    kept: dict[int, Collection[Document]] = {}
+    dropped: dict[int, list[str]] = {}
     forms = DisplayForms()
     done = 0
-    for number, result in executor.run(batches, params, sink):
+    for number, result in executor.run(batches_of(documents, executor.batch_size), params, sink):
         kept[number], dropped[number] = result.kept, result.dropped
         forms.update_surfaces(list(result.surfaces.elements()))
-        done += len(batches[number])
+        done += len(result.kept) + len(result.dropped)
         if progress:
             progress("vectorize", done, len(documents))
     timings["ingest"] = time.perf_counter() - started
+    batches = sorted(kept)
     return PreparedCorpus(
-        documents=sink.joined(kept),
+        documents=sink.joined([kept[number] for number in batches]),
         display_forms=forms.to_dict(),
-        junk_filtered=[doc_id for batch in dropped for doc_id in batch],
+        junk_filtered=[doc_id for number in batches for doc_id in dropped[number]],
     )
 
 
@@ -174,10 +179,11 @@ def build(
     sessions = database.open_database(settings.database_url)
 
     started = time.perf_counter()
-    imported = live_collection(sessions, import_collection(collection))
+    rows, problems = scan_collection(collection)
+    documents, problems = live_collection(sessions, rows, problems)
     timings["import"] = time.perf_counter() - started
-    if not imported.documents:
-        raise ValueError(f"no usable documents in {collection} ({len(imported.problems)} bad rows)")
+    if not documents:
+        raise ValueError(f"no usable documents in {collection} ({len(problems)} bad rows)")
     version_params = {
         "model": params.to_dict(),
         "index": asdict(index_params),
@@ -188,14 +194,14 @@ def build(
         settings,
         sessions,
         params=version_params,
-        collection=str(imported.folder),
+        collection=str(rows.folder),
         num_topics=params.num_topics,
     ) as created:
         executor = executor or LocalIngest(
             TextProcessor(), ImageVectorizer(load_backbone(settings), settings.cache_dir)
         )
         shards = ShardWriter(VersionFiles(created.workdir).corpus_dir)
-        corpus = prepare_corpus(imported.documents, params, executor, progress, timings, shards)
+        corpus = prepare_corpus(documents, params, executor, progress, timings, shards)
         model = train_and_write_version(
             created.workdir, corpus, params, index_params, progress, timings, ranking, executor
         )
@@ -213,7 +219,7 @@ def build(
         created.name,
         created.id,
         len(corpus.documents),
-        imported.problems,
+        problems,
         corpus.junk_filtered,
         timings,
         model.scores,
@@ -221,9 +227,12 @@ def build(
     )
 
 
-def live_collection(sessions: sessionmaker[Session], imported: ImportReport) -> ImportReport:
+def live_collection(
+    sessions: sessionmaker[Session], rows: CollectionRows, problems: list[RowProblem]
+) -> tuple[Collection[Document], list[RowProblem]]:
     """The collection a build trains on: the imported one plus the documents added since,
-    minus the ones taken down (by id or by photo), whose rows are no problem of the import."""
+    minus the ones taken down (by id or by photo), whose rows are no problem of the import.
+    The collection file is read once more here only if anything was added or taken down."""
     with sessions() as session:
         taken_down = collection_changes.taken_down_ids(session)
         taken_down_photos = collection_changes.taken_down_photos(session)
@@ -238,12 +247,18 @@ def live_collection(sessions: sessionmaker[Session], imported: ImportReport) -> 
             and content_hash(document.image) in taken_down_photos
         )
 
-    documents = [document for document in imported.documents if kept(document)]
-    ids = {document.id for document in documents}
-    return replace(
-        imported,
-        documents=documents + [document for document in added if document.id not in ids],
-        problems=[problem for problem in imported.problems if problem.id not in taken_down],
+    added_ids = {document.id for document in added}
+    leaving, imported_ids = [], set()
+    if taken_down or taken_down_photos or added:
+        for row, document in rows.numbered():
+            if not kept(document):
+                leaving.append(row)
+            elif document.id in added_ids:
+                imported_ids.add(document.id)
+    fresh = [document for document in added if document.id not in imported_ids]
+    return (
+        StoredDocuments([rows.without(leaving), fresh]),
+        [problem for problem in problems if problem.id not in taken_down],
     )
 
 
@@ -373,10 +388,7 @@ def train_and_write_version(
     timings["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    thetas = document_thetas(
-        model, params, corpus.tokens, params.modality_weights, progress, executor
-    )
-    files.write_index(NeighborIndex(thetas, index_params).build())
+    write_document_index(files, model, params, corpus.tokens, index_params, progress, executor)
     timings["index"] = time.perf_counter() - started
     if progress:
         progress("index", 1, 1)
@@ -459,18 +471,50 @@ def document_thetas(
     progress: ProgressCallback | None = None,
     executor: IngestExecutor | None = None,
 ) -> np.ndarray:
+    """Every document's theta (``theta_blocks``) in one array."""
+    blocks = list(theta_blocks(model, params, tokens, weights, progress, executor))
+    return np.vstack(blocks) if blocks else np.zeros((0, params.num_topics))
+
+
+def theta_blocks(
+    model: FittedModel,
+    params: ModelParams,
+    tokens: Collection[TokenCounts],
+    weights,
+    progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
+) -> Iterator[np.ndarray]:
     """Every document's theta by the same inference queries use, so distances compare alike,
     in chunks of ``THETA_CHUNK`` taken from ``tokens`` as they are sent to ``executor``
-    (default: this process); reports progress (stage ``thetas``) as chunks finish."""
+    (default: this process), given in row order (a chunk that finishes early waits for the
+    ones before it); reports progress (stage ``thetas``) as chunks finish."""
     infer = executor.infer if executor is not None else infer_locally
-    thetas: list[np.ndarray] = [np.zeros((0, params.num_topics))] * -(-len(tokens) // THETA_CHUNK)
-    done = 0
+    finished: dict[int, np.ndarray] = {}
+    done = given = 0
     for number, chunk in infer(chunked(tokens, THETA_CHUNK), model.phi, params, weights):
-        thetas[number] = chunk
+        finished[number] = chunk
         done += len(chunk)
         if progress:
             progress("thetas", done, len(tokens))
-    return np.vstack(thetas) if thetas else np.zeros((0, params.num_topics))
+        while given in finished:
+            yield finished.pop(given)
+            given += 1
+
+
+def write_document_index(
+    files: VersionFiles,
+    model: FittedModel,
+    params: ModelParams,
+    tokens: Collection[TokenCounts],
+    index_params: IndexParams,
+    progress: ProgressCallback | None = None,
+    executor: IngestExecutor | None = None,
+) -> None:
+    """The index of every document's theta (``theta_blocks``, with the version's weights),
+    written a chunk at a time: the driver never holds the thetas (ten million documents have
+    2 GB of them)."""
+    blocks = theta_blocks(model, params, tokens, params.modality_weights, progress, executor)
+    files.write_index_blocks(blocks, (len(tokens), params.num_topics), index_params)
 
 
 def topic_records(
@@ -656,10 +700,7 @@ def _derive(
         if how == "frozen":
             files.copy_index_from(parent)
         else:
-            thetas = document_thetas(
-                model, params, corpus.tokens, params.modality_weights, progress
-            )
-            files.write_index(NeighborIndex(thetas, index_params).build())
+            write_document_index(files, model, params, corpus.tokens, index_params, progress)
         if progress:
             progress("index", 1, 1)
         _write_version(files, params, model, corpus, parent.read_ranking())

@@ -43,13 +43,13 @@ class Shard(Collection[Document]):
 
 @dataclass(frozen=True)
 class StoredDocuments(Collection[Document]):
-    """The documents of every shard (``Shard``), in the shards' order; read from disk on every
-    pass."""
+    """The documents of every shard (``Shard``, or any collection of documents), in the shards'
+    order; read from disk on every pass."""
 
     shards: Sequence[Collection[Document]]
 
     def __len__(self) -> int:
-        return sum(shard.count for shard in self.shards)
+        return sum(len(shard) for shard in self.shards)
 
     def __iter__(self) -> Iterator[Document]:
         for shard in self.shards:

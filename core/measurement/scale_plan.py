@@ -36,9 +36,12 @@ REMEDIES = {
     "what a node must hold is the index and the counts a query reads: float32 counts and phi, a "
     "smaller topic-major copy, and neighbours of a photo from an index rather than a scan of "
     "every document's visual words",
-    "build driver memory": "the token bags already stream to shards; read the collection's "
-    "records as the batches go out instead of importing them all first, and count the "
-    "translations' word pairs in arrays rather than Python counters",
+    "build driver memory": "the token bags stream to shards, the records from the collection "
+    "file as the batches go out, the thetas to the index, and the translations count word "
+    "pairs in arrays; what still grows is the distinct word pairs (16 bytes each, twice that "
+    "while a merge inserts new ones) and a few ids per document (the scan's, the records' "
+    "sorted index): pairs counted per shard on the workers and merged on disk, and ids sorted "
+    "on disk, would keep the driver flat",
     "query latency on one core": "more replicas add throughput, not speed: a photo's "
     "annotation neighbours and candidates now come from its look-alikes (the documents that "
     "share its heaviest visual words), but scoring them reads each of its visual words' "
@@ -442,8 +445,9 @@ def _capacity_plan(
         driver_text = (
             f"- The build streams each ingested batch to a shard on disk and its driver keeps "
             f"counts, but it still grows by {slope / 1024:.1f} KB per document (measured above, "
-            f"streamed, between the two largest sizes: the imported collection's records and the "
-            f"translations' word-pair counts grow with it): {_mb(peak)} at "
+            f"streamed, between the two largest sizes: the records, the thetas and the word "
+            f"pairs' counts no longer stay in the driver; its peak is the translations' merge "
+            f"of the distinct word pairs, which grow with the collection): {_mb(peak)} at "
             f"{largest_build:,} + {slope / 1024:.1f} KB x ({t.photos:,} - {largest_build:,}) = "
             f"**{_gb(driver)}**, against {_gb(footprint['machine_memory_bytes'])} on this machine."
         )

@@ -14,8 +14,8 @@ import csv
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.reading.images import ImageError, load_image
@@ -83,28 +83,81 @@ def import_collection(path: Path, check_images: bool = True) -> ImportReport:
     through a build.
     """
     documents_file = find_documents_file(path)
+    report = ImportReport(folder=documents_file.parent.resolve())
+    for row_number, document in _checked_rows(documents_file, check_images, report.problems):
+        report.documents.append(document)
+        report.rows[document.id] = row_number
+    return report
+
+
+@dataclass(frozen=True)
+class CollectionRows(Collection[Document]):
+    """The good rows of a collection file as documents, read from the file one at a time on
+    every pass: a build's import keeps the rows it skips and a count, not the documents
+    (ten million captions with their paths would not fit the driver's memory)."""
+
+    file: Path
+    skipped: frozenset[int]  # rows of the file that are no documents
+    count: int
+
+    @property
+    def folder(self) -> Path:
+        return self.file.parent.resolve()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Document]:
+        return (document for _, document in self.numbered())
+
+    def __contains__(self, document: object) -> bool:
+        return any(mine == document for mine in self)
+
+    def numbered(self) -> Iterator[tuple[int, Document]]:
+        """(row number, document) of every good row; its image was checked by the scan."""
+        for row_number, row in _read_rows(self.file):
+            if row_number not in self.skipped:
+                yield row_number, _document_from_row(row, self.folder, check_images=False)
+
+    def without(self, rows: Collection[int]) -> CollectionRows:
+        """These rows with ``rows`` (good ones) skipped too."""
+        return replace(self, skipped=self.skipped | frozenset(rows), count=self.count - len(rows))
+
+
+def scan_collection(
+    path: Path, check_images: bool = True
+) -> tuple[CollectionRows, list[RowProblem]]:
+    """``import_collection`` for a build: every row checked once, as it imports them, keeping
+    the problems and how many documents there are; the documents are read again from the
+    file when they are needed (``CollectionRows``)."""
+    documents_file = find_documents_file(path)
+    problems: list[RowProblem] = []
+    count = sum(1 for _ in _checked_rows(documents_file, check_images, problems))
+    return CollectionRows(documents_file, frozenset(p.row for p in problems), count), problems
+
+
+def _checked_rows(
+    documents_file: Path, check_images: bool, problems: list[RowProblem]
+) -> Iterator[tuple[int, Document]]:
+    """(row number, document) of every good row, one at a time; each bad row (unparsable, a
+    bad value, a repeated id) goes to ``problems`` instead."""
     folder = documents_file.parent.resolve()
-    report = ImportReport(folder=folder)
     seen: set[str] = set()
     for row_number, row in _read_rows(documents_file):
         if isinstance(row, str):
-            report.problems.append(RowProblem(row_number, None, row))
+            problems.append(RowProblem(row_number, None, row))
             continue
         try:
             document = _document_from_row(row, folder, check_images)
         except ValueError as error:
             raw_id = row.get("id")
-            report.problems.append(
-                RowProblem(row_number, str(raw_id) if raw_id else None, str(error))
-            )
+            problems.append(RowProblem(row_number, str(raw_id) if raw_id else None, str(error)))
             continue
         if document.id in seen:
-            report.problems.append(RowProblem(row_number, document.id, "duplicate id"))
+            problems.append(RowProblem(row_number, document.id, "duplicate id"))
             continue
         seen.add(document.id)
-        report.documents.append(document)
-        report.rows[document.id] = row_number
-    return report
+        yield row_number, document
 
 
 NOT_UTF8 = re.compile("[\udc80-\udcff]")
@@ -112,12 +165,10 @@ NOT_UTF8_REASON = "not UTF-8 text (save the file as UTF-8)"
 
 
 def _read_rows(path: Path) -> Iterator[tuple[int, dict | str]]:
-    """(row number, row) pairs; a row that cannot be parsed comes as an error string."""
-    # Undecodable bytes become lone surrogates, so one line in another encoding is reported
-    # as a bad row instead of refusing the whole file.
-    content = path.read_bytes().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    """(row number, row) pairs, read one line at a time; a row that cannot be parsed comes as
+    an error string."""
     if path.suffix.lower() == ".jsonl":
-        for number, line in enumerate(content.splitlines(), start=1):
+        for number, line in enumerate(_lines(path), start=1):
             if not line.strip():
                 continue
             if NOT_UTF8.search(line):
@@ -130,7 +181,7 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict | str]]:
                 continue
             yield number, row if isinstance(row, dict) else "not a JSON object"
     elif path.suffix.lower() == ".csv":
-        reader = csv.DictReader(content.splitlines())
+        reader = csv.DictReader(_lines(path))
         missing = {"id", "text"} - set(reader.fieldnames or [])
         if missing:
             raise ValueError(f"{path} lacks required column(s): {', '.join(sorted(missing))}")
@@ -141,6 +192,15 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict | str]]:
             yield number, {key: value for key, value in row.items() if key is not None}
     else:
         raise ValueError(f"documents file must be .jsonl or .csv, got {path.name}")
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The file's lines without their ends (\\n, \\r\\n or \\r), one at a time, a leading
+    byte order mark dropped. Undecodable bytes become lone surrogates, so one line in another
+    encoding is reported as a bad row instead of refusing the whole file."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as handle:
+        for line in handle:
+            yield line.removesuffix("\n")
 
 
 def _document_from_row(row: dict, folder: Path, check_images: bool) -> Document:

@@ -16,11 +16,13 @@ collection's own (``LEXICON_SHARE``) and come after them.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+import numpy as np
 
 from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT, TextProcessor
@@ -191,37 +193,88 @@ class Translations:
         lexicon: Lexicon | None = None,
     ) -> Translations:
         """From the documents whose words (``@text`` tokens and the words of their hashtags)
-        come in both scripts, in one pass that keeps counts only (a build streams its
-        documents from disk); ``lexicon`` fills in what they do not pair."""
+        come in both scripts, in one pass that keeps counts only, in arrays (``PairCounts``: a
+        build streams its documents from disk); ``lexicon`` fills in what they do not pair.
+        The table is in word order, so a version's file is the same on every run."""
         params = params or TranslationParams()
-        seen: Counter[str] = Counter()
-        together: Counter[tuple[str, str]] = Counter()
+        counts = PairCounts()
         for words in _document_words(documents, word_of_tag):
             by_script: dict[str, list[str]] = {}
             for word in words:
                 script = script_of(word)
                 if script is not None:
                     by_script.setdefault(script, []).append(word)
-            if len(by_script) < 2:
-                continue
-            seen.update(words)
-            together.update((a, b) for a in by_script["cyrillic"] for b in by_script["latin"])
+            if len(by_script) == 2:
+                counts.add(by_script["cyrillic"], by_script["latin"])
         candidates: dict[str, list[tuple[str, float]]] = {}
-        for (russian, english), shared in together.items():
-            if shared < params.min_documents:
-                continue
-            dice = 2 * shared / (seen[russian] + seen[english])
-            if dice >= params.min_dice:
-                candidates.setdefault(russian, []).append((english, dice))
-                candidates.setdefault(english, []).append((russian, dice))
+        for russian, english, dice in counts.dice(params.min_documents, params.min_dice):
+            candidates.setdefault(russian, []).append((english, dice))
+            candidates.setdefault(english, []).append((russian, dice))
         table = {}
-        for word, found in candidates.items():
-            found.sort(key=lambda item: (-item[1], item[0]))
+        for word in sorted(candidates):
+            found = sorted(candidates[word], key=lambda item: (-item[1], item[0]))
             best = found[0][1]
             table[word] = [(w, d) for w, d in found if d >= params.relative * best][
                 : params.per_word
             ]
         return cls(table, lexicon, params.per_word)
+
+
+PAIR_MERGE = 1 << 20  # pairs counted between two merges into the running counts (8 MB)
+
+
+class PairCounts:
+    """How many documents hold each word, and each (Russian word, English word) pair, kept in
+    arrays rather than Counters of strings and tuples (about 200 bytes a pair): every word gets
+    an integer id, a pair is one int64 (``russian id << 32 | english id``), and the pairs of
+    many documents are merged into the sorted running counts at once (``PAIR_MERGE`` of them),
+    16 bytes a distinct pair. A build's collection has millions of pairs."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.with_word = array("q")  # by word id: the documents with it
+        self.pairs = np.empty(0, dtype=np.int64)  # distinct pairs, ascending
+        self.with_pair = np.empty(0, dtype=np.int64)  # documents with each pair
+        self.pending = array("q")  # pairs not merged yet, repeats included
+
+    def add(self, russian: Iterable[str], english: Iterable[str]) -> None:
+        """One document's distinct words of each script."""
+        russian_ids, english_ids = [self._id(w) for w in russian], [self._id(w) for w in english]
+        for word in (*russian_ids, *english_ids):
+            self.with_word[word] += 1
+        self.pending.extend(r << 32 | e for r in russian_ids for e in english_ids)
+        if len(self.pending) >= PAIR_MERGE:
+            self._merge()
+
+    def dice(self, min_documents: int, min_dice: float) -> Iterator[tuple[str, str, float]]:
+        """(Russian word, English word, Dice coefficient) of every pair in at least
+        ``min_documents`` documents with a coefficient of at least ``min_dice``."""
+        self._merge()
+        words = list(self.ids)
+        with_word = np.frombuffer(self.with_word, dtype=np.int64)
+        russian, english = self.pairs >> 32, self.pairs & 0xFFFFFFFF
+        dice = 2 * self.with_pair / (with_word[russian] + with_word[english])
+        kept = np.flatnonzero((self.with_pair >= min_documents) & (dice >= min_dice))
+        for r, e, d in zip(russian[kept], english[kept], dice[kept], strict=True):
+            yield words[r], words[e], float(d)
+
+    def _id(self, word: str) -> int:
+        found = self.ids.setdefault(word, len(self.ids))
+        if found == len(self.with_word):
+            self.with_word.append(0)
+        return found
+
+    def _merge(self) -> None:
+        """The pending pairs added to the running counts: known pairs counted up, new ones
+        inserted in order."""
+        codes, counts = np.unique(np.frombuffer(self.pending, dtype=np.int64), return_counts=True)
+        self.pending = array("q")
+        at = np.searchsorted(self.pairs, codes)
+        known = at < len(self.pairs)
+        known[known] = self.pairs[at[known]] == codes[known]
+        self.with_pair[at[known]] += counts[known]
+        self.pairs = np.insert(self.pairs, at[~known], codes[~known])
+        self.with_pair = np.insert(self.with_pair, at[~known], counts[~known])
 
 
 def learn_translations(documents: Iterable[TokenCounts], processor: TextProcessor) -> Translations:

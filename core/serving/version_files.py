@@ -36,7 +36,7 @@ import numpy as np
 
 from core.reading.collection import Document, TokenCounts
 from core.serving.bilingual import Lexicon, Translations
-from core.serving.index import NeighborIndex
+from core.serving.index import IndexParams, NeighborIndex
 from core.serving.model import FittedModel, ModelParams, Phi
 from core.serving.ranking import DocumentTokens, RankingParams
 from core.serving.records import (
@@ -139,9 +139,14 @@ class VersionFiles:
     def write_index(self, index: NeighborIndex) -> None:
         index.save(self._index_dir)
 
-    def write_index_blocks(self, blocks: Iterable[np.ndarray], shape: tuple[int, int]) -> None:
+    def write_index_blocks(
+        self,
+        blocks: Iterable[np.ndarray],
+        shape: tuple[int, int],
+        params: IndexParams | None = None,
+    ) -> None:
         """The index of thetas too many to hold, given a block of rows at a time."""
-        NeighborIndex.write(self._index_dir, blocks, shape)
+        NeighborIndex.write(self._index_dir, blocks, shape, params)
 
     def copy_index_from(self, other: VersionFiles) -> None:
         """The same documents with the same thetas: the other version's index as it is."""
