@@ -8,6 +8,7 @@ gives the same version, file for file, and the same answers."""
 from __future__ import annotations
 
 import json
+import shutil
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -21,7 +22,7 @@ from core.reading.backbones import load_backbone
 from core.reading.collection import Document, import_collection
 from core.reading.text import TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
-from core.serving.answers import Query, SearchRequest
+from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.index import IndexParams
 from core.serving.model import ModelParams
@@ -207,6 +208,13 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
         assert np.array_equal(mine.data, matrix.data)
         assert np.array_equal(written.lengths[modality], expected.lengths[modality])
         assert np.array_equal(written.totals[modality], expected.totals[modality])
+    # and the visual words also document by document, each document's tokens ascending
+    (by_document,) = written.by_document[VISUAL]
+    rows = expected.parts[VISUAL][0].tocsr()
+    rows.sort_indices()
+    assert np.array_equal(by_document.indptr, rows.indptr)
+    assert np.array_equal(by_document.indices, rows.indices)
+    assert np.array_equal(by_document.data, rows.data)
 
 
 def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_path) -> None:
@@ -226,3 +234,70 @@ def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_pa
     assert entries[8] == 8 * entries[1]
     grown_bytes = 12 * (entries[8] - entries[1])  # what they take on disk (int32 and float64)
     assert held[8] - held[1] < grown_bytes / 4, (held, entries)
+
+
+def written_before_the_document_major_copy(version: Path, target: Path) -> Path:
+    """A copy of ``version`` as it was written before its counts were also stored document by
+    document: no row files, none named in the counts' manifest."""
+    shutil.copytree(version, target)
+    tokens = target / "tokens"
+    for path in tokens.glob("*.rows.*.npy"):
+        path.unlink()
+    manifest = json.loads((tokens / "tokens.json").read_text())
+    del manifest["by_document"]
+    (tokens / "tokens.json").write_text(json.dumps(manifest))
+    return target
+
+
+def test_a_photos_candidates_counts_read_document_by_document_are_those_read_by_columns(
+    built, tmp_path
+) -> None:
+    settings, report, _, _ = built
+    version = settings.models_dir / report.version_name
+    phi = VersionFiles(version).read_model().phi
+    before = written_before_the_document_major_copy(version, tmp_path / "before")
+    # given the version's counts, and the same counts as a version written before stores them
+    mine = VersionFiles(version).read_document_tokens(phi)
+    columns_only = VersionFiles(before).read_document_tokens(phi)
+    assert columns_only.by_document[VISUAL] == [None]
+    (by_document,) = mine.by_document[VISUAL]
+    every, width = np.arange(mine.num_documents), len(phi[VISUAL].tokens)
+    for rows in (every, every[::3], every[5:9], every[:0]):
+        for columns in (np.arange(width), np.arange(width - 1, 0, -2)):
+            # when a photo's candidates' counts are read (many visual words: from the rows)
+            assert by_document.add_counts(np.zeros((len(rows), len(columns))), columns, rows)
+            counts = mine.counts_at(VISUAL, columns, rows)
+            # then they are the counts read from each token's column, to the bit
+            assert np.array_equal(counts, columns_only.counts_at(VISUAL, columns, rows))
+            assert np.array_equal(counts, mine.parts[VISUAL][0][rows][:, columns].toarray())
+    # and a word query's one visual word over many documents is read from its column
+    assert not by_document.add_counts(np.zeros((len(every), 1)), [3], every)
+
+
+def test_a_version_written_before_the_document_major_copy_answers_photos_as_one_with_it(
+    built, tmp_path, monkeypatch
+) -> None:
+    settings, report, _, _ = built
+    # (as at scale: a photo's search and annotation score its 20 look-alikes, not every document)
+    monkeypatch.setattr("core.serving.ranking.LIKELIHOOD_CANDIDATES", 20)
+    monkeypatch.setattr("core.serving.ranking.LOOKALIKE_CANDIDATES", 20)
+    monkeypatch.setattr("core.serving.annotation.LOOKALIKE_CANDIDATES", 20)
+    monkeypatch.setattr("core.serving.annotation.EXACT_NEIGHBOURS", 0)
+    version = settings.models_dir / report.version_name
+    before = written_before_the_document_major_copy(version, tmp_path / "before")
+    processor = TextProcessor()
+    vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
+    # given the version and the same version as written before (its counts by columns alone)
+    mine = SearchEngine(version, "v", processor, vectorizer)
+    old = SearchEngine(before, "v", processor, vectorizer)
+    rows = builtin_rows()
+    for photo in (rows[10], rows[300], rows[BUILT + 5]):
+        image = (BUILTIN_COLLECTION / photo["image"]).read_bytes()
+        for query in (Query(image=image), Query(text="dog", image=image)):
+            # when a photo is searched for, and annotated
+            request = SearchRequest(query, k=10)
+            # then both answer the same hits, scores to the last bit, and the same annotation
+            expected = old.search(request).hits
+            assert expected and mine.search(request).hits == expected
+        annotation = AnnotationRequest(Query(image=image))
+        assert mine.annotation.annotate(annotation) == old.annotation.annotate(annotation)
