@@ -265,13 +265,13 @@ def test_a_photos_candidates_counts_read_document_by_document_are_those_read_by_
     for rows in (every, every[::3], every[5:9], every[:0]):
         for columns in (np.arange(width), np.arange(width - 1, 0, -2)):
             # when a photo's candidates' counts are read (many visual words: from the rows)
-            assert by_document.add_counts(np.zeros((len(rows), len(columns))), columns, rows)
+            assert by_document.entries_at(columns, rows) is not None
             counts = mine.counts_at(VISUAL, columns, rows)
             # then they are the counts read from each token's column, to the bit
             assert np.array_equal(counts, columns_only.counts_at(VISUAL, columns, rows))
             assert np.array_equal(counts, mine.parts[VISUAL][0][rows][:, columns].toarray())
     # and a word query's one visual word over many documents is read from its column
-    assert not by_document.add_counts(np.zeros((len(every), 1)), [3], every)
+    assert by_document.entries_at([3], every) is None
 
 
 def test_a_version_written_before_the_document_major_copy_answers_photos_as_one_with_it(

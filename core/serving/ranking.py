@@ -198,21 +198,34 @@ class DocumentTokens:
         self, modality: str, columns: Sequence[int], rows: slice | np.ndarray
     ) -> np.ndarray:
         """The counts of the tokens at distinct ``columns`` of ``modality`` in the documents at
-        ``rows`` (a range, or distinct rows ascending): rows x columns, dense. Only those rows'
-        entries are read, each block's the cheaper way: from its document-major copy
-        (``_DocumentRows``: a document's few tens of entries lie together) where it has one and
-        the rows' entries are fewer than a probe per row and column, else by binary search in
-        each token's column (``_add_column_counts``). At ten million documents a photo's
-        hundreds of visual words' columns hold hundreds of millions of entries, and a query
-        scores a few thousand candidates. Either way gives the same counts, to the bit."""
-        span = isinstance(rows, slice)
-        count = rows.stop - rows.start if span else len(rows)
+        ``rows`` (a range, or distinct rows ascending): rows x columns, dense
+        (``entries_at``)."""
+        count = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
         counts = np.zeros((count, len(columns)))
-        blocks = zip(self.parts[modality], self.by_document[modality], strict=True)
-        for part, by_document in blocks:
-            if by_document is None or span or not by_document.add_counts(counts, columns, rows):
-                _add_column_counts(counts, part, columns, rows)
+        at, places, values = self.entries_at(modality, columns, rows)
+        counts[at, places] = values  # no two blocks hold the same (row, token)
         return counts
+
+    def entries_at(
+        self, modality: str, columns: Sequence[int], rows: slice | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The counts above 0 of the tokens at distinct ``columns`` of ``modality`` in the
+        documents at ``rows`` (a range, or distinct rows ascending): each one's place in
+        ``rows``, its place in ``columns`` and the count. Only those rows' entries are read,
+        each block's the cheaper way: from its document-major copy (``_DocumentRows``: a
+        document's hundred or so entries lie together) where it has one and the rows' entries
+        are fewer than a probe per row and column, else by binary search in each token's
+        column (``_column_entries``). At ten million documents a photo's hundreds of visual
+        words' columns hold hundreds of millions of entries, and a query scores a few thousand
+        candidates. Either way gives the same entries."""
+        found = []
+        for part, by_document in zip(self.parts[modality], self.by_document[modality], strict=True):
+            read = None
+            if by_document is not None and not isinstance(rows, slice):
+                read = by_document.entries_at(columns, rows)
+            found.append(read if read is not None else _column_entries(part, columns, rows))
+        at, places, values = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        return at, places, values
 
     def inverse_lengths(self, modality: str) -> np.ndarray:
         """Each document's 1 / its number of ``modality`` tokens (0 without any), made on the
@@ -396,7 +409,9 @@ class DocumentTokens:
             np.save(directory / f"{i}.totals.npy", totals[m])
             files[m] = _ColumnFiles(directory, str(i), indptr, kind, buffer)
             if m in BY_DOCUMENT:
-                by_document[m] = _RowFiles(directory, f"{i}.rows", count, int(indptr[-1]), kind)
+                by_document[m] = _RowFiles(
+                    directory, f"{i}.rows", count, int(indptr[-1]), kind, widths[m]
+                )
         try:
             for first, part in _numbered_chunks(documents, chunk):
                 for m in modalities:
@@ -509,8 +524,12 @@ class _RowFiles:
     ``entries`` entries, appended as the documents' entries arrive in row order: it holds
     nothing but the last row's end."""
 
-    def __init__(self, directory: Path, prefix: str, count: int, entries: int, kind: type) -> None:
-        self.dtypes = (np.dtype(kind), np.dtype(kind), np.dtype(np.float64))
+    def __init__(
+        self, directory: Path, prefix: str, count: int, entries: int, kind: type, width: int
+    ) -> None:
+        # a row's end may pass 2 ** 31 (``kind``); a token is one of ``width``: 2 bytes for
+        # the 1000 visual words
+        self.dtypes = (np.dtype(kind), np.min_scalar_type(width - 1), np.dtype(np.float64))
         self.end = 0  # entries written
         self.handles = []
         sizes = (count + 1, entries, entries)
@@ -536,39 +555,41 @@ class _RowFiles:
             handle.close()
 
 
-def _add_column_counts(
-    counts: np.ndarray, part: sparse.csc_matrix, columns: Sequence[int], rows: slice | np.ndarray
-) -> None:
-    """Adds one block's counts of the tokens at ``columns`` in the documents at ``rows`` to
-    ``counts`` (``DocumentTokens.counts_at``), found by binary search in each token's column
+def _column_entries(
+    part: sparse.csc_matrix, columns: Sequence[int], rows: slice | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block's ``DocumentTokens.entries_at``, found by binary search in each token's column
     (rows ascend within a column)."""
     # plain views of the mapped arrays: a memmap's every index and slice is slow
     indptr, indices, data = (np.asarray(a) for a in (part.indptr, part.indices, part.data))
-    span = isinstance(rows, slice)
+    at, places, values = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)], [np.empty(0)]
     for place, column in enumerate(columns):
         low, high = int(indptr[column]), int(indptr[column + 1])
         if low == high:
             continue
         found = indices[low:high]
-        if span:
+        if isinstance(rows, slice):
             first, last = np.searchsorted(found, [rows.start, rows.stop])
-            counts[found[first:last] - rows.start, place] += data[low + first : low + last]
-            continue
-        if len(found) < len(rows):  # the fewer looked up among the more
-            at = np.minimum(np.searchsorted(rows, found), len(rows) - 1)
-            hit = rows[at] == found
-            counts[at[hit], place] += data[low:high][hit]
-            continue
-        at = np.minimum(np.searchsorted(found, rows), high - low - 1)
-        hit = found[at] == rows
-        counts[hit, place] += data[low:high][at[hit]]
+            hits, counts = found[first:last] - rows.start, data[low + first : low + last]
+        elif len(found) < len(rows):  # the fewer looked up among the more
+            where = np.minimum(np.searchsorted(rows, found), len(rows) - 1)
+            hit = rows[where] == found
+            hits, counts = where[hit], data[low:high][hit]
+        else:
+            where = np.minimum(np.searchsorted(found, rows), high - low - 1)
+            hits = np.flatnonzero(found[where] == rows)
+            counts = data[low:high][where[hits]]
+        at.append(hits.astype(np.int64))
+        places.append(np.full(len(hits), place))
+        values.append(counts)
+    return np.concatenate(at), np.concatenate(places), np.concatenate(values)
 
 
 class _DocumentRows:
     """One block's counts of a modality document by document (CSR over the block's first
     ``len(indptr) - 1`` rows, each row's tokens ascending), memory-mapped beside its
-    token-major columns: a candidate's counts are its own few tens of entries, read where they
-    lie together."""
+    token-major columns: a candidate's counts are its own hundred or so entries, read where
+    they lie together."""
 
     def __init__(
         self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, width: int
@@ -577,25 +598,25 @@ class _DocumentRows:
         self.indptr, self.indices, self.data = (np.asarray(a) for a in (indptr, indices, data))
         self.width = width  # the modality's tokens
 
-    def add_counts(self, counts: np.ndarray, columns: Sequence[int], rows: np.ndarray) -> bool:
-        """Adds the counts of the tokens at distinct ``columns`` in the documents at ``rows``
-        (ascending) to ``counts``, unless the rows hold more entries than a probe per row and
-        column would read (a word query's few columns): False then, and nothing added."""
+    def entries_at(
+        self, columns: Sequence[int], rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``DocumentTokens.entries_at`` of this block, unless the rows hold more entries than
+        a probe per row and column would read (a word query's few columns): None then."""
         inside = rows[: np.searchsorted(rows, len(self.indptr) - 1)]
-        starts, ends = self.indptr[inside], self.indptr[inside + 1]
-        sizes = (ends - starts).astype(np.int64)
+        starts = self.indptr[inside].astype(np.int64)
+        sizes = self.indptr[inside + 1] - starts
         total = int(sizes.sum())
         if total > len(rows) * len(columns):
-            return False
+            return None
         # every entry of the rows, row after row: each row's start, then one step at a time
         entries = np.arange(total) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
-        places = np.full(self.width, -1)  # each token's column in counts, -1 if not asked
+        places = np.full(self.width, -1)  # each token's place in columns, -1 if not asked
         places[np.asarray(columns, dtype=np.int64)] = np.arange(len(columns))
         at = places[self.indices[entries]]
-        asked = at >= 0
+        asked = np.flatnonzero(at >= 0)
         owners = np.repeat(np.arange(len(inside)), sizes)
-        counts[owners[asked], at[asked]] += self.data[entries[asked]]
-        return True
+        return owners[asked], at[asked], self.data[entries[asked]]
 
 
 def _count_matrix(
