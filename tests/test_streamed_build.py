@@ -208,13 +208,31 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
         assert np.array_equal(mine.data, matrix.data)
         assert np.array_equal(written.lengths[modality], expected.lengths[modality])
         assert np.array_equal(written.totals[modality], expected.totals[modality])
-    # and the visual words also document by document, each document's tokens ascending
+    # and the visual words also document by document, each document's tokens ascending, the
+    # counts of draws (whole numbers) in 4 bytes
     (by_document,) = written.by_document[VISUAL]
     rows = expected.parts[VISUAL][0].tocsr()
     rows.sort_indices()
     assert np.array_equal(by_document.indptr, rows.indptr)
     assert np.array_equal(by_document.indices, rows.indices)
-    assert np.array_equal(by_document.data, rows.data)
+    assert np.array_equal(by_document.data, rows.data) and by_document.data.dtype == np.float32
+
+
+def test_the_document_major_copy_keeps_counts_that_four_bytes_cannot_hold(built, tmp_path) -> None:
+    settings, report, corpus, _ = built
+    phi = VersionFiles(settings.models_dir / report.version_name).read_model().phi
+    # given a document whose visual word counts a third (a weight, not a number of draws)
+    third = {VISUAL: Counter({phi[VISUAL].tokens[5]: 1 / 3})}
+    documents = [*corpus.tokens[:6], third]
+    # when the counts are written and read back for a photo's candidates
+    DocumentTokens.write(tmp_path, phi, documents)
+    written = DocumentTokens.load(tmp_path, phi)
+    columns, rows = np.arange(len(phi[VISUAL].tokens)), np.arange(len(documents))
+    assert written.by_document[VISUAL][0].entries_at(columns, rows) is not None
+    # then they are the counts made in memory, to the bit
+    expected = DocumentTokens(phi, documents).counts_at(VISUAL, columns, rows)
+    assert expected[6, 5] == 1 / 3
+    assert np.array_equal(written.counts_at(VISUAL, columns, rows), expected)
 
 
 def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_path) -> None:

@@ -385,6 +385,7 @@ class DocumentTokens:
         modalities = list(phi)
         widths = {m: len(phi[m].tokens) for m in modalities}
         per_column = {m: np.zeros(widths[m], dtype=np.int64) for m in modalities}
+        single = dict.fromkeys(modalities, True)  # every count a float32 holds exactly
         lengths = {m: np.zeros(count) for m in modalities}
         totals = {m: np.zeros(widths[m]) for m in modalities}
         wordless = array("q")
@@ -393,6 +394,7 @@ class DocumentTokens:
                 rows, cols, values = _entries(m, phi[m], part, range(first, first + len(part)))
                 per_column[m] += np.bincount(cols, minlength=widths[m])
                 totals[m] += np.bincount(cols, weights=values, minlength=widths[m])
+                single[m] = single[m] and bool(np.all(values.astype(np.float32) == values))
                 lengths[m][first : first + len(part)] = np.bincount(
                     rows - first, weights=values, minlength=len(part)
                 )
@@ -409,8 +411,9 @@ class DocumentTokens:
             np.save(directory / f"{i}.totals.npy", totals[m])
             files[m] = _ColumnFiles(directory, str(i), indptr, kind, buffer)
             if m in BY_DOCUMENT:
+                counts_kind = np.float32 if single[m] else np.float64
                 by_document[m] = _RowFiles(
-                    directory, f"{i}.rows", count, int(indptr[-1]), kind, widths[m]
+                    directory, f"{i}.rows", count, int(indptr[-1]), kind, widths[m], counts_kind
                 )
         try:
             for first, part in _numbered_chunks(documents, chunk):
@@ -525,11 +528,19 @@ class _RowFiles:
     nothing but the last row's end."""
 
     def __init__(
-        self, directory: Path, prefix: str, count: int, entries: int, kind: type, width: int
+        self,
+        directory: Path,
+        prefix: str,
+        count: int,
+        entries: int,
+        kind: type,
+        width: int,
+        counts_kind: type,
     ) -> None:
-        # a row's end may pass 2 ** 31 (``kind``); a token is one of ``width``: 2 bytes for
-        # the 1000 visual words
-        self.dtypes = (np.dtype(kind), np.min_scalar_type(width - 1), np.dtype(np.float64))
+        # as small as they hold exactly: a row's end may pass 2 ** 31 (``kind``); a token is
+        # one of ``width`` (2 bytes for the 1000 visual words); counts of draws are whole
+        # numbers, which float32 holds (4 bytes, read back as the float64 counts)
+        self.dtypes = (np.dtype(kind), np.min_scalar_type(width - 1), np.dtype(counts_kind))
         self.end = 0  # entries written
         self.handles = []
         sizes = (count + 1, entries, entries)
@@ -616,7 +627,7 @@ class _DocumentRows:
         at = places[self.indices[entries]]
         asked = np.flatnonzero(at >= 0)
         owners = np.repeat(np.arange(len(inside)), sizes)
-        return owners[asked], at[asked], self.data[entries[asked]]
+        return owners[asked], at[asked], self.data[entries[asked]].astype(np.float64)
 
 
 def _count_matrix(
