@@ -26,7 +26,13 @@ from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.index import IndexParams
 from core.serving.model import ModelParams
-from core.serving.ranking import ARTICLE_RANKING, WRITE_BUFFER, DocumentTokens, RankingParams
+from core.serving.ranking import (
+    ARTICLE_RANKING,
+    WRITE_BUFFER,
+    DocumentTokens,
+    RankingParams,
+    _column_entries,
+)
 from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION
 from core.storage import database, store
@@ -268,7 +274,7 @@ def written_before_the_document_major_copy(version: Path, target: Path) -> Path:
 
 
 def test_a_photos_candidates_counts_read_document_by_document_are_those_read_by_columns(
-    built, tmp_path
+    built, tmp_path, monkeypatch
 ) -> None:
     settings, report, _, _ = built
     version = settings.models_dir / report.version_name
@@ -278,18 +284,25 @@ def test_a_photos_candidates_counts_read_document_by_document_are_those_read_by_
     mine = VersionFiles(version).read_document_tokens(phi)
     columns_only = VersionFiles(before).read_document_tokens(phi)
     assert columns_only.by_document[VISUAL] == [None]
-    (by_document,) = mine.by_document[VISUAL]
+    searched: list = []  # the columns searched by binary search
+    by_columns = _column_entries
+    monkeypatch.setattr(
+        "core.serving.ranking._column_entries",
+        lambda *args: searched.append(args[1]) or by_columns(*args),
+    )
     every, width = np.arange(mine.num_documents), len(phi[VISUAL].tokens)
     for rows in (every, every[::3], every[5:9], every[:0]):
         for columns in (np.arange(width), np.arange(width - 1, 0, -2)):
-            # when a photo's candidates' counts are read (many visual words: from the rows)
-            assert by_document.entries_at(columns, rows) is not None
+            # when a photo's candidates' counts are read (many visual words)
+            searched.clear()
             counts = mine.counts_at(VISUAL, columns, rows)
-            # then they are the counts read from each token's column, to the bit
+            # then they come from the rows, and are the counts read from the columns, to the bit
+            assert not searched
             assert np.array_equal(counts, columns_only.counts_at(VISUAL, columns, rows))
             assert np.array_equal(counts, mine.parts[VISUAL][0][rows][:, columns].toarray())
     # and a word query's one visual word over many documents is read from its column
-    assert by_document.entries_at([3], every) is None
+    mine.counts_at(VISUAL, [3], every)
+    assert searched
 
 
 def test_a_version_written_before_the_document_major_copy_answers_photos_as_one_with_it(

@@ -213,17 +213,22 @@ class DocumentTokens:
         documents at ``rows`` (a range, or distinct rows ascending): each one's place in
         ``rows``, its place in ``columns`` and the count. Only those rows' entries are read,
         each block's the cheaper way: from its document-major copy (``_DocumentRows``: a
-        document's hundred or so entries lie together) where it has one and the rows' entries
-        are fewer than a probe per row and column, else by binary search in each token's
-        column (``_column_entries``). At ten million documents a photo's hundreds of visual
-        words' columns hold hundreds of millions of entries, and a query scores a few thousand
-        candidates. Either way gives the same entries."""
+        document's hundred or so entries lie together) where it has one and the rows hold
+        fewer entries than binary searches in the tokens' columns would read
+        (``_column_reads``), else by those searches (``_column_entries``). At ten million
+        documents a photo's hundred or more visual words' columns hold millions of entries
+        each, and a query scores a few thousand candidates. Either way gives the same
+        entries."""
         found = []
         for part, by_document in zip(self.parts[modality], self.by_document[modality], strict=True):
-            read = None
-            if by_document is not None and not isinstance(rows, slice):
-                read = by_document.entries_at(columns, rows)
-            found.append(read if read is not None else _column_entries(part, columns, rows))
+            if (
+                by_document is not None
+                and not isinstance(rows, slice)
+                and by_document.entries_in(rows) <= _column_reads(part, columns, len(rows))
+            ):
+                found.append(by_document.entries_at(columns, rows))
+            else:
+                found.append(_column_entries(part, columns, rows))
         at, places, values = (np.concatenate(parts) for parts in zip(*found, strict=True))
         return at, places, values
 
@@ -566,6 +571,16 @@ class _RowFiles:
             handle.close()
 
 
+def _column_reads(part: sparse.csc_matrix, columns: Sequence[int], rows: int) -> float:
+    """About how many entries ``_column_entries`` reads to find ``rows`` documents in one
+    block's ``columns``: each binary search of the fewer (rows, or a short column's entries)
+    among the more reads log2 of the more."""
+    indptr = np.asarray(part.indptr)
+    columns = np.asarray(columns, dtype=np.int64)
+    lengths = (indptr[columns + 1] - indptr[columns]).astype(np.float64)
+    return float((np.minimum(lengths, rows) * np.log2(np.maximum(lengths, rows) + 1)).sum())
+
+
 def _column_entries(
     part: sparse.csc_matrix, columns: Sequence[int], rows: slice | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -609,17 +624,20 @@ class _DocumentRows:
         self.indptr, self.indices, self.data = (np.asarray(a) for a in (indptr, indices, data))
         self.width = width  # the modality's tokens
 
+    def entries_in(self, rows: np.ndarray) -> int:
+        """How many entries the documents at ``rows`` (ascending) hold in this block."""
+        inside = rows[: np.searchsorted(rows, len(self.indptr) - 1)]
+        return int((self.indptr[inside + 1] - self.indptr[inside]).sum())
+
     def entries_at(
         self, columns: Sequence[int], rows: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``DocumentTokens.entries_at`` of this block, unless the rows hold more entries than
-        a probe per row and column would read (a word query's few columns): None then."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``DocumentTokens.entries_at`` of this block: every entry of the rows read, those of
+        the ``columns`` kept."""
         inside = rows[: np.searchsorted(rows, len(self.indptr) - 1)]
         starts = self.indptr[inside].astype(np.int64)
         sizes = self.indptr[inside + 1] - starts
         total = int(sizes.sum())
-        if total > len(rows) * len(columns):
-            return None
         # every entry of the rows, row after row: each row's start, then one step at a time
         entries = np.arange(total) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
         places = np.full(self.width, -1)  # each token's place in columns, -1 if not asked
