@@ -1,4 +1,6 @@
-"""The interface language: chosen by a switch, defaulting to the browser's language.
+"""The interface language: chosen by a switch, defaulting to the browser's language. A choice
+other than the browser's stays in the address (``?lang=ru``), so that a reload, a new tab or a
+shared link keeps it.
 
 Every text a page shows comes from the tables in ``interface.messages`` through ``t`` (or
 ``plural`` for a count), so the two languages stay complete and in step (a test compares them).
@@ -18,6 +20,7 @@ LANGUAGES = {"en": "English", "ru": "Русский"}
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_KEY = "language"  # the switch
 CHOSEN_LANGUAGE_KEY = "chosen_language"
+LANGUAGE_PARAM = "lang"  # in the address: a language chosen other than the browser's
 _THIS_RUN: ContextVar[str | None] = ContextVar("interface_language", default=None)
 PLURAL_FORMS = {"en": ("one", "other"), "ru": ("one", "few", "many")}
 
@@ -54,9 +57,20 @@ def _session_language() -> str:
     costs Streamlit a deserialization each time)."""
     if (chosen := st.session_state.get(CHOSEN_LANGUAGE_KEY)) is None:
         preset = st.session_state.get(LANGUAGE_KEY)  # e.g. set before the session's first run
-        chosen = preset if preset in LANGUAGES else browser_language()
+        addressed = st.query_params.get(LANGUAGE_PARAM)
+        chosen = next(
+            (lang for lang in (preset, addressed) if lang in LANGUAGES), browser_language()
+        )
         st.session_state[CHOSEN_LANGUAGE_KEY] = chosen
     return chosen
+
+
+def _address_language(chosen: str) -> None:
+    """Keep a language chosen other than the browser's in the address, and no other."""
+    if chosen == browser_language():
+        st.query_params.pop(LANGUAGE_PARAM, None)
+    elif st.query_params.get(LANGUAGE_PARAM) != chosen:
+        st.query_params[LANGUAGE_PARAM] = chosen
 
 
 def language_switch() -> None:
@@ -67,9 +81,11 @@ def language_switch() -> None:
         if (picked := st.session_state[LANGUAGE_KEY]) in LANGUAGES:
             st.session_state[CHOSEN_LANGUAGE_KEY] = picked
             _THIS_RUN.set(picked)
+            _address_language(picked)
 
     chosen = _session_language()
     _THIS_RUN.set(chosen)
+    _address_language(chosen)
     st.session_state[LANGUAGE_KEY] = chosen
     st.sidebar.segmented_control(
         "🌐",

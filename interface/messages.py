@@ -122,8 +122,8 @@ EN: dict[str, str | dict[str, str]] = {
     "nothing_switched_off": "Your query has only {names}, and the slider of each is at 0, so "
     "nothing is left to search with: move a slider up in the sidebar.",
     "nothing_unknown": "The model does not know any of these words: {words}.",
-    "nothing_no_words": "The query has no letters the model can read: emoji, punctuation and "
-    "numbers are left out.",
+    "nothing_no_words": "The query has no word the model can read: common words (the, of, "
+    "and), numbers, emoji and punctuation are left out.",
     "nothing_try": "Try words the collection is about, e.g. {words}.",
     # Weight sliders
     "weights_title": "Modality weights",
@@ -696,7 +696,7 @@ RU: dict[str, str | dict[str, str]] = {
     "suggestions_caption": "Нажмите на слово или хэштег, чтобы найти его.",
     "upload_button": "Выбрать фото",
     "photo_too_large": "Фотография слишком велика: {error}.",
-    "hit_contains": " · содержит {words}",
+    "hit_contains": " · содержит: {words}",
     "no_image": "(нет изображения)",
     "full_caption": "Подпись целиком",
     "vote_saved": "Спасибо: оценка сохранена.",
@@ -705,8 +705,8 @@ RU: dict[str, str | dict[str, str]] = {
     "nothing_switched_off": "В запросе есть только «{names}», а ползунок каждого стоит на 0, "
     "так что искать не по чему: передвиньте ползунок на боковой панели.",
     "nothing_unknown": "Модель не знает ни одного из этих слов: {words}.",
-    "nothing_no_words": "В запросе нет букв, которые модель может прочесть: эмодзи, знаки "
-    "препинания и числа не учитываются.",
+    "nothing_no_words": "В запросе нет слов, которые модель может прочесть: служебные слова "
+    "(и, в, на), числа, эмодзи и знаки препинания не учитываются.",
     "nothing_try": "Попробуйте слова, о которых эта коллекция, например: {words}.",
     # Weight sliders
     "weights_title": "Веса модальностей",
@@ -856,7 +856,7 @@ RU: dict[str, str | dict[str, str]] = {
     "role_admin": "администратор",
     "role_moderator": "модератор",
     # Account
-    "account_title": "Вход",
+    "account_title": "Учётная запись",
     "account_caption": "Только для сотрудников: модераторы проверяют темы и размечают документы; "
     "администраторы управляют моделью.",
     "account_name": "Имя",

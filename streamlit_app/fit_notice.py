@@ -12,7 +12,7 @@ from interface.i18n import t
 def fit_sentence(fit: QueryFit) -> str:
     """One plain sentence, the same on every page: whether the model knows this kind of query
     (words, a photo, both) and what that means for the answers."""
-    return t(f"fit_sentence_{'weak' if fit.weak else 'ok'}_{fit.kind}")
+    return t(f"fit_sentence_{'weak' if fit.weak else 'ok'}_{fit.asked_kind}")
 
 
 def show_fit(fit: QueryFit | None) -> None:

@@ -387,11 +387,12 @@ def test_a_query_whose_words_are_switched_off_says_the_slider_is_at_zero(app):
     assert "Try words" not in message
 
 
-def test_an_emoji_only_query_says_there_are_no_letters_to_read(app):
-    search(app, "🐱🐶 !!")
+@pytest.mark.parametrize("typed", ["🐱🐶 !!", "the and of"])
+def test_a_query_without_a_word_to_read_says_what_is_left_out(app, typed):
+    search(app, typed)
 
     message = shown(app.warning[0])
-    assert "no letters the model can read" in message
+    assert "no word the model can read" in message and "common words" in message
     assert "'the'" not in message
 
 

@@ -1,7 +1,8 @@
 """An admin adds photos from the admin panel in a real browser, in Russian: two photos with their
 captions and hashtags are queued, the job worker adds them, the job reads as what the admin did,
 the form is empty again (a second click cannot queue the same photos twice), and a visitor's
-search by a photo's words finds it. Screenshots go to ``test-artifacts/``."""
+search by a photo's words finds it, and by a word of its caption the model never learned.
+Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ RU = MESSAGES["ru"]
 # Documents the small build lacks, each with a caption word at most two of its documents share
 # (as in tests/test_live_collection.py), so that a search by its words can find it.
 NEW_ROWS = (168, 162)
+NEW_WORD = "Зубр"  # added to the first photo's caption: the build never learned it
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_added_photos_are_named_by_what_the_admin_did_clear_the_form_and_are_fou
         captions = page.get_by_role("textbox", name=RU["photo_caption"])
         captions.first.wait_for(timeout=60_000)
         for number, row in enumerate(rows):
-            captions.nth(number).fill(row["text"])
+            captions.nth(number).fill(row["text"] + (f" {NEW_WORD}." if number == 0 else ""))
             page.get_by_role("textbox", name=RU["photo_hashtags"]).nth(number).fill(
                 " ".join("#" + tag for tag in row["tags"])
             )
@@ -78,5 +80,18 @@ def test_added_photos_are_named_by_what_the_admin_did_clear_the_form_and_are_fou
         page.locator(RESULTS_CAPTION).wait_for(timeout=120_000)
         wait_until_idle(page)
         assert page.get_by_text(rows[0]["text"], exact=False).count() >= 1
+
+        # a word of the admin's caption that the model never learned finds the photo, first
+        page.goto(f"{app_url}/?q={quote(NEW_WORD.lower())}")
+        page.locator(RESULTS_CAPTION).wait_for(timeout=120_000)
+        wait_until_idle(page)
+        page.screenshot(path=ARTIFACTS / "ru-found-by-a-new-word.png", full_page=True)
+        results = page.inner_text("[data-testid='stMain']").split(
+            page.locator(RESULTS_CAPTION).inner_text()
+        )[1]
+        strengths = [results.find(RU[f"strength_{s}"]) for s in ("strong", "good", "weak")]
+        first_card_ends = min(at for at in strengths if at >= 0)  # the first card's detail line
+        assert 0 <= results.find(rows[0]["text"]) < first_card_ends
+        assert page.get_by_text(RU["unknown_ignored"].split(":")[0]).count() == 0
     finally:
         context.close()

@@ -144,6 +144,28 @@ def test_an_excluded_word_the_model_never_learned_leaves_out_the_added_documents
     assert set(added) - saying <= set(found)
 
 
+@pytest.mark.parametrize("word", ["shrimp", "креветка"])
+def test_a_word_only_an_added_document_says_finds_it_first(deployment, tmp_path, word):
+    # given the small build, whose training documents never say 'shrimp' or 'креветка', and a
+    # shrimp ("A shrimp. Креветка.") and a spiny lobster added to it, both tagged #fish
+    rows = [builtin_rows()[number] for number in (129, 132)]
+    add_documents(deployment, copy_collection(rows, tmp_path / "new"))
+    serving = Service(deployment)
+    assert word not in serving.active().engine.model.phi["@text"].index
+    shrimp = next(row["id"] for row in rows if "shrimp" in row["id"])
+    # when a visitor searches the word alone, and with a word both added documents say
+    alone = serving.search(SearchRequest(Query(text=word), k=5))
+    with_fish = serving.search(SearchRequest(Query(text=f"fish {word}"), k=5))
+    # then the shrimp comes first, its card says it contains the word, and nothing calls the
+    # word unknown nor offers to correct it
+    assert alone.hits[0].id == shrimp and alone.hits[0].matched == [word]
+    assert with_fish.hits[0].id == shrimp and set(with_fish.hits[0].matched) == {"fish", word}
+    assert alone.query.unknown == {} and serving.did_you_mean(word) is None
+    # and the visitor who then leaves it out sees it named among the words left out
+    without = serving.search(SearchRequest(Query(text=f"fish -{word}"), k=5))
+    assert shrimp not in [hit.id for hit in without.hits] and word in without.excluded
+
+
 def test_an_added_copy_of_a_training_photo_gets_a_theta_next_to_the_built_one(deployment, tmp_path):
     """Same picture, other bytes (a trailing byte JPEG readers ignore): not a duplicate, and
     its theta, inferred with phi fixed, lies next to the one the build gave the original."""

@@ -20,7 +20,7 @@ from core.serving.annotation import hashtag_query
 from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.settings import REPO_ROOT
 from interface.messages import MESSAGES
-from tests.test_app import jpeg, open_app, search, shown, slider, understood
+from tests.test_app import APP, jpeg, open_app, search, shown, slider, understood
 
 PHOTOS = sorted((REPO_ROOT / "tests" / "fixtures").glob("*/*.jpg"))
 FIGURES = re.compile(r"perplexit|перплекси|\bL1\b", re.IGNORECASE)
@@ -156,6 +156,38 @@ def test_search_and_annotate_say_the_same_sentence_about_a_photo(app, language):
     on_annotate = {text for text in visible_texts(app) if fit_sentence(text, language)}
 
     assert len(on_search) == 1 and on_search == on_annotate
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_typed_words_read_as_photo_classes_are_called_words_not_a_photo(app, service, language):
+    # given the built-in collection, whose captions never say 'краб' (crab): the model reads
+    # the typed word as the visual words of ImageNet's crab classes
+    fit = service.search(SearchRequest(Query(text="краб"), 12)).fit
+    assert fit.kind == "photo" and fit.asked_kind == "words"
+    # when a visitor types it, with no photo
+    in_language(app, language)
+    search(app, "краб")
+    # then the page's sentence speaks of their words, not of a photo they never gave
+    said = [text for text in visible_texts(app) if fit_sentence(text, language)]
+    assert said == [MESSAGES[language][f"fit_sentence_{'weak' if fit.weak else 'ok'}_words"]]
+
+
+def test_a_chosen_language_stays_for_a_reload_a_new_tab_or_a_shared_link(app):
+    # given a visitor whose browser speaks English, who switches to Russian and searches
+    in_language(app, "ru")
+    search(app, "собака")
+    address = dict(app.query_params)
+    assert address["lang"] == "ru" and address["q"] == "собака"
+    # when the same address opens in a new session (a reload, a new tab, a shared link)
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params.update(address)
+    again.run()
+    # then the page is in Russian, with the search's results
+    assert again.title[0].value == MESSAGES["ru"]["search_title"]
+    assert any("собака" in card for card in visible_texts(again))
+    # and switching back to the browser's language takes the choice out of the address
+    again.segmented_control(key="language").set_value("en").run()
+    assert "lang" not in again.query_params
 
 
 def fit_sentence(text: str, language: str) -> bool:

@@ -15,7 +15,7 @@ after loading, so one engine serves many threads.
 from __future__ import annotations
 
 import copy
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -37,9 +37,9 @@ from core.serving.answers import (
     UnknownDocument,
 )
 from core.serving.bilingual import Translations, default_lexicon, learn_translations
-from core.serving.fit import FitReference, QueryFit, perplexity
+from core.serving.fit import FitReference, QueryFit, kind_of, perplexity
 from core.serving.index import NeighborIndex
-from core.serving.inference import QueryTheta, ThetaInferencer
+from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.query_syntax import parse_query
 from core.serving.ranking import (
     DocumentTokens,
@@ -147,16 +147,43 @@ class SearchEngine:
         fit is measured on what the model was trained on); this engine does not change, so
         searches in flight go on with it while the new one is made."""
         extended = copy.copy(self)
-        for derived in ("topic_prior", "suggester"):
+        for derived in ("topic_prior", "suggester", "_said_words"):
             extended.__dict__.pop(derived, None)
         base = slice(0, self.base_documents)
         rows = np.vstack([self.thetas[base], np.asarray(thetas, dtype=np.float32)])
         index = NeighborIndex(rows, self.index.params).build()
-        added = DocumentTokens(self.model.phi, [token_counts(doc.tokens) for doc in documents])
+        added = DocumentTokens(
+            self.model.phi,
+            [token_counts(doc.tokens) for doc in documents],
+            unlearned=self._unlearned_words(documents),
+        )
         extended._index_documents(
             self.base_records.extended(documents), index, self.base_tokens.appended(added)
         )
         return extended
+
+    def _unlearned_words(self, documents: Sequence[Document]) -> dict[tuple[str, str], np.ndarray]:
+        """(modality, token) -> the rows of ``documents`` that say it, for each word and hashtag
+        they say that the model never learned; a hashtag also says the word of its form (#kite
+        says 'kite'), as a typed hashtag counts as its word."""
+        phi, found = self.model.phi, defaultdict(list)
+        known = {m: phi[m].index if m in phi else {} for m in (TEXT, TAG)}
+        for row, document in enumerate(documents):
+            for modality in (TEXT, TAG):
+                for token in document.tokens.get(modality, ()):
+                    if token in known[modality]:
+                        continue
+                    found[(modality, token)].append(row)
+                    word = self.processor.word_token(token) if modality == TAG else None
+                    if word is not None and word not in known[TEXT]:
+                        found[(TEXT, word)].append(row)
+        return {key: np.unique(rows) for key, rows in found.items()}
+
+    @cached_property
+    def _said_words(self) -> frozenset[str]:
+        """The ``@text`` words only added documents say: a query reads them as words the
+        collection knows, though the model does not."""
+        return frozenset(token for modality, token in self.ranked.own.unlearned if modality == TEXT)
 
     def _own_tokens(self, written: DocumentTokens) -> DocumentTokens:
         """Each document's own tokens for the likelihood ranking: the ``written`` ones; a
@@ -326,7 +353,7 @@ class SearchEngine:
                 for row, distance, score in zip(
                     ranked.rows, ranked.distances, ranked.scores, strict=True
                 )
-                if row not in same and not self._says_unlearned(int(row), asked.excluded)
+                if row not in same
             ]
             if same:  # first, as good as the best the ranking found
                 top = float(ranked.scores[0]) if len(ranked.scores) else 0.0
@@ -341,7 +368,9 @@ class SearchEngine:
                 break
             fetch *= 2
         hits = hits[:k]
-        fit = self._fit(asked.inferred.theta, self.reader.readable(asked.tokens, ranking), weights)
+        fit = self._fit(
+            asked.inferred.theta, self.reader.readable(asked.tokens, ranking), weights, query
+        )
         for hit in hits:
             hit.matched = self._matched(asked.terms, hit.row, asked.surfaces, weights)
         # a words-only query whose words some hits contain: a hit with none of them is a guess
@@ -377,8 +406,8 @@ class SearchEngine:
         syntax = parse_query(request.query.text)
         query = replace(request.query, text=syntax.text)
         excluded = self.reader.excluded_terms(syntax.excluded, ranking)
-        tokens, surfaces = self.reader.tokens_of(query)
-        inferred = self.reader.infer(tokens, surfaces, weights, ranking)
+        tokens, surfaces = self.reader.tokens_of(query, self._said_words)
+        inferred = self._infer_said(tokens, surfaces, weights, ranking)
         terms = self.reader.query_terms(tokens, ranking, query.text)
         return _AskedSearch(
             query,
@@ -392,6 +421,35 @@ class SearchEngine:
             terms,
             self.ranked_terms(query, tokens, terms, ranking),
         )
+
+    def _infer_said(
+        self,
+        tokens: TokenCounts,
+        surfaces: Mapping[str, Mapping[str, str]],
+        weights: Mapping[str, float],
+        ranking: RankingParams,
+    ) -> QueryTheta:
+        """The query's theta (``QueryReader.infer``), where words only added documents say are
+        not unknown: the collection knows them. A query of such words alone has the topics of
+        the collection at large (``topic_prior``); the documents that say them rank first."""
+        said = [
+            surfaces.get(TEXT, {}).get(word, word)
+            for word in tokens.get(TEXT, ())
+            if word in self._said_words
+        ]
+        try:
+            inferred = self.reader.infer(tokens, surfaces, weights, ranking)
+        except NothingRecognized:
+            if not said:
+                raise
+            inferred = QueryTheta(self.topic_prior.copy())
+        words = [word for word in inferred.unknown.get(TEXT, []) if word not in said]
+        inferred.unknown = (
+            {**inferred.unknown, TEXT: words}
+            if words
+            else {m: listed for m, listed in inferred.unknown.items() if m != TEXT}
+        )
+        return inferred
 
     def exhaustive_rows(self, request: SearchRequest) -> np.ndarray:
         """The ``request.k`` rows its ranking puts first when it scores every document, which a
@@ -437,34 +495,24 @@ class SearchEngine:
             return allowed
         return ~contained if allowed is None else allowed & ~contained
 
-    def _says_unlearned(self, row: int, terms: Sequence[QueryTerm]) -> bool:
-        """Whether the document's record says one of ``terms`` in a word or hashtag the model
-        never learned (a document added after training brings new words), which ``_without``
-        cannot find: it reads the model's vocabulary. Its hashtag says the word of its form."""
-        if not terms:
-            return False
-        forms = {(modality, token) for term in terms for modality, token, _ in term.forms}
-        phi, tokens = self.model.phi, self.documents[row].tokens
-        for modality in (TEXT, TAG):
-            known = phi[modality].index if modality in phi else {}
-            for token in tokens.get(modality, ()):
-                if token in known:
-                    continue
-                if (modality, token) in forms:
-                    return True
-                if modality == TAG and (TEXT, self.processor.word_token(token)) in forms:
-                    return True
-        return False
-
     def _forms(self, terms: Sequence[QueryTerm]) -> list[str]:
-        """Every form of ``terms`` that the model knows, as a visitor reads it (a hashtag with
-        its '#'), once; a form only an added document says is left out unlisted
-        (``_says_unlearned``)."""
-        phi = self.model.phi
-        forms = (
-            ("#" if modality == TAG else "") + self.display(modality, phi[modality].tokens[column])
+        """Every form of ``terms`` that the model knows or an added document says, as a visitor
+        reads it (a hashtag with its '#'), once."""
+        phi, unlearned = self.model.phi, self.ranked.own.unlearned
+        known = (
+            (modality, phi[modality].tokens[column])
             for term in terms
             for modality, column, _ in term_columns(term, phi)
+        )
+        said = (
+            (modality, token)
+            for term in terms
+            for modality, token, _ in term.forms
+            if (modality, token) in unlearned
+        )
+        forms = (
+            ("#" if modality == TAG else "") + self.display(modality, token)
+            for modality, token in (*known, *said)
         )
         return list(dict.fromkeys(forms))
 
@@ -480,7 +528,10 @@ class SearchEngine:
         lexicon = default_lexicon()
         return Suggester(
             forms,
-            lambda word: self.reader.can_read(word, self.ranking),
+            lambda word: (
+                self.reader.can_read(word, self.ranking)
+                or self.processor.word_token(word) in self._said_words
+            ),
             lambda word: lexicon.knows(self.processor.word_token(word) or word),
         )
 
@@ -514,12 +565,23 @@ class SearchEngine:
         ranking = request.ranking or self.ranking
         tokens, surfaces = self.reader.tokens_of(request.query)
         inferred = self.reader.infer(tokens, surfaces, weights, ranking)
-        return self._fit(inferred.theta, self.reader.readable(tokens, ranking), weights)
+        return self._fit(
+            inferred.theta, self.reader.readable(tokens, ranking), weights, request.query
+        )
 
     def _fit(
-        self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float]
+        self, theta: np.ndarray, tokens: TokenCounts, weights: Mapping[str, float], query: Query
     ) -> QueryFit:
-        return self.fit_reference.fit(perplexity(self.model.phi, tokens, weights, theta), tokens)
+        """The fit of ``query`` read as ``tokens``, saying what the visitor gave: typed words the
+        model knows only as ImageNet classes are read as visual words, yet were not a photo."""
+        extra_words = any(bag for modality, bag in query.extra.items() if modality != VISUAL)
+        asked = kind_of(
+            bool(query.text.strip()) or extra_words,
+            query.image is not None or bool(query.extra.get(VISUAL)),
+        )
+        return self.fit_reference.fit(
+            perplexity(self.model.phi, tokens, weights, theta), tokens, asked
+        )
 
     def _matched(
         self,
@@ -531,8 +593,8 @@ class SearchEngine:
         """The query's words and hashtags that the document itself contains, as typed; a word
         found through its translation shows both ('книга → book'). A modality at weight 0 plays
         no part: its tokens are not looked for, and a word found by its hashtag alone shows the
-        hashtag."""
-        own = self.documents[row].tokens
+        hashtag. A word the model never learned counts where ``term_shares`` counts it."""
+        own, unlearned = self.documents[row].tokens, self.ranked.own.unlearned
         found = []
         for term in terms:
             (modality, token, _), *_ = term.forms
@@ -543,7 +605,8 @@ class SearchEngine:
             for form_modality, form, share in term.forms:
                 if weights.get(form_modality, 0.0) <= 0:
                     continue
-                if own.get(form_modality, {}).get(form):
+                said = unlearned.get((form_modality, form), ())
+                if own.get(form_modality, {}).get(form) or row in said:
                     translated = self.display(form_modality, form)
                     translated = "#" + translated if form_modality == TAG else translated
                     if weights.get(modality, 0.0) <= 0:

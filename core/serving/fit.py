@@ -23,7 +23,7 @@ weak, and is marked so.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,8 +40,13 @@ KINDS = ("words", "photo", "words+photo")
 
 
 def query_kind(tokens: TokenCounts) -> str:
-    has_photo = bool(tokens.get(VISUAL))
+    """The kind (``KINDS``) of a query read as ``tokens``."""
     has_words = any(bag for modality, bag in tokens.items() if modality != VISUAL)
+    return kind_of(has_words, bool(tokens.get(VISUAL)))
+
+
+def kind_of(has_words: bool, has_photo: bool) -> str:
+    """The kind (``KINDS``) of a query with words, a photo or both."""
     if has_photo and has_words:
         return "words+photo"
     return "photo" if has_photo else "words"
@@ -51,12 +56,21 @@ def query_kind(tokens: TokenCounts) -> str:
 class QueryFit:
     """``perplexity``: the query's; ``share_as_far``: the share of the collection's own queries
     of the same kind at least as perplexing (1 = as well explained as any, near 0 = worse than
-    almost all); ``threshold``: the L1 distance beyond which a hit is weak."""
+    almost all); ``threshold``: the L1 distance beyond which a hit is weak. ``kind`` is the
+    reference the query is measured against (by the tokens it was read as: a typed word the
+    model knows only as an ImageNet class is read as visual words); ``asked`` is what the
+    visitor gave (words, a photo or both), which is what a sentence to them must name."""
 
     kind: str
     perplexity: float
     share_as_far: float
     threshold: float
+    asked: str = ""
+
+    @property
+    def asked_kind(self) -> str:
+        """What the visitor gave: ``asked``, or the reference's kind when that was not said."""
+        return self.asked or self.kind
 
     @property
     def weak(self) -> bool:
@@ -139,8 +153,9 @@ class FitReference:
             {kind: np.sort(np.asarray(values)) for kind, values in distances.items()},
         )
 
-    def fit(self, query_perplexity: float, tokens: TokenCounts) -> QueryFit:
-        return self.fit_kind(query_kind(tokens), query_perplexity)
+    def fit(self, query_perplexity: float, tokens: TokenCounts, asked: str = "") -> QueryFit:
+        """How a query read as ``tokens`` fits; ``asked``: what the visitor gave, if known."""
+        return replace(self.fit_kind(query_kind(tokens), query_perplexity), asked=asked)
 
     def fit_kind(self, kind: str, query_perplexity: float) -> QueryFit:
         """How a query of ``kind`` (one of ``KINDS``) with this perplexity fits."""

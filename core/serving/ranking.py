@@ -40,6 +40,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, replace
 from functools import reduce
 from pathlib import Path
+from types import MappingProxyType
 from typing import Protocol
 
 import numpy as np
@@ -171,16 +172,26 @@ class DocumentTokens:
     without copying the stored ones. No two blocks hold the same (row, token). A stored block's
     visual words are also kept document by document (``by_document``, ``_DocumentRows``): what
     ``counts_at`` reads for a photo's few thousand candidates.
+
+    ``unlearned`` holds, for each word or hashtag a document says that the model never learned
+    (a document added after training brings new words), the rows that say it: such a word has
+    no column, yet a document that says it contains it (``term_shares``).
     """
+
+    unlearned: Mapping[tuple[str, str], np.ndarray] = MappingProxyType({})
 
     def __init__(
         self,
         phi: Mapping[str, Phi],
         documents: Sequence[TokenCounts],
         collection: Mapping[str, np.ndarray] | None = None,
+        unlearned: Mapping[tuple[str, str], np.ndarray] | None = None,
     ) -> None:
         """``collection``: the token frequencies that smooth p_own, when ``documents`` are not
-        the collection itself (default: theirs)."""
+        the collection itself (default: theirs); ``unlearned``: (modality, token) -> the rows
+        of ``documents`` that say it, for words and hashtags phi lacks."""
+        if unlearned:
+            self.unlearned = MappingProxyType(dict(unlearned))
         self.num_documents = len(documents)
         self.parts = {
             m: [_count_matrix(m, p, documents, range(len(documents)), len(documents))]
@@ -282,7 +293,17 @@ class DocumentTokens:
             for term in terms
             for modality, column, _ in term_columns(term, phi)
         ]
+        found += [rows for term in terms for rows, _ in self.saying_unlearned(term)]
         return self.union(found)
+
+    def saying_unlearned(self, term: QueryTerm) -> list[tuple[np.ndarray, float]]:
+        """(rows, share) of each of the term's forms that documents say but the model never
+        learned (``unlearned``)."""
+        return [
+            (self.unlearned[(modality, token)], share)
+            for modality, token, share in term.forms
+            if (modality, token) in self.unlearned
+        ]
 
     def union(self, found: Sequence[np.ndarray]) -> np.ndarray:
         """The sorted rows in any of ``found``, marked in one flag per document: at ten
@@ -344,6 +365,12 @@ class DocumentTokens:
             [self.wordless_photos, other.wordless_photos + self.num_documents]
         )
         joined = self._made(total, parts, by_document, lengths, wordless)
+        if other.unlearned:
+            unlearned = {key: np.asarray(rows) for key, rows in self.unlearned.items()}
+            for key, rows in other.unlearned.items():
+                shifted = rows + self.num_documents
+                unlearned[key] = np.concatenate([unlearned.get(key, shifted[:0]), shifted])
+            joined.unlearned = MappingProxyType(unlearned)
         joined.totals = {m: self.totals[m] + other.totals[m] for m in self.totals}
         joined.collection = _frequencies(joined.totals)
         return joined
@@ -368,6 +395,7 @@ class DocumentTokens:
         made.num_documents, made.parts, made.lengths = count, parts, lengths
         made.by_document = by_document
         made.totals, made.collection, made.wordless_photos = self.totals, self.collection, wordless
+        made.unlearned = self.unlearned
         return made
 
     @staticmethod
@@ -845,15 +873,18 @@ def term_shares(
     words and hashtags count: a photo's visual words say what it looks like, not what it is
     called. The one rule for "this document contains the query word": coordination counts it
     (``coordination_levels``) and an excluded word leaves out every document it finds
-    (``SearchEngine``), so that "-рыба" leaves out what "рыба" would count as a fish."""
+    (``SearchEngine``), so that "-рыба" leaves out what "рыба" would count as a fish. A form
+    the model never learned counts where a document says it (``DocumentTokens.unlearned``)."""
     shares = np.zeros(own.num_documents if rows is None else len(rows))
-    for modality, column, share in term_columns(term, phi):
-        if modality not in WORD_MODALITIES:
-            continue
-        found = own.rows_containing(modality, column)
+    found = [
+        (own.rows_containing(modality, column), share)
+        for modality, column, share in term_columns(term, phi)
+        if modality in WORD_MODALITIES
+    ]
+    for containing, share in found + own.saying_unlearned(term):
         if rows is not None:
-            found = own.positions_of(found, rows)
-        shares[found] = np.maximum(shares[found], share)
+            containing = own.positions_of(containing, rows)
+        shares[containing] = np.maximum(shares[containing], share)
     return shares
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from functools import cached_property
 from pathlib import Path
 
@@ -75,14 +76,17 @@ class QueryReader:
                 tags.setdefault(token, []).append(tag)
         return tags
 
-    def tokens_of(self, query: Query) -> tuple[TokenCounts, Surfaces]:
+    def tokens_of(
+        self, query: Query, said: AbstractSet[str] = frozenset()
+    ) -> tuple[TokenCounts, Surfaces]:
         """Bags of tokens per modality, and each token's surface form in the query: its words
         and hashtags (``typed_tokens``), its photo's visual words, and for a word the model
-        does not know what the model knows by it (``_read_unknown_words``)."""
+        does not know what the model knows by it (``_read_unknown_words``), unless documents
+        added since training say it (``said``): it stays the word they say."""
         tokens, surfaces = self.typed_tokens(query)
         if query.image is not None:
             tokens[VISUAL] = self.visual_words(query.image)
-        self._read_unknown_words(tokens)
+        self._read_unknown_words(tokens, said)
         return tokens, surfaces
 
     def typed_tokens(self, query: Query) -> tuple[TokenCounts, Surfaces]:
@@ -112,13 +116,14 @@ class QueryReader:
                         tokens.setdefault(TAG, Counter())[tag] += count
         return tokens, surfaces
 
-    def _read_unknown_words(self, tokens: TokenCounts) -> None:
+    def _read_unknown_words(self, tokens: TokenCounts, said: AbstractSet[str]) -> None:
         """A word the model's ``@text`` vocabulary lacks stands for what the model knows by it:
         its hashtags (already among ``tokens``) or its translations (both ``readable``), else
         the visual words of the ImageNet classes it names (``ClassNameWords``), which
         annotation suggests for photos of things the collection never shows. Changes
         ``tokens``; a word known by hashtags or translations stays, so that the ranking finds
-        documents by all of them (``query_terms``)."""
+        documents by all of them (``query_terms``), and so does a word added documents say
+        (``said``), beside its classes' visual words."""
         words = tokens.get(TEXT)
         known = self.phi[TEXT].index if TEXT in self.phi else {}
         visual = self.phi[VISUAL].index if VISUAL in self.phi else {}
@@ -130,7 +135,7 @@ class QueryReader:
             named = self.class_words.visual_tokens(word)
             named = {token: share for token, share in named.items() if token in visual}
             if named:
-                count = words.pop(word)
+                count = words[word] if word in said else words.pop(word)
                 bag = tokens.setdefault(VISUAL, Counter())
                 total = sum(named.values())
                 for token, share in named.items():
