@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -30,11 +31,17 @@ from core.reading.collection import Document, import_collection
 from core.reading.text import TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
 from core.serving import bilingual
-from core.serving.answers import Query, SearchRequest
+from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.index import IndexParams
 from core.serving.model import ModelParams
-from core.serving.ranking import ARTICLE_RANKING, WRITE_BUFFER, DocumentTokens, RankingParams
+from core.serving.ranking import (
+    ARTICLE_RANKING,
+    WRITE_BUFFER,
+    DocumentTokens,
+    RankingParams,
+    _column_entries,
+)
 from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION, Settings
 from core.storage import database, store
@@ -281,6 +288,31 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
         assert np.array_equal(mine.data, matrix.data)
         assert np.array_equal(written.lengths[modality], expected.lengths[modality])
         assert np.array_equal(written.totals[modality], expected.totals[modality])
+    # and the visual words also document by document, each document's tokens ascending, the
+    # counts of draws (whole numbers) in 4 bytes
+    (by_document,) = written.by_document[VISUAL]
+    rows = expected.parts[VISUAL][0].tocsr()
+    rows.sort_indices()
+    assert np.array_equal(by_document.indptr, rows.indptr)
+    assert np.array_equal(by_document.indices, rows.indices)
+    assert np.array_equal(by_document.data, rows.data) and by_document.data.dtype == np.float32
+
+
+def test_the_document_major_copy_keeps_counts_that_four_bytes_cannot_hold(built, tmp_path) -> None:
+    settings, report, corpus, _ = built
+    phi = VersionFiles(settings.models_dir / report.version_name).read_model().phi
+    # given a document whose visual word counts a third (a weight, not a number of draws)
+    third = {VISUAL: Counter({phi[VISUAL].tokens[5]: 1 / 3})}
+    documents = [*corpus.tokens[:6], third]
+    # when the counts are written and read back for a photo's candidates
+    DocumentTokens.write(tmp_path, phi, documents)
+    written = DocumentTokens.load(tmp_path, phi)
+    columns, rows = np.arange(len(phi[VISUAL].tokens)), np.arange(len(documents))
+    assert written.by_document[VISUAL][0].entries_at(columns, rows) is not None
+    # then they are the counts made in memory, to the bit
+    expected = DocumentTokens(phi, documents).counts_at(VISUAL, columns, rows)
+    assert expected[6, 5] == 1 / 3
+    assert np.array_equal(written.counts_at(VISUAL, columns, rows), expected)
 
 
 def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_path) -> None:
@@ -300,3 +332,77 @@ def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_pa
     assert entries[8] == 8 * entries[1]
     grown_bytes = 12 * (entries[8] - entries[1])  # what they take on disk (int32 and float64)
     assert held[8] - held[1] < grown_bytes / 4, (held, entries)
+
+
+def written_before_the_document_major_copy(version: Path, target: Path) -> Path:
+    """A copy of ``version`` as it was written before its counts were also stored document by
+    document: no row files, none named in the counts' manifest."""
+    shutil.copytree(version, target)
+    tokens = target / "tokens"
+    for path in tokens.glob("*.rows.*.npy"):
+        path.unlink()
+    manifest = json.loads((tokens / "tokens.json").read_text())
+    del manifest["by_document"]
+    (tokens / "tokens.json").write_text(json.dumps(manifest))
+    return target
+
+
+def test_a_photos_candidates_counts_read_document_by_document_are_those_read_by_columns(
+    built, tmp_path, monkeypatch
+) -> None:
+    settings, report, _, _ = built
+    version = settings.models_dir / report.version_name
+    phi = VersionFiles(version).read_model().phi
+    before = written_before_the_document_major_copy(version, tmp_path / "before")
+    # given the version's counts, and the same counts as a version written before stores them
+    mine = VersionFiles(version).read_document_tokens(phi)
+    columns_only = VersionFiles(before).read_document_tokens(phi)
+    assert columns_only.by_document[VISUAL] == [None]
+    searched: list = []  # the columns searched by binary search
+    by_columns = _column_entries
+    monkeypatch.setattr(
+        "core.serving.ranking._column_entries",
+        lambda *args: searched.append(args[1]) or by_columns(*args),
+    )
+    every, width = np.arange(mine.num_documents), len(phi[VISUAL].tokens)
+    for rows in (every, every[::3], every[5:9], every[:0]):
+        for columns in (np.arange(width), np.arange(width - 1, 0, -2)):
+            # when a photo's candidates' counts are read (many visual words)
+            searched.clear()
+            counts = mine.counts_at(VISUAL, columns, rows)
+            # then they come from the rows, and are the counts read from the columns, to the bit
+            assert not searched
+            assert np.array_equal(counts, columns_only.counts_at(VISUAL, columns, rows))
+            assert np.array_equal(counts, mine.parts[VISUAL][0][rows][:, columns].toarray())
+    # and a word query's one visual word over many documents is read from its column
+    mine.counts_at(VISUAL, [3], every)
+    assert searched
+
+
+def test_a_version_written_before_the_document_major_copy_answers_photos_as_one_with_it(
+    built, tmp_path, monkeypatch
+) -> None:
+    settings, report, _, _ = built
+    # (as at scale: a photo's search and annotation score its 20 look-alikes, not every document)
+    monkeypatch.setattr("core.serving.ranking.LIKELIHOOD_CANDIDATES", 20)
+    monkeypatch.setattr("core.serving.ranking.LOOKALIKE_CANDIDATES", 20)
+    monkeypatch.setattr("core.serving.annotation.LOOKALIKE_CANDIDATES", 20)
+    monkeypatch.setattr("core.serving.annotation.EXACT_NEIGHBOURS", 0)
+    version = settings.models_dir / report.version_name
+    before = written_before_the_document_major_copy(version, tmp_path / "before")
+    processor = TextProcessor()
+    vectorizer = ImageVectorizer(load_backbone(settings), settings.cache_dir)
+    # given the version and the same version as written before (its counts by columns alone)
+    mine = SearchEngine(version, "v", processor, vectorizer)
+    old = SearchEngine(before, "v", processor, vectorizer)
+    rows = builtin_rows()
+    for photo in (rows[10], rows[300], rows[BUILT + 5]):
+        image = (BUILTIN_COLLECTION / photo["image"]).read_bytes()
+        for query in (Query(image=image), Query(text="dog", image=image)):
+            # when a photo is searched for, and annotated
+            request = SearchRequest(query, k=10)
+            # then both answer the same hits, scores to the last bit, and the same annotation
+            expected = old.search(request).hits
+            assert expected and mine.search(request).hits == expected
+        annotation = AnnotationRequest(Query(image=image))
+        assert mine.annotation.annotate(annotation) == old.annotation.annotate(annotation)

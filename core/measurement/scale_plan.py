@@ -43,12 +43,14 @@ REMEDIES = {
     "sorted index): pairs counted per shard on the workers and merged on disk, and ids sorted "
     "on disk, would keep the driver flat",
     "query latency on one core": "more replicas add throughput, not speed: a photo's "
-    "annotation neighbours and candidates now come from its look-alikes (the documents that "
-    "share its heaviest visual words), but scoring them reads each of its visual words' "
-    "columns (a binary search per word, about a thousand words), and a text query still "
-    "bounds every document that has a common word; bounds kept per block of a column "
-    "(block-max) and a photo scored by its heaviest visual words with the rest bounded would "
-    "read a few blocks instead",
+    "annotation neighbours and candidates come from its look-alikes (the documents that share "
+    "its heaviest visual words) and their counts from the version's document-major copy (each "
+    "candidate's own entries, not a binary search in each of its visual words' columns), but "
+    "finding the look-alikes still reads those heaviest words' whole columns, scoring four "
+    "thousand candidates over a thousand visual words is dense work (topics x words), and a "
+    "text query still bounds every document that has a common word; columns ordered by share "
+    "(impact-ordered) or bounds kept per block of a column (block-max) would read a few blocks "
+    "instead",
     "training time on one node": "a node with many cores (BigARTM's processors scale on one "
     "machine), online training with fewer passes, or training on a sample and inferring the "
     "rest's thetas on the Dask workers",

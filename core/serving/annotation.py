@@ -54,8 +54,9 @@ from core.serving.reader import (
 )
 
 NEIGHBOUR_SPACES = ("visual", "topics")
-# A document's exact visual distance (a binary search in each of the query's columns) costs
-# about as much as reading this many entries of each column (measured at 300k documents).
+# A document's exact visual distance (``counts_at``: then a binary search in each of the query's
+# columns) costs about as much as reading this many entries of each column (measured at 300k
+# documents, before the document-major copy).
 CHECK_COST = 8
 # Past this many documents that can pass labels on, a photo's neighbours are the nearest of its
 # look-alikes (``DocumentTokens.look_alike``), not proven the nearest of all: the bounds read
@@ -199,15 +200,17 @@ def _l1_to_counts_at(
 ) -> np.ndarray:
     """``_l1_to_counts`` of the documents at ``rows`` (ascending) alone, bit for bit, given the
     mass they share with the query over its ``read`` heaviest columns (``shared``, summed in
-    that order): the other columns' counts read by binary search (``counts_at``) and added
-    in their order (a token a document lacks adds an exact 0)."""
+    that order): the rows' counts of the other columns (``DocumentTokens.entries_at``: from
+    the version's document-major copy, or by binary search in each column) added in the
+    columns' order, as the full pass adds them (a token a row lacks adds an exact 0)."""
     scale = counts.inverse_lengths(VISUAL)[rows]
     columns = heaviest_first(query)[read:]
-    if len(columns):
-        found = counts.counts_at(VISUAL, columns, rows)
-        terms = np.minimum(found * scale[:, None], query[columns])
-        # a running sum, left to right, as the full pass adds them
-        shared = np.cumsum(np.column_stack([shared, terms]), axis=1)[:, -1]
+    at, places, found = counts.entries_at(VISUAL, columns, rows)
+    terms = np.zeros((len(columns), len(rows)))  # a column's terms lie together
+    terms[places, at] = np.minimum(found * scale[at], query[columns][places])
+    shared = np.array(shared, dtype=np.float64)
+    for column_terms in terms:
+        shared += column_terms
     return query.sum() + (scale > 0) - 2.0 * shared
 
 

@@ -70,6 +70,11 @@ BOUND_SLACK = 1e-9  # float64 rounding of a score and its bound is far below thi
 # ten of each, 1000 documents 0.3-1.0; 4000 leave room.
 LOOKALIKE_WORDS = 16
 LOOKALIKE_CANDIDATES = 4000
+# Modalities whose counts a version also stores document by document (``_DocumentRows``): a
+# photo's candidates are scored over its hundreds of visual words, each a column of up to
+# hundreds of millions of entries at ten million documents, where a document has tens.
+BY_DOCUMENT = (VISUAL,)
+ROW_FILES = ("indptr", "indices", "data")
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,9 @@ class DocumentTokens:
     column), each of the full shape and holding its own rows: a version's stored counts
     (memory-mapped by ``load``, shared by a node's replicas), a collection's additions
     (``appended``) and the words predicted for photos without any (``with_words``) add up
-    without copying the stored ones. No two blocks hold the same (row, token).
+    without copying the stored ones. No two blocks hold the same (row, token). A stored block's
+    visual words are also kept document by document (``by_document``, ``_DocumentRows``): what
+    ``counts_at`` reads for a photo's few thousand candidates.
 
     ``unlearned`` holds, for each word or hashtag a document says that the model never learned
     (a document added after training brings new words), the rows that say it: such a word has
@@ -190,6 +197,7 @@ class DocumentTokens:
             m: [_count_matrix(m, p, documents, range(len(documents)), len(documents))]
             for m, p in phi.items()
         }
+        self.by_document: dict[str, list[_DocumentRows | None]] = {m: [None] for m in phi}
         self.lengths = {m: _row_sums(parts[0]) for m, parts in self.parts.items()}
         self.totals = {m: _column_sums(parts[0]) for m, parts in self.parts.items()}
         self.collection = _frequencies(self.totals) if collection is None else dict(collection)
@@ -200,36 +208,40 @@ class DocumentTokens:
     def counts_at(
         self, modality: str, columns: Sequence[int], rows: slice | np.ndarray
     ) -> np.ndarray:
-        """The counts of the tokens at ``columns`` of ``modality`` in the documents at ``rows``
-        (a range, or distinct rows ascending): rows x columns, dense. Only those rows' entries
-        are read, found by binary search in each token's column (rows ascend within a column
-        in every block), not whole columns: at ten million documents a photo's visual words'
-        columns hold hundreds of millions of entries, and a query scores a few thousand
-        candidates."""
-        span = isinstance(rows, slice)
-        count = rows.stop - rows.start if span else len(rows)
+        """The counts of the tokens at distinct ``columns`` of ``modality`` in the documents at
+        ``rows`` (a range, or distinct rows ascending): rows x columns, dense
+        (``entries_at``)."""
+        count = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
         counts = np.zeros((count, len(columns)))
-        for part in self.parts[modality]:
-            # plain views of the mapped arrays: a memmap's every index and slice is slow
-            indptr, indices, data = (np.asarray(a) for a in (part.indptr, part.indices, part.data))
-            for place, column in enumerate(columns):
-                low, high = int(indptr[column]), int(indptr[column + 1])
-                if low == high:
-                    continue
-                found = indices[low:high]
-                if span:
-                    first, last = np.searchsorted(found, [rows.start, rows.stop])
-                    counts[found[first:last] - rows.start, place] += data[low + first : low + last]
-                    continue
-                if len(found) < len(rows):  # the fewer looked up among the more
-                    at = np.minimum(np.searchsorted(rows, found), len(rows) - 1)
-                    hit = rows[at] == found
-                    counts[at[hit], place] += data[low:high][hit]
-                    continue
-                at = np.minimum(np.searchsorted(found, rows), high - low - 1)
-                hit = found[at] == rows
-                counts[hit, place] += data[low:high][at[hit]]
+        at, places, values = self.entries_at(modality, columns, rows)
+        counts[at, places] = values  # no two blocks hold the same (row, token)
         return counts
+
+    def entries_at(
+        self, modality: str, columns: Sequence[int], rows: slice | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The counts above 0 of the tokens at distinct ``columns`` of ``modality`` in the
+        documents at ``rows`` (a range, or distinct rows ascending): each one's place in
+        ``rows``, its place in ``columns`` and the count. Only those rows' entries are read,
+        each block's the cheaper way: from its document-major copy (``_DocumentRows``: a
+        document's hundred or so entries lie together) where it has one and the rows hold
+        fewer entries than binary searches in the tokens' columns would read
+        (``_column_reads``), else by those searches (``_column_entries``). At ten million
+        documents a photo's hundred or more visual words' columns hold millions of entries
+        each, and a query scores a few thousand candidates. Either way gives the same
+        entries."""
+        found = []
+        for part, by_document in zip(self.parts[modality], self.by_document[modality], strict=True):
+            if (
+                by_document is not None
+                and not isinstance(rows, slice)
+                and by_document.entries_in(rows) <= _column_reads(part, columns, len(rows))
+            ):
+                found.append(by_document.entries_at(columns, rows))
+            else:
+                found.append(_column_entries(part, columns, rows))
+        at, places, values = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        return at, places, values
 
     def inverse_lengths(self, modality: str) -> np.ndarray:
         """Each document's 1 / its number of ``modality`` tokens (0 without any), made on the
@@ -333,6 +345,7 @@ class DocumentTokens:
         return self._made(
             count,
             {m: [sparse.csc_matrix((count, width))] for m, width in shapes.items()},
+            {m: [None] for m in shapes},
             {m: np.zeros(count) for m in self.lengths},
             np.empty(0, dtype=np.int64),
         )
@@ -346,11 +359,12 @@ class DocumentTokens:
             + [_reshaped(part, total, self.num_documents) for part in other.parts[m]]
             for m, parts in self.parts.items()
         }
+        by_document = {m: [*self.by_document[m], *[None] * len(other.parts[m])] for m in self.parts}
         lengths = {m: np.concatenate([self.lengths[m], other.lengths[m]]) for m in self.lengths}
         wordless = np.concatenate(
             [self.wordless_photos, other.wordless_photos + self.num_documents]
         )
-        joined = self._made(total, parts, lengths, wordless)
+        joined = self._made(total, parts, by_document, lengths, wordless)
         if other.unlearned:
             unlearned = {key: np.asarray(rows) for key, rows in self.unlearned.items()}
             for key, rows in other.unlearned.items():
@@ -366,16 +380,20 @@ class DocumentTokens:
     ) -> DocumentTokens:
         """These counts with ``words`` (each a document's bags) added at ``rows`` that have none
         of those modalities; the collection frequencies stay these documents' own."""
-        parts, lengths = {}, {}
+        parts, by_document, lengths = {}, {}, {}
         for m, own in self.parts.items():
             added = _count_matrix(m, phi[m], words, rows, self.num_documents)
             parts[m] = [*own, added] if added.nnz else own
+            by_document[m] = [*self.by_document[m], None] if added.nnz else self.by_document[m]
             lengths[m] = self.lengths[m] + _row_sums(added) if added.nnz else self.lengths[m]
-        return self._made(self.num_documents, parts, lengths, self.wordless_photos)
+        return self._made(self.num_documents, parts, by_document, lengths, self.wordless_photos)
 
-    def _made(self, count: int, parts: dict, lengths: dict, wordless: np.ndarray) -> DocumentTokens:
+    def _made(
+        self, count: int, parts: dict, by_document: dict, lengths: dict, wordless: np.ndarray
+    ) -> DocumentTokens:
         made = object.__new__(DocumentTokens)
         made.num_documents, made.parts, made.lengths = count, parts, lengths
+        made.by_document = by_document
         made.totals, made.collection, made.wordless_photos = self.totals, self.collection, wordless
         made.unlearned = self.unlearned
         return made
@@ -392,13 +410,15 @@ class DocumentTokens:
         (each column's length, then every entry into its place) taking ``chunk`` documents at
         a time and holding at most about ``buffer`` entries (``_ColumnFiles``): a build
         streams its documents from disk, and ten million documents have 1.3 billion entries
-        (16 GB). The files are written plainly, not through a memory map, so their writes
-        are ordinary writes that an fsync and the crash replay (``tests/crash_replay.py``)
-        see."""
+        (16 GB). The ``BY_DOCUMENT`` modalities are also written document by document
+        (``_RowFiles``), appended as the documents come. The files are written plainly, not
+        through a memory map, so their writes are ordinary writes that an fsync and the crash
+        replay (``tests/crash_replay.py``) see."""
         count = len(documents)
         modalities = list(phi)
         widths = {m: len(phi[m].tokens) for m in modalities}
         per_column = {m: np.zeros(widths[m], dtype=np.int64) for m in modalities}
+        single = dict.fromkeys(modalities, True)  # every count a float32 holds exactly
         lengths = {m: np.zeros(count) for m in modalities}
         totals = {m: np.zeros(widths[m]) for m in modalities}
         wordless = array("q")
@@ -407,13 +427,14 @@ class DocumentTokens:
                 rows, cols, values = _entries(m, phi[m], part, range(first, first + len(part)))
                 per_column[m] += np.bincount(cols, minlength=widths[m])
                 totals[m] += np.bincount(cols, weights=values, minlength=widths[m])
+                single[m] = single[m] and bool(np.all(values.astype(np.float32) == values))
                 lengths[m][first : first + len(part)] = np.bincount(
                     rows - first, weights=values, minlength=len(part)
                 )
             wordless.extend(first + i for i, doc in enumerate(part) if _wordless_photo(doc))
 
         directory.mkdir(parents=True, exist_ok=True)
-        files = {}
+        files, by_document = {}, {}
         for i, m in enumerate(modalities):
             indptr = np.concatenate([[0], np.cumsum(per_column[m])])
             small = max(count, widths[m], int(indptr[-1])) <= np.iinfo(np.int32).max
@@ -422,26 +443,35 @@ class DocumentTokens:
             np.save(directory / f"{i}.lengths.npy", lengths[m])
             np.save(directory / f"{i}.totals.npy", totals[m])
             files[m] = _ColumnFiles(directory, str(i), indptr, kind, buffer)
+            if m in BY_DOCUMENT:
+                counts_kind = np.float32 if single[m] else np.float64
+                by_document[m] = _RowFiles(
+                    directory, f"{i}.rows", count, int(indptr[-1]), kind, widths[m], counts_kind
+                )
         try:
             for first, part in _numbered_chunks(documents, chunk):
                 for m in modalities:
                     rows = range(first, first + len(part))
-                    files[m].add(*_entries(m, phi[m], part, rows))
+                    entries = _entries(m, phi[m], part, rows)
+                    files[m].add(*entries)
+                    if m in by_document:
+                        by_document[m].add(rows, *entries)
         finally:
-            for written in files.values():
+            for written in [*files.values(), *by_document.values()]:
                 written.close()
         np.save(directory / "wordless_photos.npy", np.frombuffer(wordless, dtype=np.int64))
-        (directory / "tokens.json").write_text(
-            json.dumps({"modalities": modalities, "documents": count})
-        )
+        manifest = {"modalities": modalities, "documents": count, "by_document": [*by_document]}
+        (directory / "tokens.json").write_text(json.dumps(manifest))
 
     @classmethod
     def load(cls, directory: Path, phi: Mapping[str, Phi]) -> DocumentTokens:
-        """The counts ``save`` wrote, memory-mapped."""
+        """The counts ``write`` wrote, memory-mapped. A version written before the
+        document-major copy has none: ``counts_at`` reads its columns, with the same counts."""
         manifest = json.loads((directory / "tokens.json").read_text())
         count = manifest["documents"]
         loaded = object.__new__(cls)
         loaded.num_documents, loaded.parts, loaded.lengths, loaded.totals = count, {}, {}, {}
+        loaded.by_document = {}
         for i, modality in enumerate(manifest["modalities"]):
             arrays = {
                 name: np.load(directory / f"{i}.{name}.npy", mmap_mode="r")
@@ -450,6 +480,12 @@ class DocumentTokens:
             shape = (count, len(phi[modality].tokens))
             matrix = (arrays["data"], arrays["indices"], arrays["indptr"])
             loaded.parts[modality] = [sparse.csc_matrix(matrix, shape=shape)]
+            loaded.by_document[modality] = [None]
+            if modality in manifest.get("by_document", ()):  # not in a version written before
+                rows = (
+                    np.load(directory / f"{i}.rows.{name}.npy", mmap_mode="r") for name in ROW_FILES
+                )
+                loaded.by_document[modality] = [_DocumentRows(*rows, shape[1])]
             loaded.lengths[modality] = arrays["lengths"]
             loaded.totals[modality] = arrays["totals"]
         loaded.collection = _frequencies(loaded.totals)
@@ -517,6 +553,127 @@ class _ColumnFiles:
                 handle.seek(offset + entries.itemsize * int(at[run]))
                 handle.write(entries[start:end].tobytes())
         self.places[cols[first]] += sizes
+
+
+class _RowFiles:
+    """One modality's document-major copy (``_DocumentRows``) of ``count`` documents and
+    ``entries`` entries, appended as the documents' entries arrive in row order: it holds
+    nothing but the last row's end."""
+
+    def __init__(
+        self,
+        directory: Path,
+        prefix: str,
+        count: int,
+        entries: int,
+        kind: type,
+        width: int,
+        counts_kind: type,
+    ) -> None:
+        # as small as they hold exactly: a row's end may pass 2 ** 31 (``kind``); a token is
+        # one of ``width`` (2 bytes for the 1000 visual words); counts of draws are whole
+        # numbers, which float32 holds (4 bytes, read back as the float64 counts)
+        self.dtypes = (np.dtype(kind), np.min_scalar_type(width - 1), np.dtype(counts_kind))
+        self.end = 0  # entries written
+        self.handles = []
+        sizes = (count + 1, entries, entries)
+        for name, dtype, size in zip(ROW_FILES, self.dtypes, sizes, strict=True):
+            handle = open(directory / f"{prefix}.{name}.npy", "wb")  # noqa: SIM115 (closed in close)
+            npy_header(handle, dtype, (size,))
+            self.handles.append(handle)
+        self.handles[0].write(np.zeros(1, dtype=self.dtypes[0]).tobytes())  # the first row's start
+
+    def add(self, documents: range, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
+        """The entries of ``documents`` (the rows after those added so far), each row's sorted
+        by token."""
+        order = np.lexsort((cols, rows))
+        ends = self.end + np.cumsum(np.bincount(rows - documents.start, minlength=len(documents)))
+        self.end = int(ends[-1]) if len(ends) else self.end
+        for handle, dtype, written in zip(
+            self.handles, self.dtypes, (ends, cols[order], values[order]), strict=True
+        ):
+            handle.write(written.astype(dtype).tobytes())
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.close()
+
+
+def _column_reads(part: sparse.csc_matrix, columns: Sequence[int], rows: int) -> float:
+    """About how many entries ``_column_entries`` reads to find ``rows`` documents in one
+    block's ``columns``: each binary search of the fewer (rows, or a short column's entries)
+    among the more reads log2 of the more."""
+    indptr = np.asarray(part.indptr)
+    columns = np.asarray(columns, dtype=np.int64)
+    lengths = (indptr[columns + 1] - indptr[columns]).astype(np.float64)
+    return float((np.minimum(lengths, rows) * np.log2(np.maximum(lengths, rows) + 1)).sum())
+
+
+def _column_entries(
+    part: sparse.csc_matrix, columns: Sequence[int], rows: slice | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block's ``DocumentTokens.entries_at``, found by binary search in each token's column
+    (rows ascend within a column)."""
+    # plain views of the mapped arrays: a memmap's every index and slice is slow
+    indptr, indices, data = (np.asarray(a) for a in (part.indptr, part.indices, part.data))
+    at, places, values = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)], [np.empty(0)]
+    for place, column in enumerate(columns):
+        low, high = int(indptr[column]), int(indptr[column + 1])
+        if low == high:
+            continue
+        found = indices[low:high]
+        if isinstance(rows, slice):
+            first, last = np.searchsorted(found, [rows.start, rows.stop])
+            hits, counts = found[first:last] - rows.start, data[low + first : low + last]
+        elif len(found) < len(rows):  # the fewer looked up among the more
+            where = np.minimum(np.searchsorted(rows, found), len(rows) - 1)
+            hit = rows[where] == found
+            hits, counts = where[hit], data[low:high][hit]
+        else:
+            where = np.minimum(np.searchsorted(found, rows), high - low - 1)
+            hits = np.flatnonzero(found[where] == rows)
+            counts = data[low:high][where[hits]]
+        at.append(hits.astype(np.int64))
+        places.append(np.full(len(hits), place))
+        values.append(counts)
+    return np.concatenate(at), np.concatenate(places), np.concatenate(values)
+
+
+class _DocumentRows:
+    """One block's counts of a modality document by document (CSR over the block's first
+    ``len(indptr) - 1`` rows, each row's tokens ascending), memory-mapped beside its
+    token-major columns: a candidate's counts are its own hundred or so entries, read where
+    they lie together."""
+
+    def __init__(
+        self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, width: int
+    ) -> None:
+        # plain views of the mapped arrays: a memmap's every index and slice is slow
+        self.indptr, self.indices, self.data = (np.asarray(a) for a in (indptr, indices, data))
+        self.width = width  # the modality's tokens
+
+    def entries_in(self, rows: np.ndarray) -> int:
+        """How many entries the documents at ``rows`` (ascending) hold in this block."""
+        inside = rows[: np.searchsorted(rows, len(self.indptr) - 1)]
+        return int((self.indptr[inside + 1] - self.indptr[inside]).sum())
+
+    def entries_at(
+        self, columns: Sequence[int], rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``DocumentTokens.entries_at`` of this block: every entry of the rows read, those of
+        the ``columns`` kept."""
+        inside = rows[: np.searchsorted(rows, len(self.indptr) - 1)]
+        starts = self.indptr[inside].astype(np.int64)
+        sizes = self.indptr[inside + 1] - starts
+        total = int(sizes.sum())
+        # every entry of the rows, row after row: each row's start, then one step at a time
+        entries = np.arange(total) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
+        places = np.full(self.width, -1)  # each token's place in columns, -1 if not asked
+        places[np.asarray(columns, dtype=np.int64)] = np.arange(len(columns))
+        at = places[self.indices[entries]]
+        asked = np.flatnonzero(at >= 0)
+        owners = np.repeat(np.arange(len(inside)), sizes)
+        return owners[asked], at[asked], self.data[entries[asked]].astype(np.float64)
 
 
 def _count_matrix(
