@@ -254,7 +254,7 @@ class Crawl:
             element.fill(QUERY[self.language])
             element.press("Enter")
         else:
-            element.click(timeout=15_000)
+            element.click(timeout=5_000)
         wait_until_idle(self.page)
 
 
