@@ -19,11 +19,8 @@ STORED_VOTES_KEY = "stored_votes"  # thumbs widget key -> the thumb last stored 
 
 @st.cache_resource(show_spinner=False)
 def get_service() -> Service:
-    """One service per process; it reloads the model itself when the active version changes.
-    Its image backbone is built in the background meanwhile (``Service.warm_up_photos``)."""
-    loaded = Service(load_settings())
-    threading.Thread(target=loaded.warm_up_photos, name="warm-up-photos", daemon=True).start()
-    return loaded
+    """One service per process; it reloads the model itself when the active version changes."""
+    return Service(load_settings())
 
 
 _SERVICE_LOADED = threading.Event()

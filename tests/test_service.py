@@ -17,7 +17,7 @@ from core.serving.inference import NothingRecognized
 from core.serving.model import ModelParams
 from core.serving.ranking import RankingParams
 from core.serving.service import Service
-from core.settings import DEFAULT_BACKBONE, Settings
+from core.settings import DEFAULT_BACKBONE
 from core.storage import store
 from core.storage.admin_tables import HiddenDocument, bump_collection_generation
 from tests.conftest import builtin_rows, copy_collection, settings_for
@@ -232,11 +232,3 @@ def test_a_visitors_photo_goes_through_the_backbone_its_version_was_built_with(b
     assert service.backbone_of(active.version) == built.settings.backbone
     assert active.engine.vectorizer.backbone is load_backbone(built.settings.backbone)
     assert service.describe(active).backbone == built.settings.backbone
-
-
-def test_warming_up_photos_without_an_active_version_does_nothing_and_raises_nothing(tmp_path):
-    # given a fresh data directory: no version built yet (a web process started before `build`)
-    service = Service(Settings(data_dir=tmp_path / "data"))
-    # when the web process warms up its photo reading in the background, nothing is built
-    service.warm_up_photos()
-    assert service._vectorizers == {}

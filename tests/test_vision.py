@@ -498,18 +498,3 @@ def test_given_efficientnet_lite0_then_16_mbconv_blocks_from_32_to_320_filters()
 def test_given_an_unknown_efficientnet_lite_variant_then_a_value_error() -> None:
     with pytest.raises(ValueError, match="variant"):
         backbones.efficientnet_lite_blocks(7)
-
-
-def test_given_a_backbone_never_used_when_warmed_up_then_its_network_is_built_and_answers_alike(
-    tmp_path: Path,
-) -> None:
-    # a backbone object of its own (``load_backbone`` shares one per process)
-    backbone = backbones.SqueezeNetBackbone(backbones.SQUEEZENET_WEIGHTS)
-    assert backbone._model is None
-
-    backbone.warm_up()
-
-    assert backbone._model is not None
-    photo = Image.new("RGB", (64, 48), (200, 30, 30))
-    shared = backbones.load_backbone("squeezenet").predict([photo])
-    np.testing.assert_allclose(backbone.predict([photo]), shared, atol=1e-6)

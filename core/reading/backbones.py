@@ -62,12 +62,6 @@ class Backbone(ABC):
     def predict(self, images: Sequence[Image.Image]) -> np.ndarray:
         """ImageNet probabilities of ``images`` as an (n, 1000) float32 array; rows sum to 1."""
 
-    def warm_up(self) -> None:
-        """Does now what the first ``predict`` does once (a Keras backbone imports TensorFlow
-        and builds its network: 43 s of a first photo on a loaded machine), with a blank image,
-        so that a serving process's first visitor with a photo waits no longer than the next."""
-        self.predict([Image.new("RGB", (32, 32))])
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 

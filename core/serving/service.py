@@ -274,17 +274,6 @@ class Service:
         visitors' photos must go through the same one, whatever the settings say now."""
         return (version.params or {}).get("backbone") or self.settings.backbone
 
-    def warm_up_photos(self) -> None:
-        """Builds the active version's image backbone (``Backbone.warm_up``): a web process
-        calls it in the background at start, so that its first photo is not the one that
-        waits. Without an active version or a database there is nothing to warm yet: the first
-        photo builds it, as before."""
-        try:
-            version = self.active().version
-        except (NoActiveModel, DatabaseUnavailable):
-            return
-        self.vectorizer_for(self.backbone_of(version)).backbone.warm_up()
-
     def vectorizer_for(self, backbone: str) -> UploadVectorizer:
         """The photo vectorizer of ``backbone``, made once (its Keras model loads once per
         process): the collection's cache is read, never grown; visitors' own is bounded."""
