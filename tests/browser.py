@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from core.settings import REPO_ROOT
 
@@ -48,12 +49,21 @@ SCRIPT_IDLE_SCRIPT = """() => {
     return app !== null && app.getAttribute("data-test-script-state") === "notRunning";
 }"""
 
-# The page has settled when its DOM has not changed for QUIET_MS.
+# The page has settled when its DOM has not changed for QUIET_MS. The same watch counts the
+# script runs the page has seen start (``topicsearchRuns``), to tell a click the app never got.
 WATCH_CHANGES_SCRIPT = """() => {
     if (window.topicsearchLastChange !== undefined) return;
     window.topicsearchLastChange = performance.now();
-    new MutationObserver(() => { window.topicsearchLastChange = performance.now(); }).observe(
-        document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+    window.topicsearchRuns = 0;
+    new MutationObserver((records) => {
+        window.topicsearchLastChange = performance.now();
+        for (const record of records) {
+            if (record.attributeName === "data-test-script-state"
+                && record.oldValue === "notRunning") window.topicsearchRuns += 1;
+        }
+    }).observe(document.body, {
+        subtree: true, childList: true, attributes: true, attributeOldValue: true,
+        characterData: true});
 }"""
 QUIET_SCRIPT = "(quiet) => performance.now() - window.topicsearchLastChange > quiet"
 QUIET_MS = 300
@@ -165,7 +175,7 @@ def search(page: Page, text: str, timeout: float = 60_000) -> str:
     caption = page.locator(RESULTS_CAPTION)
     before = caption.inner_text() if caption.count() else ""
     page.get_by_role("textbox", name="Words").fill(text)
-    page.get_by_role("button", name="Search", exact=True).click()
+    click_for_a_run(page, page.get_by_role("button", name="Search", exact=True))
     page.wait_for_function(NEW_RESULTS_SCRIPT, arg=before, timeout=timeout)
     wait_until_idle(page, timeout)
     return caption.inner_text()
@@ -181,6 +191,42 @@ def wait_until_idle(page: Page, timeout: float = 60_000) -> None:
     watch_changes(page)
     page.wait_for_function(SCRIPT_IDLE_SCRIPT, timeout=timeout)
     page.wait_for_function(QUIET_SCRIPT, arg=QUIET_MS, timeout=timeout)
+
+
+def click_for_a_run(page: Page, control: Locator, wait_for_run: float = 15_000) -> None:
+    """Click ``control`` and wait until the app starts the script run it asks for.
+
+    A click the app never got (no run starts: the page's connection was busy or the control was
+    redrawn under the pointer, as seen only on a loaded CI machine) is clicked again, once; a
+    click the app got and answered wrongly is the test's to catch, not retried.
+    """
+    watch_changes(page)
+    runs = page.evaluate("() => window.topicsearchRuns")
+    for attempt in range(2):
+        control.click()
+        try:
+            page.wait_for_function(
+                "(runs) => window.topicsearchRuns > runs", arg=runs, timeout=wait_for_run
+            )
+            return
+        except PlaywrightTimeoutError:
+            if attempt == 1:
+                raise
+
+
+@contextmanager
+def page_shown_on_failure(page: Page) -> Iterator[None]:
+    """On a failure inside, print what the page showed (its script state and text), so that a CI
+    log says what the visitor saw when the test gave up."""
+    try:
+        yield
+    except Exception:
+        state = page.evaluate(
+            "() => document.querySelector(\"[data-testid='stApp']\")"
+            "?.getAttribute('data-test-script-state')"
+        )
+        print(f"The page at {page.url} (script {state}) showed:\n{page.inner_text('body')[:4000]}")
+        raise
 
 
 def watch_changes(page: Page) -> None:

@@ -11,7 +11,7 @@ from core.building.pipeline import retrain_version
 from core.settings import Settings
 from core.storage import database, store
 from interface.messages import MESSAGES
-from tests.browser import ARTIFACTS, wait_until_idle
+from tests.browser import ARTIFACTS, click_for_a_run, page_shown_on_failure, wait_until_idle
 from tests.conftest import STAFF_PASSWORD, staff_deployment
 
 pytestmark = pytest.mark.browser
@@ -57,9 +57,9 @@ def test_a_rename_shows_in_the_topics_header_at_once(browser, app_url):
         page.get_by_text(EN["edit_topic"]).first.click()
         label = page.get_by_role("textbox", name=EN["label"], exact=True).first
         label.fill("Monuments of the world")
-        page.get_by_role("button", name=EN["save"]).first.click()
-
-        page.get_by_text(EN["saved"]).wait_for(timeout=60_000)
+        with page_shown_on_failure(page):
+            click_for_a_run(page, page.get_by_role("button", name=EN["save"]).first)
+            page.get_by_text(EN["saved"]).wait_for(timeout=60_000)
         wait_until_idle(page)
         header = page.get_by_text("#0 · Monuments of the world · normal")
         assert header.count() == 1
