@@ -231,7 +231,7 @@ class Crawl:
             where = f"{name} → {control.kind} «{control.label}»"
             self.worked.append(where)
             try:
-                self.work(control)
+                self.work_settled(control)
             except PlaywrightError as error:
                 self.failures.append(f"{where}: cannot be worked: {error.message[-300:]}")
                 self.open(url)
@@ -245,6 +245,26 @@ class Crawl:
         for index, (kind, label) in enumerate(self.page.evaluate(CONTROLS_SCRIPT)):
             skipped = any(template.match(label) for template in self.skipped)
             if (kind, label) not in worked and not skipped:
+                return Control(kind, label, index)
+        return None
+
+    def work_settled(self, control: Control) -> None:
+        """Work ``control``; if the page redrew it between its marking and the click (seen on a
+        loaded CI machine: "element is not attached to the DOM"), wait until the page is idle,
+        mark the controls again and work the same one once more."""
+        try:
+            self.work(control)
+        except PlaywrightError:
+            wait_until_idle(self.page)
+            again = self.find(control.kind, control.label)
+            if again is None:
+                raise
+            self.work(again)
+
+    def find(self, kind: str, label: str) -> Control | None:
+        """The control of ``kind`` and ``label`` on the page now, freshly marked."""
+        for index, found in enumerate(self.page.evaluate(CONTROLS_SCRIPT)):
+            if tuple(found) == (kind, label):
                 return Control(kind, label, index)
         return None
 
