@@ -97,6 +97,24 @@ def language_switch() -> None:
     )
 
 
+def translated_key(key: str) -> str:
+    """The key of a choice widget whose options are shown in the session's language, one per
+    language, carrying over what was chosen under the other.
+
+    A selectbox sends back the label of its choice, not the value. After a language switch that
+    label is none of the new options: Streamlit kept it as a value of its own (an English "all"
+    on a Russian page) or showed its English placeholder. Under a key of the language the
+    widget is a new one, given the value (not the label) chosen before the switch.
+    """
+    keyed = f"{key}:{language()}"
+    if keyed not in st.session_state:
+        for other in LANGUAGES:
+            if (previous := f"{key}:{other}") in st.session_state:
+                st.session_state[keyed] = st.session_state[previous]
+                break
+    return keyed
+
+
 def t(key: str, **values: object) -> str:
     """The message ``key`` in this session's language, with ``values`` filled in."""
     return MESSAGES[language()][key].format(**values)

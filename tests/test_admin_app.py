@@ -304,7 +304,7 @@ def test_a_moderator_marks_several_topics_junk_at_once(sessions):
     app.checkbox[0].check()
     app.checkbox[2].check().run()
 
-    app.selectbox(key="bulk-status").set_value("junk")
+    app.selectbox(key="bulk-status:en").set_value("junk")
     next(button for button in app.button if button.label == "Set for the picked").click().run()
 
     assert not app.exception

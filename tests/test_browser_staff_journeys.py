@@ -68,6 +68,46 @@ def test_a_rename_shows_in_the_topics_header_at_once(browser, app_url):
         context.close()
 
 
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the first selectbox labelled ``label``."""
+    page.get_by_role("combobox", name=label).first.click()
+    click_for_a_run(page, page.get_by_role("option", name=option, exact=True))
+    wait_until_idle(page)
+
+
+def chosen(page: Page, label: str) -> str:
+    """What the first selectbox labelled ``label`` shows."""
+    return page.get_by_role("combobox", name=label).first.input_value()
+
+
+def test_the_topic_filters_keep_their_choice_in_the_new_language_after_a_switch(browser, app_url):
+    context, page = signed_in(browser, app_url, "mia", "en")
+    try:
+        page.get_by_role("link", name=EN["nav_review_topics"]).click()
+        page.get_by_role("heading", name=EN["review_title"]).wait_for(timeout=60_000)
+        wait_until_idle(page)
+        choose(page, EN["field_status"], EN["topic_normal"])
+        choose(page, EN["modality"], "Hashtags (@tag)")
+        assert (chosen(page, EN["modality"]), chosen(page, EN["set_status"])) == (
+            "Hashtags (@tag)",
+            EN["topic_normal"],
+        )
+
+        switch = page.locator("[data-testid='stButtonGroup'] button", has_text="Русский")
+        click_for_a_run(page, switch)
+        page.get_by_role("heading", name=RU["review_title"]).wait_for(timeout=60_000)
+        wait_until_idle(page)
+
+        with page_shown_on_failure(page):
+            assert chosen(page, RU["field_status"]) == RU["topic_normal"]
+            assert chosen(page, RU["modality"]) == "Хэштеги (@tag)"
+            assert chosen(page, RU["set_status"]) == RU["topic_normal"]
+            assert page.get_by_text(RU["review_count"].split("{")[0]).count() == 1
+        page.screenshot(path=ARTIFACTS / "ru-topic-filters-after-switch.png", full_page=True)
+    finally:
+        context.close()
+
+
 def test_a_waiting_retrain_is_compared_then_activated_after_confirming_in_russian(
     browser, app_url, deployment_copy
 ):

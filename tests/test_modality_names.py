@@ -158,7 +158,7 @@ def test_staff_read_a_modality_by_its_name_and_its_id(monkeypatch, with_source, 
     assert not review.exception and not weights.exception and not audit.exception
     terms = "\n".join(text.value for text in review.text)
     assert f"{source}: src-" in terms and f"{hashtags}: " in terms
-    assert source in review.selectbox(key="review-modality").options
+    assert source in review.selectbox(key=f"review-modality:{language}").options
     assert source in [box.label for box in weights.number_input]
     assert any(source in text for text in everything_shown(audit))
 

@@ -6,7 +6,7 @@ import streamlit as st
 from admin.topics import SORT_KEYS, edit_topic, review_topics, set_topic_statuses
 from admin.ui import active_version_or_stop, db, perform, require, take_down_control
 from core.storage import store
-from interface.i18n import modality_label, plural, t
+from interface.i18n import modality_label, plural, t, translated_key
 from interface.state import service
 from interface.widgets import escape_markdown, token_display
 
@@ -14,6 +14,7 @@ PER_PAGE = 20
 TERMS = 10
 THUMBNAILS = 5
 PICK = "pick-topic:"
+ALL = ""  # the filters' "all": a value of its own, as Streamlit shows None as no choice
 
 user = require("review_topics", t("review_title"))
 
@@ -25,19 +26,27 @@ search, modality, status, sort = st.columns([3, 2, 2, 2])
 term = search.text_input(t("review_term"), key="review-term", placeholder=t("review_term_hint"))
 chosen_modality = modality.selectbox(
     t("modality"),
-    [None, *names],
+    [ALL, *names],
     format_func=lambda m: modality_label(m, names, staff=True) if m else t("all"),
-    key="review-modality",
+    key=translated_key("review-modality"),
 )
 chosen_status = status.selectbox(
     t("field_status"),
-    [None, *store.TOPIC_STATUSES],
+    [ALL, *store.TOPIC_STATUSES],
     format_func=lambda s: t(f"topic_{s}") if s else t("all"),
+    key=translated_key("review-status"),
 )
-order = sort.selectbox(t("sort_by"), SORT_KEYS, format_func=lambda key: t(f"sort_{key}"))
+order = sort.selectbox(
+    t("sort_by"),
+    SORT_KEYS,
+    format_func=lambda key: t(f"sort_{key}"),
+    key=translated_key("review-sort"),
+)
 
 with db() as session:
-    rows = review_topics(session, term, chosen_modality, chosen_status, order, service().processor)
+    rows = review_topics(
+        session, term, chosen_modality or None, chosen_status or None, order, service().processor
+    )
 pages = max(1, (len(rows) + PER_PAGE - 1) // PER_PAGE)
 left, right = st.columns([3, 1])
 left.caption(t("review_count", version=version.name, topics=plural("topics", len(rows))))
@@ -66,7 +75,7 @@ with st.container(border=True):
         store.TOPIC_STATUSES,
         format_func=lambda s: t(f"topic_{s}"),
         label_visibility="collapsed",
-        key="bulk-status",
+        key=translated_key("bulk-status"),
     )
     if apply.button(t("apply_to_picked"), disabled=not picked, type="primary"):
         perform(
