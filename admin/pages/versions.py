@@ -8,9 +8,9 @@ how the documents added since the active version was trained fit its model, and 
 rule of ``core.serving.drift`` says a retrain is due."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
+from admin.charts import drift_chart
 from admin.ui import db, job_panel, perform, require
 from admin.versions import (
     activate,
@@ -81,36 +81,6 @@ def drift(active_key: tuple, database_url: str) -> DriftReport:
     take-down: one measurement per state of the collection."""
     with db() as session:
         return drift_report(service().active(), session)
-
-
-def drift_chart(report: DriftReport) -> go.Figure:
-    """Each addition's perplexity by when it was added, per kind of document, with the
-    perplexity beyond which one of that kind fits badly."""
-    figure = go.Figure()
-    for kind in dict.fromkeys(one.fit.kind for one in report.fits):
-        shown = [one for one in report.fits if one.fit.kind == kind]
-        figure.add_trace(
-            go.Scatter(
-                x=[one.added_at for one in shown],
-                y=[one.fit.perplexity for one in shown],
-                mode="markers",
-                name=t(f"drift_kind_{kind}"),
-                marker={"symbol": ["x" if one.fit.weak else "circle" for one in shown]},
-            )
-        )
-        if kind in report.reference:
-            figure.add_hline(
-                y=report.reference[kind]["bad_fit_above"],
-                line_dash="dash",
-                annotation_text=t("drift_bad_fit_above", kind=t(f"drift_kind_{kind}")),
-            )
-    figure.update_layout(
-        height=320,
-        margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        xaxis_title=t("drift_axis_added"),
-        yaxis={"type": "log", "title": t("drift_axis_perplexity")},
-    )
-    return figure
 
 
 def show_drift(report: DriftReport) -> None:
