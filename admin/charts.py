@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from core.serving.drift import DriftReport
@@ -24,10 +26,19 @@ def drift_chart(report: DriftReport) -> go.Figure:
             )
         )
         if kind in report.reference:
-            figure.add_hline(
-                y=report.reference[kind]["bad_fit_above"],
-                line_dash="dash",
-                annotation_text=t("drift_bad_fit_above", kind=t(f"drift_kind_{kind}")),
+            bad_fit_above = report.reference[kind]["bad_fit_above"]
+            figure.add_hline(y=bad_fit_above, line_dash="dash")
+            # On a log axis plotly places an annotation at the exponent, not the value (as a
+            # line it places at the value): at the value, a label of 153 stretched the axis to
+            # 10^153 and left every point on one line at the bottom.
+            figure.add_annotation(
+                text=t("drift_bad_fit_above", kind=t(f"drift_kind_{kind}")),
+                x=1,
+                xref="paper",
+                xanchor="right",
+                y=math.log10(bad_fit_above),
+                yanchor="bottom",
+                showarrow=False,
             )
     figure.update_layout(
         height=320,

@@ -6,6 +6,7 @@ the fit notice's reference, and says whether a retrain is due, and why."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from admin.charts import drift_chart
 from core.building.additions import add_documents
 from core.measurement.drift_bench import DriftBenchOptions, drift_bench_and_report
 from core.reading.backbones import load_backbone
@@ -65,6 +67,16 @@ def test_additions_like_the_training_documents_count_against_the_share_of_traini
     assert not below.retrain_due and below.reasons == []
     assert above.retrain_due and above.reasons == [MANY_ADDITIONS]
     assert "29 additions are 24% of the 120 training documents" in above.explain(MANY_ADDITIONS)
+
+    # The versions page's chart: each bad-fit line's label on its line (a log axis), so the
+    # axis spans the perplexities, not 10^(a perplexity).
+    chart = drift_chart(below)
+    drawn = {one.fit.kind for one in below.fits} & set(below.reference)
+    lines = {below.reference[kind]["bad_fit_above"] for kind in drawn}
+    assert lines and {line.y0 for line in chart.layout.shapes} == lines
+    assert {round(label.y, 9) for label in chart.layout.annotations} == {
+        round(math.log10(line), 9) for line in lines
+    }
 
 
 def test_many_additions_of_things_the_collection_never_shows_make_a_retrain_due(
