@@ -48,12 +48,17 @@ def signed_in(browser, app_url: str, name: str, language: str) -> tuple[BrowserC
     return context, page
 
 
+def open_topic_review(page: Page) -> None:
+    """Go to Topic review by the sidebar (in English) and wait until it has drawn."""
+    page.get_by_role("link", name=EN["nav_review_topics"]).click()
+    page.get_by_role("heading", name=EN["review_title"]).wait_for(timeout=60_000)
+    wait_until_idle(page)
+
+
 def test_a_rename_shows_in_the_topics_header_at_once(browser, app_url):
     context, page = signed_in(browser, app_url, "mia", "en")
     try:
-        page.get_by_role("link", name=EN["nav_review_topics"]).click()
-        page.get_by_role("heading", name=EN["review_title"]).wait_for(timeout=60_000)
-        wait_until_idle(page)
+        open_topic_review(page)
         page.get_by_text(EN["edit_topic"]).first.click()
         label = page.get_by_role("textbox", name=EN["label"], exact=True).first
         label.fill("Monuments of the world")
@@ -83,9 +88,7 @@ def chosen(page: Page, label: str) -> str:
 def test_the_topic_filters_keep_their_choice_in_the_new_language_after_a_switch(browser, app_url):
     context, page = signed_in(browser, app_url, "mia", "en")
     try:
-        page.get_by_role("link", name=EN["nav_review_topics"]).click()
-        page.get_by_role("heading", name=EN["review_title"]).wait_for(timeout=60_000)
-        wait_until_idle(page)
+        open_topic_review(page)
         choose(page, EN["field_status"], EN["topic_normal"])
         choose(page, EN["modality"], "Hashtags (@tag)")
         assert (chosen(page, EN["modality"]), chosen(page, EN["set_status"])) == (

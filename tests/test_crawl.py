@@ -241,11 +241,18 @@ class Crawl:
                 self.open(url)
         self.failures.append(f"{name}: more than {MAX_ACTIONS} controls; raise MAX_ACTIONS")
 
+    def marked(self) -> list[Control]:
+        """The page's controls now, each freshly marked for ``work``."""
+        return [
+            Control(kind, label, index)
+            for index, (kind, label) in enumerate(self.page.evaluate(CONTROLS_SCRIPT))
+        ]
+
     def next_control(self, worked: set[tuple[str, str]]) -> Control | None:
-        for index, (kind, label) in enumerate(self.page.evaluate(CONTROLS_SCRIPT)):
-            skipped = any(template.match(label) for template in self.skipped)
-            if (kind, label) not in worked and not skipped:
-                return Control(kind, label, index)
+        for control in self.marked():
+            skipped = any(template.match(control.label) for template in self.skipped)
+            if (control.kind, control.label) not in worked and not skipped:
+                return control
         return None
 
     def work_settled(self, control: Control) -> None:
@@ -256,17 +263,10 @@ class Crawl:
             self.work(control)
         except PlaywrightError:
             wait_until_idle(self.page)
-            again = self.find(control.kind, control.label)
-            if again is None:
+            again = [c for c in self.marked() if (c.kind, c.label) == (control.kind, control.label)]
+            if not again:
                 raise
-            self.work(again)
-
-    def find(self, kind: str, label: str) -> Control | None:
-        """The control of ``kind`` and ``label`` on the page now, freshly marked."""
-        for index, found in enumerate(self.page.evaluate(CONTROLS_SCRIPT)):
-            if tuple(found) == (kind, label):
-                return Control(kind, label, index)
-        return None
+            self.work(again[0])
 
     def work(self, control: Control) -> None:
         element = self.page.locator(f"[data-crawl='{control.index}']")
