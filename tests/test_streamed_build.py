@@ -41,6 +41,7 @@ from core.serving.ranking import (
     DocumentTokens,
     RankingParams,
     _column_entries,
+    unlearned_words,
 )
 from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION, Settings
@@ -51,6 +52,11 @@ from tests.fault_helpers import model_dirs, state
 PARAMS = ModelParams(num_topics=8, num_background_topics=1, passes=4, min_significant_tokens=3)
 BUILT = 80
 DRIVER_DOCUMENTS = 1000  # documents held at a time by the build's steps, at most
+
+
+def no_words(tag: str) -> None:
+    """Hashtags that say no word: what the counts tests need."""
+    return None
 
 
 def without_words(rows: list[dict]) -> list[dict]:
@@ -274,9 +280,14 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
         {},
     ]
 
-    DocumentTokens.write(tmp_path, phi, documents, chunk=7, buffer=buffer)
+    DocumentTokens.write(tmp_path, phi, documents, no_words, chunk=7, buffer=buffer)
 
     written, expected = DocumentTokens.load(tmp_path, phi), DocumentTokens(phi, documents)
+    # the word no model learned is kept with the row that says it, as an addition's would be
+    assert {key: rows.tolist() for key, rows in written.unlearned.items()} == {
+        key: rows.tolist() for key, rows in unlearned_words(documents, phi, no_words).items()
+    }
+    assert written.unlearned[("@text", "never-seen")].tolist() == [len(documents) - 3]
     assert written.num_documents == expected.num_documents == len(documents)
     assert np.array_equal(written.wordless_photos, expected.wordless_photos)
     assert len(documents) - 2 in written.wordless_photos
@@ -305,7 +316,7 @@ def test_the_document_major_copy_keeps_counts_that_four_bytes_cannot_hold(built,
     third = {VISUAL: Counter({phi[VISUAL].tokens[5]: 1 / 3})}
     documents = [*corpus.tokens[:6], third]
     # when the counts are written and read back for a photo's candidates
-    DocumentTokens.write(tmp_path, phi, documents)
+    DocumentTokens.write(tmp_path, phi, documents, no_words)
     written = DocumentTokens.load(tmp_path, phi)
     columns, rows = np.arange(len(phi[VISUAL].tokens)), np.arange(len(documents))
     assert written.by_document[VISUAL][0].entries_at(columns, rows) is not None
@@ -324,7 +335,7 @@ def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_pa
     for times in (1, 8):
         documents = list(corpus.tokens) * times
         tracemalloc.start()
-        DocumentTokens.write(tmp_path / str(times), phi, documents, chunk=7, buffer=1000)
+        DocumentTokens.write(tmp_path / str(times), phi, documents, no_words, chunk=7, buffer=1000)
         held[times] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         loaded = DocumentTokens.load(tmp_path / str(times), phi)

@@ -19,6 +19,7 @@ from core.measurement.sample_bench import (
     sample_bench_and_report,
 )
 from core.reading.backbones import load_backbone
+from core.reading.text import TEXT
 from core.reading.vision import ImageVectorizer
 from core.serving.answers import Query, SearchRequest
 from core.serving.model import ModelParams
@@ -149,3 +150,34 @@ def test_bench_sample_sets_the_shares_side_by_side_and_times_the_inference(tmp_p
     assert rows[1]["max_difference"] < 1e-9 and rows[1]["documents_per_second"] > 0
     assert results["chosen_share"] in (0.5, 1.0)
     assert "## Which sample" in report.read_text()
+
+
+def test_given_a_sample_then_a_word_only_documents_outside_it_say_finds_them_and_leaves_them_out(
+    sampled,
+):
+    # given the words that documents outside the sample say and phi never learned
+    service = Service(sampled)
+    engine = service.active().engine
+    known = engine.model.phi[TEXT].index
+    saying: dict[str, set[str]] = {}
+    for doc in engine.documents:
+        for token in doc.tokens.get(TEXT, {}):
+            if token not in known and engine.processor.word_token(token) == token:
+                saying.setdefault(token, set()).add(doc.id)
+    assert saying, "every word of the collection is in the sample"
+    token, ids = min(saying.items(), key=lambda item: (-len(item[1]), item[0]))
+    word = engine.display(TEXT, token)
+    # when a visitor searches for one of them
+    result = service.search(SearchRequest(Query(text=word), k=5, collapse_similar=False))
+    # then the documents that say it come first, told as words the model has not learnt
+    assert {hit.id for hit in result.hits[: len(ids)]} == ids
+    assert result.fit is not None and result.fit.unlearned
+    # and a search that leaves the word out leaves those documents out
+    doc = next(doc for doc in engine.documents if doc.id in ids)
+    other = next(t for t in doc.tokens.get(TEXT, {}) if t in known)
+    without = service.search(
+        SearchRequest(
+            Query(text=f"{engine.display(TEXT, other)} -{word}"), k=20, collapse_similar=False
+        )
+    )
+    assert without.hits and not ids & {hit.id for hit in without.hits}

@@ -117,8 +117,9 @@ def _write_version(
 ) -> None:
     """A trained version's files, with the word pairs its documents teach (learned here once,
     not by every replica that starts on it); the manifest last."""
-    files.write_translations(learn_translations(corpus.tokens, TextProcessor()))
-    files.write(params, model, corpus, ranking)
+    processor = TextProcessor()
+    files.write_translations(learn_translations(corpus.tokens, processor))
+    files.write(params, model, corpus, processor.word_token, ranking)
 
 
 def prepare_corpus(

@@ -219,7 +219,7 @@ def index_documents(
     thetas = document_thetas(model, params, corpus.tokens, params.modality_weights)
     files = VersionFiles(workdir)
     files.write_index(NeighborIndex(thetas, IndexParams()).build())
-    files.write(params, model, corpus)
+    files.write(params, model, corpus, processor.word_token)
     engine = SearchEngine(workdir, workdir.name, processor, vectorizer)
     engine.reader.translations = trained.reader.translations
     return engine

@@ -500,10 +500,17 @@ def synthetic_version(source_dir: Path, count: int, target: Path, seed: int = 0)
     )
     corpus = PreparedCorpus(documents, source.read_display_forms(), [])
     # the source's word pairs: the synthetic documents are drawn from its documents
+    processor = TextProcessor()
     files.write_translations(
-        source.read_translations(None) or learn_translations(documents.source, TextProcessor())
+        source.read_translations(None) or learn_translations(documents.source, processor)
     )
-    files.write(source.read_params(), source.read_model(), corpus, source.read_ranking())
+    files.write(
+        source.read_params(),
+        source.read_model(),
+        corpus,
+        processor.word_token,
+        source.read_ranking(),
+    )
 
 
 def without_mapped_files(version: Path, target: Path) -> None:

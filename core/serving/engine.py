@@ -15,7 +15,7 @@ after loading, so one engine serves many threads.
 from __future__ import annotations
 
 import copy
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -52,6 +52,7 @@ from core.serving.ranking import (
     term_shares,
     top_rows,
     topic_distances,
+    unlearned_words,
 )
 from core.serving.reader import QueryReader, display_form, token_counts
 from core.serving.records import DocumentRecords, RecordTokens, RowsById
@@ -155,29 +156,14 @@ class SearchEngine:
         added = DocumentTokens(
             self.model.phi,
             [token_counts(doc.tokens) for doc in documents],
-            unlearned=self._unlearned_words(documents),
+            unlearned=unlearned_words(
+                [doc.tokens for doc in documents], self.model.phi, self.processor.word_token
+            ),
         )
         extended._index_documents(
             self.base_records.extended(documents), index, self.base_tokens.appended(added)
         )
         return extended
-
-    def _unlearned_words(self, documents: Sequence[Document]) -> dict[tuple[str, str], np.ndarray]:
-        """(modality, token) -> the rows of ``documents`` that say it, for each word and hashtag
-        they say that the model never learned; a hashtag also says the word of its form (#kite
-        says 'kite'), as a typed hashtag counts as its word."""
-        phi, found = self.model.phi, defaultdict(list)
-        known = {m: phi[m].index if m in phi else {} for m in (TEXT, TAG)}
-        for row, document in enumerate(documents):
-            for modality in (TEXT, TAG):
-                for token in document.tokens.get(modality, ()):
-                    if token in known[modality]:
-                        continue
-                    found[(modality, token)].append(row)
-                    word = self.processor.word_token(token) if modality == TAG else None
-                    if word is not None and word not in known[TEXT]:
-                        found[(TEXT, word)].append(row)
-        return {key: np.unique(rows) for key, rows in found.items()}
 
     @cached_property
     def _said_words(self) -> frozenset[str]:

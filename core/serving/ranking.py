@@ -414,10 +414,14 @@ class DocumentTokens:
         directory: Path,
         phi: Mapping[str, Phi],
         documents: Collection[TokenCounts],
+        word_of_tag: Callable[[str], str | None],
         chunk: int = WRITE_CHUNK,
         buffer: int = WRITE_BUFFER,
     ) -> None:
-        """Writes the counts of ``documents`` as ``load`` maps them, in two passes over them
+        """Writes the counts of ``documents`` as ``load`` maps them, with the words and
+        hashtags they say that ``phi`` lacks (``unlearned_words``; ``word_of_tag``: the word a
+        hashtag says, as the reader reads it): documents a model was not trained on (a sample's
+        model, a held-out split) say words it never learned. Two passes over them
         (each column's length, then every entry into its place) taking ``chunk`` documents at
         a time and holding at most about ``buffer`` entries (``_ColumnFiles``): a build
         streams its documents from disk, and ten million documents have 1.3 billion entries
@@ -433,7 +437,10 @@ class DocumentTokens:
         lengths = {m: np.zeros(count) for m in modalities}
         totals = {m: np.zeros(widths[m]) for m in modalities}
         wordless = array("q")
+        unlearned: dict[tuple[str, str], list[np.ndarray]] = {}
         for first, part in _numbered_chunks(documents, chunk):
+            for key, rows in unlearned_words(part, phi, word_of_tag, first).items():
+                unlearned.setdefault(key, []).append(rows)
             for m in modalities:
                 rows, cols, values = _entries(m, phi[m], part, range(first, first + len(part)))
                 per_column[m] += np.bincount(cols, minlength=widths[m])
@@ -471,6 +478,7 @@ class DocumentTokens:
             for written in [*files.values(), *by_document.values()]:
                 written.close()
         np.save(directory / "wordless_photos.npy", np.frombuffer(wordless, dtype=np.int64))
+        _write_unlearned(directory, {key: np.concatenate(rows) for key, rows in unlearned.items()})
         manifest = {"modalities": modalities, "documents": count, "by_document": [*by_document]}
         (directory / "tokens.json").write_text(json.dumps(manifest))
 
@@ -501,7 +509,61 @@ class DocumentTokens:
             loaded.totals[modality] = arrays["totals"]
         loaded.collection = _frequencies(loaded.totals)
         loaded.wordless_photos = np.load(directory / "wordless_photos.npy")
+        unlearned = _read_unlearned(directory)
+        if unlearned:
+            loaded.unlearned = MappingProxyType(unlearned)
         return loaded
+
+
+UNLEARNED_FILES = ("unlearned.json", "unlearned.rows.npy", "unlearned.starts.npy")
+
+
+def unlearned_words(
+    documents: Iterable[TokenCounts],
+    phi: Mapping[str, Phi],
+    word_of_tag: Callable[[str], str | None],
+    first_row: int = 0,
+) -> dict[tuple[str, str], np.ndarray]:
+    """(modality, token) -> the rows (from ``first_row``, ascending) of ``documents`` that say
+    it, for each word and hashtag they say that ``phi`` never learned; a hashtag also says
+    the word of its form (#kite says 'kite'), as a typed hashtag counts as its word."""
+    known = {m: phi[m].index if m in phi else {} for m in (TEXT, TAG)}
+    found: dict[tuple[str, str], list[int]] = {}
+    for row, document in enumerate(documents, first_row):
+        for modality in (TEXT, TAG):
+            for token in document.get(modality, ()):
+                if token in known[modality]:
+                    continue
+                found.setdefault((modality, token), []).append(row)
+                word = word_of_tag(token) if modality == TAG else None
+                if word is not None and word not in known[TEXT]:
+                    found.setdefault((TEXT, word), []).append(row)
+    return {key: np.unique(np.array(rows, dtype=np.int64)) for key, rows in found.items()}
+
+
+def _write_unlearned(directory: Path, unlearned: Mapping[tuple[str, str], np.ndarray]) -> None:
+    """The unlearned words' rows end to end, where each word's start, in key order; nothing
+    for documents that say no word the model lacks (a model trained on all of them)."""
+    if not unlearned:
+        return
+    keys = sorted(unlearned)
+    sizes = [len(unlearned[key]) for key in keys]
+    np.save(directory / "unlearned.rows.npy", np.concatenate([unlearned[key] for key in keys]))
+    np.save(directory / "unlearned.starts.npy", np.concatenate([[0], np.cumsum(sizes)]))
+    (directory / "unlearned.json").write_text(json.dumps([list(key) for key in keys]))
+
+
+def _read_unlearned(directory: Path) -> dict[tuple[str, str], np.ndarray]:
+    """What ``_write_unlearned`` wrote (rows memory-mapped), or nothing."""
+    if not (directory / "unlearned.json").is_file():
+        return {}
+    keys = json.loads((directory / "unlearned.json").read_text())
+    rows = np.load(directory / "unlearned.rows.npy", mmap_mode="r")
+    starts = np.load(directory / "unlearned.starts.npy")
+    return {
+        (modality, token): rows[starts[i] : starts[i + 1]]
+        for i, (modality, token) in enumerate(keys)
+    }
 
 
 class _ColumnFiles:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
@@ -119,15 +119,17 @@ class VersionFiles:
         params: ModelParams,
         model: FittedModel,
         corpus: PreparedCorpus,
+        word_of_tag: Callable[[str], str | None],
         ranking: RankingParams | None = None,
     ) -> None:
         """Everything serving and retraining need besides the index; the manifest comes last.
-        ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits.
-        The documents are read in passes, never all held (they may be a build's shards)."""
+        ``ranking`` (default: ``RankingParams()``, the best measured) is how search orders hits;
+        ``word_of_tag``: the word a hashtag says (``DocumentTokens.write``). The documents are
+        read in passes, never all held (they may be a build's shards)."""
         model.save(self.directory / "model")
         self._write_json("display.json", corpus.display_forms)
         write_record_index(self.directory, corpus.documents)
-        DocumentTokens.write(self._tokens_dir, model.phi, corpus.tokens)
+        DocumentTokens.write(self._tokens_dir, model.phi, corpus.tokens, word_of_tag)
         manifest = {
             "params": params.to_dict(),
             "ranking": (ranking or RankingParams()).to_dict(),
