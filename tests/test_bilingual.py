@@ -22,7 +22,7 @@ from core.serving.bilingual import (
 from core.serving.class_words import object_names
 from core.serving.engine import Query, SearchEngine
 from core.serving.inference import NothingRecognized
-from core.serving.ranking import RankingParams
+from core.serving.ranking import BEFORE_SENSES, RankingParams
 from core.serving.version_files import VersionFiles
 
 
@@ -277,20 +277,24 @@ def test_a_dictionary_word_can_put_the_sense_that_names_a_photographed_object_fi
 
 
 def test_a_russian_word_can_keep_only_the_english_words_it_is_the_first_sense_of():
-    # given 'чашка', first sense of 'cup' and second of 'basin'; 'курица' first of no word
+    # given 'чашка', first sense of 'cup' and second of 'basin'; 'открытый', second sense of
+    # the common 'open' and first of the rare 'overt'
     table = {
         "cup": (5.1, ["чашка", "кубок"]),
         "basin": (4.1, ["таз", "чашка"]),
-        "chicken": (4.6, ["цыпленок", "курица"]),
-        "hen": (3.9, ["курица", "несушка"]),
-        "fowl": (3.5, ["птица", "курица"]),
+        "open": (5.5, ["отверстие", "открытый"]),
+        "overt": (2.4, ["открытый", "явный"]),
+        "unclos": (1.5, ["открытый"]),
+        "ajar": (2.0, ["приоткрытый", "открытый"]),
     }
     plain, first = Lexicon(table), Lexicon(table, first_senses_back=True)
     assert plain.of("чашка", 3) == ["cup", "basin"]
     # then a query for cups does not look for basins, the English side is as it was
     assert first.of("чашка", 3) == ["cup"]
     assert first.of("basin", 3) == plain.of("basin", 3)
-    # and a word that is no English word's first sense keeps its best one
+    # and a word keeps its best English word and those it is the first sense of
+    assert plain.of("открытый", 4) == ["open", "overt", "unclos", "ajar"]
+    assert first.of("открытый", 4) == ["open", "overt", "unclos"]
     assert first.of("кубок", 3) == ["cup"]
     # and the setting survives putting object senses first
     assert plain.objects_first({}).of("чашка", 3) == ["cup", "basin"]
@@ -321,6 +325,14 @@ def test_a_ranking_reads_the_dictionary_as_its_settings_say(service):
     assert "поезд" in forms(RankingParams(object_senses_first=True))
     assert "поезд" not in forms(RankingParams(object_senses_first=False))
     assert "воспитание" not in forms(RankingParams(lexicon=False))
+    # and the default looks for cups, not basins, for 'чашка', as the dictionary first read did
+    cup = {TEXT: Counter({"чашка": 1})}
+
+    def cup_forms(ranking: RankingParams) -> set[str]:
+        return {token for term in reader.query_terms(cup, ranking) for _, token, _ in term.forms}
+
+    assert "cup" in cup_forms(RankingParams()) and "basin" not in cup_forms(RankingParams())
+    assert "basin" in cup_forms(BEFORE_SENSES)
     # and each reading is made once
     ranking = RankingParams(object_senses_first=True)
     assert reader._translations(ranking) is reader._translations(ranking)

@@ -32,8 +32,8 @@ from core.serving.model import FittedModel, ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_ATTRIBUTES,
-    BEFORE_OBJECT_SENSES,
     BEFORE_PHRASES,
+    BEFORE_SENSES,
     BEFORE_SENTENCES,
     DocumentTokens,
     RankedDocuments,
@@ -49,7 +49,7 @@ RANKINGS: dict[str, RankingParams] = {
     "likelihood, no dictionary": RankingParams(lexicon=False),
     "likelihood before sentences": BEFORE_SENTENCES,
     "likelihood before attributes": BEFORE_ATTRIBUTES,
-    "likelihood before object senses": BEFORE_OBJECT_SENSES,
+    "likelihood before dictionary senses": BEFORE_SENSES,
     "likelihood": RankingParams(),
     "likelihood, Russian head by case": RankingParams(head_by_case=True),
     "likelihood, + head bonus": RankingParams(head_bonus=1.0),
@@ -68,11 +68,13 @@ RANKING_NAMES = {
     "likelihood before attributes": "the same, with the words after the phrase's head (its"
     " first noun phrase, up to a preposition or verb) counted 0.25: the default before the"
     " attribute levers",
-    "likelihood before object senses": "the same, with an attribute of the head's object"
+    "likelihood before dictionary senses": "the same, with an attribute of the head's object"
     " ('red' of 'red bird') counted 0.5 in a document without the object: the default before"
-    " the dictionary's object senses",
+    " the dictionary's senses were chosen",
     "likelihood": "the same, with an English word's dictionary senses that name the object it"
-    " names in photos first ('train' -> 'поезд', core/assets/imagenet_words.tsv): the default",
+    " names in photos first ('train' -> 'поезд', core/assets/imagenet_words.tsv) and a Russian"
+    " word's English words kept to its best one and those it is the first sense of ('чашка' ->"
+    " 'cup', not 'basin'): the default",
     "likelihood, Russian head by case": "the default, with a Russian head read by case (the"
     " noun in the nominative, not after a preposition, with its adjectives; left off)",
     "likelihood, + head bonus": "the default, with a document containing every word of a"

@@ -68,9 +68,9 @@ class Lexicon:
     word is (Zipf frequency) less one for every place the Russian word stands behind the first
     translation ('ship' -> 'судно, корабль' makes 'ship' a good 'корабль' at one place less).
 
-    With ``first_senses_back`` a Russian token's English tokens are only those whose first
-    translation it is (its best one where it is no word's first): 'чашка' is the second sense
-    of 'basin', and a query for cups found a mountain basin."""
+    With ``first_senses_back`` a Russian token's English tokens are its best one and the
+    others whose first translation it is: 'чашка' is the second sense of 'basin', and a query
+    for cups found a mountain basin."""
 
     def __init__(
         self, table: Mapping[str, tuple[float, Sequence[str]]], first_senses_back: bool = False
@@ -88,10 +88,11 @@ class Lexicon:
         self._english = {}
         for word, found in ranked.items():
             found.sort()
-            firsts = [e for _, position, e in found if position == 0]
-            self._english[word] = (
-                (firsts or [found[0][2]]) if first_senses_back else [e for *_, e in found]
-            )
+            self._english[word] = [
+                e
+                for place, (_, position, e) in enumerate(found)
+                if not first_senses_back or place == 0 or position == 0
+            ]
 
     @classmethod
     def read(cls, path: Path = LEXICON_PATH, first_senses_back: bool = False) -> Lexicon:
