@@ -19,9 +19,11 @@ from core.serving.query_syntax import QuerySyntax, parse_query
     [
         ("flower -red", "flower", ("red",)),
         ("flower NOT red", "flower", ("red",)),
-        ("flower not red", "flower", ("red",)),
+        ("flower not red", "flower not red", ()),
         ("цветок НЕ красный", "цветок", ("красный",)),
-        ("цветок не красный -#roses", "цветок", ("красный", "#roses")),
+        ("цветок НЕ красный -#roses", "цветок", ("красный", "#roses")),
+        ("знак в России не применяется", "знак в России не применяется", ()),
+        ("Не спящий кот", "Не спящий кот", ()),
         ("wi-fi router", "wi-fi router", ()),
         ("северо-запад", "северо-запад", ()),
         ("flower - red", "flower - red", ()),

@@ -7,8 +7,10 @@ whitespace):
 * ``-word`` excludes ``word`` (``-#tag`` a hashtag); a dash inside a word (``wi-fi``,
   ``северо-запад``) is part of the word, and a dash without letters after it (``-``, ``-5``)
   is left as typed;
-* ``NOT`` or ``НЕ`` (any case) as a token of its own excludes the token after it; at the end of
-  the query it is dropped.
+* ``NOT`` or ``НЕ`` in capitals as a token of its own excludes the token after it; at the end
+  of the query it is dropped. In lower case they are words of a sentence: "знак, который в
+  России не применяется" asks for the documents that say it, and excluding 'применяется' took
+  them away.
 
 Everything else is the included text, in its order. Pure functions: no model is needed.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXCLUDING_KEYWORDS = frozenset({"not", "не"})
+EXCLUDING_KEYWORDS = frozenset({"NOT", "НЕ"})
 DASH = "-"
 
 
@@ -42,7 +44,7 @@ def parse_query(text: str) -> QuerySyntax:
     while position < len(tokens):
         token = tokens[position]
         position += 1
-        if token.casefold() in EXCLUDING_KEYWORDS:
+        if token in EXCLUDING_KEYWORDS:
             if position < len(tokens):
                 excluded.append(_without_dash(tokens[position]))
                 position += 1
