@@ -58,7 +58,7 @@ EN: dict[str, str | dict[str, str]] = {
     "words_field": "Words",
     "words_placeholder": "e.g. собака, horse, flowers in the garden, #cats",
     "hashtag_hint": "Tip: a word with # (#cats, #музыка) searches that hashtag itself, which is "
-    "often sharper than the word; -word or NOT word leaves out the results that say it.",
+    "often sharper than the word; -word or NOT word leaves that word out.",
     "photo_field": "A photo (JPEG, PNG or WebP, up to {mb} MB)",
     "search_button": "Search",
     "query_too_long": "The query is too long: at most {limit} characters, this one has {length}. "
@@ -643,7 +643,7 @@ RU: dict[str, str | dict[str, str]] = {
     "words_field": "Слова",
     "words_placeholder": "например: собака, horse, цветы в саду, #кошки",
     "hashtag_hint": "Совет: слово с # (#cats, #музыка) ищет сам хэштег, и это часто точнее, "
-    "чем просто слово; -слово или НЕ слово убирает результаты, где оно есть.",
+    "чем просто слово; -слово или НЕ слово исключает это слово.",
     "photo_field": "Фотография (JPEG, PNG или WebP, до {mb} МБ)",
     "search_button": "Найти",
     "query_too_long": "Запрос слишком длинный: не больше {limit} символов, а в этом {length}. "
