@@ -335,4 +335,4 @@ def test_a_ranking_reads_the_dictionary_as_its_settings_say(service):
     assert "basin" in cup_forms(BEFORE_SENSES)
     # and each reading is made once
     ranking = RankingParams(object_senses_first=True)
-    assert reader._translations(ranking) is reader._translations(ranking)
+    assert reader.translations_for(ranking) is reader.translations_for(ranking)

@@ -254,10 +254,11 @@ class SearchEngine:
 
     def warm_up(self) -> None:
         """Computes now what searches would compute on first use (the translations with the
-        dictionary, the fit reference, the suggester), so that a serving process can freeze
-        them with the rest of the loaded model (``core.serving.service``) instead of having the
-        garbage collector walk them after every page."""
-        _ = self.reader.translations, self.fit_reference, self.suggester
+        dictionary as the version's ranking reads it, the fit reference, the suggester), so
+        that a serving process can freeze them with the rest of the loaded model
+        (``core.serving.service``) instead of having the garbage collector walk them after
+        every page, and the first visitor does not wait for them."""
+        _ = self.reader.translations_for(self.ranking), self.fit_reference, self.suggester
 
     @cached_property
     def topic_prior(self) -> np.ndarray:

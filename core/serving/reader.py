@@ -193,7 +193,7 @@ class QueryReader:
         synonyms through them (``core.serving.ranking``, ``Translations.with_synonyms``), the
         dictionary's among them if ``ranking`` wants them; the
         words after the head of the typed ``text`` count ``ranking.context_weight``."""
-        terms = query_terms(tokens, self.tags_by_word, self._translations(ranking).with_synonyms)
+        terms = query_terms(tokens, self.tags_by_word, self.translations_for(ranking).with_synonyms)
         plain = ranking.context_weight == 1 and not ranking.head_bonus
         if (plain and ranking.attribute_weight == 1) or not text:
             return terms
@@ -211,7 +211,7 @@ class QueryReader:
         if not words:
             return []
         tokens, _ = self.typed_tokens(Query(text=" ".join(words)))
-        return query_terms(tokens, self.tags_by_word, self._translations(ranking).confirmed)
+        return query_terms(tokens, self.tags_by_word, self.translations_for(ranking).confirmed)
 
     def can_read(self, word: str, ranking: RankingParams) -> bool:
         """Whether a typed word reaches the model: it knows the word, a hashtag of its form or a
@@ -220,7 +220,9 @@ class QueryReader:
         if token is None or token in self.tags_by_word:
             return True
         known = self.phi[TEXT].index if TEXT in self.phi else {}
-        return token in known or any(w in known for w, _ in self._translations(ranking).of(token))
+        return token in known or any(
+            w in known for w, _ in self.translations_for(ranking).of(token)
+        )
 
     def readable(self, tokens: TokenCounts, ranking: RankingParams) -> TokenCounts:
         """The query's tokens as the model can read them: a word it does not know stands for
@@ -231,7 +233,7 @@ class QueryReader:
         known = self.phi[TEXT].index if TEXT in self.phi else {}
         if not words or all(word in known for word in words):
             return tokens
-        translations, readable = self._translations(ranking), Counter()
+        translations, readable = self.translations_for(ranking), Counter()
         for word, count in words.items():
             if word not in known and self.tags_by_word.get(word):
                 continue
@@ -255,7 +257,7 @@ class QueryReader:
         readable = self.readable(tokens, ranking)
         return {modality: bag for modality, bag in readable.items() if modality != VISUAL and bag}
 
-    def _translations(self, ranking: RankingParams) -> Translations:
+    def translations_for(self, ranking: RankingParams) -> Translations:
         """The version's translations with the dictionary as ``ranking`` reads it, or without
         it; each made once."""
         senses = (ranking.object_senses_first, ranking.first_senses_back)
