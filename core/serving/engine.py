@@ -167,8 +167,9 @@ class SearchEngine:
 
     @cached_property
     def _said_words(self) -> frozenset[str]:
-        """The ``@text`` words only added documents say: a query reads them as words the
-        collection knows, though the model does not."""
+        """The ``@text`` words only documents the model was not trained on say (additions, or
+        those outside a training sample): a query reads them as words the collection knows,
+        though the model does not."""
         return frozenset(token for modality, token in self.ranked.own.unlearned if modality == TEXT)
 
     def _own_tokens(self, written: DocumentTokens) -> DocumentTokens:
@@ -358,7 +359,7 @@ class SearchEngine:
         fit = self._fit(
             asked.inferred.theta, self.reader.readable(asked.tokens, ranking), weights, query
         )
-        # words the model reads none of, which documents added since training say
+        # words the model reads none of, which documents it was not trained on say
         said = self._said_words.intersection(asked.tokens.get(TEXT, ()))
         read = any(asked.inferred.recognized.get(modality) for modality in (TEXT, TAG))
         fit = replace(fit, unlearned=bool(said) and not read and query.image is None)
@@ -420,7 +421,7 @@ class SearchEngine:
         weights: Mapping[str, float],
         ranking: RankingParams,
     ) -> QueryTheta:
-        """The query's theta (``QueryReader.infer``), where words only added documents say are
+        """The query's theta (``QueryReader.infer``), where words only untrained documents say are
         not unknown: the collection knows them. A query of such words alone has the topics of
         the collection at large (``topic_prior``); the documents that say them rank first."""
         said = [

@@ -60,8 +60,9 @@ class QueryFit:
     reference the query is measured against (by the tokens it was read as: a typed word the
     model knows only as an ImageNet class is read as visual words); ``asked`` is what the
     visitor gave (words, a photo or both), which is what a sentence to them must name;
-    ``unlearned``: the query's words are known only to documents added since training, which
-    say them (the model's topics cannot weigh them: it fits badly, yet those are sure hits)."""
+    ``unlearned``: the query's words are known only to documents the model was not trained
+    on, which say them (the model's topics cannot weigh them: it fits badly, yet those are sure
+    hits)."""
 
     kind: str
     perplexity: float
