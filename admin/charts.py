@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 
 from core.serving.drift import DriftReport
 from interface.i18n import t
+
+# Times read the same in every language (as the audit log writes them); plotly's own labels are
+# English month names, down to milliseconds when additions came in one batch.
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+# The least span the time axis shows: additions of one batch land milliseconds apart.
+LEAST_TIME_SPAN = timedelta(hours=1)
 
 
 def drift_chart(report: DriftReport) -> go.Figure:
@@ -43,7 +51,21 @@ def drift_chart(report: DriftReport) -> go.Figure:
     figure.update_layout(
         height=320,
         margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        xaxis_title=t("drift_axis_added"),
+        xaxis={
+            "title": t("drift_axis_added"),
+            "tickformat": TIME_FORMAT,
+            "range": time_range([one.added_at for one in report.fits]),
+        },
         yaxis={"type": "log", "title": t("drift_axis_perplexity")},
     )
     return figure
+
+
+def time_range(times: Sequence[datetime | None]) -> list[datetime] | None:
+    """The time axis's span: plotly's own (None), or at least ``LEAST_TIME_SPAN`` centred on
+    ``times`` when they lie closer together than that."""
+    known = [time for time in times if time is not None]
+    if not known or max(known) - min(known) >= LEAST_TIME_SPAN:
+        return None
+    middle = min(known) + (max(known) - min(known)) / 2
+    return [middle - LEAST_TIME_SPAN / 2, middle + LEAST_TIME_SPAN / 2]

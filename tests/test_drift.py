@@ -10,11 +10,12 @@ import math
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from admin.charts import drift_chart
+from admin.charts import LEAST_TIME_SPAN, TIME_FORMAT, drift_chart
 from core.building.additions import add_documents
 from core.measurement.drift_bench import DriftBenchOptions, drift_bench_and_report
 from core.reading.backbones import load_backbone
@@ -77,6 +78,12 @@ def test_additions_like_the_training_documents_count_against_the_share_of_traini
     assert {round(label.y, 9) for label in chart.layout.annotations} == {
         round(math.log10(line), 9) for line in lines
     }
+    # Additions of one batch land milliseconds apart: the time axis still spans an hour around
+    # them, labelled to the minute, not in milliseconds.
+    start, end = (datetime.fromisoformat(str(end)) for end in chart.layout.xaxis.range)
+    added = [one.added_at for one in below.fits]
+    assert end - start == LEAST_TIME_SPAN and start <= min(added) <= max(added) <= end
+    assert chart.layout.xaxis.tickformat == TIME_FORMAT
 
 
 def test_many_additions_of_things_the_collection_never_shows_make_a_retrain_due(
