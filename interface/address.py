@@ -157,6 +157,31 @@ def read_search(
     return address, photo, notices
 
 
+def linked_photo(photos: PhotoStore) -> tuple[Path | None, Notice | None]:
+    """The photo in the address of a page whose address is its photo alone (Annotate), so a
+    reload, Back or a shared link shows the same photo; and a notice when the link's photo is
+    not valid or no longer kept, which is then taken out of the address."""
+    digest = st.query_params.get(PHOTO)
+    if not digest:
+        return None, None
+    path = photos.photo(digest)
+    if path is None:
+        del st.query_params[PHOTO]
+        valid = PHOTO_HASH.fullmatch(digest)
+        return None, Notice("link_photo_gone_upload" if valid else "link_bad_photo")
+    return path, None
+
+
+def keep_uploaded_photo(photos: PhotoStore, key: str) -> None:
+    """The upload field ``key`` changed: its photo kept and named in the address, or, cleared,
+    no photo there."""
+    upload = st.session_state.get(key)
+    if upload is None:
+        st.query_params.pop(PHOTO, None)
+    else:
+        st.query_params[PHOTO] = photos.keep(upload.getvalue())
+
+
 def write_search(address: SearchAddress) -> None:
     """Put ``address`` in the address bar; parameters that are not the search's stay."""
     params = address.params()

@@ -141,6 +141,8 @@ EN: dict[str, str | dict[str, str]] = {
     "link_bad_photo": "The photo reference in this link is not valid and was left out.",
     "link_photo_gone": "The photo of this link is no longer kept on the server: searching with "
     "the rest of the link.",
+    "link_photo_gone_upload": "The photo of this link is no longer kept on the server: upload "
+    "it again.",
     "link_bad_document": "The document reference in this link is not valid and was left out.",
     "link_unknown_modality": "This model has no modality “{name}”: its weight in the link was "
     "left out.",
@@ -725,6 +727,8 @@ RU: dict[str, str | dict[str, str]] = {
     "link_bad_photo": "Ссылка на фотографию в этом адресе неверна, она не учтена.",
     "link_photo_gone": "Фотография из этой ссылки больше не хранится на сервере: поиск идёт по "
     "остальной части ссылки.",
+    "link_photo_gone_upload": "Фотография из этой ссылки больше не хранится на сервере: "
+    "загрузите её снова.",
     "link_bad_document": "Ссылка на документ в этом адресе неверна, она не учтена.",
     "link_unknown_modality": "У этой модели нет модальности «{name}»: её вес из ссылки не учтён.",
     "link_bad_weight": "Вес «{value}» для «{modality}» в этой ссылке не совпадает ни с одним "

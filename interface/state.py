@@ -2,6 +2,7 @@
 
 import threading
 import uuid
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -62,11 +63,19 @@ def upload_limit_mb() -> int:
     return int(st.get_option("server.maxUploadSize"))
 
 
-def photo_uploader(key: str | None = None) -> st.runtime.uploaded_file_manager.UploadedFile | None:
+def photo_uploader(
+    key: str | None = None, on_change: Callable[..., None] | None = None, args: tuple = ()
+) -> st.runtime.uploaded_file_manager.UploadedFile | None:
     """The photo upload field, with the accepted formats and size limit in its label (in the
     visitor's language) instead of Streamlit's English hint and button text (hidden by
     ``streamlit_hints_style``, on every page)."""
-    return st.file_uploader(t("photo_field", mb=upload_limit_mb()), type=UPLOAD_TYPES, key=key)
+    return st.file_uploader(
+        t("photo_field", mb=upload_limit_mb()),
+        type=UPLOAD_TYPES,
+        key=key,
+        on_change=on_change,
+        args=args,
+    )
 
 
 def vote_key(search_id: int, doc_id: str) -> str:

@@ -1,5 +1,6 @@
 """The visitor's journey steps of issue 20 that had no browser test, in English and in Russian:
-a suggested hashtag clicked runs that search; an excluded word is said to be left out; a
+a suggested hashtag clicked runs that search, and Back or the shared address shows the
+annotated photo again; an excluded word is said to be left out; a
 misspelt word is offered its correction, which runs the search; a card standing for similar
 documents opens them. Screenshots go to ``test-artifacts/``."""
 
@@ -72,6 +73,27 @@ def test_a_suggested_hashtag_clicked_runs_that_search(served, visitor, language)
     assert asked(visitor) == [hashtag]
     assert visitor.get_by_role("textbox", name=text["words_field"]).input_value() == hashtag
     visitor.screenshot(path=ARTIFACTS / f"visitor-{language}-suggestion.png", full_page=True)
+
+    # Back: the photo and its annotation, as they were (the photo lives in the address).
+    visitor.go_back()
+    visitor.get_by_role("heading", name=text["annotate_title"]).wait_for()
+    visitor.get_by_role("link", name=hashtag).first.wait_for(timeout=60_000)
+    annotated = visitor.url
+    assert "photo=" in annotated
+
+    # The address shared: another browser sees the same annotation; the upload cleared, none.
+    _, browser = served
+    other = browser.new_context(locale=LOCALES[language]).new_page()
+    try:
+        other.goto(annotated)
+        other.get_by_role("link", name=hashtag).first.wait_for(timeout=60_000)
+    finally:
+        other.context.close()
+    visitor.locator("input[type=file]").set_input_files(TIGER)
+    wait_until_idle(visitor)
+    visitor.locator("[data-testid='stFileChipDeleteBtn'] button").first.click()
+    visitor.get_by_text(text["suggestions_caption"]).wait_for(state="detached")
+    assert "photo=" not in visitor.url
 
 
 @languages

@@ -6,6 +6,7 @@ from core.reading.images import ImageError
 from core.reading.text import TAG, TEXT
 from core.serving.answers import AnnotationRequest, Query, SearchRequest
 from core.serving.inference import NothingRecognized
+from interface.address import keep_uploaded_photo, linked_photo, notice_text, photo_store
 from interface.errors import photo_refusal
 from interface.i18n import modality_label, t
 from interface.state import active_model_or_stop, photo_uploader, service
@@ -19,17 +20,25 @@ from streamlit_app import charts
 from streamlit_app.fit_notice import show_fit
 
 SUGGESTIONS = 15
+UPLOAD_KEY = "annotate-photo"
 
 active = active_model_or_stop()
 annotation_service = service()
 
+photos = photo_store(annotation_service.settings.cache_dir)
+
 st.title(t("annotate_title"))
 st.caption(t("annotate_caption"))
-photo = photo_uploader()
-if photo is None:
+# The photo lives in the address (its content hash), so a reload, Back or a shared link shows
+# the same annotation; the upload field starts empty then.
+photo = photo_uploader(UPLOAD_KEY, on_change=keep_uploaded_photo, args=(photos, UPLOAD_KEY))
+linked, notice = linked_photo(photos)
+if notice is not None:
+    st.warning(escape_markdown(notice_text(notice, active.display_names)))
+if photo is None and linked is None:
     st.stop()
 
-image = photo.getvalue()
+image = photo.getvalue() if photo is not None else linked.read_bytes()
 try:
     reading = annotation_service.read_photo(image, active)
     version, annotations = annotation_service.annotate(
