@@ -18,6 +18,7 @@ from core.reading.twins import tag_twins
 from core.reading.vision import VISUAL
 from core.serving.annotation import hashtag_query
 from core.serving.answers import AnnotationRequest, Query, SearchRequest
+from core.serving.engine import REMOTE_SHARE
 from core.settings import REPO_ROOT
 from interface.messages import MESSAGES
 from tests.test_app import APP, jpeg, open_app, search, shown, slider, understood
@@ -196,7 +197,8 @@ def fit_sentence(text: str, language: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# Strength follows the order; weight 0 leaves a modality out of "contains" (problem 7)
+# Strength follows the order, and a translation's translation is no strong match; weight 0
+# leaves a modality out of "contains" (problem 7)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -208,6 +210,29 @@ def test_match_strength_never_rises_down_the_list(service, words):
     assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
     strengths = [order.index(hit.strength) for hit in hits]
     assert strengths == sorted(strengths)
+
+
+@pytest.mark.parametrize("words", ["sunset", "закат над морем"])
+def test_a_word_found_only_as_a_translations_translation_is_no_strong_match(service, words):
+    # given the built-in collection, which has no sunset, when a visitor asks for one
+    engine = service.active().engine
+    request = SearchRequest(Query(text=words), 12)
+    hits = service.search(request).hits
+    tokens, _ = engine.reader.tokens_of(request.query)
+    terms = engine.reader.query_terms(tokens, engine.ranking, words)
+
+    def closest(hit) -> float:
+        own = engine.documents[hit.row].tokens
+        shares = [s for term in terms for m, form, s in term.forms if own.get(m, {}).get(form)]
+        return max(shares, default=0.0)
+
+    # then a hit that says the words only as a dictionary translation of a dictionary
+    # translation ('sunset' -> 'конец' -> 'end'), and every hit below it, is no strong match
+    remote = [n for n, hit in enumerate(hits) if hit.matched and closest(hit) <= REMOTE_SHARE]
+    assert remote, "the collection has such hits: the case is met"
+    assert all(hit.strength != "strong" for hit in hits[remote[0] :])
+    # while a hit with a word itself or its dictionary translation above them may be strong
+    assert all(closest(hit) > REMOTE_SHARE for hit in hits[: remote[0]] if hit.matched)
 
 
 def test_with_words_off_a_card_does_not_say_it_contains_words(service):

@@ -36,7 +36,12 @@ from core.serving.answers import (
     TypicalDocument,
     UnknownDocument,
 )
-from core.serving.bilingual import Translations, default_lexicon, learn_translations
+from core.serving.bilingual import (
+    LEXICON_SHARE,
+    Translations,
+    default_lexicon,
+    learn_translations,
+)
 from core.serving.fit import FitReference, QueryFit, kind_of, perplexity
 from core.serving.index import NeighborIndex
 from core.serving.inference import NothingRecognized, QueryTheta, ThetaInferencer
@@ -63,6 +68,10 @@ from core.serving.version_files import VersionFiles
 
 TOP_TERMS_KEPT = 32
 SIMILAR_FETCH = 2  # rank this many times k documents, so that k stay once similar ones collapse
+# A hit whose closest form of the query's words has this share or less contains them only as a
+# dictionary translation of a dictionary translation ('sunset' -> 'конец' -> 'end'): no strong
+# match (``match_strengths``). A collection pair's share times the dictionary's is more.
+REMOTE_SHARE = LEXICON_SHARE**2
 
 
 @dataclass(frozen=True)
@@ -363,8 +372,10 @@ class SearchEngine:
         said = self._said_words.intersection(asked.tokens.get(TEXT, ()))
         read = any(asked.inferred.recognized.get(modality) for modality in (TEXT, TAG))
         fit = replace(fit, unlearned=bool(said) and not read and query.image is None)
+        closest = []  # per hit: the share of the closest form of a query word it contains
         for hit in hits:
-            hit.matched = self._matched(asked.terms, hit.row, asked.surfaces, weights)
+            hit.matched, share = self._matched(asked.terms, hit.row, asked.surfaces, weights)
+            closest.append(share)
         # a words-only query whose words some hits contain: a hit with none of them is a guess
         # by topics, however near its topic vector lies
         outworded = query.image is None and any(hit.matched for hit in hits)
@@ -377,6 +388,10 @@ class SearchEngine:
             sum(term.count for term in asked.terms),
             ranking.coordination_weight,
             [hit.weak for hit in hits],
+            [
+                bool(hit.matched) and share <= REMOTE_SHARE
+                for hit, share in zip(hits, closest, strict=True)
+            ],
         )
         for hit, strength in zip(hits, strengths, strict=True):
             hit.strength = strength
@@ -581,34 +596,43 @@ class SearchEngine:
         row: int,
         surfaces: Mapping[str, Mapping[str, str]],
         weights: Mapping[str, float],
-    ) -> list[str]:
+    ) -> tuple[list[str], float]:
         """The query's words and hashtags that the document itself contains, as typed; a word
-        found through its translation shows both ('книга → book'). A modality at weight 0 plays
-        no part: its tokens are not looked for, and a word found by its hashtag alone shows the
-        hashtag. A word the model never learned counts where ``term_shares`` counts it."""
+        found through its translation shows both ('книга → book'); and the largest share of the
+        forms found (1: a word itself, ``LEXICON_SHARE``: a dictionary translation, 0: none).
+        A modality at weight 0 plays no part: its tokens are not looked for, and a word found
+        by its hashtag alone shows the hashtag. A word the model never learned counts where
+        ``term_shares`` counts it."""
         own, unlearned = self.documents[row].tokens, self.ranked.own.unlearned
-        found = []
+        found, closest = [], 0.0
         for term in terms:
             (modality, token, _), *_ = term.forms
             if modality not in (TEXT, TAG):
                 continue
             typed = surfaces.get(TEXT, {}).get(token) if modality == TEXT else None
             typed = typed or ("#" + token if modality == TAG else token)
-            for form_modality, form, share in term.forms:
-                if weights.get(form_modality, 0.0) <= 0:
-                    continue
-                said = unlearned.get((form_modality, form), ())
-                if own.get(form_modality, {}).get(form) or row in said:
-                    translated = self.display(form_modality, form)
-                    translated = "#" + translated if form_modality == TAG else translated
-                    if weights.get(modality, 0.0) <= 0:
-                        shown = translated
-                    else:
-                        shown = typed if share == 1.0 else f"{typed} → {translated}"
-                    if shown not in found:
-                        found.append(shown)
-                    break
-        return found
+            contained = [
+                (form_modality, form, share)
+                for form_modality, form, share in term.forms
+                if weights.get(form_modality, 0.0) > 0
+                and (
+                    own.get(form_modality, {}).get(form)
+                    or row in unlearned.get((form_modality, form), ())
+                )
+            ]
+            if not contained:
+                continue
+            form_modality, form, share = contained[0]  # the first of the forms, as listed
+            translated = self.display(form_modality, form)
+            translated = "#" + translated if form_modality == TAG else translated
+            if weights.get(modality, 0.0) <= 0:
+                shown = translated
+            else:
+                shown = typed if share == 1.0 else f"{typed} → {translated}"
+            if shown not in found:
+                found.append(shown)
+            closest = max(closest, *(share for _, _, share in contained))
+        return found, closest
 
     def _weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
         return dict(self.default_weights if weights is None else weights)

@@ -24,16 +24,22 @@ def match_strengths(
     term_count: float = 1.0,
     coordination_weight: float = 0.0,
     guessed: Sequence[bool] = (),
+    remote: Sequence[bool] = (),
 ) -> list[str]:
     """One of ``STRENGTHS`` per hit, for ``scores`` in rank order (best first); a hit the engine
     marks as ``guessed`` (shares no word, far or badly fitting: ``Hit.weak``) and every hit
-    below it are weak at most."""
+    below it are weak at most; one it marks ``remote`` (contains the query's words only as a
+    synonym of a translation: 'sunset' -> 'конец' -> 'end') and every hit below it are good
+    at most, however far ahead of the rest: the top hit of a query the collection has no
+    answer to is the best of what it has, not a strong match."""
     if not scores:
         return []
     top = float(scores[0])
     labels, floor = [], 0
     for position, score in enumerate(scores):
         level = _level(top, float(score), method, term_count, coordination_weight)
+        if position < len(remote) and remote[position]:
+            level = max(level, STRENGTHS.index("good"))
         if position < len(guessed) and guessed[position]:
             level = len(STRENGTHS) - 1
         floor = max(floor, level)
