@@ -23,7 +23,7 @@ from core.serving.answers import MAX_QUERY_CHARS, UnknownDocument
 from core.serving.service import ActiveModel, Service
 from core.serving.upload_cache import PHOTO_HASH, PhotoStore
 from core.storage.modality_names import DisplayName
-from interface.i18n import modality_label, t
+from interface.i18n import LANGUAGE_PARAM, modality_label, t
 
 WORDS = "q"
 PHOTO = "photo"
@@ -239,7 +239,16 @@ def more_like_params(doc_id: str) -> dict[str, str]:
     """The address of "more like" ``doc_id``: the search it is asked from stays in it, for
     "Back to my search" (from another page there is none)."""
     params = st.query_params.to_dict()
-    return {**{key: value for key, value in params.items() if is_search_param(key)}, LIKE: doc_id}
+    search = {key: value for key, value in params.items() if is_search_param(key)}
+    return with_language({**search, LIKE: doc_id})
+
+
+def with_language(params: dict[str, str]) -> dict[str, str]:
+    """``params`` of a link to another page, and the address's language if it holds one (a
+    language chosen other than the browser's): without it, the page's first run would write
+    it back, one more step for the browser's Back."""
+    language = st.query_params.get(LANGUAGE_PARAM)
+    return {**params, LANGUAGE_PARAM: language} if language else params
 
 
 def document_caption(service: Service, active: ActiveModel, doc_id: str) -> str:

@@ -19,7 +19,7 @@ from core.serving.bilingual import script_of
 from core.serving.explain import TokenReading, TopicShare, WhyNothing
 from core.serving.service import ActiveModel
 from core.storage.modality_names import DisplayName
-from interface.address import WEIGHT_STEPS, WORDS, more_like_params
+from interface.address import WEIGHT_STEPS, WORDS, more_like_params, with_language
 from interface.i18n import language, modality_label, plural, t
 
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -208,7 +208,9 @@ def suggestion_links(annotations: Sequence[Annotation]) -> None:
         for annotation in annotations:
             query = in_visitors_language(annotation)
             st.page_link(
-                "views/search.py", label=escape_markdown(query), query_params={WORDS: query}
+                "views/search.py",
+                label=escape_markdown(query),
+                query_params=with_language({WORDS: query}),
             )
 
 

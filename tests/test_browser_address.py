@@ -140,6 +140,27 @@ def test_more_like_this_survives_a_reload(served, service, language):
     page.context.close()
 
 
+def test_back_from_more_like_this_is_one_step_in_a_language_chosen_over_the_browsers(
+    served, service
+):
+    url, browser = served
+    page = visitor(browser, "en")  # an English browser, the page read in Russian
+    page.goto(f"{url}/?lang=ru")
+    words = searched(page, "ru", "собака")
+    page.get_by_role("button", name=MESSAGES["ru"]["more_like_this"]).first.click()
+    page.wait_for_url(re.compile(r"[?&]like="), timeout=60_000)
+    shown_search(page, after=words)
+    assert params(page)["lang"] == ["ru"]
+
+    page.go_back()
+    page.wait_for_url(lambda address: "like=" not in address, timeout=60_000)
+    back = shown_search(page)
+
+    assert params(page) == {"q": ["собака"], "lang": ["ru"]}
+    assert results(service, back) == results(service, words)
+    page.context.close()
+
+
 def slider_text(page: Page, label: str) -> str:
     """What a weight slider shows (its thumb's value)."""
     return page.get_by_role("slider", name=label).get_attribute("aria-valuetext")
