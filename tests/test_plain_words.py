@@ -235,6 +235,16 @@ def test_a_word_found_only_as_a_translations_translation_is_no_strong_match(serv
     assert all(closest(hit) > REMOTE_SHARE for hit in hits[: remote[0]] if hit.matched)
 
 
+def test_more_like_a_document_says_the_words_hits_contain_as_the_collection_writes_them(service):
+    # given a document whose words the text processor stems ('orange' -> 'orang')
+    engine = service.active().engine
+    orange = next(doc for doc in engine.documents if re.search(r"\borange\b", doc.text.lower()))
+    # when a visitor asks for more like it, which has no typed words to show
+    contained = {word for hit in service.more_like(orange.id).hits for word in hit.matched}
+    # then the cards name the words, not their stems
+    assert "orange" in contained and "orang" not in contained
+
+
 def test_with_words_off_a_card_does_not_say_it_contains_words(service):
     weights = {TEXT: 0.0, TAG: 1.0, VISUAL: 0.01}
     result = service.search(SearchRequest(Query(text="red flower"), 12, weights))

@@ -609,8 +609,10 @@ class SearchEngine:
             (modality, token, _), *_ = term.forms
             if modality not in (TEXT, TAG):
                 continue
+            # as typed; a query without surfaces (more like a document): as the collection says it
             typed = surfaces.get(TEXT, {}).get(token) if modality == TEXT else None
-            typed = typed or ("#" + token if modality == TAG else token)
+            typed = typed or self.display(modality, token)
+            typed = "#" + typed if modality == TAG else typed
             contained = [
                 (form_modality, form, share)
                 for form_modality, form, share in term.forms
