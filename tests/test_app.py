@@ -255,6 +255,28 @@ def test_finding_topics_by_a_term_lists_only_the_topics_that_have_it(app, servic
     assert shown == [escape_markdown(f"{labels[t.index]} (#{t.index})") for t in expected[:10]]
 
 
+def test_a_link_to_topics_found_by_a_term_opens_them_on_its_page_and_a_new_term_on_its_first(
+    app, service
+):
+    expected = visible_topics(service.topics(), "animals", include_background=False)
+    assert len(expected) > 10  # two pages at least
+    labels = service.topic_labels(language="en")
+
+    # the address holds the search and the page (a reload, Back, a shared link)
+    app.query_params.update({"find": "animals", "page": "2"})
+    app.switch_page("views/topics.py").run()
+    assert app.text_input(key="find").value == "animals"
+    assert shown_topics(app) == {topic.index for topic in expected[10:20]}
+    assert app.subheader[0].value == escape_markdown(
+        f"{labels[expected[10].index]} (#{expected[10].index})"
+    )
+
+    # another term starts at its first page
+    find_topics(app, "dog")
+    dog = visible_topics(service.topics(), "dog", include_background=False)
+    assert shown_topics(app) == {topic.index for topic in dog[:10]}
+
+
 def test_the_about_page_shows_the_version_modalities_and_training_curves(app):
     app.switch_page("views/about.py").run()
 

@@ -26,9 +26,30 @@ st.caption(
     )
 )
 
+# The search, the toggle and the page live in the address (``bind``): a reload, Back or a
+# shared link shows the same topics. Another search starts at its first page.
+PAGE_KEY = "page"
+
+
+def first_page() -> None:
+    st.session_state[PAGE_KEY] = 1
+
+
 search, background = st.columns([3, 1])
-wanted = search.text_input(t("topics_find"), placeholder=t("topics_find_placeholder"))
-with_background = background.toggle(t("background_toggle"), help=t("background_help"))
+wanted = search.text_input(
+    t("topics_find"),
+    placeholder=t("topics_find_placeholder"),
+    key="find",
+    bind="query-params",
+    on_change=first_page,
+)
+with_background = background.toggle(
+    t("background_toggle"),
+    help=t("background_help"),
+    key="background",
+    bind="query-params",
+    on_change=first_page,
+)
 
 topics = visible_topics(
     topic_service.topics(active), wanted, with_background, topic_service.processor
@@ -39,7 +60,11 @@ if not topics:
 labels = topic_service.topic_labels(active, language())
 
 pages = (len(topics) + PER_PAGE - 1) // PER_PAGE
-page = st.number_input(t("page_of", pages=pages), 1, pages, 1) if pages > 1 else 1
+page = (
+    st.number_input(t("page_of", pages=pages), 1, pages, 1, key=PAGE_KEY, bind="query-params")
+    if pages > 1
+    else 1
+)
 for topic in topics[(page - 1) * PER_PAGE : page * PER_PAGE]:
     st.subheader(escape_markdown(f"{labels.get(topic.index, topic.label)} (#{topic.index})"))
     if topic.status == "background":
