@@ -22,7 +22,7 @@ from core.serving.bilingual import (
 from core.serving.class_words import object_names
 from core.serving.engine import Query, SearchEngine
 from core.serving.inference import NothingRecognized
-from core.serving.ranking import BEFORE_SENSES, RankingParams
+from core.serving.ranking import BEFORE_SENSES, BEFORE_SYNONYMS, RankingParams
 from core.serving.version_files import VersionFiles
 
 
@@ -333,6 +333,18 @@ def test_a_ranking_reads_the_dictionary_as_its_settings_say(service):
 
     assert "cup" in cup_forms(RankingParams()) and "basin" not in cup_forms(RankingParams())
     assert "basin" in cup_forms(BEFORE_SENSES)
+    # and a synonym through the other language ('telephone' -> 'телефон' -> 'phone') counts
+    # the product of its two shares ** synonym_share, while a hit matches it at the product
+    phone = {TEXT: Counter({TextProcessor().word_token("telephone"): 1})}
+
+    def shares(terms) -> dict[str, float]:
+        return {token: share for term in terms for _, token, share in term.forms}
+
+    counted = shares(reader.query_terms(phone, RankingParams()))
+    product = shares(reader.query_terms(phone, BEFORE_SYNONYMS))
+    assert counted["phone"] > product["phone"]
+    assert counted["phone"] == pytest.approx(product["phone"] ** 0.5)
+    assert shares(reader.matched_terms(phone, RankingParams())) == product
     # and each reading is made once
     ranking = RankingParams(object_senses_first=True)
     assert reader.translations_for(ranking) is reader.translations_for(ranking)

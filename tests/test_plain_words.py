@@ -219,7 +219,7 @@ def test_a_word_found_only_as_a_translations_translation_is_no_strong_match(serv
     request = SearchRequest(Query(text=words), 12)
     hits = service.search(request).hits
     tokens, _ = engine.reader.tokens_of(request.query)
-    terms = engine.reader.query_terms(tokens, engine.ranking, words)
+    terms = engine.reader.matched_terms(tokens, engine.ranking, words)
 
     def closest(hit) -> float:
         own = engine.documents[hit.row].tokens

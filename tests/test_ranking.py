@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,14 @@ import pytest
 
 from core.reading.text import TextProcessor
 from core.serving.answers import SearchRequest
+from core.serving.bilingual import Lexicon, Translations
 from core.serving.engine import Query
 from core.serving.fit import FitReference, leave_one_out_phi, perplexity, query_kind, topic_mass
 from core.serving.model import Phi
 from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_PHRASES,
+    BEFORE_SYNONYMS,
     METHODS,
     DocumentTokens,
     QueryTerm,
@@ -51,6 +54,10 @@ def test_ranking_params_refuse_what_cannot_rank():
         RankingParams(photo_tags=-0.1)
     with pytest.raises(ValueError, match="photo_words"):
         RankingParams(photo_words=float("inf"))
+    with pytest.raises(ValueError, match="synonym_share"):
+        RankingParams(synonym_share=0.0)
+    with pytest.raises(ValueError, match="synonym_share"):
+        RankingParams(synonym_share=1.5)
     assert RankingParams.from_dict(None) == ARTICLE_RANKING  # versions from before rankings
     assert RankingParams.from_dict(RankingParams().to_dict()) == RankingParams()
     # a version written before coordination existed keeps its settings and gets today's weight
@@ -564,3 +571,30 @@ def test_every_ranker_returns_the_best_allowed_rows_in_order_with_their_distance
     everything = ranker.rank(theta, terms, len(engine.documents), weights, allowed)
     assert sorted(everything.rows.tolist()) == np.flatnonzero(allowed).tolist()
     assert list(everything.scores) == sorted(everything.scores, reverse=True)
+
+
+def test_a_synonym_through_the_other_language_counts_as_much_as_a_dictionary_translation():
+    # given 'telephone on the table': the collection pairs 'telephone' with 'телефон', which
+    # the dictionary also translates as 'phone', and two documents of one topic, a phone
+    # (the head's synonym only) and a table (the context only)
+    lexicon = Lexicon({"telephone": (4.0, ["телефон"]), "phone": (4.5, ["телефон"])})
+    table = {"telephone": [("телефон", 0.6)], "телефон": [("telephone", 0.6)]}
+    translations = Translations(table, lexicon)
+    phi = {
+        "@text": Phi(
+            ["telephone", "телефон", "phone", "table"], np.array([[0.25], [0.25], [0.25], [0.25]])
+        )
+    }
+    own = DocumentTokens(phi, [{"@text": Counter(phone=1)}, {"@text": Counter(table=1)}])
+    tokens = {"@text": Counter(telephone=1, table=1)}
+
+    def scores(params: RankingParams) -> np.ndarray:
+        synonyms = partial(translations.with_synonyms, exponent=params.synonym_share)
+        terms = context_weighted(query_terms(tokens, {}, synonyms), {"telephone"}, 0.25)
+        return ranking_scores(terms, {"@text": 1.0}, phi, np.ones((2, 1)), own, params)
+
+    # then the phone comes first: its synonym counts (0.6 x 0.25) ** 0.5, more than the
+    # context word's 0.25
+    assert scores(RankingParams())[0] > scores(RankingParams())[1]
+    # where at the product of the two shares (0.15) the table came first
+    assert scores(BEFORE_SYNONYMS)[1] > scores(BEFORE_SYNONYMS)[0]

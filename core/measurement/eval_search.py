@@ -35,6 +35,7 @@ from core.serving.ranking import (
     BEFORE_PHRASES,
     BEFORE_SENSES,
     BEFORE_SENTENCES,
+    BEFORE_SYNONYMS,
     DocumentTokens,
     RankedDocuments,
     RankingParams,
@@ -50,6 +51,7 @@ RANKINGS: dict[str, RankingParams] = {
     "likelihood before sentences": BEFORE_SENTENCES,
     "likelihood before attributes": BEFORE_ATTRIBUTES,
     "likelihood before dictionary senses": BEFORE_SENSES,
+    "likelihood before synonyms": BEFORE_SYNONYMS,
     "likelihood": RankingParams(),
     "likelihood, Russian head by case": RankingParams(head_by_case=True),
     "likelihood, + head bonus": RankingParams(head_bonus=1.0),
@@ -71,10 +73,15 @@ RANKING_NAMES = {
     "likelihood before dictionary senses": "the same, with an attribute of the head's object"
     " ('red' of 'red bird') counted 0.5 in a document without the object: the default before"
     " the dictionary's senses were chosen",
-    "likelihood": "the same, with an English word's dictionary senses that name the object it"
-    " names in photos first ('train' -> 'поезд', core/assets/imagenet_words.tsv) and a Russian"
-    " word's English words kept to its best one and those it is the first sense of ('чашка' ->"
-    " 'cup', not 'basin'): the default",
+    "likelihood before synonyms": "the same, with an English word's dictionary senses that"
+    " name the object it names in photos first ('train' -> 'поезд',"
+    " core/assets/imagenet_words.tsv) and a Russian word's English words kept to its best one"
+    " and those it is the first sense of ('чашка' -> 'cup', not 'basin'): the default before"
+    " synonyms through the other language counted more",
+    "likelihood": "the same, with a synonym through the other language ('telephone' ->"
+    " 'телефон' -> 'phone') counted the product of its two translations' shares ** 0.5 (a"
+    " dictionary's dictionary synonym 0.25, as a dictionary translation), not the product"
+    " (0.0625): the default",
     "likelihood, Russian head by case": "the default, with a Russian head read by case (the"
     " noun in the nominative, not after a preposition, with its adjectives; left off)",
     "likelihood, + head bonus": "the default, with a document containing every word of a"

@@ -189,6 +189,7 @@ def sweep_rankings(
 SENTENCE_SWEEP: tuple[tuple[str, tuple], ...] = (
     ("object_senses_first", (False, True)),
     ("first_senses_back", (False, True)),
+    ("synonym_share", (1.0, 0.75, 0.5, 0.25)),
     ("head_by_case", (False, True)),
     ("rarity", (0.0, 0.25, 0.5, 1.0)),
     ("attribute_weight", (1.0, 0.75, 0.5, 0.25)),

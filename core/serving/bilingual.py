@@ -209,20 +209,20 @@ class Translations:
             or (self.lexicon is not None and self.lexicon.pairs_first(word, other))
         ]
 
-    def with_synonyms(self, word: str) -> list[tuple[str, float]]:
+    def with_synonyms(self, word: str, exponent: float = 1.0) -> list[tuple[str, float]]:
         """``of``, then the words of ``word``'s own language that its confirmed translations
-        translate back to, confirmed too, at the product of the two shares: 'ship' -> 'корабль'
-        -> 'boat', 'telephone' -> 'телефон' -> 'phone'. What a query word reaches in the
-        ranking (``QueryReader.query_terms``): a collection says one thing in many words, and
-        the two languages name their synonyms; only confirmed pairs, so a related word of the
-        same documents ('lion' -> 'кошка') brings no 'cat'."""
+        translate back to, confirmed too, at the product of the two shares to the power
+        ``exponent``: 'ship' -> 'корабль' -> 'boat', 'telephone' -> 'телефон' -> 'phone'. What
+        a query word reaches in the ranking (``QueryReader.query_terms``): a collection says
+        one thing in many words, and the two languages name their synonyms; only confirmed
+        pairs, so a related word of the same documents ('lion' -> 'кошка') brings no 'cat'."""
         found = list(self.of(word))  # of's list may be the table's own
         seen = {word, *(other for other, _ in found)}
         for other, share in self.confirmed(word):
             for back, back_share in self.confirmed(other):
                 if back not in seen:
                     seen.add(back)
-                    found.append((back, share * back_share))
+                    found.append((back, (share * back_share) ** exponent))
         return found
 
     @classmethod

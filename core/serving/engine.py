@@ -70,7 +70,8 @@ TOP_TERMS_KEPT = 32
 SIMILAR_FETCH = 2  # rank this many times k documents, so that k stay once similar ones collapse
 # A hit whose closest form of the query's words has this share or less contains them only as a
 # dictionary translation of a dictionary translation ('sunset' -> 'конец' -> 'end'): no strong
-# match (``match_strengths``). A collection pair's share times the dictionary's is more.
+# match (``match_strengths``). A collection pair's share times the dictionary's is more. Shares
+# as a hit matches the words (``QueryReader.matched_terms``), not as the ranking counts them.
 REMOTE_SHARE = LEXICON_SHARE**2
 
 
@@ -86,7 +87,7 @@ class _AskedSearch:
     tokens: TokenCounts
     surfaces: dict[str, dict[str, str]]
     inferred: QueryTheta
-    terms: list[QueryTerm]
+    terms: list[QueryTerm]  # as a hit matches them (``QueryReader.matched_terms``)
     ranked_terms: list[QueryTerm]
 
 
@@ -425,7 +426,7 @@ class SearchEngine:
             tokens,
             surfaces,
             inferred,
-            terms,
+            self.reader.matched_terms(tokens, ranking, query.text),
             self.ranked_terms(query, tokens, terms, ranking),
         )
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from functools import cached_property
+from dataclasses import replace
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
@@ -190,15 +191,30 @@ class QueryReader:
         self, tokens: TokenCounts, ranking: RankingParams, text: str = ""
     ) -> list[QueryTerm]:
         """The query's tokens grouped into terms: a word with its hashtags, translations and
-        synonyms through them (``core.serving.ranking``, ``Translations.with_synonyms``), the
-        dictionary's among them if ``ranking`` wants them; the
-        words after the head of the typed ``text`` count ``ranking.context_weight``."""
-        terms = query_terms(tokens, self.tags_by_word, self.translations_for(ranking).with_synonyms)
+        synonyms through them (``core.serving.ranking``, ``Translations.with_synonyms``, a
+        synonym's share ** ``ranking.synonym_share``), the dictionary's among them if
+        ``ranking`` wants them; the words after the head of the typed ``text`` count
+        ``ranking.context_weight``."""
+        translations = self.translations_for(ranking)
+        terms = query_terms(
+            tokens,
+            self.tags_by_word,
+            partial(translations.with_synonyms, exponent=ranking.synonym_share),
+        )
         plain = ranking.context_weight == 1 and not ranking.head_bonus
         if (plain and ranking.attribute_weight == 1) or not text:
             return terms
         head = self.processor.phrase_head(text, by_case=ranking.head_by_case)
         return context_weighted(terms, head.words, ranking.context_weight, head.attributes)
+
+    def matched_terms(
+        self, tokens: TokenCounts, ranking: RankingParams, text: str = ""
+    ) -> list[QueryTerm]:
+        """``query_terms`` with each synonym at the product of its translations' shares, however
+        much ``ranking`` counts it (``RankingParams.synonym_share``): what a hit shows as
+        matched and how close a word it contains is to the query's (``REMOTE_SHARE``: a
+        dictionary translation's dictionary translation stays one)."""
+        return self.query_terms(tokens, replace(ranking, synonym_share=1.0), text)
 
     def excluded_terms(self, words: Sequence[str], ranking: RankingParams) -> list[QueryTerm]:
         """The terms of words a query excludes (``-word``), grouped as the query's own words
