@@ -19,7 +19,6 @@ from core.serving.annotation import (
     TOPICS_ONLY,
     AnnotationParams,
     LabelTransfer,
-    _distribution,
     _l1_to_counts,
     _l1_to_rows,
     as_words,
@@ -28,7 +27,7 @@ from core.serving.answers import AnnotationRequest
 from core.serving.class_words import ClassNameWords, class_names
 from core.serving.engine import Query
 from core.serving.model import ModelParams
-from core.serving.ranking import DocumentTokens
+from core.serving.ranking import DocumentTokens, bag_distribution
 from core.serving.reader import expected_visual_words
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_photos"
@@ -251,7 +250,7 @@ def test_label_transfer_reads_the_stored_counts_in_place_with_the_answers_of_who
     for photo in photos:
         probabilities = engine.reader.probabilities(photo)
         visual = expected_visual_words(probabilities, engine.params)
-        query = _distribution(visual, transfer.phi[VISUAL].index)
+        query = bag_distribution(visual, transfer.phi[VISUAL].index)
         # when the distances are read from the memory-mapped counts, column block by block
         lean = _l1_to_counts(query, engine.base_tokens)
         # then they are the distances to the whole document x token matrix's rows
@@ -339,7 +338,7 @@ def test_past_the_exact_limit_a_photos_neighbours_are_the_nearest_of_its_look_al
         rows, distances, _ = transfer.neighbours(params, visual, None, {})
         # then they are the nearest of its 40 look-alikes by the exact distance
         full = transfer.distances(params, visual, None, {})
-        query = _distribution(visual, transfer.phi[VISUAL].index)
+        query = bag_distribution(visual, transfer.phi[VISUAL].index)
         columns = np.flatnonzero(query)
         alike = transfer.counts.look_alike(columns, query[columns], 40, transfer._can_pass_labels)
         nearest_alike = [r for r in nearest_of_every_distance(full, len(full)) if r in alike]

@@ -35,10 +35,14 @@ from core.serving.engine import SearchEngine
 from core.serving.model import ModelParams
 from core.serving.ranking import (
     LIKELIHOOD_CANDIDATES,
+    LOOKALIKE_WORDS,
+    DocumentTokens,
     LikelihoodRanker,
     QueryTerm,
     WeightedForms,
+    bag_distribution,
 )
+from core.serving.reader import expected_visual_words
 from core.serving.version_files import VersionFiles
 from core.settings import BUILTIN_COLLECTION
 from tests.conftest import builtin_rows, copy_collection, settings_for
@@ -304,6 +308,39 @@ def test_a_photos_search_scores_the_documents_that_look_like_it_without_the_topi
         monkeypatch.setattr(engine.ranked.index, "query", lambda *a: pytest.fail("index"))
         assert [hit.row for hit in engine.search(request).hits] == expected
         monkeypatch.undo()
+
+
+def test_a_photos_search_reads_the_columns_of_its_look_alikes_once_for_its_annotation_and_ranking(
+    version_dir, tmp_path, vision_cache, monkeypatch
+) -> None:
+    # given a synthetic version past the candidate limit, taken as too large to prove a photo's
+    # neighbours (its annotation's neighbours are the nearest of its look-alikes too)
+    synthetic_version(version_dir, LIKELIHOOD_CANDIDATES + 1000, tmp_path / "version")
+    vectorizer = ImageVectorizer(load_backbone(), vision_cache)
+    engine = SearchEngine(tmp_path / "version", "synthetic", TextProcessor(), vectorizer)
+    monkeypatch.setattr("core.serving.annotation.EXACT_NEIGHBOURS", 0)
+    read = []
+    column_shares = DocumentTokens.column_shares
+
+    def counted(self, modality, column, *args):
+        read.append(column)
+        return column_shares(self, modality, column, *args)
+
+    monkeypatch.setattr(DocumentTokens, "column_shares", counted)
+    photos = [(BUILTIN_COLLECTION / row["image"]).read_bytes() for row in builtin_rows()[5:7]]
+    for photo in photos:
+        request = SearchRequest(Query(image=photo), k=10, collapse_similar=False)
+        # when a photo is searched for
+        read.clear()
+        hits = engine.search(request).hits
+        # then its heaviest expected visual words' columns are read once, not once for its
+        # annotation's neighbours and again for its candidates
+        expected = expected_visual_words(engine.reader.probabilities(photo), engine.params)
+        look = bag_distribution(expected, engine.model.phi[VISUAL].index)
+        assert sorted(read) == sorted(np.argsort(-look, kind="stable")[:LOOKALIKE_WORDS])
+        # and asked again, it reads none and answers the same
+        read.clear()
+        assert engine.search(request).hits == hits and not read
 
 
 def test_a_kept_synthetic_version_is_measured_as_it_is_by_scale_query_and_scale_node(

@@ -44,7 +44,12 @@ from core.serving.class_words import ClassNameWords
 from core.serving.index import NeighborIndex, bounded_candidates, heaviest_first
 from core.serving.inference import ThetaInferencer
 from core.serving.model import Phi
-from core.serving.ranking import LOOKALIKE_CANDIDATES, DocumentTokens, RankingParams
+from core.serving.ranking import (
+    LOOKALIKE_CANDIDATES,
+    DocumentTokens,
+    RankingParams,
+    bag_distribution,
+)
 from core.serving.reader import (
     QueryReader,
     Surfaces,
@@ -264,15 +269,6 @@ def fit_visual_weights(
     return weights * unrelated.sum() / (weights @ unrelated)
 
 
-def _distribution(bag: Mapping[str, float], index: Mapping[str, int]) -> np.ndarray:
-    """A bag of tokens as a dense distribution over a phi index (unknown tokens left out)."""
-    dense = np.zeros(len(index))
-    for token, count in bag.items():
-        if token in index:
-            dense[index[token]] = count
-    return dense / dense.sum() if dense.sum() > 0 else dense
-
-
 class LabelTransfer:
     """Neighbour votes over the documents' words and visual words.
 
@@ -373,7 +369,7 @@ class LabelTransfer:
         without visual words or without words (a photo without words is not its own
         neighbour)."""
         if params.neighbour_space == "visual":
-            query = _distribution(visual, self.phi[VISUAL].index)
+            query = bag_distribution(visual, self.phi[VISUAL].index)
             if params.learned_distance:
                 distances = _l1_to_rows(query, self._visual, self._visual_weights)
             else:
@@ -399,7 +395,7 @@ class LabelTransfer:
         (``_nearest_by_visual``) and the third is None."""
         plain = not (params.learned_distance or params.topic_distance_weight > 0)
         if params.neighbour_space == "visual" and plain and params.label_neighbours == 0:
-            query = _distribution(visual, self.phi[VISUAL].index)
+            query = bag_distribution(visual, self.phi[VISUAL].index)
             return (*self._nearest_by_visual(query, params.neighbours), None)
         everywhere = self.distances(params, visual, theta, weights)
         return (*_nearest(np.arange(len(everywhere)), everywhere, params.neighbours), everywhere)
@@ -410,7 +406,7 @@ class LabelTransfer:
         """The rows of the photo's ``k`` nearest documents by visual words, as annotation
         finds them, or (``exact``) proven the nearest of all at any size: what their recall
         is measured against."""
-        query = _distribution(visual, self.phi[VISUAL].index)
+        query = bag_distribution(visual, self.phi[VISUAL].index)
         return self._nearest_by_visual(query, k, exact)[0]
 
     def _nearest_by_visual(
