@@ -29,6 +29,7 @@ from interface.i18n import language, t, t_or
 
 TOKEN_KEY = "admin_token"
 NOTICE_KEY = "admin_notice"  # what the last action did, shown once by the next run
+JOB_REFRESH_S = 2  # the job panel's refresh while a job is unfinished
 T = TypeVar("T")
 
 
@@ -137,10 +138,19 @@ def worker_notice() -> None:
         st.warning(t("no_worker"))
 
 
-@st.fragment(run_every=2)
 def job_panel(user: User) -> None:
     """The latest jobs with live progress (from any worker, started from any app replica), a
-    cancel button for unfinished ones, and a warning when no worker is alive."""
+    cancel button for unfinished ones, and a warning when no worker is alive. It runs again
+    every ``JOB_REFRESH_S`` while a job it shows is unfinished, not otherwise: a click on the
+    page's own buttons was lost now and then to that rerun (a CI run's "Retrain" showed
+    nothing), and an idle page need not read the jobs table every two seconds."""
+    with db() as session:
+        latest = jobs.recent_jobs(session, limit=5)
+    unfinished = any(job.status in ("queued", "running") for job in latest)
+    st.fragment(_job_list, run_every=JOB_REFRESH_S if unfinished else None)(user)
+
+
+def _job_list(user: User) -> None:
     worker_notice()
     with db() as session:
         latest = jobs.recent_jobs(session, limit=5)
