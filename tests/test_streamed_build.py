@@ -293,7 +293,8 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
     assert len(documents) - 2 in written.wordless_photos
     for modality, (matrix,) in expected.parts.items():
         (mine,) = written.parts[modality]
-        assert mine.dtype == matrix.dtype and mine.indices.dtype == matrix.indices.dtype
+        # whole counts take 4 bytes on disk (float32 holds them exactly)
+        assert mine.dtype == np.float32 and mine.indices.dtype == matrix.indices.dtype
         assert np.array_equal(mine.indptr, matrix.indptr)
         assert np.array_equal(mine.indices, matrix.indices)
         assert np.array_equal(mine.data, matrix.data)
@@ -320,10 +321,12 @@ def test_the_document_major_copy_keeps_counts_that_four_bytes_cannot_hold(built,
     written = DocumentTokens.load(tmp_path, phi)
     columns, rows = np.arange(len(phi[VISUAL].tokens)), np.arange(len(documents))
     assert written.by_document[VISUAL][0].entries_at(columns, rows) is not None
-    # then they are the counts made in memory, to the bit
+    # then they are the counts made in memory, to the bit, in the columns too
     expected = DocumentTokens(phi, documents).counts_at(VISUAL, columns, rows)
     assert expected[6, 5] == 1 / 3
     assert np.array_equal(written.counts_at(VISUAL, columns, rows), expected)
+    assert written.parts[VISUAL][0].dtype == np.float64
+    assert np.array_equal(written.parts[VISUAL][0].toarray(), expected)
 
 
 def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_path) -> None:
@@ -341,7 +344,7 @@ def test_writing_eight_times_the_counts_holds_a_small_part_of_them(built, tmp_pa
         loaded = DocumentTokens.load(tmp_path / str(times), phi)
         entries[times] = sum(matrix.nnz for (matrix,) in loaded.parts.values())
     assert entries[8] == 8 * entries[1]
-    grown_bytes = 12 * (entries[8] - entries[1])  # what they take on disk (int32 and float64)
+    grown_bytes = 8 * (entries[8] - entries[1])  # what they take on disk (int32 and float32)
     assert held[8] - held[1] < grown_bytes / 4, (held, entries)
 
 
