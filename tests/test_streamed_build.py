@@ -8,7 +8,6 @@ gives the same version, file for file, and the same answers."""
 from __future__ import annotations
 
 import gc
-import itertools
 import json
 import shutil
 import tracemalloc
@@ -38,8 +37,6 @@ from core.serving.index import IndexParams
 from core.serving.model import ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
-    BY_SHARE,
-    LOOKALIKE_WORDS,
     WRITE_BUFFER,
     DocumentTokens,
     RankingParams,
@@ -299,13 +296,6 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
         # whole counts take 4 bytes on disk (float32 holds them exactly)
         assert mine.dtype == np.float32 and mine.indices.dtype == matrix.indices.dtype
         assert np.array_equal(mine.indptr, matrix.indptr)
-        if modality in BY_SHARE:  # each column's documents, the highest share first
-            shares = mine.data / written.lengths[modality][mine.indices]
-            for low, high in itertools.pairwise(mine.indptr):
-                pairs = list(zip(-shares[low:high], mine.indices[low:high], strict=True))
-                assert pairs == sorted(pairs)
-            mine = mine.copy()
-            mine.sort_indices()
         assert np.array_equal(mine.indices, matrix.indices)
         assert np.array_equal(mine.data, matrix.data)
         assert np.array_equal(written.lengths[modality], expected.lengths[modality])
@@ -366,15 +356,6 @@ def written_before_the_document_major_copy(version: Path, target: Path) -> Path:
     for path in tokens.glob("*.rows.*.npy"):
         path.unlink()
     manifest = json.loads((tokens / "tokens.json").read_text())
-    for modality in manifest.pop("by_share"):  # columns were stored by row
-        prefix = tokens / str(manifest["modalities"].index(modality))
-        indptr = np.load(f"{prefix}.indptr.npy")
-        indices, data = np.load(f"{prefix}.indices.npy"), np.load(f"{prefix}.data.npy")
-        for low, high in itertools.pairwise(indptr):
-            order = np.argsort(indices[low:high])
-            indices[low:high], data[low:high] = indices[low:high][order], data[low:high][order]
-        np.save(f"{prefix}.indices.npy", indices)
-        np.save(f"{prefix}.data.npy", data)
     del manifest["by_document"]
     (tokens / "tokens.json").write_text(json.dumps(manifest))
     return target
@@ -410,38 +391,6 @@ def test_a_photos_candidates_counts_read_document_by_document_are_those_read_by_
     # and a word query's one visual word over many documents is read from its column
     mine.counts_at(VISUAL, [3], every)
     assert searched
-
-
-def test_a_photos_look_alikes_are_read_from_the_top_of_its_heaviest_words_columns(
-    built, tmp_path, monkeypatch
-) -> None:
-    settings, report, corpus, _ = built
-    phi = VersionFiles(settings.models_dir / report.version_name).read_model().phi
-    DocumentTokens.write(tmp_path, phi, corpus.tokens, no_words)
-    in_memory = DocumentTokens(phi, corpus.tokens)
-    # given a photo's visual words as a distribution (a document's)
-    query = in_memory.counts_at(VISUAL, np.arange(len(phi[VISUAL].tokens)), np.array([42]))[0]
-    columns = np.flatnonzero(query)
-    query = query[columns] / query.sum()
-    # when its look-alikes are read from the stored counts, with room for a whole column
-    everything = DocumentTokens.load(tmp_path, phi).look_alike_shares(columns, query)
-    # then they are those of the counts held in memory (columns by row)
-    assert np.array_equal(everything, in_memory.look_alike_shares(columns, query))
-    # and when only the top 3 documents of each column may be read
-    monkeypatch.setattr("core.serving.ranking.LOOKALIKE_READ", 3)
-    top = DocumentTokens.load(tmp_path, phi).look_alike_shares(columns, query)
-    # then each of the heaviest words adds its share to the 3 documents it weighs most in
-    expected = np.zeros(in_memory.num_documents, dtype=np.float32)
-    shares = (
-        in_memory.parts[VISUAL][0].toarray() / np.maximum(in_memory.lengths[VISUAL], 1)[:, None]
-    )
-    for place in np.argsort(-query, kind="stable")[:LOOKALIKE_WORDS]:
-        column = shares[:, columns[place]]
-        highest = np.lexsort((np.arange(len(column)), -column))[:3]
-        highest = highest[column[highest] > 0]
-        np.add.at(expected, highest, np.minimum(column[highest], query[place]).astype(np.float32))
-    assert np.allclose(top, expected, atol=1e-7)
-    assert 0 < np.count_nonzero(top) <= 3 * LOOKALIKE_WORDS < np.count_nonzero(everything)
 
 
 def test_a_version_written_before_the_document_major_copy_answers_photos_as_one_with_it(

@@ -74,16 +74,10 @@ LOOKALIKE_CANDIDATES = 4000
 # read from their own thetas while they are at most this share of the documents
 # (``LikelihoodRanker._nearest_of``).
 ROW_READ_SHARE = 0.25
-# a stored block's visual words' columns hold their entries highest share first (``BY_SHARE``),
-# and a photo's look-alikes are found in the first ``LOOKALIKE_READ`` entries of each of its
-# heaviest words' columns: what a photo reads does not grow with the collection (measured by
-# ``python -m core scale-query``'s recall; see ``DocumentTokens.look_alike_shares``)
-LOOKALIKE_READ = 32_768
 # Modalities whose counts a version also stores document by document (``_DocumentRows``): a
 # photo's candidates are scored over its hundreds of visual words, each a column of up to
 # hundreds of millions of entries at ten million documents, where a document has tens.
 BY_DOCUMENT = (VISUAL,)
-BY_SHARE = (VISUAL,)  # of BY_DOCUMENT: its copy answers every lookup of a document's counts
 ROW_FILES = ("indptr", "indices", "data")
 
 
@@ -273,17 +267,13 @@ class DocumentTokens:
         each block's the cheaper way: from its document-major copy (``_DocumentRows``: a
         document's hundred or so entries lie together) where it has one and the rows hold
         fewer entries than binary searches in the tokens' columns would read
-        (``_column_reads``) or its columns are ordered by share (``BY_SHARE``), else by those
-        searches (``_column_entries``). At ten million
+        (``_column_reads``), else by those searches (``_column_entries``). At ten million
         documents a photo's hundred or more visual words' columns hold millions of entries
         each, and a query scores a few thousand candidates. Either way gives the same
         entries."""
         found = []
         for part, by_document in zip(self.parts[modality], self.by_document[modality], strict=True):
-            if by_document is not None and by_document.columns_by_share:
-                every = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
-                found.append(by_document.entries_at(columns, every))
-            elif (
+            if (
                 by_document is not None
                 and not isinstance(rows, slice)
                 and by_document.entries_in(rows) <= _column_reads(part, columns, len(rows))
@@ -305,25 +295,16 @@ class DocumentTokens:
         return made[modality, dtype]
 
     def column_shares(
-        self,
-        modality: str,
-        column: int,
-        cap: float,
-        dtype: type = np.float64,
-        highest: int | None = None,
+        self, modality: str, column: int, cap: float, dtype: type = np.float64
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """For each block, the documents that have the token at ``column`` of ``modality``:
         their rows (distinct) and min(the token's share of the document's tokens, ``cap``),
         in ``dtype``. Summed over a query distribution's tokens (``cap``: its share of each),
         that is sum_t min(q_t, d_t), the mass a document shares with the query (L1 between
-        the two distributions is sum(q) + 1 - 2 x that), read one column at a time. With
-        ``highest``, a block whose columns are ordered by share (``BY_SHARE``) gives only its
-        ``highest`` documents of the most share."""
+        the two distributions is sum(q) + 1 - 2 x that), read one column at a time."""
         scale, cap = self.inverse_lengths(modality, dtype), np.dtype(dtype).type(cap)
-        for part, by_document in zip(self.parts[modality], self.by_document[modality], strict=True):
+        for part in self.parts[modality]:
             low, high = int(part.indptr[column]), int(part.indptr[column + 1])
-            if highest is not None and by_document is not None and by_document.columns_by_share:
-                high = min(high, low + highest)
             if low < high:
                 rows = np.asarray(part.indices[low:high])
                 shares = np.asarray(part.data[low:high], dtype=dtype) * scale[rows]
@@ -351,11 +332,7 @@ class DocumentTokens:
         neighbours and for its candidates, and each pass reads millions of entries at a
         million documents. Summed in float32 (``np.add.at``): half the time of float64 and
         fancy indexing at a million documents, and which 4000 look most alike hardly
-        changes (at the last places, where many documents tie). A stored block ordered by
-        share gives each column's ``LOOKALIKE_READ`` documents of the most share
-        (``column_shares``): at ten million documents a visual word's column holds over a
-        million, and a document that shares little of one of the words needs much of the
-        others to look alike."""
+        changes (at the last places, where many documents tie)."""
         heaviest = np.argsort(-query, kind="stable")[:LOOKALIKE_WORDS]
         key = np.asarray(columns, dtype=np.int64)[heaviest].tobytes() + query[heaviest].tobytes()
         kept = self.looks.last
@@ -364,7 +341,7 @@ class DocumentTokens:
         shared = np.zeros(self.num_documents, dtype=np.float32)
         for place in heaviest:
             column, cap = int(columns[place]), query[place]
-            for rows, shares in self.column_shares(VISUAL, column, cap, np.float32, LOOKALIKE_READ):
+            for rows, shares in self.column_shares(VISUAL, column, cap, np.float32):
                 np.add.at(shared, rows, shares)
         shared.flags.writeable = False
         self.looks.last = (key, shared)
@@ -416,12 +393,10 @@ class DocumentTokens:
 
     def rows_containing(self, modality: str, column: int) -> np.ndarray:
         """The documents whose own tokens include the token at ``column`` of ``modality``."""
-        found = []
-        blocks = zip(self.parts.get(modality, []), self.by_document.get(modality, []), strict=True)
-        for part, copy in blocks:
-            rows = part.indices[part.indptr[column] : part.indptr[column + 1]]
-            by_share = copy is not None and copy.columns_by_share  # its rows not ascending
-            found.append(np.sort(rows) if by_share else rows)
+        found = [
+            part.indices[part.indptr[column] : part.indptr[column + 1]]
+            for part in self.parts.get(modality, [])
+        ]
         return self.union(found)
 
     def without_tokens(self, count: int) -> DocumentTokens:
@@ -554,17 +529,9 @@ class DocumentTokens:
         finally:
             for written in [*files.values(), *by_document.values()]:
                 written.close()
-        by_share = [m for m in by_document if m in BY_SHARE]
-        for m in by_share:
-            order_columns_by_share(directory, str(modalities.index(m)), lengths[m])
         np.save(directory / "wordless_photos.npy", np.frombuffer(wordless, dtype=np.int64))
         _write_unlearned(directory, {key: np.concatenate(rows) for key, rows in unlearned.items()})
-        manifest = {
-            "modalities": modalities,
-            "documents": count,
-            "by_document": [*by_document],
-            "by_share": by_share,
-        }
+        manifest = {"modalities": modalities, "documents": count, "by_document": [*by_document]}
         (directory / "tokens.json").write_text(json.dumps(manifest))
 
     @classmethod
@@ -589,8 +556,7 @@ class DocumentTokens:
                 rows = (
                     np.load(directory / f"{i}.rows.{name}.npy", mmap_mode="r") for name in ROW_FILES
                 )
-                by_share = modality in manifest.get("by_share", ())  # not in a version before
-                loaded.by_document[modality] = [_DocumentRows(*rows, shape[1], by_share)]
+                loaded.by_document[modality] = [_DocumentRows(*rows, shape[1])]
             loaded.lengths[modality] = arrays["lengths"]
             loaded.totals[modality] = arrays["totals"]
         loaded.collection = _frequencies(loaded.totals)
@@ -768,33 +734,6 @@ class _RowFiles:
             handle.close()
 
 
-def order_columns_by_share(directory: Path, prefix: str, lengths: np.ndarray) -> None:
-    """Orders in place the entries of each column of a written block (``prefix``'s indices
-    and counts, as ``_ColumnFiles`` wrote them, rows ascending) by their share of their
-    document's tokens (count / its ``lengths``), highest first, ties by row: the top of a
-    column is then the documents the token weighs most in (``DocumentTokens.column_shares``).
-    Column by column, read through a map and written back with ordinary writes (see
-    ``DocumentTokens.write``)."""
-    indptr = np.load(directory / f"{prefix}.indptr.npy")
-    inverse = np.divide(1.0, lengths, out=np.zeros(len(lengths)), where=lengths > 0)
-    mapped = [
-        np.load(directory / f"{prefix}.{name}.npy", mmap_mode="r") for name in ("indices", "data")
-    ]
-    handles = [open(array.filename, "r+b") for array in mapped]  # noqa: SIM115 (closed below)
-    try:
-        for low, high in zip(indptr[:-1].tolist(), indptr[1:].tolist(), strict=True):
-            if high - low < 2:
-                continue
-            rows, counts = (np.array(array[low:high]) for array in mapped)
-            order = np.lexsort((rows, -(counts * inverse[rows])))
-            for handle, array, entries in zip(handles, mapped, (rows, counts), strict=True):
-                handle.seek(array.offset + entries.itemsize * low)
-                handle.write(entries[order].tobytes())
-    finally:
-        for handle in handles:
-            handle.close()
-
-
 def _column_reads(part: sparse.csc_matrix, columns: Sequence[int], rows: int) -> float:
     """About how many entries ``_column_entries`` reads to find ``rows`` documents in one
     block's ``columns``: each binary search of the fewer (rows, or a short column's entries)
@@ -842,19 +781,11 @@ class _DocumentRows:
     they lie together."""
 
     def __init__(
-        self,
-        indptr: np.ndarray,
-        indices: np.ndarray,
-        data: np.ndarray,
-        width: int,
-        columns_by_share: bool = False,
+        self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, width: int
     ) -> None:
         # plain views of the mapped arrays: a memmap's every index and slice is slow
         self.indptr, self.indices, self.data = (np.asarray(a) for a in (indptr, indices, data))
         self.width = width  # the modality's tokens
-        # the block's columns ordered by share (``BY_SHARE``), not by row: this copy answers
-        # every lookup of a document's counts
-        self.columns_by_share = columns_by_share
 
     def entries_in(self, rows: np.ndarray) -> int:
         """How many entries the documents at ``rows`` (ascending) hold in this block."""
