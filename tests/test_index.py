@@ -142,30 +142,6 @@ def test_asking_for_more_rows_than_are_allowed_returns_every_allowed_row(thetas)
     assert len(rows) == 0
 
 
-def test_the_nearest_of_a_few_rows_read_from_their_thetas_are_the_index_answer_bit_for_bit(
-    thetas, queries
-):
-    # given an index, and rows among them: ties (one-hot rows, duplicates of row 5) included
-    index = NeighborIndex(thetas)
-    rng = np.random.default_rng(3)
-    picked = [
-        np.sort(rng.choice(len(thetas), 400, replace=False)),
-        np.array([2500, 5, 100, *range(2800, 3000)]),
-        np.array([7]),
-        np.empty(0, dtype=np.int64),
-    ]
-    for rows in picked:
-        allowed = np.zeros(len(thetas), dtype=bool)
-        allowed[rows] = True
-        for query in [*queries[:10], thetas[5], np.eye(TOPICS, dtype=np.float32)[1]]:
-            # when the nearest of those rows are read from their own thetas
-            found = index.query_rows(query, 10, rows)
-            # then they are the index's with only those rows allowed, distances to the bit
-            expected = index.query(query, 10, allowed) if len(rows) else ([], [])
-            assert found[0].tolist() == list(expected[0])
-            assert found[1].tolist() == list(expected[1])
-
-
 def test_stored_thetas_have_denormals_flushed_and_the_scan_sees_the_same():
     rows = concentrated_base(50, seed=7).astype(np.float32)
     rows[:, 0] = 1e-40  # denormal in float32

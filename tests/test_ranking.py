@@ -24,6 +24,7 @@ from core.serving.ranking import (
     DocumentTokens,
     QueryTerm,
     RankingParams,
+    WeightedForms,
     context_weighted,
     coordination_levels,
     likelihood_scores,
@@ -535,6 +536,38 @@ def test_a_large_collection_ranks_candidates_only_and_finds_the_same_best_docume
         hit.id for hit in engine.search(SearchRequest(Query(text="bird flower"), k=5)).hits
     ]
     assert candidates == full
+
+
+def test_a_photo_with_words_in_a_large_collection_scores_those_whose_words_could_score_highest(
+    service, monkeypatch
+):
+    # given the built collection counted as large, where more documents have the words than
+    # may stand for them
+    monkeypatch.setattr("core.serving.ranking.LIKELIHOOD_CANDIDATES", 20)
+    monkeypatch.setattr("core.serving.ranking.LOOKALIKE_CANDIDATES", 20)
+    monkeypatch.setattr("core.serving.ranking.WORD_CANDIDATES", 30)
+    engine = service.active().engine
+    ranking, weights = engine.ranking, engine.default_weights
+    query = Query(text="a bird on a tree", image=GALAXY.read_bytes())
+    tokens, _ = engine.reader.tokens_of(query)
+    terms = engine.reader.query_terms(tokens, ranking)
+    theta = engine.infer(SearchRequest(query)).theta
+    ranker = ranker_for(ranking, engine.ranked)
+    worded = [t for t in terms if t.forms[0][0] != "@visual" and not t.predicted]
+    containing = engine.ranked.own.rows_with(worded, engine.model.phi)
+    assert len(containing) > 30
+    # when its candidates are chosen
+    candidates = ranker.candidates(theta, terms, weights, None)
+    # then of the documents with its words, the 30 whose words' part of the score could be
+    # highest are among them (the bound of each: its own counts of the words, coordination)
+    forms = WeightedForms.of(worded, weights, engine.model.phi)
+    bounds, _ = ranker.upper_bounds(forms, worded, containing)
+    highest = containing[bounds > np.sort(bounds)[-31]]
+    assert 0 < len(highest) <= 30 and np.isin(highest, candidates).all()
+    # and no other document with the words, unless it looks like the photo
+    looking_alike = ranker.looking_alike([t for t in terms if t.forms[0][0] == "@visual"], None)
+    others = np.setdiff1d(np.intersect1d(candidates, containing), looking_alike)
+    assert len(others) <= 30
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -359,24 +359,6 @@ class NeighborIndex:
             raise ValueError(f"allowed must have shape ({len(self.thetas)},)")
         return self.build()._backend.query(theta, k, allowed)
 
-    def query_rows(
-        self, theta: np.ndarray, k: int, rows: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``query`` with only the distinct ``rows`` allowed, answered bit for bit alike by
-        reading those rows' thetas (row-major, ``SCAN_CHUNK_ROWS`` at a time) instead of
-        every row's topics: cheaper for a theta spread over many topics (a photo's), whose
-        bounds prune nothing, when the rows are a small share of the collection."""
-        theta = query_theta(theta, self.thetas.shape[1])
-        thetas = np.asarray(self.thetas)  # a plain view: every slice of a memmap builds one
-        distances = np.concatenate(
-            [np.empty(0, dtype=np.float32)]
-            + [
-                l1_distances(thetas[rows[start : start + SCAN_CHUNK_ROWS]], theta)
-                for start in range(0, len(rows), SCAN_CHUNK_ROWS)
-            ]
-        )
-        return nearest(np.asarray(rows), distances, k)
-
     def save(self, directory: Path) -> None:
         self.write(directory, [self.thetas], self.thetas.shape, self.params)
 
