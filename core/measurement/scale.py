@@ -604,7 +604,7 @@ def _query_latency(
     from core.measurement.bench import percentiles
     from core.serving.answers import SearchRequest
 
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    on_one_core()
     engine = _replica_engine(directory, settings)
     result: dict = {"ranking": engine.ranking.label}
     for kind, queries in _replica_queries(photos).items():
@@ -643,6 +643,18 @@ def _query_latency(
             "load_average_at_end": os.getloadavg()[0],
         }
     return result
+
+
+def on_one_core() -> None:
+    """This process on one core: each of its threads pinned to it, the ones numpy's BLAS
+    started at import too (pinning the calling thread alone left them on the other core,
+    where they did part of every product of thetas and phi), and one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
+    core = {min(os.sched_getaffinity(0))}
+    for thread in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(thread), core)
+    threadpool_limits(limits=1)
 
 
 def _neighbour_recall(engine, request) -> float:
