@@ -32,25 +32,29 @@ class CapacityTargets:
 
 
 REMEDIES = {
-    "serving replica memory": "replicas are lean (records, counts and index mapped and shared); "
-    "what a node must hold is the index and the counts a query reads: float32 counts and phi, a "
-    "smaller topic-major copy, and neighbours of a photo from an index rather than a scan of "
-    "every document's visual words",
+    "serving replica memory": "replicas are lean (records, counts and index mapped and shared), "
+    "and the counts are float32 (whole numbers, the same scores); what a node must hold is the "
+    "index and the counts a query reads: a smaller topic-major copy (float16 thetas lost recall: "
+    "`bench-index`), phi in float32, and a photo's look-alikes from an index rather than whole "
+    "columns of visual words",
     "build driver memory": "the token bags stream to shards, the records from the collection "
     "file as the batches go out, the thetas to the index, and the translations count word "
     "pairs in arrays; what still grows is the distinct word pairs (16 bytes each, twice that "
     "while a merge inserts new ones) and a few ids per document (the scan's, the records' "
     "sorted index): pairs counted per shard on the workers and merged on disk, and ids sorted "
     "on disk, would keep the driver flat",
-    "query latency on one core": "more replicas add throughput, not speed: a photo's "
-    "annotation neighbours and candidates come from its look-alikes (the documents that share "
-    "its heaviest visual words) and their counts from the version's document-major copy (each "
-    "candidate's own entries, not a binary search in each of its visual words' columns), but "
-    "finding the look-alikes still reads those heaviest words' whole columns, scoring four "
-    "thousand candidates over a thousand visual words is dense work (topics x words), and a "
-    "text query still bounds every document that has a common word; columns ordered by share "
-    "(impact-ordered) or bounds kept per block of a column (block-max) would read a few blocks "
-    "instead",
+    "query latency on one core": "more replicas add throughput, not speed. A photo's "
+    "look-alikes (its annotation's neighbours and its candidates) still read its 16 heaviest "
+    "visual words' whole columns, over a million entries each at ten million documents; the "
+    "top of each column by share was tried and found too few of them (sum_t min(q_t, d_t) "
+    "saturates at the photo's own share, so a light word's column has no top: 3% to 61% of "
+    "the look-alikes at 32,768 entries a column). What would lift it: an exact top-k over "
+    "those columns (MaxScore: a document among the 4,000 must have a share of the heaviest "
+    "words that the others cannot make up, so a column ordered by share is read only down to "
+    "it, and the few documents found are scored from the document-major copy), or an "
+    "approximate index over photos' visual words with its recall measured. A text query still "
+    "bounds every document that has a common word; bounds kept per block of a column "
+    "(block-max) would read a few blocks instead",
     "training time on one node": "a node with many cores (BigARTM's processors scale on one "
     "machine), online training with fewer passes, or training on a sample and inferring the "
     "rest's thetas on the Dask workers",
