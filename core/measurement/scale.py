@@ -630,6 +630,7 @@ def _query_latency(
             "ranking": engine.ranking.method,
             "query": kind,
             "measured": True,
+            "one_core": True,  # every thread and BLAS (``on_one_core``)
             **percentiles(timings),
             "recall_at_10": float(np.mean(recalls)) if recalls else None,
             "recall_queries": len(recalls),
