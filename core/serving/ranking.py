@@ -1502,7 +1502,7 @@ class LikelihoodRanker:
         bounds prune nothing and it reads every theta. For the same reason, of the many
         documents with a photo's words, those whose words' part of the score could be highest
         stand for them (``_likeliest_by_words``), not the nearest by topics: 'both' at ten
-        million documents 572 ms against 836 (p50, one core, A B A B in one process; recall@10
+        million documents 572 ms against 836 (p50, A B A B in one process; recall@10
         against scoring every document 0.4 either way, one query). Nor do the words predicted
         for a photo name candidates: at 300k documents two thirds contain one.
         ``python -m core scale-query`` measures the recall against scoring every document."""
