@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from core.reading.text import TextProcessor
+from core.reading.vision import VISUAL
 from core.serving.answers import SearchRequest
 from core.serving.bilingual import Lexicon, Translations
 from core.serving.engine import Query
@@ -20,6 +21,7 @@ from core.serving.ranking import (
     ARTICLE_RANKING,
     BEFORE_PHRASES,
     BEFORE_SYNONYMS,
+    LOOK_WORDS,
     METHODS,
     DocumentTokens,
     QueryTerm,
@@ -631,3 +633,49 @@ def test_a_synonym_through_the_other_language_counts_as_much_as_a_dictionary_tra
     assert scores(RankingParams())[0] > scores(RankingParams())[1]
     # where at the product of the two shares (0.15) the table came first
     assert scores(BEFORE_SYNONYMS)[1] > scores(BEFORE_SYNONYMS)[0]
+
+
+# Twelve visual words of one topic: what a document's look (its heaviest words) is made of.
+TWELVE_VISUAL_WORDS = {VISUAL: Phi([f"v{i}" for i in range(12)], np.full((12, 1), 1 / 12))}
+
+
+def test_a_documents_look_is_its_heaviest_visual_words_by_their_share_of_it():
+    # given a photo whose twelve visual words were drawn 12, 11, ..., 1 times, and one whose
+    # ten were drawn once each
+    graded = Counter({f"v{i}": 12 - i for i in range(12)})
+    even = Counter({f"v{i}": 1 for i in range(2, 12)})
+    own = DocumentTokens(TWELVE_VISUAL_WORDS, [{VISUAL: graded}, {VISUAL: even}])
+    (looks,) = own.heaviest[VISUAL]
+    # then each one's look is its LOOK_WORDS heaviest words, each by its share of its draws
+    assert LOOK_WORDS < 10
+    expected = np.zeros((2, 12))
+    expected[0, :LOOK_WORDS] = np.arange(12, 12 - LOOK_WORDS, -1) / 78
+    expected[1, 2 : 2 + LOOK_WORDS] = 1 / 10  # of equal ones, the first tokens
+    assert np.allclose(looks.toarray(), expected) and looks.dtype == np.float32
+    # and a photo of its lightest words does not look like the first: they are not its look
+    lightest = np.array([10, 11])
+    shares = own.look_alike_shares(lightest, np.array([0.5, 0.5]))
+    assert shares[0] == 0 and shares[1] == 0
+    # while a photo of its heaviest shares the lesser share of each
+    heaviest = np.array([0, 1])
+    shares = own.look_alike_shares(heaviest, np.array([0.1, 0.9]))
+    assert shares[0] == pytest.approx(0.1 + 11 / 78) and shares[1] == 0
+
+
+def test_additions_and_photos_without_counts_bring_looks_as_if_counted_together():
+    rng = np.random.default_rng(3)
+    photos = [
+        {VISUAL: Counter({f"v{i}": int(c) for i, c in enumerate(rng.integers(0, 6, 12)) if c})}
+        for _ in range(9)
+    ]
+    whole = DocumentTokens(TWELVE_VISUAL_WORDS, photos)
+    # when six are the version's and three are added, then two photos without counts
+    joined = DocumentTokens(TWELVE_VISUAL_WORDS, photos[:6]).appended(
+        DocumentTokens(TWELVE_VISUAL_WORDS, photos[6:])
+    )
+    joined = joined.appended(joined.without_tokens(2))
+    # then they look alike as the nine counted together do, and the two share nothing
+    columns, query = np.array([1, 4, 7]), np.array([0.2, 0.3, 0.5])
+    shares = joined.look_alike_shares(columns, query)
+    assert np.array_equal(shares[:9], whole.look_alike_shares(columns, query))
+    assert not shares[9:].any()

@@ -320,21 +320,21 @@ def test_a_photos_search_reads_the_columns_of_its_look_alikes_once_for_its_annot
     engine = SearchEngine(tmp_path / "version", "synthetic", TextProcessor(), vectorizer)
     monkeypatch.setattr("core.serving.annotation.EXACT_NEIGHBOURS", 0)
     read = []
-    column_shares = DocumentTokens.column_shares
+    look_shares = DocumentTokens.look_shares
 
-    def counted(self, modality, column, *args):
+    def counted(self, column, cap):
         read.append(column)
-        return column_shares(self, modality, column, *args)
+        return look_shares(self, column, cap)
 
-    monkeypatch.setattr(DocumentTokens, "column_shares", counted)
+    monkeypatch.setattr(DocumentTokens, "look_shares", counted)
     photos = [(BUILTIN_COLLECTION / row["image"]).read_bytes() for row in builtin_rows()[5:7]]
     for photo in photos:
         request = SearchRequest(Query(image=photo), k=10, collapse_similar=False)
         # when a photo is searched for
         read.clear()
         hits = engine.search(request).hits
-        # then its heaviest expected visual words' columns are read once, not once for its
-        # annotation's neighbours and again for its candidates
+        # then its heaviest expected visual words' columns of looks are read once, not once
+        # for its annotation's neighbours and again for its candidates
         expected = expected_visual_words(engine.reader.probabilities(photo), engine.params)
         look = bag_distribution(expected, engine.model.phi[VISUAL].index)
         assert sorted(read) == sorted(np.argsort(-look, kind="stable")[:LOOKALIKE_WORDS])

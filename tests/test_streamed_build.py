@@ -37,6 +37,7 @@ from core.serving.index import IndexParams
 from core.serving.model import ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
+    LOOKALIKE_WORDS,
     WRITE_BUFFER,
     DocumentTokens,
     RankingParams,
@@ -308,6 +309,45 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
     assert np.array_equal(by_document.indptr, rows.indptr)
     assert np.array_equal(by_document.indices, rows.indices)
     assert np.array_equal(by_document.data, rows.data) and by_document.data.dtype == np.float32
+    # and each document's look (its heaviest visual words' shares) token by token, as made in
+    # memory
+    (looks,) = written.heaviest[VISUAL]
+    (made,) = expected.heaviest[VISUAL]
+    assert looks.dtype == np.float32 and looks.nnz
+    for name in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(looks, name), getattr(made, name))
+
+
+def test_a_version_written_before_looks_finds_look_alikes_by_whole_visual_words(
+    built, tmp_path
+) -> None:
+    settings, report, corpus, _ = built
+    phi = VersionFiles(settings.models_dir / report.version_name).read_model().phi
+    # given counts as a version written before documents' looks were kept stores them
+    DocumentTokens.write(tmp_path, phi, corpus.tokens, no_words)
+    for path in tmp_path.glob("*.heaviest.*.npy"):
+        path.unlink()
+    manifest = json.loads((tmp_path / "tokens.json").read_text())
+    del manifest["heaviest"]
+    (tmp_path / "tokens.json").write_text(json.dumps(manifest))
+    before = DocumentTokens.load(tmp_path, phi)
+    assert before.heaviest == {}
+    # when a photo's look-alikes are measured (a document's visual words as the photo)
+    photo = next(doc[VISUAL] for doc in corpus.tokens if doc.get(VISUAL))
+    query = np.array([photo.get(token, 0) for token in phi[VISUAL].tokens], dtype=float)
+    columns = np.flatnonzero(query)
+    query = query[columns] / query.sum()
+    shares = before.look_alike_shares(columns, query)
+    # then they share the whole of each document's visual words, as they did
+    expected = np.zeros(before.num_documents, dtype=np.float32)
+    for place in np.argsort(-query, kind="stable")[:LOOKALIKE_WORDS]:
+        cap = query[place]
+        for rows, found in before.column_shares(VISUAL, int(columns[place]), cap, np.float32):
+            np.add.at(expected, rows, found)
+    assert np.array_equal(shares, expected) and shares.max() > 0
+    # where a version with looks shares its documents' heaviest words only
+    looked = DocumentTokens(phi, corpus.tokens).look_alike_shares(columns, query)
+    assert (looked <= expected + 1e-6).all() and (looked < expected - 1e-6).any()
 
 
 def test_the_document_major_copy_keeps_counts_that_four_bytes_cannot_hold(built, tmp_path) -> None:
