@@ -188,7 +188,7 @@ def test_an_admin_uploads_a_modality_file_sees_its_problems_and_a_worker_trains_
     assert not app.exception and "Queued" in app.success[0].value
     with sessions() as session:
         assert jobs.recent_jobs(session)[0].status == "queued"
-    with running_worker(deployment, heartbeat_every_s=0.2):
+    with running_worker(deployment):  # at 0.2 s a beat lapses under load, failing the job
         deadline = time.monotonic() + 120
         with sessions() as session:
             job = jobs.recent_jobs(session)[0]

@@ -35,7 +35,9 @@ def deployment_copy(small_template, tmp_path_factory) -> Settings:
 
 @pytest.fixture
 def worker(deployment_copy) -> Iterator[None]:
-    with running_worker(deployment_copy, heartbeat_every_s=0.2):
+    """At the default heartbeat: at 0.2 s (presumed dead after 1 s) a beat lapses on a loaded
+    machine, and the job is failed as a dead worker's."""
+    with running_worker(deployment_copy):
         yield
 
 
