@@ -65,15 +65,16 @@ PROVEN_CHUNK = 2000  # documents scored at a time while proving the top k by bou
 PROVABLE_VISUAL_WORDS = 16
 BOUND_SLACK = 1e-9  # float64 rounding of a score and its bound is far below this
 # A photo's query scores the documents that share the most of its heaviest visual words
-# (``LikelihoodRanker.looking_alike``). Chosen on a synthetic version of 300k documents (4
-# photos, recall@10 against scoring every document): 16 words and 2000 documents found all
-# ten of each, 1000 documents 0.3-1.0; 4000 leave room.
+# (``LikelihoodRanker.looking_alike``), by their looks: a document's ``LOOK_WORDS`` heaviest
+# visual words and their shares of its visual words (``_heaviest``), kept token by token
+# beside its counts. At ten million documents a document has 119 visual words on average and
+# a heavy word's column 2 to 4 million entries; looks hold 8 of them. There (4 photos, the
+# exhaustive top 10 found among the candidates): whole columns and 4000 candidates found
+# 18 of 40, looks and 4000 10, looks and 8000 19; 8 words a look read half the entries of
+# 16 for 19 of 40 against 21 (a one-off script, issue 23's note of stop 30; ``scale-query``
+# measures the recall of what is chosen).
 LOOKALIKE_WORDS = 16
-LOOKALIKE_CANDIDATES = 4000
-# A document's look: its ``LOOK_WORDS`` heaviest visual words and their shares of its visual
-# words (``_looks``), kept token by token beside its counts, what its look-alikes are found
-# by. At ten million documents a document has 119 visual words on average and a heavy word's
-# column 2 to 4 million entries; its look-alikes read LOOK_WORDS / 119 of them.
+LOOKALIKE_CANDIDATES = 8000
 LOOK_WORDS = 8
 # Modalities whose counts a version also stores document by document (``_DocumentRows``): a
 # photo's candidates are scored over its hundreds of visual words, each a column of up to
