@@ -1287,8 +1287,8 @@ def _highest_first(values: np.ndarray, count: int) -> np.ndarray:
 def top_rows(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
     """The rows of the k highest scores, best first (ties by row). Of many scores, only
     the few at or above a threshold are sorted (``_above_sampled``): a photo's look-alikes
-    are the best 4000 of every document, and a partition of them all took 8 ms at a
-    million."""
+    are the best few thousand of every document, and a partition of them all took 8 ms at
+    a million."""
     rows = _above_sampled(scores, k, allowed) if len(scores) > SAMPLED_TOP else None
     if rows is None:
         if allowed is not None:
