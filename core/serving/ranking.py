@@ -357,9 +357,9 @@ class DocumentTokens:
         ``column``: their rows and min(its share of their visual words, ``cap``), in float32.
         A document's few heaviest words are what it looks like; the long tail of words with
         a draw or two each, which every photo has some of, is left out. At ten million
-        documents the 16 heaviest words of 4 photos read 2.5 to 3.5 million entries of looks
-        (``LOOK_WORDS`` 8) against 40 million of whole columns. A version written before
-        looks were kept has none: its documents' whole visual words (``column_shares``)."""
+        documents the looks hold 80 million entries (``LOOK_WORDS`` 8), the whole columns 1.19
+        billion. A version written before looks were kept has none: its documents' whole
+        visual words (``column_shares``)."""
         blocks = self.heaviest.get(VISUAL)
         if blocks is None:
             yield from self.column_shares(VISUAL, column, cap, np.float32)
