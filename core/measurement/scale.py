@@ -600,7 +600,10 @@ def _query_latency(
     scoring every document) of the first ``recall_queries`` of each kind: at ten million
     documents one exhaustive photo query takes minutes. Only the ``kinds`` asked are measured.
     Each photo is read once before timing (its CNN probabilities cached, as a repeated photo's
-    are): the CNN's own time does not grow with the collection and is in ``reports/bench.md``."""
+    are): the CNN's own time does not grow with the collection and is in ``reports/bench.md``.
+    The exhaustive runs come after the timings: at ten million documents one reads every theta
+    and column, more than the page cache holds, and the first round after it took a photo
+    448 to 617 ms where the later rounds took 186 to 240."""
     from core.measurement.bench import percentiles
     from core.serving.answers import SearchRequest
 
@@ -611,20 +614,19 @@ def _query_latency(
         if kind not in kinds:
             continue
         asked = [SearchRequest(query, k=10, collapse_similar=False) for query in queries]
-        recalls, neighbour_recalls = [], []
-        for number, request in enumerate(asked):  # first use: reads the photo, warms a kind
-            found = {hit.row for hit in engine.search(request).hits}
-            if number < recall_queries:
-                exhaustive = {int(row) for row in engine.exhaustive_rows(request)}
-                recalls.append(len(found & exhaustive) / max(len(exhaustive), 1))
-                if kind == "photo":
-                    neighbour_recalls.append(_neighbour_recall(engine, request))
+        found = [{hit.row for hit in engine.search(request).hits} for request in asked]
         timings = []
         for _ in range(rounds):
             for request in asked:
                 started = time.perf_counter()
                 engine.search(request)
                 timings.append((time.perf_counter() - started) * 1000)
+        recalls, neighbour_recalls = [], []
+        for request, rows in zip(asked[:recall_queries], found, strict=False):
+            exhaustive = {int(row) for row in engine.exhaustive_rows(request)}
+            recalls.append(len(rows & exhaustive) / max(len(exhaustive), 1))
+            if kind == "photo":
+                neighbour_recalls.append(_neighbour_recall(engine, request))
         result[kind] = {  # a row as reports/scale.json keeps it, readable alone
             "documents": len(engine.ranked.thetas),
             "ranking": engine.ranking.method,
