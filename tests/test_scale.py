@@ -41,6 +41,8 @@ from core.serving.ranking import (
     QueryTerm,
     WeightedForms,
     bag_distribution,
+    coordinated,
+    term_shares,
 )
 from core.serving.reader import expected_visual_words
 from core.serving.version_files import VersionFiles
@@ -278,6 +280,51 @@ def test_words_prove_the_top_ten_by_bounds_without_the_topic_index(
         monkeypatch.setattr(engine.ranked.index, "query", lambda *a: pytest.fail("index"))
         assert [hit.row for hit in engine.search(request).hits] == expected
         monkeypatch.undo()
+
+
+# queries of several words, and whether the documents saying every one prove their top ten: a
+# Russian query finds the English captions through translations, at a smaller share
+TIER_QUERIES = {"red flower": True, "red flower in a garden": True, "красный цветок": False}
+
+
+def test_the_documents_saying_every_word_prove_the_top_ten_without_bounding_the_others(
+    version_dir, tmp_path, monkeypatch
+) -> None:
+    # given a synthetic version past the candidate limit, and queries of several words
+    synthetic_version(version_dir, LIKELIHOOD_CANDIDATES + 1000, tmp_path / "version")
+    engine = SearchEngine(tmp_path / "version", "synthetic", TextProcessor(), None)
+    ranker = LikelihoodRanker(engine.ranking, engine.ranked)
+    bounded = []
+    upper_bounds = LikelihoodRanker.upper_bounds
+
+    def recorded(self, query, terms, rows):
+        bounded.append(rows)
+        return upper_bounds(self, query, terms, rows)
+
+    for text in TIER_QUERIES:
+        request = SearchRequest(Query(text=text), k=10, collapse_similar=False)
+        asked = engine._read(request, None)
+        query = WeightedForms.of(asked.ranked_terms, asked.weights, engine.ranked.phi)
+        every = ranker.scores(asked.inferred.theta, asked.ranked_terms, asked.weights)
+        tier, outside = ranker.top_tier(query, asked.ranked_terms, None)
+        # when the documents that say every word of the query are taken apart
+        worded = [t for t in asked.ranked_terms if t.forms[0][0] != VISUAL]
+        containing = engine.ranked.own.rows_with(worded, engine.ranked.phi)
+        # then they are fewer than those with any of the words, each says every word asked,
+        # and every other document scores at most the tier's bound on them
+        assert 10 <= len(tier) < len(containing)
+        for term in coordinated(worded):
+            assert np.all(term_shares(term, engine.ranked.phi, engine.ranked.own, tier) > 0)
+        assert np.all(np.delete(every, tier) <= outside + 1e-9)
+        # and a search bounds the tier's documents first (only them, where they prove the top
+        # ten), and gives the ten that scoring every document gives, in its order
+        expected = engine.exhaustive_rows(request).tolist()
+        bounded.clear()
+        monkeypatch.setattr(LikelihoodRanker, "upper_bounds", recorded)
+        assert [hit.row for hit in engine.search(request).hits] == expected
+        monkeypatch.undo()
+        assert bounded[0].tolist() == tier.tolist()
+        assert len(bounded) == (1 if TIER_QUERIES[text] else 2)  # then every one with a word
 
 
 def test_a_photos_search_scores_the_documents_that_look_like_it_without_the_topic_index(
