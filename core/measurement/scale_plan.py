@@ -51,9 +51,12 @@ REMEDIES = {
     "likelihood over its visual words and its annotation's exact L1 to them. Fewer cost recall "
     "(4,000 by looks found 10 of 40 of four photos' exhaustive top 10, 8,000 found 19), so what "
     "would lift it is scoring them cheaper, or candidates that hold more of the top 10 (the "
-    "photo's predicted words name none yet). A text query still bounds every document that has "
-    "a common word: each word's column ordered by the documents' own share of it (impact "
-    "order) would let the bounds read the top of each column instead of all of it",
+    "photo's predicted words name none yet). A text query of several words is proven by the "
+    "documents that say all of them where coordination sets them apart ('red car': 4,810 of "
+    "the documents, 56 ms), but a query of one common word still bounds every document that "
+    "says it (over 550,000 say 'flower' or a form of it): each word's column ordered by the "
+    "documents' own share of it (impact order, 54 million entries for words and hashtags at "
+    "ten million documents) would let the bounds read the top of each column, not all of it",
     "training time on one node": "a node with many cores (BigARTM's processors scale on one "
     "machine), online training with fewer passes, or training on a sample and inferring the "
     "rest's thetas on the Dask workers",
