@@ -149,12 +149,12 @@ def test_back_from_more_like_this_is_one_step_in_a_language_chosen_over_the_brow
     words = searched(page, "ru", "собака")
     page.get_by_role("button", name=MESSAGES["ru"]["more_like_this"]).first.click()
     page.wait_for_url(re.compile(r"[?&]like="), timeout=60_000)
-    shown_search(page, after=words)
+    like = shown_search(page, after=words)
     assert params(page)["lang"] == ["ru"]
 
     page.go_back()
     page.wait_for_url(lambda address: "like=" not in address, timeout=60_000)
-    back = shown_search(page)
+    back = shown_search(page, after=like)  # Back keeps the page: its results stay a while
 
     assert params(page) == {"q": ["собака"], "lang": ["ru"]}
     assert results(service, back) == results(service, words)
