@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ from core.measurement.scale_plan import CapacityTargets, render_report
 from core.reading.backbones import load_backbone
 from core.reading.text import TextProcessor
 from core.reading.vision import VISUAL, ImageVectorizer
+from core.serving import ranking
 from core.serving.answers import Query, SearchRequest
 from core.serving.engine import SearchEngine
 from core.serving.model import ModelParams
@@ -255,30 +258,69 @@ def test_past_the_candidate_limit_a_search_finds_what_scoring_every_document_fin
         assert found == engine.exhaustive_rows(request).tolist()
 
 
+@dataclass(frozen=True)
+class AskedWords:
+    """A text query as the likelihood ranking reads it, and what scoring every document gives."""
+
+    request: SearchRequest
+    terms: list[QueryTerm]
+    query: WeightedForms
+    every: np.ndarray  # each document's score
+    containing: np.ndarray  # the documents with a word or hashtag of the query
+
+    @classmethod
+    def of(cls, engine: SearchEngine, text: str) -> AskedWords:
+        request = SearchRequest(Query(text=text), k=10, collapse_similar=False)
+        asked = engine._read(request, None)
+        terms, phi = asked.ranked_terms, engine.ranked.phi
+        ranker = LikelihoodRanker(engine.ranking, engine.ranked)
+        worded = [t for t in terms if t.forms[0][0] != VISUAL]
+        return cls(
+            request,
+            terms,
+            WeightedForms.of(terms, asked.weights, phi),
+            ranker.scores(asked.inferred.theta, terms, asked.weights),
+            engine.ranked.own.rows_with(worded, phi),
+        )
+
+
+def engine_past_the_limit(version_dir: Path, target: Path) -> SearchEngine:
+    """A text engine over a synthetic version past the candidate limit."""
+    synthetic_version(version_dir, LIKELIHOOD_CANDIDATES + 1000, target)
+    return SearchEngine(target, "synthetic", TextProcessor(), None)
+
+
+def recorded_bounds(monkeypatch) -> list[np.ndarray]:
+    """The rows of each ``LikelihoodRanker.upper_bounds`` call from now on."""
+    bounded = []
+    upper_bounds = LikelihoodRanker.upper_bounds
+
+    def recorded(self, query, terms, rows):
+        bounded.append(rows)
+        return upper_bounds(self, query, terms, rows)
+
+    monkeypatch.setattr(LikelihoodRanker, "upper_bounds", recorded)
+    return bounded
+
+
 def test_words_prove_the_top_ten_by_bounds_without_the_topic_index(
     version_dir, tmp_path, monkeypatch
 ) -> None:
     # given a synthetic version past the candidate limit, its ranking's bounds for a query
-    synthetic_version(version_dir, LIKELIHOOD_CANDIDATES + 1000, tmp_path / "version")
-    engine = SearchEngine(tmp_path / "version", "synthetic", TextProcessor(), None)
+    engine = engine_past_the_limit(version_dir, tmp_path / "version")
     ranker = LikelihoodRanker(engine.ranking, engine.ranked)
     for text in ("cat", "кошка на окне", "red flower in a garden"):
-        request = SearchRequest(Query(text=text), k=10, collapse_similar=False)
-        asked = engine._read(request, None)
-        query = WeightedForms.of(asked.ranked_terms, asked.weights, engine.ranked.phi)
-        every = ranker.scores(asked.inferred.theta, asked.ranked_terms, asked.weights)
-        worded = [t for t in asked.ranked_terms if t.forms[0][0] != VISUAL]
-        containing = engine.ranked.own.rows_with(worded, engine.ranked.phi)
-        upper, rest = ranker.upper_bounds(query, asked.ranked_terms, containing)
+        asked = AskedWords.of(engine, text)
+        upper, rest = ranker.upper_bounds(asked.query, asked.terms, asked.containing)
         # then every bound holds: each document's, and the one of those without the words
-        assert np.all(every[containing] <= upper + 1e-9)
-        assert np.all(np.delete(every, containing) <= rest + 1e-9)
+        assert np.all(asked.every[asked.containing] <= upper + 1e-9)
+        assert np.all(np.delete(asked.every, asked.containing) <= rest + 1e-9)
         # and the words alone give the ten that scoring every document gives, in its order,
         # with the topic index never asked
-        expected = engine.exhaustive_rows(request).tolist()
-        engine.search(request)  # warmed up: the fit's reference samples the index once
+        expected = engine.exhaustive_rows(asked.request).tolist()
+        engine.search(asked.request)  # warmed up: the fit's reference samples the index once
         monkeypatch.setattr(engine.ranked.index, "query", lambda *a: pytest.fail("index"))
-        assert [hit.row for hit in engine.search(request).hits] == expected
+        assert [hit.row for hit in engine.search(asked.request).hits] == expected
         monkeypatch.undo()
 
 
@@ -291,40 +333,93 @@ def test_the_documents_saying_every_word_prove_the_top_ten_without_bounding_the_
     version_dir, tmp_path, monkeypatch
 ) -> None:
     # given a synthetic version past the candidate limit, and queries of several words
-    synthetic_version(version_dir, LIKELIHOOD_CANDIDATES + 1000, tmp_path / "version")
-    engine = SearchEngine(tmp_path / "version", "synthetic", TextProcessor(), None)
+    engine = engine_past_the_limit(version_dir, tmp_path / "version")
     ranker = LikelihoodRanker(engine.ranking, engine.ranked)
-    bounded = []
-    upper_bounds = LikelihoodRanker.upper_bounds
-
-    def recorded(self, query, terms, rows):
-        bounded.append(rows)
-        return upper_bounds(self, query, terms, rows)
-
     for text in TIER_QUERIES:
-        request = SearchRequest(Query(text=text), k=10, collapse_similar=False)
-        asked = engine._read(request, None)
-        query = WeightedForms.of(asked.ranked_terms, asked.weights, engine.ranked.phi)
-        every = ranker.scores(asked.inferred.theta, asked.ranked_terms, asked.weights)
-        tier, outside = ranker.top_tier(query, asked.ranked_terms, None)
+        asked = AskedWords.of(engine, text)
         # when the documents that say every word of the query are taken apart
-        worded = [t for t in asked.ranked_terms if t.forms[0][0] != VISUAL]
-        containing = engine.ranked.own.rows_with(worded, engine.ranked.phi)
+        tier, outside = ranker.top_tier(asked.query, asked.terms, None)
         # then they are fewer than those with any of the words, each says every word asked,
         # and every other document scores at most the tier's bound on them
-        assert 10 <= len(tier) < len(containing)
-        for term in coordinated(worded):
+        assert 10 <= len(tier) < len(asked.containing)
+        for term in coordinated(asked.terms):
             assert np.all(term_shares(term, engine.ranked.phi, engine.ranked.own, tier) > 0)
-        assert np.all(np.delete(every, tier) <= outside + 1e-9)
+        assert np.all(np.delete(asked.every, tier) <= outside + 1e-9)
         # and a search bounds the tier's documents first (only them, where they prove the top
         # ten), and gives the ten that scoring every document gives, in its order
-        expected = engine.exhaustive_rows(request).tolist()
-        bounded.clear()
-        monkeypatch.setattr(LikelihoodRanker, "upper_bounds", recorded)
-        assert [hit.row for hit in engine.search(request).hits] == expected
+        expected = engine.exhaustive_rows(asked.request).tolist()
+        bounded = recorded_bounds(monkeypatch)
+        assert [hit.row for hit in engine.search(asked.request).hits] == expected
         monkeypatch.undo()
         assert bounded[0].tolist() == tier.tolist()
-        assert len(bounded) == (1 if TIER_QUERIES[text] else 2)  # then every one with a word
+        # then, where they do not, the likeliest documents with a word
+        assert len(bounded) == (1 if TIER_QUERIES[text] else 2)
+
+
+# words said by hundreds of the synthetic documents, in both languages, and how deep into each
+# form's documents, likeliest first, a proof reads in turn
+COMMON_QUERIES = ("cat", "flower", "кошка", "red", "дом")
+DEPTHS = (20, 60, 200, None)
+
+
+def test_a_common_word_proves_its_top_ten_from_the_likeliest_documents_of_each_of_its_forms(
+    version_dir, tmp_path, monkeypatch
+) -> None:
+    # given a synthetic version past the candidate limit whose proofs read DEPTHS in turn
+    engine = engine_past_the_limit(version_dir, tmp_path / "version")
+    ranker = LikelihoodRanker(engine.ranking, engine.ranked)
+    partly = 0  # queries proven before every document with a word was read
+    for text in COMMON_QUERIES:
+        asked = AskedWords.of(engine, text)
+        # when the likeliest documents of each form are read, ever deeper
+        read = [ranker.likeliest(asked.query, asked.terms, depth) for depth in DEPTHS]
+        # then every other document scores at most the bound on them, and read to the end
+        # they are every document with a word
+        for likeliest, outside in read:
+            assert np.all(np.delete(asked.every, likeliest) <= outside + 1e-9)
+        assert read[-1][0].tolist() == asked.containing.tolist()
+        # and a search gives the ten that scoring every document gives, in its order, having
+        # read as deep as the first bound below the tenth score
+        expected = engine.exhaustive_rows(asked.request).tolist()
+        monkeypatch.setattr(ranking, "PROVEN_DEPTHS", DEPTHS)
+        bounded = recorded_bounds(monkeypatch)
+        assert [hit.row for hit in engine.search(asked.request).hits] == expected
+        monkeypatch.undo()
+        tenth = np.sort(asked.every)[-10]
+        proving = next(i for i, (_, outside) in enumerate(read) if outside < tenth - 1e-9)
+        assert [rows.tolist() for rows in bounded] == [
+            rows.tolist() for rows, _ in read[: proving + 1]
+        ]
+        partly += len(bounded[-1]) < len(asked.containing)
+    assert partly >= 2
+
+
+def test_a_version_written_before_the_impact_order_reads_every_document_with_a_word(
+    version_dir, tmp_path
+) -> None:
+    # given a synthetic version past the candidate limit, and a copy as a version written
+    # before the word columns' impact order stores it: no order files, none in the manifest
+    ordered = engine_past_the_limit(version_dir, tmp_path / "version")
+    before = tmp_path / "before"
+    shutil.copytree(tmp_path / "version", before)
+    for path in (before / "tokens").glob("*.impact.*.npy"):
+        path.unlink()
+    manifest = json.loads((before / "tokens" / "tokens.json").read_text())
+    del manifest["impact"]
+    (before / "tokens" / "tokens.json").write_text(json.dumps(manifest))
+    engine = SearchEngine(before, "synthetic", TextProcessor(), None)
+    ranker = LikelihoodRanker(engine.ranking, engine.ranked)
+    for text in COMMON_QUERIES:
+        asked = AskedWords.of(engine, text)
+        # when its proof reads the likeliest few documents of each form
+        likeliest, _ = ranker.likeliest(asked.query, asked.terms, 20)
+        # then it reads every one with a word, and finds what the version with the order finds
+        assert likeliest.tolist() == asked.containing.tolist()
+        hits = [
+            [(hit.row, hit.score) for hit in searching.search(asked.request).hits]
+            for searching in (ordered, engine)
+        ]
+        assert hits[0] == hits[1]
 
 
 def test_a_photos_search_scores_the_documents_that_look_like_it_without_the_topic_index(

@@ -38,6 +38,7 @@ from core.serving.model import ModelParams
 from core.serving.ranking import (
     ARTICLE_RANKING,
     LOOKALIKE_WORDS,
+    WORD_MODALITIES,
     WRITE_BUFFER,
     DocumentTokens,
     RankingParams,
@@ -316,6 +317,14 @@ def test_counts_written_in_two_passes_are_the_counts_made_in_memory(
     assert looks.dtype == np.float32 and looks.nnz
     for name in ("indptr", "indices", "data"):
         assert np.array_equal(getattr(looks, name), getattr(made, name))
+    # and the word and hashtag columns' documents in the order of their counts and lengths
+    # (``ImpactOrder``), as made in memory
+    for modality in WORD_MODALITIES:
+        (order,) = written.impact[modality]
+        (made,) = expected.impact[modality]
+        assert len(order.positions) == written.parts[modality][0].nnz
+        for name in ("positions", "group_indptr", "group_counts", "group_lengths", "group_ends"):
+            assert np.array_equal(getattr(order, name), getattr(made, name)), name
 
 
 def test_a_version_written_before_looks_finds_look_alikes_by_whole_visual_words(

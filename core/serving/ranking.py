@@ -49,6 +49,7 @@ from scipy import sparse
 from core.reading.collection import TokenCounts
 from core.reading.text import TAG, TEXT
 from core.reading.vision import VISUAL
+from core.serving.impact import ImpactOrder
 from core.serving.index import NeighborIndex, l1_distances, npy_header
 from core.serving.model import Phi
 from core.serving.records import chunked
@@ -60,6 +61,9 @@ TINY = 1e-12
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 WORD_CANDIDATES = 8000  # of the documents that contain a query word, at most this many nearest
 PROVEN_CHUNK = 2000  # documents scored at a time while proving the top k by bounds
+# How deep into each query form's documents, likeliest first, a proof reads before it tries
+# (``LikelihoodRanker.likeliest``); None: every document that says one.
+PROVEN_DEPTHS = (PROVEN_CHUNK, 8 * PROVEN_CHUNK, None)
 # A photo has tens to hundreds of visual words; proving its top k failed, and cost more than
 # its candidates at 100k documents. Words that name ImageNet classes bring a few.
 PROVABLE_VISUAL_WORDS = 16
@@ -214,7 +218,9 @@ class DocumentTokens:
     visual words are also kept document by document (``by_document``, ``_DocumentRows``): what
     ``counts_at`` reads for a photo's few thousand candidates. Each block's documents' looks
     (``heaviest``: their ``LOOK_WORDS`` heaviest visual words' shares, token by token) are what
-    ``look_alike`` reads.
+    ``look_alike`` reads. Each block's word and hashtag columns are also kept in the order of
+    the p_own their counts give (``impact``, ``ImpactOrder``; None for a block without one, a
+    version written before): what ``likeliest`` reads.
 
     ``unlearned`` holds, for each word or hashtag a document says that the model never learned
     (a document added after training brings new words), the rows that say it: such a word has
@@ -244,6 +250,11 @@ class DocumentTokens:
         self.by_document: dict[str, list[_DocumentRows | None]] = {m: [None] for m in phi}
         self.heaviest = {m: [_heaviest_part(self.parts[m][0])] for m in BY_DOCUMENT if m in phi}
         self.lengths = {m: _row_sums(parts[0]) for m, parts in self.parts.items()}
+        self.impact: dict[str, list[ImpactOrder | None]] = {
+            m: [ImpactOrder.of(self.parts[m][0], self.lengths[m])]
+            for m in WORD_MODALITIES
+            if m in phi
+        }
         self.totals = {m: _column_sums(parts[0]) for m, parts in self.parts.items()}
         self.collection = _frequencies(self.totals) if collection is None else dict(collection)
         self.wordless_photos = np.array(
@@ -427,13 +438,38 @@ class DocumentTokens:
             default=0.0,
         )
 
-    def rows_containing(self, modality: str, column: int) -> np.ndarray:
-        """The documents whose own tokens include the token at ``column`` of ``modality``."""
+    def rows_containing(
+        self, modality: str, column: int, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The documents whose own tokens include the token at ``column`` of ``modality``:
+        their rows, or of ``rows`` (distinct, ascending), their places in it."""
+        if rows is not None:
+            return self.entries_at(modality, [column], rows)[0]
         found = [
             part.indices[part.indptr[column] : part.indptr[column + 1]]
             for part in self.parts.get(modality, [])
         ]
         return self.union(found)
+
+    def likeliest(
+        self, modality: str, column: int, mu: float, depth: int | None
+    ) -> tuple[np.ndarray, float]:
+        """The documents (sorted rows) that say the token at ``column`` of ``modality`` and
+        whose p_own of it (Dirichlet ``mu``) is highest: ``depth`` of each block's (None: all;
+        every one of a block without an ``impact`` order); and the highest p_own of any other
+        document that says it (0 when none is left). A common word's query reads the top of
+        its columns, not every document that says it."""
+        background = float(self.collection[modality][column])
+        orders = self.impact.get(modality) or [None] * len(self.parts[modality])
+        found, below = [], 0.0
+        for part, order in zip(self.parts[modality], orders, strict=True):
+            if order is None:
+                found.append(part.indices[part.indptr[column] : part.indptr[column + 1]])
+            else:
+                rows, rest = order.likeliest(part, column, background, mu, depth)
+                found.append(rows)
+                below = max(below, rest)
+        return self.union(found), below
 
     def without_tokens(self, count: int) -> DocumentTokens:
         """``count`` documents with no tokens of their own (photos alone) in this collection:
@@ -446,6 +482,7 @@ class DocumentTokens:
             {m: np.zeros(count) for m in self.lengths},
             np.empty(0, dtype=np.int64),
             {m: [sparse.csc_matrix((count, shapes[m]), dtype=np.float32)] for m in self.heaviest},
+            {m: [None] for m in self.impact},
         )
 
     def appended(self, other: DocumentTokens) -> DocumentTokens:
@@ -468,7 +505,11 @@ class DocumentTokens:
         wordless = np.concatenate(
             [self.wordless_photos, other.wordless_photos + self.num_documents]
         )
-        joined = self._made(total, parts, by_document, lengths, wordless, heaviest)
+        impact = {  # an order holds places within a column: a block moved down keeps it
+            m: [*orders, *other.impact.get(m, [None] * len(other.parts[m]))]
+            for m, orders in self.impact.items()
+        }
+        joined = self._made(total, parts, by_document, lengths, wordless, heaviest, impact)
         if other.unlearned:
             unlearned = {key: np.asarray(rows) for key, rows in self.unlearned.items()}
             for key, rows in other.unlearned.items():
@@ -491,8 +532,14 @@ class DocumentTokens:
             by_document[m] = [*self.by_document[m], None] if added.nnz else self.by_document[m]
             lengths[m] = self.lengths[m] + _row_sums(added) if added.nnz else self.lengths[m]
         heaviest = {m: self.heaviest[m] for m in self.heaviest if parts[m] is self.parts[m]}
+        impact = {  # the rows given words had none: their lengths are the added counts'
+            m: [*orders, ImpactOrder.of(parts[m][-1], lengths[m])]
+            if parts[m] is not self.parts[m]
+            else orders
+            for m, orders in self.impact.items()
+        }
         return self._made(
-            self.num_documents, parts, by_document, lengths, self.wordless_photos, heaviest
+            self.num_documents, parts, by_document, lengths, self.wordless_photos, heaviest, impact
         )
 
     def _made(
@@ -503,10 +550,11 @@ class DocumentTokens:
         lengths: dict,
         wordless: np.ndarray,
         heaviest: dict,
+        impact: dict,
     ) -> DocumentTokens:
         made = object.__new__(DocumentTokens)
         made.num_documents, made.parts, made.lengths = count, parts, lengths
-        made.by_document, made.heaviest = by_document, heaviest
+        made.by_document, made.heaviest, made.impact = by_document, heaviest, impact
         made.totals, made.collection, made.wordless_photos = self.totals, self.collection, wordless
         made.unlearned = self.unlearned
         same_photos = parts.get(VISUAL) is self.parts.get(VISUAL) and count == self.num_documents
@@ -531,9 +579,10 @@ class DocumentTokens:
         streams its documents from disk, and ten million documents have 1.3 billion entries
         (16 GB). The ``BY_DOCUMENT`` modalities are also written document by document
         (``_RowFiles``), appended as the documents come, and their documents' looks
-        (``_heaviest``) as columns of their own. The files are written plainly, not
-        through a memory map, so their writes are ordinary writes that an fsync and the crash
-        replay (``tests/crash_replay.py``) see."""
+        (``_heaviest``) as columns of their own; the word and hashtag columns are then read
+        back in runs of about ``buffer`` entries for their order (``ImpactOrder.write``). The
+        files are written plainly, not through a memory map, so their writes are ordinary
+        writes that an fsync and the crash replay (``tests/crash_replay.py``) see."""
         count = len(documents)
         modalities = list(phi)
         widths = {m: len(phi[m].tokens) for m in modalities}
@@ -592,6 +641,10 @@ class DocumentTokens:
         finally:
             for written in [*files.values(), *by_document.values(), *looks.values()]:
                 written.close()
+        for i, m in enumerate(modalities):
+            if m in WORD_MODALITIES:
+                written = _load_part(directory, str(i), (count, widths[m]))
+                ImpactOrder.write(directory, f"{i}.impact", written, lengths[m], buffer)
         np.save(directory / "wordless_photos.npy", np.frombuffer(wordless, dtype=np.int64))
         _write_unlearned(directory, {key: np.concatenate(rows) for key, rows in unlearned.items()})
         manifest = {
@@ -599,6 +652,7 @@ class DocumentTokens:
             "documents": count,
             "by_document": [*by_document],
             "heaviest": [*looks],
+            "impact": [m for m in modalities if m in WORD_MODALITIES],
         }
         (directory / "tokens.json").write_text(json.dumps(manifest))
 
@@ -606,32 +660,33 @@ class DocumentTokens:
     def load(cls, directory: Path, phi: Mapping[str, Phi]) -> DocumentTokens:
         """The counts ``write`` wrote, memory-mapped. A version written before the
         document-major copy has none: ``counts_at`` reads its columns, with the same counts;
-        one written before looks has none either (``look_shares``)."""
+        one written before looks has none either (``look_shares``), nor an impact order
+        (``likeliest`` reads its whole columns)."""
         manifest = json.loads((directory / "tokens.json").read_text())
         count = manifest["documents"]
         loaded = object.__new__(cls)
         loaded.num_documents, loaded.parts, loaded.lengths, loaded.totals = count, {}, {}, {}
-        loaded.by_document, loaded.heaviest = {}, {}
+        loaded.by_document, loaded.heaviest, loaded.impact = {}, {}, {}
         for i, modality in enumerate(manifest["modalities"]):
             arrays = {
                 name: np.load(directory / f"{i}.{name}.npy", mmap_mode="r")
-                for name in ("indptr", "indices", "data", "lengths", "totals")
+                for name in ("lengths", "totals")
             }
             shape = (count, len(phi[modality].tokens))
-            matrix = (arrays["data"], arrays["indices"], arrays["indptr"])
-            loaded.parts[modality] = [sparse.csc_matrix(matrix, shape=shape)]
+            loaded.parts[modality] = [_load_part(directory, str(i), shape)]
             loaded.by_document[modality] = [None]
+            if modality in WORD_MODALITIES:  # a version written before has no order
+                ordered = modality in manifest.get("impact", ())
+                loaded.impact[modality] = [
+                    ImpactOrder.load(directory, f"{i}.impact") if ordered else None
+                ]
             if modality in manifest.get("by_document", ()):  # not in a version written before
                 rows = (
                     np.load(directory / f"{i}.rows.{name}.npy", mmap_mode="r") for name in ROW_FILES
                 )
                 loaded.by_document[modality] = [_DocumentRows(*rows, shape[1])]
             if modality in manifest.get("heaviest", ()):  # not in a version written before
-                looks = (
-                    np.load(directory / f"{i}.heaviest.{name}.npy", mmap_mode="r")
-                    for name in ("data", "indices", "indptr")
-                )
-                loaded.heaviest[modality] = [sparse.csc_matrix(tuple(looks), shape=shape)]
+                loaded.heaviest[modality] = [_load_part(directory, f"{i}.heaviest", shape)]
             loaded.lengths[modality] = arrays["lengths"]
             loaded.totals[modality] = arrays["totals"]
         loaded.collection = _frequencies(loaded.totals)
@@ -644,6 +699,15 @@ class DocumentTokens:
 
 
 UNLEARNED_FILES = ("unlearned.json", "unlearned.rows.npy", "unlearned.starts.npy")
+
+
+def _load_part(directory: Path, prefix: str, shape: tuple[int, int]) -> sparse.csc_matrix:
+    """A block ``DocumentTokens.write`` wrote, memory-mapped."""
+    arrays = (
+        np.load(directory / f"{prefix}.{name}.npy", mmap_mode="r")
+        for name in ("data", "indices", "indptr")
+    )
+    return sparse.csc_matrix(tuple(arrays), shape=shape)
 
 
 def unlearned_words(
@@ -1111,24 +1175,29 @@ def term_shares(
     (``SearchEngine``), so that "-рыба" leaves out what "рыба" would count as a fish. A form
     the model never learned counts where a document says it (``DocumentTokens.unlearned``)."""
     shares = np.zeros(own.num_documents if rows is None else len(rows))
-    for containing, share in term_forms(term, phi, own):
-        if rows is not None:
-            containing = own.positions_of(containing, rows)
+    for containing, share in term_forms(term, phi, own, rows):
         shares[containing] = np.maximum(shares[containing], share)
     return shares
 
 
 def term_forms(
-    term: QueryTerm, phi: Mapping[str, Phi], own: DocumentTokens
+    term: QueryTerm, phi: Mapping[str, Phi], own: DocumentTokens, rows: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, float]]:
-    """(the rows that contain it, its share) of each of the term's forms that coordination
-    counts (``term_shares``): its words and hashtags, learned or not."""
+    """(the documents that contain it, its share) of each of the term's forms that
+    coordination counts (``term_shares``): its words and hashtags, learned or not. The
+    documents as rows, or of ``rows`` (distinct, ascending) as their places in it: found by
+    looking those up in the forms' columns, as a common word's columns hold hundreds of
+    thousands at ten million documents."""
     learned = [
-        (own.rows_containing(modality, column), share)
+        (own.rows_containing(modality, column, rows), share)
         for modality, column, share in term_columns(term, phi)
         if modality in WORD_MODALITIES
     ]
-    return learned + own.saying_unlearned(term)
+    unlearned = [
+        (said if rows is None else own.positions_of(said, rows), share)
+        for said, share in own.saying_unlearned(term)
+    ]
+    return learned + unlearned
 
 
 def coordinated(terms: Sequence[QueryTerm]) -> list[QueryTerm]:
@@ -1530,12 +1599,13 @@ class LikelihoodRanker:
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """(rows, scores) of exactly the k best of every document, found by scoring only
         documents that contain a query word or hashtag (``proven_among``): first those of the
-        top coordination tier alone (``top_tier``), then, if they prove nothing, every one.
-        None when that is not proven within ``WORD_CANDIDATES`` documents (fewer than k
+        top coordination tier alone (``top_tier``), then, if they prove nothing, those whose
+        own counts make the words likeliest (``likeliest``), ``PROVEN_DEPTHS`` of each form's
+        deep. None when that is not proven within ``WORD_CANDIDATES`` documents (fewer than k
         documents with the words), or asked with a photo's visual words, whose bound is too
         loose (a text query's few class-name visual words are not): the topic candidates
-        answer then. At ten million documents this reads the words' columns and a few
-        thousand documents' thetas, not a pass over every theta."""
+        answer then. At ten million documents this reads the top of the words' columns and a
+        few thousand documents' thetas, not a pass over every theta."""
         docs = self.documents
         query = WeightedForms.of(terms, weights, docs.phi)
         worded = [term for term in terms if term.forms[0][0] != VISUAL]
@@ -1550,13 +1620,54 @@ class LikelihoodRanker:
             proven = self.proven_among(terms, k, weights, rows, upper, outside)
             if proven is not None:
                 return proven
-        containing = docs.own.rows_with(worded, docs.phi)
-        if allowed is not None:
-            containing = containing[allowed[containing]]
-        if len(containing) < k:
-            return None
-        upper, rest = self.upper_bounds(query, terms, containing)
-        return self.proven_among(terms, k, weights, containing, upper, rest)
+        for depth in PROVEN_DEPTHS:
+            likeliest, outside = self.likeliest(query, terms, depth)
+            if allowed is not None:
+                likeliest = likeliest[allowed[likeliest]]
+            if len(likeliest) >= k:
+                upper, _ = self.upper_bounds(query, terms, likeliest)
+                proven = self.proven_among(terms, k, weights, likeliest, upper, outside)
+                if proven is not None:
+                    return proven
+        return None
+
+    def likeliest(
+        self, query: WeightedForms, terms: Sequence[QueryTerm], depth: int | None
+    ) -> tuple[np.ndarray, float]:
+        """The documents (sorted rows) whose own counts make the query's words and hashtags
+        likeliest: for each of those forms of its word terms, the ``depth`` documents with the
+        highest p_own (``DocumentTokens.likeliest``; None: every one that says it), and every
+        document that says a form the model never learned. And a bound on the score of every
+        other document: the likelihood's at each form's highest p_own left unread (at most
+        p(w | C) where none is: a document without a token), with the coordination of a
+        document that has, of each term, the largest share of its forms left unread."""
+        docs, params = self.documents, self.params
+        lam, mu = params.own_weight, params.dirichlet_mu
+        unread: dict[tuple[str, int], float] = {}  # a form's highest p_own left unread
+        found = []
+        for term in terms:
+            for modality, column, _ in term_columns(term, docs.phi):
+                if modality in WORD_MODALITIES and (modality, column) not in unread:
+                    rows, unread[modality, column] = docs.own.likeliest(modality, column, mu, depth)
+                    found.append(rows)
+            found += [rows for rows, _ in docs.own.saying_unlearned(term)]
+        probabilities = []
+        for modality, columns in query.by_modality.items():
+            if modality in WORD_MODALITIES:
+                background = docs.own.collection[modality][columns]
+                own = np.maximum([unread[modality, c] for c in columns], background)
+            else:
+                own = np.ones(len(columns))
+            probabilities.append(self._highest_topics(modality, columns) + lam * own)
+        likelihood = float(query.log_likelihood(np.concatenate(probabilities)[None, :])[0])
+        if params.coordination_weight <= 0:
+            return docs.own.union(found), likelihood
+        shares = []
+        for term in coordinated(terms):
+            left = [share for m, c, share in term_columns(term, docs.phi) if unread.get((m, c))]
+            shares.append((term, np.array([max(left, default=0.0)])))
+        level = float(levels_of(shares, 1, params)[0])
+        return docs.own.union(found), likelihood + params.coordination_weight * level
 
     def proven_among(
         self,

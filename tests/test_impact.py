@@ -1,0 +1,66 @@
+"""A column's documents likeliest first (``ImpactOrder``): what a common word's proof reads."""
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from core.serving.impact import ImpactOrder
+
+
+def counts_block(seed: int = 0) -> sparse.csc_matrix:
+    """Sixty documents x five tokens of whole counts: token 0 in most documents, token 4 in
+    none; documents of the same length and count tie."""
+    generator = np.random.default_rng(seed)
+    said = generator.random((60, 5)) < [0.9, 0.5, 0.2, 0.05, 0.0]
+    counts = generator.integers(1, 4, size=(60, 5)) * said
+    return sparse.csc_matrix(counts.astype(np.float64))
+
+
+def p_own(block: sparse.csc_matrix, column: int, background: float, mu: float) -> np.ndarray:
+    lengths = np.asarray(block.sum(axis=1)).ravel()
+    counts = block[:, column].toarray().ravel()
+    return np.where(counts > 0, (counts + mu * background) / (lengths + mu), -np.inf)
+
+
+@pytest.mark.parametrize("mu", [0.5, 10.0, 200.0])
+def test_the_documents_read_have_the_highest_p_own_and_the_bound_is_the_highest_left(mu) -> None:
+    # given a block and its order
+    block = counts_block()
+    lengths = np.asarray(block.sum(axis=1)).ravel()
+    order = ImpactOrder.of(block, lengths)
+    for column in range(5):
+        likely = p_own(block, column, 0.01, mu)
+        saying = np.flatnonzero(likely > -np.inf)
+        for depth in (0, 1, 7, 30, None):
+            # when a query reads the first `depth` documents of the column under its mu
+            rows, left = order.likeliest(block, column, 0.01, mu, depth)
+            # then it reads that many, sorted, each saying the token
+            assert rows.tolist() == sorted(rows.tolist())
+            assert len(rows) == (len(saying) if depth is None else min(depth, len(saying)))
+            assert set(rows) <= set(saying)
+            # and none left unread is likelier than any read, and the bound is the likeliest
+            # left (0 when every one is read)
+            unread = np.setdiff1d(saying, rows)
+            if len(unread):
+                assert left == pytest.approx(likely[unread].max())
+                assert not len(rows) or likely[rows].min() >= likely[unread].max() - 1e-12
+            else:
+                assert left == 0.0
+
+
+def test_an_order_written_in_runs_is_the_order_made_in_memory(tmp_path) -> None:
+    # given a block whose columns are written in runs of a few entries
+    block = counts_block(seed=3)
+    lengths = np.asarray(block.sum(axis=1)).ravel()
+    ImpactOrder.write(tmp_path, "0.impact", block, lengths, buffer=7)
+    written, made = ImpactOrder.load(tmp_path, "0.impact"), ImpactOrder.of(block, lengths)
+    # then it holds what the order made in memory holds, positions in 4 bytes
+    assert written.positions.dtype == np.int32
+    for name in ("positions", "group_indptr", "group_counts", "group_lengths", "group_ends"):
+        assert np.array_equal(getattr(written, name), getattr(made, name)), name
+    # and a block moved down (a collection's additions) reads the same documents, moved
+    moved = sparse.csc_matrix((block.data, block.indices + 100, block.indptr), shape=(160, 5))
+    for column in range(4):
+        rows, left = made.likeliest(block, column, 0.02, 10.0, 5)
+        shifted, same = made.likeliest(moved, column, 0.02, 10.0, 5)
+        assert (shifted - 100).tolist() == rows.tolist() and same == left
