@@ -34,6 +34,8 @@ def test_the_documents_read_have_the_highest_p_own_and_the_bound_is_the_highest_
         for depth in (0, 1, 7, 30, None):
             # when a query reads the first `depth` documents of the column under its mu
             rows, left = order.likeliest(block, column, 0.01, mu, depth)
+            # (whose bound is known before reading them)
+            assert order.left_after(column, 0.01, mu, depth) == left
             # then it reads that many, sorted, each saying the token
             assert rows.tolist() == sorted(rows.tolist())
             assert len(rows) == (len(saying) if depth is None else min(depth, len(saying)))

@@ -102,27 +102,55 @@ class ImpactOrder:
         """The rows (ascending) of the ``depth`` documents of the block's ``column`` (None:
         all) whose p_own of its token is highest, and the highest p_own of the others (0 when
         none is left): each group's p_own with ``background`` the token's p(w | C)."""
+        groups = self._likeliest_groups(column, background, mu)
+        if groups is None:
+            return np.empty(0, dtype=np.int64), 0.0
+        begins, ends, likely, read = groups
+        wanted, stop, left = _reach(likely, read, depth)
         low = int(part.indptr[column])
+        taken = np.concatenate(
+            [
+                self.positions[low + begin : low + end]
+                for begin, end in zip(begins[: stop + 1], ends[: stop + 1], strict=True)
+            ]
+        )[:wanted]
+        rows = np.asarray(part.indices[low + taken.astype(np.int64)], dtype=np.int64)
+        return np.sort(rows), left
+
+    def left_after(self, column: int, background: float, mu: float, depth: int | None) -> float:
+        """``likeliest``'s highest p_own of the documents it leaves, without reading any:
+        how deep a proof must read is known before it reads."""
+        groups = self._likeliest_groups(column, background, mu)
+        return 0.0 if groups is None else _reach(groups[2], groups[3], depth)[2]
+
+    def _likeliest_groups(
+        self, column: int, background: float, mu: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The column's groups, likeliest first: where each begins and ends among the
+        column's positions, its p_own, and how many documents the groups up to it hold."""
         first, last = int(self.group_indptr[column]), int(self.group_indptr[column + 1])
         if first == last:
-            return np.empty(0, dtype=np.int64), 0.0
+            return None
         ends = np.asarray(self.group_ends[first:last], dtype=np.int64)
         begins = np.concatenate([[0], ends[:-1]])
         likely = (self.group_counts[first:last] + mu * background) / (
             self.group_lengths[first:last] + mu
         )
-        by_likely = np.argsort(-likely, kind="stable")
-        read = np.cumsum(ends[by_likely] - begins[by_likely])
-        wanted = int(read[-1]) if depth is None else min(depth, int(read[-1]))
-        stop = int(np.searchsorted(read, wanted, side="left"))  # the last group read from
-        taken = np.concatenate(
-            [self.positions[low + begins[g] : low + ends[g]] for g in by_likely[: stop + 1]]
-        )[:wanted]
-        rows = np.sort(np.asarray(part.indices[low + taken.astype(np.int64)], dtype=np.int64))
-        if wanted == int(read[-1]):
-            return rows, 0.0
-        following = by_likely[stop] if wanted < int(read[stop]) else by_likely[stop + 1]
-        return rows, float(likely[following])
+        order = np.argsort(-likely, kind="stable")
+        begins, ends, likely = begins[order], ends[order], likely[order]
+        return begins, ends, likely, np.cumsum(ends - begins)
+
+
+def _reach(likely: np.ndarray, read: np.ndarray, depth: int | None) -> tuple[int, int, float]:
+    """Of groups likeliest first (their p_own ``likely``, ``read`` documents up to each): how
+    many documents ``depth`` reads, the last group it reads from, and the p_own of the first
+    document it leaves (0 when it reads them all)."""
+    total = int(read[-1])
+    wanted = total if depth is None else min(depth, total)
+    stop = int(np.searchsorted(read, wanted, side="left"))
+    if wanted == total:
+        return wanted, stop, 0.0
+    return wanted, stop, float(likely[stop] if wanted < read[stop] else likely[stop + 1])
 
 
 def _grouped(

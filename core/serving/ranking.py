@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, replace
 from functools import reduce
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from scipy import sparse
@@ -61,9 +61,10 @@ TINY = 1e-12
 LIKELIHOOD_CANDIDATES = 2000  # above this many documents, likelihood ranks candidates only
 WORD_CANDIDATES = 8000  # of the documents that contain a query word, at most this many nearest
 PROVEN_CHUNK = 2000  # documents scored at a time while proving the top k by bounds
-# How deep into each query form's documents, likeliest first, a proof reads before it tries
-# (``LikelihoodRanker.likeliest``); None: every document that says one.
-PROVEN_DEPTHS = (PROVEN_CHUNK, 8 * PROVEN_CHUNK, None)
+# How deep into each query form's documents, likeliest first, a proof may read before it tries
+# (``LikelihoodRanker.likeliest``), doubling; None: every document that says one. The first
+# try finds a score to beat; the next reads as deep as the first depth whose bound is below it.
+PROVEN_DEPTHS = (*(256 << i for i in range(12)), None)
 # A photo has tens to hundreds of visual words; proving its top k failed, and cost more than
 # its candidates at 100k documents. Words that name ImageNet classes bring a few.
 PROVABLE_VISUAL_WORDS = 16
@@ -470,6 +471,15 @@ class DocumentTokens:
                 found.append(rows)
                 below = max(below, rest)
         return self.union(found), below
+
+    def left_after(self, modality: str, column: int, mu: float, depth: int | None) -> float:
+        """``likeliest``'s highest p_own of the documents it leaves, without reading any."""
+        background = float(self.collection[modality][column])
+        orders = self.impact.get(modality) or [None] * len(self.parts[modality])
+        return max(
+            (order.left_after(column, background, mu, depth) for order in orders if order),
+            default=0.0,
+        )
 
     def without_tokens(self, count: int) -> DocumentTokens:
         """``count`` documents with no tokens of their own (photos alone) in this collection:
@@ -1441,6 +1451,15 @@ class Ranked:
     distances: np.ndarray
 
 
+class Proof(NamedTuple):
+    """What ``LikelihoodRanker.proven_among`` found: the k best (rows, scores) of every
+    document when proven, else None; and the k-th best score it found (-inf with fewer than
+    k), which the k-th best of all is at least."""
+
+    best: tuple[np.ndarray, np.ndarray] | None
+    kth: float
+
+
 class Ranker(Protocol):
     """How documents are ordered for a query; ``tests/test_ranking.py`` holds the contract every
     ranker passes. Made by ``ranker_for``, the one place that reads ``RankingParams.method``."""
@@ -1617,40 +1636,72 @@ class LikelihoodRanker:
         if tier is not None and len(tier[0]) >= k:
             rows, outside = tier
             upper, _ = self.upper_bounds(query, terms, rows)
-            proven = self.proven_among(terms, k, weights, rows, upper, outside)
-            if proven is not None:
-                return proven
+            proof = self.proven_among(terms, k, weights, rows, upper, outside)
+            if proof.best is not None:
+                return proof.best
+        floor = None  # the k-th best score found, once one is: the k-th best of all is higher
         for depth in PROVEN_DEPTHS:
+            known = floor is not None and depth is not None
+            if known and self.outside_at(query, terms, depth) >= floor:
+                continue  # documents left unread could beat a score found: no proof
             likeliest, outside = self.likeliest(query, terms, depth)
             if allowed is not None:
                 likeliest = likeliest[allowed[likeliest]]
             if len(likeliest) >= k:
                 upper, _ = self.upper_bounds(query, terms, likeliest)
-                proven = self.proven_among(terms, k, weights, likeliest, upper, outside)
-                if proven is not None:
-                    return proven
+                proof = self.proven_among(terms, k, weights, likeliest, upper, outside)
+                if proof.best is not None or proof.kth > outside + BOUND_SLACK:
+                    return proof.best  # (None: too many of them tie above the k-th score)
+                floor = proof.kth if floor is None else max(floor, proof.kth)
         return None
 
     def likeliest(
         self, query: WeightedForms, terms: Sequence[QueryTerm], depth: int | None
     ) -> tuple[np.ndarray, float]:
         """The documents (sorted rows) whose own counts make the query's words and hashtags
-        likeliest: for each of those forms of its word terms, the ``depth`` documents with the
+        likeliest: for each of those forms of its terms, the ``depth`` documents with the
         highest p_own (``DocumentTokens.likeliest``; None: every one that says it), and every
         document that says a form the model never learned. And a bound on the score of every
-        other document: the likelihood's at each form's highest p_own left unread (at most
-        p(w | C) where none is: a document without a token), with the coordination of a
-        document that has, of each term, the largest share of its forms left unread."""
+        other document (``_outside``)."""
+        own, mu = self.documents.own, self.params.dirichlet_mu
+        found, unread = [], {}
+        for modality, column in self._word_forms(terms):
+            rows, unread[modality, column] = own.likeliest(modality, column, mu, depth)
+            found.append(rows)
+        found += [rows for term in terms for rows, _ in own.saying_unlearned(term)]
+        return own.union(found), self._outside(query, terms, unread)
+
+    def outside_at(self, query: WeightedForms, terms: Sequence[QueryTerm], depth: int) -> float:
+        """``likeliest``'s bound at ``depth`` alone, known before reading any document."""
+        own, mu = self.documents.own, self.params.dirichlet_mu
+        unread = {
+            (modality, column): own.left_after(modality, column, mu, depth)
+            for modality, column in self._word_forms(terms)
+        }
+        return self._outside(query, terms, unread)
+
+    def _word_forms(self, terms: Sequence[QueryTerm]) -> list[tuple[str, int]]:
+        """The (modality, column) of each word and hashtag form of the terms, once."""
+        forms = (
+            (modality, column)
+            for term in terms
+            for modality, column, _ in term_columns(term, self.documents.phi)
+            if modality in WORD_MODALITIES
+        )
+        return list(dict.fromkeys(forms))
+
+    def _outside(
+        self,
+        query: WeightedForms,
+        terms: Sequence[QueryTerm],
+        unread: Mapping[tuple[str, int], float],
+    ) -> float:
+        """A bound on the score of a document none of whose forms' likeliest were read, given
+        each word form's highest p_own ``unread``: the likelihood's at those (at least
+        p(w | C): a document without the token has at most that), other tokens' p_own at 1;
+        the coordination of a document with, of each term, the largest share of its forms
+        that has documents unread."""
         docs, params = self.documents, self.params
-        lam, mu = params.own_weight, params.dirichlet_mu
-        unread: dict[tuple[str, int], float] = {}  # a form's highest p_own left unread
-        found = []
-        for term in terms:
-            for modality, column, _ in term_columns(term, docs.phi):
-                if modality in WORD_MODALITIES and (modality, column) not in unread:
-                    rows, unread[modality, column] = docs.own.likeliest(modality, column, mu, depth)
-                    found.append(rows)
-            found += [rows for rows, _ in docs.own.saying_unlearned(term)]
         probabilities = []
         for modality, columns in query.by_modality.items():
             if modality in WORD_MODALITIES:
@@ -1658,16 +1709,15 @@ class LikelihoodRanker:
                 own = np.maximum([unread[modality, c] for c in columns], background)
             else:
                 own = np.ones(len(columns))
-            probabilities.append(self._highest_topics(modality, columns) + lam * own)
+            probabilities.append(self._highest_topics(modality, columns) + params.own_weight * own)
         likelihood = float(query.log_likelihood(np.concatenate(probabilities)[None, :])[0])
         if params.coordination_weight <= 0:
-            return docs.own.union(found), likelihood
+            return likelihood
         shares = []
         for term in coordinated(terms):
             left = [share for m, c, share in term_columns(term, docs.phi) if unread.get((m, c))]
             shares.append((term, np.array([max(left, default=0.0)])))
-        level = float(levels_of(shares, 1, params)[0])
-        return docs.own.union(found), likelihood + params.coordination_weight * level
+        return likelihood + params.coordination_weight * float(levels_of(shares, 1, params)[0])
 
     def proven_among(
         self,
@@ -1677,15 +1727,15 @@ class LikelihoodRanker:
         rows: np.ndarray,
         upper: np.ndarray,
         rest: float,
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(rows, scores) of the k best of every document, scoring ``rows`` (ascending)
-        ``PROVEN_CHUNK`` at a time in the order of their ``upper`` bounds, once the k-th best
-        score found beats both ``rest`` (a bound on every document not in ``rows``) and the
-        bound of every row not scored yet; None when that does not happen within
-        ``WORD_CANDIDATES`` documents."""
+    ) -> Proof:
+        """The k best of every document, scoring ``rows`` (ascending) ``PROVEN_CHUNK`` at a
+        time in the order of their ``upper`` bounds, once the k-th best score found beats both
+        ``rest`` (a bound on every document not in ``rows``) and the bound of every row not
+        scored yet; none when a k-th best score found does not beat ``rest`` or that does not
+        happen within ``WORD_CANDIDATES`` documents."""
         docs = self.documents
         order = _highest_first(upper, WORD_CANDIDATES + 1)
-        found_rows, found_scores = [], []
+        found_rows, found_scores, kth = [], [], -np.inf
         for start in range(0, min(len(order), WORD_CANDIDATES), PROVEN_CHUNK):
             chunk = np.sort(rows[order[start : start + PROVEN_CHUNK]])
             found_rows.append(chunk)
@@ -1695,9 +1745,9 @@ class LikelihoodRanker:
             scores = np.concatenate(found_scores)
             if len(scores) < k:
                 continue
-            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            kth = float(np.partition(scores, len(scores) - k)[len(scores) - k])
             if kth <= rest + BOUND_SLACK:
-                return None  # the documents outside ``rows`` might beat it: not proven
+                return Proof(None, kth)  # the documents outside ``rows`` might beat it
             following = start + PROVEN_CHUNK
             unscored = upper[order[following]] if following < len(order) else -np.inf
             if kth > unscored + BOUND_SLACK:
@@ -1705,8 +1755,8 @@ class LikelihoodRanker:
                 by_row = np.argsort(found)  # ties go by row, as when every document is scored
                 found, scores = found[by_row], scores[by_row]
                 best = top_rows(scores, k)
-                return found[best], scores[best]
-        return None
+                return Proof((found[best], scores[best]), kth)
+        return Proof(None, kth)
 
     def top_tier(
         self, query: WeightedForms, terms: Sequence[QueryTerm], allowed: np.ndarray | None
