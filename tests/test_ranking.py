@@ -23,6 +23,7 @@ from core.serving.ranking import (
     BEFORE_SYNONYMS,
     LOOK_WORDS,
     METHODS,
+    PROVEN_DEPTHS,
     DocumentTokens,
     QueryTerm,
     RankingParams,
@@ -540,11 +541,13 @@ def test_a_large_collection_ranks_candidates_only_and_finds_the_same_best_docume
     assert candidates == full
 
 
+@pytest.mark.parametrize("depths", [PROVEN_DEPTHS, (2, 4, 8, 16, 32, 64, None)])
 def test_a_photo_with_words_in_a_large_collection_scores_those_whose_words_could_score_highest(
-    service, monkeypatch
+    service, monkeypatch, depths
 ):
     # given the built collection counted as large, where more documents have the words than
-    # may stand for them
+    # may stand for them, and the likeliest documents of each form read ``depths`` deep
+    monkeypatch.setattr("core.serving.ranking.PROVEN_DEPTHS", depths)
     monkeypatch.setattr("core.serving.ranking.LIKELIHOOD_CANDIDATES", 20)
     monkeypatch.setattr("core.serving.ranking.LOOKALIKE_CANDIDATES", 20)
     monkeypatch.setattr("core.serving.ranking.WORD_CANDIDATES", 30)
