@@ -27,6 +27,7 @@ from core.serving.ranking import (
     DocumentTokens,
     QueryTerm,
     RankingParams,
+    ScoredRows,
     WeightedForms,
     context_weighted,
     coordination_levels,
@@ -539,6 +540,23 @@ def test_a_large_collection_ranks_candidates_only_and_finds_the_same_best_docume
         hit.id for hit in engine.search(SearchRequest(Query(text="bird flower"), k=5)).hits
     ]
     assert candidates == full
+
+
+def test_a_proofs_documents_are_scored_once_across_its_tries():
+    # given the scores a proof keeps for one query
+    scored_rows = []
+
+    def twice_the_row(rows: np.ndarray) -> np.ndarray:
+        scored_rows.append(rows.tolist())
+        return rows * 2.0
+
+    scored = ScoredRows(twice_the_row)
+    # when a first try scores two documents and a deeper one three, one of them again
+    assert scored(np.array([3, 5])).tolist() == [6.0, 10.0]
+    assert scored(np.array([1, 3, 7])).tolist() == [2.0, 6.0, 14.0]
+    assert scored(np.array([1, 5])).tolist() == [2.0, 10.0]
+    # then each document was scored once
+    assert scored_rows == [[3, 5], [1, 7]]
 
 
 @pytest.mark.parametrize("depths", [PROVEN_DEPTHS, (2, 4, 8, 16, 32, 64, None)])

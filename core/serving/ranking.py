@@ -38,7 +38,7 @@ from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, replace
-from functools import reduce
+from functools import partial, reduce
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
@@ -1460,6 +1460,35 @@ class Proof(NamedTuple):
     kth: float
 
 
+class ScoredRows:
+    """One query's scores of the documents its proof has scored, kept across its tries
+    (``LikelihoodRanker.proven_among``): a deeper try scores the likeliest documents again."""
+
+    def __init__(self, score: Callable[[np.ndarray], np.ndarray]) -> None:
+        """``score``: the scores of documents at distinct rows, ascending."""
+        self.score = score
+        self.rows = np.empty(0, dtype=np.int64)  # ascending
+        self.scores = np.empty(0)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        """The scores of the documents at ``rows`` (distinct, ascending), each scored once."""
+        where = np.searchsorted(self.rows, rows)
+        known = where < len(self.rows)
+        known[known] = self.rows[where[known]] == rows[known]
+        scores = np.empty(len(rows))
+        scores[known] = self.scores[where[known]]
+        new = rows[~known]
+        if len(new):
+            scores[~known] = self.score(new)
+            merged = np.concatenate([self.rows, new])
+            order = np.argsort(merged, kind="stable")
+            self.rows, self.scores = (
+                merged[order],
+                np.concatenate([self.scores, scores[~known]])[order],
+            )
+        return scores
+
+
 class Ranker(Protocol):
     """How documents are ordered for a query; ``tests/test_ranking.py`` holds the contract every
     ranker passes. Made by ``ranker_for``, the one place that reads ``RankingParams.method``."""
@@ -1632,11 +1661,14 @@ class LikelihoodRanker:
             return None
         if len(query.by_modality.get(VISUAL, ())) > PROVABLE_VISUAL_WORDS:
             return None  # a photo's visual words: their bound (p_own <= 1) proves nothing
+        scored = ScoredRows(
+            partial(ranking_scores, terms, weights, docs.phi, docs.thetas, docs.own, self.params)
+        )
         tier = self.top_tier(query, terms, allowed)
         if tier is not None and len(tier[0]) >= k:
             rows, outside = tier
             upper, _ = self.upper_bounds(query, terms, rows)
-            proof = self.proven_among(terms, k, weights, rows, upper, outside)
+            proof = self.proven_among(k, rows, upper, outside, scored)
             if proof.best is not None:
                 return proof.best
         floor = None  # the k-th best score found, once one is: the k-th best of all is higher
@@ -1649,7 +1681,7 @@ class LikelihoodRanker:
                 likeliest = likeliest[allowed[likeliest]]
             if len(likeliest) >= k:
                 upper, _ = self.upper_bounds(query, terms, likeliest)
-                proof = self.proven_among(terms, k, weights, likeliest, upper, outside)
+                proof = self.proven_among(k, likeliest, upper, outside, scored)
                 if proof.best is not None or proof.kth > outside + BOUND_SLACK:
                     return proof.best  # (None: too many of them tie above the k-th score)
                 floor = proof.kth if floor is None else max(floor, proof.kth)
@@ -1719,29 +1751,21 @@ class LikelihoodRanker:
             shares.append((term, np.array([max(left, default=0.0)])))
         return likelihood + params.coordination_weight * float(levels_of(shares, 1, params)[0])
 
+    @staticmethod
     def proven_among(
-        self,
-        terms: Sequence[QueryTerm],
-        k: int,
-        weights: Mapping[str, float],
-        rows: np.ndarray,
-        upper: np.ndarray,
-        rest: float,
+        k: int, rows: np.ndarray, upper: np.ndarray, rest: float, scored: ScoredRows
     ) -> Proof:
-        """The k best of every document, scoring ``rows`` (ascending) ``PROVEN_CHUNK`` at a
-        time in the order of their ``upper`` bounds, once the k-th best score found beats both
-        ``rest`` (a bound on every document not in ``rows``) and the bound of every row not
-        scored yet; none when a k-th best score found does not beat ``rest`` or that does not
-        happen within ``WORD_CANDIDATES`` documents."""
-        docs = self.documents
+        """The k best of every document, scoring (``scored``) ``rows`` (ascending)
+        ``PROVEN_CHUNK`` at a time in the order of their ``upper`` bounds, once the k-th best
+        score found beats both ``rest`` (a bound on every document not in ``rows``) and the
+        bound of every row not scored yet; none when a k-th best score found does not beat
+        ``rest`` or that does not happen within ``WORD_CANDIDATES`` documents."""
         order = _highest_first(upper, WORD_CANDIDATES + 1)
         found_rows, found_scores, kth = [], [], -np.inf
         for start in range(0, min(len(order), WORD_CANDIDATES), PROVEN_CHUNK):
             chunk = np.sort(rows[order[start : start + PROVEN_CHUNK]])
             found_rows.append(chunk)
-            found_scores.append(
-                ranking_scores(terms, weights, docs.phi, docs.thetas, docs.own, self.params, chunk)
-            )
+            found_scores.append(scored(chunk))
             scores = np.concatenate(found_scores)
             if len(scores) < k:
                 continue
