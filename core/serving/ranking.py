@@ -1648,12 +1648,13 @@ class LikelihoodRanker:
         """(rows, scores) of exactly the k best of every document, found by scoring only
         documents that contain a query word or hashtag (``proven_among``): first those of the
         top coordination tier alone (``top_tier``), then, if they prove nothing, those whose
-        own counts make the words likeliest (``likeliest``), ``PROVEN_DEPTHS`` of each form's
-        deep. None when that is not proven within ``WORD_CANDIDATES`` documents (fewer than k
-        documents with the words), or asked with a photo's visual words, whose bound is too
-        loose (a text query's few class-name visual words are not): the topic candidates
-        answer then. At ten million documents this reads the top of the words' columns and a
-        few thousand documents' thetas, not a pass over every theta."""
+        own counts make the words likeliest (``likeliest``): ``PROVEN_DEPTHS`` of each form's,
+        each depth tried only where its bound is below the k-th best score found. None when
+        that is not proven within ``WORD_CANDIDATES`` documents (fewer than k documents with
+        the words), or asked with a photo's visual words, whose bound is too loose (a text
+        query's few class-name visual words are not): the topic candidates answer then. At ten
+        million documents this reads the top of the words' columns and a few thousand
+        documents' thetas, not a pass over every theta."""
         docs = self.documents
         query = WeightedForms.of(terms, weights, docs.phi)
         worded = [term for term in terms if term.forms[0][0] != VISUAL]
@@ -1664,6 +1665,7 @@ class LikelihoodRanker:
         scored = ScoredRows(
             partial(ranking_scores, terms, weights, docs.phi, docs.thetas, docs.own, self.params)
         )
+        floor = -np.inf  # the k-th best score found: the k-th best of all is at least it
         tier = self.top_tier(query, terms, allowed)
         if tier is not None and len(tier[0]) >= k:
             rows, outside = tier
@@ -1671,9 +1673,9 @@ class LikelihoodRanker:
             proof = self.proven_among(k, rows, upper, outside, scored)
             if proof.best is not None:
                 return proof.best
-        floor = None  # the k-th best score found, once one is: the k-th best of all is higher
+            floor = proof.kth
         for depth in PROVEN_DEPTHS:
-            known = floor is not None and depth is not None
+            known = floor > -np.inf and depth is not None
             if known and self.outside_at(query, terms, depth) >= floor:
                 continue  # documents left unread could beat a score found: no proof
             likeliest, outside = self.likeliest(query, terms, depth)
@@ -1684,7 +1686,7 @@ class LikelihoodRanker:
                 proof = self.proven_among(k, likeliest, upper, outside, scored)
                 if proof.best is not None or proof.kth > outside + BOUND_SLACK:
                     return proof.best  # (None: too many of them tie above the k-th score)
-                floor = proof.kth if floor is None else max(floor, proof.kth)
+                floor = max(floor, proof.kth)
         return None
 
     def likeliest(
