@@ -1,10 +1,16 @@
 """A column's documents likeliest first (``ImpactOrder``): what a common word's proof reads."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from scipy import sparse
 
+from core.reading.text import TEXT
+from core.reading.vision import VISUAL
 from core.serving.impact import ImpactOrder
+from core.serving.model import Phi
+from core.serving.ranking import DocumentTokens
 
 
 def counts_block(seed: int = 0) -> sparse.csc_matrix:
@@ -66,3 +72,33 @@ def test_an_order_written_in_runs_is_the_order_made_in_memory(tmp_path) -> None:
         rows, left = made.likeliest(block, column, 0.02, 10.0, 5)
         shifted, same = made.likeliest(moved, column, 0.02, 10.0, 5)
         assert (shifted - 100).tolist() == rows.tolist() and same == left
+
+
+def test_words_given_to_photos_and_a_collections_additions_are_read_with_their_own_order() -> None:
+    # given documents saying 'cat' (one of four words, twice of two), two photos without words
+    # given predicted words (a block of their own: 'cat' alone, 'cat' of two words)
+    phi = {
+        TEXT: Phi(["cat", "a", "b", "c"], np.full((4, 1), 0.25)),
+        VISUAL: Phi(["v"], np.ones((1, 1))),
+    }
+    documents = [
+        {TEXT: Counter(cat=1, a=1, b=1, c=1)},
+        {TEXT: Counter(cat=2)},
+        {VISUAL: Counter(v=2)},
+        {TEXT: Counter(cat=1, a=3)},
+        {VISUAL: Counter(v=1)},
+    ]
+    predicted = [{TEXT: Counter(cat=1)}, {TEXT: Counter(cat=1, a=1)}]
+    own = DocumentTokens(phi, documents).with_words([2, 4], predicted, phi)
+    # and a collection's addition saying it five times
+    own = own.appended(DocumentTokens(phi, [{TEXT: Counter(cat=5)}]))
+    background = own.collection[TEXT][0]
+    # when the likeliest document of each block is read
+    rows, left = own.likeliest(TEXT, 0, 1.0, 1)
+    # then each block gives its own likeliest (2 of 2, 1 of 1, 5 of 5), and the others are
+    # bounded by the likeliest of them (1 of 2, a photo's)
+    assert rows.tolist() == [1, 2, 5]
+    assert left == pytest.approx((1 + background) / (2 + 1))
+    assert own.left_after(TEXT, 0, 1.0, 1) == left
+    # and read to the end, every document that says it
+    assert own.likeliest(TEXT, 0, 1.0, None)[0].tolist() == own.rows_containing(TEXT, 0).tolist()
