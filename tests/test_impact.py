@@ -40,8 +40,9 @@ def test_the_documents_read_have_the_highest_p_own_and_the_bound_is_the_highest_
         for depth in (0, 1, 7, 30, None):
             # when a query reads the first `depth` documents of the column under its mu
             rows, left = order.likeliest(block, column, 0.01, mu, depth)
-            # (whose bound is known before reading them)
-            assert order.left_after(column, 0.01, mu, depth) == left
+            # (whose bound is known before reading them: the groups left, each's p_own)
+            counts, lengths = order.left_groups(column, 0.01, mu, depth)
+            assert left == max((counts + mu * 0.01) / (lengths + mu), default=0.0)
             # then it reads that many, sorted, each saying the token
             assert rows.tolist() == sorted(rows.tolist())
             assert len(rows) == (len(saying) if depth is None else min(depth, len(saying)))
@@ -99,6 +100,7 @@ def test_words_given_to_photos_and_a_collections_additions_are_read_with_their_o
     # bounded by the likeliest of them (1 of 2, a photo's)
     assert rows.tolist() == [1, 2, 5]
     assert left == pytest.approx((1 + background) / (2 + 1))
-    assert own.left_after(TEXT, 0, 1.0, 1) == left
+    counts, lengths = own.left_groups(TEXT, 0, 1.0, 1)
+    assert sorted(zip(counts, lengths, strict=True)) == [(1, 2), (1, 4)]
     # and read to the end, every document that says it
     assert own.likeliest(TEXT, 0, 1.0, None)[0].tolist() == own.rows_containing(TEXT, 0).tolist()

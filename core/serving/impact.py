@@ -105,7 +105,7 @@ class ImpactOrder:
         groups = self._likeliest_groups(column, background, mu)
         if groups is None:
             return np.empty(0, dtype=np.int64), 0.0
-        begins, ends, likely, read = groups
+        _, begins, ends, likely, read = groups
         wanted, stop, left = _reach(likely, read, depth)
         low = int(part.indptr[column])
         taken = np.concatenate(
@@ -117,17 +117,27 @@ class ImpactOrder:
         rows = np.asarray(part.indices[low + taken.astype(np.int64)], dtype=np.int64)
         return np.sort(rows), left
 
-    def left_after(self, column: int, background: float, mu: float, depth: int | None) -> float:
-        """``likeliest``'s highest p_own of the documents it leaves, without reading any:
-        how deep a proof must read is known before it reads."""
+    def left_groups(
+        self, column: int, background: float, mu: float, depth: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The count and length of each group with documents ``likeliest`` leaves at
+        ``depth``, known without reading any: what a bound on those documents needs."""
         groups = self._likeliest_groups(column, background, mu)
-        return 0.0 if groups is None else _reach(groups[2], groups[3], depth)[2]
+        if groups is None:
+            return np.empty(0), np.empty(0)
+        order, _, _, likely, read = groups
+        wanted, stop, _ = _reach(likely, read, depth)
+        if wanted == int(read[-1]):
+            return np.empty(0), np.empty(0)
+        left = order[stop if wanted < read[stop] else stop + 1 :] + int(self.group_indptr[column])
+        return np.asarray(self.group_counts[left]), np.asarray(self.group_lengths[left])
 
     def _likeliest_groups(
         self, column: int, background: float, mu: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """The column's groups, likeliest first: where each begins and ends among the
-        column's positions, its p_own, and how many documents the groups up to it hold."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The column's groups, likeliest first: their places among the column's groups, where
+        each begins and ends among its positions, its p_own, and how many documents the groups
+        up to it hold."""
         first, last = int(self.group_indptr[column]), int(self.group_indptr[column + 1])
         if first == last:
             return None
@@ -138,7 +148,7 @@ class ImpactOrder:
         )
         order = np.argsort(-likely, kind="stable")
         begins, ends, likely = begins[order], ends[order], likely[order]
-        return begins, ends, likely, np.cumsum(ends - begins)
+        return order, begins, ends, likely, np.cumsum(ends - begins)
 
 
 def _reach(likely: np.ndarray, read: np.ndarray, depth: int | None) -> tuple[int, int, float]:
