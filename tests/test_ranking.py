@@ -23,7 +23,6 @@ from core.serving.ranking import (
     BEFORE_SYNONYMS,
     LOOK_WORDS,
     METHODS,
-    PROVEN_DEPTHS,
     DocumentTokens,
     QueryTerm,
     RankingParams,
@@ -559,13 +558,11 @@ def test_a_proofs_documents_are_scored_once_across_its_tries():
     assert scored_rows == [[3, 5], [1, 7]]
 
 
-@pytest.mark.parametrize("depths", [PROVEN_DEPTHS, (2, 4, 8, 16, 32, 64, None)])
 def test_a_photo_with_words_in_a_large_collection_scores_those_whose_words_could_score_highest(
-    service, monkeypatch, depths
+    service, monkeypatch
 ):
     # given the built collection counted as large, where more documents have the words than
-    # may stand for them, and the likeliest documents of each form read ``depths`` deep
-    monkeypatch.setattr("core.serving.ranking.PROVEN_DEPTHS", depths)
+    # may stand for them
     monkeypatch.setattr("core.serving.ranking.LIKELIHOOD_CANDIDATES", 20)
     monkeypatch.setattr("core.serving.ranking.LOOKALIKE_CANDIDATES", 20)
     monkeypatch.setattr("core.serving.ranking.WORD_CANDIDATES", 30)

@@ -108,6 +108,8 @@ class ImpactOrder:
         _, begins, ends, likely, read = groups
         wanted, stop, left = _reach(likely, read, depth)
         low = int(part.indptr[column])
+        if wanted == int(read[-1]):  # the whole column, its rows ascending as they lie
+            return np.asarray(part.indices[low : low + wanted], dtype=np.int64), left
         taken = np.concatenate(
             [
                 self.positions[low + begin : low + end]

@@ -1931,22 +1931,22 @@ class LikelihoodRanker:
         else:
             near, _ = docs.index.query(theta, LIKELIHOOD_CANDIDATES, allowed)
         worded = [term for term in terms if term.forms[0][0] != VISUAL and not term.predicted]
-        asked = [t for t in worded if t.forms[0][0] in WORD_MODALITIES]
-        if photo:
-            containing = self._likeliest_with_words(worded, weights, allowed)
-            if len(containing) >= WORD_CANDIDATES and len(asked) > 1:
-                every = reduce(np.intersect1d, (docs.own.rows_with([t], docs.phi) for t in asked))
-                every = self._likeliest_by_words(worded, weights, every, allowed)
-                containing = np.concatenate([containing, every])
-            return np.union1d(near, containing).astype(np.int64)
         containing = docs.own.rows_with(worded, docs.phi)
         if len(containing) > WORD_CANDIDATES:
+            asked = [t for t in worded if t.forms[0][0] in WORD_MODALITIES]
             pools = [containing]
             if len(asked) > 1:
                 pools.append(
                     reduce(np.intersect1d, (docs.own.rows_with([t], docs.phi) for t in asked))
                 )
-            containing = np.concatenate([self._nearest_of(theta, pool, allowed) for pool in pools])
+            containing = np.concatenate(
+                [
+                    self._likeliest_by_words(worded, weights, pool, allowed)
+                    if photo
+                    else self._nearest_of(theta, pool, allowed)
+                    for pool in pools
+                ]
+            )
         return np.union1d(near, containing).astype(np.int64)
 
     def looking_alike(
@@ -1978,39 +1978,6 @@ class LikelihoodRanker:
         columns = np.fromiter(weights, dtype=np.int64, count=len(weights))
         query = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
         return own.look_alike(columns, query / query.sum(), LOOKALIKE_CANDIDATES, allowed)
-
-    def _likeliest_with_words(
-        self,
-        worded: Sequence[QueryTerm],
-        weights: Mapping[str, float],
-        allowed: np.ndarray | None,
-    ) -> np.ndarray:
-        """``_likeliest_by_words`` of every (allowed) document with a word or hashtag of the
-        ``worded`` terms, read from the likeliest documents of each form (``likeliest``) as
-        deep as the bound on those left is below the ``WORD_CANDIDATES``-th bound read, not
-        from every one: at ten million documents a common word's are over half a million."""
-        docs = self.documents
-        query = WeightedForms.of(worded, weights, docs.phi)
-        if query is None:
-            return self._likeliest_by_words(
-                worded, weights, docs.own.rows_with(worded, docs.phi), allowed
-            )
-        floor = None  # the WORD_CANDIDATES-th highest bound read, once one is
-        for depth in PROVEN_DEPTHS:
-            known = floor is not None and depth is not None
-            if known and self.outside_at(query, worded, depth) >= floor:
-                continue  # documents left unread could be among the highest
-            rows, outside = self.likeliest(query, worded, depth)
-            if allowed is not None:
-                rows = rows[allowed[rows]]
-            if len(rows) < WORD_CANDIDATES and depth is not None:
-                continue
-            upper, _ = self.upper_bounds(query, worded, rows)
-            highest = _highest_first(upper, WORD_CANDIDATES)
-            if depth is None or upper[highest[-1]] > outside:
-                break  # (the last depth, None, reads every one)
-            floor = upper[highest[-1]] if floor is None else max(floor, upper[highest[-1]])
-        return np.sort(rows[highest])
 
     def _likeliest_by_words(
         self,
